@@ -1,0 +1,56 @@
+# safe-room planner: every target that needs Python creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PLANNER := $(VENV)/bin/planner
+STATION ?= inputs/station-unity
+SCENARIO ?=
+BUDGET ?=
+OUT ?= reports
+SCENARIO_ARG := $(if $(SCENARIO),--scenario $(SCENARIO),)
+BUDGET_ARG := $(if $(BUDGET),--budget $(BUDGET),)
+
+.PHONY: help venv proposal whatif sweep test validate reach bench bench-quick clean-venv
+
+help:
+	@echo "make proposal   construction proposal for $(STATION) into $(OUT)/"
+	@echo "make whatif BUDGET=X   proposal at budget X"
+	@echo "make sweep      budget-coverage curve"
+	@echo "make validate   check the station inputs"
+	@echo "make test       run the test suite"
+	@echo "make bench      benchmarks (QUICK=1 for the small sizes)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "[setup] installing the planner and its dependencies into $(VENV) ..."
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e ".[test]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+proposal: venv
+	$(PLANNER) propose $(STATION) $(SCENARIO_ARG) $(BUDGET_ARG) --out $(OUT)
+
+whatif: venv
+	@test -n "$(BUDGET)" || { echo "usage: make whatif BUDGET=2500000"; exit 2; }
+	$(PLANNER) propose $(STATION) $(SCENARIO_ARG) --budget $(BUDGET) --out $(OUT)
+
+sweep: venv
+	$(PLANNER) sweep $(STATION) $(SCENARIO_ARG) $(if $(BUDGETS),--budgets $(BUDGETS),) --out $(OUT)
+
+validate: venv
+	$(PLANNER) validate $(STATION) $(SCENARIO_ARG)
+
+reach: venv
+	$(PLANNER) reach $(STATION) $(SCENARIO_ARG)
+
+test: venv
+	$(PY) -m pytest -q tests
+
+bench: venv
+	$(PY) -m pip install -q -e ".[test,bench]"
+	QUICK=$(QUICK) $(PY) -m bench.run
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,325 @@
+"""Every number a user may change, in one typed object.
+
+`Parameters` holds the defaults of DESIGN.md. A station's `scenario.toml`
+overrides them section by section::
+
+    [walking]
+    speed_m_s = 1.1
+
+    [model]
+    budget = 2_500_000
+    backup_k = 2
+
+    [[phases]]
+    name = "Phase 1"
+    max_rooms = 10
+    max_days = 3
+
+Unknown sections or keys, and values of the wrong type, are errors that name
+the file, the key and the fix. Field names carry their unit (`_m`, `_s`,
+`_m2`, `_pps` = persons per second, `_h`, ...); `currency` names the money unit
+of every cost field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from planner.errors import InputError
+
+KNOWN_KINDS: tuple[str, ...] = (
+    "quarters", "storage", "recreation", "corridor", "lab", "office", "galley",
+    "medical", "operations", "utility", "stairs", "lift", "workshop", "hygiene",
+    "classroom", "auditorium", "lobby", "other",
+)
+"""Room kinds the planner knows. Corridors, stairs and lifts are circulation."""
+
+CIRCULATION_KINDS: tuple[str, ...] = ("corridor", "stairs", "lift", "lobby")
+
+
+def _p(default: Any, unit: str, doc: str, section: str, source: str = "") -> Any:
+    """A parameter field with its unit, description, TOML section and source note."""
+    meta = {"unit": unit, "doc": doc, "section": section, "source": source}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One construction phase. Phase k's rooms stay converted in phase k+1."""
+
+    name: str
+    max_rooms: int | None = None
+    max_days: float | None = None
+    """Crew-days of elapsed time available for this phase (days)."""
+    crews: int | None = None
+    """Crews working in parallel in this phase; None = `labour.crews`."""
+    budget: float | None = None
+    """Cumulative budget up to the end of this phase (currency); None = no limit beyond the total."""
+    duration_days: float = 30.0
+    """How long the phase lasts before the next one ends (days); weights early coverage."""
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """All planner parameters with their defaults (see DESIGN.md)."""
+
+    # --- walking -----------------------------------------------------------
+    walk_speed_m_s: float = _p(1.2, "m/s", "Walking speed, unimpeded adult on the level", "walking",
+                               "SFPE Handbook: 1.2 m/s typical free walking speed")
+    reach_s: float = _p(60.0, "s", "Reach time: every resident must be inside a safe room by then", "walking",
+                        "Station security directive")
+    reaction_s: float = _p(0.0, "s", "Alarm reaction time added to every walk", "walking")
+    stairs_traverse_s: float = _p(12.0, "s", "Time to traverse one vertical link when the door gives no traverse_s", "walking",
+                                  "about one deck of stairs at 0.6 m/s along the flight")
+    boundary_sample_m: float = _p(0.5, "m", "Spacing of boundary samples when finding a room's farthest point", "walking")
+    door_snap_m: float = _p(0.05, "m", "Tolerance within which a door touches a room boundary", "walking")
+    shelter_in_place: bool = _p(True, "", "Residents of a converted room shelter where they are (0 s walk, no door queue)", "walking")
+
+    # --- doors ------------------------------------------------------------------
+    door_specific_flow_pps_m: float = _p(1.3, "persons/s/m", "Maximum specific flow through doors and corridors", "doors",
+                                         "IMO MSC.1/Circ.1533 evacuation analysis for ships")
+    door_boundary_layer_m: float = _p(0.15, "m", "Boundary layer on each side of a door, subtracted from its width", "doors",
+                                      "IMO MSC.1/Circ.1533")
+    stairs_flow_down_pps_m: float = _p(1.1, "persons/s/m", "Specific flow on stairs going down", "doors", "IMO MSC.1/Circ.1533")
+    stairs_flow_up_pps_m: float = _p(0.88, "persons/s/m", "Specific flow on stairs going up", "doors", "IMO MSC.1/Circ.1533")
+    default_door_width_m: float = _p(0.9, "m", "Door width when the input gives none", "doors")
+
+    # --- capacity ---------------------------------------------------------------
+    area_per_occupant_m2: float = _p(1.86, "m2/person", "Net floor area per occupant (long stay)", "capacity",
+                                     "FEMA P-361 hurricane safe room: 20 sq ft; tornado 5 sq ft = 0.46 m2; shelters >72 h: 40 sq ft = 3.7 m2")
+    volume_per_occupant_m3: float = _p(1.84, "m3/person", "Net air volume per occupant", "capacity", "FEMA P-361")
+    clear_height_m: float = _p(2.4, "m", "Clear height inside a room (floor to ceiling)", "capacity")
+    deck_height_m: float = _p(3.0, "m", "Deck height used for wall area (floor to floor)", "capacity")
+    life_support_area_m2: float = _p(2.0, "m2", "Floor area taken by the life-support unit in every safe room", "capacity")
+    stores_fraction: float = _p(0.15, "", "Share of the remaining floor area kept for stores (water, food, medical)", "capacity")
+    min_site_area_m2: float = _p(6.0, "m2", "Smallest room that can become a safe room", "capacity")
+    candidate_kinds: list[str] = _p(["storage", "quarters", "recreation"], "", "Room kinds that may be converted", "capacity")
+    endurance_h: float = _p(72.0, "h", "Stay the supplies and life support are sized for", "capacity", "Station security directive")
+
+    # --- model ------------------------------------------------------------------
+    objective: str = _p("cover-all", "", "cover-all (least cost, everyone sheltered) or max-cover (most people within budget)", "model")
+    budget: float | None = _p(None, "currency", "Conversion budget; none = unlimited", "model")
+    backup_k: int = _p(1, "safe rooms", "Converted safe rooms each occupied room must have within reach", "model")
+    queue_bin_s: float = _p(1.0, "s", "Arrival-time bin of the door-queue rows (walks are rounded up: safe)", "model")
+    door_queue: bool = _p(True, "", "Model the queue at each safe room's door", "model")
+    time_limit_s: float = _p(60.0, "s", "Solver time limit", "model")
+    mip_gap: float = _p(0.01, "", "Relative optimality gap at which the solver may stop", "model")
+    solver: str = _p("highs", "", "highs (default) or cbc", "model")
+    threads: int = _p(2, "", "Solver threads", "model")
+    scenarios: list[str] = _p([], "", "Occupancy scenarios to plan for; empty = every column of residents", "model")
+    protect: list[str] = _p([], "", "Room ids never to convert (besides rooms flagged protected)", "model")
+    require: list[str] = _p([], "", "Room ids that must be converted", "model")
+
+    # --- costs (currency) -------------------------------------------------------
+    currency: str = _p("CR", "", "Name of the currency every cost is expressed in", "costs")
+    wall_reinforcement_per_m2: float = _p(420.0, "currency/m2", "Wall reinforcement per m2 of wall (perimeter x deck height)", "costs")
+    pressure_door_each: float = _p(24000.0, "currency/door", "Pressure door, per door kept", "costs")
+    door_seal_each: float = _p(3500.0, "currency/door", "Sealing an extra door (all doors but the first are sealed)", "costs")
+    life_support_fixed: float = _p(38000.0, "currency/room", "Independent life-support unit, fixed part", "costs")
+    oxygen_kg_per_person_day: float = _p(0.84, "kg/person/day", "Oxygen consumed", "costs", "NASA BVAD")
+    co2_kg_per_person_day: float = _p(1.0, "kg/person/day", "CO2 to remove", "costs", "NASA BVAD")
+    fresh_air_l_s_per_person: float = _p(2.4, "L/s/person", "Fresh air supply", "costs", "ASHRAE 62.1 / FEMA P-361 shelter ventilation")
+    oxygen_cost_per_kg: float = _p(45.0, "currency/kg", "Stored oxygen", "costs")
+    co2_removal_cost_per_kg: float = _p(60.0, "currency/kg", "CO2 scrubber capacity (LiOH canisters)", "costs")
+    air_handling_per_l_s: float = _p(180.0, "currency/(L/s)", "Fans, ducts and filters per L/s of fresh air", "costs")
+    water_l_per_person_day: float = _p(3.8, "L/person/day", "Drinking water", "costs", "FEMA: one gallon per person per day")
+    water_cost_per_l: float = _p(2.5, "currency/L", "Stored water", "costs")
+    food_cost_per_person_day: float = _p(30.0, "currency/person/day", "Shelf-stable food", "costs")
+    medical_per_occupant: float = _p(60.0, "currency/person", "First aid and medical supplies", "costs")
+    occupants_per_wheelchair_space: float = _p(200.0, "persons", "One wheelchair space per this many occupants", "costs", "FEMA P-361")
+    wheelchair_space_each: float = _p(1500.0, "currency/space", "Fitting out a wheelchair space", "costs")
+    comms_per_room: float = _p(9000.0, "currency/room", "Communications (intercom, radio, emergency beacon)", "costs")
+    displacement_per_resident: float = _p(6000.0, "currency/person", "Relocating a resident whose quarters are converted", "costs")
+    displacement_per_m2_recreation: float = _p(350.0, "currency/m2", "Compensating lost recreation area", "costs")
+
+    # --- labour -----------------------------------------------------------------
+    labour_h_per_m2_wall: float = _p(1.5, "h/m2", "Labour per m2 of wall reinforced", "labour")
+    labour_h_per_door: float = _p(16.0, "h/door", "Labour per pressure door", "labour")
+    labour_h_per_sealed_door: float = _p(6.0, "h/door", "Labour per sealed door", "labour")
+    labour_h_life_support: float = _p(40.0, "h/room", "Labour to install the life-support unit", "labour")
+    labour_h_per_occupant: float = _p(0.5, "h/person", "Labour per occupant of capacity (fit-out, supplies)", "labour")
+    labour_h_comms: float = _p(8.0, "h/room", "Labour to install communications", "labour")
+    crew_size: int = _p(4, "persons", "Workers in one crew", "labour")
+    shift_h: float = _p(8.0, "h", "Hours in a shift", "labour")
+    shifts_per_day: int = _p(2, "shifts/day", "Shifts a crew works per day", "labour")
+    crews: int = _p(6, "crews", "Crews available", "labour")
+
+    # --- phases -----------------------------------------------------------------
+    phases: list[Phase] = field(default_factory=list, metadata={
+        "unit": "", "doc": "Construction phases ([[phases]] tables)", "section": "phases", "source": ""})
+
+    # ---------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> "Parameters":
+        """A copy with some fields changed (values are type-checked)."""
+        return _checked(dataclasses.replace(self, **changes), "<override>")
+
+    def door_flow_pps(self, width_m: float, stairs: str | None = None) -> float:
+        """Persons per second through a door of `width_m` metres (0 if narrower than the boundary layers).
+
+        `stairs` is None for a level door, "up" or "down" for a stair flight.
+        """
+        specific = {None: self.door_specific_flow_pps_m, "down": self.stairs_flow_down_pps_m,
+                    "up": self.stairs_flow_up_pps_m}[stairs]
+        return max(0.0, specific * (width_m - 2.0 * self.door_boundary_layer_m))
+
+    @property
+    def reach_m(self) -> float:
+        """Distance walkable within the reach time after the reaction time (metres)."""
+        return self.walk_speed_m_s * max(0.0, self.reach_s - self.reaction_s)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every parameter as rows: section, name, value, unit, description, source."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "phases":
+                value = [dataclasses.asdict(p) for p in value]
+            rows.append({"section": f.metadata.get("section", ""), "name": f.name, "value": value,
+                         "unit": f.metadata.get("unit", "").replace("currency", self.currency),
+                         "description": f.metadata.get("doc", ""), "source": f.metadata.get("source", "")})
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every parameter."""
+        d = dataclasses.asdict(self)
+        return d
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_type_ok(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (inner,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(inner is Any or _type_ok(v, inner) for v in value)
+    if hint is Phase:
+        return isinstance(value, Phase)
+    return True
+
+
+_HINTS: dict[str, Any] | None = None
+
+
+def _hints() -> dict[str, Any]:
+    global _HINTS
+    if _HINTS is None:
+        _HINTS = typing.get_type_hints(Parameters)
+    return _HINTS
+
+
+def _checked(p: Parameters, source: str) -> Parameters:
+    hints = _hints()
+    for f in fields(p):
+        v = getattr(p, f.name)
+        if not _type_ok(v, hints[f.name]):
+            raise InputError(source, f"[{f.metadata.get('section')}] {f.name}",
+                             f"has value {v!r} of type {type(v).__name__}, expected {hints[f.name]}",
+                             f"give {f.name} as {hints[f.name]} in {f.metadata.get('unit') or 'plain'} units")
+    if p.objective not in ("cover-all", "max-cover"):
+        raise InputError(source, "[model] objective", f"is {p.objective!r}", "use 'cover-all' or 'max-cover'")
+    if p.solver not in ("highs", "cbc"):
+        raise InputError(source, "[model] solver", f"is {p.solver!r}", "use 'highs' or 'cbc'")
+    positive = ["walk_speed_m_s", "reach_s", "area_per_occupant_m2", "volume_per_occupant_m3", "clear_height_m",
+                "deck_height_m", "endurance_h", "door_specific_flow_pps_m", "boundary_sample_m", "queue_bin_s",
+                "time_limit_s", "shift_h", "crew_size", "shifts_per_day", "crews"]
+    for name in positive:
+        if getattr(p, name) <= 0:
+            raise InputError(source, name, f"is {getattr(p, name)}, must be positive",
+                             f"give a positive number of {p.__dataclass_fields__[name].metadata['unit']}")
+    for name in ("reaction_s", "mip_gap", "stores_fraction", "life_support_area_m2", "min_site_area_m2", "backup_k"):
+        if getattr(p, name) < 0:
+            raise InputError(source, name, f"is {getattr(p, name)}, must not be negative", "give zero or more")
+    if p.budget is not None and p.budget < 0:
+        raise InputError(source, "[model] budget", f"is {p.budget}, must not be negative", "give the budget in " + p.currency)
+    unknown = [k for k in p.candidate_kinds if k not in KNOWN_KINDS]
+    if unknown:
+        raise InputError(source, "[capacity] candidate_kinds", f"names unknown kinds {unknown}",
+                         f"use kinds among: {', '.join(KNOWN_KINDS)}")
+    return p
+
+
+def _sections() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in fields(Parameters):
+        out.setdefault(f.metadata.get("section", ""), []).append(f.name)
+    return out
+
+
+def parameters_from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Parameters:
+    """Parameters from a TOML-like mapping of sections; unknown keys raise `InputError`."""
+    sections = _sections()
+    changes: dict[str, Any] = {}
+    for sec, body in data.items():
+        if sec == "phases":
+            if not isinstance(body, list):
+                raise InputError(source, "phases", "must be an array of tables", "write each phase as [[phases]]")
+            phase_fields = {f.name for f in fields(Phase)}
+            phases = []
+            for i, ph in enumerate(body, 1):
+                if not isinstance(ph, dict):
+                    raise InputError(source, f"phases[{i}]", "is not a table", "write each phase as [[phases]]")
+                bad = set(ph) - phase_fields
+                if bad:
+                    raise InputError(source, f"phases[{i}]", f"has unknown keys {sorted(bad)}",
+                                     f"use only {sorted(phase_fields)}")
+                ph = dict(ph)
+                ph.setdefault("name", f"Phase {i}")
+                for key in ("max_rooms", "crews"):
+                    if ph.get(key) is not None and (not isinstance(ph[key], int) or isinstance(ph[key], bool)):
+                        raise InputError(source, f"phases[{i}].{key}", f"is {ph[key]!r}", "give a whole number")
+                for key in ("max_days", "budget", "duration_days"):
+                    if ph.get(key) is not None and (not isinstance(ph[key], (int, float)) or isinstance(ph[key], bool)):
+                        raise InputError(source, f"phases[{i}].{key}", f"is {ph[key]!r}", "give a number")
+                phases.append(Phase(**ph))
+            changes["phases"] = phases
+            continue
+        if sec not in sections:
+            raise InputError(source, f"[{sec}]", "is not a known section",
+                             f"use sections: {', '.join(s for s in sections)}")
+        if not isinstance(body, dict):
+            raise InputError(source, f"{sec}", "is a value, expected a [section] table",
+                             f"move it under one of: {', '.join(sections)}")
+        for key, value in body.items():
+            if key not in sections[sec]:
+                close = [k for k in sections[sec] if key.split("_")[0] in k]
+                raise InputError(source, f"[{sec}] {key}", "is not a known parameter",
+                                 f"known keys in [{sec}]: {', '.join(close or sections[sec])}")
+            if isinstance(value, int) and not isinstance(value, bool) and _hints()[key] in (float, float | None):
+                value = float(value)
+            changes[key] = value
+    try:
+        p = dataclasses.replace(Parameters(), **changes)
+    except TypeError as exc:  # pragma: no cover - guarded above
+        raise InputError(source, "scenario", str(exc), "check the keys") from exc
+    return _checked(p, source)
+
+
+def load_parameters(path: str | Path | None) -> Parameters:
+    """Parameters from a scenario TOML file (defaults when `path` is None)."""
+    if path is None:
+        return Parameters()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "file", "does not exist", "give the path of a scenario TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the TOML syntax") from None
+    return parameters_from_mapping(data, str(path))

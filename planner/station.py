@@ -1,0 +1,354 @@
+"""A station's inputs: floor plans (rooms, doors), residents and parameters.
+
+A station lives in a folder::
+
+    inputs/<station>/
+        rooms.geojson      one polygon per space (room_id, kind, sector, deck, name,
+                           optional protected / existing / candidate flags)
+        doors.geojson      one line (door leaf) or point per door (door_id, width_m,
+                           optional deck, from_room, to_room, traverse_s)
+        residents.csv      room_id + one count column per occupancy scenario
+                           (+ optional priority); residents.xlsx also accepted
+        scenario.toml      optional parameter overrides (see planner.params)
+
+`station.gpkg` with layers `rooms` and `doors` may replace the two GeoJSON files.
+Lengths are metres in a local planar coordinate system.
+
+`load_station` reads and normalises the columns but does not judge the data:
+`planner.validate` does that, so that every problem can be reported at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.errors import InputError
+from planner.params import CIRCULATION_KINDS, Parameters, load_parameters
+
+ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate"]
+DOOR_COLUMNS = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s"]
+NON_SCENARIO_COLUMNS = {"room_id", "priority", "name", "kind", "sector", "deck", "notes", "note"}
+
+
+@dataclass
+class Station:
+    """Everything known about one station. Plain data: GeoDataFrames and DataFrames.
+
+    - `rooms`: GeoDataFrame, one row per space, columns `ROOM_COLUMNS` + geometry
+      (metres); `candidate` is a nullable boolean (NA = decided by kind).
+    - `doors`: GeoDataFrame, columns `DOOR_COLUMNS` + `explicit` (from/to given in the
+      file), `touching` (number of same-deck rooms within `door_snap_m`), `vertical`
+      (joins two decks) + geometry. `from_room`/`to_room` are filled by
+      `resolve_doors` (None where no room was found).
+    - `residents`: the residents table as read (room_id, scenario columns, priority).
+    - `scenarios`: the occupancy scenario columns planned for.
+    """
+
+    name: str
+    folder: Path
+    rooms: gpd.GeoDataFrame
+    doors: gpd.GeoDataFrame
+    residents: pd.DataFrame
+    scenarios: list[str]
+    params: Parameters
+    files: dict[str, Path] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ demand
+    def demand(self) -> pd.DataFrame:
+        """Residents per room (index room_id, every room) and scenario (columns), whole persons."""
+        res = self.residents
+        d = (res.groupby("room_id")[self.scenarios].sum(min_count=1)
+             if len(res) else pd.DataFrame(columns=self.scenarios))
+        d = d.reindex(self.rooms["room_id"].astype(str)).fillna(0)
+        d = d.clip(lower=0).round().astype(np.int64)
+        d.index.name = "room_id"
+        return d
+
+    def priority(self) -> pd.Series:
+        """Priority weight per room (index room_id, default 1.0)."""
+        if "priority" in self.residents.columns:
+            pr = pd.to_numeric(self.residents["priority"], errors="coerce")
+            s = pd.Series(pr.to_numpy(), index=self.residents["room_id"].astype(str)).groupby(level=0).max()
+        else:
+            s = pd.Series(dtype=float)
+        s = s.reindex(self.rooms["room_id"].astype(str)).fillna(1.0)
+        s.index.name = "room_id"
+        return s
+
+    def candidate_mask(self) -> pd.Series:
+        """Boolean per room (aligned with `rooms`): may this room become a safe room?
+
+        Kind in `candidate_kinds` (or `candidate` flag true), not protected, not in
+        `params.protect`, area at least `min_site_area_m2`; existing safe rooms and
+        `params.require` rooms are always candidates.
+        """
+        r = self.rooms
+        p = self.params
+        by_kind = r["kind"].isin(p.candidate_kinds)
+        flag = r["candidate"]
+        cand = flag.fillna(by_kind).astype(bool)
+        big = r.geometry.area >= p.min_site_area_m2
+        protected = r["protected"].astype(bool) | r["room_id"].isin(p.protect)
+        forced = r["existing"].astype(bool) | r["room_id"].isin(p.require)
+        return ((cand & big & ~protected) | forced).rename("candidate_site")
+
+    def inputs_sha256(self) -> str:
+        """SHA-256 over the input files (names and bytes), in a fixed order."""
+        h = hashlib.sha256()
+        for key in sorted(self.files):
+            path = self.files[key]
+            h.update(key.encode())
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+        return h.hexdigest()
+
+    def room_index(self) -> pd.Series:
+        """Position of each room_id in `rooms` (index room_id)."""
+        return pd.Series(np.arange(len(self.rooms)), index=self.rooms["room_id"].to_numpy())
+
+
+# ---------------------------------------------------------------------- loading
+def _find(folder: Path, stem: str, exts: tuple[str, ...]) -> Path | None:
+    for ext in exts:
+        p = folder / f"{stem}{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def _read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    try:
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types
+        raise InputError(str(path), layer or "file", f"cannot be read: {exc}",
+                         "give a valid GeoJSON file or a GeoPackage with layers 'rooms' and 'doors'") from None
+    if path.suffix.lower() in (".geojson", ".json") and gdf.crs is not None and gdf.crs.to_epsg() == 4326:
+        # GeoJSON without a "crs" member is read as WGS84 by GDAL; station files use a
+        # local planar frame in metres, so only an explicit "crs" member counts.
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        if b'"crs"' not in head:
+            gdf = gdf.set_crs(None, allow_override=True)
+    if gdf.crs is not None and gdf.crs.is_geographic and len(gdf):
+        raise InputError(str(path), "CRS", f"is geographic ({gdf.crs.name}): lengths would be degrees",
+                         "project to a metric CRS (e.g. local UTM) or use planner import-imdf, which does")
+    return gdf
+
+
+def _bool_col(s: pd.Series | None, n: int, default: bool | None) -> pd.Series:
+    if s is None:
+        return pd.Series([default] * n, dtype="boolean")
+    def conv(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return default
+        if isinstance(v, str):
+            return v.strip().lower() in ("1", "true", "yes", "y")
+        return bool(v)
+    return pd.Series([conv(v) for v in s], index=s.index, dtype="boolean")
+
+
+def normalise_rooms(gdf: gpd.GeoDataFrame, source: str = "rooms") -> gpd.GeoDataFrame:
+    """Rooms with the standard columns and types (values are not judged here)."""
+    if "room_id" not in gdf.columns:
+        raise InputError(source, "property room_id", "is missing from every feature",
+                         "give each room a unique room_id property")
+    n = len(gdf)
+    out = gpd.GeoDataFrame(index=pd.RangeIndex(n), geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    out.insert(0, "room_id", gdf["room_id"].astype(str).str.strip().to_numpy())
+    kind = gdf["kind"] if "kind" in gdf.columns else pd.Series([""] * n)
+    out.insert(1, "kind", kind.fillna("").astype(str).str.strip().str.lower().to_numpy())
+    sector = gdf["sector"] if "sector" in gdf.columns else pd.Series([""] * n)
+    out.insert(2, "sector", sector.fillna("").astype(str).to_numpy())
+    deck = pd.to_numeric(gdf["deck"], errors="coerce") if "deck" in gdf.columns else pd.Series([0] * n)
+    out.insert(3, "deck", deck.fillna(0).astype(int).to_numpy())
+    name = gdf["name"] if "name" in gdf.columns else pd.Series([None] * n)
+    name = name.where(name.notna() & (name.astype(str) != ""), out["room_id"].to_numpy())
+    out.insert(4, "name", name.astype(str).to_numpy())
+    for col, default in (("protected", False), ("existing", False), ("candidate", None)):
+        vals = _bool_col(gdf[col].reset_index(drop=True) if col in gdf.columns else None, n, default)
+        out.insert(out.columns.get_loc("geometry"), col, vals.to_numpy())
+    out["protected"] = out["protected"].astype(bool)
+    out["existing"] = out["existing"].astype(bool)
+    out["candidate"] = out["candidate"].astype("boolean")
+    return out
+
+
+def normalise_doors(gdf: gpd.GeoDataFrame, params: Parameters, source: str = "doors") -> gpd.GeoDataFrame:
+    """Doors with the standard columns and types (from/to not yet resolved)."""
+    n = len(gdf)
+    if "door_id" not in gdf.columns:
+        raise InputError(source, "property door_id", "is missing from every feature",
+                         "give each door a unique door_id property")
+    out = gpd.GeoDataFrame(index=pd.RangeIndex(n), geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    out.insert(0, "door_id", gdf["door_id"].astype(str).str.strip().to_numpy())
+    width = pd.to_numeric(gdf["width_m"], errors="coerce") if "width_m" in gdf.columns else pd.Series([np.nan] * n)
+    out.insert(1, "width_m", width.fillna(params.default_door_width_m).astype(float).to_numpy())
+    deck = pd.to_numeric(gdf["deck"], errors="coerce") if "deck" in gdf.columns else pd.Series([np.nan] * n)
+    out.insert(2, "deck", deck.to_numpy())  # NaN = take from the rooms it touches / deck 0
+    for i, col in enumerate(("from_room", "to_room"), start=3):
+        if col in gdf.columns:
+            vals = [None if (v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "")
+                    else str(v).strip() for v in gdf[col]]
+        else:
+            vals = [None] * n
+        out.insert(i, col, pd.Series(vals, dtype=object).to_numpy())
+    trav = pd.to_numeric(gdf["traverse_s"], errors="coerce") if "traverse_s" in gdf.columns else pd.Series([np.nan] * n)
+    out.insert(5, "traverse_s", trav.astype(float).to_numpy())
+    return out
+
+
+def resolve_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame, params: Parameters) -> gpd.GeoDataFrame:
+    """Fill `from_room`/`to_room` of each door from the rooms its geometry touches.
+
+    A door joins the two same-deck spaces whose boundaries lie within `door_snap_m`
+    of it; where more touch (a door at a junction), the two sharing the longest
+    stretch of boundary with the door win. Explicit `from_room`/`to_room` win.
+    Adds `explicit`, `touching` (same-deck rooms within tolerance) and `vertical`.
+    """
+    doors = doors.copy()
+    explicit = doors["from_room"].notna() & doors["to_room"].notna()
+    doors["explicit"] = explicit.to_numpy()
+    tol = params.door_snap_m
+    room_geom = rooms.geometry.to_numpy()
+    door_geom = doors.geometry.to_numpy()
+    tree = shapely.STRtree(room_geom)
+    d_idx, r_idx = tree.query(door_geom, predicate="dwithin", distance=tol)
+    room_deck = rooms["deck"].to_numpy()
+    door_deck = doors["deck"].to_numpy(dtype=float)
+    same = np.isnan(door_deck[d_idx]) | (door_deck[d_idx] == room_deck[r_idx])
+    d_idx, r_idx = d_idx[same], r_idx[same]
+    # score: shared boundary length near the door (lines), or closeness (points)
+    buf = shapely.buffer(door_geom[d_idx], tol, cap_style="flat") if len(d_idx) else np.array([])
+    is_line = shapely.get_type_id(door_geom[d_idx]) == 1 if len(d_idx) else np.array([], bool)
+    score = np.zeros(len(d_idx))
+    if len(d_idx):
+        bnd = shapely.boundary(room_geom[r_idx])
+        seg_len = shapely.length(shapely.intersection(bnd, buf))
+        dist = shapely.distance(door_geom[d_idx], room_geom[r_idx])
+        score = np.where(is_line, seg_len, -dist)
+    pairs = pd.DataFrame({"d": d_idx, "r": r_idx, "score": score})
+    # a line door that merely grazes a room at one end (junction) has ~0 shared length
+    pairs = pairs.sort_values(["d", "score"], ascending=[True, False], kind="stable")
+    touching = pairs.groupby("d").size().reindex(range(len(doors)), fill_value=0)
+    doors["touching"] = touching.to_numpy()
+    top = pairs.groupby("d").head(2)
+    rank = top.groupby("d").cumcount()
+    ids = rooms["room_id"].to_numpy()
+    first = pd.Series(ids[top["r"][rank.to_numpy() == 0].to_numpy()], index=top["d"][rank.to_numpy() == 0].to_numpy())
+    second = pd.Series(ids[top["r"][rank.to_numpy() == 1].to_numpy()], index=top["d"][rank.to_numpy() == 1].to_numpy())
+    auto_from = first.reindex(range(len(doors)))
+    auto_to = second.reindex(range(len(doors)))
+    fr = doors["from_room"].where(explicit, auto_from.to_numpy())
+    to = doors["to_room"].where(explicit, auto_to.to_numpy())
+    # a door with only one side given explicitly: fill the other from geometry
+    one = doors["from_room"].notna() & doors["to_room"].isna()
+    to = to.where(~one | (auto_from.to_numpy() == doors["from_room"]), auto_from.to_numpy())
+    to = to.where(~(one & (auto_from.to_numpy() == doors["from_room"])), auto_to.to_numpy())
+    doors["from_room"] = fr.astype(object).where(fr.notna(), None)
+    doors["to_room"] = to.astype(object).where(to.notna(), None)
+    deck_of = pd.Series(room_deck, index=ids)
+    deck_of = deck_of[~deck_of.index.duplicated()]
+    fdeck = deck_of.reindex(doors["from_room"].astype(object)).to_numpy(dtype=float)
+    tdeck = deck_of.reindex(doors["to_room"].astype(object)).to_numpy(dtype=float)
+    doors["vertical"] = ((fdeck != tdeck) & ~np.isnan(fdeck) & ~np.isnan(tdeck)) | doors["traverse_s"].notna().to_numpy()
+    doors["deck"] = np.where(np.isnan(door_deck), np.where(np.isnan(fdeck), 0, fdeck), door_deck)
+    return doors
+
+
+def read_residents(path: Path) -> pd.DataFrame:
+    """The residents table as read (CSV or XLSX), room_id as text."""
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            df = pd.read_excel(path, dtype={"room_id": str})
+        else:
+            df = pd.read_csv(path, dtype={"room_id": str})
+    except Exception as exc:
+        raise InputError(str(path), "file", f"cannot be read: {exc}", "give a CSV or XLSX table with room_id and count columns") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if "room_id" not in df.columns:
+        raise InputError(str(path), "column room_id", "is missing", "add a room_id column naming the room of each row")
+    df["room_id"] = df["room_id"].astype(str).str.strip()
+    return df
+
+
+def scenario_columns(residents: pd.DataFrame) -> list[str]:
+    """Occupancy scenario columns: every column but room_id, priority and descriptive text."""
+    return [c for c in residents.columns if c not in NON_SCENARIO_COLUMNS and not str(c).startswith("Unnamed")]
+
+
+def resolve_scenario_file(folder: Path, scenario: str | Path | None) -> Path | None:
+    """The scenario TOML: a path, a name in the station folder, or the folder's scenario.toml."""
+    if scenario is None:
+        p = folder / "scenario.toml"
+        return p if p.exists() else None
+    s = Path(scenario)
+    for cand in (s, folder / s, folder / f"{s}.toml", folder / "scenarios" / f"{s}.toml"):
+        if cand.is_file():
+            return cand
+    raise InputError(str(scenario), "scenario", "was not found",
+                     f"give a TOML path, or a name of a .toml file in {folder}")
+
+
+def load_station(folder: str | Path, scenario: str | Path | None = None,
+                 params: Parameters | None = None) -> Station:
+    """Read a station folder. `params` (if given) replaces the scenario file's parameters."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(str(folder), "station folder", "does not exist",
+                         "give a folder with rooms.geojson, doors.geojson and residents.csv")
+    files: dict[str, Path] = {}
+    gpkg = _find(folder, "station", (".gpkg",))
+    rooms_path = _find(folder, "rooms", (".geojson", ".json", ".gpkg"))
+    doors_path = _find(folder, "doors", (".geojson", ".json", ".gpkg"))
+    if rooms_path is None and gpkg is not None:
+        rooms_raw, files["rooms"] = _read_layer(gpkg, "rooms"), gpkg
+    elif rooms_path is not None:
+        rooms_raw, files["rooms"] = _read_layer(rooms_path), rooms_path
+    else:
+        raise InputError(str(folder / "rooms.geojson"), "file", "is missing",
+                         "add rooms.geojson (or station.gpkg with a 'rooms' layer)")
+    if doors_path is None and gpkg is not None:
+        doors_raw, files["doors"] = _read_layer(gpkg, "doors"), gpkg
+    elif doors_path is not None:
+        doors_raw, files["doors"] = _read_layer(doors_path), doors_path
+    else:
+        raise InputError(str(folder / "doors.geojson"), "file", "is missing",
+                         "add doors.geojson (or station.gpkg with a 'doors' layer)")
+    res_path = _find(folder, "residents", (".csv", ".xlsx"))
+    if res_path is None:
+        raise InputError(str(folder / "residents.csv"), "file", "is missing",
+                         "add residents.csv with room_id and one column per occupancy scenario")
+    files["residents"] = res_path
+    scen_path = resolve_scenario_file(folder, scenario)
+    if scen_path is not None:
+        files["scenario"] = scen_path
+    if params is None:
+        params = load_parameters(scen_path)
+    residents = read_residents(res_path)
+    scen = scenario_columns(residents)
+    if params.scenarios:
+        missing = [s for s in params.scenarios if s not in residents.columns]
+        if missing:
+            raise InputError(str(res_path), f"occupancy column(s) {missing}", "are missing (the scenario file asks for them)",
+                             f"add the columns, or list only existing ones ({scen}) in [model] scenarios")
+        scen = list(params.scenarios)
+    if not scen:
+        raise InputError(str(res_path), "occupancy columns", "are missing: the table has only " + ", ".join(residents.columns),
+                         "add one count column per occupancy scenario, e.g. night, day, evening")
+    rooms = normalise_rooms(rooms_raw, str(files["rooms"]))
+    doors = normalise_doors(doors_raw, params, str(files["doors"]))
+    doors = resolve_doors(rooms, doors, params)
+    return Station(name=folder.name, folder=folder, rooms=rooms, doors=doors, residents=residents,
+                   scenarios=scen, params=params, files=files)
+
+
+def is_circulation(kind: pd.Series) -> pd.Series:
+    """True for corridors, stairs, lifts and lobbies."""
+    return kind.isin(CIRCULATION_KINDS)
