@@ -1,0 +1,304 @@
+"""The `planner` command: a thin shell over the package's functions.
+
+Verbs (stable contract): validate, generate, reach, solve, check, propose, sweep,
+import-imdf, residents fill. Exit codes are those of `planner.errors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from planner import __version__
+from planner.errors import EXIT_BREACH, EXIT_INPUT, EXIT_OK, InputError, PlannerError
+
+
+def _csv_list(text: str | None) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(t) for t in _csv_list(text)]
+    except ValueError:
+        raise InputError("--budgets", text, "is not a comma-separated list of numbers",
+                         "write e.g. --budgets 2e6,4e6,6e6") from None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Parameter overrides from the command line (only the options given)."""
+    out: dict[str, Any] = {}
+    for opt, name in (("objective", "objective"), ("budget", "budget"), ("backup", "backup_k"),
+                      ("time_limit", "time_limit_s"), ("gap", "mip_gap"), ("solver", "solver"),
+                      ("reach_s", "reach_s"), ("speed", "walk_speed_m_s"),
+                      ("area_per_occupant", "area_per_occupant_m2")):
+        v = getattr(args, opt, None)
+        if v is not None:
+            out[name] = v
+    if getattr(args, "no_queue", False):
+        out["door_queue"] = False
+    for opt in ("protect", "require"):
+        v = getattr(args, opt, None)
+        if v:
+            out[opt] = _csv_list(v)
+    return out
+
+
+def _load(args: argparse.Namespace, validate: bool = True):
+    from planner.station import load_station
+
+    station = load_station(args.station, scenario=getattr(args, "scenario", None))
+    over = _overrides(args)
+    if over:
+        # protect/require extend (not replace) what the scenario file lists
+        for key in ("protect", "require"):
+            if key in over:
+                over[key] = sorted(set(getattr(station.params, key)) | set(over[key]))
+        station.params = station.params.replace(**over)
+        unknown = [r for r in station.params.protect + station.params.require
+                   if r not in set(station.rooms["room_id"])]
+        if unknown:
+            raise InputError("--protect/--require", ", ".join(unknown), "names rooms that do not exist",
+                             "give room_id values from rooms.geojson")
+    if validate:
+        from planner.validate import require_valid
+
+        for w in require_valid(station):
+            print(f"warning: {w}", file=sys.stderr)
+    return station
+
+
+# ----------------------------------------------------------------------- verbs
+def cmd_validate(args: argparse.Namespace) -> int:
+    from planner.validate import summarize
+
+    station = _load(args)
+    print(summarize(station))
+    print(f"\n{station.name}: valid.")
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from planner.generate import generate_station
+
+    kwargs: dict[str, Any] = {}
+    if args.decks is not None:
+        kwargs["decks"] = args.decks
+    out = generate_station(args.rooms, args.seed, args.out, name=args.name, **kwargs)
+    print(f"wrote station to {out}")
+    return EXIT_OK
+
+
+def cmd_reach(args: argparse.Namespace) -> int:
+    from planner.network import reach_summary, reach_table
+    from planner.progress import stage
+
+    station = _load(args)
+    with stage("reach table"):
+        reach = reach_table(station, cache=not args.no_cache)
+    print(reach_summary(station, reach))
+    if args.out:
+        from planner.plan import write_table
+
+        write_table(reach.pairs, Path(args.out))
+        print(f"wrote {len(reach.pairs)} pairs to {args.out}")
+    return EXIT_OK
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from planner.pipeline import plan_station
+    from planner.plan import write_json_atomic
+
+    station = _load(args)
+    run = plan_station(station, fallback_max_cover=False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json_atomic(out / "plan.json", run.plan)
+    print(run.describe())
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from planner.check import check_plan, format_breaches
+    from planner.plan import read_plan
+    from planner.station import load_station
+
+    station = load_station(args.station, scenario=getattr(args, "scenario", None))
+    plan = read_plan(Path(args.plan))
+    breaches = check_plan(station, plan)
+    if breaches:
+        print(format_breaches(breaches))
+        return EXIT_BREACH
+    print(f"{args.plan}: no breaches (capacity, door queues, walking times, budget, coverage all hold).")
+    return EXIT_OK
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from planner.proposal import propose
+
+    station = _load(args)
+    folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario)
+    print(f"proposal written to {folder}")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from planner.sweep import run_sweep_command
+
+    station = _load(args)
+    budgets = _float_list(args.budgets) if args.budgets else None
+    folder = run_sweep_command(station, budgets=budgets, budget_range=args.budget_range,
+                               out_root=Path(args.out), scheduler=args.scheduler,
+                               workers=args.workers, scenario_name=args.scenario)
+    print(f"sweep written to {folder}")
+    return EXIT_OK
+
+
+def cmd_import_imdf(args: argparse.Namespace) -> int:
+    from planner.imdf import import_imdf
+
+    report = import_imdf(args.path, args.out, levels=_csv_list(args.levels) or None, building=args.building,
+                         mapping=args.mapping, overwrite=args.force)
+    print(report)
+    return EXIT_OK
+
+
+def cmd_residents_fill(args: argparse.Namespace) -> int:
+    from planner.residents import fill_residents
+
+    table = fill_residents(args.station, per_m2=args.per_m2, seed=args.seed)
+    cols = [c for c in table.columns if c not in ("room_id", "priority")]
+    totals = ", ".join(f"{c}: {int(table[c].sum()):,}" for c in cols)
+    print(f"wrote {args.station}/residents.csv ({totals})")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------- parser
+def _model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model options (override scenario.toml for this run)")
+    g.add_argument("--objective", choices=["cover-all", "max-cover"])
+    g.add_argument("--budget", type=float, help="conversion budget (currency)")
+    g.add_argument("--backup", type=int, help="safe rooms each occupied room must have within reach (k)")
+    g.add_argument("--time-limit", type=float, help="solver time limit (s)")
+    g.add_argument("--gap", type=float, help="relative optimality gap to stop at (e.g. 0.01)")
+    g.add_argument("--solver", choices=["highs", "cbc"])
+    g.add_argument("--no-queue", action="store_true", help="ignore door queues (what-if only: unsafe)")
+    g.add_argument("--reach-s", type=float, help="reach time (s)")
+    g.add_argument("--speed", type=float, help="walking speed (m/s)")
+    g.add_argument("--area-per-occupant", type=float, help="floor area per occupant (m2)")
+    g.add_argument("--protect", help="room ids never to convert, comma-separated")
+    g.add_argument("--require", help="room ids that must be converted, comma-separated")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `planner` command."""
+    ap = argparse.ArgumentParser(prog="planner", description="Safe-room planner: floor plans in, construction proposal out.")
+    ap.add_argument("--version", action="version", version=f"planner {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    sub = ap.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def station_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("station", help="station folder, e.g. inputs/station-unity")
+        p.add_argument("--scenario", help="scenario TOML (path, or name in the station folder)")
+        return p
+
+    p = station_cmd("validate", "load and validate a station, print a summary")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("generate", help="generate a ring station")
+    p.add_argument("--rooms", type=int, required=True, help="number of rooms (about)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--decks", type=int, default=None)
+    p.add_argument("--name", default=None)
+    p.add_argument("--out", required=True, help="output station folder")
+    p.set_defaults(func=cmd_generate)
+
+    p = station_cmd("reach", "walking times from every room to every candidate safe room")
+    p.add_argument("--out", help="write the reach table (.csv or .parquet)")
+    p.add_argument("--no-cache", action="store_true", help="recompute even when cached")
+    p.set_defaults(func=cmd_reach)
+
+    p = station_cmd("solve", "choose the safe rooms and write plan.json")
+    _model_options(p)
+    p.add_argument("--out", required=True, help="folder for plan.json")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("check", help="independently check a plan.json against the inputs")
+    p.add_argument("station")
+    p.add_argument("plan", help="plan.json")
+    p.add_argument("--scenario")
+    p.set_defaults(func=cmd_check)
+
+    p = station_cmd("propose", "the full construction proposal (workbook, map, plan)")
+    _model_options(p)
+    p.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    p.set_defaults(func=cmd_propose)
+
+    p = station_cmd("sweep", "budget-coverage curve over several budgets")
+    _model_options(p)
+    p.add_argument("--budgets", help="comma-separated budgets, e.g. 2e6,4e6,6e6")
+    p.add_argument("--budget-range", help="LO:HI:STEPS")
+    p.add_argument("--scheduler", help="dask scheduler address tcp://HOST:PORT (optional)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores)")
+    p.add_argument("--out", default="reports")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("import-imdf", help="convert an IMDF venue (folder or zip) to a station folder")
+    p.add_argument("path")
+    p.add_argument("--out", required=True)
+    p.add_argument("--levels", help="level ids to import, comma-separated")
+    p.add_argument("--building", help="building id to import")
+    p.add_argument("--mapping", help="TOML category mapping")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.set_defaults(func=cmd_import_imdf)
+
+    p = sub.add_parser("residents", help="resident tables")
+    rs = p.add_subparsers(dest="residents_verb", required=True)
+    f = rs.add_parser("fill", help="fill residents.csv with plausible counts by kind and area")
+    f.add_argument("station")
+    f.add_argument("--per-m2", type=float, default=None, help="persons per m2 of occupiable area")
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=cmd_residents_fill)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see planner.errors)."""
+    ap = build_parser()
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+        return int(exc.code or 0)
+    from planner.progress import set_quiet
+
+    set_quiet(bool(args.quiet))
+    try:
+        return int(args.func(args) or 0)
+    except PlannerError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing already written was changed", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n(run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 70
+
+
+def entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""`plan.json`: the machine-readable plan (build, write atomically, read).
+
+Contract (stable; extend, never rename):
+
+- `station`, `created` (ISO 8601 UTC), `planner_version`, `parameters` (every
+  parameter used, as in `Parameters.to_dict()`), `parameter_units`,
+  `inputs_sha256` (of the input files);
+- `safe_rooms[]`: `room_id, name, sector, deck, kind, area_m2, capacity,
+  door_flow_pps, cost, existing, phase`;
+- `assignments[]`: `room_id, scenario, safe_room_id, residents, walk_s`;
+- `unsheltered[]`: `room_id, scenario, residents, reason`;
+- `totals`: `cost, budget, currency, scenarios{name: {residents, sheltered}},
+  max_walk_s, min_options_in_reach, rooms_converted, displaced_residents`;
+- `solver`: `name, version, status, objective, bound, gap, seconds`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner import __version__
+from planner.errors import InputError, OutputError
+from planner.params import Parameters
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return None if math.isnan(f) else (f if math.isfinite(f) else ("inf" if f > 0 else "-inf"))
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if obj is pd.NA:
+        return None
+    return obj
+
+
+def write_json_atomic(path: Path, obj: Any) -> Path:
+    """Write JSON to a temporary file beside `path`, then move it into place."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(_jsonable(obj), fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be written ({exc}). Fix: check the folder exists and is writable") from None
+    return path
+
+
+def write_table(df: pd.DataFrame, path: Path) -> Path:
+    """Write a table as CSV (or Parquet when pyarrow is available), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    if path.suffix.lower() == ".parquet":
+        try:
+            df.to_parquet(tmp, index=False)
+        except ImportError:
+            os.unlink(tmp)
+            raise InputError(str(path), "format", "needs pyarrow, which is not installed",
+                             "write .csv instead, or pip install pyarrow") from None
+    else:
+        df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def read_plan(path: Path) -> dict:
+    """Read a plan.json; a missing or malformed file is an InputError."""
+    path = Path(path)
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "file", "does not exist", "give the plan.json written by planner solve/propose") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), "JSON", f"cannot be parsed: {exc}", "give an unmodified plan.json") from None
+    for key in ("safe_rooms", "assignments", "parameters"):
+        if key not in plan:
+            raise InputError(str(path), key, "is missing", "give a plan.json written by planner solve/propose")
+    return plan
+
+
+def parameters_from_plan(plan: dict) -> Parameters:
+    """The Parameters a plan was made with (unknown keys ignored, phases restored)."""
+    from planner.params import Phase
+
+    raw = dict(plan.get("parameters", {}))
+    names = {f.name for f in fields(Parameters)}
+    kw = {k: v for k, v in raw.items() if k in names}
+    if "phases" in kw:
+        kw["phases"] = [Phase(**p) for p in kw["phases"]]
+    return Parameters(**kw)
+
+
+def build_plan(*, station, sites: pd.DataFrame, costs: pd.DataFrame, reach, solution,
+               phases: pd.Series | None = None, notes: list[str] | None = None) -> dict:
+    """The plan.json dict from the pipeline's plain data.
+
+    `sites`: candidate_sites; `costs`: site_costs (total_cost per site, currency);
+    `reach`: ReachTable; `solution`: model.Solution; `phases`: phase number per chosen site.
+    """
+    params: Parameters = station.params
+    demand = station.demand()
+    chosen = list(solution.chosen)
+    s = sites.loc[chosen] if chosen else sites.iloc[:0]
+    cost = costs["total_cost"].reindex(chosen).fillna(0.0) if chosen else pd.Series(dtype=float)
+    phase = phases.reindex(chosen).fillna(1).astype(int) if phases is not None else pd.Series(1, index=chosen)
+    safe_rooms = [
+        {"room_id": sid, "name": r["name"], "sector": r["sector"], "deck": int(r["deck"]), "kind": r["kind"],
+         "area_m2": round(float(r["area_m2"]), 3), "capacity": int(r["capacity"]),
+         "door_flow_pps": round(float(r["door_flow_pps"]), 4), "cost": round(float(cost[sid]), 2),
+         "existing": bool(r["existing"]), "phase": int(phase[sid])}
+        for sid, r in s.iterrows()
+    ]
+    a = solution.assignments
+    a = a[a["residents"] > 0]
+    assignments = [
+        {"room_id": r.room_id, "scenario": r.scenario, "safe_room_id": r.site_id,
+         "residents": int(r.residents), "walk_s": round(float(r.walk_s), 2)}
+        for r in a.itertuples(index=False)
+    ]
+    # unsheltered, with reasons in plain words
+    best = reach.rooms
+    unsheltered = []
+    u = solution.unsheltered
+    if len(u):
+        for r in u.itertuples(index=False):
+            if r.residents <= 0:
+                continue
+            reason = str(r.reason)
+            if reason.startswith("unreachable") and r.room_id in best.index:
+                bw = float(best.at[r.room_id, "best_walk_s"])
+                reason = (f"no candidate safe room within {params.reach_s:.0f} s "
+                          + (f"(best {bw:.0f} s)" if math.isfinite(bw) else f"(none within {2 * params.reach_s:.0f} s)"))
+            elif reason.startswith("budget"):
+                reason = "not sheltered within the budget"
+            unsheltered.append({"room_id": r.room_id, "scenario": r.scenario, "residents": int(r.residents),
+                                "reason": reason})
+    scen = {}
+    for sc in station.scenarios:
+        tot = int(demand[sc].sum())
+        sh = int(a.loc[a["scenario"] == sc, "residents"].sum()) if len(a) else 0
+        scen[sc] = {"residents": tot, "sheltered": sh, "share": (sh / tot) if tot else 1.0}
+    # options in reach: converted safe rooms within reach of each occupied room
+    occupied = demand.index[(demand > 0).any(axis=1)]
+    pr = reach.pairs
+    in_reach = pr[pr["site_id"].isin(chosen)].groupby("room_id").size()
+    opts = in_reach.reindex(occupied).fillna(0).astype(int)
+    displaced = costs["displaced_residents"].reindex(chosen).fillna(0).sum() if "displaced_residents" in costs else 0
+    totals = {
+        "cost": round(float(cost.sum()), 2), "budget": params.budget, "currency": params.currency,
+        "scenarios": scen, "max_walk_s": round(float(a["walk_s"].max()), 2) if len(a) else 0.0,
+        "min_options_in_reach": int(opts.min()) if len(opts) else 0,
+        "rooms_converted": int(sum(1 for r in safe_rooms if not r["existing"])),
+        "existing_safe_rooms": int(sum(1 for r in safe_rooms if r["existing"])),
+        "displaced_residents": int(displaced),
+    }
+    units = {row["name"]: row["unit"] for row in params.describe()}
+    return {
+        "station": station.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "planner_version": __version__,
+        "parameters": params.to_dict(),
+        "parameter_units": units,
+        "inputs_sha256": station.inputs_sha256(),
+        "safe_rooms": safe_rooms,
+        "assignments": assignments,
+        "unsheltered": unsheltered,
+        "totals": totals,
+        "solver": dict(solution.solver),
+        "notes": list(notes or []),
+    }

@@ -1,0 +1,94 @@
+"""The construction proposal: one call from a validated station to a report folder.
+
+`propose` runs reach -> solve -> check, then writes into `out_root/` a new folder
+named after the station, the scenario and the time::
+
+    reports/<station>-<scenario>-<YYYYmmdd-HHMMSS>/
+        proposal-<station>-<scenario>-<time>.xlsx   the director's workbook
+        plan.json                                   machine-readable plan
+        plan.gpkg                                   rooms with their role, assignment lines
+        map-deck-<d>.png                            one map per deck
+
+Everything is written into a hidden temporary folder first and moved into
+place at the end: a failed run leaves `out_root` exactly as it was, and an
+earlier proposal is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from planner.errors import OutputError
+from planner.pipeline import PlanRun, plan_station
+from planner.progress import log, stage
+from planner.station import Station
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "station"
+
+
+def proposal_name(station: Station, scenario_name: str | None, when: datetime | None = None) -> str:
+    """`<station>-<scenario>-<YYYYmmdd-HHMMSS>` (UTC)."""
+    when = when or datetime.now(timezone.utc)
+    scen = _slug(Path(scenario_name).stem) if scenario_name else (
+        "scenario" if "scenario" in station.files else "defaults")
+    return f"{_slug(station.name)}-{scen}-{when:%Y%m%d-%H%M%S}"
+
+
+def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write plan.json, maps, GeoPackage and workbook of a run into `folder` (which exists)."""
+    from planner.maps import plot_maps, write_plan_gpkg
+    from planner.plan import write_json_atomic
+    from planner.workbook import write_workbook
+
+    out: dict[str, Path] = {}
+    with stage("plan.json"):
+        out["plan"] = write_json_atomic(folder / "plan.json", run.plan)
+    with stage("maps (one PNG per deck)"):
+        maps = plot_maps(run.station, run.plan, folder)
+    with stage("GeoPackage of the plan"):
+        out["gpkg"] = write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")
+    with stage("workbook"):
+        out["workbook"] = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs,
+                                         run.sites, run.reach, sweep=sweep, map_png=maps)
+    for i, m in enumerate(maps):
+        out[f"map{i}"] = m
+    return out
+
+
+def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
+            sweep: pd.DataFrame | None = None, run: PlanRun | None = None) -> Path:
+    """Run the whole planning pipeline and write the proposal folder; returns its path."""
+    out_root = Path(out_root)
+    created_root = not out_root.exists()
+    name = proposal_name(station, scenario_name)
+    if run is None:
+        run = plan_station(station)
+    log(run.describe())
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+    except OSError as exc:
+        raise OutputError(f"{out_root}: cannot create the report folder ({exc}). Fix: choose a writable --out") from None
+    try:
+        write_outputs(run, tmp, name, sweep=sweep)
+        final = out_root / name
+        n = 2
+        while final.exists():  # never overwrite an earlier proposal
+            final = out_root / f"{name}-{n}"
+            n += 1
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created_root:
+            shutil.rmtree(out_root, ignore_errors=True)
+        raise
+    return final
