@@ -1,0 +1,120 @@
+"""Cost and labour model: hand-computed rooms, existing rooms, displacement, unit-cost changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner import costs as C
+from planner.sites import candidate_sites
+from planner.station import load_station
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> dict:
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+def write_tiny_station(folder: Path, scenario_toml: str = "") -> Path:
+    """Corridor 20 x 2 m with four 4-6 x 5 m rooms on its north side (metres, deck 0)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rooms = [("C1", "corridor", _box(0, 0, 20, 2)), ("S1", "storage", _box(0, 2, 4, 7)),
+             ("Q1", "quarters", _box(4, 2, 8, 7)), ("R1", "recreation", _box(8, 2, 14, 7)),
+             ("L1", "lab", _box(14, 2, 20, 7))]
+    feats = [{"type": "Feature", "geometry": g,
+              "properties": {"room_id": rid, "kind": k, "sector": "A", "deck": 0, "name": f"{k} {rid}"}}
+             for rid, k, g in rooms]
+    (folder / "rooms.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    doors = [("D1", 1.5), ("D2", 5.5), ("D3", 9.5), ("D4", 12.0), ("D5", 16.5)]
+    dfeats = [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[x, 2], [x + 0.9, 2]]},
+               "properties": {"door_id": did, "width_m": 0.9}} for did, x in doors]
+    (folder / "doors.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": dfeats}))
+    (folder / "residents.csv").write_text("room_id,night,day\nQ1,4,0\nL1,0,10\nR1,1,5\nS1,0,0\n")
+    if scenario_toml:
+        (folder / "scenario.toml").write_text(scenario_toml)
+    return folder
+
+
+@pytest.fixture()
+def station(tmp_path):
+    return load_station(write_tiny_station(tmp_path / "tiny"))
+
+
+def test_storage_room_by_hand(station):
+    sites = candidate_sites(station)
+    assert set(sites.index) == {"S1", "Q1", "R1"}
+    c = C.site_costs(sites, station).loc["S1"]
+    # 4 x 5 m: perimeter 18 m, wall 54 m2; usable (20-2)*0.85 = 15.3 m2 -> 8 persons
+    assert c["wall_area_m2"] == pytest.approx(54.0)
+    assert c["capacity"] == 8
+    assert c["wall_cost"] == 22680.00
+    assert c["door_cost"] == 24000.00 and c["doors_kept"] == 1
+    assert c["seal_cost"] == 0 and c["doors_sealed"] == 0
+    # 38000 + 8*3*0.84*45 + 8*3*1.0*60 + 8*2.4*180
+    assert c["life_support_cost"] == 43803.20
+    # water 8*3*3.8*2.5 + food 8*3*30 + medical 8*60 + one wheelchair space 1500
+    assert c["supplies_cost"] == 2928.00
+    assert c["comms_cost"] == 9000.00
+    assert c["displacement_cost"] == 0
+    assert c["total_cost"] == 102411.20
+    # labour: 54*1.5 + 16 + 40 + 8*0.5 + 8 = 149 h; crew-days 149 / (4*8*2)
+    assert c["labour_h"] == 149.0
+    assert c["crew_days"] == 2.33
+
+
+def test_quarters_and_recreation_displacement(station):
+    sites = candidate_sites(station)
+    c = C.site_costs(sites, station)
+    assert c.at["Q1", "displaced_residents"] == 4  # most residents over scenarios
+    assert c.at["Q1", "displacement_cost"] == 4 * 6000.0
+    assert c.at["R1", "recreation_area_m2"] == pytest.approx(30.0)
+    assert c.at["R1", "displacement_cost"] == pytest.approx(30.0 * 350.0)
+    assert c.at["R1", "doors_sealed"] == 1 and c.at["R1", "seal_cost"] == 3500.0
+
+
+def test_existing_room_costs_nothing(tmp_path):
+    folder = write_tiny_station(tmp_path / "tiny")
+    rooms = json.loads((folder / "rooms.geojson").read_text())
+    for f in rooms["features"]:
+        if f["properties"]["room_id"] == "Q1":
+            f["properties"]["existing"] = True
+    (folder / "rooms.geojson").write_text(json.dumps(rooms))
+    st = load_station(folder)
+    c = C.site_costs(candidate_sites(st), st)
+    row = c.loc["Q1"]
+    assert row[C.COST_COLUMNS + ["total_cost", "labour_h", "crew_days", "displaced_residents"]].abs().sum() == 0
+    assert c.at["S1", "total_cost"] > 0
+
+
+def test_unit_cost_change_moves_total_as_model_says(tmp_path):
+    base = load_station(write_tiny_station(tmp_path / "a"))
+    dearer = load_station(write_tiny_station(tmp_path / "b", "[costs]\npressure_door_each = 30000\n"
+                                             "wall_reinforcement_per_m2 = 500\n"))
+    c0 = C.site_costs(candidate_sites(base), base)
+    c1 = C.site_costs(candidate_sites(dearer), dearer)
+    expected = c0["total_cost"] + 6000.0 + c0["wall_area_m2"] * 80.0
+    assert (c1["total_cost"] - expected).abs().max() < 0.005
+    assert (c1["labour_h"] == c0["labour_h"]).all()
+
+
+def test_more_crew_fewer_days(tmp_path):
+    st = load_station(write_tiny_station(tmp_path / "a", "[labour]\ncrew_size = 8\n"))
+    c = C.site_costs(candidate_sites(st), st)
+    assert c.at["S1", "crew_days"] == round(149 / 128, 2)
+
+
+def test_single_definition_reaches_excel():
+    refs = {n: f"<{n}>" for n in C.parameter_names() + C.DRIVER_COLUMNS + ["wall_area_m2", "labour_h"]}
+    for ln in C.cost_formulas():
+        f = C.excel_formula(ln.expr, refs)
+        assert f.startswith("=") and "<" in f  # every name has a cell (KeyError otherwise)
+    assert "endurance_h" in C.parameter_names()
+
+
+def test_excel_rounding_is_half_away_from_zero():
+    assert C.excel_round(1.005, 2) == 1.01
+    assert C.excel_round(-0.125, 2) == -0.13
+    assert C.excel_round(2.675, 2) == 2.68
+    assert C.excel_roundup(400 / 200, 0) == 2.0
+    assert C.excel_roundup(401 / 200, 0) == 3.0
