@@ -233,9 +233,12 @@ def resolve_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame, params: Para
         seg_len = shapely.length(shapely.intersection(bnd, buf))
         dist = shapely.distance(door_geom[d_idx], room_geom[r_idx])
         score = np.where(is_line, seg_len, -dist)
-    pairs = pd.DataFrame({"d": d_idx, "r": r_idx, "score": score})
+    pairs = pd.DataFrame({"d": d_idx, "r": r_idx, "score": score, "deck": room_deck[r_idx]})
     # a line door that merely grazes a room at one end (junction) has ~0 shared length
     pairs = pairs.sort_values(["d", "score"], ascending=[True, False], kind="stable")
+    # a door without a deck belongs to the deck of the room it touches best
+    best_deck = pairs.groupby("d")["deck"].transform("first")
+    pairs = pairs[best_deck == pairs["deck"]]
     touching = pairs.groupby("d").size().reindex(range(len(doors)), fill_value=0)
     doors["touching"] = touching.to_numpy()
     top = pairs.groupby("d").head(2)
@@ -243,16 +246,19 @@ def resolve_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame, params: Para
     ids = rooms["room_id"].to_numpy()
     first = pd.Series(ids[top["r"][rank.to_numpy() == 0].to_numpy()], index=top["d"][rank.to_numpy() == 0].to_numpy())
     second = pd.Series(ids[top["r"][rank.to_numpy() == 1].to_numpy()], index=top["d"][rank.to_numpy() == 1].to_numpy())
-    auto_from = first.reindex(range(len(doors)))
-    auto_to = second.reindex(range(len(doors)))
-    fr = doors["from_room"].where(explicit, auto_from.to_numpy())
-    to = doors["to_room"].where(explicit, auto_to.to_numpy())
-    # a door with only one side given explicitly: fill the other from geometry
-    one = doors["from_room"].notna() & doors["to_room"].isna()
-    to = to.where(~one | (auto_from.to_numpy() == doors["from_room"]), auto_from.to_numpy())
-    to = to.where(~(one & (auto_from.to_numpy() == doors["from_room"])), auto_to.to_numpy())
-    doors["from_room"] = fr.astype(object).where(fr.notna(), None)
-    doors["to_room"] = to.astype(object).where(to.notna(), None)
+    auto_from = first.reindex(range(len(doors))).astype(object).to_numpy()
+    auto_to = second.reindex(range(len(doors))).astype(object).to_numpy()
+    given_from = doors["from_room"].astype(object).to_numpy()
+    given_to = doors["to_room"].astype(object).to_numpy()
+    # only one side given: treat it as the 'from' side and take the other from geometry
+    only_to = pd.isna(given_from) & pd.notna(given_to)
+    given_from = np.where(only_to, given_to, given_from)
+    given_to = np.where(only_to, None, given_to)
+    other = np.where(auto_from != given_from, auto_from, auto_to)
+    fr = np.where(pd.notna(given_from), given_from, auto_from)
+    to = np.where(pd.notna(given_to), given_to, np.where(pd.notna(given_from), other, auto_to))
+    doors["from_room"] = pd.Series(fr, dtype=object).where(pd.notna(fr), None).to_numpy()
+    doors["to_room"] = pd.Series(to, dtype=object).where(pd.notna(to), None).to_numpy()
     deck_of = pd.Series(room_deck, index=ids)
     deck_of = deck_of[~deck_of.index.duplicated()]
     fdeck = deck_of.reindex(doors["from_room"].astype(object)).to_numpy(dtype=float)
