@@ -86,9 +86,12 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
             final = out_root / f"{name}-{n}"
             n += 1
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if created_root:
             shutil.rmtree(out_root, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{out_root}: the proposal could not be written ({exc}); nothing was changed. "
+                              "Fix: free disk space or choose a writable --out") from exc
         raise
     return final

@@ -1,0 +1,91 @@
+"""End to end: generate -> validate -> reach -> solve -> check -> proposal, through the CLI."""
+
+import json
+import shutil
+
+import pytest
+
+from planner.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_station(tmp_path_factory):
+    from planner.generate import generate_station
+
+    out = tmp_path_factory.mktemp("gen") / "small"
+    generate_station(120, 7, out)
+    return out
+
+
+def _snapshot(folder):
+    return sorted((p.relative_to(folder).as_posix(), p.stat().st_size) for p in folder.rglob("*")) if folder.exists() else None
+
+
+def test_validate_and_reach(small_station, capsys):
+    assert main(["--quiet", "validate", str(small_station)]) == 0
+    assert main(["--quiet", "reach", str(small_station)]) == 0
+
+
+def test_solve_then_check(small_station, tmp_path):
+    out = tmp_path / "plan"
+    assert main(["--quiet", "solve", str(small_station), "--out", str(out), "--time-limit", "20"]) == 0
+    plan = json.loads((out / "plan.json").read_text())
+    for key in ("station", "created", "planner_version", "parameters", "inputs_sha256", "safe_rooms",
+                "assignments", "unsheltered", "totals", "solver"):
+        assert key in plan
+    assert plan["safe_rooms"] and plan["assignments"]
+    for key in ("name", "version", "status", "objective", "bound", "gap", "seconds"):
+        assert key in plan["solver"]
+    assert main(["check", str(small_station), str(out / "plan.json")]) == 0
+    # a tampered plan is caught
+    plan["assignments"][0]["walk_s"] = plan["parameters"]["reach_s"] + 30
+    (out / "bad.json").write_text(json.dumps(plan))
+    assert main(["check", str(small_station), str(out / "bad.json")]) == 1
+
+
+def test_cover_all_over_budget_is_explained(small_station, tmp_path, capsys):
+    code = main(["--quiet", "solve", str(small_station), "--budget", "1", "--out", str(tmp_path / "p")])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "max-cover" in err
+
+
+def test_propose_writes_a_new_folder_and_never_overwrites(small_station, tmp_path):
+    reports = tmp_path / "reports"
+    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 0
+    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 0
+    folders = sorted(p for p in reports.iterdir() if not p.name.startswith("."))
+    assert len(folders) == 2
+    for f in folders:
+        names = {p.name for p in f.iterdir()}
+        assert "plan.json" in names and "plan.gpkg" in names
+        assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".png") for n in names)
+    assert not [p for p in reports.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_failed_run_leaves_reports_untouched(small_station, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "earlier.txt").write_text("keep me")
+    before = _snapshot(reports)
+    bad = tmp_path / "bad-station"
+    shutil.copytree(small_station, bad)
+    (bad / "residents.csv").write_text((bad / "residents.csv").read_text() + "NO-SUCH-ROOM,1,1,1\n")
+    assert main(["--quiet", "propose", str(bad), "--out", str(reports)]) == 2
+    assert _snapshot(reports) == before
+
+
+def test_failure_while_writing_leaves_reports_untouched(small_station, tmp_path, monkeypatch):
+    import planner.workbook
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "earlier.txt").write_text("keep me")
+    before = _snapshot(reports)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(planner.workbook, "write_workbook", broken)
+    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 5
+    assert _snapshot(reports) == before
