@@ -207,7 +207,7 @@ def _check_doors(station: Station, usable: np.ndarray, out: list[Finding]) -> No
         for col in ("from_room", "to_room"):
             given = doors[col].notna().to_numpy()
             vals = doors[col].astype(str).to_numpy()
-            bad = given & ~np.isin(vals, list(known_rooms))
+            bad = given & ~doors[col].astype(str).isin(known_rooms).to_numpy()
             for i in np.flatnonzero(bad):
                 out.append(Finding("error", f, f"door {ids.iat[i]}", f"has {col} {vals[i]!r}, which is not a room",
                                    f"give a room_id from {Path(fr).name}, or leave {col} empty to take it from the geometry"))
@@ -376,7 +376,7 @@ def _check_residents(station: Station, usable: np.ndarray, out: list[Finding]) -
                            f"holds up to {peak[i]:g} persons in {area[i]:.1f} m2 "
                            f"(less than {ROOM_M2_PER_PERSON_WARN} m2 each, standing room only)",
                            "check the counts and the polygon's unit (metres)"))
-    circ = ok & np.isin(kinds, CIRCULATION_KINDS)
+    circ = ok & pd.Series(kinds).isin(CIRCULATION_KINDS).to_numpy()
     for i in np.flatnonzero(circ):
         out.append(Finding("warning", f, f"room {ids.iat[i]}",
                            f"is a {kinds[i]} with up to {peak[i]:g} residents",

@@ -357,3 +357,11 @@ def test_property_a_removed_door_or_overlap_is_named(kinds, data):
         errors = [f for f in validate_station(in_memory(rooms, doors, res)) if f.level == "error"]
         if i > 1:
             assert any("overlaps" in f.problem and f"R{i}" in str(f) for f in errors), errors
+
+
+def test_budget_too_small_to_convert_anything(make_station, capsys):
+    pytest.importorskip("planner.costs")
+    folder = make_station(*base(), scenario_toml="[model]\nbudget = 10.0\n")
+    code, out, err = run_validate(folder, capsys)
+    assert code == 2, err
+    assert "[model] budget" in err and "cheapest conversion" in err
