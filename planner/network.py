@@ -1,0 +1,691 @@
+"""Walking network and reach table: seconds on foot from every room to every candidate safe room.
+
+Model (DESIGN.md, "Walking time"):
+
+- Nodes are door sides. A level door is one node shared by the two spaces it joins
+  (passing a door leaf takes no time); a vertical link (stairs, lift: `vertical` True)
+  is two nodes, one in each space, joined by its `traverse_s` (or
+  `params.stairs_traverse_s` when the input gives none). A door's position is the
+  midpoint of its leaf (or its point), snapped onto the room's boundary when it lies
+  just outside the polygon.
+- Edges join the nodes of one space, weighted by the shortest walk that stays inside
+  the space's polygon: straight where the segment is covered by the polygon (buffered
+  by `_EPS_M`), otherwise around the corners through a reduced visibility graph over
+  the polygon's reflex vertices (only tangent and bitangent segments are tested).
+  Rooms whose outline is within `_CONVEX_TOL_M` of its convex hull are walked in
+  straight lines (a walk that cuts a 4 m chord of a wall curved at 200 m radius by
+  1 cm is not "through a wall").
+- Room leg: a resident may be anywhere in the room. The boundary is sampled every
+  `params.boundary_sample_m` metres (plus every vertex); a room's time to a site is
+  ``max over samples p of min over the room's doors d of (inside-walk(p, d) / v +
+  graph-time(d, site door))``: every point uses its own best door. Samples dominated
+  on every door (farther from none) are dropped first; that leaves the max-min
+  unchanged.
+- Times are seconds: metres / `walk_speed_m_s`, plus vertical traverse times, plus
+  `reaction_s` once per walk. Multi-source shortest paths from the doors of each site
+  run in scipy's compiled Dijkstra with a cut-off at twice the reach time; pairs within
+  `reach_s` form the (sparse) table, and each room's best time to any site up to twice
+  the reach is kept for reports (inf beyond).
+- Shelter in place: a candidate room reaches itself with ``walk_s = 0`` and
+  ``door_id = ""`` (its people are already inside and do not queue at a door). With
+  ``params.shelter_in_place = False`` the self pair keeps its computed time (walk
+  from the farthest point to the room's own best door) and that door.
+
+The table is cached under ``$PLANNER_CACHE_DIR/reach`` (default ``.cache/reach``),
+keyed by a hash of the room and door geometry and attributes, the walking
+parameters and the site list.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import dijkstra, shortest_path
+from shapely.geometry.polygon import orient
+
+from planner.station import Station
+
+ALGO_VERSION = "reach-2"
+_EPS_M = 1e-5
+"""Buffer of a polygon for visibility tests (metres): segments along a wall count as inside."""
+_CONVEX_TOL_M = 0.02
+"""A room whose outline departs from its convex hull by at most this (metres) is walked straight."""
+_TURN_TOL = 1e-9
+_PARETO_MAX_WORK = 4_000_000
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass
+class ReachTable:
+    """Walking times (seconds) from rooms to candidate safe rooms.
+
+    - `pairs`: columns room_id, site_id, walk_s, door_id; only ``walk_s <= reach_s``.
+      `door_id` is the site's door the room's people enter by ("" = shelter in place).
+    - `rooms`: index room_id (every room): `leg_s` (farthest point to its nearest door,
+      reaction included; inf without a door), `best_site_id` (None when no site within
+      twice the reach), `best_walk_s` (inf beyond twice the reach).
+    - `key`: hash of the inputs (cache key).
+    """
+
+    pairs: pd.DataFrame
+    rooms: pd.DataFrame
+    key: str = ""
+
+    def options_in_reach(self) -> pd.Series:
+        """Number of candidate sites within reach, per room (index room_id, every room)."""
+        n = self.pairs.groupby("room_id").size()
+        return n.reindex(self.rooms.index, fill_value=0).astype(int).rename("options_in_reach")
+
+    def matrix(self) -> dict[tuple[str, str], float]:
+        """{(room_id, site_id): walk_s} for the pairs within reach."""
+        p = self.pairs
+        return dict(zip(zip(p["room_id"], p["site_id"]), p["walk_s"]))
+
+    def write(self, path: str | Path) -> Path:
+        """Write `pairs` to CSV (or Parquet when pyarrow is importable), atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            if path.suffix.lower() == ".parquet":
+                self.pairs.to_parquet(tmp, index=False)
+            else:
+                self.pairs.to_csv(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+# ---------------------------------------------------------------------------- geometry
+def _rings(poly: shapely.Geometry) -> list[np.ndarray]:
+    """Vertex rings (no closing point), exteriors counter-clockwise, holes clockwise."""
+    parts = list(poly.geoms) if poly.geom_type == "MultiPolygon" else [poly]
+    out = []
+    for pg in parts:
+        if pg.is_empty:
+            continue
+        pg = orient(pg, 1.0)
+        for ring in [pg.exterior, *pg.interiors]:
+            c = np.asarray(ring.coords)[:-1, :2]
+            if len(c) < 3:
+                continue
+            keep = np.r_[True, np.any(np.abs(np.diff(c, axis=0)) > 1e-12, axis=1)]
+            c = c[keep]
+            if len(c) > 1 and np.allclose(c[0], c[-1], atol=1e-12):
+                c = c[:-1]
+            if len(c) >= 3:
+                out.append(c)
+    return out
+
+
+def _reflex_vertices(rings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vertices, previous, next) of the reflex corners (interior angle > 180 degrees)."""
+    vs, ps, ns = [], [], []
+    for c in rings:
+        prev, nxt = np.roll(c, 1, axis=0), np.roll(c, -1, axis=0)
+        a, b = c - prev, nxt - c
+        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        norm = np.hypot(a[:, 0], a[:, 1]) * np.hypot(b[:, 0], b[:, 1])
+        m = cross < -_TURN_TOL * np.maximum(norm, 1e-300)
+        vs.append(c[m]), ps.append(prev[m]), ns.append(nxt[m])
+    if not vs:
+        e = np.zeros((0, 2))
+        return e, e, e
+    return np.concatenate(vs), np.concatenate(ps), np.concatenate(ns)
+
+
+def _tangent(q: np.ndarray, v: np.ndarray, vp: np.ndarray, vn: np.ndarray) -> np.ndarray:
+    """tangent[i, j]: the line from point q[i] to reflex vertex v[j] leaves both neighbours of
+    v[j] on one side (a shortest path may bend there)."""
+    dx = v[None, :, 0] - q[:, None, 0]
+    dy = v[None, :, 1] - q[:, None, 1]
+    ax, ay = (vp - v)[None, :, 0], (vp - v)[None, :, 1]
+    bx, by = (vn - v)[None, :, 0], (vn - v)[None, :, 1]
+    d = np.hypot(dx, dy)
+    s1 = (dx * ay - dy * ax) / np.maximum(d * np.hypot(ax, ay), 1e-300)
+    s2 = (dx * by - dy * bx) / np.maximum(d * np.hypot(bx, by), 1e-300)
+    t = 1e-9
+    return ~(((s1 > t) & (s2 < -t)) | ((s1 < -t) & (s2 > t)))
+
+
+def _visible(bpoly: shapely.Geometry, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Is each segment a[i]-b[i] inside the (buffered, prepared) polygon?"""
+    if len(a) == 0:
+        return np.zeros(0, dtype=bool)
+    same = np.all(np.abs(a - b) < 1e-12, axis=1)
+    lines = shapely.linestrings(np.stack([a, b + same[:, None] * 1e-9], axis=1))
+    return shapely.covers(bpoly, lines)
+
+
+def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarray,
+                      cutoff_m: float = np.inf) -> np.ndarray:
+    """Shortest walks inside `poly` (metres) from each of `pts` (n x 2) to each of `targets`
+    (m x 2): straight where visible, otherwise around reflex corners. Walks longer than
+    `cutoff_m` (and points the polygon does not connect) give inf."""
+    pts = np.asarray(pts, float).reshape(-1, 2)
+    targets = np.asarray(targets, float).reshape(-1, 2)
+    n, m = len(pts), len(targets)
+    euclid = np.hypot(pts[:, None, 0] - targets[None, :, 0], pts[:, None, 1] - targets[None, :, 1])
+    rings = _rings(poly)
+    rv, rp, rn = _reflex_vertices(rings)
+    if len(rv) == 0 and poly.geom_type == "Polygon":
+        return np.where(euclid <= cutoff_m, euclid, np.inf)
+    bpoly = shapely.buffer(poly, _EPS_M, join_style="mitre")
+    shapely.prepare(bpoly)
+    r = len(rv)
+    via = np.full((n, m), np.inf)
+    if r:
+        allp = np.vstack([pts, targets, rv])
+        tan = _tangent(allp, rv, rp, rn)
+        dist = np.hypot(allp[:, None, 0] - rv[None, :, 0], allp[:, None, 1] - rv[None, :, 1])
+        tan &= dist <= cutoff_m
+        # reflex <-> reflex: bitangent and visible
+        rr = tan[n + m:, :] & tan[n + m:, :].T
+        iu, ju = np.nonzero(np.triu(rr, 1))
+        ok = _visible(bpoly, rv[iu], rv[ju])
+        iu, ju = iu[ok], ju[ok]
+        w = np.hypot(*(rv[iu] - rv[ju]).T) + 1e-12
+        g = csr_matrix((w, (iu, ju)), shape=(r, r))
+        G = shortest_path(g, method="D", directed=False)
+        # points and targets -> reflex, tangent and visible
+        qi, ui = np.nonzero(tan[: n + m, :])
+        ok = _visible(bpoly, allp[qi], rv[ui])
+        qi, ui = qi[ok], ui[ok]
+        dq = dist[qi, ui]
+        # H[u, t] = min_w G[u, w] + |w t|  (t sees w)
+        tm = qi >= n
+        ti, wi, dw = qi[tm] - n, ui[tm], dq[tm]
+        H = np.full((r, m), np.inf)
+        if len(ti):
+            order = np.argsort(ti, kind="stable")
+            ti, wi, dw = ti[order], wi[order], dw[order]
+            vals = G[:, wi] + dw[None, :]
+            starts = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]])
+            H[:, ti[starts]] = np.minimum.reduceat(vals, starts, axis=1)
+        pm = qi < n
+        pi, pu, dp = qi[pm], ui[pm], dq[pm]
+        if len(pi):
+            order = np.argsort(pi, kind="stable")
+            pi, pu, dp = pi[order], pu[order], dp[order]
+            starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+            step = max(1, 2_000_000 // max(m, 1))
+            for s0 in range(0, len(starts), step):
+                st = starts[s0: s0 + step]
+                end = starts[s0 + step] if s0 + step < len(starts) else len(pi)
+                vals = dp[st[0]:end, None] + H[pu[st[0]:end]]
+                via[pi[st]] = np.minimum.reduceat(vals, st - st[0], axis=0)
+    # direct segments: test only where the detour is longer than the straight line
+    need = (euclid <= cutoff_m) & (via > euclid + 1e-9) & (euclid > 1e-12)
+    ii, jj = np.nonzero(need)
+    out = np.minimum(via, np.where(euclid <= 1e-12, 0.0, np.inf))
+    if len(ii):
+        ok = _visible(bpoly, pts[ii], targets[jj])
+        out[ii[ok], jj[ok]] = euclid[ii[ok], jj[ok]]
+    return np.where(out <= cutoff_m, out, np.inf)
+
+
+def _pareto_rows(W: np.ndarray) -> np.ndarray:
+    """Indices of rows of W (samples x doors) not dominated by another row (>= on every door).
+
+    max over kept rows of min_d (W + g) equals max over all rows, for every g."""
+    P, D = W.shape
+    if P <= 1:
+        return np.arange(P)
+    if D == 1:
+        return np.array([int(np.argmax(W[:, 0]))])
+    Wf = np.where(np.isinf(W), 1e300, W)
+    # quick filter: a row dominated by the row that is the farthest from door 0
+    if P * P * D > _PARETO_MAX_WORK:
+        uniq = np.unique(Wf, axis=0, return_index=True)[1]
+        return np.sort(uniq)
+    ge = np.ones((P, P), dtype=bool)
+    for d in range(D):
+        ge &= Wf[:, None, d] >= Wf[None, :, d]
+    strict = ge & ~ge.T
+    equal_before = np.triu(ge & ge.T, 1)
+    dominated = strict.any(axis=0) | equal_before.any(axis=0)
+    return np.flatnonzero(~dominated)
+
+
+# ---------------------------------------------------------------------------- graph
+@dataclass
+class WalkGraph:
+    """The walking graph of a station (internal; units metres and seconds).
+
+    Nodes are door sides. `inc_*` are the (room, node) incidences, `trip_*` the
+    (incidence, sample, metres) walks of the kept samples, CSR-indexed by incidence.
+    """
+
+    room_ids: np.ndarray
+    node_door: np.ndarray          # door_id per node
+    graph: csr_matrix              # node x node, seconds
+    inc_room: np.ndarray
+    inc_node: np.ndarray
+    inc_xy: np.ndarray
+    node_ptr: np.ndarray           # CSR node -> incidences (order `inc_by_node`)
+    inc_by_node: np.ndarray
+    trip_ptr: np.ndarray           # CSR incidence -> triples
+    trip_sample: np.ndarray
+    trip_w: np.ndarray             # metres
+    sample_room: np.ndarray        # room of each kept sample
+    room_nsamp: np.ndarray         # kept samples per room
+    room_leg_m: np.ndarray         # farthest point to its nearest door (metres; inf without door)
+    room_extreme: np.ndarray       # rooms x 8 x 2 extreme boundary points (for bounds)
+
+
+def _door_positions(doors: pd.DataFrame) -> np.ndarray:
+    g = doors.geometry.to_numpy()
+    is_line = shapely.get_type_id(g) == 1
+    pts = np.where(is_line, shapely.line_interpolate_point(g, 0.5, normalized=True), shapely.centroid(g))
+    return shapely.get_coordinates(pts)
+
+
+def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
+    """Door-side nodes, in-room edges and sample walks for every room (see module doc)."""
+    p = station.params
+    v = p.walk_speed_m_s
+    rooms = station.rooms.sort_values("room_id", kind="stable").reset_index(drop=True)
+    doors = station.doors.sort_values("door_id", kind="stable").reset_index(drop=True)
+    room_ids = rooms["room_id"].astype(str).to_numpy()
+    ridx = pd.Series(np.arange(len(rooms)), index=room_ids)
+    ridx = ridx[~ridx.index.duplicated()]
+    polys = rooms.geometry.to_numpy()
+    nrooms = len(rooms)
+
+    # ---- nodes and incidences
+    fr = ridx.reindex(doors["from_room"].astype(object)).to_numpy(dtype=float)
+    to = ridx.reindex(doors["to_room"].astype(object)).to_numpy(dtype=float)
+    vert = doors["vertical"].to_numpy(dtype=bool) if "vertical" in doors else np.zeros(len(doors), bool)
+    nd = len(doors)
+    node_a = np.arange(nd)
+    node_b = np.where(vert, nd + np.cumsum(vert) - 1, node_a)
+    nnodes = nd + int(vert.sum())
+    node_door = np.empty(nnodes, dtype=object)
+    node_door[:nd] = doors["door_id"].astype(str).to_numpy()
+    node_door[nd:] = node_door[:nd][vert]
+    dpos = _door_positions(doors) if nd else np.zeros((0, 2))
+    inc = pd.DataFrame({
+        "room": np.r_[fr, to], "node": np.r_[node_a, node_b],
+        "x": np.r_[dpos[:, 0], dpos[:, 0]], "y": np.r_[dpos[:, 1], dpos[:, 1]]})
+    inc = inc[inc["room"].notna()].drop_duplicates(["room", "node"])
+    inc["room"] = inc["room"].astype(np.int64)
+    inc = inc.sort_values(["room", "node"], kind="stable").reset_index(drop=True)
+    # snap door points lying outside their room onto its boundary
+    if len(inc):
+        ipoly = polys[inc["room"].to_numpy()]
+        ipt = shapely.points(inc[["x", "y"]].to_numpy())
+        out = shapely.distance(ipt, ipoly) > 1e-9
+        if out.any():
+            bnd = shapely.boundary(ipoly[out])
+            snapped = shapely.line_interpolate_point(bnd, shapely.line_locate_point(bnd, ipt[out]))
+            inc.loc[out, ["x", "y"]] = shapely.get_coordinates(snapped)
+    inc_room = inc["room"].to_numpy()
+    inc_node = inc["node"].to_numpy()
+    inc_xy = inc[["x", "y"]].to_numpy()
+    room_inc_ptr = np.searchsorted(inc_room, np.arange(nrooms + 1))
+
+    # ---- boundary samples
+    bnd = shapely.segmentize(shapely.boundary(polys), p.boundary_sample_m)
+    sxy, sroom = shapely.get_coordinates(bnd, return_index=True)
+    samp_ptr = np.searchsorted(sroom, np.arange(nrooms + 1))
+    # extreme points per room, 8 directions (lower bounds for pruning)
+    ang = np.arange(8) * np.pi / 4
+    dirs = np.c_[np.cos(ang), np.sin(ang)]
+    proj = sxy @ dirs.T  # samples x 8
+    ext = np.full((nrooms, 8, 2), np.nan)
+    if len(sxy):
+        for k in range(8):
+            order = np.lexsort((-proj[:, k], sroom))
+            first = order[np.searchsorted(sroom[order], np.unique(sroom))]
+            ext[sroom[first], k] = sxy[first]
+
+    # ---- convexity (straight walks) per room
+    hull = shapely.convex_hull(polys)
+    ext_ring = shapely.get_exterior_ring(polys)
+    simple = (shapely.get_type_id(polys) == 3) & (shapely.get_num_interior_rings(polys) == 0)
+    convex = np.zeros(nrooms, dtype=bool)
+    if simple.any():
+        hd = shapely.hausdorff_distance(ext_ring[simple], shapely.get_exterior_ring(hull[simple]))
+        convex[simple] = hd <= _CONVEX_TOL_M
+
+    n_inc = np.diff(room_inc_ptr)
+    trip_inc, trip_s, trip_w = [], [], []
+    edge_a, edge_b, edge_w = [], [], []
+    kept_xy, kept_room = [], []
+    leg_m = np.full(nrooms, np.inf)
+    nsamp_next = 0
+    room_nsamp = np.zeros(nrooms, dtype=np.int64)
+
+    # fast path: convex rooms with one door -> the farthest sample only
+    fast = convex & (n_inc == 1)
+    fr_idx = np.flatnonzero(fast)
+    if len(fr_idx):
+        k_of = room_inc_ptr[fr_idx]
+        has = np.isin(sroom, fr_idx)
+        s_r = sroom[has]
+        s_xy = sxy[has]
+        dxy = inc_xy[room_inc_ptr[s_r]]
+        d = np.hypot(*(s_xy - dxy).T)
+        order = np.lexsort((-d, s_r))
+        first = order[np.searchsorted(s_r[order], fr_idx)]
+        dmax = d[first]
+        leg_m[fr_idx] = np.where(dmax <= cutoff_m, dmax, np.inf)
+        fast_xy, fast_w, fast_ok, fast_k = s_xy[first], dmax, dmax <= cutoff_m, k_of
+    slow = np.flatnonzero(~fast & (n_inc > 0))
+
+    # per-room results stored by room, then numbered in room order
+    per_room: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for r in slow:
+        k0, k1 = room_inc_ptr[r], room_inc_ptr[r + 1]
+        dxy = inc_xy[k0:k1]
+        sp = sxy[samp_ptr[r]:samp_ptr[r + 1]]
+        if convex[r]:
+            allw = np.hypot(np.r_[dxy, sp][:, None, 0] - dxy[None, :, 0],
+                            np.r_[dxy, sp][:, None, 1] - dxy[None, :, 1])
+            allw = np.where(allw <= cutoff_m, allw, np.inf)
+        else:
+            allw = polygon_distances(polys[r], np.r_[dxy, sp], dxy, cutoff_m)
+        D = k1 - k0
+        dd, W = allw[:D], allw[D:]
+        ia, ib = np.triu_indices(D, 1)
+        w = np.minimum(dd[ia, ib], dd[ib, ia])
+        fin = np.isfinite(w)
+        edge_a.append(inc_node[k0:k1][ia[fin]]), edge_b.append(inc_node[k0:k1][ib[fin]]), edge_w.append(w[fin] / v)
+        if len(W):
+            leg_m[r] = W.min(axis=1).max()
+            keep = _pareto_rows(W)
+            per_room[int(r)] = (sp[keep], W[keep], np.arange(k0, k1))
+
+    # number kept samples in room order; build triples
+    fast_map = {int(r): j for j, r in enumerate(fr_idx)}
+    rooms_with = np.flatnonzero(n_inc > 0)
+    for r in rooms_with:
+        r = int(r)
+        if r in fast_map:
+            j = fast_map[r]
+            if not fast_ok[j]:
+                continue
+            kept_xy.append(fast_xy[j:j + 1]), kept_room.append(np.array([r]))
+            trip_inc.append(np.array([fast_k[j]])), trip_s.append(np.array([nsamp_next]))
+            trip_w.append(np.array([fast_w[j]]))
+            room_nsamp[r] = 1
+            nsamp_next += 1
+        elif r in per_room:
+            sp, W, ks = per_room[r]
+            P, D = W.shape
+            kept_xy.append(sp), kept_room.append(np.full(P, r))
+            ii, jj = np.nonzero(np.isfinite(W))
+            trip_inc.append(ks[jj]), trip_s.append(nsamp_next + ii), trip_w.append(W[ii, jj])
+            room_nsamp[r] = P
+            nsamp_next += P
+
+    cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
+    t_inc = cat(trip_inc, np.int64)
+    t_s = cat(trip_s, np.int64)
+    t_w = cat(trip_w)
+    order = np.argsort(t_inc, kind="stable")
+    t_inc, t_s, t_w = t_inc[order], t_s[order], t_w[order]
+    trip_ptr = np.searchsorted(t_inc, np.arange(len(inc_room) + 1))
+    sample_room = cat(kept_room, np.int64)
+
+    # ---- graph
+    ea, eb, ew = cat(edge_a, np.int64), cat(edge_b, np.int64), cat(edge_w)
+    vi = np.flatnonzero(vert)
+    if len(vi):
+        trav = doors["traverse_s"].to_numpy(dtype=float)[vi]
+        trav = np.where(np.isnan(trav), p.stairs_traverse_s, trav)
+        ea, eb, ew = np.r_[ea, node_a[vi]], np.r_[eb, node_b[vi]], np.r_[ew, trav]
+    ew = np.maximum(ew, 1e-9)  # explicit zeros are not edges for csgraph
+    a2, b2 = np.r_[ea, eb], np.r_[eb, ea]
+    w2 = np.r_[ew, ew]
+    if len(a2):
+        e = pd.DataFrame({"a": a2, "b": b2, "w": w2}).groupby(["a", "b"], sort=True)["w"].min().reset_index()
+        graph = coo_matrix((e["w"].to_numpy(), (e["a"].to_numpy(), e["b"].to_numpy())),
+                           shape=(nnodes, nnodes)).tocsr()
+    else:
+        graph = csr_matrix((nnodes, nnodes))
+    inc_by_node = np.argsort(inc_node, kind="stable")
+    node_ptr = np.searchsorted(inc_node[inc_by_node], np.arange(nnodes + 1))
+    return WalkGraph(room_ids=room_ids, node_door=node_door, graph=graph, inc_room=inc_room, inc_node=inc_node,
+                     inc_xy=inc_xy, node_ptr=node_ptr, inc_by_node=inc_by_node, trip_ptr=trip_ptr,
+                     trip_sample=t_s, trip_w=t_w, sample_room=sample_room, room_nsamp=room_nsamp,
+                     room_leg_m=leg_m, room_extreme=ext)
+
+
+def _ragged(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each i in idx, the positions ptr[i] .. ptr[i+1]-1: (owner position, element)."""
+    counts = ptr[idx + 1] - ptr[idx]
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(idx)), counts)
+    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(ptr[idx], counts) + offs
+
+
+# ---------------------------------------------------------------------------- reach
+def _walk_params(station: Station) -> dict:
+    p = station.params
+    return {"walk_speed_m_s": p.walk_speed_m_s, "reach_s": p.reach_s, "reaction_s": p.reaction_s,
+            "stairs_traverse_s": p.stairs_traverse_s, "boundary_sample_m": p.boundary_sample_m,
+            "door_snap_m": p.door_snap_m, "shelter_in_place": p.shelter_in_place}
+
+
+def reach_key(station: Station, site_ids: list[str]) -> str:
+    """SHA-256 (hex, 24 chars) of rooms, doors, walking parameters and sites."""
+    h = hashlib.sha256(ALGO_VERSION.encode())
+    h.update(repr(sorted(_walk_params(station).items())).encode())
+    r = station.rooms.sort_values("room_id", kind="stable")
+    h.update("\x1f".join(r["room_id"].astype(str)).encode())
+    h.update(r["deck"].to_numpy(dtype=np.int64).tobytes())
+    for g in shapely.to_wkb(r.geometry.to_numpy()):
+        h.update(g)
+    d = station.doors.sort_values("door_id", kind="stable")
+    h.update("\x1f".join(d["door_id"].astype(str)).encode())
+    h.update("\x1f".join(d["from_room"].astype(str)).encode())
+    h.update("\x1f".join(d["to_room"].astype(str)).encode())
+    h.update(d["traverse_s"].to_numpy(dtype=float).tobytes())
+    h.update(d["vertical"].to_numpy(dtype=bool).tobytes())
+    for g in shapely.to_wkb(d.geometry.to_numpy()):
+        h.update(g)
+    h.update("\x1f".join(sorted(map(str, site_ids))).encode())
+    return h.hexdigest()[:24]
+
+
+def _cache_path(cache_dir: Path | None, key: str) -> Path:
+    base = Path(cache_dir) if cache_dir is not None else Path(os.environ.get("PLANNER_CACHE_DIR", ".cache")) / "reach"
+    return base / f"{key}.pkl.gz"
+
+
+def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool = True,
+                cache_dir: Path | None = None) -> ReachTable:
+    """The reach table of a station (see the module doc; seconds, reaction time included).
+
+    `sites` defaults to `planner.sites.candidate_sites(station)` (index = site room_id).
+    With `cache`, a table computed before for the same inputs is read back from
+    `cache_dir` (default ``$PLANNER_CACHE_DIR/reach`` or ``.cache/reach``).
+    """
+    if sites is None:
+        from planner.sites import candidate_sites
+
+        sites = candidate_sites(station)
+    site_ids = sorted(set(map(str, sites.index)))
+    key = reach_key(station, site_ids)
+    path = _cache_path(cache_dir, key)
+    if cache and path.exists():
+        try:
+            with gzip.open(path, "rb") as fh:
+                obj = pickle.load(fh)
+            if isinstance(obj, ReachTable) and obj.key == key:
+                return obj
+        except Exception:  # a damaged cache entry is recomputed
+            pass
+    table = _compute(station, site_ids, key)
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            os.close(fd)
+            with gzip.open(tmp, "wb", compresslevel=3) as fh:
+                pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache is not an error
+            pass
+    return table
+
+
+def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
+    p = station.params
+    v = p.walk_speed_m_s
+    react = p.reaction_s
+    limit_s = 2.0 * p.reach_s                  # best times are tracked up to here (reaction included)
+    glimit = max(0.0, limit_s - react)         # graph + room walk, seconds
+    wg = build_graph(station, cutoff_m=glimit * v)
+    room_ids = wg.room_ids
+    nrooms = len(room_ids)
+    ridx = pd.Series(np.arange(nrooms), index=room_ids)
+    ridx = ridx[~ridx.index.duplicated()]
+    site_room = ridx.reindex(site_ids).to_numpy(dtype=float)
+    valid = ~np.isnan(site_room)
+    site_ids = [s for s, ok in zip(site_ids, valid) if ok]
+    site_room = site_room[valid].astype(np.int64)
+    nsites = len(site_ids)
+
+    # source rows: (site, node, position) for each site's door sides
+    room_inc_ptr = np.searchsorted(wg.inc_room, np.arange(nrooms + 1))
+    owner, k = _ragged(room_inc_ptr, site_room)
+    row_site, row_node, row_xy = owner, wg.inc_node[k], wg.inc_xy[k]
+    # per-site centre and radius of its doors (lower bounds)
+    cx = np.bincount(row_site, row_xy[:, 0], minlength=nsites) / np.maximum(np.bincount(row_site, minlength=nsites), 1)
+    cy = np.bincount(row_site, row_xy[:, 1], minlength=nsites) / np.maximum(np.bincount(row_site, minlength=nsites), 1)
+    rad = np.zeros(nsites)
+    if len(row_site):
+        np.maximum.at(rad, row_site, np.hypot(row_xy[:, 0] - cx[row_site], row_xy[:, 1] - cy[row_site]))
+    rad += 2 * p.door_snap_m + 1e-6
+
+    nnodes = wg.graph.shape[0]
+    res_s, res_r, res_t, res_n = [], [], [], []
+    chunk = int(max(1, min(512, 4_000_000 // max(nnodes, 1))))
+    for c0 in range(0, len(row_site), chunk):
+        rows = np.arange(c0, min(c0 + chunk, len(row_site)))
+        dist = dijkstra(wg.graph, directed=True, indices=row_node[rows], limit=glimit)
+        ri, nj = np.nonzero(dist <= glimit)
+        g = dist[ri, nj]
+        ri = rows[ri]
+        # entries -> incidences of the reached node
+        o, kk = _ragged(wg.node_ptr, nj)
+        inc = wg.inc_by_node[kk]
+        e_row, e_g, e_room = ri[o], g[o], wg.inc_room[inc]
+        e_site = row_site[e_row]
+        # geometric lower bound on the pair's time: prune far rooms (long corridors)
+        q = wg.room_extreme[e_room]                                  # E x 8 x 2
+        dq = np.hypot(q[:, :, 0] - cx[e_site, None], q[:, :, 1] - cy[e_site, None])
+        lb = np.nanmax(dq, axis=1) - rad[e_site]
+        keep = ~(lb / v > glimit)
+        e_row, e_g, e_site, inc = e_row[keep], e_g[keep], e_site[keep], inc[keep]
+        # -> triples (sample walks)
+        o2, t = _ragged(wg.trip_ptr, inc)
+        samp = wg.trip_sample[t]
+        val = wg.trip_w[t] / v + e_g[o2]
+        site = e_site[o2]
+        node = row_node[e_row[o2]]
+        ok = val <= glimit
+        samp, val, site, node = samp[ok], val[ok], site[ok], node[ok]
+        if not len(samp):
+            continue
+        # min over (site door, room door) per (site, sample); then max over samples per (site, room)
+        order = np.lexsort((node, val, samp, site))
+        samp, val, site, node = samp[order], val[order], site[order], node[order]
+        first = np.r_[True, (samp[1:] != samp[:-1]) | (site[1:] != site[:-1])]
+        samp, val, site, node = samp[first], val[first], site[first], node[first]
+        room = wg.sample_room[samp]
+        order = np.lexsort((node, -val, room, site))
+        val, site, node, room = val[order], site[order], node[order], room[order]
+        grp = np.r_[True, (room[1:] != room[:-1]) | (site[1:] != site[:-1])]
+        starts = np.flatnonzero(grp)
+        count = np.diff(np.r_[starts, len(val)])
+        full = count == wg.room_nsamp[room[starts]]
+        res_s.append(site[starts][full]), res_r.append(room[starts][full])
+        res_t.append(val[starts][full] + react), res_n.append(node[starts][full])
+
+    cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
+    s_ = cat(res_s, np.int64)
+    r_ = cat(res_r, np.int64)
+    t_ = cat(res_t)
+    n_ = cat(res_n, np.int64)
+    door = wg.node_door[n_] if len(n_) else np.zeros(0, dtype=object)
+    # shelter in place: a candidate room reaches itself
+    self_room = site_room
+    self_site = np.arange(nsites)
+    is_self = r_ == site_room[s_] if len(s_) else np.zeros(0, bool)
+    if p.shelter_in_place:
+        keep = ~is_self
+        s_, r_, t_, door = s_[keep], r_[keep], t_[keep], door[keep]
+        s_ = np.r_[s_, self_site]
+        r_ = np.r_[r_, self_room]
+        t_ = np.r_[t_, np.zeros(nsites)]
+        door = np.r_[door, np.full(nsites, "", dtype=object)]
+    all_pairs = pd.DataFrame({"room_id": room_ids[r_], "site_id": np.asarray(site_ids, dtype=object)[s_]
+                              if nsites else np.zeros(0, dtype=object),
+                              "walk_s": t_, "door_id": door.astype(object)})
+    all_pairs["_r"] = r_
+    all_pairs = all_pairs.sort_values(["room_id", "walk_s", "site_id"], kind="stable").reset_index(drop=True)
+    best = all_pairs.drop_duplicates("_r")
+    rooms = pd.DataFrame(index=pd.Index(room_ids, name="room_id"))
+    leg = wg.room_leg_m / v + react
+    rooms["leg_s"] = leg
+    rooms["best_site_id"] = pd.Series(best["site_id"].to_numpy(), index=best["room_id"].to_numpy()).reindex(rooms.index)
+    rooms["best_walk_s"] = pd.Series(best["walk_s"].to_numpy(), index=best["room_id"].to_numpy()).reindex(
+        rooms.index).fillna(np.inf)
+    rooms["best_site_id"] = rooms["best_site_id"].astype(object).where(rooms["best_site_id"].notna(), None)
+    pairs = all_pairs[all_pairs["walk_s"] <= p.reach_s + 1e-9].drop(columns="_r").reset_index(drop=True)
+    pairs["walk_s"] = pairs["walk_s"].astype(float)
+    return ReachTable(pairs=pairs, rooms=rooms, key=key)
+
+
+# ---------------------------------------------------------------------------- summary
+def reach_summary(station: Station, reach: ReachTable, worst: int = 10) -> str:
+    """Plain-text summary: pairs, residents who reach a candidate per scenario, worst rooms."""
+    p = station.params
+    demand = station.demand()
+    opts = reach.options_in_reach()
+    lines = [f"Reach table for {station.name}: {len(reach.pairs):,} room-site pairs within "
+             f"{p.reach_s:g} s at {p.walk_speed_m_s:g} m/s (reaction {p.reaction_s:g} s); "
+             f"{int((opts > 0).sum()):,} of {len(opts):,} rooms reach at least one candidate."]
+    reached = opts.reindex(demand.index, fill_value=0) > 0
+    for s in demand.columns:
+        tot = int(demand[s].sum())
+        ok = int(demand[s][reached].sum())
+        share = ok / tot if tot else 1.0
+        lines.append(f"  {s}: {ok:,} of {tot:,} residents ({share:.1%}) have a candidate within reach")
+    occupied = demand.sum(axis=1) > 0
+    bad = reach.rooms[~reached.reindex(reach.rooms.index, fill_value=False).to_numpy()].copy()
+    bad_occ = bad[occupied.reindex(bad.index, fill_value=False).to_numpy()]
+    if len(bad_occ) == 0:
+        lines.append("Every occupied room reaches a candidate safe room in time.")
+    else:
+        info = station.rooms.drop_duplicates("room_id").set_index("room_id")
+        bad_occ = bad_occ.join(info[["name", "sector", "deck"]]).join(demand.max(axis=1).rename("residents"))
+        bad_occ = bad_occ.sort_values(["best_walk_s", "residents"], ascending=[False, False])
+        lines.append(f"{len(bad_occ):,} occupied room(s) no candidate reaches within {p.reach_s:g} s "
+                     f"(worst {min(worst, len(bad_occ))}):")
+        for rid, row in bad_occ.head(worst).iterrows():
+            best = ("none within %g s" % (2 * p.reach_s) if not np.isfinite(row["best_walk_s"])
+                    else f"{row['best_walk_s']:.1f} s to {row['best_site_id']}")
+            lines.append(f"  {rid} {row['name']!s} (sector {row['sector']}, deck {row['deck']}): "
+                         f"{int(row['residents'])} residents, best {best}")
+    empty = len(bad) - len(bad_occ)
+    if empty:
+        lines.append(f"{empty:,} room(s) without residents are beyond reach too (corridors, stores, ...).")
+    return "\n".join(lines)
