@@ -78,6 +78,8 @@ class Parameters:
     reaction_s: float = _p(0.0, "s", "Alarm reaction time added to every walk", "walking")
     stairs_traverse_s: float = _p(12.0, "s", "Time to traverse one vertical link when the door gives no traverse_s", "walking",
                                   "about one deck of stairs at 0.6 m/s along the flight")
+    lift_traverse_s: float = _p(20.0, "s", "Time to ride a lift one deck (call, doors, travel); used by import-imdf for lift links", "walking",
+                                "typical low-rise passenger lift: ~10 s wait and doors + ~1 m/s travel")
     boundary_sample_m: float = _p(0.5, "m", "Spacing of boundary samples when finding a room's farthest point", "walking")
     door_snap_m: float = _p(0.05, "m", "Tolerance within which a door touches a room boundary", "walking")
     shelter_in_place: bool = _p(True, "", "Residents of a converted room shelter where they are (0 s walk, no door queue)", "walking")

@@ -1,0 +1,955 @@
+"""Import an IMDF indoor map (OGC Indoor Mapping Data Format) as a station folder.
+
+IMDF (GeoJSON, WGS84 longitude/latitude) maps onto the station model as follows
+(see docs/imdf.md for the full table):
+
+- `unit.geojson`    -> `rooms.geojson`: room_id = unit id, kind from the unit
+  category (`DEFAULT_CATEGORIES`, overridable by a TOML mapping), sector = building
+  name, deck = level ordinal made unique per building, name = unit name.
+- `opening.geojson` -> `doors.geojson`: door_id = opening id, width_m = length of
+  the opening line (IMDF has no width), from_room / to_room = the two units the
+  line separates (found by probing points just either side of the line).
+- `level.geojson`   -> decks; stairs / lift units that overlap across consecutive
+  levels of one building become vertical links (a Point door with `traverse_s`).
+- `residents.csv` (zeros, one row per room), `scenario.toml` (comments only) and
+  `import_report.md` (what was mapped, dropped, repaired, and why).
+
+Everything is projected to the local UTM zone (metres); the EPSG code is written
+as the GeoJSON "crs" member and in the report. No unit is lost silently: each is
+imported or listed in the report with a reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import tomllib
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from planner.errors import InputError, OutputError
+from planner.params import KNOWN_KINDS, Parameters
+
+SKIP = "skip"
+"""Mapping value meaning "not a space" (walls, columns, voids): the unit is not imported (reported)."""
+
+DEFAULT_CATEGORIES: dict[str, str] = {
+    # circulation
+    "walkway": "corridor", "walkway.island": "corridor", "hallway": "corridor", "corridor": "corridor",
+    "footbridge": "corridor", "movingwalkway": "corridor", "platform": "corridor",
+    "lobby": "lobby", "waitingroom": "lobby", "foyer": "lobby", "entrance": "lobby",
+    "stairs": "stairs", "steps": "stairs", "escalator": "stairs", "ramp": "stairs", "staircase": "stairs",
+    "elevator": "lift", "lift": "lift",
+    # storage
+    "storage": "storage", "mailroom": "storage", "wardrobe": "storage", "cloakroom": "storage",
+    # work rooms
+    "classroom": "classroom", "huddleroom": "classroom",
+    "auditorium": "auditorium", "theater": "auditorium", "movietheater": "auditorium",
+    "office": "office", "conferenceroom": "office", "phoneroom": "office", "administration": "office",
+    "laboratory": "lab", "lab": "lab",
+    # recreation
+    "recreation": "recreation", "fitnessroom": "recreation", "fitness": "recreation", "lounge": "recreation",
+    "privatelounge": "recreation", "library": "recreation", "smokingarea": "recreation",
+    "terrace": "recreation", "unenclosedarea": "recreation", "fieldofplay": "recreation",
+    # services
+    "restroom": "hygiene", "shower": "hygiene", "mothersroom": "hygiene",
+    "foodservice": "galley", "kitchen": "galley",
+    "firstaid": "medical", "medical": "medical",
+    "security": "operations",
+    "nonpublic": "utility", "serverroom": "utility", "utility": "utility",
+    "room": "other", "unspecified": "other", "shop": "other", "retail": "other",
+    "parking": "other", "road": "other",
+    # not spaces: structure and voids
+    "brick": SKIP, "column": SKIP, "concrete": SKIP, "drywall": SKIP, "glass": SKIP, "wood": SKIP,
+    "structure": SKIP, "vegetation": SKIP, "opentobelow": SKIP,
+}
+"""IMDF unit category (or its prefix before the first dot) -> planner kind."""
+
+PEDESTRIAN_OPENINGS = {"pedestrian", "pedestrian.principal", "pedestrian.transit", "emergencyexit", "service"}
+
+DEFAULT_VERTICAL: dict[str, float] = {
+    "stairs_width_m": 1.2,   # clear width of a stair flight: the link's width (flow 0.88 p/s/m up)
+    "lift_width_m": 0.9,     # lift car door
+    "min_overlap_m2": 1.0,   # footprints of two stair units must overlap at least this much ...
+    "min_overlap_frac": 0.1,  # ... and this share of the smaller footprint to form a link
+}
+"""Vertical-link defaults; override in the mapping TOML's [vertical] table (traverse times
+default to `Parameters.stairs_traverse_s` / `lift_traverse_s`)."""
+
+PROBE_OFFSETS_M = (0.1, 0.3, 0.6)
+"""Distances (m) either side of an opening line at which units are probed to find its two sides."""
+PROBE_POSITIONS = (0.25, 0.5, 0.75)
+"""Positions along the opening line (fraction of its length) where units are probed."""
+TOUCH_TOL_M = 0.05
+"""A unit whose boundary lies within this distance of an opening line touches it (junction report)."""
+MIN_OVERLAP_REPAIR_M2 = 0.01
+"""Overlaps between units of one level larger than this are cut out of the larger unit."""
+
+VERTICAL_KINDS = ("stairs", "lift")
+
+
+# ------------------------------------------------------------------------ report
+@dataclass
+class ImportReport:
+    """What `import_imdf` did. Tables are DataFrames so that tests and the CLI can inspect them."""
+
+    out_dir: Path
+    source: str
+    crs: str
+    epsg: int | None
+    levels: pd.DataFrame            # level_id, name, building_id, building, ordinal, deck, units, openings
+    categories: pd.DataFrame        # category, kind, rule, count
+    unknown_categories: dict[str, int]
+    units_total: int
+    rooms: int
+    units_dropped: pd.DataFrame     # unit_id, name, category, level, reason
+    openings_total: int
+    doors: int
+    openings_dropped: pd.DataFrame  # opening_id, level, reason
+    junctions: pd.DataFrame         # opening_id, level, from_room, to_room, also_touching
+    vertical_links: int
+    rooms_without_door: pd.DataFrame  # room_id, name, kind, level
+    unreachable: pd.DataFrame       # room_id, name, kind, level, building, component_size
+    repairs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    candidate_rooms: int = 0
+
+    @property
+    def door_share(self) -> float:
+        """Share of the openings (in the selected levels) that became doors between two rooms."""
+        considered = self.openings_total - int((self.openings_dropped["reason"] == "level not selected").sum()) \
+            if len(self.openings_dropped) else self.openings_total
+        return self.doors / considered if considered else 1.0
+
+    def accounted(self) -> bool:
+        """True when every unit is either a room or listed in `units_dropped`."""
+        return self.rooms + len(self.units_dropped) == self.units_total
+
+    def __str__(self) -> str:
+        lines = [f"imported {self.source} -> {self.out_dir} ({self.crs})",
+                 f"  units: {self.units_total} -> {self.rooms} rooms, {len(self.units_dropped)} not imported"
+                 + (f" ({_reason_counts(self.units_dropped)})" if len(self.units_dropped) else ""),
+                 f"  openings: {self.openings_total} -> {self.doors} doors ({self.door_share:.0%} of those on "
+                 f"selected levels), {len(self.openings_dropped)} dropped"
+                 + (f" ({_reason_counts(self.openings_dropped)})" if len(self.openings_dropped) else ""),
+                 f"  vertical links: {self.vertical_links}; candidate rooms: {self.candidate_rooms}",
+                 f"  rooms without a door: {len(self.rooms_without_door)}; rooms cut off from their "
+                 f"building's main network: {len(self.unreachable)}"]
+        if self.unknown_categories:
+            lines.append("  unknown categories (kind 'other'): "
+                         + ", ".join(f"{k} x{v}" for k, v in sorted(self.unknown_categories.items())))
+        for w in self.warnings:
+            lines.append(f"  warning: {w}")
+        lines.append(f"  details: {self.out_dir / 'import_report.md'}")
+        return "\n".join(lines)
+
+
+def _reason_counts(df: pd.DataFrame) -> str:
+    c = df["reason"].str.split(":").str[0].value_counts()
+    return ", ".join(f"{k}: {v}" for k, v in c.items())
+
+
+# ------------------------------------------------------------------------ reading
+def _read_sources(src: Path) -> dict[str, dict]:
+    """The IMDF feature collections by name (unit, opening, level, venue, building, manifest)."""
+    wanted = ("unit", "opening", "level", "venue", "building", "manifest")
+    out: dict[str, dict] = {}
+    if src.is_file() and src.suffix.lower() == ".zip":
+        try:
+            zf = zipfile.ZipFile(src)
+        except zipfile.BadZipFile as exc:
+            raise InputError(str(src), "archive", f"is not a valid zip file ({exc})",
+                             "give an IMDF folder or the .zip an IMDF export produced") from None
+        with zf:
+            names = {Path(n).name.lower(): n for n in zf.namelist() if not n.endswith("/")}
+            for w in wanted:
+                key = f"{w}.json" if w == "manifest" else f"{w}.geojson"
+                if key in names:
+                    out[w] = _parse_json(zf.read(names[key]), f"{src}!{names[key]}")
+    elif src.is_dir():
+        folder = src
+        if not (folder / "unit.geojson").exists():
+            found = sorted(folder.rglob("unit.geojson"))
+            if found:
+                folder = found[0].parent
+        for w in wanted:
+            p = folder / (f"{w}.json" if w == "manifest" else f"{w}.geojson")
+            if p.exists():
+                out[w] = _parse_json(p.read_bytes(), str(p))
+    else:
+        raise InputError(str(src), "IMDF source", "is neither a folder nor a .zip file",
+                         "give the folder holding unit.geojson, opening.geojson and level.geojson, or its .zip")
+    for w in ("unit", "opening", "level"):
+        if w not in out:
+            raise InputError(str(src), f"{w}.geojson", "is missing",
+                             "an IMDF archive needs unit.geojson, opening.geojson and level.geojson")
+    return out
+
+
+def _parse_json(data: bytes, name: str) -> dict:
+    try:
+        obj = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(name, "file", f"is not valid JSON ({exc})", "re-export the IMDF archive") from None
+    if not isinstance(obj, dict):
+        raise InputError(name, "file", "is not a JSON object", "re-export the IMDF archive")
+    return obj
+
+
+def _text(v: Any, lang: str) -> str:
+    """An IMDF label ({"en": ..., "ru": ...}) as text in `lang` (else English, else the first)."""
+    if v is None:
+        return ""
+    if isinstance(v, dict):
+        for key in (lang, "en"):
+            if v.get(key):
+                return str(v[key]).strip()
+        for val in v.values():
+            if val:
+                return str(val).strip()
+        return ""
+    return str(v).strip()
+
+
+def _features(coll: dict, name: str) -> list[dict]:
+    feats = coll.get("features")
+    if not isinstance(feats, list):
+        raise InputError(f"{name}.geojson", "features", "is missing or not a list", "give a GeoJSON FeatureCollection")
+    return [f for f in feats if isinstance(f, dict)]
+
+
+def _geom(f: dict) -> shapely.Geometry | None:
+    g = f.get("geometry")
+    if not g:
+        return None
+    try:
+        return shapely.from_geojson(json.dumps(g))
+    except Exception:  # noqa: BLE001 - a bad geometry is reported, not fatal
+        return None
+
+
+# ------------------------------------------------------------------------ mapping
+@dataclass
+class Mapping:
+    """Category mapping: exact/prefix table, size rules and vertical-link settings."""
+
+    categories: dict[str, str]
+    rules: list[dict[str, Any]]
+    vertical: dict[str, float]
+    source: str = "built-in"
+    units: dict[str, str] = field(default_factory=dict)
+
+    def kind(self, category: str, area_m2: float, unit_id: str = "") -> tuple[str, str]:
+        """(kind, rule) for a unit category and area; kind '' = unknown category."""
+        if unit_id in self.units:
+            return self.units[unit_id], "unit override"
+        for i, r in enumerate(self.rules, 1):
+            if r["category"] in (category, category.split(".")[0]) and \
+                    r.get("min_area_m2", -np.inf) <= area_m2 < r.get("max_area_m2", np.inf):
+                return r["kind"], f"rule {i}"
+        if category in self.categories:
+            return self.categories[category], "category"
+        prefix = category.split(".")[0]
+        if prefix in self.categories:
+            return self.categories[prefix], f"prefix {prefix}"
+        return "", "unknown"
+
+
+def load_mapping(path: str | Path | None, params: Parameters | None = None) -> Mapping:
+    """The built-in mapping, updated by a TOML file::
+
+        [categories]          # IMDF category = planner kind ("skip" = not a space)
+        wardrobe = "storage"
+
+        [[rules]]             # first match wins, before [categories]; area in m2
+        category = "classroom"
+        max_area_m2 = 25
+        kind = "storage"
+
+        [units]               # one unit's kind, by IMDF unit id (fixes mislabelled units)
+        "98a21c1d-c7c7-4a42-a878-e69bd88b52f6" = "utility"
+
+        [vertical]
+        stairs_traverse_s = 12.0
+        lift_traverse_s = 20.0
+        stairs_width_m = 1.2
+    """
+    params = params or Parameters()
+    cats = dict(DEFAULT_CATEGORIES)
+    vertical = dict(DEFAULT_VERTICAL, stairs_traverse_s=params.stairs_traverse_s, lift_traverse_s=params.lift_traverse_s)
+    rules: list[dict[str, Any]] = []
+    if path is None:
+        return Mapping(cats, rules, vertical)
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "file", "does not exist", "give the path of a mapping TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the TOML syntax") from None
+    bad = set(data) - {"categories", "rules", "vertical", "units"}
+    if bad:
+        raise InputError(str(path), f"[{sorted(bad)[0]}]", "is not a known section",
+                         "use [categories], [[rules]], [units], [vertical]")
+    kinds_ok = set(KNOWN_KINDS) | {SKIP}
+    for cat, kind in (data.get("categories") or {}).items():
+        if not isinstance(kind, str) or kind.strip().lower() not in kinds_ok:
+            raise InputError(str(path), f"[categories] {cat}", f"maps to {kind!r}, not a known kind",
+                             f"use one of: {', '.join(sorted(kinds_ok))}")
+        cats[str(cat).strip().lower()] = kind.strip().lower()
+    units: dict[str, str] = {}
+    for uid, kind in (data.get("units") or {}).items():
+        if not isinstance(kind, str) or kind.strip().lower() not in kinds_ok:
+            raise InputError(str(path), f"[units] {uid}", f"maps to {kind!r}, not a known kind",
+                             f"use one of: {', '.join(sorted(kinds_ok))}")
+        units[str(uid).strip()] = kind.strip().lower()
+    for i, r in enumerate(data.get("rules") or [], 1):
+        if not isinstance(r, dict) or "category" not in r or "kind" not in r:
+            raise InputError(str(path), f"rules[{i}]", "needs category and kind", "write [[rules]] category = ..., kind = ...")
+        extra = set(r) - {"category", "kind", "min_area_m2", "max_area_m2"}
+        if extra:
+            raise InputError(str(path), f"rules[{i}]", f"has unknown keys {sorted(extra)}",
+                             "use category, kind, min_area_m2, max_area_m2")
+        if str(r["kind"]).lower() not in kinds_ok:
+            raise InputError(str(path), f"rules[{i}] kind", f"is {r['kind']!r}, not a known kind",
+                             f"use one of: {', '.join(sorted(kinds_ok))}")
+        for k in ("min_area_m2", "max_area_m2"):
+            if k in r and (not isinstance(r[k], (int, float)) or isinstance(r[k], bool)):
+                raise InputError(str(path), f"rules[{i}] {k}", f"is {r[k]!r}", "give a number of m2")
+        rules.append({**r, "category": str(r["category"]).strip().lower(), "kind": str(r["kind"]).lower()})
+    for k, v in (data.get("vertical") or {}).items():
+        if k not in vertical:
+            raise InputError(str(path), f"[vertical] {k}", "is not a known key", f"use {', '.join(sorted(vertical))}")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise InputError(str(path), f"[vertical] {k}", f"is {v!r}", "give a non-negative number")
+        vertical[k] = float(v)
+    return Mapping(cats, rules, vertical, str(path), units)
+
+
+# ------------------------------------------------------------------------ selection
+def _match_tokens(tokens: list[str], table: pd.DataFrame, cols: list[str], what: str, src: str) -> np.ndarray:
+    """Rows of `table` matched by any token (case-insensitive, on any of `cols`)."""
+    keep = np.zeros(len(table), bool)
+    for tok in tokens:
+        t = str(tok).strip().casefold()
+        hit = np.zeros(len(table), bool)
+        for c in cols:
+            hit |= table[c].astype(str).str.casefold().to_numpy() == t
+        if not hit.any():
+            for c in cols:
+                hit |= table[c].astype(str).str.casefold().str.contains(t, regex=False).to_numpy() & (len(t) >= 3)
+        if not hit.any():
+            avail = "; ".join(f"{r['id']} ({' / '.join(str(r[c]) for c in cols[1:])})" for _, r in table.iterrows())
+            raise InputError(src, f"{what} {tok!r}", "matches nothing", f"give one of: {avail}")
+        keep |= hit
+    return keep
+
+
+# ------------------------------------------------------------------------ main
+def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None = None,
+                building: str | None = None, mapping: str | Path | None = None,
+                overwrite: bool = False) -> ImportReport:
+    """Convert an IMDF folder or .zip into a station folder at `out_dir` (metres, local UTM).
+
+    `levels`: level ids, names, short names or ordinals to import (default all);
+    `building`: building id or name (default all); `mapping`: TOML mapping file
+    (see `load_mapping`); `overwrite`: replace a non-empty `out_dir`. Returns the
+    report, also written as `out_dir/import_report.md`.
+    """
+    src = Path(src)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise OutputError(f"{out_dir}: exists and is not empty. Fix: choose another --out, or pass --force to replace it")
+    params = Parameters()
+    mp = load_mapping(mapping, params)
+    data = _read_sources(src)
+    lang = str((data.get("manifest") or {}).get("language") or "en")
+    warns: list[str] = []
+    repairs: list[str] = []
+
+    # ---- levels and buildings
+    lv_rows = []
+    for f in _features(data["level"], "level"):
+        p = f.get("properties") or {}
+        bids = p.get("building_ids") or []
+        lv_rows.append({"id": str(f.get("id")), "name": _text(p.get("name"), lang),
+                        "short_name": _text(p.get("short_name"), lang),
+                        "ordinal": p.get("ordinal"), "building_id": str(bids[0]) if bids else ""})
+        if len(bids) > 1:
+            warns.append(f"level {f.get('id')} lists {len(bids)} buildings; the first ({bids[0]}) is used")
+    lv = pd.DataFrame(lv_rows, columns=["id", "name", "short_name", "ordinal", "building_id"])
+    bad_ord = pd.to_numeric(lv["ordinal"], errors="coerce").isna()
+    if bad_ord.any():
+        warns.append(f"{int(bad_ord.sum())} level(s) without a numeric ordinal: taken as 0")
+    lv["ordinal"] = pd.to_numeric(lv["ordinal"], errors="coerce").fillna(0).astype(int)
+    bnames: dict[str, str] = {}
+    for f in _features(data.get("building") or {"features": []}, "building"):
+        bnames[str(f.get("id"))] = _text((f.get("properties") or {}).get("name"), lang)
+    venue_name = ""
+    for f in _features(data.get("venue") or {"features": []}, "venue"):
+        venue_name = _text((f.get("properties") or {}).get("name"), lang)
+    lv["building"] = [bnames.get(b) or b or venue_name or "venue" for b in lv["building_id"]]
+
+    # ---- units
+    u_rows, u_geom = [], []
+    misspelled = 0
+    for f in _features(data["unit"], "unit"):
+        p = f.get("properties") or {}
+        cat = p.get("category")
+        if not cat and p.get("unit_categoty"):
+            cat, misspelled = p.get("unit_categoty"), misspelled + 1
+        u_rows.append({"unit_id": str(f.get("id") if f.get("id") is not None else ""),
+                       "category": str(cat or "").strip().lower(),
+                       "name": _text(p.get("name"), lang) or _text(p.get("alt_name"), lang),
+                       "level_id": str(p.get("level_id") or "")})
+        u_geom.append(_geom(f))
+    if misspelled:
+        warns.append(f"{misspelled} unit(s) carry the category under the misspelled key 'unit_categoty': accepted")
+    units = pd.DataFrame(u_rows, columns=["unit_id", "category", "name", "level_id"])
+    n_units = len(units)
+    units["geometry"] = u_geom
+    dropped: list[dict] = []
+
+    def drop(mask: np.ndarray, reason: str | pd.Series) -> None:
+        nonlocal units
+        sub = units[mask]
+        rs = reason if isinstance(reason, str) else reason[mask]
+        for (_, r), why in zip(sub.iterrows(), [rs] * len(sub) if isinstance(rs, str) else rs):
+            dropped.append({"unit_id": r["unit_id"], "name": r["name"], "category": r["category"],
+                            "level": r["level_id"], "reason": why})
+        units = units[~mask].reset_index(drop=True)
+
+    # duplicate / missing ids
+    noid = (units["unit_id"] == "") | (units["unit_id"] == "None")
+    drop(noid.to_numpy(), "no id: the unit has no 'id' member")
+    dup = units["unit_id"].duplicated(keep="first")
+    drop(dup.to_numpy(), "duplicate id: a unit with the same id was imported")
+    drop((~units["level_id"].isin(lv["id"])).to_numpy(), "unknown level: level_id names no level in level.geojson")
+    # selection
+    lsel = np.ones(len(lv), bool)
+    if building:
+        bt = pd.DataFrame({"id": lv["building_id"], "name": lv["building"]}).drop_duplicates("id").reset_index(drop=True)
+        keep_b = set(bt["id"][_match_tokens([building], bt, ["id", "name"], "building", "--building")])
+        lsel &= lv["building_id"].isin(keep_b).to_numpy()
+    if levels:
+        lt = lv.assign(ordinal_s=lv["ordinal"].astype(str))
+        lsel &= _match_tokens(list(levels), lt, ["id", "name", "short_name", "ordinal_s"], "level", "--levels")
+    if not lsel.any():
+        raise InputError(str(src), f"levels {levels} of building {building!r}", "select no level",
+                         "check --levels and --building against level.geojson")
+    sel_ids = set(lv["id"][lsel])
+    drop((~units["level_id"].isin(sel_ids)).to_numpy(), "level not selected")
+    # geometry
+    geoms = units["geometry"].to_numpy()
+    nogeom = np.array([g is None or g.is_empty for g in geoms], bool)
+    drop(nogeom, "no geometry")
+    types = np.array([g.geom_type for g in units["geometry"]], dtype=object)
+    drop(~np.isin(types, ["Polygon", "MultiPolygon"]),
+         pd.Series([f"not a polygon: geometry is a {t}" for t in types]))
+    # mapping (area from a rough projection is enough: rules use m2 after projection below)
+    lv = lv.assign(selected=lsel)
+
+    # ---- projection to the local UTM zone
+    gs = gpd.GeoSeries(list(units["geometry"]), crs="EPSG:4326")
+    if len(gs) == 0:
+        raise InputError(str(src), "units", "none left to import on the selected levels", "check --levels / --building")
+    crs = gs.estimate_utm_crs()
+    gs = gs.to_crs(crs)
+    epsg = crs.to_epsg()
+    crs_name = f"EPSG:{epsg}" if epsg else crs.to_string()
+    g = gs.to_numpy()
+    invalid = ~shapely.is_valid(g)
+    if invalid.any():
+        g[invalid] = shapely.make_valid(g[invalid])
+        for uid in units["unit_id"][invalid]:
+            repairs.append(f"unit {uid}: invalid polygon made valid")
+    units["geometry"] = list(g)
+
+    kinds, rules = (zip(*[mp.kind(c, a, u) for c, a, u in zip(units["category"], shapely.area(g), units["unit_id"])])
+                    if len(units) else ((), ()))
+    units["kind"] = list(kinds)
+    units["rule"] = list(rules)
+    unknown = Counter(units["category"][units["kind"] == ""])
+    if unknown:
+        warns.append("unknown unit categories mapped to kind 'other': "
+                     + ", ".join(f"{k or '(none)'} x{v}" for k, v in sorted(unknown.items())))
+    units.loc[units["kind"] == "", "kind"] = "other"
+    cat_table = (units.assign(category=units["category"].replace("", "(none)"))
+                 .groupby(["category", "kind", "rule"]).size().rename("count").reset_index()
+                 .sort_values(["kind", "category"]).reset_index(drop=True))
+    drop((units["kind"] == SKIP).to_numpy(),
+         pd.Series([f"not a space: category {c} is mapped to skip" for c in units["category"]]))
+
+    # ---- geometry clean-up: polygons only, overlaps cut out of the larger unit
+    units["geometry"] = [_polygonal(x, uid, repairs) for x, uid in zip(units["geometry"], units["unit_id"])]
+    empty = np.array([x is None for x in units["geometry"]], bool)
+    drop(empty, "no area left after repair")
+    _cut_overlaps(units, repairs)
+    empty = np.array([x is None or x.is_empty or x.area < 1e-6 for x in units["geometry"]], bool)
+    drop(empty, "no area left after removing its overlap with other units")
+
+    # ---- decks: ordinal made unique per building (largest building first keeps its ordinals)
+    lv_sel = lv[lv["selected"]].copy()
+    counts = units.groupby("level_id").size()
+    lv_sel["units"] = lv_sel["id"].map(counts).fillna(0).astype(int)
+    border = (lv_sel.groupby("building_id")["units"].sum().reset_index()
+              .sort_values(["units", "building_id"], ascending=[False, True])["building_id"].tolist())
+    rank = {b: i for i, b in enumerate(border)}
+    lv_sel["deck"] = [rank[b] * 100 + o for b, o in zip(lv_sel["building_id"], lv_sel["ordinal"])]
+    if lv_sel["deck"].duplicated().any():
+        dups = lv_sel[lv_sel["deck"].duplicated(keep=False)]
+        warns.append("levels sharing one ordinal in one building are merged into one deck: "
+                     + ", ".join(f"{r['id']} ({r['name']})" for _, r in dups.iterrows()))
+    deck_of = dict(zip(lv_sel["id"], lv_sel["deck"]))
+    lvl_label = {r["id"]: (r["name"] or r["short_name"] or r["id"]) + (f" / {r['building']}" if r["building"] else "")
+                 for _, r in lv.iterrows()}
+    b_of_level = dict(zip(lv["id"], lv["building"]))
+    bid_of_level = dict(zip(lv["id"], lv["building_id"]))
+    units["deck"] = units["level_id"].map(deck_of).astype(int)
+    units["sector"] = units["level_id"].map(b_of_level)
+    units["building_id"] = units["level_id"].map(bid_of_level)
+    units["name"] = [n or f"{c or 'unit'} {u[:8]}" for n, c, u in zip(units["name"], units["category"], units["unit_id"])]
+
+    # ---- openings -> doors
+    o_rows, o_geom = [], []
+    o_cats: Counter = Counter()
+    for f in _features(data["opening"], "opening"):
+        p = f.get("properties") or {}
+        o_cats[str(p.get("category") or "")] += 1
+        o_rows.append({"opening_id": str(f.get("id")), "level_id": str(p.get("level_id") or "")})
+        o_geom.append(_geom(f))
+    odd = {k: v for k, v in o_cats.items() if k not in PEDESTRIAN_OPENINGS}
+    if odd:
+        warns.append("opening categories treated as pedestrian doors: "
+                     + ", ".join(f"{k or '(none)'} x{v}" for k, v in sorted(odd.items())))
+    openings = pd.DataFrame(o_rows, columns=["opening_id", "level_id"])
+    n_open = len(openings)
+    doors, o_dropped, junctions = _resolve_openings(openings, o_geom, units, sel_ids, crs)
+    doors["deck"] = doors["from_room"].map(dict(zip(units["unit_id"], units["deck"]))).astype(float)
+    o_dropped["level"] = o_dropped["level"].map(lambda x: lvl_label.get(x, x))
+    junctions["level"] = junctions["level"].map(lambda x: lvl_label.get(x, x))
+
+    # ---- vertical links
+    links = _vertical_links(units, lv_sel, mp)
+    all_doors = pd.concat([doors, links], ignore_index=True)
+
+    # ---- connectivity
+    no_door, cut = _connectivity(units, all_doors, lvl_label)
+
+    rooms = gpd.GeoDataFrame({
+        "room_id": units["unit_id"], "kind": units["kind"], "sector": units["sector"],
+        "deck": units["deck"].astype(int), "name": units["name"], "imdf_category": units["category"],
+        "level_id": units["level_id"],
+    }, geometry=list(units["geometry"]), crs=crs)
+    door_gdf = gpd.GeoDataFrame(all_doors.drop(columns=["geometry"]), geometry=list(all_doors["geometry"]), crs=crs)
+    cand = int((rooms["kind"].isin(params.candidate_kinds) & (rooms.geometry.area >= params.min_site_area_m2)).sum())
+    if cand == 0:
+        warns.append(f"no room has a candidate kind ({', '.join(params.candidate_kinds)}): no safe room can be "
+                     "proposed. Map some categories to storage/recreation with --mapping, e.g. "
+                     "[categories] wardrobe = \"storage\", or a size rule (see docs/imdf.md)")
+
+    lv_table = lv.copy()
+    lv_table["deck"] = lv_table["id"].map(deck_of)
+    lv_table["units"] = lv_table["id"].map(units.groupby("level_id").size()).fillna(0).astype(int)
+    lv_table["doors"] = lv_table["id"].map(
+        doors.assign(level_id=doors["from_room"].map(dict(zip(units["unit_id"], units["level_id"]))))
+        .groupby("level_id").size()).fillna(0).astype(int)
+    dropped_df = pd.DataFrame(dropped, columns=["unit_id", "name", "category", "level", "reason"])
+    dropped_df["level"] = dropped_df["level"].map(lambda x: lvl_label.get(x, x))
+    report = ImportReport(
+        out_dir=out_dir, source=str(src), crs=crs_name, epsg=epsg,
+        levels=lv_table[["id", "name", "building_id", "building", "ordinal", "selected", "deck", "units", "doors"]],
+        categories=cat_table, unknown_categories=dict(unknown), units_total=n_units, rooms=len(rooms),
+        units_dropped=dropped_df, openings_total=n_open, doors=len(doors), openings_dropped=o_dropped,
+        junctions=junctions, vertical_links=len(links), rooms_without_door=no_door, unreachable=cut,
+        repairs=repairs, warnings=warns, candidate_rooms=cand)
+    _write_station(out_dir, rooms, door_gdf, report, mp, overwrite)
+    return report
+
+
+def _polygonal(geom: shapely.Geometry, uid: str, repairs: list[str]) -> shapely.Geometry | None:
+    """A single Polygon: polygon parts of collections; the largest part of a multipolygon (reported)."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type == "Polygon":
+        return geom
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [q for p in parts for q in shapely.get_parts(p) if q.geom_type == "Polygon" and q.area > 0.01]
+    if not polys:
+        return None
+    polys.sort(key=lambda q: -q.area)
+    if len(polys) > 1:
+        repairs.append(f"unit {uid}: {len(polys)} separate parts; kept the largest ({polys[0].area:.1f} m2), "
+                       f"dropped {sum(q.area for q in polys[1:]):.1f} m2")
+    return polys[0]
+
+
+def _cut_overlaps(units: pd.DataFrame, repairs: list[str]) -> None:
+    """Where units of one level overlap, cut the overlap out of the larger one (in place).
+
+    Real data nests rooms inside corridors; walking must not cross a room drawn on top
+    of a corridor, and doors on the nested room's edge must see the corridor on one side.
+    """
+    g = np.array(list(units["geometry"]), dtype=object)
+    if len(g) < 2:
+        return
+    tree = shapely.STRtree(g)
+    a, b = tree.query(g, predicate="intersects")
+    lvl = units["level_id"].to_numpy()
+    m = (a < b) & (lvl[a] == lvl[b])
+    a, b = a[m], b[m]
+    if not len(a):
+        return
+    inter = shapely.area(shapely.intersection(g[a], g[b]))
+    m = inter > MIN_OVERLAP_REPAIR_M2
+    a, b, inter = a[m], b[m], inter[m]
+    area = shapely.area(g)
+    big = np.where(area[a] >= area[b], a, b)
+    small = np.where(area[a] >= area[b], b, a)
+    ids = units["unit_id"].to_numpy()
+    names = units["name"].to_numpy()
+    for i in np.unique(big):
+        sm = small[big == i]
+        cut = shapely.union_all(g[sm])
+        new = _polygonal(shapely.difference(g[i], cut), ids[i], repairs)
+        repairs.append(f"unit {ids[i]} ({names[i] or 'unnamed'}) overlapped {len(sm)} unit(s) "
+                       f"({', '.join(str(names[j] or ids[j]) for j in sm)}): "
+                       f"{float(inter[big == i].sum()):.2f} m2 cut out of it")
+        g[i] = new
+    units["geometry"] = list(g)
+
+
+def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame, sel_ids: set,
+                      crs: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Doors (door_id, width_m, from_room, to_room, traverse_s, geometry), dropped openings, junctions.
+
+    The two rooms of an opening are found by probing points just either side of the
+    line (`PROBE_OFFSETS_M` at `PROBE_POSITIONS`): on each side, the unit holding most
+    probes (ties: the smaller, i.e. the more specific, unit) that is not the other side's.
+    """
+    dropped: list[dict] = []
+    ok = np.ones(len(openings), bool)
+    for i, (lid, gj) in enumerate(zip(openings["level_id"], o_geom)):
+        reason = None
+        if lid not in sel_ids:
+            reason = "level not selected"
+        elif gj is None or gj.is_empty:
+            reason = "no geometry"
+        elif gj.geom_type not in ("LineString", "MultiLineString"):
+            reason = f"not a line: geometry is a {gj.geom_type}"
+        if reason:
+            ok[i] = False
+            dropped.append({"opening_id": openings["opening_id"][i], "level": lid, "reason": reason})
+    dup = openings["opening_id"].duplicated().to_numpy() & ok
+    for i in np.flatnonzero(dup):
+        dropped.append({"opening_id": openings["opening_id"][i], "level": openings["level_id"][i],
+                        "reason": "duplicate id"})
+    ok &= ~dup
+    op = openings[ok].reset_index(drop=True)
+    cols = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s", "geometry"]
+    if not len(op):
+        return (pd.DataFrame(columns=cols), pd.DataFrame(dropped, columns=["opening_id", "level", "reason"]),
+                pd.DataFrame(columns=["opening_id", "level", "from_room", "to_room", "also_touching"]))
+    lines = gpd.GeoSeries([gj for gj, k in zip(o_geom, ok) if k], crs="EPSG:4326").to_crs(crs).to_numpy()
+    lines = np.array([shapely.line_merge(x) if x.geom_type == "MultiLineString" else x for x in lines], dtype=object)
+    n = len(op)
+    length = shapely.length(lines)
+    # probe points: position t along the line, offset e on side s (perpendicular to the local direction)
+    t = np.array(PROBE_POSITIONS)
+    e = np.array(PROBE_OFFSETS_M)
+    d_i, t_i, s_i, e_i = np.meshgrid(np.arange(n), np.arange(len(t)), np.array([-1.0, 1.0]), np.arange(len(e)),
+                                     indexing="ij")
+    d_i, t_i, s_i, e_i = d_i.ravel(), t_i.ravel(), s_i.ravel(), e_i.ravel()
+    frac = t[t_i]
+    p0 = shapely.line_interpolate_point(lines[d_i], np.clip(frac - 0.05, 0, 1), normalized=True)
+    p1 = shapely.line_interpolate_point(lines[d_i], np.clip(frac + 0.05, 0, 1), normalized=True)
+    pm = shapely.line_interpolate_point(lines[d_i], frac, normalized=True)
+    dx = shapely.get_x(p1) - shapely.get_x(p0)
+    dy = shapely.get_y(p1) - shapely.get_y(p0)
+    nrm = np.hypot(dx, dy)
+    nrm[nrm == 0] = 1.0
+    px = shapely.get_x(pm) + s_i * e[e_i] * (-dy / nrm)
+    py = shapely.get_y(pm) + s_i * e[e_i] * (dx / nrm)
+    probes = shapely.points(px, py)
+    ug = np.array(list(units["geometry"]), dtype=object)
+    tree = shapely.STRtree(ug)
+    pi, ui = tree.query(probes, predicate="within")
+    olvl = op["level_id"].to_numpy()
+    ulvl = units["level_id"].to_numpy()
+    same = olvl[d_i[pi]] == ulvl[ui]
+    pi, ui = pi[same], ui[same]
+    uarea = shapely.area(ug)
+    hits = pd.DataFrame({"d": d_i[pi], "s": s_i[pi], "u": ui})
+    votes = hits.groupby(["d", "s", "u"]).size().rename("n").reset_index()
+    votes["area"] = uarea[votes["u"].to_numpy()]
+    votes = votes.sort_values(["d", "s", "n", "area"], ascending=[True, True, False, True], kind="stable")
+    ranked: dict[tuple[int, float], list[int]] = {k: list(v) for k, v in votes.groupby(["d", "s"])["u"]}
+    # units touching each line (junction report)
+    tq_d, tq_u = tree.query(lines, predicate="dwithin", distance=TOUCH_TOL_M)
+    tsame = olvl[tq_d] == ulvl[tq_u]
+    touch = pd.DataFrame({"d": tq_d[tsame], "u": tq_u[tsame]}).groupby("d")["u"].apply(list).to_dict()
+    ids = units["unit_id"].to_numpy()
+    names = units["name"].to_numpy()
+    fr = np.full(n, None, dtype=object)
+    to = np.full(n, None, dtype=object)
+    junc = []
+    for d in range(n):
+        left = ranked.get((d, -1.0), [])
+        right = ranked.get((d, 1.0), [])
+        a = left[0] if left else None
+        b = next((u for u in right if u != a), None)
+        if a is None or b is None:
+            # one side empty: try the other order (a unit present on both sides, e.g. a line inside it)
+            b2 = right[0] if right else None
+            a2 = next((u for u in left if u != b2), None)
+            if b2 is not None and a2 is not None:
+                a, b = a2, b2
+        if a is None or b is None or a == b:
+            only = a if a is not None else b
+            if only is None:
+                only_t = touch.get(d, [])
+                why = ("touches no unit: no room on either side"
+                       if not only_t else f"touches only one unit: {names[only_t[0]]} ({ids[only_t[0]]}); "
+                       "the other side is outside or unmapped")
+            else:
+                why = (f"touches only one unit: {names[only]} ({ids[only]}); "
+                       "the other side is outside the mapped units (exterior door or unmapped space)")
+            dropped.append({"opening_id": op["opening_id"][d], "level": olvl[d], "reason": why})
+            continue
+        fr[d], to[d] = ids[a], ids[b]
+        others = [u for u in touch.get(d, []) if u not in (a, b)]
+        if others:
+            junc.append({"opening_id": op["opening_id"][d], "level": olvl[d], "from_room": ids[a], "to_room": ids[b],
+                         "also_touching": "; ".join(f"{names[u]} ({ids[u]})" for u in others)})
+    keep = np.array([x is not None for x in fr], bool)
+    doors = pd.DataFrame({"door_id": op["opening_id"][keep].to_numpy(), "width_m": np.round(length[keep], 3),
+                          "deck": np.nan, "from_room": fr[keep], "to_room": to[keep], "traverse_s": np.nan,
+                          "geometry": lines[keep]})
+    return (doors, pd.DataFrame(dropped, columns=["opening_id", "level", "reason"]),
+            pd.DataFrame(junc, columns=["opening_id", "level", "from_room", "to_room", "also_touching"]))
+
+
+def _vertical_links(units: pd.DataFrame, lv_sel: pd.DataFrame, mp: Mapping) -> pd.DataFrame:
+    """One Point door per pair of stairs/lift units on consecutive levels of one building whose footprints overlap."""
+    cols = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s", "geometry"]
+    vert = units[units["kind"].isin(VERTICAL_KINDS)]
+    if vert.empty:
+        return pd.DataFrame(columns=cols)
+    # consecutive selected levels of each building, by ordinal
+    nxt: dict[str, str] = {}
+    for _, grp in lv_sel.sort_values("ordinal").groupby("building_id"):
+        ids = grp["id"].tolist()
+        for lo, hi in zip(ids, ids[1:]):
+            nxt[lo] = hi
+    g = np.array(list(vert["geometry"]), dtype=object)
+    tree = shapely.STRtree(g)
+    a, b = tree.query(g, predicate="intersects")
+    lvl = vert["level_id"].to_numpy()
+    upper = np.array([nxt.get(x, "") for x in lvl], dtype=object)
+    m = upper[a] == lvl[b]
+    a, b = a[m], b[m]
+    if not len(a):
+        return pd.DataFrame(columns=cols)
+    inter = shapely.intersection(g[a], g[b])
+    ov = shapely.area(inter)
+    smaller = np.minimum(shapely.area(g[a]), shapely.area(g[b]))
+    m = (ov >= mp.vertical["min_overlap_m2"]) & (ov >= mp.vertical["min_overlap_frac"] * smaller)
+    a, b, inter = a[m], b[m], inter[m]
+    kind = vert["kind"].to_numpy()
+    lift = (kind[a] == "lift") & (kind[b] == "lift")
+    uid = vert["unit_id"].to_numpy()
+    deck = vert["deck"].to_numpy()
+    return pd.DataFrame({
+        "door_id": [f"link:{x}:{y}" for x, y in zip(uid[a], uid[b])],
+        "width_m": np.where(lift, mp.vertical["lift_width_m"], mp.vertical["stairs_width_m"]),
+        "deck": deck[a].astype(float),
+        "from_room": uid[a], "to_room": uid[b],
+        "traverse_s": np.where(lift, mp.vertical["lift_traverse_s"], mp.vertical["stairs_traverse_s"]),
+        "geometry": list(shapely.point_on_surface(inter)),
+    })
+
+
+def _connectivity(units: pd.DataFrame, doors: pd.DataFrame, lvl_label: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rooms without any door, rooms outside their building's largest connected part)."""
+    ids = units["unit_id"].to_numpy()
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    n = len(ids)
+    fr = pos.reindex(doors["from_room"]).to_numpy()
+    to = pos.reindex(doors["to_room"]).to_numpy()
+    m = ~np.isnan(fr) & ~np.isnan(to)
+    fr, to = fr[m].astype(int), to[m].astype(int)
+    deg = np.bincount(np.r_[fr, to], minlength=n)
+    cols = ["room_id", "name", "kind", "level"]
+    base = pd.DataFrame({"room_id": ids, "name": units["name"].to_numpy(), "kind": units["kind"].to_numpy(),
+                         "level": units["level_id"].map(lambda x: lvl_label.get(x, x)).to_numpy(),
+                         "building": units["building_id"].to_numpy()})
+    no_door = base[deg == 0][cols].reset_index(drop=True)
+    adj = coo_matrix((np.ones(len(fr)), (fr, to)), shape=(n, n))
+    _, comp = connected_components(adj, directed=False)
+    base["component"] = comp
+    size = base.groupby("component").size()
+    base["component_size"] = base["component"].map(size)
+    main = base.sort_values("component_size", ascending=False).groupby("building")["component"].first()
+    cut = base[(base["component"] != base["building"].map(main)) & (deg > 0)]
+    return no_door, cut[["room_id", "name", "kind", "level", "component_size"]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------ writing
+def _feature_collection(gdf: gpd.GeoDataFrame, epsg: int | None) -> dict:
+    feats = []
+    props = gdf.drop(columns=gdf.geometry.name)
+    for rec, geom in zip(props.to_dict("records"), gdf.geometry):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, (np.integer,)):
+                v = int(v)
+            elif isinstance(v, (np.floating, float)):
+                v = None if np.isnan(v) else (int(v) if k == "deck" and float(v).is_integer() else float(v))
+            elif isinstance(v, np.bool_):
+                v = bool(v)
+            clean[k] = v
+        feats.append({"type": "Feature", "properties": clean, "geometry": json.loads(shapely.to_geojson(geom))})
+    fc: dict[str, Any] = {"type": "FeatureCollection"}
+    if epsg:
+        fc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
+    fc["features"] = feats
+    return fc
+
+
+SCENARIO_TEMPLATE = """\
+# Scenario for the station imported from {source}
+# (planner import-imdf; the mapping report is import_report.md).
+# Every parameter has a default in planner/params.py; uncomment to override.
+#
+# [walking]
+# walk_speed_m_s = 1.2
+# reach_s = 60.0
+#
+# [capacity]
+# Room kinds that may become safe rooms. This import has {cand} room(s) of these kinds;
+# map IMDF categories to storage / recreation with --mapping to add candidates.
+# candidate_kinds = ["storage", "quarters", "recreation"]
+#
+# [model]
+# objective = "max-cover"
+# budget = 2_000_000
+"""
+
+
+def _write_station(out_dir: Path, rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame, report: ImportReport,
+                   mp: Mapping, overwrite: bool) -> None:
+    """Write the station files into a temporary folder beside `out_dir`, then move it into place."""
+    parent = out_dir.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
+        os.chmod(tmp, 0o755)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot be created ({exc}). Fix: choose a writable --out") from None
+    try:
+        for name, gdf in (("rooms.geojson", rooms), ("doors.geojson", doors)):
+            (tmp / name).write_text(json.dumps(_feature_collection(gdf, report.epsg), ensure_ascii=False),
+                                    encoding="utf-8")
+        res = pd.DataFrame({"room_id": rooms["room_id"], "night": 0, "day": 0, "evening": 0})
+        res.to_csv(tmp / "residents.csv", index=False)
+        (tmp / "scenario.toml").write_text(SCENARIO_TEMPLATE.format(source=Path(report.source).name,
+                                                                    cand=report.candidate_rooms), encoding="utf-8")
+        (tmp / "import_report.md").write_text(report_markdown(report, mp), encoding="utf-8")
+        old = None
+        if out_dir.exists():
+            if any(out_dir.iterdir()) and not overwrite:
+                raise OutputError(f"{out_dir}: exists and is not empty. Fix: pass --force to replace it")
+            old = parent / f".{out_dir.name}.old-{os.getpid()}"
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _md_table(df: pd.DataFrame, limit: int | None = None) -> str:
+    if df is None or not len(df):
+        return "(none)\n"
+    shown = df if limit is None else df.head(limit)
+    cols = list(shown.columns)
+    out = io.StringIO()
+    out.write("| " + " | ".join(cols) + " |\n")
+    out.write("|" + "|".join(" --- " for _ in cols) + "|\n")
+    for rec in shown.itertuples(index=False):
+        out.write("| " + " | ".join(str(v).replace("|", "/").replace("\n", " ") for v in rec) + " |\n")
+    if limit is not None and len(df) > limit:
+        out.write(f"\n... and {len(df) - limit} more\n")
+    return out.getvalue()
+
+
+def report_markdown(r: ImportReport, mp: Mapping | None = None) -> str:
+    """The mapping report as Markdown (written to import_report.md)."""
+    w = io.StringIO()
+    w.write(f"# IMDF import report\n\nSource: `{Path(r.source).name}`  \n")
+    w.write(f"Coordinate reference system: **{r.crs}** (local UTM zone, metres; recorded as the GeoJSON \"crs\" member)  \n")
+    w.write(f"Category mapping: {mp.source if mp else 'built-in'}\n\n")
+    w.write("## Summary\n\n")
+    w.write(f"- units: {r.units_total}; imported as rooms: {r.rooms}; not imported: {len(r.units_dropped)} "
+            f"(every unit is one or the other: {'yes' if r.accounted() else 'NO'})\n")
+    w.write(f"- openings: {r.openings_total}; doors between two rooms: {r.doors} "
+            f"({r.door_share:.1%} of the openings on the selected levels); dropped: {len(r.openings_dropped)}\n")
+    w.write(f"- vertical links (stairs/lifts lining up on consecutive levels): {r.vertical_links}\n")
+    w.write(f"- candidate rooms (kinds storage/quarters/recreation, large enough): {r.candidate_rooms}\n")
+    w.write(f"- rooms without a door: {len(r.rooms_without_door)}; rooms cut off from their building's main "
+            f"walking network: {len(r.unreachable)}\n\n")
+    if r.warnings:
+        w.write("## Warnings\n\n" + "".join(f"- {x}\n" for x in r.warnings) + "\n")
+    w.write("## Levels and decks\n\nDeck = level ordinal + 100 x building rank (largest building first), so that "
+            "ordinals that clash between buildings stay apart.\n\n")
+    w.write(_md_table(r.levels))
+    w.write("\n## Unit categories -> kinds\n\n")
+    w.write(_md_table(r.categories))
+    if r.unknown_categories:
+        w.write("\nUnknown categories (imported as kind `other`; map them with [categories] in a mapping TOML):\n\n")
+        w.write("".join(f"- `{k}`: {v}\n" for k, v in sorted(r.unknown_categories.items())))
+    if r.candidate_rooms == 0:
+        w.write("\n**No candidate kinds**: no unit maps to storage, quarters or recreation, so no safe room can be "
+                "proposed. Suggested mapping (TOML, `--mapping`):\n\n```toml\n[categories]\nwardrobe = \"storage\"\n"
+                "room = \"storage\"\nlibrary = \"recreation\"\n\n[[rules]]   # small classrooms are store rooms\n"
+                "category = \"classroom\"\nmax_area_m2 = 30\nkind = \"storage\"\n```\n")
+    w.write("\n## Units not imported\n\n")
+    w.write(_md_table(r.units_dropped[r.units_dropped["reason"] != "level not selected"]))
+    ns = int((r.units_dropped["reason"] == "level not selected").sum()) if len(r.units_dropped) else 0
+    if ns:
+        w.write(f"\n{ns} unit(s) on levels not selected (by --levels / --building): "
+                + ", ".join(f"{k}: {v}" for k, v in r.units_dropped[r.units_dropped["reason"] == "level not selected"]
+                            .groupby("level").size().items()) + "\n")
+    w.write("\n## Geometry repairs\n\n" + ("".join(f"- {x}\n" for x in r.repairs) if r.repairs else "(none)\n"))
+    w.write("\n## Openings dropped\n\n")
+    od = r.openings_dropped
+    w.write(_md_table(od[od["reason"] != "level not selected"] if len(od) else od))
+    nos = int((od["reason"] == "level not selected").sum()) if len(od) else 0
+    if nos:
+        w.write(f"\n{nos} opening(s) on levels not selected.\n")
+    w.write("\n## Openings at junctions\n\nThese lines touch more than two units; the door joins the two units "
+            "found on either side of the line, the others are listed.\n\n")
+    w.write(_md_table(r.junctions))
+    w.write("\n## Rooms without a door\n\n")
+    w.write(_md_table(r.rooms_without_door))
+    w.write("\n## Unreachable parts\n\nRooms with doors that are not connected to the largest walking network of "
+            "their building (through doors and vertical links).\n\n")
+    w.write(_md_table(r.unreachable))
+    return w.getvalue()
+
+
+__all__ = ["import_imdf", "ImportReport", "load_mapping", "Mapping", "DEFAULT_CATEGORIES", "report_markdown"]
