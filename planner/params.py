@@ -152,6 +152,8 @@ class Parameters:
     shift_h: float = _p(8.0, "h", "Hours in a shift", "labour")
     shifts_per_day: int = _p(2, "shifts/day", "Shifts a crew works per day", "labour")
     crews: int = _p(6, "crews", "Crews available", "labour")
+    crews_per_room_max: int = _p(2, "crews", "Crews that may work in one room at the same time (a room of c crew-days "
+                                 "needs at least c / this many days)", "labour", "planner assumption (phasing)")
 
     # --- phases -----------------------------------------------------------------
     phases: list[Phase] = field(default_factory=list, metadata={
@@ -240,7 +242,7 @@ def _checked(p: Parameters, source: str) -> Parameters:
         raise InputError(source, "[model] solver", f"is {p.solver!r}", "use 'highs' or 'cbc'")
     positive = ["walk_speed_m_s", "reach_s", "area_per_occupant_m2", "volume_per_occupant_m3", "clear_height_m",
                 "deck_height_m", "endurance_h", "door_specific_flow_pps_m", "boundary_sample_m", "queue_bin_s",
-                "time_limit_s", "shift_h", "crew_size", "shifts_per_day", "crews"]
+                "time_limit_s", "shift_h", "crew_size", "shifts_per_day", "crews", "crews_per_room_max"]
     for name in positive:
         if getattr(p, name) <= 0:
             raise InputError(source, name, f"is {getattr(p, name)}, must be positive",
