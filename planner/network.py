@@ -289,7 +289,8 @@ class WalkGraph:
 def _door_positions(doors: pd.DataFrame) -> np.ndarray:
     g = doors.geometry.to_numpy()
     is_line = shapely.get_type_id(g) == 1
-    pts = np.where(is_line, shapely.line_interpolate_point(g, 0.5, normalized=True), shapely.centroid(g))
+    pts = shapely.centroid(g)
+    pts[is_line] = shapely.line_interpolate_point(g[is_line], 0.5, normalized=True)
     return shapely.get_coordinates(pts)
 
 
