@@ -84,9 +84,10 @@ LABOUR_LINES: list[Line] = [
     Line("labour_h",
          "ROUND(converted * (wall_area_m2 * labour_h_per_m2_wall + doors_kept * labour_h_per_door"
          " + doors_sealed * labour_h_per_sealed_door + labour_h_life_support"
-         " + capacity * labour_h_per_occupant + labour_h_comms), 2)", "h", "Labour hours"),
+         " + capacity * labour_h_per_occupant + labour_h_comms), 2)", "h", "Labour"),
+    # days of one crew working `shifts_per_day` shifts of `shift_h` hours with `crew_size` workers
     Line("crew_days", "ROUND(labour_h / (crew_size * shift_h * shifts_per_day), 2)", "crew-days",
-         "Days of one crew (crew size x shift hours x shifts per day)"),
+         "Crew-days"),
 ]
 """Labour hours and crew-days (rounded to 0.01)."""
 

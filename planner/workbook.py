@@ -1,0 +1,813 @@
+"""The proposal workbook (openpyxl): what the director reads, edits and forwards.
+
+Sheets, in order: Summary, Safe rooms, Coverage, Phases, Budget what-if,
+Assumptions, Map. The cost lines on "Safe rooms" are live formulas written from
+`planner.costs` (one definition for Python and the spreadsheet): each refers to
+the room's driver cells and to the parameter cells of "Assumptions", so a
+director who edits a unit cost sees every total follow, and a spreadsheet
+recalculating the file shows the totals the planner printed, to the cent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner import costs as C
+from planner.errors import OutputError
+from planner.station import Station
+
+HEADER_FILL = PatternFill("solid", fgColor="1F3864")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=16, color="1F3864")
+SUB_FONT = Font(bold=True, size=12, color="1F3864")
+TOTAL_FONT = Font(bold=True)
+TOTAL_FILL = PatternFill("solid", fgColor="D9E1F2")
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # cells the reader may edit
+AMBER = PatternFill("solid", fgColor="FFD966")
+RED = PatternFill("solid", fgColor="F4B183")
+THIN = Side(style="thin", color="A6A6A6")
+
+SAFE_SHEET = "Safe rooms"
+ASSUMPTIONS = "Assumptions"
+
+
+# ------------------------------------------------------------------ helpers
+def _money_fmt(currency: str, cents: bool = False) -> str:
+    cur = currency.replace('"', "")
+    return f'#,##0{".00" if cents else ""} "{cur}"'
+
+
+def _sheet(sheet: str) -> str:
+    """A sheet name as written in a formula: quoted only when it needs quotes."""
+    return sheet if sheet.isidentifier() else quote_sheetname(sheet)
+
+
+def _ref(sheet: str, col: int, row: int) -> str:
+    """Absolute reference to a cell of another sheet, e.g. 'Safe rooms'!$C$4."""
+    return f"{_sheet(sheet)}!${get_column_letter(col)}${row}"
+
+
+def _header(ws: Worksheet, row: int, labels: list[str], height: float = 30.0) -> None:
+    for j, lab in enumerate(labels, 1):
+        c = ws.cell(row=row, column=j, value=lab)
+        c.fill, c.font = HEADER_FILL, HEADER_FONT
+        c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+    ws.row_dimensions[row].height = height
+
+
+def _widths(ws: Worksheet, widths: dict[int, float] | list[float]) -> None:
+    items = widths.items() if isinstance(widths, dict) else enumerate(widths, 1)
+    for j, w in items:
+        ws.column_dimensions[get_column_letter(j)].width = w
+
+
+def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
+                 lo: float = 8, hi: float = 40) -> None:
+    """Column widths from the header and the first `sample` values."""
+    for j in range(1, n_cols + 1):
+        best = 0
+        for i in range(header_row, min(ws.max_row, header_row + sample) + 1):
+            v = ws.cell(row=i, column=j).value
+            if v is None:
+                continue
+            s = str(v)
+            if s.startswith("="):
+                s = "0" * 12
+            best = max(best, min(len(s), 60) if i > header_row else min(len(s), 24))
+        ws.column_dimensions[get_column_letter(j)].width = max(lo, min(hi, best + 2))
+
+
+def _print_setup(ws: Worksheet, title_rows: str | None = None) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    if title_rows:
+        ws.print_title_rows = title_rows
+
+
+def _py(v: Any) -> Any:
+    """A value openpyxl can write (numpy scalars to Python, NaN to empty)."""
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) else (f if math.isfinite(f) else "inf")
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if v is pd.NA:
+        return None
+    return v
+
+
+def _param_cell_value(v: Any) -> Any:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, list):
+        if v and isinstance(v[0], dict):
+            return "; ".join(", ".join(f"{k}={x}" for k, x in d.items() if x is not None) for d in v)
+        return ", ".join(str(x) for x in v) if v else "(none)"
+    return str(v)
+
+
+# ------------------------------------------------------------------ sheets
+def _assumptions(wb: Workbook, station: Station) -> dict[str, str]:
+    """The Assumptions sheet; returns parameter name -> absolute cell reference of its value."""
+    ws = wb.create_sheet(ASSUMPTIONS)
+    p = station.params
+    _header(ws, 1, ["Section", "Parameter", "Value", "Unit", "Description", "Source"])
+    refs: dict[str, str] = {}
+    used = set(C.parameter_names())
+    rows = p.describe()
+    for i, r in enumerate(rows, start=2):
+        val = _param_cell_value(r["value"])
+        ws.cell(row=i, column=1, value=r["section"])
+        ws.cell(row=i, column=2, value=r["name"])
+        c = ws.cell(row=i, column=3, value=val)
+        if isinstance(val, (int, float)) and not isinstance(val, bool):
+            c.number_format = "#,##0.###" if isinstance(val, float) else "#,##0"
+        if r["name"] in used or r["name"] in ("budget", "reach_s", "crews", "backup_k"):
+            c.fill = INPUT_FILL
+        ws.cell(row=i, column=4, value=r["unit"])
+        ws.cell(row=i, column=5, value=r["description"])
+        ws.cell(row=i, column=6, value=r["source"])
+        refs[r["name"]] = _ref(ASSUMPTIONS, 3, i)
+    n = len(rows) + 1
+    note = n + 2
+    ws.cell(row=note, column=1, value="Yellow values feed the formulas of the Safe rooms, Phases and Summary "
+                                      "sheets: edit them and the totals follow.").font = Font(italic=True)
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = f"A1:F{n}"
+    _widths(ws, [11, 32, 16, 16, 60, 50])
+    for i in range(2, n + 1):
+        ws.cell(row=i, column=5).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=i, column=6).alignment = Alignment(wrap_text=True, vertical="top")
+    _print_setup(ws, "1:1")
+    return refs
+
+
+def _safe_rooms_table(plan: dict, costs: pd.DataFrame, sites: pd.DataFrame, station: Station) -> pd.DataFrame:
+    """One row per safe room of the plan, with site data, drivers and Python cost lines."""
+    sr = pd.DataFrame(plan.get("safe_rooms", []))
+    if sr.empty:
+        sr = pd.DataFrame(columns=["room_id", "name", "sector", "deck", "kind", "area_m2", "capacity",
+                                   "door_flow_pps", "cost", "existing", "phase"])
+    sr["room_id"] = sr["room_id"].astype(str)
+    sr = sr.set_index("room_id", drop=False)
+    sr.index.name = None
+    site_cols = [c for c in ("n_doors", "door_width_m", "perimeter_m", "usable_area_m2") if c in sites.columns]
+    sr = sr.join(sites[site_cols].reindex(sr.index))
+    drv = costs.reindex(sr.index)
+    missing = drv["total_cost"].isna() if "total_cost" in drv else pd.Series(True, index=sr.index)
+    if missing.any():  # a safe room outside `costs`: compute its drivers from the sites table
+        sub = sites.reindex(sr.index[missing])
+        if sub["perimeter_m"].notna().all():
+            extra = C.site_costs(sub, station)
+            drv.loc[extra.index, extra.columns] = extra
+    for c in C.DRIVER_COLUMNS + C.OUTPUT_COLUMNS:
+        if c in drv.columns and c not in ("capacity",):
+            sr[f"_{c}"] = drv[c].to_numpy()
+    sr["_capacity"] = drv["capacity"].fillna(sr["capacity"]).to_numpy() if "capacity" in drv else sr["capacity"]
+    sr["phase"] = pd.to_numeric(sr.get("phase"), errors="coerce").fillna(1).astype(int)
+    # people sheltered per scenario (assignments to the room)
+    a = pd.DataFrame(plan.get("assignments", []))
+    scen = list(station.scenarios)
+    for s in scen:
+        if len(a):
+            got = a[a["scenario"] == s].groupby("safe_room_id")["residents"].sum()
+            sr[f"_shelter_{s}"] = got.reindex(sr.index).fillna(0).astype(int).to_numpy()
+        else:
+            sr[f"_shelter_{s}"] = 0
+    sheltered = sr[[f"_shelter_{s}" for s in scen]].max(axis=1) if scen else pd.Series(0, index=sr.index)
+    tot = sr["_total_cost"].astype(float) if "_total_cost" in sr else sr["cost"].astype(float)
+    sr["_value"] = sheltered / tot.where(tot > 0, np.nan)
+    # build order: by phase, then people sheltered per unit cost (existing rooms first)
+    sr["_existing_sort"] = ~sr["existing"].astype(bool)
+    sr = sr.sort_values(["phase", "_existing_sort", "_value", "room_id"], ascending=[True, True, False, True],
+                        na_position="first", kind="stable")
+    sr["order"] = np.arange(1, len(sr) + 1)
+    return sr
+
+
+def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
+                prefs: dict[str, str]) -> dict[str, Any]:
+    """The Safe rooms sheet with live cost formulas; returns cell references for the other sheets."""
+    ws = wb.create_sheet(SAFE_SHEET)
+    p = station.params
+    cur = p.currency
+    sr = _safe_rooms_table(plan, costs, sites, station)
+    scen = list(station.scenarios)
+    # (header, key, number format); key "_x" = driver value, "=name" = formula from costs
+    money, money_c = _money_fmt(cur), _money_fmt(cur, cents=True)
+    cols: list[tuple[str, str, str | None]] = [
+        ("Order", "order", "0"), ("Room id", "room_id", None), ("Name", "name", None), ("Sector", "sector", None),
+        ("Deck", "deck", "0"), ("Kind", "kind", None), ("Existing safe room", "existing", None),
+        ("Phase", "phase", "0"), ("Floor area", "area_m2", '#,##0.0 "m²"'),
+        ("Capacity (persons)", "_capacity", "#,##0"), ("Doors", "n_doors", "0"),
+        ("Door width (total)", "door_width_m", '0.00 "m"'), ("Door flow", "door_flow_pps", '0.00 "p/s"'),
+    ]
+    cols += [(f"Sheltered ({s})", f"_shelter_{s}", "#,##0") for s in scen]
+    cols += [
+        ("To convert (1) / existing (0)", "_converted", "0"), ("Perimeter", "_perimeter_m", '#,##0.0 "m"'),
+        ("Pressure doors kept", "_doors_kept", "0"), ("Doors to seal", "_doors_sealed", "0"),
+        ("Residents displaced", "_displaced_residents", "#,##0"),
+        ("Recreation area lost", "_recreation_area_m2", '#,##0.0 "m²"'),
+    ]
+    labels = {ln.name: ln.label for ln in C.cost_formulas()}
+    cols += [(labels["wall_area_m2"], "=wall_area_m2", '#,##0.0 "m²"')]
+    cols += [(labels[n], f"={n}", money_c) for n in C.COST_COLUMNS]
+    cols += [("Total cost", "=total_cost", money_c), (labels["labour_h"], "=labour_h", '#,##0.0 "h"'),
+             (labels["crew_days"], "=crew_days", '#,##0.00 "d"')]
+    _header(ws, 1, [c[0] for c in cols], height=45)
+    col_of = {key: j for j, (_, key, _) in enumerate(cols, 1)}
+    driver_col = {"capacity": col_of["_capacity"]}
+    for d in C.DRIVER_COLUMNS:
+        if f"_{d}" in col_of:
+            driver_col[d] = col_of[f"_{d}"]
+    for ln in C.cost_formulas():
+        driver_col[ln.name] = col_of[f"={ln.name}"]
+    first_line, last_line = col_of[f"={C.COST_COLUMNS[0]}"], col_of[f"={C.COST_COLUMNS[-1]}"]
+    n = len(sr)
+    row = 1
+    for row, (_, r) in enumerate(sr.iterrows(), start=2):
+        refs = {k: f"{get_column_letter(j)}{row}" for k, j in driver_col.items()}
+        refs.update(prefs)
+        for j, (_, key, fmt) in enumerate(cols, 1):
+            if key.startswith("="):
+                name = key[1:]
+                if name == "total_cost":
+                    v = (f"=ROUND(SUM({get_column_letter(first_line)}{row}:"
+                         f"{get_column_letter(last_line)}{row}),2)")
+                else:
+                    v = C.excel_formula(next(ln.expr for ln in C.cost_formulas() if ln.name == name), refs)
+            elif key == "existing":
+                v = "yes" if bool(r["existing"]) else "no"
+            else:
+                v = _py(r.get(key))
+                if key.startswith("_") and key not in ("_capacity",) and v is None:
+                    v = 0
+            c = ws.cell(row=row, column=j, value=v)
+            if fmt:
+                c.number_format = fmt
+    last = max(row, 1)
+    total_row = last + 1
+    ws.cell(row=total_row, column=col_of["room_id"], value="Total").font = TOTAL_FONT
+    sum_keys = [k for k in col_of if k.startswith("=")] + ["_capacity", "_displaced_residents",
+                                                          "_recreation_area_m2"] + [f"_shelter_{s}" for s in scen]
+    for key in sum_keys:
+        j = col_of[key]
+        L = get_column_letter(j)
+        f = f"=SUM({L}2:{L}{last})" if n else "=0"
+        if key in ("=total_cost",) + tuple(f"={c}" for c in C.COST_COLUMNS):
+            f = f"=ROUND(SUM({L}2:{L}{last}),2)" if n else "=0"
+        c = ws.cell(row=total_row, column=j, value=f)
+        c.number_format = cols[j - 1][2] or "General"
+    ws.cell(row=total_row, column=col_of["order"], value=n).number_format = '0 "rooms"'
+    for j in range(1, len(cols) + 1):
+        c = ws.cell(row=total_row, column=j)
+        c.font, c.fill = TOTAL_FONT, TOTAL_FILL
+        c.border = Border(top=THIN)
+    # formula columns in a soft tint: they are computed
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
+    _auto_widths(ws, 1, len(cols), lo=7, hi=28)
+    for key in ("order", "deck", "phase", "n_doors"):
+        ws.column_dimensions[get_column_letter(col_of[key])].width = 7
+    for key in [k for k in col_of if k.startswith("=")]:
+        ws.column_dimensions[get_column_letter(col_of[key])].width = 15
+    _print_setup(ws, "1:1")
+    colref = lambda key: _ref(SAFE_SHEET, col_of[key], total_row)  # noqa: E731
+    rng = lambda key: (f"{_sheet(SAFE_SHEET)}!${get_column_letter(col_of[key])}$2:"  # noqa: E731
+                       f"${get_column_letter(col_of[key])}${max(last, 2)}")
+    return {"table": sr, "total_row": total_row, "total": colref("=total_cost"), "labour": colref("=labour_h"),
+            "crew_days": colref("=crew_days"), "displaced": colref("_displaced_residents"),
+            "phase_range": rng("phase"), "total_range": rng("=total_cost"), "labour_range": rng("=labour_h"),
+            "crew_days_range": rng("=crew_days"), "converted_range": rng("_converted"), "n": n,
+            "line_totals": {c: colref(f"={c}") for c in C.COST_COLUMNS}}
+
+
+def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dict[str, str]) -> None:
+    ws = wb.create_sheet("Coverage")
+    scen = list(station.scenarios)
+    demand = station.demand()
+    rooms = station.rooms.set_index("room_id")
+    occupied = demand.index[(demand[scen] > 0).any(axis=1)] if scen else demand.index[:0]
+    a = pd.DataFrame(plan.get("assignments", []), columns=["room_id", "scenario", "safe_room_id", "residents",
+                                                           "walk_s"])
+    u = pd.DataFrame(plan.get("unsheltered", []), columns=["room_id", "scenario", "residents", "reason"])
+    chosen = {str(r["room_id"]) for r in plan.get("safe_rooms", [])}
+    t = pd.DataFrame(index=pd.Index(occupied, name="room_id"))
+    t["name"] = rooms["name"].reindex(t.index).to_numpy()
+    t["sector"] = rooms["sector"].reindex(t.index).to_numpy()
+    t["deck"] = rooms["deck"].reindex(t.index).to_numpy()
+    t["kind"] = rooms["kind"].reindex(t.index).to_numpy()
+    for s in scen:
+        t[f"res_{s}"] = demand[s].reindex(t.index).to_numpy()
+        sa = a[a["scenario"] == s].sort_values(["room_id", "walk_s"])
+        t[f"room_{s}"] = sa.groupby("room_id")["safe_room_id"].agg(lambda x: ", ".join(map(str, x))).reindex(t.index)
+        t[f"walk_{s}"] = sa.groupby("room_id")["walk_s"].max().reindex(t.index)
+        su = u[u["scenario"] == s].groupby("room_id").agg(residents=("residents", "sum"),
+                                                          reason=("reason", "first"))
+        t[f"uns_{s}"] = su["residents"].reindex(t.index).fillna(0).astype(int)
+        t[f"why_{s}"] = su["reason"].reindex(t.index)
+    have_reach = reach is not None and getattr(reach, "pairs", None) is not None
+    if have_reach:
+        pr = reach.pairs
+        t["in_reach"] = pr[pr["site_id"].isin(chosen)].groupby("room_id").size().reindex(t.index).fillna(0).astype(int)
+        t["cands"] = pr.groupby("room_id").size().reindex(t.index).fillna(0).astype(int)
+        if getattr(reach, "rooms", None) is not None and "best_walk_s" in reach.rooms:
+            t["best"] = reach.rooms["best_walk_s"].reindex(t.index)
+    header = ["Room id", "Name", "Sector", "Deck", "Kind"]
+    keys = ["name", "sector", "deck", "kind"]
+    fmts: list[str | None] = [None, None, None, "0", None]
+    for s in scen:
+        header += [f"Residents ({s})", f"Safe room ({s})", f"Walk ({s})", f"Unsheltered ({s})", f"Why ({s})"]
+        keys += [f"res_{s}", f"room_{s}", f"walk_{s}", f"uns_{s}", f"why_{s}"]
+        fmts += ["#,##0", None, '0.0 "s"', "#,##0", None]
+    if have_reach:
+        header += ["Safe rooms in reach", "Candidates in reach"]
+        keys += ["in_reach", "cands"]
+        fmts += ["0", "0"]
+        if "best" in t:
+            header.append("Best walk to any candidate")
+            keys.append("best")
+            fmts.append('0.0 "s"')
+    _header(ws, 1, header, height=45)
+    t = t.sort_values(["deck", "sector"], kind="stable") if len(t) else t
+    for i, (rid, r) in enumerate(t.iterrows(), start=2):
+        ws.cell(row=i, column=1, value=str(rid))
+        for j, k in enumerate(keys, start=2):
+            v = _py(r[k])
+            if v is not None:
+                c = ws.cell(row=i, column=j, value=v)
+                if fmts[j - 1]:
+                    c.number_format = fmts[j - 1]
+    last = max(len(t) + 1, 2)
+    ncol = len(header)
+    ws.freeze_panes = "B2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(ncol)}{last}"
+    reach_ref, k_ref = prefs.get("reach_s"), prefs.get("backup_k")
+    for s in scen:
+        jw = keys.index(f"walk_{s}") + 2
+        L = get_column_letter(jw)
+        rng = f"{L}2:{L}{last}"
+        if reach_ref:
+            ws.conditional_formatting.add(rng, CellIsRule(operator="greaterThan", formula=[reach_ref], fill=RED))
+            ws.conditional_formatting.add(rng, CellIsRule(operator="between",
+                                                          formula=[f"0.8*{reach_ref}", reach_ref], fill=AMBER))
+        ju = get_column_letter(keys.index(f"uns_{s}") + 2)
+        ws.conditional_formatting.add(f"{ju}2:{ju}{last}",
+                                      CellIsRule(operator="greaterThan", formula=["0"], fill=RED))
+    if have_reach and k_ref:
+        jr = get_column_letter(keys.index("in_reach") + 2)
+        ws.conditional_formatting.add(f"{jr}2:{jr}{last}", FormulaRule(formula=[f"{jr}2<{k_ref}"], fill=AMBER))
+    _auto_widths(ws, 1, ncol, lo=8, hi=30)
+    nrow = last + 2
+    ws.cell(row=nrow, column=1, value=(
+        "Walks are from the farthest point of the room to the safe room's door, reaction time included. "
+        "Amber: at least 80 % of the reach time; red: beyond it, or people left unsheltered. "
+        "A room in a safe room shelters in place (0 s).")).font = Font(italic=True)
+    _print_setup(ws, "1:1")
+
+
+def _phase_names(station: Station, phases: list[int]) -> dict[int, str]:
+    declared = station.params.phases
+    return {k: (declared[k - 1].name if 0 < k <= len(declared) else f"Phase {k}") for k in phases}
+
+
+def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: dict[str, Any],
+            prefs: dict[str, str]) -> dict[str, Any]:
+    ws = wb.create_sheet("Phases")
+    p = station.params
+    scen = list(station.scenarios)
+    ws.cell(row=1, column=1, value="Construction phases").font = TITLE_FONT
+    declared = bool(p.phases) or sr["phase"].nunique() > 1
+    ws.cell(row=2, column=1, value=(
+        "Rooms of a phase stay converted in the next. Duration = crew-days of the phase / crews working in "
+        "parallel (at least the longest room, built by one crew); phases follow one another." + ("" if declared else
+        " No phases were declared in scenario.toml: every room is in phase 1 (declare [[phases]] to stage the work).")
+    )).font = Font(italic=True)
+    header = ["Phase", "Name", "Rooms", "Rooms to convert", "Room ids", "Cost", "Cumulative cost", "Labour",
+              "Crew-days", "Crews", "Duration", "Start day", "End day"]
+    header += [f"Sheltered at end ({s})" for s in scen] + [f"Share ({s})" for s in scen]
+    hr = 4
+    _header(ws, hr, header, height=45)
+    phases = sorted(sr["phase"].unique().tolist()) or [1]
+    names = _phase_names(station, phases)
+    a = pd.DataFrame(plan.get("assignments", []), columns=["room_id", "scenario", "safe_room_id", "residents",
+                                                           "walk_s"])
+    phase_of = sr["phase"]
+    a["phase"] = phase_of.reindex(a["safe_room_id"].astype(str)).to_numpy() if len(a) else []
+    totals = plan.get("totals", {}).get("scenarios", {})
+    cur = p.currency
+    first = hr + 1
+    for i, k in enumerate(phases):
+        row = first + i
+        rooms_k = sr[sr["phase"] == k]
+        ph = p.phases[k - 1] if 0 < k <= len(p.phases) else None
+        ws.cell(row=row, column=1, value=int(k))
+        ws.cell(row=row, column=2, value=names[k])
+        ws.cell(row=row, column=3, value=f'=COUNTIF({safe["phase_range"]},A{row})')
+        ws.cell(row=row, column=4, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["converted_range"]})')
+        ids = ", ".join(rooms_k["room_id"].astype(str).tolist())
+        ws.cell(row=row, column=5, value=ids if len(ids) < 2000 else ids[:1990] + " ...")
+        ws.cell(row=row, column=6, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["total_range"]})'
+                ).number_format = _money_fmt(cur)
+        ws.cell(row=row, column=7, value=f"=SUM($F${first}:F{row})").number_format = _money_fmt(cur)
+        ws.cell(row=row, column=8, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["labour_range"]})'
+                ).number_format = '#,##0 "h"'
+        ws.cell(row=row, column=9, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["crew_days_range"]})'
+                ).number_format = '#,##0.0 "d"'
+        crews = ws.cell(row=row, column=10, value=(ph.crews if ph is not None and ph.crews else f"={prefs['crews']}"))
+        crews.number_format = "0"
+        # a room is built by one crew: the phase lasts at least as long as its longest room
+        longest = f'_xlfn.MAXIFS({safe["crew_days_range"]},{safe["phase_range"]},A{row})'
+        ws.cell(row=row, column=11, value=f"=MAX(I{row}/J{row},{longest})").number_format = '0.0 "days"'
+        ws.cell(row=row, column=12, value=(0 if i == 0 else f"=M{row - 1}")).number_format = '0.0'
+        ws.cell(row=row, column=13, value=f"=L{row}+K{row}").number_format = '0.0'
+        for j, s in enumerate(scen):
+            got = int(a[(a["scenario"] == s) & (a["phase"] <= k)]["residents"].sum()) if len(a) else 0
+            ws.cell(row=row, column=14 + j, value=got).number_format = "#,##0"
+            res = totals.get(s, {}).get("residents") or 0
+            L = get_column_letter(14 + j)
+            ws.cell(row=row, column=14 + len(scen) + j,
+                    value=(f"={L}{row}/{res}" if res else 1)).number_format = "0.0%"
+    last = first + len(phases) - 1
+    ncol = len(header)
+    ws.freeze_panes = ws.cell(row=first, column=3)
+    ws.auto_filter.ref = f"A{hr}:{get_column_letter(ncol)}{last}"
+    _widths(ws, [7, 18, 8, 10, 40, 16, 16, 12, 11, 7, 11, 9, 9] + [13] * (2 * len(scen)))
+    ws.cell(row=2, column=1).alignment = Alignment(wrap_text=False)
+    # Gantt-like chart: invisible bar up to the start, visible bar for the duration
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Construction schedule (days)"
+    chart.y_axis.title = "day"
+    cats = Reference(ws, min_col=2, min_row=first, max_row=last)
+    start = Reference(ws, min_col=12, min_row=hr, max_row=last)
+    dur = Reference(ws, min_col=11, min_row=hr, max_row=last)
+    chart.add_data(start, titles_from_data=True)
+    chart.add_data(dur, titles_from_data=True)
+    chart.set_categories(cats)
+    chart.series[0].graphicalProperties.noFill = True
+    chart.series[0].graphicalProperties.line.noFill = True
+    chart.series[1].graphicalProperties.solidFill = "2E75B6"
+    chart.x_axis.scaling.orientation = "maxMin"
+    chart.legend = None
+    chart.height, chart.width = 7 + 0.5 * len(phases), 20
+    ws.add_chart(chart, f"A{last + 3}")
+    _print_setup(ws, f"{hr}:{hr}")
+    return {"first": first, "phases": phases, "names": names}
+
+
+def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:
+    ws = wb.create_sheet("Budget what-if")
+    cur = station.params.currency
+    ws.cell(row=1, column=1, value="What if the budget were different?").font = TITLE_FONT
+    if sweep is None or len(sweep) == 0:
+        ws.cell(row=3, column=1, value=(
+            "No budget sweep was run with this proposal. To fill this sheet, run `make sweep` "
+            "(or `planner sweep STATION_DIR --budgets 2e6,4e6,...`), which writes the budget-coverage "
+            "table and chart for a range of budgets, or `make whatif BUDGET=X` for one budget."))
+        ws.cell(row=3, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells("A3:H6")
+        _widths(ws, [14] * 8)
+        _print_setup(ws)
+        return
+    df = sweep.reset_index(drop=True)
+    labels = {"budget": "Budget", "cost": "Cost", "rooms": "Rooms converted", "max_walk_s": "Worst walk",
+              "gap": "Solver gap", "status": "Solver status"}
+    head = []
+    for c in df.columns:
+        c = str(c)
+        if c.startswith("sheltered_"):
+            head.append(f"Sheltered ({c[len('sheltered_'):]})")
+        elif c.startswith("share_"):
+            head.append(f"Share ({c[len('share_'):]})")
+        else:
+            head.append(labels.get(c, c.replace("_", " ")))
+    hr = 3
+    _header(ws, hr, head, height=40)
+    for i, rec in enumerate(df.itertuples(index=False), start=hr + 1):
+        for j, (c, v) in enumerate(zip(df.columns, rec), start=1):
+            cell = ws.cell(row=i, column=j, value=_py(v))
+            c = str(c)
+            if c in ("budget", "cost"):
+                cell.number_format = _money_fmt(cur)
+            elif c.startswith("sheltered_") or c == "rooms":
+                cell.number_format = "#,##0"
+            elif c == "max_walk_s":
+                cell.number_format = '0.0 "s"'
+            elif c == "gap" or c.startswith("share_"):
+                cell.number_format = "0.0%"
+    last = hr + len(df)
+    ws.freeze_panes = f"A{hr + 1}"
+    ws.auto_filter.ref = f"A{hr}:{get_column_letter(len(head))}{last}"
+    _widths(ws, [16] * len(head))
+    cols = list(map(str, df.columns))
+    if "budget" in cols:
+        xcol = cols.index("budget") + 1
+        chart = ScatterChart()
+        chart.title = "People sheltered vs budget"
+        chart.style = 13
+        chart.x_axis.title = f"budget ({cur})"
+        chart.y_axis.title = "people sheltered"
+        chart.x_axis.number_format = "#,##0"
+        xs = Reference(ws, min_col=xcol, min_row=hr + 1, max_row=last)
+        for j, c in enumerate(cols, start=1):
+            if c.startswith("sheltered_"):
+                ys = Reference(ws, min_col=j, min_row=hr, max_row=last)
+                ser = Series(ys, xs, title_from_data=True)
+                ser.marker.symbol = "circle"
+                chart.series.append(ser)
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        chart.height, chart.width = 9, 20
+        ws.add_chart(chart, f"A{last + 3}")
+    _print_setup(ws, f"{hr}:{hr}")
+
+
+def _map(wb: Workbook, map_png: Path | list[Path] | None) -> None:
+    from openpyxl.drawing.image import Image
+
+    ws = wb.create_sheet("Map")
+    ws.cell(row=1, column=1, value="Maps of the plan (one per deck)").font = TITLE_FONT
+    paths = [] if map_png is None else ([Path(map_png)] if isinstance(map_png, (str, Path)) else
+                                        [Path(x) for x in map_png])
+    paths = [q for q in paths if q.exists()]
+    if not paths:
+        ws.cell(row=3, column=1, value="No map was drawn (planner.maps.plot_maps writes one PNG per deck).")
+        return
+    row = 3
+    for q in paths:
+        img = Image(str(q))
+        scale = min(1.0, 1100 / max(img.width, 1))
+        img.width, img.height = int(img.width * scale), int(img.height * scale)
+        ws.cell(row=row, column=1, value=q.name).font = SUB_FONT
+        ws.add_image(img, f"A{row + 1}")
+        row += 3 + int(img.height / 20)
+    _print_setup(ws)
+
+
+# ------------------------------------------------------------------ summary
+def _share(sh: int, res: int) -> float:
+    return sh / res if res else 1.0
+
+
+def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
+    """A plain-language paragraph from the plan's numbers (figures as planned)."""
+    p = station.params
+    cur = p.currency
+    tot = plan.get("totals", {})
+    n_new = int((~sr["existing"].astype(bool)).sum()) if len(sr) else 0
+    n_old = int(sr["existing"].astype(bool).sum()) if len(sr) else 0
+    kinds = Counter(sr.loc[~sr["existing"].astype(bool), "kind"]) if len(sr) else Counter()
+    kind_txt = ", ".join(f"{v} {k}" for k, v in kinds.most_common())
+    cost = float(tot.get("cost", 0.0) or 0.0)
+    budget = tot.get("budget", p.budget)
+    parts = [f"Convert {n_new} room{'s' if n_new != 1 else ''}" + (f" ({kind_txt})" if kind_txt else "")
+             + (f", besides the {n_old} existing safe room{'s' if n_old != 1 else ''}," if n_old else "")
+             + f" for {cost:,.0f} {cur}"]
+    if isinstance(budget, (int, float)) and budget:
+        parts[0] += f", {100 * cost / budget:.0f} % of the {budget:,.0f} {cur} budget"
+    parts[0] += "."
+    scen = tot.get("scenarios", {})
+    worst = None
+    for s, v in scen.items():
+        sh, res = int(v.get("sheltered", 0)), int(v.get("residents", 0))
+        if worst is None or _share(sh, res) < worst[1]:
+            worst = (s, _share(sh, res), sh, res)
+    if worst:
+        if all(int(v.get("sheltered", 0)) >= int(v.get("residents", 0)) for v in scen.values()):
+            parts.append(f"Everyone is sheltered in every occupancy scenario ({', '.join(scen)}): "
+                         f"the longest walk to a safe room is {float(tot.get('max_walk_s', 0)):.0f} s "
+                         f"against a limit of {p.reach_s:.0f} s.")
+        else:
+            short = {s: int(v.get("residents", 0)) - int(v.get("sheltered", 0)) for s, v in scen.items()}
+            parts.append(f"The plan leaves people unsheltered: in the worst scenario ({worst[0]}) "
+                         f"{worst[2]:,} of {worst[3]:,} residents ({100 * worst[1]:.1f} %) reach a safe room within "
+                         f"{p.reach_s:.0f} s; short by " + ", ".join(f"{v:,} ({s})" for s, v in short.items()) + ".")
+            reasons = Counter(str(u.get("reason", "")).split(" (")[0] for u in plan.get("unsheltered", []))
+            if reasons:
+                parts.append("Why: " + "; ".join(f"{r} ({n} room-scenario{'s' if n != 1 else ''})"
+                                                 for r, n in reasons.most_common(3)) + ".")
+        full = tot.get("full_coverage_cost")
+        if isinstance(full, (int, float)) and full > cost:
+            parts.append(f"Sheltering everyone would cost about {full:,.0f} {cur}.")
+    k = int(tot.get("min_options_in_reach", 0) or 0)
+    if k:
+        parts.append(f"Every occupied room has at least {k} safe room{'s' if k != 1 else ''} within reach.")
+    disp = int(tot.get("displaced_residents", 0) or 0)
+    if disp:
+        parts.append(f"{disp:,} residents must be relocated from converted quarters.")
+    if len(sr):
+        phases = sorted(sr["phase"].unique())
+        if len(phases) > 1:
+            p1 = sr[sr["phase"] == phases[0]]
+            parts.append(f"Phase 1 converts {len(p1)} rooms for {p1['_total_cost'].sum():,.0f} {cur} "
+                         f"({p1['_crew_days'].sum():,.1f} crew-days).")
+        days = sr["_crew_days"].sum() / max(p.crews, 1)
+        parts.append(f"The work takes about {sr['_labour_h'].sum():,.0f} labour hours, "
+                     f"{days:,.0f} days with {p.crews} crews.")
+    sol = plan.get("solver", {})
+    gap = sol.get("gap")
+    if isinstance(gap, (int, float)) and math.isfinite(gap):
+        parts.append(f"The solver ({sol.get('name', '?')}, status {sol.get('status', '?')}) proved this plan "
+                     f"within {100 * gap:.2f} % of the best possible.")
+    elif sol:
+        parts.append(f"Solver status: {sol.get('status', '?')} (no optimality gap proved).")
+    return " ".join(parts)
+
+
+def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],
+             phase_info: dict[str, Any]) -> None:
+    ws = wb.active
+    ws.title = "Summary"
+    p = station.params
+    cur = p.currency
+    sr: pd.DataFrame = safe["table"]
+    tot = plan.get("totals", {})
+    money = _money_fmt(cur)
+    ws.cell(row=1, column=1, value=f"Safe-room construction proposal: {plan.get('station', station.name)}"
+            ).font = TITLE_FONT
+    ws.cell(row=2, column=1, value=(f"Planned {plan.get('created', '')} with planner {plan.get('planner_version', '')}"
+                                    f"; objective {p.objective}; reach {p.reach_s:.0f} s at {p.walk_speed_m_s} m/s."
+                                    )).font = Font(italic=True, color="595959")
+    # recommendation
+    ws.cell(row=4, column=1, value="Recommendation").font = SUB_FONT
+    rec = ws.cell(row=5, column=1, value=recommendation(station, plan, sr))
+    rec.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells("A5:F5")
+    ws.row_dimensions[5].height = 150
+    # key figures (live where they come from the cost model)
+    r = 7
+    ws.cell(row=r, column=1, value="Key figures").font = SUB_FONT
+    r += 1
+    budget_ref = prefs["budget"]
+    figures: list[tuple[str, Any, str | None, str]] = [
+        ("Total cost", f"={safe['total']}", money, "sum of the Safe rooms sheet (live formula)"),
+        ("Budget", f'=IF(ISNUMBER({budget_ref}),{budget_ref},"no budget")', money, "Assumptions: budget"),
+        ("Budget left", f'=IF(ISNUMBER({budget_ref}),{budget_ref}-B{r},"")', money, "budget - total cost"),
+        ("Share of budget", f'=IF(ISNUMBER({budget_ref}),IF({budget_ref}>0,B{r}/{budget_ref},""),"")', "0.0%", ""),
+        ("Safe rooms to convert", int((~sr["existing"].astype(bool)).sum()) if len(sr) else 0, "#,##0", ""),
+        ("Existing safe rooms kept", int(sr["existing"].astype(bool).sum()) if len(sr) else 0, "#,##0", ""),
+        ("People displaced from quarters", f"={safe['displaced']}", "#,##0", "relocated residents"),
+        ("Labour", f"={safe['labour']}", '#,##0 "h"', "all rooms"),
+        ("Crew-days", f"={safe['crew_days']}", '#,##0.0 "d"', "one crew"),
+        ("Days with all crews", f"={safe['crew_days']}/{prefs['crews']}", '#,##0.0 "days"',
+         "crew-days / crews (Assumptions)"),
+        ("Worst walk to a safe room", _py(tot.get("max_walk_s", 0.0)), '0.0 "s"', f"limit {p.reach_s:.0f} s"),
+        ("Fewest safe rooms within reach of an occupied room", _py(tot.get("min_options_in_reach", 0)), "0",
+         f"required {p.backup_k}"),
+    ]
+    for label, v, fmt, note in figures:
+        ws.cell(row=r, column=1, value=label)
+        c = ws.cell(row=r, column=2, value=v)
+        if fmt:
+            c.number_format = fmt
+        c.font = TOTAL_FONT
+        ws.cell(row=r, column=3, value=note).font = Font(italic=True, color="595959")
+        r += 1
+    # people sheltered per scenario
+    r += 1
+    ws.cell(row=r, column=1, value="People sheltered per occupancy scenario").font = SUB_FONT
+    r += 1
+    _header_row(ws, r, ["Scenario", "Residents", "Sheltered", "Share", "Unsheltered"])
+    r += 1
+    for s, v in tot.get("scenarios", {}).items():
+        res, sh = int(v.get("residents", 0)), int(v.get("sheltered", 0))
+        ws.cell(row=r, column=1, value=s)
+        ws.cell(row=r, column=2, value=res).number_format = "#,##0"
+        ws.cell(row=r, column=3, value=sh).number_format = "#,##0"
+        ws.cell(row=r, column=4, value=f"=IF(B{r}>0,C{r}/B{r},1)").number_format = "0.0%"
+        ws.cell(row=r, column=5, value=f"=B{r}-C{r}").number_format = "#,##0"
+        r += 1
+    # phase 1 vs full
+    r += 1
+    ws.cell(row=r, column=1, value="Phases").font = SUB_FONT
+    r += 1
+    _header_row(ws, r, ["Phase", "Rooms", "Cost", "Crew-days", "End day"])
+    r += 1
+    first = phase_info["first"]
+    for i, k in enumerate(phase_info["phases"]):
+        pr_ = first + i
+        ws.cell(row=r, column=1, value=phase_info["names"][k])
+        ws.cell(row=r, column=2, value=f"=Phases!C{pr_}").number_format = "0"
+        ws.cell(row=r, column=3, value=f"=Phases!F{pr_}").number_format = money
+        ws.cell(row=r, column=4, value=f"=Phases!I{pr_}").number_format = '#,##0.0 "d"'
+        ws.cell(row=r, column=5, value=f"=Phases!M{pr_}").number_format = '0.0'
+        r += 1
+    # rooms by kind and sector
+    r += 1
+    ws.cell(row=r, column=1, value="Safe rooms by kind and sector").font = SUB_FONT
+    r += 1
+    if len(sr):
+        piv = pd.crosstab(sr["kind"], sr["sector"].astype(str))
+        _header_row(ws, r, ["Kind"] + [f"Sector {c}" for c in piv.columns] + ["All"])
+        r += 1
+        for kind, row in piv.iterrows():
+            ws.cell(row=r, column=1, value=str(kind))
+            for j, v in enumerate(row.tolist(), start=2):
+                ws.cell(row=r, column=j, value=int(v))
+            ws.cell(row=r, column=len(piv.columns) + 2, value=int(row.sum())).font = TOTAL_FONT
+            r += 1
+    else:
+        ws.cell(row=r, column=1, value="(no safe rooms in this plan)")
+        r += 1
+    # solver
+    r += 1
+    ws.cell(row=r, column=1, value="Solver").font = SUB_FONT
+    r += 1
+    sol = plan.get("solver", {})
+    for key in ("name", "version", "status", "objective", "bound", "gap", "seconds"):
+        ws.cell(row=r, column=1, value=key)
+        c = ws.cell(row=r, column=2, value=_py(sol.get(key)) if not isinstance(sol.get(key), (list, dict)) else
+                    str(sol.get(key)))
+        if key == "gap" and isinstance(sol.get(key), (int, float)):
+            c.number_format = "0.00%"
+        elif key == "seconds":
+            c.number_format = '0.0 "s"'
+        elif key in ("objective", "bound"):
+            c.number_format = "#,##0.00"
+        r += 1
+    notes = plan.get("notes") or []
+    if notes:
+        r += 1
+        ws.cell(row=r, column=1, value="Notes").font = SUB_FONT
+        for n_ in notes:
+            r += 1
+            ws.cell(row=r, column=1, value=str(n_))
+    _widths(ws, [44, 20, 20, 16, 14, 14, 12, 12, 12, 12])
+    _print_setup(ws)
+    ws.sheet_view.showGridLines = False
+
+
+def _header_row(ws: Worksheet, row: int, labels: list[str]) -> None:
+    for j, lab in enumerate(labels, 1):
+        c = ws.cell(row=row, column=j, value=lab)
+        c.fill, c.font = HEADER_FILL, HEADER_FONT
+        c.alignment = Alignment(horizontal="center")
+
+
+# ------------------------------------------------------------------ entry point
+def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
+                   reach: Any = None, sweep: pd.DataFrame | None = None,
+                   map_png: Path | list[Path] | None = None) -> Path:
+    """Write the proposal workbook to `path` (a temporary name in the same folder, then moved into place).
+
+    `plan`: the plan.json dict; `costs`: `planner.costs.site_costs`; `sites`: candidate sites;
+    `reach`: ReachTable (for "safe rooms in reach"), `sweep`: budget sweep table, `map_png`: map(s).
+    """
+    path = Path(path)
+    wb = Workbook()
+    wb.active.title = "Summary"
+    prefs = _assumptions(wb, station)  # created first for the refs, moved to its place below
+    safe = _safe_rooms(wb, station, plan, costs, sites, prefs)
+    _coverage(wb, station, plan, reach, prefs)
+    phase_info = _phases(wb, station, plan, safe["table"], safe, prefs)
+    _budget_whatif(wb, station, sweep)
+    _summary(wb, station, plan, safe, prefs, phase_info)
+    _map(wb, map_png)
+    order = ["Summary", SAFE_SHEET, "Coverage", "Phases", "Budget what-if", ASSUMPTIONS, "Map"]
+    wb._sheets = [wb[n] for n in order]
+    wb.active = 0
+    wb.calculation.fullCalcOnLoad = True
+    wb.properties.title = f"Safe-room proposal {plan.get('station', station.name)}"
+    wb.properties.creator = "safe-room planner"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
+        os.close(fd)
+        try:
+            wb.save(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"{path}: the workbook cannot be written ({exc}). "
+                          "Fix: close it if it is open in a spreadsheet, and check the folder is writable") from None
+    return path

@@ -1,0 +1,212 @@
+"""The proposal workbook: sheets, headers, live formulas on the Assumptions cells, and a real
+recalculation in LibreOffice (headless) that must give the planner's totals to the cent."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from planner import costs as C
+from planner.costs import site_costs
+from planner.sites import candidate_sites
+from planner.station import load_station
+from planner.workbook import write_workbook
+
+SHEETS = ["Summary", "Safe rooms", "Coverage", "Phases", "Budget what-if", "Assumptions", "Map"]
+
+
+def _box(x0, y0, x1, y1):
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+def tiny_station(folder: Path):
+    """Corridor 20 x 2 m, storage S1 (4 x 5), quarters Q1 (4 x 5), recreation R1 (6 x 5, 2 doors), lab L1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rooms = [("C1", "corridor", _box(0, 0, 20, 2)), ("S1", "storage", _box(0, 2, 4, 7)),
+             ("Q1", "quarters", _box(4, 2, 8, 7)), ("R1", "recreation", _box(8, 2, 14, 7)),
+             ("L1", "lab", _box(14, 2, 20, 7))]
+    feats = [{"type": "Feature", "geometry": g,
+              "properties": {"room_id": rid, "kind": k, "sector": "A", "deck": 0, "name": f"{k} {rid}"}}
+             for rid, k, g in rooms]
+    (folder / "rooms.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    doors = [("D1", 1.5), ("D2", 5.5), ("D3", 9.5), ("D4", 12.0), ("D5", 16.5)]
+    dfeats = [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[x, 2], [x + 0.9, 2]]},
+               "properties": {"door_id": did, "width_m": 0.9}} for did, x in doors]
+    (folder / "doors.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": dfeats}))
+    (folder / "residents.csv").write_text("room_id,night,day\nQ1,4,0\nL1,0,10\nR1,1,5\n")
+    (folder / "scenario.toml").write_text("[model]\nbudget = 300000\n")
+    return load_station(folder)
+
+
+def hand_plan(costs: pd.DataFrame) -> dict:
+    """S1 (phase 1) and Q1 (phase 2) converted; L1's day residents split; R1's residents walk to S1/Q1."""
+    total = round(float(costs.loc[["S1", "Q1"], "total_cost"].sum()), 2)
+    return {
+        "station": "tiny", "created": "2026-01-01T00:00:00+00:00", "planner_version": "test",
+        "safe_rooms": [
+            {"room_id": "S1", "name": "storage S1", "sector": "A", "deck": 0, "kind": "storage", "area_m2": 20.0,
+             "capacity": 8, "door_flow_pps": 0.78, "cost": float(costs.at["S1", "total_cost"]), "existing": False,
+             "phase": 1},
+            {"room_id": "Q1", "name": "quarters Q1", "sector": "A", "deck": 0, "kind": "quarters", "area_m2": 20.0,
+             "capacity": 8, "door_flow_pps": 0.78, "cost": float(costs.at["Q1", "total_cost"]), "existing": False,
+             "phase": 2}],
+        "assignments": [
+            {"room_id": "Q1", "scenario": "night", "safe_room_id": "Q1", "residents": 4, "walk_s": 0.0},
+            {"room_id": "R1", "scenario": "night", "safe_room_id": "Q1", "residents": 1, "walk_s": 12.0},
+            {"room_id": "L1", "scenario": "day", "safe_room_id": "S1", "residents": 8, "walk_s": 55.0},
+            {"room_id": "L1", "scenario": "day", "safe_room_id": "Q1", "residents": 2, "walk_s": 51.0},
+            {"room_id": "R1", "scenario": "day", "safe_room_id": "Q1", "residents": 5, "walk_s": 12.0}],
+        "unsheltered": [],
+        "totals": {"cost": total, "budget": 300000.0, "currency": "CR",
+                   "scenarios": {"night": {"residents": 5, "sheltered": 5}, "day": {"residents": 15, "sheltered": 15}},
+                   "max_walk_s": 55.0, "min_options_in_reach": 1, "displaced_residents": 4},
+        "solver": {"name": "highs", "version": "1.7.2", "status": "Optimal", "objective": total, "bound": total,
+                   "gap": 0.0, "seconds": 0.2},
+    }
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    st = tiny_station(tmp_path / "tiny")
+    sites = candidate_sites(st)
+    costs = site_costs(sites, st)
+    return st, sites, costs, hand_plan(costs)
+
+
+def _header_of(ws, row=1):
+    return [c.value for c in ws[row] if c.value is not None]
+
+
+def test_sheets_headers_and_live_formulas(setup, tmp_path):
+    st, sites, costs, plan = setup
+    sweep = pd.DataFrame({"budget": [1e5, 2e5, 3e5], "cost": [0, 102411.2, 229000.0], "rooms": [0, 1, 2],
+                          "sheltered_night": [0, 0, 5], "sheltered_day": [0, 8, 15], "max_walk_s": [0, 55, 55],
+                          "gap": [0, 0, 0]})
+    out = write_workbook(tmp_path / "out" / "p.xlsx", st, plan, costs, sites, sweep=sweep)
+    assert out.exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == SHEETS
+    safe = wb["Safe rooms"]
+    head = _header_of(safe)
+    for h in ("Room id", "Sector", "Kind", "Capacity (persons)", "Door flow", "Total cost", "Labour", "Crew-days",
+              "Phase", "Wall reinforcement", "Pressure door", "Communications"):
+        assert h in head, h
+    assert "Residents (night)" in _header_of(wb["Coverage"])
+    assert "Parameter" in _header_of(wb["Assumptions"])
+    assert "Start day" in _header_of(wb["Phases"], 4)
+    assert "Budget" in _header_of(wb["Budget what-if"], 3)
+    # every cost line of every room is a formula on Assumptions cells, for the right parameter
+    assumptions = {r[1].value: r[2].coordinate for r in wb["Assumptions"].iter_rows(min_row=2) if r[1].value}
+    col = {h: i for i, h in enumerate(head)}
+    for row in safe.iter_rows(min_row=2, max_row=3):
+        for ln in C.cost_formulas():
+            f = row[col[ln.label]].value
+            assert isinstance(f, str) and f.startswith("="), (ln.name, f)
+            for name in C.expression_names(ln.expr):
+                if name in assumptions:
+                    assert "Assumptions!" + assumptions[name].replace("C", "$C$") in f, (ln.name, name)
+        wall = row[col["Wall reinforcement"]].value
+        assert wall.startswith("=ROUND(") and "Assumptions!$C$" in wall
+        cell = assumptions["wall_reinforcement_per_m2"].replace("C", "$C$")
+        assert f"Assumptions!{cell}" in wall
+        life = row[col["Life support (unit, oxygen, CO2 removal, air handling)"]].value
+        for name in ("life_support_fixed", "oxygen_cost_per_kg", "endurance_h", "air_handling_per_l_s"):
+            assert "Assumptions!" + assumptions[name].replace("C", "$C$") in life, name
+        assert row[col["Total cost"]].value.startswith("=ROUND(SUM(")
+    summary = wb["Summary"]
+    texts = [c.value for c in summary["A"] if isinstance(c.value, str)]
+    assert "Recommendation" in texts and "Total cost" in texts
+    tot_cell = next(c for c in summary["A"] if c.value == "Total cost").offset(column=1).value
+    assert re.fullmatch(r"='Safe rooms'!\$[A-Z]+\$\d+", tot_cell), tot_cell
+    ref = tot_cell.split("!")[1].replace("$", "")
+    assert safe[ref].value.startswith("=ROUND(SUM(")  # the Safe rooms total row
+    assert safe.freeze_panes == "C2" and safe.auto_filter.ref
+    assert safe.page_setup.orientation == "landscape"
+    assert wb["Coverage"].conditional_formatting
+
+
+def test_workbook_without_rooms_or_sweep(setup, tmp_path):
+    st, sites, costs, plan = setup
+    plan = dict(plan, safe_rooms=[], assignments=[],
+                unsheltered=[{"room_id": "L1", "scenario": "day", "residents": 10, "reason": "not sheltered within the budget"}])
+    out = write_workbook(tmp_path / "empty.xlsx", st, plan, costs, sites)
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == SHEETS
+    assert "make sweep" in str(wb["Budget what-if"]["A3"].value)
+
+
+# ------------------------------------------------------------------ LibreOffice
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+_XCU = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def recalculate(xlsx: Path, work: Path) -> openpyxl.Workbook:
+    """Open `xlsx` in LibreOffice headless (always recalculating on load), save a copy, read its values."""
+    profile = work / "lo-profile"
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_XCU)
+    out = work / "recalculated"
+    out.mkdir(exist_ok=True)
+    subprocess.run([SOFFICE, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless", "--norestore",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(xlsx)],
+                   check=True, capture_output=True, timeout=180)
+    return openpyxl.load_workbook(out / xlsx.name, data_only=True)
+
+
+def _safe_total(wb) -> float:
+    ws = wb["Safe rooms"]
+    head = [c.value for c in ws[1]]
+    j = head.index("Total cost")
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        if row[1] == "Total":
+            return row[j]
+    raise AssertionError("no Total row")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed; CI installs it")
+def test_libreoffice_recalculation_matches_planner_to_the_cent(setup, tmp_path):
+    st, sites, costs, plan = setup
+    xlsx = write_workbook(tmp_path / "p.xlsx", st, plan, costs, sites)
+    wb = recalculate(xlsx, tmp_path / "a")
+    assert round(_safe_total(wb), 2) == plan["totals"]["cost"]
+    summary_total = next(c for c in wb["Summary"]["A"] if c.value == "Total cost").offset(column=1).value
+    assert round(summary_total, 2) == plan["totals"]["cost"]
+    # every line of every room, to the cent
+    ws = wb["Safe rooms"]
+    head = [c.value for c in ws[1]]
+    label = {ln.name: ln.label for ln in C.cost_formulas()}
+    for row in ws.iter_rows(min_row=2, max_row=3, values_only=True):
+        rid = row[head.index("Room id")]
+        for name in C.COST_COLUMNS + ["labour_h", "crew_days"]:
+            assert row[head.index(label[name])] == pytest.approx(costs.at[rid, name], abs=0.001), (rid, name)
+    # the director edits a unit cost: the pressure door goes from 24,000 to 31,000 CR
+    src = openpyxl.load_workbook(xlsx)
+    asm = src["Assumptions"]
+    row = next(r for r in asm.iter_rows(min_row=2) if r[1].value == "pressure_door_each")
+    row[2].value = 31000.0
+    row_w = next(r for r in asm.iter_rows(min_row=2) if r[1].value == "deck_height_m")
+    row_w[2].value = 3.5
+    edited = tmp_path / "edited.xlsx"
+    src.save(edited)
+    wb2 = recalculate(edited, tmp_path / "b")
+    st2 = st
+    st2.params = st.params.replace(pressure_door_each=31000.0, deck_height_m=3.5)
+    expected = site_costs(sites, st2).loc[["S1", "Q1"], "total_cost"].sum()
+    assert round(_safe_total(wb2), 2) == round(expected, 2)
+    # and as the model says: +7,000 per room for the doors, +0.5 m of wall height at 420 CR/m2
+    perim = costs.loc[["S1", "Q1"], "perimeter_m"].sum()
+    assert round(_safe_total(wb2) - plan["totals"]["cost"], 2) == round(2 * 7000 + perim * 0.5 * 420, 2)
