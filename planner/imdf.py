@@ -547,7 +547,12 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
     all_doors = pd.concat([doors, links], ignore_index=True)
 
     # ---- connectivity
-    no_door, cut = _connectivity(units, all_doors, lvl_label)
+    no_door, cut, n_nets = _connectivity(units, all_doors, lvl_label)
+    n_build = units["building_id"].nunique()
+    if n_build > 1 and n_nets > 1:
+        warns.append(f"the {n_build} buildings imported have no indoor connection (no door or link joins them): "
+                     "validation will report them as parts cut off from each other; import one building per "
+                     "station with --building")
 
     rooms = gpd.GeoDataFrame({
         "room_id": units["unit_id"], "kind": units["kind"], "sector": units["sector"],
@@ -782,8 +787,10 @@ def _vertical_links(units: pd.DataFrame, lv_sel: pd.DataFrame, mp: Mapping) -> p
     })
 
 
-def _connectivity(units: pd.DataFrame, doors: pd.DataFrame, lvl_label: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rooms without any door, rooms outside their building's largest connected part)."""
+def _connectivity(units: pd.DataFrame, doors: pd.DataFrame,
+                  lvl_label: dict) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(rooms without any door, rooms outside their building's largest connected part,
+    number of distinct networks the buildings' largest parts form)."""
     ids = units["unit_id"].to_numpy()
     pos = pd.Series(np.arange(len(ids)), index=ids)
     n = len(ids)
@@ -804,7 +811,8 @@ def _connectivity(units: pd.DataFrame, doors: pd.DataFrame, lvl_label: dict) -> 
     base["component_size"] = base["component"].map(size)
     main = base.sort_values("component_size", ascending=False).groupby("building")["component"].first()
     cut = base[(base["component"] != base["building"].map(main)) & (deg > 0)]
-    return no_door, cut[["room_id", "name", "kind", "level", "component_size"]].reset_index(drop=True)
+    return (no_door, cut[["room_id", "name", "kind", "level", "component_size"]].reset_index(drop=True),
+            int(main.nunique()))
 
 
 # ------------------------------------------------------------------------ writing
