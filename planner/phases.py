@@ -1,0 +1,483 @@
+"""Phased construction: which chosen safe rooms are built in which phase.
+
+Phases come from `scenario.toml` (`[[phases]]`, `planner.params.Phase`). Rules:
+
+- Nested sets: a room built by the end of phase k is still there in phase k+1.
+  Existing safe rooms are there from the start (phase 1, no work, no cost).
+- `max_rooms`: rooms converted DURING the phase (new rooms).
+- Crew time: phase k has `max_days` D days and N crews (`crews`, default
+  `labour.crews`). A room of c crew-days (`costs.crew_days`) may be worked by up to
+  `m = min(labour.crews_per_room_max, N)` crews at once. The phase holds its new rooms
+  iff their crew-days sum to at most N * D and each room has c <= m * D. This is
+  exact: split each room into m equal parts (each <= D) and fill the N crews one
+  after the other up to D days (McNaughton's wrap-around rule); the parts of one room
+  never overlap in time more than m at once. A phase without `max_days` has no
+  crew-time limit; its work takes max(max c / m, sum c / N) days.
+- `budget`: cumulative spending up to the end of the phase (currency).
+- Objective: people sheltered at the end of each phase, priority-weighted
+  (`problem.weight`, so phase 1 favours delegates when weights say so), summed over
+  scenarios and weighted by the phase's `duration_days`. Coverage at the end of a
+  phase is the model's assignment with the sites built by then: room supply,
+  capacity, and door queues (walks rounded up to `queue_bin_s`, queue capacity
+  floored), residents of a built room sheltering in place without queueing.
+  Ties: rooms are built as early as the limits allow.
+- Chosen rooms that no declared phase can hold go to a final "remaining" phase K+1.
+
+A PuLP MIP (binary z_jk "site j built by end of phase k", z_jk <= z_j,k+1,
+continuous assignments per phase and scenario), solved by HiGHS with a time limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from planner.params import Parameters, Phase
+
+TIE_BREAK = 1e-4
+"""Objective bonus (weighted person-days) per site and phase built: 'build as early as possible'."""
+
+
+@dataclass
+class PhaseLimits:
+    """Per phase (1..K): limits as plain lists (None = no limit)."""
+
+    names: list[str]
+    max_rooms: list[int | None]
+    max_days: list[float | None]
+    crews: list[int]
+    per_room: list[int]
+    budget: list[float | None]
+    weight: list[float]
+
+
+def phase_limits(params: Parameters) -> PhaseLimits:
+    """The declared phases' limits, crews defaulting to `params.crews`."""
+    ph: list[Phase] = list(params.phases)
+    crews = [int(p.crews if p.crews is not None else params.crews) for p in ph]
+    return PhaseLimits(names=[p.name for p in ph], max_rooms=[p.max_rooms for p in ph],
+                       max_days=[p.max_days for p in ph], crews=crews,
+                       per_room=[max(1, min(int(params.crews_per_room_max), c)) for c in crews],
+                       budget=[p.budget for p in ph], weight=[float(p.duration_days) for p in ph])
+
+
+def _site_data(problem: Any, chosen: Sequence[str], costs: pd.DataFrame) -> pd.DataFrame:
+    ids = [str(s) for s in chosen]
+    s = problem.sites.reindex(ids)
+    existing = s["existing"].fillna(False).astype(bool) if "existing" in s else pd.Series(False, index=ids)
+    cost = costs["total_cost"].reindex(ids) if "total_cost" in costs else s["cost"]
+    cost = cost.fillna(s["cost"] if "cost" in s else 0.0).fillna(0.0).astype(float)
+    crew = costs["crew_days"].reindex(ids).fillna(0.0).astype(float) if "crew_days" in costs else pd.Series(0.0, index=ids)
+    lab = costs["labour_h"].reindex(ids).fillna(0.0).astype(float) if "labour_h" in costs else pd.Series(0.0, index=ids)
+    out = pd.DataFrame({"existing": existing.to_numpy(), "cost": cost.to_numpy(), "crew_days": crew.to_numpy(),
+                        "labour_h": lab.to_numpy(), "capacity": s["capacity"].fillna(0).astype(float).to_numpy(),
+                        "door_flow_pps": s["door_flow_pps"].fillna(0.0).astype(float).to_numpy()}, index=ids)
+    out.loc[out["existing"], ["cost", "crew_days", "labour_h"]] = 0.0
+    return out
+
+
+def _eligible(sd: pd.DataFrame, lim: PhaseLimits, k: int) -> np.ndarray:
+    """May each site be converted during phase k (0-based)? (crew time of one room, budget of one room)."""
+    ok = np.ones(len(sd), dtype=bool)
+    if lim.max_days[k] is not None:
+        ok &= sd["crew_days"].to_numpy() <= lim.per_room[k] * float(lim.max_days[k]) + 1e-9
+    if lim.budget[k] is not None:
+        ok &= sd["cost"].to_numpy() <= float(lim.budget[k]) + 1e-6
+    if lim.max_rooms[k] is not None and lim.max_rooms[k] <= 0:
+        ok[:] = False
+    return ok | sd["existing"].to_numpy()
+
+
+# ------------------------------------------------------------------ coverage block
+class _Coverage:
+    """Pairs to chosen sites with positive demand, binned arrival levels: the shared data of the
+    coverage rows (one block per phase)."""
+
+    def __init__(self, problem: Any, sd: pd.DataFrame) -> None:
+        pairs = problem.pairs
+        pairs = pairs[pairs["site_id"].astype(str).isin(sd.index)]
+        dem = problem.demand
+        self.scenarios = [str(c) for c in dem.columns]
+        w = problem.weight.reindex(dem.index).fillna(1.0) if problem.weight is not None else pd.Series(1.0, index=dem.index)
+        T = float(problem.reach_s)
+        binw = float(getattr(problem, "queue_bin_s", 1.0) or 1.0)
+        self.queue = bool(getattr(problem, "door_queue", True))
+        rows = []
+        for s in self.scenarios:
+            d = dem[s]
+            p = pairs.assign(room_id=pairs["room_id"].astype(str), site_id=pairs["site_id"].astype(str))
+            p = p.assign(demand=d.reindex(p["room_id"]).fillna(0).to_numpy(),
+                         weight=w.reindex(p["room_id"]).fillna(1.0).to_numpy(), scenario=s)
+            rows.append(p[p["demand"] > 0])
+        self.p = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+            columns=["room_id", "site_id", "walk_s", "demand", "weight", "scenario"])
+        walk = self.p["walk_s"].astype(float).to_numpy()
+        inplace = (self.p["room_id"] == self.p["site_id"]).to_numpy() & (walk <= 1e-9)
+        if "door_id" in self.p:
+            inplace &= (self.p["door_id"].fillna("").astype(str) == "").to_numpy()
+        self.p["inplace"] = inplace
+        lvl = np.minimum(np.ceil(walk / binw - 1e-9) * binw, T)
+        self.p["level"] = lvl
+        flow = sd["door_flow_pps"].reindex(self.p["site_id"]).to_numpy()
+        self.p["qcap"] = np.floor(flow * (T - lvl) + 1e-9)
+        self.cap = sd["capacity"]
+        self.n = len(self.p)
+
+    def add(self, prob: pulp.LpProblem, built: dict[str, Any], tag: str, weight: float) -> tuple[dict, list]:
+        """Add one phase's coverage rows; `built[site]` is 1, 0 or a binary variable.
+        Returns (objective terms {var: coef}, y variables aligned with `self.p`)."""
+        p = self.p
+        ys = [prob.add_variable(f"y{tag}_{n}", lowBound=0, upBound=float(d)) for n, d in enumerate(p["demand"])]
+        obj = {y: weight * float(wt) for y, wt in zip(ys, p["weight"])}
+        cons = []
+        sid = p["site_id"].to_numpy()
+        scen = p["scenario"].to_numpy()
+        # room supply: one row per (room, scenario) with more than one site
+        groups = p.groupby(["room_id", "scenario"], sort=False).indices
+        for (room, s), idx in groups.items():
+            if len(idx) > 1:
+                dem = float(p["demand"].iat[idx[0]])
+                cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0) for i in idx]),
+                                              pulp.LpConstraintLE, f"sup{tag}_{len(cons)}", dem))
+        # capacity and queues per (site, scenario)
+        for (site, s), idx in p.groupby(["site_id", "scenario"], sort=False).indices.items():
+            b = built[site]
+            if isinstance(b, (int, float)) and b == 0:
+                for i in idx:
+                    ys[i].upBound = 0
+                continue
+            cap = float(self.cap[site])
+            tot = float(p["demand"].to_numpy()[idx].sum())
+            if tot > cap or not isinstance(b, (int, float)):
+                e = pulp.LpAffineExpression([(ys[i], 1.0) for i in idx])
+                if isinstance(b, (int, float)):
+                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"cap{tag}_{len(cons)}", cap))
+                else:
+                    e.addterm(b, -cap)
+                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"cap{tag}_{len(cons)}", 0.0))
+            if not isinstance(b, (int, float)):
+                # tightening y <= d z for the larger rooms (the LP bound needs it)
+                for i in idx:
+                    d = float(p["demand"].iat[i])
+                    if d > 0:
+                        cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0), (b, -d)]),
+                                                      pulp.LpConstraintLE, f"vub{tag}_{len(cons)}", 0.0))
+            if not self.queue:
+                continue
+            q = [i for i in idx if not p["inplace"].iat[i]]
+            if not q:
+                continue
+            lv = p["level"].to_numpy()[q]
+            order = np.argsort(-lv, kind="stable")
+            q = [q[o] for o in order]
+            lv = lv[order]
+            levels = np.unique(lv)[::-1]
+            qcap = p["qcap"].to_numpy()[q]
+            dem = p["demand"].to_numpy()[q]
+            # suffix demand at each level; a row is needed only when it can bind
+            suffix = {L: float(dem[lv >= L].sum()) for L in levels}
+            capl = {L: float(qcap[lv == L][0]) for L in levels}
+            need = [L for L in levels if capl[L] < min(suffix[L], cap)]
+            if not need:
+                continue
+            lowest = min(need)
+            prev = None  # running suffix sum of the levels above (a variable)
+            for L in levels:
+                terms = [(ys[q[t]], 1.0) for t in np.nonzero(lv == L)[0]]
+                e = pulp.LpAffineExpression(terms)
+                if prev is not None:
+                    e.addterm(prev, 1.0)
+                if L == lowest or L in need:
+                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"q{tag}_{len(cons)}", capl[L]))
+                if L == lowest:
+                    break
+                S = prob.add_variable(f"S{tag}_{len(cons)}", lowBound=0)
+                e = pulp.LpAffineExpression(terms)
+                if prev is not None:
+                    e.addterm(prev, 1.0)
+                e.addterm(S, -1.0)
+                cons.append(pulp.LpConstraint(e, pulp.LpConstraintEQ, f"qd{tag}_{len(cons)}", 0.0))
+                prev = S
+        prob.extend(cons)
+        return obj, ys
+
+
+def _solver(problem: Any, time_limit_s: float | None, mip: bool = True) -> pulp.LpSolver:
+    tl = float(time_limit_s if time_limit_s is not None else getattr(problem, "time_limit_s", 60.0) or 60.0)
+    gap = float(getattr(problem, "mip_gap", 1e-4) or 1e-4)
+    threads = int(getattr(problem, "threads", 1) or 1)
+    if getattr(problem, "solver", "highs") == "cbc" or "HiGHS" not in pulp.listSolvers(onlyAvailable=True):
+        return pulp.PULP_CBC_CMD(msg=False, mip=mip, timeLimit=tl, gapRel=gap, threads=threads)
+    return pulp.HiGHS(msg=False, mip=mip, timeLimit=tl, gapRel=gap, threads=threads)
+
+
+def coverage(problem: Any, sites: Sequence[str], time_limit_s: float | None = None) -> pd.Series:
+    """People sheltered per scenario (persons) with exactly `sites` built: the assignment LP
+    (supply, capacity, door queues), maximising priority-weighted people."""
+    sd = _site_data(problem, list(sites), pd.DataFrame(index=list(sites)))
+    cov = _Coverage(problem, sd)
+    if cov.n == 0:
+        return pd.Series(0, index=[str(c) for c in problem.demand.columns], dtype=np.int64)
+    prob = pulp.LpProblem("coverage", pulp.LpMaximize)
+    obj, ys = cov.add(prob, {s: 1 for s in sd.index}, "c", 1.0)
+    prob.setObjective(pulp.LpAffineExpression(obj))
+    prob.solve(_solver(problem, time_limit_s, mip=False))
+    vals = np.array([y.varValue or 0.0 for y in ys])
+    got = pd.Series(np.floor(vals + 1e-6), index=cov.p.index).groupby(cov.p["scenario"]).sum()
+    return got.reindex(cov.scenarios).fillna(0).astype(np.int64)
+
+
+# ------------------------------------------------------------------ the phasing MIP
+def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Parameters,
+                time_limit_s: float | None = None) -> pd.Series:
+    """Phase number (1..K, or K+1 = "remaining") per chosen site (index site_id, int).
+
+    `problem`: a model.Problem (demand, weight, pairs, sites, reach_s, queue settings); `chosen`:
+    the plan's sites; `costs`: `site_costs` (total_cost currency, crew_days, labour_h);
+    `params`: its `phases`, `crews`, `crews_per_room_max`. Without declared phases every site is
+    phase 1. See the module docstring for the rules and the objective.
+    """
+    chosen = [str(c) for c in chosen]
+    if not chosen:
+        return pd.Series([], index=pd.Index([], name="site_id"), dtype=np.int64, name="phase")
+    lim = phase_limits(params)
+    K = len(lim.names)
+    if K == 0:
+        return pd.Series(1, index=pd.Index(chosen, name="site_id"), dtype=np.int64, name="phase")
+    sd = _site_data(problem, chosen, costs)
+    ex = sd["existing"].to_numpy()
+    new_ids = [s for s, e in zip(sd.index, ex) if not e]
+    elig = np.array([_eligible(sd, lim, k) for k in range(K)])  # K x n
+    prob = pulp.LpProblem("phases", pulp.LpMaximize)
+    z: dict[tuple[str, int], Any] = {}
+    for k in range(K):
+        for n, s in enumerate(sd.index):
+            if ex[n]:
+                z[s, k] = 1
+            elif not elig[: k + 1, n].any():
+                z[s, k] = 0
+            else:
+                z[s, k] = prob.add_variable(f"z_{n}_{k}", lowBound=0, upBound=1, cat=pulp.LpBinary)
+    cons = []
+
+    def var(s: str, k: int) -> Any:
+        return z[s, k] if k >= 0 else 0
+
+    for s in new_ids:
+        n = sd.index.get_loc(s)
+        for k in range(K):
+            a, b = var(s, k - 1), z[s, k]
+            if isinstance(b, pulp.LpVariable):
+                if isinstance(a, pulp.LpVariable):
+                    cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(a, 1.0), (b, -1.0)]),
+                                                  pulp.LpConstraintLE, f"nest_{n}_{k}", 0.0))
+                if not elig[k, n]:  # not convertible during k: built by k iff built by k-1
+                    e = pulp.LpAffineExpression([(b, 1.0)])
+                    if isinstance(a, pulp.LpVariable):
+                        e.addterm(a, -1.0)
+                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"elig_{n}_{k}", 0.0))
+    crew = sd["crew_days"]
+    cost = sd["cost"]
+    for k in range(K):
+        newk = []  # (site, coefficient of "new in k" = z_k - z_(k-1))
+        for s in new_ids:
+            if isinstance(z[s, k], pulp.LpVariable):
+                newk.append(s)
+        if lim.max_rooms[k] is not None:
+            e = pulp.LpAffineExpression()
+            for s in newk:
+                e.addterm(z[s, k], 1.0)
+                if isinstance(var(s, k - 1), pulp.LpVariable):
+                    e.addterm(z[s, k - 1], -1.0)
+            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"rooms_{k}", float(lim.max_rooms[k])))
+        if lim.max_days[k] is not None:
+            e = pulp.LpAffineExpression()
+            for s in newk:
+                e.addterm(z[s, k], float(crew[s]))
+                if isinstance(var(s, k - 1), pulp.LpVariable):
+                    e.addterm(z[s, k - 1], -float(crew[s]))
+            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"crew_{k}",
+                                          float(lim.crews[k]) * float(lim.max_days[k])))
+        if lim.budget[k] is not None:
+            e = pulp.LpAffineExpression([(z[s, k], float(cost[s])) for s in newk])
+            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"budget_{k}", float(lim.budget[k])))
+    prob.extend(cons)
+    cov = _Coverage(problem, sd)
+    objective: dict = {}
+    for k in range(K):
+        if lim.weight[k] <= 0:
+            continue
+        obj, _ = cov.add(prob, {s: z[s, k] for s in sd.index}, f"p{k}", lim.weight[k])
+        objective.update(obj)
+        for s in new_ids:
+            if isinstance(z[s, k], pulp.LpVariable):
+                objective[z[s, k]] = objective.get(z[s, k], 0.0) + TIE_BREAK
+    if not any(isinstance(v, pulp.LpVariable) for v in z.values()):
+        built_by = {s: K + 1 for s in sd.index}
+    else:
+        prob.setObjective(pulp.LpAffineExpression(objective))
+        prob.solve(_solver(problem, time_limit_s))
+        built_by = {}
+        for s in sd.index:
+            ph = K + 1
+            for k in range(K):
+                v = z[s, k]
+                val = v if isinstance(v, (int, float)) else (v.varValue or 0.0)
+                if val > 0.5:
+                    ph = k + 1
+                    break
+            built_by[s] = ph
+    for s, e in zip(sd.index, ex):
+        if e:
+            built_by[s] = 1
+    built_by = _fill_early(built_by, sd, lim)
+    return pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
+
+
+def phase_breaches(phase: pd.Series, costs: pd.DataFrame, params: Parameters, problem: Any = None) -> list[str]:
+    """The declared limits each phase breaks (empty = all hold): rooms, crew time, room length, budget."""
+    lim = phase_limits(params)
+    K = len(lim.names)
+    ids = list(phase.index.astype(str))
+    if problem is not None:
+        sd = _site_data(problem, ids, costs)
+    else:
+        sd = pd.DataFrame({"existing": costs.get("existing", pd.Series(False, index=costs.index)).reindex(ids).fillna(False),
+                           "cost": costs["total_cost"].reindex(ids).fillna(0.0),
+                           "crew_days": costs["crew_days"].reindex(ids).fillna(0.0)}, index=ids)
+    out = []
+    ph = phase.reindex(ids).to_numpy()
+    ex = sd["existing"].to_numpy(dtype=bool)
+    for k in range(K):
+        new = (ph == k + 1) & ~ex
+        by = (ph <= k + 1)
+        if lim.max_rooms[k] is not None and new.sum() > lim.max_rooms[k]:
+            out.append(f"{lim.names[k]}: {int(new.sum())} rooms > max_rooms {lim.max_rooms[k]}")
+        if lim.max_days[k] is not None:
+            c = sd["crew_days"].to_numpy()[new]
+            if c.sum() > lim.crews[k] * lim.max_days[k] + 1e-6:
+                out.append(f"{lim.names[k]}: {c.sum():.2f} crew-days > {lim.crews[k]} crews x {lim.max_days[k]} days")
+            if len(c) and c.max() > lim.per_room[k] * lim.max_days[k] + 1e-9:
+                out.append(f"{lim.names[k]}: a room of {c.max():.2f} crew-days > {lim.per_room[k]} crews x {lim.max_days[k]} days")
+        if lim.budget[k] is not None and sd["cost"].to_numpy()[by].sum() > lim.budget[k] + 1e-6:
+            out.append(f"{lim.names[k]}: cumulative cost {sd['cost'].to_numpy()[by].sum():,.2f} > budget {lim.budget[k]:,.2f}")
+    return out
+
+
+def _fill_early(built_by: dict[str, int], sd: pd.DataFrame, lim: PhaseLimits) -> dict[str, int]:
+    """Move sites into the earliest phase whose limits (and every later phase's budget) still hold."""
+    K = len(lim.names)
+    out = dict(built_by)
+    order = sorted(sd.index, key=lambda s: (float(sd.at[s, "crew_days"]), float(sd.at[s, "cost"]), s))
+    for s in order:
+        if sd.at[s, "existing"]:
+            continue
+        for k in range(min(out[s] - 1, K)):
+            trial = dict(out)
+            trial[s] = k + 1
+            ser = pd.Series(trial)
+            if not _breaks(ser, sd, lim):
+                out = trial
+                break
+    return out
+
+
+def _breaks(ph: pd.Series, sd: pd.DataFrame, lim: PhaseLimits) -> bool:
+    ph = ph.reindex(sd.index).to_numpy()
+    ex = sd["existing"].to_numpy(dtype=bool)
+    c = sd["crew_days"].to_numpy()
+    f = sd["cost"].to_numpy()
+    for k in range(len(lim.names)):
+        new = (ph == k + 1) & ~ex
+        if lim.max_rooms[k] is not None and new.sum() > lim.max_rooms[k]:
+            return True
+        if lim.max_days[k] is not None and new.any():
+            if c[new].sum() > lim.crews[k] * lim.max_days[k] + 1e-9 or c[new].max() > lim.per_room[k] * lim.max_days[k] + 1e-9:
+                return True
+        if lim.budget[k] is not None and f[ph <= k + 1].sum() > lim.budget[k] + 1e-6:
+            return True
+    return False
+
+
+def phased_value(problem: Any, phase: pd.Series, params: Parameters) -> float:
+    """The phasing objective of an assignment of sites to phases: sum over declared phases of
+    duration_days x priority-weighted people sheltered at the phase's end (weighted person-days)."""
+    lim = phase_limits(params)
+    total = 0.0
+    for k in range(len(lim.names)):
+        sites = [s for s, p in phase.items() if p <= k + 1]
+        total += lim.weight[k] * _weighted_coverage(problem, sites)
+    return total
+
+
+def _weighted_coverage(problem: Any, sites: Sequence[str]) -> float:
+    sd = _site_data(problem, list(sites), pd.DataFrame(index=list(sites)))
+    cov = _Coverage(problem, sd)
+    if cov.n == 0:
+        return 0.0
+    prob = pulp.LpProblem("coverage", pulp.LpMaximize)
+    obj, ys = cov.add(prob, {s: 1 for s in sd.index}, "c", 1.0)
+    prob.setObjective(pulp.LpAffineExpression(obj))
+    prob.solve(_solver(problem, None, mip=False))
+    return float(pulp.value(prob.objective) or 0.0)
+
+
+# ------------------------------------------------------------------ the Phases sheet
+def phase_table(problem: Any, phase: pd.Series, costs: pd.DataFrame, params: Parameters) -> pd.DataFrame:
+    """One row per phase (1..K, plus "Remaining" when used) for the workbook's Phases sheet.
+
+    Columns: phase, name, rooms (converted in the phase), rooms_total (safe rooms by its end,
+    existing included), cost (of the phase, currency), cost_total (cumulative), budget
+    (cumulative limit or NaN), labour_h, crew_days, crews, work_days (shortest schedule of the
+    phase's work with its crews), max_days, start_day, end_day (days from the start),
+    duration_days, sheltered_<scenario> (persons at the end of the phase), share_<scenario>,
+    site_ids (comma-separated).
+    Days: phase 1 starts at day 0; a phase ends `max_days` after it starts (its work days when it
+    has no `max_days`); the next starts when it ends.
+    """
+    lim = phase_limits(params)
+    K = len(lim.names)
+    ids = [str(s) for s in phase.index]
+    sd = _site_data(problem, ids, costs)
+    ph = phase.reindex(ids).astype(int)
+    last = int(ph.max()) if len(ph) else 1
+    n_rows = max(K, last, 1)
+    dem = problem.demand
+    scen = [str(c) for c in dem.columns]
+    totals = dem.sum()
+    rows = []
+    day = 0.0
+    for k in range(n_rows):
+        declared = k < K
+        crews = lim.crews[k] if declared else int(params.crews)
+        per_room = lim.per_room[k] if declared else max(1, min(int(params.crews_per_room_max), crews))
+        new = [s for s in ids if ph[s] == k + 1 and not sd.at[s, "existing"]]
+        by = [s for s in ids if ph[s] <= k + 1]
+        c = sd.loc[new, "crew_days"].to_numpy() if new else np.zeros(0)
+        work = float(max(c.max() / per_room, c.sum() / crews)) if len(c) else 0.0
+        max_days = lim.max_days[k] if declared else None
+        length = float(max_days) if max_days is not None else work
+        cov = coverage(problem, by) if by else pd.Series(0, index=scen)
+        row = {"phase": k + 1, "name": lim.names[k] if declared else "Remaining",
+               "rooms": len(new), "rooms_total": len(by),
+               "cost": round(float(sd.loc[new, "cost"].sum()), 2) if new else 0.0,
+               "cost_total": round(float(sd.loc[by, "cost"].sum()), 2) if by else 0.0,
+               "budget": float(lim.budget[k]) if declared and lim.budget[k] is not None else np.nan,
+               "labour_h": round(float(sd.loc[new, "labour_h"].sum()), 2) if new else 0.0,
+               "crew_days": round(float(c.sum()), 2), "crews": crews, "work_days": round(work, 2),
+               "max_days": float(max_days) if max_days is not None else np.nan,
+               "start_day": round(day, 2), "end_day": round(day + length, 2),
+               "duration_days": float(lim.weight[k]) if declared else np.nan}
+        for s in scen:
+            row[f"sheltered_{s}"] = int(cov.get(s, 0))
+        for s in scen:
+            row[f"share_{s}"] = float(cov.get(s, 0) / totals[s]) if totals[s] else 1.0
+        row["site_ids"] = ", ".join(new)
+        rows.append(row)
+        day += length
+    return pd.DataFrame(rows)

@@ -1,0 +1,582 @@
+"""Budget what-if curves: one plan per budget, people sheltered per scenario against cost.
+
+How a sweep runs (deterministic: a local process pool and a Dask cluster give the
+same plans, because every solve's inputs are fixed before it is scheduled):
+
+1. One reach table for the whole sweep (`pipeline.prepare`, or the one passed in).
+2. Full coverage: one cover-all solve without a budget, in the calling process.
+   Its cost `C` is the full-cover cost. Every budget `>= C` gets that plan (the
+   budget does not bind at a least-cost plan; no further solve is needed).
+3. Round 1, in parallel: every budget below `C` is solved as max-cover
+   (most people, priority-weighted, ties to least cost) from the model's own
+   greedy start, each solve single-threaded.
+4. Round 2, in parallel (the warm start): a budget whose round-1 plan is beaten
+   by the round-1 plan of the next smaller budget (more weighted people, or more
+   people in some scenario) is solved again, warm-started from that neighbour's
+   plan, which is feasible for it (same rules, smaller cost). The better of the two
+   plans is kept.
+5. Monotonicity, enforced in budget order in the calling process: the plan kept at
+   budget `b_i` is the best plan (weighted people, then least cost) among all plans
+   computed at budgets `<= b_i` that shelter at least as many people in EVERY
+   scenario as the plan kept at `b_(i-1)`. That plan kept at `b_(i-1)` always
+   qualifies, so people sheltered per scenario never decrease with the budget.
+   A row whose plan came from a smaller budget says so in `source`.
+
+Time limits make a solver's answer depend on the machine's speed; the identity of
+local and Dask plans holds when every solve ends on its gap (small stations).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InfeasibleError, InputError, OutputError
+from planner.progress import bar, log, set_quiet, stage
+from planner.station import Station
+
+# ------------------------------------------------------------------ solving one budget
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(station: Station, reach: Any) -> None:
+    """Process-pool initializer: keep the station and the reach table in the worker."""
+    _STATE["station"] = station
+    _STATE["reach"] = reach
+    set_quiet(True)
+
+
+def _station_for(station: Station, spec: dict) -> Station:
+    """A shallow copy of the station whose parameters carry the spec's budget/objective/limits."""
+    p = station.params.replace(budget=spec["budget"], objective=spec["objective"], threads=1,
+                               time_limit_s=float(spec["time_limit_s"]))
+    return dataclasses.replace(station, params=p)
+
+
+def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
+    """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
+    time_limit_s (s), check (bool). Returns a dict: spec fields, plan (plan.json dict), chosen,
+    seconds (wall time), error (text or None)."""
+    from planner.pipeline import plan_station
+
+    t0 = time.perf_counter()
+    st = _station_for(station, spec)
+    out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
+    try:
+        run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
+                           check=bool(spec.get("check", False)))
+    except InfeasibleError as exc:
+        out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
+        return out
+    out.update(plan=run.plan, chosen=sorted(str(s) for s in run.solution.chosen),
+               seconds=time.perf_counter() - t0, error=None)
+    return out
+
+
+def _pool_task(spec: dict) -> dict:
+    return solve_budget(_STATE["station"], _STATE["reach"], spec)
+
+
+def _dask_task(station: Station, reach: Any, spec: dict) -> dict:
+    set_quiet(True)
+    return solve_budget(station, reach, spec)
+
+
+class _Runner:
+    """Runs lists of specs on a local process pool or a Dask cluster; results in spec order."""
+
+    def __init__(self, station: Station, reach: Any, workers: int | None, scheduler: str | None) -> None:
+        self.station, self.reach = station, reach
+        self.workers, self.scheduler = workers, scheduler
+        self._pool: ProcessPoolExecutor | None = None
+        self._client = None
+        self._remote: tuple | None = None
+
+    def __enter__(self) -> "_Runner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+
+    def _n_workers(self, n_tasks: int) -> int:
+        w = self.workers if self.workers else min(4, os.cpu_count() or 1)
+        return max(1, min(int(w), n_tasks))
+
+    def run(self, specs: list[dict], desc: str) -> list[dict]:
+        if not specs:
+            return []
+        if self.scheduler:
+            return self._run_dask(specs, desc)
+        if self._n_workers(len(specs)) == 1 and self._pool is None:
+            return [solve_budget(self.station, self.reach, s) for s in bar(specs, desc, len(specs))]
+        if self._pool is None:
+            import multiprocessing as mp
+
+            # spawn: the parent may hold solver threads; forking those is unsafe
+            self._pool = ProcessPoolExecutor(max_workers=self._n_workers(len(specs)),
+                                             mp_context=mp.get_context("spawn"),
+                                             initializer=_init_worker, initargs=(self.station, self.reach))
+        futs = {self._pool.submit(_pool_task, s): i for i, s in enumerate(specs)}
+        out: list[dict | None] = [None] * len(specs)
+        for f in bar(as_completed(futs), desc, len(futs)):
+            out[futs[f]] = f.result()
+        return out  # type: ignore[return-value]
+
+    def _run_dask(self, specs: list[dict], desc: str) -> list[dict]:
+        try:
+            from dask.distributed import Client, as_completed as das_completed
+        except ImportError:
+            raise InputError("--scheduler", self.scheduler, "needs dask.distributed, which is not installed",
+                             'pip install "safe-room-planner[dask]" (or drop --scheduler for a local pool)') from None
+        if self._client is None:
+            try:
+                self._client = Client(self.scheduler, timeout="30s")
+            except OSError as exc:
+                raise InputError("--scheduler", self.scheduler, f"cannot be reached ({exc})",
+                                 "start the scheduler (dask scheduler) or give its tcp://HOST:PORT") from None
+            st, rc = self._client.scatter([self.station, self.reach], broadcast=True)
+            self._remote = (st, rc)
+        st, rc = self._remote  # type: ignore[misc]
+        futs = [self._client.submit(_dask_task, st, rc, s, pure=False) for s in specs]
+        index = {f.key: i for i, f in enumerate(futs)}
+        out: list[dict | None] = [None] * len(specs)
+        for f in bar(das_completed(futs), desc, len(futs)):
+            out[index[f.key]] = f.result()
+        return out  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ plan measures
+def _weighted(plan: dict, weight: pd.Series) -> float:
+    """Priority-weighted people sheltered over all scenarios (persons x weight)."""
+    a = plan.get("assignments") or []
+    if not a:
+        return 0.0
+    df = pd.DataFrame(a)
+    w = weight.reindex(df["room_id"].astype(str)).fillna(1.0).to_numpy()
+    return float((df["residents"].to_numpy() * w).sum())
+
+
+def _sheltered(plan: dict, scenarios: Sequence[str]) -> np.ndarray:
+    sc = plan["totals"]["scenarios"]
+    return np.array([int(sc[s]["sheltered"]) for s in scenarios], dtype=np.int64)
+
+
+def _key(res: dict) -> tuple[float, float]:
+    """Better plan = larger key: weighted people, then least cost."""
+    return (round(res["weighted"], 6), -round(float(res["plan"]["totals"]["cost"]), 2))
+
+
+def _relabel(res: dict, budget: float, source: str) -> dict:
+    """A copy of a result carried to another (larger) budget: the plan's budget fields follow."""
+    out = dict(res)
+    plan = copy.deepcopy(res["plan"])
+    plan["totals"]["budget"] = budget
+    plan.setdefault("parameters", {})["budget"] = budget
+    out.update(plan=plan, budget=budget, source=source)
+    return out
+
+
+def _fmt_budget(b: float | None) -> str:
+    return "none" if b is None else f"{b:,.0f}"
+
+
+# ------------------------------------------------------------------ the sweep
+@dataclasses.dataclass
+class SweepResult:
+    """A sweep's table (one row per budget), the plan kept per budget and the full-cover plan."""
+
+    table: pd.DataFrame
+    plans: list[dict]
+    full_cover: dict | None
+    full_cover_cost: float | None
+    seconds: float
+
+
+def full_cover_plan(station: Station, reach: Any, time_limit_s: float | None = None,
+                    check: bool = False) -> dict | None:
+    """The least-cost full plan (cover-all, no budget), solved single-threaded in this process.
+
+    Returns the result dict of `solve_budget` (plan, chosen, ...) or None when no plan shelters
+    everyone it can (cover-all infeasible, e.g. backup rule impossible)."""
+    tl = float(time_limit_s or station.params.time_limit_s)
+    with stage("full-cover plan (cover-all, no budget)"):
+        res = solve_budget(station, reach, {"budget": None, "objective": "cover-all", "start": None,
+                                            "time_limit_s": tl, "check": check, "start_from": None,
+                                            "round": 0})
+    return None if res["plan"] is None else res
+
+
+def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
+                full_cover_cost: float | None = None, reach: Any = None) -> list[float]:
+    """`steps` budgets (currency) from the cheapest single conversion up to the full-cover cost.
+
+    From a Station the full-cover cost is solved (cover-all without budget) unless given; from a
+    costs DataFrame (`site_costs`) without `full_cover_cost`, the top is the cost of converting every
+    candidate (a crude upper end). Budgets are rounded to 3 significant digits; the last is
+    rounded up so that it pays for full coverage.
+    """
+    if steps < 1:
+        raise InputError("--budget-range", str(steps), "asks for fewer than one budget", "give at least 1 step")
+    if isinstance(station_or_costs, Station):
+        from planner.pipeline import prepare
+
+        station = station_or_costs
+        _, reach, costs = prepare(station, reach)
+        if full_cover_cost is None:
+            fc = full_cover_plan(station, reach)
+            full_cover_cost = None if fc is None else float(fc["plan"]["totals"]["cost"])
+    else:
+        costs = station_or_costs
+    c = costs["total_cost"].astype(float)
+    pos = c[c > 0]
+    if pos.empty:
+        return [0.0]
+    hi = float(full_cover_cost) if full_cover_cost is not None else float(pos.sum())
+    lo = min(float(pos.min()), hi)
+    if steps == 1 or hi <= lo:
+        return [_round_up(hi)]
+    grid = np.linspace(lo, hi, steps)
+    out = [_round3(g) for g in grid[:-1]] + [_round_up(hi)]
+    return sorted(set(out))
+
+
+def _round3(x: float) -> float:
+    if x <= 0:
+        return 0.0
+    q = 10.0 ** (math.floor(math.log10(x)) - 2)
+    return float(round(x / q) * q)
+
+
+def _round_up(x: float) -> float:
+    if x <= 0:
+        return 0.0
+    q = 10.0 ** (math.floor(math.log10(x)) - 2)
+    return float(math.ceil(x / q - 1e-9) * q)
+
+
+def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,
+              scheduler: str | None = None, reach: Any = None, *, time_limit_s: float | None = None,
+              check: bool = False, full_cover: dict | None = None) -> SweepResult:
+    """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
+
+    `time_limit_s`: per solve (default: the scenario's `time_limit_s`); `check`: run the independent
+    checker on every plan (in the workers); `full_cover`: a `full_cover_plan` result to reuse.
+    """
+    from planner.pipeline import prepare
+
+    t_start = time.perf_counter()
+    bs = sorted({float(b) for b in budgets})
+    if not bs:
+        raise InputError("--budgets", "(empty)", "gives no budget", "give budgets, e.g. --budgets 2e6,4e6")
+    if bs[0] < 0:
+        raise InputError("--budgets", f"{bs[0]:g}", "is negative", f"give budgets of zero or more {station.params.currency}")
+    if reach is None:
+        _, reach, _ = prepare(station, None)
+    tl = float(time_limit_s or station.params.time_limit_s)
+    weight = station.priority()
+    scen = list(station.scenarios)
+
+    if full_cover is None:
+        full_cover = full_cover_plan(station, reach, tl, check=check)
+    fc_cost = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
+
+    def finish(res: dict, source: str) -> dict:
+        res = dict(res)
+        res["source"] = source
+        res["weighted"] = _weighted(res["plan"], weight)
+        return res
+
+    def spec(b: float, start: list[str] | None, start_from: float | None, rnd: int) -> dict:
+        return {"budget": b, "objective": "max-cover", "start": start, "time_limit_s": tl,
+                "check": check, "start_from": start_from, "round": rnd}
+
+    first: dict[int, dict] = {}
+    todo = []
+    for i, b in enumerate(bs):
+        if fc_cost is not None and b >= fc_cost - 1e-6:
+            first[i] = finish(_relabel(full_cover, b, "full-cover plan"), "full-cover plan")
+        else:
+            todo.append(i)
+    with _Runner(station, reach, workers, scheduler) as runner:
+        with stage(f"sweep round 1: {len(todo)} budget(s) solved independently"):
+            for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
+                if res["plan"] is None:
+                    raise InfeasibleError(f"no plan at budget {_fmt_budget(bs[i])}: {res['error']}")
+                first[i] = finish(res, "solved")
+        # round 2: warm start from the neighbour below where it did better
+        redo = []
+        for i in todo:
+            if i == 0:
+                continue
+            lo, hi = first[i - 1], first[i]
+            if _key(lo)[0] > _key(hi)[0] + 1e-9 or (_sheltered(lo["plan"], scen) > _sheltered(hi["plan"], scen)).any():
+                redo.append(i)
+        second: dict[int, dict] = {}
+        if redo:
+            with stage(f"sweep round 2: {len(redo)} budget(s) warm-started from the plan below"):
+                specs = [spec(bs[i], first[i - 1]["chosen"], bs[i - 1], 2) for i in redo]
+                for i, res in zip(redo, runner.run(specs, "warm starts")):
+                    if res["plan"] is not None:
+                        second[i] = finish(res, f"warm start from {_fmt_budget(bs[i - 1])}")
+    # monotone selection in budget order
+    pool: list[dict] = []
+    kept: list[dict] = []
+    for i, b in enumerate(bs):
+        cands = [first[i]] + ([second[i]] if i in second else [])
+        pool.extend(cands)
+        floor = _sheltered(kept[-1]["plan"], scen) if kept else None
+        best = None
+        for c in pool:
+            if floor is not None and (_sheltered(c["plan"], scen) < floor).any():
+                continue
+            if float(c["plan"]["totals"]["cost"]) > b + 1e-6:
+                continue
+            if best is None or _key(c) > _key(best):
+                best = c
+        assert best is not None  # the previous kept plan always qualifies
+        if best["budget"] != b:
+            best = _relabel(best, b, f"plan of budget {_fmt_budget(best['budget'])} (monotone rule)")
+            best["weighted"] = _weighted(best["plan"], weight)
+        kept.append(best)
+    rows = [_row(r, scen) for r in kept]
+    table = pd.DataFrame(rows)
+    table.attrs["full_cover_cost"] = fc_cost
+    table.attrs["currency"] = station.params.currency
+    return SweepResult(table=table, plans=[r["plan"] for r in kept], full_cover=full_cover,
+                       full_cover_cost=fc_cost, seconds=time.perf_counter() - t_start)
+
+
+def _row(res: dict, scen: Sequence[str]) -> dict:
+    plan = res["plan"]
+    t = plan["totals"]
+    s = plan.get("solver", {})
+    row: dict[str, Any] = {"budget": float(res["budget"]), "cost": float(t["cost"]),
+                           "rooms": int(t.get("rooms_converted", len(plan["safe_rooms"])))}
+    for sc in scen:
+        row[f"sheltered_{sc}"] = int(t["scenarios"][sc]["sheltered"])
+    for sc in scen:
+        row[f"share_{sc}"] = float(t["scenarios"][sc].get("share", 0.0))
+    gap = s.get("gap")
+    row.update({"max_walk_s": float(t.get("max_walk_s", 0.0)),
+                "gap": float(gap) if isinstance(gap, (int, float)) else np.nan,
+                "status": str(s.get("status", "")), "seconds": round(float(res.get("seconds", 0.0)), 2),
+                "objective": plan.get("objective", res.get("objective")), "source": res.get("source", ""),
+                "weighted_sheltered": float(res["weighted"]),
+                "chosen": list(res["chosen"])})
+    return row
+
+
+def sweep(station: Station, budgets: list[float], workers: int | None = None, scheduler: str | None = None,
+          reach: Any = None, **kwargs: Any) -> pd.DataFrame:
+    """One row per budget (increasing): budget, cost, rooms, sheltered_<scenario>, share_<scenario>,
+    max_walk_s, gap, status, seconds, objective, source, weighted_sheltered, chosen (site ids).
+
+    Money in the station's currency, walks in seconds, people in persons. Sheltered people per
+    scenario never decrease down the table (module docstring: the rule). The plans kept are in
+    `table.attrs["plans"]` (plan.json dicts). Keyword options as in `run_sweep`.
+    """
+    res = run_sweep(station, budgets, workers=workers, scheduler=scheduler, reach=reach, **kwargs)
+    res.table.attrs["plans"] = res.plans
+    return res.table
+
+
+def quick_sweep(run: Any, n: int = 6, time_limit_s: float = 10.0, workers: int | None = None) -> pd.DataFrame:
+    """A small sweep for a proposal's Budget what-if sheet, reusing a `PlanRun`'s reach table.
+
+    When the run's plan shelters everyone it can (cover-all), it is the full-cover plan and is not
+    solved again; `n` budgets from the cheapest conversion to the full-cover cost, `time_limit_s`
+    per solve (seconds)."""
+    fc = None
+    if run.plan.get("objective") == "cover-all" and run.full_cover_cost is None:
+        fc = {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": run.plan,
+              "chosen": sorted(str(s) for s in run.solution.chosen),
+              "seconds": float(run.plan.get("solver", {}).get("seconds", 0.0)), "error": None}
+    if fc is None:
+        fc = full_cover_plan(run.station, run.reach, time_limit_s)
+    fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
+    budgets = budget_grid(run.costs, n, full_cover_cost=fcc)
+    return sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
+                 full_cover=fc)
+
+
+# ------------------------------------------------------------------ the report folder
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "station"
+
+
+def parse_budget_range(text: str) -> list[float]:
+    """'LO:HI:STEPS' -> STEPS budgets evenly spaced from LO to HI (currency)."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise InputError("--budget-range", text, "is not LO:HI:STEPS", "write e.g. --budget-range 1e6:8e6:12") from None
+    if n < 1 or lo < 0 or hi < lo:
+        raise InputError("--budget-range", text, "needs 0 <= LO <= HI and STEPS >= 1",
+                         "write e.g. --budget-range 1e6:8e6:12")
+    return [float(x) for x in np.linspace(lo, hi, n)] if n > 1 else [lo]
+
+
+def plot_sweep(table: pd.DataFrame, path: Path, title: str = "", currency: str = "",
+               full_cover_cost: float | None = None) -> Path:
+    """PNG chart of the budget-coverage curve: share sheltered per scenario against the budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
+    scen = [c[len("share_"):] for c in table.columns if c.startswith("share_")]
+    for sc in scen:
+        ax.plot(table["budget"], 100 * table[f"share_{sc}"], marker="o", drawstyle="steps-post", label=sc)
+    if full_cover_cost is not None:
+        ax.axvline(full_cover_cost, color="grey", linestyle="--", linewidth=1)
+        ax.text(full_cover_cost, 2, f" full cover {full_cover_cost:,.0f}", color="grey", fontsize=8)
+    ax.set_xlabel(f"budget ({currency})" if currency else "budget")
+    ax.set_ylabel("people sheltered (%)")
+    ax.set_ylim(0, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(title="scenario")
+    ax.set_title(title or "Budget vs coverage")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_sweep_workbook(path: Path, table: pd.DataFrame, station_name: str, currency: str,
+                         full_cover_cost: float | None = None) -> Path:
+    """A small workbook: the sweep table and a line chart of people sheltered against the budget."""
+    from openpyxl import Workbook
+    from openpyxl.chart import LineChart, Reference
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Budget what-if"
+    ws.append([f"{station_name}: people sheltered against the budget ({currency})"])
+    if full_cover_cost is not None:
+        ws.append([f"Full coverage costs {full_cover_cost:,.0f} {currency}."])
+    else:
+        ws.append(["No plan shelters everyone (see the Summary of a proposal for why)."])
+    cols = [c for c in table.columns if c != "chosen"] + ["chosen"]
+    ws.append(cols)
+    head = ws.max_row
+    for r in table.itertuples(index=False):
+        d = r._asdict()
+        ws.append([", ".join(d[c]) if c == "chosen" else (None if isinstance(d[c], float) and math.isnan(d[c])
+                                                           else d[c]) for c in cols])
+    last = ws.max_row
+    for j, c in enumerate(cols, 1):
+        if c in ("budget", "cost"):
+            for row in ws.iter_rows(min_row=head + 1, max_row=last, min_col=j, max_col=j):
+                row[0].number_format = "#,##0"
+        if c.startswith("share_") or c == "gap":
+            for row in ws.iter_rows(min_row=head + 1, max_row=last, min_col=j, max_col=j):
+                row[0].number_format = "0.0%"
+    shel = [j for j, c in enumerate(cols, 1) if c.startswith("sheltered_")]
+    if shel and last > head:
+        ch = LineChart()
+        ch.title = "People sheltered per scenario"
+        ch.y_axis.title = "persons"
+        ch.x_axis.title = f"budget ({currency})"
+        for j in shel:
+            ch.add_data(Reference(ws, min_col=j, min_row=head, max_row=last), titles_from_data=True)
+        ch.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=last))
+        ch.width, ch.height = 22, 11
+        ws.add_chart(ch, f"B{last + 3}")
+    wb.save(path)
+    return path
+
+
+def run_sweep_command(station: Station, budgets: list[float] | None = None, budget_range: str | None = None,
+                      out_root: Path = Path("reports"), scheduler: str | None = None,
+                      workers: int | None = None, scenario_name: str | None = None,
+                      time_limit_s: float | None = None, steps: int = 12) -> Path:
+    """`planner sweep`: compute the sweep and write `<out_root>/<station>-sweep-<time>/` with
+    sweep.csv, sweep.json, budget-coverage.png, sweep-<station>.xlsx and plans/plan-<budget>.json.
+    Written into a temporary folder first and moved into place; never overwrites."""
+    from planner.pipeline import prepare
+    from planner.plan import write_json_atomic, write_table
+
+    t0 = time.perf_counter()
+    _, reach, costs = prepare(station, None)
+    tl = time_limit_s
+    full_cover = None
+    if budgets:
+        bs = [float(b) for b in budgets]
+    elif budget_range:
+        bs = parse_budget_range(budget_range)
+    else:
+        full_cover = full_cover_plan(station, reach, tl)
+        fcc = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
+        bs = budget_grid(costs, steps, full_cover_cost=fcc)
+        log(f"[planner] budgets: {', '.join(_fmt_budget(b) for b in bs)} {station.params.currency}")
+    res = run_sweep(station, bs, workers=workers, scheduler=scheduler, reach=reach, time_limit_s=tl,
+                    full_cover=full_cover)
+    table = res.table
+    cur = station.params.currency
+    for r in table.itertuples(index=False):
+        shel = ", ".join(f"{c[len('sheltered_'):]} {getattr(r, c):,}" for c in table.columns
+                         if c.startswith("sheltered_"))
+        log(f"[planner]   budget {r.budget:>14,.0f} {cur}: cost {r.cost:>14,.0f}, {r.rooms:4d} rooms, {shel}")
+
+    out_root = Path(out_root)
+    when = datetime.now(timezone.utc)
+    scen = f"-{_slug(Path(scenario_name).stem)}" if scenario_name else ""
+    name = f"{_slug(station.name)}-sweep{scen}-{when:%Y%m%d-%H%M%S}"
+    created_root = not out_root.exists()
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+    except OSError as exc:
+        raise OutputError(f"{out_root}: cannot create the report folder ({exc}). Fix: choose a writable --out") from None
+    try:
+        flat = table.copy()
+        flat["chosen"] = flat["chosen"].map(lambda c: " ".join(c))
+        write_table(flat, tmp / "sweep.csv")
+        write_json_atomic(tmp / "sweep.json", {
+            "station": station.name, "created": when.isoformat(timespec="seconds"), "currency": cur,
+            "full_cover_cost": res.full_cover_cost, "seconds": round(time.perf_counter() - t0, 2),
+            "rule": "sheltered per scenario never decreases with the budget: the plan kept at a budget is the "
+                    "best plan computed at any budget up to it that shelters at least as many in every "
+                    "scenario as the plan kept at the budget below",
+            "rows": table.to_dict(orient="records")})
+        (tmp / "plans").mkdir()
+        for b, plan in zip(table["budget"], res.plans):
+            write_json_atomic(tmp / "plans" / f"plan-{b:.0f}.json", plan)
+        plot_sweep(table, tmp / "budget-coverage.png", title=f"{station.name}: budget vs coverage",
+                   currency=cur, full_cover_cost=res.full_cover_cost)
+        write_sweep_workbook(tmp / f"sweep-{_slug(station.name)}.xlsx", table, station.name, cur,
+                             res.full_cover_cost)
+        final = out_root / name
+        n = 2
+        while final.exists():
+            final = out_root / f"{name}-{n}"
+            n += 1
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created_root:
+            shutil.rmtree(out_root, ignore_errors=True)
+        raise
+    log(f"[planner] sweep of {len(table)} budgets done in {time.perf_counter() - t0:.1f} s")
+    return final
