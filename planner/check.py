@@ -1,0 +1,447 @@
+"""Independent plan checker: re-read the inputs and a plan.json, recompute, name every breach.
+
+The checker never imports the optimiser (`planner.model`, `planner.heuristic`):
+it recomputes from the station's files and the plan's own parameters
+
+- walking times (the reach table of `planner.network`): every assignment's
+  walk is within the reach time and matches the recomputed walk within 0.5 s;
+- capacities from the room polygons, with the capacity rule of DESIGN.md
+  (usable = (area - life support) x (1 - stores); capacity = min(floor(usable /
+  area per occupant), floor(usable x clear height / volume per occupant)));
+- door queues: a fluid queue replayed from the assigned arrival times; the
+  room's doors pass `specific flow x (width - 2 x boundary layer)` persons/s
+  summed over its doors (stairs-up rate for vertical links), and the last
+  person must be through by the reach time (people sheltering in place, 0 s,
+  do not queue);
+- that safe rooms are candidates (kind rule, not protected, large enough) or
+  existing / required, and that existing and required rooms are in the plan;
+- costs (`planner.costs.site_costs` when available) and the budget, including
+  cumulative phase budgets;
+- coverage: every resident of every scenario is assigned or listed unsheltered
+  with a reason; whole persons; backup coverage (each occupied room has
+  min(backup_k, candidates in reach) safe rooms in reach; in max-cover only
+  rooms with someone sheltered need it);
+- the plan's totals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError
+from planner.params import Parameters, Phase
+from planner.station import Station
+
+WALK_TOLERANCE_S = 0.5
+"""Largest accepted difference between a plan's walk and the recomputed one (seconds)."""
+MONEY_TOLERANCE = 0.05
+"""Rounding slack on money figures (currency)."""
+_EPS = 1e-6
+
+
+@dataclass
+class Breach:
+    """One way a plan breaks the rules: `kind` (e.g. 'capacity'), the `feature` (room, scenario), a `message`."""
+
+    kind: str
+    feature: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.kind}] {self.feature}: {self.message}"
+
+
+def format_breaches(breaches: list[Breach]) -> str:
+    """Every breach on its own line, grouped by kind, with a count per kind first."""
+    if not breaches:
+        return "no breaches"
+    counts = pd.Series([b.kind for b in breaches]).value_counts()
+    head = f"{len(breaches)} breach(es) of the plan: " + ", ".join(f"{k} {n}" for k, n in counts.items())
+    order = {k: i for i, k in enumerate(counts.index)}
+    lines = [head] + [f"  - {b}" for b in sorted(breaches, key=lambda b: order[b.kind])]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ helpers
+def plan_parameters(plan: dict, fallback: Parameters) -> Parameters:
+    """The Parameters recorded in the plan (unknown keys ignored); `fallback` fills what is missing."""
+    raw = plan.get("parameters") or {}
+    names = {f.name for f in fields(Parameters)}
+    kw: dict[str, Any] = {k: v for k, v in raw.items() if k in names}
+    if "phases" in kw:
+        kw["phases"] = [p if isinstance(p, Phase) else Phase(**p) for p in (kw["phases"] or [])]
+    for k, v in list(kw.items()):
+        if isinstance(v, str) and v in ("inf", "-inf"):
+            kw[k] = float(v)
+    return fallback.replace(**kw)
+
+
+def recompute_capacity(area_m2: np.ndarray, p: Parameters) -> np.ndarray:
+    """Capacity (persons) of rooms of the given floor areas (m2), by the rule of DESIGN.md."""
+    area = np.asarray(area_m2, dtype=float)
+    usable = np.maximum(0.0, area - p.life_support_area_m2) * (1.0 - p.stores_fraction)
+    by_area = np.floor(usable / p.area_per_occupant_m2 + 1e-9)
+    by_air = np.floor(usable * p.clear_height_m / p.volume_per_occupant_m3 + 1e-9)
+    return np.minimum(by_area, by_air).astype(np.int64)
+
+
+def recompute_door_flow(station: Station, p: Parameters) -> pd.Series:
+    """Door flow (persons/s) per room_id: sum over its doors of specific flow x effective width."""
+    d = station.doors
+    if not len(d):
+        return pd.Series(dtype=float)
+    vertical = d["vertical"].to_numpy(dtype=bool)
+    specific = np.where(vertical, p.stairs_flow_up_pps_m, p.door_specific_flow_pps_m)
+    flow = specific * np.maximum(0.0, d["width_m"].to_numpy(dtype=float) - 2.0 * p.door_boundary_layer_m)
+    sides = pd.concat([pd.DataFrame({"room_id": d["from_room"].to_numpy(), "flow": flow}),
+                       pd.DataFrame({"room_id": d["to_room"].to_numpy(), "flow": flow})], ignore_index=True)
+    sides = sides[sides["room_id"].notna()]
+    return sides.groupby(sides["room_id"].astype(str))["flow"].sum()
+
+
+def _eligible(station: Station, p: Parameters) -> pd.Series:
+    """May each room (index room_id) be a safe room? Kind rule / flag, not protected, large enough;
+    existing and required rooms always."""
+    r = station.rooms
+    by_kind = r["kind"].isin(p.candidate_kinds)
+    cand = r["candidate"].astype("boolean").fillna(by_kind).astype(bool)
+    big = r.geometry.area >= p.min_site_area_m2
+    protected = r["protected"].astype(bool) | r["room_id"].isin(p.protect)
+    forced = r["existing"].astype(bool) | r["room_id"].isin(p.require)
+    ok = (cand & big & ~protected) | forced
+    return pd.Series(ok.to_numpy(), index=r["room_id"].astype(str).to_numpy())
+
+
+def _frame(rows: Any, cols: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows or []))
+    for c in cols:
+        if c not in df.columns:
+            df[c] = pd.Series(dtype=object)
+    return df
+
+
+def _num(s: pd.Series) -> np.ndarray:
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+
+
+# --------------------------------------------------------------------- main
+def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
+    """Every breach of `plan` (a plan.json dict) against the station's inputs; empty when the plan holds.
+
+    The plan's own parameters are used (they may differ from the station's scenario
+    file, e.g. a budget override). `reach` may pass a reach table computed
+    independently of the plan (tests); by default it is recomputed with
+    `planner.network.reach_table` under the plan's parameters.
+    """
+    out: list[Breach] = []
+    try:
+        p = plan_parameters(plan, station.params)
+    except (InputError, TypeError) as exc:
+        out.append(Breach("parameters", "plan parameters", f"cannot be read ({exc}); the station's are used"))
+        p = station.params
+    scen = list(p.scenarios) if p.scenarios else list(station.scenarios)
+    missing_cols = [s for s in scen if s not in station.residents.columns]
+    if missing_cols:
+        out.append(Breach("scenario", ", ".join(missing_cols), "the plan's scenarios are not columns of the residents table"))
+        scen = [s for s in scen if s not in missing_cols]
+    st = dataclasses.replace(station, params=p, scenarios=scen)
+    objective = plan.get("objective") or p.objective
+
+    rooms = st.rooms
+    room_ids = rooms["room_id"].astype(str)
+    known = set(room_ids)
+    area = pd.Series(rooms.geometry.area.to_numpy(), index=room_ids.to_numpy())
+    area = area[~area.index.duplicated()]
+    demand = st.demand()
+    demand = demand[~demand.index.duplicated()]
+
+    # ------------------------------------------------------------ safe rooms
+    safe = _frame(plan.get("safe_rooms"), ["room_id", "capacity", "door_flow_pps", "cost", "existing", "phase", "area_m2"])
+    safe["room_id"] = safe["room_id"].astype(str)
+    dup = safe["room_id"][safe["room_id"].duplicated()].unique()
+    for rid in dup:
+        out.append(Breach("duplicate", f"safe room {rid}", "is listed more than once in safe_rooms"))
+    safe = safe.drop_duplicates("room_id")
+    unknown = ~safe["room_id"].isin(known)
+    for rid in safe.loc[unknown, "room_id"]:
+        out.append(Breach("unknown-room", f"safe room {rid}", "is not a room of the station"))
+    safe = safe[~unknown].set_index("room_id", drop=False)
+    chosen = safe.index.tolist()
+    eligible = _eligible(st, p)
+    eligible = eligible[~eligible.index.duplicated()]
+    rinfo = pd.DataFrame({"kind": rooms["kind"].to_numpy(), "protected": rooms["protected"].to_numpy(dtype=bool),
+                          "existing": rooms["existing"].to_numpy(dtype=bool)}, index=room_ids.to_numpy())
+    rinfo = rinfo[~rinfo.index.duplicated()]
+    for rid in chosen:
+        if not eligible.get(rid, False):
+            k, prot = rinfo.at[rid, "kind"], bool(rinfo.at[rid, "protected"]) or rid in p.protect
+            why = ("it is protected" if prot else
+                   f"its kind {k!r} is not a candidate kind ({', '.join(p.candidate_kinds)})"
+                   if k not in p.candidate_kinds else f"its area {area[rid]:.1f} m2 is below {p.min_site_area_m2:g} m2")
+            out.append(Breach("not-candidate", f"safe room {rid}", f"may not be converted: {why}"))
+    must = set(rinfo.index[rinfo["existing"]]) | set(p.require)
+    for rid in sorted(must - set(chosen)):
+        what = "an existing safe room" if rid in rinfo.index and rinfo.at[rid, "existing"] else "a required room"
+        out.append(Breach("missing-required", f"room {rid}", f"is {what} but is not among the plan's safe rooms"))
+
+    cap = pd.Series(recompute_capacity(area.reindex(chosen).to_numpy(), p), index=chosen, dtype=np.int64)
+    flows = recompute_door_flow(st, p).reindex(chosen).fillna(0.0)
+    for rid in chosen:
+        pc = pd.to_numeric(safe.at[rid, "capacity"], errors="coerce")
+        if not (pd.notna(pc) and int(pc) == pc and int(pc) == int(cap[rid])):
+            out.append(Breach("safe-room-figures", f"safe room {rid}",
+                              f"capacity in the plan is {safe.at[rid, 'capacity']}, the inputs give {int(cap[rid])} "
+                              f"({area[rid]:.2f} m2 at {p.area_per_occupant_m2} m2 per occupant)"))
+        pf = pd.to_numeric(safe.at[rid, "door_flow_pps"], errors="coerce")
+        if not (pd.notna(pf) and abs(pf - flows[rid]) <= 1e-3 + 1e-6 * flows[rid]):
+            out.append(Breach("safe-room-figures", f"safe room {rid}",
+                              f"door flow in the plan is {safe.at[rid, 'door_flow_pps']} persons/s, "
+                              f"its doors give {flows[rid]:.4f} persons/s"))
+
+    # ------------------------------------------------------------ costs, budget
+    costs = _recompute_costs(st, chosen, safe, out)
+    total_cost = float(costs.sum())
+    if p.budget is not None and total_cost > p.budget + MONEY_TOLERANCE:
+        out.append(Breach("budget", "plan", f"costs {total_cost:,.2f} {p.currency}, over the budget of "
+                                            f"{p.budget:,.2f} {p.currency} by {total_cost - p.budget:,.2f}"))
+    if p.phases and len(chosen):
+        phase = pd.to_numeric(safe["phase"], errors="coerce").fillna(1).astype(int)
+        for k, ph in enumerate(p.phases, start=1):
+            if ph.budget is None:
+                continue
+            spent = float(costs[phase[phase <= k].index].sum())
+            if spent > ph.budget + MONEY_TOLERANCE:
+                out.append(Breach("phase-budget", ph.name, f"rooms of phases 1..{k} cost {spent:,.2f} {p.currency}, "
+                                                          f"over the phase's cumulative budget {ph.budget:,.2f}"))
+
+    # ------------------------------------------------------------ assignments
+    a = _frame(plan.get("assignments"), ["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
+    a["room_id"] = a["room_id"].astype(str)
+    a["safe_room_id"] = a["safe_room_id"].astype(str)
+    a["scenario"] = a["scenario"].astype(str)
+    n_raw = _num(a["residents"])
+    walk_plan = _num(a["walk_s"])
+    bad_n = ~np.isfinite(n_raw) | (n_raw < 0) | (np.abs(n_raw - np.round(n_raw)) > 1e-9)
+    for i in np.flatnonzero(bad_n):
+        out.append(Breach("whole-persons", f"room {a['room_id'].iat[i]} -> {a['safe_room_id'].iat[i]} "
+                                           f"({a['scenario'].iat[i]})",
+                          f"assigns {a['residents'].iat[i]!r} residents: not a whole number of persons"))
+    a["n"] = np.where(np.isfinite(n_raw), np.maximum(n_raw, 0), 0.0)
+    a["walk_plan"] = walk_plan
+    bad_ref = ~a["room_id"].isin(known) | ~a["safe_room_id"].isin(set(chosen)) | ~a["scenario"].isin(scen)
+    for r in a[bad_ref].itertuples(index=False):
+        what = ("its room is not a room of the station" if r.room_id not in known else
+                "its safe room is not among the plan's safe rooms" if r.safe_room_id not in set(chosen) else
+                f"scenario {r.scenario!r} is not planned for ({', '.join(scen)})")
+        out.append(Breach("assignment", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})", what))
+    a = a[~bad_ref].reset_index(drop=True)
+
+    # walking times
+    if reach is None:
+        from planner.network import reach_table
+
+        reach = reach_table(st)
+    pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
+    pairs["room_id"] = pairs["room_id"].astype(str)
+    pairs["site_id"] = pairs["site_id"].astype(str)
+    pairs = pairs[pairs["walk_s"] <= p.reach_s + _EPS]
+    if not p.shelter_in_place:
+        pairs = pairs[~((pairs["room_id"] == pairs["site_id"]) & (pairs["walk_s"] <= _EPS))]
+    pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
+    a = a.merge(pairs.rename(columns={"site_id": "safe_room_id", "walk_s": "walk"}), how="left",
+                on=["room_id", "safe_room_id"])
+    no_pair = a["walk"].isna().to_numpy()
+    for r in a[no_pair].itertuples(index=False):
+        out.append(Breach("walk", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
+                          f"safe room is not within reach: no route of {p.reach_s:g} s or less "
+                          f"(the plan says {r.walk_plan:g} s)"))
+    over = ~no_pair & ~(a["walk_plan"].to_numpy() <= p.reach_s + _EPS)
+    for r in a[over].itertuples(index=False):
+        out.append(Breach("walk", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
+                          f"walk of {r.walk_plan:g} s in the plan is over the reach time {p.reach_s:g} s"))
+    diff = ~no_pair & ~over & ~(np.abs(a["walk_plan"].to_numpy() - a["walk"].to_numpy()) <= WALK_TOLERANCE_S)
+    for r in a[diff].itertuples(index=False):
+        out.append(Breach("walk-mismatch", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
+                          f"walk in the plan is {r.walk_plan:g} s, recomputed {r.walk:.2f} s "
+                          f"(more than {WALK_TOLERANCE_S} s apart)"))
+    a["arrive"] = a["walk"].fillna(a["walk_plan"])
+
+    # capacity
+    load = a.groupby(["safe_room_id", "scenario"])["n"].sum()
+    for (sid, sc), n in load.items():
+        if n > cap.get(sid, 0) + _EPS:
+            out.append(Breach("capacity", f"safe room {sid} ({sc})",
+                              f"over capacity: {int(n)} persons assigned, capacity {int(cap.get(sid, 0))}"))
+
+    # door queues
+    if p.door_queue:
+        _check_queues(a, flows, p, out)
+
+    # coverage
+    _check_coverage(plan, a, demand, scen, known, out)
+
+    # backup
+    _check_backup(a, pairs, demand, chosen, p, objective, out)
+
+    # totals
+    _check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, out)
+    return out
+
+
+def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame, out: list[Breach]) -> pd.Series:
+    """Cost per chosen room (currency): recomputed with planner.costs when available, else the plan's."""
+    plan_cost = pd.Series(_num(safe["cost"]) if len(safe) else np.zeros(0), index=safe.index, dtype=float)
+    existing = pd.Series(st.rooms["existing"].to_numpy(dtype=bool), index=st.rooms["room_id"].astype(str).to_numpy())
+    existing = existing[~existing.index.duplicated()]
+    try:
+        from planner.costs import site_costs
+        from planner.sites import candidate_sites
+    except ImportError:
+        costs = plan_cost.copy()
+    else:
+        if chosen:
+            sites = candidate_sites(st)
+            sites.index = sites.index.astype(str)
+            total = site_costs(sites, st)["total_cost"]
+            total.index = total.index.astype(str)
+            costs = total.reindex(chosen)
+            unknown = costs.isna()
+            costs[unknown] = plan_cost[unknown]
+        else:
+            costs = pd.Series(dtype=float)
+    costs = costs.astype(float)
+    costs[existing.reindex(costs.index).fillna(False).to_numpy(dtype=bool)] = 0.0
+    for rid in chosen:
+        pc = plan_cost.get(rid, np.nan)
+        if not (np.isfinite(pc) and abs(pc - costs[rid]) <= MONEY_TOLERANCE + 1e-9 * abs(costs[rid])):
+            out.append(Breach("cost", f"safe room {rid}",
+                              f"costs {pc:,.2f} in the plan, the cost model gives {costs[rid]:,.2f}"))
+    return costs.fillna(0.0)
+
+
+def _check_queues(a: pd.DataFrame, flows: pd.Series, p: Parameters, out: list[Breach]) -> None:
+    """Replay a fluid queue at each safe room's door per scenario; the last person must be in by reach_s."""
+    q = a[(a["n"] > 0) & ~((a["room_id"] == a["safe_room_id"]) & (a["arrive"] <= _EPS))]
+    if not len(q):
+        return
+    q = q.sort_values(["safe_room_id", "scenario", "arrive"], ascending=[True, True, False])
+    # persons arriving at or after each arrival time (descending cumulative sum within the group)
+    q = q.assign(after=q.groupby(["safe_room_id", "scenario"])["n"].cumsum())
+    r = flows.reindex(q["safe_room_id"]).fillna(0.0).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        finish = np.where(r > 0, q["arrive"].to_numpy() + q["after"].to_numpy() / np.where(r > 0, r, 1), np.inf)
+    q = q.assign(finish=finish)
+    worst = q.loc[q.groupby(["safe_room_id", "scenario"])["finish"].idxmax()]
+    for w in worst[worst["finish"] > p.reach_s + _EPS].itertuples(index=False):
+        rate = float(flows.get(w.safe_room_id, 0.0))
+        when = "never (its doors pass no one)" if not math.isfinite(w.finish) else f"at {w.finish:.1f} s"
+        out.append(Breach("door-queue", f"safe room {w.safe_room_id} ({w.scenario})",
+                          f"door queue: {int(w.after)} persons arriving from {w.arrive:.1f} s through doors passing "
+                          f"{rate:.3f} persons/s are all inside {when}, after the reach time {p.reach_s:g} s"))
+
+
+def _check_coverage(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[str], known: set,
+                    out: list[Breach]) -> None:
+    """assigned + unsheltered == residents for every room and scenario; reasons given."""
+    u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "reason"])
+    u["room_id"] = u["room_id"].astype(str)
+    u["scenario"] = u["scenario"].astype(str)
+    un = _num(u["residents"])
+    bad = ~np.isfinite(un) | (un < 0) | (np.abs(un - np.round(un)) > 1e-9)
+    for i in np.flatnonzero(bad):
+        out.append(Breach("whole-persons", f"room {u['room_id'].iat[i]} ({u['scenario'].iat[i]})",
+                          f"lists {u['residents'].iat[i]!r} unsheltered residents: not a whole number of persons"))
+    u["n"] = np.where(np.isfinite(un), np.maximum(un, 0), 0.0)
+    reason = u["reason"].fillna("").astype(str).str.strip()
+    for r in u[(reason == "") & (u["n"] > 0)].itertuples(index=False):
+        out.append(Breach("unsheltered", f"room {r.room_id} ({r.scenario})",
+                          f"{int(r.n)} residents are listed unsheltered without a reason"))
+    badu = ~u["room_id"].isin(known) | ~u["scenario"].isin(scen)
+    for r in u[badu].itertuples(index=False):
+        out.append(Breach("unsheltered", f"room {r.room_id} ({r.scenario})", "names an unknown room or scenario"))
+    u = u[~badu]
+    d = demand[scen].stack()
+    d.index.names = ["room_id", "scenario"]
+    got = a.groupby(["room_id", "scenario"])["n"].sum()
+    uns = u.groupby(["room_id", "scenario"])["n"].sum()
+    idx = d.index.union(got.index).union(uns.index)
+    table = pd.DataFrame({"d": d.reindex(idx).fillna(0), "a": got.reindex(idx).fillna(0),
+                          "u": uns.reindex(idx).fillna(0)})
+    short = table[table["a"] + table["u"] < table["d"] - _EPS]
+    for (rid, sc), r in short.iterrows():
+        out.append(Breach("coverage", f"room {rid} ({sc})",
+                          f"missing residents: {int(r.d)} live there, {int(r.a)} assigned and {int(r.u)} listed "
+                          f"unsheltered, so {int(round(r.d - r.a - r.u))} are unaccounted for"))
+    extra = table[table["a"] + table["u"] > table["d"] + _EPS]
+    for (rid, sc), r in extra.iterrows():
+        out.append(Breach("over-assigned", f"room {rid} ({sc})",
+                          f"{int(r.d)} live there but {int(r.a)} are assigned and {int(r.u)} listed unsheltered"))
+
+
+def _check_backup(a: pd.DataFrame, pairs: pd.DataFrame, demand: pd.DataFrame, chosen: list[str],
+                  p: Parameters, objective: str, out: list[Breach]) -> None:
+    """Each occupied room has min(backup_k, candidates in reach) converted safe rooms in reach."""
+    k = int(p.backup_k)
+    if k <= 0:
+        return
+    occupied = demand.index[(demand.to_numpy() > 0).any(axis=1)] if demand.shape[1] else demand.index[:0]
+    if objective == "max-cover":  # rooms left unsheltered in max-cover need no backup
+        occupied = occupied.intersection(pd.Index(a.loc[a["n"] > 0, "room_id"].unique()))
+    pr = pairs[pairs["room_id"].isin(occupied)]
+    n_cand = pr.groupby("room_id").size().reindex(occupied).fillna(0).astype(int)
+    n_chosen = pr[pr["site_id"].isin(chosen)].groupby("room_id").size().reindex(occupied).fillna(0).astype(int)
+    need = np.minimum(n_cand, k)
+    for rid in occupied[(n_chosen < need).to_numpy()]:
+        out.append(Breach("backup", f"room {rid}",
+                          f"has {int(n_chosen[rid])} safe room(s) within reach, needs {int(need[rid])} "
+                          f"(backup k = {k}, {int(n_cand[rid])} candidate(s) in reach)"))
+
+
+def _check_totals(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[str], pairs: pd.DataFrame,
+                  chosen: list[str], total_cost: float, safe: pd.DataFrame, out: list[Breach]) -> None:
+    """The plan's totals agree with what its rows and the inputs give."""
+    t = plan.get("totals") or {}
+    if not t:
+        out.append(Breach("totals", "totals", "are missing from the plan"))
+        return
+    pc = t.get("cost")
+    if not isinstance(pc, (int, float)) or abs(pc - total_cost) > MONEY_TOLERANCE + 1e-9 * abs(total_cost):
+        out.append(Breach("totals", "totals.cost", f"is {pc}, the safe rooms cost {total_cost:,.2f}"))
+    ts = t.get("scenarios") or {}
+    for sc in scen:
+        want_res = int(demand[sc].sum())
+        want_sh = int(a.loc[a["scenario"] == sc, "n"].sum())
+        got = ts.get(sc)
+        if not isinstance(got, dict):
+            out.append(Breach("totals", f"totals.scenarios.{sc}", "is missing"))
+            continue
+        if got.get("residents") != want_res:
+            out.append(Breach("totals", f"totals.scenarios.{sc}.residents",
+                              f"is {got.get('residents')}, the residents table gives {want_res}"))
+        if got.get("sheltered") != want_sh:
+            out.append(Breach("totals", f"totals.scenarios.{sc}.sheltered",
+                              f"is {got.get('sheltered')}, the assignments give {want_sh}"))
+    for sc in set(ts) - set(scen):
+        out.append(Breach("totals", f"totals.scenarios.{sc}", "is not a scenario of the inputs"))
+    if "max_walk_s" in t:
+        mw = float(a.loc[a["n"] > 0, "walk_plan"].max()) if (a["n"] > 0).any() else 0.0
+        if not isinstance(t["max_walk_s"], (int, float)) or abs(t["max_walk_s"] - mw) > 0.011:
+            out.append(Breach("totals", "totals.max_walk_s", f"is {t['max_walk_s']}, the assignments give {mw:.2f} s"))
+    if "min_options_in_reach" in t:
+        occupied = demand.index[(demand.to_numpy() > 0).any(axis=1)] if demand.shape[1] else demand.index[:0]
+        opts = pairs[pairs["site_id"].isin(chosen)].groupby("room_id").size().reindex(occupied).fillna(0)
+        mo = int(opts.min()) if len(opts) else 0
+        if t["min_options_in_reach"] != mo:
+            out.append(Breach("totals", "totals.min_options_in_reach",
+                              f"is {t['min_options_in_reach']}, recomputed {mo}"))
+    ex = safe["existing"].fillna(False).astype(bool) if len(safe) else pd.Series(dtype=bool)
+    if "rooms_converted" in t and t["rooms_converted"] != int((~ex).sum()):
+        out.append(Breach("totals", "totals.rooms_converted", f"is {t['rooms_converted']}, the plan lists {int((~ex).sum())}"))
+    if "existing_safe_rooms" in t and t["existing_safe_rooms"] != int(ex.sum()):
+        out.append(Breach("totals", "totals.existing_safe_rooms", f"is {t['existing_safe_rooms']}, the plan lists {int(ex.sum())}"))
