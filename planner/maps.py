@@ -1,0 +1,292 @@
+"""Maps of a plan: one PNG per deck (matplotlib, Agg) and a GeoPackage of the plan.
+
+Each PNG has two panels for one deck:
+
+- left, "Rooms and safe rooms": rooms shaded (lightly) by kind, doors drawn, safe
+  rooms with a bold hatched outline and their id (outline colour = phase when
+  the plan has several phases), existing safe rooms in a dashed outline;
+- right, "Walking time": every room with residents coloured by the longest walk
+  of its residents to their assigned safe room (seconds, colour bar up to the
+  reach time), safe rooms outlined, rooms with unsheltered residents marked
+  with a red cross.
+
+Rooms are drawn as collections (geopandas), not one artist per room; only the
+safe-room labels are one text each.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import shapely  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from planner.errors import OutputError  # noqa: E402
+from planner.station import Station  # noqa: E402
+
+KIND_COLOURS: dict[str, str] = {
+    "quarters": "#dbe9f6", "storage": "#f1e3cf", "recreation": "#dcefd5", "corridor": "#efefef",
+    "lobby": "#efefef", "stairs": "#d9d9d9", "lift": "#d9d9d9", "lab": "#e8dff0", "office": "#f7f0d9",
+    "galley": "#fbe0d6", "medical": "#f9d9e4", "operations": "#e0e6ef", "utility": "#e6e6df",
+    "workshop": "#eee4d8", "hygiene": "#d9f0f0", "classroom": "#f3ecd8", "auditorium": "#ece0d0",
+}
+OTHER_COLOUR = "#f4f4f4"
+PHASE_COLOURS = ["#000000", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+
+
+# ------------------------------------------------------------------ plan per room
+def room_roles(station: Station, plan: dict) -> pd.DataFrame:
+    """Per room (index room_id): role, phase, worst walk (s) and, per scenario, residents,
+    assigned safe room(s), walk (s) and unsheltered residents.
+
+    `role` is `safe_room`, `sheltered` (all its residents have a safe room),
+    `unsheltered` (some residents have none in some scenario) or `unoccupied`.
+    """
+    rooms = station.rooms
+    ids = rooms["room_id"].astype(str)
+    scen = list(station.scenarios)
+    demand = station.demand().reindex(ids)
+    out = pd.DataFrame(index=pd.Index(ids.to_numpy(), name="room_id"))
+    safe = {str(r["room_id"]): r for r in plan.get("safe_rooms", [])}
+    out["phase"] = pd.Series({k: r.get("phase") for k, r in safe.items()}, dtype=float).reindex(out.index)
+    out["existing_safe_room"] = pd.Series({k: bool(r.get("existing")) for k, r in safe.items()},
+                                          dtype=bool).reindex(out.index).fillna(False).astype(bool)
+    a = pd.DataFrame(plan.get("assignments", []), columns=["room_id", "scenario", "safe_room_id", "residents",
+                                                           "walk_s"])
+    u = pd.DataFrame(plan.get("unsheltered", []), columns=["room_id", "scenario", "residents", "reason"])
+    a["room_id"] = a["room_id"].astype(str)
+    u["room_id"] = u["room_id"].astype(str)
+    for s in scen:
+        out[f"residents_{s}"] = demand[s].to_numpy() if s in demand else 0
+        sa = a[a["scenario"] == s].sort_values(["room_id", "walk_s"])
+        g = sa.groupby("room_id")
+        out[f"safe_room_{s}"] = g["safe_room_id"].agg(lambda x: ",".join(map(str, x))).reindex(out.index)
+        out[f"walk_s_{s}"] = g["walk_s"].max().reindex(out.index)
+        out[f"unsheltered_{s}"] = (u[u["scenario"] == s].groupby("room_id")["residents"].sum()
+                                   .reindex(out.index).fillna(0).astype(int))
+    walk_cols = [f"walk_s_{s}" for s in scen]
+    out["worst_walk_s"] = out[walk_cols].max(axis=1) if walk_cols else np.nan
+    uns = out[[f"unsheltered_{s}" for s in scen]].sum(axis=1) if scen else pd.Series(0, index=out.index)
+    res = out[[f"residents_{s}" for s in scen]].sum(axis=1) if scen else pd.Series(0, index=out.index)
+    role = np.where(out.index.isin(list(safe)), "safe_room",
+                    np.where(uns > 0, "unsheltered", np.where(res > 0, "sheltered", "unoccupied")))
+    out.insert(0, "role", role)
+    # a safe room's own residents shelter in place
+    is_safe = out["role"] == "safe_room"
+    out.loc[is_safe & out["worst_walk_s"].isna() & (res > 0), "worst_walk_s"] = 0.0
+    return out
+
+
+# ------------------------------------------------------------------ drawing
+def _door_artists(ax, doors: gpd.GeoDataFrame) -> None:
+    if doors.empty:
+        return
+    geom = doors.geometry.to_numpy()
+    is_line = shapely.get_type_id(geom) == 1
+    if is_line.any():
+        coords, idx = shapely.get_coordinates(geom[is_line], return_index=True)
+        segs = np.split(coords, np.flatnonzero(np.diff(idx)) + 1)
+        ax.add_collection(LineCollection(segs, colors="#8c2d04", linewidths=2.2, zorder=9))
+    pts = ~is_line
+    if pts.any():
+        xy = shapely.get_coordinates(shapely.centroid(geom[pts]))
+        vert = doors["vertical"].to_numpy(dtype=bool)[pts] if "vertical" in doors else np.zeros(pts.sum(), bool)
+        ax.scatter(xy[~vert, 0], xy[~vert, 1], s=8, c="#8c2d04", marker="s", zorder=9)
+        ax.scatter(xy[vert, 0], xy[vert, 1], s=30, c="#8c2d04", marker="^", zorder=9)
+
+
+def _layout(bounds: np.ndarray) -> tuple[int, int, tuple[float, float]]:
+    """(rows, columns, figure size in inches): panels side by side, or stacked for wide decks."""
+    w = max(bounds[2] - bounds[0], 1.0)
+    h = max(bounds[3] - bounds[1], 1.0)
+    if w / h > 1.6:
+        panel_w = 14.0
+        panel_h = float(np.clip(panel_w * h / w, 2.5, 9.0))
+        return 2, 1, (panel_w + 2.0, 2 * panel_h + 3.2)
+    panel_w = 9.0
+    panel_h = float(np.clip(panel_w * h / w, 3.5, 12.0))
+    return 1, 2, (2 * panel_w + 1.5, panel_h + 2.0)
+
+
+def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, path: Path) -> None:
+    p = station.params
+    rooms = station.rooms[station.rooms["deck"] == deck]
+    g = gpd.GeoDataFrame(rooms[["room_id", "kind", "geometry"]].reset_index(drop=True), geometry="geometry")
+    r = roles.reindex(g["room_id"].astype(str).to_numpy())
+    g["role"] = r["role"].to_numpy()
+    g["walk"] = r["worst_walk_s"].to_numpy(dtype=float)
+    g["phase"] = r["phase"].to_numpy(dtype=float)
+    g["existing_sr"] = r["existing_safe_room"].to_numpy(dtype=bool)
+    doors = station.doors[station.doors["deck"] == deck]
+    bounds = np.asarray(g.total_bounds, dtype=float) if len(g) else np.array([0, 0, 1, 1.0])
+    nr, nc, size = _layout(bounds)
+    fig, (ax1, ax2) = plt.subplots(nr, nc, figsize=size, constrained_layout=True)
+    name = plan.get("station", station.name)
+    fig.suptitle(f"{name}: deck {deck}", fontsize=14, fontweight="bold")
+    safe = g[g["role"] == "safe_room"]
+    phases = sorted(x for x in pd.unique(safe["phase"].dropna()))
+    multi_phase = len(phases) > 1
+    # --- left: kinds, doors, safe rooms
+    colours = g["kind"].map(KIND_COLOURS).fillna(OTHER_COLOUR).to_numpy()
+    g.plot(ax=ax1, color=colours, edgecolor="#9e9e9e", linewidth=0.4)
+    _door_artists(ax1, doors)
+    label_size = float(np.clip(220 / max(np.sqrt(max(len(g), 1)) * 4, 1), 4, 9))
+    for ax in (ax1, ax2):
+        if len(safe):
+            if multi_phase:
+                for k in phases:
+                    sk = safe[safe["phase"] == k]
+                    sk.plot(ax=ax, facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)],
+                            linewidth=2.0, hatch="///" if ax is ax1 else None, zorder=6)
+            else:
+                safe.plot(ax=ax, facecolor="none", edgecolor="black", linewidth=2.0,
+                          hatch="///" if ax is ax1 else None, zorder=6)
+            ex = safe[safe["existing_sr"]]
+            if len(ex):
+                ex.plot(ax=ax, facecolor="none", edgecolor="white", linewidth=1.0, linestyle="--", zorder=7)
+    if len(safe):
+        pts = shapely.get_coordinates(shapely.point_on_surface(safe.geometry.to_numpy()))
+        labels = safe["room_id"].astype(str).to_numpy()
+        if multi_phase:
+            labels = np.array([f"{a}\nP{int(b)}" for a, b in zip(labels, safe["phase"])])
+        for (x, y), t in zip(pts, labels):  # one text per safe room (labels are artists by nature)
+            ax1.text(x, y, t, fontsize=label_size, ha="center", va="center", fontweight="bold", zorder=8,
+                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
+    kinds_here = [k for k in pd.unique(g["kind"])]
+    handles = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in kinds_here]
+    if multi_phase:
+        handles += [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2,
+                          hatch="///", label=f"safe room, phase {int(k)}") for k in phases]
+    else:
+        handles.append(Patch(facecolor="none", edgecolor="black", linewidth=2, hatch="///", label="safe room"))
+    handles.append(Line2D([], [], color="#8c2d04", linewidth=2.2, label="door"))
+    ax1.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1,
+               fontsize=8, frameon=False, title="kind", title_fontsize=8)
+    ax1.set_title("Rooms by kind and safe rooms")
+    # --- right: walking time to the assigned safe room
+    norm = Normalize(vmin=0, vmax=p.reach_s)
+    cmap = plt.get_cmap("RdYlGn_r")
+    g.plot(ax=ax2, color="#f7f7f7", edgecolor="#bdbdbd", linewidth=0.3)
+    walked = g[g["walk"].notna()]
+    if len(walked):
+        walked.plot(ax=ax2, column="walk", cmap=cmap, norm=norm, edgecolor="#7f7f7f", linewidth=0.3)
+    uns = g[g["role"] == "unsheltered"]
+    if len(uns):
+        uns.plot(ax=ax2, facecolor="none", edgecolor="red", linewidth=1.5, zorder=7)
+        xy = shapely.get_coordinates(shapely.point_on_surface(uns.geometry.to_numpy()))
+        ax2.scatter(xy[:, 0], xy[:, 1], marker="x", s=40, c="red", linewidths=2, zorder=8,
+                    label="residents unsheltered")
+        ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False)
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cb = fig.colorbar(sm, ax=ax2, fraction=0.04, pad=0.01)
+    cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s")
+    ax2.set_title("Walking time to the assigned safe room")
+    for ax in (ax1, ax2):
+        ax.set_aspect("equal")
+        pad = 0.02 * max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1.0)
+        ax.set_xlim(bounds[0] - pad, bounds[2] + pad)
+        ax.set_ylim(bounds[1] - pad, bounds[3] + pad)
+        ax.set_xlabel("x (m)")
+        ax.set_ylabel("y (m)")
+        ax.tick_params(labelsize=7)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=130)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def plot_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:
+    """One PNG per deck, `map-deck-<deck>.png` in `out_dir`; returns the paths (decks in order)."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the map folder ({exc}). Fix: choose a writable folder") from None
+    roles = room_roles(station, plan)
+    paths = []
+    for deck in sorted(pd.unique(station.rooms["deck"])):
+        path = out_dir / f"map-deck-{int(deck)}.png"
+        _plot_deck(station, plan, roles, int(deck), path)
+        paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------------ GeoPackage
+def plan_layers(station: Station, plan: dict) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """(rooms, assignments) GeoDataFrames of a plan.
+
+    rooms: every room with its role and, per scenario, residents, safe room(s), walk (s),
+    unsheltered; assignments: one LineString per (room, scenario, safe room) from the room's
+    centroid to the safe room's centroid (sheltering in place, a room to itself, has no line).
+    """
+    rooms = station.rooms
+    roles = room_roles(station, plan)
+    base = rooms[["room_id", "name", "kind", "sector", "deck"]].reset_index(drop=True)
+    attrs = roles.reindex(base["room_id"].astype(str).to_numpy()).reset_index(drop=True)
+    rl = gpd.GeoDataFrame(pd.concat([base, attrs], axis=1), geometry=rooms.geometry.to_numpy(), crs=rooms.crs)
+    cent = pd.Series(list(shapely.centroid(rooms.geometry.to_numpy())), index=rooms["room_id"].astype(str).to_numpy())
+    cent = cent[~cent.index.duplicated()]
+    deck = pd.Series(rooms["deck"].to_numpy(), index=rooms["room_id"].astype(str).to_numpy())
+    deck = deck[~deck.index.duplicated()]
+    a = pd.DataFrame(plan.get("assignments", []), columns=["room_id", "scenario", "safe_room_id", "residents",
+                                                           "walk_s"])
+    a["room_id"] = a["room_id"].astype(str)
+    a["safe_room_id"] = a["safe_room_id"].astype(str)
+    a = a[(a["room_id"] != a["safe_room_id"]) & a["room_id"].isin(cent.index) & a["safe_room_id"].isin(cent.index)]
+    a = a.reset_index(drop=True)
+    if len(a):
+        p0 = shapely.get_coordinates(np.asarray(cent.reindex(a["room_id"]).to_numpy(), dtype=object))
+        p1 = shapely.get_coordinates(np.asarray(cent.reindex(a["safe_room_id"]).to_numpy(), dtype=object))
+        lines = shapely.linestrings(np.stack([p0, p1], axis=1))
+    else:
+        lines = np.array([], dtype=object)
+    a["deck_from"] = deck.reindex(a["room_id"]).to_numpy()
+    a["deck_to"] = deck.reindex(a["safe_room_id"]).to_numpy()
+    al = gpd.GeoDataFrame(a, geometry=gpd.GeoSeries(lines, crs=rooms.crs), crs=rooms.crs)
+    return rl, al
+
+
+def write_plan_gpkg(station: Station, plan: dict, path: Path) -> Path:
+    """Write the plan as a GeoPackage with layers `rooms` and `assignments` (temporary name, then moved)."""
+    path = Path(path)
+    rl, al = plan_layers(station, plan)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)  # GDAL creates the file itself
+        try:
+            with warnings.catch_warnings():  # station frames are local metres: no CRS is normal
+                warnings.filterwarnings("ignore", message=".*crs.*was not provided")
+                rl.to_file(tmp, layer="rooms", driver="GPKG")
+                if len(al):
+                    al.to_file(tmp, layer="assignments", driver="GPKG", mode="a")
+                else:  # an empty layer still needs a geometry type
+                    al = al.set_geometry(gpd.GeoSeries([], crs=rl.crs))
+                    al.to_file(tmp, layer="assignments", driver="GPKG", mode="a", geometry_type="LineString")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"{path}: the GeoPackage cannot be written ({exc}). Fix: check the folder is writable") from None
+    return path

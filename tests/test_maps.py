@@ -1,0 +1,101 @@
+"""Maps per deck (non-empty PNGs) and the plan's GeoPackage (layers rooms and assignments)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+
+from planner.maps import plot_maps, room_roles, write_plan_gpkg
+from planner.station import load_station
+
+
+def _box(x0, y0, x1, y1):
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+def two_deck_station(folder: Path):
+    """Two decks, each a corridor with a storage room and a quarters; stairs joined by a vertical link."""
+    folder.mkdir(parents=True, exist_ok=True)
+    feats, doors = [], []
+    for d in (0, 1):
+        for rid, kind, g in ((f"C{d}", "corridor", _box(0, 0, 12, 2)), (f"S{d}", "storage", _box(0, 2, 4, 7)),
+                             (f"Q{d}", "quarters", _box(4, 2, 8, 7)), (f"T{d}", "stairs", _box(8, 2, 12, 7))):
+            feats.append({"type": "Feature", "geometry": g,
+                          "properties": {"room_id": rid, "kind": kind, "sector": "A", "deck": d, "name": rid}})
+        for k, x in enumerate((1.5, 5.5, 9.5)):
+            doors.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[x, 2], [x + 0.9, 2]]},
+                          "properties": {"door_id": f"D{d}{k}", "width_m": 0.9, "deck": d}})
+    doors.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [10, 4.5]},
+                  "properties": {"door_id": "V01", "width_m": 1.2, "from_room": "T0", "to_room": "T1",
+                                 "traverse_s": 12}})
+    (folder / "rooms.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    (folder / "doors.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": doors}))
+    (folder / "residents.csv").write_text("room_id,night,day\nQ0,4,0\nQ1,6,1\nC1,0,3\n")
+    return load_station(folder)
+
+
+PLAN = {
+    "station": "two-deck",
+    "safe_rooms": [{"room_id": "S0", "name": "S0", "sector": "A", "deck": 0, "kind": "storage", "area_m2": 20.0,
+                    "capacity": 8, "door_flow_pps": 0.78, "cost": 1.0, "existing": False, "phase": 1},
+                   {"room_id": "Q1", "name": "Q1", "sector": "A", "deck": 1, "kind": "quarters", "area_m2": 20.0,
+                    "capacity": 8, "door_flow_pps": 0.78, "cost": 1.0, "existing": True, "phase": 2}],
+    "assignments": [{"room_id": "Q0", "scenario": "night", "safe_room_id": "S0", "residents": 4, "walk_s": 9.0},
+                    {"room_id": "Q1", "scenario": "night", "safe_room_id": "Q1", "residents": 6, "walk_s": 0.0},
+                    {"room_id": "Q1", "scenario": "day", "safe_room_id": "Q1", "residents": 1, "walk_s": 0.0},
+                    {"room_id": "C1", "scenario": "day", "safe_room_id": "Q1", "residents": 2, "walk_s": 14.0}],
+    "unsheltered": [{"room_id": "C1", "scenario": "day", "residents": 1, "reason": "door queue"}],
+    "totals": {"cost": 1.0, "scenarios": {}},
+}
+
+
+@pytest.fixture()
+def station(tmp_path):
+    return two_deck_station(tmp_path / "st")
+
+
+def test_roles(station):
+    r = room_roles(station, PLAN)
+    assert r.at["S0", "role"] == "safe_room" and r.at["Q1", "role"] == "safe_room"
+    assert r.at["Q0", "role"] == "sheltered" and r.at["C1", "role"] == "unsheltered"
+    assert r.at["S1", "role"] == "unoccupied"
+    assert r.at["Q0", "worst_walk_s"] == 9.0 and r.at["C1", "worst_walk_s"] == 14.0
+    assert r.at["Q1", "worst_walk_s"] == 0.0
+
+
+def test_one_png_per_deck(station, tmp_path):
+    paths = plot_maps(station, PLAN, tmp_path / "out")
+    assert [p.name for p in paths] == ["map-deck-0.png", "map-deck-1.png"]
+    for p in paths:
+        assert p.stat().st_size > 10_000
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_empty_plan_still_maps(station, tmp_path):
+    paths = plot_maps(station, {"safe_rooms": [], "assignments": [], "unsheltered": []}, tmp_path / "o")
+    assert len(paths) == 2 and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_geopackage_layers(station, tmp_path):
+    path = write_plan_gpkg(station, PLAN, tmp_path / "plan.gpkg")
+    layers = {name: kind for name, kind in pyogrio.list_layers(path)}
+    assert layers == {"rooms": "Polygon", "assignments": "LineString"}
+    rooms = gpd.read_file(path, layer="rooms").set_index("room_id")
+    assert len(rooms) == 8
+    assert rooms.at["S0", "role"] == "safe_room" and rooms.at["C1", "role"] == "unsheltered"
+    assert rooms.at["Q0", "safe_room_night"] == "S0" and rooms.at["Q0", "walk_s_night"] == 9.0
+    lines = gpd.read_file(path, layer="assignments")
+    # sheltering in place (Q1 -> Q1) draws no line
+    assert sorted(zip(lines["room_id"], lines["safe_room_id"])) == [("C1", "Q1"), ("Q0", "S0")]
+    q0 = lines[lines["room_id"] == "Q0"].geometry.iloc[0]
+    assert list(q0.coords) == [(6.0, 4.5), (2.0, 4.5)]
+
+
+def test_geopackage_without_assignments(station, tmp_path):
+    path = write_plan_gpkg(station, {"safe_rooms": [], "assignments": [], "unsheltered": []}, tmp_path / "e.gpkg")
+    assert {n for n, _ in pyogrio.list_layers(path)} == {"rooms", "assignments"}
