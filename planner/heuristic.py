@@ -1,0 +1,245 @@
+"""Constructive heuristic + local search: a feasible plan in seconds, used as the MIP start.
+
+1. Sites that must be open: existing/required ones, and for cover-all the only
+   usable site of some occupied room.
+2. Lazy greedy: open the site with the best (persons it can still take in, over
+   all scenarios, priority-weighted) / cost, and fill it at once: shelter in
+   place first, then rooms with the fewest options, earliest arrivals first,
+   within capacity and the door queue (suffix headroom per arrival bin).
+   Cover-all stops when everyone reachable is sheltered; max-cover when the
+   budget allows no further site.
+3. Backup: add the cheapest sites that give rooms short of `k` options more.
+4. Local search (cover-all): close the most expensive open sites one by one
+   when their people fit into the other open sites (capacity, queue, backup).
+
+The result is only a start: the solver re-assigns exactly and proves the gap.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import numpy as np
+
+
+def greedy_plan(problem: Any) -> list[str]:
+    """Site ids of a feasible-looking plan for `problem` (a planner.model.Problem)."""
+    from planner.model import compile_problem
+
+    c = compile_problem(problem)
+    x = greedy_compiled(c)
+    return sorted(c.site_ids[x > 0.5].tolist())
+
+
+class _State:
+    def __init__(self, c: Any) -> None:
+        self.c = c
+        S = len(c.scen)
+        self.S = S
+        self.R = c.D.astype(np.int64).copy()                 # residual demand (G, S)
+        self.load = np.zeros((c.J, S), np.int64)
+        self.arr = np.zeros((c.J, S, c.nb), np.int64)        # door arrivals per bin
+        self.H = np.repeat(c.qcap[:, None, :], S, axis=1).astype(np.int64)  # queue headroom per bin
+        if not c.door_queue:
+            self.H[:] = np.iinfo(np.int64).max // 4
+        self.flow = np.zeros((len(c.qg), S), np.int64)
+        self.open = c.fixed1.copy().astype(bool)
+        # CSR: pairs by site and by group
+        self.by_site = np.argsort(c.qj, kind="stable")
+        self.site_ptr = np.searchsorted(c.qj[self.by_site], np.arange(c.J + 1))
+        self.grp_ptr = np.searchsorted(c.qg, np.arange(c.G + 1))  # qg is sorted by compile
+        self.nopt = np.diff(self.grp_ptr)
+        self.reach_cnt = np.zeros(c.G, np.int64)
+        self.r_by_site = np.argsort(c.rj, kind="stable")
+        self.r_site_ptr = np.searchsorted(c.rj[self.r_by_site], np.arange(c.J + 1))
+
+    def site_pairs(self, j: int) -> np.ndarray:
+        return self.by_site[self.site_ptr[j]:self.site_ptr[j + 1]]
+
+    def refresh(self, j: int, s: int) -> None:
+        if not self.c.door_queue:
+            return
+        suffix = np.cumsum(self.arr[j, s, ::-1])[::-1]
+        self.H[j, s] = np.minimum.accumulate(self.c.qcap[j] - suffix)
+
+    def room(self, q: int, s: int) -> int:
+        c = self.c
+        j = c.qj[q]
+        free = c.cap[j] - self.load[j, s]
+        if c.qsip[q]:
+            return int(free)
+        return int(min(free, self.H[j, s, c.qbin[q]]))
+
+    def put(self, q: int, s: int, a: int) -> None:
+        c = self.c
+        j = c.qj[q]
+        self.flow[q, s] += a
+        self.R[c.qg[q], s] -= a
+        self.load[j, s] += a
+        if not c.qsip[q] and c.door_queue:
+            self.arr[j, s, c.qbin[q]] += a
+            self.refresh(j, s)
+
+    def fill(self, j: int) -> None:
+        c = self.c
+        qs = self.site_pairs(j)
+        if not len(qs):
+            return
+        order = qs[np.lexsort((c.qbin[qs], self.nopt[c.qg[qs]], ~c.qsip[qs]))]
+        for s in range(self.S):
+            for q in order:
+                r = self.R[c.qg[q], s]
+                if r <= 0:
+                    continue
+                a = min(r, self.room(q, s))
+                if a > 0:
+                    self.put(q, s, a)
+                if self.load[j, s] >= c.cap[j]:
+                    break
+
+    def gain(self, j: int) -> float:
+        c = self.c
+        qs = self.site_pairs(j)
+        if not len(qs):
+            return 0.0
+        g = c.qg[qs]
+        wt = c.w[g][:, None] * self.R[g]                     # (nq, S) weighted residual
+        sip = c.qsip[qs]
+        tot = 0.0
+        qmax = c.qcap[j, c.qbin[qs][~sip].min()] if (~sip).any() else 0
+        for s in range(self.S):
+            v = wt[sip, s].sum() + min(float(qmax), wt[~sip, s].sum())
+            tot += min(float(c.cap[j]) * (c.w[g].max() if len(g) else 1.0), v)
+        return tot
+
+
+def greedy_compiled(c: Any, local_search: bool = True) -> np.ndarray:
+    """0/1 vector over `c.site_ids` (c: planner.model.Compiled)."""
+    st = _State(c)
+    cover_all = c.objective == "cover-all"
+    budget = float("inf") if c.budget is None else float(c.budget)
+    if cover_all and c.G:
+        sole = st.nopt == 1
+        must = np.zeros(c.J, bool)
+        must[c.qj[st.grp_ptr[:-1][sole]]] = True
+        spent = float(c.cost[st.open | must].sum())
+        if spent <= budget:
+            st.open |= must
+    spent = float(c.cost[st.open].sum())
+    for j in np.flatnonzero(st.open):
+        st.fill(j)
+    # ---- lazy greedy
+    heap: list[tuple[float, int]] = []
+    for j in np.flatnonzero(~st.open):
+        g = st.gain(j)
+        if g > 0:
+            heapq.heappush(heap, (-_score(g, c.cost[j]), int(j)))
+    while heap and (not cover_all or st.R.sum() > 0):
+        negs, j = heapq.heappop(heap)
+        if st.open[j] or spent + c.cost[j] > budget + 1e-9:
+            continue
+        g = st.gain(j)
+        if g <= 0:
+            continue
+        sc = _score(g, c.cost[j])
+        if heap and sc < -heap[0][0] - 1e-12:
+            heapq.heappush(heap, (-sc, j))
+            continue
+        st.open[j] = True
+        spent += float(c.cost[j])
+        st.fill(j)
+    # ---- backup
+    if (c.m >= 2).any():
+        _backup(st, budget)
+    # ---- local search: drop expensive sites whose people fit elsewhere
+    if local_search and cover_all:
+        _drop_pass(st)
+    return st.open.astype(float)
+
+
+def _score(gain: float, cost: float) -> float:
+    return gain / cost if cost > 1e-9 else gain * 1e12
+
+
+def _counts(st: _State) -> np.ndarray:
+    c = st.c
+    return np.bincount(c.rg, weights=st.open[c.rj].astype(float), minlength=c.G)
+
+
+def _backup(st: _State, budget: float) -> None:
+    c = st.c
+    spent = float(c.cost[st.open].sum())
+    while True:
+        short = _counts(st) < c.m - 1e-9
+        if not short.any():
+            return
+        sel = short[c.rg] & ~st.open[c.rj]
+        helps = np.bincount(c.rj[sel], minlength=c.J).astype(float)
+        afford = (spent + c.cost <= budget + 1e-9) & ~st.open & (helps > 0)
+        if not afford.any():
+            return
+        score = np.where(afford, helps / np.maximum(c.cost, 1e-9), -1.0)
+        j = int(np.argmax(score))
+        st.open[j] = True
+        spent += float(c.cost[j])
+        st.fill(j)
+
+
+def _drop_pass(st: _State) -> None:
+    c = st.c
+    cand = np.flatnonzero(st.open & ~c.fixed1)
+    cand = cand[np.argsort(-c.cost[cand], kind="stable")]
+    for j in cand:
+        if c.cost[j] <= 0:
+            continue
+        # backup after closing j
+        rs = st.r_by_site[st.r_site_ptr[j]:st.r_site_ptr[j + 1]]
+        if len(rs):
+            cnt = _counts(st)
+            gs = c.rg[rs]
+            if (cnt[gs] - 1 < c.m[gs] - 1e-9).any():
+                continue
+        qs = st.site_pairs(j)
+        moved = st.flow[qs].copy()
+        if moved.sum() == 0:
+            st.open[j] = False
+            continue
+        journal: list[tuple[int, int, int]] = []
+        st.open[j] = False
+        # take j's people out
+        for k, q in enumerate(qs):
+            for s in range(st.S):
+                a = int(moved[k, s])
+                if a:
+                    st.put(int(q), s, -a)
+        ok = True
+        for k, q in enumerate(qs):
+            g = c.qg[q]
+            alts = np.arange(st.grp_ptr[g], st.grp_ptr[g + 1])
+            alts = alts[st.open[c.qj[alts]]]
+            alts = alts[np.lexsort((c.qbin[alts], ~c.qsip[alts]))]
+            for s in range(st.S):
+                need = int(moved[k, s])
+                for q2 in alts:
+                    if need <= 0:
+                        break
+                    a = min(need, st.room(int(q2), s))
+                    if a > 0:
+                        st.put(int(q2), s, a)
+                        journal.append((int(q2), s, a))
+                        need -= a
+                if need > 0:
+                    ok = False
+                    break
+            if not ok:
+                break
+        if not ok:
+            for q2, s, a in reversed(journal):
+                st.put(q2, s, -a)
+            st.open[j] = True
+            for k, q in enumerate(qs):
+                for s in range(st.S):
+                    a = int(moved[k, s])
+                    if a:
+                        st.put(int(q), s, a)

@@ -1,0 +1,1121 @@
+"""The integer program: which candidate rooms to convert, and who shelters where.
+
+Model (DESIGN.md "The optimisation model"), written in linear size:
+
+- `x_j` binary: convert site `j` (1 for `existing` and `required`, absent for protected).
+- `y_gjs >= 0`: residents of room group `g` sheltered at `j` in scenario `s`.
+- demand: `sum_j y_gjs = d_gs` (cover-all) or `<= d_gs` (max-cover).
+- capacity: `sum_g y_gjs <= c_j x_j`; tightening `y_gjs <= min(d_gs, q) x_j`.
+- door queue (fluid queue at the site's door, arrivals binned: each walk is
+  rounded UP to its bin edge `tau_b`, which keeps the plan safe): suffix sums
+  chained through auxiliaries `S_jbs = S_j,b+,s + arrivals in bin b`,
+  `S_jbs <= floor(r_j (T - tau_b))`. Only bins where the bound can bind get an
+  `S` (the others are merged into the next binding bin), so the queue costs one
+  non-zero per assignment plus two per binding bin instead of one per pair and bin.
+  Shelter-in-place pairs (room == site, 0 s) count against capacity, not the queue.
+- budget: `sum_j f_j x_j <= B` (existing sites cost 0).
+- backup: every room with residents has `min(k, #sites in reach)` converted
+  sites within reach (cover-all: hard; max-cover: a room counts as sheltered
+  only if it has them, through a binary `z_g`).
+- objectives: cover-all = min cost (+ a displacement tie-break worth < 1
+  currency unit); max-cover = max priority-weighted sheltered persons summed
+  over scenarios, then (second solve, coverage fixed at the value found) least
+  cost with the displacement tie-break.
+
+Rooms with identical reach sets (same sites, same arrival bins, same
+shelter-in-place flag) and the same priority are aggregated into one group;
+the group's assignment is split back to its rooms integrally afterwards.
+
+Whole persons: with `x` fixed, the assignment rows (room supply; per site the
+capacity row and the nested queue suffixes) are two laminar families, so the
+matrix is totally unimodular; the queue capacities are floored to integers, so
+the fixed-x re-solve (simplex, `y` declared integer) returns whole persons.
+Every solution is verified (capacity, queue replayed on real walk times,
+budget, backup) before it is returned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from planner.errors import InfeasibleError, InputError, SolverError
+from planner.progress import log, stage
+
+INF = float("inf")
+_EPS = 1e-9
+
+
+# ============================================================================ data
+@dataclass
+class Problem:
+    """Everything the optimiser needs (plain data).
+
+    - `demand`: index room_id, one int column per scenario (persons).
+    - `pairs`: room_id, site_id, walk_s (seconds; within reach only). A pair with
+      room_id == site_id and walk_s == 0 is shelter in place (no door queue).
+    - `sites`: index site_id with capacity (persons), door_flow_pps (persons/s),
+      cost (currency), existing (bool), required (bool), displaced (tie-break).
+    - `weight`: priority per room (default 1).
+    """
+
+    demand: pd.DataFrame
+    pairs: pd.DataFrame
+    sites: pd.DataFrame
+    weight: pd.Series | None = None
+    reach_s: float = 60.0
+    objective: str = "cover-all"
+    budget: float | None = None
+    backup_k: int = 1
+    door_queue: bool = True
+    queue_bin_s: float = 1.0
+    time_limit_s: float = 60.0
+    mip_gap: float = 0.01
+    solver: str = "highs"
+    threads: int = 2
+    protected: set[str] = field(default_factory=set)
+    # levers (measured in bench/bench_model.py; defaults = what helped)
+    aggregate: bool = True
+    use_heuristic: bool = True
+    tighten: bool = True
+    backend: str = "highspy"
+    """'highspy' (arrays passed to HiGHS in bulk) or 'pulp' (PuLP model; always used for CBC)."""
+    lexicographic: bool = True
+    """max-cover: second solve for least cost at the coverage found."""
+    msg: bool = False
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("cover-all", "max-cover"):
+            raise InputError("<problem>", "objective", f"is {self.objective!r}", "use 'cover-all' or 'max-cover'")
+        if self.solver not in ("highs", "cbc"):
+            raise InputError("<problem>", "solver", f"is {self.solver!r}", "use 'highs' or 'cbc'")
+        self.demand = self.demand.copy()
+        self.demand.index = self.demand.index.astype(str)
+        self.demand.index.name = "room_id"
+        if self.weight is None:
+            self.weight = pd.Series(1.0, index=self.demand.index)
+        self.weight = self.weight.reindex(self.demand.index).fillna(1.0).astype(float)
+        s = self.sites.copy()
+        s.index = s.index.astype(str)
+        s.index.name = "site_id"
+        for col, default in (("door_flow_pps", INF), ("cost", 0.0), ("existing", False), ("required", False),
+                             ("displaced", 0.0)):
+            if col not in s.columns:
+                s[col] = default
+        s["capacity"] = s["capacity"].fillna(0).astype(np.int64)
+        s["door_flow_pps"] = s["door_flow_pps"].fillna(0.0).astype(float)
+        s["cost"] = s["cost"].fillna(0.0).astype(float)
+        s["existing"] = s["existing"].fillna(False).astype(bool)
+        s["required"] = s["required"].fillna(False).astype(bool)
+        s["displaced"] = s["displaced"].fillna(0.0).astype(float)
+        self.sites = s
+        pr = self.pairs[["room_id", "site_id", "walk_s"]].copy()
+        pr["room_id"] = pr["room_id"].astype(str)
+        pr["site_id"] = pr["site_id"].astype(str)
+        pr["walk_s"] = pr["walk_s"].astype(float)
+        self.pairs = pr.reset_index(drop=True)
+        self.protected = {str(p) for p in (self.protected or set())}
+
+    @property
+    def scenarios(self) -> list[str]:
+        return [str(c) for c in self.demand.columns]
+
+    def replace(self, **changes: Any) -> "Problem":
+        """A copy with some fields changed."""
+        import dataclasses
+
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_cost_matrix(cls, demand: Any, times: Any, capacity: Any, cost: Any, door_flow_pps: Any = None,
+                         existing: Any = None, required: Any = None, displaced: Any = None, weight: Any = None,
+                         reach_s: float = 60.0, room_ids: list[str] | None = None,
+                         site_ids: list[str] | None = None, **options: Any) -> "Problem":
+        """spopt-style constructor (tests, benchmarks).
+
+        `demand`: DataFrame (index room_id, scenario columns) or array (n_rooms x n_scen) of persons;
+        `times`: pairs DataFrame (room_id, site_id, walk_s) or array (n_rooms x n_sites) of seconds,
+        `np.inf` where unreachable (a room and a site with the same id at 0 s shelter in place);
+        `capacity` (persons), `cost` (currency), `door_flow_pps` (persons/s; None = no door limit),
+        `existing`, `required` (bool), `displaced` (float): arrays or Series per site.
+        """
+        if isinstance(demand, pd.DataFrame):
+            dem = demand.copy()
+        else:
+            arr = np.asarray(demand)
+            if arr.ndim == 1:
+                arr = arr[:, None]
+            rids = room_ids or [f"r{i}" for i in range(arr.shape[0])]
+            dem = pd.DataFrame(arr.astype(np.int64), index=rids,
+                               columns=[f"s{k}" for k in range(arr.shape[1])])
+        dem.index = dem.index.astype(str)
+        if isinstance(times, pd.DataFrame) and {"room_id", "site_id", "walk_s"} <= set(times.columns):
+            pairs = times[["room_id", "site_id", "walk_s"]].copy()
+            sids = site_ids or (list(capacity.index) if isinstance(capacity, pd.Series)
+                                else sorted(pairs["site_id"].astype(str).unique()))
+        else:
+            t = np.asarray(times, dtype=float)
+            sids = site_ids or [f"j{k}" for k in range(t.shape[1])]
+            ii, jj = np.nonzero(np.isfinite(t) & (t <= reach_s + _EPS))
+            pairs = pd.DataFrame({"room_id": dem.index.to_numpy()[ii], "site_id": np.asarray(sids, dtype=object)[jj],
+                                  "walk_s": t[ii, jj]})
+        sids = [str(s) for s in sids]
+        n = len(sids)
+
+        def col(v: Any, default: Any) -> np.ndarray:
+            if v is None:
+                return np.full(n, default)
+            if isinstance(v, pd.Series):
+                return v.reindex(sids).to_numpy()
+            return np.asarray(v)
+
+        sites = pd.DataFrame({"capacity": col(capacity, 0).astype(np.int64), "cost": col(cost, 0.0).astype(float),
+                              "door_flow_pps": col(door_flow_pps, INF).astype(float),
+                              "existing": col(existing, False).astype(bool), "required": col(required, False).astype(bool),
+                              "displaced": col(displaced, 0.0).astype(float)}, index=pd.Index(sids, name="site_id"))
+        w = None
+        if weight is not None:
+            w = weight if isinstance(weight, pd.Series) else pd.Series(np.asarray(weight, float), index=dem.index)
+        if door_flow_pps is None:
+            options.setdefault("door_queue", False)
+        return cls(demand=dem, pairs=pairs, sites=sites, weight=w, reach_s=reach_s, **options)
+
+    @classmethod
+    def from_station(cls, station: Any, reach: Any, sites: pd.DataFrame, cost: pd.Series | pd.DataFrame,
+                     **overrides: Any) -> "Problem":
+        """From a `planner.station.Station`, a `planner.network.ReachTable`, `candidate_sites(station)`
+        and a cost Series (index site_id, currency; or `site_costs` with `total_cost`).
+
+        Every option comes from `station.params`; `overrides` win (e.g. budget=..., objective=...).
+        """
+        p = station.params
+        if isinstance(cost, pd.DataFrame):
+            disp = cost["displaced_residents"] if "displaced_residents" in cost.columns else None
+            cost = cost["total_cost"]
+        else:
+            disp = None
+        s = sites.copy()
+        s.index = s.index.astype(str)
+        s["cost"] = cost.reindex(s.index).fillna(0.0).astype(float)
+        if "displaced" not in s.columns:
+            if disp is not None:
+                s["displaced"] = disp.reindex(s.index).fillna(0.0).astype(float)
+            else:
+                dem = station.demand()
+                s["displaced"] = dem.reindex(s.index).fillna(0).max(axis=1).astype(float) if len(dem.columns) else 0.0
+        s.loc[s["existing"].astype(bool), "cost"] = 0.0
+        protected = set(station.rooms.loc[station.rooms["protected"].astype(bool), "room_id"].astype(str)) | set(p.protect)
+        opts: dict[str, Any] = dict(reach_s=p.reach_s, objective=p.objective, budget=p.budget, backup_k=p.backup_k,
+                                    door_queue=p.door_queue, queue_bin_s=p.queue_bin_s, time_limit_s=p.time_limit_s,
+                                    mip_gap=p.mip_gap, solver=p.solver, threads=p.threads, protected=protected)
+        opts.update(overrides)
+        pairs = reach.pairs[["room_id", "site_id", "walk_s"]] if hasattr(reach, "pairs") else reach
+        if not p.shelter_in_place:
+            pairs = pairs[~((pairs["room_id"].astype(str) == pairs["site_id"].astype(str)) & (pairs["walk_s"] <= _EPS))]
+        return cls(demand=station.demand(), pairs=pairs, sites=s, weight=station.priority(), **opts)
+
+
+@dataclass
+class Solution:
+    """A plan: sites chosen, who shelters where (whole persons), who does not, and how good it is."""
+
+    chosen: list[str]
+    assignments: pd.DataFrame
+    unsheltered: pd.DataFrame
+    solver: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> float:
+        return float(self.stats.get("cost", float("nan")))
+
+
+# ====================================================================== compile
+@dataclass
+class Compiled:
+    """Index-based form of a Problem after pruning and aggregation (internal, also used by the heuristic)."""
+
+    scen: list[str]
+    site_ids: np.ndarray          # (J,) str
+    cap: np.ndarray               # (J,) int persons
+    rate: np.ndarray              # (J,) persons/s
+    cost: np.ndarray              # (J,) currency (0 for existing)
+    disp: np.ndarray              # (J,) displacement tie-break
+    fixed1: np.ndarray            # (J,) bool
+    D: np.ndarray                 # (G, S) int persons per group
+    w: np.ndarray                 # (G,) weight
+    m: np.ndarray                 # (G,) backup requirement
+    # usable pairs (group, site): bin, shelter-in-place, upper bound per scenario
+    qg: np.ndarray
+    qj: np.ndarray
+    qbin: np.ndarray
+    qsip: np.ndarray
+    # reach pairs (group, site) for backup
+    rg: np.ndarray
+    rj: np.ndarray
+    qcap: np.ndarray              # (J, NB) floored queue capacity per arrival bin (persons)
+    nb: int
+    room_group: pd.Series         # room_id -> group index (rooms with residents and a usable pair)
+    unreachable: list[str]        # rooms with residents and no usable pair
+    pairs: pd.DataFrame           # original pairs (room_id, site_id, walk_s) restricted to kept sites
+    objective: str
+    budget: float | None
+    door_queue: bool
+    reach_s: float
+    bin_s: float
+    tighten: bool = True
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def J(self) -> int:
+        return len(self.site_ids)
+
+    @property
+    def G(self) -> int:
+        return self.D.shape[0]
+
+
+def _bins(walk: np.ndarray, bin_s: float) -> np.ndarray:
+    return np.ceil(walk / bin_s - 1e-7).astype(np.int64).clip(min=0)
+
+
+def compile_problem(p: Problem) -> Compiled:
+    """Prune sites, aggregate interchangeable rooms, index everything (vectorised)."""
+    t0 = time.perf_counter()
+    scen = p.scenarios
+    dem = p.demand.reindex(columns=scen).fillna(0).clip(lower=0).round().astype(np.int64)
+    sites = p.sites[~p.sites.index.isin(p.protected) | p.sites["existing"]]
+    pairs = p.pairs
+    pairs = pairs[(pairs["walk_s"] <= p.reach_s + 1e-7) & pairs["site_id"].isin(sites.index)
+                  & pairs["room_id"].isin(dem.index)]
+    pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
+    has_res = dem.to_numpy().sum(axis=1) > 0
+    res_rooms = dem.index[has_res]
+    fixed = (sites["existing"] | sites["required"]).to_numpy()
+    # --- site pruning: useless sites (no resident room in reach, or no capacity) unless fixed in
+    pr_res = pairs[pairs["room_id"].isin(res_rooms)]
+    reached = sites.index.isin(pr_res["site_id"].unique())
+    useful = reached & (sites["capacity"].to_numpy() > 0)
+    keep = useful | fixed
+    n_pruned = int((~keep).sum())
+    sites = sites[keep]
+    fixed = fixed[keep]
+    site_ids = sites.index.to_numpy().astype(str)
+    J = len(site_ids)
+    sidx = pd.Series(np.arange(J), index=site_ids)
+    pairs = pairs[pairs["site_id"].isin(site_ids)].reset_index(drop=True)
+    T = float(p.reach_s)
+    bin_s = float(p.queue_bin_s)
+    nb = int(math.ceil(T / bin_s - 1e-7)) + 1
+    rate = sites["door_flow_pps"].to_numpy(dtype=float)
+    cap = sites["capacity"].to_numpy(dtype=np.int64)
+    tau = np.minimum(np.arange(nb) * bin_s, T)
+    if p.door_queue:
+        with np.errstate(invalid="ignore"):
+            qcap = np.floor(np.outer(np.where(np.isfinite(rate), rate, 1e12), T - tau) + 1e-6)
+        qcap = np.minimum(qcap, cap[:, None]).astype(np.int64)
+    else:
+        qcap = np.repeat(cap[:, None], nb, axis=1).astype(np.int64)
+    # --- pairs among resident rooms, in index form
+    pr = pairs[pairs["room_id"].isin(res_rooms)]
+    pj = sidx.reindex(pr["site_id"].to_numpy()).to_numpy()
+    pbin = np.minimum(_bins(pr["walk_s"].to_numpy(), bin_s), nb - 1)
+    psip = ((pr["room_id"].to_numpy() == pr["site_id"].to_numpy()) & (pr["walk_s"].to_numpy() <= 1e-9))
+    usable = (cap[pj] > 0) & (psip | (qcap[pj, pbin] > 0))
+    rooms_pr = pr["room_id"].to_numpy()
+    usable_rooms = set(rooms_pr[usable])
+    unreachable = [r for r in res_rooms if r not in usable_rooms]
+    cover_rooms = np.array([r for r in res_rooms if r in usable_rooms], dtype=object)
+    # --- aggregation key per room: sorted tokens of (site, bin, sip, usable) + weight
+    tok = ((pj.astype(np.int64) * (nb + 1) + pbin) * 2 + psip) * 2 + usable
+    kdf = pd.DataFrame({"room": rooms_pr, "tok": tok})
+    kdf = kdf[kdf["room"].isin(usable_rooms)].sort_values(["room", "tok"])
+    if p.aggregate:
+        keys = kdf.groupby("room", sort=True)["tok"].agg(lambda v: v.to_numpy().tobytes())
+        wkey = p.weight.reindex(keys.index).to_numpy()
+        combo = pd.Series([k + np.float64(wv).tobytes() for k, wv in zip(keys.to_numpy(), wkey)], index=keys.index)
+        codes, uniq = pd.factorize(combo, sort=False)
+        room_group = pd.Series(codes, index=keys.index)
+    else:
+        rooms_sorted = np.sort(cover_rooms.astype(str)) if len(cover_rooms) else np.array([], dtype=str)
+        room_group = pd.Series(np.arange(len(rooms_sorted)), index=rooms_sorted)
+    G = int(room_group.max()) + 1 if len(room_group) else 0
+    Dr = dem.reindex(room_group.index).to_numpy()
+    D = np.zeros((G, len(scen)), dtype=np.int64)
+    np.add.at(D, room_group.to_numpy(), Dr)
+    w = np.zeros(G)
+    w[room_group.to_numpy()] = p.weight.reindex(room_group.index).to_numpy()
+    # representative room per group -> its pairs are the group's pairs
+    first = room_group.groupby(room_group.to_numpy()).head(1)
+    rep_map = pd.Series(first.to_numpy(), index=first.index)  # representative room -> group
+    is_rep = pd.Series(rooms_pr).isin(rep_map.index).to_numpy()
+    g_of = rep_map.reindex(rooms_pr[is_rep]).to_numpy()
+    rg, rj = g_of, pj[is_rep]
+    u = usable[is_rep]
+    qg, qj, qbin, qsip = g_of[u], pj[is_rep][u], pbin[is_rep][u], psip[is_rep][u]
+    order = np.lexsort((qbin, qj, qg))
+    qg, qj, qbin, qsip = qg[order], qj[order], qbin[order], qsip[order]
+    nreach = np.bincount(rg, minlength=G) if G else np.zeros(0, np.int64)
+    m = np.minimum(max(int(p.backup_k), 0), nreach).astype(np.int64)
+    c = Compiled(scen=scen, site_ids=site_ids, cap=cap, rate=rate,
+                 cost=np.where(sites["existing"].to_numpy(), 0.0, sites["cost"].to_numpy(dtype=float)),
+                 disp=sites["displaced"].to_numpy(dtype=float), fixed1=fixed, D=D, w=w, m=m,
+                 qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
+                 unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
+                 door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=p.tighten)
+    c.stats.update(rooms=int(len(dem)), rooms_with_residents=int(has_res.sum()), groups=G,
+                   sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
+                   unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
+    return c
+
+
+# ======================================================================== model
+@dataclass
+class Arrays:
+    """A MIP in array form: min c'v, row_lo <= A v <= row_hi, lo <= v <= hi (columns x, z, y, S)."""
+
+    c: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    integer: np.ndarray
+    A: sp.csc_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    names: list[str]
+    row_names: list[str]
+    nx: int
+    nz: int
+    ny: int
+    ycol0: int
+    scol0: int
+    yq: np.ndarray   # usable-pair index of each y column
+    ys: np.ndarray   # scenario of each y column
+    z_groups: np.ndarray  # group of each z column
+    cover_row: int | None = None
+    rows_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.cidx: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.kind: list[tuple[str, int]] = []
+        self.n = 0
+
+    def add(self, rows_local: np.ndarray, cols: np.ndarray, vals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            kind: str) -> None:
+        k = len(lo)
+        if k == 0:
+            return
+        self.r.append(rows_local + self.n)
+        self.cidx.append(cols)
+        self.v.append(vals)
+        self.lo.append(np.asarray(lo, float))
+        self.hi.append(np.asarray(hi, float))
+        self.kind.append((kind, k))
+        self.n += k
+
+
+def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
+                 stage2: bool = False, walk_obj: np.ndarray | None = None) -> Arrays:
+    """The MIP (or, with `x_fixed`, the assignment problem) as arrays.
+
+    Columns: x (sites), z (max-cover backup flags), y (assignments), S (queue suffixes);
+    the layout does not depend on `x_fixed` or `stage2`, so solutions carry over.
+    `stage2`: max-cover second stage (min cost + displacement tie-break, coverage >= `cover_at_least`).
+    `walk_obj`: per usable pair, walk seconds; assignments then prefer short walks (tiny weight).
+    """
+    J, G, S = c.J, c.G, len(c.scen)
+    cover_all = c.objective == "cover-all"
+    # ---- y columns: usable pair q x scenario s with D>0
+    Dq = c.D[c.qg]  # (Q, S)
+    qq, ss = np.nonzero(Dq > 0)
+    ny = len(qq)
+    yg, yj = c.qg[qq], c.qj[qq]
+    ybin, ysip = c.qbin[qq], c.qsip[qq]
+    dy = Dq[qq, ss]
+    qc = np.where(ysip, c.cap[yj], c.qcap[yj, ybin])
+    yub = np.minimum(dy, np.minimum(c.cap[yj], qc)).astype(float)
+    nx = J
+    z_groups = np.flatnonzero(c.m >= 2) if not cover_all else np.zeros(0, np.int64)
+    nz_ = len(z_groups)
+    zpos = np.full(G, -1)
+    zpos[z_groups] = np.arange(nz_)
+    zcol0 = nx
+    ycol0 = nx + nz_
+    scol0 = ycol0 + ny
+    R = _Rows()
+    # ---- demand rows, one per (g, s) with D>0 (max-cover with backup: - D_gs z_g)
+    gs_key = yg * S + ss
+    ukey, drow = np.unique(gs_key, return_inverse=True)
+    dval = c.D[ukey // S, ukey % S].astype(float)
+    g_of_row = ukey // S
+    hasz = np.flatnonzero(zpos[g_of_row] >= 0)
+    dhi = dval.copy()
+    dhi[hasz] = 0.0
+    R.add(np.r_[drow, hasz], np.r_[ycol0 + np.arange(ny), zcol0 + zpos[g_of_row[hasz]]],
+          np.r_[np.ones(ny), -dval[hasz]], dval if cover_all else np.full(len(ukey), -INF), dhi, "demand")
+    # ---- queue chains: S variables at binding bins only
+    S_hi: list[float] = []
+    s_cols: list[np.ndarray] = []
+    s_vals: list[np.ndarray] = []
+    s_rows: list[np.ndarray] = []
+    last_S: list[tuple[int, int, int]] = []  # (S index, site, cap)
+    nS = 0
+    if c.door_queue:
+        nq = np.flatnonzero(~ysip)
+        if len(nq):
+            order = nq[np.lexsort((-ybin[nq], ss[nq], yj[nq]))]
+            key = yj[order] * S + ss[order]
+            brk = np.flatnonzero(np.diff(key)) + 1
+            for a, b in zip(np.r_[0, brk], np.r_[brk, len(order)]):
+                idx = order[a:b]          # y columns of site j, scenario s, bins descending
+                j = int(yj[idx[0]])
+                bins = ybin[idx]
+                cum = np.cumsum(yub[idx])  # suffix upper bounds
+                last = np.r_[np.flatnonzero(np.diff(bins)), len(bins) - 1]  # last position of each bin
+                capb = c.qcap[j, bins[last]]
+                binding = cum[last] > capb + 1e-9
+                if not binding.any():
+                    continue
+                prev_S = -1
+                prev_pos = 0
+                bpos = last[binding]
+                bcap = capb[binding]
+                for pos, cp in zip(bpos, bcap):
+                    ycols = ycol0 + idx[prev_pos:pos + 1]
+                    scol = scol0 + nS
+                    S_hi.append(float(cp))
+                    if prev_S >= 0:
+                        cc = np.r_[scol, prev_S, ycols]
+                        vv = np.r_[1.0, -1.0, -np.ones(len(ycols))]
+                    else:
+                        cc = np.r_[scol, ycols]
+                        vv = np.r_[1.0, -np.ones(len(ycols))]
+                    s_cols.append(cc)
+                    s_vals.append(vv)
+                    s_rows.append(np.full(len(cc), nS))
+                    nS += 1
+                    prev_S = scol
+                    prev_pos = pos + 1
+                last_S.append((prev_S, j, int(bcap[-1])))
+    if nS:
+        R.add(np.concatenate(s_rows), np.concatenate(s_cols), np.concatenate(s_vals), np.zeros(nS), np.zeros(nS),
+              "queue")
+    ncol = scol0 + nS
+    # ---- capacity rows per (j, s) with y
+    js_key = yj * S + ss
+    ujs, crow = np.unique(js_key, return_inverse=True)
+    cj = ujs // S
+    R.add(np.r_[crow, np.arange(len(ujs))], np.r_[ycol0 + np.arange(ny), cj],
+          np.r_[np.ones(ny), -c.cap[cj].astype(float)], np.full(len(ujs), -INF), np.zeros(len(ujs)), "capacity")
+    if x_fixed is None:
+        # ---- tightening y <= u x (only where the capacity row does not imply it)
+        if c.tighten:
+            ti = np.flatnonzero(yub < c.cap[yj] - 1e-9)
+            R.add(np.r_[np.arange(len(ti)), np.arange(len(ti))], np.r_[ycol0 + ti, yj[ti]],
+                  np.r_[np.ones(len(ti)), -yub[ti]], np.full(len(ti), -INF), np.zeros(len(ti)), "tighten")
+        # ---- all door arrivals of a binding chain <= q x
+        if last_S:
+            ls = np.array(last_S)
+            ls = ls[ls[:, 2] < c.cap[ls[:, 1]]]
+            k = len(ls)
+            R.add(np.r_[np.arange(k), np.arange(k)], np.r_[ls[:, 0], ls[:, 1]],
+                  np.r_[np.ones(k), -ls[:, 2].astype(float)], np.full(k, -INF), np.zeros(k), "queue-x")
+        # ---- backup
+        need = np.flatnonzero(c.m >= 2)
+        if len(need):
+            sel = np.isin(c.rg, need)
+            gmap = np.full(G, -1)
+            gmap[need] = np.arange(len(need))
+            if cover_all:
+                R.add(gmap[c.rg[sel]], c.rj[sel], np.ones(int(sel.sum())), c.m[need].astype(float),
+                      np.full(len(need), INF), "backup")
+            else:
+                R.add(np.r_[gmap[c.rg[sel]], np.arange(len(need))], np.r_[c.rj[sel], zcol0 + zpos[need]],
+                      np.r_[np.ones(int(sel.sum())), -c.m[need].astype(float)], np.zeros(len(need)),
+                      np.full(len(need), INF), "backup")
+    # ---- budget
+    if c.budget is not None:
+        nzc = np.flatnonzero(c.cost > 0)
+        R.add(np.zeros(len(nzc), np.int64), nzc, c.cost[nzc], np.array([-INF]), np.array([float(c.budget)]), "budget")
+    # ---- objective
+    obj = np.zeros(ncol)
+    tot_cost = float(c.cost.sum()) + 1.0
+    tot_disp = float(c.disp.sum()) + 1.0
+    if cover_all or stage2:
+        obj[:nx] = c.cost + (0.5 / tot_disp) * c.disp
+    else:
+        obj[ycol0:ycol0 + ny] = -c.w[yg]
+        wmin = float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0
+        obj[:nx] = (0.25 * wmin / tot_cost) * c.cost + (0.25 * wmin / tot_disp) * c.disp
+    if walk_obj is not None:
+        wscale = 1e-3 if (cover_all or stage2) else 1e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
+        obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
+    cover_row = None
+    if stage2 and cover_at_least is not None:
+        cover_row = R.n
+        R.add(np.zeros(ny, np.int64), ycol0 + np.arange(ny), c.w[yg], np.array([cover_at_least]), np.array([INF]),
+              "coverage")
+    # ---- assemble
+    rows = np.concatenate(R.r) if R.r else np.zeros(0, np.int64)
+    cols = np.concatenate(R.cidx) if R.cidx else np.zeros(0, np.int64)
+    vals = np.concatenate(R.v) if R.v else np.zeros(0)
+    rlo = np.concatenate(R.lo) if R.lo else np.zeros(0)
+    rhi = np.concatenate(R.hi) if R.hi else np.zeros(0)
+    A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rlo), ncol))
+    A.sum_duplicates()
+    lo = np.zeros(ncol)
+    lo[:nx] = c.fixed1.astype(float)
+    hi = np.r_[np.ones(nx), np.ones(nz_), yub, np.array(S_hi, dtype=float)]
+    integer = np.zeros(ncol, bool)
+    integer[:ycol0] = True
+    if x_fixed is not None:
+        lo[:nx] = hi[:nx] = x_fixed
+        integer[ycol0:scol0] = True
+        if nz_:
+            cnt = np.bincount(c.rg, weights=x_fixed[c.rj], minlength=G)
+            lo[zcol0:ycol0] = hi[zcol0:ycol0] = (cnt[z_groups] >= c.m[z_groups] - 1e-9).astype(float)
+    names = ([f"x_{i}" for i in range(nx)] + [f"z_{i}" for i in range(nz_)] + [f"y_{i}" for i in range(ny)]
+             + [f"S_{i}" for i in range(nS)])
+    row_names = [f"{kind}_{i}" for kind, k in R.kind for i in range(k)]
+    return Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=A, row_lo=rlo, row_hi=rhi, names=names,
+                  row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
+                  z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
+                      (kind, k) for kind, k in R.kind))
+
+
+# ======================================================================= solvers
+_STATUS = {"kOptimal": "optimal", "kInfeasible": "infeasible", "kUnboundedOrInfeasible": "infeasible",
+           "kTimeLimit": "time limit", "kIterationLimit": "iteration limit", "kInterrupt": "interrupted",
+           "kHighsInterrupt": "interrupted", "kSolutionLimit": "solution limit", "kMemoryLimit": "memory limit",
+           "kObjectiveBound": "objective bound", "kObjectiveTarget": "objective target"}
+
+
+def _highs_version() -> str:
+    import highspy
+
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+@dataclass
+class _Run:
+    values: np.ndarray | None
+    status: str
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    name: str
+    version: str
+    nodes: int = 0
+
+
+def _solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start: np.ndarray | None,
+                   msg: bool, mip: bool = True) -> _Run:
+    import highspy
+
+    t0 = time.perf_counter()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(msg))
+    h.setOptionValue("time_limit", float(max(time_limit, 0.5)))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("threads", int(threads))
+    lp = highspy.HighsLp()
+    n, mrows = ar.A.shape[1], ar.A.shape[0]
+    lp.num_col_ = n
+    lp.num_row_ = mrows
+    lp.col_cost_ = ar.c
+    lp.col_lower_ = ar.lo
+    lp.col_upper_ = ar.hi
+    lp.row_lower_ = np.where(np.isfinite(ar.row_lo), ar.row_lo, -highspy.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(ar.row_hi), ar.row_hi, highspy.kHighsInf)
+    A = ar.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    lp.a_matrix_.num_col_ = n
+    lp.a_matrix_.num_row_ = mrows
+    if mip and ar.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                           for b in ar.integer]
+    h.passModel(lp)
+    if start is not None and mip:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, start))
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    st = h.getModelStatus()
+    name = h.modelStatusToString(st)
+    key = str(st).split(".")[-1]
+    info = h.getInfo()
+    status = _STATUS.get(key, name.lower())
+    has_sol = info.primal_solution_status == 2 if hasattr(info, "primal_solution_status") else True
+    values = np.array(h.getSolution().col_value) if has_sol and len(h.getSolution().col_value) == n else None
+    obj = float(info.objective_function_value) if values is not None else INF
+    if mip and ar.integer.any():
+        bound = float(info.mip_dual_bound)
+        g = float(info.mip_gap)
+        nodes = int(info.mip_node_count)
+    else:
+        bound, g, nodes = obj, 0.0, 0
+    if status == "optimal":
+        g = min(g, gap) if np.isfinite(g) else 0.0
+    return _Run(values, status, obj, bound, g, time.perf_counter() - t0, "HiGHS", _highs_version(), nodes)
+
+
+def _solve_pulp(ar: Arrays, time_limit: float, gap: float, threads: int, start: np.ndarray | None, msg: bool,
+                solver: str, mip: bool = True) -> tuple[_Run, float]:
+    """Build the same arrays as a PuLP model (transparent, CBC fallback) and solve it."""
+    import pulp
+
+    tb = time.perf_counter()
+    prob = pulp.LpProblem("safe_rooms", pulp.LpMinimize)
+    n = ar.A.shape[1]
+    vars_ = [pulp.LpVariable(ar.names[i], lowBound=float(ar.lo[i]), upBound=float(ar.hi[i]) if np.isfinite(ar.hi[i]) else None,
+                             cat=pulp.LpInteger if (mip and ar.integer[i]) else pulp.LpContinuous) for i in range(n)]
+    nzc = np.flatnonzero(ar.c)
+    prob.setObjective(pulp.LpAffineExpression([(vars_[i], float(ar.c[i])) for i in nzc]))
+    A = ar.A.tocsr()
+    cons = {}
+    for r in range(A.shape[0]):
+        a, b = A.indptr[r], A.indptr[r + 1]
+        expr = pulp.LpAffineExpression([(vars_[k], float(v)) for k, v in zip(A.indices[a:b], A.data[a:b])])
+        lo, hi = ar.row_lo[r], ar.row_hi[r]
+        nm = ar.row_names[r] if r < len(ar.row_names) else f"r{r}"
+        if np.isfinite(lo) and np.isfinite(hi) and lo == hi:
+            cons[nm] = pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=float(lo))
+        else:
+            if np.isfinite(hi):
+                cons[nm] = pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=float(hi))
+            if np.isfinite(lo):
+                cons[nm + "_lo"] = pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=float(lo))
+    prob.extend(cons)
+    build_s = time.perf_counter() - tb
+    t0 = time.perf_counter()
+    if start is not None:
+        for v, val in zip(vars_, start):
+            v.setInitialValue(float(val))
+    if solver == "cbc":
+        s = pulp.PULP_CBC_CMD(msg=msg, timeLimit=max(time_limit, 1.0), gapRel=gap, threads=threads,
+                              warmStart=start is not None)
+        name, version = "CBC", "2.10"
+    else:
+        s = _PulpHighsStart(msg=msg, timeLimit=max(time_limit, 0.5), gapRel=gap, threads=threads, start=start)
+        name, version = "HiGHS (PuLP)", _highs_version()
+    prob.solve(s)
+    sec = time.perf_counter() - t0
+    st = pulp.LpStatus[prob.status]
+    vals = np.array([v.varValue if v.varValue is not None else np.nan for v in vars_])
+    ok = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) and not np.isnan(vals).any()
+    obj = float(pulp.value(prob.objective) or 0.0) if ok else INF
+    status = {"Optimal": "optimal" if prob.sol_status == pulp.LpSolutionOptimal else "time limit",
+              "Infeasible": "infeasible"}.get(st, st.lower())
+    bound, g = obj, 0.0
+    if isinstance(s, _PulpHighsStart) and s.info is not None:
+        bound, g = s.info
+    elif status != "optimal":
+        bound, g = -INF, INF
+    return _Run(vals if ok else None, status, obj, bound, g, sec, name, version), build_s
+
+
+try:  # in-memory HiGHS through PuLP, with a MIP start (PuLP 3.3's adapter has none)
+    import pulp as _pulp
+
+    class _PulpHighsStart(_pulp.HiGHS):  # type: ignore[misc,valid-type]
+        def __init__(self, start: np.ndarray | None = None, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.start = start
+            self.info: tuple[float, float] | None = None
+
+        def actualSolve(self, lp: Any) -> int:  # noqa: N802 - PuLP API
+            import highspy
+
+            self.createAndConfigureSolver(lp)
+            self.buildSolverModel(lp)
+            if self.start is not None:
+                vs = lp.variables()
+                idx = np.array([v.index for v in vs], dtype=np.int32)
+                vals = np.array([float(v.varValue) if v.varValue is not None else 0.0 for v in vs])
+                order = np.argsort(idx)
+                lp.solverModel.setSolution(len(idx), idx[order], vals[order])
+            self.callSolver(lp)
+            status, sol_status = self.findSolutionValues(lp)
+            info = lp.solverModel.getInfo()
+            try:
+                self.info = (float(info.mip_dual_bound), float(info.mip_gap))
+            except Exception:  # pragma: no cover
+                self.info = None
+            for var in lp.variables():
+                var.modified = False
+            for constraint in lp._constraints.values():
+                constraint.modifier = False
+            lp.assignStatus(status, sol_status)
+            del highspy
+            return status
+except Exception:  # pragma: no cover
+    _PulpHighsStart = None  # type: ignore[assignment,misc]
+
+
+def _run(ar: Arrays, p: Problem, time_limit: float, start: np.ndarray | None, mip: bool = True) -> tuple[_Run, float]:
+    if p.solver == "cbc" or p.backend == "pulp":
+        return _solve_pulp(ar, time_limit, p.mip_gap, p.threads, start, p.msg, p.solver, mip)
+    return _solve_highspy(ar, time_limit, p.mip_gap, p.threads, start, p.msg, mip), 0.0
+
+
+# ==================================================================== assignment
+def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.0) -> tuple[np.ndarray | None, Arrays, _Run]:
+    """Whole-person assignment for a fixed set of sites (y integer; a TU system, solved at the root).
+
+    Returns (full column vector or None if infeasible, arrays, run).
+    """
+    walk = _group_walk(c)
+    ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=walk)
+    q = p.replace(solver="highs", backend="highspy", mip_gap=0.0)
+    run, _ = _run(ar, q, time_limit, None, mip=True)
+    return run.values, ar, run
+
+
+def _group_walk(c: Compiled) -> np.ndarray:
+    """Per usable pair: representative walk (bin upper edge, seconds)."""
+    return np.where(c.qsip, 0.0, np.minimum(c.qbin * c.bin_s, c.reach_s))
+
+
+def full_vector(c: Compiled, ar_model: Arrays, ar_fixed: Arrays, v_fixed: np.ndarray) -> np.ndarray:
+    """A fixed-x solution as a MIP start (both share the column layout)."""
+    assert ar_model.A.shape[1] == ar_fixed.A.shape[1]
+    return np.asarray(v_fixed, dtype=float).copy()
+
+
+# ===================================================================== solve
+def solve(problem: Problem, start: list[str] | None = None, progress: bool = True) -> Solution:
+    """Solve the problem; returns the best plan found with its proven bound and gap.
+
+    `start`: site ids of a known plan (a MIP start); None = the greedy heuristic's plan.
+    Raises `InfeasibleError` (with `explain_infeasible`'s words) when cover-all is impossible.
+    """
+    p = problem
+    t_all = time.perf_counter()
+    timings: dict[str, float] = {}
+    say = log if progress else (lambda *_: None)
+    t = time.perf_counter()
+    c = compile_problem(p)
+    timings["compile_s"] = time.perf_counter() - t
+    say(f"[planner] model: {c.stats['rooms_with_residents']} occupied rooms -> {c.G} groups, "
+        f"{c.J} sites ({c.stats['sites_pruned']} pruned), {c.stats['usable_pairs']} pairs")
+    t = time.perf_counter()
+    ar = build_arrays(c)
+    timings["build_s"] = time.perf_counter() - t
+    stats: dict[str, Any] = dict(c.stats)
+    stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
+                 binaries=int(ar.integer.sum()))
+    # ---- start: heuristic or given
+    x0: np.ndarray | None = None
+    heur_obj = None
+    t = time.perf_counter()
+    if start is not None:
+        x0 = np.isin(c.site_ids, [str(s) for s in start]).astype(float)
+        x0 = np.maximum(x0, c.fixed1)
+    elif p.use_heuristic and c.G > 0:
+        from planner.heuristic import greedy_compiled
+
+        x0 = greedy_compiled(c)
+    timings["heuristic_s"] = time.perf_counter() - t
+    start_vec = None
+    if x0 is not None:
+        t = time.perf_counter()
+        v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
+        timings["start_assign_s"] = time.perf_counter() - t
+        if v0 is not None:
+            start_vec = full_vector(c, ar, ar0, v0)
+            heur_obj = float(ar.c @ start_vec)
+            stats["heuristic_cost"] = float(c.cost @ x0)
+            stats["heuristic_sites"] = int(x0.sum())
+            stats["heuristic_objective"] = _objective_value(c, ar, start_vec)
+            say(f"[planner] heuristic start: {int(x0.sum())} sites, cost {c.cost @ x0:,.0f}, "
+                f"objective {stats['heuristic_objective']:,.1f} ({timings['heuristic_s'] + timings['start_assign_s']:.1f} s)")
+    # ---- MIP
+    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    t = time.perf_counter()
+    if progress:
+        say(f"[planner] solving {p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
+            f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {p.mip_gap:.1%}")
+    run, pulp_build = _run(ar, p, remaining, start_vec)
+    timings["mip_s"] = time.perf_counter() - t
+    if pulp_build:
+        timings["pulp_build_s"] = pulp_build
+    values = run.values
+    if values is None and start_vec is not None and run.status != "infeasible":
+        values = start_vec  # the solver found nothing better within the limit
+    if values is None:
+        if run.status == "infeasible" or (p.objective == "cover-all"):
+            raise InfeasibleError(explain_infeasible(p, _compiled=c))
+        raise SolverError(f"the solver returned no plan (status: {run.status}); "
+                          f"raise the time limit (now {p.time_limit_s:.0f} s) or try --solver cbc")
+    primary = dict(objective=run.objective if run.values is not None else heur_obj, bound=run.bound, gap=run.gap,
+                   status=run.status)
+    x = (values[:c.J] > 0.5).astype(float)
+    # ---- max-cover second stage: least cost at the coverage found
+    if p.objective == "max-cover" and p.lexicographic and c.G > 0:
+        cover = _coverage(c, ar, values)
+        remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+        t = time.perf_counter()
+        ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6)
+        v2 = np.asarray(values, dtype=float).copy()
+        run2, _ = _run(ar2, p, min(remaining, max(5.0, 0.25 * p.time_limit_s)), v2)
+        timings["stage2_s"] = time.perf_counter() - t
+        if run2.values is not None and (c.cost @ (run2.values[:c.J] > 0.5)) <= c.cost @ x + 1e-6:
+            x = (run2.values[:c.J] > 0.5).astype(float)
+        stats["stage2"] = dict(status=run2.status, cost=float(c.cost @ x), bound=run2.bound, gap=run2.gap)
+    # ---- whole persons
+    t = time.perf_counter()
+    vf, arf, runf = assign_fixed(c, p, x, time_limit=max(10.0, p.time_limit_s / 2))
+    timings["assign_s"] = time.perf_counter() - t
+    if vf is None:
+        raise SolverError(f"the final whole-person assignment failed (status {runf.status}); this is a bug, "
+                          "please report it with the station files")
+    sol = _make_solution(c, p, x, vf, arf)
+    # objective on the primary scale (cost for cover-all; weighted persons for max-cover)
+    if p.objective == "cover-all":
+        objective = float(c.cost @ x)
+        bound = float(run.bound) if np.isfinite(run.bound) else float("nan")
+        bound = min(bound, objective)
+    else:
+        objective = float(_coverage(c, arf, vf))
+        bound = float(-run.bound) if np.isfinite(run.bound) else float("nan")
+        bound = max(bound, objective)
+    gap = abs(objective - bound) / max(abs(objective), 1e-9) if np.isfinite(bound) else float("inf")
+    if objective == 0 and bound == 0:
+        gap = 0.0
+    status = primary["status"]
+    if status == "optimal" and gap > p.mip_gap + 1e-6:
+        status = "optimal"  # within solver tolerance; keep the solver's word but report the gap
+    if status != "optimal":
+        status = f"{status}: feasible"
+    timings["total_s"] = time.perf_counter() - t_all
+    stats.update({k: round(v, 3) for k, v in timings.items()})
+    stats["cost"] = float(c.cost @ x)
+    stats["nodes"] = run.nodes
+    sol.solver = dict(name=run.name, version=run.version, status=status, objective=objective, bound=bound,
+                      gap=gap, seconds=round(time.perf_counter() - t_all, 3))
+    sol.stats = stats
+    breaches = verify(p, sol)
+    if breaches:
+        raise SolverError("the plan failed its own check: " + "; ".join(breaches[:5]))
+    say(f"[planner] {status}: cost {stats['cost']:,.0f}, objective {objective:,.1f}, bound {bound:,.1f}, "
+        f"gap {gap:.2%}, {sol.solver['seconds']:.1f} s")
+    return sol
+
+
+def _coverage(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
+    y = v[ar.ycol0:ar.ycol0 + ar.ny]
+    return float(c.w[c.qg[ar.yq]] @ y)
+
+
+def _objective_value(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
+    if c.objective == "cover-all":
+        return float(c.cost @ (v[:c.J] > 0.5))
+    return _coverage(c, ar, v)
+
+
+def _make_solution(c: Compiled, p: Problem, x: np.ndarray, v: np.ndarray, ar: Arrays) -> Solution:
+    """Split group assignments to rooms integrally and list who is unsheltered (with a category)."""
+    S = len(c.scen)
+    y = np.rint(v[ar.ycol0:ar.ycol0 + ar.ny]).astype(np.int64)
+    nzy = np.flatnonzero(y > 0)
+    g = c.qg[ar.yq[nzy]]
+    j = c.qj[ar.yq[nzy]]
+    s = ar.ys[nzy]
+    amt = y[nzy]
+    members = pd.Series(c.room_group.index.to_numpy(), index=c.room_group.to_numpy()).sort_index(kind="stable")
+    dem = p.demand.reindex(columns=c.scen).fillna(0).clip(lower=0).round().astype(np.int64)
+    out_r, out_s, out_j, out_n = [], [], [], []
+    order = np.lexsort((j, s, g))
+    g, j, s, amt = g[order], j[order], s[order], amt[order]
+    key = g * S + s
+    brk = np.r_[0, np.flatnonzero(np.diff(key)) + 1, len(key)]
+    mem_groups = members.index.to_numpy()
+    mem_start = np.searchsorted(mem_groups, np.arange(c.G + 1))
+    mem_rooms = members.to_numpy()
+    for a, b in zip(brk[:-1], brk[1:]):
+        if a == b:
+            continue
+        gg, sc = int(g[a]), int(s[a])
+        rooms = mem_rooms[mem_start[gg]:mem_start[gg + 1]]
+        if len(rooms) == 1:
+            out_r.extend([rooms[0]] * (b - a))
+            out_s.extend([sc] * (b - a))
+            out_j.extend(j[a:b].tolist())
+            out_n.extend(amt[a:b].tolist())
+            continue
+        d = dem.iloc[:, sc].reindex(rooms).to_numpy()
+        ra = np.r_[0, np.cumsum(d)]
+        fa = np.r_[0, np.cumsum(amt[a:b])]
+        for ri in range(len(rooms)):
+            lo_, hi_ = ra[ri], ra[ri + 1]
+            ov = np.minimum(hi_, fa[1:]) - np.maximum(lo_, fa[:-1])
+            for k in np.flatnonzero(ov > 0):
+                out_r.append(rooms[ri])
+                out_s.append(sc)
+                out_j.append(int(j[a + k]))
+                out_n.append(int(ov[k]))
+    asg = pd.DataFrame({"room_id": np.asarray(out_r, dtype=object), "scenario": [c.scen[k] for k in out_s],
+                        "site_id": c.site_ids[np.asarray(out_j, dtype=np.int64)] if out_j else np.array([], dtype=object),
+                        "residents": np.asarray(out_n, dtype=np.int64)})
+    wk = c.pairs.set_index(["room_id", "site_id"])["walk_s"]
+    asg["walk_s"] = wk.reindex(pd.MultiIndex.from_frame(asg[["room_id", "site_id"]])).to_numpy() if len(asg) else []
+    asg = asg.sort_values(["scenario", "room_id", "site_id"]).reset_index(drop=True)
+    # unsheltered
+    shel = asg.groupby(["room_id", "scenario"])["residents"].sum()
+    long = dem.stack()
+    long.index.names = ["room_id", "scenario"]
+    long = long[long > 0]
+    rest = long - shel.reindex(long.index).fillna(0).astype(np.int64)
+    rest = rest[rest > 0]
+    chosen_mask = x > 0.5
+    unreachable = set(c.unreachable)
+    reach_sets = c.pairs.groupby("room_id")["site_id"].agg(list)
+    chosen_set = set(c.site_ids[chosen_mask])
+    reasons = []
+    for (room, sc) in rest.index:
+        if room in unreachable:
+            reasons.append("unreachable")
+        else:
+            rs = reach_sets.get(room, [])
+            reasons.append("capacity" if all(sid in chosen_set for sid in rs) else "over budget")
+    uns = pd.DataFrame({"room_id": [r for r, _ in rest.index], "scenario": [s_ for _, s_ in rest.index],
+                        "residents": rest.to_numpy().astype(np.int64), "reason": reasons})
+    return Solution(chosen=sorted(c.site_ids[chosen_mask].tolist()), assignments=asg, unsheltered=uns,
+                    solver={}, stats={})
+
+
+# ==================================================================== verify
+def verify(p: Problem, sol: Solution) -> list[str]:
+    """Own check of a solution against the problem (not a substitute for `planner check`).
+
+    Capacity, fluid door queue replayed on the real walk times, reach, budget,
+    demand, backup. Returns plain-language breaches (empty = fine).
+    """
+    out: list[str] = []
+    sites = p.sites
+    chosen = set(sol.chosen)
+    asg = sol.assignments
+    bad = set(asg["site_id"]) - chosen
+    if bad:
+        out.append(f"assignments to unconverted sites {sorted(bad)[:5]}")
+    if p.protected & chosen - set(sites.index[sites["existing"]]):
+        out.append(f"protected rooms converted: {sorted(p.protected & chosen)[:5]}")
+    forced = set(sites.index[sites["existing"] | sites["required"]]) - p.protected
+    if forced - chosen:
+        out.append(f"existing/required sites not chosen: {sorted(forced - chosen)[:5]}")
+    if (asg["walk_s"].isna() | (asg["walk_s"] > p.reach_s + 1e-6)).any():
+        out.append("an assignment walks beyond the reach time")
+    dem = p.demand
+    got = asg.groupby(["room_id", "scenario"])["residents"].sum()
+    for (r, s), n in got.items():
+        if n > dem.at[r, s]:
+            out.append(f"room {r} ({s}) sends {n} > its {dem.at[r, s]} residents")
+    load = asg.groupby(["site_id", "scenario"])["residents"].sum()
+    capv = sites["capacity"]
+    for (j, s), n in load.items():
+        if n > capv[j]:
+            out.append(f"site {j} ({s}) holds {n} > capacity {capv[j]}")
+    if p.door_queue:
+        q = asg[~((asg["room_id"] == asg["site_id"]) & (asg["walk_s"] <= 1e-9))]
+        for (j, s), grp in q.groupby(["site_id", "scenario"]):
+            r = float(sites.at[j, "door_flow_pps"])
+            if not np.isfinite(r):
+                continue
+            tt = grp["walk_s"].to_numpy()
+            nn = grp["residents"].to_numpy()
+            o = np.argsort(tt)
+            tt, nn = tt[o], nn[o]
+            clock = 0.0
+            for ti, ni in zip(tt, nn):  # fluid queue: the door serves at rate r
+                clock = max(clock, ti) + ni / max(r, 1e-12)
+            if clock > p.reach_s + 1e-6:
+                out.append(f"door queue at {j} ({s}) ends at {clock:.1f} s > {p.reach_s:.0f} s")
+    cost = float(sites.loc[sorted(chosen), "cost"].where(~sites.loc[sorted(chosen), "existing"], 0.0).sum())
+    if p.budget is not None and cost > p.budget + 1e-6:
+        out.append(f"cost {cost:,.0f} over budget {p.budget:,.0f}")
+    if p.objective == "cover-all":
+        uns = sol.unsheltered
+        if len(uns) and (uns["reason"] != "unreachable").any():
+            out.append("cover-all plan leaves reachable residents unsheltered")
+    return out
+
+
+# ============================================================ infeasibility
+def explain_infeasible(problem: Problem, _compiled: Compiled | None = None) -> str:
+    """Why cover-all is impossible, in words a director understands."""
+    p = problem
+    c = _compiled or compile_problem(p)
+    lines: list[str] = []
+    if c.unreachable:
+        lines.append(f"{len(c.unreachable)} occupied room(s) have no candidate safe room within "
+                     f"{p.reach_s:.0f} s (e.g. {', '.join(c.unreachable[:5])}); they are reported as unsheltered "
+                     "and do not block the plan.")
+    # capacity: per group, can all sites in reach hold everyone in reach? (local check per site neighbourhood)
+    S = len(c.scen)
+    Dq = c.D[c.qg]
+    short: list[str] = []
+    capq = np.where(c.qsip, c.cap[c.qj], c.qcap[c.qj, c.qbin])
+    for s in range(S):
+        # each group alone: sum over its usable sites of min(cap, queue cap at its bin)
+        best = np.zeros(c.G)
+        np.add.at(best, c.qg, capq)
+        lack = np.flatnonzero(best < c.D[:, s])
+        if len(lack):
+            rooms = c.room_group[c.room_group.isin(lack)].index.tolist()
+            short.append(f"in scenario '{c.scen[s]}', {len(rooms)} room(s) (e.g. {', '.join(rooms[:5])}) have more "
+                         "residents than all safe rooms in their reach can take in time")
+    del Dq
+    if p.sites is not None and len(c.site_ids):
+        try:
+            sec = p.sites.get("sector")
+        except Exception:  # pragma: no cover
+            sec = None
+        if sec is not None:
+            sector_of = sec.reindex(c.site_ids).astype(str).to_numpy()
+            for s in range(S):
+                need = pd.Series(c.D[:, s]).groupby(pd.Series(
+                    pd.Series(sector_of[c.qj]).groupby(c.qg).agg(lambda v: v.mode().iat[0]).reindex(range(c.G)).to_numpy())).sum()
+                have = pd.Series(c.cap).groupby(sector_of).sum()
+                for sct, nd in need.items():
+                    if nd > have.get(sct, 0):
+                        short.append(f"sector {sct} ({c.scen[s]}): {int(nd)} residents but only "
+                                     f"{int(have.get(sct, 0))} places in all its candidate rooms")
+    lines += short
+    if not short and p.budget is not None:
+        free = p.replace(budget=None, time_limit_s=min(p.time_limit_s, 120.0), objective="cover-all")
+        try:
+            sol = solve(free, progress=False)
+            lines.append(f"the budget of {p.budget:,.0f} is too small: the cheapest plan sheltering everyone "
+                         f"reachable costs {sol.stats['cost']:,.0f} ({len(sol.chosen)} rooms, gap "
+                         f"{sol.solver['gap']:.1%}).")
+        except InfeasibleError as exc:
+            lines.append(str(exc))
+        except SolverError:
+            lines.append(f"the budget of {p.budget:,.0f} may be too small (no plan found without it either "
+                         "within the time limit)")
+    if not short and (p.backup_k or 0) >= 2:
+        lines.append(f"the backup rule (every room needs {p.backup_k} safe rooms within reach) may be what cannot "
+                     "be met within the budget; try --backup 1.")
+    if not lines or (len(lines) == 1 and c.unreachable):
+        lines.append("the residents cannot all be sheltered: capacities and door queues of the safe rooms near "
+                     "them are too small together (several rooms compete for the same safe rooms).")
+    lines.append("Use --objective max-cover to shelter as many people as possible within the budget.")
+    return "Cover-all is impossible: " + " ".join(lines)
