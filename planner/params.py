@@ -152,7 +152,7 @@ class Parameters:
     shift_h: float = _p(8.0, "h", "Hours in a shift", "labour")
     shifts_per_day: int = _p(2, "shifts/day", "Shifts a crew works per day", "labour")
     crews: int = _p(6, "crews", "Crews available", "labour")
-    crews_per_room_max: int = _p(2, "crews", "Crews that may work in one room at the same time (a room of c crew-days "
+    crews_per_room_max: int = _p(1, "crews", "Crews that may work in one room at the same time (a room of c crew-days "
                                  "needs at least c / this many days)", "labour", "planner assumption (phasing)")
 
     # --- phases -----------------------------------------------------------------

@@ -334,32 +334,44 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
                 for i, res in zip(redo, runner.run(specs, "warm starts")):
                     if res["plan"] is not None:
                         second[i] = finish(res, f"warm start from {_fmt_budget(bs[i - 1])}")
-    # monotone selection in budget order
-    pool: list[dict] = []
-    kept: list[dict] = []
-    for i, b in enumerate(bs):
-        cands = [first[i]] + ([second[i]] if i in second else [])
-        pool.extend(cands)
-        floor = _sheltered(kept[-1]["plan"], scen) if kept else None
-        best = None
-        for c in pool:
-            if floor is not None and (_sheltered(c["plan"], scen) < floor).any():
-                continue
-            if float(c["plan"]["totals"]["cost"]) > b + 1e-6:
-                continue
-            if best is None or _key(c) > _key(best):
-                best = c
-        assert best is not None  # the previous kept plan always qualifies
-        if best["budget"] != b:
-            best = _relabel(best, b, f"plan of budget {_fmt_budget(best['budget'])} (monotone rule)")
-            best["weighted"] = _weighted(best["plan"], weight)
-        kept.append(best)
+    kept = enforce_monotone(bs, {i: [first[i]] + ([second[i]] if i in second else []) for i in range(len(bs))},
+                            scen, weight)
     rows = [_row(r, scen) for r in kept]
     table = pd.DataFrame(rows)
     table.attrs["full_cover_cost"] = fc_cost
     table.attrs["currency"] = station.params.currency
     return SweepResult(table=table, plans=[r["plan"] for r in kept], full_cover=full_cover,
                        full_cover_cost=fc_cost, seconds=time.perf_counter() - t_start)
+
+
+def enforce_monotone(budgets: Sequence[float], candidates: dict[int, list[dict]], scenarios: Sequence[str],
+                     weight: pd.Series) -> list[dict]:
+    """Pick one plan per budget (sorted budgets) so that sheltered people per scenario never decrease.
+
+    `candidates[i]`: results computed at budget i (dicts with `budget`, `plan`, `weighted`). The plan
+    kept at budget b_i is the best (weighted people, then least cost) among every candidate of budgets
+    <= b_i whose cost fits b_i and which shelters at least as many people in every scenario as the plan
+    kept at b_(i-1); that plan always qualifies. A plan carried from a smaller budget is relabelled."""
+    pool: list[dict] = []
+    kept: list[dict] = []
+    for i, b in enumerate(budgets):
+        pool.extend(candidates.get(i, []))
+        floor = _sheltered(kept[-1]["plan"], scenarios) if kept else None
+        best = None
+        for c in pool + (kept[-1:] if kept else []):
+            if floor is not None and (_sheltered(c["plan"], scenarios) < floor).any():
+                continue
+            if float(c["plan"]["totals"]["cost"]) > b + 1e-6:
+                continue
+            if best is None or _key(c) > _key(best):
+                best = c
+        if best is None:
+            raise InfeasibleError(f"no plan fits the budget {_fmt_budget(b)}")
+        if best["budget"] != b:
+            best = _relabel(best, b, f"carried from budget {_fmt_budget(best['budget'])}")
+            best["weighted"] = _weighted(best["plan"], weight)
+        kept.append(best)
+    return kept
 
 
 def _row(res: dict, scen: Sequence[str]) -> dict:
@@ -411,8 +423,9 @@ def quick_sweep(run: Any, n: int = 6, time_limit_s: float = 10.0, workers: int |
         fc = full_cover_plan(run.station, run.reach, time_limit_s)
     fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
     budgets = budget_grid(run.costs, n, full_cover_cost=fcc)
-    return sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
-                 full_cover=fc)
+    table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
+                  full_cover=fc)
+    return whatif_table(table)
 
 
 # ------------------------------------------------------------------ the report folder
@@ -463,9 +476,40 @@ def plot_sweep(table: pd.DataFrame, path: Path, title: str = "", currency: str =
     return path
 
 
-def write_sweep_workbook(path: Path, table: pd.DataFrame, station_name: str, currency: str,
+def whatif_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The sweep table ready for a spreadsheet: `chosen` as comma-separated text, no list cells."""
+    out = table.copy()
+    if "chosen" in out:
+        out["chosen"] = out["chosen"].map(lambda c: ", ".join(c) if isinstance(c, (list, tuple)) else c)
+    out.attrs = {k: v for k, v in table.attrs.items() if k != "plans"}
+    return out
+
+
+def write_sweep_workbook(path: Path, table: pd.DataFrame, station: Station,
                          full_cover_cost: float | None = None) -> Path:
-    """A small workbook: the sweep table and a line chart of people sheltered against the budget."""
+    """The sweep workbook: the proposal's "Budget what-if" sheet (planner.workbook) when available,
+    else a small sheet of its own with the table and a line chart of people sheltered per budget."""
+    from openpyxl import Workbook
+
+    table = whatif_table(table)
+    try:
+        from planner.workbook import _budget_whatif
+
+        wb = Workbook()
+        wb.remove(wb.active)
+        _budget_whatif(wb, station, table)
+        ws = wb["Budget what-if"]
+        ws.cell(row=2, column=1, value=(f"Full coverage costs {full_cover_cost:,.0f} {station.params.currency}."
+                                        if full_cover_cost is not None else "No plan shelters everyone."))
+        wb.save(path)
+        return path
+    except ImportError:
+        pass
+    return _own_workbook(path, table, station.name, station.params.currency, full_cover_cost)
+
+
+def _own_workbook(path: Path, table: pd.DataFrame, station_name: str, currency: str,
+                  full_cover_cost: float | None) -> Path:
     from openpyxl import Workbook
     from openpyxl.chart import LineChart, Reference
 
@@ -482,8 +526,7 @@ def write_sweep_workbook(path: Path, table: pd.DataFrame, station_name: str, cur
     head = ws.max_row
     for r in table.itertuples(index=False):
         d = r._asdict()
-        ws.append([", ".join(d[c]) if c == "chosen" else (None if isinstance(d[c], float) and math.isnan(d[c])
-                                                           else d[c]) for c in cols])
+        ws.append([None if isinstance(d[c], float) and math.isnan(d[c]) else d[c] for c in cols])
     last = ws.max_row
     for j, c in enumerate(cols, 1):
         if c in ("budget", "cost"):
@@ -565,8 +608,7 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
             write_json_atomic(tmp / "plans" / f"plan-{b:.0f}.json", plan)
         plot_sweep(table, tmp / "budget-coverage.png", title=f"{station.name}: budget vs coverage",
                    currency=cur, full_cover_cost=res.full_cover_cost)
-        write_sweep_workbook(tmp / f"sweep-{_slug(station.name)}.xlsx", table, station.name, cur,
-                             res.full_cover_cost)
+        write_sweep_workbook(tmp / f"sweep-{_slug(station.name)}.xlsx", table, station, res.full_cover_cost)
         final = out_root / name
         n = 2
         while final.exists():
