@@ -537,7 +537,7 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
                      + ", ".join(f"{k or '(none)'} x{v}" for k, v in sorted(odd.items())))
     openings = pd.DataFrame(o_rows, columns=["opening_id", "level_id"])
     n_open = len(openings)
-    doors, o_dropped, junctions = _resolve_openings(openings, o_geom, units, sel_ids, crs)
+    doors, o_dropped, junctions = _resolve_openings(openings, o_geom, units, sel_ids, set(lv["id"]), crs)
     doors["deck"] = doors["from_room"].map(dict(zip(units["unit_id"], units["deck"]))).astype(float)
     o_dropped["level"] = o_dropped["level"].map(lambda x: lvl_label.get(x, x))
     junctions["level"] = junctions["level"].map(lambda x: lvl_label.get(x, x))
@@ -637,7 +637,7 @@ def _cut_overlaps(units: pd.DataFrame, repairs: list[str]) -> None:
     units["geometry"] = list(g)
 
 
-def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame, sel_ids: set,
+def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame, sel_ids: set, all_levels: set,
                       crs: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Doors (door_id, width_m, from_room, to_room, traverse_s, geometry), dropped openings, junctions.
 
@@ -649,7 +649,9 @@ def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame,
     ok = np.ones(len(openings), bool)
     for i, (lid, gj) in enumerate(zip(openings["level_id"], o_geom)):
         reason = None
-        if lid not in sel_ids:
+        if lid not in all_levels:
+            reason = "unknown level: level_id names no level in level.geojson"
+        elif lid not in sel_ids:
             reason = "level not selected"
         elif gj is None or gj.is_empty:
             reason = "no geometry"

@@ -417,3 +417,35 @@ def test_sample_buildings_are_not_joined(sample_import) -> None:
     rep, _ = sample_import
     assert rep.unreachable.empty                       # each building is one network on its own
     assert any("buildings" in w for w in rep.warnings)  # and the report says they are not joined indoors
+
+
+def test_bad_units_are_reported_not_lost(tmp_path: Path) -> None:
+    ven = tiny_venue()
+    two_parts = {"type": "MultiPolygon", "coordinates": [rect(40, 0, 44, 5)["coordinates"],
+                                                          rect(50, 0, 51, 1)["coordinates"]]}
+    ven["unit"] += [
+        unit("A", "L0", rect(60, 0, 61, 1), "office", "Second A"),          # duplicate id
+        unit("Z", "L9", rect(70, 0, 71, 1), "office", "Lost Z"),            # level_id names no level
+        {"type": "Feature", "id": "NG", "feature_type": "unit", "geometry": None,
+         "properties": {"level_id": "L0", "category": "office"}},
+        {"type": "Feature", "id": "PT", "feature_type": "unit",
+         "geometry": {"type": "Point", "coordinates": _ll([(80, 0)])[0]},
+         "properties": {"level_id": "L0", "category": "office"}},
+        unit("MP", "L0", two_parts, "office", "Split MP"),
+    ]
+    ven["opening"].append(opening("oz", "L9", line((70, 0), (70, 1))))
+    rep = import_imdf(write_venue(tmp_path / "v", ven), tmp_path / "out")
+    assert rep.units_total == 21 and rep.accounted()
+    reasons = dict(zip(rep.units_dropped["unit_id"] + "|" + rep.units_dropped["name"], rep.units_dropped["reason"]))
+    assert reasons["A|Second A"].startswith("duplicate id")
+    assert reasons["Z|Lost Z"].startswith("unknown level")
+    assert reasons["NG|"] == "no geometry"
+    assert reasons["PT|"].startswith("not a polygon")
+    rooms = load_station(tmp_path / "out").rooms.set_index("room_id")
+    assert rooms.loc["MP"].geometry.area == pytest.approx(20.0, abs=1e-3)   # largest part kept ...
+    assert any("MP" in r and "dropped 1.0 m2" in r for r in rep.repairs)      # ... and the loss reported
+    od = rep.openings_dropped.set_index("opening_id")
+    assert od.loc["oz", "reason"].startswith("unknown level")
+    text = (tmp_path / "out" / "import_report.md").read_text()
+    for part in ("Second A", "Lost Z", "NG", "PT", "dropped 1.0 m2"):
+        assert part in text
