@@ -392,8 +392,10 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dic
 
 
 def _phase_names(station: Station, phases: list[int]) -> dict[int, str]:
+    """Declared phase names; the phase after the last declared one holds the remaining rooms."""
     declared = station.params.phases
-    return {k: (declared[k - 1].name if 0 < k <= len(declared) else f"Phase {k}") for k in phases}
+    return {k: (declared[k - 1].name if 0 < k <= len(declared) else
+                ("Remaining" if declared and k == len(declared) + 1 else f"Phase {k}")) for k in phases}
 
 
 def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: dict[str, Any],
@@ -405,12 +407,14 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     declared = bool(p.phases) or sr["phase"].nunique() > 1
     ws.cell(row=2, column=1, value=(
         "Rooms of a phase stay converted in the next. Duration = crew-days of the phase / crews working in "
-        "parallel (at least the longest room, built by one crew); phases follow one another." + ("" if declared else
+        "parallel (at least the longest room / crews allowed per room); phases follow one another."
+        + ("" if declared else
         " No phases were declared in scenario.toml: every room is in phase 1 (declare [[phases]] to stage the work).")
     )).font = Font(italic=True)
     header = ["Phase", "Name", "Rooms", "Rooms to convert", "Room ids", "Cost", "Cumulative cost", "Labour",
               "Crew-days", "Crews", "Duration", "Start day", "End day"]
     header += [f"Sheltered at end ({s})" for s in scen] + [f"Share ({s})" for s in scen]
+    header += ["Days allowed", "Room limit", "Budget by the end"]
     hr = 4
     _header(ws, hr, header, height=45)
     phases = sorted(sr["phase"].unique().tolist()) or [1]
@@ -443,7 +447,13 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
         crews.number_format = "0"
         # a room is built by one crew: the phase lasts at least as long as its longest room
         longest = f'_xlfn.MAXIFS({safe["crew_days_range"]},{safe["phase_range"]},A{row})'
-        ws.cell(row=row, column=11, value=f"=MAX(I{row}/J{row},{longest})").number_format = '0.0 "days"'
+        per_room = f"MIN({prefs['crews_per_room_max']},J{row})" if "crews_per_room_max" in prefs else "1"
+        ws.cell(row=row, column=11, value=f"=MAX(I{row}/J{row},{longest}/{per_room})").number_format = '0.0 "days"'
+        if ph is not None:
+            for j, v, fmt in ((14 + 2 * len(scen), ph.max_days, '0.0 "days"'), (15 + 2 * len(scen), ph.max_rooms, "0"),
+                              (16 + 2 * len(scen), ph.budget, _money_fmt(cur))):
+                if v is not None:
+                    ws.cell(row=row, column=j, value=v).number_format = fmt
         ws.cell(row=row, column=12, value=(0 if i == 0 else f"=M{row - 1}")).number_format = '0.0'
         ws.cell(row=row, column=13, value=f"=L{row}+K{row}").number_format = '0.0'
         for j, s in enumerate(scen):
@@ -457,7 +467,7 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     ncol = len(header)
     ws.freeze_panes = ws.cell(row=first, column=3)
     ws.auto_filter.ref = f"A{hr}:{get_column_letter(ncol)}{last}"
-    _widths(ws, [7, 18, 8, 10, 40, 16, 16, 12, 11, 7, 11, 9, 9] + [13] * (2 * len(scen)))
+    _widths(ws, [7, 18, 8, 10, 40, 16, 16, 12, 11, 7, 11, 9, 9] + [13] * (2 * len(scen)) + [10, 10, 16])
     ws.cell(row=2, column=1).alignment = Alignment(wrap_text=False)
     # Gantt-like chart: invisible bar up to the start, visible bar for the duration
     chart = BarChart()
@@ -614,9 +624,11 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
             if reasons:
                 parts.append("Why: " + "; ".join(f"{r} ({n} room-scenario{'s' if n != 1 else ''})"
                                                  for r, n in reasons.most_common(3)) + ".")
-        full = tot.get("full_coverage_cost")
+        full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
         if isinstance(full, (int, float)) and full > cost:
-            parts.append(f"Sheltering everyone would cost about {full:,.0f} {cur}.")
+            more = (f", {full - budget:,.0f} {cur} more than the budget"
+                    if isinstance(budget, (int, float)) and full > budget else "")
+            parts.append(f"Sheltering everyone would cost about {full:,.0f} {cur}{more}.")
     k = int(tot.get("min_options_in_reach", 0) or 0)
     if k:
         parts.append(f"Every occupied room has at least {k} safe room{'s' if k != 1 else ''} within reach.")
@@ -654,7 +666,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     ws.cell(row=1, column=1, value=f"Safe-room construction proposal: {plan.get('station', station.name)}"
             ).font = TITLE_FONT
     ws.cell(row=2, column=1, value=(f"Planned {plan.get('created', '')} with planner {plan.get('planner_version', '')}"
-                                    f"; objective {p.objective}; reach {p.reach_s:.0f} s at {p.walk_speed_m_s} m/s."
+                                    f"; objective {plan.get('objective', p.objective)}; reach {p.reach_s:.0f} s at {p.walk_speed_m_s} m/s."
                                     )).font = Font(italic=True, color="595959")
     # recommendation
     ws.cell(row=4, column=1, value="Recommendation").font = SUB_FONT

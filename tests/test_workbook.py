@@ -193,6 +193,16 @@ def test_libreoffice_recalculation_matches_planner_to_the_cent(setup, tmp_path):
         rid = row[head.index("Room id")]
         for name in C.COST_COLUMNS + ["labour_h", "crew_days"]:
             assert row[head.index(label[name])] == pytest.approx(costs.at[rid, name], abs=0.001), (rid, name)
+    # Phases: SUMIF/COUNTIF/MAXIFS over the Safe rooms sheet; one crew per room (crews_per_room_max = 1)
+    ph = wb["Phases"]
+    head = [c.value for c in ph[4]]
+    p1 = [c.value for c in ph[5]]
+    p2 = [c.value for c in ph[6]]
+    assert p1[head.index("Rooms")] == 1 and p2[head.index("Rooms")] == 1
+    assert round(p1[head.index("Cost")], 2) == costs.at["S1", "total_cost"]
+    assert round(p2[head.index("Cumulative cost")], 2) == plan["totals"]["cost"]
+    assert p1[head.index("Duration")] == pytest.approx(costs.at["S1", "crew_days"])
+    assert p2[head.index("End day")] == pytest.approx(costs.at["S1", "crew_days"] + costs.at["Q1", "crew_days"])
     # the director edits a unit cost: the pressure door goes from 24,000 to 31,000 CR
     src = openpyxl.load_workbook(xlsx)
     asm = src["Assumptions"]
