@@ -677,20 +677,21 @@ def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame,
     # probe points: position t along the line, offset e on side s (perpendicular to the local direction)
     t = np.array(PROBE_POSITIONS)
     e = np.array(PROBE_OFFSETS_M)
-    d_i, t_i, s_i, e_i = np.meshgrid(np.arange(n), np.arange(len(t)), np.array([-1.0, 1.0]), np.arange(len(e)),
-                                     indexing="ij")
-    d_i, t_i, s_i, e_i = d_i.ravel(), t_i.ravel(), s_i.ravel(), e_i.ravel()
-    frac = t[t_i]
-    p0 = shapely.line_interpolate_point(lines[d_i], np.clip(frac - 0.05, 0, 1), normalized=True)
-    p1 = shapely.line_interpolate_point(lines[d_i], np.clip(frac + 0.05, 0, 1), normalized=True)
-    pm = shapely.line_interpolate_point(lines[d_i], frac, normalized=True)
+    dd, tt = np.repeat(np.arange(n), len(t)), np.tile(t, n)             # one row per (opening, position)
+    p0 = shapely.line_interpolate_point(lines[dd], np.clip(tt - 0.05, 0, 1), normalized=True)
+    p1 = shapely.line_interpolate_point(lines[dd], np.clip(tt + 0.05, 0, 1), normalized=True)
+    pm = shapely.line_interpolate_point(lines[dd], tt, normalized=True)
     dx = shapely.get_x(p1) - shapely.get_x(p0)
     dy = shapely.get_y(p1) - shapely.get_y(p0)
     nrm = np.hypot(dx, dy)
     nrm[nrm == 0] = 1.0
-    px = shapely.get_x(pm) + s_i * e[e_i] * (-dy / nrm)
-    py = shapely.get_y(pm) + s_i * e[e_i] * (dx / nrm)
-    probes = shapely.points(px, py)
+    ux, uy = -dy / nrm, dx / nrm                                          # unit normal (left side)
+    side = np.array([-1.0, 1.0])
+    # probes: (opening-position row) x side x offset
+    r_i, s_i, e_i = (a.ravel() for a in np.meshgrid(np.arange(len(dd)), np.arange(2), np.arange(len(e)), indexing="ij"))
+    off = side[s_i] * e[e_i]
+    probes = shapely.points(shapely.get_x(pm)[r_i] + off * ux[r_i], shapely.get_y(pm)[r_i] + off * uy[r_i])
+    d_i = dd[r_i]
     ug = np.array(list(units["geometry"]), dtype=object)
     tree = shapely.STRtree(ug)
     pi, ui = tree.query(probes, predicate="within")
@@ -703,33 +704,41 @@ def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame,
     votes = hits.groupby(["d", "s", "u"]).size().rename("n").reset_index()
     votes["area"] = uarea[votes["u"].to_numpy()]
     votes = votes.sort_values(["d", "s", "n", "area"], ascending=[True, True, False, True], kind="stable")
-    ranked: dict[tuple[int, float], list[int]] = {k: list(v) for k, v in votes.groupby(["d", "s"])["u"]}
+    votes["rank"] = votes.groupby(["d", "s"]).cumcount()
+    votes = votes[votes["rank"] < 2]
+    # top[d, side, rank] = unit index or -1
+    top = np.full((n, 2, 2), -1, dtype=np.int64)
+    top[votes["d"].to_numpy(), votes["s"].to_numpy(), votes["rank"].to_numpy()] = votes["u"].to_numpy()
     # units touching each line (junction report)
     tq_d, tq_u = tree.query(lines, predicate="dwithin", distance=TOUCH_TOL_M)
     tsame = olvl[tq_d] == ulvl[tq_u]
-    touch = pd.DataFrame({"d": tq_d[tsame], "u": tq_u[tsame]}).groupby("d")["u"].apply(list).to_dict()
+    tq_d, tq_u = tq_d[tsame], tq_u[tsame]
+    n_touch = np.bincount(tq_d, minlength=n)
+    first_touch = np.full(n, -1, dtype=np.int64)
+    first_touch[tq_d[::-1]] = tq_u[::-1]
+    many = set(np.flatnonzero(n_touch > 2).tolist())
+    touch = {d: tq_u[tq_d == d].tolist() for d in many}
     ids = units["unit_id"].to_numpy()
     names = units["name"].to_numpy()
     fr = np.full(n, None, dtype=object)
     to = np.full(n, None, dtype=object)
     junc = []
     for d in range(n):
-        left = ranked.get((d, -1.0), [])
-        right = ranked.get((d, 1.0), [])
-        a = left[0] if left else None
-        b = next((u for u in right if u != a), None)
+        (l0, l1), (r0, r1) = top[d]
+        a = l0 if l0 >= 0 else None
+        b = r0 if (r0 >= 0 and r0 != l0) else (r1 if r1 >= 0 else None)
         if a is None or b is None:
             # one side empty: try the other order (a unit present on both sides, e.g. a line inside it)
-            b2 = right[0] if right else None
-            a2 = next((u for u in left if u != b2), None)
+            b2 = r0 if r0 >= 0 else None
+            a2 = l0 if (l0 >= 0 and l0 != r0) else (l1 if l1 >= 0 else None)
             if b2 is not None and a2 is not None:
                 a, b = a2, b2
         if a is None or b is None or a == b:
             only = a if a is not None else b
             if only is None:
-                only_t = touch.get(d, [])
+                ft = first_touch[d]
                 why = ("touches no unit: no room on either side"
-                       if not only_t else f"touches only one unit: {names[only_t[0]]} ({ids[only_t[0]]}); "
+                       if ft < 0 else f"touches only one unit: {names[ft]} ({ids[ft]}); "
                        "the other side is outside or unmapped")
             else:
                 why = (f"touches only one unit: {names[only]} ({ids[only]}); "
@@ -737,10 +746,11 @@ def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame,
             dropped.append({"opening_id": op["opening_id"][d], "level": olvl[d], "reason": why})
             continue
         fr[d], to[d] = ids[a], ids[b]
-        others = [u for u in touch.get(d, []) if u not in (a, b)]
-        if others:
-            junc.append({"opening_id": op["opening_id"][d], "level": olvl[d], "from_room": ids[a], "to_room": ids[b],
-                         "also_touching": "; ".join(f"{names[u]} ({ids[u]})" for u in others)})
+        if d in many:
+            others = [u for u in touch[d] if u not in (a, b)]
+            if others:
+                junc.append({"opening_id": op["opening_id"][d], "level": olvl[d], "from_room": ids[a],
+                             "to_room": ids[b], "also_touching": "; ".join(f"{names[u]} ({ids[u]})" for u in others)})
     keep = np.array([x is not None for x in fr], bool)
     doors = pd.DataFrame({"door_id": op["opening_id"][keep].to_numpy(), "width_m": np.round(length[keep], 3),
                           "deck": np.nan, "from_room": fr[keep], "to_room": to[keep], "traverse_s": np.nan,
@@ -818,25 +828,29 @@ def _connectivity(units: pd.DataFrame, doors: pd.DataFrame,
 
 
 # ------------------------------------------------------------------------ writing
-def _feature_collection(gdf: gpd.GeoDataFrame, epsg: int | None) -> dict:
-    feats = []
+def _clean(v: Any, key: str) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if np.isnan(v) else (int(v) if key == "deck" and float(v).is_integer() else float(v))
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _feature_collection_text(gdf: gpd.GeoDataFrame, epsg: int | None) -> str:
+    """GeoJSON text of a GeoDataFrame, with a "crs" member naming `epsg` (geometries via shapely, vectorised)."""
     props = gdf.drop(columns=gdf.geometry.name)
-    for rec, geom in zip(props.to_dict("records"), gdf.geometry):
-        clean = {}
-        for k, v in rec.items():
-            if isinstance(v, (np.integer,)):
-                v = int(v)
-            elif isinstance(v, (np.floating, float)):
-                v = None if np.isnan(v) else (int(v) if k == "deck" and float(v).is_integer() else float(v))
-            elif isinstance(v, np.bool_):
-                v = bool(v)
-            clean[k] = v
-        feats.append({"type": "Feature", "properties": clean, "geometry": json.loads(shapely.to_geojson(geom))})
-    fc: dict[str, Any] = {"type": "FeatureCollection"}
+    geoms = shapely.to_geojson(np.asarray(gdf.geometry.to_numpy(), dtype=object))
+    parts = []
+    for rec, g in zip(props.to_dict("records"), geoms):
+        clean = {k: _clean(v, k) for k, v in rec.items()}
+        parts.append('{"type": "Feature", "properties": ' + json.dumps(clean, ensure_ascii=False)
+                     + ', "geometry": ' + g + "}")
+    head = '{"type": "FeatureCollection", '
     if epsg:
-        fc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
-    fc["features"] = feats
-    return fc
+        head += '"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::%d"}}, ' % epsg
+    return head + '"features": [\n' + ",\n".join(parts) + "\n]}\n"
 
 
 SCENARIO_TEMPLATE = """\
@@ -871,8 +885,7 @@ def _write_station(out_dir: Path, rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFra
         raise OutputError(f"{out_dir}: cannot be created ({exc}). Fix: choose a writable --out") from None
     try:
         for name, gdf in (("rooms.geojson", rooms), ("doors.geojson", doors)):
-            (tmp / name).write_text(json.dumps(_feature_collection(gdf, report.epsg), ensure_ascii=False),
-                                    encoding="utf-8")
+            (tmp / name).write_text(_feature_collection_text(gdf, report.epsg), encoding="utf-8")
         res = pd.DataFrame({"room_id": rooms["room_id"], "night": 0, "day": 0, "evening": 0})
         res.to_csv(tmp / "residents.csv", index=False)
         (tmp / "scenario.toml").write_text(SCENARIO_TEMPLATE.format(source=Path(report.source).name,

@@ -161,7 +161,8 @@ def fill_residents(station_dir: str | Path, per_m2: float | None = None,
         if s not in res.columns:
             res[s] = 0
     res = res.drop_duplicates("room_id", keep="first")
-    missing = [r for r in rooms["room_id"] if r not in set(res["room_id"])]
+    have = set(res["room_id"].astype(str))
+    missing = [r for r in rooms["room_id"] if r not in have]
     if missing:
         res = pd.concat([res, pd.DataFrame({"room_id": missing})], ignore_index=True)
     idx = res["room_id"].astype(str)
