@@ -62,6 +62,12 @@ _CONVEX_TOL_M = 0.02
 """A room whose outline departs from its convex hull by at most this (metres) is walked straight."""
 _TURN_TOL = 1e-9
 _PARETO_MAX_WORK = 4_000_000
+_MAX_SAMPLES = 200
+"""Rooms whose boundary would need more samples (long corridors) are sampled coarser, at
+spacing s, and their sample walks get + s/2: the walk from any boundary point is at most
+s/2 longer than from its nearest sample (walks are 1-Lipschitz), so times stay on the safe side."""
+_LEG_DOORS = 4
+"""Rooms too large to reach any site within the cut-off: their leg uses the nearest doors only."""
 
 
 # ---------------------------------------------------------------------------- results
@@ -167,14 +173,15 @@ def _visible(bpoly: shapely.Geometry, a: np.ndarray, b: np.ndarray) -> np.ndarra
         return np.zeros(0, dtype=bool)
     same = np.all(np.abs(a - b) < 1e-12, axis=1)
     lines = shapely.linestrings(np.stack([a, b + same[:, None] * 1e-9], axis=1))
-    return shapely.covers(bpoly, lines)
+    return shapely.contains_properly(bpoly, lines)
 
 
 def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarray,
-                      cutoff_m: float = np.inf) -> np.ndarray:
+                      cutoff_m: float = np.inf, mask: np.ndarray | None = None) -> np.ndarray:
     """Shortest walks inside `poly` (metres) from each of `pts` (n x 2) to each of `targets`
     (m x 2): straight where visible, otherwise around reflex corners. Walks longer than
-    `cutoff_m` (and points the polygon does not connect) give inf."""
+    `cutoff_m`, points the polygon does not connect, and pairs outside `mask` (n x m
+    booleans, default all) give inf."""
     pts = np.asarray(pts, float).reshape(-1, 2)
     targets = np.asarray(targets, float).reshape(-1, 2)
     n, m = len(pts), len(targets)
@@ -182,7 +189,10 @@ def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarr
     rings = _rings(poly)
     rv, rp, rn = _reflex_vertices(rings)
     if len(rv) == 0 and poly.geom_type == "Polygon":
-        return np.where(euclid <= cutoff_m, euclid, np.inf)
+        out = np.where(euclid <= cutoff_m, euclid, np.inf)
+        if mask is not None:
+            out[~mask] = np.inf
+        return out
     bpoly = shapely.buffer(poly, _EPS_M, join_style="mitre")
     shapely.prepare(bpoly)
     r = len(rv)
@@ -229,12 +239,17 @@ def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarr
                 via[pi[st]] = np.minimum.reduceat(vals, st - st[0], axis=0)
     # direct segments: test only where the detour is longer than the straight line
     need = (euclid <= cutoff_m) & (via > euclid + 1e-9) & (euclid > 1e-12)
+    if mask is not None:
+        need &= mask
     ii, jj = np.nonzero(need)
     out = np.minimum(via, np.where(euclid <= 1e-12, 0.0, np.inf))
     if len(ii):
         ok = _visible(bpoly, pts[ii], targets[jj])
         out[ii[ok], jj[ok]] = euclid[ii[ok], jj[ok]]
-    return np.where(out <= cutoff_m, out, np.inf)
+    out = np.where(out <= cutoff_m, out, np.inf)
+    if mask is not None:
+        out[~mask] = np.inf
+    return out
 
 
 def _pareto_rows(W: np.ndarray) -> np.ndarray:
@@ -284,6 +299,20 @@ class WalkGraph:
     room_nsamp: np.ndarray         # kept samples per room
     room_leg_m: np.ndarray         # farthest point to its nearest door (metres; inf without door)
     room_extreme: np.ndarray       # rooms x 8 x 2 extreme boundary points (for bounds)
+    redge_key: np.ndarray          # sorted keys (room * N + a) * N + b of in-room edges a -> b
+    redge_s: np.ndarray            # their walking time (seconds)
+
+    def room_edge_s(self, room: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Seconds of the walk inside `room` from node a to node b (inf when not both its doors)."""
+        n = self.graph.shape[0]
+        key = (room.astype(np.int64) * n + a) * n + b
+        pos = np.searchsorted(self.redge_key, key)
+        pos = np.minimum(pos, max(len(self.redge_key) - 1, 0))
+        out = np.full(len(key), np.inf)
+        if len(self.redge_key):
+            hit = self.redge_key[pos] == key
+            out[hit] = self.redge_s[pos[hit]]
+        return out
 
 
 def _door_positions(doors: pd.DataFrame) -> np.ndarray:
@@ -364,7 +393,7 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
 
     n_inc = np.diff(room_inc_ptr)
     trip_inc, trip_s, trip_w = [], [], []
-    edge_a, edge_b, edge_w = [], [], []
+    edge_a, edge_b, edge_w, edge_r = [], [], [], []
     kept_xy, kept_room = [], []
     leg_m = np.full(nrooms, np.inf)
     nsamp_next = 0
@@ -389,22 +418,51 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
 
     # per-room results stored by room, then numbered in room order
     per_room: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    # lower bound on any walk from the room: half its extent (farthest point from anywhere)
+    extent = np.zeros(nrooms)
+    for k in range(4):
+        extent = np.maximum(extent, np.hypot(*(ext[:, k] - ext[:, k + 4]).T))
+    extent = np.nan_to_num(extent)
     for r in slow:
         k0, k1 = room_inc_ptr[r], room_inc_ptr[r + 1]
         dxy = inc_xy[k0:k1]
         sp = sxy[samp_ptr[r]:samp_ptr[r + 1]]
-        if convex[r]:
-            allw = np.hypot(np.r_[dxy, sp][:, None, 0] - dxy[None, :, 0],
-                            np.r_[dxy, sp][:, None, 1] - dxy[None, :, 1])
-            allw = np.where(allw <= cutoff_m, allw, np.inf)
-        else:
-            allw = polygon_distances(polys[r], np.r_[dxy, sp], dxy, cutoff_m)
         D = k1 - k0
-        dd, W = allw[:D], allw[D:]
+        extra = 0.0
+        far = extent[r] / 2 > cutoff_m
+        if len(sp) > _MAX_SAMPLES and not far:
+            step = float(shapely.length(polys[r])) / _MAX_SAMPLES
+            sp = shapely.get_coordinates(shapely.segmentize(shapely.boundary(polys[r]), step))
+            extra = step / 2
+        q = np.r_[dxy, sp]
+        mask = None
+        if far:  # no site can be within the cut-off: door-door walks, and the nearest doors for the leg
+            e = np.hypot(q[:, None, 0] - dxy[None, :, 0], q[:, None, 1] - dxy[None, :, 1])
+            mask = np.zeros_like(e, dtype=bool)
+            mask[:D] = True
+            near = np.argsort(e[D:], axis=1)[:, :_LEG_DOORS]
+            mask[D + np.arange(len(sp))[:, None], near] = True
+        if convex[r]:
+            allw = np.hypot(q[:, None, 0] - dxy[None, :, 0], q[:, None, 1] - dxy[None, :, 1])
+            allw = np.where(allw <= cutoff_m, allw, np.inf)
+            if mask is not None:
+                allw[~mask] = np.inf
+        else:
+            allw = polygon_distances(polys[r], q, dxy, cutoff_m, mask)
+        dd, W = allw[:D], allw[D:] + extra
+        if far:
+            fin = np.isfinite(dd)
+            ia, ib = np.nonzero(np.triu(fin, 1) | np.triu(fin.T, 1))
+            w = np.minimum(dd[ia, ib], dd[ib, ia])
+            edge_a.append(inc_node[k0:k1][ia]), edge_b.append(inc_node[k0:k1][ib]), edge_w.append(w / v)
+            edge_r.append(np.full(len(ia), r))
+            leg_m[r] = W.min(axis=1).max() if len(W) else np.inf
+            continue
         ia, ib = np.triu_indices(D, 1)
         w = np.minimum(dd[ia, ib], dd[ib, ia])
         fin = np.isfinite(w)
         edge_a.append(inc_node[k0:k1][ia[fin]]), edge_b.append(inc_node[k0:k1][ib[fin]]), edge_w.append(w[fin] / v)
+        edge_r.append(np.full(int(fin.sum()), r))
         if len(W):
             leg_m[r] = W.min(axis=1).max()
             keep = _pareto_rows(W)
@@ -444,6 +502,10 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
 
     # ---- graph
     ea, eb, ew = cat(edge_a, np.int64), cat(edge_b, np.int64), cat(edge_w)
+    er = cat(edge_r, np.int64)
+    rkey = np.r_[(er * nnodes + ea) * nnodes + eb, (er * nnodes + eb) * nnodes + ea]
+    order = np.argsort(rkey, kind="stable")
+    redge_key, redge_s = rkey[order], np.r_[ew, ew][order]
     vi = np.flatnonzero(vert)
     if len(vi):
         trav = doors["traverse_s"].to_numpy(dtype=float)[vi]
@@ -463,7 +525,7 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     return WalkGraph(room_ids=room_ids, node_door=node_door, graph=graph, inc_room=inc_room, inc_node=inc_node,
                      inc_xy=inc_xy, node_ptr=node_ptr, inc_by_node=inc_by_node, trip_ptr=trip_ptr,
                      trip_sample=t_s, trip_w=t_w, sample_room=sample_room, room_nsamp=room_nsamp,
-                     room_leg_m=leg_m, room_extreme=ext)
+                     room_leg_m=leg_m, room_extreme=ext, redge_key=redge_key, redge_s=redge_s)
 
 
 def _ragged(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -580,14 +642,27 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
     chunk = int(max(1, min(512, 4_000_000 // max(nnodes, 1))))
     for c0 in range(0, len(row_site), chunk):
         rows = np.arange(c0, min(c0 + chunk, len(row_site)))
-        dist = dijkstra(wg.graph, directed=True, indices=row_node[rows], limit=glimit)
-        ri, nj = np.nonzero(dist <= glimit)
-        g = dist[ri, nj]
-        ri = rows[ri]
+        dist, pred = dijkstra(wg.graph, directed=True, indices=row_node[rows], limit=glimit,
+                              return_predecessors=True)
+        li, nj = np.nonzero(dist <= glimit)
+        g = dist[li, nj]
+        pm = pred[li, nj]
+        gm = dist[li, np.maximum(pm, 0)]
+        ri = rows[li]
         # entries -> incidences of the reached node
         o, kk = _ragged(wg.node_ptr, nj)
         inc = wg.inc_by_node[kk]
         e_row, e_g, e_room = ri[o], g[o], wg.inc_room[inc]
+        # a door reached through the room itself is never a better way out of that room than
+        # the door it was reached from (in-room walks obey the triangle inequality): drop it
+        e_pm, e_gm = pm[o], gm[o]
+        has = e_pm >= 0
+        through = np.zeros(len(o), dtype=bool)
+        if has.any():
+            w_in = wg.room_edge_s(e_room[has], e_pm[has], nj[o][has])
+            through[has] = e_gm[has] + w_in <= e_g[has] + 1e-9
+        keep = ~through
+        e_row, e_g, e_room, inc = e_row[keep], e_g[keep], e_room[keep], inc[keep]
         e_site = row_site[e_row]
         # geometric lower bound on the pair's time: prune far rooms (long corridors)
         q = wg.room_extreme[e_room]                                  # E x 8 x 2
