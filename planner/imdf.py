@@ -352,7 +352,8 @@ def _match_tokens(tokens: list[str], table: pd.DataFrame, cols: list[str], what:
             for c in cols:
                 hit |= table[c].astype(str).str.casefold().str.contains(t, regex=False).to_numpy() & (len(t) >= 3)
         if not hit.any():
-            avail = "; ".join(f"{r['id']} ({' / '.join(str(r[c]) for c in cols[1:])})" for _, r in table.iterrows())
+            avail = "; ".join(f"{r['id']} ({r['label'] if 'label' in table.columns else r[cols[1]]})"
+                              for _, r in table.iterrows())
             raise InputError(src, f"{what} {tok!r}", "matches nothing", f"give one of: {avail}")
         keep |= hit
     return keep
@@ -445,7 +446,9 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
         keep_b = set(bt["id"][_match_tokens([building], bt, ["id", "name"], "building", "--building")])
         lsel &= lv["building_id"].isin(keep_b).to_numpy()
     if levels:
-        lt = lv.assign(ordinal_s=lv["ordinal"].astype(str))
+        lt = lv.assign(ordinal_s=lv["ordinal"].astype(str),
+                       label=[f"{n or sn}, ordinal {o}, {b}" for n, sn, o, b in
+                              zip(lv["name"], lv["short_name"], lv["ordinal"], lv["building"])])
         lsel &= _match_tokens(list(levels), lt, ["id", "name", "short_name", "ordinal_s"], "level", "--levels")
     if not lsel.any():
         raise InputError(str(src), f"levels {levels} of building {building!r}", "select no level",
@@ -543,7 +546,7 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
     junctions["level"] = junctions["level"].map(lambda x: lvl_label.get(x, x))
 
     # ---- vertical links
-    links = _vertical_links(units, lv_sel, mp)
+    links = _vertical_links(units, lv, mp)
     all_doors = pd.concat([doors, links], ignore_index=True)
 
     # ---- connectivity
@@ -759,15 +762,19 @@ def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame,
             pd.DataFrame(junc, columns=["opening_id", "level", "from_room", "to_room", "also_touching"]))
 
 
-def _vertical_links(units: pd.DataFrame, lv_sel: pd.DataFrame, mp: Mapping) -> pd.DataFrame:
-    """One Point door per pair of stairs/lift units on consecutive levels of one building whose footprints overlap."""
+def _vertical_links(units: pd.DataFrame, levels: pd.DataFrame, mp: Mapping) -> pd.DataFrame:
+    """One Point door per pair of stairs/lift units on consecutive levels of one building whose footprints overlap.
+
+    Consecutive in the building's full list of levels (by ordinal): with a level left out
+    by --levels, the levels above and below it are not linked (the link would skip a floor).
+    """
     cols = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s", "geometry"]
     vert = units[units["kind"].isin(VERTICAL_KINDS)]
     if vert.empty:
         return pd.DataFrame(columns=cols)
-    # consecutive selected levels of each building, by ordinal
+    # consecutive levels of each building, by ordinal
     nxt: dict[str, str] = {}
-    for _, grp in lv_sel.sort_values("ordinal").groupby("building_id"):
+    for _, grp in levels.sort_values("ordinal", kind="stable").groupby("building_id"):
         ids = grp["id"].tolist()
         for lo, hi in zip(ids, ids[1:]):
             nxt[lo] = hi

@@ -449,3 +449,15 @@ def test_bad_units_are_reported_not_lost(tmp_path: Path) -> None:
     text = (tmp_path / "out" / "import_report.md").read_text()
     for part in ("Second A", "Lost Z", "NG", "PT", "dropped 1.0 m2"):
         assert part in text
+
+
+def test_links_never_skip_a_level_left_out(tmp_path: Path) -> None:
+    ven = tiny_venue()
+    ven["level"].append(level("L3", 2, "B1", "Second"))
+    ven["unit"] += [unit("W3", "L3", rect(0, 0, 20, 3), "walkway"), unit("S3", "L3", rect(15, 3, 20, 8), "stairs")]
+    ven["opening"].append(opening("r1", "L3", line((16, 3), (17, 3))))
+    src = write_venue(tmp_path / "v", ven)
+    rep = import_imdf(src, tmp_path / "all")
+    assert rep.vertical_links == 3                                        # S0-S1, S1-S3, K0-K1
+    rep = import_imdf(src, tmp_path / "skip", levels=["Ground", "Second"])
+    assert rep.vertical_links == 0                                        # S0 and S3 are two floors apart
