@@ -10,8 +10,8 @@ Each PNG has two panels for one deck:
   reach time), safe rooms outlined, rooms with unsheltered residents marked
   with a red cross.
 
-Rooms are drawn as collections (geopandas), not one artist per room; only the
-safe-room labels are one text each.
+Rooms are drawn as a few PathCollections built with shapely's array functions
+(holes kept), not one artist per room; only the safe-room labels are one text each.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
 
 from planner.errors import OutputError  # noqa: E402
 from planner.station import Station  # noqa: E402
@@ -121,77 +122,108 @@ def _layout(bounds: np.ndarray) -> tuple[int, int, tuple[float, float]]:
     return 1, 2, (2 * panel_w + 1.5, panel_h + 2.0)
 
 
+def polygon_paths(geoms: np.ndarray) -> list[MplPath]:
+    """One matplotlib Path per (multi)polygon, holes included, built with shapely's array functions."""
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0:
+        return []
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
+    starts = np.r_[0, np.flatnonzero(np.diff(ring_idx)) + 1]
+    codes[starts] = MplPath.MOVETO
+    codes[np.r_[starts[1:] - 1, len(coords) - 1]] = MplPath.CLOSEPOLY
+    owner = part_of[ring_part[ring_idx]]  # geometry index of each vertex
+    cuts = np.searchsorted(owner, np.arange(1, len(geoms)))
+    return [MplPath(v, c) for v, c in zip(np.split(coords, cuts), np.split(codes, cuts))]
+
+
+def _draw(ax, paths: list[MplPath], mask: np.ndarray | None = None, **kw) -> PathCollection | None:
+    """Add one PathCollection of the selected paths (all when `mask` is None)."""
+    sel = paths if mask is None else [pt for pt, m in zip(paths, mask) if m]
+    if not sel:
+        return None
+    pc = PathCollection(sel, **kw)
+    ax.add_collection(pc)
+    return pc
+
+
 def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, path: Path) -> None:
     p = station.params
     rooms = station.rooms[station.rooms["deck"] == deck]
-    g = gpd.GeoDataFrame(rooms[["room_id", "kind", "geometry"]].reset_index(drop=True), geometry="geometry")
-    r = roles.reindex(g["room_id"].astype(str).to_numpy())
-    g["role"] = r["role"].to_numpy()
-    g["walk"] = r["worst_walk_s"].to_numpy(dtype=float)
-    g["phase"] = r["phase"].to_numpy(dtype=float)
-    g["existing_sr"] = r["existing_safe_room"].to_numpy(dtype=bool)
+    geom = rooms.geometry.to_numpy()
+    paths = polygon_paths(geom)
+    r = roles.reindex(rooms["room_id"].astype(str).to_numpy())
+    role = r["role"].to_numpy()
+    walk = r["worst_walk_s"].to_numpy(dtype=float)
+    phase = r["phase"].to_numpy(dtype=float)
+    existing_sr = r["existing_safe_room"].to_numpy(dtype=bool)
+    kind = rooms["kind"].astype(str).to_numpy()
+    ids = rooms["room_id"].astype(str).to_numpy()
     doors = station.doors[station.doors["deck"] == deck]
-    bounds = np.asarray(g.total_bounds, dtype=float) if len(g) else np.array([0, 0, 1, 1.0])
+    bounds = np.asarray(shapely.total_bounds(geom), dtype=float) if len(geom) else np.array([0, 0, 1, 1.0])
     nr, nc, size = _layout(bounds)
-    fig, (ax1, ax2) = plt.subplots(nr, nc, figsize=size, constrained_layout=True)
+    fig, (ax1, ax2) = plt.subplots(nr, nc, figsize=size)
+    if nc == 2:
+        fig.subplots_adjust(left=0.04, right=0.94, bottom=0.07, top=0.9, wspace=0.32)
+    else:
+        fig.subplots_adjust(left=0.06, right=0.84, bottom=0.05, top=0.93, hspace=0.18)
     name = plan.get("station", station.name)
     fig.suptitle(f"{name}: deck {deck}", fontsize=14, fontweight="bold")
-    safe = g[g["role"] == "safe_room"]
-    phases = sorted(x for x in pd.unique(safe["phase"].dropna()))
+    safe = role == "safe_room"
+    phases = sorted(pd.unique(phase[safe & ~np.isnan(phase)]).tolist())
     multi_phase = len(phases) > 1
     # --- left: kinds, doors, safe rooms
-    colours = g["kind"].map(KIND_COLOURS).fillna(OTHER_COLOUR).to_numpy()
-    g.plot(ax=ax1, color=colours, edgecolor="#9e9e9e", linewidth=0.4)
+    colours = pd.Series(kind).map(KIND_COLOURS).fillna(OTHER_COLOUR).to_numpy()
+    _draw(ax1, paths, facecolors=colours, edgecolors="#9e9e9e", linewidths=0.4, zorder=1)
     _door_artists(ax1, doors)
-    label_size = float(np.clip(220 / max(np.sqrt(max(len(g), 1)) * 4, 1), 4, 9))
     for ax in (ax1, ax2):
-        if len(safe):
-            if multi_phase:
-                for k in phases:
-                    sk = safe[safe["phase"] == k]
-                    sk.plot(ax=ax, facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)],
-                            linewidth=2.0, hatch="///" if ax is ax1 else None, zorder=6)
-            else:
-                safe.plot(ax=ax, facecolor="none", edgecolor="black", linewidth=2.0,
-                          hatch="///" if ax is ax1 else None, zorder=6)
-            ex = safe[safe["existing_sr"]]
-            if len(ex):
-                ex.plot(ax=ax, facecolor="none", edgecolor="white", linewidth=1.0, linestyle="--", zorder=7)
-    if len(safe):
-        pts = shapely.get_coordinates(shapely.point_on_surface(safe.geometry.to_numpy()))
-        labels = safe["room_id"].astype(str).to_numpy()
+        hatch = "///" if ax is ax1 else None
         if multi_phase:
-            labels = np.array([f"{a}\nP{int(b)}" for a, b in zip(labels, safe["phase"])])
+            for k in phases:
+                _draw(ax, paths, safe & (phase == k), facecolors="none", hatch=hatch, linewidths=2.0, zorder=6,
+                      edgecolors=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)])
+        else:
+            _draw(ax, paths, safe, facecolors="none", edgecolors="black", linewidths=2.0, hatch=hatch, zorder=6)
+        _draw(ax, paths, safe & existing_sr, facecolors="none", edgecolors="white", linewidths=1.0,
+              linestyles="--", zorder=7)
+    if safe.any():
+        label_size = float(np.clip(260 / max(np.sqrt(len(geom)) * 4, 1), 5, 9))
+        pts = shapely.get_coordinates(shapely.point_on_surface(geom[safe]))
+        labels = ids[safe]
+        if multi_phase:
+            labels = np.array([f"{a}\nP{int(b)}" for a, b in zip(labels, phase[safe])])
         for (x, y), t in zip(pts, labels):  # one text per safe room (labels are artists by nature)
             ax1.text(x, y, t, fontsize=label_size, ha="center", va="center", fontweight="bold", zorder=8,
                      bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
-    kinds_here = [k for k in pd.unique(g["kind"])]
-    handles = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in kinds_here]
+    handles = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in pd.unique(kind)]
     if multi_phase:
         handles += [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2,
                           hatch="///", label=f"safe room, phase {int(k)}") for k in phases]
     else:
         handles.append(Patch(facecolor="none", edgecolor="black", linewidth=2, hatch="///", label="safe room"))
+    if existing_sr.any():
+        handles.append(Patch(facecolor="#bbbbbb", edgecolor="white", linestyle="--", label="existing safe room"))
     handles.append(Line2D([], [], color="#8c2d04", linewidth=2.2, label="door"))
     ax1.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1,
-               fontsize=8, frameon=False, title="kind", title_fontsize=8)
+               fontsize=8, frameon=False)
     ax1.set_title("Rooms by kind and safe rooms")
     # --- right: walking time to the assigned safe room
     norm = Normalize(vmin=0, vmax=p.reach_s)
     cmap = plt.get_cmap("RdYlGn_r")
-    g.plot(ax=ax2, color="#f7f7f7", edgecolor="#bdbdbd", linewidth=0.3)
-    walked = g[g["walk"].notna()]
-    if len(walked):
-        walked.plot(ax=ax2, column="walk", cmap=cmap, norm=norm, edgecolor="#7f7f7f", linewidth=0.3)
-    uns = g[g["role"] == "unsheltered"]
-    if len(uns):
-        uns.plot(ax=ax2, facecolor="none", edgecolor="red", linewidth=1.5, zorder=7)
-        xy = shapely.get_coordinates(shapely.point_on_surface(uns.geometry.to_numpy()))
+    walked = ~np.isnan(walk)
+    _draw(ax2, paths, ~walked, facecolors="#f7f7f7", edgecolors="#bdbdbd", linewidths=0.3, zorder=1)
+    _draw(ax2, paths, walked, facecolors=cmap(norm(walk[walked])), edgecolors="#7f7f7f", linewidths=0.3, zorder=2)
+    uns = role == "unsheltered"
+    if uns.any():
+        _draw(ax2, paths, uns, facecolors="none", edgecolors="red", linewidths=1.5, zorder=7)
+        xy = shapely.get_coordinates(shapely.point_on_surface(geom[uns]))
         ax2.scatter(xy[:, 0], xy[:, 1], marker="x", s=40, c="red", linewidths=2, zorder=8,
                     label="residents unsheltered")
         ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    cb = fig.colorbar(sm, ax=ax2, fraction=0.04, pad=0.01)
+    cb = fig.colorbar(sm, ax=ax2, fraction=0.04, pad=0.02)
     cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s")
     ax2.set_title("Walking time to the assigned safe room")
     for ax in (ax1, ax2):
@@ -205,7 +237,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=130)
+        fig.savefig(tmp, dpi=130, bbox_inches="tight", pad_inches=0.25)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
