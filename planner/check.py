@@ -285,6 +285,8 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
 
     # coverage
     _check_coverage(plan, a, demand, scen, known, out)
+    if objective == "cover-all":
+        _check_cover_all(plan, pairs, out)
 
     # backup
     _check_backup(a, pairs, demand, chosen, p, objective, out)
@@ -382,6 +384,22 @@ def _check_coverage(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: lis
     for (rid, sc), r in extra.iterrows():
         out.append(Breach("over-assigned", f"room {rid} ({sc})",
                           f"{int(r.d)} live there but {int(r.a)} are assigned and {int(r.u)} listed unsheltered"))
+
+
+def _check_cover_all(plan: dict, pairs: pd.DataFrame, out: list[Breach]) -> None:
+    """A cover-all plan may leave only residents that no candidate safe room reaches unsheltered."""
+    u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "reason"])
+    if not len(u):
+        return
+    u["room_id"] = u["room_id"].astype(str)
+    u = u[pd.to_numeric(u["residents"], errors="coerce").fillna(0) > 0]
+    reachable = pairs.groupby("room_id")["site_id"].apply(list)
+    for r in u.itertuples(index=False):
+        sites = reachable.get(r.room_id)
+        if sites:
+            out.append(Breach("coverage", f"room {r.room_id} ({r.scenario})",
+                              f"a cover-all plan leaves {r.residents} residents unsheltered although "
+                              f"{len(sites)} candidate safe room(s) are within reach ({', '.join(map(str, sites[:5]))})"))
 
 
 def _check_backup(a: pd.DataFrame, pairs: pd.DataFrame, demand: pd.DataFrame, chosen: list[str],

@@ -346,3 +346,37 @@ def test_property_any_walk_over_reach_is_caught(station, walk):
         assert "walk" not in kinds(b) and "walk-mismatch" not in kinds(b)
     else:
         assert "walk-mismatch" in kinds(b)
+
+
+def test_cover_all_may_not_leave_reachable_residents(station):
+    a = [("R2", "night", "R1", 2), ("R2", "day", "R1", 1), ("R3", "day", "R1", 3)]
+    plan = make_plan(station, a, unsheltered=[("R3", "night", 1, "not sheltered")])
+    b = check_plan(station, plan, reach=reach_of())  # parameters say cover-all
+    assert any(x.kind == "coverage" and "cover-all" in x.message and "R3" in x.feature for x in b)
+    walks = {k: v for k, v in WALKS.items() if k[0] != "R3"}  # now nothing reaches R3
+    plan = make_plan(station, a, unsheltered=[("R3", "night", 1, "no candidate within 60 s")], walks=WALKS)
+    plan["assignments"] = [x for x in plan["assignments"] if x["room_id"] != "R3"]
+    plan["unsheltered"].append({"room_id": "R3", "scenario": "day", "residents": 3, "reason": "unreachable"})
+    plan["totals"]["scenarios"]["day"]["sheltered"] = 1
+    plan["totals"]["max_walk_s"] = 20.0
+    plan["totals"]["min_options_in_reach"] = 0
+    assert check_plan(station, plan, reach=reach_of(walks)) == []
+
+
+def test_cli_check_exit_codes(station, tmp_path, monkeypatch, capsys):
+    network = pytest.importorskip("planner.network")
+    from planner.cli import main
+
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "cache"))
+    reach = network.reach_table(station, cache=False)
+    walks = {(r.room_id, r.site_id): float(r.walk_s) for r in reach.pairs.itertuples()}
+    plan = make_plan(station, VALID, walks=walks)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    assert main(["--quiet", "check", str(station.folder), str(path)]) == 0
+    plan["assignments"][3]["residents"] = 2
+    plan["parameters"]["budget"] = 1.0
+    path.write_text(json.dumps(plan))
+    assert main(["--quiet", "check", str(station.folder), str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "[coverage] room R3 (day)" in out and "missing residents" in out and "[budget]" in out
