@@ -250,6 +250,7 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     first_line, last_line = col_of[f"={C.COST_COLUMNS[0]}"], col_of[f"={C.COST_COLUMNS[-1]}"]
     n = len(sr)
     row = 1
+    driver_keys = {f"_{d}" for d in C.DRIVER_COLUMNS} | {"_capacity"}
     for row, (_, r) in enumerate(sr.iterrows(), start=2):
         refs = {k: f"{get_column_letter(j)}{row}" for k, j in driver_col.items()}
         refs.update(prefs)
@@ -270,6 +271,8 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
             c = ws.cell(row=row, column=j, value=v)
             if fmt:
                 c.number_format = fmt
+            if key in driver_keys:
+                c.fill = INPUT_FILL
     last = max(row, 1)
     total_row = last + 1
     ws.cell(row=total_row, column=col_of["room_id"], value="Total").font = TOTAL_FONT
@@ -684,8 +687,8 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         ("Budget", f'=IF(ISNUMBER({budget_ref}),{budget_ref},"no budget")', money, "Assumptions: budget"),
         ("Budget left", f'=IF(ISNUMBER({budget_ref}),{budget_ref}-B{r},"")', money, "budget - total cost"),
         ("Share of budget", f'=IF(ISNUMBER({budget_ref}),IF({budget_ref}>0,B{r}/{budget_ref},""),"")', "0.0%", ""),
-        ("Safe rooms to convert", int((~sr["existing"].astype(bool)).sum()) if len(sr) else 0, "#,##0", ""),
-        ("Existing safe rooms kept", int(sr["existing"].astype(bool).sum()) if len(sr) else 0, "#,##0", ""),
+        ("Safe rooms to convert", f"=SUM({safe['converted_range']})" if len(sr) else 0, "#,##0", ""),
+        ("Existing safe rooms kept", f"=COUNTIF({safe['converted_range']},0)" if len(sr) else 0, "#,##0", ""),
         ("People displaced from quarters", f"={safe['displaced']}", "#,##0", "relocated residents"),
         ("Labour", f"={safe['labour']}", '#,##0 "h"', "all rooms"),
         ("Crew-days", f"={safe['crew_days']}", '#,##0.0 "d"', "one crew"),
@@ -695,6 +698,12 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         ("Fewest safe rooms within reach of an occupied room", _py(tot.get("min_options_in_reach", 0)), "0",
          f"required {p.backup_k}"),
     ]
+    full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
+    if isinstance(full, (int, float)):
+        figures.append(("Full coverage would cost", float(full), money, "everyone sheltered in every scenario"))
+        full_row = r + len(figures) - 1
+        figures.append(("Extra money needed for full coverage",
+                        f'=IF(ISNUMBER({budget_ref}),MAX(0,B{full_row}-{budget_ref}),"")', money, "full coverage - budget"))
     for label, v, fmt, note in figures:
         ws.cell(row=r, column=1, value=label)
         c = ws.cell(row=r, column=2, value=v)
@@ -805,6 +814,8 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     _map(wb, map_png)
     order = ["Summary", SAFE_SHEET, "Coverage", "Phases", "Budget what-if", ASSUMPTIONS, "Map"]
     wb._sheets = [wb[n] for n in order]
+    for n, colour in zip(order, ["1F3864", "2E75B6", "2E75B6", "2E75B6", "70AD47", "BF8F00", "7F7F7F"]):
+        wb[n].sheet_properties.tabColor = colour
     wb.active = 0
     wb.calculation.fullCalcOnLoad = True
     wb.properties.title = f"Safe-room proposal {plan.get('station', station.name)}"

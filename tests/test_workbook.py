@@ -136,9 +136,15 @@ def test_workbook_without_rooms_or_sweep(setup, tmp_path):
     st, sites, costs, plan = setup
     plan = dict(plan, safe_rooms=[], assignments=[],
                 unsheltered=[{"room_id": "L1", "scenario": "day", "residents": 10, "reason": "not sheltered within the budget"}])
+    plan["totals"] = dict(plan["totals"], full_cover_cost=229000.0,
+                          scenarios={"night": {"residents": 5, "sheltered": 0}, "day": {"residents": 15, "sheltered": 0}})
     out = write_workbook(tmp_path / "empty.xlsx", st, plan, costs, sites)
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == SHEETS
+    labels = [c.value for c in wb["Summary"]["A"]]
+    assert "Full coverage would cost" in labels and "Extra money needed for full coverage" in labels
+    rec = wb["Summary"]["A5"].value
+    assert "unsheltered" in rec and "229,000 CR" in rec
     assert "make sweep" in str(wb["Budget what-if"]["A3"].value)
 
 
