@@ -632,6 +632,8 @@ def _solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, star
     h.setOptionValue("time_limit", float(max(time_limit, 0.5)))
     h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("threads", int(threads))
+    if not mip:
+        h.setOptionValue("solver", "simplex")  # a vertex: integral on the TU assignment system
     lp = highspy.HighsLp()
     n, mrows = ar.A.shape[1], ar.A.shape[0]
     lp.num_col_ = n
@@ -682,6 +684,9 @@ def _solve_pulp(ar: Arrays, time_limit: float, gap: float, threads: int, start: 
     """Build the same arrays as a PuLP model (transparent, CBC fallback) and solve it."""
     import pulp
 
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp\..*")
     tb = time.perf_counter()
     prob = pulp.LpProblem("safe_rooms", pulp.LpMinimize)
     n = ar.A.shape[1]
@@ -784,8 +789,18 @@ def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.
     """
     walk = _group_walk(c)
     ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=walk)
-    q = p.replace(solver="highs", backend="highspy", mip_gap=0.0)
-    run, _ = _run(ar, q, time_limit, None, mip=True)
+    # LP first: a simplex vertex of this TU system is integral; integer y only as a fallback
+    run = _solve_highspy(ar, time_limit, 0.0, p.threads, None, p.msg, mip=False)
+    v = run.values
+    if v is not None:
+        y = v[ar.ycol0:ar.ycol0 + ar.ny]
+        if np.abs(y - np.rint(y)).max(initial=0.0) <= 1e-6:
+            v = v.copy()
+            v[:ar.scol0] = np.rint(v[:ar.scol0])
+            return v, ar, run
+    if run.status == "infeasible":
+        return None, ar, run
+    run = _solve_highspy(ar, time_limit, 0.0, p.threads, None, p.msg, mip=True)
     return run.values, ar, run
 
 
