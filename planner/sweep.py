@@ -22,6 +22,10 @@ same plans, because every solve's inputs are fixed before it is scheduled):
    qualifies, so people sheltered per scenario never decrease with the budget.
    A row whose plan came from a smaller budget says so in `source`.
 
+Threads: a worker process solves single-threaded; a solve in the calling process (the full-cover
+plan, or every budget when there is one worker) uses the scenario's `threads`, because HiGHS cannot
+change its thread count within a process once it has solved.
+
 Time limits make a solver's answer depend on the machine's speed; the identity of
 local and Dask plans holds when every solve ends on its gap (small stations).
 """
@@ -61,7 +65,8 @@ def _init_worker(station: Station, reach: Any) -> None:
 
 def _station_for(station: Station, spec: dict) -> Station:
     """A shallow copy of the station whose parameters carry the spec's budget/objective/limits."""
-    p = station.params.replace(budget=spec["budget"], objective=spec["objective"], threads=1,
+    threads = int(spec.get("threads") or station.params.threads)
+    p = station.params.replace(budget=spec["budget"], objective=spec["objective"], threads=threads,
                                time_limit_s=float(spec["time_limit_s"]))
     return dataclasses.replace(station, params=p)
 
@@ -87,12 +92,12 @@ def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
 
 
 def _pool_task(spec: dict) -> dict:
-    return solve_budget(_STATE["station"], _STATE["reach"], spec)
+    return solve_budget(_STATE["station"], _STATE["reach"], dict(spec, threads=1))
 
 
 def _dask_task(station: Station, reach: Any, spec: dict) -> dict:
     set_quiet(True)
-    return solve_budget(station, reach, spec)
+    return solve_budget(station, reach, dict(spec, threads=1))
 
 
 class _Runner:

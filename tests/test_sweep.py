@@ -158,3 +158,15 @@ def test_run_sweep_command_writes_a_new_folder(station, tmp_path):
     rows = json.loads((f1 / "sweep.json").read_text())["rows"]
     assert [r["budget"] for r in rows] == [0.0, 1e6]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no partial folder left behind
+
+
+def test_quick_sweep_for_a_proposal(station, prepared):
+    from planner.pipeline import plan_station
+    from planner.sweep import quick_sweep
+
+    run = plan_station(station, reach=prepared[1], check=False)
+    t = quick_sweep(run, n=3, time_limit_s=10.0, workers=1)
+    assert len(t) == 3 and t["chosen"].map(lambda c: isinstance(c, str)).all()  # spreadsheet-ready
+    assert t["share_night"].iloc[-1] == pytest.approx(1.0)
+    for s in station.scenarios:
+        assert (np.diff(t[f"sheltered_{s}"]) >= 0).all()
