@@ -27,9 +27,10 @@ each sector has a theme (A command, B science, C and F residential, D leisure,
 E engineering). Doors are 0.8-1.2 m LineStrings on the shared wall.
 
 Occupancy: every resident has a berth; `night` = berths minus a 7 % night shift
-(operations, medical, galley, utility), `day` = 18 % asleep in quarters, the rest
-at work, in galleys, recreation and washrooms; `evening` = 40 % in quarters, the
-rest mostly in recreation and galleys. Totals are equal in every scenario.
+(operations, medical, galley, utility), `day` = 30 % asleep in quarters (three
+shifts), 50 % at work, the rest in galleys, recreation and washrooms; `evening` =
+48 % in quarters, the rest mostly in recreation and galleys. Non-quarters rooms
+hold at most one person per 2 m2. Totals are equal in every scenario.
 
 `generate_station(n_rooms, seed, out_dir)` writes rooms.geojson, doors.geojson and
 residents.csv; the same arguments give byte-identical files.
@@ -84,6 +85,8 @@ STORAGE_GAP_M = (45.0, 70.0)
 about one every 30 m along a corridor."""
 ROOMS_PER_CORRIDOR_DECK = 600
 """Spaces one ring corridor and its rows hold on one deck, used to choose the number of ring corridors."""
+MIN_ROOMS = 30
+"""Smallest station (spaces per deck) the generator makes: six corridor segments and the required kinds."""
 DECIMALS = 3
 """Coordinates are rounded to millimetres."""
 
@@ -112,11 +115,11 @@ DRAWN_TYPES = HALF_TYPES + DEEP_TYPES
 # relative frequency of each type along residential rows and along the main corridor
 WEIGHTS = {
     "res": {"cabin": 26, "family": 14, "berthing": 42, "storage": 3, "bigstore": 0.3, "hygiene": 3.5,
-            "utility": 2, "office": 2, "lab": 0.8, "operations": 0.2, "medical": 0.1, "galley": 0.8,
-            "recreation": 2.5},
+            "utility": 2, "office": 2, "lab": 0.8, "operations": 0.2, "medical": 0.1, "galley": 1.0,
+            "recreation": 3.0},
     "pub": {"cabin": 8, "family": 4, "berthing": 10, "storage": 3, "bigstore": 1.0, "hygiene": 3,
-            "utility": 3, "office": 14, "lab": 8, "operations": 2.5, "medical": 0.8, "galley": 3,
-            "recreation": 5.0},
+            "utility": 3, "office": 16, "lab": 9, "operations": 2.5, "medical": 0.8, "galley": 4,
+            "recreation": 6.0},
 }
 # sector themes: multipliers on WEIGHTS
 THEMES = {
@@ -144,8 +147,10 @@ LABELS = {
 
 NIGHT_SHIFT = 0.07
 """Share of residents at work at night (operations, medical, galley, utility, labs)."""
-DAY_SHARES = {"quarters": 0.18, "work": 0.62, "galley": 0.08, "recreation": 0.09, "hygiene": 0.03}
-EVENING_SHARES = {"quarters": 0.40, "recreation": 0.28, "galley": 0.22, "work": 0.07, "hygiene": 0.03}
+DAY_SHARES = {"quarters": 0.30, "work": 0.50, "galley": 0.07, "recreation": 0.09, "hygiene": 0.04}
+"""Where residents are by day: a third of a three-shift station sleeps, half works."""
+EVENING_SHARES = {"quarters": 0.48, "recreation": 0.22, "galley": 0.15, "work": 0.10, "hygiene": 0.05}
+"""Where residents are in the evening: mostly home, in recreation and galleys; a shift at work."""
 # how strongly each kind attracts people per m2 in a group (work rooms, etc.)
 ATTRACT = {
     "night": {"operations": 3.0, "medical": 1.5, "galley": 0.5, "utility": 1.0, "lab": 0.3},
@@ -155,7 +160,7 @@ ATTRACT = {
 }
 BERTH_M2 = 2.8
 """Floor area per berth in a berthing compartment (m2): bunks two high, lockers and aisle."""
-M2_PER_PERSON_MIN = 1.6
+M2_PER_PERSON_MIN = 2.0
 """Densest occupancy drawn for a non-quarters room (m2 per person)."""
 
 
@@ -452,7 +457,7 @@ class _Layout:
                     area = self._draw_area(t, HALF_ROW_MAX_M2)
                     if t == "storage" and area > 20 and rng.random() < 0.7:
                         area = self._draw_area("storage", 20.0)
-                    w = min(area / cd, rem)
+                    w = min(max(area / cd, MIN_ROOM_M2 / min(c_lo, c_hi)), rem)
                     if (rem - w) * min(c_lo, c_hi) < MIN_ROOM_M2 and rem * max(c_lo, c_hi) <= HALF_ROW_MAX_M2:
                         w = rem
                     partner = self._fit_type(w * co, cls[other], sector, HALF_ROW_MAX_M2,
@@ -493,15 +498,16 @@ def _layout(n_rooms: int, seed: int, decks: int | None) -> _Layout:
     D, K = _choose_shape(n_rooms, decks)
     # first guess: about 4.2 m of arc per space per row, 2K rows per deck
     R = max(5.0, n_rooms / D * 4.2 / (2 * K * 2 * math.pi))
-    best = None
-    for _ in range(4):
+    best, best_err = None, math.inf
+    for _ in range(10):
         lay = _Layout(n_rooms, seed, R, K, D)
         n = lay.count()
-        if best is None or abs(n - n_rooms) < abs(best.count() - n_rooms):
-            best = lay
-        if abs(n - n_rooms) <= max(1, 0.02 * n_rooms):
+        if abs(n - n_rooms) < best_err:
+            best, best_err = lay, abs(n - n_rooms)
+        if best_err <= max(1, 0.02 * n_rooms):
             break
-        R = max(5.0, lay.p.R * n_rooms / n)
+        # damped: small layouts are noisy (one big room more or less)
+        R = max(5.0, lay.p.R * (n_rooms / n) ** 0.6)
     assert best is not None
     return best
 
@@ -642,12 +648,14 @@ def generate_station(n_rooms: int, seed: int, out_dir: str | Path, name: str | N
     """
     from planner.errors import InputError
 
-    if not isinstance(n_rooms, (int, np.integer)) or n_rooms < 20:
-        raise InputError("planner generate", "--rooms", f"is {n_rooms!r}", "give at least 20 rooms")
+    if not isinstance(n_rooms, (int, np.integer)) or n_rooms < MIN_ROOMS:
+        raise InputError("planner generate", "--rooms", f"is {n_rooms!r}",
+                         f"give at least {MIN_ROOMS} rooms (six sectors, each with a corridor and a few rooms)")
     if decks is not None and (decks < 1 or decks > 50):
         raise InputError("planner generate", "--decks", f"is {decks!r}", "give 1 to 50 decks")
-    if decks is not None and n_rooms / decks < 20:
-        raise InputError("planner generate", "--decks", f"{decks} decks for {n_rooms} rooms leaves fewer than 20 a deck",
+    if decks is not None and n_rooms / decks < MIN_ROOMS:
+        raise InputError("planner generate", "--decks",
+                         f"{decks} decks for {n_rooms} rooms leaves fewer than {MIN_ROOMS} a deck",
                          "give fewer decks or more rooms")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -704,7 +712,7 @@ def generate_station(n_rooms: int, seed: int, out_dir: str | Path, name: str | N
             sp.type = same[0]
         else:
             fits = [t for t in ("storage", "bigstore", "office", "recreation") if TYPES[t][1] <= area[i] <= TYPES[t][2]]
-            sp.type = fits[0] if fits else "recreation"
+            sp.type = fits[0] if fits else ("storage" if area[i] < 40 else "recreation")
 
     # ---- ids and names: per sector and deck, in (band, part, angle) order
     order = sorted(range(len(spaces)), key=lambda i: (spaces[i].sector, spaces[i].deck,
