@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
+from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 import pandas as pd
@@ -101,6 +105,23 @@ def _print_setup(ws: Worksheet, title_rows: str | None = None) -> None:
     ws.page_margins.left = ws.page_margins.right = 0.4
     if title_rows:
         ws.print_title_rows = title_rows
+
+
+def _cache(ws: Worksheet, cell: Any, value: Any) -> None:
+    """Remember the value a formula cell evaluates to (written into the file as its cached value)."""
+    v = _py(value)
+    if v is not None:
+        ws.parent._planner_cache.setdefault(ws.title, {})[cell.coordinate] = v
+
+
+def _fcell(ws: Worksheet, row: int, column: int, formula: str, value: Any, fmt: str | None = None) -> Any:
+    """Write a formula with its cached value (what the planner computed) and a number format."""
+    c = ws.cell(row=row, column=column, value=formula)
+    if isinstance(formula, str) and formula.startswith("="):
+        _cache(ws, c, value)
+    if fmt:
+        c.number_format = fmt
+    return c
 
 
 def _py(v: Any) -> Any:
@@ -269,6 +290,8 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
                 if key.startswith("_") and key not in ("_capacity",) and v is None:
                     v = 0
             c = ws.cell(row=row, column=j, value=v)
+            if key.startswith("="):
+                _cache(ws, c, r.get("_" + key[1:]))
             if fmt:
                 c.number_format = fmt
             if key in driver_keys:
@@ -282,10 +305,12 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
         j = col_of[key]
         L = get_column_letter(j)
         f = f"=SUM({L}2:{L}{last})" if n else "=0"
+        col_name = "_" + key[1:] if key.startswith("=") else key
+        value = float(pd.to_numeric(sr[col_name], errors="coerce").fillna(0).sum()) if n and col_name in sr else 0.0
         if key in ("=total_cost",) + tuple(f"={c}" for c in C.COST_COLUMNS):
             f = f"=ROUND(SUM({L}2:{L}{last}),2)" if n else "=0"
-        c = ws.cell(row=total_row, column=j, value=f)
-        c.number_format = cols[j - 1][2] or "General"
+            value = round(value, 2)
+        _fcell(ws, total_row, j, f, value, cols[j - 1][2] or "General")
     ws.cell(row=total_row, column=col_of["order"], value=n).number_format = '0 "rooms"'
     for j in range(1, len(cols) + 1):
         c = ws.cell(row=total_row, column=j)
@@ -429,43 +454,55 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     totals = plan.get("totals", {}).get("scenarios", {})
     cur = p.currency
     first = hr + 1
+    num = lambda col: pd.to_numeric(sr[col], errors="coerce").fillna(0.0) if col in sr else pd.Series(0.0, index=sr.index)  # noqa: E731
+    tot_c, lab_c, cd_c, conv_c = num("_total_cost"), num("_labour_h"), num("_crew_days"), num("_converted")
+    per_room_max = int(getattr(p, "crews_per_room_max", 1))
+    values: dict[int, dict[str, float]] = {}
+    cum = end_day = 0.0
+    pr = safe["phase_range"]
     for i, k in enumerate(phases):
         row = first + i
-        rooms_k = sr[sr["phase"] == k]
+        in_k = (sr["phase"] == k).to_numpy()
+        rooms_k = sr[in_k]
         ph = p.phases[k - 1] if 0 < k <= len(p.phases) else None
         ws.cell(row=row, column=1, value=int(k))
         ws.cell(row=row, column=2, value=names[k])
-        ws.cell(row=row, column=3, value=f'=COUNTIF({safe["phase_range"]},A{row})')
-        ws.cell(row=row, column=4, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["converted_range"]})')
+        v = {"rooms": int(in_k.sum()), "cost": float(tot_c[in_k].sum()), "crew_days": float(cd_c[in_k].sum())}
+        _fcell(ws, row, 3, f"=COUNTIF({pr},A{row})", v["rooms"])
+        _fcell(ws, row, 4, f'=SUMIF({pr},A{row},{safe["converted_range"]})', float(conv_c[in_k].sum()))
         ids = ", ".join(rooms_k["room_id"].astype(str).tolist())
         ws.cell(row=row, column=5, value=ids if len(ids) < 2000 else ids[:1990] + " ...")
-        ws.cell(row=row, column=6, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["total_range"]})'
-                ).number_format = _money_fmt(cur)
-        ws.cell(row=row, column=7, value=f"=SUM($F${first}:F{row})").number_format = _money_fmt(cur)
-        ws.cell(row=row, column=8, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["labour_range"]})'
-                ).number_format = '#,##0 "h"'
-        ws.cell(row=row, column=9, value=f'=SUMIF({safe["phase_range"]},A{row},{safe["crew_days_range"]})'
-                ).number_format = '#,##0.0 "d"'
-        crews = ws.cell(row=row, column=10, value=(ph.crews if ph is not None and ph.crews else f"={prefs['crews']}"))
-        crews.number_format = "0"
-        # a room is built by one crew: the phase lasts at least as long as its longest room
-        longest = f'_xlfn.MAXIFS({safe["crew_days_range"]},{safe["phase_range"]},A{row})'
+        cum += v["cost"]
+        _fcell(ws, row, 6, f'=SUMIF({pr},A{row},{safe["total_range"]})', v["cost"], _money_fmt(cur))
+        _fcell(ws, row, 7, f"=SUM($F${first}:F{row})", cum, _money_fmt(cur))
+        _fcell(ws, row, 8, f'=SUMIF({pr},A{row},{safe["labour_range"]})', float(lab_c[in_k].sum()), '#,##0 "h"')
+        _fcell(ws, row, 9, f'=SUMIF({pr},A{row},{safe["crew_days_range"]})', v["crew_days"], '#,##0.0 "d"')
+        n_crews = int(ph.crews) if ph is not None and ph.crews else int(p.crews)
+        _fcell(ws, row, 10, n_crews if ph is not None and ph.crews else f"={prefs['crews']}", n_crews, "0")
+        # a room is worked by at most crews_per_room_max crews: the phase lasts at least its longest room
+        longest = f'_xlfn.MAXIFS({safe["crew_days_range"]},{pr},A{row})'
         per_room = f"MIN({prefs['crews_per_room_max']},J{row})" if "crews_per_room_max" in prefs else "1"
-        ws.cell(row=row, column=11, value=f"=MAX(I{row}/J{row},{longest}/{per_room})").number_format = '0.0 "days"'
+        longest_v = float(cd_c[in_k].max()) if in_k.any() else 0.0
+        duration = max(v["crew_days"] / n_crews, longest_v / max(1, min(per_room_max, n_crews)))
+        _fcell(ws, row, 11, f"=MAX(I{row}/J{row},{longest}/{per_room})", duration, '0.0 "days"')
         if ph is not None:
-            for j, v, fmt in ((14 + 2 * len(scen), ph.max_days, '0.0 "days"'), (15 + 2 * len(scen), ph.max_rooms, "0"),
-                              (16 + 2 * len(scen), ph.budget, _money_fmt(cur))):
-                if v is not None:
-                    ws.cell(row=row, column=j, value=v).number_format = fmt
-        ws.cell(row=row, column=12, value=(0 if i == 0 else f"=M{row - 1}")).number_format = '0.0'
-        ws.cell(row=row, column=13, value=f"=L{row}+K{row}").number_format = '0.0'
-        for j, s in enumerate(scen):
-            got = int(a[(a["scenario"] == s) & (a["phase"] <= k)]["residents"].sum()) if len(a) else 0
+            for j, lim, fmt in ((14 + 2 * len(scen), ph.max_days, '0.0 "days"'),
+                                (15 + 2 * len(scen), ph.max_rooms, "0"),
+                                (16 + 2 * len(scen), ph.budget, _money_fmt(cur))):
+                if lim is not None:
+                    ws.cell(row=row, column=j, value=lim).number_format = fmt
+        start_day = end_day
+        end_day = start_day + duration
+        _fcell(ws, row, 12, 0 if i == 0 else f"=M{row - 1}", start_day, "0.0")
+        _fcell(ws, row, 13, f"=L{row}+K{row}", end_day, "0.0")
+        v["end_day"] = end_day
+        values[k] = v
+        for j, sc in enumerate(scen):
+            got = int(a[(a["scenario"] == sc) & (a["phase"] <= k)]["residents"].sum()) if len(a) else 0
             ws.cell(row=row, column=14 + j, value=got).number_format = "#,##0"
-            res = totals.get(s, {}).get("residents") or 0
+            res = totals.get(sc, {}).get("residents") or 0
             L = get_column_letter(14 + j)
-            ws.cell(row=row, column=14 + len(scen) + j,
-                    value=(f"={L}{row}/{res}" if res else 1)).number_format = "0.0%"
+            _fcell(ws, row, 14 + len(scen) + j, f"={L}{row}/{res}" if res else 1, got / res if res else 1.0, "0.0%")
     last = first + len(phases) - 1
     ncol = len(header)
     ws.freeze_panes = ws.cell(row=first, column=3)
@@ -493,7 +530,7 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     chart.height, chart.width = 7 + 0.5 * len(phases), 20
     ws.add_chart(chart, f"A{last + 3}")
     _print_setup(ws, f"{hr}:{hr}")
-    return {"first": first, "phases": phases, "names": names}
+    return {"first": first, "phases": phases, "names": names, "values": values}
 
 
 def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:
@@ -586,6 +623,11 @@ def _map(wb: Workbook, map_png: Path | list[Path] | None) -> None:
 
 
 # ------------------------------------------------------------------ summary
+def _n(k: int, word: str) -> str:
+    """'1 room', '3 rooms'."""
+    return f"{k:,} {word}{'' if k == 1 else 's'}"
+
+
 def _share(sh: int, res: int) -> float:
     return sh / res if res else 1.0
 
@@ -642,11 +684,11 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
         phases = sorted(sr["phase"].unique())
         if len(phases) > 1:
             p1 = sr[sr["phase"] == phases[0]]
-            parts.append(f"Phase 1 converts {len(p1)} rooms for {p1['_total_cost'].sum():,.0f} {cur} "
+            parts.append(f"Phase 1 converts {_n(len(p1), 'room')} for {p1['_total_cost'].sum():,.0f} {cur} "
                          f"({p1['_crew_days'].sum():,.1f} crew-days).")
         days = sr["_crew_days"].sum() / max(p.crews, 1)
         parts.append(f"The work takes about {sr['_labour_h'].sum():,.0f} labour hours, "
-                     f"{days:,.0f} days with {p.crews} crews.")
+                     f"{_n(max(1, math.ceil(days)), 'day')} with {_n(p.crews, 'crew')}.")
     sol = plan.get("solver", {})
     gap = sol.get("gap")
     if isinstance(gap, (int, float)) and math.isfinite(gap):
@@ -682,33 +724,42 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     ws.cell(row=r, column=1, value="Key figures").font = SUB_FONT
     r += 1
     budget_ref = prefs["budget"]
-    figures: list[tuple[str, Any, str | None, str]] = [
-        ("Total cost", f"={safe['total']}", money, "sum of the Safe rooms sheet (live formula)"),
-        ("Budget", f'=IF(ISNUMBER({budget_ref}),{budget_ref},"no budget")', money, "Assumptions: budget"),
-        ("Budget left", f'=IF(ISNUMBER({budget_ref}),{budget_ref}-B{r},"")', money, "budget - total cost"),
-        ("Share of budget", f'=IF(ISNUMBER({budget_ref}),IF({budget_ref}>0,B{r}/{budget_ref},""),"")', "0.0%", ""),
-        ("Safe rooms to convert", f"=SUM({safe['converted_range']})" if len(sr) else 0, "#,##0", ""),
-        ("Existing safe rooms kept", f"=COUNTIF({safe['converted_range']},0)" if len(sr) else 0, "#,##0", ""),
-        ("People displaced from quarters", f"={safe['displaced']}", "#,##0", "relocated residents"),
-        ("Labour", f"={safe['labour']}", '#,##0 "h"', "all rooms"),
-        ("Crew-days", f"={safe['crew_days']}", '#,##0.0 "d"', "one crew"),
-        ("Days with all crews", f"={safe['crew_days']}/{prefs['crews']}", '#,##0.0 "days"',
-         "crew-days / crews (Assumptions)"),
-        ("Worst walk to a safe room", _py(tot.get("max_walk_s", 0.0)), '0.0 "s"', f"limit {p.reach_s:.0f} s"),
-        ("Fewest safe rooms within reach of an occupied room", _py(tot.get("min_options_in_reach", 0)), "0",
+    num = lambda col: float(pd.to_numeric(sr[col], errors="coerce").fillna(0).sum()) if col in sr else 0.0  # noqa: E731
+    total_v = round(num("_total_cost"), 2)
+    budget_v = p.budget
+    has_b = isinstance(budget_v, (int, float))
+    conv_v = num("_converted")
+    figures: list[tuple[str, Any, Any, str | None, str]] = [
+        ("Total cost", f"={safe['total']}", total_v, money, "sum of the Safe rooms sheet (live formula)"),
+        ("Budget", f'=IF(ISNUMBER({budget_ref}),{budget_ref},"no budget")', budget_v if has_b else "no budget",
+         money, "Assumptions: budget"),
+        ("Budget left", f'=IF(ISNUMBER({budget_ref}),{budget_ref}-B{r},"")', budget_v - total_v if has_b else "",
+         money, "budget - total cost"),
+        ("Share of budget", f'=IF(ISNUMBER({budget_ref}),IF({budget_ref}>0,B{r}/{budget_ref},""),"")',
+         (total_v / budget_v if budget_v else "") if has_b else "", "0.0%", ""),
+        ("Safe rooms to convert", f"=SUM({safe['converted_range']})" if len(sr) else 0, conv_v, "#,##0", ""),
+        ("Existing safe rooms kept", f"=COUNTIF({safe['converted_range']},0)" if len(sr) else 0,
+         float(len(sr) - conv_v), "#,##0", ""),
+        ("People displaced from quarters", f"={safe['displaced']}", num("_displaced_residents"), "#,##0",
+         "relocated residents"),
+        ("Labour", f"={safe['labour']}", num("_labour_h"), '#,##0 "h"', "all rooms"),
+        ("Crew-days", f"={safe['crew_days']}", num("_crew_days"), '#,##0.0 "d"', "one crew"),
+        ("Days with all crews", f"={safe['crew_days']}/{prefs['crews']}", num("_crew_days") / p.crews,
+         '#,##0.0 "days"', "crew-days / crews (Assumptions)"),
+        ("Worst walk to a safe room", _py(tot.get("max_walk_s", 0.0)), None, '0.0 "s"', f"limit {p.reach_s:.0f} s"),
+        ("Fewest safe rooms within reach of an occupied room", _py(tot.get("min_options_in_reach", 0)), None, "0",
          f"required {p.backup_k}"),
     ]
     full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
     if isinstance(full, (int, float)):
-        figures.append(("Full coverage would cost", float(full), money, "everyone sheltered in every scenario"))
+        figures.append(("Full coverage would cost", float(full), None, money, "everyone sheltered in every scenario"))
         full_row = r + len(figures) - 1
         figures.append(("Extra money needed for full coverage",
-                        f'=IF(ISNUMBER({budget_ref}),MAX(0,B{full_row}-{budget_ref}),"")', money, "full coverage - budget"))
-    for label, v, fmt, note in figures:
+                        f'=IF(ISNUMBER({budget_ref}),MAX(0,B{full_row}-{budget_ref}),"")',
+                        max(0.0, float(full) - budget_v) if has_b else "", money, "full coverage - budget"))
+    for label, v, cached, fmt, note in figures:
         ws.cell(row=r, column=1, value=label)
-        c = ws.cell(row=r, column=2, value=v)
-        if fmt:
-            c.number_format = fmt
+        c = _fcell(ws, r, 2, v, cached, fmt)
         c.font = TOTAL_FONT
         ws.cell(row=r, column=3, value=note).font = Font(italic=True, color="595959")
         r += 1
@@ -723,8 +774,8 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         ws.cell(row=r, column=1, value=s)
         ws.cell(row=r, column=2, value=res).number_format = "#,##0"
         ws.cell(row=r, column=3, value=sh).number_format = "#,##0"
-        ws.cell(row=r, column=4, value=f"=IF(B{r}>0,C{r}/B{r},1)").number_format = "0.0%"
-        ws.cell(row=r, column=5, value=f"=B{r}-C{r}").number_format = "#,##0"
+        _fcell(ws, r, 4, f"=IF(B{r}>0,C{r}/B{r},1)", sh / res if res > 0 else 1, "0.0%")
+        _fcell(ws, r, 5, f"=B{r}-C{r}", res - sh, "#,##0")
         r += 1
     # phase 1 vs full
     r += 1
@@ -735,11 +786,12 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     first = phase_info["first"]
     for i, k in enumerate(phase_info["phases"]):
         pr_ = first + i
+        pv = phase_info["values"].get(k, {})
         ws.cell(row=r, column=1, value=phase_info["names"][k])
-        ws.cell(row=r, column=2, value=f"=Phases!C{pr_}").number_format = "0"
-        ws.cell(row=r, column=3, value=f"=Phases!F{pr_}").number_format = money
-        ws.cell(row=r, column=4, value=f"=Phases!I{pr_}").number_format = '#,##0.0 "d"'
-        ws.cell(row=r, column=5, value=f"=Phases!M{pr_}").number_format = '0.0'
+        _fcell(ws, r, 2, f"=Phases!C{pr_}", pv.get("rooms"), "0")
+        _fcell(ws, r, 3, f"=Phases!F{pr_}", pv.get("cost"), money)
+        _fcell(ws, r, 4, f"=Phases!I{pr_}", pv.get("crew_days"), '#,##0.0 "d"')
+        _fcell(ws, r, 5, f"=Phases!M{pr_}", pv.get("end_day"), "0.0")
         r += 1
     # rooms by kind and sector
     r += 1
@@ -793,6 +845,53 @@ def _header_row(ws: Worksheet, row: int, labels: list[str]) -> None:
         c.alignment = Alignment(horizontal="center")
 
 
+# ------------------------------------------------------------------ cached values
+_CELL_F = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f><v\s*/></c>', re.S)
+
+
+def _inject_cached(path: Path, cache: dict[str, dict[str, Any]]) -> None:
+    """Give formula cells their cached values (openpyxl writes none), in place.
+
+    Viewers that do not calculate (Excel's Protected View for a mailed file, previews,
+    pandas) then show the planner's figures; Excel and LibreOffice still recalculate
+    (fullCalcOnLoad is set).
+    """
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+    with zipfile.ZipFile(path) as zin:
+        book = ET.fromstring(zin.read("xl/workbook.xml"))
+        rels = ET.fromstring(zin.read("xl/_rels/workbook.xml.rels"))
+        target = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", ns)}
+        part_of = {}
+        for sh in book.find("m:sheets", ns):
+            t = target[sh.get(f"{{{ns['r']}}}id")].lstrip("/")
+            part_of[sh.get("name")] = t if t.startswith("xl/") else "xl/" + t
+        items = [(info, zin.read(info.filename)) for info in zin.infolist()]
+    parts = {part_of[name]: vals for name, vals in cache.items() if name in part_of and vals}
+
+    def fill(vals: dict[str, Any]):
+        def sub(m: re.Match) -> str:
+            v = vals.get(m.group(1))
+            if v is None:
+                return m.group(0)
+            attrs = re.sub(r'\st="[^"]*"', "", m.group(2))
+            if isinstance(v, bool):
+                return f'<c r="{m.group(1)}"{attrs} t="b"><f>{m.group(3)}</f><v>{int(v)}</v></c>'
+            if isinstance(v, (int, float)):
+                return f'<c r="{m.group(1)}"{attrs}><f>{m.group(3)}</f><v>{repr(float(v)) if isinstance(v, float) else v}</v></c>'
+            return f'<c r="{m.group(1)}"{attrs} t="str"><f>{m.group(3)}</f><v>{xml_escape(str(v))}</v></c>'
+        return sub
+
+    tmp = path.with_name(path.name + ".cache")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for info, data in items:
+            if info.filename in parts:
+                data = _CELL_F.sub(fill(parts[info.filename]), data.decode("utf-8")).encode("utf-8")
+            zout.writestr(info, data)
+    os.replace(tmp, path)
+
+
 # ------------------------------------------------------------------ entry point
 def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
                    reach: Any = None, sweep: pd.DataFrame | None = None,
@@ -804,6 +903,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     """
     path = Path(path)
     wb = Workbook()
+    wb._planner_cache = {}  # sheet -> cell -> value of its formula, as the planner computed it
     wb.active.title = "Summary"
     prefs = _assumptions(wb, station)  # created first for the refs, moved to its place below
     safe = _safe_rooms(wb, station, plan, costs, sites, prefs)
@@ -826,6 +926,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
         os.close(fd)
         try:
             wb.save(tmp)
+            _inject_cached(Path(tmp), wb._planner_cache)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

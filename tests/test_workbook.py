@@ -90,7 +90,10 @@ def test_sheets_headers_and_live_formulas(setup, tmp_path):
                           "sheltered_night": [0, 0, 5], "sheltered_day": [0, 8, 15], "max_walk_s": [0, 55, 55],
                           "gap": [0, 0, 0]})
     out = write_workbook(tmp_path / "out" / "p.xlsx", st, plan, costs, sites, sweep=sweep)
-    assert out.exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    assert out.exists() and not [p for p in out.parent.iterdir() if p.name != "p.xlsx"]
+    values = openpyxl.load_workbook(out, data_only=True)  # cached values, as a non-calculating viewer shows
+    tot = next(c for c in values["Summary"]["A"] if c.value == "Total cost").offset(column=1).value
+    assert tot == plan["totals"]["cost"]
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == SHEETS
     safe = wb["Safe rooms"]
@@ -199,6 +202,16 @@ def test_libreoffice_recalculation_matches_planner_to_the_cent(setup, tmp_path):
         rid = row[head.index("Room id")]
         for name in C.COST_COLUMNS + ["labour_h", "crew_days"]:
             assert row[head.index(label[name])] == pytest.approx(costs.at[rid, name], abs=0.001), (rid, name)
+    # the values cached in the file (for viewers that do not calculate) are what LibreOffice computes
+    cached = openpyxl.load_workbook(xlsx, data_only=True)
+    for name in ("Safe rooms", "Summary", "Phases"):
+        n_checked = 0
+        for row_c, row_r in zip(cached[name].iter_rows(), wb[name].iter_rows()):
+            for c, r in zip(row_c, row_r):
+                if isinstance(r.value, (int, float)) and not isinstance(r.value, bool):
+                    assert c.value == pytest.approx(r.value, rel=1e-9, abs=1e-6), (name, c.coordinate)
+                    n_checked += 1
+        assert n_checked > 10
     # Phases: SUMIF/COUNTIF/MAXIFS over the Safe rooms sheet; one crew per room (crews_per_room_max = 1)
     ph = wb["Phases"]
     head = [c.value for c in ph[4]]
