@@ -298,6 +298,7 @@ class WalkGraph:
     sample_room: np.ndarray        # room of each kept sample
     room_nsamp: np.ndarray         # kept samples per room
     room_leg_m: np.ndarray         # farthest point to its nearest door (metres; inf without door)
+    inc_far_m: np.ndarray          # per incidence: farthest kept sample to that door (metres; inf if any misses)
     room_extreme: np.ndarray       # rooms x 8 x 2 extreme boundary points (for bounds)
     redge_key: np.ndarray          # sorted keys (room * N + a) * N + b of in-room edges a -> b
     redge_s: np.ndarray            # their walking time (seconds)
@@ -499,6 +500,13 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     t_inc, t_s, t_w = t_inc[order], t_s[order], t_w[order]
     trip_ptr = np.searchsorted(t_inc, np.arange(len(inc_room) + 1))
     sample_room = cat(kept_room, np.int64)
+    tcount = np.diff(trip_ptr)
+    inc_far = np.full(len(inc_room), np.inf)
+    has_t = tcount > 0
+    if has_t.any():
+        inc_far[has_t] = np.maximum.reduceat(t_w, trip_ptr[:-1][has_t])
+    inc_far[tcount < room_nsamp[inc_room]] = np.inf
+    inc_far[room_nsamp[inc_room] == 0] = np.inf
 
     # ---- graph
     ea, eb, ew = cat(edge_a, np.int64), cat(edge_b, np.int64), cat(edge_w)
@@ -525,7 +533,7 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     return WalkGraph(room_ids=room_ids, node_door=node_door, graph=graph, inc_room=inc_room, inc_node=inc_node,
                      inc_xy=inc_xy, node_ptr=node_ptr, inc_by_node=inc_by_node, trip_ptr=trip_ptr,
                      trip_sample=t_s, trip_w=t_w, sample_room=sample_room, room_nsamp=room_nsamp,
-                     room_leg_m=leg_m, room_extreme=ext, redge_key=redge_key, redge_s=redge_s)
+                     room_leg_m=leg_m, inc_far_m=inc_far, room_extreme=ext, redge_key=redge_key, redge_s=redge_s)
 
 
 def _ragged(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -638,6 +646,8 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
     rad += 2 * p.door_snap_m + 1e-6
 
     nnodes = wg.graph.shape[0]
+    nsamples = max(len(wg.sample_room), 1)
+    ninc = max(len(wg.inc_room), 1)
     res_s, res_r, res_t, res_n = [], [], [], []
     chunk = int(max(1, min(512, 4_000_000 // max(nnodes, 1))))
     for c0 in range(0, len(row_site), chunk):
@@ -670,7 +680,25 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
         lb = np.nanmax(dq, axis=1) - rad[e_site]
         keep = ~(lb / v > glimit)
         e_row, e_g, e_site, inc = e_row[keep], e_g[keep], e_site[keep], inc[keep]
-        # -> triples (sample walks)
+        # best site door per (site, room door): sorted by (site, incidence) = (site, room, door)
+        ikey = e_site.astype(np.int64) * ninc + inc
+        order = np.lexsort((e_g, ikey))
+        ikey, e_row, e_g, e_site, inc = ikey[order], e_row[order], e_g[order], e_site[order], inc[order]
+        first = np.r_[True, ikey[1:] != ikey[:-1]]
+        e_row, e_g, e_site, inc = e_row[first], e_g[first], e_site[first], inc[first]
+        e_room = wg.inc_room[inc]
+        grp = np.r_[True, (e_room[1:] != e_room[:-1]) | (e_site[1:] != e_site[:-1])]
+        starts = np.flatnonzero(grp)
+        gsize = np.diff(np.r_[starts, len(e_g)])
+        # one way out of the room for this site: every point walks to that door (exact)
+        one = starts[gsize == 1]
+        t1 = wg.inc_far_m[inc[one]] / v + e_g[one]
+        ok1 = t1 <= glimit
+        res_s.append(e_site[one][ok1]), res_r.append(e_room[one][ok1])
+        res_t.append(t1[ok1] + react), res_n.append(row_node[e_row[one][ok1]])
+        multi = np.repeat(gsize > 1, gsize)
+        e_row, e_g, e_site, inc = e_row[multi], e_g[multi], e_site[multi], inc[multi]
+        # several ways out: max over samples of min over doors -> triples (sample walks)
         o2, t = _ragged(wg.trip_ptr, inc)
         samp = wg.trip_sample[t]
         val = wg.trip_w[t] / v + e_g[o2]
@@ -680,20 +708,25 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
         samp, val, site, node = samp[ok], val[ok], site[ok], node[ok]
         if not len(samp):
             continue
-        # min over (site door, room door) per (site, sample); then max over samples per (site, room)
-        order = np.lexsort((node, val, samp, site))
-        samp, val, site, node = samp[order], val[order], site[order], node[order]
-        first = np.r_[True, (samp[1:] != samp[:-1]) | (site[1:] != site[:-1])]
-        samp, val, site, node = samp[first], val[first], site[first], node[first]
+        # min over (site door, room door) per (site, sample); then max over samples per (site, room).
+        # Samples are numbered room by room, so (site, sample) order is also (site, room) order.
+        skey = site.astype(np.int64) * nsamples + samp
+        order = np.lexsort((val, skey))
+        skey, val, node = skey[order], val[order], node[order]
+        first = np.r_[True, skey[1:] != skey[:-1]]
+        skey, val, node = skey[first], val[first], node[first]
+        site, samp = skey // nsamples, skey % nsamples
         room = wg.sample_room[samp]
-        order = np.lexsort((node, -val, room, site))
-        val, site, node, room = val[order], site[order], node[order], room[order]
         grp = np.r_[True, (room[1:] != room[:-1]) | (site[1:] != site[:-1])]
         starts = np.flatnonzero(grp)
         count = np.diff(np.r_[starts, len(val)])
+        gmax = np.maximum.reduceat(val, starts)
+        gid = np.repeat(np.arange(len(starts)), count)
+        hit = np.flatnonzero(val == gmax[gid])
+        at = hit[np.r_[True, gid[hit][1:] != gid[hit][:-1]]]
         full = count == wg.room_nsamp[room[starts]]
         res_s.append(site[starts][full]), res_r.append(room[starts][full])
-        res_t.append(val[starts][full] + react), res_n.append(node[starts][full])
+        res_t.append(gmax[full] + react), res_n.append(node[at][full])
 
     cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
     s_ = cat(res_s, np.int64)
