@@ -17,7 +17,7 @@ Rooms are drawn as a few PathCollections built with shapely's array functions
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 import warnings
 from pathlib import Path
 
@@ -46,6 +46,12 @@ KIND_COLOURS: dict[str, str] = {
 }
 OTHER_COLOUR = "#f4f4f4"
 PHASE_COLOURS = ["#000000", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden, unique name beside `path` (same folder, same suffix) to write to before moving into place."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
 
 
 # ------------------------------------------------------------------ plan per room
@@ -234,8 +240,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         ax.set_xlabel("x (m)")
         ax.set_ylabel("y (m)")
         ax.tick_params(labelsize=7)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    tmp = temporary_name(path)  # created by savefig with the usual permissions (umask)
     try:
         fig.savefig(tmp, dpi=130, bbox_inches="tight", pad_inches=0.25)
         os.replace(tmp, path)
@@ -303,9 +308,7 @@ def write_plan_gpkg(station: Station, plan: dict, path: Path) -> Path:
     rl, al = plan_layers(station, plan)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
-        os.close(fd)
-        os.unlink(tmp)  # GDAL creates the file itself
+        tmp = temporary_name(path)  # GDAL creates the file itself
         try:
             with warnings.catch_warnings():  # station frames are local metres: no CRS is normal
                 warnings.filterwarnings("ignore", message=".*crs.*was not provided")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
+import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
@@ -922,8 +922,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     wb.properties.creator = "safe-room planner"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-        os.close(fd)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
         try:
             wb.save(tmp)
             _inject_cached(Path(tmp), wb._planner_cache)
