@@ -15,8 +15,10 @@ it recomputes from the station's files and the plan's own parameters
   do not queue);
 - that safe rooms are candidates (kind rule, not protected, large enough) or
   existing / required, and that existing and required rooms are in the plan;
-- costs (`planner.costs.site_costs` when available) and the budget, including
-  cumulative phase budgets;
+- costs (`planner.costs.site_costs` when available) and the budget; and, when the
+  plan was phased (a `phases` table in plan.json or a safe room beyond phase 1),
+  each declared phase's new rooms, crew time and cumulative budget (an unphased
+  plan, every room in phase 1, is judged as the whole programme);
 - coverage: every resident of every scenario is assigned or listed unsheltered
   with a reason; whole persons; backup coverage (each occupied room has
   min(backup_k, candidates in reach) safe rooms in reach; in max-cover only
@@ -205,20 +207,14 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
                               f"its doors give {flows[rid]:.4f} persons/s"))
 
     # ------------------------------------------------------------ costs, budget
-    costs = _recompute_costs(st, chosen, safe, out)
+    costs, crew_days = _recompute_costs(st, chosen, safe, out)
     total_cost = float(costs.sum())
     if p.budget is not None and total_cost > p.budget + MONEY_TOLERANCE:
         out.append(Breach("budget", "plan", f"costs {total_cost:,.2f} {p.currency}, over the budget of "
                                             f"{p.budget:,.2f} {p.currency} by {total_cost - p.budget:,.2f}"))
-    if p.phases and len(chosen):
-        phase = pd.to_numeric(safe["phase"], errors="coerce").fillna(1).astype(int)
-        for k, ph in enumerate(p.phases, start=1):
-            if ph.budget is None:
-                continue
-            spent = float(costs[phase[phase <= k].index].sum())
-            if spent > ph.budget + MONEY_TOLERANCE:
-                out.append(Breach("phase-budget", ph.name, f"rooms of phases 1..{k} cost {spent:,.2f} {p.currency}, "
-                                                          f"over the phase's cumulative budget {ph.budget:,.2f}"))
+    phased = bool(plan.get("phases")) or bool((pd.to_numeric(safe["phase"], errors="coerce").fillna(1) != 1).any())
+    if p.phases and len(chosen) and phased:
+        _check_phases(safe, costs, crew_days, rinfo, p, out)
 
     # ------------------------------------------------------------ assignments
     a = _frame(plan.get("assignments"), ["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
@@ -296,8 +292,10 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
     return out
 
 
-def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame, out: list[Breach]) -> pd.Series:
-    """Cost per chosen room (currency): recomputed with planner.costs when available, else the plan's."""
+def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame,
+                     out: list[Breach]) -> tuple[pd.Series, pd.Series]:
+    """(cost in currency, crew-days) per chosen room: recomputed with planner.costs when available,
+    else the plan's cost and unknown (NaN) crew-days."""
     plan_cost = pd.Series(_num(safe["cost"]) if len(safe) else np.zeros(0), index=safe.index, dtype=float)
     existing = pd.Series(st.rooms["existing"].to_numpy(dtype=bool), index=st.rooms["room_id"].astype(str).to_numpy())
     existing = existing[~existing.index.duplicated()]
@@ -306,25 +304,63 @@ def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame, out: li
         from planner.sites import candidate_sites
     except ImportError:
         costs = plan_cost.copy()
+        crew_days = pd.Series(np.nan, index=plan_cost.index)
     else:
         if chosen:
             sites = candidate_sites(st)
             sites.index = sites.index.astype(str)
-            total = site_costs(sites, st)["total_cost"]
-            total.index = total.index.astype(str)
-            costs = total.reindex(chosen)
+            table = site_costs(sites, st)
+            table.index = table.index.astype(str)
+            costs = table["total_cost"].reindex(chosen)
+            crew_days = (table["crew_days"] if "crew_days" in table.columns
+                         else pd.Series(np.nan, index=table.index)).reindex(chosen).astype(float)
             unknown = costs.isna()
             costs[unknown] = plan_cost[unknown]
         else:
             costs = pd.Series(dtype=float)
+            crew_days = pd.Series(dtype=float)
     costs = costs.astype(float)
-    costs[existing.reindex(costs.index).fillna(False).to_numpy(dtype=bool)] = 0.0
+    is_existing = existing.reindex(costs.index).fillna(False).to_numpy(dtype=bool)
+    costs[is_existing] = 0.0
+    crew_days[is_existing] = 0.0
     for rid in chosen:
         pc = plan_cost.get(rid, np.nan)
         if not (np.isfinite(pc) and abs(pc - costs[rid]) <= MONEY_TOLERANCE + 1e-9 * abs(costs[rid])):
             out.append(Breach("cost", f"safe room {rid}",
                               f"costs {pc:,.2f} in the plan, the cost model gives {costs[rid]:,.2f}"))
-    return costs.fillna(0.0)
+    return costs.fillna(0.0), crew_days
+
+
+def _check_phases(safe: pd.DataFrame, costs: pd.Series, crew_days: pd.Series, rinfo: pd.DataFrame,
+                  p: Parameters, out: list[Breach]) -> None:
+    """Declared phases: new rooms per phase (max_rooms), crew time (crews x max_days, one room
+    worked by at most crews_per_room_max crews), cumulative budget. Phase K+1 = unlimited rest."""
+    phase = pd.Series(pd.to_numeric(safe["phase"], errors="coerce").to_numpy(), index=safe.index)
+    for rid in phase.index[phase.isna() | (phase < 1) | (phase != phase.round())]:
+        out.append(Breach("phase", f"safe room {rid}", f"has phase {safe.at[rid, 'phase']!r}, not a phase number"))
+    phase = phase.fillna(len(p.phases) + 1)
+    new_room = ~rinfo["existing"].reindex(phase.index).fillna(False).astype(bool)
+    for k, ph in enumerate(p.phases, start=1):
+        new = phase.index[(phase == k) & new_room]
+        if ph.max_rooms is not None and len(new) > ph.max_rooms:
+            out.append(Breach("phase", ph.name, f"converts {len(new)} rooms, more than its max_rooms {ph.max_rooms}"))
+        if ph.max_days is not None and len(new):
+            c = crew_days.reindex(new)
+            if c.notna().all():
+                crews = ph.crews if ph.crews is not None else p.crews
+                per_room = min(getattr(p, "crews_per_room_max", 1), crews)
+                if c.sum() > crews * ph.max_days + 1e-6:
+                    out.append(Breach("phase", ph.name, f"needs {c.sum():.2f} crew-days, more than {crews} crews x "
+                                                        f"{ph.max_days:g} days"))
+                if c.max() > per_room * ph.max_days + 1e-6:
+                    out.append(Breach("phase", f"{ph.name} room {c.idxmax()}",
+                                      f"needs {c.max():.2f} crew-days, more than {per_room} crew(s) can do in "
+                                      f"{ph.max_days:g} days"))
+        if ph.budget is not None:
+            spent = float(costs.reindex(phase.index[phase <= k]).sum())
+            if spent > ph.budget + MONEY_TOLERANCE:
+                out.append(Breach("phase-budget", ph.name, f"rooms of phases 1..{k} cost {spent:,.2f} {p.currency}, "
+                                                          f"over the phase's cumulative budget {ph.budget:,.2f}"))
 
 
 def _check_queues(a: pd.DataFrame, flows: pd.Series, p: Parameters, out: list[Breach]) -> None:

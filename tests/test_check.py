@@ -380,3 +380,24 @@ def test_cli_check_exit_codes(station, tmp_path, monkeypatch, capsys):
     assert main(["--quiet", "check", str(station.folder), str(path)]) == 1
     out = capsys.readouterr().out
     assert "[coverage] room R3 (day)" in out and "missing residents" in out and "[budget]" in out
+
+
+def test_phase_limits_are_checked(station):
+    from planner.params import Phase
+
+    cost1 = site_cost(station, "R1")
+    p = station.params.replace(phases=[Phase(name="Phase 1", max_rooms=1, budget=cost1 + 1.0)])
+    plan = make_plan(station, VALID, safe=("R1", "R4"), params=p)
+    plan["safe_rooms"][1]["phase"] = 2  # the rest: no limits
+    assert check_plan(station, plan, reach=reach_of()) == []
+    plan["safe_rooms"][1]["phase"] = 1
+    plan["phases"] = [{"name": "Phase 1"}]  # a phased plan: its phase 1 must hold both limits
+    b = check_plan(station, plan, reach=reach_of())
+    assert any(x.kind == "phase" and "max_rooms 1" in x.message for x in b)
+    assert any(x.kind == "phase-budget" and x.feature == "Phase 1" for x in b)
+    p2 = station.params.replace(phases=[Phase(name="Quick", max_days=0.01)])
+    plan2 = make_plan(station, VALID, params=p2)
+    assert check_plan(station, plan2, reach=reach_of()) == []  # not phased: the whole programme
+    plan2["phases"] = [{"name": "Quick"}]
+    b2 = check_plan(station, plan2, reach=reach_of())
+    assert any(x.kind == "phase" and "crew" in x.message for x in b2), b2
