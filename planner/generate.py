@@ -87,6 +87,8 @@ ROOMS_PER_CORRIDOR_DECK = 600
 """Spaces one ring corridor and its rows hold on one deck, used to choose the number of ring corridors."""
 MIN_ROOMS = 30
 """Smallest station (spaces per deck) the generator makes: six corridor segments and the required kinds."""
+MIN_ROOMS_PER_DECK = 40
+"""Smallest deck of a station with several decks (its stairs take six more spaces)."""
 DECIMALS = 3
 """Coordinates are rounded to millimetres."""
 
@@ -265,6 +267,8 @@ class _Layout:
     def _row_class(self, band: int, half: str) -> str:
         """'pub' if this row faces the main corridor, else 'res'."""
         m, K = self.p.main, self.p.K
+        if K == 1:  # one corridor: work and public rooms inside, quarters outside
+            return "pub" if band == 0 else "res"
         if band == m and (band == 0 or half == "hi"):
             return "pub"
         if band == m + 1 and (band == K or half == "lo"):
@@ -653,9 +657,9 @@ def generate_station(n_rooms: int, seed: int, out_dir: str | Path, name: str | N
                          f"give at least {MIN_ROOMS} rooms (six sectors, each with a corridor and a few rooms)")
     if decks is not None and (decks < 1 or decks > 50):
         raise InputError("planner generate", "--decks", f"is {decks!r}", "give 1 to 50 decks")
-    if decks is not None and n_rooms / decks < MIN_ROOMS:
+    if decks is not None and decks > 1 and n_rooms / decks < MIN_ROOMS_PER_DECK:
         raise InputError("planner generate", "--decks",
-                         f"{decks} decks for {n_rooms} rooms leaves fewer than {MIN_ROOMS} a deck",
+                         f"{decks} decks for {n_rooms} rooms leaves fewer than {MIN_ROOMS_PER_DECK} a deck",
                          "give fewer decks or more rooms")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -160,7 +160,7 @@ def test_bad_arguments_are_input_errors(tmp_path: Path) -> None:
 @given(n=st.integers(min_value=30, max_value=260), seed=st.integers(min_value=0, max_value=10_000),
        decks=st.sampled_from([None, 1, 2]))
 def test_generated_stations_always_hold(tmp_path: Path, n: int, seed: int, decks: int | None) -> None:
-    if decks is not None and n / decks < 30:
+    if decks is not None and n / decks < 40:
         decks = 1
     out = generate_station(n, seed, tmp_path / f"s{n}_{seed}_{decks}", decks=decks)
     _check(out, n)
