@@ -237,6 +237,7 @@ class _Layout:
 
     def __init__(self, n_rooms: int, seed: int, R: float, K: int, D: int) -> None:
         self.rng = np.random.default_rng(seed)
+        self._wcache: dict[tuple, np.ndarray] = {}
         self.p = _Profile.build(R, K)
         self.D = D
         p = self.p
@@ -291,8 +292,12 @@ class _Layout:
         return (r1 * r1 - r0 * r0) / 2
 
     def _weights(self, cls: str, sector: str, types: list[str]) -> np.ndarray:
-        th = THEMES.get(sector, {})
-        return np.array([WEIGHTS[cls].get(t, 0.0) * th.get(t, 1.0) for t in types])
+        key = (cls, sector, tuple(types))
+        w = self._wcache.get(key)
+        if w is None:
+            th = THEMES.get(sector, {})
+            w = self._wcache[key] = np.array([WEIGHTS[cls].get(t, 0.0) * th.get(t, 1.0) for t in types])
+        return w
 
     def _draw_area(self, t: str, cap: float) -> float:
         _, lo, hi, _ = TYPES[t]
@@ -567,9 +572,8 @@ def _between(bounds: np.ndarray, a: float, b: float) -> list[tuple[float, float]
     return [(float(pts[q]), float(pts[q + 1])) for q in range(len(pts) - 1)]
 
 
-def _point_on_arc(r: float, a: float, b: float, theta: float) -> np.ndarray:
-    """The point at angle `theta` on the polygonal arc (r, a..b) as drawn (on its chord)."""
-    t = _arc_angles(r, a, b)
+def _point_on_arc(r: float, t: np.ndarray, theta: float) -> np.ndarray:
+    """The point at angle `theta` on the polygonal arc of radius `r` with vertex angles `t` (on its chord)."""
     k = int(np.clip(np.searchsorted(t, theta) - 1, 0, len(t) - 2))
     f = (theta - t[k]) / (t[k + 1] - t[k])
     p0 = np.array([r * math.cos(t[k]), r * math.sin(t[k])])
@@ -581,8 +585,8 @@ def _door_on_arc(r: float, a: float, b: float, t0: float, t1: float) -> np.ndarr
     """Door leaf on the drawn arc (r, a..b) between angles t0 < t1 (vertices in between included)."""
     t = _arc_angles(r, a, b)
     inner = t[(t > t0) & (t < t1)]
-    pts = [_point_on_arc(r, a, b, t0)] + [np.array([r * math.cos(x), r * math.sin(x)]) for x in inner] \
-        + [_point_on_arc(r, a, b, t1)]
+    pts = [_point_on_arc(r, t, t0)] + [np.array([r * math.cos(x), r * math.sin(x)]) for x in inner] \
+        + [_point_on_arc(r, t, t1)]
     return np.array(pts)
 
 
