@@ -19,8 +19,8 @@ Stair rooms on every deck sit at the same places; a vertical link (a Point door 
 explicit from_room/to_room and traverse_s) joins the stairs of adjacent decks.
 
 Rooms: quarters (cabins 8.5-13.5 m2 with 1-2 residents, family cabins 18-32 m2 with
-3-5, berthing compartments 45-100 m2 at about 3.2 m2 a berth), storage 6-60 m2 (one
-at least every 25-38 m along each row, so candidates are everywhere), hygiene,
+3-5, berthing compartments 45-100 m2 at 2.8 m2 a berth), storage 6-60 m2 (one
+at least every 45-70 m along each row, about one every 30 m along a corridor, so candidates are everywhere), hygiene,
 utility, offices, labs, operations, medical, galleys and recreation 30-250 m2.
 Rooms along the main corridor lean to work and public use, the others to quarters;
 each sector has a theme (A command, B science, C and F residential, D leisure,
