@@ -98,7 +98,7 @@ def room_roles(station: Station, plan: dict) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ drawing
-def _door_artists(ax, doors: gpd.GeoDataFrame) -> None:
+def _door_artists(ax, doors: gpd.GeoDataFrame, width: float = 2.2) -> None:
     if doors.empty:
         return
     geom = doors.geometry.to_numpy()
@@ -106,7 +106,7 @@ def _door_artists(ax, doors: gpd.GeoDataFrame) -> None:
     if is_line.any():
         coords, idx = shapely.get_coordinates(geom[is_line], return_index=True)
         segs = np.split(coords, np.flatnonzero(np.diff(idx)) + 1)
-        ax.add_collection(LineCollection(segs, colors="#8c2d04", linewidths=2.2, zorder=9))
+        ax.add_collection(LineCollection(segs, colors="#8c2d04", linewidths=width, zorder=9))
     pts = ~is_line
     if pts.any():
         xy = shapely.get_coordinates(shapely.centroid(geom[pts]))
@@ -115,16 +115,22 @@ def _door_artists(ax, doors: gpd.GeoDataFrame) -> None:
         ax.scatter(xy[vert, 0], xy[vert, 1], s=30, c="#8c2d04", marker="^", zorder=9)
 
 
-def _layout(bounds: np.ndarray) -> tuple[int, int, tuple[float, float]]:
-    """(rows, columns, figure size in inches): panels side by side, or stacked for wide decks."""
+MAX_LABELS = 150
+"""Safe rooms labelled with their id on a deck; beyond this the labels would hide the map."""
+
+
+def _layout(bounds: np.ndarray, n_rooms: int = 300) -> tuple[int, int, tuple[float, float]]:
+    """(rows, columns, figure size in inches): panels side by side, or stacked for wide decks;
+    larger panels for decks with many rooms."""
     w = max(bounds[2] - bounds[0], 1.0)
     h = max(bounds[3] - bounds[1], 1.0)
+    grow = float(np.clip(np.sqrt(max(n_rooms, 1) / 300.0), 1.0, 1.8))
     if w / h > 1.6:
-        panel_w = 14.0
+        panel_w = 14.0 * grow
         panel_h = float(np.clip(panel_w * h / w, 2.5, 9.0))
         return 2, 1, (panel_w + 2.0, 2 * panel_h + 3.2)
-    panel_w = 9.0
-    panel_h = float(np.clip(panel_w * h / w, 3.5, 12.0))
+    panel_w = 9.0 * grow
+    panel_h = float(np.clip(panel_w * h / w, 3.5, 12.0 * grow))
     return 1, 2, (2 * panel_w + 1.5, panel_h + 2.0)
 
 
@@ -169,21 +175,21 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     ids = rooms["room_id"].astype(str).to_numpy()
     doors = station.doors[station.doors["deck"] == deck]
     bounds = np.asarray(shapely.total_bounds(geom), dtype=float) if len(geom) else np.array([0, 0, 1, 1.0])
-    nr, nc, size = _layout(bounds)
+    nr, nc, size = _layout(bounds, len(geom))
+    fs = float(np.clip(np.sqrt(max(len(geom), 1) / 300.0), 1.0, 1.8))  # font scale with the figure
     fig, (ax1, ax2) = plt.subplots(nr, nc, figsize=size)
     if nc == 2:
         fig.subplots_adjust(left=0.04, right=0.94, bottom=0.07, top=0.9, wspace=0.32)
     else:
         fig.subplots_adjust(left=0.06, right=0.84, bottom=0.05, top=0.93, hspace=0.18)
     name = plan.get("station", station.name)
-    fig.suptitle(f"{name}: deck {deck}", fontsize=14, fontweight="bold")
     safe = role == "safe_room"
     phases = sorted(pd.unique(phase[safe & ~np.isnan(phase)]).tolist())
     multi_phase = len(phases) > 1
     # --- left: kinds, doors, safe rooms
     colours = pd.Series(kind).map(KIND_COLOURS).fillna(OTHER_COLOUR).to_numpy()
     _draw(ax1, paths, facecolors=colours, edgecolors="#9e9e9e", linewidths=0.4, zorder=1)
-    _door_artists(ax1, doors)
+    _door_artists(ax1, doors, width=2.2 if len(geom) < 400 else 1.2)
     for ax in (ax1, ax2):
         hatch = "///" if ax is ax1 else None
         if multi_phase:
@@ -194,7 +200,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
             _draw(ax, paths, safe, facecolors="none", edgecolors="black", linewidths=2.0, hatch=hatch, zorder=6)
         _draw(ax, paths, safe & existing_sr, facecolors="none", edgecolors="white", linewidths=1.0,
               linestyles="--", zorder=7)
-    if safe.any():
+    if 0 < safe.sum() <= MAX_LABELS:
         label_size = float(np.clip(260 / max(np.sqrt(len(geom)) * 4, 1), 5, 9))
         pts = shapely.get_coordinates(shapely.point_on_surface(geom[safe]))
         labels = ids[safe]
@@ -213,8 +219,9 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         handles.append(Patch(facecolor="#bbbbbb", edgecolor="white", linestyle="--", label="existing safe room"))
     handles.append(Line2D([], [], color="#8c2d04", linewidth=2.2, label="door"))
     ax1.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1,
-               fontsize=8, frameon=False)
-    ax1.set_title("Rooms by kind and safe rooms")
+               fontsize=8 * fs, frameon=False)
+    ax1.set_title(f"{name}, deck {deck}: rooms by kind and safe rooms" + ("" if safe.sum() <= MAX_LABELS else
+                  f" ({int(safe.sum())} safe rooms: ids in the workbook's Safe rooms sheet)"), fontsize=11 * fs)
     # --- right: walking time to the assigned safe room
     norm = Normalize(vmin=0, vmax=p.reach_s)
     cmap = plt.get_cmap("RdYlGn_r")
@@ -227,19 +234,20 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         xy = shapely.get_coordinates(shapely.point_on_surface(geom[uns]))
         ax2.scatter(xy[:, 0], xy[:, 1], marker="x", s=40, c="red", linewidths=2, zorder=8,
                     label="residents unsheltered")
-        ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False)
+        ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.03), fontsize=8 * fs, frameon=False)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     cb = fig.colorbar(sm, ax=ax2, fraction=0.04, pad=0.02)
-    cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s")
-    ax2.set_title("Walking time to the assigned safe room")
+    cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s", fontsize=10 * fs)
+    cb.ax.tick_params(labelsize=8 * fs)
+    ax2.set_title(f"{name}, deck {deck}: walking time to the assigned safe room", fontsize=11 * fs)
     for ax in (ax1, ax2):
         ax.set_aspect("equal")
         pad = 0.02 * max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1.0)
         ax.set_xlim(bounds[0] - pad, bounds[2] + pad)
         ax.set_ylim(bounds[1] - pad, bounds[3] + pad)
-        ax.set_xlabel("x (m)")
-        ax.set_ylabel("y (m)")
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("x (m)", fontsize=9 * fs)
+        ax.set_ylabel("y (m)", fontsize=9 * fs)
+        ax.tick_params(labelsize=7 * fs)
     tmp = temporary_name(path)  # created by savefig with the usual permissions (umask)
     try:
         fig.savefig(tmp, dpi=130, bbox_inches="tight", pad_inches=0.25)
