@@ -548,8 +548,13 @@ def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -
         _print_setup(ws)
         return
     df = sweep.reset_index(drop=True)
+    df = df.drop(columns=[c for c in ("chosen",) if c in df.columns])  # site lists: the plans hold them
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = [", ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v for v in df[c]]
     labels = {"budget": "Budget", "cost": "Cost", "rooms": "Rooms converted", "max_walk_s": "Worst walk",
-              "gap": "Solver gap", "status": "Solver status"}
+              "gap": "Solver gap", "status": "Solver status", "seconds": "Solve time", "objective": "Objective",
+              "source": "Plan from", "weighted_sheltered": "Sheltered (priority-weighted, all scenarios)"}
     head = []
     for c in df.columns:
         c = str(c)
@@ -569,7 +574,7 @@ def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -
                 cell.number_format = _money_fmt(cur)
             elif c.startswith("sheltered_") or c == "rooms":
                 cell.number_format = "#,##0"
-            elif c == "max_walk_s":
+            elif c in ("max_walk_s", "seconds"):
                 cell.number_format = '0.0 "s"'
             elif c == "gap" or c.startswith("share_"):
                 cell.number_format = "0.0%"

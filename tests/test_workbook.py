@@ -88,7 +88,7 @@ def test_sheets_headers_and_live_formulas(setup, tmp_path):
     st, sites, costs, plan = setup
     sweep = pd.DataFrame({"budget": [1e5, 2e5, 3e5], "cost": [0, 102411.2, 229000.0], "rooms": [0, 1, 2],
                           "sheltered_night": [0, 0, 5], "sheltered_day": [0, 8, 15], "max_walk_s": [0, 55, 55],
-                          "gap": [0, 0, 0]})
+                          "gap": [0, 0, 0], "status": ["optimal"] * 3, "chosen": [[], ["S1"], ["S1", "Q1"]]})
     out = write_workbook(tmp_path / "out" / "p.xlsx", st, plan, costs, sites, sweep=sweep)
     assert out.exists() and not [p for p in out.parent.iterdir() if p.name != "p.xlsx"]
     values = openpyxl.load_workbook(out, data_only=True)  # cached values, as a non-calculating viewer shows
