@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
@@ -727,6 +727,10 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     # key figures (live where they come from the cost model)
     r = 7
     ws.cell(row=r, column=1, value="Key figures").font = SUB_FONT
+    ws.cell(row=r, column=2, value=(
+        "Costs, labour and days are live formulas: edit a unit cost on the Assumptions sheet and they follow. "
+        "The choice of rooms does not change: for a new plan at another budget, run make whatif BUDGET=X."
+    )).font = Font(italic=True, color="595959")
     r += 1
     budget_ref = prefs["budget"]
     num = lambda col: float(pd.to_numeric(sr[col], errors="coerce").fillna(0).sum()) if col in sr else 0.0  # noqa: E731

@@ -118,3 +118,34 @@ def test_excel_rounding_is_half_away_from_zero():
     assert C.excel_round(2.675, 2) == 2.68
     assert C.excel_roundup(400 / 200, 0) == 2.0
     assert C.excel_roundup(401 / 200, 0) == 3.0
+
+
+from hypothesis import given, settings, strategies as st_  # noqa: E402
+
+from planner.params import Parameters  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(perimeter=st_.floats(8, 200), capacity=st_.integers(0, 600), doors=st_.integers(0, 6),
+       displaced=st_.integers(0, 40), rec_area=st_.floats(0, 400), converted=st_.sampled_from([0, 1]),
+       door_cost=st_.floats(1000, 90000), extra=st_.floats(0.01, 5000))
+def test_lines_add_up_and_respond_linearly(perimeter, capacity, doors, displaced, rec_area, converted, door_cost,
+                                           extra):
+    import pandas as pd
+
+    drivers = pd.DataFrame({"converted": [converted], "perimeter_m": [perimeter], "capacity": [capacity],
+                            "doors_kept": [1], "doors_sealed": [max(doors - 1, 0)],
+                            "displaced_residents": [displaced], "recreation_area_m2": [rec_area]})
+    p0 = Parameters().replace(pressure_door_each=door_cost)
+    a = C.compute_lines(drivers, p0).iloc[0]
+    # every line in cents, never negative, the total their sum; an existing room costs nothing
+    lines = a[C.COST_COLUMNS]
+    assert (lines >= 0).all()
+    assert abs(a["total_cost"] - lines.sum()) < 0.005
+    assert ((lines * 100).round(6) % 1 == 0).all()
+    if converted == 0:
+        assert a["total_cost"] == 0 and a["labour_h"] == 0
+    # a dearer door moves only the door line, by the difference (to the cent)
+    b = C.compute_lines(drivers, p0.replace(pressure_door_each=door_cost + extra)).iloc[0]
+    assert abs((b["door_cost"] - a["door_cost"]) - converted * extra) <= 0.01 + 1e-9  # two roundings to cents
+    assert (b[[c for c in C.COST_COLUMNS if c != "door_cost"]] == a[[c for c in C.COST_COLUMNS if c != "door_cost"]]).all()
