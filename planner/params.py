@@ -112,6 +112,7 @@ class Parameters:
     queue_bin_s: float = _p(1.0, "s", "Arrival-time bin of the door-queue rows (walks are rounded up: safe)", "model")
     door_queue: bool = _p(True, "", "Model the queue at each safe room's door", "model")
     time_limit_s: float = _p(60.0, "s", "Solver time limit", "model")
+    sweep_time_limit_s: float = _p(20.0, "s", "Solver time limit per budget in a budget sweep (and for its full-cover plan)", "model")
     mip_gap: float = _p(0.01, "", "Relative optimality gap at which the solver may stop", "model")
     solver: str = _p("highs", "", "highs (default) or cbc", "model")
     threads: int = _p(2, "", "Solver threads", "model")
@@ -242,7 +243,7 @@ def _checked(p: Parameters, source: str) -> Parameters:
         raise InputError(source, "[model] solver", f"is {p.solver!r}", "use 'highs' or 'cbc'")
     positive = ["walk_speed_m_s", "reach_s", "area_per_occupant_m2", "volume_per_occupant_m3", "clear_height_m",
                 "deck_height_m", "endurance_h", "door_specific_flow_pps_m", "boundary_sample_m", "queue_bin_s",
-                "time_limit_s", "shift_h", "crew_size", "shifts_per_day", "crews", "crews_per_room_max"]
+                "time_limit_s", "sweep_time_limit_s", "shift_h", "crew_size", "shifts_per_day", "crews", "crews_per_room_max"]
     for name in positive:
         if getattr(p, name) <= 0:
             raise InputError(source, name, f"is {getattr(p, name)}, must be positive",

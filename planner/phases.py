@@ -29,9 +29,9 @@ continuous assignments per phase and scenario), solved by HiGHS with a time limi
 
 from __future__ import annotations
 
-import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -207,6 +207,34 @@ class _Coverage:
         return obj, ys
 
 
+@contextmanager
+def highs_threads_reset() -> Iterator[None]:
+    """Reset HiGHS's global thread pool before and after the block.
+
+    HiGHS keeps one thread pool per process; a solve asking for a different thread count than the
+    first solve of the process fails ("Not Solved"). Resetting around our solves lets them use their
+    own count and leaves the next caller free to use its own."""
+    _reset_highs()
+    try:
+        yield
+    finally:
+        _reset_highs()
+
+
+def _reset_highs() -> None:
+    try:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    except Exception:  # older highspy without the call, or no highspy: nothing to reset
+        pass
+
+
+def _solve(prob: pulp.LpProblem, solver: pulp.LpSolver) -> None:
+    with highs_threads_reset():
+        prob.solve(solver)
+
+
 def _solver(problem: Any, time_limit_s: float | None, mip: bool = True) -> pulp.LpSolver:
     tl = float(time_limit_s if time_limit_s is not None else getattr(problem, "time_limit_s", 60.0) or 60.0)
     gap = float(getattr(problem, "mip_gap", 1e-4) or 1e-4)
@@ -226,7 +254,7 @@ def coverage(problem: Any, sites: Sequence[str], time_limit_s: float | None = No
     prob = pulp.LpProblem("coverage", pulp.LpMaximize)
     obj, ys = cov.add(prob, {s: 1 for s in sd.index}, "c", 1.0)
     prob.setObjective(pulp.LpAffineExpression(obj))
-    prob.solve(_solver(problem, time_limit_s, mip=False))
+    _solve(prob, _solver(problem, time_limit_s, mip=False))
     vals = np.array([y.varValue or 0.0 for y in ys])
     got = pd.Series(np.floor(vals + 1e-6), index=cov.p.index).groupby(cov.p["scenario"]).sum()
     return got.reindex(cov.scenarios).fillna(0).astype(np.int64)
@@ -321,7 +349,7 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
         built_by = {s: K + 1 for s in sd.index}
     else:
         prob.setObjective(pulp.LpAffineExpression(objective))
-        prob.solve(_solver(problem, time_limit_s))
+        _solve(prob, _solver(problem, time_limit_s))
         built_by = {}
         for s in sd.index:
             ph = K + 1
@@ -423,7 +451,7 @@ def _weighted_coverage(problem: Any, sites: Sequence[str]) -> float:
     prob = pulp.LpProblem("coverage", pulp.LpMaximize)
     obj, ys = cov.add(prob, {s: 1 for s in sd.index}, "c", 1.0)
     prob.setObjective(pulp.LpAffineExpression(obj))
-    prob.solve(_solver(problem, None, mip=False))
+    _solve(prob, _solver(problem, None, mip=False))
     return float(pulp.value(prob.objective) or 0.0)
 
 

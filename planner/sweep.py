@@ -22,9 +22,9 @@ same plans, because every solve's inputs are fixed before it is scheduled):
    qualifies, so people sheltered per scenario never decrease with the budget.
    A row whose plan came from a smaller budget says so in `source`.
 
-Threads: a worker process solves single-threaded; a solve in the calling process (the full-cover
-plan, or every budget when there is one worker) uses the scenario's `threads`, because HiGHS cannot
-change its thread count within a process once it has solved.
+Every solve is single-threaded (the parallelism is across budgets). HiGHS keeps one thread pool
+per process and refuses a solve with another thread count, so each solve resets that pool before
+and after (`phases.highs_threads_reset`).
 
 Time limits make a solver's answer depend on the machine's speed; the identity of
 local and Dask plans holds when every solve ends on its gap (small stations).
@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
@@ -49,11 +50,13 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, InputError, OutputError
+from planner.phases import highs_threads_reset
 from planner.progress import bar, log, set_quiet, stage
 from planner.station import Station
 
 # ------------------------------------------------------------------ solving one budget
 _STATE: dict[str, Any] = {}
+_SOLVE_LOCK = threading.Lock()
 
 
 def _init_worker(station: Station, reach: Any) -> None:
@@ -65,7 +68,7 @@ def _init_worker(station: Station, reach: Any) -> None:
 
 def _station_for(station: Station, spec: dict) -> Station:
     """A shallow copy of the station whose parameters carry the spec's budget/objective/limits."""
-    threads = int(spec.get("threads") or station.params.threads)
+    threads = int(spec.get("threads") or 1)
     p = station.params.replace(budget=spec["budget"], objective=spec["objective"], threads=threads,
                                time_limit_s=float(spec["time_limit_s"]))
     return dataclasses.replace(station, params=p)
@@ -81,8 +84,9 @@ def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
     try:
-        run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
-                           check=bool(spec.get("check", False)))
+        with highs_threads_reset():
+            run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
+                               check=bool(spec.get("check", False)))
     except InfeasibleError as exc:
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
@@ -92,12 +96,13 @@ def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
 
 
 def _pool_task(spec: dict) -> dict:
-    return solve_budget(_STATE["station"], _STATE["reach"], dict(spec, threads=1))
+    return solve_budget(_STATE["station"], _STATE["reach"], spec)
 
 
 def _dask_task(station: Station, reach: Any, spec: dict) -> dict:
     set_quiet(True)
-    return solve_budget(station, reach, dict(spec, threads=1))
+    with _SOLVE_LOCK:  # a Dask worker may run several tasks in threads: one HiGHS solve at a time
+        return solve_budget(station, reach, spec)
 
 
 class _Runner:
@@ -219,7 +224,7 @@ def full_cover_plan(station: Station, reach: Any, time_limit_s: float | None = N
 
     Returns the result dict of `solve_budget` (plan, chosen, ...) or None when no plan shelters
     everyone it can (cover-all infeasible, e.g. backup rule impossible)."""
-    tl = float(time_limit_s or station.params.time_limit_s)
+    tl = float(time_limit_s or station.params.sweep_time_limit_s)
     with stage("full-cover plan (cover-all, no budget)"):
         res = solve_budget(station, reach, {"budget": None, "objective": "cover-all", "start": None,
                                             "time_limit_s": tl, "check": check, "start_from": None,
@@ -280,7 +285,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
               check: bool = False, full_cover: dict | None = None) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
 
-    `time_limit_s`: per solve (default: the scenario's `time_limit_s`); `check`: run the independent
+    `time_limit_s`: per solve in seconds (default: the scenario's `sweep_time_limit_s`); `check`: run the independent
     checker on every plan (in the workers); `full_cover`: a `full_cover_plan` result to reuse.
     """
     from planner.pipeline import prepare
@@ -293,7 +298,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
         raise InputError("--budgets", f"{bs[0]:g}", "is negative", f"give budgets of zero or more {station.params.currency}")
     if reach is None:
         _, reach, _ = prepare(station, None)
-    tl = float(time_limit_s or station.params.time_limit_s)
+    tl = float(time_limit_s or station.params.sweep_time_limit_s)
     weight = station.priority()
     scen = list(station.scenarios)
 

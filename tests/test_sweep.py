@@ -73,7 +73,7 @@ def station_dir(tmp_path_factory) -> Path:
             r["day"] = 6
         elif r["room_id"] in RESIDENTS:
             r["day"] = max(0, r["day"] - 2)
-    toml = "[model]\ntime_limit_s = 20.0\nmip_gap = 0.0\n"
+    toml = "[model]\ntime_limit_s = 20.0\nsweep_time_limit_s = 20.0\nmip_gap = 0.0\n"
     return write_station(tmp_path_factory.mktemp("sweep") / "corridor", rooms, doors, rows, toml)
 
 
