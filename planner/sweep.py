@@ -49,7 +49,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from planner.errors import InfeasibleError, InputError, OutputError
+from planner.errors import InfeasibleError, InputError, OutputError, SolverError
 from planner.phases import highs_threads_reset
 from planner.progress import bar, log, set_quiet, stage
 from planner.station import Station
@@ -87,7 +87,7 @@ def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
         with highs_threads_reset():
             run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
                                check=bool(spec.get("check", False)))
-    except InfeasibleError as exc:
+    except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
     out.update(plan=run.plan, chosen=sorted(str(s) for s in run.solution.chosen),
@@ -229,7 +229,10 @@ def full_cover_plan(station: Station, reach: Any, time_limit_s: float | None = N
         res = solve_budget(station, reach, {"budget": None, "objective": "cover-all", "start": None,
                                             "time_limit_s": tl, "check": check, "start_from": None,
                                             "round": 0})
-    return None if res["plan"] is None else res
+    if res["plan"] is None:
+        log(f"[planner]   no full-cover plan: {res['error']}")
+        return None
+    return res
 
 
 def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
@@ -303,7 +306,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     scen = list(station.scenarios)
 
     if full_cover is None:
-        full_cover = full_cover_plan(station, reach, tl, check=check)
+        full_cover = full_cover_plan(station, reach, max(tl, station.params.time_limit_s), check=check)
     fc_cost = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
 
     def finish(res: dict, source: str) -> dict:
@@ -327,24 +330,30 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
         with stage(f"sweep round 1: {len(todo)} budget(s) solved independently"):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
                 if res["plan"] is None:
-                    raise InfeasibleError(f"no plan at budget {_fmt_budget(bs[i])}: {res['error']}")
-                first[i] = finish(res, "solved")
-        # round 2: warm start from the neighbour below where it did better
-        redo = []
+                    log(f"[planner]   budget {_fmt_budget(bs[i])}: no plan in round 1 ({res['error']})")
+                else:
+                    first[i] = finish(res, "solved")
+        # round 2: warm start from the neighbour below where it did better, or where round 1 found
+        # nothing (then with twice the time; the empty plan is the start of the smallest budget)
+        redo: list[tuple[int, list[str], float | None, float]] = []
         for i in todo:
-            if i == 0:
-                continue
-            lo, hi = first[i - 1], first[i]
-            if _key(lo)[0] > _key(hi)[0] + 1e-9 or (_sheltered(lo["plan"], scen) > _sheltered(hi["plan"], scen)).any():
-                redo.append(i)
+            below = first.get(i - 1) if i > 0 else None
+            if i not in first:
+                redo.append((i, below["chosen"] if below else [], bs[i - 1] if below else None, 2 * tl))
+            elif below is not None and (_key(below)[0] > _key(first[i])[0] + 1e-9 or
+                                        (_sheltered(below["plan"], scen) > _sheltered(first[i]["plan"], scen)).any()):
+                redo.append((i, below["chosen"], bs[i - 1], tl))
         second: dict[int, dict] = {}
         if redo:
             with stage(f"sweep round 2: {len(redo)} budget(s) warm-started from the plan below"):
-                specs = [spec(bs[i], first[i - 1]["chosen"], bs[i - 1], 2) for i in redo]
-                for i, res in zip(redo, runner.run(specs, "warm starts")):
+                specs = [dict(spec(bs[i], start, frm, 2), time_limit_s=lim) for i, start, frm, lim in redo]
+                for (i, _, frm, _), res in zip(redo, runner.run(specs, "warm starts")):
                     if res["plan"] is not None:
-                        second[i] = finish(res, f"warm start from {_fmt_budget(bs[i - 1])}")
-    kept = enforce_monotone(bs, {i: [first[i]] + ([second[i]] if i in second else []) for i in range(len(bs))},
+                        second[i] = finish(res, f"warm start from {_fmt_budget(frm)}" if frm is not None
+                                           else "solved (second try)")
+                    elif i not in first:
+                        log(f"[planner]   budget {_fmt_budget(bs[i])}: no plan in round 2 ({res['error']})")
+    kept = enforce_monotone(bs, {i: [r[i] for r in (first, second) if i in r] for i in range(len(bs))},
                             scen, weight)
     rows = [_row(r, scen) for r in kept]
     table = pd.DataFrame(rows)
@@ -376,7 +385,8 @@ def enforce_monotone(budgets: Sequence[float], candidates: dict[int, list[dict]]
             if best is None or _key(c) > _key(best):
                 best = c
         if best is None:
-            raise InfeasibleError(f"no plan fits the budget {_fmt_budget(b)}")
+            raise SolverError(f"no plan was found at the budget {_fmt_budget(b)} (nor at any smaller budget); "
+                              "raise the time limit (sweep_time_limit_s) or try --solver cbc")
         if best["budget"] != b:
             best = _relabel(best, b, f"carried from budget {_fmt_budget(best['budget'])}")
             best["weighted"] = _weighted(best["plan"], weight)
