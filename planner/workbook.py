@@ -272,26 +272,35 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     n = len(sr)
     row = 1
     driver_keys = {f"_{d}" for d in C.DRIVER_COLUMNS} | {"_capacity"}
-    for row, (_, r) in enumerate(sr.iterrows(), start=2):
-        refs = {k: f"{get_column_letter(j)}{row}" for k, j in driver_col.items()}
-        refs.update(prefs)
+    # formula templates, one per computed column: "{row}" stands for the row number
+    refs = {k: f"{get_column_letter(j)}{{row}}" for k, j in driver_col.items()}
+    refs.update(prefs)
+    exprs = {ln.name: ln.expr for ln in C.cost_formulas()}
+    templates: dict[str, str] = {
+        name: C.excel_formula(expr, refs) for name, expr in exprs.items()}
+    templates["total_cost"] = (f"=ROUND(SUM({get_column_letter(first_line)}{{row}}:"
+                               f"{get_column_letter(last_line)}{{row}}),2)")
+    # column values as plain Python lists (no per-cell pandas lookups)
+    data: dict[str, list] = {}
+    for _, key, _ in cols:
+        if key.startswith("="):
+            col = "_" + key[1:]
+            data[key] = [_py(v) for v in sr[col]] if col in sr else [None] * len(sr)
+        elif key == "existing":
+            data[key] = ["yes" if bool(v) else "no" for v in sr["existing"]]
+        else:
+            vals = [_py(v) for v in sr[key]] if key in sr else [None] * len(sr)
+            if key.startswith("_") and key != "_capacity":
+                vals = [0 if v is None else v for v in vals]
+            data[key] = vals
+    for i in range(len(sr)):
+        row = i + 2
         for j, (_, key, fmt) in enumerate(cols, 1):
             if key.startswith("="):
-                name = key[1:]
-                if name == "total_cost":
-                    v = (f"=ROUND(SUM({get_column_letter(first_line)}{row}:"
-                         f"{get_column_letter(last_line)}{row}),2)")
-                else:
-                    v = C.excel_formula(next(ln.expr for ln in C.cost_formulas() if ln.name == name), refs)
-            elif key == "existing":
-                v = "yes" if bool(r["existing"]) else "no"
+                c = ws.cell(row=row, column=j, value=templates[key[1:]].replace("{row}", str(row)))
+                _cache(ws, c, data[key][i])
             else:
-                v = _py(r.get(key))
-                if key.startswith("_") and key not in ("_capacity",) and v is None:
-                    v = 0
-            c = ws.cell(row=row, column=j, value=v)
-            if key.startswith("="):
-                _cache(ws, c, r.get("_" + key[1:]))
+                c = ws.cell(row=row, column=j, value=data[key][i])
             if fmt:
                 c.number_format = fmt
             if key in driver_keys:
@@ -383,10 +392,11 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dic
             fmts.append('0.0 "s"')
     _header(ws, 1, header, height=45)
     t = t.sort_values(["deck", "sector"], kind="stable") if len(t) else t
-    for i, (rid, r) in enumerate(t.iterrows(), start=2):
+    columns = [[_py(v) for v in t[k]] for k in keys]
+    for i, rid in enumerate(t.index, start=2):
         ws.cell(row=i, column=1, value=str(rid))
-        for j, k in enumerate(keys, start=2):
-            v = _py(r[k])
+        for j, col in enumerate(columns, start=2):
+            v = col[i - 2]
             if v is not None:
                 c = ws.cell(row=i, column=j, value=v)
                 if fmts[j - 1]:
