@@ -239,3 +239,25 @@ def test_libreoffice_recalculation_matches_planner_to_the_cent(setup, tmp_path):
     # and as the model says: +7,000 per room for the doors, +0.5 m of wall height at 420 CR/m2
     perim = costs.loc[["S1", "Q1"], "perimeter_m"].sum()
     assert round(_safe_total(wb2) - plan["totals"]["cost"], 2) == round(2 * 7000 + perim * 0.5 * 420, 2)
+
+
+def test_declared_phases_and_embedded_map(setup, tmp_path):
+    from PIL import Image as PILImage
+
+    from planner.params import Phase
+
+    st, sites, costs, plan = setup
+    st.params = st.params.replace(phases=[Phase(name="Before the negotiation", max_rooms=10, max_days=3.0),
+                                          Phase(name="Month 1", budget=400000.0)])
+    png = tmp_path / "map-deck-0.png"
+    PILImage.new("RGB", (300, 200), "white").save(png)
+    out = write_workbook(tmp_path / "p.xlsx", st, plan, costs, sites, map_png=[png])
+    wb = openpyxl.load_workbook(out)
+    ph = wb["Phases"]
+    head = [c.value for c in ph[4]]
+    assert ph.cell(row=5, column=2).value == "Before the negotiation"
+    assert ph.cell(row=6, column=2).value == "Month 1"
+    assert ph.cell(row=5, column=head.index("Days allowed") + 1).value == 3.0
+    assert ph.cell(row=6, column=head.index("Budget by the end") + 1).value == 400000.0
+    assert "_xlfn.MAXIFS" in ph.cell(row=5, column=head.index("Duration") + 1).value
+    assert len(wb["Map"]._images) == 1
