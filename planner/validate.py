@@ -11,7 +11,6 @@ Checks are vectorised (shapely 2 STRtree, numpy, scipy sparse graphs), so a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from hypothesis import strategies as st
 
 from conftest import corridor_layout, write_station
 from planner.check import Breach, check_plan, format_breaches, recompute_capacity
-from planner.params import Parameters
 from planner.station import load_station
 
 # Station: corridor C, R1 storage, R2 quarters, R3 quarters, R4 storage; rooms 4 m x 3 m = 12 m2,

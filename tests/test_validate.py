@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -13,10 +11,10 @@ import shapely.affinity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import box, corridor_layout, door_leaf, write_station
+from conftest import box, corridor_layout, door_leaf
 from planner.cli import main
 from planner.errors import ValidationFailed
-from planner.params import KNOWN_KINDS, Parameters
+from planner.params import Parameters
 from planner.station import Station, normalise_doors, normalise_rooms, resolve_doors
 from planner.validate import Finding, require_valid, summarize, validate_station
 
