@@ -138,7 +138,7 @@ def excel_formula(expr: str, refs: dict[str, str]) -> str:
         if n not in refs:
             raise KeyError(f"no cell for {n!r} in formula {expr!r}")
         return refs[n]
-    return "=" + _NAME.sub(sub, expr)
+    return "=" + _NAME.sub(sub, expr.replace(" ", ""))  # no spaces: a space between references is an operator
 
 
 # ------------------------------------------------------------------ evaluation
