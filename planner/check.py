@@ -178,14 +178,21 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
     eligible = _eligible(st, p)
     eligible = eligible[~eligible.index.duplicated()]
     rinfo = pd.DataFrame({"kind": rooms["kind"].to_numpy(), "protected": rooms["protected"].to_numpy(dtype=bool),
-                          "existing": rooms["existing"].to_numpy(dtype=bool)}, index=room_ids.to_numpy())
+                          "existing": rooms["existing"].to_numpy(dtype=bool),
+                          "candidate": rooms["candidate"].astype(object).to_numpy()}, index=room_ids.to_numpy())
     rinfo = rinfo[~rinfo.index.duplicated()]
     for rid in chosen:
         if not eligible.get(rid, False):
             k, prot = rinfo.at[rid, "kind"], bool(rinfo.at[rid, "protected"]) or rid in p.protect
-            why = ("it is protected" if prot else
-                   f"its kind {k!r} is not a candidate kind ({', '.join(p.candidate_kinds)})"
-                   if k not in p.candidate_kinds else f"its area {area[rid]:.1f} m2 is below {p.min_site_area_m2:g} m2")
+            flag = rinfo.at[rid, "candidate"]
+            if prot:
+                why = "it is protected"
+            elif flag is False or (flag is not None and not pd.isna(flag) and not bool(flag)):
+                why = "its candidate flag is false"
+            elif area[rid] < p.min_site_area_m2:
+                why = f"its area {area[rid]:.1f} m2 is below {p.min_site_area_m2:g} m2"
+            else:
+                why = f"its kind {k!r} is not a candidate kind ({', '.join(p.candidate_kinds)})"
             out.append(Breach("not-candidate", f"safe room {rid}", f"may not be converted: {why}"))
     must = set(rinfo.index[rinfo["existing"]]) | set(p.require)
     for rid in sorted(must - set(chosen)):

@@ -399,3 +399,13 @@ def test_phase_limits_are_checked(station):
     plan2["phases"] = [{"name": "Quick"}]
     b2 = check_plan(station, plan2, reach=reach_of())
     assert any(x.kind == "phase" and "crew" in x.message for x in b2), b2
+
+
+def test_candidate_flag_false_is_named(tmp_path):
+    rooms, doors, res = corridor_layout(["storage", "quarters"], residents={"R2": 1})
+    rooms[1]["candidate"] = False
+    station = load_station(write_station(tmp_path / "f", rooms, doors, res))
+    plan = make_plan(station, [("R2", "night", "R1", 1), ("R2", "day", "R1", 1)], safe=())
+    plan["safe_rooms"] = [{"room_id": "R1", "capacity": 4, "door_flow_pps": 0.78, "cost": 0.0, "phase": 1}]
+    b = check_plan(station, plan, reach=reach_of({("R2", "R1"): 20.0, ("R2", "R2"): 0.0}))
+    assert any(x.kind == "not-candidate" and "candidate flag is false" in x.message for x in b), b
