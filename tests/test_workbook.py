@@ -170,9 +170,10 @@ def recalculate(xlsx: Path, work: Path) -> openpyxl.Workbook:
     (profile / "user" / "registrymodifications.xcu").write_text(_XCU)
     out = work / "recalculated"
     out.mkdir(exist_ok=True)
-    subprocess.run([SOFFICE, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless", "--norestore",
-                    "--convert-to", "xlsx", "--outdir", str(out), str(xlsx)],
-                   check=True, capture_output=True, timeout=180)
+    done = subprocess.run([SOFFICE, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless",
+                           "--norestore", "--convert-to", "xlsx", "--outdir", str(out), str(xlsx)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and (out / xlsx.name).exists(), f"LibreOffice failed: {done.stdout}{done.stderr}"
     return openpyxl.load_workbook(out / xlsx.name, data_only=True)
 
 
