@@ -166,8 +166,11 @@ def _assumptions(wb: Workbook, station: Station) -> dict[str, str]:
         ws.cell(row=i, column=1, value=r["section"])
         ws.cell(row=i, column=2, value=r["name"])
         c = ws.cell(row=i, column=3, value=val)
-        if isinstance(val, (int, float)) and not isinstance(val, bool):
-            c.number_format = "#,##0.###" if isinstance(val, float) else "#,##0"
+        money = bool(r["unit"]) and r["unit"].split("/")[0] == p.currency  # also for "none": a typed budget
+        if money:
+            c.number_format = "#,##0.00"
+        elif isinstance(val, int) and not isinstance(val, bool):
+            c.number_format = "#,##0"
         if r["name"] in used or r["name"] in ("budget", "reach_s", "crews", "backup_k"):
             c.fill = INPUT_FILL
         ws.cell(row=i, column=4, value=r["unit"])
