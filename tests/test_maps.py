@@ -99,3 +99,18 @@ def test_geopackage_layers(station, tmp_path):
 def test_geopackage_without_assignments(station, tmp_path):
     path = write_plan_gpkg(station, {"safe_rooms": [], "assignments": [], "unsheltered": []}, tmp_path / "e.gpkg")
     assert {n for n, _ in pyogrio.list_layers(path)} == {"rooms", "assignments"}
+
+
+def test_polygon_paths_keep_holes_parts_and_order():
+    import numpy as np
+    import shapely
+    from matplotlib.path import Path as MplPath
+
+    from planner.maps import polygon_paths
+
+    donut = shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 2, 2))
+    two = shapely.MultiPolygon([shapely.box(5, 5, 6, 6), shapely.box(7, 7, 8, 8)])
+    paths = polygon_paths(np.array([shapely.box(0, 0, 1, 1), None, donut, two, shapely.Polygon()], dtype=object))
+    assert [len(p.vertices) for p in paths] == [5, 0, 10, 10, 0]
+    assert list(paths[2].codes).count(MplPath.MOVETO) == 2  # exterior + hole
+    assert not paths[2].contains_point((1.5, 1.5)) and paths[2].contains_point((3, 3))
