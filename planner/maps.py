@@ -140,6 +140,14 @@ def polygon_paths(geoms: np.ndarray) -> list[MplPath]:
     if len(geoms) == 0:
         return []
     parts, part_of = shapely.get_parts(geoms, return_index=True)
+    # holes must wind against their exterior for matplotlib's nonzero fill rule to leave them empty
+    if hasattr(shapely, "orient_polygons"):
+        parts = shapely.orient_polygons(parts)
+    else:  # shapely < 2.1
+        from shapely.geometry.polygon import orient
+        holed = np.flatnonzero(shapely.get_num_interior_rings(parts) > 0)
+        for i in holed:
+            parts[i] = orient(parts[i])
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
     codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
