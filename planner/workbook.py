@@ -539,6 +539,8 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     chart.series[0].graphicalProperties.line.noFill = True
     chart.series[1].graphicalProperties.solidFill = "2E75B6"
     chart.x_axis.scaling.orientation = "maxMin"
+    chart.x_axis.delete = False  # openpyxl 3.1 hides axes unless told
+    chart.y_axis.delete = False
     chart.legend = None
     chart.height, chart.width = 7 + 0.5 * len(phases), 20
     ws.add_chart(chart, f"A{last + 3}")
