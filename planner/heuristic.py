@@ -54,6 +54,23 @@ class _State:
         self.r_by_site = np.argsort(c.rj, kind="stable")
         self.r_site_ptr = np.searchsorted(c.rj[self.r_by_site], np.arange(c.J + 1))
 
+    def load_flows(self, y: np.ndarray, yq: np.ndarray, ys: np.ndarray) -> None:
+        """Start from a known whole-person assignment (y per column (pair yq, scenario ys))."""
+        c = self.c
+        self.R = c.D.astype(np.int64).copy()
+        self.load[:] = 0
+        self.arr[:] = 0
+        self.flow[:] = 0
+        yi = np.rint(y).astype(np.int64)
+        np.add.at(self.flow, (yq, ys), yi)
+        np.subtract.at(self.R, (c.qg[yq], ys), yi)
+        np.add.at(self.load, (c.qj[yq], ys), yi)
+        door = ~c.qsip[yq]
+        np.add.at(self.arr, (c.qj[yq][door], ys[door], c.qbin[yq][door]), yi[door])
+        for j in np.unique(c.qj[yq][door]):
+            for s in range(self.S):
+                self.refresh(int(j), s)
+
     def site_pairs(self, j: int) -> np.ndarray:
         return self.by_site[self.site_ptr[j]:self.site_ptr[j + 1]]
 
@@ -114,9 +131,15 @@ class _State:
         return tot
 
 
-def greedy_compiled(c: Any, local_search: bool = True) -> np.ndarray:
-    """0/1 vector over `c.site_ids` (c: planner.model.Compiled)."""
+def greedy_compiled(c: Any, local_search: bool = True, guide: np.ndarray | None = None) -> np.ndarray:
+    """0/1 vector over `c.site_ids` (c: planner.model.Compiled).
+
+    `guide`: optional LP-relaxation values of x per site (0..1): sites the LP opens fully
+    are opened first, the greedy score is scaled by the LP value, and the local search
+    tries to close the sites the LP likes least first.
+    """
     st = _State(c)
+    st.guide = guide
     cover_all = c.objective == "cover-all"
     budget = float("inf") if c.budget is None else float(c.budget)
     if cover_all and c.G:
@@ -126,15 +149,22 @@ def greedy_compiled(c: Any, local_search: bool = True) -> np.ndarray:
         spent = float(c.cost[st.open | must].sum())
         if spent <= budget:
             st.open |= must
+    if guide is not None:
+        sure = (guide >= 0.999) & ~st.open
+        if float(c.cost[st.open | sure].sum()) <= budget + 1e-9:
+            st.open |= sure
     spent = float(c.cost[st.open].sum())
-    for j in np.flatnonzero(st.open):
+    first = np.flatnonzero(st.open)
+    if guide is not None:
+        first = first[np.argsort(-guide[first], kind="stable")]
+    for j in first:
         st.fill(j)
     # ---- lazy greedy
     heap: list[tuple[float, int]] = []
     for j in np.flatnonzero(~st.open):
         g = st.gain(j)
         if g > 0:
-            heapq.heappush(heap, (-_score(g, c.cost[j]), int(j)))
+            heapq.heappush(heap, (-_score(g, c.cost[j], _lp(guide, j)), int(j)))
     while heap and (not cover_all or st.R.sum() > 0):
         negs, j = heapq.heappop(heap)
         if st.open[j] or spent + c.cost[j] > budget + 1e-9:
@@ -142,7 +172,7 @@ def greedy_compiled(c: Any, local_search: bool = True) -> np.ndarray:
         g = st.gain(j)
         if g <= 0:
             continue
-        sc = _score(g, c.cost[j])
+        sc = _score(g, c.cost[j], _lp(guide, j))
         if heap and sc < -heap[0][0] - 1e-12:
             heapq.heappush(heap, (-sc, j))
             continue
@@ -158,8 +188,25 @@ def greedy_compiled(c: Any, local_search: bool = True) -> np.ndarray:
     return st.open.astype(float)
 
 
-def _score(gain: float, cost: float) -> float:
-    return gain / cost if cost > 1e-9 else gain * 1e12
+def improve_plan(c: Any, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.ndarray,
+                 guide: np.ndarray | None = None) -> np.ndarray:
+    """Local search from a feasible plan `x` with its whole-person assignment: close sites
+    (the LP's least liked first, then the most expensive) whose people fit into the other
+    open sites within capacity, door queue and backup. Returns the improved 0/1 vector."""
+    st = _State(c)
+    st.guide = guide
+    st.open = x > 0.5
+    st.load_flows(y, yq, ys)
+    _drop_pass(st)
+    return st.open.astype(float)
+
+
+def _score(gain: float, cost: float, lp: float = 1.0) -> float:
+    return (gain / cost if cost > 1e-9 else gain * 1e12) * (0.05 + lp)
+
+
+def _lp(guide: np.ndarray | None, j: int) -> float:
+    return 1.0 if guide is None else float(guide[j])
 
 
 def _counts(st: _State) -> np.ndarray:
@@ -189,7 +236,10 @@ def _backup(st: _State, budget: float) -> None:
 def _drop_pass(st: _State) -> None:
     c = st.c
     cand = np.flatnonzero(st.open & ~c.fixed1)
-    cand = cand[np.argsort(-c.cost[cand], kind="stable")]
+    if getattr(st, "guide", None) is not None:
+        cand = cand[np.lexsort((-c.cost[cand], st.guide[cand]))]
+    else:
+        cand = cand[np.argsort(-c.cost[cand], kind="stable")]
     for j in cand:
         if c.cost[j] <= 0:
             continue

@@ -83,9 +83,12 @@ class Problem:
     # levers (measured in bench/bench_model.py; defaults = what helped)
     aggregate: bool = True
     use_heuristic: bool = True
-    tighten: bool = True
+    tighten: bool = False
+    """Add y <= min(d, q) x rows. Measured: same LP bound on generated stations, LP 2.5x slower; off."""
     backend: str = "highspy"
     """'highspy' (arrays passed to HiGHS in bulk) or 'pulp' (PuLP model; always used for CBC)."""
+    lp_guide: bool = True
+    """Start from the LP relaxation: its support (cover-all) or an LP-weighted greedy (max-cover)."""
     lexicographic: bool = True
     """max-cover: second solve for least cost at the coverage found."""
     msg: bool = False
@@ -271,6 +274,8 @@ class Compiled:
     reach_s: float
     bin_s: float
     tighten: bool = True
+    scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -370,7 +375,23 @@ def compile_problem(p: Problem) -> Compiled:
                  qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
                  unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
                  door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=p.tighten)
-    c.stats.update(rooms=int(len(dem)), rooms_with_residents=int(has_res.sum()), groups=G,
+    # ---- scenario reduction: identical demand columns merge (weight = count); for cover-all a
+    # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
+    Sn = len(scen)
+    mult = np.ones(Sn)
+    for a in range(Sn):
+        if mult[a] == 0:
+            continue
+        for b in range(Sn):
+            if a == b or mult[b] == 0:
+                continue
+            if (D[:, b] == D[:, a]).all() and b > a:
+                mult[a] += mult[b]
+                mult[b] = 0
+            elif p.objective == "cover-all" and (D[:, b] <= D[:, a]).all():
+                mult[b] = 0
+    c.scen_mult = mult
+    c.stats.update(rooms=int(len(dem)), model_scenarios=int((mult > 0).sum()), rooms_with_residents=int(has_res.sum()), groups=G,
                    sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
                    unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
     return c
@@ -400,6 +421,8 @@ class Arrays:
     z_groups: np.ndarray  # group of each z column
     cover_row: int | None = None
     rows_by_kind: dict[str, int] = field(default_factory=dict)
+    S_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ymult: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class _Rows:
@@ -427,7 +450,8 @@ class _Rows:
 
 
 def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
-                 stage2: bool = False, walk_obj: np.ndarray | None = None) -> Arrays:
+                 stage2: bool = False, walk_obj: np.ndarray | None = None,
+                 only_sites: np.ndarray | None = None, all_scen: bool = False) -> Arrays:
     """The MIP (or, with `x_fixed`, the assignment problem) as arrays.
 
     Columns: x (sites), z (max-cover backup flags), y (assignments), S (queue suffixes);
@@ -440,6 +464,12 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     # ---- y columns: usable pair q x scenario s with D>0
     Dq = c.D[c.qg]  # (Q, S)
     qq, ss = np.nonzero(Dq > 0)
+    mult = np.ones(S) if (all_scen or not len(c.scen_mult)) else c.scen_mult
+    keep = mult[ss] > 0
+    qq, ss = qq[keep], ss[keep]
+    if only_sites is not None:  # assignment to these sites only (fixed-x solves: closed sites drop out)
+        keep = only_sites[c.qj[qq]]
+        qq, ss = qq[keep], ss[keep]
     ny = len(qq)
     yg, yj = c.qg[qq], c.qj[qq]
     ybin, ysip = c.qbin[qq], c.qsip[qq]
@@ -465,53 +495,52 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     dhi[hasz] = 0.0
     R.add(np.r_[drow, hasz], np.r_[ycol0 + np.arange(ny), zcol0 + zpos[g_of_row[hasz]]],
           np.r_[np.ones(ny), -dval[hasz]], dval if cover_all else np.full(len(ukey), -INF), dhi, "demand")
-    # ---- queue chains: S variables at binding bins only
-    S_hi: list[float] = []
-    s_cols: list[np.ndarray] = []
-    s_vals: list[np.ndarray] = []
-    s_rows: list[np.ndarray] = []
-    last_S: list[tuple[int, int, int]] = []  # (S index, site, cap)
+    # ---- queue chains: S variables at binding bins only (vectorised)
     nS = 0
+    S_hi = np.zeros(0)
+    S_key = np.zeros(0, np.int64)
+    last_S = np.zeros((0, 3), np.int64)  # (S column, site, cap) of each chain's earliest binding bin
     if c.door_queue:
         nq = np.flatnonzero(~ysip)
         if len(nq):
             order = nq[np.lexsort((-ybin[nq], ss[nq], yj[nq]))]
             key = yj[order] * S + ss[order]
-            brk = np.flatnonzero(np.diff(key)) + 1
-            for a, b in zip(np.r_[0, brk], np.r_[brk, len(order)]):
-                idx = order[a:b]          # y columns of site j, scenario s, bins descending
-                j = int(yj[idx[0]])
-                bins = ybin[idx]
-                cum = np.cumsum(yub[idx])  # suffix upper bounds
-                last = np.r_[np.flatnonzero(np.diff(bins)), len(bins) - 1]  # last position of each bin
-                capb = c.qcap[j, bins[last]]
-                binding = cum[last] > capb + 1e-9
-                if not binding.any():
-                    continue
-                prev_S = -1
-                prev_pos = 0
-                bpos = last[binding]
-                bcap = capb[binding]
-                for pos, cp in zip(bpos, bcap):
-                    ycols = ycol0 + idx[prev_pos:pos + 1]
-                    scol = scol0 + nS
-                    S_hi.append(float(cp))
-                    if prev_S >= 0:
-                        cc = np.r_[scol, prev_S, ycols]
-                        vv = np.r_[1.0, -1.0, -np.ones(len(ycols))]
-                    else:
-                        cc = np.r_[scol, ycols]
-                        vv = np.r_[1.0, -np.ones(len(ycols))]
-                    s_cols.append(cc)
-                    s_vals.append(vv)
-                    s_rows.append(np.full(len(cc), nS))
-                    nS += 1
-                    prev_S = scol
-                    prev_pos = pos + 1
-                last_S.append((prev_S, j, int(bcap[-1])))
-    if nS:
-        R.add(np.concatenate(s_rows), np.concatenate(s_cols), np.concatenate(s_vals), np.zeros(nS), np.zeros(nS),
-              "queue")
+            n = len(order)
+            seg_start = np.r_[True, key[1:] != key[:-1]]
+            seg_id = np.cumsum(seg_start) - 1
+            cum = np.cumsum(yub[order])
+            seg_off = np.r_[0.0, cum][np.flatnonzero(seg_start)]
+            suffix = cum - seg_off[seg_id]                      # suffix upper bound at each position
+            bins = ybin[order]
+            jj = yj[order]
+            bin_end = np.r_[(key[1:] != key[:-1]) | (bins[1:] != bins[:-1]), True]
+            capb = c.qcap[jj, bins]
+            # a bin binds only if its door limit is below the site capacity (else the capacity row rules)
+            binding = bin_end & (suffix > capb + 1e-9) & (capb < c.cap[jj])
+            bpos = np.flatnonzero(binding)
+            nS = len(bpos)
+            if nS:
+                # each y belongs to the first binding bin-end at or after it, in its own segment
+                nxt = np.searchsorted(bpos, np.arange(n), side="left")
+                valid = nxt < nS
+                valid[valid] &= seg_id[bpos[nxt[valid]]] == seg_id[valid]
+                s_of_y = np.where(valid, nxt, -1)
+                # previous S in the same segment
+                prev = np.r_[-1, np.arange(nS - 1)]
+                same = np.r_[False, seg_id[bpos[1:]] == seg_id[bpos[:-1]]]
+                prev = np.where(same, prev, -1)
+                hasp = np.flatnonzero(prev >= 0)
+                yin = np.flatnonzero(s_of_y >= 0)
+                rows = np.r_[np.arange(nS), hasp, s_of_y[yin]]
+                cols = np.r_[scol0 + np.arange(nS), scol0 + prev[hasp], ycol0 + order[yin]]
+                vals = np.r_[np.ones(nS), -np.ones(len(hasp)), -np.ones(len(yin))]
+                R.add(rows, cols, vals, np.zeros(nS), np.zeros(nS), "queue")
+                S_hi = capb[bpos].astype(float)
+                S_key = key[bpos] * (c.nb + 1) + bins[bpos]
+                # last binding bin of each segment (earliest arrival time): total door arrivals bound
+                is_last = np.r_[seg_id[bpos[1:]] != seg_id[bpos[:-1]], True]
+                li = np.flatnonzero(is_last)
+                last_S = np.stack([scol0 + li, jj[bpos[li]], capb[bpos[li]]], axis=1).astype(np.int64)
     ncol = scol0 + nS
     # ---- capacity rows per (j, s) with y
     js_key = yj * S + ss
@@ -526,9 +555,8 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
             R.add(np.r_[np.arange(len(ti)), np.arange(len(ti))], np.r_[ycol0 + ti, yj[ti]],
                   np.r_[np.ones(len(ti)), -yub[ti]], np.full(len(ti), -INF), np.zeros(len(ti)), "tighten")
         # ---- all door arrivals of a binding chain <= q x
-        if last_S:
-            ls = np.array(last_S)
-            ls = ls[ls[:, 2] < c.cap[ls[:, 1]]]
+        if len(last_S):
+            ls = last_S[last_S[:, 2] < c.cap[last_S[:, 1]]]
             k = len(ls)
             R.add(np.r_[np.arange(k), np.arange(k)], np.r_[ls[:, 0], ls[:, 1]],
                   np.r_[np.ones(k), -ls[:, 2].astype(float)], np.full(k, -INF), np.zeros(k), "queue-x")
@@ -556,7 +584,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     if cover_all or stage2:
         obj[:nx] = c.cost + (0.5 / tot_disp) * c.disp
     else:
-        obj[ycol0:ycol0 + ny] = -c.w[yg]
+        obj[ycol0:ycol0 + ny] = -c.w[yg] * mult[ss]
         wmin = float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0
         obj[:nx] = (0.25 * wmin / tot_cost) * c.cost + (0.25 * wmin / tot_disp) * c.disp
     if walk_obj is not None:
@@ -565,7 +593,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     cover_row = None
     if stage2 and cover_at_least is not None:
         cover_row = R.n
-        R.add(np.zeros(ny, np.int64), ycol0 + np.arange(ny), c.w[yg], np.array([cover_at_least]), np.array([INF]),
+        R.add(np.zeros(ny, np.int64), ycol0 + np.arange(ny), c.w[yg] * mult[ss], np.array([cover_at_least]), np.array([INF]),
               "coverage")
     # ---- assemble
     rows = np.concatenate(R.r) if R.r else np.zeros(0, np.int64)
@@ -577,7 +605,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     A.sum_duplicates()
     lo = np.zeros(ncol)
     lo[:nx] = c.fixed1.astype(float)
-    hi = np.r_[np.ones(nx), np.ones(nz_), yub, np.array(S_hi, dtype=float)]
+    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi]
     integer = np.zeros(ncol, bool)
     integer[:ycol0] = True
     if x_fixed is not None:
@@ -592,7 +620,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     return Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=A, row_lo=rlo, row_hi=rhi, names=names,
                   row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
                   z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
-                      (kind, k) for kind, k in R.kind))
+                      (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss])
 
 
 # ======================================================================= solvers
@@ -788,7 +816,7 @@ def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.
     Returns (full column vector or None if infeasible, arrays, run).
     """
     walk = _group_walk(c)
-    ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=walk)
+    ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=walk, only_sites=x > 0.5, all_scen=True)
     # LP first: a simplex vertex of this TU system is integral; integer y only as a fallback
     run = _solve_highspy(ar, time_limit, 0.0, p.threads, None, p.msg, mip=False)
     v = run.values
@@ -810,9 +838,21 @@ def _group_walk(c: Compiled) -> np.ndarray:
 
 
 def full_vector(c: Compiled, ar_model: Arrays, ar_fixed: Arrays, v_fixed: np.ndarray) -> np.ndarray:
-    """A fixed-x solution as a MIP start (both share the column layout)."""
-    assert ar_model.A.shape[1] == ar_fixed.A.shape[1]
-    return np.asarray(v_fixed, dtype=float).copy()
+    """A fixed-x solution (possibly built on the open sites only) on the MIP's columns."""
+    S = len(c.scen)
+    out = np.zeros(ar_model.A.shape[1])
+    out[:ar_model.ycol0] = v_fixed[:ar_fixed.ycol0]
+    full_key = ar_model.yq.astype(np.int64) * S + ar_model.ys
+    sub_key = ar_fixed.yq.astype(np.int64) * S + ar_fixed.ys
+    inm = np.isin(sub_key, full_key)
+    pos = np.searchsorted(full_key, sub_key[inm])
+    out[ar_model.ycol0 + pos] = v_fixed[ar_fixed.ycol0:ar_fixed.ycol0 + ar_fixed.ny][inm]
+    if len(ar_fixed.S_key) and len(ar_model.S_key):
+        inm = np.isin(ar_fixed.S_key, ar_model.S_key)
+        o = np.argsort(ar_model.S_key)
+        spos = o[np.searchsorted(ar_model.S_key[o], ar_fixed.S_key[inm])]
+        out[ar_model.scol0 + spos] = v_fixed[ar_fixed.scol0:ar_fixed.scol0 + len(ar_fixed.S_key)][inm]
+    return out
 
 
 # ===================================================================== solve
@@ -837,50 +877,84 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     stats: dict[str, Any] = dict(c.stats)
     stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                  binaries=int(ar.integer.sum()))
-    # ---- start: heuristic or given
+    # ---- start: given, or LP-guided rounding + local search, or greedy
     x0: np.ndarray | None = None
-    heur_obj = None
+    start_vec = None
+    lp_bound = None
     t = time.perf_counter()
     if start is not None:
-        x0 = np.isin(c.site_ids, [str(s) for s in start]).astype(float)
-        x0 = np.maximum(x0, c.fixed1)
+        x0 = np.maximum(np.isin(c.site_ids, [str(s) for s in start]).astype(float), c.fixed1)
     elif p.use_heuristic and c.G > 0:
-        from planner.heuristic import greedy_compiled
+        from planner.heuristic import greedy_compiled, improve_plan
 
-        x0 = greedy_compiled(c)
-    timings["heuristic_s"] = time.perf_counter() - t
-    start_vec = None
+        guide = None
+        if p.lp_guide:
+            tl = time.perf_counter()
+            lp = _solve_highspy(ar, max(5.0, p.time_limit_s / 3), 0.0, p.threads, None, p.msg, mip=False)
+            timings["lp_s"] = time.perf_counter() - tl
+            if lp.status == "infeasible":
+                if p.objective == "cover-all":
+                    raise InfeasibleError(explain_infeasible(p, _compiled=c))
+            elif lp.values is not None:
+                guide = np.clip(lp.values[:c.J], 0.0, 1.0)
+                if lp.status == "optimal":
+                    lp_bound = lp.objective
+                    stats["lp_bound"] = lp_bound
+        if guide is not None and p.objective == "cover-all":
+            x0 = np.maximum((guide > 1e-6).astype(float), c.fixed1)  # LP support: feasible by construction
+            if c.budget is not None and c.cost @ x0 > c.budget + 1e-6:
+                x0 = greedy_compiled(c, guide=guide)
+        else:
+            x0 = greedy_compiled(c, guide=guide)
+        timings["heuristic_s"] = time.perf_counter() - t
+        if x0 is not None and p.objective == "cover-all":
+            t2 = time.perf_counter()
+            v0, ar0, _ = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
+            if v0 is not None:
+                stats["rounded_cost"] = float(c.cost @ x0)
+                x0 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide)
+            timings["local_search_s"] = time.perf_counter() - t2
+    timings.setdefault("heuristic_s", time.perf_counter() - t)
     if x0 is not None:
         t = time.perf_counter()
         v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
         timings["start_assign_s"] = time.perf_counter() - t
         if v0 is not None:
             start_vec = full_vector(c, ar, ar0, v0)
-            heur_obj = float(ar.c @ start_vec)
             stats["heuristic_cost"] = float(c.cost @ x0)
             stats["heuristic_sites"] = int(x0.sum())
             stats["heuristic_objective"] = _objective_value(c, ar, start_vec)
-            say(f"[planner] heuristic start: {int(x0.sum())} sites, cost {c.cost @ x0:,.0f}, "
-                f"objective {stats['heuristic_objective']:,.1f} ({timings['heuristic_s'] + timings['start_assign_s']:.1f} s)")
-    # ---- MIP
+            say(f"[planner] start plan: {int(x0.sum())} sites, cost {c.cost @ x0:,.0f}, "
+                f"objective {stats['heuristic_objective']:,.1f} ({time.perf_counter() - t_all:.1f} s so far)")
+    # ---- MIP (skipped when the start is already proved within the gap by the LP bound)
     remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
     t = time.perf_counter()
-    if progress:
+    start_obj = float(ar.c @ start_vec) if start_vec is not None else INF
+    pulp_build = 0.0
+    if (start_vec is not None and lp_bound is not None and p.objective == "cover-all"
+            and start_obj - lp_bound <= p.mip_gap * max(abs(start_obj), 1e-9)):
+        run = _Run(start_vec, "optimal", start_obj, lp_bound, (start_obj - lp_bound) / max(abs(start_obj), 1e-9),
+                   0.0, "HiGHS", _highs_version())
+        stats["mip_skipped"] = True
+        say("[planner] the start plan is within the gap of the LP bound: no branching needed")
+    else:
         say(f"[planner] solving {p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
             f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {p.mip_gap:.1%}")
-    run, pulp_build = _run(ar, p, remaining, start_vec)
+        run, pulp_build = _run(ar, p, remaining, start_vec)
     timings["mip_s"] = time.perf_counter() - t
     if pulp_build:
         timings["pulp_build_s"] = pulp_build
     values = run.values
     if values is None and start_vec is not None and run.status != "infeasible":
         values = start_vec  # the solver found nothing better within the limit
+    if lp_bound is not None and np.isfinite(lp_bound):
+        run.bound = max(run.bound, lp_bound) if np.isfinite(run.bound) else lp_bound
     if values is None:
-        if run.status == "infeasible" or (p.objective == "cover-all"):
+        if run.status == "infeasible":
             raise InfeasibleError(explain_infeasible(p, _compiled=c))
         raise SolverError(f"the solver returned no plan (status: {run.status}); "
                           f"raise the time limit (now {p.time_limit_s:.0f} s) or try --solver cbc")
-    primary = dict(objective=run.objective if run.values is not None else heur_obj, bound=run.bound, gap=run.gap,
+    primary = dict(objective=run.objective, bound=run.bound, gap=run.gap,
                    status=run.status)
     x = (values[:c.J] > 0.5).astype(float)
     # ---- max-cover second stage: least cost at the coverage found
@@ -937,7 +1011,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
 
 def _coverage(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
     y = v[ar.ycol0:ar.ycol0 + ar.ny]
-    return float(c.w[c.qg[ar.yq]] @ y)
+    return float((c.w[c.qg[ar.yq]] * ar.ymult) @ y)
 
 
 def _objective_value(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
