@@ -711,9 +711,14 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
                      f"{_n(max(1, math.ceil(days)), 'day')} with {_n(p.crews, 'crew')}.")
     sol = plan.get("solver", {})
     gap = sol.get("gap")
-    if isinstance(gap, (int, float)) and math.isfinite(gap):
+    if isinstance(gap, (int, float)) and math.isfinite(gap) and gap <= 0.05:
         parts.append(f"The solver ({sol.get('name', '?')}, status {sol.get('status', '?')}) proved this plan "
                      f"within {100 * gap:.2f} % of the best possible.")
+    elif isinstance(gap, (int, float)) and math.isfinite(gap):
+        parts.append(f"The solver ({sol.get('name', '?')}) stopped ({sol.get('status', '?')}) with this plan "
+                     f"{100 * gap:.1f} % from the best bound it proved: the plan is feasible and passed the "
+                     "independent check, but a better one may exist; a longer time limit (--time-limit) "
+                     "narrows the gap.")
     elif sol:
         parts.append(f"Solver status: {sol.get('status', '?')} (no optimality gap proved).")
     return " ".join(parts)
