@@ -115,7 +115,7 @@ def _door_artists(ax, doors: gpd.GeoDataFrame, width: float = 2.2) -> None:
         ax.scatter(xy[vert, 0], xy[vert, 1], s=30, c="#8c2d04", marker="^", zorder=9)
 
 
-MAX_LABELS = 150
+MAX_LABELS = 250
 """Safe rooms labelled with their id on a deck; beyond this the labels would hide the map."""
 
 
