@@ -862,7 +862,20 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         for n_ in notes:
             r += 1
             ws.cell(row=r, column=1, value=str(n_))
-    _widths(ws, [44, 20, 20, 16, 14, 14, 12, 12, 12, 12])
+    # contents, with links to the other sheets
+    ws.cell(row=7, column=8, value="In this workbook").font = SUB_FONT
+    contents = [(SAFE_SHEET, "one row per safe room: what it costs (live formulas), labour, phase"),
+                ("Coverage", "one row per occupied room: its safe room and walking time per scenario"),
+                ("Phases", "what is built when, what it costs, who is sheltered at the end of each phase"),
+                ("Budget what-if", "people sheltered for other budgets"),
+                (ASSUMPTIONS, "every parameter with its unit and source; edit the yellow cells"),
+                ("Map", "one map per deck: safe rooms, walking times")]
+    for i, (sheet, what) in enumerate(contents, start=8):
+        c = ws.cell(row=i, column=8, value=sheet)
+        c.hyperlink = f"#{quote_sheetname(sheet)}!A1"
+        c.font = Font(color="0563C1", underline="single")
+        ws.cell(row=i, column=9, value=what).font = Font(color="595959")
+    _widths(ws, [44, 20, 20, 16, 14, 14, 12, 16, 12, 12])
     _print_setup(ws)
     ws.sheet_view.showGridLines = False
 
