@@ -1,6 +1,6 @@
 """Benchmark: the proposal's outputs (cost model, maps, GeoPackage, workbook, spreadsheet recalculation).
 
-    .venv/bin/python bench/bench_outputs.py [--station inputs/station-unity] [--out /tmp/bench-outputs]
+    .venv/bin/python bench/bench_outputs.py [--station inputs/station-unity] [--out OUT_DIR]
 
 No solver: the plan is a stand-in built from the reach table (every occupied room sent to
 its best candidate within reach, all its residents), which converts many more rooms than a
