@@ -112,9 +112,10 @@ def station_problem(n_rooms: int, seed: int = 1, **overrides) -> tuple[Problem, 
 
 LEVERS = {
     "all-on": {},
-    "no-heuristic": {"use_heuristic": False},
+    "greedy-start": {"lp_guide": False},            # greedy + local search start instead of LP rounding
+    "no-start": {"use_heuristic": False},           # plain MIP, no start, no LP bound of our own
     "no-aggregation": {"aggregate": False},
-    "no-tighten": {"tighten": False},
+    "tighten": {"tighten": True},                   # y <= min(d, q) x rows
     "pulp-backend": {"backend": "pulp"},
 }
 

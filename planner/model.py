@@ -817,6 +817,15 @@ def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.
     """
     walk = _group_walk(c)
     ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=walk, only_sites=x > 0.5, all_scen=True)
+    S = len(c.scen)
+    if c.objective == "cover-all":
+        need = np.flatnonzero(c.D.ravel() > 0)
+        have = np.unique(c.qg[ar.yq].astype(np.int64) * S + ar.ys)
+        if not np.isin(need, have).all():  # some occupied room reaches no open site
+            return None, ar, _Run(None, "infeasible", INF, INF, INF, 0.0, "HiGHS", _highs_version())
+    if ar.A.shape[1] == ar.nx + ar.nz or ar.A.shape[0] == 0:  # nothing to assign
+        v = np.r_[ar.lo[:ar.ycol0], np.zeros(ar.A.shape[1] - ar.ycol0)]
+        return v, ar, _Run(v, "optimal", 0.0, 0.0, 0.0, 0.0, "HiGHS", _highs_version())
     # LP first: a simplex vertex of this TU system is integral; integer y only as a fallback
     run = _solve_highspy(ar, time_limit, 0.0, p.threads, None, p.msg, mip=False)
     v = run.values
@@ -931,7 +940,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     t = time.perf_counter()
     start_obj = float(ar.c @ start_vec) if start_vec is not None else INF
     pulp_build = 0.0
-    if (start_vec is not None and lp_bound is not None and p.objective == "cover-all"
+    if (start_vec is not None and lp_bound is not None
             and start_obj - lp_bound <= p.mip_gap * max(abs(start_obj), 1e-9)):
         run = _Run(start_vec, "optimal", start_obj, lp_bound, (start_obj - lp_bound) / max(abs(start_obj), 1e-9),
                    0.0, "HiGHS", _highs_version())
