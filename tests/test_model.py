@@ -205,3 +205,27 @@ def test_time_limit_returns_labelled_plan() -> None:
     assert s.solver["bound"] <= s.solver["objective"] + 1e-6
     assert s.solver["gap"] >= 0
     assert verify(p, s) == []
+
+
+def test_generated_station_end_to_end_passes_the_independent_checker(tmp_path) -> None:
+    from planner.check import check_plan
+    from planner.costs import site_costs
+    from planner.generate import generate_station
+    from planner.network import reach_table
+    from planner.plan import build_plan
+    from planner.sites import candidate_sites
+    from planner.station import load_station
+
+    folder = generate_station(120, 3, tmp_path / "st")
+    st0 = load_station(folder)
+    sites = candidate_sites(st0)
+    reach = reach_table(st0, sites, cache=False)
+    costs = site_costs(sites, st0)
+    for changes in ({}, {"objective": "max-cover", "budget": 300000.0, "backup_k": 2}):
+        st = load_station(folder, params=st0.params.replace(**changes))
+        p = Problem.from_station(st, reach, sites, costs["total_cost"])
+        s = solve(p, progress=False)
+        assert verify(p, s) == []
+        assert s.solver["gap"] <= p.mip_gap + 1e-9
+        plan = build_plan(station=st, sites=sites, costs=costs, reach=reach, solution=s)
+        assert check_plan(st, plan) == []
