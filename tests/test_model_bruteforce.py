@@ -166,18 +166,31 @@ CASES = [(seed, obj) for seed in range(14) for obj in ("cover-all", "max-cover")
 def test_matches_brute_force(seed: int, objective: str) -> None:
     n_sites = 8 + seed % 5            # up to 12 candidate sites
     inst = random_instance(seed, n_rooms=8 + seed % 4, n_sites=n_sites, n_scen=2 + seed % 2)
+    if seed % 5 == 4:                 # identical scenarios (merged in the model) ...
+        inst["demand"][:, 1] = inst["demand"][:, 0]
+    elif seed % 5 == 2:               # ... or one implied by another (dropped for cover-all)
+        inst["demand"][:, 1] = inst["demand"][:, 0] // 2
     backup_k = 2 if seed % 3 == 0 else 1
+    opts: dict = {}
+    fixed, protected = (), ()
+    if seed % 4 == 1:                 # an existing safe room (free, fixed in) and a protected one
+        existing = np.zeros(n_sites, bool)
+        existing[3] = True
+        inst["cost"] = np.where(existing, 0.0, inst["cost"])
+        opts = dict(existing=existing, protected={inst["site_ids"][4]})
+        fixed, protected = (inst["site_ids"][3],), (inst["site_ids"][4],)
     total = float(inst["cost"].sum())
     budget = None if (objective == "cover-all" and seed % 2 == 0) else round(total * (0.25 + 0.05 * (seed % 4)))
-    bf = brute_force(inst, objective, budget, backup_k)
+    bf = brute_force(inst, objective, budget, backup_k, fixed=fixed, protected=protected)
     if objective == "cover-all" and bf is None:
         with pytest.raises(InfeasibleError):
-            solve_inst(inst, objective=objective, budget=budget, backup_k=backup_k)
+            solve_inst(inst, objective=objective, budget=budget, backup_k=backup_k, **opts)
         return
-    sol = solve_inst(inst, objective=objective, budget=budget, backup_k=backup_k)
+    sol = solve_inst(inst, objective=objective, budget=budget, backup_k=backup_k, **opts)
     if objective == "cover-all":
         assert sol.stats["cost"] == pytest.approx(bf[0][0], abs=1e-6)
     else:
         assert sol.solver["objective"] == pytest.approx(-bf[0][0], abs=1e-6)
         assert sol.stats["cost"] == pytest.approx(bf[0][1], abs=1e-6)
     assert sol.solver["status"] == "optimal"
+    assert set(fixed) <= set(sol.chosen) and not set(protected) & set(sol.chosen)
