@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): `bench.run` is the suite, `bench.spopt_compare` the side-by-side with spopt."""

@@ -1,0 +1,89 @@
+"""Smoke tests of the benchmark harness (bench/): hand-made coverage data and one tiny station.
+
+The real measurements are `make bench`; these only check that the harness runs and
+that its engines agree on answers worked out by hand.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not an installed package
+
+from bench.run import fit_power_law, markdown, run_suite  # noqa: E402
+from bench.spopt_compare import load_coverage, save_coverage, solve_planner, solve_sparse  # noqa: E402
+
+HAS_SPOPT = importlib.util.find_spec("spopt") is not None and importlib.util.find_spec("psutil") is not None
+
+
+@pytest.fixture()
+def tiny_coverage(tmp_path: Path) -> Path:
+    """Rooms r0 (5 persons) -> s0; r1 (1) -> s0, s1; r2 (2) -> s1; r3 (0 persons) -> s2; s2 reaches nobody with residents.
+
+    LSCP: 2 sites (s0 and s1). MCLP with p = 1: s0 covers 5 + 1 = 6 persons, s1 covers 3.
+    """
+    demand = pd.DataFrame({"night": [5, 1, 2, 0], "day": [3, 1, 0, 0]}, index=["r0", "r1", "r2", "r3"])
+    pairs = pd.DataFrame({"room_id": ["r0", "r1", "r1", "r2", "r3", "r0"],
+                          "site_id": ["s0", "s0", "s1", "s1", "s2", "s2"],
+                          "walk_s": [10.0, 20.0, 30.0, 0.0, 5.0, 75.0]})  # the last is beyond reach
+    path = tmp_path / "cov.npz"
+    size = save_coverage(path, demand, pairs, ["s0", "s1", "s2"], reach_s=60.0)
+    assert size == dict(rooms=3, sites=3, pairs=4, residents=8)
+    return path
+
+
+@pytest.mark.parametrize("solver", [solve_planner, solve_sparse])
+def test_engines_by_hand(tiny_coverage: Path, solver) -> None:
+    cov = load_coverage(tiny_coverage)
+    assert list(cov["weight"]) == [5, 1, 2]  # the largest head count over the scenarios
+    lscp = solver(cov, "lscp", time_limit_s=30)
+    assert lscp["objective"] == 2 and lscp["sites_chosen"] == 2
+    mclp = solver(cov, "mclp", p=1, time_limit_s=30)
+    assert mclp["objective"] == pytest.approx(6.0)
+
+
+@pytest.mark.skipif(not HAS_SPOPT, reason="spopt (the bench extra) is not installed")
+def test_spopt_by_hand(tiny_coverage: Path) -> None:
+    from bench.spopt_compare import solve_spopt
+
+    cov = load_coverage(tiny_coverage)
+    assert solve_spopt(cov, "lscp", time_limit_s=30)["objective"] == 2
+    assert solve_spopt(cov, "mclp", p=1, time_limit_s=30)["objective"] == pytest.approx(6.0)
+
+
+def test_power_law_fit_recovers_exponent() -> None:
+    n = [1000, 3000, 10000, 30000]
+    f = fit_power_law(n, [2e-4 * x ** 1.5 for x in n])
+    assert f["exponent"] == pytest.approx(1.5, abs=1e-6) and f["r2"] == pytest.approx(1.0)
+    assert fit_power_law([1000], [1.0]) is None
+
+
+def test_suite_on_a_tiny_station(tmp_path: Path) -> None:
+    """The whole harness (child processes included) on a generated 30-room station."""
+    res = run_suite([30], tmp_path / "results", tmp_path / "cache", spopt=HAS_SPOPT, limit=True,
+                    label="smoke", timeout_s=300, compare_time_limit_s=30)
+    assert (tmp_path / "results" / "smoke.md").exists()
+    data = json.loads((tmp_path / "results" / "smoke.json").read_text())
+    (run,) = data["runs"]
+    assert "error" not in run, run
+    assert set(run["times_s"]) == {"load", "reach", "model", "solve", "check", "workbook"}
+    assert run["pipeline_peak_mb"] > 0 and run["model"]["variables"] > 0
+    assert run["breaches"] == 0
+    assert "limit" in run and run["limit"]["lp"]["bound"] is not None
+    # LP relaxation bound <= plan (cover-all minimises cost)
+    assert run["limit"]["lp"]["bound"] <= run["solver"]["objective"] + 1e-6
+    assert [c["problem"] for c in res["compare"]] == ["lscp", "mclp"]
+    for c in res["compare"]:
+        assert c["same_as_reference"] is True, c
+        if HAS_SPOPT:
+            assert c["same_optimum"] is True, c
+    text = markdown(data)
+    assert "## Side by side with spopt" in text and "## The limit" in text
+    assert np.isfinite(run["total_s"])
