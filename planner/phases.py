@@ -96,7 +96,7 @@ def _eligible(sd: pd.DataFrame, lim: PhaseLimits, k: int) -> np.ndarray:
 # ------------------------------------------------------------------ coverage block
 class _Coverage:
     """Pairs to chosen sites with positive demand, binned arrival levels: the shared data of the
-    coverage rows (one block per phase)."""
+    coverage rows (one block per phase). Every index structure is computed once, in numpy."""
 
     def __init__(self, problem: Any, sd: pd.DataFrame) -> None:
         pairs = problem.pairs
@@ -108,100 +108,98 @@ class _Coverage:
         binw = float(getattr(problem, "queue_bin_s", 1.0) or 1.0)
         self.queue = bool(getattr(problem, "door_queue", True))
         rows = []
+        base = pairs.assign(room_id=pairs["room_id"].astype(str), site_id=pairs["site_id"].astype(str))
         for s in self.scenarios:
             d = dem[s]
-            p = pairs.assign(room_id=pairs["room_id"].astype(str), site_id=pairs["site_id"].astype(str))
-            p = p.assign(demand=d.reindex(p["room_id"]).fillna(0).to_numpy(),
-                         weight=w.reindex(p["room_id"]).fillna(1.0).to_numpy(), scenario=s)
+            p = base.assign(demand=d.reindex(base["room_id"]).fillna(0).to_numpy(dtype=float),
+                            weight=w.reindex(base["room_id"]).fillna(1.0).to_numpy(dtype=float), scenario=s)
             rows.append(p[p["demand"] > 0])
         self.p = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
             columns=["room_id", "site_id", "walk_s", "demand", "weight", "scenario"])
-        walk = self.p["walk_s"].astype(float).to_numpy()
-        inplace = (self.p["room_id"] == self.p["site_id"]).to_numpy() & (walk <= 1e-9)
-        if "door_id" in self.p:
-            inplace &= (self.p["door_id"].fillna("").astype(str) == "").to_numpy()
-        self.p["inplace"] = inplace
+        p = self.p
+        walk = p["walk_s"].astype(float).to_numpy()
+        inplace = (p["room_id"] == p["site_id"]).to_numpy() & (walk <= 1e-9)
+        if "door_id" in p:
+            inplace &= (p["door_id"].fillna("").astype(str) == "").to_numpy()
         lvl = np.minimum(np.ceil(walk / binw - 1e-9) * binw, T)
-        self.p["level"] = lvl
-        flow = sd["door_flow_pps"].reindex(self.p["site_id"]).to_numpy()
-        self.p["qcap"] = np.floor(flow * (T - lvl) + 1e-9)
-        self.cap = sd["capacity"]
-        self.n = len(self.p)
+        flow = sd["door_flow_pps"].reindex(p["site_id"]).to_numpy(dtype=float)
+        qcap = np.floor(flow * (T - lvl) + 1e-9)
+        self.n = len(p)
+        self.demand = p["demand"].to_numpy(dtype=float)
+        self.weight = p["weight"].to_numpy(dtype=float)
+        self.site = p["site_id"].to_numpy().astype(str)
+        # supply rows: (room, scenario) groups with more than one site
+        self.supply: list[tuple[np.ndarray, float]] = [
+            (idx, float(self.demand[idx[0]])) for idx in p.groupby(["room_id", "scenario"], sort=False).indices.values()
+            if len(idx) > 1]
+        # per (site, scenario): members, capacity row needed?, queue chain [(members of level, cap, need row)]
+        cap = sd["capacity"]
+        self.blocks: list[tuple[str, np.ndarray, float, bool, list[tuple[np.ndarray, float, bool]]]] = []
+        for (site, _s), idx in p.groupby(["site_id", "scenario"], sort=False).indices.items():
+            c = float(cap[site])
+            need_cap = float(self.demand[idx].sum()) > c
+            chain: list[tuple[np.ndarray, float, bool]] = []
+            if self.queue:
+                q = idx[~inplace[idx]]
+                if len(q):
+                    lv = lvl[q]
+                    levels = np.unique(lv)[::-1]
+                    dq = self.demand[q]
+                    suffix = np.array([dq[lv >= L].sum() for L in levels])
+                    capl = np.array([qcap[q[lv == L][0]] for L in levels])
+                    need = capl < np.minimum(suffix, c)
+                    if need.any():
+                        last = int(np.nonzero(need)[0].max())
+                        chain = [(q[lv == levels[t]], float(capl[t]), bool(need[t])) for t in range(last + 1)]
+            self.blocks.append((site, idx, c, need_cap, chain))
 
     def add(self, prob: pulp.LpProblem, built: dict[str, Any], tag: str, weight: float) -> tuple[dict, list]:
         """Add one phase's coverage rows; `built[site]` is 1, 0 or a binary variable.
         Returns (objective terms {var: coef}, y variables aligned with `self.p`)."""
-        p = self.p
-        ys = [prob.add_variable(f"y{tag}_{n}", lowBound=0, upBound=float(d)) for n, d in enumerate(p["demand"])]
-        obj = {y: weight * float(wt) for y, wt in zip(ys, p["weight"])}
-        cons = []
-        sid = p["site_id"].to_numpy()
-        scen = p["scenario"].to_numpy()
-        # room supply: one row per (room, scenario) with more than one site
-        groups = p.groupby(["room_id", "scenario"], sort=False).indices
-        for (room, s), idx in groups.items():
-            if len(idx) > 1:
-                dem = float(p["demand"].iat[idx[0]])
-                cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0) for i in idx]),
-                                              pulp.LpConstraintLE, f"sup{tag}_{len(cons)}", dem))
-        # capacity and queues per (site, scenario)
-        for (site, s), idx in p.groupby(["site_id", "scenario"], sort=False).indices.items():
+        ub = self.demand.copy()
+        for site, idx, *_ in self.blocks:
             b = built[site]
             if isinstance(b, (int, float)) and b == 0:
-                for i in idx:
-                    ys[i].upBound = 0
+                ub[idx] = 0.0
+        ys = [prob.add_variable(f"y{tag}_{n}", lowBound=0, upBound=float(d)) for n, d in enumerate(ub)]
+        obj = {y: weight * float(wt) for y, wt in zip(ys, self.weight)}
+        cons: list[pulp.LpConstraint] = []
+        LE, EQ = pulp.LpConstraintLE, pulp.LpConstraintEQ
+        for idx, dem in self.supply:
+            cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0) for i in idx]), LE,
+                                          f"sup{tag}_{len(cons)}", dem))
+        for site, idx, cap, need_cap, chain in self.blocks:
+            b = built[site]
+            fixed = isinstance(b, (int, float))
+            if fixed and b == 0:
                 continue
-            cap = float(self.cap[site])
-            tot = float(p["demand"].to_numpy()[idx].sum())
-            if tot > cap or not isinstance(b, (int, float)):
+            if need_cap or not fixed:
                 e = pulp.LpAffineExpression([(ys[i], 1.0) for i in idx])
-                if isinstance(b, (int, float)):
-                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"cap{tag}_{len(cons)}", cap))
+                if fixed:
+                    cons.append(pulp.LpConstraint(e, LE, f"cap{tag}_{len(cons)}", cap))
                 else:
                     e.addterm(b, -cap)
-                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"cap{tag}_{len(cons)}", 0.0))
-            if not isinstance(b, (int, float)):
-                # tightening y <= d z for the larger rooms (the LP bound needs it)
+                    cons.append(pulp.LpConstraint(e, LE, f"cap{tag}_{len(cons)}", 0.0))
+            if not fixed:  # tightening y <= d z (the LP bound needs it)
                 for i in idx:
-                    d = float(p["demand"].iat[i])
-                    if d > 0:
-                        cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0), (b, -d)]),
-                                                      pulp.LpConstraintLE, f"vub{tag}_{len(cons)}", 0.0))
-            if not self.queue:
-                continue
-            q = [i for i in idx if not p["inplace"].iat[i]]
-            if not q:
-                continue
-            lv = p["level"].to_numpy()[q]
-            order = np.argsort(-lv, kind="stable")
-            q = [q[o] for o in order]
-            lv = lv[order]
-            levels = np.unique(lv)[::-1]
-            qcap = p["qcap"].to_numpy()[q]
-            dem = p["demand"].to_numpy()[q]
-            # suffix demand at each level; a row is needed only when it can bind
-            suffix = {L: float(dem[lv >= L].sum()) for L in levels}
-            capl = {L: float(qcap[lv == L][0]) for L in levels}
-            need = [L for L in levels if capl[L] < min(suffix[L], cap)]
-            if not need:
-                continue
-            lowest = min(need)
+                    cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0), (b, -float(self.demand[i]))]),
+                                                  LE, f"vub{tag}_{len(cons)}", 0.0))
             prev = None  # running suffix sum of the levels above (a variable)
-            for L in levels:
-                terms = [(ys[q[t]], 1.0) for t in np.nonzero(lv == L)[0]]
+            for t, (members, qc, need) in enumerate(chain):
+                terms = [(ys[i], 1.0) for i in members]
                 e = pulp.LpAffineExpression(terms)
                 if prev is not None:
                     e.addterm(prev, 1.0)
-                if L == lowest or L in need:
-                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"q{tag}_{len(cons)}", capl[L]))
-                if L == lowest:
+                if need:
+                    cons.append(pulp.LpConstraint(e, LE, f"q{tag}_{len(cons)}", qc))
+                if t == len(chain) - 1:
                     break
                 S = prob.add_variable(f"S{tag}_{len(cons)}", lowBound=0)
                 e = pulp.LpAffineExpression(terms)
                 if prev is not None:
                     e.addterm(prev, 1.0)
                 e.addterm(S, -1.0)
-                cons.append(pulp.LpConstraint(e, pulp.LpConstraintEQ, f"qd{tag}_{len(cons)}", 0.0))
+                cons.append(pulp.LpConstraint(e, EQ, f"qd{tag}_{len(cons)}", 0.0))
                 prev = S
         prob.extend(cons)
         return obj, ys

@@ -220,15 +220,16 @@ class SweepResult:
 
 def full_cover_plan(station: Station, reach: Any, time_limit_s: float | None = None,
                     check: bool = False) -> dict | None:
-    """The least-cost full plan (cover-all, no budget), solved single-threaded in this process.
+    """The least-cost full plan (cover-all, no budget), solved in this process with the scenario's
+    `threads` and `time_limit_s` (unless `time_limit_s` is given, seconds).
 
     Returns the result dict of `solve_budget` (plan, chosen, ...) or None when no plan shelters
     everyone it can (cover-all infeasible, e.g. backup rule impossible)."""
-    tl = float(time_limit_s or station.params.sweep_time_limit_s)
+    tl = float(time_limit_s or station.params.time_limit_s)
     with stage("full-cover plan (cover-all, no budget)"):
         res = solve_budget(station, reach, {"budget": None, "objective": "cover-all", "start": None,
                                             "time_limit_s": tl, "check": check, "start_from": None,
-                                            "round": 0})
+                                            "round": 0, "threads": station.params.threads})
     if res["plan"] is None:
         log(f"[planner]   no full-cover plan: {res['error']}")
         return None
