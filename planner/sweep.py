@@ -242,8 +242,8 @@ def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
 
     From a Station the full-cover cost is solved (cover-all without budget) unless given; from a
     costs DataFrame (`site_costs`) without `full_cover_cost`, the top is the cost of converting every
-    candidate (a crude upper end). Budgets are rounded to 3 significant digits; the last is
-    rounded up so that it pays for full coverage.
+    candidate (a crude upper end). Budgets are rounded up to 3 significant digits, so the first
+    pays for the cheapest room and the last for full coverage.
     """
     if steps < 1:
         raise InputError("--budget-range", str(steps), "asks for fewer than one budget", "give at least 1 step")
@@ -266,15 +266,8 @@ def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
     if steps == 1 or hi <= lo:
         return [_round_up(hi)]
     grid = np.linspace(lo, hi, steps)
-    out = [_round3(g) for g in grid[:-1]] + [_round_up(hi)]
+    out = [_round_up(g) for g in grid]  # rounded up: the first budget pays for the cheapest room
     return sorted(set(out))
-
-
-def _round3(x: float) -> float:
-    if x <= 0:
-        return 0.0
-    q = 10.0 ** (math.floor(math.log10(x)) - 2)
-    return float(round(x / q) * q)
 
 
 def _round_up(x: float) -> float:

@@ -57,7 +57,7 @@ def test_parse_budget_range():
 def test_budget_grid_from_costs():
     costs = pd.DataFrame({"total_cost": [0.0, 123_456.0, 300_000.0, 500_000.0]})
     g = budget_grid(costs, 5, full_cover_cost=654_321.0)
-    assert g[0] == pytest.approx(123_000.0) and g[-1] >= 654_321.0 and g == sorted(g) and len(g) == 5
+    assert g[0] == pytest.approx(124_000.0) and g[-1] >= 654_321.0 and g == sorted(g) and len(g) == 5
 
 
 # ------------------------------------------------------------------ end to end (needs the optimiser)
