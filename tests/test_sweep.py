@@ -132,16 +132,55 @@ def test_sweep_monotone_and_checked(station, local_table, budgets):
         assert check_plan(st, plan) == [], f"budget {b}"
 
 
-def test_dask_and_local_pool_give_identical_plans(station, prepared, budgets, local_table):
+@pytest.fixture(scope="module")
+def dask_address():
     distributed = pytest.importorskip("dask.distributed")
-    from planner.sweep import sweep
-
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   dashboard_address=None) as cluster:
-        t = sweep(station, budgets, scheduler=cluster.scheduler_address, reach=prepared[1])
-    cols = ["budget", "cost", "rooms"] + [c for c in t.columns if c.startswith("sheltered_")]
-    pd.testing.assert_frame_equal(t[cols], local_table[cols])
-    assert list(t["chosen"]) == list(local_table["chosen"])
+        yield cluster.scheduler_address
+
+
+def _same_plans(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    cols = ["budget", "cost", "rooms"] + [c for c in a.columns if c.startswith("sheltered_")]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert list(a["chosen"]) == list(b["chosen"])
+
+
+def test_dask_and_local_pool_give_identical_plans(station, prepared, budgets, local_table, dask_address):
+    from planner.sweep import sweep
+
+    t = sweep(station, budgets, scheduler=dask_address, reach=prepared[1])
+    _same_plans(t, local_table)
+
+
+@pytest.mark.parametrize("n_rooms,seed", [(40, 3), (60, 7)])
+def test_generated_station_dask_equals_local_and_plans_check(tmp_path, dask_address, n_rooms, seed):
+    pytest.importorskip("planner.model")
+    gen = pytest.importorskip("planner.generate")
+    import dataclasses
+
+    from planner.pipeline import prepare
+    from planner.progress import set_quiet
+    from planner.station import load_station
+    from planner.sweep import full_cover_plan, sweep
+
+    set_quiet(True)
+    st = load_station(gen.generate_station(n_rooms, seed, tmp_path / "gen"))
+    _, reach, costs = prepare(st)
+    fc = full_cover_plan(st, reach)
+    bs = budget_grid(costs, 4, full_cover_cost=float(fc["plan"]["totals"]["cost"]))
+    local = sweep(st, bs, workers=2, reach=reach, full_cover=fc)
+    remote = sweep(st, bs, scheduler=dask_address, reach=reach, full_cover=fc)
+    _same_plans(local, remote)
+    for s in st.scenarios:
+        assert (np.diff(local[f"sheltered_{s}"]) >= 0).all()
+    try:
+        from planner.check import check_plan
+    except ImportError:
+        return
+    for b, plan in zip(local["budget"], local.attrs["plans"]):
+        sb = dataclasses.replace(st, params=st.params.replace(budget=float(b)))
+        assert check_plan(sb, plan) == [], f"budget {b}"
 
 
 def test_run_sweep_command_writes_a_new_folder(station, tmp_path):
