@@ -204,3 +204,25 @@ def test_coverage_queue_by_hand():
                            reach_s=60.0, door_queue=True, queue_bin_s=1.0, time_limit_s=10.0, mip_gap=1e-7,
                            solver="highs", threads=1)
     assert coverage(prob, ["S"])["night"] == 2  # walk rounded up to 40 s: 20 s of door time
+
+
+def test_with_the_real_model_on_a_generated_station(tmp_path):
+    """End to end: model plan -> phases; the last phase shelters what the plan shelters."""
+    pytest.importorskip("planner.model")
+    gen = pytest.importorskip("planner.generate")
+    from planner.pipeline import plan_station
+    from planner.progress import set_quiet
+    from planner.station import load_station
+
+    set_quiet(True)
+    st = load_station(gen.generate_station(60, 7, tmp_path / "gen"))
+    st.params = st.params.replace(crews=2, phases=[Phase("Phase 1", max_rooms=2, max_days=2.0, duration_days=3.0),
+                                                   Phase("Month 1", max_days=5.0, duration_days=30.0)])
+    run = plan_station(st, check=False)
+    ph = plan_phases(run.problem, run.solution.chosen, run.costs, st.params, time_limit_s=20)
+    assert phase_breaches(ph, run.costs, st.params, run.problem) == []
+    tab = phase_table(run.problem, ph, run.costs, st.params)
+    assert tab["rooms_total"].iloc[-1] == len(run.solution.chosen)
+    for s in st.scenarios:
+        assert tab[f"sheltered_{s}"].iloc[-1] == run.plan["totals"]["scenarios"][s]["sheltered"]
+        assert (np.diff(tab[f"sheltered_{s}"]) >= 0).all()
