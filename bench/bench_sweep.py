@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=None, help="per solve (s); default: the scenario's")
     ap.add_argument("--rooms", type=int, default=3000, help="size of the generated station when Unity is absent")
     ap.add_argument("--phases", action="store_true")
+    ap.add_argument("--phase-time-limit", type=float, default=None, help="phasing solver limit (s)")
     args = ap.parse_args(argv)
 
     import pandas as pd
@@ -73,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                                            for m in range(1, 7)])
         problem = Problem.from_station(station, reach, sites, costs["total_cost"])
         t = time.perf_counter()
-        ph = plan_phases(problem, fc["chosen"], costs, params)
+        ph = plan_phases(problem, fc["chosen"], costs, params, time_limit_s=args.phase_time_limit)
         t_ph = time.perf_counter() - t
         t = time.perf_counter()
         pt = phase_table(problem, ph, costs, params)
         t_pt = time.perf_counter() - t
         print(pt.drop(columns=["site_ids"]).to_string(index=False))
+        print("phasing solver:", ph.attrs.get("solver"))
         print(f"phasing {len(fc['chosen'])} rooms into {len(params.phases)} phases: plan_phases {t_ph:.1f} s, "
               f"phase_table {t_pt:.1f} s; breaches: {phase_breaches(ph, costs, params, problem) or 'none'}")
     return 0

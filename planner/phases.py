@@ -29,6 +29,7 @@ continuous assignments per phase and scenario), solved by HiGHS with a time limi
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -266,7 +267,8 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
     `problem`: a model.Problem (demand, weight, pairs, sites, reach_s, queue settings); `chosen`:
     the plan's sites; `costs`: `site_costs` (total_cost currency, crew_days, labour_h);
     `params`: its `phases`, `crews`, `crews_per_room_max`. Without declared phases every site is
-    phase 1. See the module docstring for the rules and the objective.
+    phase 1. See the module docstring for the rules and the objective. `time_limit_s`: solver limit
+    (seconds; default the problem's). The solver's status, gap and size are in `result.attrs["solver"]`.
     """
     chosen = [str(c) for c in chosen]
     if not chosen:
@@ -280,6 +282,7 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
     new_ids = [s for s, e in zip(sd.index, ex) if not e]
     elig = np.array([_eligible(sd, lim, k) for k in range(K)])  # K x n
     prob = pulp.LpProblem("phases", pulp.LpMaximize)
+    info: dict[str, Any] = {}
     z: dict[tuple[str, int], Any] = {}
     for k in range(K):
         for n, s in enumerate(sd.index):
@@ -347,7 +350,17 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
         built_by = {s: K + 1 for s in sd.index}
     else:
         prob.setObjective(pulp.LpAffineExpression(objective))
+        t0 = time.perf_counter()
         _solve(prob, _solver(problem, time_limit_s))
+        info["seconds"] = round(time.perf_counter() - t0, 2)
+        info["status"] = pulp.LpStatus.get(prob.status, str(prob.status))
+        info["variables"], info["rows"] = len(prob.variables()), len(prob.constraints)
+        try:
+            hi = prob.solverModel.getInfo()
+            info["objective"], info["bound"], info["gap"] = (float(hi.objective_function_value),
+                                                             float(hi.mip_dual_bound), float(hi.mip_gap))
+        except Exception:  # CBC or an older highspy: no bound to report
+            pass
         built_by = {}
         for s in sd.index:
             ph = K + 1
@@ -362,7 +375,9 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
         if e:
             built_by[s] = 1
     built_by = _fill_early(built_by, sd, lim)
-    return pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
+    out = pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
+    out.attrs["solver"] = info
+    return out
 
 
 def phase_breaches(phase: pd.Series, costs: pd.DataFrame, params: Parameters, problem: Any = None) -> list[str]:
