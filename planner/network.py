@@ -290,6 +290,8 @@ class WalkGraph:
     inc_room: np.ndarray
     inc_node: np.ndarray
     inc_xy: np.ndarray
+    node_xy: np.ndarray            # plan position of each node (door midpoint / link point)
+    snap_m: float                  # largest shift of a door position snapped into a room
     node_ptr: np.ndarray           # CSR node -> incidences (order `inc_by_node`)
     inc_by_node: np.ndarray
     trip_ptr: np.ndarray           # CSR incidence -> triples
@@ -366,6 +368,10 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     inc_room = inc["room"].to_numpy()
     inc_node = inc["node"].to_numpy()
     inc_xy = inc[["x", "y"]].to_numpy()
+    node_xy = np.zeros((nnodes, 2))
+    node_xy[node_a] = dpos
+    node_xy[node_b] = dpos
+    snap_m = float(np.max(np.hypot(*(inc_xy - node_xy[inc_node]).T))) if len(inc_xy) else 0.0
     room_inc_ptr = np.searchsorted(inc_room, np.arange(nrooms + 1))
 
     # ---- boundary samples
@@ -531,9 +537,52 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     inc_by_node = np.argsort(inc_node, kind="stable")
     node_ptr = np.searchsorted(inc_node[inc_by_node], np.arange(nnodes + 1))
     return WalkGraph(room_ids=room_ids, node_door=node_door, graph=graph, inc_room=inc_room, inc_node=inc_node,
-                     inc_xy=inc_xy, node_ptr=node_ptr, inc_by_node=inc_by_node, trip_ptr=trip_ptr,
+                     inc_xy=inc_xy, node_xy=node_xy, snap_m=snap_m, node_ptr=node_ptr, inc_by_node=inc_by_node, trip_ptr=trip_ptr,
                      trip_sample=t_s, trip_w=t_w, sample_room=sample_room, room_nsamp=room_nsamp,
                      room_leg_m=leg_m, inc_far_m=inc_far, room_extreme=ext, redge_key=redge_key, redge_s=redge_s)
+
+
+def _tiles(row_xy: np.ndarray, row_site: np.ndarray, site_xy: np.ndarray, wg: WalkGraph, reach_m: float,
+           max_rows: int = 256, max_cells: int = 4_000_000):
+    """Source rows grouped by the plan position of their site (all rows of a site in one group),
+    with the sorted nodes within `reach_m` of the group's bounding box (walks are never shorter
+    than the straight line in plan)."""
+    n = len(row_xy)
+    if n == 0:
+        return
+    margin = reach_m + 2 * wg.snap_m + 1.0
+    cell = max(reach_m / 3, 10.0)
+    cx = np.floor(site_xy[row_site, 0] / cell).astype(np.int64)
+    cy = np.floor(site_xy[row_site, 1] / cell).astype(np.int64)
+    order = np.lexsort((row_site, cy, cx))
+    ckey = (cx * 1_000_003 + cy)[order]
+    starts = np.flatnonzero(np.r_[True, ckey[1:] != ckey[:-1]])
+    ends = np.r_[starts[1:], n]
+    nx = wg.node_xy
+    xorder = np.argsort(nx[:, 0], kind="stable")
+    xs = nx[xorder, 0]
+    for a, b in zip(starts, ends):
+        cell_rows = order[a:b]
+        lo = row_xy[cell_rows].min(axis=0) - margin
+        hi = row_xy[cell_rows].max(axis=0) + margin
+        i0, i1 = np.searchsorted(xs, [lo[0], hi[0]], side="left")[0], np.searchsorted(xs, hi[0], side="right")
+        cand = xorder[i0:i1]
+        y = nx[cand, 1]
+        sel = np.sort(cand[(y >= lo[1]) & (y <= hi[1])])
+        step = int(max(1, min(max_rows, max_cells // max(len(sel), 1))))
+        # cut only between sites: a site's doors must be in one Dijkstra batch
+        rs = row_site[cell_rows]
+        site_start = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
+        c0 = 0
+        while c0 < len(cell_rows):
+            if c0 + step >= len(cell_rows):
+                c1 = len(cell_rows)
+            else:
+                k = np.searchsorted(site_start, c0 + step, side="right") - 1
+                c1 = site_start[k] if site_start[k] > c0 else (
+                    site_start[k + 1] if k + 1 < len(site_start) else len(cell_rows))
+            yield cell_rows[c0:c1], sel
+            c0 = c1
 
 
 def _ragged(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -649,15 +698,17 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
     nsamples = max(len(wg.sample_room), 1)
     ninc = max(len(wg.inc_room), 1)
     res_s, res_r, res_t, res_n = [], [], [], []
-    chunk = int(max(1, min(512, 4_000_000 // max(nnodes, 1))))
-    for c0 in range(0, len(row_site), chunk):
-        rows = np.arange(c0, min(c0 + chunk, len(row_site)))
-        dist, pred = dijkstra(wg.graph, directed=True, indices=row_node[rows], limit=glimit,
-                              return_predecessors=True)
+    for rows, sel in _tiles(row_xy, row_site, np.c_[cx, cy], wg, glimit * v):
+        # nodes farther (in plan) than the cut-off from every source in the tile cannot be reached
+        sub = wg.graph[sel][:, sel]
+        local = np.searchsorted(sel, row_node[rows])
+        dist, pred = dijkstra(sub, directed=True, indices=local, limit=glimit, return_predecessors=True)
         li, nj = np.nonzero(dist <= glimit)
         g = dist[li, nj]
         pm = pred[li, nj]
         gm = dist[li, np.maximum(pm, 0)]
+        pm = np.where(pm >= 0, sel[np.maximum(pm, 0)], -1)
+        nj = sel[nj]
         ri = rows[li]
         # entries -> incidences of the reached node
         o, kk = _ragged(wg.node_ptr, nj)
