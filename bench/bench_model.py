@@ -115,8 +115,10 @@ LEVERS = {
     "greedy-start": {"lp_guide": False},            # greedy + local search start instead of LP rounding
     "no-start": {"use_heuristic": False},           # plain MIP, no start, no LP bound of our own
     "no-aggregation": {"aggregate": False},
-    "tighten": {"tighten": True},                   # y <= min(d, q) x rows
+    "tighten": {"tighten": True},                   # all y <= min(d, q) x rows
+    "no-lazy-tighten": {"lazy_tighten": False},     # none of them
     "pulp-backend": {"backend": "pulp"},
+    "heur-effort-0.3": {"highs_options": {"mip_heuristic_effort": 0.3}},
 }
 
 
