@@ -899,6 +899,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     # ---- start: given, or LP-guided rounding + local search, or greedy
     x0: np.ndarray | None = None
     start_vec = None
+    start_fixed = None
     lp_bound = None
     t = time.perf_counter()
     if start is not None:
@@ -943,6 +944,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
         v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
         timings["start_assign_s"] = time.perf_counter() - t
         if v0 is not None:
+            start_fixed = (x0.copy(), v0, ar0, run0)
             start_vec = full_vector(c, ar, ar0, v0)
             stats["heuristic_cost"] = float(c.cost @ x0)
             stats["heuristic_sites"] = int(x0.sum())
@@ -994,7 +996,10 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
         stats["stage2"] = dict(status=run2.status, cost=float(c.cost @ x), bound=run2.bound, gap=run2.gap)
     # ---- whole persons
     t = time.perf_counter()
-    vf, arf, runf = assign_fixed(c, p, x, time_limit=max(10.0, p.time_limit_s / 2))
+    if start_fixed is not None and np.array_equal(start_fixed[0] > 0.5, x > 0.5):
+        vf, arf, runf = start_fixed[1], start_fixed[2], start_fixed[3]  # the start's assignment, reused
+    else:
+        vf, arf, runf = assign_fixed(c, p, x, time_limit=max(10.0, p.time_limit_s / 2))
     timings["assign_s"] = time.perf_counter() - t
     if vf is None:
         raise SolverError(f"the final whole-person assignment failed (status {runf.status}); this is a bug, "
