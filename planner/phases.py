@@ -349,9 +349,21 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
     if not any(isinstance(v, pulp.LpVariable) for v in z.values()):
         built_by = {s: K + 1 for s in sd.index}
     else:
+        # a start: greedy phasing by each site's share of the full plan's coverage
+        greedy = _fill_early(_greedy_phases(sd, lim, _site_values(problem, cov, sd)), sd, lim)
+        for (s, k), v in z.items():
+            if isinstance(v, pulp.LpVariable):
+                v.setInitialValue(1.0 if greedy[s] <= k + 1 else 0.0)
         prob.setObjective(pulp.LpAffineExpression(objective))
         t0 = time.perf_counter()
-        _solve(prob, _solver(problem, time_limit_s))
+        solver = _solver(problem, time_limit_s)
+        if isinstance(solver, pulp.HiGHS):
+            solver = _HighsWithStart(**{k: v for k, v in solver.__dict__.items() if k in ("mip", "msg")},
+                                     timeLimit=solver.timeLimit, gapRel=solver.optionsDict.get("gapRel"),
+                                     threads=solver.threads)
+        elif isinstance(solver, pulp.PULP_CBC_CMD):
+            solver.optionsDict["warmStart"] = True
+        _solve(prob, solver)
         info["seconds"] = round(time.perf_counter() - t0, 2)
         info["status"] = pulp.LpStatus.get(prob.status, str(prob.status))
         info["variables"], info["rows"] = len(prob.variables()), len(prob.constraints)
@@ -361,22 +373,102 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
                                                              float(hi.mip_dual_bound), float(hi.mip_gap))
         except Exception:  # CBC or an older highspy: no bound to report
             pass
-        built_by = {}
-        for s in sd.index:
-            ph = K + 1
-            for k in range(K):
-                v = z[s, k]
-                val = v if isinstance(v, (int, float)) else (v.varValue or 0.0)
-                if val > 0.5:
-                    ph = k + 1
-                    break
-            built_by[s] = ph
+        zvals = [v.varValue for v in z.values() if isinstance(v, pulp.LpVariable)]
+        if any(x is None for x in zvals):  # no incumbent within the limit: the greedy start stands
+            info["method"] = "greedy start (the solver found no plan within its time limit)"
+            built_by = dict(greedy)
+        else:
+            info["method"] = "MIP"
+            built_by = {}
+            for s in sd.index:
+                ph = K + 1
+                for k in range(K):
+                    v = z[s, k]
+                    val = v if isinstance(v, (int, float)) else (v.varValue or 0.0)
+                    if val > 0.5:
+                        ph = k + 1
+                        break
+                built_by[s] = ph
     for s, e in zip(sd.index, ex):
         if e:
             built_by[s] = 1
     built_by = _fill_early(built_by, sd, lim)
     out = pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
     out.attrs["solver"] = info
+    return out
+
+
+class _HighsWithStart(pulp.HiGHS):  # type: ignore[misc]
+    """PuLP's HiGHS, handing the variables' initial values (binaries only) to HiGHS as a start;
+    HiGHS completes the partial solution by solving the LP with them fixed."""
+
+    def actualSolve(self, lp: Any) -> int:  # noqa: N802 - PuLP API
+        self.createAndConfigureSolver(lp)
+        self.buildSolverModel(lp)
+        vs = [v for v in lp.variables() if v.cat == pulp.LpBinary and v.varValue is not None]
+        if vs:
+            idx = np.array([v.index for v in vs], dtype=np.int32)
+            vals = np.array([float(v.varValue) for v in vs])
+            order = np.argsort(idx)
+            try:
+                lp.solverModel.setSolution(len(idx), idx[order], vals[order])
+            except Exception:  # an older highspy without sparse starts: solve without it
+                pass
+        self.callSolver(lp)
+        status, sol_status = self.findSolutionValues(lp)
+        for var in lp.variables():
+            var.modified = False
+        for constraint in lp._constraints.values():
+            constraint.modifier = False
+        lp.assignStatus(status, sol_status)
+        return status
+
+
+def _site_values(problem: Any, cov: "_Coverage", sd: pd.DataFrame) -> pd.Series:
+    """Priority-weighted people each site shelters when every chosen site is built (the LP)."""
+    if cov.n == 0:
+        return pd.Series(0.0, index=sd.index)
+    lp = pulp.LpProblem("values", pulp.LpMaximize)
+    obj, ys = cov.add(lp, {s: 1 for s in sd.index}, "v", 1.0)
+    lp.setObjective(pulp.LpAffineExpression(obj))
+    _solve(lp, _solver(problem, None, mip=False))
+    vals = np.array([y.varValue or 0.0 for y in ys]) * cov.weight
+    return pd.Series(vals).groupby(cov.site).sum().reindex(sd.index).fillna(0.0)
+
+
+def _greedy_phases(sd: pd.DataFrame, lim: PhaseLimits, value: pd.Series) -> dict[str, int]:
+    """Nested greedy phasing: phase by phase, sites by value per share of the phase's limits."""
+    K = len(lim.names)
+    out = {s: (1 if e else K + 1) for s, e in zip(sd.index, sd["existing"])}
+    spent = 0.0
+    for k in range(K):
+        rooms_cap = lim.max_rooms[k]
+        crew_cap = None if lim.max_days[k] is None else lim.crews[k] * float(lim.max_days[k])
+        room_len = None if lim.max_days[k] is None else lim.per_room[k] * float(lim.max_days[k])
+        later = [b for b in lim.budget[k:] if b is not None]  # cumulative: later budgets bind too
+        budget = min(later) if later else None
+        left = [s for s in sd.index if out[s] == K + 1]
+        use = pd.Series(0.0, index=left)
+        if rooms_cap:
+            use += 1.0 / rooms_cap
+        if crew_cap:
+            use += sd.loc[left, "crew_days"] / crew_cap
+        if budget:
+            use += sd.loc[left, "cost"] / budget
+        score = value.reindex(left).fillna(0.0) / use.clip(lower=1e-9)
+        n = crew = 0.0
+        for s in score.sort_values(ascending=False, kind="stable").index:
+            c, f = float(sd.at[s, "crew_days"]), float(sd.at[s, "cost"])
+            if rooms_cap is not None and n + 1 > rooms_cap:
+                break
+            if crew_cap is not None and (crew + c > crew_cap + 1e-9 or c > room_len + 1e-9):
+                continue
+            if budget is not None and spent + f > budget + 1e-6:
+                continue
+            out[s] = k + 1
+            n += 1
+            crew += c
+            spent += f
     return out
 
 

@@ -226,3 +226,16 @@ def test_with_the_real_model_on_a_generated_station(tmp_path):
     for s in st.scenarios:
         assert tab[f"sheltered_{s}"].iloc[-1] == run.plan["totals"]["scenarios"][s]["sheltered"]
         assert (np.diff(tab[f"sheltered_{s}"]) >= 0).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy_start_respects_limits(seed):
+    from planner.phases import _greedy_phases, _site_data, phase_limits
+
+    prob, costs = make_problem(seed)
+    params = Parameters(crews=1, phases=[Phase("P1", max_rooms=2, max_days=1.0), Phase("P2", budget=5000.0),
+                                         Phase("P3", max_days=2.0, budget=9000.0)])
+    sd = _site_data(prob, list(prob.sites.index), costs)
+    value = pd.Series(np.random.default_rng(seed).random(len(sd)), index=sd.index)
+    ph = pd.Series(_greedy_phases(sd, phase_limits(params), value))
+    assert phase_breaches(ph, costs, params, prob) == []
