@@ -878,10 +878,49 @@ def full_vector(c: Compiled, ar_model: Arrays, ar_fixed: Arrays, v_fixed: np.nda
 def solve(problem: Problem, start: list[str] | None = None, progress: bool = True) -> Solution:
     """Solve the problem; returns the best plan found with its proven bound and gap.
 
-    `start`: site ids of a known plan (a MIP start); None = the greedy heuristic's plan.
-    Raises `InfeasibleError` (with `explain_infeasible`'s words) when cover-all is impossible.
+    `start`: site ids of a known plan (a MIP start); None = LP rounding + local search.
+    Raises `InfeasibleError` (with `explain_infeasible`'s words) when cover-all is impossible;
+    when the budget is the reason, the error's `full_cover_cost` attribute holds the cost of
+    the cheapest plan that shelters everyone reachable (currency).
+
+    Cover-all with a budget is solved without the budget first: if that plan fits, it is the
+    answer; if even its proven lower bound exceeds the budget, the budget is infeasible (and
+    the director learns what full cover costs) without a long infeasibility proof.
     """
     p = problem
+    if p.objective == "cover-all" and p.budget is not None:
+        free = solve(p.replace(budget=None), start=start, progress=progress)
+        cost = float(free.stats["cost"])
+        if cost <= p.budget + 1e-6:
+            free.stats["budget_slack"] = float(p.budget - cost)
+            return free
+        if np.isfinite(free.solver["bound"]) and free.solver["bound"] > p.budget + 1.0:
+            exc = InfeasibleError(
+                f"Cover-all is impossible within the budget of {p.budget:,.0f}: the cheapest plan sheltering "
+                f"everyone reachable costs {cost:,.0f} ({len(free.chosen)} rooms; no plan costs less than "
+                f"{free.solver['bound']:,.0f}). Use --objective max-cover to shelter as many people as "
+                "possible within the budget.")
+            exc.full_cover_cost = cost  # type: ignore[attr-defined]
+            exc.full_cover_plan = free  # type: ignore[attr-defined]
+            raise exc
+        return _solve(p, start, progress, budget_checked=free)
+    return _solve(p, start, progress)
+
+
+def _infeasible(p: Problem, c: Compiled, free: Solution | None) -> InfeasibleError:
+    if free is not None and p.budget is not None:
+        cost = float(free.stats["cost"])
+        exc = InfeasibleError(
+            f"Cover-all is impossible within the budget of {p.budget:,.0f}: the cheapest plan sheltering everyone "
+            f"reachable costs {cost:,.0f} ({len(free.chosen)} rooms). Use --objective max-cover to shelter as "
+            "many people as possible within the budget.")
+        exc.full_cover_cost = cost  # type: ignore[attr-defined]
+        exc.full_cover_plan = free  # type: ignore[attr-defined]
+        return exc
+    return InfeasibleError(explain_infeasible(p, _compiled=c))
+
+
+def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: Solution | None = None) -> Solution:
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     say = log if progress else (lambda *_: None)
@@ -914,7 +953,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
             timings["lp_s"] = time.perf_counter() - tl
             if lp.status == "infeasible":
                 if p.objective == "cover-all":
-                    raise InfeasibleError(explain_infeasible(p, _compiled=c))
+                    raise _infeasible(p, c, budget_checked)
             elif lp.values is not None:
                 if p.lazy_tighten and not p.tighten and lp.status == "optimal":
                     ar, lp = _lazy_tighten(c, p, ar, lp, t_all, timings)
@@ -976,7 +1015,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
         run.bound = max(run.bound, lp_bound) if np.isfinite(run.bound) else lp_bound
     if values is None:
         if run.status == "infeasible":
-            raise InfeasibleError(explain_infeasible(p, _compiled=c))
+            raise _infeasible(p, c, budget_checked)
         raise SolverError(f"the solver returned no plan (status: {run.status}); "
                           f"raise the time limit (now {p.time_limit_s:.0f} s) or try --solver cbc")
     primary = dict(objective=run.objective, bound=run.bound, gap=run.gap,

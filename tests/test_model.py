@@ -155,6 +155,7 @@ def test_cover_all_over_budget_explains_the_cheapest_full_plan() -> None:
         solve(p, progress=False)
     msg = str(exc.value)
     assert "300" in msg and "max-cover" in msg
+    assert exc.value.full_cover_cost == 300
     assert "300" in explain_infeasible(p)
 
 
