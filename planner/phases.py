@@ -29,6 +29,7 @@ continuous assignments per phase and scenario), solved by HiGHS with a time limi
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ import pandas as pd
 import pulp
 
 from planner.params import Parameters, Phase
+
+MAX_PHASE_Y = 200_000
+"""Above this many assignment variables (pairs x scenarios x phases) the phasing is greedy, not a MIP."""
 
 TIE_BREAK = 1e-4
 """Objective bonus (weighted person-days) per site and phase built: 'build as early as possible'."""
@@ -339,15 +343,19 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
     cov = _Coverage(problem, sd)
     objective: dict = {}
     for k in range(K):
-        if lim.weight[k] <= 0:
+        if lim.weight[k] <= 0 or cov.n * sum(1 for w in lim.weight if w > 0) > MAX_PHASE_Y:
             continue
         obj, _ = cov.add(prob, {s: z[s, k] for s in sd.index}, f"p{k}", lim.weight[k])
         objective.update(obj)
         for s in new_ids:
             if isinstance(z[s, k], pulp.LpVariable):
                 objective[z[s, k]] = objective.get(z[s, k], 0.0) + TIE_BREAK
+    too_big = cov.n * sum(1 for w in lim.weight if w > 0) > MAX_PHASE_Y
     if not any(isinstance(v, pulp.LpVariable) for v in z.values()):
         built_by = {s: K + 1 for s in sd.index}
+    elif too_big:  # the MIP would not even solve its root LP in time: greedy nested phasing
+        built_by = _greedy_phases(sd, lim, _site_values(problem, cov, sd))
+        info.update(method=f"greedy (the MIP would have {cov.n * K:,} assignment variables > {MAX_PHASE_Y:,})")
     else:
         # a start: greedy phasing by each site's share of the full plan's coverage
         greedy = _fill_early(_greedy_phases(sd, lim, _site_values(problem, cov, sd)), sd, lim)
@@ -373,13 +381,13 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
                                                              float(hi.mip_dual_bound), float(hi.mip_gap))
         except Exception:  # CBC or an older highspy: no bound to report
             pass
-        zvals = [v.varValue for v in z.values() if isinstance(v, pulp.LpVariable)]
-        if any(x is None for x in zvals):  # no incumbent within the limit: the greedy start stands
-            info["method"] = "greedy start (the solver found no plan within its time limit)"
-            built_by = dict(greedy)
-        else:
-            info["method"] = "MIP"
-            built_by = {}
+        has_plan = info.get("status") == "Optimal" or math.isfinite(info.get("objective", math.inf))
+        if any(v.varValue is None for v in z.values() if isinstance(v, pulp.LpVariable)):
+            has_plan = False
+        built_by = dict(greedy)
+        info["method"] = "greedy start (the solver found no plan within its time limit)"
+        if has_plan:
+            mip = {}
             for s in sd.index:
                 ph = K + 1
                 for k in range(K):
@@ -388,7 +396,11 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
                     if val > 0.5:
                         ph = k + 1
                         break
-                built_by[s] = ph
+                mip[s] = ph
+            if info.get("status") == "Optimal" or _value(problem, mip, lim) >= _value(problem, greedy, lim) - 1e-6:
+                built_by, info["method"] = mip, "MIP"
+            else:
+                info["method"] = "greedy start (better than the solver's plan at its time limit)"
     for s, e in zip(sd.index, ex):
         if e:
             built_by[s] = 1
@@ -434,6 +446,12 @@ def _site_values(problem: Any, cov: "_Coverage", sd: pd.DataFrame) -> pd.Series:
     _solve(lp, _solver(problem, None, mip=False))
     vals = np.array([y.varValue or 0.0 for y in ys]) * cov.weight
     return pd.Series(vals).groupby(cov.site).sum().reindex(sd.index).fillna(0.0)
+
+
+def _value(problem: Any, built_by: dict[str, int], lim: PhaseLimits) -> float:
+    """The phasing objective of a phase assignment: sum_k duration_k x weighted coverage by k."""
+    return sum(lim.weight[k] * _weighted_coverage(problem, [s for s, p in built_by.items() if p <= k + 1])
+               for k in range(len(lim.names)) if lim.weight[k] > 0)
 
 
 def _greedy_phases(sd: pd.DataFrame, lim: PhaseLimits, value: pd.Series) -> dict[str, int]:
