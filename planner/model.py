@@ -80,6 +80,8 @@ class Problem:
     solver: str = "highs"
     threads: int = 2
     protected: set[str] = field(default_factory=set)
+    room_sector: pd.Series | None = None
+    """Optional sector per room (index room_id), for explanations."""
     # levers (measured in bench/bench_model.py; defaults = what helped)
     aggregate: bool = True
     use_heuristic: bool = True
@@ -226,6 +228,8 @@ class Problem:
         pairs = reach.pairs[["room_id", "site_id", "walk_s"]] if hasattr(reach, "pairs") else reach
         if not p.shelter_in_place:
             pairs = pairs[~((pairs["room_id"].astype(str) == pairs["site_id"].astype(str)) & (pairs["walk_s"] <= _EPS))]
+        opts.setdefault("room_sector", pd.Series(station.rooms["sector"].astype(str).to_numpy(),
+                                                 index=station.rooms["room_id"].astype(str).to_numpy()))
         return cls(demand=station.demand(), pairs=pairs, sites=s, weight=station.priority(), **opts)
 
 
@@ -1255,36 +1259,40 @@ def explain_infeasible(problem: Problem, _compiled: Compiled | None = None) -> s
         lines.append(f"{len(c.unreachable)} occupied room(s) have no candidate safe room within "
                      f"{p.reach_s:.0f} s (e.g. {', '.join(c.unreachable[:5])}); they are reported as unsheltered "
                      "and do not block the plan.")
-    # capacity: per group, can all sites in reach hold everyone in reach? (local check per site neighbourhood)
-    S = len(c.scen)
-    Dq = c.D[c.qg]
+    # where: the most people that can be sheltered with every candidate converted (an LP; no budget,
+    # no backup) -- the rooms it leaves short are where capacity or door throughput is lacking
     short: list[str] = []
-    capq = np.where(c.qsip, c.cap[c.qj], c.qcap[c.qj, c.qbin])
-    for s in range(S):
-        # each group alone: sum over its usable sites of min(cap, queue cap at its bin)
-        best = np.zeros(c.G)
-        np.add.at(best, c.qg, capq)
-        lack = np.flatnonzero(best < c.D[:, s])
-        if len(lack):
-            rooms = c.room_group[c.room_group.isin(lack)].index.tolist()
-            short.append(f"in scenario '{c.scen[s]}', {len(rooms)} room(s) (e.g. {', '.join(rooms[:5])}) have more "
-                         "residents than all safe rooms in their reach can take in time")
-    del Dq
-    if p.sites is not None and len(c.site_ids):
-        try:
-            sec = p.sites.get("sector")
-        except Exception:  # pragma: no cover
-            sec = None
-        if sec is not None:
-            sector_of = sec.reindex(c.site_ids).astype(str).to_numpy()
+    S = len(c.scen)
+    try:
+        cm = compile_problem(p.replace(objective="max-cover", budget=None, backup_k=1, weight=None))
+        arm = build_arrays(cm, all_scen=True)
+        lp = _solve_highspy(arm, max(10.0, p.time_limit_s / 2), 0.0, p.threads, None, False, mip=False)
+        if lp.values is not None:
+            y = lp.values[arm.ycol0:arm.ycol0 + arm.ny]
+            got = np.zeros((cm.G, S))
+            np.add.at(got, (cm.qg[arm.yq], arm.ys), y)
+            lack = np.maximum(cm.D - got, 0.0)
+            lack[lack < 1e-6] = 0.0
+            rooms_of = pd.Series(cm.room_group.index.to_numpy(), index=cm.room_group.to_numpy())
+            sector = p.room_sector
             for s in range(S):
-                need = pd.Series(c.D[:, s]).groupby(pd.Series(
-                    pd.Series(sector_of[c.qj]).groupby(c.qg).agg(lambda v: v.mode().iat[0]).reindex(range(c.G)).to_numpy())).sum()
-                have = pd.Series(c.cap).groupby(sector_of).sum()
-                for sct, nd in need.items():
-                    if nd > have.get(sct, 0):
-                        short.append(f"sector {sct} ({c.scen[s]}): {int(nd)} residents but only "
-                                     f"{int(have.get(sct, 0))} places in all its candidate rooms")
+                tot = float(lack[:, s].sum())
+                if tot < 0.5:
+                    continue
+                gs = np.flatnonzero(lack[:, s] > 0)
+                gs = gs[np.argsort(-lack[gs, s])]
+                rooms = [r for g in gs for r in np.atleast_1d(rooms_of.loc[g]).tolist()]
+                where = ""
+                if sector is not None:
+                    per = pd.Series(lack[gs, s], index=[str(sector.get(np.atleast_1d(rooms_of.loc[g])[0], "?"))
+                                                         for g in gs]).groupby(level=0).sum().sort_values(ascending=False)
+                    where = " in sector(s) " + ", ".join(f"{k} ({v:.0f})" for k, v in per.head(4).items())
+                short.append(f"in scenario '{c.scen[s]}', even with every candidate room converted about "
+                             f"{tot:.0f} residents cannot reach a safe room with space and get through its door "
+                             f"within {p.reach_s:.0f} s{where} (rooms {', '.join(map(str, rooms[:6]))}"
+                             f"{', ...' if len(rooms) > 6 else ''}).")
+    except Exception as exc:  # the explanation must never hide the infeasibility itself
+        short.append(f"(the capacity check failed: {exc})")
     lines += short
     if not short and p.budget is not None:
         free = p.replace(budget=None, time_limit_s=min(p.time_limit_s, 120.0), objective="cover-all")
