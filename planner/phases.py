@@ -24,7 +24,12 @@ Phases come from `scenario.toml` (`[[phases]]`, `planner.params.Phase`). Rules:
 - Chosen rooms that no declared phase can hold go to a final "remaining" phase K+1.
 
 A PuLP MIP (binary z_jk "site j built by end of phase k", z_jk <= z_j,k+1,
-continuous assignments per phase and scenario), solved by HiGHS with a time limit.
+continuous assignments per phase and scenario), solved by HiGHS with a time limit,
+from a greedy nested start (phase by phase, sites by the weighted people they shelter
+in the full plan per share of the phase's limits); when the solver has no better plan
+at its limit the start stands. Above `MAX_PHASE_Y` assignment variables (Station Unity:
+457 rooms x 7 phases = 726,000) the MIP would not finish its root LP in minutes, and
+the greedy phasing is used alone (`result.attrs["solver"]["method"]` says which).
 """
 
 from __future__ import annotations
