@@ -51,7 +51,7 @@ SIZE_OVERRIDES: dict[int, dict[str, Any]] = {
 }
 """Solver options per size (the station's parameters otherwise: 1 % gap, 60 s)."""
 
-SPOPT_MAX_CELLS = 40e6
+SPOPT_MAX_CELLS = 10e6
 """spopt is skipped above this many dense cost-matrix cells (rooms x sites): its model
 building alone would take tens of minutes and tens of GB (measured growth is reported)."""
 
@@ -164,8 +164,13 @@ def highs_direct(ar: Any, time_limit_s: float, gap: float, threads: int, mip: bo
 
 
 # ================================================================ one size (child process)
+LIMIT_CAP_S = 120.0
+"""Time limit of the HiGHS-alone run: the planner's own limit, at most this (seconds), to keep the suite short."""
+
+
 def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, overrides: dict[str, Any],
-                   spopt_data: Path | None = None, limit: bool = True, mps: Path | None = None) -> dict[str, Any]:
+                   spopt_data: Path | None = None, limit: bool = True, mps: Path | None = None,
+                   limit_cap_s: float = LIMIT_CAP_S) -> dict[str, Any]:
     """The planning pipeline on one station, stage by stage (seconds, MB); writes `out_json`.
 
     Run in a fresh process (`bench.run --child ...`): the peak memory is then this run's.
@@ -267,13 +272,14 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
         c = compile_problem(problem)
         ar = build_arrays(c)
         arrays_s = time.perf_counter() - t
-        mip = highs_direct(ar, problem.time_limit_s, problem.mip_gap, problem.threads, mip=True, mps=mps)
-        lp = highs_direct(ar, problem.time_limit_s, 0.0, problem.threads, mip=False)
+        tl = min(problem.time_limit_s, limit_cap_s)
+        mip = highs_direct(ar, tl, problem.mip_gap, problem.threads, mip=True, mps=mps)
+        lp = highs_direct(ar, max(tl, 60.0), 0.0, problem.threads, mip=False)
         sign = 1.0 if problem.objective == "cover-all" else -1.0
         plan_obj = float(sol.solver["objective"])
         lp_bound = sign * lp["objective"]
         res["limit"] = dict(
-            arrays_s=round(arrays_s, 3), highs_mip=dict({k: _finite(v) for k, v in mip.items()},
+            arrays_s=round(arrays_s, 3), time_limit_s=tl, highs_mip=dict({k: _finite(v) for k, v in mip.items()},
                                                        plan_objective=_finite(sign * mip["objective"])),
             lp=dict(seconds=round(lp["pass_s"] + lp["run_s"], 3), status=lp["status"], bound=_finite(lp_bound)),
             plan_vs_lp_gap=_finite(abs(plan_obj - lp_bound) / max(abs(plan_obj), 1e-9)))
@@ -398,7 +404,8 @@ def run_suite(sizes: list[int], out_dir: Path, cache_dir: Path, spopt: bool = Tr
     meta = dict(started=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpus=os.cpu_count(),
                 load_start=_load(), python=platform.python_version(), platform=platform.platform(),
                 highs=f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}", pulp=pulp.__version__,
-                spopt=spopt_version, commit=_git_commit(), sizes=sizes, threads=threads)
+                spopt=spopt_version, commit=_git_commit(), planner_dirty=_git_dirty(), sizes=sizes,
+                threads=threads)
     try:
         import psutil
 
@@ -450,6 +457,16 @@ def run_suite(sizes: list[int], out_dir: Path, cache_dir: Path, spopt: bool = Tr
     return result
 
 
+def _git_dirty() -> list[str]:
+    """Files of planner/ with uncommitted changes at the time of measurement."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "planner"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10).stdout
+        return [line[3:] for line in out.splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
 def _git_commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -475,7 +492,9 @@ def markdown(result: dict[str, Any]) -> str:
     L.append(f"Machine: {m['cpus']} CPUs, {m.get('memory_gb', '?')} GB; load average (1/5/15 min) "
              f"{m['load_start']} at the start, {m['load_end']} at the end (shared machine: other work ran "
              f"alongside, so times are pessimistic). Python {m['python']}, HiGHS {m['highs']}, PuLP {m['pulp']}, "
-             f"spopt {m['spopt'] or 'not installed'}, commit {m['commit']}, {m['threads']} solver threads. "
+             f"spopt {m['spopt'] or 'not installed'}, commit {m['commit']}"
+             + (f" (uncommitted changes in {', '.join(m['planner_dirty'])})" if m.get("planner_dirty") else "")
+             + f", {m['threads']} solver threads. "
              f"Suite: {m['suite_s']:.0f} s.")
     L += ["", "## Pipeline, stage by stage (seconds; fresh process and cold reach cache per size)", "",
           "| rooms | occupied | sites | pairs | load | reach | model | solve | check | workbook | total | peak MB |"
@@ -500,7 +519,7 @@ def markdown(result: dict[str, Any]) -> str:
                       for r in result["runs"] if "error" not in r) + "."]
     L += ["", "## The limit: HiGHS alone on the final model, LP relaxation", "",
           "| rooms | planner end to end | planner solve() | HiGHS inside solve() | overhead in solve() | "
-          "overhead end to end | HiGHS alone (arrays, no start) | its status / gap | LP relaxation | "
+          "overhead end to end | HiGHS alone (arrays, no start; limit) | its status / gap | LP relaxation | "
           "LP bound | plan vs LP |",
           "|" + "---:|" * 11]
     for r in result["runs"]:
@@ -512,7 +531,8 @@ def markdown(result: dict[str, Any]) -> str:
         L.append("| " + " | ".join([
             f"{r['station']['rooms']:,}", _f(r["total_s"], "{:.1f} s"), _f(sw, "{:.1f} s"), _f(hi, "{:.1f} s"),
             _f(1 - hi / sw if sw else None, "{:.0%}"), _f(1 - hi / r["total_s"] if r["total_s"] else None, "{:.0%}"),
-            _f(hm["pass_s"] + hm["run_s"], "{:.1f} s"), f"{hm['status']} / {_f(hm.get('gap'), '{:.2%}')}",
+            _f(hm["pass_s"] + hm["run_s"], "{:.1f} s") + f" ({lim.get('time_limit_s', 0):.0f} s)",
+            f"{hm['status']} / {_f(hm.get('gap'), '{:.2%}')}",
             _f(lim["lp"]["seconds"], "{:.1f} s"), _f(lim["lp"]["bound"], "{:,.0f}"),
             _f(lim["plan_vs_lp_gap"], "{:.2%}")]) + " |")
     L += ["", "## Side by side with spopt (LSCP, MCLP; same coverage data, HiGHS for all, gap 0)", "",
@@ -560,7 +580,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench")
     ap.add_argument("--label", default=None, help="results file name (default bench, or bench-quick)")
     ap.add_argument("--timeout", type=float, default=1500.0, help="per process (seconds)")
-    ap.add_argument("--compare-time-limit", type=float, default=600.0, help="solver limit for LSCP/MCLP (s)")
+    ap.add_argument("--compare-time-limit", type=float, default=120.0, help="solver limit for LSCP/MCLP (s)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--spopt-max-cells", type=float, default=SPOPT_MAX_CELLS,
                     help="skip spopt above this many dense cost-matrix cells (rooms x sites)")
