@@ -25,6 +25,21 @@ Model (DESIGN.md "The optimisation model"), written in linear size:
 Rooms with identical reach sets (same sites, same arrival bins, same
 shelter-in-place flag) and the same priority are aggregated into one group;
 the group's assignment is split back to its rooms integrally afterwards.
+Identical scenarios merge (weighted by their count); for cover-all, a scenario
+whose demand is everywhere at most another's is implied by it and dropped from
+the MIP (the final whole-person assignment still covers every scenario).
+
+How a plan is found fast (measured in bench/bench_model.py, see the report):
+
+1. the LP relaxation (HiGHS dual simplex, arrays passed in bulk) gives a bound;
+2. cover-all: every site the LP opens at all is converted (feasible by
+   construction: the LP's assignment fits), then a local search closes sites
+   whose people fit elsewhere; max-cover: an LP-weighted greedy within budget;
+3. if that plan is within `mip_gap` of the LP bound, no branching is needed;
+   otherwise the tightening rows the LP violates are added (a few rounds) and
+   HiGHS branches from the plan (a MIP start), under the time limit;
+4. the plan's whole-person assignment is solved with the sites fixed, and the
+   solution is verified.
 
 Whole persons: with `x` fixed, the assignment rows (room supply; per site the
 capacity row and the nested queue suffixes) are two laminar families, so the
@@ -943,6 +958,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
     x0: np.ndarray | None = None
     start_vec = None
     start_fixed = None
+    lp_run = None
     lp_bound = None
     t = time.perf_counter()
     if start is not None:
@@ -959,14 +975,11 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
                 if p.objective == "cover-all":
                     raise _infeasible(p, c, budget_checked)
             elif lp.values is not None:
-                if p.lazy_tighten and not p.tighten and lp.status == "optimal":
-                    ar, lp = _lazy_tighten(c, p, ar, lp, t_all, timings)
-                    stats.update(rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
-                                 tighten_rows=int(ar.rows_by_kind.get("tighten", 0)))
                 guide = np.clip(lp.values[:c.J], 0.0, 1.0)
                 if lp.status == "optimal":
                     lp_bound = lp.objective
                     stats["lp_bound"] = lp_bound
+                    lp_run = lp
         if guide is not None and p.objective == "cover-all":
             x0 = np.maximum((guide > 1e-6).astype(float), c.fixed1)  # LP support: feasible by construction
             if c.budget is not None and c.cost @ x0 > c.budget + 1e-6:
@@ -1006,6 +1019,14 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         stats["mip_skipped"] = True
         say("[planner] the start plan is within the gap of the LP bound: no branching needed")
     else:
+        if lp_run is not None and p.lazy_tighten and not p.tighten:
+            ar, lp2 = _lazy_tighten(c, p, ar, lp_run, t_all, timings)
+            if lp2 is not lp_run:
+                lp_bound = max(lp_bound, lp2.objective) if lp_bound is not None else lp2.objective
+                stats["lp_bound_tightened"] = lp2.objective
+            stats.update(rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
+                         tighten_rows=int(ar.rows_by_kind.get("tighten", 0)))
+            remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
         say(f"[planner] solving {p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
             f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {p.mip_gap:.1%}")
         run, pulp_build = _run(ar, p, remaining, start_vec)
