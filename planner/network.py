@@ -543,7 +543,7 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
 
 
 def _tiles(row_xy: np.ndarray, row_site: np.ndarray, site_xy: np.ndarray, wg: WalkGraph, reach_m: float,
-           max_rows: int = 256, max_cells: int = 4_000_000):
+           max_rows: int = 256, max_cells: int = 4_000_000, rows_index: np.ndarray | None = None):
     """Source rows grouped by the plan position of their site (all rows of a site in one group),
     with the sorted nodes within `reach_m` of the group's bounding box (walks are never shorter
     than the straight line in plan)."""
@@ -581,7 +581,8 @@ def _tiles(row_xy: np.ndarray, row_site: np.ndarray, site_xy: np.ndarray, wg: Wa
                 k = np.searchsorted(site_start, c0 + step, side="right") - 1
                 c1 = site_start[k] if site_start[k] > c0 else (
                     site_start[k + 1] if k + 1 < len(site_start) else len(cell_rows))
-            yield cell_rows[c0:c1], sel
+            out = cell_rows[c0:c1]
+            yield (out if rows_index is None else rows_index[out]), sel
             c0 = c1
 
 
@@ -697,87 +698,120 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
     nnodes = wg.graph.shape[0]
     nsamples = max(len(wg.sample_room), 1)
     ninc = max(len(wg.inc_room), 1)
-    res_s, res_r, res_t, res_n = [], [], [], []
-    for rows, sel in _tiles(row_xy, row_site, np.c_[cx, cy], wg, glimit * v):
-        # nodes farther (in plan) than the cut-off from every source in the tile cannot be reached
-        sub = wg.graph[sel][:, sel]
-        local = np.searchsorted(sel, row_node[rows])
-        dist, pred = dijkstra(sub, directed=True, indices=local, limit=glimit, return_predecessors=True)
-        li, nj = np.nonzero(dist <= glimit)
-        g = dist[li, nj]
-        pm = pred[li, nj]
-        gm = dist[li, np.maximum(pm, 0)]
-        pm = np.where(pm >= 0, sel[np.maximum(pm, 0)], -1)
-        nj = sel[nj]
-        ri = rows[li]
-        # entries -> incidences of the reached node
-        o, kk = _ragged(wg.node_ptr, nj)
-        inc = wg.inc_by_node[kk]
-        e_row, e_g, e_room = ri[o], g[o], wg.inc_room[inc]
-        # a door reached through the room itself is never a better way out of that room than
-        # the door it was reached from (in-room walks obey the triangle inequality): drop it
-        e_pm, e_gm = pm[o], gm[o]
-        has = e_pm >= 0
-        through = np.zeros(len(o), dtype=bool)
-        if has.any():
-            w_in = wg.room_edge_s(e_room[has], e_pm[has], nj[o][has])
-            through[has] = e_gm[has] + w_in <= e_g[has] + 1e-9
-        keep = ~through
-        e_row, e_g, e_room, inc = e_row[keep], e_g[keep], e_room[keep], inc[keep]
-        e_site = row_site[e_row]
-        # geometric lower bound on the pair's time: prune far rooms (long corridors)
-        q = wg.room_extreme[e_room]                                  # E x 8 x 2
-        dq = np.hypot(q[:, :, 0] - cx[e_site, None], q[:, :, 1] - cy[e_site, None])
-        lb = np.nanmax(dq, axis=1) - rad[e_site]
-        keep = ~(lb / v > glimit)
-        e_row, e_g, e_site, inc = e_row[keep], e_g[keep], e_site[keep], inc[keep]
-        # best site door per (site, room door): sorted by (site, incidence) = (site, room, door)
-        ikey = e_site.astype(np.int64) * ninc + inc
-        order = np.lexsort((e_g, ikey))
-        ikey, e_row, e_g, e_site, inc = ikey[order], e_row[order], e_g[order], e_site[order], inc[order]
-        first = np.r_[True, ikey[1:] != ikey[:-1]]
-        e_row, e_g, e_site, inc = e_row[first], e_g[first], e_site[first], inc[first]
-        e_room = wg.inc_room[inc]
-        grp = np.r_[True, (e_room[1:] != e_room[:-1]) | (e_site[1:] != e_site[:-1])]
-        starts = np.flatnonzero(grp)
-        gsize = np.diff(np.r_[starts, len(e_g)])
-        # one way out of the room for this site: every point walks to that door (exact)
-        one = starts[gsize == 1]
-        t1 = wg.inc_far_m[inc[one]] / v + e_g[one]
-        ok1 = t1 <= glimit
-        res_s.append(e_site[one][ok1]), res_r.append(e_room[one][ok1])
-        res_t.append(t1[ok1] + react), res_n.append(row_node[e_row[one][ok1]])
-        multi = np.repeat(gsize > 1, gsize)
-        e_row, e_g, e_site, inc = e_row[multi], e_g[multi], e_site[multi], inc[multi]
-        # several ways out: max over samples of min over doors -> triples (sample walks)
-        o2, t = _ragged(wg.trip_ptr, inc)
-        samp = wg.trip_sample[t]
-        val = wg.trip_w[t] / v + e_g[o2]
-        site = e_site[o2]
-        node = row_node[e_row[o2]]
-        ok = val <= glimit
-        samp, val, site, node = samp[ok], val[ok], site[ok], node[ok]
-        if not len(samp):
-            continue
-        # min over (site door, room door) per (site, sample); then max over samples per (site, room).
-        # Samples are numbered room by room, so (site, sample) order is also (site, room) order.
-        skey = site.astype(np.int64) * nsamples + samp
-        order = np.lexsort((val, skey))
-        skey, val, node = skey[order], val[order], node[order]
-        first = np.r_[True, skey[1:] != skey[:-1]]
-        skey, val, node = skey[first], val[first], node[first]
-        site, samp = skey // nsamples, skey % nsamples
-        room = wg.sample_room[samp]
-        grp = np.r_[True, (room[1:] != room[:-1]) | (site[1:] != site[:-1])]
-        starts = np.flatnonzero(grp)
-        count = np.diff(np.r_[starts, len(val)])
-        gmax = np.maximum.reduceat(val, starts)
-        gid = np.repeat(np.arange(len(starts)), count)
-        hit = np.flatnonzero(val == gmax[gid])
-        at = hit[np.r_[True, gid[hit][1:] != gid[hit][:-1]]]
-        full = count == wg.room_nsamp[room[starts]]
-        res_s.append(site[starts][full]), res_r.append(room[starts][full])
-        res_t.append(gmax[full] + react), res_n.append(node[at][full])
+
+    def run(glimit: float, use: np.ndarray, room_mask: np.ndarray | None) -> list[list[np.ndarray]]:
+        """(site, room, seconds, site door node) for walks within `glimit` from the rows `use`."""
+        res_s, res_r, res_t, res_n = [], [], [], []
+        for rows, sel in _tiles(row_xy[use], row_site[use], np.c_[cx, cy], wg, glimit * v,
+                                rows_index=np.flatnonzero(use)):
+            # nodes farther (in plan) than the cut-off from every source in the tile cannot be reached
+            sub = wg.graph[sel][:, sel]
+            local = np.searchsorted(sel, row_node[rows])
+            dist, pred = dijkstra(sub, directed=True, indices=local, limit=glimit, return_predecessors=True)
+            li, nj = np.nonzero(dist <= glimit)
+            g = dist[li, nj]
+            pm = pred[li, nj]
+            gm = dist[li, np.maximum(pm, 0)]
+            pm = np.where(pm >= 0, sel[np.maximum(pm, 0)], -1)
+            nj = sel[nj]
+            ri = rows[li]
+            # entries -> incidences of the reached node
+            o, kk = _ragged(wg.node_ptr, nj)
+            inc = wg.inc_by_node[kk]
+            e_row, e_g, e_room = ri[o], g[o], wg.inc_room[inc]
+            if room_mask is not None:
+                m = room_mask[e_room]
+                o, inc, e_row, e_g, e_room = o[m], inc[m], e_row[m], e_g[m], e_room[m]
+            # a door reached through the room itself is never a better way out of that room than
+            # the door it was reached from (in-room walks obey the triangle inequality): drop it
+            e_pm, e_gm = pm[o], gm[o]
+            has = e_pm >= 0
+            through = np.zeros(len(o), dtype=bool)
+            if has.any():
+                w_in = wg.room_edge_s(e_room[has], e_pm[has], nj[o][has])
+                through[has] = e_gm[has] + w_in <= e_g[has] + 1e-9
+            keep = ~through
+            e_row, e_g, e_room, inc = e_row[keep], e_g[keep], e_room[keep], inc[keep]
+            e_site = row_site[e_row]
+            # geometric lower bound on the pair's time: prune far rooms (long corridors)
+            q = wg.room_extreme[e_room]                                  # E x 8 x 2
+            dq = np.hypot(q[:, :, 0] - cx[e_site, None], q[:, :, 1] - cy[e_site, None])
+            lb = np.nanmax(dq, axis=1) - rad[e_site]
+            keep = ~(lb / v > glimit)
+            e_row, e_g, e_site, inc = e_row[keep], e_g[keep], e_site[keep], inc[keep]
+            # best site door per (site, room door): sorted by (site, incidence) = (site, room, door)
+            ikey = e_site.astype(np.int64) * ninc + inc
+            order = np.lexsort((e_g, ikey))
+            ikey, e_row, e_g, e_site, inc = ikey[order], e_row[order], e_g[order], e_site[order], inc[order]
+            first = np.r_[True, ikey[1:] != ikey[:-1]]
+            e_row, e_g, e_site, inc = e_row[first], e_g[first], e_site[first], inc[first]
+            e_room = wg.inc_room[inc]
+            grp = np.r_[True, (e_room[1:] != e_room[:-1]) | (e_site[1:] != e_site[:-1])]
+            starts = np.flatnonzero(grp)
+            gsize = np.diff(np.r_[starts, len(e_g)])
+            # one way out of the room for this site: every point walks to that door (exact)
+            one = starts[gsize == 1]
+            t1 = wg.inc_far_m[inc[one]] / v + e_g[one]
+            ok1 = t1 <= glimit
+            res_s.append(e_site[one][ok1]), res_r.append(e_room[one][ok1])
+            res_t.append(t1[ok1] + react), res_n.append(row_node[e_row[one][ok1]])
+            multi = np.repeat(gsize > 1, gsize)
+            e_row, e_g, e_site, inc = e_row[multi], e_g[multi], e_site[multi], inc[multi]
+            # several ways out: max over samples of min over doors -> triples (sample walks)
+            o2, t = _ragged(wg.trip_ptr, inc)
+            samp = wg.trip_sample[t]
+            val = wg.trip_w[t] / v + e_g[o2]
+            site = e_site[o2]
+            node = row_node[e_row[o2]]
+            ok = val <= glimit
+            samp, val, site, node = samp[ok], val[ok], site[ok], node[ok]
+            if not len(samp):
+                continue
+            # min over (site door, room door) per (site, sample); then max over samples per (site, room).
+            # Samples are numbered room by room, so (site, sample) order is also (site, room) order.
+            skey = site.astype(np.int64) * nsamples + samp
+            order = np.lexsort((val, skey))
+            skey, val, node = skey[order], val[order], node[order]
+            first = np.r_[True, skey[1:] != skey[:-1]]
+            skey, val, node = skey[first], val[first], node[first]
+            site, samp = skey // nsamples, skey % nsamples
+            room = wg.sample_room[samp]
+            grp = np.r_[True, (room[1:] != room[:-1]) | (site[1:] != site[:-1])]
+            starts = np.flatnonzero(grp)
+            count = np.diff(np.r_[starts, len(val)])
+            gmax = np.maximum.reduceat(val, starts)
+            gid = np.repeat(np.arange(len(starts)), count)
+            hit = np.flatnonzero(val == gmax[gid])
+            at = hit[np.r_[True, gid[hit][1:] != gid[hit][:-1]]]
+            full = count == wg.room_nsamp[room[starts]]
+            res_s.append(site[starts][full]), res_r.append(room[starts][full])
+            res_t.append(gmax[full] + react), res_n.append(node[at][full])
+        return [res_s, res_r, res_t, res_n]
+
+    # pass 1: pairs within reach; pass 2: best time up to twice the reach, only for the rooms
+    # pass 1 left without any site, from the sites near them
+    all_rows = np.ones(len(row_site), dtype=bool)
+    res_s, res_r, res_t, res_n = run(max(0.0, p.reach_s - react), all_rows, None)
+    reached = np.zeros(nrooms, dtype=bool)
+    for r_ in res_r:
+        reached[r_] = True
+    if p.shelter_in_place:
+        reached[site_room] = True
+    todo = ~reached & (np.diff(room_inc_ptr) > 0) & np.isfinite(wg.room_leg_m)
+    if todo.any() and len(row_site):
+        from scipy.spatial import cKDTree
+
+        ext = wg.room_extreme[todo]
+        centre = np.nanmean(ext, axis=1)
+        radius = np.nanmax(np.hypot(ext[:, :, 0] - centre[:, None, 0], ext[:, :, 1] - centre[:, None, 1]), axis=1)
+        tree = cKDTree(centre)
+        reach2 = glimit * v + float(np.nanmax(radius)) + 2 * wg.snap_m + 1.0
+        near = tree.query(row_xy, k=1, distance_upper_bound=reach2)[0]
+        use = np.isfinite(near)
+        if use.any():
+            more = run(glimit, use, todo)
+            for acc, extra in zip((res_s, res_r, res_t, res_n), more):
+                acc.extend(extra)
 
     cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
     s_ = cat(res_s, np.int64)
