@@ -989,15 +989,21 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         timings["heuristic_s"] = time.perf_counter() - t
         if x0 is not None and p.objective == "cover-all":
             t2 = time.perf_counter()
-            v0, ar0, _ = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
+            v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
             if v0 is not None:
                 stats["rounded_cost"] = float(c.cost @ x0)
-                x0 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide)
+                x1 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide)
+                if np.array_equal(x1 > 0.5, x0 > 0.5):
+                    start_fixed = (x0.copy(), v0, ar0, run0)  # nothing closed: keep this assignment
+                x0 = x1
             timings["local_search_s"] = time.perf_counter() - t2
     timings.setdefault("heuristic_s", time.perf_counter() - t)
     if x0 is not None:
         t = time.perf_counter()
-        v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
+        if start_fixed is not None:
+            v0, ar0, run0 = start_fixed[1], start_fixed[2], start_fixed[3]
+        else:
+            v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
         timings["start_assign_s"] = time.perf_counter() - t
         if v0 is not None:
             start_fixed = (x0.copy(), v0, ar0, run0)
