@@ -330,3 +330,48 @@ def test_results_do_not_depend_on_feature_order(tmp_path_factory, seed):
     pd.testing.assert_frame_equal(pa, pb, check_exact=False, atol=1e-9)
     pd.testing.assert_frame_equal(a.rooms.sort_index(), b.rooms.sort_index(), check_exact=False, atol=1e-9)
     assert pair_time(a, "XR2", "A") > 0
+
+
+def brute_force_reach(station) -> pd.DataFrame:
+    """Reference: all-pairs graph distances, every boundary sample, every door, no pruning."""
+    p = station.params
+    wg = build_graph(station, cutoff_m=np.inf)
+    dist = shortest_path(wg.graph, directed=False)
+    rooms = station.rooms.sort_values("room_id").reset_index(drop=True)
+    mask = station.candidate_mask()
+    sites = set(station.rooms["room_id"][mask.to_numpy()])
+    site_rows = [i for i, rid in enumerate(wg.room_ids) if rid in sites]
+    site_nodes = {i: wg.inc_node[wg.inc_room == i] for i in site_rows}
+    rows = []
+    for r, poly in enumerate(rooms.geometry):
+        k = np.flatnonzero(wg.inc_room == r)
+        if len(k) == 0:
+            continue
+        samples = shapely.get_coordinates(shapely.segmentize(poly.boundary, p.boundary_sample_m))
+        W = polygon_distances(poly, samples, wg.inc_xy[k]) / p.walk_speed_m_s   # samples x doors
+        for s in site_rows:
+            g = dist[np.ix_(wg.inc_node[k], site_nodes[s])]                      # doors x site doors
+            if len(site_nodes[s]) == 0:
+                continue
+            t = (W[:, :, None] + g[None, :, :]).min(axis=(1, 2)).max() + p.reaction_s
+            if s == r and p.shelter_in_place:
+                t = 0.0
+            if t <= p.reach_s:
+                rows.append((wg.room_ids[r], wg.room_ids[s], t))
+    return pd.DataFrame(rows, columns=["room_id", "site_id", "walk_s"])
+
+
+def test_generated_station_matches_brute_force(tmp_path):
+    from planner.generate import generate_station
+
+    folder = generate_station(150, 1, tmp_path / "g150")
+    station = load_station(folder, params=load_station(folder).params.replace(reach_s=45.0))
+    rt = reach_table(station, cache=False)
+    ref = brute_force_reach(station)
+    m = rt.pairs.merge(ref, on=["room_id", "site_id"], how="outer", indicator=True)
+    # a pair right at the reach limit may fall either side by rounding; nothing else may differ
+    off = m[m["_merge"] != "both"]
+    assert (off[["walk_s_x", "walk_s_y"]].max(axis=1) > 45.0 - 1e-6).all(), off
+    both = m[m["_merge"] == "both"]
+    assert np.allclose(both["walk_s_x"], both["walk_s_y"], atol=1e-9)
+    assert len(both) > 1000
