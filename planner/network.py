@@ -22,10 +22,18 @@ Model (DESIGN.md, "Walking time"):
   on every door (farther from none) are dropped first; that leaves the max-min
   unchanged.
 - Times are seconds: metres / `walk_speed_m_s`, plus vertical traverse times, plus
-  `reaction_s` once per walk. Multi-source shortest paths from the doors of each site
-  run in scipy's compiled Dijkstra with a cut-off at twice the reach time; pairs within
-  `reach_s` form the (sparse) table, and each room's best time to any site up to twice
-  the reach is kept for reports (inf beyond).
+  `reaction_s` once per walk. Shortest paths from the doors of each site run in scipy's
+  compiled Dijkstra with a cut-off, batched per plan tile on the subgraph of nodes within
+  the cut-off distance (a walk is never shorter than the plan distance). Pass 1 keeps the
+  pairs within `reach_s` (the sparse table); pass 2 finds, for the rooms left without any
+  site, their best time up to twice the reach (inf beyond), for reports.
+- Exact shortcuts: a room door reached through the room itself (the shortest path's last
+  step is an in-room walk) is never a better way out than the door before it, so it is
+  dropped; when one way out remains, the room's time is that door's farthest sample plus
+  the graph time (no per-sample work).
+- Long rooms (more than `_MAX_SAMPLES` boundary samples) are sampled coarser and get half
+  the spacing added (safe side); rooms longer than twice the cut-off cannot reach any
+  site and only their door-to-door walks (and nearest-door leg) are computed.
 - Shelter in place: a candidate room reaches itself with ``walk_s = 0`` and
   ``door_id = ""`` (its people are already inside and do not queue at a door). With
   ``params.shelter_in_place = False`` the self pair keeps its computed time (walk
@@ -421,7 +429,8 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
         dmax = d[first]
         leg_m[fr_idx] = np.where(dmax <= cutoff_m, dmax, np.inf)
         fast_xy, fast_w, fast_ok, fast_k = s_xy[first], dmax, dmax <= cutoff_m, k_of
-    slow = np.flatnonzero(~fast & (n_inc > 0))
+    usable = ~(shapely.is_missing(polys) | shapely.is_empty(polys))  # validation reports the others
+    slow = np.flatnonzero(~fast & (n_inc > 0) & usable)
 
     # per-room results stored by room, then numbered in room order
     per_room: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
