@@ -128,8 +128,8 @@ def run(p: Problem, label: str, extra: dict) -> dict:
         sol = solve(p, progress=False)
         out = dict(label=label, **extra, wall_s=round(time.perf_counter() - t, 2),
                    status=sol.solver["status"], value=round(sol.solver["objective"], 1),
-                   bound=round(sol.solver["bound"], 1) if np.isfinite(sol.solver["bound"]) else None,
-                   gap=round(sol.solver["gap"], 5), chosen=len(sol.chosen),
+                   bound=None if sol.solver["bound"] is None else round(sol.solver["bound"], 1),
+                   gap=None if sol.solver["gap"] is None else round(sol.solver["gap"], 5), chosen=len(sol.chosen),
                    unsheltered=int(sol.unsheltered["residents"].sum()) if len(sol.unsheltered) else 0,
                    stats={k: v for k, v in sol.stats.items() if not isinstance(v, dict)})
     except Exception as exc:  # report, keep going

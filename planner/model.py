@@ -913,7 +913,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
         if cost <= p.budget + 1e-6:
             free.stats["budget_slack"] = float(p.budget - cost)
             return free
-        if np.isfinite(free.solver["bound"]) and free.solver["bound"] > p.budget + 1.0:
+        if free.solver["bound"] is not None and free.solver["bound"] > p.budget + 1.0:
             exc = InfeasibleError(
                 f"Cover-all is impossible within the budget of {p.budget:,.0f}: the cheapest plan sheltering "
                 f"everyone reachable costs {cost:,.0f} ({len(free.chosen)} rooms; no plan costs less than "
@@ -1096,8 +1096,10 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
     stats.update({k: round(v, 3) for k, v in timings.items()})
     stats["cost"] = float(c.cost @ x)
     stats["nodes"] = run.nodes
-    sol.solver = dict(name=run.name, version=run.version, status=status, objective=objective, bound=bound,
-                      gap=gap, seconds=round(time.perf_counter() - t_all, 3))
+    # JSON-safe: an unknown bound or gap is None, never NaN or infinity
+    sol.solver = dict(name=run.name, version=run.version, status=status, objective=objective,
+                      bound=bound if np.isfinite(bound) else None, gap=gap if np.isfinite(gap) else None,
+                      seconds=round(time.perf_counter() - t_all, 3))
     sol.stats = stats
     breaches = verify(p, sol)
     if breaches:
