@@ -183,7 +183,7 @@ def greedy_compiled(c: Any, local_search: bool = True, guide: np.ndarray | None 
     if (c.m >= 2).any():
         _backup(st, budget)
     # ---- local search: drop expensive sites whose people fit elsewhere
-    if local_search and cover_all:
+    if local_search:
         _drop_pass(st)
     return st.open.astype(float)
 

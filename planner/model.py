@@ -987,7 +987,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         else:
             x0 = greedy_compiled(c, guide=guide)
         timings["heuristic_s"] = time.perf_counter() - t
-        if x0 is not None and p.objective == "cover-all":
+        if x0 is not None:  # local search: close sites whose people fit elsewhere (same coverage, less cost)
             t2 = time.perf_counter()
             v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(5.0, p.time_limit_s / 4))
             if v0 is not None:
@@ -1059,7 +1059,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         t = time.perf_counter()
         ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6)
         v2 = np.asarray(values, dtype=float).copy()
-        run2, _ = _run(ar2, p, min(remaining, max(5.0, 0.25 * p.time_limit_s)), v2)
+        run2, _ = _run(ar2, p, min(remaining, max(5.0, 0.1 * p.time_limit_s)), v2)
         timings["stage2_s"] = time.perf_counter() - t
         if run2.values is not None and (c.cost @ (run2.values[:c.J] > 0.5)) <= c.cost @ x + 1e-6:
             x = (run2.values[:c.J] > 0.5).astype(float)
