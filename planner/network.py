@@ -63,7 +63,7 @@ from shapely.geometry.polygon import orient
 
 from planner.station import Station
 
-ALGO_VERSION = "reach-2"
+ALGO_VERSION = "reach-3"
 _EPS_M = 1e-5
 """Buffer of a polygon for visibility tests (metres): segments along a wall count as inside."""
 _CONVEX_TOL_M = 0.02
