@@ -104,6 +104,10 @@ class Problem:
     """Add y <= min(d, q) x rows. Measured: same LP bound on generated stations, LP 2.5x slower; off."""
     backend: str = "highspy"
     """'highspy' (arrays passed to HiGHS in bulk) or 'pulp' (PuLP model; always used for CBC)."""
+    queue_prune: bool = True
+    """Queue rows only at bins where the door limit is below capacity and can bind."""
+    scenario_reduce: bool = True
+    """Merge identical scenarios; drop (cover-all) scenarios implied by another."""
     lazy_tighten: bool = True
     """Add only the tightening rows the LP relaxation violates (a few rounds)."""
     lp_guide: bool = True
@@ -297,6 +301,7 @@ class Compiled:
     reach_s: float
     bin_s: float
     tighten: bool = True
+    queue_prune: bool = True
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     stats: dict[str, Any] = field(default_factory=dict)
@@ -397,12 +402,13 @@ def compile_problem(p: Problem) -> Compiled:
                  disp=sites["displaced"].to_numpy(dtype=float), fixed1=fixed, D=D, w=w, m=m,
                  qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
                  unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
-                 door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=p.tighten)
+                 door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=p.tighten,
+                 queue_prune=p.queue_prune)
     # ---- scenario reduction: identical demand columns merge (weight = count); for cover-all a
     # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
     Sn = len(scen)
     mult = np.ones(Sn)
-    for a in range(Sn):
+    for a in range(Sn if p.scenario_reduce else 0):
         if mult[a] == 0:
             continue
         for b in range(Sn):
@@ -414,6 +420,15 @@ def compile_problem(p: Problem) -> Compiled:
             elif p.objective == "cover-all" and (D[:, b] <= D[:, a]).all():
                 mult[b] = 0
     c.scen_mult = mult
+    # size of the textbook queue rows (every pair repeated in every suffix row of its site)
+    tb = 0
+    if p.door_queue and len(qg):
+        door = ~qsip
+        cnt = np.zeros((J, nb), np.int64)
+        np.add.at(cnt, (qj[door], qbin[door]), 1)
+        suf = np.cumsum(cnt[:, ::-1], axis=1)[:, ::-1]       # pairs arriving at or after each bin
+        tb = int((suf * (cnt > 0)).sum()) * int((D > 0).any(axis=0).sum())
+    c.stats["textbook_queue_nonzeros"] = tb
     c.stats.update(rooms=int(len(dem)), model_scenarios=int((mult > 0).sum()), rooms_with_residents=int(has_res.sum()), groups=G,
                    sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
                    unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
@@ -541,6 +556,8 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
             capb = c.qcap[jj, bins]
             # a bin binds only if its door limit is below the site capacity (else the capacity row rules)
             binding = bin_end & (suffix > capb + 1e-9) & (capb < c.cap[jj])
+            if not c.queue_prune:  # every arrival bin gets its row (measurement only)
+                binding = bin_end.copy()
             bpos = np.flatnonzero(binding)
             nS = len(bpos)
             if nS:
