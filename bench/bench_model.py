@@ -118,6 +118,7 @@ LEVERS = {
     "tighten": {"tighten": True},                   # all y <= min(d, q) x rows
     "no-lazy-tighten": {"lazy_tighten": False},     # none of them
     "pulp-backend": {"backend": "pulp"},
+    "cbc": {"solver": "cbc"},
     "textbook": {"tighten": True, "queue_prune": False, "scenario_reduce": False, "use_heuristic": False,
                  "lazy_tighten": False},            # every lever off (still linear-size chained queue rows)
     "no-queue-prune": {"queue_prune": False},
