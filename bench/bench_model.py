@@ -119,6 +119,8 @@ LEVERS = {
     "no-lazy-tighten": {"lazy_tighten": False},     # none of them
     "pulp-backend": {"backend": "pulp"},
     "cbc": {"solver": "cbc"},
+    "no-mip-start": {"mip_start": False},
+    "no-lazy": {"lazy_tighten": False},
     "textbook": {"tighten": True, "queue_prune": False, "scenario_reduce": False, "use_heuristic": False,
                  "lazy_tighten": False},            # every lever off (still linear-size chained queue rows)
     "no-queue-prune": {"queue_prune": False},
