@@ -351,18 +351,25 @@ def compile_problem(p: Problem) -> Compiled:
     nb = int(math.ceil(T / bin_s - 1e-7)) + 1
     rate = sites["door_flow_pps"].to_numpy(dtype=float)
     cap = sites["capacity"].to_numpy(dtype=np.int64)
-    tau = np.minimum(np.arange(nb) * bin_s, T)
-    if p.door_queue:
-        with np.errstate(invalid="ignore"):
-            qcap = np.floor(np.outer(np.where(np.isfinite(rate), rate, 1e12), T - tau) + 1e-6)
-        qcap = np.minimum(qcap, cap[:, None]).astype(np.int64)
-    else:
-        qcap = np.repeat(cap[:, None], nb, axis=1).astype(np.int64)
     # --- pairs among resident rooms, in index form
     pr = pairs[pairs["room_id"].isin(res_rooms)]
     pj = sidx.reindex(pr["site_id"].to_numpy()).to_numpy()
-    pbin = np.minimum(_bins(pr["walk_s"].to_numpy(), bin_s), nb - 1)
-    psip = ((pr["room_id"].to_numpy() == pr["site_id"].to_numpy()) & (pr["walk_s"].to_numpy() <= 1e-9))
+    walk = pr["walk_s"].to_numpy(dtype=float)
+    pbin = np.minimum(_bins(walk, bin_s), nb - 1)
+    psip = ((pr["room_id"].to_numpy() == pr["site_id"].to_numpy()) & (walk <= 1e-9))
+    # queue capacity of a bin: persons the door admits after the LATEST arrival in that bin at that
+    # site (<= the bin edge; safe: every arrival of the bin is no later), floored to whole persons
+    tau = np.tile(np.minimum(np.arange(nb) * bin_s, T), (J, 1))
+    if len(pj):
+        latest = np.full((J, nb), -np.inf)
+        np.maximum.at(latest, (pj[~psip], pbin[~psip]), walk[~psip])
+        tau = np.where(np.isfinite(latest), np.minimum(latest, tau), tau)
+    if p.door_queue:
+        with np.errstate(invalid="ignore"):
+            qcap = np.floor(np.where(np.isfinite(rate), rate, 1e12)[:, None] * (T - tau) + 1e-6)
+        qcap = np.minimum(qcap, cap[:, None]).astype(np.int64)
+    else:
+        qcap = np.repeat(cap[:, None], nb, axis=1).astype(np.int64)
     usable = (cap[pj] > 0) & (psip | (qcap[pj, pbin] > 0))
     rooms_pr = pr["room_id"].to_numpy()
     usable_rooms = set(rooms_pr[usable])

@@ -230,3 +230,11 @@ def test_generated_station_end_to_end_passes_the_independent_checker(tmp_path) -
         assert s.solver["gap"] <= p.mip_gap + 1e-9
         plan = build_plan(station=st, sites=sites, costs=costs, reach=reach, solution=s)
         assert check_plan(st, plan) == []
+
+
+def test_last_second_arrivals_use_the_real_walk_not_the_bin_edge() -> None:
+    # 3 people arrive at 58.5 s at a 0.78 p/s door: floor(0.78 * 1.5) = 1 gets in (the 59 s bin edge would give 0)
+    p = P([[3]], [[58.5]], [10], [10], flow=[0.78], objective="max-cover")
+    s = solve(p, progress=False)
+    assert s.assignments["residents"].sum() == 1
+    assert verify(p, s) == []
