@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.run                      # 1,000 / 3,000 (Station Unity) / 10,000 / 30,000 rooms
     QUICK=1 .venv/bin/python -m bench.run              # 1,000 and 3,000 only
-    .venv/bin/python -m bench.run --sizes 1000 --no-spopt --out /tmp/b
+    .venv/bin/python -m bench.run --sizes 1000 --no-spopt --out .cache/bench/try
 
 For every size, in a fresh process each (clean peak memory, a cold reach-table cache):
 
