@@ -140,8 +140,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_propose(args: argparse.Namespace) -> int:
     from planner.proposal import propose
 
+    from planner.pipeline import plan_station
+
     station = _load(args)
-    folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario)
+    run = plan_station(station)
+    sweep = None
+    if args.whatif_budgets > 0:
+        from planner.progress import stage
+        from planner.sweep import quick_sweep
+
+        with stage(f"budget what-if ({args.whatif_budgets} budgets, {args.whatif_time_limit:.0f} s each)"):
+            sweep = quick_sweep(run, n=args.whatif_budgets, time_limit_s=args.whatif_time_limit)
+    folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario, run=run, sweep=sweep)
     print(f"proposal written to {folder}")
     return EXIT_OK
 
@@ -153,7 +163,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     budgets = _float_list(args.budgets) if args.budgets else None
     folder = run_sweep_command(station, budgets=budgets, budget_range=args.budget_range,
                                out_root=Path(args.out), scheduler=args.scheduler,
-                               workers=args.workers, scenario_name=args.scenario)
+                               workers=args.workers, scenario_name=args.scenario,
+                               time_limit_s=args.time_limit)
     print(f"sweep written to {folder}")
     return EXIT_OK
 
@@ -198,9 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `planner` command."""
     ap = argparse.ArgumentParser(prog="planner", description="Safe-room planner: floor plans in, construction proposal out.")
     ap.add_argument("--version", action="version", version=f"planner {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show Python tracebacks on errors")
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
     ap.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     sub = ap.add_subparsers(dest="verb", required=True, metavar="VERB")
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)  # type: ignore[method-assign]
 
     def station_cmd(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
@@ -238,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = station_cmd("propose", "the full construction proposal (workbook, map, plan)")
     _model_options(p)
     p.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    p.add_argument("--whatif-budgets", type=int, default=6, metavar="N",
+                   help="budgets on the workbook's Budget what-if sheet (0 = none; default 6)")
+    p.add_argument("--whatif-time-limit", type=float, default=10.0, metavar="S",
+                   help="solver time limit per what-if budget (s, default 10)")
     p.set_defaults(func=cmd_propose)
 
     p = station_cmd("sweep", "budget-coverage curve over several budgets")
@@ -252,15 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-imdf", help="convert an IMDF venue (folder or zip) to a station folder")
     p.add_argument("path")
     p.add_argument("--out", required=True)
-    p.add_argument("--levels", help="level ids to import, comma-separated")
-    p.add_argument("--building", help="building id to import")
+    p.add_argument("--levels", help="levels to import, comma-separated: IMDF level ids, names or ordinals")
+    p.add_argument("--building", help="building to import: IMDF building id or name")
     p.add_argument("--mapping", help="TOML category mapping")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     p.set_defaults(func=cmd_import_imdf)
 
     p = sub.add_parser("residents", help="resident tables")
     rs = p.add_subparsers(dest="residents_verb", required=True)
-    f = rs.add_parser("fill", help="fill residents.csv with plausible counts by kind and area")
+    f = rs.add_parser("fill", help="fill residents.csv with plausible counts by kind and area", parents=[common])
     f.add_argument("station")
     f.add_argument("--per-m2", type=float, default=None, help="persons per m2 of occupiable area")
     f.add_argument("--seed", type=int, default=0)

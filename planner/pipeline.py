@@ -94,13 +94,17 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             if not (fallback_max_cover and problem.objective == "cover-all" and problem.budget is not None):
                 raise
             notes.append(str(exc))
-            full_cover_cost = _full_cover_cost(problem)
+            full_cover_cost = getattr(exc, "full_cover_cost", None) or _full_cover_cost(problem)
             log(f"[planner] full coverage is not affordable: {exc}\n[planner] planning max-cover at the budget instead")
             problem = dataclasses.replace(problem, objective="max-cover")
             solution = solve(problem, start=start)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
-    plan = build_plan(station=station, sites=sites, costs=costs, reach=reach, solution=solution, notes=notes)
+    phases, phase_rows = _phases(station, problem, solution, costs)
+    plan = build_plan(station=station, sites=sites, costs=costs, reach=reach, solution=solution,
+                      phases=phases, notes=notes)
+    if phase_rows is not None:
+        plan["phases"] = phase_rows
     if full_cover_cost is not None:
         plan["totals"]["full_cover_cost"] = round(full_cover_cost, 2)
     plan["objective"] = problem.objective
@@ -115,6 +119,20 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
+
+
+def _phases(station: Station, problem: Any, solution: Any, costs: pd.DataFrame) -> tuple[pd.Series | None, list | None]:
+    """Phase per chosen site and the per-phase table (plan.json `phases`) when phases are declared."""
+    if not station.params.phases or not len(solution.chosen):
+        return None, None
+    from planner.phases import phase_table, plan_phases
+
+    with stage(f"phasing ({len(station.params.phases)} declared phases)"):
+        phases = plan_phases(problem, list(solution.chosen), costs, station.params)
+        table = phase_table(problem, phases, costs, station.params)
+    rows = [{k: (None if isinstance(v, float) and v != v else (v.item() if hasattr(v, "item") else v))
+             for k, v in r.items()} for r in table.to_dict(orient="records")]
+    return phases, rows
 
 
 def _full_cover_cost(problem: Any) -> float | None:

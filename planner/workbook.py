@@ -465,6 +465,7 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     phase_of = sr["phase"]
     a["phase"] = phase_of.reindex(a["safe_room_id"].astype(str)).to_numpy() if len(a) else []
     totals = plan.get("totals", {}).get("scenarios", {})
+    table_rows = {int(r["phase"]): r for r in (plan.get("phases") or []) if "phase" in r}
     cur = p.currency
     first = hr + 1
     num = lambda col: pd.to_numeric(sr[col], errors="coerce").fillna(0.0) if col in sr else pd.Series(0.0, index=sr.index)  # noqa: E731
@@ -511,7 +512,12 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
         v["end_day"] = end_day
         values[k] = v
         for j, sc in enumerate(scen):
-            got = int(a[(a["scenario"] == sc) & (a["phase"] <= k)]["residents"].sum()) if len(a) else 0
+            # the phasing's own figure (best shelter with the rooms built by then) when plan.json has it;
+            # otherwise the final assignment restricted to rooms built by the end of the phase
+            if k in table_rows and f"sheltered_{sc}" in table_rows[k]:
+                got = int(table_rows[k][f"sheltered_{sc}"])
+            else:
+                got = int(a[(a["scenario"] == sc) & (a["phase"] <= k)]["residents"].sum()) if len(a) else 0
             ws.cell(row=row, column=14 + j, value=got).number_format = "#,##0"
             res = totals.get(sc, {}).get("residents") or 0
             L = get_column_letter(14 + j)
