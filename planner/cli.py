@@ -7,6 +7,7 @@ import-imdf, residents fill. Exit codes are those of `planner.errors`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -77,7 +78,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     station = _load(args)
     print(summarize(station))
-    print(f"\n{station.name}: valid.")
+    print(f"\n{station.title}: valid.")
     return EXIT_OK
 
 
@@ -306,6 +307,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted; nothing already written was changed", file=sys.stderr)
         return 130

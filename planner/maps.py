@@ -190,7 +190,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         fig.subplots_adjust(left=0.04, right=0.94, bottom=0.07, top=0.9, wspace=0.32)
     else:
         fig.subplots_adjust(left=0.06, right=0.84, bottom=0.05, top=0.93, hspace=0.18)
-    name = plan.get("station", station.name)
+    name = station.title
     safe = role == "safe_room"
     phases = sorted(pd.unique(phase[safe & ~np.isnan(phase)]).tolist())
     multi_phase = len(phases) > 1

@@ -116,6 +116,12 @@ class Problem:
     """Start from the LP relaxation: its support (cover-all) or an LP-weighted greedy (max-cover)."""
     lexicographic: bool = True
     """max-cover: second solve for least cost at the coverage found."""
+    pure_cover: bool = True
+    """When no capacity and no door queue can bind (every site and every queue bin admits all the
+    residents in its reach, per scenario), solve the pure set-cover / max-cover model on the site
+    variables alone (no assignment variables) and send people to their nearest chosen site."""
+    cover_reduce: bool = True
+    """Pure cover model: drop dominated cover rows and dominated sites before HiGHS."""
     msg: bool = False
     highs_options: dict[str, Any] = field(default_factory=dict)
     """Extra HiGHS options for the MIP (e.g. {"mip_heuristic_effort": 0.3})."""
@@ -306,6 +312,8 @@ class Compiled:
     queue_prune: bool = True
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
+    uncapacitated: bool = False
+    """Neither a capacity nor a door-queue bound can bind (the pure cover model is exact)."""
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -429,6 +437,7 @@ def compile_problem(p: Problem) -> Compiled:
             elif p.objective == "cover-all" and (D[:, b] <= D[:, a]).all():
                 mult[b] = 0
     c.scen_mult = mult
+    c.uncapacitated = _uncapacitated(c)
     # size of the textbook queue rows (every pair repeated in every suffix row of its site)
     tb = 0
     if p.door_queue and len(qg):
@@ -442,6 +451,34 @@ def compile_problem(p: Problem) -> Compiled:
                    sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
                    unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
     return c
+
+
+def _uncapacitated(c: Compiled) -> bool:
+    """True when no capacity row and no door-queue bound can bind, in any scenario.
+
+    For every site and scenario the residents of all groups with a usable pair to it
+    (persons) must fit its capacity, and for every arrival bin the residents arriving at
+    the door in that bin or later must fit the door's floored queue capacity of that bin.
+    Then any assignment to open sites is feasible and only coverage matters.
+    """
+    S = len(c.scen)
+    if c.G == 0 or S == 0 or not len(c.qg):
+        return True
+    Dq = c.D[c.qg].astype(np.float64)                       # (Q, S) persons
+    for s in range(S):
+        load = np.bincount(c.qj, weights=Dq[:, s], minlength=c.J)
+        if (load > c.cap + 1e-9).any():
+            return False
+    if c.door_queue:
+        door = ~c.qsip
+        if door.any():
+            key = c.qj[door].astype(np.int64) * c.nb + c.qbin[door]
+            for s in range(S):
+                arr = np.bincount(key, weights=Dq[door, s], minlength=c.J * c.nb).reshape(c.J, c.nb)
+                suffix = np.cumsum(arr[:, ::-1], axis=1)[:, ::-1]
+                if (suffix > c.qcap + 1e-9).any():
+                    return False
+    return True
 
 
 # ======================================================================== model
@@ -674,6 +711,246 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
                   row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
                   z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
                       (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss])
+
+
+# ============================================================ pure cover model
+@dataclass
+class CoverModel:
+    """The pure set-cover / max-cover model (only when `Compiled.uncapacitated`).
+
+    Columns: x (sites, `J`), z (max-cover backup flags), u (max-cover: one per cover row,
+    0..1, "this row's residents are within reach of an open site"). Cover rows are
+    groups (cover-all: after removing dominated and already-covered rows; max-cover:
+    groups with identical usable-site sets merged, weight = sum of priority x persons
+    over the scenarios). Sites are never removed from the column layout: a dominated
+    site gets the upper bound 0.
+    """
+
+    ar: Arrays
+    A_cover: sp.csr_matrix        # (rows, J) 0/1: usable sites of each remaining cover row
+    row_weight: np.ndarray        # (rows,) max-cover: priority-weighted persons over scenarios
+    ucol0: int
+    dropped_sites: np.ndarray     # (J,) bool: dominated (x_j = 0 in every optimum kept)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _row_hash(A: sp.csr_matrix, seed: int = 7) -> np.ndarray:
+    """Two random projections and the row count per row: equal for identical 0/1 rows."""
+    rng = np.random.default_rng(seed)
+    R = rng.random((A.shape[1], 2))
+    h = np.asarray(A @ R)
+    return np.c_[h, np.diff(A.indptr)]
+
+
+def _dominated_rows(A: sp.csr_matrix, block_nnz: float = 2e7) -> np.ndarray:
+    """Rows g whose 0/1 set contains another row's set (cover-all: implied); ties keep the lowest index.
+
+    Vectorised in blocks: (A[blk] A^T)[g, h] = |Q(g) & Q(h)| equals |Q(h)| iff Q(h) is in Q(g).
+    """
+    n = A.shape[0]
+    out = np.zeros(n, bool)
+    if n <= 1:
+        return out
+    cnt = np.diff(A.indptr)
+    AT = A.T.tocsr()
+    colcnt = np.diff(AT.indptr).astype(np.float64)
+    # work per row ~ sum over its columns of the column counts; blocks of bounded work
+    work = np.asarray(A @ colcnt).ravel()
+    edges = np.r_[0, np.searchsorted(np.cumsum(work), np.arange(block_nnz, work.sum() + block_nnz, block_nnz)), n]
+    edges = np.unique(np.clip(edges, 0, n))
+    At = A.T.tocsc()
+    for a, b in zip(edges[:-1], edges[1:]):
+        if a >= b:
+            continue
+        M = (A[a:b] @ At).tocoo()
+        g = M.row + a
+        h = M.col
+        sub = (M.data == cnt[h]) & (h != g) & ((cnt[h] < cnt[g]) | (h < g))
+        out[np.unique(g[sub])] = True
+    return out
+
+
+def _dominated_sites(A: sp.csr_matrix, cost: np.ndarray, objc: np.ndarray, fixed: np.ndarray,
+                     active: np.ndarray, block_nnz: float = 2e7) -> np.ndarray:
+    """Sites j (not fixed) whose covered rows are a subset of another active site k's at no higher
+    cost (currency) and objective coefficient; fixed sites dominate at any cost (they are open anyway).
+    A strict total order (fixed first, cost, objective, more rows, index) rules out cycles, so the
+    undominated sites of every chain survive. Returns a (J,) bool mask."""
+    J = A.shape[1]
+    C = A.T.tocsr()                                          # (J, rows)
+    n = np.diff(C.indptr)
+    order = np.lexsort((np.arange(J), -n, objc, cost, ~fixed))
+    rank = np.empty(J, np.int64)
+    rank[order] = np.arange(J)
+    out = (n == 0) & ~fixed & active
+    Ct = C.T.tocsc()
+    rowcnt = np.diff(A.indptr).astype(np.float64)
+    work = np.asarray(C @ rowcnt).ravel()
+    edges = np.r_[0, np.searchsorted(np.cumsum(work), np.arange(block_nnz, work.sum() + block_nnz, block_nnz)), J]
+    edges = np.unique(np.clip(edges, 0, J))
+    for a, b in zip(edges[:-1], edges[1:]):
+        if a >= b:
+            continue
+        M = (C[a:b] @ Ct).tocoo()
+        j = M.row + a
+        k = M.col
+        sub = ((M.data == n[j]) & (k != j) & active[k] & active[j] & ~fixed[j] & (rank[k] < rank[j])
+               & (fixed[k] | ((cost[k] <= cost[j] + 1e-9) & (objc[k] <= objc[j] + 1e-12))))
+        out[np.unique(j[sub])] = True
+    return out
+
+
+def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,
+                      cover_at_least: float | None = None) -> CoverModel:
+    """The pure cover model as arrays (see `CoverModel`); `stage2`: max-cover's least-cost solve at
+    coverage >= `cover_at_least` (priority-weighted persons summed over the scenarios)."""
+    J, G = c.J, c.G
+    cover_all = c.objective == "cover-all"
+    A = sp.csr_matrix((np.ones(len(c.qg)), (c.qg, c.qj)), shape=(G, J))
+    A.sum_duplicates()
+    A.data[:] = 1.0
+    tot_cost = float(c.cost.sum()) + 1.0
+    tot_disp = float(c.disp.sum()) + 1.0
+    if cover_all or stage2:
+        objc = c.cost + (0.5 / tot_disp) * c.disp
+    else:
+        wmin = float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0
+        objc = (0.25 * wmin / tot_cost) * c.cost + (0.25 * wmin / tot_disp) * c.disp
+    mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
+    rw = c.w * (c.D.astype(float) @ np.where(mult > 0, mult, 0.0)) if not cover_all else np.zeros(G)
+    need = np.flatnonzero(c.m >= 2)
+    has_backup = len(need) > 0
+    active = np.ones(J, bool)
+    st: dict[str, Any] = dict(cover_rows_in=G, sites_in=J)
+    t0 = time.perf_counter()
+    rows_keep = np.arange(G)
+    zgroups = np.zeros(0, np.int64)
+    if cover_all:
+        covered = np.asarray(A @ c.fixed1.astype(float)).ravel() > 0   # a fixed (open) site covers them
+        rows_keep = np.flatnonzero(~covered)
+        A = A[rows_keep]
+    else:
+        # merge groups with the same usable sites (and no backup requirement) into one row
+        zgroups = need
+        if reduce and G:
+            key = np.c_[_row_hash(A), (c.m >= 2) * (np.arange(G) + 1.0)]
+            _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+            inv = np.asarray(inv).ravel()
+            rw = np.bincount(inv, weights=rw, minlength=len(first))
+            rows_keep = first
+            A = A[first]
+            gz = np.full(G, -1)
+            gz[need] = np.arange(len(need))
+            zrow = gz[first]                                  # z of each row (-1: none)
+        else:
+            zrow = np.full(G, -1)
+            zrow[need] = np.arange(len(need))
+    if reduce and not has_backup:
+        for _ in range(6):
+            changed = False
+            if cover_all:
+                dr = _dominated_rows(A)
+                if dr.any():
+                    rows_keep, A = rows_keep[~dr], A[np.flatnonzero(~dr)]
+                    changed = True
+            ds = _dominated_sites(A, c.cost, objc, c.fixed1, active)
+            if ds.any():
+                active &= ~ds
+                A = A @ sp.diags(active.astype(float))
+                A.eliminate_zeros()
+                changed = True
+            if not changed or not cover_all:
+                break
+    A = sp.csr_matrix(A)
+    A.eliminate_zeros()
+    st.update(cover_rows=int(A.shape[0]), sites_active=int(active.sum()), reduce_s=round(time.perf_counter() - t0, 3))
+    nrow = A.shape[0]
+    nz_ = len(zgroups)
+    ucol0 = J + nz_
+    nu = 0 if cover_all else nrow
+    ncol = ucol0 + nu
+    R = _Rows()
+    coo = A.tocoo()
+    if cover_all:
+        R.add(coo.row, coo.col, np.ones(coo.nnz), np.ones(nrow), np.full(nrow, INF), "cover")
+    else:
+        R.add(np.r_[coo.row, np.arange(nrow)], np.r_[coo.col, ucol0 + np.arange(nrow)],
+              np.r_[-np.ones(coo.nnz), np.ones(nrow)], np.full(nrow, -INF), np.zeros(nrow), "cover")
+        zr = np.flatnonzero(zrow >= 0)
+        R.add(np.r_[np.arange(len(zr)), np.arange(len(zr))], np.r_[ucol0 + zr, J + zrow[zr]],
+              np.r_[np.ones(len(zr)), -np.ones(len(zr))], np.full(len(zr), -INF), np.zeros(len(zr)), "cover-z")
+    if has_backup:
+        sel = np.isin(c.rg, need)
+        gmap = np.full(G, -1)
+        gmap[need] = np.arange(len(need))
+        if cover_all:
+            R.add(gmap[c.rg[sel]], c.rj[sel], np.ones(int(sel.sum())), c.m[need].astype(float),
+                  np.full(len(need), INF), "backup")
+        else:
+            R.add(np.r_[gmap[c.rg[sel]], np.arange(len(need))], np.r_[c.rj[sel], J + np.arange(len(need))],
+                  np.r_[np.ones(int(sel.sum())), -c.m[need].astype(float)], np.zeros(len(need)),
+                  np.full(len(need), INF), "backup")
+    if c.budget is not None:
+        nzc = np.flatnonzero(c.cost > 0)
+        R.add(np.zeros(len(nzc), np.int64), nzc, c.cost[nzc], np.array([-INF]), np.array([float(c.budget)]), "budget")
+    obj = np.zeros(ncol)
+    obj[:J] = objc
+    if not cover_all and not stage2:
+        obj[ucol0:] = -rw
+    if stage2 and cover_at_least is not None and not cover_all:
+        R.add(np.zeros(nrow, np.int64), ucol0 + np.arange(nrow), rw, np.array([cover_at_least]), np.array([INF]),
+              "coverage")
+    rows = np.concatenate(R.r) if R.r else np.zeros(0, np.int64)
+    cols = np.concatenate(R.cidx) if R.cidx else np.zeros(0, np.int64)
+    vals = np.concatenate(R.v) if R.v else np.zeros(0)
+    rlo = np.concatenate(R.lo) if R.lo else np.zeros(0)
+    rhi = np.concatenate(R.hi) if R.hi else np.zeros(0)
+    M = sp.csc_matrix((vals, (rows, cols)), shape=(len(rlo), ncol))
+    M.sum_duplicates()
+    lo = np.zeros(ncol)
+    lo[:J] = c.fixed1.astype(float)
+    hi = np.ones(ncol)
+    hi[:J] = np.where(active | c.fixed1, 1.0, 0.0)
+    integer = np.zeros(ncol, bool)
+    integer[:ucol0] = True
+    names = [f"x_{i}" for i in range(J)] + [f"z_{i}" for i in range(nz_)] + [f"u_{i}" for i in range(nu)]
+    row_names = [f"{kind}_{i}" for kind, k in R.kind for i in range(k)]
+    ar = Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=M, row_lo=rlo, row_hi=rhi, names=names,
+                row_names=row_names, nx=J, nz=nz_, ny=0, ycol0=ncol, scol0=ncol, yq=np.zeros(0, np.int64),
+                ys=np.zeros(0, np.int64), z_groups=zgroups, rows_by_kind=dict((kind, k) for kind, k in R.kind))
+    return CoverModel(ar=ar, A_cover=A, row_weight=rw[:nrow] if not cover_all else np.zeros(nrow), ucol0=ucol0,
+                      dropped_sites=~active, stats=st)
+
+
+def assign_nearest(c: Compiled, x: np.ndarray) -> tuple[np.ndarray, Arrays]:
+    """Whole-person assignment when nothing can bind (`Compiled.uncapacitated`): every group, in every
+    scenario, goes whole to its nearest open usable site (shortest binned walk, seconds). For
+    max-cover, a group short of its backup requirement (open sites in reach) is left unsheltered.
+
+    Returns (values, arrays) in the layout `_make_solution` reads: y columns only.
+    """
+    S = len(c.scen)
+    openx = x > 0.5
+    ok_g = np.ones(c.G, bool)
+    if c.objective != "cover-all" and (c.m >= 2).any():
+        cnt = np.bincount(c.rg, weights=openx[c.rj].astype(float), minlength=c.G)
+        ok_g = cnt >= c.m - 1e-9
+    q = np.flatnonzero(openx[c.qj] & ok_g[c.qg])
+    walk = _group_walk(c)
+    q = q[np.lexsort((c.qj[q], walk[q], c.qg[q]))]
+    first = q[np.r_[True, c.qg[q][1:] != c.qg[q][:-1]]] if len(q) else q     # nearest open site per group
+    Dq = c.D[c.qg[first]]                                                      # (n, S)
+    qi, si = np.nonzero(Dq > 0)
+    yq = first[qi]
+    o = np.lexsort((si, yq))
+    yq, ys = yq[o].astype(np.int64), si[o].astype(np.int64)
+    y = Dq[qi, si][o].astype(float)
+    ny = len(yq)
+    ar = Arrays(c=np.zeros(ny), lo=np.zeros(ny), hi=y.copy(), integer=np.ones(ny, bool),
+                A=sp.csc_matrix((0, ny)), row_lo=np.zeros(0), row_hi=np.zeros(0), names=[], row_names=[],
+                nx=0, nz=0, ny=ny, ycol0=0, scol0=ny, yq=yq, ys=ys, z_groups=np.zeros(0, np.int64),
+                ymult=np.ones(ny))
+    return y, ar
 
 
 # ======================================================================= solvers

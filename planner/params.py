@@ -70,6 +70,10 @@ class Phase:
 class Parameters:
     """All planner parameters with their defaults (see DESIGN.md)."""
 
+    # --- station -----------------------------------------------------------
+    station_title: str | None = _p(None, "", "Station name shown in reports and maps (default: the folder name)",
+                                   "station")
+
     # --- walking -----------------------------------------------------------
     walk_speed_m_s: float = _p(1.2, "m/s", "Walking speed, unimpeded adult on the level", "walking",
                                "SFPE Handbook: 1.2 m/s typical free walking speed")

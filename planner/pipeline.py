@@ -38,7 +38,7 @@ class PlanRun:
         t = self.plan["totals"]
         s = self.plan["solver"]
         cur = t["currency"]
-        lines = [f"{self.station.name}: {len(self.plan['safe_rooms'])} safe rooms "
+        lines = [f"{self.station.title}: {len(self.plan['safe_rooms'])} safe rooms "
                  f"({t['rooms_converted']} to convert), cost {t['cost']:,.0f} {cur}"
                  + (f" of budget {t['budget']:,.0f} {cur}" if t.get("budget") is not None else "")]
         for name, sc in t["scenarios"].items():

@@ -99,6 +99,11 @@ class Station:
         forced = r["existing"].astype(bool) | r["room_id"].isin(p.require)
         return ((cand & big & ~protected) | forced).rename("candidate_site")
 
+    @property
+    def title(self) -> str:
+        """The station's name for people: `[station] station_title` of the scenario, else the folder name."""
+        return self.params.station_title or self.name
+
     def inputs_sha256(self) -> str:
         """SHA-256 over the input files (names and bytes), in a fixed order."""
         h = hashlib.sha256()

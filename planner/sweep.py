@@ -519,7 +519,7 @@ def write_sweep_workbook(path: Path, table: pd.DataFrame, station: Station,
         return path
     except ImportError:
         pass
-    return _own_workbook(path, table, station.name, station.params.currency, full_cover_cost)
+    return _own_workbook(path, table, station.title, station.params.currency, full_cover_cost)
 
 
 def _own_workbook(path: Path, table: pd.DataFrame, station_name: str, currency: str,
@@ -620,7 +620,7 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
         (tmp / "plans").mkdir()
         for b, plan in zip(table["budget"], res.plans):
             write_json_atomic(tmp / "plans" / f"plan-{b:.0f}.json", plan)
-        plot_sweep(table, tmp / "budget-coverage.png", title=f"{station.name}: budget vs coverage",
+        plot_sweep(table, tmp / "budget-coverage.png", title=f"{station.title}: budget vs coverage",
                    currency=cur, full_cover_cost=res.full_cover_cost)
         write_sweep_workbook(tmp / f"sweep-{_slug(station.name)}.xlsx", table, station, res.full_cover_cost)
         final = out_root / name

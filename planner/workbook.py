@@ -710,11 +710,23 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
         phases = sorted(sr["phase"].unique())
         if len(phases) > 1:
             p1 = sr[sr["phase"] == phases[0]]
-            parts.append(f"Phase 1 converts {_n(len(p1), 'room')} for {p1['_total_cost'].sum():,.0f} {cur} "
-                         f"({p1['_crew_days'].sum():,.1f} crew-days).")
+            new1 = int(pd.to_numeric(p1["_converted"], errors="coerce").fillna(1).sum()) if "_converted" in p1 else len(p1)
+            rows = {int(r["phase"]): r for r in (plan.get("phases") or []) if "phase" in r}
+            name1 = p.phases[0].name if p.phases else "Phase 1"
+            text = (f"{name1} (phase 1) converts {_n(new1, 'room')} for {p1['_total_cost'].sum():,.0f} {cur} "
+                    f"({p1['_crew_days'].sum():,.1f} crew-days)")
+            r1 = rows.get(int(phases[0]))
+            if r1:
+                got = [int(v) for k_, v in r1.items() if k_.startswith("sheltered_")]
+                if got:
+                    text += f" and shelters at least {min(got):,} people by day {float(r1.get('end_day', 0)):,.0f}"
+            parts.append(text + ".")
+            last = rows.get(int(phases[-1]))
+            if last and last.get("end_day") is not None:
+                parts.append(f"The phased programme ends on day {float(last['end_day']):,.0f}.")
         days = sr["_crew_days"].sum() / max(p.crews, 1)
         parts.append(f"The work takes about {sr['_labour_h'].sum():,.0f} labour hours, "
-                     f"{_n(max(1, math.ceil(days)), 'day')} with {_n(p.crews, 'crew')}.")
+                     f"{_n(max(1, math.ceil(days)), 'day')} of work with {_n(p.crews, 'crew')}.")
     sol = plan.get("solver", {})
     gap = sol.get("gap")
     if isinstance(gap, (int, float)) and math.isfinite(gap) and gap <= 0.05:
@@ -739,7 +751,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     sr: pd.DataFrame = safe["table"]
     tot = plan.get("totals", {})
     money = _money_fmt(cur)
-    ws.cell(row=1, column=1, value=f"Safe-room construction proposal: {plan.get('station', station.name)}"
+    ws.cell(row=1, column=1, value=f"Safe-room construction proposal: {station.title}"
             ).font = TITLE_FONT
     ws.cell(row=2, column=1, value=(f"Planned {plan.get('created', '')} with planner {plan.get('planner_version', '')}"
                                     f"; objective {plan.get('objective', p.objective)}; reach {p.reach_s:.0f} s at {p.walk_speed_m_s} m/s."
@@ -966,7 +978,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
         wb[n].sheet_properties.tabColor = colour
     wb.active = 0
     wb.calculation.fullCalcOnLoad = True
-    wb.properties.title = f"Safe-room proposal {plan.get('station', station.name)}"
+    wb.properties.title = f"Safe-room proposal {station.title}"
     wb.properties.creator = "safe-room planner"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
