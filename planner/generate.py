@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from planner.files import umask_mode
+
 SECTORS = "ABCDEF"
 """Sector names, in angular order (counter-clockwise from the +x axis)."""
 
@@ -632,6 +634,7 @@ def _allocate(total: int, weight: np.ndarray, cap: np.ndarray) -> np.ndarray:
 
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask_mode(tmp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

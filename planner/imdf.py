@@ -41,6 +41,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.errors import InputError, OutputError
+from planner.files import umask_mode
 from planner.params import KNOWN_KINDS, Parameters
 
 SKIP = "skip"
@@ -887,6 +888,7 @@ def _write_station(out_dir: Path, rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFra
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
+        umask_mode(tmp)
         os.chmod(tmp, 0o755)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot be created ({exc}). Fix: choose a writable --out") from None

@@ -61,6 +61,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra, shortest_path
 from shapely.geometry.polygon import orient
 
+from planner.files import umask_mode
 from planner.station import Station
 
 ALGO_VERSION = "reach-3"
@@ -110,6 +111,7 @@ class ReachTable:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        umask_mode(tmp)
         os.close(fd)
         try:
             if path.suffix.lower() == ".parquet":
@@ -666,6 +668,7 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            umask_mode(tmp)
             os.close(fd)
             with gzip.open(tmp, "wb", compresslevel=3) as fh:
                 pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from planner import __version__
 from planner.errors import InputError, OutputError
+from planner.files import umask_mode
 from planner.params import Parameters
 
 
@@ -56,6 +57,7 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        umask_mode(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(_jsonable(obj), fh, indent=1, ensure_ascii=False)
             fh.write("\n")
@@ -70,6 +72,7 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask_mode(tmp)
     os.close(fd)
     if path.suffix.lower() == ".parquet":
         try:

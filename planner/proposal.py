@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.errors import OutputError
+from planner.files import umask_mode
 from planner.pipeline import PlanRun, plan_station
 from planner.progress import log, stage
 from planner.station import Station
@@ -76,6 +77,7 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+        umask_mode(tmp)
     except OSError as exc:
         raise OutputError(f"{out_root}: cannot create the report folder ({exc}). Fix: choose a writable --out") from None
     try:

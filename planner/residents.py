@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError, OutputError
+from planner.files import umask_mode
 from planner.station import _find, _read_layer, normalise_rooms, read_residents, scenario_columns
 
 SCENARIOS: tuple[str, ...] = ("night", "day", "evening")
@@ -185,6 +186,7 @@ def _write_csv_atomic(path: Path, df: pd.DataFrame) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".residents.", suffix=".csv.tmp", dir=path.parent)
+        umask_mode(tmp)
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             df.to_csv(fh, index=False)
         os.chmod(tmp, 0o644)

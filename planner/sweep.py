@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, InputError, OutputError, SolverError
+from planner.files import umask_mode
 from planner.phases import highs_threads_reset
 from planner.progress import bar, log, set_quiet, stage
 from planner.station import Station
@@ -604,6 +605,7 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+        umask_mode(tmp)
     except OSError as exc:
         raise OutputError(f"{out_root}: cannot create the report folder ({exc}). Fix: choose a writable --out") from None
     try:

@@ -1,7 +1,9 @@
 """End to end: generate -> validate -> reach -> solve -> check -> proposal, through the CLI."""
 
 import json
+import os
 import shutil
+import stat
 
 import pytest
 
@@ -61,6 +63,38 @@ def test_propose_writes_a_new_folder_and_never_overwrites(small_station, tmp_pat
         assert "plan.json" in names and "plan.gpkg" in names
         assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".png") for n in names)
     assert not [p for p in reports.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    # ordinary permissions (not the 0700/0600 of temporary files): others may read the proposal
+    mask = os.umask(0)
+    os.umask(mask)
+    for f in folders:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o777 & ~mask
+        assert stat.S_IMODE((f / "plan.json").stat().st_mode) == 0o666 & ~mask
+
+
+def test_phased_proposal_and_options_after_the_verb(small_station, tmp_path):
+    """Declared phases reach plan.json (per-phase table) and the checker; --debug/--quiet after the verb."""
+    scen = tmp_path / "phased.toml"
+    scen.write_text('[labour]\ncrews = 2\n\n[[phases]]\nname = "First"\nmax_rooms = 2\nmax_days = 3\n\n'
+                    '[[phases]]\nname = "Rest"\nmax_days = 60\n')
+    reports = tmp_path / "reports"
+    assert main(["propose", str(small_station), "--scenario", str(scen), "--out", str(reports),
+                 "--time-limit", "20", "--whatif-budgets", "3", "--whatif-time-limit", "5", "--quiet", "--debug"]) == 0
+    (folder,) = [p for p in reports.iterdir() if not p.name.startswith(".")]
+    plan = json.loads((folder / "plan.json").read_text())
+    rows = plan["phases"]
+    assert [r["name"] for r in rows][:2] == ["First", "Rest"]
+    assert rows[0]["rooms"] <= 2 and rows[0]["end_day"] <= 3 + 1e-9
+    phase_of = {r["room_id"]: r["phase"] for r in plan["safe_rooms"]}
+    assert sum(1 for r in plan["safe_rooms"] if r["phase"] == 1 and not r["existing"]) == rows[0]["rooms"]
+    assert set(phase_of.values()) <= {1, 2, 3}
+    # the last phase shelters what the whole plan shelters
+    for sc, v in plan["totals"]["scenarios"].items():
+        assert rows[-1][f"sheltered_{sc}"] >= v["sheltered"] * 0.999
+    assert main(["check", str(small_station), str(folder / "plan.json"), "--scenario", str(scen)]) == 0
+    import openpyxl
+
+    wb = openpyxl.load_workbook(next(folder.glob("*.xlsx")))
+    assert "Phases" in wb.sheetnames and "Budget what-if" in wb.sheetnames
 
 
 def test_failed_run_leaves_reports_untouched(small_station, tmp_path):
