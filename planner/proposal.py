@@ -16,17 +16,13 @@ earlier proposal is never overwritten.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from planner.errors import OutputError
-from planner.files import umask_mode
+from planner.files import staged_folder
 from planner.pipeline import PlanRun, plan_station
 from planner.progress import log, stage
 from planner.station import Station
@@ -68,32 +64,11 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
 def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
             sweep: pd.DataFrame | None = None, run: PlanRun | None = None) -> Path:
     """Run the whole planning pipeline and write the proposal folder; returns its path."""
-    out_root = Path(out_root)
-    created_root = not out_root.exists()
     name = proposal_name(station, scenario_name)
     if run is None:
         run = plan_station(station)
     log(run.describe())
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
-        umask_mode(tmp)
-    except OSError as exc:
-        raise OutputError(f"{out_root}: cannot create the report folder ({exc}). Fix: choose a writable --out") from None
-    try:
-        write_outputs(run, tmp, name, sweep=sweep)
-        final = out_root / name
-        n = 2
-        while final.exists():  # never overwrite an earlier proposal
-            final = out_root / f"{name}-{n}"
-            n += 1
-        os.replace(tmp, final)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created_root:
-            shutil.rmtree(out_root, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{out_root}: the proposal could not be written ({exc}); nothing was changed. "
-                              "Fix: free disk space or choose a writable --out") from exc
-        raise
-    return final
+    with staged_folder(out_root, name) as folder:
+        write_outputs(run, folder.path, name, sweep=sweep)
+    assert folder.final is not None
+    return folder.final

@@ -37,8 +37,6 @@ import dataclasses
 import math
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -49,8 +47,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from planner.errors import InfeasibleError, InputError, OutputError, SolverError
-from planner.files import umask_mode
+from planner.errors import InfeasibleError, InputError, SolverError
+from planner.files import staged_folder
 from planner.phases import highs_threads_reset
 from planner.progress import bar, log, set_quiet, stage
 from planner.station import Station
@@ -601,14 +599,8 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     when = datetime.now(timezone.utc)
     scen = f"-{_slug(Path(scenario_name).stem)}" if scenario_name else ""
     name = f"{_slug(station.name)}-sweep{scen}-{when:%Y%m%d-%H%M%S}"
-    created_root = not out_root.exists()
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
-        umask_mode(tmp)
-    except OSError as exc:
-        raise OutputError(f"{out_root}: cannot create the report folder ({exc}). Fix: choose a writable --out") from None
-    try:
+    with staged_folder(out_root, name) as folder:
+        tmp = folder.path
         flat = table.copy()
         flat["chosen"] = flat["chosen"].map(lambda c: " ".join(c))
         write_table(flat, tmp / "sweep.csv")
@@ -625,16 +617,6 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
         plot_sweep(table, tmp / "budget-coverage.png", title=f"{station.title}: budget vs coverage",
                    currency=cur, full_cover_cost=res.full_cover_cost)
         write_sweep_workbook(tmp / f"sweep-{_slug(station.name)}.xlsx", table, station, res.full_cover_cost)
-        final = out_root / name
-        n = 2
-        while final.exists():
-            final = out_root / f"{name}-{n}"
-            n += 1
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created_root:
-            shutil.rmtree(out_root, ignore_errors=True)
-        raise
     log(f"[planner] sweep of {len(table)} budgets done in {time.perf_counter() - t0:.1f} s")
-    return final
+    assert folder.final is not None
+    return folder.final
