@@ -751,6 +751,8 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
             lb = np.nanmax(dq, axis=1) - rad[e_site]
             keep = ~(lb / v > glimit)
             e_row, e_g, e_site, inc = e_row[keep], e_g[keep], e_site[keep], inc[keep]
+            if not len(e_row):  # nothing in this tile reaches a room (np.r_[True, []] below needs one)
+                continue
             # best site door per (site, room door): sorted by (site, incidence) = (site, room, door)
             ikey = e_site.astype(np.int64) * ninc + inc
             order = np.lexsort((e_g, ikey))

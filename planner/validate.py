@@ -282,7 +282,9 @@ def _check_doors(station: Station, usable: np.ndarray, out: list[Finding]) -> No
     lonely = ~has_door & ~matters
     if lonely.any() and m > 1:
         out.append(Finding("warning", fr, f"room{'s' if lonely.sum() > 1 else ''} {_names(room_ids[lonely].tolist())}",
-                           "have no door; they hold no one and are no candidates, so the planner ignores them",
+                           ("have no door; they hold no one and are no candidates, so the planner ignores them"
+                            if lonely.sum() > 1 else
+                            "has no door; it holds no one and is no candidate, so the planner ignores it"),
                            "add their doors if people can be in them"))
     if m > 1 and len(a):
         g = coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m)).tocsr()

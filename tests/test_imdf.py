@@ -461,3 +461,27 @@ def test_links_never_skip_a_level_left_out(tmp_path: Path) -> None:
     assert rep.vertical_links == 3                                        # S0-S1, S1-S3, K0-K1
     rep = import_imdf(src, tmp_path / "skip", levels=["Ground", "Second"])
     assert rep.vertical_links == 0                                        # S0 and S3 are two floors apart
+
+
+@needs_sample
+def test_sample_full_proposal_with_filled_residents(tmp_path: Path) -> None:
+    """The issue's check: a full proposal runs on the imported venue with filled residents."""
+    import json
+
+    from planner.cli import main
+
+    out = tmp_path / "main0"
+    import_imdf(SAMPLE, out, building=MAIN_BUILDING, levels=["0"], mapping=SAMPLE_MAPPING)
+    assert main(["--quiet", "residents", "fill", str(out)]) == 0
+    # some day-time rooms are too crowded for any door to admit them in 60 s: cover-all is refused, with words
+    assert main(["--quiet", "propose", str(out), "--out", str(tmp_path / "r0"), "--whatif-budgets", "0"]) == 3
+    assert not (tmp_path / "r0").exists()
+    reports = tmp_path / "reports"
+    assert main(["--quiet", "propose", str(out), "--objective", "max-cover", "--out", str(reports),
+                 "--time-limit", "20", "--whatif-budgets", "2", "--whatif-time-limit", "5"]) == 0
+    (folder,) = list(reports.iterdir())
+    plan = json.loads((folder / "plan.json").read_text())
+    assert plan["safe_rooms"] and plan["assignments"]
+    assert all(v["sheltered"] > 0 for v in plan["totals"]["scenarios"].values())
+    assert any(folder.glob("*.xlsx")) and any(folder.glob("map-deck-*.png"))
+    assert main(["check", str(out), str(folder / "plan.json")]) == 0
