@@ -233,14 +233,33 @@ def _hints() -> dict[str, Any]:
     return _HINTS
 
 
+def _type_words(hint: Any) -> str:
+    """A type hint in words for people: 'a number', 'a whole number or nothing', 'a list of text'."""
+    words = {float: "a number", int: "a whole number", bool: "true or false", str: "a quoted text"}
+    args = typing.get_args(hint)
+    if hint in words:
+        return words[hint]
+    if typing.get_origin(hint) is list:
+        inner = args[0] if args else Any
+        return 'a list such as ["A-1-0003", "B-2-0010"]' if inner is str else (
+            "a list" + (f" of {_type_words(inner)[2:]}s" if inner in words else ""))
+    if args and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return " or ".join(_type_words(a) for a in rest) + " (or leave it out)"
+    return str(hint)
+
+
 def _checked(p: Parameters, source: str) -> Parameters:
     hints = _hints()
     for f in fields(p):
         v = getattr(p, f.name)
         if not _type_ok(v, hints[f.name]):
+            want = _type_words(hints[f.name])
+            unit = f.metadata.get("unit")
             raise InputError(source, f"[{f.metadata.get('section')}] {f.name}",
-                             f"has value {v!r} of type {type(v).__name__}, expected {hints[f.name]}",
-                             f"give {f.name} as {hints[f.name]} in {f.metadata.get('unit') or 'plain'} units")
+                             f"is {v!r}, not {want}",
+                             f"write {f.name} as {want}" + (f" in {unit}" if unit and unit not in ("currency", f.name) else
+                                                              " (currency units)" if unit == "currency" else ""))
     if p.objective not in ("cover-all", "max-cover"):
         raise InputError(source, "[model] objective", f"is {p.objective!r}", "use 'cover-all' or 'max-cover'")
     if p.solver not in ("highs", "cbc"):

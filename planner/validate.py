@@ -473,7 +473,8 @@ def summarize(station: Station) -> str:
     p = station.params
     area = rooms.geometry.area
     demand = station.demand()
-    lines = [f"{station.title} ({station.folder.name}): {len(rooms):,} rooms, {len(station.doors):,} doors, "
+    folder = f" ({station.folder.name})" if station.folder is not None and station.folder.name != station.title else ""
+    lines = [f"{station.title}{folder}: {len(rooms):,} rooms, {len(station.doors):,} doors, "
              f"deck(s) {', '.join(str(d) for d in sorted(rooms['deck'].unique()))}"]
     kind = pd.DataFrame({"kind": rooms["kind"].to_numpy(), "area_m2": area.to_numpy(),
                          "residents": demand.max(axis=1).to_numpy() if demand.shape[1] else 0})
