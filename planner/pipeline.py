@@ -72,13 +72,15 @@ def prepare(station: Station, reach: Any = None) -> tuple[pd.DataFrame, Any, pd.
 
 
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Any = None,
-                 start: list[str] | None = None, check: bool = True) -> PlanRun:
+                 start: list[str] | None = None, check: bool = True, phases: bool = True) -> PlanRun:
     """Plan a station with its parameters.
 
     With `fallback_max_cover`, a cover-all that the budget cannot pay for falls back to
     max-cover at the budget, and the note says what full coverage would cost.
     With `check`, the plan goes through the independent checker; a breach is a bug
-    and raises SolverError.
+    and raises SolverError. With `phases` (and phases declared in the scenario), the
+    chosen rooms are staged into the declared phases (plan.json `phases`); a budget
+    sweep turns it off, its plans are compared by coverage only.
     """
     from planner.model import Problem, solve
     from planner.plan import build_plan
@@ -100,7 +102,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             solution = solve(problem, start=start)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
-    phases, phase_rows = _phases(station, problem, solution, costs)
+    phases, phase_rows = _phases(station, problem, solution, costs) if phases else (None, None)
     plan = build_plan(station=station, sites=sites, costs=costs, reach=reach, solution=solution,
                       phases=phases, notes=notes)
     if phase_rows is not None:

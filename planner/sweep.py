@@ -85,7 +85,7 @@ def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
     try:
         with highs_threads_reset():
             run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
-                               check=bool(spec.get("check", False)))
+                               check=bool(spec.get("check", False)), phases=False)
     except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
