@@ -18,7 +18,7 @@ from pathlib import Path
 from planner.imdf import import_imdf
 from planner.residents import fill_residents
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdf-spbpu"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "imdf" / "spbpu"
 
 
 def _shift(geom: dict | None, dx: float) -> dict | None:

@@ -20,7 +20,7 @@ from planner.imdf import DEFAULT_CATEGORIES, SKIP, import_imdf, load_mapping
 from planner.params import KNOWN_KINDS, load_parameters
 from planner.station import load_station
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdf-spbpu"
+SAMPLE = Path(__file__).resolve().parent / "data" / "imdf" / "spbpu"  # copy of shared/data/imdf-spbpu (Apache-2.0)
 SAMPLE_MAPPING = Path(__file__).resolve().parent / "data" / "imdf" / "spbpu_mapping.toml"
 MAIN_BUILDING = "5f4874a1-38e7-43ad-b8b0-23e375d9208e"
 MAIN_GROUND = "c0fb6195-5d7e-46cc-bfb0-58466f979550"
@@ -355,7 +355,7 @@ def test_no_candidates_is_said(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ the real sample
 needs_sample = pytest.mark.skipif(not (SAMPLE / "unit.geojson").exists(),
-                                  reason=f"IMDF sample not found at {SAMPLE} (shared/ beside the clone)")
+                                  reason=f"IMDF sample not found at {SAMPLE}")
 
 
 @pytest.fixture(scope="module")
