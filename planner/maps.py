@@ -220,7 +220,8 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     handles = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in pd.unique(kind)]
     if multi_phase:
         handles += [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2,
-                          hatch="///", label=f"safe room, phase {int(k)}") for k in phases]
+                          hatch="///", label=f"safe room, phase {int(k)}{_phase_label(station, int(k))}")
+                    for k in phases]
     else:
         handles.append(Patch(facecolor="none", edgecolor="black", linewidth=2, hatch="///", label="safe room"))
     if existing_sr.any():
@@ -341,3 +342,11 @@ def write_plan_gpkg(station: Station, plan: dict, path: Path) -> Path:
     except OSError as exc:
         raise OutputError(f"{path}: the GeoPackage cannot be written ({exc}). Fix: check the folder is writable") from None
     return path
+
+
+def _phase_label(station: Station, k: int) -> str:
+    """': <declared name>' for phase k (1-based), ': remaining' after the declared ones, else ''."""
+    declared = station.params.phases
+    if 0 < k <= len(declared):
+        return f": {declared[k - 1].name}"
+    return ": remaining" if declared and k == len(declared) + 1 else ""
