@@ -152,7 +152,7 @@ def solve_planner(cov: dict[str, Any], problem: str, p: int | None = None, time_
     return dict(objective=obj, status=sol.solver["status"], bound=sol.solver["bound"], gap=sol.solver["gap"],
                 sites_chosen=len(sol.chosen), build_s=t1 - t0 + st.get("compile_s", 0) + st.get("build_s", 0),
                 solve_s=t2 - t1 - st.get("compile_s", 0) - st.get("build_s", 0),
-                highs_s=st.get("mip_s", 0.0) + st.get("assign_s", 0.0) + st.get("start_assign_s", 0.0),
+                highs_s=st.get("highs_s", st.get("mip_s", 0.0) + st.get("assign_s", 0.0) + st.get("start_assign_s", 0.0)),
                 wall_s=t2 - t0, variables=st.get("variables"), rows=st.get("rows"), nonzeros=st.get("nonzeros"),
                 groups=st.get("groups"), n_sites=n)
 
