@@ -32,6 +32,8 @@ class PlanRun:
     full_cover_cost: float | None = None
     """Least cost of a full plan when the budget fell short (currency), else None."""
     breaches: list = field(default_factory=list)
+    full_cover_plan: dict | None = None
+    """plan.json dict of the least-cost full plan when the budget fell short (the what-if reuses it)."""
 
     def describe(self) -> str:
         """A few lines for the terminal: cost, sheltered per scenario, worst walk, solver gap."""
@@ -89,6 +91,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
     problem = Problem.from_station(station, reach, sites, costs["total_cost"])
     notes: list[str] = []
     full_cover_cost = None
+    full_cover_solution = None
     with stage(f"optimisation ({problem.objective})"):
         try:
             solution = solve(problem, start=start)
@@ -97,6 +100,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
                 raise
             notes.append(str(exc))
             full_cover_cost = getattr(exc, "full_cover_cost", None) or _full_cover_cost(problem)
+            free = getattr(exc, "full_cover_plan", None)
+            full_cover_solution = free if free is not None and len(free.chosen) else None
             log(f"[planner] full coverage is not affordable: {exc}\n[planner] planning max-cover at the budget instead")
             problem = dataclasses.replace(problem, objective="max-cover")
             solution = solve(problem, start=start)
@@ -112,6 +117,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
     plan["objective"] = problem.objective
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost)
+    if full_cover_solution is not None:
+        run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
+                                         solution=full_cover_solution)
+        run.full_cover_plan["objective"] = "cover-all"
     if check:
         from planner.check import check_plan, format_breaches
 

@@ -427,11 +427,16 @@ def quick_sweep(run: Any, n: int = 6, time_limit_s: float = 10.0, workers: int |
     When the run's plan shelters everyone it can (cover-all), it is the full-cover plan and is not
     solved again; `n` budgets from the cheapest conversion to the full-cover cost, `time_limit_s`
     per solve (seconds)."""
+    def known(plan: dict, chosen: list[str]) -> dict:  # a solved plan as a sweep result
+        return {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": plan,
+                "chosen": sorted(str(s) for s in chosen),
+                "seconds": float(plan.get("solver", {}).get("seconds", 0.0)), "error": None}
+
     fc = None
     if run.plan.get("objective") == "cover-all" and run.full_cover_cost is None:
-        fc = {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": run.plan,
-              "chosen": sorted(str(s) for s in run.solution.chosen),
-              "seconds": float(run.plan.get("solver", {}).get("seconds", 0.0)), "error": None}
+        fc = known(run.plan, list(run.solution.chosen))
+    elif getattr(run, "full_cover_plan", None) is not None:  # the max-cover fallback already solved it
+        fc = known(run.full_cover_plan, [r["room_id"] for r in run.full_cover_plan["safe_rooms"]])
     if fc is None:
         fc = full_cover_plan(run.station, run.reach, time_limit_s)
     fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
