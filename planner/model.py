@@ -340,15 +340,19 @@ def compile_problem(p: Problem) -> Compiled:
     dem = p.demand.reindex(columns=scen).fillna(0).clip(lower=0).round().astype(np.int64)
     sites = p.sites[~p.sites.index.isin(p.protected) | p.sites["existing"]]
     pairs = p.pairs
-    pairs = pairs[(pairs["walk_s"] <= p.reach_s + 1e-7) & pairs["site_id"].isin(sites.index)
-                  & pairs["room_id"].isin(dem.index)]
-    pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
+    ok = ((pairs["walk_s"] <= p.reach_s + 1e-7) & pairs["site_id"].isin(sites.index)
+          & pairs["room_id"].isin(dem.index)).to_numpy()
+    if not ok.all():   # copies only when something is dropped (memory: the pairs are the largest input)
+        pairs = pairs[ok]
+    if pairs.duplicated(["room_id", "site_id"]).any():
+        pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
     has_res = dem.to_numpy().sum(axis=1) > 0
     res_rooms = dem.index[has_res]
     fixed = (sites["existing"] | sites["required"]).to_numpy()
     # --- site pruning: useless sites (no resident room in reach, or no capacity) unless fixed in
     pr_res = pairs[pairs["room_id"].isin(res_rooms)]
     reached = sites.index.isin(pr_res["site_id"].unique())
+    del pr_res
     useful = reached & (sites["capacity"].to_numpy() > 0)
     keep = useful | fixed
     n_pruned = int((~keep).sum())
@@ -357,7 +361,9 @@ def compile_problem(p: Problem) -> Compiled:
     site_ids = sites.index.to_numpy().astype(str)
     J = len(site_ids)
     sidx = pd.Series(np.arange(J), index=site_ids)
-    pairs = pairs[pairs["site_id"].isin(site_ids)].reset_index(drop=True)
+    ok = pairs["site_id"].isin(site_ids).to_numpy()
+    if not ok.all() or not isinstance(pairs.index, pd.RangeIndex) or pairs.index.start != 0:
+        pairs = pairs[ok].reset_index(drop=True)
     T = float(p.reach_s)
     bin_s = float(p.queue_bin_s)
     nb = int(math.ceil(T / bin_s - 1e-7)) + 1
@@ -397,9 +403,11 @@ def compile_problem(p: Problem) -> Compiled:
         combo = pd.Series([k + np.float64(wv).tobytes() for k, wv in zip(keys.to_numpy(), wkey)], index=keys.index)
         codes, uniq = pd.factorize(combo, sort=False)
         room_group = pd.Series(codes, index=keys.index)
+        del keys, combo, uniq
     else:
         rooms_sorted = np.sort(cover_rooms.astype(str)) if len(cover_rooms) else np.array([], dtype=str)
         room_group = pd.Series(np.arange(len(rooms_sorted)), index=rooms_sorted)
+    del kdf, tok
     G = int(room_group.max()) + 1 if len(room_group) else 0
     Dr = dem.reindex(room_group.index).to_numpy()
     D = np.zeros((G, len(scen)), dtype=np.int64)
@@ -1173,9 +1181,10 @@ except Exception:  # pragma: no cover
     _PulpHighsStart = None  # type: ignore[assignment,misc]
 
 
-COVER_HIGHS_OPTIONS: dict[str, Any] = {"mip_pool_soft_limit": 200}
+COVER_HIGHS_OPTIONS: dict[str, Any] = {"mip_pool_soft_limit": 200, "mip_detect_symmetry": False}
 """HiGHS options for the pure cover model. Measured (LSCP, 3,000 rooms): the default cut pool
-(10,000) costs about 100 MB of HiGHS memory on a 711 x 1,729 model; 200 cuts: 35 MB, and faster."""
+(10,000) costs about 100 MB of HiGHS memory on a 711 x 1,729 model; 200 cuts: 35 MB, and faster.
+Symmetry detection off: 3 MB less on MCLP (3,000 rooms), no slower there."""
 
 
 def _run(ar: Arrays, p: Problem, time_limit: float, start: np.ndarray | None, mip: bool = True,
@@ -1472,6 +1481,8 @@ def _finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays,
         objective = float(c.cost @ x)
         bound = float(run.bound) if np.isfinite(run.bound) else float("nan")
         bound = min(bound, objective)
+        if np.isfinite(bound) and (c.cost >= 0).all():
+            bound = max(bound, 0.0)   # costs are never negative: 0 is a bound (a dual bound may be weaker)
     else:
         objective = float(_coverage(c, arf, vf))
         bound = float(-run.bound) if np.isfinite(run.bound) else float("nan")
@@ -1585,7 +1596,7 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
 
 
 def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
-               k_add: int = 4) -> _Run:
+               k_add: int = 4, rebuild: bool = False) -> _Run:
     """The LP relaxation of `ar` by column generation on the assignment columns (seconds; objective units).
 
     Most assignment columns are zero in the LP optimum (people go to a few cheap sites near them),
@@ -1621,31 +1632,36 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
     in_set[yc[o[rank < k0]]] = True
     cover_all = c.objective == "cover-all"
     big = 10.0 * float(np.max(np.abs(ar.c[:ar.nx]) / np.maximum(c.cap, 1), initial=1.0)) + 1.0
-    cols = np.flatnonzero(in_set)
     A = ar.A.tocsc()
-    sub = A[:, cols]
     inf = highspy.kHighsInf
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(msg))
-    h.setOptionValue("threads", int(threads))
-    h.setOptionValue("solver", "simplex")
-    lp = highspy.HighsLp()
     n_art = n_dem if cover_all else 0
-    if n_art:
-        sub = sp.hstack([sub, sp.csc_matrix((np.ones(n_art), (np.arange(n_art), np.arange(n_art))),
-                                            shape=(A.shape[0], n_art))]).tocsc()
-    lp.num_col_, lp.num_row_ = sub.shape[1], sub.shape[0]
-    lp.col_cost_ = np.r_[ar.c[cols], np.full(n_art, big)]
-    lp.col_lower_ = np.r_[ar.lo[cols], np.zeros(n_art)]
-    lp.col_upper_ = np.r_[ar.hi[cols], np.full(n_art, inf)]
-    lp.row_lower_ = np.where(np.isfinite(ar.row_lo), ar.row_lo, -inf)
-    lp.row_upper_ = np.where(np.isfinite(ar.row_hi), ar.row_hi, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = sub.indices.astype(np.int32)
-    lp.a_matrix_.value_ = sub.data.astype(float)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = sub.shape[1], sub.shape[0]
-    h.passModel(lp)
+    art = sp.csc_matrix((np.ones(n_art), (np.arange(n_art), np.arange(n_art))), shape=(A.shape[0], n_art))
+
+    def fresh(cols: np.ndarray) -> Any:
+        """A HiGHS instance holding the restricted LP on `cols` (+ artificials), presolved from scratch."""
+        sub = sp.hstack([A[:, cols], art]).tocsc() if n_art else A[:, cols]
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(msg))
+        h.setOptionValue("threads", int(threads))
+        h.setOptionValue("solver", "simplex")
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = sub.shape[1], sub.shape[0]
+        lp.col_cost_ = np.r_[ar.c[cols], np.full(n_art, big)]
+        lp.col_lower_ = np.r_[ar.lo[cols], np.zeros(n_art)]
+        lp.col_upper_ = np.r_[ar.hi[cols], np.full(n_art, inf)]
+        lp.row_lower_ = np.where(np.isfinite(ar.row_lo), ar.row_lo, -inf)
+        lp.row_upper_ = np.where(np.isfinite(ar.row_hi), ar.row_hi, inf)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = sub.indices.astype(np.int32)
+        lp.a_matrix_.value_ = sub.data.astype(float)
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = sub.shape[1], sub.shape[0]
+        h.passModel(lp)
+        return h
+
+    cols = np.flatnonzero(in_set)
+    h = fresh(cols)
+    t_h = time.perf_counter()           # HiGHS's clock starts with the instance
     hcol = np.r_[cols, np.full(n_art, -1)].astype(np.int64)   # ar column of each HiGHS column (-1: artificial)
     best = -INF
     status, obj, values, duals = "time limit", INF, None, None
@@ -1656,14 +1672,15 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
         left = time_limit - (time.perf_counter() - t0)
         if left <= 0.5:
             break
-        h.setOptionValue("time_limit", float(time_limit))   # HiGHS's clock runs over all runs of `h`
+        # HiGHS's clock runs over all runs of one instance
+        h.setOptionValue("time_limit", float(max(0.5, left + (time.perf_counter() - t_h))))
         h.run()
         rounds += 1
         key = str(h.getModelStatus()).split(".")[-1]
         sol_ = h.getSolution()
         if _CG_DEBUG:
             print("cg", rounds, round(time.perf_counter() - t0, 1), key, h.getInfo().objective_function_value,
-                  len(hcol), getattr(sol_, "dual_valid", None), best, flush=True)
+                  len(hcol), getattr(sol_, "dual_valid", None), flush=True)
         if key != "kOptimal" or not getattr(sol_, "dual_valid", False):
             status = _STATUS.get(key, "time limit")
             break
@@ -1673,13 +1690,15 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
         d = ar.c - AT @ pi
         best = max(best, _dual_bound(ar, pi))
         obj = float(h.getInfo().objective_function_value)
+        if _CG_DEBUG:
+            print("cg bound", best, flush=True)
         real = hcol >= 0
         values = np.zeros(n)
         values[hcol[real]] = cv[real]
-        art = float(cv[~real].sum())
+        art_sum = float(cv[~real].sum())
         neg = (~in_set[yc]) & (d[yc] < -tol)
         if not neg.any():
-            status = "optimal" if art <= 1e-6 else "infeasible"
+            status = "optimal" if art_sum <= 1e-6 else "infeasible"
             break
         ni = np.flatnonzero(neg)
         oo = ni[np.lexsort((d[yc[ni]], drow[ni]))]
@@ -1687,10 +1706,16 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
         rk = np.arange(len(oo)) - np.repeat(st_, np.diff(np.r_[st_, len(oo)]))
         new = yc[oo[rk < k_add]]
         in_set[new] = True
-        blk = A[:, new]
-        h.addCols(len(new), ar.c[new], ar.lo[new], ar.hi[new], int(blk.nnz), blk.indptr[:-1].astype(np.int32),
-                  blk.indices.astype(np.int32), blk.data.astype(float))
-        hcol = np.r_[hcol, new]
+        if rebuild:   # large models: presolve the restricted LP again (a warm start on all rows is slower)
+            cols = np.flatnonzero(in_set)
+            h = fresh(cols)
+            t_h = time.perf_counter()
+            hcol = np.r_[cols, np.full(n_art, -1)].astype(np.int64)
+        else:         # columns added to the same instance: HiGHS continues from the last basis
+            blk = A[:, new]
+            h.addCols(len(new), ar.c[new], ar.lo[new], ar.hi[new], int(blk.nnz), blk.indptr[:-1].astype(np.int32),
+                      blk.indices.astype(np.int32), blk.data.astype(float))
+            hcol = np.r_[hcol, new]
     bound = best
     if status == "optimal":
         bound = max(best, obj) if np.isfinite(best) else obj
