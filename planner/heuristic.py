@@ -18,6 +18,7 @@ The result is only a start: the solver re-assigns exactly and proves the gap.
 from __future__ import annotations
 
 import heapq
+import time
 from typing import Any
 
 import numpy as np
@@ -189,7 +190,7 @@ def greedy_compiled(c: Any, local_search: bool = True, guide: np.ndarray | None 
 
 
 def improve_plan(c: Any, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.ndarray,
-                 guide: np.ndarray | None = None) -> np.ndarray:
+                 guide: np.ndarray | None = None, deadline: float | None = None) -> np.ndarray:
     """Local search from a feasible plan `x` with its whole-person assignment: close sites
     (the LP's least liked first, then the most expensive) whose people fit into the other
     open sites within capacity, door queue and backup. Returns the improved 0/1 vector."""
@@ -197,7 +198,7 @@ def improve_plan(c: Any, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.nd
     st.guide = guide
     st.open = x > 0.5
     st.load_flows(y, yq, ys)
-    _drop_pass(st)
+    _drop_pass(st, deadline)
     return st.open.astype(float)
 
 
@@ -233,7 +234,9 @@ def _backup(st: _State, budget: float) -> None:
         st.fill(j)
 
 
-def _drop_pass(st: _State) -> None:
+def _drop_pass(st: _State, deadline: float | None = None) -> None:
+    """Close open sites one by one (see the module docstring); stops trying at `deadline`
+    (a `time.perf_counter()` value, seconds) with the sites closed so far."""
     c = st.c
     cand = np.flatnonzero(st.open & ~c.fixed1)
     if getattr(st, "guide", None) is not None:
@@ -241,6 +244,8 @@ def _drop_pass(st: _State) -> None:
     else:
         cand = cand[np.argsort(-c.cost[cand], kind="stable")]
     for j in cand:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         if c.cost[j] <= 0:
             continue
         # backup after closing j

@@ -1320,6 +1320,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
     lp_run = None
     lp_bound = None
     highs_s = 0.0
+    rounded = None
     t = time.perf_counter()
     if start is not None:
         x0 = np.maximum(np.isin(c.site_ids, [str(s) for s in start]).astype(float), c.fixed1)
@@ -1363,13 +1364,19 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         timings["heuristic_s"] = time.perf_counter() - t
         if x0 is not None:  # local search: close sites whose people fit elsewhere (same coverage, less cost)
             t2 = time.perf_counter()
-            v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=_left(p, t_all, 5.0, p.time_limit_s / 4))
+            v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(_left(p, t_all, 5.0, p.time_limit_s / 4),
+                                                                  p.time_limit_s / 6))
+            t_assign = time.perf_counter() - t2
             highs_s += run0.seconds
             if v0 is not None:
                 stats["rounded_cost"] = float(c.cost @ x0)
-                x1 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide)
+                rounded = (x0.copy(), v0, ar0, run0)          # a plan with its assignment: the fallback
+                # stop closing sites in time for the plan's own assignment (about as long as this one)
+                deadline = t_all + (1.0 - WALL_MARGIN) * p.time_limit_s - 2.0 * t_assign - 1.0
+                x1 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide,
+                                  deadline=deadline)
                 if np.array_equal(x1 > 0.5, x0 > 0.5):
-                    start_fixed = (x0.copy(), v0, ar0, run0)  # nothing closed: keep this assignment
+                    start_fixed = rounded                      # nothing closed: keep this assignment
                 x0 = x1
             timings["local_search_s"] = time.perf_counter() - t2
     timings.setdefault("heuristic_s", time.perf_counter() - t)
@@ -1378,8 +1385,13 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         if start_fixed is not None:
             v0, ar0, run0 = start_fixed[1], start_fixed[2], start_fixed[3]
         else:
-            v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=_left(p, t_all, 5.0, p.time_limit_s / 4))
+            v0, ar0, run0 = assign_fixed(c, p, x0, time_limit=max(_left(p, t_all, 5.0, p.time_limit_s / 4),
+                                                                  p.time_limit_s / 6))
             highs_s += run0.seconds
+            if v0 is None and rounded is not None:           # the improved plan's assignment failed in time:
+                x0 = rounded[0]                              # keep the rounded plan and its assignment
+                v0, ar0, run0 = rounded[1], rounded[2], rounded[3]
+                stats["local_search_reverted"] = True
         timings["start_assign_s"] = time.perf_counter() - t
         if v0 is not None:
             start_fixed = (x0.copy(), v0, ar0, run0)
