@@ -340,8 +340,8 @@ def compare_size(coverage: Path, size: int, timeout_s: float, spopt: bool, time_
         row: dict[str, Any] = dict(size=size, problem=problem, cells=cells, p=p if problem == "mclp" else None)
         for engine in ("sparse", "planner", "spopt"):
             if engine == "spopt" and not run_spopt:
-                row["spopt"] = dict(skipped=("not installed" if not spopt else
-                                             f"skipped: {cells / 1e6:.0f} M dense cells"))
+                row["spopt"] = dict(skipped=(f"not run (--no-spopt or not installed; {cells / 1e6:.0f} M dense cells)"
+                                             if not spopt else f"skipped: {cells / 1e6:.0f} M dense cells"))
                 continue
             if problem == "mclp" and p is None:
                 row[engine] = dict(error="no LSCP optimum to set p")

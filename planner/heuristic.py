@@ -193,7 +193,8 @@ def improve_plan(c: Any, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.nd
                  guide: np.ndarray | None = None, deadline: float | None = None) -> np.ndarray:
     """Local search from a feasible plan `x` with its whole-person assignment: close sites
     (the LP's least liked first, then the most expensive) whose people fit into the other
-    open sites within capacity, door queue and backup. Returns the improved 0/1 vector."""
+    open sites within capacity, door queue and backup. Returns the improved 0/1 vector.
+    `deadline` (a `time.perf_counter()` value, seconds): stop trying to close sites then."""
     st = _State(c)
     st.guide = guide
     st.open = x > 0.5
