@@ -1332,13 +1332,19 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
             tl = time.perf_counter()
             # the LP is the bound and the guide: it may take up to LP_SHARE of the time limit
             lp_limit = max(5.0, LP_SHARE * p.time_limit_s - (time.perf_counter() - t_all))
+            lp = None
             if p.lp_colgen and ar.ny >= COLGEN_MIN_COLUMNS and p.solver == "highs":
                 lp = _lp_colgen(c, ar, lp_limit, p.threads, p.msg)
                 stats["lp_colgen"] = getattr(lp, "colgen", None)
-            else:
-                lp = _solve_highspy(ar, lp_limit, 0.0, p.threads, None, p.msg, mip=False)
+                highs_s += lp.seconds
+                if lp.status == "infeasible":   # artificials left: let the full LP decide
+                    stats["lp_colgen_fallback"] = True
+                    lp = None
+            if lp is None:
+                lp = _solve_highspy(ar, max(5.0, LP_SHARE * p.time_limit_s - (time.perf_counter() - t_all)),
+                                    0.0, p.threads, None, p.msg, mip=False)
+                highs_s += lp.seconds
             timings["lp_s"] = time.perf_counter() - tl
-            highs_s += lp.seconds
             stats["lp_status"] = lp.status
             if lp.status == "infeasible":
                 if p.objective == "cover-all":
@@ -1643,7 +1649,9 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
     o = np.lexsort((percap, _group_walk(c)[ar.yq], drow))        # and the k0 nearest (door queues favour them)
     in_set[yc[o[rank < k0]]] = True
     cover_all = c.objective == "cover-all"
-    big = 10.0 * float(np.max(np.abs(ar.c[:ar.nx]) / np.maximum(c.cap, 1), initial=1.0)) + 1.0
+    # cost of an unserved person: above what opening any site for one person costs, so that
+    # artificials are used only where the restricted columns cannot serve the row
+    big = 10.0 * float(np.max(np.abs(ar.c[:ar.nx]), initial=1.0)) + 1.0
     A = ar.A.tocsc()
     inf = highspy.kHighsInf
     n_art = n_dem if cover_all else 0

@@ -70,3 +70,14 @@ def test_optimiser_with_column_generation_matches_brute_force(seed: int, objecti
         assert sol.stats["cost"] == pytest.approx(bf[0][0], abs=1e-6)
     else:
         assert sol.solver["objective"] == pytest.approx(-bf[0][0], abs=1e-6)
+
+
+def test_column_generation_on_an_infeasible_cover_all_falls_back_and_explains(monkeypatch) -> None:
+    from planner.errors import InfeasibleError
+
+    monkeypatch.setattr(M, "COLGEN_MIN_COLUMNS", 0)
+    # 10 people, places for 9 in reach: artificials stay in the restricted LP; the full LP decides
+    p = M.Problem.from_cost_matrix(np.array([[10]]), np.array([[10.0, 40.0]]), np.array([6, 3]),
+                                   np.array([10.0, 30.0]), mip_gap=0.0, time_limit_s=20)
+    with pytest.raises(InfeasibleError):
+        M.solve(p, progress=False)
