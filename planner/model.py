@@ -29,9 +29,18 @@ Identical scenarios merge (weighted by their count); for cover-all, a scenario
 whose demand is everywhere at most another's is implied by it and dropped from
 the MIP (the final whole-person assignment still covers every scenario).
 
-How a plan is found fast (measured in bench/bench_model.py, see the report):
+When no capacity and no door queue can bind (every site and every queue bin admits all the
+residents in its reach, `Compiled.uncapacitated`; spopt's LSCP/MCLP), the pure set-cover /
+max-cover model on the sites alone is solved instead (`build_cover_model`: dominated cover
+rows and sites removed first), and everyone goes to the nearest chosen site
+(`assign_nearest`). Otherwise:
 
-1. the LP relaxation (HiGHS dual simplex, arrays passed in bulk) gives a bound;
+How a plan is found fast (measured in bench/bench_model.py and docs/performance.md):
+
+1. the LP relaxation (HiGHS simplex, arrays passed in bulk; by column generation on the
+   assignment columns when there are many, `_lp_colgen`) gives a bound; an LP stopped by
+   its time limit still gives one from its duals (`_dual_bound`), and then no MIP is
+   started (its root LP could not finish either);
 2. cover-all: every site the LP opens at all is converted (feasible by
    construction: the LP's assignment fits), then a local search closes sites
    whose people fit elsewhere; max-cover: an LP-weighted greedy within budget;
