@@ -553,6 +553,17 @@ class _Rows:
         self.kind.append((kind, k))
         self.n += k
 
+    def matrix(self, ncol: int) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
+        """The rows added so far as (CSC matrix with `ncol` columns, row lower bounds, row upper bounds)."""
+        rows = np.concatenate(self.r) if self.r else np.zeros(0, np.int64)
+        cols = np.concatenate(self.cidx) if self.cidx else np.zeros(0, np.int64)
+        vals = np.concatenate(self.v) if self.v else np.zeros(0)
+        rlo = np.concatenate(self.lo) if self.lo else np.zeros(0)
+        rhi = np.concatenate(self.hi) if self.hi else np.zeros(0)
+        A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rlo), ncol))
+        A.sum_duplicates()
+        return A, rlo, rhi
+
 
 def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
@@ -707,13 +718,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         R.add(np.zeros(ny, np.int64), ycol0 + np.arange(ny), c.w[yg] * mult[ss], np.array([cover_at_least]), np.array([INF]),
               "coverage")
     # ---- assemble
-    rows = np.concatenate(R.r) if R.r else np.zeros(0, np.int64)
-    cols = np.concatenate(R.cidx) if R.cidx else np.zeros(0, np.int64)
-    vals = np.concatenate(R.v) if R.v else np.zeros(0)
-    rlo = np.concatenate(R.lo) if R.lo else np.zeros(0)
-    rhi = np.concatenate(R.hi) if R.hi else np.zeros(0)
-    A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rlo), ncol))
-    A.sum_duplicates()
+    A, rlo, rhi = R.matrix(ncol)
     lo = np.zeros(ncol)
     lo[:nx] = c.fixed1.astype(float)
     hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi]
@@ -921,13 +926,7 @@ def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,
     if stage2 and cover_at_least is not None and not cover_all:
         R.add(np.zeros(nrow, np.int64), ucol0 + np.arange(nrow), rw, np.array([cover_at_least]), np.array([INF]),
               "coverage")
-    rows = np.concatenate(R.r) if R.r else np.zeros(0, np.int64)
-    cols = np.concatenate(R.cidx) if R.cidx else np.zeros(0, np.int64)
-    vals = np.concatenate(R.v) if R.v else np.zeros(0)
-    rlo = np.concatenate(R.lo) if R.lo else np.zeros(0)
-    rhi = np.concatenate(R.hi) if R.hi else np.zeros(0)
-    M = sp.csc_matrix((vals, (rows, cols)), shape=(len(rlo), ncol))
-    M.sum_duplicates()
+    M, rlo, rhi = R.matrix(ncol)
     lo = np.zeros(ncol)
     lo[:J] = c.fixed1.astype(float)
     hi = np.ones(ncol)
