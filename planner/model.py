@@ -565,6 +565,23 @@ class _Rows:
         return A, rlo, rhi
 
 
+def _backup_rows(R: _Rows, c: Compiled, need: np.ndarray, G: int, zcols: np.ndarray | None) -> None:
+    """Backup rows for the groups `need`: at least `m_g` converted sites in reach of group g.
+
+    `zcols` None (cover-all): `sum_j x_j >= m_g`; else the column of each group's binary `z_g`
+    (max-cover: the group counts as sheltered only with its backups): `sum_j x_j - m_g z_g >= 0`.
+    """
+    sel = np.isin(c.rg, need)
+    gmap = np.full(G, -1)
+    gmap[need] = np.arange(len(need))
+    m = c.m[need].astype(float)
+    if zcols is None:
+        R.add(gmap[c.rg[sel]], c.rj[sel], np.ones(int(sel.sum())), m, np.full(len(need), INF), "backup")
+    else:
+        R.add(np.r_[gmap[c.rg[sel]], np.arange(len(need))], np.r_[c.rj[sel], zcols],
+              np.r_[np.ones(int(sel.sum())), -m], np.zeros(len(need)), np.full(len(need), INF), "backup")
+
+
 def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
                  only_sites: np.ndarray | None = None, all_scen: bool = False,
@@ -685,16 +702,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         # ---- backup
         need = np.flatnonzero(c.m >= 2)
         if len(need):
-            sel = np.isin(c.rg, need)
-            gmap = np.full(G, -1)
-            gmap[need] = np.arange(len(need))
-            if cover_all:
-                R.add(gmap[c.rg[sel]], c.rj[sel], np.ones(int(sel.sum())), c.m[need].astype(float),
-                      np.full(len(need), INF), "backup")
-            else:
-                R.add(np.r_[gmap[c.rg[sel]], np.arange(len(need))], np.r_[c.rj[sel], zcol0 + zpos[need]],
-                      np.r_[np.ones(int(sel.sum())), -c.m[need].astype(float)], np.zeros(len(need)),
-                      np.full(len(need), INF), "backup")
+            _backup_rows(R, c, need, G, None if cover_all else zcol0 + zpos[need])
     # ---- budget
     if c.budget is not None:
         nzc = np.flatnonzero(c.cost > 0)
@@ -906,16 +914,7 @@ def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,
         R.add(np.r_[np.arange(len(zr)), np.arange(len(zr))], np.r_[ucol0 + zr, J + zrow[zr]],
               np.r_[np.ones(len(zr)), -np.ones(len(zr))], np.full(len(zr), -INF), np.zeros(len(zr)), "cover-z")
     if has_backup:
-        sel = np.isin(c.rg, need)
-        gmap = np.full(G, -1)
-        gmap[need] = np.arange(len(need))
-        if cover_all:
-            R.add(gmap[c.rg[sel]], c.rj[sel], np.ones(int(sel.sum())), c.m[need].astype(float),
-                  np.full(len(need), INF), "backup")
-        else:
-            R.add(np.r_[gmap[c.rg[sel]], np.arange(len(need))], np.r_[c.rj[sel], J + np.arange(len(need))],
-                  np.r_[np.ones(int(sel.sum())), -c.m[need].astype(float)], np.zeros(len(need)),
-                  np.full(len(need), INF), "backup")
+        _backup_rows(R, c, need, G, None if cover_all else J + np.arange(len(need)))
     if c.budget is not None:
         nzc = np.flatnonzero(c.cost > 0)
         R.add(np.zeros(len(nzc), np.int64), nzc, c.cost[nzc], np.array([-INF]), np.array([float(c.budget)]), "budget")
