@@ -130,24 +130,9 @@ def highs_direct(ar: Any, time_limit_s: float, gap: float, threads: int, mip: bo
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("threads", int(threads))
-    A = ar.A.tocsc()
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-    lp.col_cost_ = np.asarray(ar.c, float)
-    lp.col_lower_ = np.asarray(ar.lo, float)
-    lp.col_upper_ = np.where(np.isfinite(ar.hi), ar.hi, inf)
-    lp.row_lower_ = np.where(np.isfinite(ar.row_lo), ar.row_lo, -inf)
-    lp.row_upper_ = np.where(np.isfinite(ar.row_hi), ar.row_hi, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(float)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
-    if mip:
-        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-                           for b in ar.integer]
-    h.passModel(lp)
+    from planner.model import highs_lp
+
+    h.passModel(highs_lp(ar.A, ar.c, ar.lo, ar.hi, ar.row_lo, ar.row_hi, ar.integer if mip else None))
     t1 = time.perf_counter()
     if mps is not None:
         h.writeModel(str(mps))

@@ -1028,6 +1028,32 @@ def _dual_bound(ar: Arrays, row_dual: np.ndarray) -> float:
     return float(rows.sum() + np.minimum(d * ar.lo, d * ar.hi).sum())
 
 
+def highs_lp(A: sp.spmatrix, cost: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray, row_lo: np.ndarray,
+             row_hi: np.ndarray, integer: np.ndarray | None = None) -> Any:
+    """A `highspy.HighsLp` of the model `min cost.x, row_lo <= A x <= row_hi, col_lo <= x <= col_hi`
+    (infinite bounds may be numpy inf; `integer`: boolean mask of integer columns, None = an LP)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    A = A.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_ = np.asarray(cost, float)
+    lp.col_lower_ = np.where(np.isfinite(col_lo), col_lo, -inf).astype(float)
+    lp.col_upper_ = np.where(np.isfinite(col_hi), col_hi, inf).astype(float)
+    lp.row_lower_ = np.where(np.isfinite(row_lo), row_lo, -inf).astype(float)
+    lp.row_upper_ = np.where(np.isfinite(row_hi), row_hi, inf).astype(float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    if integer is not None and np.any(integer):
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                           for b in integer]
+    return lp
+
+
 def _solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start: np.ndarray | None,
                    msg: bool, mip: bool = True, options: dict[str, Any] | None = None) -> _Run:
     import highspy
@@ -1042,26 +1068,8 @@ def _solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, star
         h.setOptionValue("solver", "simplex")  # a vertex: integral on the TU assignment system
     for k, v in (options or {}).items():
         h.setOptionValue(k, v)
-    lp = highspy.HighsLp()
     n, mrows = ar.A.shape[1], ar.A.shape[0]
-    lp.num_col_ = n
-    lp.num_row_ = mrows
-    lp.col_cost_ = ar.c
-    lp.col_lower_ = ar.lo
-    lp.col_upper_ = ar.hi
-    lp.row_lower_ = np.where(np.isfinite(ar.row_lo), ar.row_lo, -highspy.kHighsInf)
-    lp.row_upper_ = np.where(np.isfinite(ar.row_hi), ar.row_hi, highspy.kHighsInf)
-    A = ar.A.tocsc()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(float)
-    lp.a_matrix_.num_col_ = n
-    lp.a_matrix_.num_row_ = mrows
-    if mip and ar.integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-                           for b in ar.integer]
-    h.passModel(lp)
+    h.passModel(highs_lp(ar.A, ar.c, ar.lo, ar.hi, ar.row_lo, ar.row_hi, ar.integer if mip else None))
     if start is not None and mip:
         sol = highspy.HighsSolution()
         sol.col_value = list(map(float, start))
@@ -1660,7 +1668,6 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
     # artificials are used only where the restricted columns cannot serve the row
     big = 10.0 * float(np.max(np.abs(ar.c[:ar.nx]), initial=1.0)) + 1.0
     A = ar.A.tocsc()
-    inf = highspy.kHighsInf
     n_art = n_dem if cover_all else 0
     art = sp.csc_matrix((np.ones(n_art), (np.arange(n_art), np.arange(n_art))), shape=(A.shape[0], n_art))
 
@@ -1671,19 +1678,8 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
         h.setOptionValue("output_flag", bool(msg))
         h.setOptionValue("threads", int(threads))
         h.setOptionValue("solver", "simplex")
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = sub.shape[1], sub.shape[0]
-        lp.col_cost_ = np.r_[ar.c[cols], np.full(n_art, big)]
-        lp.col_lower_ = np.r_[ar.lo[cols], np.zeros(n_art)]
-        lp.col_upper_ = np.r_[ar.hi[cols], np.full(n_art, inf)]
-        lp.row_lower_ = np.where(np.isfinite(ar.row_lo), ar.row_lo, -inf)
-        lp.row_upper_ = np.where(np.isfinite(ar.row_hi), ar.row_hi, inf)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = sub.indices.astype(np.int32)
-        lp.a_matrix_.value_ = sub.data.astype(float)
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = sub.shape[1], sub.shape[0]
-        h.passModel(lp)
+        h.passModel(highs_lp(sub, np.r_[ar.c[cols], np.full(n_art, big)], np.r_[ar.lo[cols], np.zeros(n_art)],
+                             np.r_[ar.hi[cols], np.full(n_art, np.inf)], ar.row_lo, ar.row_hi))
         return h
 
     cols = np.flatnonzero(in_set)
