@@ -1502,6 +1502,52 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
     return _finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say)
 
 
+def capacity_bound(c: Compiled) -> float:
+    """A lower bound on the cost of every cover-all plan of `c` (currency), in O(pairs).
+
+    In scenario s every group's residents need a place, and site j can hold at most
+    h_js = min(capacity, the residents in its reach, its own residents + what its door admits
+    from the earliest arrival bin on); so any plan's sites satisfy sum_j h_js x_j >= D_s.
+    The cheapest fractional x with that one row (a knapsack LP: sites by cost per place,
+    fixed sites in) bounds every plan; the bound is the largest over the scenarios.
+    Where capacity drives the cost (Station Unity) it equals the LP relaxation's bound;
+    -inf when it cannot be formed.
+    """
+    J, G = c.J, c.G
+    if J == 0 or G == 0 or not len(c.qj):
+        return -math.inf
+    D = c.D.astype(float)
+    sip = np.asarray(c.qsip, bool)
+    ones = np.ones(len(c.qj))
+    reach = sp.csr_matrix((ones, (c.qj, c.qg)), shape=(J, G)) @ D                # (J, S)
+    own = sp.csr_matrix((ones[sip], (c.qj[sip], c.qg[sip])), shape=(J, G)) @ D
+    door = reach - own
+    bmin = np.full(J, c.nb - 1, dtype=np.int64)
+    np.minimum.at(bmin, c.qj[~sip], c.qbin[~sip].astype(np.int64))
+    has_door = np.zeros(J, bool)
+    has_door[c.qj[~sip]] = True
+    admit = np.where(has_door, c.qcap[np.arange(J), np.clip(bmin, 0, c.qcap.shape[1] - 1)], 0).astype(float)
+    h = np.minimum(np.minimum(c.cap.astype(float)[:, None], reach), own + np.minimum(door, admit[:, None]))
+    fixed = np.asarray(c.fixed1, bool)
+    cost = c.cost.astype(float)
+    best = -math.inf
+    for s in range(D.shape[1]):
+        need = float(D[:, s].sum()) - float(h[fixed, s].sum())
+        base = float(cost[fixed].sum())
+        free = np.flatnonzero(~fixed & (h[:, s] > 0))
+        if need <= 0:
+            best = max(best, base)
+            continue
+        order = free[np.argsort(cost[free] / h[free, s], kind="stable")]
+        cum = np.cumsum(h[order, s])
+        k = int(np.searchsorted(cum, need))
+        if k >= len(order):
+            continue                     # the row cannot be met: no bound from this scenario
+        before = float(cum[k - 1]) if k else 0.0
+        best = max(best, base + float(cost[order[:k]].sum()) + (need - before) * cost[order[k]] / h[order[k], s])
+    return best
+
+
 def _finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays, run: _Run,
             primary: dict[str, Any], stats: dict[str, Any], timings: dict[str, float], t_all: float,
             say: Any) -> Solution:
@@ -1513,6 +1559,10 @@ def _finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays,
     if p.objective == "cover-all":
         objective = float(c.cost @ x)
         bound = float(run.bound) if np.isfinite(run.bound) else float("nan")
+        cb = capacity_bound(c)          # cheap and often as strong as the LP (needed where the LP did not finish)
+        if np.isfinite(cb) and not (bound >= cb):
+            bound = cb
+            stats["bound_from"] = "capacity knapsack"
         bound = min(bound, objective)
         if np.isfinite(bound) and (c.cost >= 0).all():
             bound = max(bound, 0.0)   # costs are never negative: 0 is a bound (a dual bound may be weaker)

@@ -194,3 +194,28 @@ def test_matches_brute_force(seed: int, objective: str) -> None:
         assert sol.stats["cost"] == pytest.approx(bf[0][1], abs=1e-6)
     assert sol.solver["status"] == "optimal"
     assert set(fixed) <= set(sol.chosen) and not set(protected) & set(sol.chosen)
+
+
+@pytest.mark.parametrize("seed", range(14))
+def test_capacity_bound_never_above_the_optimum(seed: int) -> None:
+    """The knapsack bound reported when the LP cannot finish is a true lower bound on the optimum."""
+    from planner.model import capacity_bound, compile_problem
+
+    inst = random_instance(seed, n_rooms=8 + seed % 4, n_sites=8 + seed % 5, n_scen=2 + seed % 2)
+    opts: dict = {}
+    fixed = ()
+    if seed % 4 == 1:
+        existing = np.zeros(len(inst["site_ids"]), bool)
+        existing[3] = True
+        inst["cost"] = np.where(existing, 0.0, inst["cost"])
+        opts = dict(existing=existing)
+        fixed = (inst["site_ids"][3],)
+    bf = brute_force(inst, "cover-all", None, 1, fixed=fixed)
+    if bf is None:
+        return
+    p = Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
+                                 door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
+                                 site_ids=inst["site_ids"], door_queue=True, **opts)
+    b = capacity_bound(compile_problem(p))
+    assert np.isfinite(b)
+    assert b <= bf[0][0] + 1e-6
