@@ -139,9 +139,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    from planner.proposal import propose
-
     from planner.pipeline import plan_station
+    from planner.proposal import propose
 
     station = _load(args)
     run = plan_station(station)
@@ -217,11 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     sub = ap.add_subparsers(dest="verb", required=True, metavar="VERB")
-    _add_parser = sub.add_parser
-    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)  # type: ignore[method-assign]
+
+    def verb(name: str, **kw: Any) -> argparse.ArgumentParser:
+        """A verb's parser; --debug and --quiet are accepted after the verb too."""
+        return sub.add_parser(name, parents=[common], **kw)
 
     def station_cmd(name: str, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = verb(name, help=help_, description=help_)
         p.add_argument("station", help="station folder, e.g. inputs/station-unity")
         p.add_argument("--scenario", help="scenario TOML (path, or name in the station folder)")
         return p
@@ -229,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = station_cmd("validate", "load and validate a station, print a summary")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("generate", help="generate a ring station")
+    p = verb("generate", help="generate a ring station")
     p.add_argument("--rooms", type=int, required=True, help="number of rooms (about)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--decks", type=int, default=None)
@@ -247,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for plan.json")
     p.set_defaults(func=cmd_solve)
 
-    p = sub.add_parser("check", help="independently check a plan.json against the inputs")
+    p = verb("check", help="independently check a plan.json against the inputs")
     p.add_argument("station")
     p.add_argument("plan", help="plan.json")
     p.add_argument("--scenario")
@@ -271,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("import-imdf", help="convert an IMDF venue (folder or zip) to a station folder")
+    p = verb("import-imdf", help="convert an IMDF venue (folder or zip) to a station folder")
     p.add_argument("path")
     p.add_argument("--out", required=True)
     p.add_argument("--levels", help="levels to import, comma-separated: IMDF level ids, names or ordinals")
@@ -280,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
     p.set_defaults(func=cmd_import_imdf)
 
-    p = sub.add_parser("residents", help="resident tables")
+    p = verb("residents", help="resident tables")
     rs = p.add_subparsers(dest="residents_verb", required=True)
     f = rs.add_parser("fill", help="fill residents.csv with plausible counts by kind and area", parents=[common])
     f.add_argument("station")

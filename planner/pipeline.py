@@ -107,9 +107,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             solution = solve(problem, start=start)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
-    phases, phase_rows = _phases(station, problem, solution, costs) if phases else (None, None)
+    phase_of, phase_rows = _phases(station, problem, solution, costs) if phases else (None, None)
     plan = build_plan(station=station, sites=sites, costs=costs, reach=reach, solution=solution,
-                      phases=phases, notes=notes)
+                      phases=phase_of, notes=notes)
     if phase_rows is not None:
         plan["phases"] = phase_rows
     if full_cover_cost is not None:
@@ -137,13 +137,12 @@ def _phases(station: Station, problem: Any, solution: Any, costs: pd.DataFrame) 
     if not station.params.phases or not len(solution.chosen):
         return None, None
     from planner.phases import phase_table, plan_phases
+    from planner.plan import jsonable
 
     with stage(f"phasing ({len(station.params.phases)} declared phases)"):
         phases = plan_phases(problem, list(solution.chosen), costs, station.params)
         table = phase_table(problem, phases, costs, station.params)
-    rows = [{k: (None if isinstance(v, float) and v != v else (v.item() if hasattr(v, "item") else v))
-             for k, v in r.items()} for r in table.to_dict(orient="records")]
-    return phases, rows
+    return phases, jsonable(table.to_dict(orient="records"))
 
 
 def _full_cover_cost(problem: Any) -> float | None:

@@ -34,11 +34,12 @@ from planner.files import umask_mode
 from planner.params import Parameters
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """`obj` with numpy scalars as Python numbers, NaN as None, infinities as "inf"/"-inf" (JSON-safe)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.floating, float)):
@@ -59,7 +60,7 @@ def write_json_atomic(path: Path, obj: Any) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         umask_mode(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_jsonable(obj), fh, indent=1, ensure_ascii=False)
+            json.dump(jsonable(obj), fh, indent=1, ensure_ascii=False)
             fh.write("\n")
         os.replace(tmp, path)
     except OSError as exc:
