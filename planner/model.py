@@ -776,6 +776,12 @@ def _row_hash(A: sp.csr_matrix, seed: int = 7) -> np.ndarray:
     return np.c_[h, np.diff(A.indptr)]
 
 
+def _block_edges(work: np.ndarray, n: int, block_nnz: float) -> np.ndarray:
+    """Row ranges [edges[i], edges[i+1]) of 0..n whose summed `work` is about `block_nnz` each."""
+    edges = np.r_[0, np.searchsorted(np.cumsum(work), np.arange(block_nnz, work.sum() + block_nnz, block_nnz)), n]
+    return np.unique(np.clip(edges, 0, n))
+
+
 def _dominated_rows(A: sp.csr_matrix, block_nnz: float = 2e6) -> np.ndarray:
     """Rows g whose 0/1 set contains another row's set (cover-all: implied); ties keep the lowest index.
 
@@ -790,8 +796,7 @@ def _dominated_rows(A: sp.csr_matrix, block_nnz: float = 2e6) -> np.ndarray:
     colcnt = np.diff(AT.indptr).astype(np.float64)
     # work per row ~ sum over its columns of the column counts; blocks of bounded work
     work = np.asarray(A @ colcnt).ravel()
-    edges = np.r_[0, np.searchsorted(np.cumsum(work), np.arange(block_nnz, work.sum() + block_nnz, block_nnz)), n]
-    edges = np.unique(np.clip(edges, 0, n))
+    edges = _block_edges(work, n, block_nnz)
     At = A.T.tocsc()
     for a, b in zip(edges[:-1], edges[1:]):
         if a >= b:
@@ -820,8 +825,7 @@ def _dominated_sites(A: sp.csr_matrix, cost: np.ndarray, objc: np.ndarray, fixed
     Ct = C.T.tocsc()
     rowcnt = np.diff(A.indptr).astype(np.float64)
     work = np.asarray(C @ rowcnt).ravel()
-    edges = np.r_[0, np.searchsorted(np.cumsum(work), np.arange(block_nnz, work.sum() + block_nnz, block_nnz)), J]
-    edges = np.unique(np.clip(edges, 0, J))
+    edges = _block_edges(work, J, block_nnz)
     for a, b in zip(edges[:-1], edges[1:]):
         if a >= b:
             continue
