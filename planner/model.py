@@ -125,6 +125,11 @@ class Problem:
     """Solve the LP relaxation by column generation on the assignment columns when there are many
     (at least `COLGEN_MIN_COLUMNS`). Measured at 10,000 rooms: 58 s to the LP optimum, against no
     optimum after 200 s of HiGHS's dual simplex on all 1.3 M assignment columns."""
+    lagrangian: bool = True
+    """Cover-all models with at least `LAGRANGE_MIN_COLUMNS` assignment columns (30,000 rooms), where
+    one LP relaxation does not finish in time: bound and start plan from the Lagrangian relaxation of
+    the demand rows, the plan completed by a small MIP and checked by maximum flows
+    (`planner.lagrange`). Measured at 30,000 rooms: see docs/performance.md."""
     lp_guide: bool = True
     """Start from the LP relaxation: its support (cover-all) or an LP-weighted greedy (max-cover)."""
     lexicographic: bool = True
@@ -1332,6 +1337,12 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
     stats: dict[str, Any] = dict(c.stats)
     stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                  binaries=int(ar.integer.sum()))
+    if (p.lagrangian and start is None and p.objective == "cover-all" and ar.ny >= LAGRANGE_MIN_COLUMNS
+            and p.solver == "highs" and (c.m < 2).all() and c.G > 0):
+        sol = _solve_lagrangian(p, c, ar, t_all, timings, stats, say)
+        if sol is not None:
+            return sol
+        say("[planner] the Lagrangian start did not give a plan: back to the LP relaxation")
     # ---- start: given, or LP-guided rounding + local search, or greedy
     x0: np.ndarray | None = None
     start_vec = None
@@ -1517,9 +1528,16 @@ def capacity_bound(c: Compiled) -> float:
     Where capacity drives the cost (Station Unity) it equals the LP relaxation's bound;
     -inf when it cannot be formed.
     """
+    return capacity_knapsack(c)[0]
+
+
+def capacity_knapsack(c: Compiled) -> tuple[float, int, float]:
+    """The knapsack of `capacity_bound`: (bound in currency, its scenario index, the price per
+    place of its last, fractional site in currency per person: the knapsack LP's dual; -1 and 0
+    when no scenario gives a bound)."""
     J, G = c.J, c.G
     if J == 0 or G == 0 or not len(c.qj):
-        return -math.inf
+        return -math.inf, -1, 0.0
     D = c.D.astype(float)
     sip = np.asarray(c.qsip, bool)
     ones = np.ones(len(c.qj))
@@ -1534,13 +1552,14 @@ def capacity_bound(c: Compiled) -> float:
     h = np.minimum(np.minimum(c.cap.astype(float)[:, None], reach), own + np.minimum(door, admit[:, None]))
     fixed = np.asarray(c.fixed1, bool)
     cost = c.cost.astype(float)
-    best = -math.inf
+    best, best_s, best_p = -math.inf, -1, 0.0
     for s in range(D.shape[1]):
         need = float(D[:, s].sum()) - float(h[fixed, s].sum())
         base = float(cost[fixed].sum())
         free = np.flatnonzero(~fixed & (h[:, s] > 0))
         if need <= 0:
-            best = max(best, base)
+            if base > best:
+                best, best_s, best_p = base, s, 0.0
             continue
         order = free[np.argsort(cost[free] / h[free, s], kind="stable")]
         cum = np.cumsum(h[order, s])
@@ -1548,8 +1567,11 @@ def capacity_bound(c: Compiled) -> float:
         if k >= len(order):
             continue                     # the row cannot be met: no bound from this scenario
         before = float(cum[k - 1]) if k else 0.0
-        best = max(best, base + float(cost[order[:k]].sum()) + (need - before) * cost[order[k]] / h[order[k], s])
-    return best
+        price = cost[order[k]] / h[order[k], s]
+        val = base + float(cost[order[:k]].sum()) + (need - before) * price
+        if val > best:
+            best, best_s, best_p = val, s, float(price)
+    return best, best_s, best_p
 
 
 def _finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays, run: _Run,
@@ -1682,6 +1704,98 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
     return _finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say)
 
 
+def _solve_lagrangian(p: Problem, c: Compiled, ar: Arrays, t_all: float, timings: dict[str, float],
+                      stats: dict[str, Any], say: Any) -> Solution | None:
+    """Cover-all on a model too large for one LP relaxation (see `planner.lagrange`).
+
+    1. multipliers: the capacity knapsack's price per place; the sites whose Lagrangian problem
+       pays (the knapsack's sites, adjusted for reach and door queues) are the first plan;
+    2. a maximum flow finds whom they cannot shelter; a small MIP over those residents and the
+       closed sites in their reach adds the cheapest sites that shelter them (union: feasible);
+    3. local search closes sites whose people fit elsewhere (as on the LP path);
+    4. the rest of the time raises the bound by subgradient steps from the knapsack's prices,
+       until the plan is proven within the gap.
+    Returns None when no plan came out (the caller falls back to the LP path).
+    """
+    from planner.heuristic import improve_plan
+    from planner.lagrange import (flow_vector, improve_bound, lagrangian, repair_plan, residual_demand,
+                                  shelter_flow, site_problems, start_prices)
+
+    T = p.time_limit_s
+    t = time.perf_counter()
+    sp_ = site_problems(c, ar)
+    cb = capacity_bound(c)
+    lag = lagrangian(sp_, start_prices(c, sp_))
+    timings["lagrange_s"] = time.perf_counter() - t
+    say(f"[planner] Lagrangian relaxation: bound {max(lag.bound, cb):,.0f}, {int(lag.open.sum())} sites pay "
+        f"({time.perf_counter() - t_all:.1f} s so far)")
+    highs_s, flow_s = 0.0, 0.0
+    x = np.maximum(lag.open.astype(float), c.fixed1)
+    t = time.perf_counter()
+    Y = shelter_flow(c, x)
+    res = residual_demand(c, x, Y)
+    flow_s += time.perf_counter() - t
+    stats["lagrange_first_sites"] = int(x.sum())
+    stats["lagrange_residual_persons"] = int(res.sum())
+    if res.sum() > 0:
+        t = time.perf_counter()
+        x2 = repair_plan(c, x, res, p.threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * T))
+        timings["repair_s"] = time.perf_counter() - t
+        highs_s += timings["repair_s"]
+        if x2 is None:
+            return None
+        x = x2
+        t = time.perf_counter()
+        Y = shelter_flow(c, x)
+        res = residual_demand(c, x, Y)
+        flow_s += time.perf_counter() - t
+        if res.sum() > 0:
+            return None
+    say(f"[planner] start plan: {int(x.sum())} sites, cost {c.cost @ x:,.0f} ({time.perf_counter() - t_all:.1f} s so far)")
+    stats["heuristic_cost"] = float(c.cost @ x)
+    stats["heuristic_sites"] = int(x.sum())
+    if c.budget is not None and c.cost @ x > c.budget + 1e-6:
+        return None
+    # ---- local search, leaving time for the last flow and a share for the bound
+    t = time.perf_counter()
+    vf, arf = flow_vector(c, x, Y)
+    one_flow = flow_s / 2.0
+    deadline = t_all + (1.0 - WALL_MARGIN) * T - 2.0 * one_flow - 0.15 * T
+    x1 = improve_plan(c, x, vf[arf.ycol0:arf.ycol0 + arf.ny], arf.yq, arf.ys, None, deadline=deadline)
+    timings["local_search_s"] = time.perf_counter() - t
+    if not np.array_equal(x1 > 0.5, x > 0.5):
+        t = time.perf_counter()
+        Y1 = shelter_flow(c, x1)
+        ok = residual_demand(c, x1, Y1).sum() == 0
+        flow_s += time.perf_counter() - t
+        if ok:
+            x, Y = x1, Y1
+            vf, arf = flow_vector(c, x, Y)
+        else:
+            stats["local_search_reverted"] = True
+    cost = float(c.cost @ x)
+    # ---- the bound: subgradient steps with the plan's cost as the target
+    bound = max(lag.bound, cb)
+    left = T * (1.0 - WALL_MARGIN) - (time.perf_counter() - t_all)
+    t = time.perf_counter()
+    if cost - bound > p.mip_gap * cost and left > 2.0:
+        best = improve_bound(sp_, lag.u, cost, left - 1.0, say=say, stop_at=(1.0 - p.mip_gap) * cost)
+        bound = max(bound, best.bound)
+        stats["lagrange_steps"] = best.stats["steps"]  # type: ignore[attr-defined]
+    timings["lagrange_s"] += time.perf_counter() - t
+    timings["flow_s"] = flow_s
+    gap = (cost - bound) / max(abs(cost), 1e-9)
+    status = "optimal" if gap <= p.mip_gap + 1e-12 else "time limit"
+    stats["lp_status"] = "lagrangian"
+    stats["lp_bound"] = bound
+    stats["mip_skipped"] = True
+    stats["highs_s"] = round(highs_s, 3)
+    stats["solver_s"] = round(highs_s + flow_s + timings["lagrange_s"], 3)
+    run = _Run(vf, status, cost, bound, gap, highs_s, "HiGHS", _highs_version())
+    primary = dict(objective=cost, bound=bound, gap=gap, status=status)
+    return _finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say)
+
+
 def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
                k_add: int = 4, rebuild: bool = False) -> _Run:
     """The LP relaxation of `ar` by column generation on the assignment columns (seconds; objective units).
@@ -1803,6 +1917,11 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
 
 
 _CG_DEBUG = False
+LAGRANGE_MIN_COLUMNS = 3_000_000
+"""Assignment columns from which a cover-all model is solved through the Lagrangian relaxation
+(`Problem.lagrangian`): 10,000 rooms have 1.3 M (their LP finishes in about a minute), 30,000 rooms 7.3 M."""
+LAGRANGE_REPAIR_SHARE = 0.15
+"""Share of the time limit for the small MIP that completes the Lagrangian plan."""
 COLGEN_MIN_COLUMNS = 100_000
 """Assignment columns from which the LP relaxation is solved by column generation."""
 LP_SHARE = 0.6

@@ -1,0 +1,460 @@
+"""Lagrangian bound and block decomposition for stations too large for one LP.
+
+The cover-all model's demand rows (every resident of group g has a place in scenario s)
+are the only rows that tie the sites together. Priced out with multipliers `u_gs >= 0`
+(persons -> currency per person), the rest splits into one small problem per site:
+
+    L(u) = sum_gs u_gs D_gs + sum_j min_{x_j in {0,1}} x_j (f_j - sum_s K_js(u))
+
+where `K_js(u)` is the most that site j can "earn" in scenario s: the largest
+`sum_g u_gs y_gs` with `0 <= y_gs <= yub_gs` (the model's own bound: demand, capacity, the
+door's admission for that group's arrival bin), `sum_g y_gs <= capacity`, and the door
+arrivals (every group but the site's own room) at most what the door admits from the
+earliest arrival bin on. Those two nested limits make the site problem a polymatroid,
+so the greedy (largest u first) solves it, vectorised over all sites at once.
+
+`L(u)` is a lower bound on the cost of every cover-all plan, for ANY `u >= 0` (weak
+duality); the constraints left out (later queue bins, backup, budget) only make it
+weaker, never invalid. Good multipliers come from LP relaxations of overlapping blocks
+of the station (`block_relaxation`: each block's demand duals, solved by HiGHS) and are
+then improved by subgradient steps (`improve_bound`). The blocks' LP solutions also give
+the site guide for the heuristic (which rooms the relaxations open at all).
+
+Units: costs in currency, persons, seconds. Used by `planner.model` when the assignment
+columns exceed `DECOMPOSE_MIN_COLUMNS` (30,000 rooms: one LP would not finish in time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+
+@dataclass
+class SiteProblems:
+    """The assignment columns of a cover-all model grouped for the per-site Lagrangian problems.
+
+    Index arrays are over the model's assignment columns (`Arrays.yq` / `ys`); `row` is each
+    column's demand row (a (group, scenario) with residents), `D` the persons of each row.
+    """
+
+    J: int
+    S: int
+    cost: np.ndarray      # (J,) currency per site (existing sites 0)
+    fixed: np.ndarray     # (J,) bool: converted in every plan
+    cap: np.ndarray       # (J*S,) capacity per (site, scenario) segment, persons
+    door: np.ndarray      # (J*S,) door admission from the earliest door arrival, persons
+    D: np.ndarray         # (R,) persons per demand row
+    row_g: np.ndarray     # (R,) group of each row
+    row_s: np.ndarray     # (R,) scenario of each row
+    # door columns (not shelter-in-place), in segment order
+    d_seg: np.ndarray
+    d_row: np.ndarray
+    d_ub: np.ndarray
+    d_col: np.ndarray     # index into the model's assignment columns
+    # shelter-in-place column of each segment (at most one: the site's own room), -1 if none
+    sip_row: np.ndarray   # (J*S,)
+    sip_ub: np.ndarray    # (J*S,)
+    sip_col: np.ndarray   # (J*S,)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def R(self) -> int:
+        return len(self.D)
+
+
+@dataclass
+class LagrangeResult:
+    """One evaluation of L(u): the bound (currency), the sites the site problems open,
+    and the subgradient (persons short (+) or over (-) per demand row)."""
+
+    bound: float
+    open: np.ndarray
+    subgradient: np.ndarray
+    u: np.ndarray
+
+
+def site_problems(c: Any, ar: Any) -> SiteProblems:
+    """Group the assignment columns of `ar` (a cover-all model of `c`) by site and scenario."""
+    S = len(c.scen)
+    J = c.J
+    ny = ar.ny
+    yq, ys = ar.yq, ar.ys
+    yj = c.qj[yq].astype(np.int64)
+    yg = c.qg[yq].astype(np.int64)
+    sip = np.asarray(c.qsip[yq], bool)
+    yub = np.asarray(ar.hi[ar.ycol0:ar.ycol0 + ny], float)
+    key = yg * S + ys
+    ukey, row = np.unique(key, return_inverse=True)
+    row = np.asarray(row).ravel()
+    D = c.D[ukey // S, ukey % S].astype(float)
+    seg = yj * S + ys
+    nseg = J * S
+    cap = np.repeat(c.cap.astype(float), S)
+    # door admission of the segment: the queue bound of its earliest door arrival bin holds for
+    # every door arrival (the suffix rows of later bins are left out: a relaxation)
+    bmin = np.full(nseg, c.nb - 1, dtype=np.int64)
+    np.minimum.at(bmin, seg[~sip], c.qbin[yq][~sip].astype(np.int64))
+    door = c.qcap[np.repeat(np.arange(J), S), np.clip(bmin, 0, c.nb - 1)].astype(float) if c.door_queue \
+        else cap.copy()
+    door = np.minimum(door, cap)
+    di = np.flatnonzero(~sip)
+    di = di[np.argsort(seg[di], kind="stable")]
+    sip_row = np.full(nseg, -1, np.int64)
+    sip_ub = np.zeros(nseg)
+    sip_col = np.full(nseg, -1, np.int64)
+    si = np.flatnonzero(sip)
+    sip_row[seg[si]] = row[si]
+    sip_ub[seg[si]] = yub[si]
+    sip_col[seg[si]] = si
+    return SiteProblems(J=J, S=S, cost=c.cost.astype(float), fixed=np.asarray(c.fixed1, bool), cap=cap,
+                        door=door, D=D, row_g=ukey // S, row_s=ukey % S, d_seg=seg[di], d_row=row[di],
+                        d_ub=yub[di], d_col=di, sip_row=sip_row, sip_ub=sip_ub, sip_col=sip_col,
+                        stats=dict(columns=int(ny), rows=int(len(D)), segments=int(nseg)))
+
+
+def lagrangian(sp_: SiteProblems, u: np.ndarray, want_flows: bool = False) -> LagrangeResult:
+    """L(u) for demand multipliers `u` (currency per person, one per demand row; clipped at 0).
+
+    O(columns log columns): one sort of the door columns by (segment, -u) and prefix sums.
+    """
+    u = np.maximum(np.asarray(u, float), 0.0)
+    nseg = sp_.J * sp_.S
+    w = u[sp_.d_row]
+    wmax = float(w.max(initial=0.0)) + 1.0
+    # within each segment, largest u first (segments are already in order: one float key)
+    order = np.argsort(sp_.d_seg * 2.0 + (1.0 - w / wmax), kind="stable")
+    seg = sp_.d_seg[order]
+    ub = sp_.d_ub[order] * (w[order] > 0)
+    wo = w[order]
+    cs = np.cumsum(ub)
+    first = np.r_[True, seg[1:] != seg[:-1]]
+    base = np.repeat((cs - ub)[first], np.diff(np.r_[np.flatnonzero(first), len(seg)]))
+    before = cs - ub - base                                 # door persons ahead of each column
+    has_sip = sp_.sip_row >= 0
+    w_sip = np.where(has_sip, u[np.maximum(sp_.sip_row, 0)], 0.0)
+    # greedy on the two nested limits: door columns with a larger u than the site's own room go first
+    ahead = np.bincount(seg, weights=ub * (wo > w_sip[seg]), minlength=nseg)
+    took = np.minimum(ahead, np.minimum(sp_.door, sp_.cap))
+    sip_take = np.where(w_sip > 0, np.clip(np.minimum(sp_.sip_ub, sp_.cap - took), 0.0, None), 0.0)
+    K = np.minimum(sp_.door, sp_.cap - sip_take)
+    take = np.clip(K[seg] - before, 0.0, ub)
+    earn_seg = np.bincount(seg, weights=wo * take, minlength=nseg) + w_sip * sip_take
+    earn = earn_seg.reshape(sp_.J, sp_.S).sum(axis=1)
+    red = sp_.cost - earn
+    opened = sp_.fixed | (red < 0)
+    bound = float(u @ sp_.D) + float(np.where(sp_.fixed, red, np.minimum(red, 0.0)).sum())
+    op_seg = np.repeat(opened, sp_.S)
+    served = np.bincount(sp_.d_row[order], weights=take * op_seg[seg], minlength=sp_.R)
+    served += np.bincount(np.maximum(sp_.sip_row, 0), weights=sip_take * op_seg * has_sip, minlength=sp_.R)
+    return LagrangeResult(bound=bound, open=opened, subgradient=sp_.D - served, u=u)
+
+
+def improve_bound(sp_: SiteProblems, u0: np.ndarray, upper: float, seconds: float,
+                  say: Any = None, patience: int = 10, stop_at: float = math.inf) -> LagrangeResult:
+    """Subgradient ascent on L from `u0` for at most `seconds`: Polyak steps towards `upper`
+    (the cost of the best plan known), directions deflected by the previous one (Camerini,
+    Fratta and Maffioli: less zig-zag), the step factor halved after `patience` steps without a
+    new best. Steps may go down (L is not smooth); the best evaluation is kept and returned,
+    and its bound is valid whatever happens. Stops early once the bound reaches `stop_at`."""
+    t0 = time.perf_counter()
+    cur = lagrangian(sp_, u0)
+    best = cur
+    lam, stall, it = 1.0, 0, 0
+    prev = np.zeros_like(cur.u)
+    freq = cur.open.astype(float)
+    while time.perf_counter() - t0 < seconds:
+        g = cur.subgradient
+        d = g + 0.5 * prev if float(g @ prev) < 0 else g
+        d = np.where((cur.u <= 0) & (d < 0), 0.0, d)   # rows at 0 that are over-served stay at 0
+        nn = float(d @ d)
+        if nn <= 1e-12 or upper - best.bound <= 1e-9 * max(abs(upper), 1.0) or best.bound >= stop_at:
+            break
+        step = lam * (upper - cur.bound) / nn
+        prev = d
+        cur = lagrangian(sp_, cur.u + step * d)
+        it += 1
+        freq = 0.9 * freq + 0.1 * cur.open
+        if cur.bound > best.bound + 1e-7 * max(abs(best.bound), 1.0):
+            best, stall = cur, 0
+        else:
+            stall += 1
+            if stall >= patience:
+                lam, stall = lam / 2.0, 0
+                if lam < 1e-5:
+                    break
+        if say is not None and it % 25 == 0:
+            say(f"[planner] bound by subgradient: {best.bound:,.0f} after {it} steps "
+                f"({time.perf_counter() - t0:.0f} s)")
+    best.stats = dict(steps=it, seconds=round(time.perf_counter() - t0, 2))  # type: ignore[attr-defined]
+    best.freq = freq  # type: ignore[attr-defined]
+    return best
+
+
+# ====================================================================== blocks
+def station_order(c: Any) -> np.ndarray:
+    """The groups of `c` in an order that keeps neighbours together (reverse Cuthill-McKee on
+    the group-site reach graph): contiguous runs of it are compact parts of the station."""
+    J, G = c.J, c.G
+    B = sp.csr_matrix((np.ones(len(c.qg)), (c.qg, J + c.qj)), shape=(G + J, G + J))
+    B = (B + B.T).tocsr()
+    perm = reverse_cuthill_mckee(B, symmetric_mode=True)
+    pos = np.empty(G + J, np.int64)
+    pos[perm] = np.arange(G + J)
+    return np.argsort(pos[:G], kind="stable")
+
+
+def partition(c: Any, blocks: int) -> list[np.ndarray]:
+    """`blocks` sets of groups, contiguous in `station_order`, with about equal numbers of pairs."""
+    order = station_order(c)
+    npairs = np.bincount(c.qg, minlength=c.G)[order].astype(float)
+    cum = np.cumsum(npairs)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, blocks) / blocks)
+    return [np.sort(part) for part in np.split(order, cuts) if len(part)]
+
+
+def restrict(c: Any, groups: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The sub-model of `c` for `groups` (indices) and every site they reach: (Compiled, its sites
+    as indices into `c`). No budget (a relaxation); group and site order are kept."""
+    gmask = np.zeros(c.G, bool)
+    gmask[groups] = True
+    keep = gmask[c.qg]
+    sites = np.unique(c.qj[keep])
+    jmap = np.full(c.J, -1, np.int64)
+    jmap[sites] = np.arange(len(sites))
+    gmap = np.full(c.G, -1, np.int64)
+    gmap[groups] = np.arange(len(groups))
+    rk = gmask[c.rg] & (jmap[c.rj] >= 0)
+    sub = replace(c, site_ids=c.site_ids[sites], cap=c.cap[sites], rate=c.rate[sites], cost=c.cost[sites],
+                  disp=c.disp[sites], fixed1=c.fixed1[sites], D=c.D[groups], w=c.w[groups], m=c.m[groups],
+                  qg=gmap[c.qg[keep]], qj=jmap[c.qj[keep]], qbin=c.qbin[keep], qsip=c.qsip[keep],
+                  rg=gmap[c.rg[rk]], rj=jmap[c.rj[rk]], qcap=c.qcap[sites], room_group=pd.Series(dtype=np.int64),
+                  unreachable=[], pairs=c.pairs.iloc[:0], budget=None, uncapacitated=False, stats={})
+    return sub, sites
+
+
+@dataclass
+class BlockRelaxation:
+    """LP relaxations of the blocks: demand multipliers for the whole model (one per demand row
+    of `SiteProblems`), the largest LP value of each site over the blocks (the heuristic's guide),
+    and per-block figures."""
+
+    u: np.ndarray
+    guide: np.ndarray
+    blocks: list[dict[str, Any]]
+    seconds: float
+    highs_s: float
+
+
+def _halo(c: Any, core: np.ndarray) -> np.ndarray:
+    """`core` plus every group that shares a reachable site with it."""
+    reach = np.zeros(c.J, bool)
+    reach[c.qj[np.isin(c.qg, core)]] = True
+    return np.unique(np.r_[core, c.qg[reach[c.qj]]])
+
+
+def block_relaxation(c: Any, sp_: SiteProblems, blocks: int, time_limit: float, threads: int = 2,
+                     halo: bool = True, say: Any = None) -> BlockRelaxation:
+    """Solve the LP relaxation of each block (its groups, plus a halo of neighbouring groups
+    whose multipliers are discarded, so that the block's edge sees its real competition for
+    places) and collect the core groups' demand duals as multipliers for `lagrangian`.
+    Rows whose block LP did not finish keep a default price (the cheapest cost per place in reach).
+    `time_limit` in seconds for all blocks together."""
+    from planner.model import COLGEN_MIN_COLUMNS, _lp_colgen, _solve_highspy, build_arrays
+
+    t0 = time.perf_counter()
+    S = sp_.S
+    row_key = sp_.row_g * S + sp_.row_s
+    # default price per demand row: cheapest cost per place among the sites it reaches
+    percap = c.cost / np.maximum(c.cap, 1)
+    ymin = np.full(c.G, np.inf)
+    np.minimum.at(ymin, c.qg, percap[c.qj])
+    u = np.where(np.isfinite(ymin[sp_.row_g]), ymin[sp_.row_g], 0.0)
+    guide = np.zeros(c.J)
+    parts = partition(c, blocks)
+    info: list[dict[str, Any]] = []
+    highs_s = 0.0
+    for b, core in enumerate(parts):
+        left = time_limit - (time.perf_counter() - t0)
+        if left <= 1.0:
+            info.append(dict(block=b, groups=int(len(core)), status="not run: time"))
+            continue
+        tb = time.perf_counter()
+        members = _halo(c, core) if halo else core
+        sub, sites = restrict(c, members)
+        ar = build_arrays(sub)
+        share = left / (len(parts) - b)
+        if ar.ny >= COLGEN_MIN_COLUMNS:
+            run = _lp_colgen(sub, ar, share, threads, False)
+        else:
+            run = _solve_highspy(ar, share, 0.0, threads, None, False, mip=False)
+        highs_s += run.seconds
+        rec = dict(block=b, groups=int(len(core)), halo=int(len(members) - len(core)), sites=int(len(sites)),
+                   columns=int(ar.ny), status=run.status, seconds=round(time.perf_counter() - tb, 2))
+        if run.status == "optimal" and run.row_dual is not None and run.values is not None:
+            Ssub = len(sub.scen)
+            key = np.unique(sub.qg[ar.yq].astype(np.int64) * Ssub + ar.ys)
+            gk = members[key // Ssub] * S + key % Ssub
+            dual = np.asarray(run.row_dual[:len(key)], float)
+            is_core = np.isin(members[key // Ssub], core)
+            pos = np.searchsorted(row_key, gk[is_core])
+            okp = (pos < len(row_key)) & (row_key[np.minimum(pos, len(row_key) - 1)] == gk[is_core])
+            u[pos[okp]] = np.maximum(dual[is_core][okp], 0.0)
+            guide[sites] = np.maximum(guide[sites], np.clip(run.values[:sub.J], 0.0, 1.0))
+            rec["objective"] = float(run.objective)
+        info.append(rec)
+        if say is not None:
+            say(f"[planner] block {b + 1}/{len(parts)}: {len(core)} groups (+{rec['halo']} around), "
+                f"{len(sites)} sites, LP {run.status} in {rec['seconds']:.1f} s")
+    return BlockRelaxation(u=u, guide=guide, blocks=info, seconds=time.perf_counter() - t0, highs_s=highs_s)
+
+
+def start_prices(c: Any, sp_: SiteProblems) -> np.ndarray:
+    """Multipliers to start from: the capacity knapsack's price per place on the rows of its
+    scenario, 0 on the others; then L(u) is at least about `capacity_bound` (currency per person)."""
+    from planner.model import capacity_knapsack
+
+    _, s, price = capacity_knapsack(c)
+    if s < 0:
+        percap = c.cost / np.maximum(c.cap, 1)
+        ymin = np.full(c.G, np.inf)
+        np.minimum.at(ymin, c.qg, percap[c.qj])
+        return np.where(np.isfinite(ymin[sp_.row_g]), ymin[sp_.row_g], 0.0)
+    return np.where(sp_.row_s == s, price, 0.0)
+
+
+# ================================================================= plan repair
+def shelter_flow(c: Any, x: np.ndarray) -> np.ndarray:
+    """The most persons the sites `x` (0/1 over `c.site_ids`) can shelter, as whole persons per
+    usable pair and scenario (array (pairs, S); 0 at closed sites): a maximum flow per scenario
+    (scipy's Dinic; integral).
+
+    Network per scenario: source -> group (its residents) -> the open site directly (shelter in
+    place) or the site's arrival bin -> the next earlier bin with arrivals -> ... -> site -> sink.
+    The edge out of a bin carries everyone arriving in that bin or later, so its capacity is the
+    door's queue limit for that bin; the site -> sink edge is the capacity. These are the model's
+    capacity and door-queue rows for the open sites (a limit of a bin without arrivals is implied
+    by the next later bin's: limits never grow with the arrival time), so any flow is a feasible
+    assignment and a maximum flow shelters the most persons.
+    """
+    from scipy.sparse.csgraph import maximum_flow
+
+    S = len(c.scen)
+    G, nb = c.G, c.nb
+    open_ = np.asarray(x, float) > 0.5
+    sites = np.flatnonzero(open_)
+    Y = np.zeros((len(c.qg), S), np.int64)
+    use = np.flatnonzero(open_[c.qj])
+    if not len(sites) or not len(use):
+        return Y
+    loc = np.full(c.J, -1, np.int64)
+    loc[sites] = np.arange(len(sites))
+    Jo = len(sites)
+    qg, qj, qb, sip = c.qg[use], c.qj[use], c.qbin[use].astype(np.int64), np.asarray(c.qsip[use], bool)
+    bkey = np.unique(qj[~sip] * nb + qb[~sip])
+    bj, bb = bkey // nb, bkey % nb
+    n_site0 = 2 + G
+    n_bin0 = n_site0 + Jo
+    n = n_bin0 + len(bkey)
+    to = np.full(len(qg), -1, np.int64)
+    to[sip] = n_site0 + loc[qj[sip]]
+    to[~sip] = n_bin0 + np.searchsorted(bkey, qj[~sip] * nb + qb[~sip])
+    first = np.r_[True, bj[1:] != bj[:-1]]
+    chain_from = n_bin0 + np.arange(len(bkey))
+    chain_to = np.where(first, n_site0 + loc[bj], chain_from - 1)
+    big = int(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
+    chain_cap = np.minimum(np.minimum(c.qcap[bj, bb], c.cap[bj]), big)
+    site_cap = np.minimum(c.cap[sites], big)
+    pkey = qg.astype(np.int64) * n + to                       # one edge per usable pair (unique)
+    porder = np.argsort(pkey)
+    for s in range(S):
+        d = c.D[:, s].astype(np.int64)
+        if d.sum() == 0:
+            continue
+        pg = d[qg] > 0
+        rows = np.r_[np.zeros(G, np.int64), 2 + qg[pg], chain_from, n_site0 + np.arange(Jo)]
+        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64)]
+        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap].astype(np.int32)
+        keep = caps > 0
+        A = sp.csr_matrix((caps[keep], (rows[keep], cols[keep])), shape=(n, n))
+        A.sum_duplicates()
+        F = maximum_flow(A, 0, 1, method="dinic").flow[2:2 + G].tocoo()
+        pos = F.data > 0
+        fk = F.row[pos].astype(np.int64) * n + F.col[pos]
+        at = np.searchsorted(pkey[porder], fk)
+        ok = (at < len(pkey)) & (pkey[porder][np.minimum(at, len(pkey) - 1)] == fk)
+        Y[use[porder[at[ok]]], s] = F.data[pos][ok]
+    return Y
+
+
+def residual_demand(c: Any, x: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
+    """Persons per (group, scenario) that the sites `x` cannot shelter even in the best
+    assignment (`shelter_flow`; pass `Y` if already computed)."""
+    if Y is None:
+        Y = shelter_flow(c, x)
+    S = len(c.scen)
+    served = np.zeros((c.G, S), np.int64)
+    for s in range(S):
+        served[:, s] = np.bincount(c.qg, weights=Y[:, s], minlength=c.G).astype(np.int64)
+    return np.maximum(c.D.astype(np.int64) - served, 0)
+
+
+def flow_vector(c: Any, x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The whole-person assignment `Y` (per usable pair and scenario) of the plan `x` as a column
+    vector of the fixed-site model (`assign_fixed`'s layout): (vector, its Arrays)."""
+    from planner.model import _group_walk, build_arrays
+
+    S = len(c.scen)
+    ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=_group_walk(c), only_sites=x > 0.5, all_scen=True)
+    v = np.zeros(ar.A.shape[1])
+    v[:ar.ycol0] = ar.lo[:ar.ycol0]
+    y = Y[ar.yq, ar.ys].astype(float)
+    v[ar.ycol0:ar.ycol0 + ar.ny] = y
+    if len(ar.S_key):
+        # queue suffix columns: door arrivals at the site in that scenario in the bin or later
+        door = ~np.asarray(c.qsip[ar.yq], bool)
+        key = c.qj[ar.yq].astype(np.int64) * S + ar.ys
+        arr = np.zeros((c.J * S, c.nb + 1))
+        np.add.at(arr, (key[door], c.qbin[ar.yq][door]), y[door])
+        suffix = np.cumsum(arr[:, ::-1], axis=1)[:, ::-1]
+        v[ar.scol0:ar.scol0 + len(ar.S_key)] = suffix[ar.S_key // (c.nb + 1), ar.S_key % (c.nb + 1)]
+    return v, ar
+
+
+def repair_plan(c: Any, x: np.ndarray, residual: np.ndarray, threads: int = 2, time_limit: float = 60.0,
+                gap: float = 0.005) -> np.ndarray | None:
+    """Sites to add to `x` so that the `residual` persons (per group and scenario) are sheltered too:
+    the cover-all model on the residual groups and the sites not yet open (their full capacity and
+    door), solved as a small MIP. With the assignment that gave `residual`, the union is feasible.
+    Returns the new 0/1 vector, or None when the residual cannot be sheltered that way."""
+    from planner.model import _solve_highspy, build_arrays
+
+    groups = np.flatnonzero(residual.sum(axis=1) > 0)
+    if not len(groups):
+        return x.copy()
+    closed = x <= 0.5
+    gmask = np.zeros(c.G, bool)
+    gmask[groups] = True
+    ok = closed[c.qj]
+    sub = replace(c, qg=c.qg[ok], qj=c.qj[ok], qbin=c.qbin[ok], qsip=c.qsip[ok])
+    sub, sites = restrict(sub, groups)
+    sub = replace(sub, D=residual[groups].astype(np.int64), scen_mult=np.ones(len(c.scen)),
+                  m=np.zeros(len(groups), np.int64), objective="cover-all")
+    reached = np.zeros(len(groups), bool)
+    reached[np.unique(sub.qg)] = True
+    if not reached.all():
+        return None
+    ar = build_arrays(sub)
+    run = _solve_highspy(ar, time_limit, gap, threads, None, False, mip=True)
+    if run.values is None:
+        return None
+    out = x.copy()
+    out[sites[run.values[:sub.J] > 0.5]] = 1.0
+    return out
