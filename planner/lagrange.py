@@ -1,8 +1,8 @@
-"""Lagrangian bound and block decomposition for stations too large for one LP.
+"""Lagrangian relaxation, maximum flows and capacity cuts, for stations too large for one LP.
 
 The cover-all model's demand rows (every resident of group g has a place in scenario s)
 are the only rows that tie the sites together. Priced out with multipliers `u_gs >= 0`
-(persons -> currency per person), the rest splits into one small problem per site:
+(currency per person), the rest splits into one small problem per site:
 
     L(u) = sum_gs u_gs D_gs + sum_j min_{x_j in {0,1}} x_j (f_j - sum_s K_js(u))
 
@@ -11,30 +11,30 @@ where `K_js(u)` is the most that site j can "earn" in scenario s: the largest
 door's admission for that group's arrival bin), `sum_g y_gs <= capacity`, and the door
 arrivals (every group but the site's own room) at most what the door admits from the
 earliest arrival bin on. Those two nested limits make the site problem a polymatroid,
-so the greedy (largest u first) solves it, vectorised over all sites at once.
+so the greedy (largest u first) solves it, vectorised over all sites at once (`lagrangian`).
+`L(u)` bounds every cover-all plan for ANY `u >= 0`; measured on Station Unity, L at the LP's
+demand duals equals the LP optimum.
 
-`L(u)` is a lower bound on the cost of every cover-all plan, for ANY `u >= 0` (weak
-duality); the constraints left out (later queue bins, backup, budget) only make it
-weaker, never invalid. Good multipliers come from LP relaxations of overlapping blocks
-of the station (`block_relaxation`: each block's demand duals, solved by HiGHS) and are
-then improved by subgradient steps (`improve_bound`). The blocks' LP solutions also give
-the site guide for the heuristic (which rooms the relaxations open at all).
+The planner's use (`planner.model._solve_lagrangian`): with the capacity knapsack's price per
+place (`start_prices`) the sites that pay are the knapsack's sites adjusted for reach and
+queues; `shelter_flow` (scipy maximum flow over the capacity and door-queue network) finds
+whom they cannot shelter; their price is raised a little and the paying sites taken again; a
+small MIP (`repair_plan`) shelters the last few. The flows' minimum cuts give Hall rows
+(these residents can only go to these sites) for a small LP over the sites (`cut_bound`), a
+bound at least as strong as the capacity knapsack.
 
-Units: costs in currency, persons, seconds. Used by `planner.model` when the assignment
-columns exceed `DECOMPOSE_MIN_COLUMNS` (30,000 rooms: one LP would not finish in time).
+Units: costs in currency, persons, seconds.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 
 @dataclass
@@ -120,7 +120,7 @@ def site_problems(c: Any, ar: Any) -> SiteProblems:
                         stats=dict(columns=int(ny), rows=int(len(D)), segments=int(nseg)))
 
 
-def lagrangian(sp_: SiteProblems, u: np.ndarray, want_flows: bool = False) -> LagrangeResult:
+def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
     """L(u) for demand multipliers `u` (currency per person, one per demand row; clipped at 0).
 
     O(columns log columns): one sort of the door columns by (segment, -u) and prefix sums.
@@ -132,7 +132,7 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray, want_flows: bool = False) -> La
     # within each segment, largest u first (segments are already in order: one float key)
     order = np.argsort(sp_.d_seg * 2.0 + (1.0 - w / wmax), kind="stable")
     seg = sp_.d_seg[order]
-    ub = sp_.d_ub[order] * (w[order] > 0)
+    ub = sp_.d_ub[order]   # zero-price columns are taken too (same value): a subgradient of smaller norm
     wo = w[order]
     cs = np.cumsum(ub)
     first = np.r_[True, seg[1:] != seg[:-1]]
@@ -143,7 +143,7 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray, want_flows: bool = False) -> La
     # greedy on the two nested limits: door columns with a larger u than the site's own room go first
     ahead = np.bincount(seg, weights=ub * (wo > w_sip[seg]), minlength=nseg)
     took = np.minimum(ahead, np.minimum(sp_.door, sp_.cap))
-    sip_take = np.where(w_sip > 0, np.clip(np.minimum(sp_.sip_ub, sp_.cap - took), 0.0, None), 0.0)
+    sip_take = np.where(has_sip, np.clip(np.minimum(sp_.sip_ub, sp_.cap - took), 0.0, None), 0.0)
     K = np.minimum(sp_.door, sp_.cap - sip_take)
     take = np.clip(K[seg] - before, 0.0, ub)
     earn_seg = np.bincount(seg, weights=wo * take, minlength=nseg) + w_sip * sip_take
@@ -157,69 +157,21 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray, want_flows: bool = False) -> La
     return LagrangeResult(bound=bound, open=opened, subgradient=sp_.D - served, u=u)
 
 
-def improve_bound(sp_: SiteProblems, u0: np.ndarray, upper: float, seconds: float,
-                  say: Any = None, patience: int = 10, stop_at: float = math.inf) -> LagrangeResult:
-    """Subgradient ascent on L from `u0` for at most `seconds`: Polyak steps towards `upper`
-    (the cost of the best plan known), directions deflected by the previous one (Camerini,
-    Fratta and Maffioli: less zig-zag), the step factor halved after `patience` steps without a
-    new best. Steps may go down (L is not smooth); the best evaluation is kept and returned,
-    and its bound is valid whatever happens. Stops early once the bound reaches `stop_at`."""
-    t0 = time.perf_counter()
-    cur = lagrangian(sp_, u0)
-    best = cur
-    lam, stall, it = 1.0, 0, 0
-    prev = np.zeros_like(cur.u)
-    freq = cur.open.astype(float)
-    while time.perf_counter() - t0 < seconds:
-        g = cur.subgradient
-        d = g + 0.5 * prev if float(g @ prev) < 0 else g
-        d = np.where((cur.u <= 0) & (d < 0), 0.0, d)   # rows at 0 that are over-served stay at 0
-        nn = float(d @ d)
-        if nn <= 1e-12 or upper - best.bound <= 1e-9 * max(abs(upper), 1.0) or best.bound >= stop_at:
-            break
-        step = lam * (upper - cur.bound) / nn
-        prev = d
-        cur = lagrangian(sp_, cur.u + step * d)
-        it += 1
-        freq = 0.9 * freq + 0.1 * cur.open
-        if cur.bound > best.bound + 1e-7 * max(abs(best.bound), 1.0):
-            best, stall = cur, 0
-        else:
-            stall += 1
-            if stall >= patience:
-                lam, stall = lam / 2.0, 0
-                if lam < 1e-5:
-                    break
-        if say is not None and it % 25 == 0:
-            say(f"[planner] bound by subgradient: {best.bound:,.0f} after {it} steps "
-                f"({time.perf_counter() - t0:.0f} s)")
-    best.stats = dict(steps=it, seconds=round(time.perf_counter() - t0, 2))  # type: ignore[attr-defined]
-    best.freq = freq  # type: ignore[attr-defined]
-    return best
+def start_prices(c: Any, sp_: SiteProblems) -> np.ndarray:
+    """Multipliers to start from: the capacity knapsack's price per place on the rows of its
+    scenario, 0 on the others; then L(u) is at least about `capacity_bound` (currency per person)."""
+    from planner.model import capacity_knapsack
+
+    _, s, price = capacity_knapsack(c)
+    if s < 0:
+        percap = c.cost / np.maximum(c.cap, 1)
+        ymin = np.full(c.G, np.inf)
+        np.minimum.at(ymin, c.qg, percap[c.qj])
+        return np.where(np.isfinite(ymin[sp_.row_g]), ymin[sp_.row_g], 0.0)
+    return np.where(sp_.row_s == s, price, 0.0)
 
 
-# ====================================================================== blocks
-def station_order(c: Any) -> np.ndarray:
-    """The groups of `c` in an order that keeps neighbours together (reverse Cuthill-McKee on
-    the group-site reach graph): contiguous runs of it are compact parts of the station."""
-    J, G = c.J, c.G
-    B = sp.csr_matrix((np.ones(len(c.qg)), (c.qg, J + c.qj)), shape=(G + J, G + J))
-    B = (B + B.T).tocsr()
-    perm = reverse_cuthill_mckee(B, symmetric_mode=True)
-    pos = np.empty(G + J, np.int64)
-    pos[perm] = np.arange(G + J)
-    return np.argsort(pos[:G], kind="stable")
-
-
-def partition(c: Any, blocks: int) -> list[np.ndarray]:
-    """`blocks` sets of groups, contiguous in `station_order`, with about equal numbers of pairs."""
-    order = station_order(c)
-    npairs = np.bincount(c.qg, minlength=c.G)[order].astype(float)
-    cum = np.cumsum(npairs)
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, blocks) / blocks)
-    return [np.sort(part) for part in np.split(order, cuts) if len(part)]
-
-
+# ================================================================ sub-models
 def restrict(c: Any, groups: np.ndarray) -> tuple[Any, np.ndarray]:
     """The sub-model of `c` for `groups` (indices) and every site they reach: (Compiled, its sites
     as indices into `c`). No budget (a relaxation); group and site order are kept."""
@@ -240,98 +192,8 @@ def restrict(c: Any, groups: np.ndarray) -> tuple[Any, np.ndarray]:
     return sub, sites
 
 
-@dataclass
-class BlockRelaxation:
-    """LP relaxations of the blocks: demand multipliers for the whole model (one per demand row
-    of `SiteProblems`), the largest LP value of each site over the blocks (the heuristic's guide),
-    and per-block figures."""
-
-    u: np.ndarray
-    guide: np.ndarray
-    blocks: list[dict[str, Any]]
-    seconds: float
-    highs_s: float
-
-
-def _halo(c: Any, core: np.ndarray) -> np.ndarray:
-    """`core` plus every group that shares a reachable site with it."""
-    reach = np.zeros(c.J, bool)
-    reach[c.qj[np.isin(c.qg, core)]] = True
-    return np.unique(np.r_[core, c.qg[reach[c.qj]]])
-
-
-def block_relaxation(c: Any, sp_: SiteProblems, blocks: int, time_limit: float, threads: int = 2,
-                     halo: bool = True, say: Any = None) -> BlockRelaxation:
-    """Solve the LP relaxation of each block (its groups, plus a halo of neighbouring groups
-    whose multipliers are discarded, so that the block's edge sees its real competition for
-    places) and collect the core groups' demand duals as multipliers for `lagrangian`.
-    Rows whose block LP did not finish keep a default price (the cheapest cost per place in reach).
-    `time_limit` in seconds for all blocks together."""
-    from planner.model import COLGEN_MIN_COLUMNS, _lp_colgen, _solve_highspy, build_arrays
-
-    t0 = time.perf_counter()
-    S = sp_.S
-    row_key = sp_.row_g * S + sp_.row_s
-    # default price per demand row: cheapest cost per place among the sites it reaches
-    percap = c.cost / np.maximum(c.cap, 1)
-    ymin = np.full(c.G, np.inf)
-    np.minimum.at(ymin, c.qg, percap[c.qj])
-    u = np.where(np.isfinite(ymin[sp_.row_g]), ymin[sp_.row_g], 0.0)
-    guide = np.zeros(c.J)
-    parts = partition(c, blocks)
-    info: list[dict[str, Any]] = []
-    highs_s = 0.0
-    for b, core in enumerate(parts):
-        left = time_limit - (time.perf_counter() - t0)
-        if left <= 1.0:
-            info.append(dict(block=b, groups=int(len(core)), status="not run: time"))
-            continue
-        tb = time.perf_counter()
-        members = _halo(c, core) if halo else core
-        sub, sites = restrict(c, members)
-        ar = build_arrays(sub)
-        share = left / (len(parts) - b)
-        if ar.ny >= COLGEN_MIN_COLUMNS:
-            run = _lp_colgen(sub, ar, share, threads, False)
-        else:
-            run = _solve_highspy(ar, share, 0.0, threads, None, False, mip=False)
-        highs_s += run.seconds
-        rec = dict(block=b, groups=int(len(core)), halo=int(len(members) - len(core)), sites=int(len(sites)),
-                   columns=int(ar.ny), status=run.status, seconds=round(time.perf_counter() - tb, 2))
-        if run.status == "optimal" and run.row_dual is not None and run.values is not None:
-            Ssub = len(sub.scen)
-            key = np.unique(sub.qg[ar.yq].astype(np.int64) * Ssub + ar.ys)
-            gk = members[key // Ssub] * S + key % Ssub
-            dual = np.asarray(run.row_dual[:len(key)], float)
-            is_core = np.isin(members[key // Ssub], core)
-            pos = np.searchsorted(row_key, gk[is_core])
-            okp = (pos < len(row_key)) & (row_key[np.minimum(pos, len(row_key) - 1)] == gk[is_core])
-            u[pos[okp]] = np.maximum(dual[is_core][okp], 0.0)
-            guide[sites] = np.maximum(guide[sites], np.clip(run.values[:sub.J], 0.0, 1.0))
-            rec["objective"] = float(run.objective)
-        info.append(rec)
-        if say is not None:
-            say(f"[planner] block {b + 1}/{len(parts)}: {len(core)} groups (+{rec['halo']} around), "
-                f"{len(sites)} sites, LP {run.status} in {rec['seconds']:.1f} s")
-    return BlockRelaxation(u=u, guide=guide, blocks=info, seconds=time.perf_counter() - t0, highs_s=highs_s)
-
-
-def start_prices(c: Any, sp_: SiteProblems) -> np.ndarray:
-    """Multipliers to start from: the capacity knapsack's price per place on the rows of its
-    scenario, 0 on the others; then L(u) is at least about `capacity_bound` (currency per person)."""
-    from planner.model import capacity_knapsack
-
-    _, s, price = capacity_knapsack(c)
-    if s < 0:
-        percap = c.cost / np.maximum(c.cap, 1)
-        ymin = np.full(c.G, np.inf)
-        np.minimum.at(ymin, c.qg, percap[c.qj])
-        return np.where(np.isfinite(ymin[sp_.row_g]), ymin[sp_.row_g], 0.0)
-    return np.where(sp_.row_s == s, price, 0.0)
-
-
 # ================================================================= plan repair
-def shelter_flow(c: Any, x: np.ndarray) -> np.ndarray:
+def shelter_flow(c: Any, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
     """The most persons the sites `x` (0/1 over `c.site_ids`) can shelter, as whole persons per
     usable pair and scenario (array (pairs, S); 0 at closed sites): a maximum flow per scenario
     (scipy's Dinic; integral).
@@ -343,7 +205,12 @@ def shelter_flow(c: Any, x: np.ndarray) -> np.ndarray:
     capacity and door-queue rows for the open sites (a limit of a bin without arrivals is implied
     by the next later bin's: limits never grow with the arrival time), so any flow is a feasible
     assignment and a maximum flow shelters the most persons.
+
+    `cuts`: if a list, the groups on the source side of each scenario's minimum cut (those with
+    residents left without a place and every group their people could be moved to) are appended
+    as (scenario, group indices) when some are left without a place: see `hall_cuts`.
     """
+    from scipy.sparse.csgraph import breadth_first_order
     from scipy.sparse.csgraph import maximum_flow
 
     S = len(c.scen)
@@ -358,14 +225,16 @@ def shelter_flow(c: Any, x: np.ndarray) -> np.ndarray:
     loc[sites] = np.arange(len(sites))
     Jo = len(sites)
     qg, qj, qb, sip = c.qg[use], c.qj[use], c.qbin[use].astype(np.int64), np.asarray(c.qsip[use], bool)
-    bkey = np.unique(qj[~sip] * nb + qb[~sip])
+    # only bins whose door limit is below the capacity need a node (they are the latest bins: limits
+    # never grow with the arrival time); earlier arrivals meet the capacity alone
+    chain = ~sip & (c.qcap[qj, np.minimum(qb, nb - 1)] < c.cap[qj])
+    bkey = np.unique(qj[chain] * nb + qb[chain])
     bj, bb = bkey // nb, bkey % nb
     n_site0 = 2 + G
     n_bin0 = n_site0 + Jo
     n = n_bin0 + len(bkey)
-    to = np.full(len(qg), -1, np.int64)
-    to[sip] = n_site0 + loc[qj[sip]]
-    to[~sip] = n_bin0 + np.searchsorted(bkey, qj[~sip] * nb + qb[~sip])
+    to = n_site0 + loc[qj]
+    to[chain] = n_bin0 + np.searchsorted(bkey, qj[chain] * nb + qb[chain])
     first = np.r_[True, bj[1:] != bj[:-1]]
     chain_from = n_bin0 + np.arange(len(bkey))
     chain_to = np.where(first, n_site0 + loc[bj], chain_from - 1)
@@ -374,10 +243,8 @@ def shelter_flow(c: Any, x: np.ndarray) -> np.ndarray:
     site_cap = np.minimum(c.cap[sites], big)
     pkey = qg.astype(np.int64) * n + to                       # one edge per usable pair (unique)
     porder = np.argsort(pkey)
-    for s in range(S):
+    def one(s: int) -> tuple[int, Any, Any]:
         d = c.D[:, s].astype(np.int64)
-        if d.sum() == 0:
-            continue
         pg = d[qg] > 0
         rows = np.r_[np.zeros(G, np.int64), 2 + qg[pg], chain_from, n_site0 + np.arange(Jo)]
         cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64)]
@@ -385,7 +252,19 @@ def shelter_flow(c: Any, x: np.ndarray) -> np.ndarray:
         keep = caps > 0
         A = sp.csr_matrix((caps[keep], (rows[keep], cols[keep])), shape=(n, n))
         A.sum_duplicates()
-        F = maximum_flow(A, 0, 1, method="dinic").flow[2:2 + G].tocoo()
+        flow = maximum_flow(A, 0, 1, method="dinic")
+        cut = None
+        if cuts is not None and flow.flow_value < d.sum():
+            R = (A - flow.flow).tocsr()
+            R.data[R.data < 0] = 0
+            R.eliminate_zeros()
+            side = breadth_first_order(R, 0, directed=True, return_predecessors=False)
+            cut = np.sort(side[(side >= 2) & (side < 2 + G)] - 2)
+        return s, flow.flow[2:2 + G].tocoo(), cut
+
+    for s, F, cut in (one(s) for s in range(S) if c.D[:, s].sum() > 0):
+        if cut is not None and cuts is not None:
+            cuts.append((s, cut))
         pos = F.data > 0
         fk = F.row[pos].astype(np.int64) * n + F.col[pos]
         at = np.searchsorted(pkey[porder], fk)
@@ -458,3 +337,94 @@ def repair_plan(c: Any, x: np.ndarray, residual: np.ndarray, threads: int = 2, t
     out = x.copy()
     out[sites[run.values[:sub.J] > 0.5]] = 1.0
     return out
+
+
+# ============================================================== capacity cuts
+def hall_cuts(c: Any, cuts: list) -> list[tuple[int, np.ndarray]]:
+    """Split each (scenario, groups) of `shelter_flow`'s minimum cuts into parts that share no
+    reachable site: each part is a set of rooms whose residents can only be sheltered by the
+    sites in their reach, however the plan looks (a Hall condition)."""
+    from scipy.sparse.csgraph import connected_components
+
+    out: list[tuple[int, np.ndarray]] = []
+    for s, groups in cuts:
+        if not len(groups):
+            continue
+        gmask = np.zeros(c.G, bool)
+        gmask[groups] = True
+        sel = gmask[c.qg]
+        gl = np.searchsorted(groups, c.qg[sel])
+        B = sp.csr_matrix((np.ones(int(sel.sum())), (gl, len(groups) + c.qj[sel])),
+                          shape=(len(groups) + c.J, len(groups) + c.J))
+        _, lab = connected_components(B, directed=False)
+        glab = lab[:len(groups)]
+        order = np.argsort(glab, kind="stable")
+        cutsz = np.flatnonzero(np.diff(glab[order])) + 1
+        for part in np.split(groups[order], cutsz):
+            out.append((s, part))
+    return out
+
+
+def site_limits(c: Any, parts: list[np.ndarray], s: int) -> sp.csr_matrix:
+    """Per part k (a set of groups; parts may overlap) and site j: the most residents of part k
+    site j can hold in scenario s (persons): min(capacity, their residents in its reach, its own
+    room's + what its door admits from their earliest arrival bin on). Shape (parts, sites)."""
+    if not parts:
+        return sp.csr_matrix((0, c.J))
+    ptr = np.r_[0, np.cumsum(np.bincount(c.qg, minlength=c.G))]   # pairs are sorted by group
+    kk = np.concatenate([np.full(len(g), k, np.int64) for k, g in enumerate(parts)])
+    gg = np.concatenate(parts).astype(np.int64)
+    n = ptr[gg + 1] - ptr[gg]
+    k = np.repeat(kk, n)
+    q = np.repeat(ptr[gg] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
+    j = c.qj[q].astype(np.int64)
+    d = c.D[c.qg[q], s].astype(float)
+    sip = np.asarray(c.qsip[q], bool)
+    key = k * c.J + j
+    ukey, inv = np.unique(key, return_inverse=True)
+    reach = np.bincount(inv, weights=d, minlength=len(ukey))
+    own = np.bincount(inv, weights=d * sip, minlength=len(ukey))
+    bmin = np.full(len(ukey), c.nb - 1, np.int64)
+    np.minimum.at(bmin, inv[~sip], c.qbin[q][~sip].astype(np.int64))
+    hasdoor = np.bincount(inv, weights=(~sip).astype(float), minlength=len(ukey)) > 0
+    uj = ukey % c.J
+    admit = np.where(hasdoor, c.qcap[uj, bmin], 0).astype(float)
+    h = np.minimum(np.minimum(c.cap[uj].astype(float), reach), own + np.minimum(reach - own, admit))
+    return sp.csr_matrix((h, (ukey // c.J, uj)), shape=(len(parts), c.J))
+
+
+def cut_bound(c: Any, parts: list[tuple[int, np.ndarray]], threads: int = 2,
+              time_limit: float = 60.0) -> float:
+    """A lower bound on the cost of every cover-all plan (currency): the LP over the sites alone
+    (0 <= x <= 1, fixed sites 1) with, per scenario, the capacity knapsack row of all residents
+    and one row per part of `parts`: sum_j h_kj x_j >= residents of part k (`site_limits`).
+    Every row holds for every plan, so the LP's optimum bounds them all; -inf if it fails."""
+    import highspy
+
+    from planner.model import highs_lp
+
+    S = len(c.scen)
+    rows, lo = [], []
+    for s in range(S):
+        mine = [g for ss, g in parts if ss == s]
+        if c.D[:, s].sum() > 0:
+            mine = [np.arange(c.G)] + mine          # the knapsack row of all residents
+        if not mine:
+            continue
+        rows.append(site_limits(c, mine, s))
+        lo.extend(float(c.D[g, s].sum()) for g in mine)
+    if not rows:
+        return -math.inf
+    A = sp.vstack(rows).tocsc()
+    lo_ = np.asarray(lo)
+    fixed = np.asarray(c.fixed1, bool)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", int(threads))
+    h.setOptionValue("time_limit", float(time_limit))
+    h.passModel(highs_lp(A, c.cost.astype(float), fixed.astype(float), np.ones(c.J), lo_, np.full(len(lo_), np.inf)))
+    h.run()
+    if str(h.getModelStatus()).split(".")[-1] != "kOptimal":
+        return -math.inf
+    return float(h.getInfo().objective_function_value)
+
