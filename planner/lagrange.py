@@ -339,6 +339,34 @@ def repair_plan(c: Any, x: np.ndarray, residual: np.ndarray, threads: int = 2, t
     return out
 
 
+def close_sites(c: Any, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
+                batch: int = 8) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Local search by maximum flows: close the open sites `order` (indices, most promising first)
+    while everyone still has a place, `batch` at a time, halving a batch that does not fit
+    (every test is exact: people may move anywhere, not only out of the closed site).
+    Stops at `deadline` (a `time.perf_counter()` value). Returns (plan, its flow, counts)."""
+    import time
+    from collections import deque
+
+    x = np.asarray(x, float).copy()
+    queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
+    tests = closed = 0
+    while queue and time.perf_counter() < deadline:
+        grp = queue.popleft()
+        x2 = x.copy()
+        x2[grp] = 0.0
+        Y2 = shelter_flow(c, x2)
+        tests += 1
+        if residual_demand(c, x2, Y2).sum() == 0:
+            x, Y = x2, Y2
+            closed += len(grp)
+        elif len(grp) > 1:
+            half = len(grp) // 2
+            queue.appendleft(grp[half:])
+            queue.appendleft(grp[:half])
+    return x, Y, dict(tests=tests, closed=closed)
+
+
 # ============================================================== capacity cuts
 def hall_cuts(c: Any, cuts: list) -> list[tuple[int, np.ndarray]]:
     """Split each (scenario, groups) of `shelter_flow`'s minimum cuts into parts that share no
