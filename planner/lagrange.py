@@ -81,16 +81,16 @@ class LagrangeResult:
     u: np.ndarray
 
 
-def site_problems(c: Any, ar: Any) -> SiteProblems:
-    """Group the assignment columns of `ar` (a cover-all model of `c`) by site and scenario."""
+def site_problems(c: Any, yq: np.ndarray, ys: np.ndarray, yub: np.ndarray) -> SiteProblems:
+    """Group the assignment columns (usable pair `yq`, scenario `ys`, upper bound `yub` in persons:
+    `planner.model.assignment_columns`) of a cover-all model of `c` by site and scenario."""
     S = len(c.scen)
     J = c.J
-    ny = ar.ny
-    yq, ys = ar.yq, ar.ys
+    ny = len(yq)
     yj = c.qj[yq].astype(np.int64)
     yg = c.qg[yq].astype(np.int64)
     sip = np.asarray(c.qsip[yq], bool)
-    yub = np.asarray(ar.hi[ar.ycol0:ar.ycol0 + ny], float)
+    yub = np.asarray(yub, float)
     key = yg * S + ys
     ukey, row = np.unique(key, return_inverse=True)
     row = np.asarray(row).ravel()

@@ -593,6 +593,27 @@ def _backup_rows(R: _Rows, c: Compiled, need: np.ndarray, G: int, zcols: np.ndar
               np.r_[np.ones(int(sel.sum())), -m], np.zeros(len(need)), np.full(len(need), INF), "backup")
 
 
+def assignment_columns(c: Compiled, all_scen: bool = False,
+                       only_sites: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's assignment columns: (usable pair, scenario, upper bound in persons) for every
+    pair and scenario with residents (scenarios the model drops left out unless `all_scen`;
+    only pairs to `only_sites` if given). Upper bound: min(residents, capacity, the door's
+    admission for the pair's arrival bin; shelter in place: capacity)."""
+    S = len(c.scen)
+    Dq = c.D[c.qg]  # (Q, S)
+    qq, ss = np.nonzero(Dq > 0)
+    mult = np.ones(S) if (all_scen or not len(c.scen_mult)) else c.scen_mult
+    keep = mult[ss] > 0
+    qq, ss = qq[keep], ss[keep]
+    if only_sites is not None:  # assignment to these sites only (fixed-x solves: closed sites drop out)
+        keep = only_sites[c.qj[qq]]
+        qq, ss = qq[keep], ss[keep]
+    yj = c.qj[qq]
+    qc = np.where(c.qsip[qq], c.cap[yj], c.qcap[yj, c.qbin[qq]])
+    yub = np.minimum(Dq[qq, ss], np.minimum(c.cap[yj], qc)).astype(float)
+    return qq, ss, yub
+
+
 def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
                  only_sites: np.ndarray | None = None, all_scen: bool = False,
@@ -607,20 +628,11 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     J, G, S = c.J, c.G, len(c.scen)
     cover_all = c.objective == "cover-all"
     # ---- y columns: usable pair q x scenario s with D>0
-    Dq = c.D[c.qg]  # (Q, S)
-    qq, ss = np.nonzero(Dq > 0)
+    qq, ss, yub = assignment_columns(c, all_scen=all_scen, only_sites=only_sites)
     mult = np.ones(S) if (all_scen or not len(c.scen_mult)) else c.scen_mult
-    keep = mult[ss] > 0
-    qq, ss = qq[keep], ss[keep]
-    if only_sites is not None:  # assignment to these sites only (fixed-x solves: closed sites drop out)
-        keep = only_sites[c.qj[qq]]
-        qq, ss = qq[keep], ss[keep]
     ny = len(qq)
     yg, yj = c.qg[qq], c.qj[qq]
     ybin, ysip = c.qbin[qq], c.qsip[qq]
-    dy = Dq[qq, ss]
-    qc = np.where(ysip, c.cap[yj], c.qcap[yj, ybin])
-    yub = np.minimum(dy, np.minimum(c.cap[yj], qc)).astype(float)
     nx = J
     z_groups = np.flatnonzero(c.m >= 2) if not cover_all else np.zeros(0, np.int64)
     nz_ = len(z_groups)
@@ -1337,18 +1349,23 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
         f"{c.J} sites ({c.stats['sites_pruned']} pruned), {c.stats['usable_pairs']} pairs")
     if p.pure_cover and c.uncapacitated and c.G > 0:
         return _solve_pure(p, c, start, t_all, timings, say, budget_checked)
+    if (p.lagrangian and start is None and p.objective == "cover-all" and p.solver == "highs"
+            and (c.m < 2).all() and c.G > 0):
+        t = time.perf_counter()
+        cols = assignment_columns(c)
+        if len(cols[0]) >= LAGRANGE_MIN_COLUMNS:   # the path needs the assignment columns only
+            timings["build_s"] = time.perf_counter() - t
+            sol = _solve_lagrangian(p, c, cols, t_all, timings, dict(c.stats), say)
+            if sol is not None:
+                return sol
+            say("[planner] the Lagrangian start did not give a plan: back to the LP relaxation")
+        del cols
     t = time.perf_counter()
     ar = build_arrays(c)
     timings["build_s"] = time.perf_counter() - t
     stats: dict[str, Any] = dict(c.stats)
     stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                  binaries=int(ar.integer.sum()))
-    if (p.lagrangian and start is None and p.objective == "cover-all" and ar.ny >= LAGRANGE_MIN_COLUMNS
-            and p.solver == "highs" and (c.m < 2).all() and c.G > 0):
-        sol = _solve_lagrangian(p, c, ar, t_all, timings, stats, say)
-        if sol is not None:
-            return sol
-        say("[planner] the Lagrangian start did not give a plan: back to the LP relaxation")
     # ---- start: given, or LP-guided rounding + local search, or greedy
     x0: np.ndarray | None = None
     start_vec = None
@@ -1710,8 +1727,8 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
     return _finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say)
 
 
-def _solve_lagrangian(p: Problem, c: Compiled, ar: Arrays, t_all: float, timings: dict[str, float],
-                      stats: dict[str, Any], say: Any) -> Solution | None:
+def _solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray], t_all: float,
+                      timings: dict[str, float], stats: dict[str, Any], say: Any) -> Solution | None:
     """Cover-all on a model too large for one LP relaxation (see `planner.lagrange`).
 
     1. multipliers: the capacity knapsack's price per place; the sites whose Lagrangian problem
@@ -1730,7 +1747,12 @@ def _solve_lagrangian(p: Problem, c: Compiled, ar: Arrays, t_all: float, timings
 
     T = p.time_limit_s
     t = time.perf_counter()
-    sp_ = site_problems(c, ar)
+    sp_ = site_problems(c, *cols)
+    S = len(c.scen)
+    # the model this path works on: sites, assignment columns, demand and capacity rows (the door
+    # queues live in the flow networks and the site problems)
+    stats.update(variables=int(c.J + len(cols[0])), rows=int(sp_.R + c.J * S), nonzeros=int(2 * len(cols[0]) + c.J * S),
+                 binaries=int(c.J), model="lagrangian")
     cb = capacity_bound(c)
     lag = lagrangian(sp_, start_prices(c, sp_))
     timings["lagrange_s"] = time.perf_counter() - t
@@ -1956,7 +1978,7 @@ LAGRANGE_BUMP = 0.005
 sites cannot shelter, before the repair MIP. Measured at 10,000 rooms: 0.02 -> plan within 0.04 % of
 the bound, 0.1 -> 1.2 %, 1.0 -> 3.6 % (too many sites open that the local search cannot close)."""
 LAGRANGE_BUMP_ROUNDS = 20
-LAGRANGE_LOCAL_SEARCH_SHARE = 0.3
+LAGRANGE_LOCAL_SEARCH_SHARE = 0.5
 """Share of the time limit for the local search by flows on the Lagrangian path (`close_sites`;
 the one-site-at-a-time local search of the LP path closed 0 to 1 site in 130 s at 30,000 rooms;
 by flows, 42 s took the plan from 1,059.1 M to 1,056.1 M, gap 2.17 % -> 1.89 %)."""

@@ -76,7 +76,7 @@ def test_every_bound_is_at_most_the_brute_force_optimum(seed: int) -> None:
     opt = bf[0][0]
     c = compiled(inst)
     ar = M.build_arrays(c)
-    sp_ = site_problems(c, ar)
+    sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
     tol = 1e-6 * max(1.0, opt)
     assert M.capacity_bound(c) <= opt + tol
     assert lagrangian(sp_, start_prices(c, sp_)).bound <= opt + tol
@@ -99,7 +99,7 @@ def test_lagrangian_at_the_lp_duals_bounds_the_lp(seed: int) -> None:
     lp = M._solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
     if lp.status != "optimal":
         pytest.skip(f"LP {lp.status}")
-    sp_ = site_problems(c, ar)
+    sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
     L = lagrangian(sp_, lp.row_dual[:sp_.R])
     bf = brute_force(inst, "cover-all", None, 1)
     if bf is not None:
