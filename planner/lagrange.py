@@ -157,12 +157,11 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
     return LagrangeResult(bound=bound, open=opened, subgradient=sp_.D - served, u=u)
 
 
-def start_prices(c: Any, sp_: SiteProblems) -> np.ndarray:
-    """Multipliers to start from: the capacity knapsack's price per place on the rows of its
-    scenario, 0 on the others; then L(u) is at least about `capacity_bound` (currency per person)."""
-    from planner.model import capacity_knapsack
-
-    _, s, price = capacity_knapsack(c)
+def start_prices(c: Any, sp_: SiteProblems, knapsack: tuple[float, int, float]) -> np.ndarray:
+    """Multipliers to start from: the capacity knapsack's price per place (`knapsack`: what
+    `planner.model.capacity_knapsack` returns) on the rows of its scenario, 0 on the others;
+    then L(u) is at least about `capacity_bound` (currency per person)."""
+    _, s, price = knapsack
     if s < 0:
         percap = c.cost / np.maximum(c.cap, 1)
         ymin = np.full(c.G, np.inf)
@@ -199,12 +198,13 @@ def shelter_flow(c: Any, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
     (scipy's Dinic; integral).
 
     Network per scenario: source -> group (its residents) -> the open site directly (shelter in
-    place) or the site's arrival bin -> the next earlier bin with arrivals -> ... -> site -> sink.
-    The edge out of a bin carries everyone arriving in that bin or later, so its capacity is the
-    door's queue limit for that bin; the site -> sink edge is the capacity. These are the model's
-    capacity and door-queue rows for the open sites (a limit of a bin without arrivals is implied
-    by the next later bin's: limits never grow with the arrival time), so any flow is a feasible
-    assignment and a maximum flow shelters the most persons.
+    place, or an arrival bin whose door limit is not below the capacity) or the site's arrival
+    bin -> the next earlier such bin -> ... -> site -> sink. The edge out of a bin carries everyone
+    arriving in that bin or later, so its capacity is the door's queue limit for that bin; the
+    site -> sink edge is the capacity. These are the model's capacity and door-queue rows for the
+    open sites (limits never grow with the arrival time, so a bin without arrivals is implied by
+    the next later one's and the bins whose limit binds are the latest ones), so any flow is a
+    feasible assignment and a maximum flow shelters the most persons.
 
     `cuts`: if a list, the groups on the source side of each scenario's minimum cut (those with
     residents left without a place and every group their people could be moved to) are appended

@@ -1753,8 +1753,9 @@ def _solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarra
     # queues live in the flow networks and the site problems)
     stats.update(variables=int(c.J + len(cols[0])), rows=int(sp_.R + c.J * S), nonzeros=int(2 * len(cols[0]) + c.J * S),
                  binaries=int(c.J), model="lagrangian")
-    cb = capacity_bound(c)
-    lag = lagrangian(sp_, start_prices(c, sp_))
+    knapsack = capacity_knapsack(c)
+    cb = knapsack[0]
+    lag = lagrangian(sp_, start_prices(c, sp_, knapsack))
     timings["lagrange_s"] = time.perf_counter() - t
     say(f"[planner] Lagrangian relaxation: bound {max(lag.bound, cb):,.0f}, {int(lag.open.sum())} sites pay "
         f"({time.perf_counter() - t_all:.1f} s so far)")

@@ -79,7 +79,7 @@ def test_every_bound_is_at_most_the_brute_force_optimum(seed: int) -> None:
     sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
     tol = 1e-6 * max(1.0, opt)
     assert M.capacity_bound(c) <= opt + tol
-    assert lagrangian(sp_, start_prices(c, sp_)).bound <= opt + tol
+    assert lagrangian(sp_, start_prices(c, sp_, M.capacity_knapsack(c))).bound <= opt + tol
     rng = np.random.default_rng(seed)
     for _ in range(20):                       # any multipliers >= 0 give a bound
         u = rng.uniform(0, 3, sp_.R) * float(c.cost.max()) / max(float(c.cap.min()), 1.0)
