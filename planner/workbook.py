@@ -906,7 +906,10 @@ def _header_row(ws: Worksheet, row: int, labels: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ cached values
-_CELL_F = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f><v\s*/></c>', re.S)
+_CELL_F = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>([^<]*)</f>(?:<v\s*/>|<v></v>)</c>')
+"""A formula cell without a value as openpyxl writes it: ``<v/>`` (et_xmlfile) or ``<v></v>`` (lxml).
+The formula text has no ``<`` (XML-escaped), so a cell that does not match fails fast instead of
+scanning on to a later cell."""
 
 
 def _inject_cached(path: Path, cache: dict[str, dict[str, Any]]) -> None:
