@@ -146,6 +146,10 @@ class Problem:
     variables alone (no assignment variables) and send people to their nearest chosen site."""
     cover_reduce: bool = True
     """Pure cover model: drop dominated cover rows and dominated sites before HiGHS."""
+    cover_search: bool = True
+    """Pure max-cover models with at least `COVER_SEARCH_MIN_SITES` usable sites: LP relaxation, a core
+    MIP on the sites the LP opens, reduced-cost fixing, then the MIP from the core's plan
+    (`_cover_search`). Measured (MCLP, 10,000 rooms): 15.6 s against 55 s for HiGHS alone."""
     msg: bool = False
     highs_options: dict[str, Any] = field(default_factory=dict)
     """Extra HiGHS options for the MIP (e.g. {"mip_heuristic_effort": 0.3})."""
@@ -1228,6 +1232,112 @@ COVER_HIGHS_OPTIONS: dict[str, Any] = {"mip_pool_soft_limit": 200, "mip_detect_s
 (10,000) costs about 100 MB of HiGHS memory on a 711 x 1,729 model; 200 cuts: 35 MB, and faster.
 Symmetry detection off: 3 MB less on MCLP (3,000 rooms), no slower there."""
 
+COVER_INTEGRAL_OPTIONS: dict[str, Any] = {"mip_heuristic_effort": 0.3}
+"""Pure cover model with an integral objective (whole-unit site costs, no tie-break; spopt's LSCP):
+the search only has to find an optimal cover, the proof follows at once (bound > incumbent - 1).
+Measured (LSCP, 10,000 rooms, 2,447 x 2,578 after reductions): HiGHS finds the optimum of 90 sites
+after 40 s with the default heuristic effort 0.05, after 22 s with 0.3 (0.5 and 1.0: no faster)."""
+
+COVER_SEARCH_MIN_SITES = 1000
+"""Pure max-cover models with at least this many usable sites go through `_cover_search` (LP, core MIP
+on the LP's support, reduced-cost fixing, then the MIP from the core's plan)."""
+
+COVER_CORE_SHARE = 0.2
+"""Share of the time limit for the core MIP of `_cover_search`."""
+
+COVER_SEARCH_OPTIONS: dict[str, Any] = {"mip_allow_restart": False}
+"""HiGHS options for the MIPs of `_cover_search`. Measured (MCLP, 10,000 rooms, p = 45, from the
+optimal plan): 52 s with restarts (HiGHS restarts five times after its own reduced-cost fixing and
+repeats the root's cut rounds, 5 to 12 s each), 13 s without."""
+
+COVER_LP_OPTIONS: dict[str, Any] = {"simplex_strategy": 4}
+"""The LP relaxation of the pure max-cover model by the primal simplex. Measured (MCLP, 10,000 rooms):
+1.3 s against 3.4 s with the dual simplex, 2.5 s with the interior point method."""
+
+
+def _integral_objective(ar: Arrays) -> bool:
+    """Does every solution have an integer objective value (integer coefficients on the integer
+    columns, none on the continuous ones)? Then a bound above incumbent - 1 proves the incumbent."""
+    cint, ccon = ar.c[ar.integer], ar.c[~ar.integer]
+    return bool(np.all(np.abs(cint - np.round(cint)) <= 1e-9) and np.all(np.abs(ccon) <= 0.0))
+
+
+def _integral_run(run: _Run) -> _Run:
+    """An integral objective: the bound rounded up (a MIP run stopped at bound > incumbent - 1 is proven)."""
+    if np.isfinite(run.bound):
+        run.bound = float(math.ceil(run.bound - 1e-6))
+        if np.isfinite(run.objective):
+            run.bound = min(run.bound, run.objective)
+            run.gap = max(run.objective - run.bound, 0.0) / max(abs(run.objective), 1e-9)
+    return run
+
+
+def _with_upper(ar: Arrays, nx: int, keep: np.ndarray) -> Arrays:
+    """`ar` with the site columns outside `keep` fixed to 0 (upper bound 0)."""
+    import dataclasses
+
+    hi = ar.hi.copy()
+    hi[:nx] = np.where(keep, hi[:nx], 0.0)
+    return dataclasses.replace(ar, hi=hi)
+
+
+def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | None, t_all: float,
+                  stats: dict[str, Any]) -> tuple[_Run, float]:
+    """The pure cover model (minimisation form `ar`) solved through its LP relaxation; (run, HiGHS s).
+
+    1. LP relaxation (primal simplex): bound z, reduced costs d = c - A^T y.
+    2. Core MIP: only the sites the LP opens at all (and the start plan's), for a share of the
+       time limit: a good plan, value v (the LP support held 43 of the 45 optimal sites, MCLP at
+       10,000 rooms; the core's optimum was 8 persons short of the whole model's).
+    3. Reduced-cost fixing: any solution with site j open costs at least z + d_j (all terms of
+       c x - z = d (x - x_LP) + y (A x - A x_LP) are >= 0 for optimal duals), so a site with
+       d_j > v - z cannot be in a plan better than the core's; it is fixed closed (kept if the
+       core plan uses it). The whole model's optimum is the reduced model's, and so is any bound.
+    4. The reduced MIP from the core's plan.
+    """
+    J = c.J
+    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    lp = _solve_highspy(ar, remaining, 0.0, p.threads, None, p.msg, mip=False,
+                        options={**COVER_LP_OPTIONS, **p.highs_options})
+    seconds = lp.seconds
+    usable = ar.hi[:J] > 0.5
+    if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
+        stats["cover_search"] = dict(lp_status=lp.status)
+        remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+        run = _solve_highspy(ar, remaining, p.mip_gap, p.threads, start_vec, p.msg, True,
+                             {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options})
+        return run, seconds + run.seconds
+    z = float(lp.objective)
+    d = ar.c - ar.A.T @ lp.row_dual
+    fixed = ar.lo[:J] > 0.5
+    core = usable & ((lp.values[:J] > 1e-9) | fixed)
+    if start_vec is not None:
+        core |= usable & (start_vec[:J] > 0.5)
+    opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options}
+    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    core_run = _solve_highspy(_with_upper(ar, J, core), max(1.0, COVER_CORE_SHARE * remaining), p.mip_gap,
+                              p.threads, start_vec, p.msg, True, opts)
+    seconds += core_run.seconds
+    start = core_run.values if core_run.values is not None else start_vec
+    keep = usable
+    if start is not None:
+        v = float(ar.c @ start)
+        tol = 1e-6 * max(1.0, abs(v))
+        keep = usable & ((d[:J] <= v - z + tol) | (start[:J] > 0.5) | fixed)
+    stats["cover_search"] = dict(lp_bound=z, lp_s=round(lp.seconds, 3), core_sites=int(core.sum()),
+                                 core_objective=float(core_run.objective), core_status=core_run.status,
+                                 core_s=round(core_run.seconds, 3), sites_kept=int(keep.sum()),
+                                 sites_usable=int(usable.sum()))
+    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    run = _solve_highspy(_with_upper(ar, J, keep), remaining, p.mip_gap, p.threads, start, p.msg, True, opts)
+    seconds += run.seconds
+    if run.values is None and start is not None:   # time limit before the MIP had a plan: the core's
+        run.values, run.objective = start, float(ar.c @ start)
+        run.status = "time limit"
+    if np.isfinite(run.bound):
+        run.bound = max(run.bound, z) if np.isfinite(z) else run.bound
+    return run, seconds
+
 
 def _run(ar: Arrays, p: Problem, time_limit: float, start: np.ndarray | None, mip: bool = True,
          defaults: dict[str, Any] | None = None) -> tuple[_Run, float]:
@@ -1688,9 +1798,22 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
         start_vec = _cover_start(c, cm, x0)
     remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
     t = time.perf_counter()
-    run, pulp_build = _run(ar, p, remaining, start_vec if p.mip_start else None, defaults=COVER_HIGHS_OPTIONS)
+    highspy_ = not (p.solver == "cbc" or p.backend == "pulp")
+    integral = _integral_objective(ar)
+    pulp_build = 0.0
+    if (highspy_ and p.cover_search and p.objective == "max-cover" and ar.nz == 0
+            and int((ar.hi[:c.J] > 0.5).sum()) >= COVER_SEARCH_MIN_SITES):
+        run, highs = _cover_search(p, c, ar, start_vec if p.mip_start else None, t_all, stats)
+    else:
+        defaults = {**COVER_HIGHS_OPTIONS, **(COVER_INTEGRAL_OPTIONS if integral and highspy_ else {})}
+        if integral and highspy_:
+            defaults["mip_abs_gap"] = 1.0 - 1e-6
+        run, pulp_build = _run(ar, p, remaining, start_vec if p.mip_start else None, defaults=defaults)
+        highs = run.seconds
+    if integral:
+        run = _integral_run(run)
+    stats["integral_objective"] = integral
     timings["mip_s"] = time.perf_counter() - t
-    highs = run.seconds
     if pulp_build:
         timings["pulp_build_s"] = pulp_build
     values = run.values

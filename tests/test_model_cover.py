@@ -157,3 +157,68 @@ def test_door_queue_that_could_bind_keeps_the_full_model() -> None:
     p2 = p.replace(sites=p.sites.assign(door_flow_pps=[5.0, 5.0]))
     assert compile_problem(p2).uncapacitated
     assert solve(p2, progress=False).chosen == ["j0"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_cover_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
+    """The LP -> core MIP -> reduced-cost fixing -> MIP path of large max-cover models, forced on
+    small instances: the same optimum as brute force, and it was really taken."""
+    import planner.model as M
+
+    monkeypatch.setattr(M, "COVER_SEARCH_MIN_SITES", 1)
+    inst = instance(200 + seed, n_rooms=14 + seed % 5, n_sites=10 + seed % 3, n_scen=1 + seed % 2)
+    budget = float(np.sort(inst["cost"])[: 2 + seed % 3].sum())
+    bf = brute(inst, "max-cover", budget, 1)
+    p = make(inst, objective="max-cover", budget=budget)
+    sol = solve(p, progress=False)
+    cs = sol.stats["cover_search"]
+    assert cs["sites_kept"] <= cs["sites_usable"] and cs["core_sites"] <= cs["sites_usable"]
+    assert sol.solver["status"] == "optimal"
+    assert sol.solver["objective"] == pytest.approx(-bf[0][0], abs=1e-6)
+    assert sol.stats["cost"] == pytest.approx(bf[0][1], abs=1e-6)
+    assert sol.solver["bound"] >= sol.solver["objective"] - 1e-6     # max-cover: the bound is above
+
+
+def test_reduced_cost_fixing_keeps_every_better_plan() -> None:
+    """The fixing rule of `_cover_search` on its own: with LP duals y and d = c - A^T y, every
+    feasible x with x_j = 1 costs at least z_LP + d_j; checked over all plans of small instances."""
+    import planner.model as M
+
+    for seed in range(6):
+        inst = instance(300 + seed, n_rooms=12, n_sites=9)
+        p = make(inst, objective="max-cover", budget=float(np.sort(inst["cost"])[:3].sum()))
+        c = compile_problem(p)
+        cm = M.build_cover_model(c, reduce=False)
+        ar = cm.ar
+        lp = M._solve_highspy(ar, 10, 0.0, 2, None, False, mip=False, options=dict(M.COVER_LP_OPTIONS))
+        d = ar.c - ar.A.T @ lp.row_dual
+        A = cm.A_cover.toarray() > 0
+        J = c.J
+        for bits in itertools.product([0, 1], repeat=J):
+            x = np.array(bits, float)
+            if c.budget is not None and c.cost @ x > c.budget + 1e-9:
+                continue
+            v = M._cover_start(c, cm, x)
+            obj = float(ar.c @ v)
+            for j in np.flatnonzero(x):
+                assert obj >= lp.objective + d[j] - 1e-6
+        assert A.shape[1] == J
+
+
+def test_integral_objective_rounds_the_bound_up() -> None:
+    import planner.model as M
+
+    inst = instance(3, n_rooms=20, n_sites=12)           # seed % 3 == 0: unit costs
+    p = make(inst, objective="cover-all")
+    c = compile_problem(p)
+    cm = M.build_cover_model(c)
+    assert M._integral_objective(cm.ar)
+    inst2 = instance(4, n_rooms=20, n_sites=12)
+    inst2["cost"] = inst2["cost"] + 0.5
+    assert not M._integral_objective(M.build_cover_model(compile_problem(make(inst2, objective="cover-all"))).ar)
+    run = M._Run(values=None, status="optimal", objective=90.0, bound=89.2, gap=0.009, seconds=0.0, name="HiGHS",
+                 version="")
+    run = M._integral_run(run)
+    assert run.bound == 90.0 and run.gap == 0.0
+    sol = solve(p, progress=False)
+    assert sol.stats["integral_objective"] and sol.solver["gap"] == 0.0
