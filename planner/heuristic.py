@@ -244,6 +244,7 @@ def _drop_pass(st: _State, deadline: float | None = None) -> None:
         cand = cand[np.lexsort((-c.cost[cand], st.guide[cand]))]
     else:
         cand = cand[np.argsort(-c.cost[cand], kind="stable")]
+    cnt = _counts(st)           # open sites in reach per group, kept up to date as sites close
     for j in cand:
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -251,15 +252,14 @@ def _drop_pass(st: _State, deadline: float | None = None) -> None:
             continue
         # backup after closing j
         rs = st.r_by_site[st.r_site_ptr[j]:st.r_site_ptr[j + 1]]
-        if len(rs):
-            cnt = _counts(st)
-            gs = c.rg[rs]
-            if (cnt[gs] - 1 < c.m[gs] - 1e-9).any():
-                continue
+        gs = c.rg[rs]
+        if len(rs) and (cnt[gs] - 1 < c.m[gs] - 1e-9).any():
+            continue
         qs = st.site_pairs(j)
         moved = st.flow[qs].copy()
         if moved.sum() == 0:
             st.open[j] = False
+            np.subtract.at(cnt, gs, 1.0)
             continue
         journal: list[tuple[int, int, int]] = []
         st.open[j] = False
@@ -299,3 +299,5 @@ def _drop_pass(st: _State, deadline: float | None = None) -> None:
                     a = int(moved[k, s])
                     if a:
                         st.put(int(q), s, a)
+        else:
+            np.subtract.at(cnt, gs, 1.0)

@@ -69,6 +69,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -518,6 +519,29 @@ def _uncapacitated(c: Compiled) -> bool:
 
 
 # ======================================================================== model
+class BlockNames(Sequence):
+    """Names ``prefix_i`` for consecutive blocks of columns or rows, made when read (only the PuLP
+    backend reads them; building the list took 0.1 s per model at Station Unity)."""
+
+    def __init__(self, blocks: list[tuple[str, int]]) -> None:
+        self.blocks = [(str(b), int(k)) for b, k in blocks if k > 0]
+        self.ends = np.cumsum([k for _, k in self.blocks], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        b = int(np.searchsorted(self.ends, i, side="right"))
+        return f"{self.blocks[b][0]}_{i - (int(self.ends[b - 1]) if b else 0)}"
+
+
 @dataclass
 class Arrays:
     """A MIP in array form: min c'v, row_lo <= A v <= row_hi, lo <= v <= hi (columns x, z, y, S)."""
@@ -529,8 +553,8 @@ class Arrays:
     A: sp.csc_matrix
     row_lo: np.ndarray
     row_hi: np.ndarray
-    names: list[str]
-    row_names: list[str]
+    names: Sequence[str]
+    row_names: Sequence[str]
     nx: int
     nz: int
     ny: int
@@ -765,9 +789,8 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         if nz_:
             cnt = np.bincount(c.rg, weights=x_fixed[c.rj], minlength=G)
             lo[zcol0:ycol0] = hi[zcol0:ycol0] = (cnt[z_groups] >= c.m[z_groups] - 1e-9).astype(float)
-    names = ([f"x_{i}" for i in range(nx)] + [f"z_{i}" for i in range(nz_)] + [f"y_{i}" for i in range(ny)]
-             + [f"S_{i}" for i in range(nS)])
-    row_names = [f"{kind}_{i}" for kind, k in R.kind for i in range(k)]
+    names = BlockNames([("x", nx), ("z", nz_), ("y", ny), ("S", nS)])
+    row_names = BlockNames(R.kind)
     return Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=A, row_lo=rlo, row_hi=rhi, names=names,
                   row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
                   z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
@@ -1231,12 +1254,6 @@ COVER_HIGHS_OPTIONS: dict[str, Any] = {"mip_pool_soft_limit": 200, "mip_detect_s
 """HiGHS options for the pure cover model. Measured (LSCP, 3,000 rooms): the default cut pool
 (10,000) costs about 100 MB of HiGHS memory on a 711 x 1,729 model; 200 cuts: 35 MB, and faster.
 Symmetry detection off: 3 MB less on MCLP (3,000 rooms), no slower there."""
-
-COVER_INTEGRAL_OPTIONS: dict[str, Any] = {"mip_heuristic_effort": 0.3}
-"""Pure cover model with an integral objective (whole-unit site costs, no tie-break; spopt's LSCP):
-the search only has to find an optimal cover, the proof follows at once (bound > incumbent - 1).
-Measured (LSCP, 10,000 rooms, 2,447 x 2,578 after reductions): HiGHS finds the optimum of 90 sites
-after 40 s with the default heuristic effort 0.05, after 22 s with 0.3 (0.5 and 1.0: no faster)."""
 
 COVER_SEARCH_MIN_SITES = 1000
 """Pure max-cover models with at least this many usable sites go through `_cover_search` (LP, core MIP
@@ -1805,8 +1822,8 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
             and int((ar.hi[:c.J] > 0.5).sum()) >= COVER_SEARCH_MIN_SITES):
         run, highs = _cover_search(p, c, ar, start_vec if p.mip_start else None, t_all, stats)
     else:
-        defaults = {**COVER_HIGHS_OPTIONS, **(COVER_INTEGRAL_OPTIONS if integral and highspy_ else {})}
-        if integral and highspy_:
+        defaults = dict(COVER_HIGHS_OPTIONS)
+        if integral and highspy_:     # whole-unit objective: bound > incumbent - 1 proves the incumbent
             defaults["mip_abs_gap"] = 1.0 - 1e-6
         run, pulp_build = _run(ar, p, remaining, start_vec if p.mip_start else None, defaults=defaults)
         highs = run.seconds

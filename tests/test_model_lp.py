@@ -81,3 +81,14 @@ def test_column_generation_on_an_infeasible_cover_all_falls_back_and_explains(mo
                                    np.array([10.0, 30.0]), mip_gap=0.0, time_limit_s=20)
     with pytest.raises(InfeasibleError):
         M.solve(p, progress=False)
+
+
+def test_block_names_are_the_listed_names() -> None:
+    from planner.model import BlockNames
+
+    b = BlockNames([("x", 3), ("z", 0), ("y", 2), ("S", 1)])
+    ref = ["x_0", "x_1", "x_2", "y_0", "y_1", "S_0"]
+    assert len(b) == 6 and list(b) == ref and b[-1] == "S_0" and b[1:4] == ref[1:4]
+    with pytest.raises(IndexError):
+        b[6]
+    assert len(BlockNames([])) == 0
