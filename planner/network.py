@@ -42,27 +42,41 @@ Model (DESIGN.md, "Walking time"):
 The table is cached under ``$PLANNER_CACHE_DIR/reach`` (default ``.cache/reach``),
 keyed by a hash of the room and door geometry and attributes, the walking
 parameters and the site list.
+
+Worker processes: the in-room walks (room by room) and the shortest paths (tile by tile)
+run in up to `_REACH_WORKERS_MAX` processes forked from this one when there is enough work
+(`_PARALLEL_MIN_ROOMS`, `_PARALLEL_MIN_TILE_CELLS`) and the "fork" start method exists; the
+environment variable ``PLANNER_REACH_WORKERS`` sets their number (1: none). The results are
+the same, in the same order; if the workers fail, the work is done in this process.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
+import multiprocessing as mp
 import os
 import pickle
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import dijkstra, shortest_path
-from shapely.geometry.polygon import orient
+from scipy.sparse.csgraph import dijkstra
 
 from planner.files import umask_mode
+from planner.progress import log
 from planner.station import Station
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 ALGO_VERSION = "reach-3"
 _EPS_M = 1e-5
@@ -126,41 +140,67 @@ class ReachTable:
 
 
 # ---------------------------------------------------------------------------- geometry
-def _rings(poly: shapely.Geometry) -> list[np.ndarray]:
-    """Vertex rings (no closing point), exteriors counter-clockwise, holes clockwise."""
-    parts = list(poly.geoms) if poly.geom_type == "MultiPolygon" else [poly]
-    out = []
-    for pg in parts:
-        if pg.is_empty:
-            continue
-        pg = orient(pg, 1.0)
-        for ring in [pg.exterior, *pg.interiors]:
-            c = np.asarray(ring.coords)[:-1, :2]
-            if len(c) < 3:
-                continue
-            keep = np.r_[True, np.any(np.abs(np.diff(c, axis=0)) > 1e-12, axis=1)]
-            c = c[keep]
-            if len(c) > 1 and np.allclose(c[0], c[-1], atol=1e-12):
-                c = c[:-1]
-            if len(c) >= 3:
-                out.append(c)
+def _reflex_corners(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reflex corners (interior angle > 180 degrees) of each polygon, all polygons at once.
+
+    Returns (ptr, vertex, previous, next): the corners of ``polys[i]`` are rows
+    ``ptr[i]:ptr[i + 1]`` of the three (k x 2, metres) arrays, ring by ring in the polygon's
+    order (parts, exterior then holes), vertex by vertex. Rings are walked counter-clockwise
+    (holes clockwise), without the closing point or repeated vertices; rings of fewer than
+    three vertices are ignored."""
+    polys = np.asarray(polys, dtype=object).reshape(-1)
+    parts, part_poly = shapely.get_parts(shapely.orient_polygons(polys), return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    c, ring = shapely.get_coordinates(rings, return_index=True)
+    nring = len(rings)
+    # drop each ring's closing point, then rings of fewer than 3 vertices
+    last = np.r_[ring[1:] != ring[:-1], True] if len(ring) else np.zeros(0, dtype=bool)
+    c, ring = c[~last], ring[~last]
+    ok = np.bincount(ring, minlength=nring) >= 3
+    keep = ok[ring]
+    # drop repeated vertices (equal to the one before, within 1e-12 m)
+    first = np.r_[True, ring[1:] != ring[:-1]] if len(ring) else np.zeros(0, dtype=bool)
+    keep[1:] &= first[1:] | np.any(np.abs(c[1:] - c[:-1]) > 1e-12, axis=1)
+    c, ring = c[keep], ring[keep]
+    # drop a last vertex equal to the first (the tolerance of np.allclose(atol=1e-12))
+    start = np.searchsorted(ring, np.arange(nring))
+    size = np.bincount(ring, minlength=nring)
+    end = start + size - 1
+    has = size > 1
+    same = np.zeros(nring, dtype=bool)
+    if has.any():
+        a, b = c[start[has]], c[end[has]]
+        same[has] = np.all(np.abs(a - b) <= 1e-12 + 1e-5 * np.abs(b), axis=1)
+    keep = np.ones(len(c), dtype=bool)
+    keep[end[same]] = False
+    keep &= (size - same.astype(np.int64) >= 3)[ring]
+    c, ring = c[keep], ring[keep]
+    # turn at each vertex, with its neighbours along the ring
+    size = np.bincount(ring, minlength=nring)
+    start = (np.cumsum(size) - size)[ring]
+    local = np.arange(len(c)) - start
+    prev = c[start + (local - 1) % size[ring]]
+    nxt = c[start + (local + 1) % size[ring]]
+    a, b = c - prev, nxt - c
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    norm = np.hypot(a[:, 0], a[:, 1]) * np.hypot(b[:, 0], b[:, 1])
+    m = cross < -_TURN_TOL * np.maximum(norm, 1e-300)
+    poly_of = part_poly[ring_part[ring[m]]]
+    ptr = np.searchsorted(poly_of, np.arange(len(polys) + 1))
+    return ptr, c[m], prev[m], nxt[m]
+
+
+def _walk_outlines(polys: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """Per polygon (with its reflex corners `ptr` from `_reflex_corners`): the polygon buffered
+    by `_EPS_M` and prepared for visibility tests, or None when walks inside it are straight
+    lines (a single polygon without reflex corners)."""
+    polys = np.asarray(polys, dtype=object).reshape(-1)
+    bent = (np.diff(ptr) > 0) | (shapely.get_type_id(polys) != 3)
+    out = np.full(len(polys), None, dtype=object)
+    if bent.any():
+        out[bent] = shapely.buffer(polys[bent], _EPS_M, join_style="mitre")
+        shapely.prepare(out[bent])
     return out
-
-
-def _reflex_vertices(rings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(vertices, previous, next) of the reflex corners (interior angle > 180 degrees)."""
-    vs, ps, ns = [], [], []
-    for c in rings:
-        prev, nxt = np.roll(c, 1, axis=0), np.roll(c, -1, axis=0)
-        a, b = c - prev, nxt - c
-        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-        norm = np.hypot(a[:, 0], a[:, 1]) * np.hypot(b[:, 0], b[:, 1])
-        m = cross < -_TURN_TOL * np.maximum(norm, 1e-300)
-        vs.append(c[m]), ps.append(prev[m]), ns.append(nxt[m])
-    if not vs:
-        e = np.zeros((0, 2))
-        return e, e, e
-    return np.concatenate(vs), np.concatenate(ps), np.concatenate(ns)
 
 
 def _tangent(q: np.ndarray, v: np.ndarray, vp: np.ndarray, vn: np.ndarray) -> np.ndarray:
@@ -178,12 +218,32 @@ def _tangent(q: np.ndarray, v: np.ndarray, vp: np.ndarray, vn: np.ndarray) -> np
 
 
 def _visible(bpoly: shapely.Geometry, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Is each segment a[i]-b[i] inside the (buffered, prepared) polygon?"""
+    """Is each segment a[i]-b[i] (metres) inside the (buffered, prepared) polygon?"""
     if len(a) == 0:
         return np.zeros(0, dtype=bool)
+    seg = np.empty((len(a), 2, 2))
+    seg[:, 0], seg[:, 1] = a, b
     same = np.all(np.abs(a - b) < 1e-12, axis=1)
-    lines = shapely.linestrings(np.stack([a, b + same[:, None] * 1e-9], axis=1))
-    return shapely.contains_properly(bpoly, lines)
+    if same.any():  # a zero-length segment is no valid line: move its end by 1 nm
+        seg[same, 1] += 1e-9
+    return shapely.contains_properly(bpoly, shapely.linestrings(seg))
+
+
+def _all_pairs(r: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Shortest path lengths (r x r, inf when not connected) of the undirected graph with edges
+    a[i]-b[i] of length w[i] > 0 (no duplicate pairs): Floyd-Warshall on a dense matrix, for
+    graphs of a few dozen reflex corners (where a sparse solver's per-call cost dominates).
+    Lengths are summed in another order than Dijkstra's: they may differ from it in the last
+    bits (about 1e-14 m)."""
+    G = np.full((r, r), np.inf)
+    G[a, b] = w
+    G[b, a] = w
+    np.fill_diagonal(G, 0.0)
+    # only a node with two neighbours or more can be inside a shortest (simple) path
+    deg = np.bincount(a, minlength=r) + np.bincount(b, minlength=r)
+    for k in np.flatnonzero(deg >= 2):
+        np.minimum(G, G[:, k, None] + G[None, k, :], out=G)
+    return G
 
 
 def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarray,
@@ -192,54 +252,54 @@ def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarr
     (m x 2): straight where visible, otherwise around reflex corners. Walks longer than
     `cutoff_m`, points the polygon does not connect, and pairs outside `mask` (n x m
     booleans, default all) give inf."""
+    polys = np.array([poly], dtype=object)
+    ptr, rv, rp, rn = _reflex_corners(polys)
+    return _polygon_walks(_walk_outlines(polys, ptr)[0], rv, rp, rn, pts, targets, cutoff_m, mask)
+
+
+def _polygon_walks(bpoly: shapely.Geometry | None, rv: np.ndarray, rp: np.ndarray, rn: np.ndarray,
+                   pts: np.ndarray, targets: np.ndarray, cutoff_m: float = np.inf,
+                   mask: np.ndarray | None = None) -> np.ndarray:
+    """`polygon_distances` (metres) for a polygon given by its reflex corners `rv` (with their
+    previous and next vertices `rp`, `rn`) and its prepared buffered outline `bpoly` (None:
+    straight walks), see `_reflex_corners` and `_walk_outlines`."""
     pts = np.asarray(pts, float).reshape(-1, 2)
     targets = np.asarray(targets, float).reshape(-1, 2)
     n, m = len(pts), len(targets)
     euclid = np.hypot(pts[:, None, 0] - targets[None, :, 0], pts[:, None, 1] - targets[None, :, 1])
-    rings = _rings(poly)
-    rv, rp, rn = _reflex_vertices(rings)
-    if len(rv) == 0 and poly.geom_type == "Polygon":
+    if bpoly is None:
         out = np.where(euclid <= cutoff_m, euclid, np.inf)
         if mask is not None:
             out[~mask] = np.inf
         return out
-    bpoly = shapely.buffer(poly, _EPS_M, join_style="mitre")
-    shapely.prepare(bpoly)
     r = len(rv)
     via = np.full((n, m), np.inf)
     if r:
-        allp = np.vstack([pts, targets, rv])
+        allp = np.concatenate([pts, targets, rv])
         tan = _tangent(allp, rv, rp, rn)
         dist = np.hypot(allp[:, None, 0] - rv[None, :, 0], allp[:, None, 1] - rv[None, :, 1])
         tan &= dist <= cutoff_m
-        # reflex <-> reflex: bitangent and visible
+        # reflex <-> reflex (bitangent) and points, targets -> reflex (tangent): one visibility test
         rr = tan[n + m:, :] & tan[n + m:, :].T
         iu, ju = np.nonzero(np.triu(rr, 1))
-        ok = _visible(bpoly, rv[iu], rv[ju])
-        iu, ju = iu[ok], ju[ok]
-        w = np.hypot(*(rv[iu] - rv[ju]).T) + 1e-12
-        g = csr_matrix((w, (iu, ju)), shape=(r, r))
-        G = shortest_path(g, method="D", directed=False)
-        # points and targets -> reflex, tangent and visible
         qi, ui = np.nonzero(tan[: n + m, :])
-        ok = _visible(bpoly, allp[qi], rv[ui])
+        ok = _visible(bpoly, np.concatenate([rv[iu], allp[qi]]), np.concatenate([rv[ju], rv[ui]]))
+        ok_rr, ok = ok[: len(iu)], ok[len(iu):]
+        iu, ju = iu[ok_rr], ju[ok_rr]
+        G = _all_pairs(r, iu, ju, np.hypot(*(rv[iu] - rv[ju]).T) + 1e-12)
         qi, ui = qi[ok], ui[ok]
         dq = dist[qi, ui]
         # H[u, t] = min_w G[u, w] + |w t|  (t sees w)
         tm = qi >= n
         ti, wi, dw = qi[tm] - n, ui[tm], dq[tm]
         H = np.full((r, m), np.inf)
-        if len(ti):
-            order = np.argsort(ti, kind="stable")
-            ti, wi, dw = ti[order], wi[order], dw[order]
+        if len(ti):  # qi is sorted (np.nonzero): ti too
             vals = G[:, wi] + dw[None, :]
             starts = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]])
             H[:, ti[starts]] = np.minimum.reduceat(vals, starts, axis=1)
-        pm = qi < n
+        pm = ~tm
         pi, pu, dp = qi[pm], ui[pm], dq[pm]
-        if len(pi):
-            order = np.argsort(pi, kind="stable")
-            pi, pu, dp = pi[order], pu[order], dp[order]
+        if len(pi):  # qi is sorted: pi too
             starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
             step = max(1, 2_000_000 // max(m, 1))
             for s0 in range(0, len(starts), step):
@@ -328,6 +388,169 @@ class WalkGraph:
         return out
 
 
+@dataclass
+class _RoomInputs:
+    """What the in-room walks read (`_room_walks`; shared with worker processes by fork).
+
+    Lengths in metres, speed in metres per second; `*_ptr` are CSR pointers by room."""
+
+    polys: np.ndarray              # room polygons
+    convex: np.ndarray             # rooms walked in straight lines
+    far: np.ndarray                # rooms too large for any site within the cut-off
+    inc_ptr: np.ndarray            # room -> incidences (door sides)
+    inc_xy: np.ndarray
+    inc_node: np.ndarray
+    samp_ptr: np.ndarray           # room -> boundary samples
+    sxy: np.ndarray
+    cutoff_m: float
+    speed_m_s: float
+
+
+@dataclass
+class _RoomWalks:
+    """In-room walks of some rooms (`_room_walks`), room by room in the order of `rooms`."""
+
+    rooms: np.ndarray
+    leg_m: np.ndarray              # per room: farthest point to its nearest door (metres; inf: none)
+    nkept: np.ndarray              # per room: boundary samples kept (0: none)
+    edge_a: np.ndarray             # door-to-door walks: nodes a < b in the room's door order,
+    edge_b: np.ndarray
+    edge_s: np.ndarray             # seconds,
+    edge_room: np.ndarray          # and room
+    ntrip: np.ndarray              # per room: kept sample walks, room by room:
+    trip_sample: np.ndarray        # sample (index among the room's kept samples),
+    trip_inc: np.ndarray           # incidence (door side)
+    trip_w: np.ndarray             # and metres (finite only)
+
+
+def _room_walks(ctx: _RoomInputs, rooms: np.ndarray) -> _RoomWalks:
+    """Door-to-door walks, leg and kept sample walks (see `WalkGraph`) of `rooms` (room indices
+    into `ctx`, each with at least one door side)."""
+    v = ctx.speed_m_s
+    polys = ctx.polys[rooms]
+    bent = ~ctx.convex[rooms]
+    cptr, rv, rp, rn = _reflex_corners(polys[bent])      # all rooms at once: few GEOS calls
+    outline = _walk_outlines(polys[bent], cptr)
+    bent_at = np.cumsum(bent) - 1
+    leg = np.full(len(rooms), np.inf)
+    nkept = np.zeros(len(rooms), dtype=np.int64)
+    ntrip = np.zeros(len(rooms), dtype=np.int64)
+    ea, eb, es, er = [], [], [], []
+    ts, ti, tw = [], [], []
+    for j, r in enumerate(rooms):
+        k0, k1 = ctx.inc_ptr[r], ctx.inc_ptr[r + 1]
+        dxy = ctx.inc_xy[k0:k1]
+        sp = ctx.sxy[ctx.samp_ptr[r]:ctx.samp_ptr[r + 1]]
+        D = k1 - k0
+        extra = 0.0
+        far = bool(ctx.far[r])
+        if len(sp) > _MAX_SAMPLES and not far:
+            step = float(shapely.length(polys[j])) / _MAX_SAMPLES
+            sp = shapely.get_coordinates(shapely.segmentize(shapely.boundary(polys[j]), step))
+            extra = step / 2
+        q = np.concatenate([dxy, sp])
+        mask = None
+        if far:  # no site can be within the cut-off: door-door walks, and the nearest doors for the leg
+            e = np.hypot(q[:, None, 0] - dxy[None, :, 0], q[:, None, 1] - dxy[None, :, 1])
+            mask = np.zeros_like(e, dtype=bool)
+            mask[:D] = True
+            near = np.argsort(e[D:], axis=1)[:, :_LEG_DOORS]
+            mask[D + np.arange(len(sp))[:, None], near] = True
+        if bent[j]:  # around the reflex corners; else straight
+            b = bent_at[j]
+            c = slice(cptr[b], cptr[b + 1])
+            allw = _polygon_walks(outline[b], rv[c], rp[c], rn[c], q, dxy, ctx.cutoff_m, mask)
+        else:
+            allw = _polygon_walks(None, rv[:0], rp[:0], rn[:0], q, dxy, ctx.cutoff_m, mask)
+        dd, W = allw[:D], allw[D:] + extra
+        ia, ib = np.triu_indices(D, 1)
+        w = np.minimum(dd[ia, ib], dd[ib, ia])
+        fin = np.isfinite(w)
+        nodes = ctx.inc_node[k0:k1]
+        ea.append(nodes[ia[fin]]), eb.append(nodes[ib[fin]]), es.append(w[fin] / v)
+        er.append(np.full(int(fin.sum()), r))
+        if not len(W):
+            continue
+        leg[j] = W.min(axis=1).max()
+        if far:
+            continue
+        W = W[_pareto_rows(W)]
+        ii, jj = np.nonzero(np.isfinite(W))
+        nkept[j], ntrip[j] = len(W), len(ii)
+        ts.append(ii), ti.append(k0 + jj), tw.append(W[ii, jj])
+    cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
+    return _RoomWalks(rooms=rooms, leg_m=leg, nkept=nkept, edge_a=cat(ea, np.int64), edge_b=cat(eb, np.int64),
+                      edge_s=cat(es), edge_room=cat(er, np.int64), ntrip=ntrip, trip_sample=cat(ts, np.int32),
+                      trip_inc=cat(ti, np.int64), trip_w=cat(tw))
+
+
+_REACH_WORKERS_MAX = 2
+"""Worker processes for the reach table, at most (and at most the CPUs this process may use);
+the environment variable PLANNER_REACH_WORKERS sets the number instead (1: no workers)."""
+_PARALLEL_MIN_ROOMS = 300
+"""Fewer rooms to walk (rooms other than convex ones with one door) than this: no workers
+(starting them costs more than they save)."""
+_PARALLEL_MIN_TILE_CELLS = 300_000
+"""Less shortest-path work (source rows x tile nodes, summed over the tiles; about 0.3 us each)
+than this: no workers."""
+_CHUNKS_PER_WORKER = 4
+"""Work is cut into this many runs per worker, each handed to the next free worker (so that
+uneven runs even out)."""
+_FORKED_CALLS: dict[int, Callable[[Any], Any]] = {}
+"""The functions of the running `_fork_map` calls, by token, inherited by their forked workers."""
+_FORK_TOKENS = itertools.count()
+
+
+def _reach_workers() -> int:
+    """Worker processes for the reach table (1: everything in this process)."""
+    env = os.environ.get("PLANNER_REACH_WORKERS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"PLANNER_REACH_WORKERS must be a whole number, not {env!r}") from None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(_REACH_WORKERS_MAX, cpus))
+
+
+def _balanced_chunks(items: Sequence[T] | np.ndarray, weight: np.ndarray, workers: int) -> list:
+    """`items` cut for `workers` processes: into consecutive, non-empty runs of about equal total
+    `weight` (`_CHUNKS_PER_WORKER` per worker; one run for one worker)."""
+    k = workers * _CHUNKS_PER_WORKER if workers > 1 else 1
+    if k <= 1 or len(items) <= 1:
+        return [items] if len(items) else []
+    cum = np.cumsum(weight, dtype=float)
+    cuts = np.unique(np.searchsorted(cum, cum[-1] * np.arange(1, k) / k, side="right"))
+    bounds = [0, *(int(c) for c in cuts if 0 < c < len(items)), len(items)]
+    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _forked_call(job: tuple[int, Any]) -> Any:
+    """Run one item of a `_fork_map` in a worker, with the function it inherited."""
+    token, item = job
+    return _FORKED_CALLS[token](item)
+
+
+def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
+    """``[fn(x) for x in items]``, in order: in `workers` forked processes when more than one
+    and the "fork" start method exists, else (or when the workers fail) in this process.
+
+    `fn` may be any callable, closures included: the workers inherit it (and everything it
+    reads) by fork; only the items and the results are pickled."""
+    workers = min(workers, len(items))
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        token = next(_FORK_TOKENS)
+        _FORKED_CALLS[token] = fn
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                return list(pool.map(_forked_call, [(token, x) for x in items]))
+        except Exception as exc:  # noqa: BLE001 - no fork, no memory, a worker killed: work here instead
+            log(f"[planner] reach table: worker processes failed ({exc!r}); continuing in this process")
+        finally:
+            _FORKED_CALLS.pop(token, None)
+    return [fn(x) for x in items]
+
+
 def _door_positions(doors: pd.DataFrame) -> np.ndarray:
     g = doors.geometry.to_numpy()
     is_line = shapely.get_type_id(g) == 1
@@ -393,11 +616,13 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     dirs = np.c_[np.cos(ang), np.sin(ang)]
     proj = sxy @ dirs.T  # samples x 8
     ext = np.full((nrooms, 8, 2), np.nan)
-    if len(sxy):
+    if len(sxy):  # the first sample of largest projection, per room (samples come room by room)
+        starts = np.flatnonzero(np.r_[True, sroom[1:] != sroom[:-1]])
+        top = np.maximum.reduceat(proj, starts, axis=0)
+        is_top = proj == np.repeat(top, np.diff(np.r_[starts, len(sroom)]), axis=0)
         for k in range(8):
-            order = np.lexsort((-proj[:, k], sroom))
-            first = order[np.searchsorted(sroom[order], np.unique(sroom))]
-            ext[sroom[first], k] = sxy[first]
+            hit = np.flatnonzero(is_top[:, k])
+            ext[sroom[starts], k] = sxy[hit[np.searchsorted(hit, starts)]]
 
     # ---- convexity (straight walks) per room
     hull = shapely.convex_hull(polys)
@@ -409,16 +634,13 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
         convex[simple] = hd <= _CONVEX_TOL_M
 
     n_inc = np.diff(room_inc_ptr)
-    trip_inc, trip_s, trip_w = [], [], []
-    edge_a, edge_b, edge_w, edge_r = [], [], [], []
-    kept_xy, kept_room = [], []
     leg_m = np.full(nrooms, np.inf)
-    nsamp_next = 0
     room_nsamp = np.zeros(nrooms, dtype=np.int64)
 
     # fast path: convex rooms with one door -> the farthest sample only
     fast = convex & (n_inc == 1)
     fr_idx = np.flatnonzero(fast)
+    fast_w, fast_ok, fast_k = np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     if len(fr_idx):
         k_of = room_inc_ptr[fr_idx]
         has = np.isin(sroom, fr_idx)
@@ -430,93 +652,38 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
         first = order[np.searchsorted(s_r[order], fr_idx)]
         dmax = d[first]
         leg_m[fr_idx] = np.where(dmax <= cutoff_m, dmax, np.inf)
-        fast_xy, fast_w, fast_ok, fast_k = s_xy[first], dmax, dmax <= cutoff_m, k_of
+        fast_w, fast_ok, fast_k = dmax, dmax <= cutoff_m, k_of
     usable = ~(shapely.is_missing(polys) | shapely.is_empty(polys))  # validation reports the others
     slow = np.flatnonzero(~fast & (n_inc > 0) & usable)
 
-    # per-room results stored by room, then numbered in room order
-    per_room: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     # lower bound on any walk from the room: half its extent (farthest point from anywhere)
     extent = np.zeros(nrooms)
     for k in range(4):
         extent = np.maximum(extent, np.hypot(*(ext[:, k] - ext[:, k + 4]).T))
     extent = np.nan_to_num(extent)
-    for r in slow:
-        k0, k1 = room_inc_ptr[r], room_inc_ptr[r + 1]
-        dxy = inc_xy[k0:k1]
-        sp = sxy[samp_ptr[r]:samp_ptr[r + 1]]
-        D = k1 - k0
-        extra = 0.0
-        far = extent[r] / 2 > cutoff_m
-        if len(sp) > _MAX_SAMPLES and not far:
-            step = float(shapely.length(polys[r])) / _MAX_SAMPLES
-            sp = shapely.get_coordinates(shapely.segmentize(shapely.boundary(polys[r]), step))
-            extra = step / 2
-        q = np.r_[dxy, sp]
-        mask = None
-        if far:  # no site can be within the cut-off: door-door walks, and the nearest doors for the leg
-            e = np.hypot(q[:, None, 0] - dxy[None, :, 0], q[:, None, 1] - dxy[None, :, 1])
-            mask = np.zeros_like(e, dtype=bool)
-            mask[:D] = True
-            near = np.argsort(e[D:], axis=1)[:, :_LEG_DOORS]
-            mask[D + np.arange(len(sp))[:, None], near] = True
-        if convex[r]:
-            allw = np.hypot(q[:, None, 0] - dxy[None, :, 0], q[:, None, 1] - dxy[None, :, 1])
-            allw = np.where(allw <= cutoff_m, allw, np.inf)
-            if mask is not None:
-                allw[~mask] = np.inf
-        else:
-            allw = polygon_distances(polys[r], q, dxy, cutoff_m, mask)
-        dd, W = allw[:D], allw[D:] + extra
-        if far:
-            fin = np.isfinite(dd)
-            ia, ib = np.nonzero(np.triu(fin, 1) | np.triu(fin.T, 1))
-            w = np.minimum(dd[ia, ib], dd[ib, ia])
-            edge_a.append(inc_node[k0:k1][ia]), edge_b.append(inc_node[k0:k1][ib]), edge_w.append(w / v)
-            edge_r.append(np.full(len(ia), r))
-            leg_m[r] = W.min(axis=1).max() if len(W) else np.inf
-            continue
-        ia, ib = np.triu_indices(D, 1)
-        w = np.minimum(dd[ia, ib], dd[ib, ia])
-        fin = np.isfinite(w)
-        edge_a.append(inc_node[k0:k1][ia[fin]]), edge_b.append(inc_node[k0:k1][ib[fin]]), edge_w.append(w[fin] / v)
-        edge_r.append(np.full(int(fin.sum()), r))
-        if len(W):
-            leg_m[r] = W.min(axis=1).max()
-            keep = _pareto_rows(W)
-            per_room[int(r)] = (sp[keep], W[keep], np.arange(k0, k1))
+    ctx = _RoomInputs(polys=polys, convex=convex, far=extent / 2 > cutoff_m, inc_ptr=room_inc_ptr, inc_xy=inc_xy,
+                      inc_node=inc_node, samp_ptr=samp_ptr, sxy=sxy, cutoff_m=cutoff_m, speed_m_s=v)
+    # expected work per room: walks from its doors and samples to its doors
+    nsamp = np.minimum(np.diff(samp_ptr)[slow], _MAX_SAMPLES)
+    workers = _reach_workers() if len(slow) >= _PARALLEL_MIN_ROOMS else 1
+    chunks = _balanced_chunks(slow, (n_inc[slow] + nsamp) * n_inc[slow] + 50, workers)
+    walks = _fork_map(partial(_room_walks, ctx), chunks, workers)
+    for w in walks:
+        leg_m[w.rooms] = w.leg_m
+        room_nsamp[w.rooms] = w.nkept
+    room_nsamp[fr_idx[fast_ok]] = 1
 
-    # number kept samples in room order; build triples
-    fast_map = {int(r): j for j, r in enumerate(fr_idx)}
-    rooms_with = np.flatnonzero(n_inc > 0)
-    for r in rooms_with:
-        r = int(r)
-        if r in fast_map:
-            j = fast_map[r]
-            if not fast_ok[j]:
-                continue
-            kept_xy.append(fast_xy[j:j + 1]), kept_room.append(np.array([r]))
-            trip_inc.append(np.array([fast_k[j]])), trip_s.append(np.array([nsamp_next]))
-            trip_w.append(np.array([fast_w[j]]))
-            room_nsamp[r] = 1
-            nsamp_next += 1
-        elif r in per_room:
-            sp, W, ks = per_room[r]
-            P, D = W.shape
-            kept_xy.append(sp), kept_room.append(np.full(P, r))
-            ii, jj = np.nonzero(np.isfinite(W))
-            trip_inc.append(ks[jj]), trip_s.append(nsamp_next + ii), trip_w.append(W[ii, jj])
-            room_nsamp[r] = P
-            nsamp_next += P
-
+    # number the kept samples room by room; triples (incidence, sample, metres) by incidence, sample
+    sample_first = np.cumsum(room_nsamp) - room_nsamp
+    sample_room = np.repeat(np.arange(nrooms), room_nsamp)
     cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
-    t_inc = cat(trip_inc, np.int64)
-    t_s = cat(trip_s, np.int64)
-    t_w = cat(trip_w)
-    order = np.argsort(t_inc, kind="stable")
+    t_inc = cat([fast_k[fast_ok]] + [w.trip_inc for w in walks], np.int64)
+    t_s = cat([sample_first[fr_idx[fast_ok]]] + [np.repeat(sample_first[w.rooms], w.ntrip) + w.trip_sample
+                                                 for w in walks], np.int64)
+    t_w = cat([fast_w[fast_ok]] + [w.trip_w for w in walks])
+    order = np.lexsort((t_s, t_inc))
     t_inc, t_s, t_w = t_inc[order], t_s[order], t_w[order]
     trip_ptr = np.searchsorted(t_inc, np.arange(len(inc_room) + 1))
-    sample_room = cat(kept_room, np.int64)
     tcount = np.diff(trip_ptr)
     inc_far = np.full(len(inc_room), np.inf)
     has_t = tcount > 0
@@ -526,8 +693,9 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     inc_far[room_nsamp[inc_room] == 0] = np.inf
 
     # ---- graph
-    ea, eb, ew = cat(edge_a, np.int64), cat(edge_b, np.int64), cat(edge_w)
-    er = cat(edge_r, np.int64)
+    ea, eb, ew = cat([w.edge_a for w in walks], np.int64), cat([w.edge_b for w in walks], np.int64), \
+        cat([w.edge_s for w in walks])
+    er = cat([w.edge_room for w in walks], np.int64)
     rkey = np.r_[(er * nnodes + ea) * nnodes + eb, (er * nnodes + eb) * nnodes + ea]
     order = np.argsort(rkey, kind="stable")
     redge_key, redge_s = rkey[order], np.r_[ew, ew][order]
@@ -595,6 +763,19 @@ def _tiles(row_xy: np.ndarray, row_site: np.ndarray, site_xy: np.ndarray, wg: Wa
             out = cell_rows[c0:c1]
             yield (out if rows_index is None else rows_index[out]), sel
             c0 = c1
+
+
+def _first_min(key: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Position of the smallest `val` of each distinct `key` (the first such position on ties),
+    in key order: the group heads of ``np.lexsort((val, key))``, without sorting `val`."""
+    if not len(key):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
+    k, x = key[order], val[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    low = np.minimum.reduceat(x, starts)
+    hit = np.flatnonzero(x == np.repeat(low, np.diff(np.r_[starts, len(k)])))
+    return order[hit[np.searchsorted(hit, starts)]]
 
 
 def _ragged(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -711,11 +892,12 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
     nsamples = max(len(wg.sample_room), 1)
     ninc = max(len(wg.inc_room), 1)
 
-    def run(glimit: float, use: np.ndarray, room_mask: np.ndarray | None) -> list[list[np.ndarray]]:
-        """(site, room, seconds, site door node) for walks within `glimit` from the rows `use`."""
+    def walk_tiles(glimit: float, room_mask: np.ndarray | None,
+                   tiles: list[tuple[np.ndarray, np.ndarray]]) -> list[list[np.ndarray]]:
+        """(site, room, seconds, site door node) for walks within `glimit` from the source rows of
+        `tiles` ((rows, nodes) from `_tiles`)."""
         res_s, res_r, res_t, res_n = [], [], [], []
-        for rows, sel in _tiles(row_xy[use], row_site[use], np.c_[cx, cy], wg, glimit * v,
-                                rows_index=np.flatnonzero(use)):
+        for rows, sel in tiles:
             # nodes farther (in plan) than the cut-off from every source in the tile cannot be reached
             sub = wg.graph[sel][:, sel]
             local = np.searchsorted(sel, row_node[rows])
@@ -754,11 +936,8 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
             if not len(e_row):  # nothing in this tile reaches a room (np.r_[True, []] below needs one)
                 continue
             # best site door per (site, room door): sorted by (site, incidence) = (site, room, door)
-            ikey = e_site.astype(np.int64) * ninc + inc
-            order = np.lexsort((e_g, ikey))
-            ikey, e_row, e_g, e_site, inc = ikey[order], e_row[order], e_g[order], e_site[order], inc[order]
-            first = np.r_[True, ikey[1:] != ikey[:-1]]
-            e_row, e_g, e_site, inc = e_row[first], e_g[first], e_site[first], inc[first]
+            best = _first_min(e_site.astype(np.int64) * ninc + inc, e_g)
+            e_row, e_g, e_site, inc = e_row[best], e_g[best], e_site[best], inc[best]
             e_room = wg.inc_room[inc]
             grp = np.r_[True, (e_room[1:] != e_room[:-1]) | (e_site[1:] != e_site[:-1])]
             starts = np.flatnonzero(grp)
@@ -784,10 +963,8 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
             # min over (site door, room door) per (site, sample); then max over samples per (site, room).
             # Samples are numbered room by room, so (site, sample) order is also (site, room) order.
             skey = site.astype(np.int64) * nsamples + samp
-            order = np.lexsort((val, skey))
-            skey, val, node = skey[order], val[order], node[order]
-            first = np.r_[True, skey[1:] != skey[:-1]]
-            skey, val, node = skey[first], val[first], node[first]
+            best = _first_min(skey, val)
+            skey, val, node = skey[best], val[best], node[best]
             site, samp = skey // nsamples, skey % nsamples
             room = wg.sample_room[samp]
             grp = np.r_[True, (room[1:] != room[:-1]) | (site[1:] != site[:-1])]
@@ -801,6 +978,16 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
             res_s.append(site[starts][full]), res_r.append(room[starts][full])
             res_t.append(gmax[full] + react), res_n.append(node[at][full])
         return [res_s, res_r, res_t, res_n]
+
+    def run(glimit: float, use: np.ndarray, room_mask: np.ndarray | None) -> list[list[np.ndarray]]:
+        """(site, room, seconds, site door node) for walks within `glimit` from the rows `use`; the
+        tiles in worker processes when there is enough work (rows x nodes: the size of the output)."""
+        tiles = list(_tiles(row_xy[use], row_site[use], np.c_[cx, cy], wg, glimit * v,
+                            rows_index=np.flatnonzero(use)))
+        cells = np.array([len(rows) * len(sel) for rows, sel in tiles], dtype=float)
+        workers = _reach_workers() if cells.sum() >= _PARALLEL_MIN_TILE_CELLS else 1
+        parts = _fork_map(partial(walk_tiles, glimit, room_mask), _balanced_chunks(tiles, cells, workers), workers)
+        return [[a for part in parts for a in part[i]] for i in range(4)]
 
     # pass 1: pairs within reach; pass 2: best time up to twice the reach, only for the rooms
     # pass 1 left without any site, from the sites near them

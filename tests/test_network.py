@@ -377,3 +377,58 @@ def test_generated_station_matches_brute_force(tmp_path):
     both = m[m["_merge"] == "both"]
     assert np.allclose(both["walk_s_x"], both["walk_s_y"], atol=1e-9)
     assert len(both) > 1000
+
+
+# ----------------------------------------------------------------------- worker processes
+def test_worker_processes_give_the_same_table(tmp_path, monkeypatch):
+    """The in-room walks and the tile Dijkstra in forked workers (thresholds lowered so that a
+    small station uses them), a failing pool (fallback in this process) and no workers at all
+    give identical tables."""
+    import os
+
+    import planner.network as nw
+    from planner.generate import generate_station
+
+    station = load_station(generate_station(150, 2, tmp_path / "g150"))
+    monkeypatch.setenv("PLANNER_REACH_WORKERS", "1")
+    seq = reach_table(station, cache=False)
+
+    monkeypatch.setenv("PLANNER_REACH_WORKERS", "2")
+    monkeypatch.setattr(nw, "_PARALLEL_MIN_ROOMS", 1)
+    monkeypatch.setattr(nw, "_PARALLEL_MIN_TILE_CELLS", 1)
+    pids = tmp_path / "pids.txt"
+    room_walks = nw._room_walks
+
+    def logged(ctx, rooms):
+        with open(pids, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return room_walks(ctx, rooms)
+
+    monkeypatch.setattr(nw, "_room_walks", logged)
+    par = reach_table(station, cache=False)
+    workers = set(pids.read_text(encoding="utf-8").split()) - {str(os.getpid())}
+    assert len(workers) >= 1, "the walks did not run in worker processes"
+    pd.testing.assert_frame_equal(seq.pairs, par.pairs, check_exact=True)
+    pd.testing.assert_frame_equal(seq.rooms, par.rooms, check_exact=True)
+    assert len(seq.pairs) > 100
+
+    def broken(*args, **kwargs):
+        raise OSError("no fork today")
+
+    monkeypatch.setattr(nw, "ProcessPoolExecutor", broken)
+    fallback = reach_table(station, cache=False)
+    pd.testing.assert_frame_equal(seq.pairs, fallback.pairs, check_exact=True)
+    pd.testing.assert_frame_equal(seq.rooms, fallback.rooms, check_exact=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(keys=st.lists(st.integers(0, 6), min_size=1, max_size=40), data=st.data())
+def test_first_min_is_the_head_of_lexsort(keys, data):
+    from planner.network import _first_min
+
+    key = np.array(keys, dtype=np.int64)
+    val = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 1.5, np.inf]), min_size=len(keys),
+                                      max_size=len(keys))))
+    order = np.lexsort((val, key))
+    heads = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    assert np.array_equal(_first_min(key, val), heads)
