@@ -1726,8 +1726,10 @@ def capacity_knapsack(c: Compiled) -> tuple[float, int, float]:
 
 def _finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays, run: _Run,
             primary: dict[str, Any], stats: dict[str, Any], timings: dict[str, float], t_all: float,
-            say: Any) -> Solution:
-    """Rooms from groups, objective / bound / gap on the primary scale, own verification."""
+            say: Any, knapsack: float | None = None) -> Solution:
+    """Rooms from groups, objective / bound / gap on the primary scale, own verification.
+
+    `knapsack`: `capacity_bound(c)` when the caller has it already (currency; else computed here)."""
     t = time.perf_counter()
     sol = _make_solution(c, p, x, vf, arf)
     timings["solution_s"] = time.perf_counter() - t
@@ -1735,7 +1737,8 @@ def _finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays,
     if p.objective == "cover-all":
         objective = float(c.cost @ x)
         bound = float(run.bound) if np.isfinite(run.bound) else float("nan")
-        cb = capacity_bound(c)          # cheap and often as strong as the LP (needed where the LP did not finish)
+        # cheap and often as strong as the LP (needed where the LP did not finish)
+        cb = capacity_bound(c) if knapsack is None else knapsack
         if np.isfinite(cb) and not (bound >= cb):
             bound = cb
             stats["bound_from"] = "capacity knapsack"
@@ -1986,7 +1989,7 @@ def _solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarra
     stats["solver_s"] = round(highs_s + flow_s + timings["lagrange_s"], 3)
     run = _Run(vf, status, cost, bound, gap, highs_s, "HiGHS", _highs_version())
     primary = dict(objective=cost, bound=bound, gap=gap, status=status)
-    return _finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say)
+    return _finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say, knapsack=cb)
 
 
 def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
