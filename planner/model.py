@@ -1318,11 +1318,11 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
                         options={**COVER_LP_OPTIONS, **p.highs_options})
     seconds = lp.seconds
     usable = ar.hi[:J] > 0.5
+    opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options}
     if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
         stats["cover_search"] = dict(lp_status=lp.status)
         remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
-        run = _solve_highspy(ar, remaining, p.mip_gap, p.threads, start_vec, p.msg, True,
-                             {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options})
+        run = _solve_highspy(ar, remaining, p.mip_gap, p.threads, start_vec, p.msg, True, opts)
         return run, seconds + run.seconds
     z = float(lp.objective)
     d = ar.c - ar.A.T @ lp.row_dual
@@ -1330,7 +1330,6 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
     core = usable & ((lp.values[:J] > 1e-9) | fixed)
     if start_vec is not None:
         core |= usable & (start_vec[:J] > 0.5)
-    opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options}
     remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
     core_run = _solve_highspy(_with_upper(ar, J, core), max(1.0, COVER_CORE_SHARE * remaining), p.mip_gap,
                               p.threads, start_vec, p.msg, True, opts)
