@@ -429,7 +429,7 @@ def cut_bound(c: Any, parts: list[tuple[int, np.ndarray]], threads: int = 2,
     Every row holds for every plan, so the LP's optimum bounds them all; -inf if it fails."""
     import highspy
 
-    from planner.model import highs_lp
+    from planner.model import highs_lp, new_highs
 
     S = len(c.scen)
     rows, lo = [], []
@@ -446,7 +446,7 @@ def cut_bound(c: Any, parts: list[tuple[int, np.ndarray]], threads: int = 2,
     A = sp.vstack(rows).tocsc()
     lo_ = np.asarray(lo)
     fixed = np.asarray(c.fixed1, bool)
-    h = highspy.Highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("time_limit", float(time_limit))

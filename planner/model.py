@@ -67,9 +67,11 @@ budget, backup) before it is returned.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -1041,8 +1043,44 @@ def _highs_version() -> str:
 
         return version("highspy")
     except Exception:  # pragma: no cover - highspy installed without metadata
-        h = highspy.Highs()
+        h = new_highs()
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+_HIGHS_STARTED = False
+
+
+def new_highs(msg: bool = False) -> Any:
+    """A `highspy.Highs()` object. HiGHS prints a two-line banner on standard output when the first
+    one of a process is made, whatever its options; unless `msg`, that banner goes to /dev/null
+    (file descriptor 1 is pointed there for the construction only)."""
+    global _HIGHS_STARTED
+    import highspy
+
+    if _HIGHS_STARTED or msg:
+        _HIGHS_STARTED = True
+        return highspy.Highs()
+    try:
+        sys.stdout.flush()
+        saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no file descriptor 1 (embedded use): let it print
+        _HIGHS_STARTED = True
+        return highspy.Highs()
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+        try:  # the banner may sit in the C library's buffer: flush it while it still goes to /dev/null
+            import ctypes
+
+            ctypes.CDLL(None).fflush(None)
+        except Exception:  # pragma: no cover - no C library handle
+            pass
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _HIGHS_STARTED = True
+    return h
 
 
 @dataclass
@@ -1113,7 +1151,7 @@ def _solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, star
     import highspy
 
     t0 = time.perf_counter()
-    h = highspy.Highs()
+    h = new_highs(msg)
     h.setOptionValue("output_flag", bool(msg))
     h.setOptionValue("time_limit", float(max(time_limit, 0.5)))
     h.setOptionValue("mip_rel_gap", float(gap))
@@ -2037,7 +2075,7 @@ def _lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bo
     def fresh(cols: np.ndarray) -> Any:
         """A HiGHS instance holding the restricted LP on `cols` (+ artificials), presolved from scratch."""
         sub = sp.hstack([A[:, cols], art]).tocsc() if n_art else A[:, cols]
-        h = highspy.Highs()
+        h = new_highs(msg)
         h.setOptionValue("output_flag", bool(msg))
         h.setOptionValue("threads", int(threads))
         h.setOptionValue("solver", "simplex")

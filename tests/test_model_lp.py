@@ -92,3 +92,19 @@ def test_block_names_are_the_listed_names() -> None:
     with pytest.raises(IndexError):
         b[6]
     assert len(BlockNames([])) == 0
+
+
+def test_highs_banner_is_silenced_unless_asked() -> None:
+    """HiGHS prints a banner on the first Highs() of a process; the planner's solves keep standard
+    output clean (it may carry plan.json), and `msg=True` still shows it."""
+    import subprocess
+    import sys
+
+    code = ("from planner.model import new_highs; h = new_highs({msg}); h.setOptionValue('output_flag', False); "
+            "print('done')")
+    quiet = subprocess.run([sys.executable, "-c", code.format(msg="False")], capture_output=True, text=True,
+                           check=True)
+    assert quiet.stdout == "done\n"
+    loud = subprocess.run([sys.executable, "-c", code.format(msg="True")], capture_output=True, text=True,
+                          check=True)
+    assert "HiGHS" in loud.stdout and loud.stdout.endswith("done\n")
