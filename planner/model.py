@@ -1351,7 +1351,7 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
     4. The reduced MIP from the core's plan.
     """
     J = c.J
-    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    remaining = _left(p, t_all, 1.0, INF)
     lp = _solve_highspy(ar, remaining, 0.0, p.threads, None, p.msg, mip=False,
                         options={**COVER_LP_OPTIONS, **p.highs_options})
     seconds = lp.seconds
@@ -1359,7 +1359,7 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
     opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options}
     if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
         stats["cover_search"] = dict(lp_status=lp.status)
-        remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+        remaining = _left(p, t_all, 1.0, INF)
         run = _solve_highspy(ar, remaining, p.mip_gap, p.threads, start_vec, p.msg, True, opts)
         return run, seconds + run.seconds
     z = float(lp.objective)
@@ -1368,7 +1368,7 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
     core = usable & ((lp.values[:J] > 1e-9) | fixed)
     if start_vec is not None:
         core |= usable & (start_vec[:J] > 0.5)
-    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    remaining = _left(p, t_all, 1.0, INF)
     core_run = _solve_highspy(_with_upper(ar, J, core), max(1.0, COVER_CORE_SHARE * remaining), p.mip_gap,
                               p.threads, start_vec, p.msg, True, opts)
     seconds += core_run.seconds
@@ -1382,7 +1382,7 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
                                  core_objective=float(core_run.objective), core_status=core_run.status,
                                  core_s=round(core_run.seconds, 3), sites_kept=int(keep.sum()),
                                  sites_usable=int(usable.sum()))
-    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    remaining = _left(p, t_all, 1.0, INF)
     run = _solve_highspy(_with_upper(ar, J, keep), remaining, p.mip_gap, p.threads, start, p.msg, True, opts)
     seconds += run.seconds
     if run.values is None and start is not None:   # time limit before the MIP had a plan: the core's
@@ -1625,7 +1625,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
             say(f"[planner] start plan: {int(x0.sum())} sites, cost {c.cost @ x0:,.0f}, "
                 f"objective {stats['heuristic_objective']:,.1f} ({time.perf_counter() - t_all:.1f} s so far)")
     # ---- MIP (skipped when the start is already proved within the gap by the LP bound)
-    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+    remaining = _left(p, t_all, 1.0, INF)
     t = time.perf_counter()
     start_obj = float(ar.c @ start_vec) if start_vec is not None else INF
     pulp_build = 0.0
@@ -1652,7 +1652,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
                 stats["lp_bound_tightened"] = lp2.objective
             stats.update(rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                          tighten_rows=int(ar.rows_by_kind.get("tighten", 0)))
-            remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+            remaining = _left(p, t_all, 1.0, INF)
         say(f"[planner] solving {p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
             f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {p.mip_gap:.1%}")
         run, pulp_build = _run(ar, p, max(1.0, remaining - WALL_MARGIN * p.time_limit_s),
@@ -1679,7 +1679,7 @@ def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: 
     # ---- max-cover second stage: least cost at the coverage found
     if p.objective == "max-cover" and p.lexicographic and c.G > 0:
         cover = _coverage(c, ar, values)
-        remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+        remaining = _left(p, t_all, 1.0, INF)
         t = time.perf_counter()
         ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6)
         v2 = np.asarray(values, dtype=float).copy()
@@ -1853,7 +1853,6 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
     if start is not None:
         x0 = np.maximum(np.isin(c.site_ids, [str(s_) for s_ in start]).astype(float), c.fixed1)
         start_vec = _cover_start(c, cm, x0)
-    remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
     t = time.perf_counter()
     highspy_ = not (p.solver == "cbc" or p.backend == "pulp")
     integral = _integral_objective(ar)
@@ -1865,7 +1864,8 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
         defaults = dict(COVER_HIGHS_OPTIONS)
         if integral and highspy_:     # whole-unit objective: bound > incumbent - 1 proves the incumbent
             defaults["mip_abs_gap"] = 1.0 - 1e-6
-        run, pulp_build = _run(ar, p, remaining, start_vec if p.mip_start else None, defaults=defaults)
+        run, pulp_build = _run(ar, p, _left(p, t_all, 1.0, INF), start_vec if p.mip_start else None,
+                               defaults=defaults)
         highs = run.seconds
     if integral:
         run = _integral_run(run)
@@ -1888,7 +1888,7 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
     if p.objective == "max-cover" and p.lexicographic:
         v1 = _cover_start(c, cm, x)
         cover = float(cm.row_weight @ v1[cm.ucol0:])
-        remaining = max(1.0, p.time_limit_s - (time.perf_counter() - t_all))
+        remaining = _left(p, t_all, 1.0, INF)
         t = time.perf_counter()
         cm2 = build_cover_model(c, reduce=p.cover_reduce, stage2=True, cover_at_least=cover - 1e-6)
         v2 = _cover_start(c, cm2, x)
