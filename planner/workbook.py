@@ -31,6 +31,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner import costs as C
+from planner import xlsxrows as X
 from planner.errors import OutputError
 from planner.station import Station
 
@@ -80,12 +81,20 @@ def _widths(ws: Worksheet, widths: dict[int, float] | list[float]) -> None:
 
 
 def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
-                 lo: float = 8, hi: float = 40) -> None:
-    """Column widths from the header and the first `sample` values."""
+                 lo: float = 8, hi: float = 40, body: list[X.Column] | None = None) -> None:
+    """Column widths from the header and the first `sample` values.
+
+    `body`: the table rows below the header, kept as columns for `planner.xlsxrows` (not in `ws`).
+    """
+    n_body = max((len(c.values) for c in body), default=0) if body else 0
     for j in range(1, n_cols + 1):
         best = 0
-        for i in range(header_row, min(ws.max_row, header_row + sample) + 1):
-            v = ws.cell(row=i, column=j).value
+        for i in range(header_row, min(max(ws.max_row, header_row + n_body), header_row + sample) + 1):
+            k = i - header_row - 1
+            if 0 <= k < n_body:
+                v = body[j - 1].values[k] if j <= len(body) else None
+            else:
+                v = ws.cell(row=i, column=j).value
             if v is None:
                 continue
             s = str(v)
@@ -93,6 +102,12 @@ def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
                 s = "0" * 12
             best = max(best, min(len(s), 60) if i > header_row else min(len(s), 24))
         ws.column_dimensions[get_column_letter(j)].width = max(lo, min(hi, best + 2))
+
+
+def _body(ws: Worksheet, after_row: int, columns: list[X.Column]) -> None:
+    """Give `ws` a table body below row `after_row`, rendered as XML and spliced in after saving."""
+    if columns and any(len(c.values) for c in columns):
+        ws.parent._planner_bodies[ws.title] = (after_row, X.render(after_row + 1, columns))
 
 
 def _print_setup(ws: Worksheet, title_rows: str | None = None) -> None:
@@ -273,7 +288,6 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
         driver_col[ln.name] = col_of[f"={ln.name}"]
     first_line, last_line = col_of[f"={C.COST_COLUMNS[0]}"], col_of[f"={C.COST_COLUMNS[-1]}"]
     n = len(sr)
-    row = 1
     driver_keys = {f"_{d}" for d in C.DRIVER_COLUMNS} | {"_capacity"}
     # formula templates, one per computed column: "{row}" stands for the row number
     refs = {k: f"{get_column_letter(j)}{{row}}" for k, j in driver_col.items()}
@@ -296,19 +310,17 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
             if key.startswith("_") and key != "_capacity":
                 vals = [0 if v is None else v for v in vals]
             data[key] = vals
-    for i in range(len(sr)):
-        row = i + 2
-        for j, (_, key, fmt) in enumerate(cols, 1):
-            if key.startswith("="):
-                c = ws.cell(row=row, column=j, value=templates[key[1:]].replace("{row}", str(row)))
-                _cache(ws, c, data[key][i])
-            else:
-                c = ws.cell(row=row, column=j, value=data[key][i])
-            if fmt:
-                c.number_format = fmt
-            if key in driver_keys:
-                c.fill = INPUT_FILL
-    last = max(row, 1)
+    # the table body as XML text (planner.xlsxrows): formulas with their cached values, yellow drivers
+    body = []
+    for _, key, fmt in cols:
+        style = X.style_id(ws, fmt, INPUT_FILL if key in driver_keys else None)
+        if key.startswith("="):
+            formulas = [templates[key[1:]].replace("{row}", str(i + 2)) for i in range(n)]
+            body.append(X.Column(formulas, style, cached=data[key], keep_empty=True))
+        else:
+            body.append(X.Column(data[key], style, keep_empty=True))
+    _body(ws, 1, body)
+    last = n + 1
     total_row = last + 1
     ws.cell(row=total_row, column=col_of["room_id"], value="Total").font = TOTAL_FONT
     sum_keys = [k for k in col_of if k.startswith("=")] + ["_capacity", "_displaced_residents",
@@ -331,7 +343,7 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     # formula columns in a soft tint: they are computed
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
-    _auto_widths(ws, 1, len(cols), lo=7, hi=28)
+    _auto_widths(ws, 1, len(cols), lo=7, hi=28, body=body)
     for key in ("order", "deck", "phase", "n_doors"):
         ws.column_dimensions[get_column_letter(col_of[key])].width = 7
     for key in [k for k in col_of if k.startswith("=")]:
@@ -345,6 +357,14 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
             "phase_range": rng("phase"), "total_range": rng("=total_cost"), "labour_range": rng("=labour_h"),
             "crew_days_range": rng("=crew_days"), "converted_range": rng("_converted"), "n": n,
             "line_totals": {c: colref(f"={c}") for c in C.COST_COLUMNS}}
+
+
+def _joined(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """Per key, its values as text joined by ", " in their order (a groupby-join without a call per group)."""
+    out: dict[Any, list[str]] = {}
+    for k, v in zip(keys.tolist(), values.tolist()):
+        out.setdefault(k, []).append(str(v))
+    return pd.Series({k: ", ".join(v) for k, v in out.items()}, dtype=object)
 
 
 def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dict[str, str]) -> None:
@@ -365,7 +385,7 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dic
     for s in scen:
         t[f"res_{s}"] = demand[s].reindex(t.index).to_numpy()
         sa = a[a["scenario"] == s].sort_values(["room_id", "walk_s"])
-        t[f"room_{s}"] = sa.groupby("room_id")["safe_room_id"].agg(lambda x: ", ".join(map(str, x))).reindex(t.index)
+        t[f"room_{s}"] = _joined(sa["room_id"], sa["safe_room_id"]).reindex(t.index)
         t[f"walk_{s}"] = sa.groupby("room_id")["walk_s"].max().reindex(t.index)
         su = u[u["scenario"] == s].groupby("room_id").agg(residents=("residents", "sum"),
                                                           reason=("reason", "first"))
@@ -395,15 +415,9 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dic
             fmts.append('0.0 "s"')
     _header(ws, 1, header, height=45)
     t = t.sort_values(["deck", "sector"], kind="stable") if len(t) else t
-    columns = [[_py(v) for v in t[k]] for k in keys]
-    for i, rid in enumerate(t.index, start=2):
-        ws.cell(row=i, column=1, value=str(rid))
-        for j, col in enumerate(columns, start=2):
-            v = col[i - 2]
-            if v is not None:
-                c = ws.cell(row=i, column=j, value=v)
-                if fmts[j - 1]:
-                    c.number_format = fmts[j - 1]
+    body = [X.Column([str(rid) for rid in t.index])]
+    body += [X.Column([_py(v) for v in t[k]], X.style_id(ws, fmt)) for k, fmt in zip(keys, fmts[1:])]
+    _body(ws, 1, body)
     last = max(len(t) + 1, 2)
     ncol = len(header)
     ws.freeze_panes = "B2"
@@ -423,7 +437,7 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dic
     if have_reach and k_ref:
         jr = get_column_letter(keys.index("in_reach") + 2)
         ws.conditional_formatting.add(f"{jr}2:{jr}{last}", FormulaRule(formula=[f"{jr}2<{k_ref}"], fill=AMBER))
-    _auto_widths(ws, 1, ncol, lo=8, hi=30)
+    _auto_widths(ws, 1, ncol, lo=8, hi=30, body=body)
     nrow = last + 2
     ws.cell(row=nrow, column=1, value=(
         "Walks are from the farthest point of the room to the safe room's door, reaction time included. "
@@ -912,8 +926,9 @@ The formula text has no ``<`` (XML-escaped), so a cell that does not match fails
 scanning on to a later cell."""
 
 
-def _inject_cached(path: Path, cache: dict[str, dict[str, Any]]) -> None:
-    """Give formula cells their cached values (openpyxl writes none), in place.
+def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
+                   bodies: dict[str, tuple[int, str]] | None = None) -> None:
+    """Give formula cells their cached values (openpyxl writes none), and splice in the table bodies, in place.
 
     Viewers that do not calculate (Excel's Protected View for a mailed file, previews,
     pandas) then show the planner's figures; Excel and LibreOffice still recalculate
@@ -932,6 +947,7 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]]) -> None:
             part_of[sh.get("name")] = t if t.startswith("xl/") else "xl/" + t
         items = [(info, zin.read(info.filename)) for info in zin.infolist()]
     parts = {part_of[name]: vals for name, vals in cache.items() if name in part_of and vals}
+    body_of = {part_of[name]: b for name, b in (bodies or {}).items() if name in part_of}
 
     def fill(vals: dict[str, Any]):
         def sub(m: re.Match) -> str:
@@ -949,8 +965,13 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]]) -> None:
     tmp = path.with_name(path.name + ".cache")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
         for info, data in items:
-            if info.filename in parts:
-                data = _CELL_F.sub(fill(parts[info.filename]), data.decode("utf-8")).encode("utf-8")
+            if info.filename in parts or info.filename in body_of:
+                xml = data.decode("utf-8")
+                if info.filename in parts:
+                    xml = _CELL_F.sub(fill(parts[info.filename]), xml)
+                if info.filename in body_of:  # after the cached values: the body has its own
+                    xml = X.splice(xml, *body_of[info.filename])
+                data = xml.encode("utf-8")
             zout.writestr(info, data)
     os.replace(tmp, path)
 
@@ -967,6 +988,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     path = Path(path)
     wb = Workbook()
     wb._planner_cache = {}  # sheet -> cell -> value of its formula, as the planner computed it
+    wb._planner_bodies = {}  # sheet -> (row above the table body, body rows as XML text)
     wb.active.title = "Summary"
     prefs = _assumptions(wb, station)  # created first for the refs, moved to its place below
     safe = _safe_rooms(wb, station, plan, costs, sites, prefs)
@@ -988,7 +1010,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
         try:
             wb.save(tmp)
-            _inject_cached(Path(tmp), wb._planner_cache)
+            _inject_cached(Path(tmp), wb._planner_cache, wb._planner_bodies)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
