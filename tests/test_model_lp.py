@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import planner.model as M
 from planner.progress import set_quiet
@@ -108,3 +109,49 @@ def test_highs_banner_is_silenced_unless_asked() -> None:
     loud = subprocess.run([sys.executable, "-c", code.format(msg="True")], capture_output=True, text=True,
                           check=True)
     assert "HiGHS" in loud.stdout and loud.stdout.endswith("done\n")
+
+
+# A set cover (5 rows, 56 sites, unit costs) cut down from a 10,000-room LSCP on which HiGHS 1.16,
+# handed the 11-site start below, returned the start's values with the objective 3 of another plan
+# ("optimal"): its presolve values the start in the reduced space and the plan it reports is not the
+# plan it returns. The optimum is 3 sites (rows 2 and 3 share site 17; rows 0, 1 and 4 share no site).
+_MISVALUED_ROWS = [[0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13, 40], [7, 8, 9, 10, 11, 12, 13, 48, 49],
+                   [16, 17, 18, 21, 22, 25, 26, 29, 32, 35, 37, 38, 39, 43],
+                   [16, 17, 21, 22, 26, 28, 29, 31, 32, 35, 37, 38, 39, 43, 47, 53, 54, 55],
+                   [14, 15, 19, 20, 23, 24, 27, 28, 30, 33, 34, 36, 40, 41, 42, 44, 45, 46, 49, 50, 51, 52]]
+_MISVALUED_START = [1, 2, 13, 15, 17, 29, 33, 37, 40, 50, 55]
+
+
+def _cover_arrays(rows: list[list[int]], n: int) -> M.Arrays:
+    m = len(rows)
+    A = sp.csc_matrix((np.ones(sum(map(len, rows))), (np.repeat(np.arange(m), [len(r) for r in rows]),
+                                                      np.concatenate(rows))), shape=(m, n))
+    return M.Arrays(c=np.ones(n), lo=np.zeros(n), hi=np.ones(n), integer=np.ones(n, bool), A=A,
+                    row_lo=np.ones(m), row_hi=np.full(m, np.inf), names=[f"x{j}" for j in range(n)],
+                    row_names=[f"r{i}" for i in range(m)], nx=n, nz=0, ny=0, ycol0=n, scol0=n,
+                    yq=np.zeros(0, np.int64), ys=np.zeros(0, np.int64), z_groups=np.zeros(0, np.int64))
+
+
+def test_objective_is_the_returned_plans_even_when_highs_misvalues_the_start() -> None:
+    ar = _cover_arrays(_MISVALUED_ROWS, 56)
+    start = np.zeros(56)
+    start[_MISVALUED_START] = 1.0
+    run = M._solve_highspy(ar, 30, 0.0, 2, start, False, True)
+    assert run.values is not None
+    assert (ar.A @ run.values >= 1 - 1e-9).all()
+    assert run.objective == pytest.approx(float(ar.c @ run.values))
+    assert run.objective == pytest.approx(3.0)           # the optimum, not the start's 11
+    assert run.status == "optimal" and run.bound <= run.objective + 1e-9
+    # without a start HiGHS agrees with itself
+    plain = M._solve_highspy(ar, 30, 0.0, 2, None, False, True)
+    assert plain.objective == pytest.approx(float(ar.c @ plain.values)) == pytest.approx(3.0)
+
+
+def test_misvalued_run_without_a_way_to_check_has_no_proven_bound() -> None:
+    ar = _cover_arrays(_MISVALUED_ROWS, 56)
+    v = np.zeros(56)
+    v[_MISVALUED_START] = 1.0
+    fake = M._Run(v, "optimal", 3.0, 3.0, 0.0, 0.1, "HiGHS", "test")
+    out = M._misvalued(ar, fake, 30, 0.0, 2, None, False, None)
+    assert out.objective == pytest.approx(11.0) and out.status == "unproven"
+    assert not np.isfinite(out.bound) and not np.isfinite(out.gap)
