@@ -72,12 +72,11 @@ class SiteProblems:
 
 @dataclass
 class LagrangeResult:
-    """One evaluation of L(u): the bound (currency), the sites the site problems open,
-    and the subgradient (persons short (+) or over (-) per demand row)."""
+    """One evaluation of L(u): the bound (currency), the sites the site problems open, and `u`
+    (clipped at 0)."""
 
     bound: float
     open: np.ndarray
-    subgradient: np.ndarray
     u: np.ndarray
 
 
@@ -132,7 +131,7 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
     # within each segment, largest u first (segments are already in order: one float key)
     order = np.argsort(sp_.d_seg * 2.0 + (1.0 - w / wmax), kind="stable")
     seg = sp_.d_seg[order]
-    ub = sp_.d_ub[order]   # zero-price columns are taken too (same value): a subgradient of smaller norm
+    ub = sp_.d_ub[order]
     wo = w[order]
     cs = np.cumsum(ub)
     first = np.r_[True, seg[1:] != seg[:-1]]
@@ -151,10 +150,7 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
     red = sp_.cost - earn
     opened = sp_.fixed | (red < 0)
     bound = float(u @ sp_.D) + float(np.where(sp_.fixed, red, np.minimum(red, 0.0)).sum())
-    op_seg = np.repeat(opened, sp_.S)
-    served = np.bincount(sp_.d_row[order], weights=take * op_seg[seg], minlength=sp_.R)
-    served += np.bincount(np.maximum(sp_.sip_row, 0), weights=sip_take * op_seg * has_sip, minlength=sp_.R)
-    return LagrangeResult(bound=bound, open=opened, subgradient=sp_.D - served, u=u)
+    return LagrangeResult(bound=bound, open=opened, u=u)
 
 
 def start_prices(c: Any, sp_: SiteProblems, knapsack: tuple[float, int, float]) -> np.ndarray:

@@ -104,8 +104,6 @@ def test_lagrangian_at_the_lp_duals_bounds_the_lp(seed: int) -> None:
     bf = brute_force(inst, "cover-all", None, 1)
     if bf is not None:
         assert L.bound <= bf[0][0] + 1e-6 * max(1.0, bf[0][0])
-    # the subgradient is demand minus what the paying sites take: finite, one per demand row
-    assert L.subgradient.shape == (sp_.R,) and np.isfinite(L.subgradient).all()
 
 
 @pytest.mark.parametrize("seed", range(14))
