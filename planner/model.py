@@ -1276,6 +1276,14 @@ def _solve_pulp(ar: Arrays, time_limit: float, gap: float, threads: int, start: 
     bound, g = obj, 0.0
     if isinstance(s, _PulpHighsStart) and s.info is not None:
         bound, g = s.info
+        if ok and abs(s.reported - obj) > 1e-6 * max(1.0, abs(obj)):   # see `_misvalued`: no proof
+            status, bound, g = "unproven", -INF, INF
+            left = time_limit - (time.perf_counter() - t0)
+            if start is not None and left > 0.5:                            # again without the start
+                again, _ = _solve_pulp(ar, left, gap, threads, None, msg, solver, mip)
+                if again.values is not None and again.objective <= obj + 1e-9:
+                    again.seconds = time.perf_counter() - t0
+                    return again, build_s
     elif status != "optimal":
         bound, g = -INF, INF
     return _Run(vals if ok else None, status, obj, bound, g, sec, name, version), build_s
@@ -1289,6 +1297,7 @@ try:  # in-memory HiGHS through PuLP, with a MIP start (PuLP 3.3's adapter has n
             super().__init__(**kw)
             self.start = start
             self.info: tuple[float, float] | None = None
+            self.reported = INF       # HiGHS's objective (checked against the values'; see `_misvalued`)
 
         def actualSolve(self, lp: Any) -> int:  # noqa: N802 - PuLP API
             import highspy
@@ -1306,6 +1315,7 @@ try:  # in-memory HiGHS through PuLP, with a MIP start (PuLP 3.3's adapter has n
             info = lp.solverModel.getInfo()
             try:
                 self.info = (float(info.mip_dual_bound), float(info.mip_gap))
+                self.reported = float(info.objective_function_value)
             except Exception:  # pragma: no cover
                 self.info = None
             for var in lp.variables():

@@ -155,3 +155,12 @@ def test_misvalued_run_without_a_way_to_check_has_no_proven_bound() -> None:
     out = M._misvalued(ar, fake, 30, 0.0, 2, None, False, None)
     assert out.objective == pytest.approx(11.0) and out.status == "unproven"
     assert not np.isfinite(out.bound) and not np.isfinite(out.gap)
+
+
+def test_pulp_backend_does_not_claim_a_misvalued_start_optimal() -> None:
+    ar = _cover_arrays(_MISVALUED_ROWS, 56)
+    start = np.zeros(56)
+    start[_MISVALUED_START] = 1.0
+    run, _ = M._solve_pulp(ar, 30, 0.0, 2, start, False, "highs")
+    assert run.objective == pytest.approx(float(ar.c @ run.values))
+    assert run.objective == pytest.approx(3.0) and run.status == "optimal"   # solved again without the start
