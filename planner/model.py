@@ -1335,8 +1335,9 @@ COVER_HIGHS_OPTIONS: dict[str, Any] = {"mip_pool_soft_limit": 200, "mip_detect_s
 Symmetry detection off: 3 MB less on MCLP (3,000 rooms), no slower there."""
 
 COVER_SEARCH_MIN_SITES = 1000
-"""Pure max-cover models with at least this many usable sites go through `_cover_search` (LP, core MIP
-on the LP's support, reduced-cost fixing, then the MIP from the core's plan)."""
+"""Pure cover models with at least this many usable sites go through a search instead of one MIP:
+max-cover `_cover_search` (LP, core MIP on the LP's support, reduced-cost fixing, then the MIP from the
+core's plan), cover-all `_cover_all_search` (LP, random covers, MIP over their union, proof attempts)."""
 
 COVER_CORE_SHARE = 0.2
 """Share of the time limit for the core MIP of `_cover_search`."""
@@ -1431,6 +1432,117 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
         run.status = "time limit"
     if np.isfinite(run.bound):
         run.bound = max(run.bound, z) if np.isfinite(z) else run.bound
+    return run, seconds
+
+
+COVER_ALL_POOL = 30
+"""Random covers per round of `_cover_all_search` (`planner.setcover.random_covers`)."""
+
+COVER_ALL_ROUNDS = 6
+"""Rounds of `_cover_all_search` (random covers, MIP over their union, proof attempt) before the
+whole MIP gets the time left; the rounds stop at half the time limit."""
+
+COVER_ALL_SLICE_LP = 10.0
+"""Time for each union MIP and each proof attempt of `_cover_all_search`, in LP relaxation times (at
+least 2 s): a proof at the root node takes a few LP solves (measured, LSCP 10,000 rooms: LP 0.36 s,
+union MIP 0.7 to 4.5 s when the union holds an optimal cover, proof 2.3 to 2.5 s at the root; a start
+that is not optimal takes 30 s and more)."""
+
+COVER_ALL_UNION_SLICES = 1.0
+"""A union MIP of `_cover_all_search` gets this many slices (`COVER_ALL_SLICE_LP`)."""
+
+COVER_ALL_SEED = 0
+"""Seed of the random covers (the same station gives the same plan)."""
+
+
+def _cover_all_arrays(ar: Arrays, J: int) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """The cover rows (0/1, sites only) and each row's required count, or None when `ar` is not a
+    pure set cover (other columns, rows with an upper limit or coefficients other than 1)."""
+    if ar.A.shape[1] != J or ar.nz or ar.A.shape[0] == 0 or not np.isinf(ar.row_hi).all():
+        return None
+    A = sp.csr_matrix(ar.A)
+    if A.nnz == 0 or not (A.data == 1.0).all() or not (ar.row_lo >= 1).all():
+        return None
+    return A, np.ceil(ar.row_lo - 1e-9)
+
+
+def _cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_matrix, np.ndarray],
+                      start_vec: np.ndarray | None, t_all: float, options: dict[str, Any],
+                      stats: dict[str, Any]) -> tuple[_Run, float]:
+    """The pure cover-all model (set covering) through solution merging; (run, HiGHS s).
+
+    HiGHS alone spends most of its time on large set covers *finding* the optimal cover (LSCP at
+    10,000 rooms: 24 to 88 s by random seed, against 2.4 s to prove it once given). So:
+    1. LP relaxation (primal simplex): values and reduced costs.
+    2. Rounds: `COVER_ALL_POOL` random covers guided by the LP (`planner.setcover`), a MIP over the
+       sites they use (with the best plan so far; `COVER_ALL_SHARE` of the time limit), then the
+       whole MIP from its plan for as long again; a proven plan ends the search.
+    3. Otherwise the whole MIP from the best plan for the time left.
+    Every plan is the whole model's; the bound is the whole MIP's (or the LP's).
+    """
+    from planner.setcover import random_covers
+
+    J = c.J
+    A, req = rows
+    usable = ar.hi[:J] > 0.5
+    fixed = ar.lo[:J] > 0.5
+    remaining = _left(p, t_all, 1.0, INF)
+    lp = _solve_highspy(ar, remaining, 0.0, p.threads, None, p.msg, mip=False,
+                        options={**COVER_LP_OPTIONS, **p.highs_options})
+    seconds = lp.seconds
+    if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
+        stats["cover_all_search"] = dict(lp_status=lp.status)
+        run = _solve_highspy(ar, _left(p, t_all, 1.0, INF), p.mip_gap, p.threads, start_vec, p.msg, True, options)
+        return run, seconds + run.seconds
+    d = ar.c - ar.A.T @ lp.row_dual
+    rng = np.random.default_rng(COVER_ALL_SEED)
+    best = start_vec[:J] > 0.5 if start_vec is not None else None
+    slice_s = max(2.0, COVER_ALL_SLICE_LP * lp.seconds)
+    log: list[dict[str, Any]] = []
+
+    def vec(x: np.ndarray) -> np.ndarray:
+        v = np.zeros(ar.A.shape[1])
+        v[:J] = x
+        return v
+
+    run: _Run | None = None
+    for r in range(COVER_ALL_ROUNDS):
+        if time.perf_counter() - t_all + 2 * slice_s > 0.5 * p.time_limit_s:
+            break
+        pool = random_covers(A, ar.c[:J], req, usable, lp.values[:J], d[:J], COVER_ALL_POOL, rng, fixed)
+        if best is not None:
+            pool.append(best)
+        if not pool:
+            break
+        union = np.any(pool, axis=0) | (usable & (lp.values[:J] > 1e-9))
+        first = min(pool, key=lambda x: float(ar.c[:J] @ x))
+        sub = _solve_highspy(_with_upper(ar, J, union), COVER_ALL_UNION_SLICES * slice_s, p.mip_gap, p.threads,
+                             vec(first), p.msg, True, options)
+        seconds += sub.seconds
+        plan = sub.values[:J] > 0.5 if sub.values is not None else first
+        entry = dict(union_sites=int(union.sum()), union_plan=float(ar.c[:J] @ plan), union_s=round(sub.seconds, 3))
+        log.append(entry)
+        if best is not None and ar.c[:J] @ plan >= ar.c[:J] @ best - 1e-9 and run is not None:
+            continue                      # no better plan than the one a proof attempt already failed on
+        best = plan if best is None or ar.c[:J] @ plan < ar.c[:J] @ best - 1e-9 else best
+        run = _solve_highspy(ar, min(slice_s, _left(p, t_all, 1.0, INF)), p.mip_gap, p.threads, vec(best), p.msg,
+                             True, options)
+        seconds += run.seconds
+        entry.update(whole_status=run.status, whole_s=round(run.seconds, 3))
+        if run.values is not None and ar.c @ run.values < ar.c[:J] @ best - 1e-9:
+            best = run.values[:J] > 0.5
+        if run.status == "optimal":
+            break
+    stats["cover_all_search"] = dict(lp_bound=float(lp.objective), lp_s=round(lp.seconds, 3), rounds=log)
+    if run is None or run.status != "optimal":
+        last = _solve_highspy(ar, _left(p, t_all, 1.0, INF), p.mip_gap, p.threads,
+                              vec(best) if best is not None else None, p.msg, True, options)
+        seconds += last.seconds
+        if run is not None and last.values is None:
+            last.values, last.objective = run.values, run.objective
+        run = last
+    if np.isfinite(run.bound):
+        run.bound = max(run.bound, float(lp.objective))
     return run, seconds
 
 
@@ -1891,9 +2003,15 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
     highspy_ = not (p.solver == "cbc" or p.backend == "pulp")
     integral = _integral_objective(ar)
     pulp_build = 0.0
-    if (highspy_ and p.cover_search and p.objective == "max-cover" and ar.nz == 0
-            and int((ar.hi[:c.J] > 0.5).sum()) >= COVER_SEARCH_MIN_SITES):
+    big = int((ar.hi[:c.J] > 0.5).sum()) >= COVER_SEARCH_MIN_SITES
+    cover_rows = _cover_all_arrays(ar, c.J) if highspy_ and p.cover_search and big and p.objective == "cover-all" \
+        else None
+    if highspy_ and p.cover_search and p.objective == "max-cover" and ar.nz == 0 and big:
         run, highs = _cover_search(p, c, ar, start_vec if p.mip_start else None, t_all, stats)
+    elif cover_rows is not None:
+        options = {**COVER_HIGHS_OPTIONS, **({"mip_abs_gap": 1.0 - 1e-6} if integral else {}), **p.highs_options}
+        run, highs = _cover_all_search(p, c, ar, cover_rows, start_vec if p.mip_start else None, t_all, options,
+                                       stats)
     else:
         defaults = dict(COVER_HIGHS_OPTIONS)
         if integral and highspy_:     # whole-unit objective: bound > incumbent - 1 proves the incumbent

@@ -179,6 +179,40 @@ def test_cover_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
     assert sol.solver["bound"] >= sol.solver["objective"] - 1e-6     # max-cover: the bound is above
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_cover_all_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
+    """The LP -> random covers -> union MIP -> proof path of large cover-all models, forced on small
+    instances (with backups and an existing site on some): the brute-force optimum, and it was taken."""
+    import planner.model as M
+
+    monkeypatch.setattr(M, "COVER_SEARCH_MIN_SITES", 1)
+    inst = instance(300 + seed, n_rooms=12 + seed % 5, n_sites=9 + seed % 4, n_scen=1 + seed % 2)
+    k = 2 if seed % 3 == 2 else 1
+    opts: dict = {}
+    existing: tuple = ()
+    if seed % 4 == 1:
+        ex = np.zeros(inst["times"].shape[1], bool)
+        ex[1] = True
+        inst["cost"] = np.where(ex, 0.0, inst["cost"])
+        opts = dict(existing=ex)
+        existing = (1,)
+    bf = brute(inst, "cover-all", None, k, existing)
+    p = make(inst, objective="cover-all", backup_k=k, **opts)
+    if bf is None:
+        with pytest.raises(Exception):
+            solve(p, progress=False)
+        return
+    sol = solve(p, progress=False)
+    if "cover_all_search" not in sol.stats:            # every row covered by the existing site: no model
+        assert sol.stats["cost"] == pytest.approx(bf[0][0], abs=1e-6)
+        return
+    rounds = sol.stats["cover_all_search"]["rounds"]
+    assert rounds and all(r["union_plan"] >= bf[0][0] - 1e-6 for r in rounds)
+    assert sol.solver["status"] == "optimal"
+    assert sol.stats["cost"] == pytest.approx(bf[0][0], abs=1e-6)
+    assert sol.solver["bound"] <= sol.solver["objective"] + 1e-6
+
+
 def test_reduced_cost_fixing_keeps_every_better_plan() -> None:
     """The fixing rule of `_cover_search` on its own: with LP duals y and d = c - A^T y, every
     feasible x with x_j = 1 costs at least z_LP + d_j; checked over all plans of small instances."""

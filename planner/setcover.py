@@ -1,0 +1,93 @@
+"""Random covers for the pure cover-all model (set covering): LP-guided rounding, greedy completion.
+
+A cover is a 0/1 site vector x with A x >= r: A holds the 0/1 cover rows (a row's usable sites),
+r the number of open sites each row needs (1; 2 where a backup is required). The covers here are
+not meant to be good one by one (on the 10,000-room LSCP they have 101 to 111 sites against the
+optimum's 90): their union is a small set of sites that, measured, usually holds an optimal cover,
+which a MIP over that union finds in seconds ("solution merging"; `planner.model._cover_all_search`).
+
+Each cover: every site is opened with its LP value as probability, the cover is completed greedily
+(cheapest cost x (1 + reduced cost) per row still short, with 10 % noise on the cost), and sites whose
+rows all stay covered without them are closed again (most expensive first, random among equals).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _columns_of_rows(A: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The site indices of the given rows, concatenated (with repeats)."""
+    if len(rows) == 0:
+        return np.zeros(0, np.int64)
+    starts, ends = A.indptr[rows], A.indptr[rows + 1]
+    n = ends - starts
+    idx = np.repeat(starts - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
+    return A.indices[idx]
+
+
+def complete(A: sp.csr_matrix, At: sp.csr_matrix, weight: np.ndarray, req: np.ndarray, usable: np.ndarray,
+             x: np.ndarray) -> np.ndarray:
+    """Open sites greedily until every row has its `req` open sites (in place; returns `x`).
+
+    `A`: (rows, sites) 0/1 cover rows (CSR); `At`: its transpose (CSR); `weight`: per site, the price
+    of opening it (lower first, divided by the rows it helps); `usable`: sites that may be opened.
+    A row no usable site can satisfy stays short (the caller checks feasibility).
+    """
+    short = np.maximum(req - np.asarray(A @ x.astype(np.float64)).ravel(), 0.0)
+    gain = np.asarray(At @ (short > 0).astype(np.float64)).ravel()
+    score = np.where(usable & ~x & (gain > 0), weight / np.maximum(gain, 1e-12), np.inf)
+    while True:
+        j = int(np.argmin(score))
+        if not np.isfinite(score[j]):
+            return x
+        x[j] = True
+        score[j] = np.inf
+        rows = At.indices[At.indptr[j]:At.indptr[j + 1]]
+        rows = rows[short[rows] > 0]
+        short[rows] -= 1.0
+        done = rows[short[rows] <= 0]
+        if len(done):
+            cols = _columns_of_rows(A, done)
+            gain -= np.bincount(cols, minlength=len(gain))
+            cols = np.unique(cols)
+            cols = cols[np.isfinite(score[cols])]
+            score[cols] = np.where(gain[cols] > 0, weight[cols] / np.maximum(gain[cols], 1e-12), np.inf)
+
+
+def drop_redundant(A: sp.csr_matrix, At: sp.csr_matrix, cost: np.ndarray, req: np.ndarray, x: np.ndarray,
+                   rng: np.random.Generator, keep: np.ndarray | None = None) -> np.ndarray:
+    """Close open sites whose rows all keep `req` open sites without them, the most expensive first
+    (random among equal costs); sites in `keep` stay open. In place; returns `x`."""
+    cover = np.asarray(A @ x.astype(np.float64)).ravel()
+    open_ = np.flatnonzero(x & ~keep) if keep is not None else np.flatnonzero(x)
+    order = open_[np.lexsort((rng.random(len(open_)), -cost[open_]))]
+    for j in order:
+        rows = At.indices[At.indptr[j]:At.indptr[j + 1]]
+        if (cover[rows] > req[rows]).all():
+            x[j] = False
+            cover[rows] -= 1.0
+    return x
+
+
+def random_covers(A: sp.csr_matrix, cost: np.ndarray, req: np.ndarray, usable: np.ndarray, x_lp: np.ndarray,
+                  reduced_cost: np.ndarray, count: int, rng: np.random.Generator,
+                  fixed: np.ndarray | None = None) -> list[np.ndarray]:
+    """`count` covers (boolean site vectors) guided by the LP relaxation's values `x_lp` and reduced
+    costs (currency; >= 0 at an LP optimum); `fixed`: sites open in every cover. Covers that leave a
+    row short (no usable site can serve it) are left out."""
+    A = sp.csr_matrix(A)
+    At = sp.csr_matrix(A.T)
+    fixed = np.zeros(A.shape[1], bool) if fixed is None else np.asarray(fixed, bool)
+    base = cost * (1.0 + np.maximum(reduced_cost, 0.0) / max(float(np.median(cost[usable])) if usable.any() else 1.0,
+                                                             1e-12))
+    p = np.clip(x_lp, 0.0, 1.0)
+    out = []
+    for _ in range(count):
+        x = fixed | (usable & (rng.random(A.shape[1]) < p))
+        complete(A, At, base * (1.0 + 0.1 * rng.random(A.shape[1])), req, usable, x)
+        drop_redundant(A, At, cost, req, x, rng, keep=fixed)
+        if (np.asarray(A @ x.astype(np.float64)).ravel() >= req).all():
+            out.append(x)
+    return out
