@@ -1435,21 +1435,26 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
     return run, seconds
 
 
-COVER_ALL_POOL = 30
-"""Random covers per round of `_cover_all_search` (`planner.setcover.random_covers`)."""
+COVER_ALL_POOL = 6
+"""Random covers per small merge of `_cover_all_search` (`planner.setcover.random_covers`)."""
 
-COVER_ALL_ROUNDS = 6
-"""Rounds of `_cover_all_search` (random covers, MIP over their union, proof attempt) before the
-whole MIP gets the time left; the rounds stop at half the time limit."""
+COVER_ALL_MERGES = 6
+"""Small merges per round of `_cover_all_search`; their plans, and those of the rounds before, are
+merged again."""
+
+COVER_ALL_KEEP = 18
+"""Plans of small merges kept for the round's big merge of `_cover_all_search` (the newest; with the best
+plan): about 400 to 500 sites, so that the big merge stays quick."""
+
+COVER_ALL_ROUNDS = 20
+"""Rounds of `_cover_all_search` before the whole MIP gets the time left; the rounds stop at half the
+time limit."""
 
 COVER_ALL_SLICE_LP = 10.0
-"""Time for each union MIP and each proof attempt of `_cover_all_search`, in LP relaxation times (at
-least 2 s): a proof at the root node takes a few LP solves (measured, LSCP 10,000 rooms: LP 0.36 s,
-union MIP 0.7 to 4.5 s when the union holds an optimal cover, proof 2.3 to 2.5 s at the root; a start
-that is not optimal takes 30 s and more)."""
-
-COVER_ALL_UNION_SLICES = 1.0
-"""A union MIP of `_cover_all_search` gets this many slices (`COVER_ALL_SLICE_LP`)."""
+"""Time limit of each merge MIP and each proof attempt of `_cover_all_search`, in LP relaxation times
+(at least 2 s): a proof at the root node takes a few LP solves (measured, LSCP 10,000 rooms: LP
+0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root; from a plan one site worse, 30 s and
+more)."""
 
 COVER_ALL_SEED = 0
 """Seed of the random covers (the same station gives the same plan)."""
@@ -1472,13 +1477,17 @@ def _cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_ma
     """The pure cover-all model (set covering) through solution merging; (run, HiGHS s).
 
     HiGHS alone spends most of its time on large set covers *finding* the optimal cover (LSCP at
-    10,000 rooms: 24 to 88 s by random seed, against 2.4 s to prove it once given). So:
-    1. LP relaxation (primal simplex): values and reduced costs.
-    2. Rounds: `COVER_ALL_POOL` random covers guided by the LP (`planner.setcover`), a MIP over the
-       sites they use (with the best plan so far; `COVER_ALL_SHARE` of the time limit), then the
-       whole MIP from its plan for as long again; a proven plan ends the search.
+    10,000 rooms: 24 to 88 s by random seed, against 2.4 s to prove it once given). A MIP over the
+    union of a few plans is small and quick, and the better the plans the better its optimum:
+    1. LP relaxation (primal simplex): values and reduced costs, to guide the random covers.
+    2. Rounds: `COVER_ALL_MERGES` small merges, each a MIP over the union of `COVER_ALL_POOL` random
+       covers (`planner.setcover`; measured: unions of about 380 sites, plans 1 to 3 sites above the
+       optimum, 0.1 to 0.5 s each); then a MIP over the union of the plans of the newest
+       `COVER_ALL_KEEP` small merges and the best plan; if that improved the best plan, a proof attempt:
+       the whole MIP from it. A proof ends the search.
     3. Otherwise the whole MIP from the best plan for the time left.
-    Every plan is the whole model's; the bound is the whole MIP's (or the LP's).
+    Each merge MIP and proof attempt is limited to `COVER_ALL_SLICE_LP` LP times. Every plan is the
+    whole model's; the bound is the whole MIP's (at least the LP's).
     """
     from planner.setcover import random_covers
 
@@ -1486,15 +1495,15 @@ def _cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_ma
     A, req = rows
     usable = ar.hi[:J] > 0.5
     fixed = ar.lo[:J] > 0.5
-    remaining = _left(p, t_all, 1.0, INF)
-    lp = _solve_highspy(ar, remaining, 0.0, p.threads, None, p.msg, mip=False,
+    cost = ar.c[:J]
+    lp = _solve_highspy(ar, _left(p, t_all, 1.0, INF), 0.0, p.threads, None, p.msg, mip=False,
                         options={**COVER_LP_OPTIONS, **p.highs_options})
     seconds = lp.seconds
     if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
         stats["cover_all_search"] = dict(lp_status=lp.status)
         run = _solve_highspy(ar, _left(p, t_all, 1.0, INF), p.mip_gap, p.threads, start_vec, p.msg, True, options)
         return run, seconds + run.seconds
-    d = ar.c - ar.A.T @ lp.row_dual
+    d = (ar.c - ar.A.T @ lp.row_dual)[:J]
     rng = np.random.default_rng(COVER_ALL_SEED)
     best = start_vec[:J] > 0.5 if start_vec is not None else None
     slice_s = max(2.0, COVER_ALL_SLICE_LP * lp.seconds)
@@ -1505,31 +1514,43 @@ def _cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_ma
         v[:J] = x
         return v
 
-    run: _Run | None = None
-    for r in range(COVER_ALL_ROUNDS):
-        if time.perf_counter() - t_all + 2 * slice_s > 0.5 * p.time_limit_s:
-            break
-        pool = random_covers(A, ar.c[:J], req, usable, lp.values[:J], d[:J], COVER_ALL_POOL, rng, fixed)
-        if best is not None:
-            pool.append(best)
-        if not pool:
-            break
-        union = np.any(pool, axis=0) | (usable & (lp.values[:J] > 1e-9))
-        first = min(pool, key=lambda x: float(ar.c[:J] @ x))
-        sub = _solve_highspy(_with_upper(ar, J, union), COVER_ALL_UNION_SLICES * slice_s, p.mip_gap, p.threads,
-                             vec(first), p.msg, True, options)
+    def merge(plans: list[np.ndarray]) -> tuple[np.ndarray, int]:
+        """The best plan over the union of `plans` (MIP from the cheapest of them), union size."""
+        nonlocal seconds
+        union = np.any(plans, axis=0)
+        first = min(plans, key=lambda x: float(cost @ x))
+        sub = _solve_highspy(_with_upper(ar, J, union), min(slice_s, _left(p, t_all, 1.0, INF)), p.mip_gap,
+                             p.threads, vec(first), p.msg, True, options)
         seconds += sub.seconds
         plan = sub.values[:J] > 0.5 if sub.values is not None else first
-        entry = dict(union_sites=int(union.sum()), union_plan=float(ar.c[:J] @ plan), union_s=round(sub.seconds, 3))
+        return (plan if cost @ plan <= cost @ first else first), int(union.sum())
+
+    run: _Run | None = None
+    found: list[np.ndarray] = []              # plans of the newest small merges
+    for _ in range(COVER_ALL_ROUNDS):
+        if time.perf_counter() - t_all + 4 * slice_s > 0.5 * p.time_limit_s:
+            break
+        t = time.perf_counter()
+        plans = []
+        for _m in range(COVER_ALL_MERGES):
+            covers = random_covers(A, cost, req, usable, lp.values[:J], d, COVER_ALL_POOL, rng, fixed)
+            if covers:
+                plans.append(merge(covers)[0])
+        if not plans:
+            break
+        found = (found + plans)[-COVER_ALL_KEEP:]
+        plan, size = merge(found + ([best] if best is not None else []))
+        entry: dict[str, Any] = dict(plans=[float(cost @ x) for x in plans], union_sites=size,
+                                     merged=float(cost @ plan), merge_s=round(time.perf_counter() - t, 3))
         log.append(entry)
-        if best is not None and ar.c[:J] @ plan >= ar.c[:J] @ best - 1e-9 and run is not None:
+        if best is not None and cost @ plan >= cost @ best - 1e-9:
             continue                      # no better plan than the one a proof attempt already failed on
-        best = plan if best is None or ar.c[:J] @ plan < ar.c[:J] @ best - 1e-9 else best
+        best = plan
         run = _solve_highspy(ar, min(slice_s, _left(p, t_all, 1.0, INF)), p.mip_gap, p.threads, vec(best), p.msg,
                              True, options)
         seconds += run.seconds
-        entry.update(whole_status=run.status, whole_s=round(run.seconds, 3))
-        if run.values is not None and ar.c @ run.values < ar.c[:J] @ best - 1e-9:
+        entry.update(proof_status=run.status, proof_s=round(run.seconds, 3))
+        if run.values is not None and ar.c @ run.values < cost @ best - 1e-9:
             best = run.values[:J] > 0.5
         if run.status == "optimal":
             break
@@ -1538,8 +1559,8 @@ def _cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_ma
         last = _solve_highspy(ar, _left(p, t_all, 1.0, INF), p.mip_gap, p.threads,
                               vec(best) if best is not None else None, p.msg, True, options)
         seconds += last.seconds
-        if run is not None and last.values is None:
-            last.values, last.objective = run.values, run.objective
+        if last.values is None and best is not None:
+            last.values, last.objective = vec(best), float(cost @ best)
         run = last
     if np.isfinite(run.bound):
         run.bound = max(run.bound, float(lp.objective))
