@@ -1203,12 +1203,12 @@ def _objective_agrees(ar: Arrays, values: np.ndarray, reported: float) -> bool:
 
 def _misvalued(ar: Arrays, run: _Run, time_limit: float, gap: float, threads: int, start: np.ndarray | None,
                msg: bool, options: dict[str, Any] | None) -> _Run:
-    """HiGHS reported an objective that is not its plan's (HiGHS 1.16 can value a MIP start in its
-    presolved space without the objective offset of the columns presolve fixed at 1: it then prunes
-    against a value below the start's true cost, misses better plans and calls the start optimal; seen on
-    a set cover with a start of 91 sites reported as 89 and "optimal" while 90 sites suffice).
+    """HiGHS reported an objective that is not that of the values it returned. Seen with HiGHS 1.16 and
+    a MIP start it values in its presolved space ("MIP start solution is feasible in the reduced space"):
+    a 91-site set cover start came back as the plan, reported as 89 and "optimal", while 90 sites
+    suffice; on the 5-row test instance a start of 11 comes back with the optimum's value 3.
     Its bound cannot be trusted: solve again without the start for the time left; if that fails, the
-    start's true cost with no proven bound."""
+    plan's own cost with no proven bound."""
     true = float(ar.c @ run.values)
     left = time_limit - run.seconds
     bound, seconds, nodes = -INF, run.seconds, run.nodes
@@ -1276,7 +1276,7 @@ def _solve_pulp(ar: Arrays, time_limit: float, gap: float, threads: int, start: 
     bound, g = obj, 0.0
     if isinstance(s, _PulpHighsStart) and s.info is not None:
         bound, g = s.info
-        if ok and abs(s.reported - obj) > 1e-6 * max(1.0, abs(obj)):   # see `_misvalued`: no proof
+        if ok and not _objective_agrees(ar, vals, s.reported):          # see `_misvalued`: no proof
             status, bound, g = "unproven", -INF, INF
             left = time_limit - (time.perf_counter() - t0)
             if start is not None and left > 0.5:                            # again without the start
@@ -2024,19 +2024,18 @@ def _solve_pure(p: Problem, c: Compiled, start: list[str] | None, t_all: float, 
     highspy_ = not (p.solver == "cbc" or p.backend == "pulp")
     integral = _integral_objective(ar)
     pulp_build = 0.0
+    defaults = dict(COVER_HIGHS_OPTIONS)
+    if integral and highspy_:     # whole-unit objective: bound > incumbent - 1 proves the incumbent
+        defaults["mip_abs_gap"] = 1.0 - 1e-6
     big = int((ar.hi[:c.J] > 0.5).sum()) >= COVER_SEARCH_MIN_SITES
     cover_rows = _cover_all_arrays(ar, c.J) if highspy_ and p.cover_search and big and p.objective == "cover-all" \
         else None
     if highspy_ and p.cover_search and p.objective == "max-cover" and ar.nz == 0 and big:
         run, highs = _cover_search(p, c, ar, start_vec if p.mip_start else None, t_all, stats)
     elif cover_rows is not None:
-        options = {**COVER_HIGHS_OPTIONS, **({"mip_abs_gap": 1.0 - 1e-6} if integral else {}), **p.highs_options}
-        run, highs = _cover_all_search(p, c, ar, cover_rows, start_vec if p.mip_start else None, t_all, options,
-                                       stats)
+        run, highs = _cover_all_search(p, c, ar, cover_rows, start_vec if p.mip_start else None, t_all,
+                                       {**defaults, **p.highs_options}, stats)
     else:
-        defaults = dict(COVER_HIGHS_OPTIONS)
-        if integral and highspy_:     # whole-unit objective: bound > incumbent - 1 proves the incumbent
-            defaults["mip_abs_gap"] = 1.0 - 1e-6
         run, pulp_build = _run(ar, p, _left(p, t_all, 1.0, INF), start_vec if p.mip_start else None,
                                defaults=defaults)
         highs = run.seconds
