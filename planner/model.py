@@ -1378,6 +1378,20 @@ def _with_upper(ar: Arrays, nx: int, keep: np.ndarray) -> Arrays:
     return dataclasses.replace(ar, hi=hi)
 
 
+def _cover_lp(p: Problem, ar: Arrays, t_all: float, start_vec: np.ndarray | None, options: dict[str, Any],
+              name: str, stats: dict[str, Any]) -> tuple[_Run, tuple[_Run, float] | None]:
+    """The LP relaxation (primal simplex) that the cover searches start from, and, when it gives no
+    optimal values and duals, the plain MIP in its place: (LP run, None) or (LP run, (MIP run, HiGHS s));
+    the LP's status is then in `stats[name]`."""
+    lp = _solve_highspy(ar, _left(p, t_all, 1.0, INF), 0.0, p.threads, None, p.msg, mip=False,
+                        options={**COVER_LP_OPTIONS, **p.highs_options})
+    if lp.status == "optimal" and lp.values is not None and lp.row_dual is not None:
+        return lp, None
+    stats[name] = dict(lp_status=lp.status)
+    run = _solve_highspy(ar, _left(p, t_all, 1.0, INF), p.mip_gap, p.threads, start_vec, p.msg, True, options)
+    return lp, (run, lp.seconds + run.seconds)
+
+
 def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | None, t_all: float,
                   stats: dict[str, Any]) -> tuple[_Run, float]:
     """The pure cover model (minimisation form `ar`) solved through its LP relaxation; (run, HiGHS s).
@@ -1393,17 +1407,12 @@ def _cover_search(p: Problem, c: Compiled, ar: Arrays, start_vec: np.ndarray | N
     4. The reduced MIP from the core's plan.
     """
     J = c.J
-    remaining = _left(p, t_all, 1.0, INF)
-    lp = _solve_highspy(ar, remaining, 0.0, p.threads, None, p.msg, mip=False,
-                        options={**COVER_LP_OPTIONS, **p.highs_options})
-    seconds = lp.seconds
     usable = ar.hi[:J] > 0.5
     opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **p.highs_options}
-    if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
-        stats["cover_search"] = dict(lp_status=lp.status)
-        remaining = _left(p, t_all, 1.0, INF)
-        run = _solve_highspy(ar, remaining, p.mip_gap, p.threads, start_vec, p.msg, True, opts)
-        return run, seconds + run.seconds
+    lp, fallback = _cover_lp(p, ar, t_all, start_vec, opts, "cover_search", stats)
+    if fallback is not None:
+        return fallback
+    seconds = lp.seconds
     z = float(lp.objective)
     d = ar.c - ar.A.T @ lp.row_dual
     fixed = ar.lo[:J] > 0.5
@@ -1496,13 +1505,10 @@ def _cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_ma
     usable = ar.hi[:J] > 0.5
     fixed = ar.lo[:J] > 0.5
     cost = ar.c[:J]
-    lp = _solve_highspy(ar, _left(p, t_all, 1.0, INF), 0.0, p.threads, None, p.msg, mip=False,
-                        options={**COVER_LP_OPTIONS, **p.highs_options})
+    lp, fallback = _cover_lp(p, ar, t_all, start_vec, options, "cover_all_search", stats)
+    if fallback is not None:
+        return fallback
     seconds = lp.seconds
-    if lp.status != "optimal" or lp.values is None or lp.row_dual is None:
-        stats["cover_all_search"] = dict(lp_status=lp.status)
-        run = _solve_highspy(ar, _left(p, t_all, 1.0, INF), p.mip_gap, p.threads, start_vec, p.msg, True, options)
-        return run, seconds + run.seconds
     d = (ar.c - ar.A.T @ lp.row_dual)[:J]
     rng = np.random.default_rng(COVER_ALL_SEED)
     best = start_vec[:J] > 0.5 if start_vec is not None else None

@@ -17,16 +17,6 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def _columns_of_rows(A: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """The site indices of the given rows, concatenated (with repeats)."""
-    if len(rows) == 0:
-        return np.zeros(0, np.int64)
-    starts, ends = A.indptr[rows], A.indptr[rows + 1]
-    n = ends - starts
-    idx = np.repeat(starts - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
-    return A.indices[idx]
-
-
 def complete(A: sp.csr_matrix, At: sp.csr_matrix, weight: np.ndarray, req: np.ndarray, usable: np.ndarray,
              x: np.ndarray) -> np.ndarray:
     """Open sites greedily until every row has its `req` open sites (in place; returns `x`).
@@ -49,7 +39,7 @@ def complete(A: sp.csr_matrix, At: sp.csr_matrix, weight: np.ndarray, req: np.nd
         short[rows] -= 1.0
         done = rows[short[rows] <= 0]
         if len(done):
-            cols = _columns_of_rows(A, done)
+            cols = A[done].indices                   # the sites of those rows, with repeats
             gain -= np.bincount(cols, minlength=len(gain))
             cols = np.unique(cols)
             cols = cols[np.isfinite(score[cols])]
