@@ -250,6 +250,7 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
         from planner.network import reach_table
 
         reach = reach_table(st)
+    _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
     pairs["room_id"] = pairs["room_id"].astype(str)
     pairs["site_id"] = pairs["site_id"].astype(str)
@@ -368,6 +369,27 @@ def _check_phases(safe: pd.DataFrame, costs: pd.Series, crew_days: pd.Series, ri
             if spent > ph.budget + MONEY_TOLERANCE:
                 out.append(Breach("phase-budget", ph.name, f"rooms of phases 1..{k} cost {spent:,.2f} {p.currency}, "
                                                           f"over the phase's cumulative budget {ph.budget:,.2f}"))
+
+
+def _check_walks(station: Station, reach: Any, out: list[Breach]) -> None:
+    """Occupied rooms with a door but points with no finite walk inside the room to a door: the
+    plan cannot route their people (the walk model, not the plan, is at fault: the inputs need fixing)."""
+    from planner.network import unwalkable_rooms
+
+    if "leg_s" not in getattr(reach, "rooms", pd.DataFrame()).columns:
+        return
+    stuck = unwalkable_rooms(station, reach)
+    if not len(stuck):
+        return
+    d = station.demand()
+    occupied = (d.to_numpy() > 0).any(axis=1) if d.shape[1] else np.zeros(len(d), bool)
+    occ = pd.Series(occupied, index=d.index.astype(str))
+    occ = occ[~occ.index.duplicated()]
+    for r in stuck.itertuples(index=False):
+        if bool(occ.get(str(r.room_id), False)):
+            out.append(Breach("walk-infinite", f"room {r.room_id}" + (f" ({r.name})" if r.name else ""),
+                              "has points with no finite walk inside the room to any of its "
+                              f"{r.n_doors} door(s): its residents cannot be routed to a safe room"))
 
 
 def _check_queues(a: pd.DataFrame, flows: pd.Series, p: Parameters, out: list[Breach]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from planner import __version__
-from planner.errors import EXIT_BREACH, EXIT_INPUT, EXIT_OK, InputError, PlannerError
+from planner.errors import EXIT_BREACH, EXIT_INPUT, EXIT_OK, InputError, PlannerError, ValidationFailed
 
 
 def _csv_list(text: str | None) -> list[str]:
@@ -74,9 +74,14 @@ def _load(args: argparse.Namespace, validate: bool = True):
 
 # ----------------------------------------------------------------------- verbs
 def cmd_validate(args: argparse.Namespace) -> int:
-    from planner.validate import summarize
+    from planner.validate import summarize, walk_findings
 
     station = _load(args)
+    walks = walk_findings(station)
+    if any(w.level == "error" for w in walks):
+        raise ValidationFailed(walks)
+    for w in walks:
+        print(f"warning: {w}", file=sys.stderr)
     print(summarize(station))
     print(f"\n{station.title}: valid.")
     return EXIT_OK

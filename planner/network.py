@@ -78,12 +78,19 @@ from planner.station import Station
 T = TypeVar("T")
 R = TypeVar("R")
 
-ALGO_VERSION = "reach-3"
+ALGO_VERSION = "reach-4"
 _EPS_M = 1e-5
 """Buffer of a polygon for visibility tests (metres): segments along a wall count as inside."""
 _CONVEX_TOL_M = 0.02
 """A room whose outline departs from its convex hull by at most this (metres) is walked straight."""
 _TURN_TOL = 1e-9
+_TANGENT_TOL_M = 1e-5
+"""A point this close (metres) to the line of a reflex corner's wall counts as on it (tangent
+test; erring this way only adds candidate segments, each still tested for visibility)."""
+_DEDUP_M = 1e-6
+"""Ring vertices closer than this (metres) to the one before are one vertex (reflex corners)."""
+_ON_WALL_M = 1e-3
+"""A point this close (metres) to the boundary may walk along its wall (the fallback graph)."""
 _PARETO_MAX_WORK = 4_000_000
 _MAX_SAMPLES = 200
 """Rooms whose boundary would need more samples (long corridors) are sampled coarser, at
@@ -158,9 +165,10 @@ def _reflex_corners(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     c, ring = c[~last], ring[~last]
     ok = np.bincount(ring, minlength=nring) >= 3
     keep = ok[ring]
-    # drop repeated vertices (equal to the one before, within 1e-12 m)
+    # drop repeated vertices (within `_DEDUP_M` of the one before: the direction of a wall a
+    # micrometre long is rounding noise, and the tangent test reads the neighbours' directions)
     first = np.r_[True, ring[1:] != ring[:-1]] if len(ring) else np.zeros(0, dtype=bool)
-    keep[1:] &= first[1:] | np.any(np.abs(c[1:] - c[:-1]) > 1e-12, axis=1)
+    keep[1:] &= first[1:] | np.any(np.abs(c[1:] - c[:-1]) > _DEDUP_M, axis=1)
     c, ring = c[keep], ring[keep]
     # drop a last vertex equal to the first (the tolerance of np.allclose(atol=1e-12))
     start = np.searchsorted(ring, np.arange(nring))
@@ -170,7 +178,7 @@ def _reflex_corners(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     same = np.zeros(nring, dtype=bool)
     if has.any():
         a, b = c[start[has]], c[end[has]]
-        same[has] = np.all(np.abs(a - b) <= 1e-12 + 1e-5 * np.abs(b), axis=1)
+        same[has] = np.all(np.abs(a - b) <= _DEDUP_M, axis=1)
     keep = np.ones(len(c), dtype=bool)
     keep[end[same]] = False
     keep &= (size - same.astype(np.int64) >= 3)[ring]
@@ -210,10 +218,12 @@ def _tangent(q: np.ndarray, v: np.ndarray, vp: np.ndarray, vn: np.ndarray) -> np
     dy = v[None, :, 1] - q[:, None, 1]
     ax, ay = (vp - v)[None, :, 0], (vp - v)[None, :, 1]
     bx, by = (vn - v)[None, :, 0], (vn - v)[None, :, 1]
-    d = np.hypot(dx, dy)
-    s1 = (dx * ay - dy * ax) / np.maximum(d * np.hypot(ax, ay), 1e-300)
-    s2 = (dx * by - dy * bx) / np.maximum(d * np.hypot(bx, by), 1e-300)
-    t = 1e-9
+    # signed distances (metres) of q from the lines through v and each neighbour: the test is
+    # absolute, so that a point on a wall (a boundary sample, off its line by rounding of
+    # coordinates of millions of metres) counts as on the line, not beside it
+    s1 = (dx * ay - dy * ax) / np.maximum(np.hypot(ax, ay), 1e-300)
+    s2 = (dx * by - dy * bx) / np.maximum(np.hypot(bx, by), 1e-300)
+    t = _TANGENT_TOL_M
     return ~(((s1 > t) & (s2 < -t)) | ((s1 < -t) & (s2 > t)))
 
 
@@ -254,15 +264,87 @@ def polygon_distances(poly: shapely.Geometry, pts: np.ndarray, targets: np.ndarr
     booleans, default all) give inf."""
     polys = np.array([poly], dtype=object)
     ptr, rv, rp, rn = _reflex_corners(polys)
-    return _polygon_walks(_walk_outlines(polys, ptr)[0], rv, rp, rn, pts, targets, cutoff_m, mask)
+    return _polygon_walks(_walk_outlines(polys, ptr)[0], rv, rp, rn, pts, targets, cutoff_m, mask, poly=poly)
 
 
 def _polygon_walks(bpoly: shapely.Geometry | None, rv: np.ndarray, rp: np.ndarray, rn: np.ndarray,
                    pts: np.ndarray, targets: np.ndarray, cutoff_m: float = np.inf,
-                   mask: np.ndarray | None = None) -> np.ndarray:
+                   mask: np.ndarray | None = None, poly: shapely.Geometry | None = None) -> np.ndarray:
     """`polygon_distances` (metres) for a polygon given by its reflex corners `rv` (with their
     previous and next vertices `rp`, `rn`) and its prepared buffered outline `bpoly` (None:
-    straight walks), see `_reflex_corners` and `_walk_outlines`."""
+    straight walks), see `_reflex_corners` and `_walk_outlines`.
+
+    With the polygon itself (`poly`), pairs within the cut-off that the visibility graph leaves
+    unconnected (points at the tip of a spike or deep in a sliver, where rounding defeats the
+    visibility tests) are walked through `_ring_walks` instead: along the walls to a vertex,
+    then on. Points on the boundary then always get a finite walk."""
+    out = _visibility_walks(bpoly, rv, rp, rn, pts, targets, cutoff_m, mask)
+    if poly is None or bpoly is None:
+        return out
+    pts = np.asarray(pts, float).reshape(-1, 2)
+    targets = np.asarray(targets, float).reshape(-1, 2)
+    euclid = np.hypot(pts[:, None, 0] - targets[None, :, 0], pts[:, None, 1] - targets[None, :, 1])
+    miss = np.isinf(out) & (euclid <= cutoff_m)
+    if mask is not None:
+        miss &= mask
+    rows = np.flatnonzero(miss.any(axis=1))
+    if len(rows):
+        fb = _ring_walks(poly, bpoly, rv, rp, rn, pts[rows], targets, cutoff_m)
+        fb[~miss[rows]] = np.inf
+        out[rows] = np.minimum(out[rows], fb)
+    return out
+
+
+def _ring_walks(poly: shapely.Geometry, bpoly: shapely.Geometry, rv: np.ndarray, rp: np.ndarray, rn: np.ndarray,
+                pts: np.ndarray, targets: np.ndarray, cutoff_m: float) -> np.ndarray:
+    """Walks (metres, n x m; inf beyond `cutoff_m`) from `pts` to `targets` inside `poly` through a
+    graph that needs no visibility test to be connected: the polygon's rings (edge by edge, each
+    along a wall), the visibility walks from every ring vertex to every target, and the points
+    and targets within `_ON_WALL_M` of the boundary joined to the two ends of their wall. Every
+    edge is a walk inside the polygon, so the result is never shorter than the true walk (nor
+    than the straight line); on ordinary outlines it equals it (the visibility walks from the
+    vertices are exact), on spikes and slivers it goes along the walls to the first vertex with
+    a clear view."""
+    n, m = len(pts), len(targets)
+    rings = shapely.get_rings(shapely.get_parts(np.array([poly], dtype=object)))
+    c, ri = shapely.get_coordinates(rings, return_index=True)
+    a_idx = np.flatnonzero(ri[1:] == ri[:-1])
+    if not len(a_idx) or not m:
+        return np.full((n, m), np.inf)
+    uv, inv = np.unique(c, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    nv = len(uv)
+    ea, eb = inv[a_idx], inv[a_idx + 1]
+    ew = np.hypot(*(c[a_idx] - c[a_idx + 1]).T)
+    # vertex -> target walks (visibility graph only)
+    vt = _visibility_walks(bpoly, rv, rp, rn, uv, targets, cutoff_m, None)
+    vi, tj = np.nonzero(np.isfinite(vt))
+    A = [ea, vi]
+    B = [eb, nv + tj]
+    Wt = [ew, vt[vi, tj]]
+    # points and targets on a wall: to the two ends of the nearest wall
+    segs = shapely.linestrings(np.stack([c[a_idx], c[a_idx + 1]], axis=1))
+    tree = shapely.STRtree(segs)
+    qxy = np.concatenate([targets, pts])
+    (qi, si), dist = tree.query_nearest(shapely.points(qxy), return_distance=True, all_matches=True)
+    on = dist <= _ON_WALL_M
+    qi, si = qi[on], si[on]
+    for end in (a_idx[si], a_idx[si] + 1):
+        A.append(nv + qi)
+        B.append(inv[end])
+        Wt.append(np.hypot(*(qxy[qi] - c[end]).T))
+    a, b, w = np.concatenate(A), np.concatenate(B), np.concatenate(Wt)
+    N = nv + m + n
+    g = coo_matrix((np.maximum(w, 1e-12), (a, b)), shape=(N, N)).tocsr()
+    d = dijkstra(g, directed=False, indices=nv + np.arange(m), limit=cutoff_m)
+    out = d[:, nv + m:].T
+    return np.where(out <= cutoff_m, out, np.inf)
+
+
+def _visibility_walks(bpoly: shapely.Geometry | None, rv: np.ndarray, rp: np.ndarray, rn: np.ndarray,
+                      pts: np.ndarray, targets: np.ndarray, cutoff_m: float = np.inf,
+                      mask: np.ndarray | None = None) -> np.ndarray:
+    """The visibility-graph walks of `_polygon_walks` (metres; inf where it finds none)."""
     pts = np.asarray(pts, float).reshape(-1, 2)
     targets = np.asarray(targets, float).reshape(-1, 2)
     n, m = len(pts), len(targets)
@@ -459,7 +541,7 @@ def _room_walks(ctx: _RoomInputs, rooms: np.ndarray) -> _RoomWalks:
         if bent[j]:  # around the reflex corners; else straight
             b = bent_at[j]
             c = slice(cptr[b], cptr[b + 1])
-            allw = _polygon_walks(outline[b], rv[c], rp[c], rn[c], q, dxy, ctx.cutoff_m, mask)
+            allw = _polygon_walks(outline[b], rv[c], rp[c], rn[c], q, dxy, ctx.cutoff_m, mask, poly=polys[j])
         else:
             allw = _polygon_walks(None, rv[:0], rp[:0], rn[:0], q, dxy, ctx.cutoff_m, mask)
         dd, W = allw[:D], allw[D:] + extra
@@ -1049,6 +1131,36 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
     return ReachTable(pairs=pairs, rooms=rooms, key=key)
 
 
+# ---------------------------------------------------------------------------- unwalkable rooms
+def unwalkable_rooms(station: Station, reach: ReachTable | None = None) -> pd.DataFrame:
+    """Rooms with at least one door that have a point with no walk inside the room to any of
+    their doors within twice the reach time (`leg_s` not finite): a room drawn in parts that no
+    door joins, or one too large to leave in time. Such a room reaches no safe room, so its
+    people count only where the room itself is converted.
+
+    Columns room_id, name, deck, n_doors, leg_s (seconds, inf); `reach` (a `reach_table` of the
+    station) saves computing the in-room walks again."""
+    p = station.params
+    if reach is not None:
+        leg = reach.rooms["leg_s"]
+    else:
+        glimit = max(0.0, 2.0 * p.reach_s - p.reaction_s)
+        wg = build_graph(station, cutoff_m=glimit * p.walk_speed_m_s)
+        leg = pd.Series(wg.room_leg_m / p.walk_speed_m_s + p.reaction_s, index=pd.Index(wg.room_ids, name="room_id"))
+    leg = leg[~leg.index.duplicated()]
+    d = station.doors
+    sides = pd.concat([d["from_room"], d["to_room"]], ignore_index=True).dropna().astype(str)
+    n_doors = sides.value_counts().reindex(leg.index, fill_value=0).astype(int)
+    bad = leg.index[(n_doors > 0).to_numpy() & ~np.isfinite(leg.to_numpy(dtype=float))]
+    info = station.rooms.drop_duplicates("room_id").set_index("room_id")
+    out = pd.DataFrame({"room_id": np.asarray(bad, dtype=object),
+                        "name": info["name"].reindex(bad).fillna("").astype(str).to_numpy(),
+                        "deck": info["deck"].reindex(bad).to_numpy(),
+                        "n_doors": n_doors.reindex(bad).to_numpy(dtype=int),
+                        "leg_s": leg.reindex(bad).to_numpy(dtype=float)})
+    return out.reset_index(drop=True)
+
+
 # ---------------------------------------------------------------------------- summary
 def reach_summary(station: Station, reach: ReachTable, worst: int = 10) -> str:
     """Plain-text summary: pairs, residents who reach a candidate per scenario, worst rooms."""
@@ -1078,9 +1190,17 @@ def reach_summary(station: Station, reach: ReachTable, worst: int = 10) -> str:
         for rid, row in bad_occ.head(worst).iterrows():
             best = ("none within %g s" % (2 * p.reach_s) if not np.isfinite(row["best_walk_s"])
                     else f"{row['best_walk_s']:.1f} s to {row['best_site_id']}")
+            if not np.isfinite(row["leg_s"]):
+                best += " (no walk inside the room from every point to a door: see below)"
             lines.append(f"  {rid} {row['name']!s} (sector {row['sector']}, deck {row['deck']}): "
                          f"{int(row['residents'])} residents, best {best}")
     empty = len(bad) - len(bad_occ)
     if empty:
         lines.append(f"{empty:,} room(s) without residents are beyond reach too (corridors, stores, ...).")
+    stuck = unwalkable_rooms(station, reach)
+    if len(stuck):
+        lines.append(f"{len(stuck):,} room(s) with doors have points with no walk inside the room to a door within "
+                     f"{2 * p.reach_s:g} s (parts no door opens into, or too large): "
+                     + ", ".join(f"{r.room_id} {r.name}".strip() for r in stuck.head(worst).itertuples())
+                     + (f" and {len(stuck) - worst} more" if len(stuck) > worst else ""))
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.errors import ValidationFailed
+from planner.network import unwalkable_rooms
 from planner.params import CIRCULATION_KINDS, KNOWN_KINDS
 from planner.station import Station
 
@@ -450,6 +451,29 @@ def validate_station(station: Station) -> list[Finding]:
     _check_doors(station, usable, out)
     _check_residents(station, usable, out)
     _check_scenario(station, usable, out)
+    return [x for x in out if x.level == "error"] + [x for x in out if x.level != "error"]
+
+
+def walk_findings(station: Station) -> list[Finding]:
+    """The rooms with a door that have points with no walk inside the room to a door
+    (`planner.network.unwalkable_rooms`; it computes the in-room walks, so it is not part of
+    `validate_station`): an error for rooms with residents, else a warning."""
+    stuck = unwalkable_rooms(station)
+    if not len(stuck):
+        return []
+    f = _file(station, "rooms", "rooms.geojson")
+    occupied = pd.Series(_demand_any(station), index=station.rooms["room_id"].astype(str).to_numpy())
+    occupied = occupied[~occupied.index.duplicated()]
+    p = station.params
+    out = []
+    for r in stuck.itertuples(index=False):
+        named = f"room {r.room_id}" + (f" ({r.name})" if r.name and r.name != r.room_id else "")
+        level = "error" if bool(occupied.get(r.room_id, False)) else "warning"
+        out.append(Finding(level, f, named,
+                           f"has points from which no walk inside its outline reaches one of its {r.n_doors} "
+                           f"door(s) within {2 * p.reach_s:g} s: its people could reach no safe room",
+                           "draw the room as one polygon (or split it into rooms that each have a door), "
+                           "or add a door to each part"))
     return [x for x in out if x.level == "error"] + [x for x in out if x.level != "error"]
 
 
