@@ -1,6 +1,6 @@
 """Independent plan checker: re-read the inputs and a plan.json, recompute, name every breach.
 
-The checker never imports the optimiser (`planner.model`, `planner.heuristic`):
+The checker never imports the optimiser (`planner.model`, `planner.model.heuristic`):
 it recomputes from the station's files and the plan's own parameters
 
 - walking times (the reach table of `planner.network`): every assignment's

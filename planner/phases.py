@@ -36,14 +36,14 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import pulp
 
+from planner.model.highs import highs_threads_reset, pulp_solver
 from planner.params import Parameters, Phase
 
 MAX_PHASE_Y = 200_000
@@ -215,41 +215,19 @@ class _Coverage:
         return obj, ys
 
 
-@contextmanager
-def highs_threads_reset() -> Iterator[None]:
-    """Reset HiGHS's global thread pool before and after the block.
-
-    HiGHS keeps one thread pool per process; a solve asking for a different thread count than the
-    first solve of the process fails ("Not Solved"). Resetting around our solves lets them use their
-    own count and leaves the next caller free to use its own."""
-    _reset_highs()
-    try:
-        yield
-    finally:
-        _reset_highs()
-
-
-def _reset_highs() -> None:
-    try:
-        import highspy
-
-        highspy.Highs.resetGlobalScheduler(True)
-    except Exception:  # older highspy without the call, or no highspy: nothing to reset
-        pass
-
-
 def _solve(prob: pulp.LpProblem, solver: pulp.LpSolver) -> None:
     with highs_threads_reset():
         prob.solve(solver)
 
 
-def _solver(problem: Any, time_limit_s: float | None, mip: bool = True) -> pulp.LpSolver:
+def _solver(problem: Any, time_limit_s: float | None, mip: bool = True, start: bool = False) -> pulp.LpSolver:
+    """The PuLP solver of the problem's `solver` ("highs" or "cbc"), time limit `time_limit_s` (seconds;
+    default the problem's); `start`: hand the binaries' initial values over as a MIP start."""
     tl = float(time_limit_s if time_limit_s is not None else getattr(problem, "time_limit_s", 60.0) or 60.0)
     gap = float(getattr(problem, "mip_gap", 1e-4) or 1e-4)
     threads = int(getattr(problem, "threads", 1) or 1)
-    if getattr(problem, "solver", "highs") == "cbc" or "HiGHS" not in pulp.listSolvers(onlyAvailable=True):
-        return pulp.PULP_CBC_CMD(msg=False, mip=mip, timeLimit=tl, gapRel=gap, threads=threads)
-    return pulp.HiGHS(msg=False, mip=mip, timeLimit=tl, gapRel=gap, threads=threads)
+    name = "cbc" if getattr(problem, "solver", "highs") == "cbc" else "highs"
+    return pulp_solver(name, tl, gap, threads, msg=False, start=start and mip, mip=mip, binaries_only=True)
 
 
 def coverage(problem: Any, sites: Sequence[str], time_limit_s: float | None = None) -> pd.Series:
@@ -369,24 +347,18 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
                 v.setInitialValue(1.0 if greedy[s] <= k + 1 else 0.0)
         prob.setObjective(pulp.LpAffineExpression(objective))
         t0 = time.perf_counter()
-        solver = _solver(problem, time_limit_s)
-        if isinstance(solver, pulp.HiGHS):
-            solver = _HighsWithStart(**{k: v for k, v in solver.__dict__.items() if k in ("mip", "msg")},
-                                     timeLimit=solver.timeLimit, gapRel=solver.optionsDict.get("gapRel"),
-                                     threads=solver.threads)
-        elif isinstance(solver, pulp.PULP_CBC_CMD):
-            solver.optionsDict["warmStart"] = True
+        solver = _solver(problem, time_limit_s, start=True)
         _solve(prob, solver)
         info["seconds"] = round(time.perf_counter() - t0, 2)
         info["status"] = pulp.LpStatus.get(prob.status, str(prob.status))
-        info["variables"], info["rows"] = len(prob.variables()), len(prob.constraints)
+        info["variables"], info["rows"] = len(prob.variables()), prob.numConstraints()
         try:
             hi = prob.solverModel.getInfo()
             info["objective"], info["bound"], info["gap"] = (float(hi.objective_function_value),
                                                              float(hi.mip_dual_bound), float(hi.mip_gap))
             true = pulp.value(prob.objective)
             if true is not None and abs(float(true) - info["objective"]) > 1e-6 * max(1.0, abs(float(true))):
-                # HiGHS valued the start in its presolved space (see planner.model._misvalued): its
+                # HiGHS valued the start in its presolved space (see planner.model.highs._misvalued): its
                 # objective is not the plan's and its bound proves nothing
                 info["objective"] = float(true)
                 del info["bound"], info["gap"]
@@ -419,32 +391,6 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
     out = pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
     out.attrs["solver"] = info
     return out
-
-
-class _HighsWithStart(pulp.HiGHS):  # type: ignore[misc]
-    """PuLP's HiGHS, handing the variables' initial values (binaries only) to HiGHS as a start;
-    HiGHS completes the partial solution by solving the LP with them fixed."""
-
-    def actualSolve(self, lp: Any) -> int:  # noqa: N802 - PuLP API
-        self.createAndConfigureSolver(lp)
-        self.buildSolverModel(lp)
-        vs = [v for v in lp.variables() if v.cat == pulp.LpBinary and v.varValue is not None]
-        if vs:
-            idx = np.array([v.index for v in vs], dtype=np.int32)
-            vals = np.array([float(v.varValue) for v in vs])
-            order = np.argsort(idx)
-            try:
-                lp.solverModel.setSolution(len(idx), idx[order], vals[order])
-            except Exception:  # an older highspy without sparse starts: solve without it
-                pass
-        self.callSolver(lp)
-        status, sol_status = self.findSolutionValues(lp)
-        for var in lp.variables():
-            var.modified = False
-        for constraint in lp._constraints.values():
-            constraint.modifier = False
-        lp.assignStatus(status, sol_status)
-        return status
 
 
 def _site_values(problem: Any, cov: "_Coverage", sd: pd.DataFrame) -> pd.Series:
@@ -564,17 +510,6 @@ def _breaks(ph: pd.Series, sd: pd.DataFrame, lim: PhaseLimits) -> bool:
         if lim.budget[k] is not None and f[ph <= k + 1].sum() > lim.budget[k] + 1e-6:
             return True
     return False
-
-
-def phased_value(problem: Any, phase: pd.Series, params: Parameters) -> float:
-    """The phasing objective of an assignment of sites to phases: sum over declared phases of
-    duration_days x priority-weighted people sheltered at the phase's end (weighted person-days)."""
-    lim = phase_limits(params)
-    total = 0.0
-    for k in range(len(lim.names)):
-        sites = [s for s, p in phase.items() if p <= k + 1]
-        total += lim.weight[k] * _weighted_coverage(problem, sites)
-    return total
 
 
 def _weighted_coverage(problem: Any, sites: Sequence[str]) -> float:

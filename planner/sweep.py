@@ -49,7 +49,7 @@ import pandas as pd
 
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
-from planner.phases import highs_threads_reset
+from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, set_quiet, stage
 from planner.station import Station
 

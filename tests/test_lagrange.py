@@ -1,4 +1,4 @@
-"""The Lagrangian path (planner.lagrange) against brute force and the LP.
+"""The Lagrangian path (planner.model.lagrange) against brute force and the LP.
 
 - the maximum flow shelters exactly as many persons as the brute-force assignment LP of
   the same sites (textbook queue rows, scipy linprog), and its assignment keeps every
@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 import planner.model as M
-from planner.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, residual_demand, shelter_flow,
+from planner.model import orchestrate
+from planner.model.highs import solve_highspy
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, residual_demand, shelter_flow,
                               site_problems, start_prices)
 from planner.progress import set_quiet
 from test_model_bruteforce import assignment_value, brute_force, random_instance, solve_inst
@@ -96,7 +98,7 @@ def test_lagrangian_at_the_lp_duals_bounds_the_lp(seed: int) -> None:
     inst = random_instance(seed, n_rooms=14, n_sites=10, n_scen=2)
     c = compiled(inst)
     ar = M.build_arrays(c)
-    lp = M._solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+    lp = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
     if lp.status != "optimal":
         pytest.skip(f"LP {lp.status}")
     sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
@@ -108,7 +110,7 @@ def test_lagrangian_at_the_lp_duals_bounds_the_lp(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(14))
 def test_lagrangian_path_matches_brute_force_bounds(seed: int, monkeypatch) -> None:
-    monkeypatch.setattr(M, "LAGRANGE_MIN_COLUMNS", 0)
+    monkeypatch.setattr(orchestrate, "LAGRANGE_MIN_COLUMNS", 0)
     n_sites = 8 + seed % 5
     inst = random_instance(seed, n_rooms=10, n_sites=n_sites, n_scen=2)
     bf = brute_force(inst, "cover-all", None, 1)
@@ -133,7 +135,7 @@ def test_lagrangian_path_on_a_generated_station_passes_the_checker(tmp_path, mon
     from planner.sites import candidate_sites
     from planner.station import load_station
 
-    monkeypatch.setattr(M, "LAGRANGE_MIN_COLUMNS", 0)
+    monkeypatch.setattr(orchestrate, "LAGRANGE_MIN_COLUMNS", 0)
     folder = generate_station(300, 5, tmp_path / "st")
     st = load_station(folder)
     sites = candidate_sites(st)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from planner.errors import InfeasibleError
-from planner.heuristic import greedy_plan
+from planner.model.heuristic import greedy_plan
 from planner.model import Problem, explain_infeasible, solve, verify
 from planner.progress import set_quiet
 

@@ -13,7 +13,10 @@ import itertools
 import numpy as np
 import pytest
 
-from planner.model import Problem, compile_problem, solve
+from planner.model import Problem, compile_problem, pure, solve
+from planner.model.cover import build_cover_model, cover_start
+from planner.model.highs import Run, integral_objective, integral_run, solve_highspy
+from planner.model.options import COVER_LP_OPTIONS
 from planner.progress import set_quiet
 
 set_quiet(True)
@@ -163,9 +166,7 @@ def test_door_queue_that_could_bind_keeps_the_full_model() -> None:
 def test_cover_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
     """The LP -> core MIP -> reduced-cost fixing -> MIP path of large max-cover models, forced on
     small instances: the same optimum as brute force, and it was really taken."""
-    import planner.model as M
-
-    monkeypatch.setattr(M, "COVER_SEARCH_MIN_SITES", 1)
+    monkeypatch.setattr(pure, "COVER_SEARCH_MIN_SITES", 1)
     inst = instance(200 + seed, n_rooms=14 + seed % 5, n_sites=10 + seed % 3, n_scen=1 + seed % 2)
     budget = float(np.sort(inst["cost"])[: 2 + seed % 3].sum())
     bf = brute(inst, "max-cover", budget, 1)
@@ -183,9 +184,7 @@ def test_cover_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
 def test_cover_all_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
     """The LP -> random covers -> union MIP -> proof path of large cover-all models, forced on small
     instances (with backups and an existing site on some): the brute-force optimum, and it was taken."""
-    import planner.model as M
-
-    monkeypatch.setattr(M, "COVER_SEARCH_MIN_SITES", 1)
+    monkeypatch.setattr(pure, "COVER_SEARCH_MIN_SITES", 1)
     inst = instance(300 + seed, n_rooms=12 + seed % 5, n_sites=9 + seed % 4, n_scen=1 + seed % 2)
     k = 2 if seed % 3 == 2 else 1
     opts: dict = {}
@@ -216,15 +215,13 @@ def test_cover_all_search_path_matches_brute_force(seed: int, monkeypatch) -> No
 def test_reduced_cost_fixing_keeps_every_better_plan() -> None:
     """The fixing rule of `_cover_search` on its own: with LP duals y and d = c - A^T y, every
     feasible x with x_j = 1 costs at least z_LP + d_j; checked over all plans of small instances."""
-    import planner.model as M
-
     for seed in range(6):
         inst = instance(300 + seed, n_rooms=12, n_sites=9)
         p = make(inst, objective="max-cover", budget=float(np.sort(inst["cost"])[:3].sum()))
         c = compile_problem(p)
-        cm = M.build_cover_model(c, reduce=False)
+        cm = build_cover_model(c, reduce=False)
         ar = cm.ar
-        lp = M._solve_highspy(ar, 10, 0.0, 2, None, False, mip=False, options=dict(M.COVER_LP_OPTIONS))
+        lp = solve_highspy(ar, 10, 0.0, 2, None, False, mip=False, options=dict(COVER_LP_OPTIONS))
         d = ar.c - ar.A.T @ lp.row_dual
         A = cm.A_cover.toarray() > 0
         J = c.J
@@ -232,7 +229,7 @@ def test_reduced_cost_fixing_keeps_every_better_plan() -> None:
             x = np.array(bits, float)
             if c.budget is not None and c.cost @ x > c.budget + 1e-9:
                 continue
-            v = M._cover_start(c, cm, x)
+            v = cover_start(c, cm, x)
             obj = float(ar.c @ v)
             for j in np.flatnonzero(x):
                 assert obj >= lp.objective + d[j] - 1e-6
@@ -240,19 +237,17 @@ def test_reduced_cost_fixing_keeps_every_better_plan() -> None:
 
 
 def test_integral_objective_rounds_the_bound_up() -> None:
-    import planner.model as M
-
     inst = instance(3, n_rooms=20, n_sites=12)           # seed % 3 == 0: unit costs
     p = make(inst, objective="cover-all")
     c = compile_problem(p)
-    cm = M.build_cover_model(c)
-    assert M._integral_objective(cm.ar)
+    cm = build_cover_model(c)
+    assert integral_objective(cm.ar)
     inst2 = instance(4, n_rooms=20, n_sites=12)
     inst2["cost"] = inst2["cost"] + 0.5
-    assert not M._integral_objective(M.build_cover_model(compile_problem(make(inst2, objective="cover-all"))).ar)
-    run = M._Run(values=None, status="optimal", objective=90.0, bound=89.2, gap=0.009, seconds=0.0, name="HiGHS",
+    assert not integral_objective(build_cover_model(compile_problem(make(inst2, objective="cover-all"))).ar)
+    run = Run(values=None, status="optimal", objective=90.0, bound=89.2, gap=0.009, seconds=0.0, name="HiGHS",
                  version="")
-    run = M._integral_run(run)
+    run = integral_run(run)
     assert run.bound == 90.0 and run.gap == 0.0
     sol = solve(p, progress=False)
     assert sol.stats["integral_objective"] and sol.solver["gap"] == 0.0

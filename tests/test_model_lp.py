@@ -7,6 +7,9 @@ import pytest
 import scipy.sparse as sp
 
 import planner.model as M
+from planner.model import orchestrate
+from planner.model.colgen import lp_colgen
+from planner.model.highs import Run, _misvalued, dual_bound, solve_highspy, solve_pulp
 from planner.progress import set_quiet
 from test_model_bruteforce import brute_force, random_instance, solve_inst
 
@@ -27,10 +30,10 @@ def arrays(seed: int, objective: str):
 @pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
 def test_column_generation_reaches_the_lp_optimum(seed: int, objective: str) -> None:
     c, ar = arrays(seed, objective)
-    direct = M._solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+    direct = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
     if direct.status != "optimal":
         pytest.skip(f"LP {direct.status}")
-    cg = M._lp_colgen(c, ar, 30, 2, False, k0=1, k_add=1)   # start from one column per row: many rounds
+    cg = lp_colgen(c, ar, 30, 2, False, k0=1, k_add=1)   # start from one column per row: many rounds
     assert cg.status == "optimal"
     assert cg.objective == pytest.approx(direct.objective, rel=1e-7, abs=1e-6)
     assert cg.bound <= direct.objective + 1e-6 * max(1.0, abs(direct.objective))
@@ -45,21 +48,21 @@ def test_column_generation_reaches_the_lp_optimum(seed: int, objective: str) -> 
 @pytest.mark.parametrize("seed", range(6))
 def test_dual_bound_is_valid_for_any_multipliers(seed: int) -> None:
     c, ar = arrays(seed, "cover-all" if seed % 2 else "max-cover")
-    lp = M._solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+    lp = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
     if lp.status != "optimal":
         pytest.skip(f"LP {lp.status}")
     # at the optimal duals the bound is the LP optimum
-    assert M._dual_bound(ar, lp.row_dual) == pytest.approx(lp.objective, rel=1e-7, abs=1e-6)
+    assert dual_bound(ar, lp.row_dual) == pytest.approx(lp.objective, rel=1e-7, abs=1e-6)
     rng = np.random.default_rng(seed)
     for scale in (0.5, 1.0, 3.0):
         pi = lp.row_dual * rng.uniform(0, 2, len(lp.row_dual)) * scale + rng.normal(0, 1, len(lp.row_dual))
-        assert M._dual_bound(ar, pi) <= lp.objective + 1e-6 * max(1.0, abs(lp.objective))
+        assert dual_bound(ar, pi) <= lp.objective + 1e-6 * max(1.0, abs(lp.objective))
 
 
 @pytest.mark.parametrize("seed", [0, 3, 5, 8, 11])
 @pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
 def test_optimiser_with_column_generation_matches_brute_force(seed: int, objective: str, monkeypatch) -> None:
-    monkeypatch.setattr(M, "COLGEN_MIN_COLUMNS", 0)
+    monkeypatch.setattr(orchestrate, "COLGEN_MIN_COLUMNS", 0)
     inst = random_instance(seed, n_rooms=9, n_sites=8 + seed % 3, n_scen=2)
     budget = None if objective == "cover-all" else round(float(inst["cost"].sum()) * 0.35)
     bf = brute_force(inst, objective, budget, 1)
@@ -76,7 +79,7 @@ def test_optimiser_with_column_generation_matches_brute_force(seed: int, objecti
 def test_column_generation_on_an_infeasible_cover_all_falls_back_and_explains(monkeypatch) -> None:
     from planner.errors import InfeasibleError
 
-    monkeypatch.setattr(M, "COLGEN_MIN_COLUMNS", 0)
+    monkeypatch.setattr(orchestrate, "COLGEN_MIN_COLUMNS", 0)
     # 10 people, places for 9 in reach: artificials stay in the restricted LP; the full LP decides
     p = M.Problem.from_cost_matrix(np.array([[10]]), np.array([[10.0, 40.0]]), np.array([6, 3]),
                                    np.array([10.0, 30.0]), mip_gap=0.0, time_limit_s=20)
@@ -136,14 +139,14 @@ def test_objective_is_the_returned_plans_even_when_highs_misvalues_the_start() -
     ar = _cover_arrays(_MISVALUED_ROWS, 56)
     start = np.zeros(56)
     start[_MISVALUED_START] = 1.0
-    run = M._solve_highspy(ar, 30, 0.0, 2, start, False, True)
+    run = solve_highspy(ar, 30, 0.0, 2, start, False, True)
     assert run.values is not None
     assert (ar.A @ run.values >= 1 - 1e-9).all()
     assert run.objective == pytest.approx(float(ar.c @ run.values))
     assert run.objective == pytest.approx(3.0)           # the optimum, not the start's 11
     assert run.status == "optimal" and run.bound <= run.objective + 1e-9
     # without a start HiGHS agrees with itself
-    plain = M._solve_highspy(ar, 30, 0.0, 2, None, False, True)
+    plain = solve_highspy(ar, 30, 0.0, 2, None, False, True)
     assert plain.objective == pytest.approx(float(ar.c @ plain.values)) == pytest.approx(3.0)
 
 
@@ -151,8 +154,8 @@ def test_misvalued_run_without_a_way_to_check_has_no_proven_bound() -> None:
     ar = _cover_arrays(_MISVALUED_ROWS, 56)
     v = np.zeros(56)
     v[_MISVALUED_START] = 1.0
-    fake = M._Run(v, "optimal", 3.0, 3.0, 0.0, 0.1, "HiGHS", "test")
-    out = M._misvalued(ar, fake, 30, 0.0, 2, None, False, None)
+    fake = Run(v, "optimal", 3.0, 3.0, 0.0, 0.1, "HiGHS", "test")
+    out = _misvalued(ar, fake, 30, 0.0, 2, None, False, None)
     assert out.objective == pytest.approx(11.0) and out.status == "unproven"
     assert not np.isfinite(out.bound) and not np.isfinite(out.gap)
 
@@ -161,6 +164,6 @@ def test_pulp_backend_does_not_claim_a_misvalued_start_optimal() -> None:
     ar = _cover_arrays(_MISVALUED_ROWS, 56)
     start = np.zeros(56)
     start[_MISVALUED_START] = 1.0
-    run, _ = M._solve_pulp(ar, 30, 0.0, 2, start, False, "highs")
+    run, _ = solve_pulp(ar, 30, 0.0, 2, start, False, "highs")
     assert run.objective == pytest.approx(float(ar.c @ run.values))
     assert run.objective == pytest.approx(3.0) and run.status == "optimal"   # solved again without the start

@@ -1,4 +1,4 @@
-"""Random covers for set covering (planner.setcover): every cover is feasible and has no redundant site.
+"""Random covers for set covering (planner.model.setcover): every cover is feasible and has no redundant site.
 
 Property tests on random 0/1 matrices with required counts of 1 or 2 per row, some unusable and
 some fixed sites; the checks are written here, independently of the module.
@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.setcover import complete, drop_redundant, random_covers
+from planner.model.setcover import complete, drop_redundant, random_covers
 
 
 def _instance(seed: int, m: int, n: int, density: float):

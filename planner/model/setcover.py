@@ -4,7 +4,7 @@ A cover is a 0/1 site vector x with A x >= r: A holds the 0/1 cover rows (a row'
 r the number of open sites each row needs (1; 2 where a backup is required). The covers here are
 not meant to be good one by one (on the 10,000-room LSCP they have 101 to 111 sites against the
 optimum's 90): their union is a small set of sites that, measured, usually holds an optimal cover,
-which a MIP over that union finds in seconds ("solution merging"; `planner.model._cover_all_search`).
+which a MIP over that union finds in seconds ("solution merging"; `planner.model.cover_all_search`).
 
 Each cover: every site is opened with its LP value as probability, the cover is completed greedily
 (cheapest cost x (1 + reduced cost) per row still short, with 10 % noise on the cost), and sites whose

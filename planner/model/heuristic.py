@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import heapq
 import time
-from typing import Any
 
 import numpy as np
 
+from planner.model.compile import Compiled, compile_problem
+from planner.model.problem import Problem
 
-def greedy_plan(problem: Any) -> list[str]:
+
+def greedy_plan(problem: Problem) -> list[str]:
     """Site ids of a feasible-looking plan for `problem` (a planner.model.Problem)."""
-    from planner.model import compile_problem
 
     c = compile_problem(problem)
     x = greedy_compiled(c)
@@ -34,7 +35,7 @@ def greedy_plan(problem: Any) -> list[str]:
 
 
 class _State:
-    def __init__(self, c: Any) -> None:
+    def __init__(self, c: Compiled) -> None:
         self.c = c
         S = len(c.scen)
         self.S = S
@@ -132,7 +133,7 @@ class _State:
         return tot
 
 
-def greedy_compiled(c: Any, local_search: bool = True, guide: np.ndarray | None = None) -> np.ndarray:
+def greedy_compiled(c: Compiled, local_search: bool = True, guide: np.ndarray | None = None) -> np.ndarray:
     """0/1 vector over `c.site_ids` (c: planner.model.Compiled).
 
     `guide`: optional LP-relaxation values of x per site (0..1): sites the LP opens fully
@@ -189,7 +190,7 @@ def greedy_compiled(c: Any, local_search: bool = True, guide: np.ndarray | None 
     return st.open.astype(float)
 
 
-def improve_plan(c: Any, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.ndarray,
+def improve_plan(c: Compiled, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.ndarray,
                  guide: np.ndarray | None = None, deadline: float | None = None) -> np.ndarray:
     """Local search from a feasible plan `x` with its whole-person assignment: close sites
     (the LP's least liked first, then the most expensive) whose people fit into the other

@@ -15,7 +15,7 @@ so the greedy (largest u first) solves it, vectorised over all sites at once (`l
 `L(u)` bounds every cover-all plan for ANY `u >= 0`; measured on Station Unity, L at the LP's
 demand duals equals the LP optimum.
 
-The planner's use (`planner.model._solve_lagrangian`): with the capacity knapsack's price per
+The planner's use (`planner.model.solve_lagrangian`): with the capacity knapsack's price per
 place (`start_prices`) the sites that pay are the knapsack's sites adjusted for reach and
 queues; `shelter_flow` (scipy maximum flow over the capacity and door-queue network) finds
 whom they cannot shelter; their price is raised a little and the paying sites taken again; a
@@ -29,12 +29,19 @@ Units: costs in currency, persons, seconds.
 from __future__ import annotations
 
 import math
+import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
+
+from planner.model.arrays import build_arrays
+from planner.model.compile import Compiled, group_walk
+from planner.model.highs import highs_lp, new_highs, solve_highspy
 
 
 @dataclass
@@ -80,7 +87,7 @@ class LagrangeResult:
     u: np.ndarray
 
 
-def site_problems(c: Any, yq: np.ndarray, ys: np.ndarray, yub: np.ndarray) -> SiteProblems:
+def site_problems(c: Compiled, yq: np.ndarray, ys: np.ndarray, yub: np.ndarray) -> SiteProblems:
     """Group the assignment columns (usable pair `yq`, scenario `ys`, upper bound `yub` in persons:
     `planner.model.assignment_columns`) of a cover-all model of `c` by site and scenario."""
     S = len(c.scen)
@@ -153,7 +160,7 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
     return LagrangeResult(bound=bound, open=opened, u=u)
 
 
-def start_prices(c: Any, sp_: SiteProblems, knapsack: tuple[float, int, float]) -> np.ndarray:
+def start_prices(c: Compiled, sp_: SiteProblems, knapsack: tuple[float, int, float]) -> np.ndarray:
     """Multipliers to start from: the capacity knapsack's price per place (`knapsack`: what
     `planner.model.capacity_knapsack` returns) on the rows of its scenario, 0 on the others;
     then L(u) is at least about `capacity_bound` (currency per person)."""
@@ -167,7 +174,7 @@ def start_prices(c: Any, sp_: SiteProblems, knapsack: tuple[float, int, float]) 
 
 
 # ================================================================ sub-models
-def restrict(c: Any, groups: np.ndarray) -> tuple[Any, np.ndarray]:
+def restrict(c: Compiled, groups: np.ndarray) -> tuple[Any, np.ndarray]:
     """The sub-model of `c` for `groups` (indices) and every site they reach: (Compiled, its sites
     as indices into `c`). No budget (a relaxation); group and site order are kept."""
     gmask = np.zeros(c.G, bool)
@@ -188,7 +195,7 @@ def restrict(c: Any, groups: np.ndarray) -> tuple[Any, np.ndarray]:
 
 
 # ================================================================= plan repair
-def shelter_flow(c: Any, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
+def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
     """The most persons the sites `x` (0/1 over `c.site_ids`) can shelter, as whole persons per
     usable pair and scenario (array (pairs, S); 0 at closed sites): a maximum flow per scenario
     (scipy's Dinic; integral).
@@ -206,8 +213,6 @@ def shelter_flow(c: Any, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
     residents left without a place and every group their people could be moved to) are appended
     as (scenario, group indices) when some are left without a place: see `hall_cuts`.
     """
-    from scipy.sparse.csgraph import breadth_first_order
-    from scipy.sparse.csgraph import maximum_flow
 
     S = len(c.scen)
     G, nb = c.G, c.nb
@@ -269,7 +274,7 @@ def shelter_flow(c: Any, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
     return Y
 
 
-def residual_demand(c: Any, x: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
+def residual_demand(c: Compiled, x: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
     """Persons per (group, scenario) that the sites `x` cannot shelter even in the best
     assignment (`shelter_flow`; pass `Y` if already computed)."""
     if Y is None:
@@ -281,13 +286,12 @@ def residual_demand(c: Any, x: np.ndarray, Y: np.ndarray | None = None) -> np.nd
     return np.maximum(c.D.astype(np.int64) - served, 0)
 
 
-def flow_vector(c: Any, x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Any]:
+def flow_vector(c: Compiled, x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Any]:
     """The whole-person assignment `Y` (per usable pair and scenario) of the plan `x` as a column
     vector of the fixed-site model (`assign_fixed`'s layout): (vector, its Arrays)."""
-    from planner.model import _group_walk, build_arrays
 
     S = len(c.scen)
-    ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=_group_walk(c), only_sites=x > 0.5, all_scen=True)
+    ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=group_walk(c), only_sites=x > 0.5, all_scen=True)
     v = np.zeros(ar.A.shape[1])
     v[:ar.ycol0] = ar.lo[:ar.ycol0]
     y = Y[ar.yq, ar.ys].astype(float)
@@ -303,13 +307,12 @@ def flow_vector(c: Any, x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Any]:
     return v, ar
 
 
-def repair_plan(c: Any, x: np.ndarray, residual: np.ndarray, threads: int = 2, time_limit: float = 60.0,
+def repair_plan(c: Compiled, x: np.ndarray, residual: np.ndarray, threads: int = 2, time_limit: float = 60.0,
                 gap: float = 0.005) -> np.ndarray | None:
     """Sites to add to `x` so that the `residual` persons (per group and scenario) are sheltered too:
     the cover-all model on the residual groups and the sites not yet open (their full capacity and
     door), solved as a small MIP. With the assignment that gave `residual`, the union is feasible.
     Returns the new 0/1 vector, or None when the residual cannot be sheltered that way."""
-    from planner.model import _solve_highspy, build_arrays
 
     groups = np.flatnonzero(residual.sum(axis=1) > 0)
     if not len(groups):
@@ -327,7 +330,7 @@ def repair_plan(c: Any, x: np.ndarray, residual: np.ndarray, threads: int = 2, t
     if not reached.all():
         return None
     ar = build_arrays(sub)
-    run = _solve_highspy(ar, time_limit, gap, threads, None, False, mip=True)
+    run = solve_highspy(ar, time_limit, gap, threads, None, False, mip=True)
     if run.values is None:
         return None
     out = x.copy()
@@ -335,14 +338,12 @@ def repair_plan(c: Any, x: np.ndarray, residual: np.ndarray, threads: int = 2, t
     return out
 
 
-def close_sites(c: Any, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
+def close_sites(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
                 batch: int = 8) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Local search by maximum flows: close the open sites `order` (indices, most promising first)
     while everyone still has a place, `batch` at a time, halving a batch that does not fit
     (every test is exact: people may move anywhere, not only out of the closed site).
     Stops at `deadline` (a `time.perf_counter()` value). Returns (plan, its flow, counts)."""
-    import time
-    from collections import deque
 
     x = np.asarray(x, float).copy()
     queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
@@ -364,11 +365,10 @@ def close_sites(c: Any, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadlin
 
 
 # ============================================================== capacity cuts
-def hall_cuts(c: Any, cuts: list) -> list[tuple[int, np.ndarray]]:
+def hall_cuts(c: Compiled, cuts: list) -> list[tuple[int, np.ndarray]]:
     """Split each (scenario, groups) of `shelter_flow`'s minimum cuts into parts that share no
     reachable site: each part is a set of rooms whose residents can only be sheltered by the
     sites in their reach, however the plan looks (a Hall condition)."""
-    from scipy.sparse.csgraph import connected_components
 
     out: list[tuple[int, np.ndarray]] = []
     for s, groups in cuts:
@@ -389,7 +389,7 @@ def hall_cuts(c: Any, cuts: list) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def site_limits(c: Any, parts: list[np.ndarray], s: int) -> sp.csr_matrix:
+def site_limits(c: Compiled, parts: list[np.ndarray], s: int) -> sp.csr_matrix:
     """Per part k (a set of groups; parts may overlap) and site j: the most residents of part k
     site j can hold in scenario s (persons): min(capacity, their residents in its reach, its own
     room's + what its door admits from their earliest arrival bin on). Shape (parts, sites)."""
@@ -417,15 +417,13 @@ def site_limits(c: Any, parts: list[np.ndarray], s: int) -> sp.csr_matrix:
     return sp.csr_matrix((h, (ukey // c.J, uj)), shape=(len(parts), c.J))
 
 
-def cut_bound(c: Any, parts: list[tuple[int, np.ndarray]], threads: int = 2,
+def cut_bound(c: Compiled, parts: list[tuple[int, np.ndarray]], threads: int = 2,
               time_limit: float = 60.0) -> float:
     """A lower bound on the cost of every cover-all plan (currency): the LP over the sites alone
     (0 <= x <= 1, fixed sites 1) with, per scenario, the capacity knapsack row of all residents
     and one row per part of `parts`: sum_j h_kj x_j >= residents of part k (`site_limits`).
     Every row holds for every plan, so the LP's optimum bounds them all; -inf if it fails."""
-    import highspy
 
-    from planner.model import highs_lp, new_highs
 
     S = len(c.scen)
     rows, lo = [], []

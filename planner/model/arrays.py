@@ -1,0 +1,313 @@
+"""The MIP in array form (`Arrays`): columns x, z, y, S and their rows, built vectorised."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.model.compile import Compiled
+from planner.model.problem import INF
+
+
+# ======================================================================== model
+class BlockNames(Sequence):
+    """Names ``prefix_i`` for consecutive blocks of columns or rows, made when read (only the PuLP
+    backend reads them; building the list took 0.1 s per model at Station Unity)."""
+
+    def __init__(self, blocks: list[tuple[str, int]]) -> None:
+        self.blocks = [(str(b), int(k)) for b, k in blocks if k > 0]
+        self.ends = np.cumsum([k for _, k in self.blocks], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        b = int(np.searchsorted(self.ends, i, side="right"))
+        return f"{self.blocks[b][0]}_{i - (int(self.ends[b - 1]) if b else 0)}"
+
+
+@dataclass
+class Arrays:
+    """A MIP in array form: min c'v, row_lo <= A v <= row_hi, lo <= v <= hi (columns x, z, y, S)."""
+
+    c: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    integer: np.ndarray
+    A: sp.csc_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    names: Sequence[str]
+    row_names: Sequence[str]
+    nx: int
+    nz: int
+    ny: int
+    ycol0: int
+    scol0: int
+    yq: np.ndarray   # usable-pair index of each y column
+    ys: np.ndarray   # scenario of each y column
+    z_groups: np.ndarray  # group of each z column
+    cover_row: int | None = None
+    rows_by_kind: dict[str, int] = field(default_factory=dict)
+    S_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ymult: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class Rows:
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.cidx: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.kind: list[tuple[str, int]] = []
+        self.n = 0
+
+    def add(self, rows_local: np.ndarray, cols: np.ndarray, vals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            kind: str) -> None:
+        k = len(lo)
+        if k == 0:
+            return
+        self.r.append(rows_local + self.n)
+        self.cidx.append(cols)
+        self.v.append(vals)
+        self.lo.append(np.asarray(lo, float))
+        self.hi.append(np.asarray(hi, float))
+        self.kind.append((kind, k))
+        self.n += k
+
+    def matrix(self, ncol: int) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
+        """The rows added so far as (CSC matrix with `ncol` columns, row lower bounds, row upper bounds)."""
+        rows = np.concatenate(self.r) if self.r else np.zeros(0, np.int64)
+        cols = np.concatenate(self.cidx) if self.cidx else np.zeros(0, np.int64)
+        vals = np.concatenate(self.v) if self.v else np.zeros(0)
+        rlo = np.concatenate(self.lo) if self.lo else np.zeros(0)
+        rhi = np.concatenate(self.hi) if self.hi else np.zeros(0)
+        A = sp.csc_matrix((vals, (rows, cols)), shape=(len(rlo), ncol))
+        A.sum_duplicates()
+        return A, rlo, rhi
+
+
+def backup_rows(R: Rows, c: Compiled, need: np.ndarray, G: int, zcols: np.ndarray | None) -> None:
+    """Backup rows for the groups `need`: at least `m_g` converted sites in reach of group g.
+
+    `zcols` None (cover-all): `sum_j x_j >= m_g`; else the column of each group's binary `z_g`
+    (max-cover: the group counts as sheltered only with its backups): `sum_j x_j - m_g z_g >= 0`.
+    """
+    sel = np.isin(c.rg, need)
+    gmap = np.full(G, -1)
+    gmap[need] = np.arange(len(need))
+    m = c.m[need].astype(float)
+    if zcols is None:
+        R.add(gmap[c.rg[sel]], c.rj[sel], np.ones(int(sel.sum())), m, np.full(len(need), INF), "backup")
+    else:
+        R.add(np.r_[gmap[c.rg[sel]], np.arange(len(need))], np.r_[c.rj[sel], zcols],
+              np.r_[np.ones(int(sel.sum())), -m], np.zeros(len(need)), np.full(len(need), INF), "backup")
+
+
+def assignment_columns(c: Compiled, all_scen: bool = False,
+                       only_sites: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's assignment columns: (usable pair, scenario, upper bound in persons) for every
+    pair and scenario with residents (scenarios the model drops left out unless `all_scen`;
+    only pairs to `only_sites` if given). Upper bound: min(residents, capacity, the door's
+    admission for the pair's arrival bin; shelter in place: capacity)."""
+    S = len(c.scen)
+    Dq = c.D[c.qg]  # (Q, S)
+    qq, ss = np.nonzero(Dq > 0)
+    mult = np.ones(S) if (all_scen or not len(c.scen_mult)) else c.scen_mult
+    keep = mult[ss] > 0
+    qq, ss = qq[keep], ss[keep]
+    if only_sites is not None:  # assignment to these sites only (fixed-x solves: closed sites drop out)
+        keep = only_sites[c.qj[qq]]
+        qq, ss = qq[keep], ss[keep]
+    yj = c.qj[qq]
+    qc = np.where(c.qsip[qq], c.cap[yj], c.qcap[yj, c.qbin[qq]])
+    yub = np.minimum(Dq[qq, ss], np.minimum(c.cap[yj], qc)).astype(float)
+    return qq, ss, yub
+
+
+def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
+                 stage2: bool = False, walk_obj: np.ndarray | None = None,
+                 only_sites: np.ndarray | None = None, all_scen: bool = False,
+                 tight_cols: np.ndarray | None = None) -> Arrays:
+    """The MIP (or, with `x_fixed`, the assignment problem) as arrays.
+
+    Columns: x (sites), z (max-cover backup flags), y (assignments), S (queue suffixes);
+    the layout does not depend on `x_fixed` or `stage2`, so solutions carry over.
+    `stage2`: max-cover second stage (min cost + displacement tie-break, coverage >= `cover_at_least`).
+    `walk_obj`: per usable pair, walk seconds; assignments then prefer short walks (tiny weight).
+    """
+    J, G, S = c.J, c.G, len(c.scen)
+    cover_all = c.objective == "cover-all"
+    # ---- y columns: usable pair q x scenario s with D>0
+    qq, ss, yub = assignment_columns(c, all_scen=all_scen, only_sites=only_sites)
+    mult = np.ones(S) if (all_scen or not len(c.scen_mult)) else c.scen_mult
+    ny = len(qq)
+    yg, yj = c.qg[qq], c.qj[qq]
+    ybin, ysip = c.qbin[qq], c.qsip[qq]
+    nx = J
+    z_groups = np.flatnonzero(c.m >= 2) if not cover_all else np.zeros(0, np.int64)
+    nz_ = len(z_groups)
+    zpos = np.full(G, -1)
+    zpos[z_groups] = np.arange(nz_)
+    zcol0 = nx
+    ycol0 = nx + nz_
+    scol0 = ycol0 + ny
+    R = Rows()
+    # ---- demand rows, one per (g, s) with D>0 (max-cover with backup: - D_gs z_g)
+    gs_key = yg * S + ss
+    ukey, drow = np.unique(gs_key, return_inverse=True)
+    dval = c.D[ukey // S, ukey % S].astype(float)
+    g_of_row = ukey // S
+    hasz = np.flatnonzero(zpos[g_of_row] >= 0)
+    dhi = dval.copy()
+    dhi[hasz] = 0.0
+    R.add(np.r_[drow, hasz], np.r_[ycol0 + np.arange(ny), zcol0 + zpos[g_of_row[hasz]]],
+          np.r_[np.ones(ny), -dval[hasz]], dval if cover_all else np.full(len(ukey), -INF), dhi, "demand")
+    # ---- queue chains: S variables at binding bins only (vectorised)
+    nS = 0
+    S_hi = np.zeros(0)
+    S_key = np.zeros(0, np.int64)
+    last_S = np.zeros((0, 3), np.int64)  # (S column, site, cap) of each chain's earliest binding bin
+    if c.door_queue:
+        nq = np.flatnonzero(~ysip)
+        if len(nq):
+            order = nq[np.lexsort((-ybin[nq], ss[nq], yj[nq]))]
+            key = yj[order] * S + ss[order]
+            n = len(order)
+            seg_start = np.r_[True, key[1:] != key[:-1]]
+            seg_id = np.cumsum(seg_start) - 1
+            cum = np.cumsum(yub[order])
+            seg_off = np.r_[0.0, cum][np.flatnonzero(seg_start)]
+            suffix = cum - seg_off[seg_id]                      # suffix upper bound at each position
+            bins = ybin[order]
+            jj = yj[order]
+            bin_end = np.r_[(key[1:] != key[:-1]) | (bins[1:] != bins[:-1]), True]
+            capb = c.qcap[jj, bins]
+            # a bin binds only if its door limit is below the site capacity (else the capacity row rules)
+            binding = bin_end & (suffix > capb + 1e-9) & (capb < c.cap[jj])
+            if not c.queue_prune:  # every arrival bin gets its row (measurement only)
+                binding = bin_end.copy()
+            bpos = np.flatnonzero(binding)
+            nS = len(bpos)
+            if nS:
+                # each y belongs to the first binding bin-end at or after it, in its own segment
+                nxt = np.searchsorted(bpos, np.arange(n), side="left")
+                valid = nxt < nS
+                valid[valid] &= seg_id[bpos[nxt[valid]]] == seg_id[valid]
+                s_of_y = np.where(valid, nxt, -1)
+                # previous S in the same segment
+                prev = np.r_[-1, np.arange(nS - 1)]
+                same = np.r_[False, seg_id[bpos[1:]] == seg_id[bpos[:-1]]]
+                prev = np.where(same, prev, -1)
+                hasp = np.flatnonzero(prev >= 0)
+                yin = np.flatnonzero(s_of_y >= 0)
+                rows = np.r_[np.arange(nS), hasp, s_of_y[yin]]
+                cols = np.r_[scol0 + np.arange(nS), scol0 + prev[hasp], ycol0 + order[yin]]
+                vals = np.r_[np.ones(nS), -np.ones(len(hasp)), -np.ones(len(yin))]
+                R.add(rows, cols, vals, np.zeros(nS), np.zeros(nS), "queue")
+                S_hi = capb[bpos].astype(float)
+                S_key = key[bpos] * (c.nb + 1) + bins[bpos]
+                # last binding bin of each segment (earliest arrival time): total door arrivals bound
+                is_last = np.r_[seg_id[bpos[1:]] != seg_id[bpos[:-1]], True]
+                li = np.flatnonzero(is_last)
+                last_S = np.stack([scol0 + li, jj[bpos[li]], capb[bpos[li]]], axis=1).astype(np.int64)
+    ncol = scol0 + nS
+    # ---- capacity rows per (j, s) with y
+    js_key = yj * S + ss
+    ujs, crow = np.unique(js_key, return_inverse=True)
+    cj = ujs // S
+    R.add(np.r_[crow, np.arange(len(ujs))], np.r_[ycol0 + np.arange(ny), cj],
+          np.r_[np.ones(ny), -c.cap[cj].astype(float)], np.full(len(ujs), -INF), np.zeros(len(ujs)), "capacity")
+    if x_fixed is None:
+        # ---- tightening y <= u x (only where the capacity row does not imply it)
+        if c.tighten or tight_cols is not None:
+            cand = yub < c.cap[yj] - 1e-9
+            if not c.tighten:
+                cand &= tight_cols
+            ti = np.flatnonzero(cand)
+            R.add(np.r_[np.arange(len(ti)), np.arange(len(ti))], np.r_[ycol0 + ti, yj[ti]],
+                  np.r_[np.ones(len(ti)), -yub[ti]], np.full(len(ti), -INF), np.zeros(len(ti)), "tighten")
+        # ---- all door arrivals of a binding chain <= q x
+        if len(last_S):
+            ls = last_S[last_S[:, 2] < c.cap[last_S[:, 1]]]
+            k = len(ls)
+            R.add(np.r_[np.arange(k), np.arange(k)], np.r_[ls[:, 0], ls[:, 1]],
+                  np.r_[np.ones(k), -ls[:, 2].astype(float)], np.full(k, -INF), np.zeros(k), "queue-x")
+        # ---- backup
+        need = np.flatnonzero(c.m >= 2)
+        if len(need):
+            backup_rows(R, c, need, G, None if cover_all else zcol0 + zpos[need])
+    # ---- budget
+    if c.budget is not None:
+        nzc = np.flatnonzero(c.cost > 0)
+        R.add(np.zeros(len(nzc), np.int64), nzc, c.cost[nzc], np.array([-INF]), np.array([float(c.budget)]), "budget")
+    # ---- objective
+    obj = np.zeros(ncol)
+    tot_cost = float(c.cost.sum()) + 1.0
+    tot_disp = float(c.disp.sum()) + 1.0
+    if cover_all or stage2:
+        obj[:nx] = c.cost + (0.5 / tot_disp) * c.disp
+    else:
+        obj[ycol0:ycol0 + ny] = -c.w[yg] * mult[ss]
+        wmin = float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0
+        obj[:nx] = (0.25 * wmin / tot_cost) * c.cost + (0.25 * wmin / tot_disp) * c.disp
+    if walk_obj is not None:
+        wscale = 1e-3 if (cover_all or stage2) else 1e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
+        obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
+    cover_row = None
+    if stage2 and cover_at_least is not None:
+        cover_row = R.n
+        R.add(np.zeros(ny, np.int64), ycol0 + np.arange(ny), c.w[yg] * mult[ss], np.array([cover_at_least]), np.array([INF]),
+              "coverage")
+    # ---- assemble
+    A, rlo, rhi = R.matrix(ncol)
+    lo = np.zeros(ncol)
+    lo[:nx] = c.fixed1.astype(float)
+    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi]
+    integer = np.zeros(ncol, bool)
+    integer[:ycol0] = True
+    if x_fixed is not None:
+        lo[:nx] = hi[:nx] = x_fixed
+        integer[ycol0:scol0] = True
+        if nz_:
+            cnt = np.bincount(c.rg, weights=x_fixed[c.rj], minlength=G)
+            lo[zcol0:ycol0] = hi[zcol0:ycol0] = (cnt[z_groups] >= c.m[z_groups] - 1e-9).astype(float)
+    names = BlockNames([("x", nx), ("z", nz_), ("y", ny), ("S", nS)])
+    row_names = BlockNames(R.kind)
+    return Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=A, row_lo=rlo, row_hi=rhi, names=names,
+                  row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
+                  z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
+                      (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss])
+
+
+
+def full_vector(c: Compiled, ar_model: Arrays, ar_fixed: Arrays, v_fixed: np.ndarray) -> np.ndarray:
+    """A fixed-x solution (possibly built on the open sites only) on the MIP's columns."""
+    S = len(c.scen)
+    out = np.zeros(ar_model.A.shape[1])
+    out[:ar_model.ycol0] = v_fixed[:ar_fixed.ycol0]
+    full_key = ar_model.yq.astype(np.int64) * S + ar_model.ys
+    sub_key = ar_fixed.yq.astype(np.int64) * S + ar_fixed.ys
+    inm = np.isin(sub_key, full_key)
+    pos = np.searchsorted(full_key, sub_key[inm])
+    out[ar_model.ycol0 + pos] = v_fixed[ar_fixed.ycol0:ar_fixed.ycol0 + ar_fixed.ny][inm]
+    if len(ar_fixed.S_key) and len(ar_model.S_key):
+        inm = np.isin(ar_fixed.S_key, ar_model.S_key)
+        o = np.argsort(ar_model.S_key)
+        spos = o[np.searchsorted(ar_model.S_key[o], ar_fixed.S_key[inm])]
+        out[ar_model.scol0 + spos] = v_fixed[ar_fixed.scol0:ar_fixed.scol0 + len(ar_fixed.S_key)][inm]
+    return out
+
+

@@ -1,0 +1,129 @@
+"""The LP relaxation by column generation on the assignment columns."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.model.arrays import Arrays
+from planner.model.compile import Compiled, group_walk
+from planner.model.highs import HIGHS_STATUS, Run, dual_bound, highs_lp, highs_version, new_highs
+from planner.model.problem import INF
+
+def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
+               k_add: int = 4, rebuild: bool = False) -> Run:
+    """The LP relaxation of `ar` by column generation on the assignment columns (seconds; objective units).
+
+    Most assignment columns are zero in the LP optimum (people go to a few cheap sites near them),
+    and HiGHS's simplex on all of them is slow (10,000 rooms: 1.4 M columns, not finished in 200 s).
+    Start from the `k0` cheapest sites per group and scenario (cost per place, then walk), solve,
+    price every left-out column with the row duals (d = c - A'pi), add the `k_add` most negative per
+    demand row, re-solve from the last basis (columns added to the same HiGHS instance), until no
+    column prices out. Cover-all demand rows get an artificial column at a high cost so that every
+    restricted LP is feasible. Every round's duals give a valid bound on the full LP (`dual_bound`),
+    so a run stopped by the time limit still reports one. Returns a run over `ar`'s columns.
+    """
+
+    t0 = time.perf_counter()
+    S = len(c.scen)
+    n = ar.A.shape[1]
+    yc = np.arange(ar.ycol0, ar.ycol0 + ar.ny)
+    yj = c.qj[ar.yq]
+    # demand row of each y column (rows of kind "demand" come first, one per (g, s) with D > 0)
+    gs_key = c.qg[ar.yq].astype(np.int64) * S + ar.ys
+    _, drow = np.unique(gs_key, return_inverse=True)
+    drow = np.asarray(drow).ravel()
+    n_dem = int(drow.max()) + 1 if len(drow) else 0
+    percap = c.cost[yj] / np.maximum(c.cap[yj], 1) + 1e-3 * group_walk(c)[ar.yq]
+    o = np.lexsort((percap, drow))
+    start = np.r_[0, np.flatnonzero(np.diff(drow[o])) + 1]
+    rank = np.arange(len(o)) - np.repeat(start, np.diff(np.r_[start, len(o)]))
+    in_set = np.zeros(n, bool)
+    in_set[:ar.ycol0] = True
+    in_set[ar.scol0:] = True
+    in_set[yc[o[rank < k0]]] = True
+    o = np.lexsort((percap, group_walk(c)[ar.yq], drow))        # and the k0 nearest (door queues favour them)
+    in_set[yc[o[rank < k0]]] = True
+    cover_all = c.objective == "cover-all"
+    # cost of an unserved person: above what opening any site for one person costs, so that
+    # artificials are used only where the restricted columns cannot serve the row
+    big = 10.0 * float(np.max(np.abs(ar.c[:ar.nx]), initial=1.0)) + 1.0
+    A = ar.A.tocsc()
+    n_art = n_dem if cover_all else 0
+    art = sp.csc_matrix((np.ones(n_art), (np.arange(n_art), np.arange(n_art))), shape=(A.shape[0], n_art))
+
+    def fresh(cols: np.ndarray) -> Any:
+        """A HiGHS instance holding the restricted LP on `cols` (+ artificials), presolved from scratch."""
+        sub = sp.hstack([A[:, cols], art]).tocsc() if n_art else A[:, cols]
+        h = new_highs(msg)
+        h.setOptionValue("output_flag", bool(msg))
+        h.setOptionValue("threads", int(threads))
+        h.setOptionValue("solver", "simplex")
+        h.passModel(highs_lp(sub, np.r_[ar.c[cols], np.full(n_art, big)], np.r_[ar.lo[cols], np.zeros(n_art)],
+                             np.r_[ar.hi[cols], np.full(n_art, np.inf)], ar.row_lo, ar.row_hi))
+        return h
+
+    cols = np.flatnonzero(in_set)
+    h = fresh(cols)
+    t_h = time.perf_counter()           # HiGHS's clock starts with the instance
+    hcol = np.r_[cols, np.full(n_art, -1)].astype(np.int64)   # ar column of each HiGHS column (-1: artificial)
+    best = -INF
+    status, obj, values, duals = "time limit", INF, None, None
+    rounds = 0
+    AT = A.T.tocsr()
+    tol = 1e-7 * max(1.0, float(np.abs(ar.c).max(initial=1.0)))
+    while True:
+        left = time_limit - (time.perf_counter() - t0)
+        if left <= 0.5:
+            break
+        # HiGHS's clock runs over all runs of one instance
+        h.setOptionValue("time_limit", float(max(0.5, left + (time.perf_counter() - t_h))))
+        h.run()
+        rounds += 1
+        key = str(h.getModelStatus()).split(".")[-1]
+        sol_ = h.getSolution()
+        if key != "kOptimal" or not getattr(sol_, "dual_valid", False):
+            status = HIGHS_STATUS.get(key, "time limit")
+            break
+        pi = np.asarray(sol_.row_dual, dtype=float)
+        cv = np.asarray(sol_.col_value, dtype=float)
+        duals = pi
+        d = ar.c - AT @ pi
+        best = max(best, dual_bound(ar, pi))
+        obj = float(h.getInfo().objective_function_value)
+        real = hcol >= 0
+        values = np.zeros(n)
+        values[hcol[real]] = cv[real]
+        art_sum = float(cv[~real].sum())
+        neg = (~in_set[yc]) & (d[yc] < -tol)
+        if not neg.any():
+            status = "optimal" if art_sum <= 1e-6 else "infeasible"
+            break
+        ni = np.flatnonzero(neg)
+        oo = ni[np.lexsort((d[yc[ni]], drow[ni]))]
+        st_ = np.r_[0, np.flatnonzero(np.diff(drow[oo])) + 1]
+        rk = np.arange(len(oo)) - np.repeat(st_, np.diff(np.r_[st_, len(oo)]))
+        new = yc[oo[rk < k_add]]
+        in_set[new] = True
+        if rebuild:   # large models: presolve the restricted LP again (a warm start on all rows is slower)
+            cols = np.flatnonzero(in_set)
+            h = fresh(cols)
+            t_h = time.perf_counter()
+            hcol = np.r_[cols, np.full(n_art, -1)].astype(np.int64)
+        else:         # columns added to the same instance: HiGHS continues from the last basis
+            blk = A[:, new]
+            h.addCols(len(new), ar.c[new], ar.lo[new], ar.hi[new], int(blk.nnz), blk.indptr[:-1].astype(np.int32),
+                      blk.indices.astype(np.int32), blk.data.astype(float))
+            hcol = np.r_[hcol, new]
+    bound = best
+    if status == "optimal":
+        bound = max(best, obj) if np.isfinite(best) else obj
+    run = Run(values, status, obj if status == "optimal" else INF, bound, 0.0, time.perf_counter() - t0, "HiGHS",
+               highs_version(), 0, duals)
+    run.colgen = dict(rounds=rounds, columns=int(in_set[yc].sum()), of=int(ar.ny))  # type: ignore[attr-defined]
+    return run
+
+

@@ -1,0 +1,232 @@
+"""Compilation: a `Problem` in index form (`Compiled`): sites pruned, rooms aggregated, arrival bins
+and queue capacities computed (the only place they are)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.model.problem import Problem
+
+# ====================================================================== compile
+@dataclass
+class Compiled:
+    """Index-based form of a Problem after pruning and aggregation (internal, also used by the heuristic)."""
+
+    scen: list[str]
+    site_ids: np.ndarray          # (J,) str
+    cap: np.ndarray               # (J,) int persons
+    rate: np.ndarray              # (J,) persons/s
+    cost: np.ndarray              # (J,) currency (0 for existing)
+    disp: np.ndarray              # (J,) displacement tie-break
+    fixed1: np.ndarray            # (J,) bool
+    D: np.ndarray                 # (G, S) int persons per group
+    w: np.ndarray                 # (G,) weight
+    m: np.ndarray                 # (G,) backup requirement
+    # usable pairs (group, site): bin, shelter-in-place, upper bound per scenario
+    qg: np.ndarray
+    qj: np.ndarray
+    qbin: np.ndarray
+    qsip: np.ndarray
+    # reach pairs (group, site) for backup
+    rg: np.ndarray
+    rj: np.ndarray
+    qcap: np.ndarray              # (J, NB) floored queue capacity per arrival bin (persons)
+    nb: int
+    room_group: pd.Series         # room_id -> group index (rooms with residents and a usable pair)
+    unreachable: list[str]        # rooms with residents and no usable pair
+    pairs: pd.DataFrame           # original pairs (room_id, site_id, walk_s) restricted to kept sites
+    objective: str
+    budget: float | None
+    door_queue: bool
+    reach_s: float
+    bin_s: float
+    tighten: bool = True
+    queue_prune: bool = True
+    scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
+    uncapacitated: bool = False
+    """Neither a capacity nor a door-queue bound can bind (the pure cover model is exact)."""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def J(self) -> int:
+        return len(self.site_ids)
+
+    @property
+    def G(self) -> int:
+        return self.D.shape[0]
+
+
+def _bins(walk: np.ndarray, bin_s: float) -> np.ndarray:
+    return np.ceil(walk / bin_s - 1e-7).astype(np.int64).clip(min=0)
+
+
+def compile_problem(p: Problem) -> Compiled:
+    """Prune sites, aggregate interchangeable rooms, index everything (vectorised)."""
+    t0 = time.perf_counter()
+    scen = p.scenarios
+    dem = p.demand.reindex(columns=scen).fillna(0).clip(lower=0).round().astype(np.int64)
+    sites = p.sites[~p.sites.index.isin(p.protected) | p.sites["existing"]]
+    pairs = p.pairs
+    ok = ((pairs["walk_s"] <= p.reach_s + 1e-7) & pairs["site_id"].isin(sites.index)
+          & pairs["room_id"].isin(dem.index)).to_numpy()
+    if not ok.all():   # copies only when something is dropped (memory: the pairs are the largest input)
+        pairs = pairs[ok]
+    if pairs.duplicated(["room_id", "site_id"]).any():
+        pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
+    has_res = dem.to_numpy().sum(axis=1) > 0
+    res_rooms = dem.index[has_res]
+    fixed = (sites["existing"] | sites["required"]).to_numpy()
+    # --- site pruning: useless sites (no resident room in reach, or no capacity) unless fixed in
+    pr_res = pairs[pairs["room_id"].isin(res_rooms)]
+    reached = sites.index.isin(pr_res["site_id"].unique())
+    del pr_res
+    useful = reached & (sites["capacity"].to_numpy() > 0)
+    keep = useful | fixed
+    n_pruned = int((~keep).sum())
+    sites = sites[keep]
+    fixed = fixed[keep]
+    site_ids = sites.index.to_numpy().astype(str)
+    J = len(site_ids)
+    sidx = pd.Series(np.arange(J), index=site_ids)
+    ok = pairs["site_id"].isin(site_ids).to_numpy()
+    if not ok.all() or not isinstance(pairs.index, pd.RangeIndex) or pairs.index.start != 0:
+        pairs = pairs[ok].reset_index(drop=True)
+    T = float(p.reach_s)
+    bin_s = float(p.queue_bin_s)
+    nb = int(math.ceil(T / bin_s - 1e-7)) + 1
+    rate = sites["door_flow_pps"].to_numpy(dtype=float)
+    cap = sites["capacity"].to_numpy(dtype=np.int64)
+    # --- pairs among resident rooms, in index form
+    pr = pairs[pairs["room_id"].isin(res_rooms)]
+    pj = sidx.reindex(pr["site_id"].to_numpy()).to_numpy()
+    walk = pr["walk_s"].to_numpy(dtype=float)
+    pbin = np.minimum(_bins(walk, bin_s), nb - 1)
+    psip = ((pr["room_id"].to_numpy() == pr["site_id"].to_numpy()) & (walk <= 1e-9))
+    # queue capacity of a bin: persons the door admits after the LATEST arrival in that bin at that
+    # site (<= the bin edge; safe: every arrival of the bin is no later), floored to whole persons
+    tau = np.tile(np.minimum(np.arange(nb) * bin_s, T), (J, 1))
+    if len(pj):
+        latest = np.full((J, nb), -np.inf)
+        np.maximum.at(latest, (pj[~psip], pbin[~psip]), walk[~psip])
+        tau = np.where(np.isfinite(latest), np.minimum(latest, tau), tau)
+    if p.door_queue:
+        with np.errstate(invalid="ignore"):
+            qcap = np.floor(np.where(np.isfinite(rate), rate, 1e12)[:, None] * (T - tau) + 1e-6)
+        qcap = np.minimum(qcap, cap[:, None]).astype(np.int64)
+    else:
+        qcap = np.repeat(cap[:, None], nb, axis=1).astype(np.int64)
+    usable = (cap[pj] > 0) & (psip | (qcap[pj, pbin] > 0))
+    rooms_pr = pr["room_id"].to_numpy()
+    usable_rooms = set(rooms_pr[usable])
+    unreachable = [r for r in res_rooms if r not in usable_rooms]
+    cover_rooms = np.array([r for r in res_rooms if r in usable_rooms], dtype=object)
+    # --- aggregation key per room: sorted tokens of (site, bin, sip, usable) + weight
+    tok = ((pj.astype(np.int64) * (nb + 1) + pbin) * 2 + psip) * 2 + usable
+    kdf = pd.DataFrame({"room": rooms_pr, "tok": tok})
+    kdf = kdf[kdf["room"].isin(usable_rooms)].sort_values(["room", "tok"])
+    if p.aggregate:
+        keys = kdf.groupby("room", sort=True)["tok"].agg(lambda v: v.to_numpy().tobytes())
+        wkey = p.weight.reindex(keys.index).to_numpy()
+        combo = pd.Series([k + np.float64(wv).tobytes() for k, wv in zip(keys.to_numpy(), wkey)], index=keys.index)
+        codes, uniq = pd.factorize(combo, sort=False)
+        room_group = pd.Series(codes, index=keys.index)
+        del keys, combo, uniq
+    else:
+        rooms_sorted = np.sort(cover_rooms.astype(str)) if len(cover_rooms) else np.array([], dtype=str)
+        room_group = pd.Series(np.arange(len(rooms_sorted)), index=rooms_sorted)
+    del kdf, tok
+    G = int(room_group.max()) + 1 if len(room_group) else 0
+    Dr = dem.reindex(room_group.index).to_numpy()
+    D = np.zeros((G, len(scen)), dtype=np.int64)
+    np.add.at(D, room_group.to_numpy(), Dr)
+    w = np.zeros(G)
+    w[room_group.to_numpy()] = p.weight.reindex(room_group.index).to_numpy()
+    # representative room per group -> its pairs are the group's pairs
+    first = room_group.groupby(room_group.to_numpy()).head(1)
+    rep_map = pd.Series(first.to_numpy(), index=first.index)  # representative room -> group
+    is_rep = pd.Series(rooms_pr).isin(rep_map.index).to_numpy()
+    g_of = rep_map.reindex(rooms_pr[is_rep]).to_numpy()
+    rg, rj = g_of, pj[is_rep]
+    u = usable[is_rep]
+    qg, qj, qbin, qsip = g_of[u], pj[is_rep][u], pbin[is_rep][u], psip[is_rep][u]
+    order = np.lexsort((qbin, qj, qg))
+    qg, qj, qbin, qsip = qg[order], qj[order], qbin[order], qsip[order]
+    nreach = np.bincount(rg, minlength=G) if G else np.zeros(0, np.int64)
+    m = np.minimum(max(int(p.backup_k), 0), nreach).astype(np.int64)
+    c = Compiled(scen=scen, site_ids=site_ids, cap=cap, rate=rate,
+                 cost=np.where(sites["existing"].to_numpy(), 0.0, sites["cost"].to_numpy(dtype=float)),
+                 disp=sites["displaced"].to_numpy(dtype=float), fixed1=fixed, D=D, w=w, m=m,
+                 qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
+                 unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
+                 door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=p.tighten,
+                 queue_prune=p.queue_prune)
+    # ---- scenario reduction: identical demand columns merge (weight = count); for cover-all a
+    # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
+    Sn = len(scen)
+    mult = np.ones(Sn)
+    for a in range(Sn if p.scenario_reduce else 0):
+        if mult[a] == 0:
+            continue
+        for b in range(Sn):
+            if a == b or mult[b] == 0:
+                continue
+            if (D[:, b] == D[:, a]).all() and b > a:
+                mult[a] += mult[b]
+                mult[b] = 0
+            elif p.objective == "cover-all" and (D[:, b] <= D[:, a]).all():
+                mult[b] = 0
+    c.scen_mult = mult
+    c.uncapacitated = _uncapacitated(c)
+    # size of the textbook queue rows (every pair repeated in every suffix row of its site)
+    tb = 0
+    if p.door_queue and len(qg):
+        door = ~qsip
+        cnt = np.zeros((J, nb), np.int64)
+        np.add.at(cnt, (qj[door], qbin[door]), 1)
+        suf = np.cumsum(cnt[:, ::-1], axis=1)[:, ::-1]       # pairs arriving at or after each bin
+        tb = int((suf * (cnt > 0)).sum()) * int((D > 0).any(axis=0).sum())
+    c.stats["textbook_queue_nonzeros"] = tb
+    c.stats.update(rooms=int(len(dem)), model_scenarios=int((mult > 0).sum()), rooms_with_residents=int(has_res.sum()), groups=G,
+                   sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
+                   unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
+    return c
+
+
+def _uncapacitated(c: Compiled) -> bool:
+    """True when no capacity row and no door-queue bound can bind, in any scenario.
+
+    For every site and scenario the residents of all groups with a usable pair to it
+    (persons) must fit its capacity, and for every arrival bin the residents arriving at
+    the door in that bin or later must fit the door's floored queue capacity of that bin.
+    Then any assignment to open sites is feasible and only coverage matters.
+    """
+    S = len(c.scen)
+    if c.G == 0 or S == 0 or not len(c.qg):
+        return True
+    Dq = c.D[c.qg].astype(np.float64)                       # (Q, S) persons
+    for s in range(S):
+        load = np.bincount(c.qj, weights=Dq[:, s], minlength=c.J)
+        if (load > c.cap + 1e-9).any():
+            return False
+    if c.door_queue:
+        door = ~c.qsip
+        if door.any():
+            key = c.qj[door].astype(np.int64) * c.nb + c.qbin[door]
+            for s in range(S):
+                arr = np.bincount(key, weights=Dq[door, s], minlength=c.J * c.nb).reshape(c.J, c.nb)
+                suffix = np.cumsum(arr[:, ::-1], axis=1)[:, ::-1]
+                if (suffix > c.qcap + 1e-9).any():
+                    return False
+    return True
+
+def group_walk(c: Compiled) -> np.ndarray:
+    """Per usable pair: representative walk (bin upper edge, seconds)."""
+    return np.where(c.qsip, 0.0, np.minimum(c.qbin * c.bin_s, c.reach_s))
+
