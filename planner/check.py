@@ -38,6 +38,7 @@ import pandas as pd
 
 from planner.errors import InputError
 from planner.params import Parameters, Phase
+from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
 
 WALK_TOLERANCE_S = 0.5
@@ -213,8 +214,11 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
                               f"door flow in the plan is {safe.at[rid, 'door_flow_pps']} persons/s, "
                               f"its doors give {flows[rid]:.4f} persons/s"))
 
+    # ------------------------------------------------------------ conversion modes
+    plan_modes = _check_modes(st, plan, chosen, out)
+
     # ------------------------------------------------------------ costs, budget
-    costs, crew_days = _recompute_costs(st, chosen, safe, out)
+    costs, crew_days = _recompute_costs(st, chosen, safe, out, plan_modes)
     total_cost = float(costs.sum())
     if p.budget is not None and total_cost > p.budget + MONEY_TOLERANCE:
         out.append(Breach("budget", "plan", f"costs {total_cost:,.2f} {p.currency}, over the budget of "
@@ -222,6 +226,9 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
     phased = bool(plan.get("phases")) or bool((pd.to_numeric(safe["phase"], errors="coerce").fillna(1) != 1).any())
     if p.phases and len(chosen) and phased:
         _check_phases(safe, costs, crew_days, rinfo, p, out)
+
+    # ------------------------------------------------------------ relocation (repurposed rooms)
+    demand = _check_relocations(st, plan, demand, chosen, p, out)
 
     # ------------------------------------------------------------ assignments
     a = _frame(plan.get("assignments"), ["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
@@ -300,8 +307,126 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
     return out
 
 
+def _check_modes(st: Station, plan: dict, chosen: list[str], out: list[Breach]) -> pd.Series | None:
+    """Each safe room's `mode` in the plan agrees with the inputs (room `mode` property, else `[model]
+    modes` of its kind, else dual_use; an `either` room must state dual_use or repurpose). Returns the
+    plan's mode per chosen room (the inputs' where the plan gives none), or None if the inputs are bad."""
+    try:
+        want = room_modes(st)
+    except InputError as exc:
+        out.append(Breach("mode", "inputs", str(exc)))
+        return None
+    got = {str(r.get("room_id")): r.get("mode") for r in plan.get("safe_rooms") or [] if isinstance(r, dict)}
+    res = {}
+    for rid in chosen:
+        w, g = want.get(rid, "dual_use"), got.get(rid)
+        if g is None:
+            if w == "either":
+                out.append(Breach("mode", f"safe room {rid}", "has mode 'either' in the inputs but the plan does "
+                                                              "not say whether it is dual_use or repurpose"))
+            res[rid] = "dual_use" if w == "either" else w
+            continue
+        ok = g in ("dual_use", "repurpose") if w == "either" else g == w
+        if not ok:
+            out.append(Breach("mode", f"safe room {rid}", f"is converted in mode {g!r} but the inputs say {w!r}"))
+        res[rid] = g if ok else w
+    return pd.Series(res, dtype=object)
+
+
+def _check_relocations(st: Station, plan: dict, demand: pd.DataFrame, chosen: list[str], p: Parameters,
+                       out: list[Breach]) -> pd.DataFrame:
+    """The plan's `relocations[]` against the inputs; returns the occupancy after the moves (persons).
+
+    Rules (docs/model.md, "Conversion modes and relocation"): every converted room in
+    `repurpose` mode sends out exactly its residents, no other room sends anyone; in every
+    scenario the moved residents present add up to the source's occupants and each move's
+    present count is at most its residents; no room ends above its beds; nobody moves into a
+    converted repurposed room; the total is within `max_displaced` and equals
+    `totals.displaced_residents`. Coverage, walks, queues and capacities are then checked on the
+    occupancy after the moves (the callers' checks), so relocated residents must be sheltered
+    where they now live, in every scenario.
+    """
+    rows = plan.get("relocations") or []
+    scen = list(demand.columns)
+    try:
+        modes = room_modes(st)
+        chosen_mode = {r.get("room_id"): r.get("mode") for r in plan.get("safe_rooms") or [] if isinstance(r, dict)}
+        modes = modes.where(modes != "either", modes.index.map(lambda r: chosen_mode.get(r) or "either"))
+        beds = room_beds(st)
+    except InputError as exc:
+        out.append(Breach("relocation", "inputs", str(exc)))
+        return demand
+    residents = home_residents(st, beds)
+    existing = set(st.rooms.loc[st.rooms["existing"].astype(bool), "room_id"].astype(str))
+    converted_rep = {r for r in chosen if modes.get(r) == "repurpose" and r not in existing}
+    frm, to, n, pres = [], [], [], []
+    for k, r in enumerate(rows if isinstance(rows, list) else []):
+        f, t = str(r.get("from_room")), str(r.get("to_room"))
+        feat = f"relocation {k + 1} ({f} -> {t})"
+        m = r.get("residents")
+        pr = r.get("present") if isinstance(r.get("present"), dict) else {}
+        if f not in residents.index or t not in residents.index:
+            out.append(Breach("relocation", feat, "names a room that is not a room of the station"))
+            continue
+        if not (isinstance(m, int) and not isinstance(m, bool) and m > 0):
+            out.append(Breach("relocation", feat, f"moves {m!r} residents: not a positive whole number"))
+            continue
+        ps = []
+        for sc in scen:
+            v = pr.get(sc, 0)
+            if not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= m):
+                out.append(Breach("relocation", f"{feat} ({sc})", f"{v!r} present: not a whole number from 0 to {m}"))
+                v = 0
+            ps.append(int(v))
+        frm.append(f)
+        to.append(t)
+        n.append(int(m))
+        pres.append(ps)
+    mv = pd.DataFrame({"from_room": frm, "to_room": to, "residents": n})
+    P = np.array(pres, dtype=np.int64).reshape(len(mv), len(scen))
+    sent = mv.groupby("from_room")["residents"].sum() if len(mv) else pd.Series(dtype=np.int64)
+    got = mv.groupby("to_room")["residents"].sum() if len(mv) else pd.Series(dtype=np.int64)
+    for rid in sorted(set(sent.index) - converted_rep):
+        why = "is not converted" if rid not in chosen else f"is converted in mode {modes.get(rid)!r}, not repurpose"
+        out.append(Breach("relocation", f"room {rid}", f"sends {int(sent[rid])} residents away but {why}"))
+    for rid in sorted(converted_rep):
+        want, have = int(residents.get(rid, 0)), int(sent.get(rid, 0))
+        if want != have:
+            out.append(Breach("relocation", f"room {rid}", f"is repurposed with {want} residents but {have} are "
+                                                           "moved out (all of them must move)"))
+    for rid in sorted(set(got.index) & converted_rep):
+        out.append(Breach("relocation", f"room {rid}", "receives residents but is converted in repurpose mode"))
+    for rid in sorted(got.index):
+        total = int(residents.get(rid, 0)) - int(sent.get(rid, 0)) + int(got[rid])
+        if total > int(beds.get(rid, 0)):
+            out.append(Breach("beds", f"room {rid}", f"{total} residents after the moves, {int(beds.get(rid, 0))} beds"))
+    for k, sc in enumerate(scen):
+        present_out = pd.Series(P[:, k], index=mv["from_room"].to_numpy()).groupby(level=0).sum() if len(mv) \
+            else pd.Series(dtype=np.int64)
+        for rid in sorted(set(present_out.index) | converted_rep):
+            want = int(demand.at[rid, sc]) if rid in converted_rep and rid in demand.index else 0
+            have = int(present_out.get(rid, 0))
+            if want != have:
+                out.append(Breach("relocation", f"room {rid} ({sc})", f"{want} of its residents are there in this "
+                                                                      f"scenario but the moves take {have}"))
+    total_moved = int(mv["residents"].sum()) if len(mv) else 0
+    if p.max_displaced is not None and total_moved > p.max_displaced:
+        out.append(Breach("displacement", "plan", f"moves {total_moved} residents, over the limit of {p.max_displaced}"))
+    td = (plan.get("totals") or {}).get("displaced_residents")
+    if td is not None and td != total_moved:
+        out.append(Breach("totals", "totals.displaced_residents", f"is {td}, the relocations move {total_moved}"))
+    after = demand.copy()
+    for k, sc in enumerate(scen):
+        if not len(mv):
+            break
+        o = pd.Series(P[:, k], index=mv["from_room"].to_numpy()).groupby(level=0).sum()
+        i = pd.Series(P[:, k], index=mv["to_room"].to_numpy()).groupby(level=0).sum()
+        after[sc] = after[sc] - o.reindex(after.index).fillna(0).astype(np.int64) + i.reindex(after.index).fillna(0).astype(np.int64)
+    return after
+
+
 def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame,
-                     out: list[Breach]) -> tuple[pd.Series, pd.Series]:
+                     out: list[Breach], modes: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """(cost in currency, crew-days) per chosen room: recomputed with planner.costs when available,
     else the plan's cost and unknown (NaN) crew-days."""
     plan_cost = pd.Series(_num(safe["cost"]) if len(safe) else np.zeros(0), index=safe.index, dtype=float)
@@ -317,6 +442,8 @@ def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame,
         if chosen:
             sites = candidate_sites(st)
             sites.index = sites.index.astype(str)
+            if modes is not None and "mode" in sites.columns:   # the modes the plan chose for `either` rooms
+                sites["mode"] = modes.reindex(sites.index).fillna(sites["mode"]).to_numpy(dtype=object)
             table = site_costs(sites, st)
             table.index = table.index.astype(str)
             costs = table["total_cost"].reindex(chosen)

@@ -18,8 +18,11 @@ spreadsheet recalculating the workbook shows the same totals to the cent.
 Drivers (per room, values written to the workbook): `converted` (1 = to convert,
 0 = already a safe room: every line is multiplied by it, so existing rooms cost 0
 and take no labour), `perimeter_m`, `capacity` (persons), `doors_kept`,
-`doors_sealed`, `displaced_residents` (quarters: the most residents over the
-scenarios), `recreation_area_m2` (recreation rooms: their floor area).
+`doors_sealed`, `displaced_residents` (rooms converted in `repurpose` mode: the
+residents who move out, planner.relocation.home_residents; 0 in `dual_use` mode),
+`recreation_area_m2` (recreation rooms converted in `repurpose` mode: their floor
+area). A `dual_use` room costs the hardening lines only (walls, pressure door,
+seals), its life support, supplies and communications: no relocation, no lost area.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from planner.params import Parameters
+from planner.relocation import home_residents, room_modes
 from planner.station import Station
 
 DRIVER_COLUMNS = ["converted", "perimeter_m", "capacity", "doors_kept", "doors_sealed",
@@ -197,20 +201,26 @@ def compute_lines(drivers: pd.DataFrame, params: Parameters) -> pd.DataFrame:
 
 def cost_drivers(sites: pd.DataFrame, station: Station) -> pd.DataFrame:
     """Driver columns per site (index site_id): see the module docstring."""
-    demand = station.demand()
     idx = sites.index
     existing = sites["existing"].to_numpy(dtype=bool)
     kind = sites["kind"].astype(str).to_numpy()
     n_doors = sites["n_doors"].to_numpy(dtype=float)
-    most = demand.max(axis=1).reindex(idx).fillna(0).to_numpy(dtype=float) if demand.shape[1] else np.zeros(len(idx))
     d = pd.DataFrame(index=idx)
     d["converted"] = np.where(existing, 0, 1)
     d["perimeter_m"] = sites["perimeter_m"].to_numpy(dtype=float)
     d["capacity"] = sites["capacity"].to_numpy(dtype=float)
     d["doors_kept"] = 1  # one pressure door per safe room (cut one if the room has none)
     d["doors_sealed"] = np.maximum(n_doors - 1, 0)
-    d["displaced_residents"] = np.where((kind == "quarters") & ~existing, most, 0.0)
-    d["recreation_area_m2"] = np.where((kind == "recreation") & ~existing, sites["area_m2"].to_numpy(dtype=float), 0.0)
+    # the conversion mode decides the displacement lines (planner.relocation): a dual_use room keeps
+    # its use and its residents, a repurposed one moves its residents out and loses its recreation
+    # (`sites["mode"]` when given, e.g. the modes a plan chose for `either` rooms; `either` costs as dual_use)
+    mode = (sites["mode"].astype(object).reindex(idx) if "mode" in sites.columns
+            else room_modes(station).reindex(idx.astype(str)).set_axis(idx))
+    repurpose = (mode.fillna("dual_use") == "repurpose").to_numpy()
+    residents = home_residents(station).reindex(idx.astype(str)).fillna(0).to_numpy(dtype=float)
+    d["displaced_residents"] = np.where(repurpose & ~existing, residents, 0.0)
+    d["recreation_area_m2"] = np.where((kind == "recreation") & repurpose & ~existing,
+                                       sites["area_m2"].to_numpy(dtype=float), 0.0)
     return d
 
 

@@ -41,6 +41,12 @@ KNOWN_KINDS: tuple[str, ...] = (
 
 CIRCULATION_KINDS: tuple[str, ...] = ("corridor", "stairs", "lift", "lobby")
 
+CONVERSION_MODES: tuple[str, ...] = ("dual_use", "repurpose", "either")
+"""How a room becomes a safe room (docs/model.md, "Conversion modes and relocation"):
+`dual_use` keeps its use and its occupants, who shelter in place; `repurpose` empties it:
+its residents (rooms with beds) move to rooms with spare beds; `either`: the optimiser
+chooses one of the two for each converted room (the plan states which)."""
+
 
 def _p(default: Any, unit: str, doc: str, section: str, source: str = "") -> Any:
     """A parameter field with its unit, description, TOML section and source note."""
@@ -108,6 +114,10 @@ class Parameters:
     min_site_area_m2: float = _p(6.0, "m2", "Smallest room that can become a safe room", "capacity")
     candidate_kinds: list[str] = _p(["storage", "quarters", "recreation"], "", "Room kinds that may be converted", "capacity")
     endurance_h: float = _p(72.0, "h", "Stay the supplies and life support are sized for", "capacity", "Station security directive")
+    berth_area_m2: float | None = _p(None, "m2/bed", "Beds of a quarters room without a declared `beds`: floor area / this, "
+                                     "at least its most residents; none = its most residents (no spare bed)", "capacity",
+                                     "berthing standard of the station's generator: bunks two high, lockers and aisle, "
+                                     "2.8 m2 a berth (planner/generate.py BERTH_M2)")
 
     # --- model ------------------------------------------------------------------
     objective: str = _p("cover-all", "", "cover-all (least cost, everyone sheltered) or max-cover (most people within budget)", "model")
@@ -123,6 +133,15 @@ class Parameters:
     scenarios: list[str] = _p([], "", "Occupancy scenarios to plan for; empty = every column of residents", "model")
     protect: list[str] = _p([], "", "Room ids never to convert (besides rooms flagged protected)", "model")
     require: list[str] = _p([], "", "Room ids that must be converted", "model")
+    modes: dict[str, str] = _p({}, "", "Conversion mode per candidate kind: dual_use (keeps its use and occupants, "
+                               "who shelter in place), repurpose (emptied; residents move to spare beds) or either "
+                               "(the optimiser chooses per room); "
+                               "kinds not named are dual_use; a room's `mode` property wins", "model")
+    max_displaced: int | None = _p(None, "persons", "Most residents the plan may move out of repurposed rooms; "
+                                   "none = no limit", "model", "the director's decision (Displacement sheet)")
+    cross_sector_move_penalty: float = _p(1000.0, "currency/person", "Objective weight on each resident moved to "
+                                          "another sector (a preference for moves within the sector; not a cost "
+                                          "of the plan)", "model", "planner assumption")
 
     # --- costs (currency) -------------------------------------------------------
     currency: str = _p("CR", "", "Name of the currency every cost is expressed in", "costs")
@@ -218,6 +237,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if origin is list:
         (inner,) = typing.get_args(hint) or (Any,)
         return isinstance(value, list) and all(inner is Any or _type_ok(v, inner) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     if hint is Phase:
         return isinstance(value, Phase)
     return True
@@ -239,6 +260,8 @@ def _type_words(hint: Any) -> str:
     args = typing.get_args(hint)
     if hint in words:
         return words[hint]
+    if typing.get_origin(hint) is dict:
+        return 'a table such as {quarters = "dual_use", storage = "repurpose"}'
     if typing.get_origin(hint) is list:
         inner = args[0] if args else Any
         return 'a list such as ["A-1-0003", "B-2-0010"]' if inner is str else (
@@ -276,11 +299,32 @@ def _checked(p: Parameters, source: str) -> Parameters:
             raise InputError(source, name, f"is {getattr(p, name)}, must not be negative", "give zero or more")
     if p.budget is not None and p.budget < 0:
         raise InputError(source, "[model] budget", f"is {p.budget}, must not be negative", "give the budget in " + p.currency)
+    _check_modes(p, source)
     unknown = [k for k in p.candidate_kinds if k not in KNOWN_KINDS]
     if unknown:
         raise InputError(source, "[capacity] candidate_kinds", f"names unknown kinds {unknown}",
                          f"use kinds among: {', '.join(KNOWN_KINDS)}")
     return p
+
+
+def _check_modes(p: Parameters, source: str) -> None:
+    """[model] modes, max_displaced, cross_sector_move_penalty and [capacity] berth_area_m2 are valid."""
+    for kind, mode in p.modes.items():
+        if kind not in KNOWN_KINDS:
+            raise InputError(source, f"[model] modes.{kind}", "is not a known room kind",
+                             f"use kinds among: {', '.join(KNOWN_KINDS)}")
+        if mode not in CONVERSION_MODES:
+            raise InputError(source, f"[model] modes.{kind}", f"is {mode!r}",
+                             f"use one of {', '.join(repr(m) for m in CONVERSION_MODES)}")
+    if p.max_displaced is not None and p.max_displaced < 0:
+        raise InputError(source, "[model] max_displaced", f"is {p.max_displaced}, must not be negative",
+                         "give a whole number of residents (0 = nobody may be moved), or leave it out")
+    if p.cross_sector_move_penalty < 0:
+        raise InputError(source, "[model] cross_sector_move_penalty", f"is {p.cross_sector_move_penalty}, must not "
+                         "be negative", f"give zero or more {p.currency} per resident")
+    if p.berth_area_m2 is not None and not p.berth_area_m2 > 0:
+        raise InputError(source, "[capacity] berth_area_m2", f"is {p.berth_area_m2}, must be positive",
+                         "give the floor area of one bed in m2 (e.g. 2.8), or leave it out")
 
 
 def _sections() -> dict[str, list[str]]:

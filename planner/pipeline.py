@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
 from planner.progress import log, stage
+from planner.relocation import RelocationInputs, demand_after, relocation_inputs
 from planner.station import Station
 
 
@@ -84,12 +86,16 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
     chosen rooms are staged into the declared phases (plan.json `phases`); a budget
     sweep turns it off, its plans are compared by coverage only.
     """
-    from planner.model import Problem, solve
+    from planner.model import Problem
     from planner.plan import build_plan
 
     sites, reach, costs = prepare(station, reach)
     problem = Problem.from_station(station, reach, sites, costs["total_cost"])
-    notes: list[str] = []
+    rel = relocation_inputs(station, sites.index)
+    if rel.active:
+        rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
+    solve = _solver_for(rel)
+    notes: list[str] = list(rel.notes) if rel.active else []
     full_cover_cost = None
     full_cover_solution = None
     with stage(f"optimisation ({problem.objective})"):
@@ -99,7 +105,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             if not (fallback_max_cover and problem.objective == "cover-all" and problem.budget is not None):
                 raise
             notes.append(str(exc))
-            full_cover_cost = getattr(exc, "full_cover_cost", None) or _full_cover_cost(problem)
+            full_cover_cost = getattr(exc, "full_cover_cost", None) or _full_cover_cost(problem, solve)
             free = getattr(exc, "full_cover_plan", None)
             full_cover_solution = free if free is not None and len(free.chosen) else None
             log(f"[planner] full coverage is not affordable: {exc}\n[planner] planning max-cover at the budget instead")
@@ -107,7 +113,11 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             solution = solve(problem, start=start)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
-    phase_of, phase_rows = _phases(station, problem, solution, costs) if phases else (None, None)
+    if rel.active:
+        sites, costs = _chosen_modes(station, sites, costs, solution)
+    moved = solution.stats.get("relocations") if rel.active else None
+    phase_problem = problem if moved is None else problem.replace(demand=demand_after(problem.demand, moved))
+    phase_of, phase_rows = _phases(station, phase_problem, solution, costs) if phases else (None, None)
     plan = build_plan(station=station, sites=sites, costs=costs, reach=reach, solution=solution,
                       phases=phase_of, notes=notes)
     if phase_rows is not None:
@@ -145,14 +155,57 @@ def _phases(station: Station, problem: Any, solution: Any, costs: pd.DataFrame) 
     return phases, jsonable(table.to_dict(orient="records"))
 
 
-def _full_cover_cost(problem: Any) -> float | None:
-    """Least cost of covering everyone, ignoring the budget (currency), or None if unknown."""
+def _repurpose_extra(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, rel: RelocationInputs) -> pd.Series:
+    """Per relocation source: what repurposing adds to the cost the model charges (currency; `either`
+    rooms are costed as dual_use, the optimiser pays the difference when it repurposes them)."""
+    from planner.costs import site_costs
+
+    either = (sites["mode"] == "either").to_numpy()
+    if not either.any():
+        return pd.Series(0.0, index=rel.sources.index)
+    rep = site_costs(sites.assign(mode=np.where(either, "repurpose", sites["mode"].to_numpy(dtype=object))), station)
+    extra = (rep["total_cost"] - costs["total_cost"]).reindex(rel.sources.index).fillna(0.0)
+    return extra.where(rel.sources["optional"].to_numpy(dtype=bool), 0.0)
+
+
+def _chosen_modes(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, solution: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sites and costs with the mode the plan chose for each converted `either` room (repurpose when
+    the relocation model moved its residents out, else dual_use)."""
+    from planner.costs import site_costs
+
+    either = (sites["mode"] == "either").to_numpy() & sites.index.isin(list(solution.chosen))
+    if not either.any():
+        return sites, costs
+    rep = set(solution.stats.get("repurposed", []))
+    mode = sites["mode"].to_numpy(dtype=object).copy()
+    mode[either] = np.where(sites.index[either].isin(list(rep)), "repurpose", "dual_use")
+    sites = sites.assign(mode=mode)
+    return sites, site_costs(sites, station)
+
+
+def _solver_for(rel: RelocationInputs) -> Callable[..., Any]:
+    """`planner.model.solve`, or the relocation model's solver when repurposed rooms have residents
+    (`solve(problem, start=None, progress=True) -> Solution` either way; the relocation model ignores
+    `start`)."""
     from planner.model import solve
 
+    if not rel.active:
+        return solve
+    from planner.relocmodel import solve_relocating
+
+    def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
+        return solve_relocating(problem, rel, progress=progress)
+    return solve_moving
+
+
+def _full_cover_cost(problem: Any, solve: Callable[..., Any]) -> float | None:
+    """Least cost of covering everyone, ignoring the budget (currency), or None if unknown."""
     try:
         sol = solve(dataclasses.replace(problem, budget=None, objective="cover-all"), progress=False)
     except Exception:  # the note is informative only
         return None
+    if "relocations" in sol.stats:   # the relocation model's cost includes repurposing `either` rooms
+        return float(sol.stats["cost"])
     cost = problem.sites["cost"].reindex(sol.chosen).fillna(0.0)
     existing = problem.sites["existing"].reindex(sol.chosen).fillna(False).astype(bool)
     return float(cost[~existing].sum())

@@ -6,11 +6,15 @@ Contract (stable; extend, never rename):
   parameter used, as in `Parameters.to_dict()`), `parameter_units`,
   `inputs_sha256` (of the input files);
 - `safe_rooms[]`: `room_id, name, sector, deck, kind, area_m2, capacity,
-  door_flow_pps, cost, existing, phase`;
+  door_flow_pps, cost, existing, phase, mode` (`dual_use` / `repurpose`);
+- `relocations[]`: `from_room, to_room, residents, present{scenario: persons}`:
+  residents of a repurposed room moved to a room with spare beds, and how many of
+  them are in their (new) home in each scenario (docs/model.md);
 - `assignments[]`: `room_id, scenario, safe_room_id, residents, walk_s`;
 - `unsheltered[]`: `room_id, scenario, residents, reason`;
 - `totals`: `cost, budget, currency, scenarios{name: {residents, sheltered}},
-  max_walk_s, min_options_in_reach, rooms_converted, displaced_residents`;
+  max_walk_s, min_options_in_reach, rooms_converted, displaced_residents` (the
+  residents moved out of repurposed rooms = the sum of `relocations[].residents`);
 - `solver`: `name, version, status, objective, bound, gap, seconds`.
 """
 
@@ -32,6 +36,7 @@ from planner import __version__
 from planner.errors import InputError, OutputError
 from planner.files import umask_mode
 from planner.params import Parameters
+from planner.relocation import demand_after, relocations_frame
 
 
 def jsonable(obj: Any) -> Any:
@@ -123,7 +128,9 @@ def build_plan(*, station, sites: pd.DataFrame, costs: pd.DataFrame, reach, solu
     `reach`: ReachTable; `solution`: model.Solution; `phases`: phase number per chosen site.
     """
     params: Parameters = station.params
-    demand = station.demand()
+    moves = solution.stats.get("relocations") if isinstance(getattr(solution, "stats", None), dict) else None
+    moves = moves if isinstance(moves, pd.DataFrame) else relocations_frame(None, list(station.scenarios))
+    demand = demand_after(station.demand(), moves)
     chosen = list(solution.chosen)
     s = sites.loc[chosen] if chosen else sites.iloc[:0]
     cost = costs["total_cost"].reindex(chosen).fillna(0.0) if chosen else pd.Series(dtype=float)
@@ -132,7 +139,8 @@ def build_plan(*, station, sites: pd.DataFrame, costs: pd.DataFrame, reach, solu
         {"room_id": sid, "name": r["name"], "sector": r["sector"], "deck": int(r["deck"]), "kind": r["kind"],
          "area_m2": round(float(r["area_m2"]), 3), "capacity": int(r["capacity"]),
          "door_flow_pps": round(float(r["door_flow_pps"]), 4), "cost": round(float(cost[sid]), 2),
-         "existing": bool(r["existing"]), "phase": int(phase[sid])}
+         "existing": bool(r["existing"]), "phase": int(phase[sid]),
+         "mode": str(r["mode"]) if "mode" in s.columns and isinstance(r["mode"], str) else "dual_use"}
         for sid, r in s.iterrows()
     ]
     a = solution.assignments
@@ -170,6 +178,11 @@ def build_plan(*, station, sites: pd.DataFrame, costs: pd.DataFrame, reach, solu
     in_reach = pr[pr["site_id"].isin(chosen)].groupby("room_id").size()
     opts = in_reach.reindex(occupied).fillna(0).astype(int)
     displaced = costs["displaced_residents"].reindex(chosen).fillna(0).sum() if "displaced_residents" in costs else 0
+    relocations = [
+        {"from_room": str(r["from_room"]), "to_room": str(r["to_room"]), "residents": int(r["residents"]),
+         "present": {sc: int(r.get(f"present_{sc}", 0)) for sc in station.scenarios}}
+        for r in moves.to_dict(orient="records")
+    ]
     totals = {
         "cost": round(float(cost.sum()), 2), "budget": params.budget, "currency": params.currency,
         "scenarios": scen, "max_walk_s": round(float(a["walk_s"].max()), 2) if len(a) else 0.0,
@@ -192,4 +205,5 @@ def build_plan(*, station, sites: pd.DataFrame, costs: pd.DataFrame, reach, solu
         "totals": totals,
         "solver": dict(solution.solver),
         "notes": list(notes or []),
+        "relocations": relocations,
     }

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from planner.params import Parameters
+from planner.relocation import room_modes
 from planner.station import Station
 
 SITE_COLUMNS = ["site_id", "name", "kind", "sector", "deck", "area_m2", "perimeter_m", "usable_area_m2",
-                "capacity", "n_doors", "door_width_m", "door_flow_pps", "existing", "required"]
+                "capacity", "n_doors", "door_width_m", "door_flow_pps", "existing", "required", "mode"]
 
 
 def capacity(area_m2: np.ndarray | float, params: Parameters) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +63,7 @@ def candidate_sites(station: Station) -> pd.DataFrame:
         "usable_area_m2": usable, "capacity": cap,
         "existing": r["existing"].to_numpy(dtype=bool),
         "required": r["room_id"].isin(station.params.require).to_numpy(),
+        "mode": room_modes(station).reindex(r["room_id"].astype(str)).fillna("dual_use").to_numpy(dtype=object),
     })
     sites = sites.join(agg, on="site_id")
     sites[["n_doors"]] = sites[["n_doors"]].fillna(0).astype(int)

@@ -4,7 +4,8 @@ A station lives in a folder::
 
     inputs/<station>/
         rooms.geojson      one polygon per space (room_id, kind, sector, deck, name,
-                           optional protected / existing / candidate flags)
+                           optional protected / existing / candidate flags,
+                           optional beds and mode: dual_use / repurpose)
         doors.geojson      one line (door leaf) or point per door (door_id, width_m,
                            optional deck, from_room, to_room, traverse_s)
         residents.csv      room_id + one count column per occupancy scenario
@@ -32,7 +33,7 @@ import shapely
 from planner.errors import InputError
 from planner.params import CIRCULATION_KINDS, Parameters, load_parameters
 
-ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate"]
+ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate", "beds", "mode"]
 DOOR_COLUMNS = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s"]
 NON_SCENARIO_COLUMNS = {"room_id", "priority", "name", "kind", "sector", "deck", "notes", "note"}
 
@@ -182,6 +183,13 @@ def normalise_rooms(gdf: gpd.GeoDataFrame, source: str = "rooms") -> gpd.GeoData
     out["protected"] = out["protected"].astype(bool)
     out["existing"] = out["existing"].astype(bool)
     out["candidate"] = out["candidate"].astype("boolean")
+    # optional conversion inputs (docs/model.md): declared beds, conversion mode per room
+    beds = pd.to_numeric(gdf["beds"], errors="coerce") if "beds" in gdf.columns else pd.Series([np.nan] * n)
+    out.insert(out.columns.get_loc("geometry"), "beds", beds.reset_index(drop=True).astype("Float64").to_numpy())
+    mode = gdf["mode"].reset_index(drop=True) if "mode" in gdf.columns else pd.Series([None] * n)
+    mode = [None if (v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "")
+            else str(v).strip().lower() for v in mode]
+    out.insert(out.columns.get_loc("geometry"), "mode", pd.Series(mode, dtype=object).to_numpy())
     return out
 
 

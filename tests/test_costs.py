@@ -63,14 +63,44 @@ def test_storage_room_by_hand(station):
     assert c["crew_days"] == 2.33
 
 
-def test_quarters_and_recreation_displacement(station):
-    sites = candidate_sites(station)
-    c = C.site_costs(sites, station)
+def test_quarters_and_recreation_displacement(tmp_path):
+    st = load_station(write_tiny_station(tmp_path / "tiny", '[model]\nmodes = {quarters = "repurpose", '
+                                                          'recreation = "repurpose"}\n'))
+    sites = candidate_sites(st)
+    assert sites.at["Q1", "mode"] == "repurpose" and sites.at["S1", "mode"] == "dual_use"
+    c = C.site_costs(sites, st)
     assert c.at["Q1", "displaced_residents"] == 4  # most residents over scenarios
     assert c.at["Q1", "displacement_cost"] == 4 * 6000.0
     assert c.at["R1", "recreation_area_m2"] == pytest.approx(30.0)
     assert c.at["R1", "displacement_cost"] == pytest.approx(30.0 * 350.0)
     assert c.at["R1", "doors_sealed"] == 1 and c.at["R1", "seal_cost"] == 3500.0
+
+
+def test_dual_use_rooms_cost_no_displacement(station):
+    """The default mode keeps the room's use: no relocation, no lost recreation, the other lines alike."""
+    sites = candidate_sites(station)
+    assert set(sites["mode"]) == {"dual_use"}
+    c = C.site_costs(sites, station)
+    assert (c.loc[["Q1", "R1"], ["displaced_residents", "recreation_area_m2", "displacement_cost"]] == 0).all().all()
+    st2 = load_station(write_tiny_station(station.folder.parent / "rep", '[model]\nmodes = {quarters = "repurpose"}\n'))
+    c2 = C.site_costs(candidate_sites(st2), st2)
+    assert c2.at["Q1", "total_cost"] == pytest.approx(c.at["Q1", "total_cost"] + 4 * 6000.0)
+    assert c2.at["R1", "total_cost"] == c.at["R1", "total_cost"]
+
+
+def test_room_mode_property_wins_over_kind(tmp_path):
+    folder = write_tiny_station(tmp_path / "tiny", '[model]\nmodes = {quarters = "repurpose"}\n')
+    rooms = json.loads((folder / "rooms.geojson").read_text())
+    for f in rooms["features"]:
+        if f["properties"]["room_id"] == "Q1":
+            f["properties"]["mode"] = "dual_use"
+        if f["properties"]["room_id"] == "R1":
+            f["properties"]["mode"] = "repurpose"
+    (folder / "rooms.geojson").write_text(json.dumps(rooms))
+    st = load_station(folder)
+    c = C.site_costs(candidate_sites(st), st)
+    assert c.at["Q1", "displacement_cost"] == 0
+    assert c.at["R1", "displacement_cost"] == pytest.approx(30.0 * 350.0)
 
 
 def test_existing_room_costs_nothing(tmp_path):

@@ -56,3 +56,22 @@ def test_bad_toml_syntax(tmp_path):
     f.write_text("[walking\n")
     with pytest.raises(InputError, match="TOML"):
         load_parameters(f)
+
+
+def test_modes_and_displacement_cap_are_validated() -> None:
+    from planner.errors import InputError
+    from planner.params import parameters_from_mapping
+
+    p = parameters_from_mapping({"model": {"modes": {"quarters": "dual_use", "storage": "repurpose"},
+                                           "max_displaced": 100}})
+    assert p.modes == {"quarters": "dual_use", "storage": "repurpose"} and p.max_displaced == 100
+    for bad, words in (({"modes": {"quarters": "move"}}, "modes.quarters"),
+                       ({"modes": {"cabins": "dual_use"}}, "not a known room kind"),
+                       ({"modes": ["quarters"]}, "modes"),
+                       ({"max_displaced": -1}, "max_displaced"),
+                       ({"max_displaced": 2.5}, "max_displaced")):
+        with pytest.raises(InputError) as err:
+            parameters_from_mapping({"model": bad}, "scenario.toml")
+        assert words in str(err.value)
+    with pytest.raises(InputError):
+        parameters_from_mapping({"capacity": {"berth_area_m2": 0}})

@@ -1,0 +1,227 @@
+"""Conversion modes, beds and the relocation a repurposed room causes (inputs side).
+
+docs/model.md, "Conversion modes and relocation", states the rules; in short:
+
+- Every candidate room has a conversion mode: `dual_use` (it keeps its use and its
+  occupants, who shelter in place; hardened and equipped, no relocation) or
+  `repurpose` (emptied). A room's `mode` property in rooms.geojson wins over
+  `[model] modes` for its kind; kinds not named there are `dual_use`.
+- Beds: a room's declared `beds` property; a quarters room without one has
+  `max(most residents, floor(area / berth_area_m2))` beds when `[capacity]
+  berth_area_m2` is set, else its most residents over the scenarios (no spare
+  bed); other rooms without the property have none.
+- Residents of a room (people who live there) = its most occupants over the
+  scenarios, for rooms with beds; rooms without beds (storage, recreation, ...)
+  have no residents to move: the people found in them are users whose activity
+  moves elsewhere, and they are counted where the residents table puts them.
+- A repurposed room with residents sends all of them to host rooms with spare beds
+  (beds minus residents), never to a repurposed room that is converted. In every
+  scenario the occupants of the repurposed room (all of them residents) are at their
+  new home instead: per move (from, to, residents) the plan states how many of the
+  moved residents are present in each scenario, at most `residents`, and per source
+  room and scenario they add up to its occupants in that scenario.
+
+This module computes the per-room data (plain pandas), the list of allowed moves and the
+occupancy after a set of moves. The optimiser (planner.model) adds the relocation
+variables and rows; the checker (planner.check) recomputes everything independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError
+from planner.params import CONVERSION_MODES
+from planner.station import Station
+
+PAIR_LIMIT = 200_000
+"""At most this many (source, host) moves are modelled: above it only moves within a
+source's own sector are offered to the optimiser (docs/model.md)."""
+
+
+@dataclass
+class RelocationInputs:
+    """What the optimiser needs to model relocation (plain data; room ids as text).
+
+    - `sources`: index room_id of candidate rooms in mode `repurpose` or `either` with
+      residents; columns `residents` (persons), `sector`, `optional` (mode `either`: the
+      optimiser decides), `extra_cost` (currency: what repurposing an `either` room adds to
+      its dual_use cost; filled by the caller, who has the cost model), and one column
+      per scenario (occupants in that scenario, persons).
+    - `hosts`: index room_id of rooms with spare beds; columns `spare` (beds minus
+      residents), `sector`, `repurpose` (bool: a repurpose-mode candidate, which cannot
+      host once converted; an `either` room with residents is a source and cannot host
+      once repurposed).
+    - `moves`: allowed moves `source`, `host`, `cross_sector` (bool).
+    - `max_displaced`: hard limit on residents moved (persons), None = none.
+    - `cross_sector_penalty`: objective weight per resident moved to another sector.
+    - `repurpose`: every repurpose-mode room id (candidates), with or without residents.
+    """
+
+    sources: pd.DataFrame
+    hosts: pd.DataFrame
+    moves: pd.DataFrame
+    scenarios: list[str]
+    max_displaced: int | None = None
+    cross_sector_penalty: float = 0.0
+    repurpose: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """Whether the model needs relocation variables (some repurposed room has residents)."""
+        return len(self.sources) > 0
+
+
+def room_modes(station: Station) -> pd.Series:
+    """Conversion mode per room (index room_id): the room's `mode`, else `[model] modes` of its kind,
+    else `dual_use`. An unknown mode is an InputError naming the room."""
+    rooms = station.rooms
+    ids = rooms["room_id"].astype(str).to_numpy()
+    by_kind = rooms["kind"].map(lambda k: station.params.modes.get(str(k), "dual_use")).to_numpy(dtype=object)
+    own = rooms["mode"].to_numpy(dtype=object) if "mode" in rooms.columns else np.full(len(rooms), None, dtype=object)
+    has = pd.notna(own)
+    bad = has & ~np.isin(own.astype(str), CONVERSION_MODES)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(str(station.files.get("rooms", "rooms.geojson")), f"room {ids[k]} property mode",
+                         f"is {own[k]!r}", f"use one of {', '.join(CONVERSION_MODES)} or leave it out")
+    out = pd.Series(np.where(has, own, by_kind), index=ids, name="mode")
+    return out[~out.index.duplicated()]
+
+
+def room_beds(station: Station) -> pd.Series:
+    """Beds per room (index room_id, whole beds): declared, else the quarters rule of the module
+    docstring, else 0. A negative or fractional declaration is an InputError naming the room."""
+    rooms = station.rooms
+    ids = rooms["room_id"].astype(str).to_numpy()
+    most = station.demand().max(axis=1).reindex(ids).fillna(0).to_numpy(dtype=float) if station.scenarios else np.zeros(len(ids))
+    declared = (pd.to_numeric(rooms["beds"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                if "beds" in rooms.columns else np.full(len(ids), np.nan))
+    has = np.isfinite(declared)
+    bad = has & ((declared < 0) | (np.abs(declared - np.round(declared)) > 1e-9))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(str(station.files.get("rooms", "rooms.geojson")), f"room {ids[k]} property beds",
+                         f"is {declared[k]!r}", "give a whole number of beds (0 or more) or leave it out")
+    quarters = rooms["kind"].astype(str).to_numpy() == "quarters"
+    rule = most.copy()
+    if station.params.berth_area_m2 is not None:
+        rule = np.maximum(most, np.floor(rooms.geometry.area.to_numpy() / station.params.berth_area_m2 + 1e-9))
+    beds = np.where(has, declared, np.where(quarters, rule, 0.0))
+    out = pd.Series(beds.astype(np.int64), index=ids, name="beds")
+    return out[~out.index.duplicated()]
+
+
+def home_residents(station: Station, beds: pd.Series | None = None) -> pd.Series:
+    """People who live in each room (index room_id, persons): its most occupants over the scenarios
+    for rooms with beds, 0 for rooms without."""
+    beds = room_beds(station) if beds is None else beds
+    most = station.demand().max(axis=1).reindex(beds.index).fillna(0).astype(np.int64) if station.scenarios \
+        else pd.Series(0, index=beds.index)
+    return most.where(beds > 0, 0).rename("residents")
+
+
+def relocation_inputs(station: Station, candidates: pd.Index) -> RelocationInputs:
+    """The sources, hosts and allowed moves for the candidate sites `candidates` (room ids).
+
+    Existing safe rooms are never sources (they are converted already). Above
+    `PAIR_LIMIT` source-host pairs only moves within the same sector are offered.
+    """
+    p = station.params
+    scen = list(station.scenarios)
+    modes = room_modes(station)
+    beds = room_beds(station)
+    res = home_residents(station, beds)
+    rooms = station.rooms.drop_duplicates("room_id")
+    sector = pd.Series(rooms["sector"].astype(str).to_numpy(), index=rooms["room_id"].astype(str).to_numpy())
+    existing = pd.Series(rooms["existing"].to_numpy(dtype=bool), index=sector.index)
+    cand = pd.Index([str(c) for c in candidates])
+    cmode = modes.reindex(cand).fillna("dual_use").to_numpy(dtype=object)
+    new = ~existing.reindex(cand).fillna(False).to_numpy(dtype=bool)
+    rep = cand[(cmode == "repurpose") & new]
+    may = cand[np.isin(cmode, ("repurpose", "either")) & new]
+    dem = station.demand()
+    dem = dem[~dem.index.duplicated()]
+    src_ids = may[(res.reindex(may).fillna(0) > 0).to_numpy()]
+    sources = pd.DataFrame({"residents": res.reindex(src_ids).to_numpy(dtype=np.int64),
+                            "sector": sector.reindex(src_ids).to_numpy(),
+                            "optional": (modes.reindex(src_ids) == "either").to_numpy(),
+                            "extra_cost": np.zeros(len(src_ids))}, index=pd.Index(src_ids, name="room_id"))
+    for s in scen:
+        sources[s] = dem[s].reindex(src_ids).fillna(0).to_numpy(dtype=np.int64)
+    spare = (beds - res).clip(lower=0)
+    host_ids = spare.index[spare.to_numpy() > 0]
+    hosts = pd.DataFrame({"spare": spare.reindex(host_ids).to_numpy(dtype=np.int64),
+                          "sector": sector.reindex(host_ids).to_numpy(),
+                          "repurpose": np.isin(host_ids, rep)}, index=pd.Index(host_ids, name="room_id"))
+    notes: list[str] = []
+    ns, nh = len(sources), len(hosts)
+    if ns and nh:
+        si = np.repeat(np.arange(ns), nh)
+        hi = np.tile(np.arange(nh), ns)
+        cross = sources["sector"].to_numpy()[si] != hosts["sector"].to_numpy()[hi]
+        keep = sources.index.to_numpy()[si] != hosts.index.to_numpy()[hi]
+        if ns * nh > PAIR_LIMIT:
+            keep &= ~cross
+            notes.append(f"{ns} repurposed rooms x {nh} rooms with spare beds is over {PAIR_LIMIT:,} moves: "
+                         "only moves within a sector were offered")
+        moves = pd.DataFrame({"source": sources.index.to_numpy()[si[keep]], "host": hosts.index.to_numpy()[hi[keep]],
+                              "cross_sector": cross[keep]})
+    else:
+        moves = pd.DataFrame({"source": pd.Series(dtype=object), "host": pd.Series(dtype=object),
+                              "cross_sector": pd.Series(dtype=bool)})
+    return RelocationInputs(sources=sources, hosts=hosts, moves=moves, scenarios=scen,
+                            max_displaced=p.max_displaced, cross_sector_penalty=float(p.cross_sector_move_penalty),
+                            repurpose=[str(r) for r in rep], notes=notes)
+
+
+def relocations_frame(rows: list[dict] | pd.DataFrame | None, scenarios: list[str]) -> pd.DataFrame:
+    """plan.json `relocations[]` (or a DataFrame of them) as a table: from_room, to_room, residents
+    and one column `present_<scenario>` per scenario (persons)."""
+    cols = ["from_room", "to_room", "residents"] + [f"present_{s}" for s in scenarios]
+    if rows is None or (not isinstance(rows, pd.DataFrame) and not rows):
+        return pd.DataFrame({c: pd.Series(dtype=object if c.endswith("room") else np.int64) for c in cols})
+    if isinstance(rows, pd.DataFrame):
+        return rows.reindex(columns=cols)
+    flat = []
+    for r in rows:
+        d = {"from_room": str(r.get("from_room")), "to_room": str(r.get("to_room")), "residents": r.get("residents")}
+        pres = r.get("present") or {}
+        for s in scenarios:
+            d[f"present_{s}"] = pres.get(s, 0) if isinstance(pres, dict) else 0
+        flat.append(d)
+    return pd.DataFrame(flat, columns=cols)
+
+
+def demand_after(demand: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
+    """Occupants per room and scenario after the moves (`relocations_frame` rows): each move takes
+    its `present_<scenario>` persons from `from_room` to `to_room` in that scenario (persons)."""
+    out = demand.copy()
+    if not len(moves):
+        return out
+    for s in demand.columns:
+        col = f"present_{s}"
+        if col not in moves.columns:
+            continue
+        n = pd.to_numeric(moves[col], errors="coerce").fillna(0).astype(np.int64)
+        out_ = n.groupby(moves["from_room"].astype(str).to_numpy()).sum()
+        in_ = n.groupby(moves["to_room"].astype(str).to_numpy()).sum()
+        out[s] = out[s] - out_.reindex(out.index).fillna(0).astype(np.int64) + in_.reindex(out.index).fillna(0).astype(np.int64)
+    return out
+
+
+def displaced_by_sector(moves: pd.DataFrame, sector: pd.Series) -> pd.DataFrame:
+    """Residents moved, per sector of origin and sector of destination (persons): columns from_sector,
+    to_sector, residents, rooms_from, rooms_to."""
+    if not len(moves):
+        return pd.DataFrame(columns=["from_sector", "to_sector", "residents", "rooms_from", "rooms_to"])
+    m = moves.assign(from_sector=sector.reindex(moves["from_room"].astype(str)).to_numpy(),
+                     to_sector=sector.reindex(moves["to_room"].astype(str)).to_numpy(),
+                     residents=pd.to_numeric(moves["residents"], errors="coerce").fillna(0).astype(np.int64))
+    g = m.groupby(["from_sector", "to_sector"], sort=True)
+    return pd.DataFrame({"residents": g["residents"].sum(), "rooms_from": g["from_room"].nunique(),
+                         "rooms_to": g["to_room"].nunique()}).reset_index()

@@ -1,0 +1,293 @@
+"""Conversion modes and relocation: the model against brute force, the pipeline's plans against the
+invariants, and `planner check` against plans that break them (docs/model.md)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import maximum_flow
+
+from conftest import corridor_layout, write_station
+from planner.check import check_plan
+from planner.errors import InfeasibleError
+from planner.model import Problem
+from planner.pipeline import plan_station
+from planner.relocation import RelocationInputs, demand_after, relocations_frame
+from planner.relocmodel import solve_relocating
+from planner.station import load_station
+
+# ------------------------------------------------------------------ brute force
+
+
+def _compositions(total: int, caps: list[int]) -> list[tuple[int, ...]]:
+    """Every way to write `total` as a sum of len(caps) whole numbers 0 <= n_k <= caps[k]."""
+    if not caps:
+        return [()] if total == 0 else []
+    out = []
+    for first in range(min(total, caps[0]) + 1):
+        out += [(first,) + rest for rest in _compositions(total - first, caps[1:])]
+    return out
+
+
+def _fits(dem: np.ndarray, reach: np.ndarray, cap: np.ndarray, open_: np.ndarray) -> bool:
+    """Whether rooms' occupants `dem` (persons) all fit open sites in reach (max flow; no door queue)."""
+    n, J = reach.shape
+    if dem.sum() == 0:
+        return True
+    src, sink = n + J, n + J + 1
+    rows, cols, caps = [], [], []
+    for i in range(n):
+        if dem[i]:
+            rows.append(src), cols.append(i), caps.append(int(dem[i]))
+            for j in range(J):
+                if reach[i, j] and open_[j]:
+                    rows.append(i), cols.append(n + j), caps.append(int(dem[i]))
+    for j in range(J):
+        if open_[j]:
+            rows.append(n + j), cols.append(sink), caps.append(int(cap[j]))
+    g = sp.csr_matrix((np.array(caps, np.int32), (rows, cols)), shape=(n + J + 2, n + J + 2))
+    return maximum_flow(g, src, sink).flow_value == dem.sum()
+
+
+def brute_force(D: np.ndarray, reach: np.ndarray, cap: np.ndarray, cost: np.ndarray, rel: RelocationInputs,
+                room_ids: list[str]) -> float:
+    """Least cost + cross-sector penalty of a cover-all plan with relocation, by enumeration (inf = none).
+
+    Sites are the first J rooms (site j = room j). Every plan: the open sites, for `either`
+    sources whether they are repurposed, the residents moved to each host and, per scenario, how
+    many of them are present; every resulting occupancy is checked by a maximum flow.
+    """
+    n, S = D.shape
+    J = reach.shape[1]
+    pos = {r: k for k, r in enumerate(room_ids)}
+    src = list(rel.sources.index)
+    hosts = list(rel.hosts.index)
+    spare = rel.hosts["spare"].to_numpy()
+    best = np.inf
+    for x in itertools.product([0, 1], repeat=J):
+        x = np.array(x)
+        base = float(cost @ x)
+        if base >= best:
+            continue
+        # which sources are repurposed
+        choices = [[1] if (x[pos[s]] and not rel.sources.at[s, "optional"]) else ([0, 1] if x[pos[s]] else [0])
+                   for s in src]
+        for flags in itertools.product(*choices):
+            flags = dict(zip(src, flags))
+            c0 = base + sum(rel.sources.at[s, "extra_cost"] for s in src if flags[s] and rel.sources.at[s, "optional"])
+            moved = sum(int(rel.sources.at[s, "residents"]) for s in src if flags[s])
+            if rel.max_displaced is not None and moved > rel.max_displaced:
+                continue
+            # hosts that are converted and repurposed take nobody
+            hcap = [0 if (h in flags and flags[h]) or (rel.hosts.at[h, "repurpose"] and h in pos and pos[h] < J
+                                                        and x[pos[h]] and h not in flags) else int(spare[k])
+                    for k, h in enumerate(hosts)]
+            per_src = []
+            for s in src:
+                allowed = set(rel.moves.loc[rel.moves["source"] == s, "host"])
+                caps = [hc if h in allowed else 0 for h, hc in zip(hosts, hcap)]
+                per_src.append(_compositions(int(rel.sources.at[s, "residents"]) if flags[s] else 0, caps))
+            for ms in itertools.product(*per_src):
+                load = np.sum(np.array(ms).reshape(len(src), len(hosts)), axis=0) if src else np.zeros(len(hosts))
+                if (load > np.array(hcap)).any():
+                    continue
+                pen = sum(rel.cross_sector_penalty * m for s, row in zip(src, ms) for h, m in zip(hosts, row)
+                          if rel.sources.at[s, "sector"] != rel.hosts.at[h, "sector"])
+                if c0 + pen >= best:
+                    continue
+                ok_all = True
+                for k in range(S):
+                    # presence: per source, its occupants of scenario k spread over its moves (<= residents moved)
+                    pres = [_compositions(int(D[pos[s], k]) if flags[s] else 0, list(row)) for s, row in zip(src, ms)]
+                    ok = False
+                    for pr in itertools.product(*pres):
+                        d = D[:, k].copy()
+                        for s, row in zip(src, pr):
+                            d[pos[s]] -= sum(row)
+                            for h, m in zip(hosts, row):
+                                d[pos[h]] += m
+                        if _fits(d, reach, cap, x):
+                            ok = True
+                            break
+                    if not ok:
+                        ok_all = False
+                        break
+                if ok_all:
+                    best = c0 + pen
+    return best
+
+
+def _instance(rng: np.random.Generator) -> tuple[Problem, RelocationInputs, np.ndarray, np.ndarray, list[str]]:
+    n, J, S = 5, 4, 2
+    room_ids = [f"r{k}" for k in range(n)]
+    D = rng.integers(0, 4, size=(n, S))
+    reach = rng.random((n, J)) < 0.55
+    for j in range(J):
+        reach[j, j] = True                               # a site shelters its own occupants (0 s)
+    times = np.where(reach, rng.uniform(5, 50, size=(n, J)), np.inf)
+    times[np.arange(J), np.arange(J)] = 0.0
+    cap = rng.integers(2, 7, size=J)
+    cost = rng.integers(1, 10, size=J).astype(float) * 100.0
+    sector = rng.choice(["A", "B"], size=n)
+    residents = D.max(axis=1)
+    modes = rng.choice(["dual_use", "repurpose", "either"], size=J)
+    beds = residents + rng.integers(0, 3, size=n) * (rng.random(n) < 0.6)
+    src_ids = [room_ids[j] for j in range(J) if modes[j] != "dual_use" and residents[j] > 0]
+    sources = pd.DataFrame({"residents": [int(residents[int(s[1:])]) for s in src_ids],
+                            "sector": [sector[int(s[1:])] for s in src_ids],
+                            "optional": [modes[int(s[1:])] == "either" for s in src_ids],
+                            "extra_cost": [float(rng.integers(0, 3)) * 100.0 for _ in src_ids]},
+                           index=pd.Index(src_ids, name="room_id"))
+    for k in range(S):
+        sources[f"s{k}"] = [int(D[int(s[1:]), k]) for s in src_ids]
+    host_ids = [room_ids[k] for k in range(n) if beds[k] > residents[k]]
+    hosts = pd.DataFrame({"spare": [int(beds[int(h[1:])] - residents[int(h[1:])]) for h in host_ids],
+                          "sector": [sector[int(h[1:])] for h in host_ids],
+                          "repurpose": [int(h[1:]) < J and modes[int(h[1:])] == "repurpose" for h in host_ids]},
+                         index=pd.Index(host_ids, name="room_id"))
+    moves = pd.DataFrame([(s, h, sector[int(s[1:])] != sector[int(h[1:])]) for s in src_ids for h in host_ids if s != h],
+                         columns=["source", "host", "cross_sector"])
+    cap_d = int(rng.integers(0, 6)) if rng.random() < 0.5 else None
+    rel = RelocationInputs(sources=sources, hosts=hosts, moves=moves, scenarios=["s0", "s1"], max_displaced=cap_d,
+                           cross_sector_penalty=float(rng.choice([0.0, 50.0])))
+    p = Problem.from_cost_matrix(pd.DataFrame(D, index=room_ids, columns=["s0", "s1"]), times, cap, cost,
+                                 site_ids=room_ids[:J], mip_gap=0.0, time_limit_s=30.0)
+    return p, rel, D, reach, room_ids
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_relocation_model_agrees_with_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p, rel, D, reach, room_ids = _instance(rng)
+    cost = p.sites["cost"].to_numpy()
+    cap = p.sites["capacity"].to_numpy()
+    want = brute_force(D, reach, cap, cost, rel, room_ids)
+    if not np.isfinite(want):
+        with pytest.raises(InfeasibleError):
+            solve_relocating(p, rel, progress=False)
+        return
+    sol = solve_relocating(p, rel, progress=False)
+    moves = sol.stats["relocations"]
+    sec = pd.concat([rel.sources["sector"], rel.hosts["sector"]])
+    sec = sec[~sec.index.duplicated()]
+    cross = (sec.reindex(moves["from_room"]).to_numpy() != sec.reindex(moves["to_room"]).to_numpy())
+    got = sol.stats["cost"] + rel.cross_sector_penalty * float(moves["residents"].to_numpy()[cross].sum())
+    assert got == pytest.approx(want, abs=1e-6)
+    # the plan's own invariants: every repurposed source sends out all its residents, beds hold
+    rep = set(sol.stats["repurposed"])
+    sent = moves.groupby("from_room")["residents"].sum()
+    for s in rel.sources.index:
+        assert int(sent.get(s, 0)) == (int(rel.sources.at[s, "residents"]) if s in rep else 0)
+    got_in = moves.groupby("to_room")["residents"].sum()
+    for h, n in got_in.items():
+        assert n <= rel.hosts.at[h, "spare"] and h not in rep
+    if rel.max_displaced is not None:
+        assert int(moves["residents"].sum()) <= rel.max_displaced
+    after = demand_after(pd.DataFrame(D, index=room_ids, columns=["s0", "s1"]), moves)
+    sh = sol.assignments.groupby(["room_id", "scenario"])["residents"].sum()
+    for (r, s), v in after.stack().items():
+        assert int(sh.get((r, s), 0)) == int(v)   # cover-all: everyone, where they now live
+
+
+# ------------------------------------------------------------------ stations end to end
+
+
+def _station(tmp_path, modes: str, extra: str = "", beds: dict | None = None):
+    rooms, doors, res = corridor_layout(["quarters", "quarters", "quarters", "storage", "quarters"],
+                                        residents={"R1": 4, "R2": 2, "R3": 3, "R5": 1})
+    for r in rooms:
+        if r["room_id"] in (beds or {"R2": 8, "R5": 4}):
+            r["beds"] = (beds or {"R2": 8, "R5": 4})[r["room_id"]]
+    rows = [{**r, "day": max(0, r["night"] - 1)} for r in res]
+    folder = write_station(tmp_path / "st", rooms, doors, rows, f"[model]\nmodes = {{{modes}}}\n{extra}")
+    return load_station(folder)
+
+
+def test_repurposed_quarters_move_and_are_sheltered_where_they_now_live(tmp_path) -> None:
+    st = _station(tmp_path, 'quarters = "repurpose"')
+    run = plan_station(st)
+    plan = run.plan
+    assert check_plan(st, plan) == []
+    rep = [r["room_id"] for r in plan["safe_rooms"] if r["mode"] == "repurpose"]
+    assert rep, "the cheapest plan converts some quarters"
+    moved = sum(m["residents"] for m in plan["relocations"])
+    assert plan["totals"]["displaced_residents"] == moved > 0
+    # night residents sleep at their hosts: the assignments shelter them there
+    dem = demand_after(st.demand(), relocations_frame(plan["relocations"], st.scenarios))
+    a = pd.DataFrame(plan["assignments"]).groupby(["room_id", "scenario"])["residents"].sum()
+    for (r, s), v in dem.stack().items():
+        assert int(a.get((r, s), 0)) == int(v)
+    for r in rep:
+        assert int(dem.at[r, "night"]) == 0
+
+
+def test_dual_use_moves_nobody_and_costs_less(tmp_path) -> None:
+    dual = plan_station(_station(tmp_path / "a", 'quarters = "dual_use"')).plan
+    rep = plan_station(_station(tmp_path / "b", 'quarters = "repurpose"')).plan
+    assert dual["relocations"] == [] and dual["totals"]["displaced_residents"] == 0
+    assert {r["mode"] for r in dual["safe_rooms"]} == {"dual_use"}
+    assert dual["totals"]["cost"] <= rep["totals"]["cost"]
+
+
+def test_either_with_a_zero_cap_is_the_dual_use_plan(tmp_path) -> None:
+    dual = plan_station(_station(tmp_path / "a", 'quarters = "dual_use"')).plan
+    st = _station(tmp_path / "b", 'quarters = "either"', "max_displaced = 0\n")
+    plan = plan_station(st).plan
+    assert plan["totals"]["displaced_residents"] == 0
+    assert plan["totals"]["cost"] == pytest.approx(dual["totals"]["cost"])
+    assert check_plan(st, plan) == []
+
+
+def test_cap_below_what_repurposing_needs_is_infeasible(tmp_path) -> None:
+    st = _station(tmp_path, 'quarters = "repurpose"', "max_displaced = 0\n")
+    with pytest.raises(InfeasibleError) as err:
+        plan_station(st)
+    assert "max_displaced" in str(err.value)
+
+
+def _broken(plan: dict, how: str) -> dict:
+    p = copy.deepcopy(plan)
+    mv = p["relocations"]
+    if how == "short":          # one resident of a repurposed room left behind
+        mv[0]["residents"] -= 1
+        p["totals"]["displaced_residents"] -= 1
+    elif how == "beds":         # everyone into one host, above its beds
+        mv[0]["residents"] += 20
+        p["totals"]["displaced_residents"] += 20
+    elif how == "home":         # pretend the moved residents still sleep at home
+        for m in mv:
+            m["present"] = {k: 0 for k in m["present"]}
+    elif how == "cap":
+        p["parameters"]["max_displaced"] = 0
+    elif how == "totals":
+        p["totals"]["displaced_residents"] += 1
+    elif how == "mode":
+        for r in p["safe_rooms"]:
+            if r["mode"] == "repurpose":
+                r["mode"] = "dual_use"
+    return p
+
+
+@pytest.mark.parametrize("how", ["short", "beds", "home", "cap", "totals", "mode"])
+def test_check_rejects_plans_that_break_relocation(tmp_path, how: str) -> None:
+    st = _station(tmp_path, 'quarters = "repurpose"')
+    plan = plan_station(st).plan
+    assert plan["relocations"]
+    breaches = check_plan(st, _broken(plan, how))
+    assert breaches, how
+    kinds = {b.kind for b in breaches}
+    assert kinds & {"relocation", "beds", "displacement", "totals", "mode", "coverage", "over-assigned"}
+
+
+def test_plan_json_round_trip_keeps_relocations(tmp_path) -> None:
+    st = _station(tmp_path, 'quarters = "repurpose"')
+    plan = plan_station(st).plan
+    back = json.loads(json.dumps(plan))
+    assert back["relocations"] == plan["relocations"]
+    assert check_plan(st, back) == []
