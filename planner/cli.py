@@ -35,7 +35,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for opt, name in (("objective", "objective"), ("budget", "budget"), ("backup", "backup_k"),
                       ("time_limit", "time_limit_s"), ("gap", "mip_gap"), ("solver", "solver"),
                       ("reach_s", "reach_s"), ("speed", "walk_speed_m_s"),
-                      ("area_per_occupant", "area_per_occupant_m2")):
+                      ("area_per_occupant", "area_per_occupant_m2"), ("max_displaced", "max_displaced")):
         v = getattr(args, opt, None)
         if v is not None:
             out[name] = v
@@ -206,6 +206,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reach-s", type=float, help="reach time (s)")
     g.add_argument("--speed", type=float, help="walking speed (m/s)")
     g.add_argument("--area-per-occupant", type=float, help="floor area per occupant (m2)")
+    g.add_argument("--max-displaced", type=int, metavar="N",
+                   help="at most N residents may be moved out of repurposed rooms (hard limit)")
     g.add_argument("--protect", help="room ids never to convert, comma-separated")
     g.add_argument("--require", help="room ids that must be converted, comma-separated")
 

@@ -40,7 +40,8 @@ def proposal_name(station: Station, scenario_name: str | None, when: datetime | 
     return f"{_slug(station.name)}-{scen}-{when:%Y%m%d-%H%M%S}"
 
 
-def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None) -> dict[str, Path]:
+def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None,
+                  tradeoff: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write plan.json, maps, GeoPackage and workbook of a run into `folder` (which exists)."""
     from planner.maps import plot_maps, write_plan_gpkg
     from planner.plan import write_json_atomic
@@ -55,20 +56,29 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
         out["gpkg"] = write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")
     with stage("workbook"):
         out["workbook"] = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs,
-                                         run.sites, run.reach, sweep=sweep, map_png=maps)
+                                         run.sites, run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff)
     for i, m in enumerate(maps):
         out[f"map{i}"] = m
     return out
 
 
 def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
-            sweep: pd.DataFrame | None = None, run: PlanRun | None = None) -> Path:
-    """Run the whole planning pipeline and write the proposal folder; returns its path."""
+            sweep: pd.DataFrame | None = None, run: PlanRun | None = None,
+            tradeoff: pd.DataFrame | None = None) -> Path:
+    """Run the whole planning pipeline and write the proposal folder; returns its path.
+
+    `tradeoff`: the displacement trade-off (`planner.displacement.displacement_tradeoff`); None =
+    computed here (the Displacement sheet)."""
     name = proposal_name(station, scenario_name)
     if run is None:
         run = plan_station(station)
     log(run.describe())
+    if tradeoff is None:
+        from planner.displacement import displacement_tradeoff
+
+        with stage("displacement trade-off (0, 25, 50, 100 % of today's displacement)"):
+            tradeoff = displacement_tradeoff(run)
     with staged_folder(out_root, name) as folder:
-        write_outputs(run, folder.path, name, sweep=sweep)
+        write_outputs(run, folder.path, name, sweep=sweep, tradeoff=tradeoff)
     assert folder.final is not None
     return folder.final

@@ -1,7 +1,7 @@
 """The proposal workbook (openpyxl): what the director reads, edits and forwards.
 
 Sheets, in order: Summary, Safe rooms, Coverage, Phases, Budget what-if,
-Assumptions, Map. The cost lines on "Safe rooms" are live formulas written from
+Displacement, Assumptions, Map. The cost lines on "Safe rooms" are live formulas written from
 `planner.costs` (one definition for Python and the spreadsheet): each refers to
 the room's driver cells and to the parameter cells of "Assumptions", so a
 director who edits a unit cost sees every total follow, and a spreadsheet
@@ -32,6 +32,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from planner import costs as C
 from planner import xlsxrows as X
+from planner.displacement import TRADEOFF_COLUMNS, displacement_summary
 from planner.errors import OutputError
 from planner.station import Station
 
@@ -211,7 +212,9 @@ def _safe_rooms_table(plan: dict, costs: pd.DataFrame, sites: pd.DataFrame, stat
     sr = pd.DataFrame(plan.get("safe_rooms", []))
     if sr.empty:
         sr = pd.DataFrame(columns=["room_id", "name", "sector", "deck", "kind", "area_m2", "capacity",
-                                   "door_flow_pps", "cost", "existing", "phase"])
+                                   "door_flow_pps", "cost", "existing", "phase", "mode"])
+    if "mode" not in sr.columns:   # a plan written before conversion modes: every room kept its use
+        sr["mode"] = "dual_use"
     sr["room_id"] = sr["room_id"].astype(str)
     sr = sr.set_index("room_id", drop=False)
     sr.index.name = None
@@ -261,7 +264,8 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     money, money_c = _money_fmt(cur), _money_fmt(cur, cents=True)
     cols: list[tuple[str, str, str | None]] = [
         ("Order", "order", "0"), ("Room id", "room_id", None), ("Name", "name", None), ("Sector", "sector", None),
-        ("Deck", "deck", "0"), ("Kind", "kind", None), ("Existing safe room", "existing", None),
+        ("Deck", "deck", "0"), ("Kind", "kind", None), ("Conversion mode", "mode", None),
+        ("Existing safe room", "existing", None),
         ("Phase", "phase", "0"), ("Floor area", "area_m2", '#,##0.0 "m²"'),
         ("Capacity (persons)", "_capacity", "#,##0"), ("Doors", "n_doors", "0"),
         ("Door width (total)", "door_width_m", '0.00 "m"'), ("Door flow", "door_flow_pps", '0.00 "p/s"'),
@@ -717,9 +721,7 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
     k = int(tot.get("min_options_in_reach", 0) or 0)
     if k:
         parts.append(f"Every occupied room has at least {k} safe room{'s' if k != 1 else ''} within reach.")
-    disp = int(tot.get("displaced_residents", 0) or 0)
-    if disp:
-        parts.append(f"{disp:,} residents must be relocated from converted quarters.")
+    parts.append(_modes_sentence(station, plan))
     if len(sr):
         phases = sorted(sr["phase"].unique())
         if len(phases) > 1:
@@ -754,6 +756,121 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
     elif sol:
         parts.append(f"Solver status: {sol.get('status', '?')} (no optimality gap proved).")
     return " ".join(parts)
+
+
+def _modes_sentence(station: Station, plan: dict) -> str:
+    """Conversion modes and displacement in words: which kinds keep their use, who moves, where to."""
+    d = displacement_summary(station, plan)
+    m = d["modes"]
+    if not len(m):
+        return "No room is converted, so nobody is displaced."
+    words = {"dual_use": "keep their use (dual use: hardened and equipped, occupants shelter in place)",
+             "repurpose": "are repurposed (emptied)"}
+    by = [f"{int(r.rooms)} {r.kind} room{'s' if r.rooms != 1 else ''} {words.get(r.mode, r.mode)}"
+          for r in m.itertuples(index=False)]
+    text = "Conversion: " + "; ".join(by) + "."
+    if d["in_place"]:
+        text += f" {d['in_place']:,} residents of converted rooms stay in their homes and shelter there."
+    moved = d["moved"]
+    if moved:
+        bs = d["by_sector"]
+        same = int(bs.loc[bs["from_sector"] == bs["to_sector"], "residents"].sum())
+        frm = bs.groupby("from_sector")["residents"].sum()
+        text += (f" {moved:,} residents are displaced: they move out of repurposed rooms into rooms with spare beds "
+                 f"({same:,} within their own sector), from sector " + ", ".join(f"{k} ({v:,})" for k, v in frm.items())
+                 + "; the plan shelters them where they now live, in every scenario.")
+    else:
+        text += " Nobody is displaced."
+    return text
+
+
+def _displacement_section(ws: Worksheet, r: int, station: Station, plan: dict) -> int:
+    """Summary rows: modes per kind, and who is displaced by sector and where they go. Returns the next row."""
+    d = displacement_summary(station, plan)
+    ws.cell(row=r, column=1, value="Conversion modes and displacement").font = SUB_FONT
+    r += 1
+    _header_row(ws, r, ["Kind", "Mode", "Rooms converted", "Residents sheltering in place", "Residents displaced"])
+    r += 1
+    for row in d["modes"].itertuples(index=False):
+        ws.cell(row=r, column=1, value=str(row.kind))
+        ws.cell(row=r, column=2, value=str(row.mode))
+        ws.cell(row=r, column=3, value=int(row.rooms)).number_format = "#,##0"
+        ws.cell(row=r, column=4, value=int(row.residents_in_place)).number_format = "#,##0"
+        ws.cell(row=r, column=5, value=int(row.residents_moved)).number_format = "#,##0"
+        r += 1
+    r += 1
+    ws.cell(row=r, column=1, value="Who is displaced, by sector, and where they go").font = SUB_FONT
+    r += 1
+    bs = d["by_sector"]
+    if not len(bs):
+        ws.cell(row=r, column=1, value=(
+            "Nobody is displaced." + (" There is no spare bed on the station to move anyone into."
+                                      if d["spare_beds"] == 0 else "")
+            + " See the Displacement sheet for what moving people would change."))
+        return r + 2
+    _header_row(ws, r, ["From sector", "To sector", "Residents", "Rooms they leave", "Rooms they move to"])
+    r += 1
+    for row in bs.itertuples(index=False):
+        ws.cell(row=r, column=1, value=str(row.from_sector))
+        ws.cell(row=r, column=2, value=str(row.to_sector))
+        ws.cell(row=r, column=3, value=int(row.residents)).number_format = "#,##0"
+        ws.cell(row=r, column=4, value=int(row.rooms_from)).number_format = "#,##0"
+        ws.cell(row=r, column=5, value=int(row.rooms_to)).number_format = "#,##0"
+        r += 1
+    ws.cell(row=r, column=1, value="Total").font = TOTAL_FONT
+    ws.cell(row=r, column=3, value=int(bs["residents"].sum())).font = TOTAL_FONT
+    ws.cell(row=r, column=3).number_format = "#,##0"
+    return r + 2
+
+
+def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataFrame | None) -> None:
+    """The Displacement sheet: least cost at 0, 25, 50 and 100 % of today's displacement, table and chart."""
+    ws = wb.create_sheet("Displacement")
+    cur = station.params.currency
+    d = displacement_summary(station, plan)
+    ws.cell(row=1, column=1, value="What does moving residents out of their homes buy?").font = TITLE_FONT
+    intro = (f"Today's displacement: {d['today']:,} residents live in the rooms with beds this plan converts "
+             "(earlier proposals counted them all as relocated). Each row is the least cost of a plan that "
+             "shelters everyone when at most that many residents may be moved out of repurposed rooms into spare "
+             f"beds (the rest are hardened in place, dual use). Spare beds on the station: {d['spare_beds']:,}. "
+             f"The proposal itself moves {d['moved']:,}.")
+    c = ws.cell(row=2, column=1, value=intro)
+    c.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells("A2:I2")
+    ws.row_dimensions[2].height = 75
+    hr = 4
+    labels = ["Share of today's displacement", "At most moved (persons)", f"Least cost ({cur})",
+              "Residents moved", "Safe rooms", "Rooms repurposed", "Solver status", "Solver gap", "Note"]
+    _header(ws, hr, labels, height=45)
+    df = tradeoff if tradeoff is not None else pd.DataFrame(columns=TRADEOFF_COLUMNS)
+    if not len(df):
+        ws.cell(row=hr + 1, column=1, value="(no trade-off was computed with this proposal: planner propose computes it)")
+    fmts = ["0%", "#,##0", _money_fmt(cur), "#,##0", "#,##0", "#,##0", None, "0.00%", None]
+    for i, rec in enumerate(df[TRADEOFF_COLUMNS].itertuples(index=False), start=hr + 1):
+        for j, (v, f) in enumerate(zip(rec, fmts), start=1):
+            cell = ws.cell(row=i, column=j, value=_py(v))
+            if f:
+                cell.number_format = f
+    last = hr + len(df)
+    _widths(ws, [16, 16, 18, 14, 12, 12, 18, 10, 60])
+    if len(df):
+        chart = ScatterChart()
+        chart.title = "Least cost vs residents who may be moved"
+        chart.style = 13
+        chart.x_axis.title = "residents who may be moved (persons)"
+        chart.y_axis.title = f"least cost ({cur})"
+        chart.x_axis.number_format = "#,##0"
+        chart.y_axis.number_format = "#,##0"
+        xs = Reference(ws, min_col=2, min_row=hr + 1, max_row=last)
+        ys = Reference(ws, min_col=3, min_row=hr, max_row=last)
+        ser = Series(ys, xs, title_from_data=True)
+        ser.marker.symbol = "circle"
+        chart.series.append(ser)
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        chart.height, chart.width = 9, 20
+        ws.add_chart(chart, f"A{last + 3}")
+    _print_setup(ws, f"{hr}:{hr}")
 
 
 def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],
@@ -801,8 +918,8 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         ("Safe rooms to convert", f"=SUM({safe['converted_range']})" if len(sr) else 0, conv_v, "#,##0", ""),
         ("Existing safe rooms kept", f"=COUNTIF({safe['converted_range']},0)" if len(sr) else 0,
          float(len(sr) - conv_v), "#,##0", ""),
-        ("People displaced from quarters", f"={safe['displaced']}", num("_displaced_residents"), "#,##0",
-         "relocated residents"),
+        ("Residents displaced", f"={safe['displaced']}", num("_displaced_residents"), "#,##0",
+         "moved out of repurposed rooms into spare beds (see below)"),
         ("Labour", f"={safe['labour']}", num("_labour_h"), '#,##0 "h"', "all rooms"),
         ("Crew-days", f"={safe['crew_days']}", num("_crew_days"), '#,##0.0 "d"', "one crew"),
         ("Days with all crews", f"={safe['crew_days']}/{prefs['crews']}", num("_crew_days") / p.crews,
@@ -854,8 +971,10 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         _fcell(ws, r, 4, f"=Phases!I{pr_}", pv.get("crew_days"), '#,##0.0 "d"')
         _fcell(ws, r, 5, f"=Phases!M{pr_}", pv.get("end_day"), "0.0")
         r += 1
-    # rooms by kind and sector
+    # conversion modes, who is displaced and where they go
     r += 1
+    r = _displacement_section(ws, r, station, plan)
+    # rooms by kind and sector
     ws.cell(row=r, column=1, value="Safe rooms by kind and sector").font = SUB_FONT
     r += 1
     if len(sr):
@@ -900,6 +1019,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
                 ("Coverage", "one row per occupied room: its safe room and walking time per scenario"),
                 ("Phases", "what is built when, what it costs, who is sheltered at the end of each phase"),
                 ("Budget what-if", "people sheltered for other budgets"),
+                ("Displacement", "least cost if residents may be moved out of their homes"),
                 (ASSUMPTIONS, "every parameter with its unit and source; edit the yellow cells"),
                 ("Map", "one map per deck: safe rooms, walking times")]
     for i, (sheet, what) in enumerate(contents, start=8):
@@ -979,11 +1099,12 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
 # ------------------------------------------------------------------ entry point
 def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
                    reach: Any = None, sweep: pd.DataFrame | None = None,
-                   map_png: Path | list[Path] | None = None) -> Path:
+                   map_png: Path | list[Path] | None = None, tradeoff: pd.DataFrame | None = None) -> Path:
     """Write the proposal workbook to `path` (a temporary name in the same folder, then moved into place).
 
     `plan`: the plan.json dict; `costs`: `planner.costs.site_costs`; `sites`: candidate sites;
-    `reach`: ReachTable (for "safe rooms in reach"), `sweep`: budget sweep table, `map_png`: map(s).
+    `reach`: ReachTable (for "safe rooms in reach"), `sweep`: budget sweep table, `map_png`: map(s),
+    `tradeoff`: `planner.displacement.displacement_tradeoff` (the Displacement sheet).
     """
     path = Path(path)
     wb = Workbook()
@@ -995,11 +1116,12 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     _coverage(wb, station, plan, reach, prefs)
     phase_info = _phases(wb, station, plan, safe["table"], safe, prefs)
     _budget_whatif(wb, station, sweep)
+    _displacement(wb, station, plan, tradeoff)
     _summary(wb, station, plan, safe, prefs, phase_info)
     _map(wb, map_png)
-    order = ["Summary", SAFE_SHEET, "Coverage", "Phases", "Budget what-if", ASSUMPTIONS, "Map"]
+    order = ["Summary", SAFE_SHEET, "Coverage", "Phases", "Budget what-if", "Displacement", ASSUMPTIONS, "Map"]
     wb._sheets = [wb[n] for n in order]
-    for n, colour in zip(order, ["1F3864", "2E75B6", "2E75B6", "2E75B6", "70AD47", "BF8F00", "7F7F7F"]):
+    for n, colour in zip(order, ["1F3864", "2E75B6", "2E75B6", "2E75B6", "70AD47", "70AD47", "BF8F00", "7F7F7F"]):
         wb[n].sheet_properties.tabColor = colour
     wb.active = 0
     wb.calculation.fullCalcOnLoad = True

@@ -291,3 +291,27 @@ def test_plan_json_round_trip_keeps_relocations(tmp_path) -> None:
     back = json.loads(json.dumps(plan))
     assert back["relocations"] == plan["relocations"]
     assert check_plan(st, back) == []
+
+
+def test_cli_cap_and_check_exit_codes(tmp_path) -> None:
+    from planner.cli import main
+
+    st = _station(tmp_path, 'quarters = "repurpose"')
+    assert main(["--quiet", "solve", str(st.folder), "--out", str(tmp_path / "ok")]) == 0
+    assert main(["--quiet", "solve", str(st.folder), "--max-displaced", "0", "--out", str(tmp_path / "no")]) == 3
+    assert main(["--quiet", "solve", str(st.folder), "--max-displaced", "-2", "--out", str(tmp_path / "no")]) == 2
+    plan = json.loads((tmp_path / "ok" / "plan.json").read_text())
+    assert main(["--quiet", "check", str(st.folder), str(tmp_path / "ok" / "plan.json")]) == 0
+    (tmp_path / "bad.json").write_text(json.dumps(_broken(plan, "short")))
+    assert main(["--quiet", "check", str(st.folder), str(tmp_path / "bad.json")]) == 1
+
+
+def test_a_room_mode_outside_the_known_modes_is_an_input_error(tmp_path) -> None:
+    rooms, doors, res = corridor_layout(["quarters", "storage"], residents={"R1": 2})
+    rooms[1]["mode"] = "demolish"
+    st = load_station(write_station(tmp_path / "st", rooms, doors, res))
+    from planner.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        plan_station(st)
+    assert "R1" in str(err.value) and "mode" in str(err.value)

@@ -19,7 +19,7 @@ from planner.sites import candidate_sites
 from planner.station import load_station
 from planner.workbook import write_workbook
 
-SHEETS = ["Summary", "Safe rooms", "Coverage", "Phases", "Budget what-if", "Assumptions", "Map"]
+SHEETS = ["Summary", "Safe rooms", "Coverage", "Phases", "Budget what-if", "Displacement", "Assumptions", "Map"]
 
 
 def _box(x0, y0, x1, y1):

@@ -1,0 +1,122 @@
+"""Who is displaced and what displacement buys: the director's trade-off (Displacement sheet).
+
+- `displacement_summary(station, plan)`: the conversion modes of the plan's safe rooms per
+  kind, the residents sheltering in place in dual_use rooms, and the moves by sector of
+  origin and destination (plain tables from plan.json and the inputs).
+- `displacement_tradeoff(run, shares)`: the least cost of a full plan when at most a share
+  of *today's displacement* may be moved out, for shares 0, 25 %, 50 %, 100 %. Today's
+  displacement is the number of residents living in the rooms with beds that the plan
+  converts (what the plan would displace if every one of them were repurposed: the figure
+  earlier proposals charged). Each point re-plans with the rooms of those kinds allowed to
+  be repurposed (`[model] modes` `dual_use` -> `either`; rooms whose own `mode` property
+  says dual_use stay so, `repurpose` stays repurpose) and `max_displaced` = share x today's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InfeasibleError, SolverError
+from planner.pipeline import PlanRun, plan_station
+from planner.progress import log
+from planner.relocation import displaced_by_sector, home_residents, relocations_frame, room_beds, room_modes
+from planner.station import Station
+
+SHARES: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+"""Shares of today's displacement the trade-off table shows."""
+
+TRADEOFF_COLUMNS = ["share", "max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status", "gap",
+                    "note"]
+
+
+def today_displacement(station: Station, plan: dict) -> int:
+    """Residents living in the rooms with beds that the plan converts (persons)."""
+    res = home_residents(station)
+    new = [str(r["room_id"]) for r in plan.get("safe_rooms", []) if not r.get("existing")]
+    return int(res.reindex(new).fillna(0).sum())
+
+
+def displacement_summary(station: Station, plan: dict) -> dict[str, Any]:
+    """Plain tables for the Summary: `modes` (kind, mode, rooms, residents_in_place, residents_moved),
+    `by_sector` (from_sector, to_sector, residents, rooms_from, rooms_to), `moved` (persons),
+    `in_place` (residents of converted dual_use rooms, persons), `today` (today's displacement)."""
+    sr = pd.DataFrame(plan.get("safe_rooms", []))
+    res = home_residents(station)
+    moves = relocations_frame(plan.get("relocations"), list(station.scenarios))
+    if len(sr):
+        sr = sr[~sr["existing"].astype(bool)].copy()
+        sr["mode"] = sr["mode"] if "mode" in sr.columns else "dual_use"
+        sr["residents"] = res.reindex(sr["room_id"].astype(str)).fillna(0).astype(np.int64).to_numpy()
+        g = sr.groupby(["kind", "mode"], sort=True)
+        modes = pd.DataFrame({"rooms": g.size(), "residents": g["residents"].sum()}).reset_index()
+        modes["residents_in_place"] = np.where(modes["mode"] == "dual_use", modes["residents"], 0)
+        modes["residents_moved"] = np.where(modes["mode"] == "repurpose", modes["residents"], 0)
+        modes = modes.drop(columns="residents")
+    else:
+        modes = pd.DataFrame(columns=["kind", "mode", "rooms", "residents_in_place", "residents_moved"])
+    rooms = station.rooms.drop_duplicates("room_id")
+    sector = pd.Series(rooms["sector"].astype(str).to_numpy(), index=rooms["room_id"].astype(str).to_numpy())
+    return {"modes": modes, "by_sector": displaced_by_sector(moves, sector),
+            "moved": int(pd.to_numeric(moves["residents"], errors="coerce").fillna(0).sum()),
+            "in_place": int(modes["residents_in_place"].sum()) if len(modes) else 0,
+            "today": today_displacement(station, plan),
+            "spare_beds": int((room_beds(station) - res).clip(lower=0).sum())}
+
+
+def _variant(station: Station, cap: int) -> Station:
+    """The station with rooms of kinds that have residents allowed to be repurposed, at most `cap` moved."""
+    p = station.params
+    res = home_residents(station)
+    kinds = sorted(set(station.rooms.loc[station.rooms["room_id"].astype(str).isin(res.index[res > 0]), "kind"]))
+    modes = dict(p.modes)
+    for k in kinds:
+        if k in p.candidate_kinds and modes.get(k, "dual_use") == "dual_use":
+            modes[k] = "either"
+    params = p.replace(modes=modes, max_displaced=int(cap), time_limit_s=p.sweep_time_limit_s, phases=[])
+    return dataclasses.replace(station, params=params)
+
+
+def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> pd.DataFrame:
+    """Least cost at each share of today's displacement (columns `TRADEOFF_COLUMNS`; money in the
+    station's currency, people in persons). Points that need no new plan say why in `note`."""
+    st = run.station
+    plan = run.plan
+    today = today_displacement(st, plan)
+    spare = int((room_beds(st) - home_residents(st)).clip(lower=0).sum())
+    base_cost = float(plan["totals"]["cost"])
+    base_moved = int(plan["totals"].get("displaced_residents", 0) or 0)
+    n_rooms = len(plan.get("safe_rooms", []))
+    n_rep = sum(1 for r in plan.get("safe_rooms", []) if r.get("mode") == "repurpose" and not r.get("existing"))
+    stated = room_modes(st)
+    rows = []
+    for share in shares:
+        cap = int(round(share * today))
+        row = {"share": share, "max_displaced": cap}
+        if spare == 0 and base_moved == 0:
+            row.update(cost=base_cost, displaced=0, rooms=n_rooms, repurposed_rooms=n_rep,
+                       status=plan["solver"].get("status"), gap=plan["solver"].get("gap"),
+                       note="no spare bed on the station: nobody can be moved, this is the proposal's plan")
+        elif share == 0 and base_moved == 0 and not (stated == "repurpose").any():
+            row.update(cost=base_cost, displaced=0, rooms=n_rooms, repurposed_rooms=n_rep,
+                       status=plan["solver"].get("status"), gap=plan["solver"].get("gap"),
+                       note="nobody moved: the proposal's plan")
+        else:
+            log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
+            try:
+                r = plan_station(_variant(st, cap), fallback_max_cover=False, reach=run.reach, check=False,
+                                 phases=False)
+            except (InfeasibleError, SolverError) as exc:
+                row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",
+                           gap=np.nan, note=str(exc).splitlines()[0][:200])
+            else:
+                t = r.plan["totals"]
+                row.update(cost=float(t["cost"]), displaced=int(t.get("displaced_residents", 0) or 0),
+                           rooms=len(r.plan["safe_rooms"]),
+                           repurposed_rooms=sum(1 for x in r.plan["safe_rooms"] if x.get("mode") == "repurpose"),
+                           status=r.plan["solver"].get("status"), gap=r.plan["solver"].get("gap"), note="")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)
