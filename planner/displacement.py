@@ -94,7 +94,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
     stated = room_modes(st)
     rows = []
     for share in shares:
-        cap = int(round(share * today))
+        cap = round(share * today)
         row = {"share": share, "max_displaced": cap}
         if spare == 0 and base_moved == 0:
             row.update(cost=base_cost, displaced=0, rooms=n_rooms, repurposed_rooms=n_rep,

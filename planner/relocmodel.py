@@ -34,10 +34,21 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner.errors import InfeasibleError, SolverError
-from planner.model import (INF, Arrays, Problem, Solution, _group_walk, _make_solution, _solve_highspy,
-                           build_arrays, compile_problem, explain_infeasible, verify)
+from planner.model import (
+    INF,
+    Arrays,
+    Problem,
+    Solution,
+    _group_walk,
+    _make_solution,
+    _solve_highspy,
+    build_arrays,
+    compile_problem,
+    explain_infeasible,
+    verify,
+)
 from planner.progress import log
-from planner.relocation import RelocationInputs
+from planner.relocation import RelocationInputs, demand_after
 
 MOVES_COLUMNS = ["from_room", "to_room", "residents"]
 
@@ -281,8 +292,6 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True) -
     v = run.values
     x = (v[:c.J] > 0.5).astype(float)
     moves = relocation_table(rm, v, p.scenarios)
-    from planner.relocation import demand_after
-
     after = demand_after(rm.demand, moves)
     pa = p.replace(demand=after)
     sol = _make_solution(c, pa, x, v, ar)
@@ -298,10 +307,11 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True) -
         bound = float("nan")
     gap = abs(objective - bound) / max(abs(objective), 1e-9) if np.isfinite(bound) else float(run.gap)
     status = run.status if run.status == "optimal" else f"{run.status}: feasible"
-    sol.solver = dict(name=run.name, version=run.version, status=status, objective=objective,
-                      bound=bound if np.isfinite(bound) else None, gap=gap if np.isfinite(gap) else None,
-                      seconds=round(time.perf_counter() - t_all, 3))
-    sol.stats = {"cost": cost, "relocations": moves, "repurposed": repurposed, "displaced_residents": int(moves["residents"].sum()),
+    sol.solver = {"name": run.name, "version": run.version, "status": status, "objective": objective,
+                  "bound": bound if np.isfinite(bound) else None, "gap": gap if np.isfinite(gap) else None,
+                  "seconds": round(time.perf_counter() - t_all, 3)}
+    sol.stats = {"cost": cost, "relocations": moves, "repurposed": repurposed,
+                 "displaced_residents": int(moves["residents"].sum()),
                  "relocation_model": {"sources": len(rm.src), "moves": len(rm.mv_host), "columns": int(ar.A.shape[1]),
                                       "rows": int(ar.A.shape[0])}, "nodes": run.nodes}
     breaches = verify(pa, sol)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from conftest import corridor_layout, write_station
 from scipy.sparse.csgraph import maximum_flow
 
-from conftest import corridor_layout, write_station
 from planner.check import check_plan
 from planner.errors import InfeasibleError
 from planner.model import Problem
@@ -63,7 +63,7 @@ def brute_force(D: np.ndarray, reach: np.ndarray, cap: np.ndarray, cost: np.ndar
     sources whether they are repurposed, the residents moved to each host and, per scenario, how
     many of them are present; every resulting occupancy is checked by a maximum flow.
     """
-    n, S = D.shape
+    S = D.shape[1]
     J = reach.shape[1]
     pos = {r: k for k, r in enumerate(room_ids)}
     src = list(rel.sources.index)
@@ -85,7 +85,7 @@ def brute_force(D: np.ndarray, reach: np.ndarray, cap: np.ndarray, cost: np.ndar
             if rel.max_displaced is not None and moved > rel.max_displaced:
                 continue
             # hosts that are converted and repurposed take nobody
-            hcap = [0 if (h in flags and flags[h]) or (rel.hosts.at[h, "repurpose"] and h in pos and pos[h] < J
+            hcap = [0 if (flags.get(h)) or (rel.hosts.at[h, "repurpose"] and h in pos and pos[h] < J
                                                         and x[pos[h]] and h not in flags) else int(spare[k])
                     for k, h in enumerate(hosts)]
             per_src = []

@@ -37,7 +37,7 @@ def _figure(ws, label: str):
 
 @pytest.mark.slow
 def test_unity_states_its_modes(unity) -> None:
-    st, run, _, wb = unity
+    _, run, _, wb = unity
     modes = run.plan["parameters"]["modes"]
     assert set(modes) >= {"quarters", "storage", "recreation"}
     assert "modes" in (UNITY / "scenario.toml").read_text()
@@ -56,7 +56,7 @@ def test_unity_states_its_modes(unity) -> None:
 
 @pytest.mark.slow
 def test_unity_displacement_table_has_four_points(unity) -> None:
-    st, run, trade, wb = unity
+    st, run, _, wb = unity
     ws = wb["Displacement"]
     rows = [r for r in ws.iter_rows(min_row=5, max_col=4, values_only=True) if isinstance(r[0], (int, float))]
     assert [r[0] for r in rows] == [0, 0.25, 0.5, 1]
