@@ -403,8 +403,9 @@ def _check_relocations(st: Station, plan: dict, demand: pd.DataFrame, chosen: li
     for k, sc in enumerate(scen):
         present_out = pd.Series(P[:, k], index=mv["from_room"].to_numpy()).groupby(level=0).sum() if len(mv) \
             else pd.Series(dtype=np.int64)
-        for rid in sorted(set(present_out.index) | converted_rep):
-            want = int(demand.at[rid, sc]) if rid in converted_rep and rid in demand.index else 0
+        homes = {r for r in converted_rep if int(residents.get(r, 0)) > 0}   # rooms without beds keep their users
+        for rid in sorted(set(present_out.index) | homes):
+            want = int(demand.at[rid, sc]) if rid in homes and rid in demand.index else 0
             have = int(present_out.get(rid, 0))
             if want != have:
                 out.append(Breach("relocation", f"room {rid} ({sc})", f"{want} of its residents are there in this "

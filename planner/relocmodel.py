@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from planner.errors import InfeasibleError, SolverError
+from planner.errors import InfeasibleError, InputError, SolverError
 from planner.model import (
     INF,
     Arrays,
@@ -80,6 +80,10 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
     up = dem.copy()
     if len(hosts):
         up.loc[hosts.index, :] = up.loc[hosts.index, :].to_numpy() + hosts["spare"].to_numpy()[:, None]
+    if p.objective != "cover-all" and p.backup_k >= 2:
+        raise InputError("<scenario>", "[model] backup_k with max-cover and repurposed rooms",
+                         "is not supported: a backup requirement that switches with coverage cannot follow "
+                         "residents who move", "use cover-all, backup_k = 1, or dual_use modes")
     p2 = p.replace(demand=up, aggregate=False, scenario_reduce=False, pure_cover=False, tighten=False)
     c = compile_problem(p2)
     ar = build_arrays(c, walk_obj=_group_walk(c))

@@ -315,3 +315,14 @@ def test_a_room_mode_outside_the_known_modes_is_an_input_error(tmp_path) -> None
     with pytest.raises(InputError) as err:
         plan_station(st)
     assert "R1" in str(err.value) and "mode" in str(err.value)
+
+
+def test_repurposed_rooms_without_beds_keep_their_users(tmp_path) -> None:
+    """A repurposed store room has no residents: nobody moves, its users are counted where they are."""
+    rooms, doors, res = corridor_layout(["storage", "storage", "quarters"], residents={"R1": 1, "R3": 2})
+    st = load_station(write_station(tmp_path / "st", rooms, doors, res,
+                                    '[model]\nmodes = {storage = "repurpose"}\nrequire = ["R1"]\n'))
+    plan = plan_station(st).plan
+    assert any(r["room_id"] == "R1" and r["mode"] == "repurpose" for r in plan["safe_rooms"])
+    assert plan["relocations"] == [] and plan["totals"]["displaced_residents"] == 0
+    assert check_plan(st, plan) == []
