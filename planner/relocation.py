@@ -38,8 +38,11 @@ from planner.params import CONVERSION_MODES
 from planner.station import Station
 
 PAIR_LIMIT = 200_000
-"""At most this many (source, host) moves are modelled: above it only moves within a
-source's own sector are offered to the optimiser (docs/model.md)."""
+"""At most this many (source, host) moves are modelled: above it each source is offered its
+`MOVES_PER_SOURCE` nearest hosts in its own sector (docs/model.md)."""
+MOVES_PER_SOURCE = 20
+"""Hosts offered to each source above `PAIR_LIMIT` (nearest by centroid, a deck counting 1 km)."""
+DECK_SPACING_M = 1000.0
 
 
 @dataclass
@@ -166,9 +169,12 @@ def relocation_inputs(station: Station, candidates: pd.Index) -> RelocationInput
         cross = sources["sector"].to_numpy()[si] != hosts["sector"].to_numpy()[hi]
         keep = sources.index.to_numpy()[si] != hosts.index.to_numpy()[hi]
         if ns * nh > PAIR_LIMIT:
-            keep &= ~cross
+            si, hi = _nearest_hosts(rooms, sources, hosts, MOVES_PER_SOURCE)
+            cross = np.zeros(len(si), bool)
+            keep = sources.index.to_numpy()[si] != hosts.index.to_numpy()[hi]
             notes.append(f"{ns} repurposed rooms x {nh} rooms with spare beds is over {PAIR_LIMIT:,} moves: "
-                         "only moves within a sector were offered")
+                         f"each room's residents were offered the {MOVES_PER_SOURCE} nearest rooms with spare beds "
+                         "in its own sector")
         moves = pd.DataFrame({"source": sources.index.to_numpy()[si[keep]], "host": hosts.index.to_numpy()[hi[keep]],
                               "cross_sector": cross[keep]})
     else:
@@ -177,6 +183,36 @@ def relocation_inputs(station: Station, candidates: pd.Index) -> RelocationInput
     return RelocationInputs(sources=sources, hosts=hosts, moves=moves, scenarios=scen,
                             max_displaced=p.max_displaced, cross_sector_penalty=float(p.cross_sector_move_penalty),
                             repurpose=[str(r) for r in rep], notes=notes)
+
+
+def _nearest_hosts(rooms: pd.DataFrame, sources: pd.DataFrame, hosts: pd.DataFrame,
+                   k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(source position, host position) pairs: each source's `k` nearest hosts of its own sector
+    (centroid distance in metres, decks `DECK_SPACING_M` apart). Vectorised per sector (KD-tree)."""
+    from scipy.spatial import cKDTree
+
+    r = rooms.set_index(rooms["room_id"].astype(str))
+    cen = r.geometry.centroid
+    xyz = np.c_[cen.x.to_numpy(), cen.y.to_numpy(), r["deck"].to_numpy(dtype=float) * DECK_SPACING_M]
+    pos = pd.Series(np.arange(len(r)), index=r.index)
+    s_xyz = xyz[pos.reindex(sources.index).to_numpy()]
+    h_xyz = xyz[pos.reindex(hosts.index).to_numpy()]
+    out_s, out_h = [], []
+    hsec = hosts["sector"].to_numpy()
+    ssec = sources["sector"].to_numpy()
+    for sec in np.unique(ssec):
+        hs = np.flatnonzero(hsec == sec)
+        ss = np.flatnonzero(ssec == sec)
+        if not len(hs):
+            continue
+        kk = min(k + 1, len(hs))      # one more: a source may be a host itself (dropped by the caller)
+        _, idx = cKDTree(h_xyz[hs]).query(s_xyz[ss], k=kk)
+        idx = np.asarray(idx).reshape(len(ss), kk)
+        out_s.append(np.repeat(ss, kk))
+        out_h.append(hs[idx.ravel()])
+    if not out_s:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_s), np.concatenate(out_h)
 
 
 def relocations_frame(rows: list[dict] | pd.DataFrame | None, scenarios: list[str]) -> pd.DataFrame:

@@ -326,3 +326,26 @@ def test_repurposed_rooms_without_beds_keep_their_users(tmp_path) -> None:
     assert any(r["room_id"] == "R1" and r["mode"] == "repurpose" for r in plan["safe_rooms"])
     assert plan["relocations"] == [] and plan["totals"]["displaced_residents"] == 0
     assert check_plan(st, plan) == []
+
+
+def test_above_the_pair_limit_each_source_gets_its_nearest_hosts_in_its_sector(tmp_path, monkeypatch) -> None:
+    import planner.relocation as R
+    from planner.sites import candidate_sites
+
+    rooms, doors, res = corridor_layout(["quarters"] * 8, residents={f"R{i}": 2 for i in range(1, 9)})
+    for i, r in enumerate(rooms):
+        if r["room_id"] != "C":
+            r["sector"] = "A" if i <= 4 else "B"
+            r["beds"] = 3
+    st = load_station(write_station(tmp_path / "st", rooms, doors, res, '[model]\nmodes = {quarters = "repurpose"}\n'))
+    full = R.relocation_inputs(st, candidate_sites(st).index)
+    assert len(full.moves) == 8 * 7 and full.moves["cross_sector"].any()
+    monkeypatch.setattr(R, "PAIR_LIMIT", 10)
+    monkeypatch.setattr(R, "MOVES_PER_SOURCE", 2)
+    few = R.relocation_inputs(st, candidate_sites(st).index)
+    assert not few.moves["cross_sector"].any() and few.notes
+    sec = dict(zip(st.rooms["room_id"], st.rooms["sector"]))
+    assert all(sec[a] == sec[b] for a, b in zip(few.moves["source"], few.moves["host"]))
+    assert few.moves.groupby("source").size().max() <= 2
+    # the nearest: R1's two nearest hosts in sector A are R2 and R3 (rooms side by side)
+    assert set(few.moves.loc[few.moves["source"] == "R1", "host"]) == {"R2", "R3"}
