@@ -7,15 +7,17 @@ proposal, the sweep and the tests can use them without recomputing.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
+from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
 from planner.progress import log, stage
-from planner.relocation import RelocationInputs, demand_after, relocation_inputs
+from planner.relocation import relocation_tables
 from planner.station import Station
 
 
@@ -91,7 +93,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
 
     sites, reach, costs = prepare(station, reach)
     problem = Problem.from_station(station, reach, sites, costs["total_cost"])
-    rel = relocation_inputs(station, sites.index)
+    rel = _relocation_inputs(station, sites)
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     solve = _solver_for(rel)
@@ -155,6 +157,15 @@ def _phases(station: Station, problem: Any, solution: Any, costs: pd.DataFrame) 
     return phases, jsonable(table.to_dict(orient="records"))
 
 
+def _relocation_inputs(station: Station, sites: pd.DataFrame) -> RelocationInputs:
+    """The relocation model's inputs for the station's candidate sites (docs/model.md)."""
+    p = station.params
+    sources, hosts, moves, notes = relocation_tables(station, sites.index)
+    return RelocationInputs(sources=sources, hosts=hosts, moves=moves, scenarios=list(station.scenarios),
+                            max_displaced=p.max_displaced, cross_sector_penalty=float(p.cross_sector_move_penalty),
+                            notes=notes)
+
+
 def _repurpose_extra(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, rel: RelocationInputs) -> pd.Series:
     """Per relocation source: what repurposing adds to the cost the model charges (currency; `either`
     rooms are costed as dual_use, the optimiser pays the difference when it repurposes them)."""
@@ -191,8 +202,6 @@ def _solver_for(rel: RelocationInputs) -> Callable[..., Any]:
 
     if not rel.active:
         return solve
-    from planner.relocmodel import solve_relocating
-
     def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
         return solve_relocating(problem, rel, progress=progress)
     return solve_moving

@@ -21,14 +21,12 @@ docs/model.md, "Conversion modes and relocation", states the rules; in short:
   moved residents are present in each scenario, at most `residents`, and per source
   room and scenario they add up to its occupants in that scenario.
 
-This module computes the per-room data (plain pandas), the list of allowed moves and the
-occupancy after a set of moves. The optimiser (planner.model) adds the relocation
-variables and rows; the checker (planner.check) recomputes everything independently.
+This module computes the per-room data (plain pandas), the tables of allowed moves and the
+occupancy after a set of moves; it never imports the optimiser (the checker uses it). The
+optimiser (planner.model.relocation) adds the relocation variables and rows.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -43,40 +41,6 @@ PAIR_LIMIT = 200_000
 MOVES_PER_SOURCE = 20
 """Hosts offered to each source above `PAIR_LIMIT` (nearest by centroid, a deck counting 1 km)."""
 DECK_SPACING_M = 1000.0
-
-
-@dataclass
-class RelocationInputs:
-    """What the optimiser needs to model relocation (plain data; room ids as text).
-
-    - `sources`: index room_id of candidate rooms in mode `repurpose` or `either` with
-      residents; columns `residents` (persons), `sector`, `optional` (mode `either`: the
-      optimiser decides), `extra_cost` (currency: what repurposing an `either` room adds to
-      its dual_use cost; filled by the caller, who has the cost model), and one column
-      per scenario (occupants in that scenario, persons).
-    - `hosts`: index room_id of rooms with spare beds; columns `spare` (beds minus
-      residents), `sector`, `repurpose` (bool: a repurpose-mode candidate, which cannot
-      host once converted; an `either` room with residents is a source and cannot host
-      once repurposed).
-    - `moves`: allowed moves `source`, `host`, `cross_sector` (bool).
-    - `max_displaced`: hard limit on residents moved (persons), None = none.
-    - `cross_sector_penalty`: objective weight per resident moved to another sector.
-    - `repurpose`: every repurpose-mode room id (candidates), with or without residents.
-    """
-
-    sources: pd.DataFrame
-    hosts: pd.DataFrame
-    moves: pd.DataFrame
-    scenarios: list[str]
-    max_displaced: int | None = None
-    cross_sector_penalty: float = 0.0
-    repurpose: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def active(self) -> bool:
-        """Whether the model needs relocation variables (some repurposed room has residents)."""
-        return len(self.sources) > 0
 
 
 def room_modes(station: Station) -> pd.Series:
@@ -128,13 +92,13 @@ def home_residents(station: Station, beds: pd.Series | None = None) -> pd.Series
     return most.where(beds > 0, 0).rename("residents")
 
 
-def relocation_inputs(station: Station, candidates: pd.Index) -> RelocationInputs:
-    """The sources, hosts and allowed moves for the candidate sites `candidates` (room ids).
+def relocation_tables(station: Station, candidates: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    """(sources, hosts, moves, notes) for the candidate sites `candidates` (room ids): the tables of
+    `planner.model.relocation.RelocationInputs` (see there for their columns).
 
     Existing safe rooms are never sources (they are converted already). Above
     `PAIR_LIMIT` source-host pairs only moves within the same sector are offered.
     """
-    p = station.params
     scen = list(station.scenarios)
     modes = room_modes(station)
     beds = room_beds(station)
@@ -180,9 +144,7 @@ def relocation_inputs(station: Station, candidates: pd.Index) -> RelocationInput
     else:
         moves = pd.DataFrame({"source": pd.Series(dtype=object), "host": pd.Series(dtype=object),
                               "cross_sector": pd.Series(dtype=bool)})
-    return RelocationInputs(sources=sources, hosts=hosts, moves=moves, scenarios=scen,
-                            max_displaced=p.max_displaced, cross_sector_penalty=float(p.cross_sector_move_penalty),
-                            repurpose=[str(r) for r in rep], notes=notes)
+    return sources, hosts, moves, notes
 
 
 def _nearest_hosts(rooms: pd.DataFrame, sources: pd.DataFrame, hosts: pd.DataFrame,

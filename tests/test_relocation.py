@@ -17,9 +17,9 @@ from scipy.sparse.csgraph import maximum_flow
 from planner.check import check_plan
 from planner.errors import InfeasibleError
 from planner.model import Problem
+from planner.model.relocation import RelocationInputs, solve_relocating
 from planner.pipeline import plan_station
-from planner.relocation import RelocationInputs, demand_after, relocations_frame
-from planner.relocmodel import solve_relocating
+from planner.relocation import demand_after, relocations_frame
 from planner.station import load_station
 
 # ------------------------------------------------------------------ brute force
@@ -338,14 +338,14 @@ def test_above_the_pair_limit_each_source_gets_its_nearest_hosts_in_its_sector(t
             r["sector"] = "A" if i <= 4 else "B"
             r["beds"] = 3
     st = load_station(write_station(tmp_path / "st", rooms, doors, res, '[model]\nmodes = {quarters = "repurpose"}\n'))
-    full = R.relocation_inputs(st, candidate_sites(st).index)
-    assert len(full.moves) == 8 * 7 and full.moves["cross_sector"].any()
+    _, _, moves, _ = R.relocation_tables(st, candidate_sites(st).index)
+    assert len(moves) == 8 * 7 and moves["cross_sector"].any()
     monkeypatch.setattr(R, "PAIR_LIMIT", 10)
     monkeypatch.setattr(R, "MOVES_PER_SOURCE", 2)
-    few = R.relocation_inputs(st, candidate_sites(st).index)
-    assert not few.moves["cross_sector"].any() and few.notes
+    _, _, few, notes = R.relocation_tables(st, candidate_sites(st).index)
+    assert not few["cross_sector"].any() and notes
     sec = dict(zip(st.rooms["room_id"], st.rooms["sector"]))
-    assert all(sec[a] == sec[b] for a, b in zip(few.moves["source"], few.moves["host"]))
-    assert few.moves.groupby("source").size().max() <= 2
+    assert all(sec[a] == sec[b] for a, b in zip(few["source"], few["host"]))
+    assert few.groupby("source").size().max() <= 2
     # the nearest: R1's two nearest hosts in sector A are R2 and R3 (rooms side by side)
-    assert set(few.moves.loc[few.moves["source"] == "R1", "host"]) == {"R2", "R3"}
+    assert set(few.loc[few["source"] == "R1", "host"]) == {"R2", "R3"}

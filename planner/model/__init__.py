@@ -11,7 +11,8 @@ The package's parts, imported one way (each module only imports the ones above i
 - `heuristic`, `lagrange`, `setcover`, `colgen`, `cover`, `coversearch`, `assign`, `bounds`:
   the algorithms;
 - `result`: result assembly and the optimiser's own check (`verify`);
-- `pure`, `lagpath`, `orchestrate`: the solve paths and `solve`.
+- `pure`, `lagpath`, `orchestrate`: the solve paths and `solve`;
+- `relocation`: the extension for rooms whose residents move out (`solve_relocating`; docs/model.md).
 
 The mathematical model and the solve strategy are described in `planner.model.orchestrate`.
 """

@@ -34,23 +34,62 @@ import pandas as pd
 import scipy.sparse as sp
 
 from planner.errors import InfeasibleError, InputError, SolverError
-from planner.model import (
-    INF,
-    Arrays,
-    Problem,
-    Solution,
-    _group_walk,
-    _make_solution,
-    _solve_highspy,
-    build_arrays,
-    compile_problem,
-    explain_infeasible,
-    verify,
-)
+from planner.model.arrays import Arrays, build_arrays
+from planner.model.compile import compile_problem, group_walk
+from planner.model.highs import solve_highspy
+from planner.model.orchestrate import explain_infeasible
+from planner.model.problem import INF, Problem, Solution
+from planner.model.result import make_solution, verify
 from planner.progress import log
-from planner.relocation import RelocationInputs, demand_after
 
 MOVES_COLUMNS = ["from_room", "to_room", "residents"]
+
+
+@dataclasses.dataclass
+class RelocationInputs:
+    """What the relocation extension needs (plain data; room ids as text; built from a station by
+    `planner.relocation.relocation_tables`).
+
+    - `sources`: index room_id of candidate rooms in mode `repurpose` or `either` with
+      residents; columns `residents` (persons), `sector`, `optional` (mode `either`: the
+      optimiser decides), `extra_cost` (currency: what repurposing an `either` room adds to
+      its dual_use cost) and one column per scenario (occupants in that scenario, persons).
+    - `hosts`: index room_id of rooms with spare beds; columns `spare` (beds minus
+      residents), `sector`, `repurpose` (bool: a repurpose-mode candidate, which cannot
+      host once converted; an `either` room with residents is a source and cannot host
+      once repurposed).
+    - `moves`: allowed moves `source`, `host`, `cross_sector` (bool).
+    - `max_displaced`: hard limit on residents moved (persons), None = none.
+    - `cross_sector_penalty`: objective weight per resident moved to another sector (currency).
+    """
+
+    sources: pd.DataFrame
+    hosts: pd.DataFrame
+    moves: pd.DataFrame
+    scenarios: list[str]
+    max_displaced: int | None = None
+    cross_sector_penalty: float = 0.0
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """Whether the model needs relocation variables (some room that may be repurposed has residents)."""
+        return len(self.sources) > 0
+
+
+def demand_after(demand: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
+    """Occupants per room and scenario after the moves (`relocation_table` rows, persons)."""
+    out = demand.copy()
+    for s in demand.columns:
+        col = f"present_{s}"
+        if not len(moves) or col not in moves.columns:
+            continue
+        n = moves[col].astype(np.int64)
+        gone = n.groupby(moves["from_room"].astype(str).to_numpy()).sum()
+        come = n.groupby(moves["to_room"].astype(str).to_numpy()).sum()
+        out[s] = (out[s] - gone.reindex(out.index).fillna(0).astype(np.int64)
+                  + come.reindex(out.index).fillna(0).astype(np.int64))
+    return out
 
 
 @dataclasses.dataclass
@@ -86,7 +125,7 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
                          "residents who move", "use cover-all, backup_k = 1, or dual_use modes")
     p2 = p.replace(demand=up, aggregate=False, scenario_reduce=False, pure_cover=False, tighten=False)
     c = compile_problem(p2)
-    ar = build_arrays(c, walk_obj=_group_walk(c))
+    ar = build_arrays(c, walk_obj=group_walk(c))
     ar.integer[ar.ycol0:ar.ycol0 + ar.ny] = True
     sidx = pd.Series(np.arange(c.J), index=c.site_ids)
     grp = c.room_group                               # room -> group (one room per group)
@@ -278,7 +317,7 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True) -
     occupied = set(rm.demand.index[rm.demand.to_numpy().sum(axis=1) > 0])
     if c.objective == "cover-all" and any(r in occupied for r in c.unreachable):
         raise InfeasibleError(explain_infeasible(p))
-    run = _solve_highspy(ar, p.time_limit_s, p.mip_gap, p.threads, None, p.msg, mip=True, options=p.highs_options)
+    run = solve_highspy(ar, p.time_limit_s, p.mip_gap, p.threads, None, p.msg, mip=True, options=p.highs_options)
     if run.values is None:
         if run.status == "infeasible" or run.status.startswith("infeasible"):
             msg = _infeasible_words(p, rel)
@@ -298,7 +337,7 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True) -
     moves = relocation_table(rm, v, p.scenarios)
     after = demand_after(rm.demand, moves)
     pa = p.replace(demand=after)
-    sol = _make_solution(c, pa, x, v, ar)
+    sol = make_solution(c, pa, x, v, ar)
     flags = v[rm.src_x] > 0.5
     repurposed = sorted(rm.src[flags].tolist())
     cost = float(c.cost @ x) + float(rm.extra[flags].sum())
