@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
+from planner.model import solve
 from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
 from planner.progress import log, stage
 from planner.relocation import relocation_tables
@@ -198,10 +199,9 @@ def _solver_for(rel: RelocationInputs) -> Callable[..., Any]:
     """`planner.model.solve`, or the relocation model's solver when repurposed rooms have residents
     (`solve(problem, start=None, progress=True) -> Solution` either way; the relocation model ignores
     `start`)."""
-    from planner.model import solve
-
     if not rel.active:
         return solve
+
     def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
         return solve_relocating(problem, rel, progress=progress)
     return solve_moving
