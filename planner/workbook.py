@@ -764,11 +764,11 @@ def _modes_sentence(station: Station, plan: dict) -> str:
     m = d["modes"]
     if not len(m):
         return "No room is converted, so nobody is displaced."
-    words = {"dual_use": "keep their use (dual use: hardened and equipped, occupants shelter in place)",
-             "repurpose": "are repurposed (emptied)"}
-    by = [f"{int(r.rooms)} {r.kind} room{'s' if r.rooms != 1 else ''} {words.get(r.mode, r.mode)}"
-          for r in m.itertuples(index=False)]
-    text = "Conversion: " + "; ".join(by) + "."
+    words = {"dual_use": ("keeps its use", "keep their use"), "repurpose": ("is repurposed", "are repurposed")}
+    by = [f"{int(r.rooms)} {r.kind} room{'s' if r.rooms != 1 else ''} "
+          + words.get(r.mode, (r.mode, r.mode))[int(r.rooms != 1)] for r in m.itertuples(index=False)]
+    text = ("Conversion: " + "; ".join(by) + " (dual use: hardened and equipped, its occupants shelter in place; "
+            "repurposed: emptied, its residents move to spare beds).")
     if d["in_place"]:
         text += f" {d['in_place']:,} residents of converted rooms stay in their homes and shelter there."
     moved = d["moved"]
