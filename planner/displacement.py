@@ -95,7 +95,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
     rows = []
     for share in shares:
         cap = round(share * today)
-        row = {"share": share, "max_displaced": cap}
+        row: dict[str, Any] = {"share": share, "max_displaced": cap}
         if spare == 0 and base_moved == 0:
             row.update(cost=base_cost, displaced=0, rooms=n_rooms, repurposed_rooms=n_rep,
                        status=plan["solver"].get("status"), gap=plan["solver"].get("gap"),
