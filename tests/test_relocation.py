@@ -349,3 +349,11 @@ def test_above_the_pair_limit_each_source_gets_its_nearest_hosts_in_its_sector(t
     assert few.groupby("source").size().max() <= 2
     # the nearest: R1's two nearest hosts in sector A are R2 and R3 (rooms side by side)
     assert set(few.loc[few["source"] == "R1", "host"]) == {"R2", "R3"}
+
+
+def test_phased_plan_with_relocation_passes_the_check(tmp_path) -> None:
+    st = _station(tmp_path, 'quarters = "repurpose"',
+                  '\n[[phases]]\nname = "First"\nmax_rooms = 1\n\n[[phases]]\nname = "Rest"\n')
+    run = plan_station(st)
+    assert run.plan["relocations"] and run.plan.get("phases")
+    assert check_plan(st, run.plan) == []
