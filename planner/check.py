@@ -360,7 +360,13 @@ def _check_relocations(st: Station, plan: dict, demand: pd.DataFrame, chosen: li
     existing = set(st.rooms.loc[st.rooms["existing"].astype(bool), "room_id"].astype(str))
     converted_rep = {r for r in chosen if modes.get(r) == "repurpose" and r not in existing}
     frm, to, n, pres = [], [], [], []
-    for k, r in enumerate(rows if isinstance(rows, list) else []):
+    if not isinstance(rows, list):
+        out.append(Breach("relocation", "relocations", "is not a list of moves"))
+        rows = []
+    for k, r in enumerate(rows):
+        if not isinstance(r, dict):
+            out.append(Breach("relocation", f"relocation {k + 1}", f"is {r!r}, not a move (from_room, to_room, residents)"))
+            continue
         f, t = str(r.get("from_room")), str(r.get("to_room"))
         feat = f"relocation {k + 1} ({f} -> {t})"
         m = r.get("residents")

@@ -357,3 +357,12 @@ def test_phased_plan_with_relocation_passes_the_check(tmp_path) -> None:
     run = plan_station(st)
     assert run.plan["relocations"] and run.plan.get("phases")
     assert check_plan(st, run.plan) == []
+
+
+@pytest.mark.parametrize("bad", [{"relocations": "all of them"}, {"relocations": [3, None]},
+                                 {"relocations": [{"from_room": "nowhere", "to_room": "R2", "residents": 1}]},
+                                 {"relocations": [{"from_room": "R1", "to_room": "R2", "residents": 1.5}]}])
+def test_check_names_malformed_relocations(tmp_path, bad: dict) -> None:
+    st = _station(tmp_path, 'quarters = "repurpose"')
+    plan = {**plan_station(st).plan, **bad}
+    assert any(b.kind == "relocation" for b in check_plan(st, plan))
