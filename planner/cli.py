@@ -165,6 +165,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from planner.sweep import run_sweep_command
 
     station = _load(args)
+    if args.displaced:
+        from planner.displacement import parse_shares, run_displacement_sweep
+
+        folder = run_displacement_sweep(station, parse_shares(args.displaced), out_root=Path(args.out),
+                                        scenario_name=args.scenario)
+        print(f"displacement trade-off written to {folder}")
+        return EXIT_OK
     budgets = _float_list(args.budgets) if args.budgets else None
     folder = run_sweep_command(station, budgets=budgets, budget_range=args.budget_range,
                                out_root=Path(args.out), scheduler=args.scheduler,
@@ -274,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.add_argument("--budgets", help="comma-separated budgets, e.g. 2e6,4e6,6e6")
     p.add_argument("--budget-range", help="LO:HI:STEPS")
+    p.add_argument("--displaced", metavar="SHARES",
+                   help="instead of budgets: least cost when at most these shares of today's displacement may be "
+                        "moved, e.g. 0,0.25,0.5,1 (docs/model.md)")
     p.add_argument("--scheduler", help="dask scheduler address tcp://HOST:PORT (optional)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores)")
     p.add_argument("--out", default="reports")

@@ -15,13 +15,17 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from planner.errors import InfeasibleError, SolverError
+from planner.errors import InfeasibleError, InputError, SolverError
+from planner.files import staged_folder
 from planner.pipeline import PlanRun, plan_station
+from planner.plan import write_json_atomic, write_table
 from planner.progress import log
 from planner.relocation import displaced_by_sector, home_residents, relocations_frame, room_beds, room_modes
 from planner.station import Station
@@ -120,3 +124,43 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
                            status=r.plan["solver"].get("status"), gap=r.plan["solver"].get("gap"), note="")
         rows.append(row)
     return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)
+
+
+def parse_shares(text: str) -> tuple[float, ...]:
+    """`--displaced 0,0.25,0.5,1` (shares of today's displacement, 0 to 1; `%` allowed: 25%)."""
+    out = []
+    for t in (x.strip() for x in text.split(",") if x.strip()):
+        try:
+            v = float(t[:-1]) / 100.0 if t.endswith("%") else float(t)
+        except ValueError:
+            raise InputError("--displaced", t, "is not a number", "write shares such as 0,0.25,0.5,1 or 0%,25%,100%") from None
+        if not 0.0 <= v <= 1.0:
+            raise InputError("--displaced", t, "is outside 0 to 1 (0 % to 100 %)", "give shares of today's displacement")
+        out.append(v)
+    if not out:
+        raise InputError("--displaced", text, "names no share", "write e.g. --displaced 0,0.25,0.5,1")
+    return tuple(sorted(set(out)))
+
+
+def run_displacement_sweep(station: Station, shares: tuple[float, ...], out_root: Path = Path("reports"),
+                           scenario_name: str | None = None) -> Path:
+    """`planner sweep --displaced`: the proposal's plan, then the trade-off at `shares`; writes
+    `<out_root>/<station>-displacement-<time>/displacement.csv` (`TRADEOFF_COLUMNS`) and
+    `displacement.json` (with today's displacement). Never overwrites; nothing is written on failure."""
+    run = plan_station(station, phases=False)
+    table = displacement_tradeoff(run, shares)
+    for r in table.itertuples(index=False):
+        log(f"[planner]   at most {r.max_displaced:>7,} moved ({100 * r.share:3.0f} %): "
+            + (f"cost {r.cost:,.0f} {station.params.currency}, {int(r.displaced):,} moved" if r.cost == r.cost
+               else f"no plan ({r.note})"))
+    when = datetime.now(UTC)
+    scen = f"-{Path(scenario_name).stem}" if scenario_name else ""
+    name = f"{station.name}-displacement{scen}-{when:%Y%m%d-%H%M%S}".replace(" ", "-")
+    with staged_folder(Path(out_root), name) as folder:
+        write_table(table, folder.path / "displacement.csv")
+        write_json_atomic(folder.path / "displacement.json", {
+            "station": station.name, "created": when.isoformat(timespec="seconds"),
+            "currency": station.params.currency, "today_displacement": today_displacement(station, run.plan),
+            "points": table.to_dict(orient="records")})
+    assert folder.final is not None
+    return folder.final

@@ -366,3 +366,19 @@ def test_check_names_malformed_relocations(tmp_path, bad: dict) -> None:
     st = _station(tmp_path, 'quarters = "repurpose"')
     plan = {**plan_station(st).plan, **bad}
     assert any(b.kind == "relocation" for b in check_plan(st, plan))
+
+
+def test_sweep_displaced_writes_the_tradeoff(tmp_path) -> None:
+    from planner.cli import main
+
+    st = _station(tmp_path, 'quarters = "either"', beds={"R2": 8, "R5": 6})
+    out = tmp_path / "reports"
+    assert main(["--quiet", "sweep", str(st.folder), "--displaced", "0,50%,1", "--out", str(out)]) == 0
+    (folder,) = list(out.iterdir())
+    table = pd.read_csv(folder / "displacement.csv")
+    assert list(table["share"]) == [0.0, 0.5, 1.0]
+    assert (table["displaced"] <= table["max_displaced"]).all()
+    assert table["cost"].is_monotonic_decreasing or table["cost"].nunique() == 1  # a looser cap never costs more
+    info = json.loads((folder / "displacement.json").read_text())
+    assert list(table["max_displaced"]) == [round(f * info["today_displacement"]) for f in (0, 0.5, 1)]
+    assert main(["--quiet", "sweep", str(st.folder), "--displaced", "2", "--out", str(out)]) == 2
