@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import connected_components
 
 from planner.errors import ValidationFailed
 from planner.network import unwalkable_rooms
-from planner.params import CIRCULATION_KINDS, KNOWN_KINDS
+from planner.params import CIRCULATION_KINDS, CONVERSION_MODES, KNOWN_KINDS
 from planner.station import Station
 
 OVERLAP_TOLERANCE_M2 = 0.01
@@ -143,7 +143,26 @@ def _check_rooms(station: Station, out: list[Finding]) -> np.ndarray:
         out.append(Finding("warning", f, f"room {ids.iat[i]}", "is flagged both existing and protected; "
                            "it is kept as an existing safe room", "clear one of the two flags"))
     _check_overlaps(station, usable, out)
+    _check_conversion(station, ids, out)
     return usable
+
+
+def _check_conversion(station: Station, ids: pd.Series, out: list[Finding]) -> None:
+    """Each room's optional `mode` (dual_use / repurpose / either) and `beds` (whole, 0 or more)."""
+    f = _file(station, "rooms", "rooms.geojson")
+    rooms = station.rooms
+    if "mode" in rooms.columns:
+        mode = rooms["mode"].to_numpy(dtype=object)
+        bad = pd.notna(mode) & ~np.isin(mode.astype(str), CONVERSION_MODES)
+        for i in np.flatnonzero(bad):
+            out.append(Finding("error", f, f"room {ids.iat[i]}", f"has mode {mode[i]!r}",
+                               f"use one of {', '.join(CONVERSION_MODES)}, or leave it out (the kind's mode applies)"))
+    if "beds" in rooms.columns:
+        beds = pd.to_numeric(rooms["beds"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isfinite(beds) & ((beds < 0) | (np.abs(beds - np.round(beds)) > 1e-9))
+        for i in np.flatnonzero(bad):
+            out.append(Finding("error", f, f"room {ids.iat[i]}", f"has beds {beds[i]:g}",
+                               "give a whole number of beds (0 or more), or leave it out"))
 
 
 def _check_overlaps(station: Station, usable: np.ndarray, out: list[Finding]) -> None:

@@ -382,3 +382,16 @@ def test_sweep_displaced_writes_the_tradeoff(tmp_path) -> None:
     info = json.loads((folder / "displacement.json").read_text())
     assert list(table["max_displaced"]) == [round(f * info["today_displacement"]) for f in (0, 0.5, 1)]
     assert main(["--quiet", "sweep", str(st.folder), "--displaced", "2", "--out", str(out)]) == 2
+
+
+def test_validate_names_bad_modes_and_beds(tmp_path) -> None:
+    from planner.validate import validate_station
+
+    rooms, doors, res = corridor_layout(["quarters", "quarters", "storage"], residents={"R1": 2})
+    rooms[1]["mode"] = "demolish"
+    rooms[2]["beds"] = -1
+    rooms[3]["beds"] = 2.5
+    st = load_station(write_station(tmp_path / "st", rooms, doors, res))
+    text = "\n".join(str(x) for x in validate_station(st) if x.level == "error")
+    assert "room R1" in text and "demolish" in text
+    assert "room R2" in text and "room R3" in text and "beds" in text
