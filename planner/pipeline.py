@@ -116,8 +116,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
             solution = solve(problem, start=start)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
-    if rel.active:
-        sites, costs = _chosen_modes(station, sites, costs, solution)
+    sites, costs = _chosen_modes(station, sites, costs, solution)
     moved = solution.stats.get("relocations") if rel.active else None
     phase_problem = problem if moved is None else problem.replace(demand=demand_after(problem.demand, moved))
     phase_of, phase_rows = _phases(station, phase_problem, solution, costs) if phases else (None, None)

@@ -395,3 +395,12 @@ def test_validate_names_bad_modes_and_beds(tmp_path) -> None:
     text = "\n".join(str(x) for x in validate_station(st) if x.level == "error")
     assert "room R1" in text and "demolish" in text
     assert "room R2" in text and "room R3" in text and "beds" in text
+
+
+def test_either_rooms_without_residents_are_planned_as_dual_use(tmp_path) -> None:
+    rooms, doors, res = corridor_layout(["storage", "quarters"], residents={"R2": 2})
+    st = load_station(write_station(tmp_path / "st", rooms, doors, res,
+                                    '[model]\nmodes = {storage = "either", quarters = "dual_use"}\nrequire = ["R1"]\n'))
+    plan = plan_station(st).plan
+    assert {r["room_id"]: r["mode"] for r in plan["safe_rooms"]}["R1"] == "dual_use"
+    assert check_plan(st, plan) == []
