@@ -404,3 +404,13 @@ def test_either_rooms_without_residents_are_planned_as_dual_use(tmp_path) -> Non
     plan = plan_station(st).plan
     assert {r["room_id"]: r["mode"] for r in plan["safe_rooms"]}["R1"] == "dual_use"
     assert check_plan(st, plan) == []
+
+
+def test_budget_short_falls_back_to_max_cover_with_relocation(tmp_path) -> None:
+    full = plan_station(_station(tmp_path / "a", 'quarters = "repurpose"')).plan
+    st = _station(tmp_path / "b", 'quarters = "repurpose"', f"budget = {0.6 * full['totals']['cost']:.0f}\n")
+    run = plan_station(st)
+    plan = run.plan
+    assert plan["objective"] == "max-cover" and plan["totals"]["cost"] <= 0.6 * full["totals"]["cost"] + 0.01
+    assert plan["totals"]["full_cover_cost"] == pytest.approx(full["totals"]["cost"], abs=0.01)
+    assert check_plan(st, plan) == []
