@@ -10,14 +10,16 @@ OUT ?= reports
 SCENARIO_ARG := $(if $(SCENARIO),--scenario $(SCENARIO),)
 BUDGET_ARG := $(if $(BUDGET),--budget $(BUDGET),)
 
-.PHONY: help venv proposal whatif sweep test validate reach bench bench-quick clean-venv
+.PHONY: help venv proposal whatif sweep lint test test-fast validate reach bench bench-quick clean-venv
 
 help:
 	@echo "make proposal   construction proposal for $(STATION) into $(OUT)/"
 	@echo "make whatif BUDGET=X   proposal at budget X"
 	@echo "make sweep      budget-coverage curve"
 	@echo "make validate   check the station inputs"
-	@echo "make test       run the test suite"
+	@echo "make lint       ruff and mypy (part of make test)"
+	@echo "make test       lint, then the whole test suite"
+	@echo "make test-fast  lint, then the tests not marked slow (the inner loop)"
 	@echo "make bench      benchmarks (QUICK=1 for the small sizes)"
 
 $(VENV)/.installed: pyproject.toml
@@ -45,8 +47,15 @@ validate: venv
 reach: venv
 	$(PLANNER) reach $(STATION) $(SCENARIO_ARG)
 
-test: venv
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest -q tests
+
+test-fast: lint
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: venv
 	$(PY) -m pip install -q -e ".[test,bench]"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.generate import generate_station  # noqa: E402
-from planner.station import load_station  # noqa: E402
+from planner.generate import generate_station
+from planner.station import load_station
 
 
 def main() -> int:

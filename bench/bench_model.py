@@ -42,11 +42,8 @@ def ring_instance(n_rooms: int, seed: int = 0, n_scen: int = 3, site_share: floa
     sites = np.flatnonzero(is_site)
     reach = options.get("reach_s", 60.0)
     rooms = np.arange(n_rooms)
-    # pairs within reach (vectorised over a window of neighbours)
-    win = int(np.ceil(reach * speed / (L / n_rooms))) * 3 + 5
+    # pairs within reach (vectorised over chunks of rooms)
     rr, jj, tt = [], [], []
-    for off in range(-win, win + 1):
-        k = (sites[None, :] + 0)  # noqa: F841 - clarity
     site_pos = pos[sites]
     order = np.argsort(site_pos)
     for r_chunk in np.array_split(rooms, max(1, n_rooms // 2000)):

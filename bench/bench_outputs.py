@@ -25,13 +25,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.costs import site_costs  # noqa: E402
-from planner.maps import plot_maps, write_plan_gpkg  # noqa: E402
-from planner.network import reach_table  # noqa: E402
-from planner.progress import set_quiet  # noqa: E402
-from planner.sites import candidate_sites  # noqa: E402
-from planner.station import load_station  # noqa: E402
-from planner.workbook import write_workbook  # noqa: E402
+from planner.costs import site_costs
+from planner.maps import plot_maps, write_plan_gpkg
+from planner.network import reach_table
+from planner.progress import set_quiet
+from planner.sites import candidate_sites
+from planner.station import load_station
+from planner.workbook import write_workbook
 
 _XCU = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"

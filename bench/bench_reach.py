@@ -27,9 +27,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.network import reach_summary, reach_table  # noqa: E402
-from planner.progress import set_quiet  # noqa: E402
-from planner.station import load_station  # noqa: E402
+from planner.network import reach_summary, reach_table
+from planner.progress import set_quiet
+from planner.station import load_station
 
 
 def _arc(r: float, a0: float, a1: float, step_m: float) -> np.ndarray:
@@ -113,7 +113,7 @@ def _cpu_s() -> float:
 
 
 def run(folder: Path, label: str) -> dict:
-    t0, c0 = time.perf_counter(), _cpu_s()
+    t0 = time.perf_counter()
     station = load_station(folder)
     t1, c1 = time.perf_counter(), _cpu_s()
     rt = reach_table(station, cache=False)

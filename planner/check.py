@@ -134,7 +134,7 @@ def _num(s: pd.Series) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- main
-def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
+def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:  # noqa: C901  debt: issue 16 (complexity 27)
     """Every breach of `plan` (a plan.json dict) against the station's inputs; empty when the plan holds.
 
     The plan's own parameters are used (they may differ from the station's scenario
@@ -333,7 +333,7 @@ def _check_modes(st: Station, plan: dict, chosen: list[str], out: list[Breach]) 
     return pd.Series(res, dtype=object)
 
 
-def _check_relocations(st: Station, plan: dict, demand: pd.DataFrame, chosen: list[str], p: Parameters,
+def _check_relocations(st: Station, plan: dict, demand: pd.DataFrame, chosen: list[str], p: Parameters,  # noqa: C901  debt: issue 16 (complexity 22)
                        out: list[Breach]) -> pd.DataFrame:
     """The plan's `relocations[]` against the inputs; returns the occupancy after the moves (persons).
 
@@ -370,7 +370,8 @@ def _check_relocations(st: Station, plan: dict, demand: pd.DataFrame, chosen: li
         f, t = str(r.get("from_room")), str(r.get("to_room"))
         feat = f"relocation {k + 1} ({f} -> {t})"
         m = r.get("residents")
-        pr = r.get("present") if isinstance(r.get("present"), dict) else {}
+        present = r.get("present")
+        pr: dict = present if isinstance(present, dict) else {}
         if f not in residents.index or t not in residents.index:
             out.append(Breach("relocation", feat, "names a room that is not a room of the station"))
             continue

@@ -11,10 +11,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from planner import __version__
-from planner.errors import EXIT_BREACH, EXIT_INPUT, EXIT_OK, InputError, PlannerError, ValidationFailed
+from planner.errors import EXIT_BREACH, EXIT_OK, InputError, PlannerError, ValidationFailed
+from planner.progress import disable_progress, enable_progress
+
+if TYPE_CHECKING:
+    from planner.station import Station
 
 
 def _csv_list(text: str | None) -> list[str]:
@@ -48,7 +52,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _load(args: argparse.Namespace, validate: bool = True):
+def _load(args: argparse.Namespace, validate: bool = True) -> Station:
     from planner.station import load_station
 
     station = load_station(args.station, scenario=getattr(args, "scenario", None))
@@ -315,9 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return int(exc.code or 0)
-    from planner.progress import set_quiet
-
-    set_quiet(bool(args.quiet))
+    if not args.quiet:
+        enable_progress()  # stage lines and bars on standard error for people at a terminal
     try:
         return int(args.func(args) or 0)
     except PlannerError as exc:
@@ -340,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"internal error: {type(exc).__name__}: {exc}\n(run again with --debug for the traceback)",
               file=sys.stderr)
         return 70
+    finally:
+        disable_progress()
 
 
 def entry() -> None:  # pragma: no cover

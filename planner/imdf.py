@@ -269,7 +269,7 @@ class Mapping:
         return "", "unknown"
 
 
-def load_mapping(path: str | Path | None, params: Parameters | None = None) -> Mapping:
+def load_mapping(path: str | Path | None, params: Parameters | None = None) -> Mapping:  # noqa: C901  debt: issue 16 (complexity 18)
     """The built-in mapping, updated by a TOML file::
 
         [categories]          # IMDF category = planner kind ("skip" = not a space)
@@ -361,7 +361,7 @@ def _match_tokens(tokens: list[str], table: pd.DataFrame, cols: list[str], what:
 
 
 # ------------------------------------------------------------------------ main
-def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None = None,
+def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None = None,  # noqa: C901  debt: issue 16 (complexity 24)
                 building: str | None = None, mapping: str | Path | None = None,
                 overwrite: bool = False) -> ImportReport:
     """Convert an IMDF folder or .zip into a station folder at `out_dir` (metres, local UTM).
@@ -641,7 +641,7 @@ def _cut_overlaps(units: pd.DataFrame, repairs: list[str]) -> None:
     units["geometry"] = list(g)
 
 
-def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame, sel_ids: set, all_levels: set,
+def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame, sel_ids: set, all_levels: set,  # noqa: C901  debt: issue 16 (complexity 16)
                       crs: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Doors (door_id, width_m, from_room, to_room, traverse_s, geometry), dropped openings, junctions.
 
@@ -665,7 +665,7 @@ def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame,
             ok[i] = False
             dropped.append({"opening_id": openings["opening_id"][i], "level": lid, "reason": reason})
     dup = openings["opening_id"].duplicated().to_numpy() & ok
-    for i in np.flatnonzero(dup):
+    for i in np.flatnonzero(dup).tolist():
         dropped.append({"opening_id": openings["opening_id"][i], "level": openings["level_id"][i],
                         "reason": "duplicate id"})
     ok &= ~dup

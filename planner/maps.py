@@ -20,23 +20,26 @@ import os
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
-from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.path import Path as MplPath  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import Normalize
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
 
-from planner.errors import OutputError  # noqa: E402
-from planner.station import Station  # noqa: E402
+from planner.errors import OutputError
+from planner.station import Station
 
 KIND_COLOURS: dict[str, str] = {
     "quarters": "#dbe9f6", "storage": "#f1e3cf", "recreation": "#dcefd5", "corridor": "#efefef",
@@ -98,7 +101,7 @@ def room_roles(station: Station, plan: dict) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ drawing
-def _door_artists(ax, doors: gpd.GeoDataFrame, width: float = 2.2) -> None:
+def _door_artists(ax: Axes, doors: gpd.GeoDataFrame, width: float = 2.2) -> None:
     if doors.empty:
         return
     geom = doors.geometry.to_numpy()
@@ -159,7 +162,7 @@ def polygon_paths(geoms: np.ndarray) -> list[MplPath]:
     return [MplPath(v, c) for v, c in zip(np.split(coords, cuts), np.split(codes, cuts))]
 
 
-def _draw(ax, paths: list[MplPath], mask: np.ndarray | None = None, **kw) -> PathCollection | None:
+def _draw(ax: Axes, paths: list[MplPath], mask: np.ndarray | None = None, **kw: Any) -> PathCollection | None:
     """Add one PathCollection of the selected paths (all when `mask` is None)."""
     sel = paths if mask is None else [pt for pt, m in zip(paths, mask) if m]
     if not sel:
@@ -217,7 +220,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         for (x, y), t in zip(pts, labels):  # one text per safe room (labels are artists by nature)
             ax1.text(x, y, t, fontsize=label_size, ha="center", va="center", fontweight="bold", zorder=8,
                      bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
-    handles = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in pd.unique(kind)]
+    handles: list[Artist] = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in pd.unique(kind)]
     if multi_phase:
         handles += [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2,
                           hatch="///", label=f"safe room, phase {int(k)}{_phase_label(station, int(k))}")

@@ -63,7 +63,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -549,7 +549,7 @@ def _room_walks(ctx: _RoomInputs, rooms: np.ndarray) -> _RoomWalks:
         w = np.minimum(dd[ia, ib], dd[ib, ia])
         fin = np.isfinite(w)
         nodes = ctx.inc_node[k0:k1]
-        ea.append(nodes[ia[fin]]), eb.append(nodes[ib[fin]]), es.append(w[fin] / v)
+        ea.append(nodes[ia[fin]]); eb.append(nodes[ib[fin]]); es.append(w[fin] / v)
         er.append(np.full(int(fin.sum()), r))
         if not len(W):
             continue
@@ -559,7 +559,7 @@ def _room_walks(ctx: _RoomInputs, rooms: np.ndarray) -> _RoomWalks:
         W = W[_pareto_rows(W)]
         ii, jj = np.nonzero(np.isfinite(W))
         nkept[j], ntrip[j] = len(W), len(ii)
-        ts.append(ii), ti.append(k0 + jj), tw.append(W[ii, jj])
+        ts.append(ii); ti.append(k0 + jj); tw.append(W[ii, jj])
     cat = lambda lst, dt=float: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt)  # noqa: E731
     return _RoomWalks(rooms=rooms, leg_m=leg, nkept=nkept, edge_a=cat(ea, np.int64), edge_b=cat(eb, np.int64),
                       edge_s=cat(es), edge_room=cat(er, np.int64), ntrip=ntrip, trip_sample=cat(ts, np.int32),
@@ -804,7 +804,8 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
 
 
 def _tiles(row_xy: np.ndarray, row_site: np.ndarray, site_xy: np.ndarray, wg: WalkGraph, reach_m: float,
-           max_rows: int = 256, max_cells: int = 4_000_000, rows_index: np.ndarray | None = None):
+           max_rows: int = 256, max_cells: int = 4_000_000,
+           rows_index: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Source rows grouped by the plan position of their site (all rows of a site in one group),
     with the sorted nodes within `reach_m` of the group's bounding box (walks are never shorter
     than the straight line in plan)."""
@@ -941,7 +942,7 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
     return table
 
 
-def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
+def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:  # noqa: C901  debt: issue 16 (complexity 15)
     p = station.params
     v = p.walk_speed_m_s
     react = p.reaction_s
@@ -970,7 +971,6 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
         np.maximum.at(rad, row_site, np.hypot(row_xy[:, 0] - cx[row_site], row_xy[:, 1] - cy[row_site]))
     rad += 2 * p.door_snap_m + 1e-6
 
-    nnodes = wg.graph.shape[0]
     nsamples = max(len(wg.sample_room), 1)
     ninc = max(len(wg.inc_room), 1)
 
@@ -1028,8 +1028,8 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
             one = starts[gsize == 1]
             t1 = wg.inc_far_m[inc[one]] / v + e_g[one]
             ok1 = t1 <= glimit
-            res_s.append(e_site[one][ok1]), res_r.append(e_room[one][ok1])
-            res_t.append(t1[ok1] + react), res_n.append(row_node[e_row[one][ok1]])
+            res_s.append(e_site[one][ok1]); res_r.append(e_room[one][ok1])
+            res_t.append(t1[ok1] + react); res_n.append(row_node[e_row[one][ok1]])
             multi = np.repeat(gsize > 1, gsize)
             e_row, e_g, e_site, inc = e_row[multi], e_g[multi], e_site[multi], inc[multi]
             # several ways out: max over samples of min over doors -> triples (sample walks)
@@ -1057,8 +1057,8 @@ def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:
             hit = np.flatnonzero(val == gmax[gid])
             at = hit[np.r_[True, gid[hit][1:] != gid[hit][:-1]]]
             full = count == wg.room_nsamp[room[starts]]
-            res_s.append(site[starts][full]), res_r.append(room[starts][full])
-            res_t.append(gmax[full] + react), res_n.append(node[at][full])
+            res_s.append(site[starts][full]); res_r.append(room[starts][full])
+            res_t.append(gmax[full] + react); res_n.append(node[at][full])
         return [res_s, res_r, res_t, res_n]
 
     def run(glimit: float, use: np.ndarray, room_mask: np.ndarray | None) -> list[list[np.ndarray]]:

@@ -23,12 +23,14 @@ of every cost field.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from planner.errors import InputError
 
@@ -47,12 +49,14 @@ CONVERSION_MODES: tuple[str, ...] = ("dual_use", "repurpose", "either")
 its residents (rooms with beds) move to rooms with spare beds; `either`: the optimiser
 chooses one of the two for each converted room (the plan states which)."""
 
+_T = TypeVar("_T")
 
-def _p(default: Any, unit: str, doc: str, section: str, source: str = "") -> Any:
+
+def _p(default: _T, unit: str, doc: str, section: str, source: str = "") -> _T:
     """A parameter field with its unit, description, TOML section and source note."""
     meta = {"unit": unit, "doc": doc, "section": section, "source": source}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+        return field(default_factory=partial(copy.copy, default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -334,7 +338,7 @@ def _sections() -> dict[str, list[str]]:
     return out
 
 
-def parameters_from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Parameters:
+def parameters_from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Parameters:  # noqa: C901  debt: issue 16 (complexity 17)
     """Parameters from a TOML-like mapping of sections; unknown keys raise `InputError`."""
     sections = _sections()
     changes: dict[str, Any] = {}

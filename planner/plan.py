@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,11 @@ from planner.errors import InputError, OutputError
 from planner.files import umask_mode
 from planner.params import Parameters
 from planner.relocation import demand_after, relocations_frame
+
+if TYPE_CHECKING:  # types only: plan.json needs no solver at import time
+    from planner.model import Solution
+    from planner.network import ReachTable
+    from planner.station import Station
 
 
 def jsonable(obj: Any) -> Any:
@@ -120,7 +125,7 @@ def parameters_from_plan(plan: dict) -> Parameters:
     return Parameters(**kw)
 
 
-def build_plan(*, station, sites: pd.DataFrame, costs: pd.DataFrame, reach, solution,
+def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,
                phases: pd.Series | None = None, notes: list[str] | None = None) -> dict:
     """The plan.json dict from the pipeline's plain data.
 

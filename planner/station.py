@@ -151,7 +151,7 @@ def _read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
 def _bool_col(s: pd.Series | None, n: int, default: bool | None) -> pd.Series:
     if s is None:
         return pd.Series([default] * n, dtype="boolean")
-    def conv(v):
+    def conv(v: object) -> bool | None:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
             return default
         if isinstance(v, str):

@@ -42,7 +42,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,8 +111,8 @@ class _Runner:
         self.station, self.reach = station, reach
         self.workers, self.scheduler = workers, scheduler
         self._pool: ProcessPoolExecutor | None = None
-        self._client = None
-        self._remote: tuple | None = None
+        self._client: Any = None  # a dask.distributed Client (optional dependency)
+        self._remote: tuple[Any, Any] | None = None
 
     def __enter__(self) -> "_Runner":
         return self
@@ -151,17 +151,18 @@ class _Runner:
         try:
             from dask.distributed import Client, as_completed as das_completed
         except ImportError:
-            raise InputError("--scheduler", self.scheduler, "needs dask.distributed, which is not installed",
+            raise InputError("--scheduler", str(self.scheduler), "needs dask.distributed, which is not installed",
                              'pip install "safe-room-planner[dask]" (or drop --scheduler for a local pool)') from None
         if self._client is None:
             try:
                 self._client = Client(self.scheduler, timeout="30s")
             except OSError as exc:
-                raise InputError("--scheduler", self.scheduler, f"cannot be reached ({exc})",
+                raise InputError("--scheduler", str(self.scheduler), f"cannot be reached ({exc})",
                                  "start the scheduler (dask scheduler) or give its tcp://HOST:PORT") from None
             st, rc = self._client.scatter([self.station, self.reach], broadcast=True)
             self._remote = (st, rc)
-        st, rc = self._remote  # type: ignore[misc]
+        assert self._remote is not None
+        st, rc = self._remote
         futs = [self._client.submit(_dask_task, st, rc, s, pure=False) for s in specs]
         index = {f.key: i for i, f in enumerate(futs)}
         out: list[dict | None] = [None] * len(specs)
@@ -276,7 +277,7 @@ def _round_up(x: float) -> float:
     return float(math.ceil(x / q - 1e-9) * q)
 
 
-def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,
+def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,  # noqa: C901  debt: issue 16 (complexity 18)
               scheduler: str | None = None, reach: Any = None, *, time_limit_s: float | None = None,
               check: bool = False, full_cover: dict | None = None) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
@@ -315,7 +316,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     first: dict[int, dict] = {}
     todo = []
     for i, b in enumerate(bs):
-        if fc_cost is not None and b >= fc_cost - 1e-6:
+        if full_cover is not None and fc_cost is not None and b >= fc_cost - 1e-6:
             first[i] = finish(_relabel(full_cover, b, "full-cover plan"), "full-cover plan")
         else:
             todo.append(i)

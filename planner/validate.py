@@ -200,7 +200,7 @@ def _check_overlaps(station: Station, usable: np.ndarray, out: list[Finding]) ->
 
 
 # ---------------------------------------------------------------------- doors
-def _check_doors(station: Station, usable: np.ndarray, out: list[Finding]) -> None:
+def _check_doors(station: Station, usable: np.ndarray, out: list[Finding]) -> None:  # noqa: C901  debt: issue 16 (complexity 21)
     f = _file(station, "doors", "doors.geojson")
     fr = _file(station, "rooms", "rooms.geojson")
     doors = station.doors
@@ -333,7 +333,7 @@ def _demand_any(station: Station) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ residents
-def _check_residents(station: Station, usable: np.ndarray, out: list[Finding]) -> None:
+def _check_residents(station: Station, usable: np.ndarray, out: list[Finding]) -> None:  # noqa: C901  debt: issue 16 (complexity 16)
     f = _file(station, "residents", "residents.csv")
     res = station.residents
     rooms = station.rooms
@@ -455,7 +455,7 @@ def _check_budget(station: Station, cand: np.ndarray, out: list[Finding]) -> Non
         return
     costs = site_costs(sites, station)["total_cost"]
     cheapest = float(costs.min())
-    if p.budget < cheapest:
+    if p.budget is not None and p.budget < cheapest:
         out.append(Finding("error", _file(station, "scenario", "scenario.toml"), "[model] budget",
                            f"is {p.budget:,.0f} {p.currency}, less than the cheapest conversion "
                            f"({costs.idxmin()}: {cheapest:,.0f} {p.currency}): nothing can be converted",

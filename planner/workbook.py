@@ -17,8 +17,9 @@ import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
@@ -75,8 +76,8 @@ def _header(ws: Worksheet, row: int, labels: list[str], height: float = 30.0) ->
     ws.row_dimensions[row].height = height
 
 
-def _widths(ws: Worksheet, widths: dict[int, float] | list[float]) -> None:
-    items = widths.items() if isinstance(widths, dict) else enumerate(widths, 1)
+def _widths(ws: Worksheet, widths: Mapping[int, float] | Sequence[float]) -> None:
+    items = widths.items() if isinstance(widths, Mapping) else enumerate(widths, 1)
     for j, w in items:
         ws.column_dimensions[get_column_letter(j)].width = w
 
@@ -87,7 +88,8 @@ def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
 
     `body`: the table rows below the header, kept as columns for `planner.xlsxrows` (not in `ws`).
     """
-    n_body = max((len(c.values) for c in body), default=0) if body else 0
+    body = body or []
+    n_body = max((len(c.values) for c in body), default=0)
     for j in range(1, n_cols + 1):
         best = 0
         for i in range(header_row, min(max(ws.max_row, header_row + n_body), header_row + sample) + 1):
@@ -130,7 +132,7 @@ def _cache(ws: Worksheet, cell: Any, value: Any) -> None:
         ws.parent._planner_cache.setdefault(ws.title, {})[cell.coordinate] = v
 
 
-def _fcell(ws: Worksheet, row: int, column: int, formula: str, value: Any, fmt: str | None = None) -> Any:
+def _fcell(ws: Worksheet, row: int, column: int, formula: str | float, value: Any, fmt: str | None = None) -> Any:
     """Write a formula with its cached value (what the planner computed) and a number format."""
     c = ws.cell(row=row, column=column, value=formula)
     if isinstance(formula, str) and formula.startswith("="):
@@ -252,7 +254,7 @@ def _safe_rooms_table(plan: dict, costs: pd.DataFrame, sites: pd.DataFrame, stat
     return sr
 
 
-def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
+def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,  # noqa: C901  debt: issue 16 (complexity 15)
                 prefs: dict[str, str]) -> dict[str, Any]:
     """The Safe rooms sheet with live cost formulas; returns cell references for the other sheets."""
     ws = wb.create_sheet(SAFE_SHEET)
@@ -261,7 +263,7 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     sr = _safe_rooms_table(plan, costs, sites, station)
     scen = list(station.scenarios)
     # (header, key, number format); key "_x" = driver value, "=name" = formula from costs
-    money, money_c = _money_fmt(cur), _money_fmt(cur, cents=True)
+    money_c = _money_fmt(cur, cents=True)
     cols: list[tuple[str, str, str | None]] = [
         ("Order", "order", "0"), ("Room id", "room_id", None), ("Name", "name", None), ("Sector", "sector", None),
         ("Deck", "deck", "0"), ("Kind", "kind", None), ("Conversion mode", "mode", None),
@@ -572,7 +574,7 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     return {"first": first, "phases": phases, "names": names, "values": values}
 
 
-def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:
+def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:  # noqa: C901  debt: issue 16 (complexity 16)
     ws = wb.create_sheet("Budget what-if")
     cur = station.params.currency
     ws.cell(row=1, column=1, value="What if the budget were different?").font = TITLE_FONT
@@ -676,7 +678,7 @@ def _share(sh: int, res: int) -> float:
     return sh / res if res else 1.0
 
 
-def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:
+def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:  # noqa: C901  debt: issue 16 (complexity 18)
     """A plain-language paragraph from the plan's numbers (figures as planned)."""
     p = station.params
     cur = p.currency
@@ -873,7 +875,7 @@ def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataF
     _print_setup(ws, f"{hr}:{hr}")
 
 
-def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],
+def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],  # noqa: C901  debt: issue 16 (complexity 15)
              phase_info: dict[str, Any]) -> None:
     ws = wb.active
     ws.title = "Summary"
@@ -905,13 +907,13 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     num = lambda col: float(pd.to_numeric(sr[col], errors="coerce").fillna(0).sum()) if col in sr else 0.0  # noqa: E731
     total_v = round(num("_total_cost"), 2)
     budget_v = p.budget
-    has_b = isinstance(budget_v, (int, float))
+    has_b = budget_v is not None
     conv_v = num("_converted")
     figures: list[tuple[str, Any, Any, str | None, str]] = [
         ("Total cost", f"={safe['total']}", total_v, money, "sum of the Safe rooms sheet (live formula)"),
         ("Budget", f'=IF(ISNUMBER({budget_ref}),{budget_ref},"no budget")', budget_v if has_b else "no budget",
          money, "Assumptions: budget"),
-        ("Budget left", f'=IF(ISNUMBER({budget_ref}),{budget_ref}-B{r},"")', budget_v - total_v if has_b else "",
+        ("Budget left", f'=IF(ISNUMBER({budget_ref}),{budget_ref}-B{r},"")', budget_v - total_v if budget_v is not None else "",
          money, "budget - total cost"),
         ("Share of budget", f'=IF(ISNUMBER({budget_ref}),IF({budget_ref}>0,B{r}/{budget_ref},""),"")',
          (total_v / budget_v if budget_v else "") if has_b else "", "0.0%", ""),
@@ -934,7 +936,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         full_row = r + len(figures) - 1
         figures.append(("Extra money needed for full coverage",
                         f'=IF(ISNUMBER({budget_ref}),MAX(0,B{full_row}-{budget_ref}),"")',
-                        max(0.0, float(full) - budget_v) if has_b else "", money, "full coverage - budget"))
+                        max(0.0, float(full) - budget_v) if budget_v is not None else "", money, "full coverage - budget"))
     for label, v, cached, fmt, note in figures:
         ws.cell(row=r, column=1, value=label)
         c = _fcell(ws, r, 2, v, cached, fmt)
@@ -1061,15 +1063,15 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
         book = ET.fromstring(zin.read("xl/workbook.xml"))
         rels = ET.fromstring(zin.read("xl/_rels/workbook.xml.rels"))
         target = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", ns)}
-        part_of = {}
-        for sh in book.find("m:sheets", ns):
-            t = target[sh.get(f"{{{ns['r']}}}id")].lstrip("/")
+        part_of: dict[str | None, str] = {}
+        for sh in book.findall("m:sheets/m:sheet", ns):
+            t = str(target[sh.get(f"{{{ns['r']}}}id")]).lstrip("/")
             part_of[sh.get("name")] = t if t.startswith("xl/") else "xl/" + t
         items = [(info, zin.read(info.filename)) for info in zin.infolist()]
     parts = {part_of[name]: vals for name, vals in cache.items() if name in part_of and vals}
     body_of = {part_of[name]: b for name, b in (bodies or {}).items() if name in part_of}
 
-    def fill(vals: dict[str, Any]):
+    def fill(vals: dict[str, Any]) -> Callable[[re.Match], str]:
         def sub(m: re.Match) -> str:
             v = vals.get(m.group(1))
             if v is None:

@@ -15,20 +15,20 @@ from __future__ import annotations
 import json
 import os
 
-from hypothesis import settings
-
-# Property tests: the same examples on every run by default, so that `make test` (and CI) is
-# reproducible; HYPOTHESIS_PROFILE=explore draws new examples each run to hunt for failures.
-settings.register_profile("repeatable", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import settings
 from shapely.geometry import mapping
+
+# Property tests: the same examples on every run by default, so that `make test` (and CI) is
+# reproducible; HYPOTHESIS_PROFILE=explore draws new examples each run to hunt for failures.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def _feature(d: Mapping[str, Any]) -> dict:

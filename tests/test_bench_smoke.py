@@ -17,8 +17,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not an installed package
 
-from bench.run import fit_power_law, markdown, run_suite  # noqa: E402
-from bench.spopt_compare import load_coverage, save_coverage, solve_planner, solve_sparse  # noqa: E402
+from bench.run import fit_power_law, markdown, run_suite
+from bench.spopt_compare import load_coverage, save_coverage, solve_planner, solve_sparse
 
 HAS_SPOPT = importlib.util.find_spec("spopt") is not None and importlib.util.find_spec("psutil") is not None
 
@@ -65,6 +65,7 @@ def test_power_law_fit_recovers_exponent() -> None:
     assert fit_power_law([1000], [1.0]) is None
 
 
+@pytest.mark.slow
 def test_suite_on_a_tiny_station(tmp_path: Path) -> None:
     """The whole harness (child processes included) on a generated 30-room station."""
     res = run_suite([30], tmp_path / "results", tmp_path / "cache", spopt=HAS_SPOPT, limit=True,

@@ -175,6 +175,7 @@ def test_output_passes_the_validator(tmp_path: Path) -> None:
     assert not errors, errors[:5]
 
 
+@pytest.mark.slow
 def test_bundled_station_unity_is_what_its_readme_command_makes(tmp_path: Path) -> None:
     """inputs/station-unity was made by the command in its README (same bytes)."""
     unity = Path(__file__).resolve().parents[1] / "inputs" / "station-unity"

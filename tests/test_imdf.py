@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from pyproj import Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -463,6 +462,7 @@ def test_links_never_skip_a_level_left_out(tmp_path: Path) -> None:
     assert rep.vertical_links == 0                                        # S0 and S3 are two floors apart
 
 
+@pytest.mark.slow
 @needs_sample
 def test_sample_full_proposal_with_filled_residents(tmp_path: Path) -> None:
     """The issue's check: a full proposal runs on the imported venue with filled residents."""

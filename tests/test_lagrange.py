@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import planner.model as M
+from planner.errors import PlannerError
 from planner.model import orchestrate
 from planner.model.highs import solve_highspy
 from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, residual_demand, shelter_flow,
@@ -115,7 +116,7 @@ def test_lagrangian_path_matches_brute_force_bounds(seed: int, monkeypatch) -> N
     inst = random_instance(seed, n_rooms=10, n_sites=n_sites, n_scen=2)
     bf = brute_force(inst, "cover-all", None, 1)
     if bf is None:
-        with pytest.raises(Exception):
+        with pytest.raises(PlannerError):
             solve_inst(inst, objective="cover-all")
         return
     opt = bf[0][0]

@@ -208,6 +208,7 @@ def test_time_limit_returns_labelled_plan() -> None:
     assert verify(p, s) == []
 
 
+@pytest.mark.slow
 def test_generated_station_end_to_end_passes_the_independent_checker(tmp_path) -> None:
     from planner.check import check_plan
     from planner.costs import site_costs

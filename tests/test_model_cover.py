@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 import pytest
 
+from planner.errors import PlannerError
 from planner.model import Problem, compile_problem, pure, solve
 from planner.model.cover import build_cover_model, cover_start
 from planner.model.highs import Run, integral_objective, integral_run, solve_highspy
@@ -95,7 +96,7 @@ def test_pure_cover_matches_brute_force(seed: int, objective: str) -> None:
     p = make(inst, objective=objective, budget=budget, backup_k=k, **opts)
     assert compile_problem(p).uncapacitated
     if bf is None:
-        with pytest.raises(Exception):
+        with pytest.raises(PlannerError):
             solve(p, progress=False)
         return
     sol = solve(p, progress=False)
@@ -116,7 +117,7 @@ def test_pure_cover_matches_brute_force(seed: int, objective: str) -> None:
     if len(a):
         t = inst["times"]
         chosen = np.isin([f"j{k_}" for k_ in range(t.shape[1])], sol.chosen)
-        for r, j, ws in a[["room_id", "site_id", "walk_s"]].itertuples(index=False):
+        for r, _j, ws in a[["room_id", "site_id", "walk_s"]].itertuples(index=False):
             i = int(r[1:])
             assert ws == pytest.approx(np.min(np.where(chosen, t[i], np.inf)))
 
@@ -198,7 +199,7 @@ def test_cover_all_search_path_matches_brute_force(seed: int, monkeypatch) -> No
     bf = brute(inst, "cover-all", None, k, existing)
     p = make(inst, objective="cover-all", backup_k=k, **opts)
     if bf is None:
-        with pytest.raises(Exception):
+        with pytest.raises(PlannerError):
             solve(p, progress=False)
         return
     sol = solve(p, progress=False)

@@ -27,7 +27,7 @@ def make_problem(seed: int, n_sites: int = 5, n_rooms: int = 8, flow: float = 0.
                           index=pd.Index(rooms, name="room_id"))
     weight = pd.Series(np.where(rng.random(n_rooms) < 0.25, 3.0, 1.0), index=demand.index)
     rows = []
-    for i, r in enumerate(rooms):
+    for r in rooms:
         k = rng.integers(1, min(4, n_sites + 1))
         for j in rng.choice(n_sites, size=k, replace=False):
             rows.append({"room_id": r, "site_id": sites[j], "walk_s": float(rng.integers(5, 60)), "door_id": "d"})
@@ -206,6 +206,7 @@ def test_coverage_queue_by_hand():
     assert coverage(prob, ["S"])["night"] == 2  # walk rounded up to 40 s: 20 s of door time
 
 
+@pytest.mark.slow
 def test_with_the_real_model_on_a_generated_station(tmp_path):
     """End to end: model plan -> phases; the last phase shelters what the plan shelters."""
     pytest.importorskip("planner.model")

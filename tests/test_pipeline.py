@@ -52,6 +52,7 @@ def test_cover_all_over_budget_is_explained(small_station, tmp_path, capsys):
     assert "max-cover" in err
 
 
+@pytest.mark.slow
 def test_propose_writes_a_new_folder_and_never_overwrites(small_station, tmp_path):
     reports = tmp_path / "reports"
     assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 0
@@ -71,6 +72,7 @@ def test_propose_writes_a_new_folder_and_never_overwrites(small_station, tmp_pat
         assert stat.S_IMODE((f / "plan.json").stat().st_mode) == 0o666 & ~mask
 
 
+@pytest.mark.slow
 def test_phased_proposal_and_options_after_the_verb(small_station, tmp_path):
     """Declared phases reach plan.json (per-phase table) and the checker; --debug/--quiet after the verb."""
     scen = tmp_path / "phased.toml"
@@ -109,6 +111,7 @@ def test_failed_run_leaves_reports_untouched(small_station, tmp_path):
     assert _snapshot(reports) == before
 
 
+@pytest.mark.slow
 def test_failure_while_writing_leaves_reports_untouched(small_station, tmp_path, monkeypatch):
     import planner.workbook
 

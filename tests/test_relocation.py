@@ -55,7 +55,7 @@ def _fits(dem: np.ndarray, reach: np.ndarray, cap: np.ndarray, open_: np.ndarray
     return maximum_flow(g, src, sink).flow_value == dem.sum()
 
 
-def brute_force(D: np.ndarray, reach: np.ndarray, cap: np.ndarray, cost: np.ndarray, rel: RelocationInputs,
+def brute_force(D: np.ndarray, reach: np.ndarray, cap: np.ndarray, cost: np.ndarray, rel: RelocationInputs,  # noqa: C901  debt: issue 16 (complexity 16)
                 room_ids: list[str]) -> float:
     """Least cost + cross-sector penalty of a cover-all plan with relocation, by enumeration (inf = none).
 

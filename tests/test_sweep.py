@@ -113,6 +113,7 @@ def local_table(station, prepared, budgets):
     return sweep(station, budgets, workers=2, reach=prepared[1])
 
 
+@pytest.mark.slow
 def test_sweep_monotone_and_checked(station, local_table, budgets):
     t = local_table
     assert list(t["budget"]) == sorted(budgets)
@@ -146,6 +147,7 @@ def _same_plans(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert list(a["chosen"]) == list(b["chosen"])
 
 
+@pytest.mark.slow
 def test_dask_and_local_pool_give_identical_plans(station, prepared, budgets, local_table, dask_address):
     from planner.sweep import sweep
 
@@ -153,6 +155,7 @@ def test_dask_and_local_pool_give_identical_plans(station, prepared, budgets, lo
     _same_plans(t, local_table)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_rooms,seed", [(40, 3), (60, 7)])
 def test_generated_station_dask_equals_local_and_plans_check(tmp_path, dask_address, n_rooms, seed):
     pytest.importorskip("planner.model")
@@ -183,6 +186,7 @@ def test_generated_station_dask_equals_local_and_plans_check(tmp_path, dask_addr
         assert check_plan(sb, plan) == [], f"budget {b}"
 
 
+@pytest.mark.slow
 def test_run_sweep_command_writes_a_new_folder(station, tmp_path):
     from planner.sweep import run_sweep_command
 

@@ -39,7 +39,7 @@ def notched(w: float, h: float, features: list[tuple[int, float, float, float, s
         nrm = np.array([-u[1], u[0]])  # into the room (counter-clockwise ring)
         pts.append(tuple(a))
         pos = 0.3
-        for wall, at, fw, fd, kind in sorted(f for f in features if f[0] == k):
+        for _wall, at, fw, fd, kind in sorted(f for f in features if f[0] == k):
             s = max(pos, at * length)
             if s + fw > length - 0.3:
                 break

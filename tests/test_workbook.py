@@ -264,6 +264,7 @@ def test_declared_phases_and_embedded_map(setup, tmp_path):
     assert len(wb["Map"]._images) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lxml", ["True", "False"])
 def test_cached_values_with_either_xml_writer(setup, tmp_path, lxml):
     """openpyxl writes an empty formula value as ``<v></v>`` with lxml and ``<v />`` without; the

@@ -137,7 +137,7 @@ def assignment_columns(c: Compiled, all_scen: bool = False,
     return qq, ss, yub
 
 
-def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
+def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,  # noqa: C901  debt: issue 16 (complexity 16)
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
                  only_sites: np.ndarray | None = None, all_scen: bool = False,
                  tight_cols: np.ndarray | None = None) -> Arrays:

@@ -104,7 +104,7 @@ def _dominated_sites(A: sp.csr_matrix, cost: np.ndarray, objc: np.ndarray, fixed
     return out
 
 
-def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,
+def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,  # noqa: C901  debt: issue 16 (complexity 15)
                       cover_at_least: float | None = None) -> CoverModel:
     """The pure cover model as arrays (see `CoverModel`); `stage2`: max-cover's least-cost solve at
     coverage >= `cover_at_least` (priority-weighted persons summed over the scenarios)."""

@@ -97,7 +97,7 @@ def cover_all_arrays(ar: Arrays, J: int) -> tuple[sp.csr_matrix, np.ndarray] | N
     return A, np.ceil(ar.row_lo - 1e-9)
 
 
-def cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_matrix, np.ndarray],
+def cover_all_search(p: Problem, c: Compiled, ar: Arrays, rows: tuple[sp.csr_matrix, np.ndarray],  # noqa: C901  debt: issue 16 (complexity 15)
                       start_vec: np.ndarray | None, t_all: float, options: dict[str, Any],
                       stats: dict[str, Any]) -> tuple[Run, float]:
     """The pure cover-all model (set covering) through solution merging; (run, HiGHS s).

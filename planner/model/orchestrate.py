@@ -133,7 +133,7 @@ def _infeasible(p: Problem, c: Compiled, free: Solution | None) -> InfeasibleErr
     return InfeasibleError(explain_infeasible(p, _compiled=c))
 
 
-def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: Solution | None = None) -> Solution:
+def _solve(p: Problem, start: list[str] | None, progress: bool, budget_checked: Solution | None = None) -> Solution:  # noqa: C901  debt: issue 16 (complexity 41)
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     say = log if progress else (lambda *_: None)
