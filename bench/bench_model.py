@@ -80,7 +80,7 @@ def station_problem(n_rooms: int, seed: int = 1, **overrides) -> tuple[Problem, 
     """A generated station (cached), its reach table (cached), costs -> Problem; with stage timings."""
     from planner.costs import site_costs
     from planner.generate import generate_station
-    from planner.network import reach_table
+    from planner.network import default_cache_dir, reach_table
     from planner.sites import candidate_sites
     from planner.station import load_station
 
@@ -96,7 +96,7 @@ def station_problem(n_rooms: int, seed: int = 1, **overrides) -> tuple[Problem, 
     times["load_s"] = time.perf_counter() - t
     t = time.perf_counter()
     sites = candidate_sites(st)
-    reach = reach_table(st, sites)
+    reach = reach_table(st, sites, cache_dir=default_cache_dir())
     times["reach_s"] = time.perf_counter() - t
     t = time.perf_counter()
     costs = site_costs(sites, st)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.costs import site_costs
 from planner.maps import plot_maps, write_plan_gpkg
-from planner.network import reach_table
+from planner.network import default_cache_dir, reach_table
 from planner.progress import set_quiet
 from planner.sites import candidate_sites
 from planner.station import load_station
@@ -84,7 +84,7 @@ def main() -> None:
     st = load_station(args.station)
     sites = candidate_sites(st)
     t = time.perf_counter()
-    reach = reach_table(st, sites)
+    reach = reach_table(st, sites, cache_dir=default_cache_dir())
     print(f"reach table (cache allowed): {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     costs = site_costs(sites, st)

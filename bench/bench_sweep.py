@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
+    from planner.network import default_cache_dir
     from planner.pipeline import prepare
     from planner.station import load_station
     from planner.sweep import budget_grid, full_cover_plan, run_sweep
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"station {station.name}: {len(station.rooms)} rooms, "
           + ", ".join(f"{s} {int(v):,}" for s, v in station.demand().sum().items()), flush=True)
     t = time.perf_counter()
-    sites, reach, costs = prepare(station)
+    sites, reach, costs = prepare(station, None, default_cache_dir())
     t_prep = time.perf_counter() - t
     t = time.perf_counter()
     fc = full_cover_plan(station, reach, args.time_limit)

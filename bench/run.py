@@ -168,7 +168,7 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     from planner.check import check_plan
     from planner.errors import InfeasibleError
     from planner.model import Problem, build_arrays, compile_problem, solve
-    from planner.network import reach_table
+    from planner.network import default_cache_dir, reach_table
     from planner.pipeline import prepare
     from planner.plan import build_plan, write_json_atomic
     from planner.progress import set_quiet
@@ -193,7 +193,7 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     mark("load", t)
     t = time.perf_counter()
     sites0 = candidate_sites(st)
-    reach = reach_table(st, sites0)          # PLANNER_CACHE_DIR is a fresh folder: computed, then cached
+    reach = reach_table(st, sites0, cache_dir=default_cache_dir())  # PLANNER_CACHE_DIR is a fresh folder: computed, then cached
     mark("reach", t)
     t = time.perf_counter()
     sites, reach, costs = prepare(st, reach)
@@ -220,7 +220,7 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     plan["objective"] = problem.objective
     mark("workbook", t)
     t = time.perf_counter()
-    breaches = check_plan(st, plan)
+    breaches = check_plan(st, plan, cache_dir=default_cache_dir())
     mark("check", t)
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@ it recomputes from the station's files and the plan's own parameters
 
 - walking times (the reach table of `planner.network`): every assignment's
   walk is within the reach time and matches the recomputed walk within 0.5 s;
-- capacities from the room polygons, with the capacity rule of DESIGN.md
+- capacities from the room polygons, with the capacity rule of docs/model.md (section 2)
   (usable = (area - life support) x (1 - stores); capacity = min(floor(usable /
   area per occupant), floor(usable x clear height / volume per occupant)));
 - door queues: a fluid queue replayed from the assigned arrival times; the
@@ -31,12 +31,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
+from planner.network import ReachTable, reach_table, unwalkable_rooms
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
@@ -86,7 +88,7 @@ def plan_parameters(plan: dict, fallback: Parameters) -> Parameters:
 
 
 def recompute_capacity(area_m2: np.ndarray, p: Parameters) -> np.ndarray:
-    """Capacity (persons) of rooms of the given floor areas (m2), by the rule of DESIGN.md."""
+    """Capacity (persons) of rooms of the given floor areas (m2), by the rule of docs/model.md (section 2)."""
     area = np.asarray(area_m2, dtype=float)
     usable = np.maximum(0.0, area - p.life_support_area_m2) * (1.0 - p.stores_fraction)
     by_area = np.floor(usable / p.area_per_occupant_m2 + 1e-9)
@@ -134,13 +136,31 @@ def _num(s: pd.Series) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- main
-def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:  # noqa: C901  debt: issue 16 (complexity 27)
-    """Every breach of `plan` (a plan.json dict) against the station's inputs; empty when the plan holds.
+def check_plan(station: Station, plan: dict, reach: ReachTable | None = None,  # noqa: C901  debt: issue 16 (complexity 27)
+               cache_dir: str | Path | None = None) -> list[Breach]:
+    """Every breach of `plan` against the station's inputs; empty when the plan holds.
 
-    The plan's own parameters are used (they may differ from the station's scenario
-    file, e.g. a budget override). `reach` may pass a reach table computed
-    independently of the plan (tests); by default it is recomputed with
-    `planner.network.reach_table` under the plan's parameters.
+    The checker shares no code with the optimiser: it recomputes capacities (persons),
+    door flows (persons/s), walking times (s), door queues, costs (currency) and coverage
+    from the inputs and the plan's own parameters (they may differ from the station's
+    scenario file, e.g. a budget override).
+
+    Parameters
+    ----------
+    station : Station
+        The station the plan is for.
+    plan : dict
+        A plan.json dict (`planner.plan.read_plan`, or `PlanRun.plan`).
+    reach : ReachTable, optional
+        Walking times computed for the plan's parameters; by default recomputed with
+        `planner.network.reach_table` under the plan's parameters.
+    cache_dir : str or Path, optional
+        Reach-table cache folder for that recomputation (None: no cache).
+
+    Returns
+    -------
+    list of Breach
+        One entry per breach (kind, where, what); empty when the plan holds.
     """
     out: list[Breach] = []
     try:
@@ -254,9 +274,7 @@ def check_plan(station: Station, plan: dict, reach: Any = None) -> list[Breach]:
 
     # walking times
     if reach is None:
-        from planner.network import reach_table
-
-        reach = reach_table(st)
+        reach = reach_table(st, cache_dir=cache_dir)
     _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
     pairs["room_id"] = pairs["room_id"].astype(str)
@@ -506,11 +524,9 @@ def _check_phases(safe: pd.DataFrame, costs: pd.Series, crew_days: pd.Series, ri
                                                           f"over the phase's cumulative budget {ph.budget:,.2f}"))
 
 
-def _check_walks(station: Station, reach: Any, out: list[Breach]) -> None:
+def _check_walks(station: Station, reach: ReachTable, out: list[Breach]) -> None:
     """Occupied rooms with a door but points with no finite walk inside the room to a door: the
     plan cannot route their people (the walk model, not the plan, is at fault: the inputs need fixing)."""
-    from planner.network import unwalkable_rooms
-
     if "leg_s" not in getattr(reach, "rooms", pd.DataFrame()).columns:
         return
     stuck = unwalkable_rooms(station, reach)

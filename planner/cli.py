@@ -52,6 +52,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """The reach-table cache of the command line (`planner.network.default_cache_dir`); None with --no-cache."""
+    from planner.network import default_cache_dir
+
+    return None if getattr(args, "no_cache", False) else default_cache_dir()
+
+
 def _load(args: argparse.Namespace, validate: bool = True) -> Station:
     from planner.station import load_station
 
@@ -108,7 +115,7 @@ def cmd_reach(args: argparse.Namespace) -> int:
 
     station = _load(args)
     with stage("reach table"):
-        reach = reach_table(station, cache=not args.no_cache)
+        reach = reach_table(station, cache_dir=_cache_dir(args))
     print(reach_summary(station, reach))
     if args.out:
         from planner.plan import write_table
@@ -123,7 +130,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from planner.plan import write_json_atomic
 
     station = _load(args)
-    run = plan_station(station, fallback_max_cover=False)
+    run = plan_station(station, fallback_max_cover=False, cache_dir=_cache_dir(args))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = write_json_atomic(out / "plan.json", run.plan)
@@ -139,7 +146,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     station = load_station(args.station, scenario=getattr(args, "scenario", None))
     plan = read_plan(Path(args.plan))
-    breaches = check_plan(station, plan)
+    breaches = check_plan(station, plan, cache_dir=_cache_dir(args))
     if breaches:
         print(format_breaches(breaches))
         return EXIT_BREACH
@@ -152,7 +159,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from planner.proposal import propose
 
     station = _load(args)
-    run = plan_station(station)
+    run = plan_station(station, cache_dir=_cache_dir(args))
     sweep = None
     if args.whatif_budgets > 0:
         from planner.progress import stage
@@ -180,7 +187,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     folder = run_sweep_command(station, budgets=budgets, budget_range=args.budget_range,
                                out_root=Path(args.out), scheduler=args.scheduler,
                                workers=args.workers, scenario_name=args.scenario,
-                               time_limit_s=args.time_limit)
+                               time_limit_s=args.time_limit, cache_dir=_cache_dir(args))
     print(f"sweep written to {folder}")
     return EXIT_OK
 

@@ -1,4 +1,4 @@
-"""Cost and labour model of a safe-room conversion (DESIGN.md, "Cost and schedule model").
+"""Cost and labour model of a safe-room conversion (docs/model.md, section 3).
 
 Every line is written ONCE, in `COST_LINES` / `DERIVED`, as a small expression over
 driver columns (per room) and parameters (`planner.params`, sections costs, labour,

@@ -1,6 +1,6 @@
 """Walking network and reach table: seconds on foot from every room to every candidate safe room.
 
-Model (DESIGN.md, "Walking time"):
+Model (docs/model.md, section 1):
 
 - Nodes are door sides. A level door is one node shared by the two spaces it joins
   (passing a door leaf takes no time); a vertical link (stairs, lift: `vertical` True)
@@ -39,9 +39,11 @@ Model (DESIGN.md, "Walking time"):
   ``params.shelter_in_place = False`` the self pair keeps its computed time (walk
   from the farthest point to the room's own best door) and that door.
 
-The table is cached under ``$PLANNER_CACHE_DIR/reach`` (default ``.cache/reach``),
-keyed by a hash of the room and door geometry and attributes, the walking
-parameters and the site list.
+The table can be cached in a folder the caller names (`reach_table`'s `cache_dir`; library
+calls write nothing unless asked), keyed by a hash of the room and door geometry and
+attributes, the walking parameters and the site list. The command line caches under
+`default_cache_dir()`: ``$PLANNER_CACHE_DIR/reach``, else ``.cache/reach`` in the working
+directory.
 
 Worker processes: the in-room walks (room by room) and the shortest paths (tile by tile)
 run in up to `_REACH_WORKERS_MAX` processes forked from this one when there is enough work
@@ -54,7 +56,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import itertools
 import multiprocessing as mp
 import os
 import pickle
@@ -578,9 +579,9 @@ than this: no workers."""
 _CHUNKS_PER_WORKER = 4
 """Work is cut into this many runs per worker, each handed to the next free worker (so that
 uneven runs even out)."""
-_FORKED_CALLS: dict[int, Callable[[Any], Any]] = {}
-"""The functions of the running `_fork_map` calls, by token, inherited by their forked workers."""
-_FORK_TOKENS = itertools.count()
+_WORKER_FN: Callable[[Any], Any] | None = None
+"""Inside a `_fork_map` worker process only: the function it maps (set by the pool's initializer,
+inherited by fork, never pickled). The calling process never sets it."""
 
 
 def _reach_workers() -> int:
@@ -607,10 +608,16 @@ def _balanced_chunks(items: Sequence[T] | np.ndarray, weight: np.ndarray, worker
     return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def _forked_call(job: tuple[int, Any]) -> Any:
+def _adopt(fn: Callable[[Any], Any]) -> None:
+    """Pool initializer, run in each forked worker: keep the function the worker maps."""
+    global _WORKER_FN
+    _WORKER_FN = fn
+
+
+def _forked_call(item: Any) -> Any:
     """Run one item of a `_fork_map` in a worker, with the function it inherited."""
-    token, item = job
-    return _FORKED_CALLS[token](item)
+    assert _WORKER_FN is not None, "_forked_call runs only in a _fork_map worker"
+    return _WORKER_FN(item)
 
 
 def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
@@ -621,15 +628,14 @@ def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
     reads) by fork; only the items and the results are pickled."""
     workers = min(workers, len(items))
     if workers > 1 and "fork" in mp.get_all_start_methods():
-        token = next(_FORK_TOKENS)
-        _FORKED_CALLS[token] = fn
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                return list(pool.map(_forked_call, [(token, x) for x in items]))
+            # the initializer's argument reaches the workers by fork (a forked process is not
+            # handed pickled arguments), so closures work; the calling process keeps no state
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                     initializer=_adopt, initargs=(fn,)) as pool:
+                return list(pool.map(_forked_call, items))
         except Exception as exc:  # noqa: BLE001 - no fork, no memory, a worker killed: work here instead
             log(f"[planner] reach table: worker processes failed ({exc!r}); continuing in this process")
-        finally:
-            _FORKED_CALLS.pop(token, None)
     return [fn(x) for x in items]
 
 
@@ -899,18 +905,34 @@ def reach_key(station: Station, site_ids: list[str]) -> str:
     return h.hexdigest()[:24]
 
 
-def _cache_path(cache_dir: Path | None, key: str) -> Path:
-    base = Path(cache_dir) if cache_dir is not None else Path(os.environ.get("PLANNER_CACHE_DIR", ".cache")) / "reach"
-    return base / f"{key}.pkl.gz"
+def default_cache_dir() -> Path:
+    """The command line's reach-table cache: ``$PLANNER_CACHE_DIR/reach``, else ``.cache/reach``
+    under the working directory."""
+    return Path(os.environ.get("PLANNER_CACHE_DIR", ".cache")) / "reach"
 
 
 def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool = True,
-                cache_dir: Path | None = None) -> ReachTable:
-    """The reach table of a station (see the module doc; seconds, reaction time included).
+                cache_dir: str | Path | None = None) -> ReachTable:
+    """The reach table of a station: every (room, candidate site) pair within the reach time.
 
-    `sites` defaults to `planner.sites.candidate_sites(station)` (index = site room_id).
-    With `cache`, a table computed before for the same inputs is read back from
-    `cache_dir` (default ``$PLANNER_CACHE_DIR/reach`` or ``.cache/reach``).
+    Parameters
+    ----------
+    station : Station
+        The loaded station (rooms, doors, residents, parameters).
+    sites : pandas.DataFrame, optional
+        Candidate sites (index = site room_id); default `planner.sites.candidate_sites(station)`.
+    cache : bool
+        Use the cache folder when one is given (False: recompute and write nothing).
+    cache_dir : str or Path, optional
+        Folder of cached tables. A table computed before for the same inputs is read back
+        from it, and a new one is written into it. None (the default): no cache, nothing is
+        written. The command line passes `default_cache_dir()`.
+
+    Returns
+    -------
+    ReachTable
+        `pairs` with walking times in seconds (reaction time included), the door used, and the
+        nearest-door leg; see the module docstring.
     """
     if sites is None:
         from planner.sites import candidate_sites
@@ -918,8 +940,8 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
         sites = candidate_sites(station)
     site_ids = sorted(set(map(str, sites.index)))
     key = reach_key(station, site_ids)
-    path = _cache_path(cache_dir, key)
-    if cache and path.exists():
+    path = Path(cache_dir) / f"{key}.pkl.gz" if cache and cache_dir is not None else None
+    if path is not None and path.exists():
         try:
             with gzip.open(path, "rb") as fh:
                 obj = pickle.load(fh)
@@ -928,7 +950,7 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
         except Exception:  # a damaged cache entry is recomputed
             pass
     table = _compute(station, site_ids, key)
-    if cache:
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -1,6 +1,6 @@
 """Every number a user may change, in one typed object.
 
-`Parameters` holds the defaults of DESIGN.md. A station's `scenario.toml`
+`Parameters` holds the defaults (docs/model.md says where each is used). A station's `scenario.toml`
 overrides them section by section::
 
     [walking]
@@ -78,7 +78,12 @@ class Phase:
 
 @dataclass(frozen=True)
 class Parameters:
-    """All planner parameters with their defaults (see DESIGN.md)."""
+    """All planner parameters with their defaults, units and sources (docs/model.md: where each is used).
+
+    Build one with keyword arguments (``Parameters(reach_s=90.0)``), from a scenario file
+    (`load_parameters`), or change one with `replace` (type-checked). Every field's unit is in its
+    name and in ``dataclasses.fields(Parameters)[i].metadata["unit"]``; `describe()` lists them.
+    """
 
     # --- station -----------------------------------------------------------
     station_title: str | None = _p(None, "", "Station name shown in reports and maps (default: the folder name)",

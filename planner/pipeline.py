@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,10 @@ from planner.progress import log, stage
 from planner.relocation import relocation_tables
 from planner.station import Station
 
+if TYPE_CHECKING:
+    from planner.model import Problem, Solution
+    from planner.network import ReachTable
+
 
 @dataclass
 class PlanRun:
@@ -28,10 +33,10 @@ class PlanRun:
 
     station: Station
     sites: pd.DataFrame
-    reach: Any
+    reach: ReachTable
     costs: pd.DataFrame
-    problem: Any
-    solution: Any
+    problem: Problem
+    solution: Solution
     plan: dict
     notes: list[str] = field(default_factory=list)
     full_cover_cost: float | None = None
@@ -60,8 +65,13 @@ class PlanRun:
         return "\n".join(lines)
 
 
-def prepare(station: Station, reach: Any = None) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
-    """(sites, reach table, costs) for a station; `reach` may be passed in to reuse it."""
+def prepare(station: Station, reach: ReachTable | None = None,
+            cache_dir: str | Path | None = None) -> tuple[pd.DataFrame, ReachTable, pd.DataFrame]:
+    """(sites, reach table, costs) for a station; `reach` may be passed in to reuse it.
+
+    `cache_dir`: the reach-table cache folder (`planner.network.reach_table`); None: no cache.
+    Costs are in the station's currency (`total_cost` per site).
+    """
     from planner.costs import site_costs
     from planner.network import reach_table
     from planner.sites import candidate_sites
@@ -71,15 +81,16 @@ def prepare(station: Station, reach: Any = None) -> tuple[pd.DataFrame, Any, pd.
         log(f"[planner]   {len(sites)} candidate sites, {int(sites['capacity'].sum()):,} places in all")
     if reach is None:
         with stage("reach table (walking times)"):
-            reach = reach_table(station, sites)
+            reach = reach_table(station, sites, cache_dir=cache_dir)
             log(f"[planner]   {len(reach.pairs):,} room-site pairs within {station.params.reach_s:.0f} s")
     with stage("cost model"):
         costs = site_costs(sites, station)
     return sites, reach, costs
 
 
-def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Any = None,
-                 start: list[str] | None = None, check: bool = True, phases: bool = True) -> PlanRun:
+def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
+                 start: list[str] | None = None, check: bool = True, phases: bool = True,
+                 cache_dir: str | Path | None = None) -> PlanRun:
     """Plan a station with its parameters.
 
     With `fallback_max_cover`, a cover-all that the budget cannot pay for falls back to
@@ -92,7 +103,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
     from planner.model import Problem
     from planner.plan import build_plan
 
-    sites, reach, costs = prepare(station, reach)
+    sites, reach, costs = prepare(station, reach, cache_dir)
     problem = Problem.from_station(station, reach, sites, costs["total_cost"])
     rel = _relocation_inputs(station, sites)
     if rel.active:
@@ -137,14 +148,15 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: An
         from planner.check import check_plan, format_breaches
 
         with stage("independent check of the plan"):
-            run.breaches = check_plan(station, plan)
+            # the reach table was computed from the station's parameters, which the plan carries
+            run.breaches = check_plan(station, plan, reach=reach)
         if run.breaches:
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
 
 
-def _phases(station: Station, problem: Any, solution: Any, costs: pd.DataFrame) -> tuple[pd.Series | None, list | None]:
+def _phases(station: Station, problem: Problem, solution: Solution, costs: pd.DataFrame) -> tuple[pd.Series | None, list | None]:
     """Phase per chosen site and the per-phase table (plan.json `phases`) when phases are declared."""
     if not station.params.phases or not len(solution.chosen):
         return None, None

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,18 +110,6 @@ def read_plan(path: Path) -> dict:
         if key not in plan:
             raise InputError(str(path), key, "is missing", "give a plan.json written by planner solve/propose")
     return plan
-
-
-def parameters_from_plan(plan: dict) -> Parameters:
-    """The Parameters a plan was made with (unknown keys ignored, phases restored)."""
-    from planner.params import Phase
-
-    raw = dict(plan.get("parameters", {}))
-    names = {f.name for f in fields(Parameters)}
-    kw = {k: v for k, v in raw.items() if k in names}
-    if "phases" in kw:
-        kw["phases"] = [Phase(**p) for p in kw["phases"]]
-    return Parameters(**kw)
 
 
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from planner.errors import InputError
-from planner.params import CIRCULATION_KINDS, Parameters, load_parameters
+from planner.params import Parameters, load_parameters
 
 ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate", "beds", "mode"]
 DOOR_COLUMNS = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s"]
@@ -53,7 +53,8 @@ class Station:
     """
 
     name: str
-    folder: Path
+    folder: Path | None
+    """The station folder (None for a station built in memory with `from_frames`)."""
     rooms: gpd.GeoDataFrame
     doors: gpd.GeoDataFrame
     residents: pd.DataFrame
@@ -115,9 +116,49 @@ class Station:
             h.update(path.read_bytes())
         return h.hexdigest()
 
-    def room_index(self) -> pd.Series:
-        """Position of each room_id in `rooms` (index room_id)."""
-        return pd.Series(np.arange(len(self.rooms)), index=self.rooms["room_id"].to_numpy())
+    @classmethod
+    def from_frames(cls, rooms: gpd.GeoDataFrame | pd.DataFrame, doors: gpd.GeoDataFrame | pd.DataFrame,
+                    residents: pd.DataFrame, params: Parameters | None = None,
+                    name: str = "station") -> Station:
+        """A station from tables in memory, normalised as `load_station` normalises files.
+
+        Parameters
+        ----------
+        rooms : geopandas.GeoDataFrame
+            One polygon per space, coordinates in metres in a planar frame: `room_id` and
+            optionally `kind`, `sector`, `deck`, `name`, `protected`, `existing`, `candidate`
+            (a DataFrame with a shapely `geometry` column is accepted too).
+        doors : geopandas.GeoDataFrame
+            One line (the door leaf) or point per door: `door_id` and optionally `width_m`
+            (metres), `deck`, `from_room`, `to_room`, `traverse_s` (seconds, vertical links).
+        residents : pandas.DataFrame
+            `room_id` and one count column (persons) per occupancy scenario, optionally
+            `priority` (weight, default 1).
+        params : Parameters, optional
+            The parameters (default: `Parameters()`); `params.scenarios` picks the columns.
+        name : str
+            The station's name in reports.
+
+        Returns
+        -------
+        Station
+            With `folder` None and no input files. The data are not judged here:
+            `planner.validate.validate_station` reports every problem at once.
+
+        Raises
+        ------
+        InputError
+            A required column is missing, a layer is in a geographic CRS, or a scenario
+            column named in `params.scenarios` does not exist.
+        """
+        params = params if params is not None else Parameters()
+        rooms_g = _as_geoframe(rooms, "rooms")
+        doors_g = _as_geoframe(doors, "doors")
+        res = _normalise_residents(residents, "residents")
+        scen = _scenarios(res, params, "residents")
+        r = normalise_rooms(rooms_g, "rooms")
+        d = resolve_doors(r, normalise_doors(doors_g, params, "doors"), params)
+        return cls(name=name, folder=None, rooms=r, doors=d, residents=res, scenarios=scen, params=params)
 
 
 # ---------------------------------------------------------------------- loading
@@ -290,11 +331,45 @@ def read_residents(path: Path) -> pd.DataFrame:
             df = pd.read_csv(path, dtype={"room_id": str})
     except Exception as exc:
         raise InputError(str(path), "file", f"cannot be read: {exc}", "give a CSV or XLSX table with room_id and count columns") from None
+    return _normalise_residents(df, str(path))
+
+
+def _normalise_residents(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Column names stripped, room_id as text (a copy)."""
+    df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     if "room_id" not in df.columns:
-        raise InputError(str(path), "column room_id", "is missing", "add a room_id column naming the room of each row")
+        raise InputError(source, "column room_id", "is missing", "add a room_id column naming the room of each row")
     df["room_id"] = df["room_id"].astype(str).str.strip()
     return df
+
+
+def _as_geoframe(df: gpd.GeoDataFrame | pd.DataFrame, what: str) -> gpd.GeoDataFrame:
+    """`df` as a GeoDataFrame in a planar frame (metres), or an InputError that says why not."""
+    if not isinstance(df, gpd.GeoDataFrame):
+        if "geometry" not in df.columns:
+            raise InputError(what, "column geometry", "is missing",
+                             f"give {what} as a GeoDataFrame (or a DataFrame with shapely geometries in 'geometry')")
+        df = gpd.GeoDataFrame(df, geometry="geometry")
+    if df.crs is not None and df.crs.is_geographic and len(df):
+        raise InputError(what, "CRS", f"is geographic ({df.crs.name}): lengths would be degrees",
+                         "project to a metric CRS first, e.g. gdf.to_crs(gdf.estimate_utm_crs())")
+    return df
+
+
+def _scenarios(residents: pd.DataFrame, params: Parameters, source: str) -> list[str]:
+    """The occupancy columns to plan for: `params.scenarios`, else every count column."""
+    scen = scenario_columns(residents)
+    if params.scenarios:
+        missing = [s for s in params.scenarios if s not in residents.columns]
+        if missing:
+            raise InputError(source, f"occupancy column(s) {missing}", "are missing (the scenario file asks for them)",
+                             f"add the columns, or list only existing ones ({scen}) in [model] scenarios")
+        scen = list(params.scenarios)
+    if not scen:
+        raise InputError(source, "occupancy columns", "are missing: the table has only " + ", ".join(residents.columns),
+                         "add one count column per occupancy scenario, e.g. night, day, evening")
+    return scen
 
 
 def scenario_columns(residents: pd.DataFrame) -> list[str]:
@@ -351,23 +426,10 @@ def load_station(folder: str | Path, scenario: str | Path | None = None,
     if params is None:
         params = load_parameters(scen_path)
     residents = read_residents(res_path)
-    scen = scenario_columns(residents)
-    if params.scenarios:
-        missing = [s for s in params.scenarios if s not in residents.columns]
-        if missing:
-            raise InputError(str(res_path), f"occupancy column(s) {missing}", "are missing (the scenario file asks for them)",
-                             f"add the columns, or list only existing ones ({scen}) in [model] scenarios")
-        scen = list(params.scenarios)
-    if not scen:
-        raise InputError(str(res_path), "occupancy columns", "are missing: the table has only " + ", ".join(residents.columns),
-                         "add one count column per occupancy scenario, e.g. night, day, evening")
+    scen = _scenarios(residents, params, str(res_path))
     rooms = normalise_rooms(rooms_raw, str(files["rooms"]))
     doors = normalise_doors(doors_raw, params, str(files["doors"]))
     doors = resolve_doors(rooms, doors, params)
     return Station(name=folder.name, folder=folder, rooms=rooms, doors=doors, residents=residents,
                    scenarios=scen, params=params, files=files)
 
-
-def is_circulation(kind: pd.Series) -> pd.Series:
-    """True for corridors, stairs, lifts and lobbies."""
-    return kind.isin(CIRCULATION_KINDS)

@@ -35,34 +35,36 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import multiprocessing as mp
 import os
+import pickle
 import re
+import sys
 import threading
+import types
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
+from openpyxl import Workbook
 
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
 from planner.model.highs import highs_threads_reset
-from planner.progress import bar, log, set_quiet, stage
+from planner.progress import bar, log, stage
 from planner.station import Station
+from planner.workbook import budget_whatif
+
+if TYPE_CHECKING:
+    from planner.network import ReachTable
+    from planner.pipeline import PlanRun
 
 # ------------------------------------------------------------------ solving one budget
-_STATE: dict[str, Any] = {}
 _SOLVE_LOCK = threading.Lock()
-
-
-def _init_worker(station: Station, reach: Any) -> None:
-    """Process-pool initializer: keep the station and the reach table in the worker."""
-    _STATE["station"] = station
-    _STATE["reach"] = reach
-    set_quiet(True)
 
 
 def _station_for(station: Station, spec: dict) -> Station:
@@ -73,7 +75,7 @@ def _station_for(station: Station, spec: dict) -> Station:
     return dataclasses.replace(station, params=p)
 
 
-def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
+def solve_budget(station: Station, reach: ReachTable, spec: dict) -> dict:
     """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
     time_limit_s (s), check (bool). Returns a dict: spec fields, plan (plan.json dict), chosen,
     seconds (wall time), error (text or None)."""
@@ -94,12 +96,14 @@ def solve_budget(station: Station, reach: Any, spec: dict) -> dict:
     return out
 
 
-def _pool_task(spec: dict) -> dict:
-    return solve_budget(_STATE["station"], _STATE["reach"], spec)
+def _pool_task(payload: bytes, spec: dict) -> dict:
+    """A local pool worker's task: the station and reach table arrive pickled once by the caller
+    (the same bytes for every task), so the worker keeps no state between tasks."""
+    station, reach = pickle.loads(payload)
+    return solve_budget(station, reach, spec)
 
 
-def _dask_task(station: Station, reach: Any, spec: dict) -> dict:
-    set_quiet(True)
+def _dask_task(station: Station, reach: ReachTable, spec: dict) -> dict:
     with _SOLVE_LOCK:  # a Dask worker may run several tasks in threads: one HiGHS solve at a time
         return solve_budget(station, reach, spec)
 
@@ -107,12 +111,13 @@ def _dask_task(station: Station, reach: Any, spec: dict) -> dict:
 class _Runner:
     """Runs lists of specs on a local process pool or a Dask cluster; results in spec order."""
 
-    def __init__(self, station: Station, reach: Any, workers: int | None, scheduler: str | None) -> None:
+    def __init__(self, station: Station, reach: ReachTable, workers: int | None, scheduler: str | None) -> None:
         self.station, self.reach = station, reach
         self.workers, self.scheduler = workers, scheduler
         self._pool: ProcessPoolExecutor | None = None
         self._client: Any = None  # a dask.distributed Client (optional dependency)
         self._remote: tuple[Any, Any] | None = None
+        self._payload: bytes | None = None  # the station and reach table, pickled once for the pool
 
     def __enter__(self) -> "_Runner":
         return self
@@ -135,13 +140,12 @@ class _Runner:
         if self._n_workers(len(specs)) == 1 and self._pool is None:
             return [solve_budget(self.station, self.reach, s) for s in bar(specs, desc, len(specs))]
         if self._pool is None:
-            import multiprocessing as mp
-
             # spawn: the parent may hold solver threads; forking those is unsafe
             self._pool = ProcessPoolExecutor(max_workers=self._n_workers(len(specs)),
-                                             mp_context=mp.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(self.station, self.reach))
-        futs = {self._pool.submit(_pool_task, s): i for i, s in enumerate(specs)}
+                                             mp_context=mp.get_context("spawn"))
+        if self._payload is None:
+            self._payload = pickle.dumps((self.station, self.reach), protocol=pickle.HIGHEST_PROTOCOL)
+        futs = {self._pool.submit(_pool_task, self._payload, s): i for i, s in enumerate(specs)}
         out: list[dict | None] = [None] * len(specs)
         for f in bar(as_completed(futs), desc, len(futs)):
             out[futs[f]] = f.result()
@@ -218,7 +222,7 @@ class SweepResult:
     seconds: float
 
 
-def full_cover_plan(station: Station, reach: Any, time_limit_s: float | None = None,
+def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | None = None,
                     check: bool = False) -> dict | None:
     """The least-cost full plan (cover-all, no budget), solved in this process with the scenario's
     `threads` and `time_limit_s` (unless `time_limit_s` is given, seconds).
@@ -237,7 +241,7 @@ def full_cover_plan(station: Station, reach: Any, time_limit_s: float | None = N
 
 
 def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
-                full_cover_cost: float | None = None, reach: Any = None) -> list[float]:
+                full_cover_cost: float | None = None, reach: ReachTable | None = None) -> list[float]:
     """`steps` budgets (currency) from the cheapest single conversion up to the full-cover cost.
 
     From a Station the full-cover cost is solved (cover-all without budget) unless given; from a
@@ -278,7 +282,7 @@ def _round_up(x: float) -> float:
 
 
 def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,  # noqa: C901  debt: issue 16 (complexity 18)
-              scheduler: str | None = None, reach: Any = None, *, time_limit_s: float | None = None,
+              scheduler: str | None = None, reach: ReachTable | None = None, *, time_limit_s: float | None = None,
               check: bool = False, full_cover: dict | None = None) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
 
@@ -409,7 +413,7 @@ def _row(res: dict, scen: Sequence[str]) -> dict:
 
 
 def sweep(station: Station, budgets: list[float], workers: int | None = None, scheduler: str | None = None,
-          reach: Any = None, **kwargs: Any) -> pd.DataFrame:
+          reach: ReachTable | None = None, **kwargs: Any) -> pd.DataFrame:
     """One row per budget (increasing): budget, cost, rooms, sheltered_<scenario>, share_<scenario>,
     max_walk_s, gap, status, seconds, objective, source, weighted_sheltered, chosen (site ids).
 
@@ -422,7 +426,7 @@ def sweep(station: Station, budgets: list[float], workers: int | None = None, sc
     return res.table
 
 
-def quick_sweep(run: Any, n: int = 6, time_limit_s: float = 10.0, workers: int | None = None) -> pd.DataFrame:
+def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: int | None = None) -> pd.DataFrame:
     """A small sweep for a proposal's Budget what-if sheet, reusing a `PlanRun`'s reach table.
 
     When the run's plan shelters everyone it can (cover-all), it is the full-cover plan and is not
@@ -436,7 +440,7 @@ def quick_sweep(run: Any, n: int = 6, time_limit_s: float = 10.0, workers: int |
     fc = None
     if run.plan.get("objective") == "cover-all" and run.full_cover_cost is None:
         fc = known(run.plan, list(run.solution.chosen))
-    elif getattr(run, "full_cover_plan", None) is not None:  # the max-cover fallback already solved it
+    elif run.full_cover_plan is not None:  # the max-cover fallback already solved it
         fc = known(run.full_cover_plan, [r["room_id"] for r in run.full_cover_plan["safe_rooms"]])
     if fc is None:
         fc = full_cover_plan(run.station, run.reach, time_limit_s)
@@ -506,65 +510,15 @@ def whatif_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_sweep_workbook(path: Path, table: pd.DataFrame, station: Station,
                          full_cover_cost: float | None = None) -> Path:
-    """The sweep workbook: the proposal's "Budget what-if" sheet (planner.workbook) when available,
-    else a small sheet of its own with the table and a line chart of people sheltered per budget."""
-    from openpyxl import Workbook
-
+    """The sweep workbook: the proposal's "Budget what-if" sheet (`planner.workbook.budget_whatif`)
+    with a line saying what full coverage costs (currency)."""
     table = whatif_table(table)
-    try:
-        from planner.workbook import _budget_whatif
-
-        wb = Workbook()
-        wb.remove(wb.active)
-        _budget_whatif(wb, station, table)
-        ws = wb["Budget what-if"]
-        ws.cell(row=2, column=1, value=(f"Full coverage costs {full_cover_cost:,.0f} {station.params.currency}."
-                                        if full_cover_cost is not None else "No plan shelters everyone."))
-        wb.save(path)
-        return path
-    except ImportError:
-        pass
-    return _own_workbook(path, table, station.title, station.params.currency, full_cover_cost)
-
-
-def _own_workbook(path: Path, table: pd.DataFrame, station_name: str, currency: str,
-                  full_cover_cost: float | None) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.chart import LineChart, Reference
-
     wb = Workbook()
-    ws = wb.active
-    ws.title = "Budget what-if"
-    ws.append([f"{station_name}: people sheltered against the budget ({currency})"])
-    if full_cover_cost is not None:
-        ws.append([f"Full coverage costs {full_cover_cost:,.0f} {currency}."])
-    else:
-        ws.append(["No plan shelters everyone (see the Summary of a proposal for why)."])
-    cols = [c for c in table.columns if c != "chosen"] + ["chosen"]
-    ws.append(cols)
-    head = ws.max_row
-    for r in table.itertuples(index=False):
-        d = r._asdict()
-        ws.append([None if isinstance(d[c], float) and math.isnan(d[c]) else d[c] for c in cols])
-    last = ws.max_row
-    for j, c in enumerate(cols, 1):
-        if c in ("budget", "cost"):
-            for row in ws.iter_rows(min_row=head + 1, max_row=last, min_col=j, max_col=j):
-                row[0].number_format = "#,##0"
-        if c.startswith("share_") or c == "gap":
-            for row in ws.iter_rows(min_row=head + 1, max_row=last, min_col=j, max_col=j):
-                row[0].number_format = "0.0%"
-    shel = [j for j, c in enumerate(cols, 1) if c.startswith("sheltered_")]
-    if shel and last > head:
-        ch = LineChart()
-        ch.title = "People sheltered per scenario"
-        ch.y_axis.title = "persons"
-        ch.x_axis.title = f"budget ({currency})"
-        for j in shel:
-            ch.add_data(Reference(ws, min_col=j, min_row=head, max_row=last), titles_from_data=True)
-        ch.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=last))
-        ch.width, ch.height = 22, 11
-        ws.add_chart(ch, f"B{last + 3}")
+    wb.remove(wb.active)
+    budget_whatif(wb, station, table)
+    ws = wb["Budget what-if"]
+    ws.cell(row=2, column=1, value=(f"Full coverage costs {full_cover_cost:,.0f} {station.params.currency}."
+                                    if full_cover_cost is not None else "No plan shelters everyone."))
     wb.save(path)
     return path
 
@@ -572,7 +526,8 @@ def _own_workbook(path: Path, table: pd.DataFrame, station_name: str, currency: 
 def run_sweep_command(station: Station, budgets: list[float] | None = None, budget_range: str | None = None,
                       out_root: Path = Path("reports"), scheduler: str | None = None,
                       workers: int | None = None, scenario_name: str | None = None,
-                      time_limit_s: float | None = None, steps: int = 12) -> Path:
+                      time_limit_s: float | None = None, steps: int = 12,
+                      cache_dir: str | Path | None = None) -> Path:
     """`planner sweep`: compute the sweep and write `<out_root>/<station>-sweep-<time>/` with
     sweep.csv, sweep.json, budget-coverage.png, sweep-<station>.xlsx and plans/plan-<budget>.json.
     Written into a temporary folder first and moved into place; never overwrites."""
@@ -580,7 +535,7 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     from planner.plan import write_json_atomic, write_table
 
     t0 = time.perf_counter()
-    _, reach, costs = prepare(station, None)
+    _, reach, costs = prepare(station, None, cache_dir)
     tl = time_limit_s
     full_cover = None
     if budgets:
@@ -626,3 +581,16 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     log(f"[planner] sweep of {len(table)} budgets done in {time.perf_counter() - t0:.1f} s")
     assert folder.final is not None
     return folder.final
+
+
+class _CallableModule(types.ModuleType):
+    """`planner.sweep` is both this module and the public function `sweep` (`planner.__all__`):
+    importing a submodule makes it the package's attribute of that name, so the module itself
+    calls `sweep` when called."""
+
+    def __call__(self, station: Station, budgets: list[float], workers: int | None = None,
+                 scheduler: str | None = None, reach: ReachTable | None = None, **kwargs: Any) -> pd.DataFrame:
+        return sweep(station, budgets, workers=workers, scheduler=scheduler, reach=reach, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -107,10 +107,27 @@ def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
         ws.column_dimensions[get_column_letter(j)].width = max(lo, min(hi, best + 2))
 
 
+class _Book(Workbook):
+    """An openpyxl workbook that also keeps what the planner writes into the file after saving."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cached: dict[str, dict[str, Any]] = {}
+        """sheet -> cell -> value of its formula, as the planner computed it"""
+        self.bodies: dict[str, tuple[int, str]] = {}
+        """sheet -> (row above the table body, body rows as XML text)"""
+
+
+def _book(ws: Worksheet) -> _Book:
+    book = ws.parent
+    assert isinstance(book, _Book), "sheets are made by write_workbook"
+    return book
+
+
 def _body(ws: Worksheet, after_row: int, columns: list[X.Column]) -> None:
     """Give `ws` a table body below row `after_row`, rendered as XML and spliced in after saving."""
     if columns and any(len(c.values) for c in columns):
-        ws.parent._planner_bodies[ws.title] = (after_row, X.render(after_row + 1, columns))
+        _book(ws).bodies[ws.title] = (after_row, X.render(after_row + 1, columns))
 
 
 def _print_setup(ws: Worksheet, title_rows: str | None = None) -> None:
@@ -129,7 +146,7 @@ def _cache(ws: Worksheet, cell: Any, value: Any) -> None:
     """Remember the value a formula cell evaluates to (written into the file as its cached value)."""
     v = _py(value)
     if v is not None:
-        ws.parent._planner_cache.setdefault(ws.title, {})[cell.coordinate] = v
+        _book(ws).cached.setdefault(ws.title, {})[cell.coordinate] = v
 
 
 def _fcell(ws: Worksheet, row: int, column: int, formula: str | float, value: Any, fmt: str | None = None) -> Any:
@@ -574,7 +591,7 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     return {"first": first, "phases": phases, "names": names, "values": values}
 
 
-def _budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:  # noqa: C901  debt: issue 16 (complexity 16)
+def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:  # noqa: C901  debt: issue 16 (complexity 16)
     ws = wb.create_sheet("Budget what-if")
     cur = station.params.currency
     ws.cell(row=1, column=1, value="What if the budget were different?").font = TITLE_FONT
@@ -1109,20 +1126,19 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     `tradeoff`: `planner.displacement.displacement_tradeoff` (the Displacement sheet).
     """
     path = Path(path)
-    wb = Workbook()
-    wb._planner_cache = {}  # sheet -> cell -> value of its formula, as the planner computed it
-    wb._planner_bodies = {}  # sheet -> (row above the table body, body rows as XML text)
+    wb = _Book()
     wb.active.title = "Summary"
     prefs = _assumptions(wb, station)  # created first for the refs, moved to its place below
     safe = _safe_rooms(wb, station, plan, costs, sites, prefs)
     _coverage(wb, station, plan, reach, prefs)
     phase_info = _phases(wb, station, plan, safe["table"], safe, prefs)
-    _budget_whatif(wb, station, sweep)
+    budget_whatif(wb, station, sweep)
     _displacement(wb, station, plan, tradeoff)
     _summary(wb, station, plan, safe, prefs, phase_info)
     _map(wb, map_png)
     order = ["Summary", SAFE_SHEET, "Coverage", "Phases", "Budget what-if", "Displacement", ASSUMPTIONS, "Map"]
-    wb._sheets = [wb[n] for n in order]
+    for i, n in enumerate(order):
+        wb.move_sheet(n, i - wb.sheetnames.index(n))
     for n, colour in zip(order, ["1F3864", "2E75B6", "2E75B6", "2E75B6", "70AD47", "70AD47", "BF8F00", "7F7F7F"]):
         wb[n].sheet_properties.tabColor = colour
     wb.active = 0
@@ -1134,7 +1150,7 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
         try:
             wb.save(tmp)
-            _inject_cached(Path(tmp), wb._planner_cache, wb._planner_bodies)
+            _inject_cached(Path(tmp), wb.cached, wb.bodies)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
-from planner.network import ReachTable, build_graph, polygon_distances, reach_summary, reach_table
+from planner.network import ReachTable, build_graph, default_cache_dir, polygon_distances, reach_summary, reach_table
 from planner.station import load_station
 
 V = 1.2  # default walking speed (m/s)
@@ -206,16 +206,22 @@ def test_reach_cut_off_reaction_and_unreachable_report(tmp_path):
 
 def test_cache_round_trip(tmp_path, monkeypatch):
     monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
     rooms, doors = l_station()
     folder = write_station(tmp_path / "st", rooms, doors, residents_for(rooms, {"B": 1}))
     station = load_station(folder)
-    a = reach_table(station)
-    files = list((tmp_path / "cache" / "reach").glob("*.pkl.gz"))
+    # a library call writes nothing unless given a cache folder
+    reach_table(station)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["st"]
+    cache = default_cache_dir()
+    assert cache == tmp_path / "cache" / "reach"
+    a = reach_table(station, cache_dir=cache)
+    files = list(cache.glob("*.pkl.gz"))
     assert len(files) == 1 and a.key in files[0].name
-    b = reach_table(station)
+    b = reach_table(station, cache_dir=cache)
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
     # other parameters -> another key
-    c = reach_table(load_station(folder, params=station.params.replace(walk_speed_m_s=1.0)))
+    c = reach_table(load_station(folder, params=station.params.replace(walk_speed_m_s=1.0)), cache_dir=cache)
     assert c.key != a.key
     assert pair_time(c, "B", "A") == pytest.approx(pair_time(a, "B", "A") * 1.2)
 
@@ -408,6 +414,7 @@ def test_worker_processes_give_the_same_table(tmp_path, monkeypatch):
     par = reach_table(station, cache=False)
     workers = set(pids.read_text(encoding="utf-8").split()) - {str(os.getpid())}
     assert len(workers) >= 1, "the walks did not run in worker processes"
+    assert nw._WORKER_FN is None, "the calling process keeps no worker state"
     pd.testing.assert_frame_equal(seq.pairs, par.pairs, check_exact=True)
     pd.testing.assert_frame_equal(seq.rooms, par.rooms, check_exact=True)
     assert len(seq.pairs) > 100

@@ -56,6 +56,7 @@ def test_messages_reach_a_caller_configured_logger(caplog) -> None:
 def test_cli_shows_progress_unless_quiet_and_leaves_the_logger_as_it_was(make_station, capsys, tmp_path,
                                                                           monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # the CLI's reach cache goes under the working directory
+    monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
     rooms, doors, residents = corridor_layout(["storage", "quarters"], residents={"R2": 2})
     folder = make_station(rooms, doors, residents)
     assert main(["validate", str(folder)]) == 0
@@ -65,3 +66,4 @@ def test_cli_shows_progress_unless_quiet_and_leaves_the_logger_as_it_was(make_st
     assert not _progress_handlers()
     assert main(["--quiet", "reach", str(folder)]) == 0
     assert "[planner]" not in capsys.readouterr().err
+    assert list((tmp_path / ".cache" / "reach").glob("*.pkl.gz")), "the CLI keeps its reach cache"

@@ -1,6 +1,6 @@
 """The integer program: which candidate rooms to convert, and who shelters where.
 
-Model (DESIGN.md "The optimisation model"), written in linear size:
+Model (docs/model.md, section 4), written in linear size:
 
 - `x_j` binary: convert site `j` (1 for `existing` and `required`, absent for protected).
 - `y_gjs >= 0`: residents of room group `g` sheltered at `j` in scenario `s`.
