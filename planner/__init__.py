@@ -83,7 +83,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'planner' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    mod = importlib.import_module(module)
+    # `sweep` names both a function and its module; importing a submodule makes it the package's
+    # attribute, so `planner.sweep` is the module, which calls its `sweep` when called
+    value = mod if module == f"planner.{name}" else getattr(mod, name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

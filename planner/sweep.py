@@ -28,6 +28,8 @@ and after (`phases.highs_threads_reset`).
 
 Time limits make a solver's answer depend on the machine's speed; the identity of
 local and Dask plans holds when every solve ends on its gap (small stations).
+
+`planner.sweep` is this module, and calling it calls `sweep`: ``planner.sweep(station, budgets)``.
 """
 
 from __future__ import annotations

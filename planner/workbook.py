@@ -35,6 +35,7 @@ from planner import costs as C
 from planner import xlsxrows as X
 from planner.displacement import TRADEOFF_COLUMNS, displacement_summary
 from planner.errors import OutputError
+from planner.network import ReachTable
 from planner.station import Station
 
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
@@ -390,7 +391,7 @@ def _joined(keys: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series({k: ", ".join(v) for k, v in out.items()}, dtype=object)
 
 
-def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dict[str, str]) -> None:
+def _coverage(wb: Workbook, station: Station, plan: dict, reach: ReachTable | None, prefs: dict[str, str]) -> None:
     ws = wb.create_sheet("Coverage")
     scen = list(station.scenarios)
     demand = station.demand()
@@ -414,12 +415,12 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: Any, prefs: dic
                                                           reason=("reason", "first"))
         t[f"uns_{s}"] = su["residents"].reindex(t.index).fillna(0).astype(int)
         t[f"why_{s}"] = su["reason"].reindex(t.index)
-    have_reach = reach is not None and getattr(reach, "pairs", None) is not None
-    if have_reach:
+    have_reach = reach is not None
+    if reach is not None:
         pr = reach.pairs
         t["in_reach"] = pr[pr["site_id"].isin(chosen)].groupby("room_id").size().reindex(t.index).fillna(0).astype(int)
         t["cands"] = pr.groupby("room_id").size().reindex(t.index).fillna(0).astype(int)
-        if getattr(reach, "rooms", None) is not None and "best_walk_s" in reach.rooms:
+        if reach.rooms is not None and "best_walk_s" in reach.rooms:
             t["best"] = reach.rooms["best_walk_s"].reindex(t.index)
     header = ["Room id", "Name", "Sector", "Deck", "Kind"]
     keys = ["name", "sector", "deck", "kind"]
@@ -1117,7 +1118,7 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
 
 # ------------------------------------------------------------------ entry point
 def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
-                   reach: Any = None, sweep: pd.DataFrame | None = None,
+                   reach: ReachTable | None = None, sweep: pd.DataFrame | None = None,
                    map_png: Path | list[Path] | None = None, tradeoff: pd.DataFrame | None = None) -> Path:
     """Write the proposal workbook to `path` (a temporary name in the same folder, then moved into place).
 
