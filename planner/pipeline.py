@@ -91,14 +91,41 @@ def prepare(station: Station, reach: ReachTable | None = None,
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
                  start: list[str] | None = None, check: bool = True, phases: bool = True,
                  cache_dir: str | Path | None = None) -> PlanRun:
-    """Plan a station with its parameters.
+    """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
-    With `fallback_max_cover`, a cover-all that the budget cannot pay for falls back to
-    max-cover at the budget, and the note says what full coverage would cost.
-    With `check`, the plan goes through the independent checker; a breach is a bug
-    and raises SolverError. With `phases` (and phases declared in the scenario), the
-    chosen rooms are staged into the declared phases (plan.json `phases`); a budget
-    sweep turns it off, its plans are compared by coverage only.
+    Parameters
+    ----------
+    station : Station
+        The station; its parameters decide the objective, budget (currency), reach (s), ...
+    fallback_max_cover : bool
+        A cover-all that the budget cannot pay for falls back to max-cover at the budget,
+        and the notes say what full coverage would cost (currency).
+    reach : ReachTable, optional
+        The reach table, when already computed (walks in seconds).
+    start : list of str, optional
+        Site ids of a known plan, handed to the solver as a start.
+    check : bool
+        Run the independent checker on the plan; a breach is a planner bug and raises
+        `SolverError`.
+    phases : bool
+        Stage the chosen rooms into the declared phases (plan.json `phases`); a budget sweep
+        turns it off.
+    cache_dir : str or Path, optional
+        Reach-table cache folder (None: no cache, nothing written).
+
+    Returns
+    -------
+    PlanRun
+        Every intermediate table (sites, reach, costs, problem, solution) and the plan.json
+        dict (`run.plan`).
+
+    Raises
+    ------
+    InfeasibleError
+        Cover-all is impossible (unreachable or over capacity), or over the budget without
+        `fallback_max_cover`.
+    SolverError
+        The solver failed, or the plan failed the independent check.
     """
     from planner.model import Problem
     from planner.plan import build_plan

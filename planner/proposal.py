@@ -64,14 +64,38 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
 
 def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
             sweep: pd.DataFrame | None = None, run: PlanRun | None = None,
-            tradeoff: pd.DataFrame | None = None) -> Path:
-    """Run the whole planning pipeline and write the proposal folder; returns its path.
+            tradeoff: pd.DataFrame | None = None, cache_dir: str | Path | None = None) -> Path:
+    """Plan the station and write the proposal folder: plan.json, maps, GeoPackage, workbook.
 
-    `tradeoff`: the displacement trade-off (`planner.displacement.displacement_tradeoff`); None =
-    computed here (the Displacement sheet)."""
+    Parameters
+    ----------
+    station : Station
+        The station, with its parameters (budget in currency, reach in seconds, ...).
+    out_root : Path
+        Folder that receives the proposal folder ``<station>-<scenario>-<UTC time>``
+        (created if needed; nothing in it is overwritten: the folder is written under a
+        temporary name and moved into place).
+    scenario_name : str, optional
+        The scenario's name in the folder name.
+    sweep : pandas.DataFrame, optional
+        A budget sweep (`planner.sweep`) for the workbook's Budget what-if sheet.
+    run : PlanRun, optional
+        A planning run already made (`plan_station`); planned here when None.
+    tradeoff : pandas.DataFrame, optional
+        The displacement trade-off (`planner.displacement.displacement_tradeoff`, least cost
+        in currency per share of today's displacement); None = computed here (the
+        Displacement sheet).
+    cache_dir : str or Path, optional
+        Reach-table cache folder for the planning run (None: no cache).
+
+    Returns
+    -------
+    Path
+        The proposal folder.
+    """
     name = proposal_name(station, scenario_name)
     if run is None:
-        run = plan_station(station)
+        run = plan_station(station, cache_dir=cache_dir)
     log(run.describe())
     if tradeoff is None:
         from planner.displacement import displacement_tradeoff

@@ -392,7 +392,32 @@ def resolve_scenario_file(folder: Path, scenario: str | Path | None) -> Path | N
 
 def load_station(folder: str | Path, scenario: str | Path | None = None,
                  params: Parameters | None = None) -> Station:
-    """Read a station folder. `params` (if given) replaces the scenario file's parameters."""
+    """Read a station folder (module docstring: the files) into a `Station`.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The station folder: rooms and doors (GeoJSON or a GeoPackage, coordinates in metres in
+        a planar frame), residents (CSV or XLSX, persons), optional scenario.toml.
+    scenario : str or Path, optional
+        A scenario TOML to use instead of the folder's scenario.toml: a path, or the name of a
+        .toml file in the folder (or its `scenarios/` subfolder).
+    params : Parameters, optional
+        Parameters to use instead of any scenario file.
+
+    Returns
+    -------
+    Station
+        Normalised rooms, doors (from/to rooms resolved from the geometry), residents and
+        parameters. The data are not judged here: `planner.validate.validate_station` reports
+        every problem at once.
+
+    Raises
+    ------
+    InputError
+        A file is missing or unreadable, a layer is in a geographic CRS, or a required
+        column or scenario column is missing (the message names the file and the fix).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(str(folder), "station folder", "does not exist",

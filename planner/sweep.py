@@ -416,12 +416,31 @@ def _row(res: dict, scen: Sequence[str]) -> dict:
 
 def sweep(station: Station, budgets: list[float], workers: int | None = None, scheduler: str | None = None,
           reach: ReachTable | None = None, **kwargs: Any) -> pd.DataFrame:
-    """One row per budget (increasing): budget, cost, rooms, sheltered_<scenario>, share_<scenario>,
-    max_walk_s, gap, status, seconds, objective, source, weighted_sheltered, chosen (site ids).
+    """The budget what-if curve: one plan per budget, people sheltered against cost.
 
-    Money in the station's currency, walks in seconds, people in persons. Sheltered people per
-    scenario never decrease down the table (module docstring: the rule). The plans kept are in
-    `table.attrs["plans"]` (plan.json dicts). Keyword options as in `run_sweep`.
+    Parameters
+    ----------
+    station : Station
+        The station and its parameters.
+    budgets : list of float
+        Budgets to plan for (currency).
+    workers : int, optional
+        Local worker processes (default: up to 4, one per core).
+    scheduler : str, optional
+        A Dask scheduler address (tcp://HOST:PORT) to solve on instead.
+    reach : ReachTable, optional
+        The station's reach table (computed when None).
+    **kwargs
+        As in `run_sweep`: `time_limit_s` per solve (s), `check` (run the checker on every plan).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget, increasing: budget, cost (currency), rooms, sheltered_<scenario>
+        and share_<scenario> (persons, fraction), max_walk_s (s), gap, status, seconds,
+        objective, source, weighted_sheltered, chosen (site ids). People sheltered per
+        scenario never decrease down the table (module docstring: the rule). The plans kept
+        are in ``table.attrs["plans"]`` (plan.json dicts).
     """
     res = run_sweep(station, budgets, workers=workers, scheduler=scheduler, reach=reach, **kwargs)
     res.table.attrs["plans"] = res.plans

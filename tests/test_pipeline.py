@@ -56,7 +56,9 @@ def test_cover_all_over_budget_is_explained(small_station, tmp_path, capsys):
 def test_propose_writes_a_new_folder_and_never_overwrites(small_station, tmp_path):
     reports = tmp_path / "reports"
     assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 0
-    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 0
+    # the second run only has to land in a new folder: no budget what-if (half the test's time)
+    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20",
+                 "--whatif-budgets", "0"]) == 0
     folders = sorted(p for p in reports.iterdir() if not p.name.startswith("."))
     assert len(folders) == 2
     for f in folders:
@@ -124,5 +126,6 @@ def test_failure_while_writing_leaves_reports_untouched(small_station, tmp_path,
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(planner.workbook, "write_workbook", broken)
-    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20"]) == 5
+    assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20",
+                 "--whatif-budgets", "0"]) == 5
     assert _snapshot(reports) == before
