@@ -28,7 +28,7 @@ import dataclasses
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -253,14 +253,10 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return True
 
 
-_HINTS: dict[str, Any] | None = None
-
-
+@cache
 def _hints() -> dict[str, Any]:
-    global _HINTS
-    if _HINTS is None:
-        _HINTS = typing.get_type_hints(Parameters)
-    return _HINTS
+    """The resolved type of every `Parameters` field (computed once)."""
+    return typing.get_type_hints(Parameters)
 
 
 def _type_words(hint: Any) -> str:
