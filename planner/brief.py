@@ -287,19 +287,23 @@ def routes(station: Station, pairs: pd.DataFrame) -> dict[tuple[str, str], Route
                               limit=2.0 * p.reach_s + 1.0)
     else:
         dist, pred = np.zeros((0, nnodes)), np.zeros((0, nnodes), dtype=np.int32)
-    srow = pd.Series(np.arange(len(src)), index=src)
-    for row in pr.itertuples(index=False):
-        a, b = row.room_id, row.site_id
+    srow = {int(n): i for i, n in enumerate(src)}
+    cxy = dict(zip(rid, centre.to_numpy()))
+    cdeck = dict(zip(rid, rdeck.to_numpy()))
+    trav_d = {d: float(t) for d, t, vv in zip(trav.index, trav.to_numpy(), vert.reindex(trav.index).to_numpy()) if vv}
+    for a, b, e, r in zip(pr["room_id"].to_numpy(), pr["site_id"].to_numpy(), pr["entry"].to_numpy(),
+                          pr["r"].to_numpy()):
         if a == b:
-            out[(a, b)] = Route(xy=centre.loc[[a]].to_numpy(), deck=np.array([rdeck[a]]), network_s=0.0)
+            out[(a, b)] = Route(xy=cxy[a][None, :] if a in cxy else np.zeros((0, 2)),
+                                deck=np.array([cdeck.get(a, np.nan)]), network_s=0.0)
             continue
-        line = centre.reindex([a, b]).to_numpy()
-        straight = Route(xy=line, deck=rdeck.reindex([a, b]).to_numpy(dtype=float), exact=False)
-        if row.entry < 0 or np.isnan(row.r):
+        straight = Route(xy=np.array([cxy.get(a, (np.nan, np.nan)), cxy.get(b, (np.nan, np.nan))], dtype=float),
+                         deck=np.array([cdeck.get(a, np.nan), cdeck.get(b, np.nan)], dtype=float), exact=False)
+        if e < 0 or np.isnan(r):
             out[(a, b)] = straight
             continue
-        i = int(srow[row.entry])
-        r = int(row.r)
+        i = srow[int(e)]
+        r = int(r)
         k0, k1 = room_inc_ptr[r], room_inc_ptr[r + 1]
         nodes = wg.inc_node[k0:k1]
         far = wg.inc_far_m[k0:k1]
@@ -311,17 +315,17 @@ def routes(station: Station, pairs: pd.DataFrame) -> dict[tuple[str, str], Route
         j = int(np.argmin(tot))
         n = int(nodes[j])
         path = [n]
-        while n != row.entry and n >= 0:
+        while n != e and n >= 0:
             n = int(pred[i, n])
             path.append(n)
-        if path[-1] != row.entry:
+        if path[-1] != e:
             out[(a, b)] = straight
             continue
         pn = np.asarray(path)
         ids = list(wg.node_door[pn])
-        tr = sum(float(trav.get(d, 0.0)) for d, d2 in zip(ids[:-1], ids[1:]) if d == d2 and bool(vert.get(d, False)))
-        xy = np.vstack([centre.loc[[a]].to_numpy(), wg.node_xy[pn], centre.loc[[b]].to_numpy()])
-        dk = np.r_[rdeck[a], node_deck[pn], rdeck[b]]
+        tr = sum(trav_d.get(d, 0.0) for d, d2 in zip(ids[:-1], ids[1:]) if d == d2)
+        xy = np.vstack([cxy[a][None, :], wg.node_xy[pn], cxy[b][None, :]])
+        dk = np.r_[cdeck[a], node_deck[pn], cdeck[b]]
         dedup = [d for k, d in enumerate(ids) if k == 0 or d != ids[k - 1]]
         out[(a, b)] = Route(xy=xy, deck=dk, doors=dedup, traverse_s=tr, network_s=float(tot[j]))
     return out

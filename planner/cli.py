@@ -1,6 +1,6 @@
 """The `planner` command: a thin shell over the package's functions.
 
-Verbs (stable contract): validate, generate, reach, solve, check, propose, sweep,
+Verbs (stable contract): validate, generate, reach, solve, check, propose, brief, sweep,
 import-imdf, residents fill. Exit codes are those of `planner.errors`.
 """
 
@@ -172,6 +172,26 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_brief(args: argparse.Namespace) -> int:
+    from planner.briefing import write_briefing
+    from planner.network import reach_table
+    from planner.plan import read_plan
+    from planner.progress import stage
+
+    station = _load(args, validate=False)
+    plan_path = Path(args.plan)
+    plan = read_plan(plan_path)
+    with stage("reach table"):
+        reach = reach_table(station)
+    sim = Path(args.simulation) if args.simulation else plan_path.parent / "simulation.json"
+    with stage("briefing (placards, interactive map, briefing sheet)"):
+        out = write_briefing(station, plan, reach, Path(args.out), lang=args.lang, paper=args.paper,
+                             rooms=_csv_list(args.rooms) or None, placards=not args.no_placards, simulation=sim)
+    for path in out.values():
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from planner.sweep import run_sweep_command
 
@@ -287,6 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whatif-time-limit", type=float, default=10.0, metavar="S",
                    help="solver time limit per what-if budget (s, default 10)")
     p.set_defaults(func=cmd_propose)
+
+    p = verb("brief", help="briefing material of a plan: door placards, interactive map, briefing sheet",
+             description="Door placards (PDF, one page per occupied room, one file per deck), an offline "
+                         "interactive map (one HTML file) and a one-page briefing sheet for a plan.json.")
+    p.add_argument("station", help="station folder, e.g. inputs/station-unity")
+    p.add_argument("plan", help="plan.json written by planner solve/propose")
+    p.add_argument("--scenario", help="scenario TOML the plan was made with (path, or name in the station folder)")
+    p.add_argument("--out", required=True, help="folder for the briefing files")
+    p.add_argument("--lang", default="en", help="language of the text: a strings file planner/strings/<lang>.toml "
+                                                "(en, de; default en)")
+    p.add_argument("--paper", choices=["a4", "letter"], default="a4", help="paper size (default a4)")
+    p.add_argument("--rooms", help="placards for these room ids only, comma-separated (default: every occupied room)")
+    p.add_argument("--no-placards", action="store_true", help="only the map and the briefing sheet")
+    p.add_argument("--simulation", help="simulation.json with arrival curves (default: beside the plan, when present)")
+    p.set_defaults(func=cmd_brief)
 
     p = station_cmd("sweep", "budget-coverage curve over several budgets")
     _model_options(p)

@@ -10,6 +10,11 @@ Each PNG has two panels for one deck:
   reach time), safe rooms outlined, rooms with unsheltered residents marked
   with a red cross.
 
+The legend sits below the panels (outside every plotted area); each panel has a scale bar and
+a plan-north arrow (the inputs carry no compass or spin direction: the arrow points to +y).
+`plot_sector_maps` adds one zoomed PNG per deck and sector with every room id readable when
+printed on A4.
+
 Rooms are drawn as a few PathCollections built with shapely's array functions
 (holes kept), not one artist per room; only the safe-room labels are one text each.
 """
@@ -37,6 +42,7 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path as MplPath
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from planner.errors import OutputError
 from planner.station import Station
@@ -190,9 +196,9 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     fs = float(np.clip(np.sqrt(max(len(geom), 1) / 300.0), 1.0, 1.8))  # font scale with the figure
     fig, (ax1, ax2) = plt.subplots(nr, nc, figsize=size)
     if nc == 2:
-        fig.subplots_adjust(left=0.04, right=0.94, bottom=0.07, top=0.9, wspace=0.32)
+        fig.subplots_adjust(left=0.04, right=0.96, bottom=0.07, top=0.9, wspace=0.12)
     else:
-        fig.subplots_adjust(left=0.06, right=0.84, bottom=0.05, top=0.93, hspace=0.18)
+        fig.subplots_adjust(left=0.06, right=0.96, bottom=0.05, top=0.93, hspace=0.18)
     name = station.title
     safe = role == "safe_room"
     phases = sorted(pd.unique(phase[safe & ~np.isnan(phase)]).tolist())
@@ -230,7 +236,8 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     if existing_sr.any():
         handles.append(Patch(facecolor="#bbbbbb", edgecolor="white", linestyle="--", label="existing safe room"))
     handles.append(Line2D([], [], color="#8c2d04", linewidth=2.2, label="door"))
-    ax1.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1,
+    # the legend below both panels, outside every plotted area
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 6),
                fontsize=8 * fs, frameon=False)
     ax1.set_title(f"{name}, deck {deck}: rooms by kind and safe rooms" + ("" if safe.sum() <= MAX_LABELS else
                   f" ({int(safe.sum())} safe rooms: ids in the workbook's Safe rooms sheet)"), fontsize=11 * fs)
@@ -244,9 +251,9 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     if uns.any():
         _draw(ax2, paths, uns, facecolors="none", edgecolors="red", linewidths=1.5, zorder=7)
         xy = shapely.get_coordinates(shapely.point_on_surface(geom[uns]))
-        ax2.scatter(xy[:, 0], xy[:, 1], marker="x", s=40, c="red", linewidths=2, zorder=8,
-                    label="residents unsheltered")
-        ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.03), fontsize=8 * fs, frameon=False)
+        ax2.scatter(xy[:, 0], xy[:, 1], marker="x", s=40, c="red", linewidths=2, zorder=8)
+        ax2.text(0.0, -0.02, "x  residents unsheltered", transform=ax2.transAxes, color="red", va="top",
+                 fontsize=8 * fs)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     cb = fig.colorbar(sm, ax=ax2, fraction=0.04, pad=0.02)
     cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s", fontsize=10 * fs)
@@ -260,15 +267,169 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         ax.set_xlabel("x (m)", fontsize=9 * fs)
         ax.set_ylabel("y (m)", fontsize=9 * fs)
         ax.tick_params(labelsize=7 * fs)
+        map_furniture(ax, fs)
+    _save(fig, path, dpi=130)
+
+
+def nice_length(span_m: float) -> float:
+    """A round length (1, 2 or 5 times a power of ten, metres) near a fifth of `span_m`."""
+    target = max(span_m / 5.0, 1e-9)
+    base = float(10 ** np.floor(np.log10(target)))
+    return base * (5 if target >= 5 * base else 2 if target >= 2 * base else 1)
+
+
+def map_furniture(ax, fs: float = 1.0) -> None:
+    """A scale bar (lower left) and a plan-north arrow (+y, upper right) on a map axis in metres.
+
+    The station inputs give no compass or spin direction, so the arrow points to the plan's +y
+    and says so ("N (+y)")."""
+    x0, x1 = ax.get_xlim()
+    length = nice_length(abs(x1 - x0))
+    bar = AnchoredSizeBar(ax.transData, length, f"{length:g} m", "lower left", pad=0.5, borderpad=0.6,
+                          sep=3, frameon=True, size_vertical=abs(x1 - x0) / 250,
+                          fontproperties={"size": 8 * fs, "weight": "bold"})
+    bar.patch.set_alpha(0.8)
+    ax.add_artist(bar)
+    ax.annotate("", xy=(0.96, 0.97), xytext=(0.96, 0.87), xycoords="axes fraction", zorder=20,
+                arrowprops=dict(arrowstyle="-|>", lw=2.0 * fs, color="black", mutation_scale=18 * fs))
+    ax.text(0.96, 0.855, "N (+y)", transform=ax.transAxes, ha="center", va="top", fontsize=8 * fs,
+            fontweight="bold", zorder=20, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+
+
+def _save(fig, path: Path, dpi: int, tight: bool = True) -> None:
     tmp = temporary_name(path)  # created by savefig with the usual permissions (umask)
     try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", pad_inches=0.25)
+        if tight:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.25)
+        else:  # a fixed layout: drawn once, not twice
+            fig.savefig(tmp, dpi=dpi)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     finally:
         plt.close(fig)
+
+
+def _angles(geom: np.ndarray) -> np.ndarray:
+    """Per polygon, the direction of its longest side of the minimum rotated rectangle, in degrees
+    within (-90, 90] (for labels that run along a room)."""
+    env = shapely.oriented_envelope(geom)
+    xy, idx = shapely.get_coordinates(shapely.get_exterior_ring(env), return_index=True)
+    out = np.zeros(len(geom))
+    if not len(xy):
+        return out
+    first = np.searchsorted(idx, np.arange(len(geom)))
+    ok = (first + 2 < len(xy)) & (np.r_[idx, -1][np.minimum(first + 2, len(xy))] == np.arange(len(geom)))
+    f = first[ok]
+    e1 = xy[f + 1] - xy[f]
+    e2 = xy[f + 2] - xy[f + 1]
+    long = np.where((np.hypot(*e1.T) >= np.hypot(*e2.T))[:, None], e1, e2)
+    a = np.degrees(np.arctan2(long[:, 1], long[:, 0]))
+    a = np.where(a > 90, a - 180, np.where(a <= -90, a + 180, a))
+    out[ok] = a
+    return out
+
+
+def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, path: Path) -> None:
+    """One sector of one deck, zoomed so that every room id is readable on A4 landscape: rooms
+    coloured by the longest walk to the assigned safe room, safe rooms outlined (by phase) with
+    their id in bold, every other room's id along its long side, doors, a scale bar and an arrow."""
+    p = station.params
+    on_deck = station.rooms[station.rooms["deck"] == deck]
+    mine = on_deck["sector"].astype(str).to_numpy() == sector
+    geom_all = on_deck.geometry.to_numpy()
+    geom = geom_all[mine]
+    x0, y0, x1, y1 = shapely.total_bounds(geom)
+    pad = 0.04 * max(x1 - x0, y1 - y0, 1.0)
+    view = shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    near = shapely.intersects(geom_all, view)
+    ids_all = on_deck["room_id"].astype(str).to_numpy()
+    r = roles.reindex(ids_all)
+    walk = r["worst_walk_s"].to_numpy(dtype=float)
+    role = r["role"].to_numpy()
+    phase = r["phase"].to_numpy(dtype=float)
+    paths = polygon_paths(geom_all)
+    w, h = x1 - x0 + 2 * pad, y1 - y0 + 2 * pad
+    # A3, landscape or portrait, whichever shows the sector larger; the axes keep the sector's shape
+    (aw, ah) = max(((14.0, 9.4), (9.6, 13.8)), key=lambda a: min(a[0] / w, a[1] / h))
+    k = min(aw / w, ah / h)
+    ax_w, ax_h = w * k, h * k
+    fig_w, fig_h = ax_w + 1.6, ax_h + 1.9
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    ax = fig.add_axes((0.2 / fig_w, 1.3 / fig_h, ax_w / fig_w, ax_h / fig_h))
+    cax = fig.add_axes(((ax_w + 0.45) / fig_w, 1.3 / fig_h, 0.18 / fig_w, ax_h / fig_h))
+    norm = Normalize(vmin=0, vmax=p.reach_s)
+    cmap = plt.get_cmap("RdYlGn_r")
+    walked = ~np.isnan(walk)
+    other = near & ~mine
+    _draw(ax, paths, near & mine & ~walked, facecolors="#f7f7f7", edgecolors="#9e9e9e", linewidths=0.4, zorder=1)
+    sel = near & mine & walked
+    if sel.any():
+        _draw(ax, paths, sel, facecolors=cmap(norm(walk[sel])), edgecolors="#7f7f7f", linewidths=0.4, zorder=2)
+    _draw(ax, paths, other, facecolors="#ffffff", edgecolors="#cfcfcf", linewidths=0.3, zorder=1)
+    safe = (role == "safe_room") & near
+    phases = sorted(pd.unique(phase[safe & ~np.isnan(phase)]).tolist())
+    for k in phases or [1.0]:
+        m = safe & ((phase == k) if phases else True)
+        _draw(ax, paths, m, facecolors="none", linewidths=2.2, zorder=6,
+              edgecolors=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)] if len(phases) > 1 else "black")
+    doors = station.doors[(station.doors["deck"] == deck)]
+    if len(doors):
+        doors = doors[shapely.intersects(doors.geometry.to_numpy(), view)]
+    _door_artists(ax, doors, width=1.6)
+    lab = near & mine
+    pts = shapely.get_coordinates(shapely.point_on_surface(geom_all[lab]))
+    ang = _angles(geom_all[lab])
+    prefix = os.path.commonprefix(list(ids_all[lab]))
+    prefix = prefix[:max(prefix.rfind("-"), prefix.rfind("_"), prefix.rfind("."), -1) + 1] if len(prefix) < min(
+        (len(t) for t in ids_all[lab]), default=0) else ""
+    short = [t[len(prefix):] for t in ids_all[lab]]
+    for (x, y), a, t, sf in zip(pts, ang, short, safe[lab]):
+        ax.text(x, y, t, rotation=a, rotation_mode="anchor", ha="center", va="center", zorder=8,
+                fontsize=6.5 if sf else 5.0, fontweight="bold" if sf else "normal",
+                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7) if sf else None)
+    ax.set_aspect("equal")
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(f"{station.title}, deck {deck}, sector {sector}: walking time to the assigned safe room"
+                 + (f" (labels: room id after {prefix!r})" if prefix else ""), fontsize=12)
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cb = fig.colorbar(sm, cax=cax)
+    cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s", fontsize=9)
+    ax.title.set_fontsize(12 if fig_w > 12 else 10)
+    handles = [Patch(facecolor="none", edgecolor="black", linewidth=2.2, label="safe room (id in bold)")]
+    if len(phases) > 1:
+        handles = [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2.2,
+                         label=f"safe room, phase {int(k)}{_phase_label(station, int(k))}") for k in phases]
+    handles += [Patch(facecolor="#f7f7f7", edgecolor="#9e9e9e", label="no residents"),
+                Patch(facecolor="#ffffff", edgecolor="#cfcfcf", label="other sectors"),
+                Line2D([], [], color="#8c2d04", linewidth=2.2, label="door")]
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.45, 0.1 / fig_h),
+               ncol=min(len(handles), 5 if fig_w > 12 else 3),
+               fontsize=9, frameon=False)
+    map_furniture(ax)
+    _save(fig, path, dpi=110, tight=False)
+
+
+def plot_sector_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:
+    """One zoomed PNG per deck and sector, `map-deck-<deck>-sector-<sector>.png` in `out_dir`
+    (every room id readable on A4); returns the paths (decks, then sectors, in order)."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the map folder ({exc}). Fix: choose a writable folder") from None
+    roles = room_roles(station, plan)
+    rooms = station.rooms
+    paths = []
+    for (deck, sector), _ in rooms.groupby([rooms["deck"].astype(int), rooms["sector"].astype(str)], sort=True):
+        slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in sector) or "none"
+        path = out_dir / f"map-deck-{int(deck)}-sector-{slug}.png"
+        _plot_sector(station, roles, int(deck), sector, path)
+        paths.append(path)
+    return paths
 
 
 def plot_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:

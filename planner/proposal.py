@@ -8,6 +8,9 @@ named after the station, the scenario and the time::
         plan.json                                   machine-readable plan
         plan.gpkg                                   rooms with their role, assignment lines
         map-deck-<d>.png                            one map per deck
+        map-deck-<d>-sector-<s>.png                 one zoomed map per sector (labels readable in print)
+        placards-deck-<d>.pdf, map.html,            briefing material (planner.briefing); a failure
+        briefing-sheet.pdf                          there is logged and the proposal written without it
 
 Everything is written into a hidden temporary folder first and moved into
 place at the end: a failed run leaves `out_root` exactly as it was, and an
@@ -43,7 +46,7 @@ def proposal_name(station: Station, scenario_name: str | None, when: datetime | 
 def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None,
                   tradeoff: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write plan.json, maps, GeoPackage and workbook of a run into `folder` (which exists)."""
-    from planner.maps import plot_maps, write_plan_gpkg
+    from planner.maps import plot_maps, plot_sector_maps, write_plan_gpkg
     from planner.plan import write_json_atomic
     from planner.workbook import write_workbook
 
@@ -52,6 +55,9 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
         out["plan"] = write_json_atomic(folder / "plan.json", run.plan)
     with stage("maps (one PNG per deck)"):
         maps = plot_maps(run.station, run.plan, folder)
+    with stage("maps (one zoomed PNG per deck and sector)"):
+        for i, m in enumerate(plot_sector_maps(run.station, run.plan, folder)):
+            out[f"sector_map{i}"] = m
     with stage("GeoPackage of the plan"):
         out["gpkg"] = write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")
     with stage("workbook"):
@@ -59,7 +65,26 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
                                          run.sites, run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff)
     for i, m in enumerate(maps):
         out[f"map{i}"] = m
+    out.update(write_briefing_safely(run, folder))
     return out
+
+
+def write_briefing_safely(run: PlanRun, folder: Path) -> dict[str, Path]:
+    """The briefing material (placards, interactive map, briefing sheet) of a run into `folder`.
+
+    The proposal does not depend on it: any error is logged as a warning (with the command that
+    writes the material again) and an empty dict returned."""
+    from planner.briefing import write_briefing
+
+    try:
+        with stage("briefing (placards, interactive map, briefing sheet)"):
+            return write_briefing(run.station, run.plan, run.reach, folder,
+                                  simulation=folder / "simulation.json")
+    except Exception as exc:  # noqa: BLE001 - the proposal must not fail for its briefing
+        log(f"[planner] warning: the briefing material was not written ({type(exc).__name__}: {exc}); "
+            "the proposal is complete without it. Fix: once the cause is fixed, run "
+            "`planner brief STATION PROPOSAL/plan.json --out PROPOSAL`")
+        return {}
 
 
 def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
