@@ -33,7 +33,7 @@ from planner.station import Station  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-PAPER_IN: dict[str, tuple[float, float]] = {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}
+PAPER_IN: dict[str, tuple[float, float]] = {"a4": (210 / 25.4, 297 / 25.4), "letter": (8.5, 11.0)}
 """Page sizes (inches, portrait)."""
 ROUTE_STYLES = [("#000000", "-"), ("#0047ab", "--"), ("#c2410c", ":"), ("#6b21a8", "-.")]
 """Colour and line style of the routes of the scenario groups (distinct in black and white too)."""
