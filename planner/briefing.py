@@ -52,7 +52,7 @@ def write_briefing(station: Station, plan: dict, reach: ReachTable, out_dir: Pat
         raise OutputError(f"{out_dir}: cannot create the briefing folder ({exc}). Fix: choose a writable folder") \
             from None
     tx = strings(lang)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     briefs = room_briefs(station, plan, reach)
     briefs, routes = add_routes(briefs, station)
     t1 = time.perf_counter()
@@ -70,6 +70,8 @@ def write_briefing(station: Station, plan: dict, reach: ReachTable, out_dir: Pat
     sim = read_simulation(simulation) if simulation is not None else None
     out["sheet"] = write_briefing_sheet(out_dir / "briefing-sheet.pdf", station.title, plan, sim, tx, paper=paper)
     t4 = time.perf_counter()
-    logger.info("briefing: rows and routes %.1f s, placards %.1f s, map %.1f s, sheet %.1f s",
-                t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+    logger.info("briefing: rows and routes %.1f s, placards %.1f s (%d rooms), map %.1f s, sheet %.1f s; "
+                "%.1f s elapsed, %.1f s CPU in this process", t1 - t0, t2 - t1,
+                briefs["room_id"].nunique() if placards and rooms is None else len(rooms or []), t3 - t2, t4 - t3,
+                t4 - t0, time.process_time() - c0)
     return out

@@ -127,6 +127,8 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
     strings.update({f"scenario.{k.split('.', 1)[1]}": v for k, v in tx.items() if k.startswith("scenario.")})
     return {"title": tx.get("map.title", "{station}").format(station=station.title), "scenarios": scen,
             "reach_s": float(station.params.reach_s), "phase_colours": PHASE_COLOURS, "strings": strings,
+            "phase_names": [str(p.get("name", "")) for p in plan.get("phases", []) or []]
+            or [ph.name for ph in station.params.phases],
             "created": str(plan.get("created", "")), "decks": decks, "rooms": room_list, "safe": safe,
             "routes": used_routes}
 
@@ -174,7 +176,7 @@ D.decks.forEach(dk=>{
     if(D.safe[id]){p.classList.add('safe');} g.appendChild(p);});
   s.appendChild(g); s.appendChild(el('g',{'class':'routes'}));
   // scale bar and plan north arrow (in plan metres)
-  const [x,y,w,h]=dk.box, bar=Math.pow(10,Math.floor(Math.log10(w/5)));
+  const [x,y,w,h]=dk.box, tg=w/5, b0=Math.pow(10,Math.floor(Math.log10(tg))), bar=b0*(tg>=5*b0?5:tg>=2*b0?2:1);
   const sb=el('g',{'class':'furniture'});
   sb.appendChild(el('rect',{x:x+w*.03,y:y+h*.95,width:bar,height:h*.006,fill:'#000'}));
   const t=el('text',{x:x+w*.03,y:y+h*.94,'font-size':h*.025});t.textContent=bar+' m';sb.appendChild(t);
@@ -222,7 +224,7 @@ function select(q){
     if(!a.length){ h+= r.second[s]? T('second')+': <span class="safe-id">'+esc(r.second[s][0])+'</span>, '+r.second[s][1]+' s':'–'; }
     a.forEach((x,j)=>{ const sr=D.safe[x[0]]||{};
       h+=(j?'<br>':'')+'<span class="big safe-id">'+esc(x[0])+'</span> '+esc(sr.name||'')+'<br>'+T('walk')+' <span class="walk">'+x[2]+'</span> s'
-        +(j===0&&r.m[s]!=null?', '+r.m[s]+' m':'')+(j===0&&r.door[s]?', '+esc(r.door[s]):'')+(a.length>1?' ('+x[1]+')':'');
+        +(j===0&&r.m[s]!=null?', '+r.m[s]+' m':'')+(j===0&&r.door[s]?', '+esc(r.door[s]):'')+(a.length>1?' ('+x[1]+' '+T('people')+')':'');
       const t=pathOf(x[0]); if(t) t.classList.add('target');
       const rt=D.routes[id+'>'+x[0]];
       if(rt){ let seg=[],dk=rt[0][2];
@@ -265,6 +267,9 @@ let drag=null; maps.addEventListener('mousedown',e=>{drag=[e.clientX,e.clientY,v
 window.addEventListener('mouseup',()=>drag=null);
 window.addEventListener('mousemove',e=>{if(!drag)return;const b=svgs[deck].getBoundingClientRect(),v=drag[2],k=Math.max(v[2]/b.width,v[3]/b.height);
   setView(deck,[v[0]-(e.clientX-drag[0])*k,v[1]-(e.clientY-drag[1])*k,v[2],v[3]]);});
+const pl=document.getElementById('phases');
+phases.forEach(k=>{const sp=document.createElement('span');sp.style.border='3px solid '+D.phase_colours[(k-1)%D.phase_colours.length];
+  sp.style.background='#fff';pl.appendChild(sp);pl.appendChild(document.createTextNode(' '+k+(D.phase_names[k-1]?' '+D.phase_names[k-1]:'')+'  '));});
 if(deck!==null) showDeck(deck); paint();
 const m=location.hash.match(/room=([^&]+)/); if(m){q.value=decodeURIComponent(m[1]);select(q.value);}
 document.body.dataset.ready='1';
@@ -296,7 +301,8 @@ def render_html(data: dict) -> str:
 <main><div id="maps"></div>
 <aside><div id="result" data-room=""></div>
 <p class="legend">{html.escape(s.get('legend_walk', ''))}<br>{legend}</p>
-<p class="muted">{html.escape(s.get('legend_safe', ''))}. Plan of {html.escape(data['created'][:10])}; walking times from plan.json; routes drawn as straight lines from door to door.</p>
+<p class="legend" id="phases">{html.escape(s.get('legend_safe', ''))}:<br></p>
+<p class="muted">Plan of {html.escape(data['created'][:10])}; walking times from plan.json; routes drawn as straight lines from door to door.</p>
 </aside></main><div id="tip"></div>
 <script type="application/json" id="data">{payload}</script>
 <script>{_JS}</script>
