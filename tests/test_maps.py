@@ -120,3 +120,43 @@ def test_polygon_paths_keep_holes_parts_and_order():
         return 0.5 * float(np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]))
 
     assert signed_area(v[:5]) * signed_area(v[5:]) < 0  # the hole winds against the exterior: drawn empty
+
+
+def test_sector_maps_one_png_per_deck_and_sector(station, tmp_path):
+    from planner.maps import plot_sector_maps
+
+    paths = plot_sector_maps(station, PLAN, tmp_path / "s")
+    assert [p.name for p in paths] == ["map-deck-0-sector-A.png", "map-deck-1-sector-A.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+    assert not [p for p in (tmp_path / "s").iterdir() if p.name.startswith(".")]
+
+
+def test_legends_outside_the_plotted_areas_scale_bar_and_arrow(station, tmp_path, monkeypatch):
+    """Deck and sector maps: no legend overlaps a map axis; every map axis has a scale bar and an arrow."""
+    import planner.maps as maps
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    seen = []
+    real_save = maps._save
+
+    def spy(fig, path, dpi, tight=True):
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        map_axes = [ax for ax in fig.axes if ax.get_aspect() == 1.0]
+        legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        assert legends, path
+        for lg in legends:
+            lb = lg.get_window_extent(r)
+            for ax in map_axes:
+                assert not lb.overlaps(ax.get_window_extent(r)), f"{path}: legend over a map"
+        for ax in map_axes:
+            assert any(isinstance(a, AnchoredSizeBar) for a in ax.artists), f"{path}: no scale bar"
+            assert any(t.get_text() == "N (+y)" for t in ax.texts), f"{path}: no north arrow"
+        seen.append(Path(path).name)
+        real_save(fig, path, dpi, tight)
+
+    monkeypatch.setattr(maps, "_save", spy)
+    maps.plot_maps(station, PLAN, tmp_path / "o")
+    maps.plot_sector_maps(station, PLAN, tmp_path / "o")
+    assert len(seen) == 4
