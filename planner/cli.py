@@ -181,6 +181,11 @@ def cmd_brief(args: argparse.Namespace) -> int:
     station = _load(args, validate=False)
     plan_path = Path(args.plan)
     plan = read_plan(plan_path)
+    made_for = plan.get("inputs_sha256")
+    if made_for and made_for != station.inputs_sha256():
+        print(f"warning: {plan_path} was made for other inputs than {args.station} (inputs_sha256 differs): "
+              "the placards show the plan as it is; run planner propose again if the station changed",
+              file=sys.stderr)
     with stage("reach table"):
         reach = reach_table(station)
     sim = Path(args.simulation) if args.simulation else plan_path.parent / "simulation.json"

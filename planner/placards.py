@@ -80,9 +80,8 @@ def placard_lines(rows: pd.DataFrame, tx: dict[str, str]) -> list[tuple[str, str
         label = " / ".join(_scen(tx, s) for s in g["scenarios"])
         if r["safe_room_id"] == "":
             if int(r["residents"]) == 0 and r["second_id"]:
-                out.append(("safe", f"{r['second_id']}  ({label})"))
-                out.append(("detail", _fmt(tx, "placard.second", room=r["second_id"], name="", s=fmt_s(r["second_walk_s"]))
-                            .replace(" ()", "")))
+                out.append(("safe", f"{r['second_id']}  {r.get('second_name', '')}  ({label})"))
+                out.append(("detail", _fmt(tx, "placard.nearest", s=fmt_s(round(float(r["second_walk_s"]), 2)))))
             else:
                 out.append(("safe", f"-  ({label})"))
                 out.append(("detail", tx["placard.none"]))
@@ -163,6 +162,15 @@ class _Deck:
             self.rings[int(k)].append(xy)
 
 
+def _first_leg(rt: Route) -> np.ndarray:
+    """Mask of the route's vertices before it first leaves the room's deck."""
+    off = np.flatnonzero(rt.deck != rt.deck[0])
+    on = np.ones(len(rt.deck), dtype=bool)
+    if len(off):
+        on[off[0]:] = False
+    return on
+
+
 def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: str, targets: list[str],
               routes: list[tuple[Route, str, str]], tx: dict[str, str], fonts: dict[bool, str]) -> None:
     """The neighbourhood map into `box` (x, y, width, height; points) of the canvas `c`."""
@@ -172,7 +180,7 @@ def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: s
     pts = [deck.centre[i:i + 1]]
     for rt, _, _ in routes:
         home_deck = rt.deck[0] if home_deck is None else home_deck
-        pts.append(rt.xy[rt.deck == rt.deck[0]])
+        pts.append(rt.xy[_first_leg(rt)])
     xy = np.vstack(pts)
     lo, hi = xy.min(axis=0) - 8.0, xy.max(axis=0) + 8.0
     cx, cy = (lo + hi) / 2
@@ -214,7 +222,7 @@ def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: s
         c.drawPath(p, stroke=1, fill=0)
     c.setLineCap(1)
     for rt, colour, ls in routes:
-        on = rt.deck == rt.deck[0]
+        on = _first_leg(rt)
         q = tr(rt.xy[on])
         if len(q) < 2:
             continue
@@ -227,12 +235,11 @@ def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: s
             p.lineTo(x, y)
         c.drawPath(p, stroke=1, fill=0)
         if not on.all():  # leaves the deck by stairs: mark the point
-            k = int(np.flatnonzero(~on)[0])
             c.setDash([])
             c.setFillColorRGB(*_hex(colour))
             c.circle(*q[-1], 5, stroke=0, fill=1)
             c.setFont(fonts[True], 9)
-            c.drawString(q[-1][0] + 6, q[-1][1] + 6, _fmt(tx, "placard.other_deck", deck=int(rt.deck[k])))
+            c.drawString(q[-1][0] + 6, q[-1][1] + 6, _fmt(tx, "placard.other_deck", deck=int(rt.deck[-1])))
     c.setDash([])
     you = tr(deck.centre[i:i + 1])[0]
     c.setFillColorRGB(0, 0, 0)
