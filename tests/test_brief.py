@@ -291,3 +291,19 @@ def test_proposal_survives_a_failing_briefing(planned, tmp_path, monkeypatch, ca
     (prop,) = [p for p in reports.iterdir() if not p.name.startswith(".")]
     names = {p.name for p in prop.iterdir()}
     assert "plan.json" in names and "map.html" not in names
+
+
+def test_unsheltered_people_are_told_plainly(planned):
+    _, station, plan, reach = planned
+    p = json.loads(json.dumps(plan))
+    gone = [a for a in p["assignments"] if a["room_id"] == "R4" and a["scenario"] == "night"]
+    p["assignments"] = [a for a in p["assignments"] if a not in gone]
+    p["unsheltered"] = [{"room_id": "R4", "scenario": "night", "residents": 4, "reason": "door queue"}]
+    b = room_briefs(station, p, reach, rooms=["R4"])
+    night = b[b["scenario"] == "night"].iloc[0]
+    assert night["safe_room_id"] == "" and night["unsheltered"] == 4
+    text = "\n".join(t for _, t in placard_lines(b, strings("en")))
+    assert "No safe room assigned in this scenario" in text and "(night)" in text
+    for a in p["assignments"]:  # the other scenarios still say where to go
+        if a["room_id"] == "R4":
+            assert a["safe_room_id"] in text and f"{fmt_s(a['walk_s'])} s" in text
