@@ -150,7 +150,10 @@ aside{width:24em;overflow:auto;border-left:1px solid #ccc;padding:.6em .9em}
 #result .big{font-size:1.35em;font-weight:bold}#tip{position:fixed;pointer-events:none;background:#fff;
 border:1px solid #333;padding:.3em .5em;font-size:12px;display:none;max-width:22em;z-index:5}
 .legend span{display:inline-block;width:2.2em;height:.9em;vertical-align:middle}.muted{color:#555;font-size:.9em}
-@media print{header,#tip{display:none}main{height:auto;display:block}svg.deck.active{height:60vh}
+#scalebar{position:absolute;left:12px;bottom:12px;background:rgba(255,255,255,.85);padding:2px 6px;font-size:12px;z-index:2}
+#scalebar i{display:block;height:6px;background:#000;margin-top:2px}#north{position:absolute;right:14px;top:10px;
+text-align:center;font-size:12px;font-weight:bold;line-height:1.1;z-index:2;background:rgba(255,255,255,.85);padding:2px 4px}
+#north{font-size:12px}@media print{header,#tip{display:none}main{height:auto;display:block}svg.deck.active{height:60vh}
 aside{width:auto;border:0}}
 """
 
@@ -175,14 +178,6 @@ D.decks.forEach(dk=>{
   dk.ids.forEach((id,i)=>{const p=el('path',{'d':dk.paths[i],'class':'room','data-id':id});
     if(D.safe[id]){p.classList.add('safe');} g.appendChild(p);});
   s.appendChild(g); s.appendChild(el('g',{'class':'routes'}));
-  // scale bar and plan north arrow (in plan metres)
-  const [x,y,w,h]=dk.box, tg=w/5, b0=Math.pow(10,Math.floor(Math.log10(tg))), bar=b0*(tg>=5*b0?5:tg>=2*b0?2:1);
-  const sb=el('g',{'class':'furniture'});
-  sb.appendChild(el('rect',{x:x+w*.03,y:y+h*.95,width:bar,height:h*.006,fill:'#000'}));
-  const t=el('text',{x:x+w*.03,y:y+h*.94,'font-size':h*.025});t.textContent=bar+' m';sb.appendChild(t);
-  sb.appendChild(el('path',{d:`M${x+w*.95} ${y+h*.03}l${-w*.012} ${h*.05}h${w*.024}z`,fill:'#000'}));
-  const n=el('text',{x:x+w*.95,y:y+h*.11,'font-size':h*.022,'text-anchor':'middle'});n.textContent='N (+y)';sb.appendChild(n);
-  s.appendChild(sb);
   maps.appendChild(s); svgs[dk.deck]=s; views[dk.deck]=dk.box.slice();
 });
 function paint(){
@@ -193,7 +188,7 @@ function paint(){
       p.classList.toggle('dim',maxPhase>0&&s.phase>maxPhase);}
   });
 }
-function showDeck(d){deck=d;for(const k in svgs)svgs[k].classList.toggle('active',+k===d);
+function showDeck(d){deck=d;for(const k in svgs)svgs[k].classList.toggle('active',+k===d); furniture(d);
   document.querySelectorAll('#decks button').forEach(b=>b.classList.toggle('on',+b.dataset.deck===d));}
 const deckBar=document.getElementById('decks');
 D.decks.forEach(dk=>{const b=document.createElement('button');b.textContent=T('deck')+' '+dk.deck;b.dataset.deck=dk.deck;
@@ -221,7 +216,7 @@ function select(q){
   D.scenarios.forEach((s,k)=>{
     const a=r.a[s]||[]; const col=RC[k%RC.length];
     h+='<div class="sc" style="border-color:'+col+'" data-scenario="'+s+'"><b>'+esc(SC(s))+'</b> · '+T('residents')+' '+(r.res[s]||0)+'<br>';
-    if(!a.length){ h+= r.second[s]? T('second')+': <span class="safe-id">'+esc(r.second[s][0])+'</span>, '+r.second[s][1]+' s':'–'; }
+    if(!a.length){ h+= r.second[s]? esc(T('nearest'))+': <span class="safe-id">'+esc(r.second[s][0])+'</span>, '+r.second[s][1]+' s':(r.res[s]?esc(T('none')):'–'); }
     a.forEach((x,j)=>{ const sr=D.safe[x[0]]||{};
       h+=(j?'<br>':'')+'<span class="big safe-id">'+esc(x[0])+'</span> '+esc(sr.name||'')+'<br>'+T('walk')+' <span class="walk">'+x[2]+'</span> s'
         +(j===0&&r.m[s]!=null?', '+r.m[s]+' m':'')+(j===0&&r.door[s]?', '+esc(r.door[s]):'')+(a.length>1?' ('+x[1]+' '+T('people')+')':'');
@@ -243,7 +238,14 @@ function select(q){
   if(location.hash!=='#room='+encodeURIComponent(id)) history.replaceState(null,'','#room='+encodeURIComponent(id));
 }
 function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
-function setView(d,v){views[d]=v;svgs[d].setAttribute('viewBox',v.join(' '));}
+function furniture(d){ // scale bar and plan north arrow for the current view, as an overlay (pixels)
+  if(d===null||d===undefined) return;
+  const [x,y,w,h]=views[d], b=svgs[d].getBoundingClientRect(); if(!b.width||!b.height) return;
+  const ppm=Math.min(b.width/w,b.height/h), tg=120/ppm, b0=Math.pow(10,Math.floor(Math.log10(tg))),
+        bar=b0*(tg>=5*b0?5:tg>=2*b0?2:1);
+  const sb=document.getElementById('scalebar'); sb.querySelector('i').style.width=(bar*ppm)+'px';
+  sb.querySelector('b').textContent=bar+' m';}
+function setView(d,v){views[d]=v;svgs[d].setAttribute('viewBox',v.join(' '));furniture(d);}
 document.getElementById('reset').onclick=()=>{D.decks.forEach(dk=>setView(dk.deck,dk.box.slice()));};
 document.getElementById('print').onclick=()=>window.print();
 const q=document.getElementById('q'); q.addEventListener('change',()=>select(q.value));
@@ -264,7 +266,7 @@ maps.addEventListener('wheel',e=>{if(deck===null)return;e.preventDefault();const
   const f=e.deltaY>0?1.2:1/1.2, fx=(e.clientX-b.left)/b.width, fy=(e.clientY-b.top)/b.height;
   setView(deck,[v[0]+v[2]*fx*(1-f),v[1]+v[3]*fy*(1-f),v[2]*f,v[3]*f]);},{passive:false});
 let drag=null; maps.addEventListener('mousedown',e=>{drag=[e.clientX,e.clientY,views[deck].slice()];});
-window.addEventListener('mouseup',()=>drag=null);
+window.addEventListener('mouseup',()=>drag=null); window.addEventListener('resize',()=>furniture(deck));
 window.addEventListener('mousemove',e=>{if(!drag)return;const b=svgs[deck].getBoundingClientRect(),v=drag[2],k=Math.max(v[2]/b.width,v[3]/b.height);
   setView(deck,[v[0]-(e.clientX-drag[0])*k,v[1]-(e.clientY-drag[1])*k,v[2],v[3]]);});
 const pl=document.getElementById('phases');
@@ -298,7 +300,7 @@ def render_html(data: dict) -> str:
 <label>{html.escape(s.get('scenario', 'scenario'))} <select id="scen"></select></label>
 <label>phase <select id="phase"><option value="0">all</option></select></label>
 <button id="reset">⤢</button><button id="print">{html.escape(s.get('print', 'Print'))}</button></header>
-<main><div id="maps"></div>
+<main><div id="maps"><div id="scalebar"><b></b><i></i></div><div id="north">▲<br>N (+y)</div></div>
 <aside><div id="result" data-room=""></div>
 <p class="legend">{html.escape(s.get('legend_walk', ''))}<br>{legend}</p>
 <p class="legend" id="phases">{html.escape(s.get('legend_safe', ''))}:<br></p>
