@@ -157,7 +157,8 @@ def room_briefs(station: Station, plan: dict, reach: ReachTable, rooms: list[str
     grid = pd.MultiIndex.from_product([occ, scen], names=["room_id", "scenario"]).to_frame(index=False)
     grid["residents"] = demand[scen].stack().reindex(pd.MultiIndex.from_frame(grid)).fillna(0).astype(int).to_numpy() \
         if len(grid) else np.zeros(0, int)
-    a = pd.DataFrame(plan.get("assignments", []), columns=["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
+    a = pd.DataFrame(plan.get("assignments", []),
+                     columns=["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
     a["room_id"] = a["room_id"].astype(str)
     a["safe_room_id"] = a["safe_room_id"].astype(str)
     a = a.sort_values(["room_id", "scenario", "residents", "walk_s"], ascending=[True, True, False, True],

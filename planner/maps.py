@@ -226,7 +226,8 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         for (x, y), t in zip(pts, labels):  # one text per safe room (labels are artists by nature)
             ax1.text(x, y, t, fontsize=label_size, ha="center", va="center", fontweight="bold", zorder=8,
                      bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
-    handles: list[Artist] = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k) for k in pd.unique(kind)]
+    handles: list[Artist] = [Patch(facecolor=KIND_COLOURS.get(k, OTHER_COLOUR), edgecolor="#9e9e9e", label=k)
+                             for k in pd.unique(kind)]
     if multi_phase:
         handles += [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2,
                           hatch="///", label=f"safe room, phase {int(k)}{_phase_label(station, int(k))}")
@@ -399,7 +400,7 @@ def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, 
     cb = fig.colorbar(sm, cax=cax)
     cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s", fontsize=9)
     ax.title.set_fontsize(12 if fig_w > 12 else 10)
-    handles = [Patch(facecolor="none", edgecolor="black", linewidth=2.2, label="safe room (id in bold)")]
+    handles: list[Artist] = [Patch(facecolor="none", edgecolor="black", linewidth=2.2, label="safe room (id in bold)")]
     if len(phases) > 1:
         handles = [Patch(facecolor="none", edgecolor=PHASE_COLOURS[int(k - 1) % len(PHASE_COLOURS)], linewidth=2.2,
                          label=f"safe room, phase {int(k)}{_phase_label(station, int(k))}") for k in phases]

@@ -37,7 +37,6 @@ PAPER_IN: dict[str, tuple[float, float]] = {"a4": (210 / 25.4, 297 / 25.4), "let
 """Page sizes (inches, portrait)."""
 ROUTE_STYLES = [("#000000", "-"), ("#0047ab", "--"), ("#c2410c", ":"), ("#6b21a8", "-.")]
 """Colour and line style of the routes of the scenario groups (distinct in black and white too)."""
-_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "DejaVu Sans", "pdf.compression": 6}
 
 
 def _scen(tx: dict[str, str], s: str) -> str:
@@ -427,7 +426,7 @@ def write_briefing_sheet(path: Path, station_title: str, plan: dict, simulation:
     w, h = PAPER_IN[paper]
     tmp = temporary_name(path)
     try:
-        with plt.rc_context(_RC):
+        with plt.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):  # TrueType: extractable text
             fig = plt.figure(figsize=(w, h))
             fig.add_artist(Rectangle((0, 0.93), 1, 0.07, transform=fig.transFigure, color="black"))
             title = _fmt(tx, "sheet.title", station=station_title)

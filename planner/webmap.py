@@ -65,7 +65,8 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
     rooms = station.rooms.drop_duplicates("room_id")
     scen = list(station.scenarios)
     safe_rows = {str(s["room_id"]): s for s in plan.get("safe_rooms", [])}
-    a = pd.DataFrame(plan.get("assignments", []), columns=["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
+    a = pd.DataFrame(plan.get("assignments", []),
+                     columns=["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
     a["room_id"] = a["room_id"].astype(str)
     a["safe_room_id"] = a["safe_room_id"].astype(str)
     agg = a.groupby(["safe_room_id", "scenario"]).agg(persons=("residents", "sum"), rooms=("room_id", "nunique"))
@@ -133,150 +134,13 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
             "routes": used_routes}
 
 
-_CSS = """
-*{box-sizing:border-box}body{margin:0;font:14px/1.35 "DejaVu Sans",Arial,sans-serif;color:#111;background:#fff}
-header{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;padding:.5em .8em;background:#111;color:#fff}
-header h1{font-size:1.15em;margin:0 1em 0 0}header input{font-size:1.1em;padding:.25em .5em;width:13em}
-header button,header select{font-size:1em;padding:.2em .6em}button.on{background:#ffd60a;font-weight:bold}
-main{display:flex;height:calc(100vh - 3.2em)}#maps{flex:1;position:relative;min-width:0}
-svg.deck{width:100%;height:100%;display:none;cursor:grab;background:#fafafa}svg.deck.active{display:block}
-svg path.room{stroke:#666;stroke-width:.15;vector-effect:non-scaling-stroke}
-svg path.safe{stroke-width:2.5px;vector-effect:non-scaling-stroke}svg path.dim{opacity:.25}
-svg path.sel{fill:#ffd60a!important;stroke:#000;stroke-width:3px}
-svg path.target{stroke:#000!important;stroke-width:4px!important}
-svg polyline.route{fill:none;stroke-width:4px;vector-effect:non-scaling-stroke;stroke-linecap:round;stroke-linejoin:round}
-aside{width:24em;overflow:auto;border-left:1px solid #ccc;padding:.6em .9em}
-#result h2{font-size:1.2em;margin:.2em 0}#result .sc{margin:.5em 0;padding:.4em .5em;border-left:6px solid #000}
-#result .big{font-size:1.35em;font-weight:bold}#tip{position:fixed;pointer-events:none;background:#fff;
-border:1px solid #333;padding:.3em .5em;font-size:12px;display:none;max-width:22em;z-index:5}
-.legend span{display:inline-block;width:2.2em;height:.9em;vertical-align:middle}.muted{color:#555;font-size:.9em}
-#scalebar{position:absolute;left:12px;bottom:12px;background:rgba(255,255,255,.85);padding:2px 6px;font-size:12px;z-index:2}
-#scalebar i{display:block;height:6px;background:#000;margin-top:2px}#north{position:absolute;right:14px;top:10px;
-text-align:center;font-size:12px;font-weight:bold;line-height:1.1;z-index:2;background:rgba(255,255,255,.85);padding:2px 4px}
-#north{font-size:12px}@media print{header,#tip{display:none}main{height:auto;display:block}svg.deck.active{height:60vh}
-aside{width:auto;border:0}}
-"""
+CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+"""The page's Content-Security-Policy: inline script and style only, no fetch of any kind."""
+ASSETS = Path(__file__).with_name("assets")
+"""The page's style and script (`webmap.css`, `webmap.js`), embedded into every map."""
 
-_JS = r"""
-(function(){
-const D=JSON.parse(document.getElementById('data').textContent);
-const T=k=>D.strings[k]||k, SC=s=>D.strings['scenario.'+s]||s;
-const NS='http://www.w3.org/2000/svg', RC=['#000000','#0047ab','#c2410c','#6b21a8'];
-const rooms={}; D.rooms.forEach(r=>rooms[r.id]=r);
-const byLower={}; D.rooms.forEach(r=>byLower[r.id.toLowerCase()]=r.id);
-let scen=D.scenarios[0], deck=D.decks.length?D.decks[0].deck:null, maxPhase=0, current=null;
-const svgs={}, views={};
-function colour(w){ if(w===undefined) return '#f2f2f2';
-  const t=Math.max(0,Math.min(1,w/D.reach_s)); // green -> yellow -> red
-  const c=t<.5?[26+(254-26)*t*2,152+(224-152)*t*2,80+(139-80)*t*2]:[254+(215-254)*(t-.5)*2,224+(48-224)*(t-.5)*2,139+(39-139)*(t-.5)*2];
-  return 'rgb('+c.map(Math.round).join(',')+')'; }
-function el(n,a){const e=document.createElementNS(NS,n);for(const k in a)e.setAttribute(k,a[k]);return e;}
-const maps=document.getElementById('maps');
-D.decks.forEach(dk=>{
-  const s=el('svg',{'class':'deck','viewBox':dk.box.join(' '),'data-deck':dk.deck});
-  const g=el('g',{'class':'rooms'});
-  dk.ids.forEach((id,i)=>{const p=el('path',{'d':dk.paths[i],'class':'room','data-id':id});
-    if(D.safe[id]){p.classList.add('safe');} g.appendChild(p);});
-  s.appendChild(g); s.appendChild(el('g',{'class':'routes'}));
-  maps.appendChild(s); svgs[dk.deck]=s; views[dk.deck]=dk.box.slice();
-});
-function paint(){
-  document.querySelectorAll('path.room').forEach(p=>{const r=rooms[p.dataset.id];
-    p.setAttribute('fill',colour(r.walk[scen]));
-    const s=D.safe[p.dataset.id];
-    if(s){p.setAttribute('stroke',D.phase_colours[(s.phase-1)%D.phase_colours.length]);
-      p.classList.toggle('dim',maxPhase>0&&s.phase>maxPhase);}
-  });
-}
-function showDeck(d){deck=d;for(const k in svgs)svgs[k].classList.toggle('active',+k===d); furniture(d);
-  document.querySelectorAll('#decks button').forEach(b=>b.classList.toggle('on',+b.dataset.deck===d));}
-const deckBar=document.getElementById('decks');
-D.decks.forEach(dk=>{const b=document.createElement('button');b.textContent=T('deck')+' '+dk.deck;b.dataset.deck=dk.deck;
-  b.onclick=()=>showDeck(dk.deck);deckBar.appendChild(b);});
-const ss=document.getElementById('scen');
-D.scenarios.forEach(s=>{const o=document.createElement('option');o.value=s;o.textContent=SC(s);ss.appendChild(o);});
-ss.onchange=()=>{scen=ss.value;paint();};
-const ps=document.getElementById('phase');
-const phases=[...new Set(Object.values(D.safe).map(s=>s.phase))].sort((a,b)=>a-b);
-phases.forEach(k=>{const o=document.createElement('option');o.value=k;o.textContent='≤ '+k;ps.appendChild(o);});
-ps.onchange=()=>{maxPhase=+ps.value;paint();};
-const dl=document.getElementById('ids'); D.rooms.forEach(r=>{const o=document.createElement('option');o.value=r.id;dl.appendChild(o);});
-function clearSel(){document.querySelectorAll('path.sel,path.target').forEach(p=>p.classList.remove('sel','target'));
-  document.querySelectorAll('g.routes').forEach(g=>g.textContent='');}
-function pathOf(id){return document.querySelector('path[data-id="'+CSS.escape(id)+'"]');}
-function select(q){
-  const res=document.getElementById('result'); q=(q||'').trim(); if(!q) return;
-  const id=rooms[q]?q:byLower[q.toLowerCase()];
-  clearSel();
-  if(!id){res.innerHTML='<p>'+esc(T('not_found').replace('{room}',q))+'</p>';res.dataset.room='';return;}
-  const r=rooms[id]; current=id; showDeck(r.deck);
-  const me=pathOf(id); if(me) me.classList.add('sel');
-  let h='<h2>'+esc(id)+' <span class="muted">'+esc(r.name)+', '+T('deck')+' '+r.deck+', '+esc(r.sector)+'</span></h2>';
-  const pts=[];
-  D.scenarios.forEach((s,k)=>{
-    const a=r.a[s]||[]; const col=RC[k%RC.length];
-    h+='<div class="sc" style="border-color:'+col+'" data-scenario="'+s+'"><b>'+esc(SC(s))+'</b> · '+T('residents')+' '+(r.res[s]||0)+'<br>';
-    if(!a.length){ h+= r.second[s]? esc(T('nearest'))+': <span class="safe-id">'+esc(r.second[s][0])+'</span>, '+r.second[s][1]+' s':(r.res[s]?esc(T('none')):'–'); }
-    a.forEach((x,j)=>{ const sr=D.safe[x[0]]||{};
-      h+=(j?'<br>':'')+'<span class="big safe-id">'+esc(x[0])+'</span> '+esc(sr.name||'')+'<br>'+T('walk')+' <span class="walk">'+x[2]+'</span> s'
-        +(j===0&&r.m[s]!=null?', '+r.m[s]+' m':'')+(j===0&&r.door[s]?', '+esc(r.door[s]):'')+(a.length>1?' ('+x[1]+' '+T('people')+')':'');
-      const t=pathOf(x[0]); if(t) t.classList.add('target');
-      const rt=D.routes[id+'>'+x[0]];
-      if(rt){ let seg=[],dk=rt[0][2];
-        const flush=()=>{ if(seg.length>1){const pl=el('polyline',{'class':'route','points':seg.map(p=>p[0]+','+p[1]).join(' '),stroke:col});
-          if(k) pl.setAttribute('stroke-dasharray',k===1?'10 6':'3 6'); svgs[dk].querySelector('g.routes').appendChild(pl);} };
-        rt.forEach(p=>{ if(p[2]!==dk){flush();seg=[];dk=p[2];} seg.push(p); if(p[2]===r.deck) pts.push(p); }); flush(); }
-    });
-    if(r.uns[s]) h+='<br><b>'+r.uns[s]+' unsheltered</b>';
-    if(a.length&&r.second[s]) h+='<br><span class="muted">'+T('second')+': '+esc(r.second[s][0])+', '+r.second[s][1]+' s</span>';
-    h+='</div>';
-  });
-  res.innerHTML=h; res.dataset.room=id;
-  if(pts.length){ let xs=pts.map(p=>p[0]),ys=pts.map(p=>p[1]);
-    const x0=Math.min(...xs)-15,x1=Math.max(...xs)+15,y0=Math.min(...ys)-15,y1=Math.max(...ys)+15, m=Math.max(x1-x0,y1-y0,60);
-    setView(r.deck,[(x0+x1)/2-m/2,(y0+y1)/2-m/2,m,m]); }
-  if(location.hash!=='#room='+encodeURIComponent(id)) history.replaceState(null,'','#room='+encodeURIComponent(id));
-}
-function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
-function furniture(d){ // scale bar and plan north arrow for the current view, as an overlay (pixels)
-  if(d===null||d===undefined) return;
-  const [x,y,w,h]=views[d], b=svgs[d].getBoundingClientRect(); if(!b.width||!b.height) return;
-  const ppm=Math.min(b.width/w,b.height/h), tg=120/ppm, b0=Math.pow(10,Math.floor(Math.log10(tg))),
-        bar=b0*(tg>=5*b0?5:tg>=2*b0?2:1);
-  const sb=document.getElementById('scalebar'); sb.querySelector('i').style.width=(bar*ppm)+'px';
-  sb.querySelector('b').textContent=bar+' m';}
-function setView(d,v){views[d]=v;svgs[d].setAttribute('viewBox',v.join(' '));furniture(d);}
-document.getElementById('reset').onclick=()=>{D.decks.forEach(dk=>setView(dk.deck,dk.box.slice()));};
-document.getElementById('print').onclick=()=>window.print();
-const q=document.getElementById('q'); q.addEventListener('change',()=>select(q.value));
-q.addEventListener('keydown',e=>{if(e.key==='Enter')select(q.value);});
-// hover details
-const tip=document.getElementById('tip');
-maps.addEventListener('mousemove',e=>{const p=e.target.closest&&e.target.closest('path.room');
-  if(!p){tip.style.display='none';return;} const r=rooms[p.dataset.id], s=D.safe[r.id];
-  let h='<b>'+esc(r.id)+'</b> '+esc(r.name)+' ('+esc(r.kind)+')<br>'+T('residents')+': '+D.scenarios.map(x=>SC(x)+' '+(r.res[x]||0)).join(', ');
-  D.scenarios.forEach(x=>{const a=r.a[x]; if(a&&a.length) h+='<br>'+SC(x)+': '+a.map(y=>esc(y[0])+' '+y[2]+' s').join(', ');});
-  if(s) h+='<br><b>'+T('safe_room')+'</b>, phase '+s.phase+', '+T('capacity')+' '+s.capacity+'<br>'+T('assigned')+': '
-    +D.scenarios.map(x=>SC(x)+' '+s.assigned[x][0]+' ('+s.assigned[x][1]+' rooms)').join(', ');
-  tip.innerHTML=h; tip.style.display='block'; tip.style.left=(e.clientX+14)+'px'; tip.style.top=(e.clientY+14)+'px';});
-maps.addEventListener('mouseleave',()=>tip.style.display='none');
-maps.addEventListener('click',e=>{const p=e.target.closest&&e.target.closest('path.room'); if(p){q.value=p.dataset.id;select(p.dataset.id);}});
-// zoom (wheel) and pan (drag)
-maps.addEventListener('wheel',e=>{if(deck===null)return;e.preventDefault();const s=svgs[deck],v=views[deck],b=s.getBoundingClientRect();
-  const f=e.deltaY>0?1.2:1/1.2, fx=(e.clientX-b.left)/b.width, fy=(e.clientY-b.top)/b.height;
-  setView(deck,[v[0]+v[2]*fx*(1-f),v[1]+v[3]*fy*(1-f),v[2]*f,v[3]*f]);},{passive:false});
-let drag=null; maps.addEventListener('mousedown',e=>{drag=[e.clientX,e.clientY,views[deck].slice()];});
-window.addEventListener('mouseup',()=>drag=null); window.addEventListener('resize',()=>furniture(deck));
-window.addEventListener('mousemove',e=>{if(!drag)return;const b=svgs[deck].getBoundingClientRect(),v=drag[2],k=Math.max(v[2]/b.width,v[3]/b.height);
-  setView(deck,[v[0]-(e.clientX-drag[0])*k,v[1]-(e.clientY-drag[1])*k,v[2],v[3]]);});
-const pl=document.getElementById('phases');
-phases.forEach(k=>{const sp=document.createElement('span');sp.style.border='3px solid '+D.phase_colours[(k-1)%D.phase_colours.length];
-  sp.style.background='#fff';pl.appendChild(sp);pl.appendChild(document.createTextNode(' '+k+(D.phase_names[k-1]?' '+D.phase_names[k-1]:'')+'  '));});
-if(deck!==null) showDeck(deck); paint();
-const m=location.hash.match(/room=([^&]+)/); if(m){q.value=decodeURIComponent(m[1]);select(q.value);}
-document.body.dataset.ready='1';
-})();
-"""
+
+
 
 
 def render_html(data: dict) -> str:
@@ -284,17 +148,20 @@ def render_html(data: dict) -> str:
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     s = data["strings"]
     title = html.escape(data["title"])
+    search = html.escape(s.get("search", "type your room"))
     legend = "".join(f'<span style="background:{c}"></span> {lab} ' for c, lab in
                      (("rgb(26,152,80)", "0 s"), ("rgb(254,224,139)", f"{data['reach_s'] / 2:g} s"),
                       ("rgb(215,48,39)", f"{data['reach_s']:g} s")))
+    css = (ASSETS / "webmap.css").read_text(encoding="utf-8")
+    js = (ASSETS / "webmap.js").read_text(encoding="utf-8").replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{_CSS}</style></head>
+<title>{title}</title><style>{css}</style></head>
 <body data-ready="0">
 <header><h1>{title}</h1>
-<input id="q" list="ids" placeholder="{html.escape(s.get('search', 'type your room'))}" autocomplete="off" aria-label="{html.escape(s.get('search', 'type your room'))}">
+<input id="q" list="ids" placeholder="{search}" autocomplete="off" aria-label="{search}">
 <datalist id="ids"></datalist>
 <span id="decks"></span>
 <label>{html.escape(s.get('scenario', 'scenario'))} <select id="scen"></select></label>
@@ -304,10 +171,11 @@ def render_html(data: dict) -> str:
 <aside><div id="result" data-room=""></div>
 <p class="legend">{html.escape(s.get('legend_walk', ''))}<br>{legend}</p>
 <p class="legend" id="phases">{html.escape(s.get('legend_safe', ''))}:<br></p>
-<p class="muted">Plan of {html.escape(data['created'][:10])}; walking times from plan.json; routes drawn as straight lines from door to door.</p>
+<p class="muted">Plan of {html.escape(data['created'][:10])}; walking times from plan.json;
+routes drawn as straight lines from door to door.</p>
 </aside></main><div id="tip"></div>
 <script type="application/json" id="data">{payload}</script>
-<script>{_JS}</script>
+<script>{js}</script>
 </body></html>
 """
 

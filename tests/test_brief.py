@@ -21,7 +21,6 @@ from conftest import corridor_layout, write_station
 
 from planner.brief import add_routes, fmt_s, read_simulation, room_briefs, strings
 from planner.cli import main
-from planner.network import reach_table
 from planner.pipeline import plan_station
 from planner.placards import placard_lines, sheet_numbers, write_briefing_sheet, write_placards
 from planner.station import load_station
