@@ -187,7 +187,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
               "the placards show the plan as it is; run planner propose again if the station changed",
               file=sys.stderr)
     with stage("reach table"):
-        reach = reach_table(station)
+        reach = reach_table(station, cache_dir=_cache_dir(args))
     sim = Path(args.simulation) if args.simulation else plan_path.parent / "simulation.json"
     with stage("briefing (placards, interactive map, briefing sheet)"):
         out = write_briefing(station, plan, reach, Path(args.out), lang=args.lang, paper=args.paper,

@@ -39,6 +39,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path as MplPath
@@ -279,7 +280,7 @@ def nice_length(span_m: float) -> float:
     return base * (5 if target >= 5 * base else 2 if target >= 2 * base else 1)
 
 
-def map_furniture(ax, fs: float = 1.0) -> None:
+def map_furniture(ax: Axes, fs: float = 1.0) -> None:
     """A scale bar (lower left) and a plan-north arrow (+y, upper right) on a map axis in metres.
 
     The station inputs give no compass or spin direction, so the arrow points to the plan's +y
@@ -297,7 +298,7 @@ def map_furniture(ax, fs: float = 1.0) -> None:
             fontweight="bold", zorder=20, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
 
 
-def _save(fig, path: Path, dpi: int, tight: bool = True) -> None:
+def _save(fig: Figure, path: Path, dpi: int, tight: bool = True) -> None:
     tmp = temporary_name(path)  # created by savefig with the usual permissions (umask)
     try:
         if tight:

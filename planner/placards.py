@@ -15,21 +15,27 @@ from __future__ import annotations
 import logging
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.patches import Rectangle
 
-from planner.brief import Route, fmt_s  # noqa: E402
-from planner.errors import OutputError  # noqa: E402
-from planner.maps import KIND_COLOURS, OTHER_COLOUR, temporary_name  # noqa: E402
-from planner.station import Station  # noqa: E402
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from planner.brief import Route, fmt_s
+from planner.errors import OutputError
+from planner.maps import KIND_COLOURS, OTHER_COLOUR, temporary_name
+from planner.station import Station
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +127,6 @@ def _fonts() -> dict[bool, str]:
     """Register DejaVu Sans (matplotlib's bundled TrueType fonts: every Latin, Greek and Cyrillic
     letter) with reportlab once; {bold: font name}."""
     if not _FONTS:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-
         ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
         pdfmetrics.registerFont(TTFont("PlannerSans", str(ttf / "DejaVuSans.ttf")))
         pdfmetrics.registerFont(TTFont("PlannerSans-Bold", str(ttf / "DejaVuSans-Bold.ttf")))
@@ -170,7 +173,33 @@ def _first_leg(rt: Route) -> np.ndarray:
     return on
 
 
-def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: str, targets: list[str],
+def _draw_routes(c: Canvas, routes: list[tuple[Route, str, str]], tr: Callable[[np.ndarray], np.ndarray],
+                 tx: dict[str, str], fonts: dict[bool, str]) -> None:
+    """The routes' first legs (on the room's deck) with `tr` mapping plan metres to page points; a
+    route that leaves the deck ends in a dot naming the safe room's deck."""
+    c.setLineCap(1)
+    for rt, colour, ls in routes:
+        on = _first_leg(rt)
+        q = tr(rt.xy[on])
+        if len(q) < 2:
+            continue
+        c.setStrokeColorRGB(*_hex(colour))
+        c.setLineWidth(3.4)
+        c.setDash({"-": [], "--": [9, 5], ":": [2, 5], "-.": [9, 4, 2, 4]}[ls])
+        p = c.beginPath()
+        p.moveTo(*q[0])
+        for x, y in q[1:]:
+            p.lineTo(x, y)
+        c.drawPath(p, stroke=1, fill=0)
+        if not on.all():  # leaves the deck by stairs: mark the point
+            c.setDash([])
+            c.setFillColorRGB(*_hex(colour))
+            c.circle(*q[-1], 5, stroke=0, fill=1)
+            c.setFont(fonts[True], 9)
+            c.drawString(q[-1][0] + 6, q[-1][1] + 6, _fmt(tx, "placard.other_deck", deck=int(rt.deck[-1])))
+
+
+def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], room_id: str, targets: list[str],
               routes: list[tuple[Route, str, str]], tx: dict[str, str], fonts: dict[bool, str]) -> None:
     """The neighbourhood map into `box` (x, y, width, height; points) of the canvas `c`."""
     bx, by, bw, bh = box
@@ -219,26 +248,7 @@ def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: s
                 p.lineTo(x, y)
             p.close()
         c.drawPath(p, stroke=1, fill=0)
-    c.setLineCap(1)
-    for rt, colour, ls in routes:
-        on = _first_leg(rt)
-        q = tr(rt.xy[on])
-        if len(q) < 2:
-            continue
-        c.setStrokeColorRGB(*_hex(colour))
-        c.setLineWidth(3.4)
-        c.setDash({"-": [], "--": [9, 5], ":": [2, 5], "-.": [9, 4, 2, 4]}[ls])
-        p = c.beginPath()
-        p.moveTo(*q[0])
-        for x, y in q[1:]:
-            p.lineTo(x, y)
-        c.drawPath(p, stroke=1, fill=0)
-        if not on.all():  # leaves the deck by stairs: mark the point
-            c.setDash([])
-            c.setFillColorRGB(*_hex(colour))
-            c.circle(*q[-1], 5, stroke=0, fill=1)
-            c.setFont(fonts[True], 9)
-            c.drawString(q[-1][0] + 6, q[-1][1] + 6, _fmt(tx, "placard.other_deck", deck=int(rt.deck[-1])))
+    _draw_routes(c, routes, tr, tx, fonts)
     c.setDash([])
     you = tr(deck.centre[i:i + 1])[0]
     c.setFillColorRGB(0, 0, 0)
@@ -279,11 +289,9 @@ def _draw_map(c, deck: _Deck, box: tuple[float, float, float, float], room_id: s
     c.drawCentredString(ax_, ay_ - 6, "N (+y)")
 
 
-def _page(c, rows: pd.DataFrame, deck: _Deck, routes: dict[tuple[str, str], Route], tx: dict[str, str],
+def _page(c: Canvas, rows: pd.DataFrame, deck: _Deck, routes: dict[tuple[str, str], Route], tx: dict[str, str],
           footer: str, size: tuple[float, float]) -> None:
     """One placard page on the canvas `c`."""
-    from reportlab.lib.utils import simpleSplit
-
     fonts = _fonts()
     W, H = size
     m = 36.0
@@ -358,8 +366,6 @@ def write_placards(path: Path, station: Station, plan: dict, briefs: pd.DataFram
     -------
     The number of pages written.
     """
-    from reportlab.pdfgen import canvas
-
     path = Path(path)
     if paper not in PAPER_IN:
         raise ValueError(f"paper must be one of {sorted(PAPER_IN)}")
@@ -374,7 +380,7 @@ def write_placards(path: Path, station: Station, plan: dict, briefs: pd.DataFram
     n = 0
     tmp = temporary_name(path)
     try:
-        c = canvas.Canvas(str(tmp), pagesize=size, pageCompression=1, invariant=1)
+        c = Canvas(str(tmp), pagesize=size, pageCompression=1, invariant=1)
         c.setTitle(f"{station.title}: door placards")
         c.setCreator("safe-room planner")
         for deck, rows in b.groupby("deck", sort=True):

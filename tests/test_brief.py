@@ -166,7 +166,7 @@ def test_briefing_sheet_numbers_and_curve(planned, tmp_path):
     flat = " ".join(page.split())
     assert "No evacuation simulation" in flat
     assert f"{len(plan['safe_rooms'])}" in flat and f"{fmt_s(plan['totals']['max_walk_s'])} s" in flat
-    for label, value in sheet_numbers(plan, tx):
+    for _label, value in sheet_numbers(plan, tx):
         assert " ".join(value.split()) in flat
     sim = tmp_path / "simulation.json"
     sim.write_text(json.dumps({"scenarios": {"night": {"agents": 10, "share_within_reach": 1.0,
