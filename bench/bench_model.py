@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.model import Problem, solve
+from planner.model import Problem, SolveOptions, solve
 from planner.progress import set_quiet
 
 
@@ -126,10 +126,10 @@ LEVERS = {
 }
 
 
-def run(p: Problem, label: str, extra: dict) -> dict:
+def run(p: Problem, label: str, extra: dict, options: SolveOptions | None = None) -> dict:
     t = time.perf_counter()
     try:
-        sol = solve(p, progress=False)
+        sol = solve(p, progress=False, options=options)
         out = dict(label=label, **extra, wall_s=round(time.perf_counter() - t, 2),
                    status=sol.solver["status"], value=round(sol.solver["objective"], 1),
                    bound=None if sol.solver["bound"] is None else round(sol.solver["bound"], 1),
@@ -158,7 +158,7 @@ def main() -> None:
     a = ap.parse_args()
     set_quiet(not a.msg)
     opts = dict(objective=a.objective, budget=a.budget, backup_k=a.backup, time_limit_s=a.time_limit,
-                mip_gap=a.gap, threads=a.threads, msg=a.msg)
+                mip_gap=a.gap, threads=a.threads)
     if a.kind == "ring":
         t = time.perf_counter()
         p = ring_instance(a.rooms, a.seed, **opts)
@@ -167,8 +167,8 @@ def main() -> None:
         p, prep = station_problem(a.rooms, a.seed, **opts)
     names = list(LEVERS) if a.levers == "all" else a.levers.split(",")
     for name in names:
-        run(p.replace(**LEVERS[name]), name, dict(kind=a.kind, rooms=a.rooms, objective=a.objective,
-                                                  budget=a.budget, backup=a.backup, prep=prep))
+        run(p, name, dict(kind=a.kind, rooms=a.rooms, objective=a.objective, budget=a.budget, backup=a.backup,
+                          prep=prep), SolveOptions(msg=a.msg, **LEVERS[name]))
 
 
 if __name__ == "__main__":

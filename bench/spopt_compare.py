@@ -126,7 +126,7 @@ def solve_planner(cov: dict[str, Any], problem: str, p: int | None = None, time_
     """LSCP or MCLP with the planner's engine on sparse pairs; returns objective and timings (seconds)."""
     import pandas as pd
 
-    from planner.model import Problem, solve
+    from planner.model import Problem, SolveOptions, solve
     from planner.progress import set_quiet
 
     set_quiet(True)
@@ -137,7 +137,7 @@ def solve_planner(cov: dict[str, Any], problem: str, p: int | None = None, time_
     pairs = pd.DataFrame({"room_id": rooms[cov["ri"]], "site_id": sids[cov["sj"]], "walk_s": cov["walk_s"]})
     n = len(sids)
     opts: dict[str, Any] = dict(reach_s=cov["reach_s"], backup_k=1, time_limit_s=time_limit_s, mip_gap=0.0,
-                                threads=threads, lexicographic=False)
+                                threads=threads)
     if problem == "lscp":
         opts.update(objective="cover-all")
     else:
@@ -145,7 +145,7 @@ def solve_planner(cov: dict[str, Any], problem: str, p: int | None = None, time_
     prob = Problem.from_cost_matrix(dem, pairs, capacity=pd.Series(BIG_CAPACITY, index=sids),
                                     cost=pd.Series(1.0, index=sids), site_ids=list(sids), **opts)
     t1 = time.perf_counter()
-    sol = solve(prob, progress=False)
+    sol = solve(prob, progress=False, options=SolveOptions(lexicographic=False))
     t2 = time.perf_counter()
     obj = float(len(sol.chosen)) if problem == "lscp" else float(sol.solver["objective"])
     st = sol.stats

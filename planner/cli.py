@@ -1,7 +1,7 @@
 """The `planner` command: a thin shell over the package's functions.
 
 Verbs (stable contract): validate, generate, reach, solve, check, propose, brief, sweep,
-import-imdf, residents fill. Exit codes are those of `planner.errors`.
+export-model, import-imdf, residents fill. Exit codes are those of `planner.errors`.
 """
 
 from __future__ import annotations
@@ -125,17 +125,49 @@ def cmd_reach(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _solve_options(args: argparse.Namespace) -> Any:
+    """The `SolveOptions` of --backend / --pulp-solver (None: the defaults)."""
+    from planner.model import SolveOptions
+
+    backend = getattr(args, "backend", None) or "highspy"
+    name = getattr(args, "pulp_solver", None)
+    if name and backend != "pulp":
+        raise InputError("--pulp-solver", name, "needs the PuLP backend", "add --backend pulp")
+    if backend == "highspy":
+        return None
+    return SolveOptions(backend="pulp", solver=name or None)
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from planner.pipeline import plan_station
     from planner.plan import write_json_atomic
 
     station = _load(args)
-    run = plan_station(station, fallback_max_cover=False, cache_dir=_cache_dir(args))
+    run = plan_station(station, fallback_max_cover=False, cache_dir=_cache_dir(args), options=_solve_options(args))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = write_json_atomic(out / "plan.json", run.plan)
     print(run.describe())
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from planner.files import write_atomic
+    from planner.model import Problem
+    from planner.pipeline import prepare
+
+    station = _load(args)
+    sites, reach, costs = prepare(station)
+    prob = Problem.from_station(station, reach, sites, costs["total_cost"]).to_pulp()
+    out = Path(args.out)
+    if args.format == "mps":
+        write_atomic(out, lambda tmp: prob.writeMPS(str(tmp), with_objsense=True))
+    else:
+        write_atomic(out, lambda tmp: prob.writeLP(str(tmp)))
+    rows = prob.numConstraints()
+    print(f"wrote the {station.params.objective} model of {station.title} ({len(prob.variables()):,} variables, "
+          f"{rows:,} rows) to {out}")
     return EXIT_OK
 
 
@@ -296,7 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = station_cmd("solve", "choose the safe rooms and write plan.json")
     _model_options(p)
     p.add_argument("--out", required=True, help="folder for plan.json")
+    p.add_argument("--backend", choices=["highspy", "pulp"], default="highspy",
+                   help="highspy: arrays straight into HiGHS (default, fast); pulp: the PuLP model")
+    p.add_argument("--pulp-solver", metavar="NAME",
+                   help="with --backend pulp: a solver PuLP knows (highs, cbc, or a name of pulp.listSolvers())")
     p.set_defaults(func=cmd_solve)
+
+    p = station_cmd("export-model", "write the station's optimisation model as an LP or MPS file (PuLP)")
+    _model_options(p)
+    p.add_argument("--format", choices=["lp", "mps"], default="mps", help="file format (default mps)")
+    p.add_argument("--out", required=True, help="the file to write")
+    p.set_defaults(func=cmd_export_model)
 
     p = verb("check", help="independently check a plan.json against the inputs")
     p.add_argument("station")

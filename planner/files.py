@@ -13,7 +13,9 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from planner.errors import OutputError
 
 
 def _umask() -> int:
@@ -46,8 +48,6 @@ def staged_folder(out_root: str | Path, name: str) -> Iterator[StagedFolder]:
     removed, so `out_root` is left exactly as it was; an `OSError` becomes an
     `OutputError` (exit code 5) that says so.
     """
-    from planner.errors import OutputError
-
     out_root = Path(out_root)
     created_root = not out_root.exists()
     try:
@@ -74,3 +74,25 @@ def staged_folder(out_root: str | Path, name: str) -> Iterator[StagedFolder]:
             raise OutputError(f"{out_root}: the report could not be written ({exc}); nothing was changed. "
                               "Fix: free disk space or choose a writable --out") from exc
         raise
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write a file by `write(temporary path)` beside `path`, then move it into place: `path` is either
+    the old file or the whole new one. An `OSError` (folder missing or not writable) becomes an
+    `OutputError` (exit code 5); the temporary file is removed on any failure."""
+    path = Path(path)
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        write(tmp)
+        umask_mode(tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be written ({exc}). Fix: choose an existing, writable folder") from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return path

@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from planner.model.highs import highs_threads_reset, pulp_solver
+from planner.model.compile import arrival_bins, queue_capacity
+from planner.model.highs import HighsWithStart, highs_threads_reset, pulp_solver
 from planner.params import Parameters, Phase
 
 MAX_PHASE_Y = 200_000
@@ -94,11 +95,12 @@ def _site_data(problem: Any, chosen: Sequence[str], costs: pd.DataFrame) -> pd.D
 def _eligible(sd: pd.DataFrame, lim: PhaseLimits, k: int) -> np.ndarray:
     """May each site be converted during phase k (0-based)? (crew time of one room, budget of one room)."""
     ok = np.ones(len(sd), dtype=bool)
-    if lim.max_days[k] is not None:
-        ok &= sd["crew_days"].to_numpy() <= lim.per_room[k] * float(lim.max_days[k]) + 1e-9
-    if lim.budget[k] is not None:
-        ok &= sd["cost"].to_numpy() <= float(lim.budget[k]) + 1e-6
-    if lim.max_rooms[k] is not None and lim.max_rooms[k] <= 0:
+    days, budget, rooms = lim.max_days[k], lim.budget[k], lim.max_rooms[k]
+    if days is not None:
+        ok &= sd["crew_days"].to_numpy() <= lim.per_room[k] * float(days) + 1e-9
+    if budget is not None:
+        ok &= sd["cost"].to_numpy() <= float(budget) + 1e-6
+    if rooms is not None and rooms <= 0:
         ok[:] = False
     return ok | sd["existing"].to_numpy()
 
@@ -131,9 +133,9 @@ class _Coverage:
         inplace = (p["room_id"] == p["site_id"]).to_numpy() & (walk <= 1e-9)
         if "door_id" in p:
             inplace &= (p["door_id"].fillna("").astype(str) == "").to_numpy()
-        lvl = np.minimum(np.ceil(walk / binw - 1e-9) * binw, T)
+        lvl = np.minimum(arrival_bins(walk, binw) * binw, T)           # arrival level: the bin's upper edge
         flow = sd["door_flow_pps"].reindex(p["site_id"]).to_numpy(dtype=float)
-        qcap = np.floor(flow * (T - lvl) + 1e-9)
+        qcap = queue_capacity(flow, T, lvl)
         self.n = len(p)
         self.demand = p["demand"].to_numpy(dtype=float)
         self.weight = p["weight"].to_numpy(dtype=float)
@@ -174,45 +176,59 @@ class _Coverage:
         ys = [prob.add_variable(f"y{tag}_{n}", lowBound=0, upBound=float(d)) for n, d in enumerate(ub)]
         obj = {y: weight * float(wt) for y, wt in zip(ys, self.weight)}
         cons: list[pulp.LpConstraint] = []
-        LE, EQ = pulp.LpConstraintLE, pulp.LpConstraintEQ
         for idx, dem in self.supply:
-            cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0) for i in idx]), LE,
+            cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0) for i in idx]), pulp.LpConstraintLE,
                                           f"sup{tag}_{len(cons)}", dem))
         for site, idx, cap, need_cap, chain in self.blocks:
             b = built[site]
-            fixed = isinstance(b, (int, float))
-            if fixed and b == 0:
+            if isinstance(b, (int, float)) and b == 0:
                 continue
-            if need_cap or not fixed:
-                e = pulp.LpAffineExpression([(ys[i], 1.0) for i in idx])
-                if fixed:
-                    cons.append(pulp.LpConstraint(e, LE, f"cap{tag}_{len(cons)}", cap))
-                else:
-                    e.addterm(b, -cap)
-                    cons.append(pulp.LpConstraint(e, LE, f"cap{tag}_{len(cons)}", 0.0))
-            if not fixed:  # tightening y <= d z (the LP bound needs it)
-                for i in idx:
-                    cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0), (b, -float(self.demand[i]))]),
-                                                  LE, f"vub{tag}_{len(cons)}", 0.0))
-            prev = None  # running suffix sum of the levels above (a variable)
-            for t, (members, qc, need) in enumerate(chain):
-                terms = [(ys[i], 1.0) for i in members]
-                e = pulp.LpAffineExpression(terms)
-                if prev is not None:
-                    e.addterm(prev, 1.0)
-                if need:
-                    cons.append(pulp.LpConstraint(e, LE, f"q{tag}_{len(cons)}", qc))
-                if t == len(chain) - 1:
-                    break
-                S = prob.add_variable(f"S{tag}_{len(cons)}", lowBound=0)
-                e = pulp.LpAffineExpression(terms)
-                if prev is not None:
-                    e.addterm(prev, 1.0)
-                e.addterm(S, -1.0)
-                cons.append(pulp.LpConstraint(e, EQ, f"qd{tag}_{len(cons)}", 0.0))
-                prev = S
+            _new_rows(cons, ys, b, idx, cap, need_cap, tag, self.demand)
+            _chain_rows(prob, cons, ys, chain, tag)
         prob.extend(cons)
         return obj, ys
+
+
+def _new_rows(cons: list[pulp.LpConstraint], ys: list[pulp.LpVariable], b: Any,
+               idx: np.ndarray, cap: float, need_cap: bool, tag: str, demand: np.ndarray) -> None:
+    """A site's capacity row (when it can bind, or the site may be unbuilt: `b` a variable) and, for an
+    unbuilt site, the tightening rows y <= d z (the LP bound needs them)."""
+    LE = pulp.LpConstraintLE
+    fixed = isinstance(b, (int, float))
+    if need_cap or not fixed:
+        e = pulp.LpAffineExpression([(ys[i], 1.0) for i in idx])
+        if fixed:
+            cons.append(pulp.LpConstraint(e, LE, f"cap{tag}_{len(cons)}", cap))
+        else:
+            e.addterm(b, -cap)
+            cons.append(pulp.LpConstraint(e, LE, f"cap{tag}_{len(cons)}", 0.0))
+    if not fixed:
+        for i in idx:
+            cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(ys[i], 1.0), (b, -float(demand[i]))]),
+                                          LE, f"vub{tag}_{len(cons)}", 0.0))
+
+
+def _chain_rows(prob: pulp.LpProblem, cons: list[pulp.LpConstraint], ys: list[pulp.LpVariable],
+                chain: list[tuple[np.ndarray, float, bool]], tag: str) -> None:
+    """A door's queue rows: per arrival level (latest first) the running suffix sum of arrivals (a
+    variable S carries it to the next level) at most the level's queue capacity where it can bind."""
+    prev = None  # running suffix sum of the levels above (a variable)
+    for t, (members, qc, need) in enumerate(chain):
+        terms = [(ys[i], 1.0) for i in members]
+        e = pulp.LpAffineExpression(terms)
+        if prev is not None:
+            e.addterm(prev, 1.0)
+        if need:
+            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"q{tag}_{len(cons)}", qc))
+        if t == len(chain) - 1:
+            break
+        S = prob.add_variable(f"S{tag}_{len(cons)}", lowBound=0)
+        e = pulp.LpAffineExpression(terms)
+        if prev is not None:
+            e.addterm(prev, 1.0)
+        e.addterm(S, -1.0)
+        cons.append(pulp.LpConstraint(e, pulp.LpConstraintEQ, f"qd{tag}_{len(cons)}", 0.0))
+        prev = S
 
 
 def _solve(prob: pulp.LpProblem, solver: pulp.LpSolver) -> None:
@@ -270,7 +286,35 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
     elig = np.array([_eligible(sd, lim, k) for k in range(K)])  # K x n
     prob = pulp.LpProblem("phases", pulp.LpMaximize)
     info: dict[str, Any] = {}
-    z: dict[tuple[str, int], Any] = {}
+    z = _phase_vars(prob, sd, ex, elig, K)
+    prob.extend(_nest_rows(z, sd, new_ids, elig, K) + _limit_rows(z, sd, new_ids, lim))
+    cov = _Coverage(problem, sd)
+    too_big = cov.n * sum(1 for w in lim.weight if w > 0) > MAX_PHASE_Y
+    objective = {} if too_big else _phase_objective(prob, cov, z, sd, new_ids, lim)
+    if not any(isinstance(v, pulp.LpVariable) for v in z.values()):
+        built_by = {s: K + 1 for s in sd.index}
+    elif too_big:  # the MIP would not even solve its root LP in time: greedy nested phasing
+        built_by = _greedy_phases(sd, lim, _site_values(problem, cov, sd))
+        info.update(method=f"greedy (the MIP would have {cov.n * K:,} assignment variables > {MAX_PHASE_Y:,})")
+    else:
+        built_by = _solve_phasing(problem, prob, z, objective, sd, lim, cov, time_limit_s, info)
+    for s, e in zip(sd.index, ex):
+        if e:
+            built_by[s] = 1
+    built_by = _fill_early(built_by, sd, lim)
+    out = pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
+    out.attrs["solver"] = info
+    return out
+
+
+Built = dict[tuple[str, int], Any]
+"""Per (site, phase index): 1 (existing), 0 (cannot be built by then) or the binary "built by the
+end of the phase"."""
+
+
+def _phase_vars(prob: pulp.LpProblem, sd: pd.DataFrame, ex: np.ndarray, elig: np.ndarray, K: int) -> Built:
+    """z[site, k]: 1 for existing sites, 0 where no phase up to k may convert the site, else a binary."""
+    z: Built = {}
     for k in range(K):
         for n, s in enumerate(sd.index):
             if ex[n]:
@@ -279,118 +323,122 @@ def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Pa
                 z[s, k] = 0
             else:
                 z[s, k] = prob.add_variable(f"z_{n}_{k}", lowBound=0, upBound=1, cat=pulp.LpBinary)
+    return z
+
+
+def _before(z: Built, s: str, k: int) -> Any:
+    """z of the phase before k (0 before the first)."""
+    return z[s, k - 1] if k >= 1 else 0
+
+
+def _nest_rows(z: Built, sd: pd.DataFrame, new_ids: list[str], elig: np.ndarray, K: int) -> list[pulp.LpConstraint]:
+    """Nested sets (built by k-1 => built by k) and eligibility (not convertible during k: built by k
+    iff built by k-1)."""
     cons = []
-
-    def var(s: str, k: int) -> Any:
-        return z[s, k] if k >= 0 else 0
-
     for s in new_ids:
         n = sd.index.get_loc(s)
         for k in range(K):
-            a, b = var(s, k - 1), z[s, k]
-            if isinstance(b, pulp.LpVariable):
+            a, b = _before(z, s, k), z[s, k]
+            if not isinstance(b, pulp.LpVariable):
+                continue
+            if isinstance(a, pulp.LpVariable):
+                cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(a, 1.0), (b, -1.0)]),
+                                              pulp.LpConstraintLE, f"nest_{n}_{k}", 0.0))
+            if not elig[k, n]:
+                e = pulp.LpAffineExpression([(b, 1.0)])
                 if isinstance(a, pulp.LpVariable):
-                    cons.append(pulp.LpConstraint(pulp.LpAffineExpression([(a, 1.0), (b, -1.0)]),
-                                                  pulp.LpConstraintLE, f"nest_{n}_{k}", 0.0))
-                if not elig[k, n]:  # not convertible during k: built by k iff built by k-1
-                    e = pulp.LpAffineExpression([(b, 1.0)])
-                    if isinstance(a, pulp.LpVariable):
-                        e.addterm(a, -1.0)
-                    cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"elig_{n}_{k}", 0.0))
-    crew = sd["crew_days"]
-    cost = sd["cost"]
-    for k in range(K):
-        newk = []  # (site, coefficient of "new in k" = z_k - z_(k-1))
-        for s in new_ids:
-            if isinstance(z[s, k], pulp.LpVariable):
-                newk.append(s)
-        if lim.max_rooms[k] is not None:
-            e = pulp.LpAffineExpression()
-            for s in newk:
-                e.addterm(z[s, k], 1.0)
-                if isinstance(var(s, k - 1), pulp.LpVariable):
-                    e.addterm(z[s, k - 1], -1.0)
-            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"rooms_{k}", float(lim.max_rooms[k])))
-        if lim.max_days[k] is not None:
-            e = pulp.LpAffineExpression()
-            for s in newk:
-                e.addterm(z[s, k], float(crew[s]))
-                if isinstance(var(s, k - 1), pulp.LpVariable):
-                    e.addterm(z[s, k - 1], -float(crew[s]))
-            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"crew_{k}",
-                                          float(lim.crews[k]) * float(lim.max_days[k])))
-        if lim.budget[k] is not None:
-            e = pulp.LpAffineExpression([(z[s, k], float(cost[s])) for s in newk])
-            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"budget_{k}", float(lim.budget[k])))
-    prob.extend(cons)
-    cov = _Coverage(problem, sd)
-    objective: dict = {}
-    for k in range(K):
-        if lim.weight[k] <= 0 or cov.n * sum(1 for w in lim.weight if w > 0) > MAX_PHASE_Y:
+                    e.addterm(a, -1.0)
+                cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"elig_{n}_{k}", 0.0))
+    return cons
+
+
+def _new_in(z: Built, newk: list[str], k: int, coef: pd.Series | None = None) -> pulp.LpAffineExpression:
+    """sum over `newk` of coef x (z_k - z_(k-1)): what is converted during phase k (coef 1: rooms)."""
+    e = pulp.LpAffineExpression()
+    for s in newk:
+        w = 1.0 if coef is None else float(coef[s])
+        e.addterm(z[s, k], w)
+        if isinstance(_before(z, s, k), pulp.LpVariable):
+            e.addterm(z[s, k - 1], -w)
+    return e
+
+
+def _limit_rows(z: Built, sd: pd.DataFrame, new_ids: list[str], lim: PhaseLimits) -> list[pulp.LpConstraint]:
+    """Per phase: new rooms at most `max_rooms`, crew-days at most crews x `max_days`, cumulative cost
+    at most `budget` (currency)."""
+    cons = []
+    for k in range(len(lim.names)):
+        newk = [s for s in new_ids if isinstance(z[s, k], pulp.LpVariable)]
+        rooms, days, budget = lim.max_rooms[k], lim.max_days[k], lim.budget[k]
+        if rooms is not None:
+            cons.append(pulp.LpConstraint(_new_in(z, newk, k), pulp.LpConstraintLE, f"rooms_{k}", float(rooms)))
+        if days is not None:
+            cons.append(pulp.LpConstraint(_new_in(z, newk, k, sd["crew_days"]), pulp.LpConstraintLE, f"crew_{k}",
+                                          float(lim.crews[k]) * float(days)))
+        if budget is not None:
+            e = pulp.LpAffineExpression([(z[s, k], float(sd["cost"][s])) for s in newk])
+            cons.append(pulp.LpConstraint(e, pulp.LpConstraintLE, f"budget_{k}", float(budget)))
+    return cons
+
+
+def _phase_objective(prob: pulp.LpProblem, cov: _Coverage, z: Built, sd: pd.DataFrame, new_ids: list[str],
+                     lim: PhaseLimits) -> dict[Any, float]:
+    """The coverage rows of every weighted phase, and the objective: duration x weighted people sheltered
+    by each phase's end, plus `TIE_BREAK` per site and phase built (as early as possible)."""
+    objective: dict[Any, float] = {}
+    for k in range(len(lim.names)):
+        if lim.weight[k] <= 0:
             continue
         obj, _ = cov.add(prob, {s: z[s, k] for s in sd.index}, f"p{k}", lim.weight[k])
         objective.update(obj)
         for s in new_ids:
             if isinstance(z[s, k], pulp.LpVariable):
                 objective[z[s, k]] = objective.get(z[s, k], 0.0) + TIE_BREAK
-    too_big = cov.n * sum(1 for w in lim.weight if w > 0) > MAX_PHASE_Y
-    if not any(isinstance(v, pulp.LpVariable) for v in z.values()):
-        built_by = {s: K + 1 for s in sd.index}
-    elif too_big:  # the MIP would not even solve its root LP in time: greedy nested phasing
-        built_by = _greedy_phases(sd, lim, _site_values(problem, cov, sd))
-        info.update(method=f"greedy (the MIP would have {cov.n * K:,} assignment variables > {MAX_PHASE_Y:,})")
-    else:
-        # a start: greedy phasing by each site's share of the full plan's coverage
-        greedy = _fill_early(_greedy_phases(sd, lim, _site_values(problem, cov, sd)), sd, lim)
-        for (s, k), v in z.items():
-            if isinstance(v, pulp.LpVariable):
-                v.setInitialValue(1.0 if greedy[s] <= k + 1 else 0.0)
-        prob.setObjective(pulp.LpAffineExpression(objective))
-        t0 = time.perf_counter()
-        solver = _solver(problem, time_limit_s, start=True)
-        _solve(prob, solver)
-        info["seconds"] = round(time.perf_counter() - t0, 2)
-        info["status"] = pulp.LpStatus.get(prob.status, str(prob.status))
-        info["variables"], info["rows"] = len(prob.variables()), prob.numConstraints()
-        try:
-            hi = prob.solverModel.getInfo()
-            info["objective"], info["bound"], info["gap"] = (float(hi.objective_function_value),
-                                                             float(hi.mip_dual_bound), float(hi.mip_gap))
-            true = pulp.value(prob.objective)
-            if true is not None and abs(float(true) - info["objective"]) > 1e-6 * max(1.0, abs(float(true))):
-                # HiGHS valued the start in its presolved space (see planner.model.highs._misvalued): its
-                # objective is not the plan's and its bound proves nothing
-                info["objective"] = float(true)
-                del info["bound"], info["gap"]
-        except Exception:  # CBC or an older highspy: no bound to report
-            pass
-        has_plan = info.get("status") == "Optimal" or math.isfinite(info.get("objective", math.inf))
-        if any(v.varValue is None for v in z.values() if isinstance(v, pulp.LpVariable)):
-            has_plan = False
-        built_by = dict(greedy)
-        info["method"] = "greedy start (the solver found no plan within its time limit)"
-        if has_plan:
-            mip = {}
-            for s in sd.index:
-                ph = K + 1
-                for k in range(K):
-                    v = z[s, k]
-                    val = v if isinstance(v, (int, float)) else (v.varValue or 0.0)
-                    if val > 0.5:
-                        ph = k + 1
-                        break
-                mip[s] = ph
-            if info.get("status") == "Optimal" or _value(problem, mip, lim) >= _value(problem, greedy, lim) - 1e-6:
-                built_by, info["method"] = mip, "MIP"
-            else:
-                info["method"] = "greedy start (better than the solver's plan at its time limit)"
-    for s, e in zip(sd.index, ex):
-        if e:
-            built_by[s] = 1
-    built_by = _fill_early(built_by, sd, lim)
-    out = pd.Series(built_by, dtype=np.int64, name="phase").reindex(chosen).rename_axis("site_id")
-    out.attrs["solver"] = info
-    return out
+    return objective
+
+
+def _solve_phasing(problem: Any, prob: pulp.LpProblem, z: Built, objective: dict[Any, float], sd: pd.DataFrame,
+                   lim: PhaseLimits, cov: _Coverage, time_limit_s: float | None, info: dict[str, Any]) -> dict[str, int]:
+    """The phasing MIP from the greedy phasing (a start); its plan when optimal or no worse than the
+    greedy one; `info` gets the solver's status, size, objective, bound, gap and the method used."""
+    K = len(lim.names)
+    greedy = _fill_early(_greedy_phases(sd, lim, _site_values(problem, cov, sd)), sd, lim)
+    for (s, k), v in z.items():
+        if isinstance(v, pulp.LpVariable):
+            v.setInitialValue(1.0 if greedy[s] <= k + 1 else 0.0)
+    prob.setObjective(pulp.LpAffineExpression(objective))
+    t0 = time.perf_counter()
+    solver = _solver(problem, time_limit_s, start=True)
+    _solve(prob, solver)
+    info["seconds"] = round(time.perf_counter() - t0, 2)
+    info["status"] = pulp.LpStatus.get(prob.status, str(prob.status))
+    info["variables"], info["rows"] = len(prob.variables()), prob.numConstraints()
+    if isinstance(solver, HighsWithStart) and solver.info is not None:
+        info["objective"] = solver.reported
+        info["bound"], info["gap"] = solver.info
+        true = pulp.value(prob.objective)
+        if true is not None and abs(float(true) - info["objective"]) > 1e-6 * max(1.0, abs(float(true))):
+            # HiGHS valued the start in its presolved space (see planner.model.highs._misvalued): its
+            # objective is not the plan's and its bound proves nothing
+            info["objective"] = float(true)
+            del info["bound"], info["gap"]
+    has_plan = info.get("status") == "Optimal" or math.isfinite(info.get("objective", math.inf))
+    if any(v.varValue is None for v in z.values() if isinstance(v, pulp.LpVariable)):
+        has_plan = False
+    info["method"] = "greedy start (the solver found no plan within its time limit)"
+    if not has_plan:
+        return dict(greedy)
+    mip = {s: next((k + 1 for k in range(K) if _value_of(z[s, k]) > 0.5), K + 1) for s in sd.index}
+    if info.get("status") == "Optimal" or _value(problem, mip, lim) >= _value(problem, greedy, lim) - 1e-6:
+        info["method"] = "MIP"
+        return mip
+    info["method"] = "greedy start (better than the solver's plan at its time limit)"
+    return dict(greedy)
+
+
+def _value_of(v: Any) -> float:
+    """A constant's value, or a variable's solution value (0 when it has none)."""
+    return float(v) if isinstance(v, (int, float)) else float(v.varValue or 0.0)
 
 
 def _site_values(problem: Any, cov: "_Coverage", sd: pd.DataFrame) -> pd.Series:
@@ -417,9 +465,9 @@ def _greedy_phases(sd: pd.DataFrame, lim: PhaseLimits, value: pd.Series) -> dict
     out = {s: (1 if e else K + 1) for s, e in zip(sd.index, sd["existing"])}
     spent = 0.0
     for k in range(K):
-        rooms_cap = lim.max_rooms[k]
-        crew_cap = None if lim.max_days[k] is None else lim.crews[k] * float(lim.max_days[k])
-        room_len = None if lim.max_days[k] is None else lim.per_room[k] * float(lim.max_days[k])
+        rooms_cap, days = lim.max_rooms[k], lim.max_days[k]
+        crew_cap = None if days is None else lim.crews[k] * float(days)
+        room_len = float("inf") if days is None else lim.per_room[k] * float(days)
         later = [b for b in lim.budget[k:] if b is not None]  # cumulative: later budgets bind too
         budget = min(later) if later else None
         left = [s for s in sd.index if out[s] == K + 1]
@@ -464,16 +512,17 @@ def phase_breaches(phase: pd.Series, costs: pd.DataFrame, params: Parameters, pr
     for k in range(K):
         new = (ph == k + 1) & ~ex
         by = (ph <= k + 1)
-        if lim.max_rooms[k] is not None and new.sum() > lim.max_rooms[k]:
-            out.append(f"{lim.names[k]}: {int(new.sum())} rooms > max_rooms {lim.max_rooms[k]}")
-        if lim.max_days[k] is not None:
+        rooms, days, budget = lim.max_rooms[k], lim.max_days[k], lim.budget[k]
+        if rooms is not None and new.sum() > rooms:
+            out.append(f"{lim.names[k]}: {int(new.sum())} rooms > max_rooms {rooms}")
+        if days is not None:
             c = sd["crew_days"].to_numpy()[new]
-            if c.sum() > lim.crews[k] * lim.max_days[k] + 1e-6:
-                out.append(f"{lim.names[k]}: {c.sum():.2f} crew-days > {lim.crews[k]} crews x {lim.max_days[k]} days")
-            if len(c) and c.max() > lim.per_room[k] * lim.max_days[k] + 1e-9:
-                out.append(f"{lim.names[k]}: a room of {c.max():.2f} crew-days > {lim.per_room[k]} crews x {lim.max_days[k]} days")
-        if lim.budget[k] is not None and sd["cost"].to_numpy()[by].sum() > lim.budget[k] + 1e-6:
-            out.append(f"{lim.names[k]}: cumulative cost {sd['cost'].to_numpy()[by].sum():,.2f} > budget {lim.budget[k]:,.2f}")
+            if c.sum() > lim.crews[k] * days + 1e-6:
+                out.append(f"{lim.names[k]}: {c.sum():.2f} crew-days > {lim.crews[k]} crews x {days} days")
+            if len(c) and c.max() > lim.per_room[k] * days + 1e-9:
+                out.append(f"{lim.names[k]}: a room of {c.max():.2f} crew-days > {lim.per_room[k]} crews x {days} days")
+        if budget is not None and sd["cost"].to_numpy()[by].sum() > budget + 1e-6:
+            out.append(f"{lim.names[k]}: cumulative cost {sd['cost'].to_numpy()[by].sum():,.2f} > budget {budget:,.2f}")
     return out
 
 
@@ -502,12 +551,13 @@ def _breaks(ph: pd.Series, sd: pd.DataFrame, lim: PhaseLimits) -> bool:
     f = sd["cost"].to_numpy()
     for k in range(len(lim.names)):
         new = (ph == k + 1) & ~ex
-        if lim.max_rooms[k] is not None and new.sum() > lim.max_rooms[k]:
+        rooms, days, budget = lim.max_rooms[k], lim.max_days[k], lim.budget[k]
+        if rooms is not None and new.sum() > rooms:
             return True
-        if lim.max_days[k] is not None and new.any():
-            if c[new].sum() > lim.crews[k] * lim.max_days[k] + 1e-9 or c[new].max() > lim.per_room[k] * lim.max_days[k] + 1e-9:
+        if days is not None and new.any():
+            if c[new].sum() > lim.crews[k] * days + 1e-9 or c[new].max() > lim.per_room[k] * days + 1e-9:
                 return True
-        if lim.budget[k] is not None and f[ph <= k + 1].sum() > lim.budget[k] + 1e-6:
+        if budget is not None and f[ph <= k + 1].sum() > budget + 1e-6:
             return True
     return False
 
@@ -564,7 +614,7 @@ def phase_table(problem: Any, phase: pd.Series, costs: pd.DataFrame, params: Par
                "rooms": len(new), "rooms_total": len(by),
                "cost": round(float(sd.loc[new, "cost"].sum()), 2) if new else 0.0,
                "cost_total": round(float(sd.loc[by, "cost"].sum()), 2) if by else 0.0,
-               "budget": float(lim.budget[k]) if declared and lim.budget[k] is not None else np.nan,
+               "budget": _float_or_nan(lim.budget[k] if declared else None),
                "labour_h": round(float(sd.loc[new, "labour_h"].sum()), 2) if new else 0.0,
                "crew_days": round(float(c.sum()), 2), "crews": crews, "work_days": round(work, 2),
                "max_days": float(max_days) if max_days is not None else np.nan,
@@ -578,3 +628,7 @@ def phase_table(problem: Any, phase: pd.Series, costs: pd.DataFrame, params: Par
         rows.append(row)
         day += length
     return pd.DataFrame(rows)
+
+
+def _float_or_nan(v: float | None) -> float:
+    return float(v) if v is not None else float("nan")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
-from planner.model import solve
+from planner.model import BudgetInfeasibleError, SolveOptions, solve
 from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
 from planner.progress import log, stage
 from planner.relocation import relocation_tables
@@ -90,7 +90,7 @@ def prepare(station: Station, reach: ReachTable | None = None,
 
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
                  start: list[str] | None = None, check: bool = True, phases: bool = True,
-                 cache_dir: str | Path | None = None) -> PlanRun:
+                 cache_dir: str | Path | None = None, options: SolveOptions | None = None) -> PlanRun:
     """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
     Parameters
@@ -112,6 +112,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         turns it off.
     cache_dir : str or Path, optional
         Reach-table cache folder (None: no cache, nothing written).
+    options : SolveOptions, optional
+        How to solve (e.g. the PuLP backend, another solver); unset values are the station's
+        parameters.
 
     Returns
     -------
@@ -135,7 +138,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     rel = _relocation_inputs(station, sites)
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
-    solve = _solver_for(rel)
+    solve = _solver_for(rel, options)
     notes: list[str] = list(rel.notes) if rel.active else []
     full_cover_cost = None
     full_cover_solution = None
@@ -146,9 +149,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             if not (fallback_max_cover and problem.objective == "cover-all" and problem.budget is not None):
                 raise
             notes.append(str(exc))
-            full_cover_cost = getattr(exc, "full_cover_cost", None) or _full_cover_cost(problem, solve)
-            free = getattr(exc, "full_cover_plan", None)
-            full_cover_solution = free if free is not None and len(free.chosen) else None
+            known = exc.full_cover if isinstance(exc, BudgetInfeasibleError) else None
+            full_cover_cost = (known.cost if known is not None else None) or _full_cover_cost(problem, solve)
+            if known is not None and len(known.solution.chosen):
+                full_cover_solution = known.solution
             log(f"[planner] full coverage is not affordable: {exc}\n[planner] planning max-cover at the budget instead")
             problem = dataclasses.replace(problem, objective="max-cover")
             solution = solve(problem, start=start)
@@ -233,15 +237,17 @@ def _chosen_modes(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, so
     return sites, site_costs(sites, station)
 
 
-def _solver_for(rel: RelocationInputs) -> Callable[..., Any]:
-    """`planner.model.solve`, or the relocation model's solver when repurposed rooms have residents
-    (`solve(problem, start=None, progress=True) -> Solution` either way; the relocation model ignores
-    `start`)."""
+def _solver_for(rel: RelocationInputs, options: SolveOptions | None = None) -> Callable[..., Any]:
+    """`planner.model.solve` with `options`, or the relocation model's solver when repurposed rooms have
+    residents (`solve(problem, start=None, progress=True) -> Solution` either way; the relocation model
+    ignores `start`)."""
     if not rel.active:
-        return solve
+        def solve_with(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
+            return solve(problem, start=start, progress=progress, options=options)
+        return solve_with
 
     def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
-        return solve_relocating(problem, rel, progress=progress)
+        return solve_relocating(problem, rel, progress=progress, options=options)
     return solve_moving
 
 

@@ -31,8 +31,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner import costs as C
-from planner import xlsxrows as X
+from planner import costs as cost_model
+from planner import xlsxrows
 from planner.displacement import TRADEOFF_COLUMNS, displacement_summary
 from planner.errors import OutputError
 from planner.network import ReachTable
@@ -84,7 +84,7 @@ def _widths(ws: Worksheet, widths: Mapping[int, float] | Sequence[float]) -> Non
 
 
 def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
-                 lo: float = 8, hi: float = 40, body: list[X.Column] | None = None) -> None:
+                 lo: float = 8, hi: float = 40, body: list[xlsxrows.Column] | None = None) -> None:
     """Column widths from the header and the first `sample` values.
 
     `body`: the table rows below the header, kept as columns for `planner.xlsxrows` (not in `ws`).
@@ -125,10 +125,10 @@ def _book(ws: Worksheet) -> _Book:
     return book
 
 
-def _body(ws: Worksheet, after_row: int, columns: list[X.Column]) -> None:
+def _body(ws: Worksheet, after_row: int, columns: list[xlsxrows.Column]) -> None:
     """Give `ws` a table body below row `after_row`, rendered as XML and spliced in after saving."""
     if columns and any(len(c.values) for c in columns):
-        _book(ws).bodies[ws.title] = (after_row, X.render(after_row + 1, columns))
+        _book(ws).bodies[ws.title] = (after_row, xlsxrows.render(after_row + 1, columns))
 
 
 def _print_setup(ws: Worksheet, title_rows: str | None = None) -> None:
@@ -195,7 +195,7 @@ def _assumptions(wb: Workbook, station: Station) -> dict[str, str]:
     p = station.params
     _header(ws, 1, ["Section", "Parameter", "Value", "Unit", "Description", "Source"])
     refs: dict[str, str] = {}
-    used = set(C.parameter_names())
+    used = set(cost_model.parameter_names())
     rows = p.describe()
     for i, r in enumerate(rows, start=2):
         val = _param_cell_value(r["value"])
@@ -245,9 +245,9 @@ def _safe_rooms_table(plan: dict, costs: pd.DataFrame, sites: pd.DataFrame, stat
     if missing.any():  # a safe room outside `costs`: compute its drivers from the sites table
         sub = sites.reindex(sr.index[missing])
         if sub["perimeter_m"].notna().all():
-            extra = C.site_costs(sub, station)
+            extra = cost_model.site_costs(sub, station)
             drv.loc[extra.index, extra.columns] = extra
-    for c in C.DRIVER_COLUMNS + C.OUTPUT_COLUMNS:
+    for c in cost_model.DRIVER_COLUMNS + cost_model.OUTPUT_COLUMNS:
         if c in drv.columns and c not in ("capacity",):
             sr[f"_{c}"] = drv[c].to_numpy()
     sr["_capacity"] = drv["capacity"].fillna(sr["capacity"]).to_numpy() if "capacity" in drv else sr["capacity"]
@@ -297,28 +297,28 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
         ("Residents displaced", "_displaced_residents", "#,##0"),
         ("Recreation area lost", "_recreation_area_m2", '#,##0.0 "m²"'),
     ]
-    labels = {ln.name: ln.label for ln in C.cost_formulas()}
+    labels = {ln.name: ln.label for ln in cost_model.cost_formulas()}
     cols += [(labels["wall_area_m2"], "=wall_area_m2", '#,##0.0 "m²"')]
-    cols += [(labels[n], f"={n}", money_c) for n in C.COST_COLUMNS]
+    cols += [(labels[n], f"={n}", money_c) for n in cost_model.COST_COLUMNS]
     cols += [("Total cost", "=total_cost", money_c), (labels["labour_h"], "=labour_h", '#,##0.0 "h"'),
              (labels["crew_days"], "=crew_days", '#,##0.00 "d"')]
     _header(ws, 1, [c[0] for c in cols], height=45)
     col_of = {key: j for j, (_, key, _) in enumerate(cols, 1)}
     driver_col = {"capacity": col_of["_capacity"]}
-    for d in C.DRIVER_COLUMNS:
+    for d in cost_model.DRIVER_COLUMNS:
         if f"_{d}" in col_of:
             driver_col[d] = col_of[f"_{d}"]
-    for ln in C.cost_formulas():
+    for ln in cost_model.cost_formulas():
         driver_col[ln.name] = col_of[f"={ln.name}"]
-    first_line, last_line = col_of[f"={C.COST_COLUMNS[0]}"], col_of[f"={C.COST_COLUMNS[-1]}"]
+    first_line, last_line = col_of[f"={cost_model.COST_COLUMNS[0]}"], col_of[f"={cost_model.COST_COLUMNS[-1]}"]
     n = len(sr)
-    driver_keys = {f"_{d}" for d in C.DRIVER_COLUMNS} | {"_capacity"}
+    driver_keys = {f"_{d}" for d in cost_model.DRIVER_COLUMNS} | {"_capacity"}
     # formula templates, one per computed column: "{row}" stands for the row number
     refs = {k: f"{get_column_letter(j)}{{row}}" for k, j in driver_col.items()}
     refs.update(prefs)
-    exprs = {ln.name: ln.expr for ln in C.cost_formulas()}
+    exprs = {ln.name: ln.expr for ln in cost_model.cost_formulas()}
     templates: dict[str, str] = {
-        name: C.excel_formula(expr, refs) for name, expr in exprs.items()}
+        name: cost_model.excel_formula(expr, refs) for name, expr in exprs.items()}
     templates["total_cost"] = (f"=ROUND(SUM({get_column_letter(first_line)}{{row}}:"
                                f"{get_column_letter(last_line)}{{row}}),2)")
     # column values as plain Python lists (no per-cell pandas lookups)
@@ -337,12 +337,12 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     # the table body as XML text (planner.xlsxrows): formulas with their cached values, yellow drivers
     body = []
     for _, key, fmt in cols:
-        style = X.style_id(ws, fmt, INPUT_FILL if key in driver_keys else None)
+        style = xlsxrows.style_id(ws, fmt, INPUT_FILL if key in driver_keys else None)
         if key.startswith("="):
             formulas = [templates[key[1:]].replace("{row}", str(i + 2)) for i in range(n)]
-            body.append(X.Column(formulas, style, cached=data[key], keep_empty=True))
+            body.append(xlsxrows.Column(formulas, style, cached=data[key], keep_empty=True))
         else:
-            body.append(X.Column(data[key], style, keep_empty=True))
+            body.append(xlsxrows.Column(data[key], style, keep_empty=True))
     _body(ws, 1, body)
     last = n + 1
     total_row = last + 1
@@ -355,7 +355,7 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
         f = f"=SUM({L}2:{L}{last})" if n else "=0"
         col_name = "_" + key[1:] if key.startswith("=") else key
         value = float(pd.to_numeric(sr[col_name], errors="coerce").fillna(0).sum()) if n and col_name in sr else 0.0
-        if key in ("=total_cost",) + tuple(f"={c}" for c in C.COST_COLUMNS):
+        if key in ("=total_cost",) + tuple(f"={c}" for c in cost_model.COST_COLUMNS):
             f = f"=ROUND(SUM({L}2:{L}{last}),2)" if n else "=0"
             value = round(value, 2)
         _fcell(ws, total_row, j, f, value, cols[j - 1][2] or "General")
@@ -380,7 +380,7 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
             "crew_days": colref("=crew_days"), "displaced": colref("_displaced_residents"),
             "phase_range": rng("phase"), "total_range": rng("=total_cost"), "labour_range": rng("=labour_h"),
             "crew_days_range": rng("=crew_days"), "converted_range": rng("_converted"), "n": n,
-            "line_totals": {c: colref(f"={c}") for c in C.COST_COLUMNS}}
+            "line_totals": {c: colref(f"={c}") for c in cost_model.COST_COLUMNS}}
 
 
 def _joined(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -439,8 +439,8 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: ReachTable | No
             fmts.append('0.0 "s"')
     _header(ws, 1, header, height=45)
     t = t.sort_values(["deck", "sector"], kind="stable") if len(t) else t
-    body = [X.Column([str(rid) for rid in t.index])]
-    body += [X.Column([_py(v) for v in t[k]], X.style_id(ws, fmt)) for k, fmt in zip(keys, fmts[1:])]
+    body = [xlsxrows.Column([str(rid) for rid in t.index])]
+    body += [xlsxrows.Column([_py(v) for v in t[k]], xlsxrows.style_id(ws, fmt)) for k, fmt in zip(keys, fmts[1:])]
     _body(ws, 1, body)
     last = max(len(t) + 1, 2)
     ncol = len(header)
@@ -1110,7 +1110,7 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
                 if info.filename in parts:
                     xml = _CELL_F.sub(fill(parts[info.filename]), xml)
                 if info.filename in body_of:  # after the cached values: the body has its own
-                    xml = X.splice(xml, *body_of[info.filename])
+                    xml = xlsxrows.splice(xml, *body_of[info.filename])
                 data = xml.encode("utf-8")
             zout.writestr(info, data)
     os.replace(tmp, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from planner import costs as C
+from planner import costs as cost_model
 from planner.sites import candidate_sites
 from planner.station import load_station
 
@@ -44,7 +44,7 @@ def station(tmp_path):
 def test_storage_room_by_hand(station):
     sites = candidate_sites(station)
     assert set(sites.index) == {"S1", "Q1", "R1"}
-    c = C.site_costs(sites, station).loc["S1"]
+    c = cost_model.site_costs(sites, station).loc["S1"]
     # 4 x 5 m: perimeter 18 m, wall 54 m2; usable (20-2)*0.85 = 15.3 m2 -> 8 persons
     assert c["wall_area_m2"] == pytest.approx(54.0)
     assert c["capacity"] == 8
@@ -68,7 +68,7 @@ def test_quarters_and_recreation_displacement(tmp_path):
                                                           'recreation = "repurpose"}\n'))
     sites = candidate_sites(st)
     assert sites.at["Q1", "mode"] == "repurpose" and sites.at["S1", "mode"] == "dual_use"
-    c = C.site_costs(sites, st)
+    c = cost_model.site_costs(sites, st)
     assert c.at["Q1", "displaced_residents"] == 4  # most residents over scenarios
     assert c.at["Q1", "displacement_cost"] == 4 * 6000.0
     assert c.at["R1", "recreation_area_m2"] == pytest.approx(30.0)
@@ -80,10 +80,10 @@ def test_dual_use_rooms_cost_no_displacement(station):
     """The default mode keeps the room's use: no relocation, no lost recreation, the other lines alike."""
     sites = candidate_sites(station)
     assert set(sites["mode"]) == {"dual_use"}
-    c = C.site_costs(sites, station)
+    c = cost_model.site_costs(sites, station)
     assert (c.loc[["Q1", "R1"], ["displaced_residents", "recreation_area_m2", "displacement_cost"]] == 0).all().all()
     st2 = load_station(write_tiny_station(station.folder.parent / "rep", '[model]\nmodes = {quarters = "repurpose"}\n'))
-    c2 = C.site_costs(candidate_sites(st2), st2)
+    c2 = cost_model.site_costs(candidate_sites(st2), st2)
     assert c2.at["Q1", "total_cost"] == pytest.approx(c.at["Q1", "total_cost"] + 4 * 6000.0)
     assert c2.at["R1", "total_cost"] == c.at["R1", "total_cost"]
 
@@ -98,7 +98,7 @@ def test_room_mode_property_wins_over_kind(tmp_path):
             f["properties"]["mode"] = "repurpose"
     (folder / "rooms.geojson").write_text(json.dumps(rooms))
     st = load_station(folder)
-    c = C.site_costs(candidate_sites(st), st)
+    c = cost_model.site_costs(candidate_sites(st), st)
     assert c.at["Q1", "displacement_cost"] == 0
     assert c.at["R1", "displacement_cost"] == pytest.approx(30.0 * 350.0)
 
@@ -111,9 +111,9 @@ def test_existing_room_costs_nothing(tmp_path):
             f["properties"]["existing"] = True
     (folder / "rooms.geojson").write_text(json.dumps(rooms))
     st = load_station(folder)
-    c = C.site_costs(candidate_sites(st), st)
+    c = cost_model.site_costs(candidate_sites(st), st)
     row = c.loc["Q1"]
-    assert row[C.COST_COLUMNS + ["total_cost", "labour_h", "crew_days", "displaced_residents"]].abs().sum() == 0
+    assert row[cost_model.COST_COLUMNS + ["total_cost", "labour_h", "crew_days", "displaced_residents"]].abs().sum() == 0
     assert c.at["S1", "total_cost"] > 0
 
 
@@ -121,8 +121,8 @@ def test_unit_cost_change_moves_total_as_model_says(tmp_path):
     base = load_station(write_tiny_station(tmp_path / "a"))
     dearer = load_station(write_tiny_station(tmp_path / "b", "[costs]\npressure_door_each = 30000\n"
                                              "wall_reinforcement_per_m2 = 500\n"))
-    c0 = C.site_costs(candidate_sites(base), base)
-    c1 = C.site_costs(candidate_sites(dearer), dearer)
+    c0 = cost_model.site_costs(candidate_sites(base), base)
+    c1 = cost_model.site_costs(candidate_sites(dearer), dearer)
     expected = c0["total_cost"] + 6000.0 + c0["wall_area_m2"] * 80.0
     assert (c1["total_cost"] - expected).abs().max() < 0.005
     assert (c1["labour_h"] == c0["labour_h"]).all()
@@ -130,24 +130,24 @@ def test_unit_cost_change_moves_total_as_model_says(tmp_path):
 
 def test_more_crew_fewer_days(tmp_path):
     st = load_station(write_tiny_station(tmp_path / "a", "[labour]\ncrew_size = 8\n"))
-    c = C.site_costs(candidate_sites(st), st)
+    c = cost_model.site_costs(candidate_sites(st), st)
     assert c.at["S1", "crew_days"] == round(149 / 128, 2)
 
 
 def test_single_definition_reaches_excel():
-    refs = {n: f"<{n}>" for n in C.parameter_names() + C.DRIVER_COLUMNS + ["wall_area_m2", "labour_h"]}
-    for ln in C.cost_formulas():
-        f = C.excel_formula(ln.expr, refs)
+    refs = {n: f"<{n}>" for n in cost_model.parameter_names() + cost_model.DRIVER_COLUMNS + ["wall_area_m2", "labour_h"]}
+    for ln in cost_model.cost_formulas():
+        f = cost_model.excel_formula(ln.expr, refs)
         assert f.startswith("=") and "<" in f  # every name has a cell (KeyError otherwise)
-    assert "endurance_h" in C.parameter_names()
+    assert "endurance_h" in cost_model.parameter_names()
 
 
 def test_excel_rounding_is_half_away_from_zero():
-    assert C.excel_round(1.005, 2) == 1.01
-    assert C.excel_round(-0.125, 2) == -0.13
-    assert C.excel_round(2.675, 2) == 2.68
-    assert C.excel_roundup(400 / 200, 0) == 2.0
-    assert C.excel_roundup(401 / 200, 0) == 3.0
+    assert cost_model.excel_round(1.005, 2) == 1.01
+    assert cost_model.excel_round(-0.125, 2) == -0.13
+    assert cost_model.excel_round(2.675, 2) == 2.68
+    assert cost_model.excel_roundup(400 / 200, 0) == 2.0
+    assert cost_model.excel_roundup(401 / 200, 0) == 3.0
 
 
 from hypothesis import given, settings, strategies as st_  # noqa: E402
@@ -167,15 +167,15 @@ def test_lines_add_up_and_respond_linearly(perimeter, capacity, doors, displaced
                             "doors_kept": [1], "doors_sealed": [max(doors - 1, 0)],
                             "displaced_residents": [displaced], "recreation_area_m2": [rec_area]})
     p0 = Parameters().replace(pressure_door_each=door_cost)
-    a = C.compute_lines(drivers, p0).iloc[0]
+    a = cost_model.compute_lines(drivers, p0).iloc[0]
     # every line in cents, never negative, the total their sum; an existing room costs nothing
-    lines = a[C.COST_COLUMNS]
+    lines = a[cost_model.COST_COLUMNS]
     assert (lines >= 0).all()
     assert abs(a["total_cost"] - lines.sum()) < 0.005
     assert ((lines * 100).round(6) % 1 == 0).all()
     if converted == 0:
         assert a["total_cost"] == 0 and a["labour_h"] == 0
     # a dearer door moves only the door line, by the difference (to the cent)
-    b = C.compute_lines(drivers, p0.replace(pressure_door_each=door_cost + extra)).iloc[0]
+    b = cost_model.compute_lines(drivers, p0.replace(pressure_door_each=door_cost + extra)).iloc[0]
     assert abs((b["door_cost"] - a["door_cost"]) - converted * extra) <= 0.01 + 1e-9  # two roundings to cents
-    assert (b[[c for c in C.COST_COLUMNS if c != "door_cost"]] == a[[c for c in C.COST_COLUMNS if c != "door_cost"]]).all()
+    assert (b[[c for c in cost_model.COST_COLUMNS if c != "door_cost"]] == a[[c for c in cost_model.COST_COLUMNS if c != "door_cost"]]).all()

@@ -17,7 +17,6 @@ import pytest
 
 import planner.model as M
 from planner.errors import PlannerError
-from planner.model import orchestrate
 from planner.model.highs import solve_highspy
 from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, residual_demand, shelter_flow,
                               site_problems, start_prices)
@@ -110,24 +109,24 @@ def test_lagrangian_at_the_lp_duals_bounds_the_lp(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(14))
-def test_lagrangian_path_matches_brute_force_bounds(seed: int, monkeypatch) -> None:
-    monkeypatch.setattr(orchestrate, "LAGRANGE_MIN_COLUMNS", 0)
+def test_lagrangian_path_matches_brute_force_bounds(seed: int) -> None:
+    lagrange_always = M.SolveOptions(lagrange_min_columns=0)
     n_sites = 8 + seed % 5
     inst = random_instance(seed, n_rooms=10, n_sites=n_sites, n_scen=2)
     bf = brute_force(inst, "cover-all", None, 1)
     if bf is None:
         with pytest.raises(PlannerError):
-            solve_inst(inst, objective="cover-all")
+            solve_inst(inst, options=lagrange_always, objective="cover-all")
         return
     opt = bf[0][0]
-    sol = solve_inst(inst, objective="cover-all")          # solve() verifies the plan itself
+    sol = solve_inst(inst, options=lagrange_always, objective="cover-all")          # solve() verifies the plan itself
     tol = 1e-6 * max(1.0, opt)
     assert sol.solver["objective"] >= opt - tol
     assert sol.solver["bound"] <= opt + tol
     assert sol.stats.get("lp_status") == "lagrangian"       # the path was taken (no fallback)
 
 
-def test_lagrangian_path_on_a_generated_station_passes_the_checker(tmp_path, monkeypatch) -> None:
+def test_lagrangian_path_on_a_generated_station_passes_the_checker(tmp_path) -> None:
     from planner.check import check_plan
     from planner.costs import site_costs
     from planner.generate import generate_station
@@ -136,14 +135,13 @@ def test_lagrangian_path_on_a_generated_station_passes_the_checker(tmp_path, mon
     from planner.sites import candidate_sites
     from planner.station import load_station
 
-    monkeypatch.setattr(orchestrate, "LAGRANGE_MIN_COLUMNS", 0)
     folder = generate_station(300, 5, tmp_path / "st")
     st = load_station(folder)
     sites = candidate_sites(st)
     reach = reach_table(st, sites, cache=False)
     costs = site_costs(sites, st)
     p = M.Problem.from_station(st, reach, sites, costs["total_cost"])
-    s = M.solve(p, progress=False)
+    s = M.solve(p, progress=False, options=M.SolveOptions(lagrange_min_columns=0))
     assert s.stats.get("lp_status") == "lagrangian"
     assert M.verify(p, s) == []
     assert s.solver["bound"] <= s.solver["objective"] + 1e-6

@@ -8,7 +8,7 @@ import pytest
 
 from planner.errors import InfeasibleError
 from planner.model.heuristic import greedy_plan
-from planner.model import Problem, explain_infeasible, solve, verify
+from planner.model import BudgetInfeasibleError, Problem, SolveOptions, explain_infeasible, solve, verify
 from planner.progress import set_quiet
 
 set_quiet(True)
@@ -151,11 +151,12 @@ def test_scenarios_all_hold_and_groups_split_to_whole_rooms() -> None:
 
 def test_cover_all_over_budget_explains_the_cheapest_full_plan() -> None:
     p = P([[10], [10]], [[10, INF], [INF, 10]], [20, 20], [100, 200], budget=150)
-    with pytest.raises(InfeasibleError) as exc:
+    with pytest.raises(BudgetInfeasibleError) as exc:
         solve(p, progress=False)
     msg = str(exc.value)
     assert "300" in msg and "max-cover" in msg
-    assert exc.value.full_cover_cost == 300
+    assert isinstance(exc.value, InfeasibleError)
+    assert exc.value.full_cover.cost == 300 and exc.value.full_cover.solution.chosen == ["j0", "j1"]
     assert "300" in explain_infeasible(p)
 
 
@@ -181,8 +182,8 @@ def test_greedy_plan_is_feasible_and_backends_agree() -> None:
     assert plan
     s_start = solve(p, start=plan, progress=False)
     s_h = solve(p, progress=False)
-    s_pulp = solve(p.replace(backend="pulp"), progress=False)
-    s_cbc = solve(p.replace(solver="cbc"), progress=False)
+    s_pulp = solve(p, progress=False, options=SolveOptions(backend="pulp"))
+    s_cbc = solve(p, progress=False, options=SolveOptions(solver="cbc"))
     costs = {s.stats["cost"] for s in (s_start, s_h, s_pulp, s_cbc)}
     assert len(costs) == 1
     assert s_cbc.solver["name"] == "CBC"

@@ -152,11 +152,11 @@ def brute_force(inst, objective: str, budget: float | None, backup_k: int, fixed
     raise AssertionError("unreachable")
 
 
-def solve_inst(inst, **opts):
+def solve_inst(inst, options=None, **opts):
     p = Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
                                  door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
                                  site_ids=inst["site_ids"], mip_gap=0.0, time_limit_s=30, door_queue=True, **opts)
-    return solve(p, progress=False)
+    return solve(p, progress=False, options=options)
 
 
 CASES = [(seed, obj) for seed in range(14) for obj in ("cover-all", "max-cover")]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from planner.errors import PlannerError
-from planner.model import Problem, compile_problem, pure, solve
+from planner.model import Problem, SolveOptions, compile_problem, solve
 from planner.model.cover import build_cover_model, cover_start
 from planner.model.highs import Run, integral_objective, integral_run, solve_highspy
 from planner.model.options import COVER_LP_OPTIONS
@@ -108,7 +108,7 @@ def test_pure_cover_matches_brute_force(seed: int, objective: str) -> None:
         assert sol.solver["objective"] == pytest.approx(-bf[0][0], abs=1e-6)
         assert sol.stats["cost"] == pytest.approx(bf[0][1], abs=1e-6)
     # the full model (assignment variables) agrees
-    full = solve(p.replace(pure_cover=False), progress=False)
+    full = solve(p, progress=False, options=SolveOptions(pure_cover=False))
     assert full.stats.get("model") != "pure cover"
     assert full.stats["cost"] == pytest.approx(sol.stats["cost"], abs=1e-6)
     assert full.solver["objective"] == pytest.approx(sol.solver["objective"], abs=1e-6)
@@ -128,7 +128,7 @@ def test_reduction_off_gives_the_same_optimum() -> None:
         for obj, budget in (("cover-all", None), ("max-cover", 3.0 if seed % 2 else 40000.0)):
             p = make(inst, objective=obj, budget=budget)
             a = solve(p, progress=False)
-            b = solve(p.replace(cover_reduce=False), progress=False)
+            b = solve(p, progress=False, options=SolveOptions(cover_reduce=False))
             assert a.solver["objective"] == pytest.approx(b.solver["objective"], abs=1e-6)
             assert a.stats["cost"] == pytest.approx(b.stats["cost"], abs=1e-6)
 
@@ -164,15 +164,15 @@ def test_door_queue_that_could_bind_keeps_the_full_model() -> None:
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_cover_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
+def test_cover_search_path_matches_brute_force(seed: int) -> None:
     """The LP -> core MIP -> reduced-cost fixing -> MIP path of large max-cover models, forced on
     small instances: the same optimum as brute force, and it was really taken."""
-    monkeypatch.setattr(pure, "COVER_SEARCH_MIN_SITES", 1)
+    search = SolveOptions(cover_search_min_sites=1)
     inst = instance(200 + seed, n_rooms=14 + seed % 5, n_sites=10 + seed % 3, n_scen=1 + seed % 2)
     budget = float(np.sort(inst["cost"])[: 2 + seed % 3].sum())
     bf = brute(inst, "max-cover", budget, 1)
     p = make(inst, objective="max-cover", budget=budget)
-    sol = solve(p, progress=False)
+    sol = solve(p, progress=False, options=search)
     cs = sol.stats["cover_search"]
     assert cs["sites_kept"] <= cs["sites_usable"] and cs["core_sites"] <= cs["sites_usable"]
     assert sol.solver["status"] == "optimal"
@@ -182,10 +182,10 @@ def test_cover_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_cover_all_search_path_matches_brute_force(seed: int, monkeypatch) -> None:
+def test_cover_all_search_path_matches_brute_force(seed: int) -> None:
     """The LP -> random covers -> union MIP -> proof path of large cover-all models, forced on small
     instances (with backups and an existing site on some): the brute-force optimum, and it was taken."""
-    monkeypatch.setattr(pure, "COVER_SEARCH_MIN_SITES", 1)
+    search = SolveOptions(cover_search_min_sites=1)
     inst = instance(300 + seed, n_rooms=12 + seed % 5, n_sites=9 + seed % 4, n_scen=1 + seed % 2)
     k = 2 if seed % 3 == 2 else 1
     opts: dict = {}
@@ -200,9 +200,9 @@ def test_cover_all_search_path_matches_brute_force(seed: int, monkeypatch) -> No
     p = make(inst, objective="cover-all", backup_k=k, **opts)
     if bf is None:
         with pytest.raises(PlannerError):
-            solve(p, progress=False)
+            solve(p, progress=False, options=search)
         return
-    sol = solve(p, progress=False)
+    sol = solve(p, progress=False, options=search)
     if "cover_all_search" not in sol.stats:            # every row covered by the existing site: no model
         assert sol.stats["cost"] == pytest.approx(bf[0][0], abs=1e-6)
         return

@@ -7,7 +7,6 @@ import pytest
 import scipy.sparse as sp
 
 import planner.model as M
-from planner.model import orchestrate
 from planner.model.colgen import lp_colgen
 from planner.model.highs import Run, _misvalued, dual_bound, solve_highspy, solve_pulp
 from planner.progress import set_quiet
@@ -61,14 +60,14 @@ def test_dual_bound_is_valid_for_any_multipliers(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [0, 3, 5, 8, 11])
 @pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
-def test_optimiser_with_column_generation_matches_brute_force(seed: int, objective: str, monkeypatch) -> None:
-    monkeypatch.setattr(orchestrate, "COLGEN_MIN_COLUMNS", 0)
+def test_optimiser_with_column_generation_matches_brute_force(seed: int, objective: str) -> None:
+    colgen_always = M.SolveOptions(colgen_min_columns=0)
     inst = random_instance(seed, n_rooms=9, n_sites=8 + seed % 3, n_scen=2)
     budget = None if objective == "cover-all" else round(float(inst["cost"].sum()) * 0.35)
     bf = brute_force(inst, objective, budget, 1)
     if bf is None:
         pytest.skip("infeasible instance")
-    sol = solve_inst(inst, objective=objective, budget=budget, backup_k=1)
+    sol = solve_inst(inst, options=colgen_always, objective=objective, budget=budget, backup_k=1)
     assert sol.stats.get("lp_colgen") is not None
     if objective == "cover-all":
         assert sol.stats["cost"] == pytest.approx(bf[0][0], abs=1e-6)
@@ -76,15 +75,14 @@ def test_optimiser_with_column_generation_matches_brute_force(seed: int, objecti
         assert sol.solver["objective"] == pytest.approx(-bf[0][0], abs=1e-6)
 
 
-def test_column_generation_on_an_infeasible_cover_all_falls_back_and_explains(monkeypatch) -> None:
+def test_column_generation_on_an_infeasible_cover_all_falls_back_and_explains() -> None:
     from planner.errors import InfeasibleError
 
-    monkeypatch.setattr(orchestrate, "COLGEN_MIN_COLUMNS", 0)
     # 10 people, places for 9 in reach: artificials stay in the restricted LP; the full LP decides
     p = M.Problem.from_cost_matrix(np.array([[10]]), np.array([[10.0, 40.0]]), np.array([6, 3]),
                                    np.array([10.0, 30.0]), mip_gap=0.0, time_limit_s=20)
     with pytest.raises(InfeasibleError):
-        M.solve(p, progress=False)
+        M.solve(p, progress=False, options=M.SolveOptions(colgen_min_columns=0))
 
 
 def test_block_names_are_the_listed_names() -> None:

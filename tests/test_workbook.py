@@ -13,7 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from planner import costs as C
+from planner import costs as cost_model
 from planner.costs import site_costs
 from planner.sites import candidate_sites
 from planner.station import load_station
@@ -109,10 +109,10 @@ def test_sheets_headers_and_live_formulas(setup, tmp_path):
     assumptions = {r[1].value: r[2].coordinate for r in wb["Assumptions"].iter_rows(min_row=2) if r[1].value}
     col = {h: i for i, h in enumerate(head)}
     for row in safe.iter_rows(min_row=2, max_row=3):
-        for ln in C.cost_formulas():
+        for ln in cost_model.cost_formulas():
             f = row[col[ln.label]].value
             assert isinstance(f, str) and f.startswith("="), (ln.name, f)
-            for name in C.expression_names(ln.expr):
+            for name in cost_model.expression_names(ln.expr):
                 if name in assumptions:
                     assert "Assumptions!" + assumptions[name].replace("C", "$C$") in f, (ln.name, name)
         wall = row[col["Wall reinforcement"]].value
@@ -198,10 +198,10 @@ def test_libreoffice_recalculation_matches_planner_to_the_cent(setup, tmp_path):
     # every line of every room, to the cent
     ws = wb["Safe rooms"]
     head = [c.value for c in ws[1]]
-    label = {ln.name: ln.label for ln in C.cost_formulas()}
+    label = {ln.name: ln.label for ln in cost_model.cost_formulas()}
     for row in ws.iter_rows(min_row=2, max_row=3, values_only=True):
         rid = row[head.index("Room id")]
-        for name in C.COST_COLUMNS + ["labour_h", "crew_days"]:
+        for name in cost_model.COST_COLUMNS + ["labour_h", "crew_days"]:
             assert row[head.index(label[name])] == pytest.approx(costs.at[rid, name], abs=0.001), (rid, name)
     # the values cached in the file (for viewers that do not calculate) are what LibreOffice computes
     cached = openpyxl.load_workbook(xlsx, data_only=True)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.model.compile import Compiled
-from planner.model.problem import INF
+from planner.model.constants import INF
 
 
 # ======================================================================== model
@@ -137,7 +137,67 @@ def assignment_columns(c: Compiled, all_scen: bool = False,
     return qq, ss, yub
 
 
-def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,  # noqa: C901  debt: issue 16 (complexity 16)
+_NO_QUEUE: tuple[int, np.ndarray, np.ndarray, np.ndarray] = (0, np.zeros(0), np.zeros(0, np.int64),
+                                                              np.zeros((0, 3), np.int64))
+
+
+def _queue_rows(R: Rows, c: Compiled, yj: np.ndarray, ss: np.ndarray, ybin: np.ndarray, ysip: np.ndarray,
+                yub: np.ndarray, ycol0: int, scol0: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The door-queue rows (chained suffix sums `S`, only at bins where the door limit can bind) of the
+    assignment columns (site `yj`, scenario `ss`, arrival bin `ybin`, shelter in place `ysip`, upper
+    bound `yub` persons), added to `R`. Returns (number of S columns, their upper bounds (persons),
+    their keys (site x scenario x bin), per chain its earliest binding bin: (S column, site, cap))."""
+    S = len(c.scen)
+    nS = 0
+    S_hi = np.zeros(0)
+    S_key = np.zeros(0, np.int64)
+    last_S = np.zeros((0, 3), np.int64)  # (S column, site, cap) of each chain's earliest binding bin
+    nq = np.flatnonzero(~ysip)
+    if len(nq):
+        order = nq[np.lexsort((-ybin[nq], ss[nq], yj[nq]))]
+        key = yj[order] * S + ss[order]
+        n = len(order)
+        seg_start = np.r_[True, key[1:] != key[:-1]]
+        seg_id = np.cumsum(seg_start) - 1
+        cum = np.cumsum(yub[order])
+        seg_off = np.r_[0.0, cum][np.flatnonzero(seg_start)]
+        suffix = cum - seg_off[seg_id]                      # suffix upper bound at each position
+        bins = ybin[order]
+        jj = yj[order]
+        bin_end = np.r_[(key[1:] != key[:-1]) | (bins[1:] != bins[:-1]), True]
+        capb = c.qcap[jj, bins]
+        # a bin binds only if its door limit is below the site capacity (else the capacity row rules)
+        binding = bin_end & (suffix > capb + 1e-9) & (capb < c.cap[jj])
+        if not c.queue_prune:  # every arrival bin gets its row (measurement only)
+            binding = bin_end.copy()
+        bpos = np.flatnonzero(binding)
+        nS = len(bpos)
+        if nS:
+            # each y belongs to the first binding bin-end at or after it, in its own segment
+            nxt = np.searchsorted(bpos, np.arange(n), side="left")
+            valid = nxt < nS
+            valid[valid] &= seg_id[bpos[nxt[valid]]] == seg_id[valid]
+            s_of_y = np.where(valid, nxt, -1)
+            # previous S in the same segment
+            prev = np.r_[-1, np.arange(nS - 1)]
+            same = np.r_[False, seg_id[bpos[1:]] == seg_id[bpos[:-1]]]
+            prev = np.where(same, prev, -1)
+            hasp = np.flatnonzero(prev >= 0)
+            yin = np.flatnonzero(s_of_y >= 0)
+            rows = np.r_[np.arange(nS), hasp, s_of_y[yin]]
+            cols = np.r_[scol0 + np.arange(nS), scol0 + prev[hasp], ycol0 + order[yin]]
+            vals = np.r_[np.ones(nS), -np.ones(len(hasp)), -np.ones(len(yin))]
+            R.add(rows, cols, vals, np.zeros(nS), np.zeros(nS), "queue")
+            S_hi = capb[bpos].astype(float)
+            S_key = key[bpos] * (c.nb + 1) + bins[bpos]
+            # last binding bin of each segment (earliest arrival time): total door arrivals bound
+            is_last = np.r_[seg_id[bpos[1:]] != seg_id[bpos[:-1]], True]
+            li = np.flatnonzero(is_last)
+            last_S = np.stack([scol0 + li, jj[bpos[li]], capb[bpos[li]]], axis=1).astype(np.int64)
+    return nS, S_hi, S_key, last_S
+
+
+def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
                  only_sites: np.ndarray | None = None, all_scen: bool = False,
                  tight_cols: np.ndarray | None = None) -> Arrays:
@@ -176,53 +236,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     R.add(np.r_[drow, hasz], np.r_[ycol0 + np.arange(ny), zcol0 + zpos[g_of_row[hasz]]],
           np.r_[np.ones(ny), -dval[hasz]], dval if cover_all else np.full(len(ukey), -INF), dhi, "demand")
     # ---- queue chains: S variables at binding bins only (vectorised)
-    nS = 0
-    S_hi = np.zeros(0)
-    S_key = np.zeros(0, np.int64)
-    last_S = np.zeros((0, 3), np.int64)  # (S column, site, cap) of each chain's earliest binding bin
-    if c.door_queue:
-        nq = np.flatnonzero(~ysip)
-        if len(nq):
-            order = nq[np.lexsort((-ybin[nq], ss[nq], yj[nq]))]
-            key = yj[order] * S + ss[order]
-            n = len(order)
-            seg_start = np.r_[True, key[1:] != key[:-1]]
-            seg_id = np.cumsum(seg_start) - 1
-            cum = np.cumsum(yub[order])
-            seg_off = np.r_[0.0, cum][np.flatnonzero(seg_start)]
-            suffix = cum - seg_off[seg_id]                      # suffix upper bound at each position
-            bins = ybin[order]
-            jj = yj[order]
-            bin_end = np.r_[(key[1:] != key[:-1]) | (bins[1:] != bins[:-1]), True]
-            capb = c.qcap[jj, bins]
-            # a bin binds only if its door limit is below the site capacity (else the capacity row rules)
-            binding = bin_end & (suffix > capb + 1e-9) & (capb < c.cap[jj])
-            if not c.queue_prune:  # every arrival bin gets its row (measurement only)
-                binding = bin_end.copy()
-            bpos = np.flatnonzero(binding)
-            nS = len(bpos)
-            if nS:
-                # each y belongs to the first binding bin-end at or after it, in its own segment
-                nxt = np.searchsorted(bpos, np.arange(n), side="left")
-                valid = nxt < nS
-                valid[valid] &= seg_id[bpos[nxt[valid]]] == seg_id[valid]
-                s_of_y = np.where(valid, nxt, -1)
-                # previous S in the same segment
-                prev = np.r_[-1, np.arange(nS - 1)]
-                same = np.r_[False, seg_id[bpos[1:]] == seg_id[bpos[:-1]]]
-                prev = np.where(same, prev, -1)
-                hasp = np.flatnonzero(prev >= 0)
-                yin = np.flatnonzero(s_of_y >= 0)
-                rows = np.r_[np.arange(nS), hasp, s_of_y[yin]]
-                cols = np.r_[scol0 + np.arange(nS), scol0 + prev[hasp], ycol0 + order[yin]]
-                vals = np.r_[np.ones(nS), -np.ones(len(hasp)), -np.ones(len(yin))]
-                R.add(rows, cols, vals, np.zeros(nS), np.zeros(nS), "queue")
-                S_hi = capb[bpos].astype(float)
-                S_key = key[bpos] * (c.nb + 1) + bins[bpos]
-                # last binding bin of each segment (earliest arrival time): total door arrivals bound
-                is_last = np.r_[seg_id[bpos[1:]] != seg_id[bpos[:-1]], True]
-                li = np.flatnonzero(is_last)
-                last_S = np.stack([scol0 + li, jj[bpos[li]], capb[bpos[li]]], axis=1).astype(np.int64)
+    nS, S_hi, S_key, last_S = _queue_rows(R, c, yj, ss, ybin, ysip, yub, ycol0, scol0) if c.door_queue else _NO_QUEUE
     ncol = scol0 + nS
     # ---- capacity rows per (j, s) with y
     js_key = yj * S + ss

@@ -7,10 +7,11 @@ import numpy as np
 from planner.model.arrays import Arrays, build_arrays
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import Run, highs_version, solve_highspy
-from planner.model.problem import INF, Problem
+from planner.model.options import SolveOptions
+from planner.model.constants import INF
 
 # ==================================================================== assignment
-def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.0) -> tuple[np.ndarray | None, Arrays, Run]:
+def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float = 60.0) -> tuple[np.ndarray | None, Arrays, Run]:
     """Whole-person assignment for a fixed set of sites (y integer; a TU system, solved at the root).
 
     Returns (full column vector or None if infeasible, arrays, run).
@@ -27,7 +28,7 @@ def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.
         v = np.r_[ar.lo[:ar.ycol0], np.zeros(ar.A.shape[1] - ar.ycol0)]
         return v, ar, Run(v, "optimal", 0.0, 0.0, 0.0, 0.0, "HiGHS", highs_version())
     # LP first: a simplex vertex of this TU system is integral; integer y only as a fallback
-    run = solve_highspy(ar, time_limit, 0.0, p.threads, None, p.msg, mip=False)
+    run = solve_highspy(ar, time_limit, 0.0, o.n_threads, None, o.msg, mip=False)
     v = run.values
     if v is not None:
         y = v[ar.ycol0:ar.ycol0 + ar.ny]
@@ -37,7 +38,7 @@ def assign_fixed(c: Compiled, p: Problem, x: np.ndarray, time_limit: float = 60.
             return v, ar, run
     if run.status == "infeasible":
         return None, ar, run
-    run = solve_highspy(ar, time_limit, 0.0, p.threads, None, p.msg, mip=True)
+    run = solve_highspy(ar, time_limit, 0.0, o.n_threads, None, o.msg, mip=True)
     return run.values, ar, run
 
 

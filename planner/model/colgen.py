@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import HIGHS_STATUS, Run, dual_bound, highs_lp, highs_version, new_highs
-from planner.model.problem import INF
+from planner.model.constants import INF
 
 def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
                k_add: int = 4, rebuild: bool = False) -> Run:
@@ -123,7 +123,7 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
         bound = max(best, obj) if np.isfinite(best) else obj
     run = Run(values, status, obj if status == "optimal" else INF, bound, 0.0, time.perf_counter() - t0, "HiGHS",
                highs_version(), 0, duals)
-    run.colgen = dict(rounds=rounds, columns=int(in_set[yc].sum()), of=int(ar.ny))  # type: ignore[attr-defined]
+    run.colgen = dict(rounds=rounds, columns=int(in_set[yc].sum()), of=int(ar.ny))
     return run
 
 

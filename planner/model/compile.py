@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from planner.model.problem import Problem
+from planner.model.options import SolveOptions
+
+if TYPE_CHECKING:
+    from planner.model.problem import Problem
 
 # ====================================================================== compile
 @dataclass
@@ -63,12 +66,37 @@ class Compiled:
         return self.D.shape[0]
 
 
-def _bins(walk: np.ndarray, bin_s: float) -> np.ndarray:
-    return np.ceil(walk / bin_s - 1e-7).astype(np.int64).clip(min=0)
+BIN_TOL = 1e-7
+"""A walk within this share of a bin of the bin's upper edge counts as arriving at that edge."""
+
+QUEUE_TOL = 1e-6
+"""Queue capacities (persons) within this of the next whole person are rounded up to it."""
 
 
-def compile_problem(p: Problem) -> Compiled:
-    """Prune sites, aggregate interchangeable rooms, index everything (vectorised)."""
+def arrival_bins(walk: np.ndarray, bin_s: float) -> np.ndarray:
+    """The arrival bin of each walk (seconds): walks are rounded UP to the bin edge `b * bin_s`
+    (which keeps a plan safe); bin b holds the walks in ((b - 1) bin_s, b bin_s]."""
+    return np.ceil(np.asarray(walk, dtype=float) / bin_s - BIN_TOL).astype(np.int64).clip(min=0)
+
+
+def n_bins(reach_s: float, bin_s: float) -> int:
+    """Arrival bins 0 .. n - 1 of walks up to the reach time `reach_s` (seconds)."""
+    return int(math.ceil(reach_s / bin_s - BIN_TOL)) + 1
+
+
+def queue_capacity(rate: np.ndarray, reach_s: float, tau: np.ndarray) -> np.ndarray:
+    """Persons a door of `rate` persons/s admits between an arrival at `tau` seconds and the reach
+    time `reach_s`, floored to whole persons (a fluid queue; an infinite rate is taken as 1e12/s).
+    `rate` and `tau` broadcast together; returns floats (whole numbers)."""
+    r = np.where(np.isfinite(rate), rate, 1e12)
+    with np.errstate(invalid="ignore"):
+        return np.floor(r * (reach_s - tau) + QUEUE_TOL)
+
+
+def compile_problem(p: Problem, options: SolveOptions | None = None) -> Compiled:
+    """Prune sites, aggregate interchangeable rooms, index everything (vectorised); `options`: the
+    reformulation switches (aggregate, scenario_reduce, tighten, queue_prune; default all as `SolveOptions`)."""
+    o = options or SolveOptions()
     t0 = time.perf_counter()
     scen = p.scenarios
     dem = p.demand.reindex(columns=scen).fillna(0).clip(lower=0).round().astype(np.int64)
@@ -100,28 +128,27 @@ def compile_problem(p: Problem) -> Compiled:
         pairs = pairs[ok].reset_index(drop=True)
     T = float(p.reach_s)
     bin_s = float(p.queue_bin_s)
-    nb = int(math.ceil(T / bin_s - 1e-7)) + 1
+    nb = n_bins(T, bin_s)
     rate = sites["door_flow_pps"].to_numpy(dtype=float)
     cap = sites["capacity"].to_numpy(dtype=np.int64)
     # --- pairs among resident rooms, in index form
     pr = pairs[pairs["room_id"].isin(res_rooms)]
     pj = sidx.reindex(pr["site_id"].to_numpy()).to_numpy()
     walk = pr["walk_s"].to_numpy(dtype=float)
-    pbin = np.minimum(_bins(walk, bin_s), nb - 1)
+    pbin = np.minimum(arrival_bins(walk, bin_s), nb - 1)
     psip = ((pr["room_id"].to_numpy() == pr["site_id"].to_numpy()) & (walk <= 1e-9))
     # queue capacity of a bin: persons the door admits after the LATEST arrival in that bin at that
     # site (<= the bin edge; safe: every arrival of the bin is no later), floored to whole persons
-    tau = np.tile(np.minimum(np.arange(nb) * bin_s, T), (J, 1))
-    if len(pj):
-        latest = np.full((J, nb), -np.inf)
-        np.maximum.at(latest, (pj[~psip], pbin[~psip]), walk[~psip])
-        tau = np.where(np.isfinite(latest), np.minimum(latest, tau), tau)
     if p.door_queue:
-        with np.errstate(invalid="ignore"):
-            qcap = np.floor(np.where(np.isfinite(rate), rate, 1e12)[:, None] * (T - tau) + 1e-6)
+        tau = np.tile(np.minimum(np.arange(nb) * bin_s, T), (J, 1))
+        if len(pj):
+            latest = np.full((J, nb), -np.inf)
+            np.maximum.at(latest, (pj[~psip], pbin[~psip]), walk[~psip])
+            tau = np.where(np.isfinite(latest), np.minimum(latest, tau), tau)
+        qcap = queue_capacity(rate[:, None], T, tau)
         qcap = np.minimum(qcap, cap[:, None]).astype(np.int64)
-    else:
-        qcap = np.repeat(cap[:, None], nb, axis=1).astype(np.int64)
+    else:   # every bin admits the capacity: a read-only view, no memory per bin (walks in any time unit)
+        qcap = np.broadcast_to(cap.astype(np.int64)[:, None], (J, nb))
     usable = (cap[pj] > 0) & (psip | (qcap[pj, pbin] > 0))
     rooms_pr = pr["room_id"].to_numpy()
     usable_rooms = set(rooms_pr[usable])
@@ -131,9 +158,10 @@ def compile_problem(p: Problem) -> Compiled:
     tok = ((pj.astype(np.int64) * (nb + 1) + pbin) * 2 + psip) * 2 + usable
     kdf = pd.DataFrame({"room": rooms_pr, "tok": tok})
     kdf = kdf[kdf["room"].isin(usable_rooms)].sort_values(["room", "tok"])
-    if p.aggregate:
+    weight = p.weight if p.weight is not None else pd.Series(1.0, index=dem.index)
+    if o.aggregate:
         keys = kdf.groupby("room", sort=True)["tok"].agg(lambda v: v.to_numpy().tobytes())
-        wkey = p.weight.reindex(keys.index).to_numpy()
+        wkey = weight.reindex(keys.index).to_numpy()
         combo = pd.Series([k + np.float64(wv).tobytes() for k, wv in zip(keys.to_numpy(), wkey)], index=keys.index)
         codes, uniq = pd.factorize(combo, sort=False)
         room_group = pd.Series(codes, index=keys.index)
@@ -147,7 +175,7 @@ def compile_problem(p: Problem) -> Compiled:
     D = np.zeros((G, len(scen)), dtype=np.int64)
     np.add.at(D, room_group.to_numpy(), Dr)
     w = np.zeros(G)
-    w[room_group.to_numpy()] = p.weight.reindex(room_group.index).to_numpy()
+    w[room_group.to_numpy()] = weight.reindex(room_group.index).to_numpy()
     # representative room per group -> its pairs are the group's pairs
     first = room_group.groupby(room_group.to_numpy()).head(1)
     rep_map = pd.Series(first.to_numpy(), index=first.index)  # representative room -> group
@@ -165,13 +193,13 @@ def compile_problem(p: Problem) -> Compiled:
                  disp=sites["displaced"].to_numpy(dtype=float), fixed1=fixed, D=D, w=w, m=m,
                  qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
                  unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
-                 door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=p.tighten,
-                 queue_prune=p.queue_prune)
+                 door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=o.tighten,
+                 queue_prune=o.queue_prune)
     # ---- scenario reduction: identical demand columns merge (weight = count); for cover-all a
     # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
     Sn = len(scen)
     mult = np.ones(Sn)
-    for a in range(Sn if p.scenario_reduce else 0):
+    for a in range(Sn if o.scenario_reduce else 0):
         if mult[a] == 0:
             continue
         for b in range(Sn):

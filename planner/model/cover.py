@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from planner.model.arrays import Arrays, Rows, backup_rows
 from planner.model.compile import Compiled, group_walk
-from planner.model.problem import INF
+from planner.model.constants import INF
 
 # ============================================================ pure cover model
 @dataclass
@@ -104,7 +104,29 @@ def _dominated_sites(A: sp.csr_matrix, cost: np.ndarray, objc: np.ndarray, fixed
     return out
 
 
-def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,  # noqa: C901  debt: issue 16 (complexity 15)
+def _reduce(A: sp.csr_matrix, c: Compiled, objc: np.ndarray, active: np.ndarray, rows_keep: np.ndarray,
+            cover_all: bool) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Drop dominated cover rows (cover-all) and dominated sites (`active` set False in place), a few
+    rounds while something changes (one round for max-cover); returns (rows kept, their matrix)."""
+    for _ in range(6):
+        changed = False
+        if cover_all:
+            dr = _dominated_rows(A)
+            if dr.any():
+                rows_keep, A = rows_keep[~dr], A[np.flatnonzero(~dr)]
+                changed = True
+        ds = _dominated_sites(A, c.cost, objc, c.fixed1, active)
+        if ds.any():
+            active &= ~ds
+            A = A @ sp.diags(active.astype(float))
+            A.eliminate_zeros()
+            changed = True
+        if not changed or not cover_all:
+            break
+    return rows_keep, A
+
+
+def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,
                       cover_at_least: float | None = None) -> CoverModel:
     """The pure cover model as arrays (see `CoverModel`); `stage2`: max-cover's least-cost solve at
     coverage >= `cover_at_least` (priority-weighted persons summed over the scenarios)."""
@@ -150,21 +172,7 @@ def build_cover_model(c: Compiled, reduce: bool = True, stage2: bool = False,  #
             zrow = np.full(G, -1)
             zrow[need] = np.arange(len(need))
     if reduce and not has_backup:
-        for _ in range(6):
-            changed = False
-            if cover_all:
-                dr = _dominated_rows(A)
-                if dr.any():
-                    rows_keep, A = rows_keep[~dr], A[np.flatnonzero(~dr)]
-                    changed = True
-            ds = _dominated_sites(A, c.cost, objc, c.fixed1, active)
-            if ds.any():
-                active &= ~ds
-                A = A @ sp.diags(active.astype(float))
-                A.eliminate_zeros()
-                changed = True
-            if not changed or not cover_all:
-                break
+        rows_keep, A = _reduce(A, c, objc, active, rows_keep, cover_all)
     A = sp.csr_matrix(A)
     A.eliminate_zeros()
     st.update(cover_rows=int(A.shape[0]), sites_active=int(active.sum()), reduce_s=round(time.perf_counter() - t0, 3))

@@ -35,16 +35,18 @@ def greedy_plan(problem: Problem) -> list[str]:
 
 
 class _State:
-    def __init__(self, c: Compiled) -> None:
+    """The heuristic's working state: open sites, flows, residual demand, loads and door headroom."""
+
+    def __init__(self, c: Compiled, guide: np.ndarray | None = None) -> None:
         self.c = c
+        self.guide = guide
         S = len(c.scen)
         self.S = S
         self.R = c.D.astype(np.int64).copy()                 # residual demand (G, S)
         self.load = np.zeros((c.J, S), np.int64)
-        self.arr = np.zeros((c.J, S, c.nb), np.int64)        # door arrivals per bin
-        self.H = np.repeat(c.qcap[:, None, :], S, axis=1).astype(np.int64)  # queue headroom per bin
-        if not c.door_queue:
-            self.H[:] = np.iinfo(np.int64).max // 4
+        nb = c.nb if c.door_queue else 1                     # without door queues no bin matters
+        self.arr = np.zeros((c.J, S, nb), np.int64)          # door arrivals per bin
+        self.H = np.repeat(c.qcap[:, None, :nb], S, axis=1).astype(np.int64)  # queue headroom per bin
         self.flow = np.zeros((len(c.qg), S), np.int64)
         self.open = c.fixed1.copy().astype(bool)
         # CSR: pairs by site and by group
@@ -67,6 +69,8 @@ class _State:
         np.add.at(self.flow, (yq, ys), yi)
         np.subtract.at(self.R, (c.qg[yq], ys), yi)
         np.add.at(self.load, (c.qj[yq], ys), yi)
+        if not c.door_queue:
+            return
         door = ~c.qsip[yq]
         np.add.at(self.arr, (c.qj[yq][door], ys[door], c.qbin[yq][door]), yi[door])
         for j in np.unique(c.qj[yq][door]):
@@ -86,7 +90,7 @@ class _State:
         c = self.c
         j = c.qj[q]
         free = c.cap[j] - self.load[j, s]
-        if c.qsip[q]:
+        if c.qsip[q] or not c.door_queue:
             return int(free)
         return int(min(free, self.H[j, s, c.qbin[q]]))
 
@@ -140,16 +144,26 @@ def greedy_compiled(c: Compiled, local_search: bool = True, guide: np.ndarray | 
     are opened first, the greedy score is scaled by the LP value, and the local search
     tries to close the sites the LP likes least first.
     """
-    st = _State(c)
-    st.guide = guide
-    cover_all = c.objective == "cover-all"
+    st = _State(c, guide)
     budget = float("inf") if c.budget is None else float(c.budget)
-    if cover_all and c.G:
+    spent = _open_first(st, budget)
+    _lazy_greedy(st, budget, spent)
+    if (c.m >= 2).any():
+        _backup(st, budget)
+    if local_search:   # drop expensive sites whose people fit elsewhere
+        _drop_pass(st)
+    return st.open.astype(float)
+
+
+def _open_first(st: _State, budget: float) -> float:
+    """Open the sites every plan needs (cover-all: the only usable site of some group) and those the
+    LP opens fully, within `budget` (currency), and fill them; returns what they cost."""
+    c, guide = st.c, st.guide
+    if c.objective == "cover-all" and c.G:
         sole = st.nopt == 1
         must = np.zeros(c.J, bool)
         must[c.qj[st.grp_ptr[:-1][sole]]] = True
-        spent = float(c.cost[st.open | must].sum())
-        if spent <= budget:
+        if float(c.cost[st.open | must].sum()) <= budget:
             st.open |= must
     if guide is not None:
         sure = (guide >= 0.999) & ~st.open
@@ -160,15 +174,22 @@ def greedy_compiled(c: Compiled, local_search: bool = True, guide: np.ndarray | 
     if guide is not None:
         first = first[np.argsort(-guide[first], kind="stable")]
     for j in first:
-        st.fill(j)
-    # ---- lazy greedy
+        st.fill(int(j))
+    return spent
+
+
+def _lazy_greedy(st: _State, budget: float, spent: float) -> None:
+    """Open the site with the best gain per cost (scores recomputed lazily) while the budget allows
+    (cover-all: until everyone reachable is sheltered)."""
+    c, guide = st.c, st.guide
+    cover_all = c.objective == "cover-all"
     heap: list[tuple[float, int]] = []
-    for j in np.flatnonzero(~st.open):
-        g = st.gain(j)
+    for j0 in np.flatnonzero(~st.open):
+        g = st.gain(int(j0))
         if g > 0:
-            heapq.heappush(heap, (-_score(g, c.cost[j], _lp(guide, j)), int(j)))
+            heapq.heappush(heap, (-_score(g, c.cost[j0], _lp(guide, int(j0))), int(j0)))
     while heap and (not cover_all or st.R.sum() > 0):
-        negs, j = heapq.heappop(heap)
+        _, j = heapq.heappop(heap)
         if st.open[j] or spent + c.cost[j] > budget + 1e-9:
             continue
         g = st.gain(j)
@@ -181,13 +202,6 @@ def greedy_compiled(c: Compiled, local_search: bool = True, guide: np.ndarray | 
         st.open[j] = True
         spent += float(c.cost[j])
         st.fill(j)
-    # ---- backup
-    if (c.m >= 2).any():
-        _backup(st, budget)
-    # ---- local search: drop expensive sites whose people fit elsewhere
-    if local_search:
-        _drop_pass(st)
-    return st.open.astype(float)
 
 
 def improve_plan(c: Compiled, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: np.ndarray,
@@ -196,8 +210,7 @@ def improve_plan(c: Compiled, x: np.ndarray, y: np.ndarray, yq: np.ndarray, ys: 
     (the LP's least liked first, then the most expensive) whose people fit into the other
     open sites within capacity, door queue and backup. Returns the improved 0/1 vector.
     `deadline` (a `time.perf_counter()` value, seconds): stop trying to close sites then."""
-    st = _State(c)
-    st.guide = guide
+    st = _State(c, guide)
     st.open = x > 0.5
     st.load_flows(y, yq, ys)
     _drop_pass(st, deadline)
@@ -241,7 +254,7 @@ def _drop_pass(st: _State, deadline: float | None = None) -> None:  # noqa: C901
     (a `time.perf_counter()` value, seconds) with the sites closed so far."""
     c = st.c
     cand = np.flatnonzero(st.open & ~c.fixed1)
-    if getattr(st, "guide", None) is not None:
+    if st.guide is not None:
         cand = cand[np.lexsort((-c.cost[cand], st.guide[cand]))]
     else:
         cand = cand[np.argsort(-c.cost[cand], kind="stable")]
@@ -256,49 +269,56 @@ def _drop_pass(st: _State, deadline: float | None = None) -> None:  # noqa: C901
         gs = c.rg[rs]
         if len(rs) and (cnt[gs] - 1 < c.m[gs] - 1e-9).any():
             continue
-        qs = st.site_pairs(j)
-        moved = st.flow[qs].copy()
-        if moved.sum() == 0:
-            st.open[j] = False
+        if _close(st, int(j)):
             np.subtract.at(cnt, gs, 1.0)
-            continue
-        journal: list[tuple[int, int, int]] = []
-        st.open[j] = False
-        # take j's people out
-        for k, q in enumerate(qs):
-            for s in range(st.S):
-                a = int(moved[k, s])
-                if a:
-                    st.put(int(q), s, -a)
-        ok = True
-        for k, q in enumerate(qs):
-            g = c.qg[q]
-            alts = np.arange(st.grp_ptr[g], st.grp_ptr[g + 1])
-            alts = alts[st.open[c.qj[alts]]]
-            alts = alts[np.lexsort((c.qbin[alts], ~c.qsip[alts]))]
-            for s in range(st.S):
-                need = int(moved[k, s])
-                for q2 in alts:
-                    if need <= 0:
-                        break
-                    a = min(need, st.room(int(q2), s))
-                    if a > 0:
-                        st.put(int(q2), s, a)
-                        journal.append((int(q2), s, a))
-                        need -= a
-                if need > 0:
-                    ok = False
-                    break
-            if not ok:
+
+
+def _close(st: _State, j: int) -> bool:
+    """Close site `j` when its people fit into the other open sites (they are moved there); else
+    everything stays as it was. Returns whether `j` was closed."""
+    qs = st.site_pairs(j)
+    moved = st.flow[qs].copy()
+    st.open[j] = False
+    if moved.sum() == 0:
+        return True
+    _shift(st, qs, moved, -1)                     # take j's people out
+    journal: list[tuple[int, int, int]] = []
+    if all(_rehome(st, int(q), moved[k], journal) for k, q in enumerate(qs)):
+        return True
+    for q2, s, a in reversed(journal):
+        st.put(q2, s, -a)
+    st.open[j] = True
+    _shift(st, qs, moved, 1)
+    return False
+
+
+def _shift(st: _State, qs: np.ndarray, moved: np.ndarray, sign: int) -> None:
+    """Add (`sign` 1) or remove (-1) the persons `moved` (per pair of `qs` and scenario)."""
+    for k, q in enumerate(qs):
+        for s in range(st.S):
+            a = int(moved[k, s])
+            if a:
+                st.put(int(q), s, sign * a)
+
+
+def _rehome(st: _State, q: int, moved: np.ndarray, journal: list[tuple[int, int, int]]) -> bool:
+    """Place the persons `moved` (per scenario) of pair `q`'s group at its other open sites (shelter in
+    place first, earliest arrival bin first), each move recorded in `journal`; False if some do not fit."""
+    c = st.c
+    g = c.qg[q]
+    alts = np.arange(st.grp_ptr[g], st.grp_ptr[g + 1])
+    alts = alts[st.open[c.qj[alts]]]
+    alts = alts[np.lexsort((c.qbin[alts], ~c.qsip[alts]))]
+    for s in range(st.S):
+        need = int(moved[s])
+        for q2 in alts:
+            if need <= 0:
                 break
-        if not ok:
-            for q2, s, a in reversed(journal):
-                st.put(q2, s, -a)
-            st.open[j] = True
-            for k, q in enumerate(qs):
-                for s in range(st.S):
-                    a = int(moved[k, s])
-                    if a:
-                        st.put(int(q), s, a)
-        else:
-            np.subtract.at(cnt, gs, 1.0)
+            a = min(need, st.room(int(q2), s))
+            if a > 0:
+                st.put(int(q2), s, a)
+                journal.append((int(q2), s, a))
+                need -= a
+        if need > 0:
+            return False
+    return True

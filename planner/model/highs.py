@@ -21,7 +21,8 @@ import pulp
 import scipy.sparse as sp
 
 from planner.model.arrays import Arrays
-from planner.model.problem import INF, Problem
+from planner.model.options import SolveOptions
+from planner.model.constants import INF
 
 # ======================================================================= solvers
 HIGHS_STATUS = {"kOptimal": "optimal", "kInfeasible": "infeasible", "kUnboundedOrInfeasible": "infeasible",
@@ -115,6 +116,10 @@ def _reset_highs() -> None:
 
 @dataclass
 class Run:
+    """One solver run: values (None: no solution), status ("optimal", "time limit", "infeasible",
+    "unproven", ...), objective and bound (objective units), relative gap, seconds, solver name and
+    version, branch-and-bound nodes."""
+
     values: np.ndarray | None
     status: str
     objective: float
@@ -126,6 +131,8 @@ class Run:
     nodes: int = 0
     row_dual: np.ndarray | None = None
     """LP runs: HiGHS's row duals (for `dual_bound`), when it has any."""
+    colgen: dict[str, int] | None = None
+    """LP runs by column generation: rounds, columns used, of how many (`lp_colgen`)."""
 
 
 def dual_bound(ar: Arrays, row_dual: np.ndarray) -> float:
@@ -337,7 +344,9 @@ def pulp_solver(solver: str, time_limit: float, gap: float, threads: int, msg: b
     if solver == "highs":
         return HighsWithStart(start=start, binaries_only=binaries_only, mip=mip, msg=msg,
                               timeLimit=max(time_limit, 0.5), gapRel=gap, threads=threads)
-    return pulp.getSolver(solver, msg=msg, timeLimit=max(time_limit, 1.0))
+    with warnings.catch_warnings():       # PuLP 3.3 deprecates some of its own solver classes
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp\..*")
+        return pulp.getSolver(solver, msg=msg, timeLimit=max(time_limit, 1.0))
 
 
 def solve_pulp(ar: Arrays, time_limit: float, gap: float, threads: int, start: np.ndarray | None, msg: bool,
@@ -407,11 +416,14 @@ def with_upper(ar: Arrays, nx: int, keep: np.ndarray) -> Arrays:
     return dataclasses.replace(ar, hi=hi)
 
 
-def run_model(ar: Arrays, p: Problem, time_limit: float, start: np.ndarray | None, mip: bool = True,
-         defaults: dict[str, Any] | None = None) -> tuple[Run, float]:
-    if p.solver == "cbc" or p.backend == "pulp":
-        return solve_pulp(ar, time_limit, p.mip_gap, p.threads, start, p.msg, p.solver, mip)
-    return solve_highspy(ar, time_limit, p.mip_gap, p.threads, start, p.msg, mip,
-                          {**(defaults or {}), **p.highs_options}), 0.0
+def run_model(ar: Arrays, o: SolveOptions, time_limit: float, start: np.ndarray | None, mip: bool = True,
+              defaults: dict[str, Any] | None = None) -> tuple[Run, float]:
+    """Solve `ar` as `o` says (highspy, or PuLP for CBC and the PuLP backend) within `time_limit` (s), from
+    `start` (a column vector or None); `defaults`: HiGHS options under `o.highs_options`.
+    Returns (run, seconds spent building the PuLP model)."""
+    if o.solver_name == "cbc" or o.backend == "pulp":
+        return solve_pulp(ar, time_limit, o.gap, o.n_threads, start, o.msg, o.solver_name, mip)
+    return solve_highspy(ar, time_limit, o.gap, o.n_threads, start, o.msg, mip,
+                          {**(defaults or {}), **o.highs_options}), 0.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,13 @@ from planner.model.lagrange import (close_sites, cut_bound, flow_vector, hall_cu
                                     residual_demand, shelter_flow, site_problems, start_prices)
 from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
                                    LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
-                                   WALL_MARGIN)
+                                   SolveOptions)
 from planner.model.problem import Problem, Solution
 from planner.model.result import finish
 
 
-def solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray], t_all: float,
-                      timings: dict[str, float], stats: dict[str, Any], say: Any) -> Solution | None:
+def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray], t_all: float,
+                      timings: dict[str, float], stats: dict[str, Any], say: Callable[[str], None]) -> Solution | None:
     """Cover-all on a model too large for one LP relaxation (see `planner.model.lagrange`).
 
     1. multipliers: the capacity knapsack's price per place; the sites whose Lagrangian problem
@@ -35,7 +36,7 @@ def solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray
     falls back to the LP path).
     """
 
-    T = p.time_limit_s
+    T = o.limit_s
     t = time.perf_counter()
     sp_ = site_problems(c, *cols)
     S = len(c.scen)
@@ -85,7 +86,7 @@ def solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray
     stats["lagrange_bump_residual_persons"] = int(res.sum())
     if res.sum() > 0:
         t = time.perf_counter()
-        x2 = repair_plan(c, x, res, p.threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * T))
+        x2 = repair_plan(c, x, res, o.n_threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * T))
         timings["repair_s"] = time.perf_counter() - t
         highs_s += timings["repair_s"]
         if x2 is None:
@@ -106,20 +107,20 @@ def solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray
     t = time.perf_counter()
     bound = max(lag.bound, cb)
     if cuts:
-        cbd = cut_bound(c, hall_cuts(c, cuts), p.threads, time_limit=max(5.0, 0.05 * T))
+        cbd = cut_bound(c, hall_cuts(c, cuts), o.n_threads, time_limit=max(5.0, 0.05 * T))
         stats["cut_bound"] = cbd
         bound = max(bound, cbd)
     timings["cut_bound_s"] = time.perf_counter() - t
     highs_s += timings["cut_bound_s"]          # the cut LP (HiGHS) with its rows: counted once, as HiGHS time
     # ---- local search by flows (only while the gap is not met): close the least used sites while everyone fits
     t = time.perf_counter()
-    deadline = min(t_all + (1.0 - WALL_MARGIN) * T - 0.05 * T, time.perf_counter() + LAGRANGE_LOCAL_SEARCH_SHARE * T)
+    deadline = min(t_all + (1.0 - o.wall_margin) * T - 0.05 * T, time.perf_counter() + LAGRANGE_LOCAL_SEARCH_SHARE * T)
     used = np.zeros(c.J)
     np.add.at(used, c.qj, Y.sum(axis=1))
     util = used / np.maximum(c.cap, 1) / max(len(c.scen), 1)
     cand = np.flatnonzero((x > 0.5) & ~c.fixed1 & (c.cost > 0))
     cand = cand[np.lexsort((-c.cost[cand], util[cand]))]
-    if float(c.cost @ x) - bound > p.mip_gap * float(c.cost @ x):
+    if float(c.cost @ x) - bound > o.gap * float(c.cost @ x):
         x, Y, ls = close_sites(c, x, Y, cand, deadline)
         stats["local_search"] = ls
     flow_s += time.perf_counter() - t
@@ -128,7 +129,7 @@ def solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray
     cost = float(c.cost @ x)
     timings["flow_s"] = flow_s
     gap = (cost - bound) / max(abs(cost), 1e-9)
-    status = "optimal" if gap <= p.mip_gap + 1e-12 else "time limit"
+    status = "optimal" if gap <= o.gap + 1e-12 else "time limit"
     stats["lp_status"] = "lagrangian"
     stats["lp_bound"] = bound
     stats["mip_skipped"] = True
@@ -136,6 +137,6 @@ def solve_lagrangian(p: Problem, c: Compiled, cols: tuple[np.ndarray, np.ndarray
     stats["solver_s"] = round(highs_s + flow_s + timings["lagrange_s"], 3)
     run = Run(vf, status, cost, bound, gap, highs_s, "HiGHS", highs_version())
     primary = dict(objective=cost, bound=bound, gap=gap, status=status)
-    return finish(c, p, x, vf, arf, run, primary, stats, timings, t_all, say, knapsack=cb)
+    return finish(c, p, o, x, vf, arf, run, primary, stats, timings, t_all, say, knapsack=cb)
 
 

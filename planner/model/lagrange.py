@@ -423,10 +423,9 @@ def cut_bound(c: Compiled, parts: list[tuple[int, np.ndarray]], threads: int = 2
     (0 <= x <= 1, fixed sites 1) with, per scenario, the capacity knapsack row of all residents
     and one row per part of `parts`: sum_j h_kj x_j >= residents of part k (`site_limits`).
     Every row holds for every plan, so the LP's optimum bounds them all; -inf if it fails."""
-
-
     S = len(c.scen)
-    rows, lo = [], []
+    rows: list[sp.csr_matrix] = []
+    lo: list[float] = []
     for s in range(S):
         mine = [g for ss, g in parts if ss == s]
         if c.D[:, s].sum() > 0:

@@ -1,21 +1,171 @@
-"""Tuning thresholds of the optimiser and the time budget."""
+"""How a problem is solved: `SolveOptions` (algorithm switches, time limit, gap, threads, solver and
+backend, tuning thresholds), the fixed tuning constants, and the time budget (`time_left`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from planner.model.problem import Problem
+import pulp
+
+from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from planner.model.problem import Problem
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How the optimiser solves a `Problem` (the model it solves is the problem's: these switches change
+    the time taken, never the meaning of a plan). Every lever is on by default: each was measured to
+    help (bench/bench_model.py, docs/performance.md); switching one off is for measurements.
+
+    Parameters
+    ----------
+    time_limit_s, mip_gap, threads, solver
+        Time limit (seconds), relative optimality gap (fraction), HiGHS threads, and the solver
+        ("highs", "cbc"; with the PuLP backend any solver PuLP knows, see `pulp.listSolvers()`).
+        None: the problem's own (`Problem.time_limit_s`, ...: the station's parameters).
+    backend
+        "highspy": the arrays passed to HiGHS in bulk (fast, the default); "pulp": the same model
+        built as a PuLP `LpProblem` and solved through PuLP (always so for CBC).
+    msg
+        Show the solver's log.
+    highs_options
+        Extra HiGHS options for the MIP (e.g. {"mip_heuristic_effort": 0.3}).
+    aggregate
+        Rooms with identical reach (sites, arrival bins, shelter in place) and priority form one group.
+    use_heuristic
+        Build a start plan (LP-guided rounding and local search, or a greedy).
+    tighten
+        Add every row y <= min(d, q) x. Measured: same LP bound on generated stations, LP 2.5x slower.
+    mip_start
+        Hand the start plan to HiGHS (else it is kept only as a fallback and for the gap test).
+    queue_prune
+        Queue rows only at bins where the door limit is below capacity and can bind.
+    scenario_reduce
+        Merge identical scenarios; drop (cover-all) scenarios implied by another.
+    lazy_tighten
+        Add only the tightening rows the LP relaxation violates (a few rounds).
+    lp_colgen
+        Solve the LP relaxation by column generation on the assignment columns when there are at
+        least `colgen_min_columns`. Measured at 10,000 rooms: 58 s to the LP optimum, against no
+        optimum after 200 s of HiGHS's dual simplex on all 1.3 M assignment columns.
+    lagrangian
+        Cover-all models with at least `lagrange_min_columns` assignment columns (30,000 rooms), where
+        one LP relaxation does not finish in time: bound and start plan from the Lagrangian relaxation
+        of the demand rows (`planner.model.lagrange`). Measured: see docs/performance.md.
+    lp_guide
+        Start from the LP relaxation: its support (cover-all) or an LP-weighted greedy (max-cover).
+    lexicographic
+        max-cover: a second solve for least cost at the coverage found.
+    pure_cover
+        When no capacity and no door queue can bind, solve the pure set-cover / max-cover model on
+        the sites alone and send people to their nearest chosen site.
+    cover_reduce
+        Pure cover model: drop dominated cover rows and dominated sites before HiGHS.
+    cover_search
+        Pure cover models with at least `cover_search_min_sites` usable sites go through a search
+        (`planner.model.coversearch`). Measured (MCLP, 10,000 rooms, p = 45): 15.2 s against 53.7 s.
+    lagrange_min_columns, colgen_min_columns, cover_search_min_sites
+        The thresholds above (assignment columns; usable sites).
+    lp_share
+        Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the
+        guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
+    wall_margin
+        Share of the time limit kept free after the MIP for the whole-person assignment and the checks.
+    """
+
+    time_limit_s: float | None = None
+    mip_gap: float | None = None
+    threads: int | None = None
+    solver: str | None = None
+    backend: str = "highspy"
+    msg: bool = False
+    highs_options: dict[str, Any] = field(default_factory=dict)
+    aggregate: bool = True
+    use_heuristic: bool = True
+    tighten: bool = False
+    mip_start: bool = True
+    queue_prune: bool = True
+    scenario_reduce: bool = True
+    lazy_tighten: bool = True
+    lp_colgen: bool = True
+    lagrangian: bool = True
+    lp_guide: bool = True
+    lexicographic: bool = True
+    pure_cover: bool = True
+    cover_reduce: bool = True
+    cover_search: bool = True
+    lagrange_min_columns: int = 3_000_000
+    colgen_min_columns: int = 100_000
+    cover_search_min_sites: int = 1000
+    lp_share: float = 0.6
+    wall_margin: float = 0.03
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("highspy", "pulp"):
+            raise InputError("<solve options>", "backend", f"is {self.backend!r}", "use 'highspy' or 'pulp'")
+        if self.solver is not None and self.backend == "highspy" and self.solver not in ("highs", "cbc"):
+            raise InputError("<solve options>", "solver", f"is {self.solver!r}",
+                             "use 'highs' or 'cbc' (other PuLP solvers with backend='pulp')")
+        if self.backend == "pulp" and self.solver not in (None, "highs", "cbc"):
+            available = pulp.listSolvers(onlyAvailable=True)
+            if self.solver not in available:
+                raise InputError("--pulp-solver", str(self.solver), "is not a solver PuLP can run here",
+                                 "use highs, cbc or one of " + ", ".join(available))
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise InputError("<solve options>", "time_limit_s", f"is {self.time_limit_s}", "use a positive number of seconds")
+        if self.mip_gap is not None and not 0 <= self.mip_gap < 1:
+            raise InputError("<solve options>", "mip_gap", f"is {self.mip_gap}", "use a fraction in [0, 1)")
+        if self.threads is not None and self.threads < 1:
+            raise InputError("<solve options>", "threads", f"is {self.threads}", "use 1 or more")
+
+    def for_problem(self, problem: Problem) -> SolveOptions:
+        """These options with every unset value (None) taken from `problem` (its parameters)."""
+        return dataclasses.replace(
+            self, time_limit_s=float(problem.time_limit_s if self.time_limit_s is None else self.time_limit_s),
+            mip_gap=float(problem.mip_gap if self.mip_gap is None else self.mip_gap),
+            threads=int(problem.threads if self.threads is None else self.threads),
+            solver=str(problem.solver if self.solver is None else self.solver))
+
+    def replace(self, **changes: Any) -> SolveOptions:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def limit_s(self) -> float:
+        """The time limit (seconds; 60 when unset and not taken from a problem)."""
+        return float(self.time_limit_s) if self.time_limit_s is not None else 60.0
+
+    @property
+    def gap(self) -> float:
+        """The relative optimality gap (fraction; 0.01 when unset)."""
+        return float(self.mip_gap) if self.mip_gap is not None else 0.01
+
+    @property
+    def n_threads(self) -> int:
+        """HiGHS threads (2 when unset)."""
+        return int(self.threads) if self.threads is not None else 2
+
+    @property
+    def solver_name(self) -> str:
+        """The solver ("highs" when unset)."""
+        return str(self.solver) if self.solver is not None else "highs"
+
+    @property
+    def uses_pulp(self) -> bool:
+        """Whether models go through PuLP (the PuLP backend, or CBC)."""
+        return self.backend == "pulp" or self.solver_name == "cbc"
+
+
 
 COVER_HIGHS_OPTIONS: dict[str, Any] = {"mip_pool_soft_limit": 200, "mip_detect_symmetry": False}
 """HiGHS options for the pure cover model. Measured (LSCP, 3,000 rooms): the default cut pool
 (10,000) costs about 100 MB of HiGHS memory on a 711 x 1,729 model; 200 cuts: 35 MB, and faster.
 Symmetry detection off: 3 MB less on MCLP (3,000 rooms), no slower there."""
 
-COVER_SEARCH_MIN_SITES = 1000
-"""Pure cover models with at least this many usable sites go through a search instead of one MIP:
-max-cover `cover_search` (LP, core MIP on the LP's support, reduced-cost fixing, then the MIP from the
-core's plan), cover-all `cover_all_search` (LP, random covers, MIP over their union, proof attempts)."""
 
 COVER_CORE_SHARE = 0.2
 """Share of the time limit for the core MIP of `cover_search`."""
@@ -54,11 +204,8 @@ more)."""
 COVER_ALL_SEED = 0
 """Seed of the random covers (the same station gives the same plan)."""
 
-_CG_DEBUG = False
-LAGRANGE_MIN_COLUMNS = 3_000_000
-"""Assignment columns from which a cover-all model is solved through the Lagrangian relaxation
-(`Problem.lagrangian`): 10,000 rooms have 1.3 M (their LP finishes in about a minute), 30,000 rooms 7.3 M."""
 LAGRANGE_REPAIR_SHARE = 0.15
+"""Share of the time limit for the small MIP that completes the Lagrangian plan."""
 LAGRANGE_BUMP = 0.005
 """Price raise per round (share of the knapsack's price per place) for the residents the Lagrangian
 sites cannot shelter, before the repair MIP. Measured at 10,000 rooms: 0.02 -> plan within 0.04 % of
@@ -73,18 +220,11 @@ LAGRANGE_REPAIR_PERSONS = 20
 sites; a price raise would open more: measured at 10,000 rooms 2 persons -> 2 sites, the MIP 1)."""
 LAGRANGE_BUMP_SHARE = 0.4
 """The price raising stops starting new rounds after this share of the time limit."""
-"""Share of the time limit for the small MIP that completes the Lagrangian plan."""
-COLGEN_MIN_COLUMNS = 100_000
-"""Assignment columns from which the LP relaxation is solved by column generation."""
-LP_SHARE = 0.6
-"""Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the guide;
-measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped early)."""
-WALL_MARGIN = 0.03
-"""Share of the time limit kept free after the MIP for the whole-person assignment and the checks."""
 
 
-def time_left(p: Problem, t_all: float, floor: float, cap: float) -> float:
-    """Seconds a HiGHS run may take: at most `cap`, at most what is left of the time limit, at least `floor`."""
-    return max(floor, min(cap, p.time_limit_s - (time.perf_counter() - t_all)))
+def time_left(o: SolveOptions, t_all: float, floor: float, cap: float) -> float:
+    """Seconds a HiGHS run may take: at most `cap` (s), at most what is left of the time limit since
+    `t_all` (a `time.perf_counter()` reading), at least `floor` (s)."""
+    return max(floor, min(cap, o.limit_s - (time.perf_counter() - t_all)))
 
 

@@ -6,24 +6,50 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 import pandas as pd
+import pulp
 
-from planner.errors import InputError
+from planner.errors import InfeasibleError, InputError
+from planner.model.arrays import build_arrays
+from planner.model.compile import compile_problem
+from planner.model.constants import EPS, INF
+from planner.model.highs import pulp_model
+from planner.model.options import SolveOptions
 
-INF = float("inf")
-EPS = 1e-9
-# ============================================================================ data
+__all__ = ["EPS", "INF", "BudgetInfeasibleError", "FullCover", "ModelInfeasible", "Problem", "Solution"]
+
+
 @dataclass
 class Problem:
-    """Everything the optimiser needs (plain data).
+    """Everything the optimiser needs (plain data); how it is solved is `SolveOptions`.
 
-    - `demand`: index room_id, one int column per scenario (persons).
-    - `pairs`: room_id, site_id, walk_s (seconds; within reach only). A pair with
-      room_id == site_id and walk_s == 0 is shelter in place (no door queue).
-    - `sites`: index site_id with capacity (persons), door_flow_pps (persons/s),
-      cost (currency), existing (bool), required (bool), displaced (tie-break).
-    - `weight`: priority per room (default 1).
+    Parameters
+    ----------
+    demand
+        Index room_id, one integer column per scenario (persons).
+    pairs
+        room_id, site_id, walk_s (seconds; within reach only). A pair with room_id == site_id and
+        walk_s == 0 is shelter in place (no door queue).
+    sites
+        Index site_id with capacity (persons), door_flow_pps (persons/s), cost (currency), existing
+        (bool), required (bool), displaced (persons, the tie-break).
+    weight
+        Priority per room (default 1).
+    reach_s, queue_bin_s
+        Reach time and the door queue's arrival bin (seconds).
+    objective, budget, backup_k, door_queue
+        "cover-all" or "max-cover"; budget (currency, None: none); safe rooms each occupied room
+        needs in reach; model the door queues.
+    time_limit_s, mip_gap, solver, threads
+        The station's solver parameters (seconds, fraction, "highs" or "cbc", HiGHS threads):
+        what `SolveOptions` leaves unset.
+    protected
+        Site ids never to convert (unless existing).
+    room_sector
+        Sector per room (index room_id), for explanations.
     """
 
     demand: pd.DataFrame
@@ -42,48 +68,6 @@ class Problem:
     threads: int = 2
     protected: set[str] = field(default_factory=set)
     room_sector: pd.Series | None = None
-    """Optional sector per room (index room_id), for explanations."""
-    # levers (measured in bench/bench_model.py; defaults = what helped)
-    aggregate: bool = True
-    use_heuristic: bool = True
-    tighten: bool = False
-    """Add y <= min(d, q) x rows. Measured: same LP bound on generated stations, LP 2.5x slower; off."""
-    backend: str = "highspy"
-    """'highspy' (arrays passed to HiGHS in bulk) or 'pulp' (PuLP model; always used for CBC)."""
-    mip_start: bool = True
-    """Hand the start plan to HiGHS (else it is kept only as a fallback and for the gap test)."""
-    queue_prune: bool = True
-    """Queue rows only at bins where the door limit is below capacity and can bind."""
-    scenario_reduce: bool = True
-    """Merge identical scenarios; drop (cover-all) scenarios implied by another."""
-    lazy_tighten: bool = True
-    """Add only the tightening rows the LP relaxation violates (a few rounds)."""
-    lp_colgen: bool = True
-    """Solve the LP relaxation by column generation on the assignment columns when there are many
-    (at least `COLGEN_MIN_COLUMNS`). Measured at 10,000 rooms: 58 s to the LP optimum, against no
-    optimum after 200 s of HiGHS's dual simplex on all 1.3 M assignment columns."""
-    lagrangian: bool = True
-    """Cover-all models with at least `LAGRANGE_MIN_COLUMNS` assignment columns (30,000 rooms), where
-    one LP relaxation does not finish in time: bound and start plan from the Lagrangian relaxation of
-    the demand rows, the plan completed by a small MIP and checked by maximum flows
-    (`planner.model.lagrange`). Measured at 30,000 rooms: see docs/performance.md."""
-    lp_guide: bool = True
-    """Start from the LP relaxation: its support (cover-all) or an LP-weighted greedy (max-cover)."""
-    lexicographic: bool = True
-    """max-cover: second solve for least cost at the coverage found."""
-    pure_cover: bool = True
-    """When no capacity and no door queue can bind (every site and every queue bin admits all the
-    residents in its reach, per scenario), solve the pure set-cover / max-cover model on the site
-    variables alone (no assignment variables) and send people to their nearest chosen site."""
-    cover_reduce: bool = True
-    """Pure cover model: drop dominated cover rows and dominated sites before HiGHS."""
-    cover_search: bool = True
-    """Pure max-cover models with at least `COVER_SEARCH_MIN_SITES` usable sites: LP relaxation, a core
-    MIP on the sites the LP opens, reduced-cost fixing, then the MIP from the core's plan
-    (`cover_search`). Measured (MCLP, 10,000 rooms, p = 45): 15.2 s end to end against 53.7 s before."""
-    msg: bool = False
-    highs_options: dict[str, Any] = field(default_factory=dict)
-    """Extra HiGHS options for the MIP (e.g. {"mip_heuristic_effort": 0.3})."""
 
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
@@ -121,65 +105,144 @@ class Problem:
     def scenarios(self) -> list[str]:
         return [str(c) for c in self.demand.columns]
 
-    def replace(self, **changes: Any) -> "Problem":
+    def replace(self, **changes: Any) -> Problem:
         """A copy with some fields changed."""
-
         return dataclasses.replace(self, **changes)
+
+    def to_pulp(self, options: SolveOptions | None = None) -> pulp.LpProblem:
+        """The whole model as a PuLP `LpProblem` (minimisation) that can be inspected, extended,
+        written (``writeLP``, ``writeMPS``) and solved with any solver PuLP supports.
+
+        It is the model the optimiser branches on (the LP path; docs/model.md): binaries ``x_<site>``
+        (convert the site), ``z_<i>`` (max-cover: group i has its backups), continuous ``y_<i>``
+        (persons of a room group sheltered at a site in a scenario) and ``S_<i>`` (door-queue suffix
+        sums), rows ``demand_*``, ``queue_*``, ``capacity_*``, ``queue-x_*``, ``backup_*``, ``budget_*``.
+        Objective: cover-all, cost (currency) plus a displacement tie-break worth less than 1;
+        max-cover, minus the priority-weighted persons sheltered (summed over scenarios) plus a
+        cost tie-break worth less than the smallest weight. Rooms with identical reach are grouped
+        and identical scenarios merged (`options`: `SolveOptions` aggregate / scenario_reduce).
+        Phases are not part of it (`planner.phases` stages a plan afterwards).
+        """
+        o = (options or SolveOptions()).for_problem(self)
+        c = compile_problem(self, o)
+        ar = build_arrays(c)
+        site_names = [_pulp_name(f"x_{sid}") for sid in c.site_ids]
+        names = list(ar.names)
+        if len(set(site_names)) == len(site_names) and not set(site_names) & set(names[ar.nx:]):
+            names[:ar.nx] = site_names          # else (ids equal once cleaned) the column numbers
+        ar = dataclasses.replace(ar, names=names)
+        prob, _ = pulp_model(ar, mip=True, name=f"safe_rooms_{self.objective.replace('-', '_')}")
+        return prob
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_cost_matrix(cls, demand: Any, times: Any, capacity: Any, cost: Any, door_flow_pps: Any = None,
-                         existing: Any = None, required: Any = None, displaced: Any = None, weight: Any = None,
+    def from_cost_matrix(cls, demand: ArrayLike | pd.DataFrame, times: ArrayLike | pd.DataFrame,
+                         capacity: ArrayLike | pd.Series | None = None, cost: ArrayLike | pd.Series | None = None,
+                         door_flow_pps: ArrayLike | pd.Series | None = None,
+                         existing: ArrayLike | pd.Series | None = None, required: ArrayLike | pd.Series | None = None,
+                         displaced: ArrayLike | pd.Series | None = None, weight: ArrayLike | pd.Series | None = None,
                          reach_s: float = 60.0, room_ids: list[str] | None = None,
-                         site_ids: list[str] | None = None, **options: Any) -> "Problem":
-        """spopt-style constructor (tests, benchmarks).
+                         site_ids: list[str] | None = None, **fields: Any) -> Problem:
+        """A problem from a cost matrix, spopt-style (`spopt.locate.LSCP/MCLP.from_cost_matrix`).
 
-        `demand`: DataFrame (index room_id, scenario columns) or array (n_rooms x n_scen) of persons;
-        `times`: pairs DataFrame (room_id, site_id, walk_s) or array (n_rooms x n_sites) of seconds,
-        `np.inf` where unreachable (a room and a site with the same id at 0 s shelter in place);
-        `capacity` (persons), `cost` (currency), `door_flow_pps` (persons/s; None = no door limit),
-        `existing`, `required` (bool), `displaced` (float): arrays or Series per site.
+        The model (see `planner.model.orchestrate` and docs): choose sites `x_j` in {0, 1} and
+        assignments `y_ij >= 0` (persons of demand point i at site j, only where `times[i, j] <= reach_s`)
+        so that every site holds at most its capacity, its door admits its arrivals in time (a fluid
+        queue, when `door_flow_pps` is given), the budget holds and every point has `backup_k` open
+        sites in reach; then
+
+        - ``objective="cover-all"`` (LSCP with capacities): everyone reachable sheltered, least cost;
+          with unit costs and no capacity this is spopt's LSCP (fewest sites);
+        - ``objective="max-cover"`` (MCLP with capacities): most priority-weighted persons sheltered
+          within ``budget``; with unit costs, ``budget=p`` and no capacity this is spopt's MCLP.
+
+        Parameters
+        ----------
+        demand
+            Persons per demand point: a DataFrame (index room_id, one column per scenario) or an
+            array (n_points,) or (n_points, n_scenarios). Non-integer values (populations, weights)
+            are allowed with one scenario and unlimited capacity: each point then counts as one
+            person of priority weight = its value (times `weight`), so max-cover maximises the
+            weighted total (spopt's MCLP objective).
+        times
+            Travel times (any unit consistent with `reach_s`; seconds in the planner): an array
+            (n_points, n_sites), ``np.inf`` or NaN where unreachable, or a DataFrame of pairs with
+            columns room_id, site_id, walk_s. A point and a site with the same id at time 0 shelter
+            in place (no door queue).
+        capacity
+            Persons per site; None: unlimited.
+        cost
+            Conversion cost per site (currency); None: 1 per site (spopt: the number of sites).
+        door_flow_pps
+            Door throughput per site (persons per time unit); None: no door limit (queues off).
+        existing, required
+            Sites already converted (cost 0) or that must be converted (bool per site).
+        displaced
+            Tie-break per site (persons displaced; smaller preferred among equal costs).
+        weight
+            Priority per demand point (default 1).
+        reach_s
+            The reach (coverage radius) in the unit of `times`.
+        room_ids, site_ids
+            Ids of the points and sites (default ``r0..``, ``j0..``).
+        **fields
+            Other `Problem` fields: objective, budget (currency), backup_k, queue_bin_s (time
+            unit), time_limit_s, mip_gap, solver, threads, protected.
+
+        Raises
+        ------
+        InputError
+            Shapes that do not match, negative or non-finite demand, non-integer demand where
+            capacities or scenarios need whole persons, or no demand point with a site in reach.
+
+        Memory is independent of the time unit without door queues (the arrival bins then hold
+        no per-bin arrays); with door queues it grows with ``reach_s / queue_bin_s``.
         """
-        if isinstance(demand, pd.DataFrame):
-            dem = demand.copy()
-        else:
-            arr = np.asarray(demand)
-            if arr.ndim == 1:
-                arr = arr[:, None]
-            rids = room_ids or [f"r{i}" for i in range(arr.shape[0])]
-            dem = pd.DataFrame(arr.astype(np.int64), index=rids,
-                               columns=[f"s{k}" for k in range(arr.shape[1])])
-        dem.index = dem.index.astype(str)
+        dem, w_extra = _demand_frame(demand, room_ids, capacity is None and door_flow_pps is None)
         if isinstance(times, pd.DataFrame) and {"room_id", "site_id", "walk_s"} <= set(times.columns):
             pairs = times[["room_id", "site_id", "walk_s"]].copy()
             sids = site_ids or (list(capacity.index) if isinstance(capacity, pd.Series)
                                 else sorted(pairs["site_id"].astype(str).unique()))
         else:
             t = np.asarray(times, dtype=float)
+            if t.ndim != 2 or t.shape[0] != len(dem):
+                raise InputError("<cost matrix>", "times", f"has shape {t.shape}, demand has {len(dem)} points",
+                                 "pass an array of shape (n_points, n_sites)")
             sids = site_ids or [f"j{k}" for k in range(t.shape[1])]
+            if len(sids) != t.shape[1]:
+                raise InputError("<cost matrix>", "site_ids", f"has {len(sids)} ids for {t.shape[1]} sites",
+                                 "give one id per column of times")
             ii, jj = np.nonzero(np.isfinite(t) & (t <= reach_s + EPS))
             pairs = pd.DataFrame({"room_id": dem.index.to_numpy()[ii], "site_id": np.asarray(sids, dtype=object)[jj],
                                   "walk_s": t[ii, jj]})
         sids = [str(s) for s in sids]
+        _check_coverable(dem, pairs, reach_s)
         n = len(sids)
 
-        def col(v: Any, default: Any) -> np.ndarray:
+        def col(v: ArrayLike | pd.Series | None, default: float | bool, name: str) -> np.ndarray:
             if v is None:
                 return np.full(n, default)
-            if isinstance(v, pd.Series):
-                return v.reindex(sids).to_numpy()
-            return np.asarray(v)
+            out = v.reindex(sids).to_numpy() if isinstance(v, pd.Series) else np.asarray(v)
+            if out.shape != (n,):
+                raise InputError("<cost matrix>", name, f"has shape {out.shape} for {n} sites", "give one value per site")
+            return out
 
-        sites = pd.DataFrame({"capacity": col(capacity, 0).astype(np.int64), "cost": col(cost, 0.0).astype(float),
-                              "door_flow_pps": col(door_flow_pps, INF).astype(float),
-                              "existing": col(existing, False).astype(bool), "required": col(required, False).astype(bool),
-                              "displaced": col(displaced, 0.0).astype(float)}, index=pd.Index(sids, name="site_id"))
+        unlimited = int(max(float(dem.sum(axis=0).max()) if dem.size else 0.0, 0.0)) + 1
+        sites = pd.DataFrame({"capacity": col(capacity, unlimited, "capacity").astype(np.int64),
+                              "cost": col(cost, 1.0, "cost").astype(float),
+                              "door_flow_pps": col(door_flow_pps, INF, "door_flow_pps").astype(float),
+                              "existing": col(existing, False, "existing").astype(bool),
+                              "required": col(required, False, "required").astype(bool),
+                              "displaced": col(displaced, 0.0, "displaced").astype(float)},
+                             index=pd.Index(sids, name="site_id"))
         w = None
         if weight is not None:
             w = weight if isinstance(weight, pd.Series) else pd.Series(np.asarray(weight, float), index=dem.index)
+        if w_extra is not None:
+            w = w_extra if w is None else w.reindex(dem.index).fillna(1.0) * w_extra
         if door_flow_pps is None:
-            options.setdefault("door_queue", False)
-        return cls(demand=dem, pairs=pairs, sites=sites, weight=w, reach_s=reach_s, **options)
+            fields.setdefault("door_queue", False)
+        return cls(demand=dem, pairs=pairs, sites=sites, weight=w, reach_s=reach_s, **fields)
 
     @classmethod
     def from_station(cls, station: Any, reach: Any, sites: pd.DataFrame, cost: pd.Series | pd.DataFrame,
@@ -218,6 +281,11 @@ class Problem:
         return cls(demand=station.demand(), pairs=pairs, sites=s, weight=station.priority(), **opts)
 
 
+class ModelInfeasible(Exception):
+    """The model has no solution (a signal inside the optimiser: `solve` turns it into an
+    `InfeasibleError` that says why)."""
+
+
 @dataclass
 class Solution:
     """A plan: sites chosen, who shelters where (whole persons), who does not, and how good it is."""
@@ -233,3 +301,72 @@ class Solution:
         return float(self.stats.get("cost", float("nan")))
 
 
+
+
+@dataclass
+class FullCover:
+    """The cheapest plan found that shelters everyone reachable, the budget ignored.
+
+    `cost` in currency; `bound`: a proven lower bound on that cost (currency; None: unknown)."""
+
+    cost: float
+    solution: Solution
+    bound: float | None = None
+
+
+class BudgetInfeasibleError(InfeasibleError):
+    """Cover-all is impossible within the budget; `full_cover` is what sheltering everyone costs."""
+
+    def __init__(self, message: str, full_cover: FullCover) -> None:
+        super().__init__(message)
+        self.full_cover = full_cover
+
+
+def _demand_frame(demand: ArrayLike | pd.DataFrame, room_ids: list[str] | None,
+                  weights_ok: bool) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Demand as whole persons (index room_id, one column per scenario), and, when non-integer values
+    were given as weights (`weights_ok`: one scenario, unlimited capacity, no door), the weight per
+    point (each point then one person)."""
+    if isinstance(demand, pd.DataFrame):
+        dem = demand.copy()
+    else:
+        arr = np.asarray(demand)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise InputError("<cost matrix>", "demand", f"has shape {arr.shape}", "pass (n_points,) or (n_points, n_scenarios)")
+        rids = room_ids or [f"r{i}" for i in range(arr.shape[0])]
+        if len(rids) != arr.shape[0]:
+            raise InputError("<cost matrix>", "room_ids", f"has {len(rids)} ids for {arr.shape[0]} points",
+                             "give one id per row of demand")
+        dem = pd.DataFrame(arr, index=rids, columns=[f"s{k}" for k in range(arr.shape[1])])
+    dem.index = dem.index.astype(str)
+    try:
+        vals = dem.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("<cost matrix>", "demand", "is not numeric", "pass numbers of persons") from None
+    if not np.isfinite(vals).all() or (vals < 0).any():
+        raise InputError("<cost matrix>", "demand", "has negative, infinite or missing values",
+                         "pass persons >= 0 for every point")
+    if np.all(vals == np.round(vals)):
+        return dem.astype(np.int64), None
+    if not weights_ok or vals.shape[1] != 1:
+        raise InputError("<cost matrix>", "demand", "has non-integer values",
+                         "whole persons are needed with capacities, door limits or several scenarios: round them, "
+                         "or pass one scenario with capacity=None to use them as weights")
+    weight = pd.Series(vals[:, 0], index=dem.index)
+    return pd.DataFrame((vals > 0).astype(np.int64), index=dem.index, columns=dem.columns), weight
+
+
+def _check_coverable(dem: pd.DataFrame, pairs: pd.DataFrame, reach_s: float) -> None:
+    """An error when demand exists but no point with demand has a site within `reach_s`."""
+    has = dem.index[dem.to_numpy().sum(axis=1) > 0]
+    near = pairs["walk_s"].to_numpy(dtype=float) <= reach_s + EPS
+    if len(has) and not pairs["room_id"].astype(str)[near].isin(has).any():
+        raise InputError("<cost matrix>", "times", f"put no site within reach_s={reach_s:g} of any point with demand",
+                         "raise reach_s or check that times and reach_s use the same unit")
+
+
+def _pulp_name(name: str) -> str:
+    """The name PuLP writes for `name` (characters illegal in LP files replaced by '_')."""
+    return "".join("_" if ch in pulp.LpElement.illegal_chars else ch for ch in name)

@@ -38,7 +38,8 @@ from planner.model.arrays import Arrays, build_arrays
 from planner.model.compile import compile_problem, group_walk
 from planner.model.highs import solve_highspy
 from planner.model.orchestrate import explain_infeasible
-from planner.model.problem import INF, Problem, Solution
+from planner.model.options import SolveOptions
+from planner.model.problem import INF, BudgetInfeasibleError, FullCover, Problem, Solution
 from planner.model.result import make_solution, verify
 from planner.progress import log
 
@@ -123,8 +124,8 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
         raise InputError("<scenario>", "[model] backup_k with max-cover and repurposed rooms",
                          "is not supported: a backup requirement that switches with coverage cannot follow "
                          "residents who move", "use cover-all, backup_k = 1, or dual_use modes")
-    p2 = p.replace(demand=up, aggregate=False, scenario_reduce=False, pure_cover=False, tighten=False)
-    c = compile_problem(p2)
+    p2 = p.replace(demand=up)
+    c = compile_problem(p2, SolveOptions(aggregate=False, scenario_reduce=False, tighten=False))
     ar = build_arrays(c, walk_obj=group_walk(c))
     ar.integer[ar.ycol0:ar.ycol0 + ar.ny] = True
     sidx = pd.Series(np.arange(c.J), index=c.site_ids)
@@ -302,12 +303,16 @@ def relocation_table(rm: RelocationModel, v: np.ndarray, scen: list[str]) -> pd.
     return out.sort_values(["from_room", "to_room"]).reset_index(drop=True)
 
 
-def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True) -> Solution:
+def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
+                     options: SolveOptions | None = None) -> Solution:
     """Solve the problem with the relocation extension; the Solution's `stats["relocations"]` holds
     the moves (`relocation_table`) and `stats["displaced_residents"]` their total (persons).
 
     Raises InfeasibleError when no plan shelters everyone (cover-all) or the cap and the spare
-    beds leave no plan; with a budget, its `full_cover_cost` is the cost without the budget."""
+    beds leave no plan; with a budget, a `BudgetInfeasibleError` whose `full_cover` is the plan
+    without the budget (when there is one). `options`: time limit, gap, threads, HiGHS options
+    (default the problem's)."""
+    o = (options or SolveOptions()).for_problem(p)
     say = log if progress else (lambda *_: None)
     t_all = time.perf_counter()
     rm = build_relocation_model(p, rel)
@@ -316,21 +321,21 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True) -
         f"{len(rm.mv_host)} possible moves, {ar.A.shape[1]:,} columns, {ar.A.shape[0]:,} rows")
     occupied = set(rm.demand.index[rm.demand.to_numpy().sum(axis=1) > 0])
     if c.objective == "cover-all" and any(r in occupied for r in c.unreachable):
-        raise InfeasibleError(explain_infeasible(p))
-    run = solve_highspy(ar, p.time_limit_s, p.mip_gap, p.threads, None, p.msg, mip=True, options=p.highs_options)
+        raise InfeasibleError(explain_infeasible(p, options=o))
+    run = solve_highspy(ar, o.limit_s, o.gap, o.n_threads, None, o.msg, mip=True, options=o.highs_options)
     if run.values is None:
         if run.status == "infeasible" or run.status.startswith("infeasible"):
             msg = _infeasible_words(p, rel)
-            exc = InfeasibleError(msg)
             if p.budget is not None and c.objective == "cover-all":
                 try:
-                    free = solve_relocating(p.replace(budget=None), rel, progress=False)
-                    exc.full_cover_cost = float(free.stats["cost"])  # type: ignore[attr-defined]
-                    exc.full_cover_plan = free  # type: ignore[attr-defined]
+                    free = solve_relocating(p.replace(budget=None), rel, progress=False, options=o)
                 except InfeasibleError:
-                    pass
-            raise exc
-        raise SolverError(f"HiGHS found no plan with relocation ({run.status}) in {p.time_limit_s:.0f} s; "
+                    free = None
+                if free is not None:
+                    raise BudgetInfeasibleError(msg, FullCover(cost=float(free.stats["cost"]), solution=free,
+                                                               bound=free.solver.get("bound")))
+            raise InfeasibleError(msg)
+        raise SolverError(f"HiGHS found no plan with relocation ({run.status}) in {o.limit_s:.0f} s; "
                           "raise [model] time_limit_s")
     v = run.values
     x = (v[:c.J] > 0.5).astype(float)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,12 +14,13 @@ from planner.model.arrays import Arrays
 from planner.model.bounds import capacity_bound
 from planner.model.compile import Compiled
 from planner.model.highs import Run
+from planner.model.options import SolveOptions
 from planner.model.problem import Problem, Solution
 
 
-def finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays, run: Run,
+def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarray, arf: Arrays, run: Run,
             primary: dict[str, Any], stats: dict[str, Any], timings: dict[str, float], t_all: float,
-            say: Any, knapsack: float | None = None) -> Solution:
+            say: Callable[[str], None], knapsack: float | None = None) -> Solution:
     """Rooms from groups, objective / bound / gap on the primary scale, own verification.
 
     `knapsack`: `capacity_bound(c)` when the caller has it already (currency; else computed here)."""
@@ -45,7 +47,7 @@ def finish(c: Compiled, p: Problem, x: np.ndarray, vf: np.ndarray, arf: Arrays, 
     if objective == 0 and bound == 0:
         gap = 0.0
     status = primary["status"]
-    if status == "optimal" and gap > p.mip_gap + 1e-6:
+    if status == "optimal" and gap > o.gap + 1e-6:
         status = "optimal"  # within solver tolerance; keep the solver's word but report the gap
     if status != "optimal":
         status = f"{status}: feasible"
@@ -208,29 +210,7 @@ def verify(p: Problem, sol: Solution) -> list[str]:  # noqa: C901  debt: issue 1
             j, s_ = load.index[k]
             out.append(f"site {j} ({s_}) holds {load.iloc[k]} > capacity {capv[k]}")
     if p.door_queue and len(asg):
-        q = asg[~((asg["room_id"] == asg["site_id"]) & (asg["walk_s"] <= 1e-9))]
-        r = sites["door_flow_pps"].reindex(q["site_id"]).to_numpy(dtype=float)
-        fin = np.isfinite(r)
-        q, r = q[fin], r[fin]
-        if len(q):
-            key = pd.factorize(pd.MultiIndex.from_arrays([q["site_id"].to_numpy(), q["scenario"].to_numpy()]))[0]
-            tt = q["walk_s"].to_numpy(dtype=float)
-            nn = q["residents"].to_numpy(dtype=float)
-            o = np.lexsort((-tt, key))                       # per (site, scenario), latest arrival first
-            key, tt, nn, r = key[o], tt[o], nn[o], r[o]
-            start = np.r_[True, key[1:] != key[:-1]]
-            seg = np.cumsum(start) - 1
-            cum = np.cumsum(nn)
-            suffix = cum - np.r_[0.0, cum][np.flatnonzero(start)][seg]   # persons arriving at or after t_k
-            end = tt + suffix / np.maximum(r, 1e-12)
-            clock = np.full(seg[-1] + 1, -np.inf)
-            np.maximum.at(clock, seg, end)
-            bad_k = np.flatnonzero(clock > p.reach_s + 1e-6)
-            first_row = np.flatnonzero(start)
-            for k in bad_k[:_MAX_BREACHES]:
-                row = q.iloc[o[first_row[k]]]
-                out.append(f"door queue at {row['site_id']} ({row['scenario']}) ends at {clock[k]:.1f} s "
-                           f"> {p.reach_s:.0f} s")
+        out += _queue_breaches(p, asg)
     ch = sorted(chosen)
     cost = float(sites.loc[ch, "cost"].where(~sites.loc[ch, "existing"], 0.0).sum())
     if p.budget is not None and cost > p.budget + 1e-6:
@@ -242,3 +222,31 @@ def verify(p: Problem, sol: Solution) -> list[str]:  # noqa: C901  debt: issue 1
     return out
 
 
+def _queue_breaches(p: Problem, asg: pd.DataFrame) -> list[str]:
+    """The doors whose fluid queue (replayed on the real walk times, seconds) ends after the reach time."""
+    out: list[str] = []
+    sites = p.sites
+    q = asg[~((asg["room_id"] == asg["site_id"]) & (asg["walk_s"] <= 1e-9))]
+    r = sites["door_flow_pps"].reindex(q["site_id"]).to_numpy(dtype=float)
+    fin = np.isfinite(r)
+    q, r = q[fin], r[fin]
+    if len(q):
+        key = pd.factorize(pd.MultiIndex.from_arrays([q["site_id"].to_numpy(), q["scenario"].to_numpy()]))[0]
+        tt = q["walk_s"].to_numpy(dtype=float)
+        nn = q["residents"].to_numpy(dtype=float)
+        o = np.lexsort((-tt, key))                       # per (site, scenario), latest arrival first
+        key, tt, nn, r = key[o], tt[o], nn[o], r[o]
+        start = np.r_[True, key[1:] != key[:-1]]
+        seg = np.cumsum(start) - 1
+        cum = np.cumsum(nn)
+        suffix = cum - np.r_[0.0, cum][np.flatnonzero(start)][seg]   # persons arriving at or after t_k
+        end = tt + suffix / np.maximum(r, 1e-12)
+        clock = np.full(seg[-1] + 1, -np.inf)
+        np.maximum.at(clock, seg, end)
+        bad_k = np.flatnonzero(clock > p.reach_s + 1e-6)
+        first_row = np.flatnonzero(start)
+        for k in bad_k[:_MAX_BREACHES]:
+            row = q.iloc[o[first_row[k]]]
+            out.append(f"door queue at {row['site_id']} ({row['scenario']}) ends at {clock[k]:.1f} s "
+                       f"> {p.reach_s:.0f} s")
+    return out

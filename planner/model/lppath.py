@@ -1,0 +1,325 @@
+"""The LP path: the LP relaxation gives the bound and guides a start plan; HiGHS branches from it
+when the start is not already within the gap; the chosen sites get a whole-person assignment.
+
+Steps (see `planner.model.orchestrate` for the model):
+
+1. the LP relaxation (HiGHS simplex; by column generation when there are many assignment columns,
+   `lp_colgen`); an LP stopped by its time limit still gives a bound from its duals (`dual_bound`);
+2. cover-all: every site the LP opens at all (feasible: the LP's assignment fits), then a local
+   search closes sites whose people fit elsewhere (`improve_plan`); max-cover: an LP-weighted greedy;
+3. the MIP from that start (with the tightening rows the LP violates), unless the start is already
+   within the gap of the LP bound, or the LP did not finish (then its root could not either);
+4. max-cover: a second solve for least cost at the coverage found;
+5. the whole-person assignment of the chosen sites (`assign_fixed`), then `finish`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.errors import SolverError
+from planner.model.arrays import Arrays, build_arrays, full_vector
+from planner.model.assign import assign_fixed
+from planner.model.colgen import lp_colgen
+from planner.model.compile import Compiled
+from planner.model.heuristic import greedy_compiled, improve_plan
+from planner.model.highs import Run, dual_bound, highs_version, run_model, solve_highspy
+from planner.model.options import SolveOptions, time_left
+from planner.model.problem import INF, ModelInfeasible, Problem, Solution
+from planner.model.result import coverage, finish, objective_value
+
+Fixed = tuple[np.ndarray, np.ndarray, Arrays, Run]
+"""A plan with its whole-person assignment: (sites 0/1, column vector, its arrays, its run)."""
+
+
+@dataclass
+class _Path:
+    """The state of one solve on the LP path (seconds, currency, objective units)."""
+
+    p: Problem
+    o: SolveOptions
+    c: Compiled
+    ar: Arrays
+    t_all: float
+    timings: dict[str, float]
+    say: Callable[[str], None]
+    stats: dict[str, Any] = field(default_factory=dict)
+    highs_s: float = 0.0
+    lp_run: Run | None = None
+    lp_bound: float | None = None
+    start_vec: np.ndarray | None = None
+    start_fixed: Fixed | None = None
+    rounded: Fixed | None = None
+
+    def assign_limit(self) -> float:
+        """Time limit of a start plan's assignment (seconds)."""
+        return max(time_left(self.o, self.t_all, 5.0, self.o.limit_s / 4), self.o.limit_s / 6)
+
+
+def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | None, t_all: float,
+                  timings: dict[str, float], say: Callable[[str], None]) -> Solution:
+    """The LP path for `p` compiled as `c` (`start`: site ids of a known plan, or None). Raises
+    `ModelInfeasible` when the model has no solution, `SolverError` when no plan came out."""
+    t = time.perf_counter()
+    ar = build_arrays(c)
+    timings["build_s"] = time.perf_counter() - t
+    st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats))
+    st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
+                    binaries=int(ar.integer.sum()))
+    x0 = _start_plan(st, start)
+    if x0 is not None:
+        _start_assignment(st, x0)
+    run = _mip(st)
+    values = run.values
+    if values is None and st.start_vec is not None and run.status != "infeasible":
+        values = st.start_vec  # the solver found nothing better within the limit
+    if st.lp_bound is not None and np.isfinite(st.lp_bound):
+        run.bound = max(run.bound, st.lp_bound) if np.isfinite(run.bound) else st.lp_bound
+    if values is None:
+        if run.status == "infeasible":
+            raise ModelInfeasible("the MIP")
+        raise SolverError(f"the solver returned no plan (status: {run.status}); "
+                          f"raise the time limit (now {o.limit_s:.0f} s) or try --solver cbc")
+    primary = dict(objective=run.objective, bound=run.bound, gap=run.gap, status=run.status)
+    x = (values[:c.J] > 0.5).astype(float)
+    if p.objective == "max-cover" and o.lexicographic and c.G > 0:
+        x = _stage2(st, values, x)
+    return _whole_persons(st, x, run, primary)
+
+
+def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
+    """The start plan's sites (0/1): the given one, or LP-guided rounding and local search, or a greedy."""
+    c, o = st.c, st.o
+    t = time.perf_counter()
+    x0: np.ndarray | None = None
+    if start is not None:
+        x0 = np.maximum(np.isin(c.site_ids, [str(s) for s in start]).astype(float), c.fixed1)
+    elif o.use_heuristic and c.G > 0:
+        guide = _lp_relaxation(st) if o.lp_guide else None
+        if guide is not None and st.p.objective == "cover-all":
+            x0 = np.maximum((guide > 1e-6).astype(float), c.fixed1)  # LP support: feasible by construction
+            if c.budget is not None and c.cost @ x0 > c.budget + 1e-6:
+                x0 = greedy_compiled(c, guide=guide)
+        else:
+            x0 = greedy_compiled(c, guide=guide)
+        st.timings["heuristic_s"] = time.perf_counter() - t
+        if x0 is not None:
+            x0 = _local_search(st, x0, guide)
+    st.timings.setdefault("heuristic_s", time.perf_counter() - t)
+    return x0
+
+
+def _lp_relaxation(st: _Path) -> np.ndarray | None:
+    """The LP relaxation (the bound and the guide: it may take `lp_share` of the time limit); sets
+    `st.lp_run` (when optimal) and `st.lp_bound`; returns the sites' LP values (the guide) or None."""
+    c, o, ar, stats = st.c, st.o, st.ar, st.stats
+    tl = time.perf_counter()
+    lp_limit = max(5.0, o.lp_share * o.limit_s - (time.perf_counter() - st.t_all))
+    lp = None
+    if o.lp_colgen and ar.ny >= o.colgen_min_columns and o.solver_name == "highs":
+        lp = lp_colgen(c, ar, lp_limit, o.n_threads, o.msg)
+        stats["lp_colgen"] = lp.colgen
+        st.highs_s += lp.seconds
+        if lp.status == "infeasible":   # artificials left: let the full LP decide
+            stats["lp_colgen_fallback"] = True
+            lp = None
+    if lp is None:
+        lp = solve_highspy(ar, max(5.0, o.lp_share * o.limit_s - (time.perf_counter() - st.t_all)),
+                           0.0, o.n_threads, None, o.msg, mip=False)
+        st.highs_s += lp.seconds
+    st.timings["lp_s"] = time.perf_counter() - tl
+    stats["lp_status"] = lp.status
+    guide = None
+    if lp.status == "infeasible":
+        if st.p.objective == "cover-all":
+            raise ModelInfeasible("the LP relaxation")
+    elif lp.values is not None:
+        guide = np.clip(lp.values[:c.J], 0.0, 1.0)
+        if lp.status == "optimal":
+            st.lp_bound = lp.objective
+            stats["lp_bound"] = lp.objective
+            st.lp_run = lp
+    if lp.status != "optimal" and np.isfinite(lp.bound) and lp.values is not None and "lp_colgen" in stats:
+        st.lp_bound = lp.bound                       # column generation stopped early: its best dual bound
+        stats["lp_bound"] = lp.bound
+    elif lp.status != "optimal" and lp.row_dual is not None:
+        st.lp_bound = dual_bound(ar, lp.row_dual)   # stopped early: still a valid bound
+        stats["lp_bound"] = st.lp_bound
+    return guide
+
+
+def _local_search(st: _Path, x0: np.ndarray, guide: np.ndarray | None) -> np.ndarray:
+    """Close sites whose people fit elsewhere (same coverage, less cost); keeps the rounded plan and
+    its assignment as the fallback (`st.rounded`)."""
+    c, o = st.c, st.o
+    t2 = time.perf_counter()
+    v0, ar0, run0 = assign_fixed(c, o, x0, time_limit=st.assign_limit())
+    t_assign = time.perf_counter() - t2
+    st.highs_s += run0.seconds
+    if v0 is not None:
+        st.stats["rounded_cost"] = float(c.cost @ x0)
+        st.rounded = (x0.copy(), v0, ar0, run0)
+        # stop closing sites in time for the plan's own assignment (about as long as this one)
+        deadline = st.t_all + (1.0 - o.wall_margin) * o.limit_s - 2.0 * t_assign - 1.0
+        x1 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide, deadline=deadline)
+        if np.array_equal(x1 > 0.5, x0 > 0.5):
+            st.start_fixed = st.rounded                # nothing closed: keep this assignment
+        x0 = x1
+    st.timings["local_search_s"] = time.perf_counter() - t2
+    return x0
+
+
+def _start_assignment(st: _Path, x0: np.ndarray) -> None:
+    """The start plan's whole-person assignment and its column vector (`st.start_vec`)."""
+    c = st.c
+    t = time.perf_counter()
+    v0: np.ndarray | None
+    if st.start_fixed is not None:
+        _, v0, ar0, run0 = st.start_fixed
+    else:
+        v0, ar0, run0 = assign_fixed(c, st.o, x0, time_limit=st.assign_limit())
+        st.highs_s += run0.seconds
+        if v0 is None and st.rounded is not None:           # the improved plan's assignment failed in time:
+            x0, v0, ar0, run0 = st.rounded                   # keep the rounded plan and its assignment
+            st.stats["local_search_reverted"] = True
+    st.timings["start_assign_s"] = time.perf_counter() - t
+    if v0 is None:
+        return
+    st.start_fixed = (x0.copy(), v0, ar0, run0)
+    st.start_vec = full_vector(c, st.ar, ar0, v0)
+    st.stats["heuristic_cost"] = float(c.cost @ x0)
+    st.stats["heuristic_sites"] = int(x0.sum())
+    st.stats["heuristic_objective"] = objective_value(c, st.ar, st.start_vec)
+    st.say(f"[planner] start plan: {int(x0.sum())} sites, cost {c.cost @ x0:,.0f}, "
+           f"objective {st.stats['heuristic_objective']:,.1f} ({time.perf_counter() - st.t_all:.1f} s so far)")
+
+
+def _mip(st: _Path) -> Run:
+    """The MIP from the start, or the start itself when the LP bound proves it within the gap or the
+    LP did not finish (its root could not either)."""
+    o, stats, start_vec = st.o, st.stats, st.start_vec
+    remaining = time_left(o, st.t_all, 1.0, INF)
+    t = time.perf_counter()
+    start_obj = float(st.ar.c @ start_vec) if start_vec is not None else INF
+    pulp_build = 0.0
+    if (start_vec is not None and st.lp_bound is not None
+            and start_obj - st.lp_bound <= o.gap * max(abs(start_obj), 1e-9)):
+        run = Run(start_vec, "optimal", start_obj, st.lp_bound, (start_obj - st.lp_bound) / max(abs(start_obj), 1e-9),
+                  0.0, "HiGHS", highs_version())
+        stats["mip_skipped"] = True
+        st.say("[planner] the start plan is within the gap of the LP bound: no branching needed")
+    elif start_vec is not None and st.lp_run is None and stats.get("lp_status") == "time limit":
+        # the LP relaxation did not finish within its share of the time: the MIP's root (the same
+        # LP, with cuts) cannot finish in the rest either, and HiGHS overruns its limit there
+        # (measured 3x at 30,000 rooms). Keep the start plan and the bound from the LP's duals.
+        run = Run(start_vec, "time limit", start_obj, st.lp_bound if st.lp_bound is not None else -INF, INF,
+                  0.0, "HiGHS", highs_version())
+        stats["mip_skipped"] = True
+        st.say("[planner] the LP relaxation did not finish in time: the start plan is kept, no branching")
+    else:
+        run, pulp_build = _branch(st, remaining)
+    st.timings["mip_s"] = time.perf_counter() - t
+    if pulp_build:
+        st.timings["pulp_build_s"] = pulp_build
+    return run
+
+
+def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
+    """HiGHS branches (after the lazy tightening rows) from the start; (run, PuLP build seconds)."""
+    o, stats, start_vec = st.o, st.stats, st.start_vec
+    if st.lp_run is not None and o.lazy_tighten and not o.tighten:
+        st.ar, lp2 = _lazy_tighten(st.c, o, st.ar, st.lp_run, st.t_all, st.timings)
+        st.highs_s += st.timings.get("lazy_tighten_highs_s", 0.0)
+        if lp2 is not st.lp_run:
+            st.lp_bound = max(st.lp_bound, lp2.objective) if st.lp_bound is not None else lp2.objective
+            stats["lp_bound_tightened"] = lp2.objective
+        stats.update(rows=int(st.ar.A.shape[0]), nonzeros=int(st.ar.A.nnz),
+                     tighten_rows=int(st.ar.rows_by_kind.get("tighten", 0)))
+        remaining = time_left(o, st.t_all, 1.0, INF)
+    ar = st.ar
+    st.say(f"[planner] solving {st.p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
+           f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {o.gap:.1%}")
+    run, pulp_build = run_model(ar, o, max(1.0, remaining - o.wall_margin * o.limit_s),
+                                start_vec if o.mip_start else None)
+    st.highs_s += run.seconds
+    if run.values is not None and start_vec is not None and float(ar.c @ start_vec) < run.objective - 1e-9:
+        run.values, run.objective = start_vec, float(ar.c @ start_vec)  # ours was better
+    return run, pulp_build
+
+
+def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """max-cover second stage: least cost at the coverage found; returns the sites (0/1)."""
+    c, o = st.c, st.o
+    cover = coverage(c, st.ar, values)
+    remaining = time_left(o, st.t_all, 1.0, INF)
+    t = time.perf_counter()
+    ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6)
+    v2 = np.asarray(values, dtype=float).copy()
+    run2, _ = run_model(ar2, o, min(remaining, max(5.0, 0.1 * o.limit_s)), v2)
+    st.highs_s += run2.seconds
+    st.timings["stage2_s"] = time.perf_counter() - t
+    if run2.values is not None and (c.cost @ (run2.values[:c.J] > 0.5)) <= c.cost @ x + 1e-6:
+        x = (run2.values[:c.J] > 0.5).astype(float)
+    st.stats["stage2"] = dict(status=run2.status, cost=float(c.cost @ x), bound=run2.bound, gap=run2.gap)
+    return x
+
+
+def _whole_persons(st: _Path, x: np.ndarray, run: Run, primary: dict[str, Any]) -> Solution:
+    """The chosen sites' whole-person assignment (the start's when the sites are the same), then `finish`."""
+    c, o = st.c, st.o
+    t = time.perf_counter()
+    if st.start_fixed is not None and np.array_equal(st.start_fixed[0] > 0.5, x > 0.5):
+        _, vf, arf, runf = st.start_fixed                  # the start's assignment, reused
+        vf_: np.ndarray | None = vf
+    else:
+        vf_, arf, runf = assign_fixed(c, o, x, time_limit=max(10.0, o.limit_s / 2))
+        st.highs_s += runf.seconds
+    st.timings["assign_s"] = time.perf_counter() - t
+    st.stats["highs_s"] = round(st.highs_s, 3)
+    if vf_ is None:
+        raise SolverError(f"the final whole-person assignment failed (status {runf.status}); this is a bug, "
+                          "please report it with the station files")
+    return finish(c, st.p, o, x, vf_, arf, run, primary, st.stats, st.timings, st.t_all, st.say)
+
+
+def _lazy_tighten(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run, t_all: float,
+                  timings: dict[str, float]) -> tuple[Arrays, Run]:
+    """Add the rows y <= min(d, q) x that the LP solution violates, re-solve, a few rounds.
+
+    Valid inequalities only (the capacity rows already make the model exact): they raise the
+    LP bound where capacities are tight, at a fraction of the cost of writing them all.
+    """
+    mask = np.zeros(ar.ny, bool)
+    ar0, lp0 = ar, lp
+    t = time.perf_counter()
+    yj = c.qj[ar.yq]
+    for _ in range(4):
+        if time.perf_counter() - t_all > o.limit_s / 3:
+            break
+        v = lp.values
+        assert v is not None
+        y = v[ar.ycol0:ar.ycol0 + ar.ny]
+        x = v[:ar.nx]
+        ub = ar.hi[ar.ycol0:ar.ycol0 + ar.ny]
+        viol = (y > ub * x[yj] + 1e-6 * np.maximum(ub, 1.0)) & (ub < c.cap[yj] - 1e-9) & ~mask
+        if not viol.any():
+            break
+        mask |= viol
+        ar2 = build_arrays(c, tight_cols=mask)
+        left = max(2.0, o.limit_s / 3 - (time.perf_counter() - t_all))
+        lp2 = solve_highspy(ar2, left, 0.0, o.n_threads, None, o.msg, mip=False)
+        timings["lazy_tighten_highs_s"] = timings.get("lazy_tighten_highs_s", 0.0) + lp2.seconds
+        if lp2.status != "optimal" or lp2.values is None:
+            break
+        ar, lp = ar2, lp2
+    timings["lazy_tighten_s"] = time.perf_counter() - t
+    # keep the rows only if they raised the bound noticeably: measured, a handful of rows that
+    # do not move the bound can still change HiGHS's search for the worse (300 rooms: 4 s -> 10 s)
+    if lp is not lp0 and lp.objective - lp0.objective <= 0.1 * o.gap * max(abs(lp0.objective), 1e-9):
+        return ar0, lp0
+    return ar, lp
