@@ -38,6 +38,9 @@ _EXPORTS: dict[str, str] = {
     "Problem": "planner.model",
     "Solution": "planner.model",
     "solve": "planner.model",
+    "SolveOptions": "planner.model",
+    "BudgetInfeasibleError": "planner.model",
+    "FullCover": "planner.model",
     "build_plan": "planner.plan",
     "check_plan": "planner.check",
     "Breach": "planner.check",
@@ -57,7 +60,7 @@ __all__ = [
     "__version__",
     "load_station", "Station", "Parameters", "Phase", "load_parameters",
     "reach_table", "ReachTable", "candidate_sites", "site_costs",
-    "Problem", "Solution", "solve", "build_plan",
+    "Problem", "Solution", "solve", "SolveOptions", "BudgetInfeasibleError", "FullCover", "build_plan",
     "check_plan", "Breach",
     "plan_station", "PlanRun", "propose", "sweep",
     "PlannerError", "InputError", "ValidationFailed", "InfeasibleError", "SolverError", "OutputError",
@@ -68,7 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from planner.costs import site_costs
     from planner.errors import (InfeasibleError, InputError, OutputError, PlannerError, SolverError,
                                 ValidationFailed)
-    from planner.model import Problem, Solution, solve
+    from planner.model import BudgetInfeasibleError, FullCover, Problem, Solution, SolveOptions, solve
     from planner.network import ReachTable, reach_table
     from planner.params import Parameters, Phase, load_parameters
     from planner.pipeline import PlanRun, plan_station

@@ -165,7 +165,7 @@ class _Coverage:
                         chain = [(q[lv == levels[t]], float(capl[t]), bool(need[t])) for t in range(last + 1)]
             self.blocks.append((site, idx, c, need_cap, chain))
 
-    def add(self, prob: pulp.LpProblem, built: dict[str, Any], tag: str, weight: float) -> tuple[dict, list]:  # noqa: C901  debt: issue 16 (complexity 15)
+    def add(self, prob: pulp.LpProblem, built: dict[str, Any], tag: str, weight: float) -> tuple[dict, list]:
         """Add one phase's coverage rows; `built[site]` is 1, 0 or a binary variable.
         Returns (objective terms {var: coef}, y variables aligned with `self.p`)."""
         ub = self.demand.copy()
@@ -263,7 +263,7 @@ def coverage(problem: Any, sites: Sequence[str], time_limit_s: float | None = No
 
 
 # ------------------------------------------------------------------ the phasing MIP
-def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Parameters,  # noqa: C901  debt: issue 16 (complexity 42)
+def plan_phases(problem: Any, chosen: list[str], costs: pd.DataFrame, params: Parameters,
                 time_limit_s: float | None = None) -> pd.Series:
     """Phase number (1..K, or K+1 = "remaining") per chosen site (index site_id, int).
 

@@ -137,7 +137,7 @@ class _State:
         return tot
 
 
-def greedy_compiled(c: Compiled, local_search: bool = True, guide: np.ndarray | None = None) -> np.ndarray:  # noqa: C901  debt: issue 16 (complexity 15)
+def greedy_compiled(c: Compiled, local_search: bool = True, guide: np.ndarray | None = None) -> np.ndarray:
     """0/1 vector over `c.site_ids` (c: planner.model.Compiled).
 
     `guide`: optional LP-relaxation values of x per site (0..1): sites the LP opens fully
@@ -249,7 +249,7 @@ def _backup(st: _State, budget: float) -> None:
         st.fill(j)
 
 
-def _drop_pass(st: _State, deadline: float | None = None) -> None:  # noqa: C901  debt: issue 16 (complexity 22)
+def _drop_pass(st: _State, deadline: float | None = None) -> None:
     """Close open sites one by one (see the module docstring); stops trying at `deadline`
     (a `time.perf_counter()` value, seconds) with the sites closed so far."""
     c = st.c

@@ -258,7 +258,7 @@ def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int
     return Run(run.values, "unproven", true, bound, g, seconds, run.name, run.version, nodes)
 
 
-class HighsWithStart(pulp.HiGHS):  # type: ignore[misc]
+class HighsWithStart(pulp.HiGHS):
     """PuLP's in-memory HiGHS, handing the variables' initial values to HiGHS as a MIP start
     (PuLP 3.3's adapter has none) and keeping HiGHS's bound, gap and reported objective.
 

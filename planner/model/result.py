@@ -170,7 +170,7 @@ _MAX_BREACHES = 20
 """At most this many breaches of one kind are spelled out by `verify`."""
 
 
-def verify(p: Problem, sol: Solution) -> list[str]:  # noqa: C901  debt: issue 16 (complexity 15)
+def verify(p: Problem, sol: Solution) -> list[str]:
     """Own check of a solution against the problem (not a substitute for `planner check`).
 
     Capacity (persons), fluid door queue replayed on the real walk times (seconds), reach,
