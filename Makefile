@@ -10,7 +10,7 @@ OUT ?= reports
 SCENARIO_ARG := $(if $(SCENARIO),--scenario $(SCENARIO),)
 BUDGET_ARG := $(if $(BUDGET),--budget $(BUDGET),)
 
-.PHONY: help venv proposal whatif sweep lint test test-fast validate reach bench bench-quick clean-venv
+.PHONY: help venv proposal whatif sweep lint test test-fast validate reach bench bench-quick verify clean-venv
 
 help:
 	@echo "make proposal   construction proposal for $(STATION) into $(OUT)/"
@@ -21,12 +21,16 @@ help:
 	@echo "make test       lint, then the whole test suite"
 	@echo "make test-fast  lint, then the tests not marked slow (the inner loop)"
 	@echo "make bench      benchmarks (QUICK=1 for the small sizes)"
+	@echo "make verify     propose $(STATION) and replay it in the pedestrian simulator (JuPedSim)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "[setup] installing the planner and its dependencies into $(VENV) ..."
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e ".[test]"
+	@echo "[setup] installing the pedestrian simulator JuPedSim (without its 1.8 GB visualiser) ..."
+	@$(PY) -m pip install -q "deprecated~=1.2.18"
+	@$(PY) -m pip install -q --no-deps "jupedsim>=1.4,<2"
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -60,6 +64,9 @@ test-fast: lint
 bench: venv
 	$(PY) -m pip install -q -e ".[test,bench]"
 	QUICK=$(QUICK) $(PY) -m bench.run
+
+verify: venv
+	$(PY) -m bench.verify --station $(STATION) --out $(OUT) $(if $(SEEDS),--seeds $(SEEDS),)
 
 clean-venv:
 	rm -rf $(VENV)

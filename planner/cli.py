@@ -1,7 +1,7 @@
 """The `planner` command: a thin shell over the package's functions.
 
-Verbs (stable contract): validate, generate, reach, solve, check, propose, brief, sweep,
-export-model, import-imdf, residents fill. Exit codes are those of `planner.errors`.
+Verbs (stable contract): validate, generate, reach, solve, check, propose, simulate, brief,
+sweep, export-model, import-imdf, residents fill. Exit codes are those of `planner.errors`.
 """
 
 from __future__ import annotations
@@ -229,6 +229,31 @@ def cmd_brief(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from planner.files import staged_folder
+    from planner.plan import read_plan
+    from planner.progress import log, stage
+    from planner.proposal import proposal_name
+    from planner.simulate import simulate_plan, summary_lines, write_simulation
+    from planner.station import load_station
+
+    station = load_station(args.station, scenario=args.scenario_file)
+    plan = read_plan(Path(args.plan))
+    scen = _csv_list(args.scenario) or None
+    decks = [int(d) for d in _csv_list(args.deck)] if args.deck else None
+    with stage(f"simulation ({args.model}, {args.seeds} seed(s), JuPedSim)"):
+        result = simulate_plan(station, plan, scenarios=scen, decks=decks, model=args.model, seeds=args.seeds,
+                               speed_sd=args.speed_sd, reaction_s=args.reaction_s, speed=args.speed,
+                               workers=args.workers)
+    for line in summary_lines(result):
+        log(line)
+    name = proposal_name(station, args.scenario_file).replace(f"{station.name}-", f"{station.name}-simulation-", 1)
+    with staged_folder(Path(args.out), name) as folder:
+        write_simulation(result, folder.path)
+    print(f"simulation written to {folder.final}")
+    return EXIT_OK
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from planner.sweep import run_sweep_command
 
@@ -369,6 +394,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-placards", action="store_true", help="only the map and the briefing sheet")
     p.add_argument("--simulation", help="simulation.json with arrival curves (default: beside the plan, when present)")
     p.set_defaults(func=cmd_brief)
+
+    help_ = "replay a plan in the pedestrian simulator JuPedSim (optional extra 'sim')"
+    p = verb("simulate", help=help_, description=help_)
+    p.add_argument("station", help="station folder, e.g. inputs/station-unity")
+    p.add_argument("plan", help="plan.json")
+    p.add_argument("--scenario", metavar="S", help="occupancy scenario(s) to simulate, e.g. night; "
+                   "comma-separated (default: every scenario of the plan)")
+    p.add_argument("--scenario-file", metavar="TOML", help="scenario TOML (path, or name in the station folder; "
+                   "default: the station's scenario.toml)")
+    p.add_argument("--deck", metavar="D", help="only walkers whose route stays on these decks, comma-separated")
+    p.add_argument("--model", choices=["cfsm", "sfm"], default="cfsm",
+                   help="collision-free speed model (default) or social force model")
+    p.add_argument("--seeds", type=int, default=3, help="runs per scenario; the worst is reported (default 3)")
+    p.add_argument("--speed-sd", type=float, default=0.0, metavar="X",
+                   help="standard deviation of the walking speed (m/s; default 0: everyone at --speed)")
+    p.add_argument("--reaction-s", type=float, default=None, metavar="R",
+                   help="seconds before everyone starts walking (default: the scenario's reaction_s)")
+    p.add_argument("--speed", type=float, help="mean walking speed (m/s; default: the scenario's)")
+    p.add_argument("--workers", type=int, default=2, help="processes for scenario x seed runs (default 2)")
+    p.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    p.set_defaults(func=cmd_simulate)
 
     p = station_cmd("sweep", "budget-coverage curve over several budgets")
     _model_options(p)

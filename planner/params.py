@@ -188,6 +188,17 @@ class Parameters:
     crews_per_room_max: int = _p(1, "crews", "Crews that may work in one room at the same time (a room of c crew-days "
                                  "needs at least c / this many days)", "labour", "planner assumption (phasing)")
 
+    # --- simulation (planner simulate, docs/verification.md) -----------------------
+    sim_radius_m: float = _p(0.2, "m", "Agent radius in the pedestrian simulation (0.1 to 0.4)", "simulation",
+                             "JuPedSim default")
+    sim_wall_m: float = _p(0.2, "m", "Wall thickness: rooms are shrunk by half of it for the simulation (0 to 0.6)",
+                           "simulation")
+    sim_time_gap_s: float = _p(1.0, "s", "Time gap of the collision-free speed model (0.1 to 3)", "simulation",
+                               "JuPedSim default (Tordeux, Chraibi, Seyfried 2016)")
+    sim_max_s: float = _p(300.0, "s", "Longest simulated time (reach_s to 3600)", "simulation")
+    sim_stall_s: float = _p(60.0, "s", "Agents that moved less than 0.5 m in this long are deadlocked (5 to 600)",
+                            "simulation")
+
     # --- phases -----------------------------------------------------------------
     phases: list[Phase] = field(default_factory=list, metadata={
         "unit": "", "doc": "Construction phases ([[phases]] tables)", "section": "phases", "source": ""})
@@ -302,6 +313,11 @@ def _checked(p: Parameters, source: str) -> Parameters:
     for name in ("reaction_s", "mip_gap", "stores_fraction", "life_support_area_m2", "min_site_area_m2", "backup_k"):
         if getattr(p, name) < 0:
             raise InputError(source, name, f"is {getattr(p, name)}, must not be negative", "give zero or more")
+    for name, lo, hi in (("sim_radius_m", 0.1, 0.4), ("sim_wall_m", 0.0, 0.6), ("sim_time_gap_s", 0.1, 3.0),
+                         ("sim_max_s", p.reach_s, 3600.0), ("sim_stall_s", 5.0, 600.0)):
+        if not lo <= getattr(p, name) <= hi:
+            raise InputError(source, f"[simulation] {name}", f"is {getattr(p, name)}, outside {lo:g} to {hi:g}",
+                             f"give a value from {lo:g} to {hi:g} {p.__dataclass_fields__[name].metadata['unit']}")
     if p.budget is not None and p.budget < 0:
         raise InputError(source, "[model] budget", f"is {p.budget}, must not be negative", "give the budget in " + p.currency)
     _check_modes(p, source)

@@ -686,6 +686,139 @@ def _map(wb: Workbook, map_png: Path | list[Path] | None) -> None:
     _print_setup(ws)
 
 
+# ------------------------------------------------------------------ verification (simulation)
+def _text(ws: Worksheet, row: int, column: int, value: Any) -> Any:
+    """A cell holding `value`; text is always text (a room id like '=A1' never becomes a formula)."""
+    c = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        c.data_type = "s"
+    return c
+
+
+def verification_sheets(wb: Workbook, sim: dict) -> None:
+    """Add the "Verification" and "Arrival curve" sheets of a pedestrian simulation to `wb`.
+
+    `sim` is the `simulation.json` content (`planner.simulate.SimulationResult.to_dict()`): per
+    scenario the share secured within the reach and within 1, 2 and 4 minutes, the last arrival and
+    the deadlocked agents (worst seed); the late rooms with their cause; every walking assignment
+    with its predicted and simulated arrival times. "Arrival curve" holds the share secured against
+    time (seconds) per scenario, with a chart.
+    """
+    par = sim.get("parameters", {})
+    reach = float(par.get("reach_s", 60.0))
+    ws = wb.create_sheet("Verification")
+    ws.cell(row=1, column=1, value="Verification: the plan replayed in a pedestrian simulation").font = TITLE_FONT
+    note = (f"{par.get('engine', 'JuPedSim')}, model {par.get('model', '')}, {par.get('seeds', '')} seed(s) per "
+            f"scenario (the worst shown), walking speed {par.get('speed_m_s', '')} m/s"
+            + (f" (standard deviation {par.get('speed_sd_m_s')} m/s)" if par.get("speed_sd_m_s") else "")
+            + f", reaction {par.get('reaction_s', 0)} s, agent radius {par.get('radius_m', '')} m. "
+            "Residents sheltering in their own room count as secured at 0 s; residents the plan leaves "
+            "out, and agents that never arrive (deadlocked), count as not secured.")
+    _text(ws, 2, 1, note).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=10)
+    ws.row_dimensions[2].height = 45
+    labels = ["Scenario", "Residents", "Walk", "Shelter in place", f"Secured within {reach:.0f} s",
+              "Within 1 min", "Within 2 min", "Within 4 min", "Last arrival (s)", "Deadlocked", "Worst seed"]
+    _header(ws, 4, labels)
+    row = 5
+    for sc, d in sim.get("scenarios", {}).items():
+        within = d.get("within_s", {})
+        vals = [sc, d.get("residents"), d.get("agents"), d.get("sheltered_in_place"), d.get("share_within_reach"),
+                within.get("60"), within.get("120"), within.get("240"), d.get("last_arrival_s"),
+                d.get("deadlocked"), d.get("worst_seed")]
+        for j, v in enumerate(vals, 1):
+            c = _text(ws, row, j, v)
+            if j in (5, 6, 7, 8) and v is not None:
+                c.number_format = "0.0%"
+                if j == 5 and float(v) < 0.995:
+                    c.fill = AMBER if float(v) >= 0.95 else RED
+        row += 1
+    row += 1
+    late = sim.get("late_rooms", [])
+    ws.cell(row=row, column=1, value=f"Rooms whose last resident arrived after {reach:.0f} s: {len(late)}").font = SUB_FONT
+    row += 1
+    _header(ws, row, ["Room", "Scenario", "Safe room", "Late by (s)", "Cause", "Late residents (all seeds)",
+                      "Waiting at own door (s)", "In corridors (s)", "At the safe-room door (s)", "On stairs (s)"])
+    for r in late:
+        row += 1
+        w = r.get("wait_s", {})
+        vals = [r.get("room_id"), r.get("scenario"), r.get("safe_room_id"),
+                "never arrived" if r.get("late_s") is None else r.get("late_s"), r.get("cause"),
+                r.get("late_agents"), w.get("own door"), w.get("corridor"), w.get("safe-room door"), w.get("stairs")]
+        for j, v in enumerate(vals, 1):
+            _text(ws, row, j, v)
+    row += 2
+    ws.cell(row=row, column=1, value="Every walking assignment: predicted and simulated arrival (s, over all seeds)"
+            ).font = SUB_FONT
+    row += 1
+    _header(ws, row, ["Room", "Scenario", "Safe room", "Residents", "Predicted (s)", "First (s)", "Median (s)",
+                      "Last (s)", "Last - predicted (s)", "Never arrived"])
+    for a in sim.get("assignments", []):
+        row += 1
+        pred, last = a.get("predicted_s"), a.get("sim_last_s")
+        vals = [a.get("room_id"), a.get("scenario"), a.get("safe_room_id"), a.get("residents"), pred,
+                a.get("sim_first_s"), a.get("sim_median_s"), last,
+                None if pred is None or last is None else round(float(last) - float(pred), 2), a.get("deadlocked")]
+        for j, v in enumerate(vals, 1):
+            _text(ws, row, j, v)
+    _widths(ws, [14, 11, 14, 11, 14, 12, 12, 12, 14, 12, 11])
+    ws.freeze_panes = "A5"
+    # --- the arrival curve: share secured against time, per scenario
+    cs = wb.create_sheet("Arrival curve")
+    cs.cell(row=1, column=1, value="Share of residents inside a safe room against time (worst seed)").font = TITLE_FONT
+    scen = list(sim.get("scenarios", {}))
+    curves = {sc: {float(t): float(v) for t, v in sim["scenarios"][sc].get("curve", [])} for sc in scen}
+    times = sorted({t for c in curves.values() for t in c})
+    _header(cs, 3, ["Time (s)"] + scen)
+    last_val = {sc: 0.0 for sc in scen}
+    for i, t in enumerate(times):
+        cs.cell(row=4 + i, column=1, value=t)
+        for j, sc in enumerate(scen, 2):
+            last_val[sc] = curves[sc].get(t, last_val[sc])
+            cs.cell(row=4 + i, column=j, value=last_val[sc]).number_format = "0.0%"
+    if times and scen:
+        ch = ScatterChart()
+        ch.title = "Residents secured against time"
+        ch.x_axis.title = "seconds after the alarm"
+        ch.y_axis.title = "share secured"
+        ch.y_axis.scaling.min, ch.y_axis.scaling.max = 0, 1
+        ch.style = 13
+        xs = Reference(cs, min_col=1, min_row=4, max_row=3 + len(times))
+        for j in range(2, 2 + len(scen)):
+            ys = Reference(cs, min_col=j, min_row=3, max_row=3 + len(times))
+            se = Series(ys, xs, title_from_data=True)
+            se.marker.symbol = "none"
+            ch.series.append(se)
+        ch.height, ch.width = 9, 18
+        cs.add_chart(ch, f"{get_column_letter(len(scen) + 3)}3")
+    _widths(cs, [10] + [12] * len(scen))
+    for name, colour in (("Verification", "C00000"), ("Arrival curve", "C00000")):
+        wb[name].sheet_properties.tabColor = colour
+
+
+def write_verification_workbook(path: Path, title: str, sim: dict) -> Path:
+    """A workbook of its own with the Verification and Arrival curve sheets (`planner simulate`)."""
+    path = Path(path)
+    wb = Workbook()
+    verification_sheets(wb, sim)
+    wb.remove(wb.worksheets[0])
+    wb.properties.title = f"Simulation {title}"
+    wb.properties.creator = "safe-room planner"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
+        try:
+            wb.save(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(f"{path}: the workbook cannot be written ({exc}). "
+                          "Fix: close it if it is open in a spreadsheet, and check the folder is writable") from None
+    return path
+
+
 # ------------------------------------------------------------------ summary
 def _n(k: int, word: str) -> str:
     """'1 room', '3 rooms'."""
@@ -1119,12 +1252,15 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
 # ------------------------------------------------------------------ entry point
 def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
                    reach: ReachTable | None = None, sweep: pd.DataFrame | None = None,
-                   map_png: Path | list[Path] | None = None, tradeoff: pd.DataFrame | None = None) -> Path:
+                   map_png: Path | list[Path] | None = None, tradeoff: pd.DataFrame | None = None,
+                   simulation: dict | None = None) -> Path:
     """Write the proposal workbook to `path` (a temporary name in the same folder, then moved into place).
 
     `plan`: the plan.json dict; `costs`: `planner.costs.site_costs`; `sites`: candidate sites;
     `reach`: ReachTable (for "safe rooms in reach"), `sweep`: budget sweep table, `map_png`: map(s),
-    `tradeoff`: `planner.displacement.displacement_tradeoff` (the Displacement sheet).
+    `tradeoff`: `planner.displacement.displacement_tradeoff` (the Displacement sheet),
+    `simulation`: the `simulation.json` content of a pedestrian simulation of this plan (adds the
+    Verification and Arrival curve sheets).
     """
     path = Path(path)
     wb = _Book()
@@ -1138,9 +1274,14 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     _summary(wb, station, plan, safe, prefs, phase_info)
     _map(wb, map_png)
     order = ["Summary", SAFE_SHEET, "Coverage", "Phases", "Budget what-if", "Displacement", ASSUMPTIONS, "Map"]
+    colours = ["1F3864", "2E75B6", "2E75B6", "2E75B6", "70AD47", "70AD47", "BF8F00", "7F7F7F"]
+    if simulation is not None:
+        verification_sheets(wb, simulation)
+        order[1:1] = ["Verification", "Arrival curve"]
+        colours[1:1] = ["C00000", "C00000"]
     for i, n in enumerate(order):
         wb.move_sheet(n, i - wb.sheetnames.index(n))
-    for n, colour in zip(order, ["1F3864", "2E75B6", "2E75B6", "2E75B6", "70AD47", "70AD47", "BF8F00", "7F7F7F"]):
+    for n, colour in zip(order, colours):
         wb[n].sheet_properties.tabColor = colour
     wb.active = 0
     wb.calculation.fullCalcOnLoad = True
