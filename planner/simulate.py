@@ -65,19 +65,20 @@ from typing import Any, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
-from shapely.ops import nearest_points  # noqa: E402
-from scipy.sparse import coo_matrix  # noqa: E402
-from scipy.sparse.csgraph import dijkstra  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.ops import nearest_points
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
 
-from planner.errors import InputError  # noqa: E402
-from planner.params import Parameters  # noqa: E402
-from planner.plan import parameters_from_plan, write_json_atomic, write_table  # noqa: E402
-from planner.station import Station  # noqa: E402
-from planner.workbook import write_verification_workbook  # noqa: E402
+from planner.errors import InputError
+from planner.params import Parameters
+from planner.check import plan_parameters
+from planner.plan import write_json_atomic, write_table
+from planner.station import Station
+from planner.workbook import write_verification_workbook
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class SimSettings:
     @classmethod
     def from_params(cls, p: Parameters, **over: Any) -> "SimSettings":
         """Settings from the station's parameters; keyword arguments that are not None win."""
-        base = dict(speed_m_s=p.walk_speed_m_s, reaction_s=p.reaction_s, reach_s=p.reach_s,
+        base: dict[str, Any] = dict(speed_m_s=p.walk_speed_m_s, reaction_s=p.reaction_s, reach_s=p.reach_s,
                     stairs_flow_pps_m=p.stairs_flow_up_pps_m, boundary_layer_m=p.door_boundary_layer_m,
                     stairs_traverse_s=p.stairs_traverse_s)
         for name in ("radius_m", "wall_m", "spacing_m", "time_gap_s", "dt_s", "max_s", "stall_s", "sample_s"):
@@ -359,7 +360,7 @@ def build_layout(station: Station, settings: SimSettings) -> Layout:
     tile_deck: list[int] = []
     room_tile = np.full(len(rooms), -1, dtype=int)
     ck = pd.Series(list(zip(deck, key)))
-    for (d, k), members in ck.groupby(ck).groups.items():
+    for (d, _cell), members in ck.groupby(ck).groups.items():
         members = np.asarray(members, dtype=int)
         in_cell = np.zeros(len(rooms), dtype=bool)
         in_cell[members] = True
@@ -619,118 +620,116 @@ def _step_target(layout: Layout, step: tuple[str, int, int]) -> tuple[float, flo
     return float(layout.link_xy[k, e, 0]), float(layout.link_xy[k, e, 1])
 
 
-def _run(job: _Job) -> dict[str, Any]:
-    """Simulate one scenario with one seed; per-agent arrays (times in seconds from the first step)."""
-    jps = _require_jupedsim()
-    cpu0 = time.process_time()
-    layout: Layout = _CTX["layout"]
-    st: SimSettings = _CTX["settings"]
-    rng = np.random.default_rng(job.seed)
-    # --- agents, placed room by room
-    starts, group_of = [], []
-    unplaced = np.zeros(len(job.groups), dtype=int)
-    by_room: dict[int, list[int]] = {}
-    for g, grp in enumerate(job.groups):
-        by_room.setdefault(grp.room, []).append(g)
-    for room, gs in by_room.items():
-        counts = [job.groups[g].residents for g in gs]
-        xy = _place(layout.room_inner[room], sum(counts), rng, st)
-        order = rng.permutation(np.repeat(gs, counts))
-        for g in order[len(xy):]:
-            unplaced[g] += 1
-        starts.extend(xy)
-        group_of.extend(int(g) for g in order[:len(xy)])
-    n = len(starts)
-    group_of_a = np.asarray(group_of, dtype=int)
-    start_xy = np.asarray(starts, dtype=float).reshape(-1, 2)
-    if st.speed_sd_m_s > 0:
-        speeds_a = np.clip(rng.normal(st.speed_m_s, st.speed_sd_m_s, n), SPEED_MIN_M_S, SPEED_MAX_M_S)
-    else:
-        speeds_a = np.full(n, st.speed_m_s)
-    # each agent's way: the option (door of its room) with the least straight walk to it + graph time
-    steps: list[list[tuple[str, int, int]]] = []
-    for a in range(n):
-        opts = job.groups[group_of_a[a]].options
-        best = min(opts, key=lambda o: math.dist(start_xy[a], layout.node_room_xy(o[0])) / st.speed_m_s + o[1])
-        steps.append(best[2])
-    si = np.zeros(n, dtype=int)
-    arrival = np.full(n, np.nan)
-    waits = np.zeros((n, 4))  # own door, corridor, safe-room door, stairs
-    areas: dict[int, _Area] = {}
+class _Run:
+    """One scenario with one seed (a worker's job): agents, tiles, stair queues, the time loop.
 
-    def area(t: int) -> _Area:
-        if t not in areas:
-            areas[t] = _Area(jps, layout, t, st)
-        return areas[t]
+    Per-agent arrays are indexed by agent number; times are seconds from the first step.
+    """
 
-    room_geom = layout.room_geom
-    shapely.prepare(room_geom)
-    tile_of = np.full(n, -1, dtype=int)
-    failed = 0
-    for a in range(n):
-        t0 = int(layout.room_tile[job.groups[group_of_a[a]].room])
-        jid = area(t0).add(a, start_xy[a], float(speeds_a[a]), _step_target(layout, steps[a][0])) if t0 >= 0 else None
-        if jid is None:
-            failed += 1
-            unplaced[group_of_a[a]] += 1
-            arrival[a] = np.inf  # never placed: not secured, reported as unplaced
+    def __init__(self, job: _Job, layout: Layout, st: SimSettings):
+        self.jps = _require_jupedsim()
+        self.cpu0 = time.process_time()
+        self.job, self.layout, self.st = job, layout, st
+        self.rng = np.random.default_rng(job.seed)
+        self.unplaced = np.zeros(len(job.groups), dtype=int)
+        self._place_agents()
+        n = self.n
+        self.si = np.zeros(n, dtype=int)
+        self.arrival = np.full(n, np.nan)
+        self.waits = np.zeros((n, 4))  # own door, corridor, safe-room door, stairs
+        self.areas: dict[int, _Area] = {}
+        self.tile_of = np.full(n, -1, dtype=int)
+        self.queues: dict[int, deque] = {}      # link end entered (2k+e) -> deque of (ready_s, agent)
+        self.next_release: dict[int, float] = {}
+        self.last_xy = self.start_xy.copy()
+        self.anchor_xy = self.start_xy.copy()
+        self.anchor_t = np.zeros(n)
+        geom = layout.room_geom
+        shapely.prepare(geom)
+        self.own = np.empty(n, dtype=object)
+        self.safe = np.empty(n, dtype=object)
+        for a, g in enumerate(self.group_of):
+            self.own[a] = geom[job.groups[g].room]
+            self.safe[a] = geom[job.groups[g].safe]
+        self.transfers = 0
+        self.failed = 0
+        self.stuck_end = False
+
+    # ---------------------------------------------------------------- set-up
+    def _place_agents(self) -> None:
+        """Agents placed room by room; each takes the way from the door best for where it stands."""
+        job, lay, st = self.job, self.layout, self.st
+        starts: list[np.ndarray] = []
+        group_of: list[int] = []
+        by_room: dict[int, list[int]] = {}
+        for g, grp in enumerate(job.groups):
+            by_room.setdefault(grp.room, []).append(g)
+        for room, gs in by_room.items():
+            counts = [job.groups[g].residents for g in gs]
+            xy = _place(lay.room_inner[room], sum(counts), self.rng, st)
+            order = self.rng.permutation(np.repeat(gs, counts))
+            np.add.at(self.unplaced, order[len(xy):], 1)
+            starts.extend(xy)
+            group_of.extend(int(g) for g in order[:len(xy)])
+        self.n = n = len(starts)
+        self.group_of = np.array(group_of, dtype=int)
+        self.start_xy = np.array(starts, dtype=float).reshape(-1, 2)
+        if st.speed_sd_m_s > 0:
+            self.speed = np.clip(self.rng.normal(st.speed_m_s, st.speed_sd_m_s, n), SPEED_MIN_M_S, SPEED_MAX_M_S)
         else:
-            tile_of[a] = t0
-    logger.info("%s seed %d: %d agents placed in %d tiles, %.1f s CPU", job.scenario, job.seed, n - failed,
-                len(areas), time.process_time() - cpu0)
-    queues: dict[int, deque] = {}      # link end entered (2k+e) -> deque of (ready_s, agent)
-    next_release: dict[int, float] = {}
-    last_xy = start_xy.copy()
-    anchor_xy = start_xy.copy()
-    anchor_t = np.zeros(n)
-    own = np.array([room_geom[job.groups[g].room] for g in group_of_a] + [None], dtype=object)[:n]
-    safe = np.array([room_geom[job.groups[g].safe] for g in group_of_a] + [None], dtype=object)[:n]
-    dt = st.dt_s
-    check_every = max(1, int(round(_CHECK_S / dt)))
-    sample_every = max(1, int(round(st.sample_s / (check_every * dt)))) * check_every
-    max_steps = int(math.ceil(st.max_s / dt))
-    step = 0
-    stuck_end = False
-    transfers = 0
+            self.speed = np.full(n, st.speed_m_s)
+        self.steps: list[list[tuple[str, int, int]]] = []
+        for a in range(n):
+            here = self.start_xy[a]
+            opts = job.groups[self.group_of[a]].options
+            best = min(opts, key=lambda o: math.dist(here, lay.node_room_xy(o[0])) / st.speed_m_s + o[1])
+            self.steps.append(best[2])
 
-    def release(t: float) -> None:
-        for node, q in queues.items():
+    def area(self, t: int) -> _Area:
+        if t not in self.areas:
+            self.areas[t] = _Area(self.jps, self.layout, t, self.st)
+        return self.areas[t]
+
+    def _enter(self) -> None:
+        for a in range(self.n):
+            t0 = int(self.layout.room_tile[self.job.groups[self.group_of[a]].room])
+            jid = self.area(t0).add(a, self.start_xy[a], float(self.speed[a]),
+                                    _step_target(self.layout, self.steps[a][0])) if t0 >= 0 else None
+            if jid is None:
+                self.failed += 1
+                self.unplaced[self.group_of[a]] += 1
+                self.arrival[a] = np.inf  # never placed: not secured, reported as unplaced
+            else:
+                self.tile_of[a] = t0
+
+    # ---------------------------------------------------------------- stairs
+    def release(self, t: float) -> None:
+        """Walkers whose traverse is over step off the stairs at the far end, at the stairs' flow."""
+        lay = self.layout
+        for node, q in self.queues.items():
             k, e = divmod(node, 2)
-            while q and q[0][0] <= t + 1e-9 and next_release.get(node, -1.0) <= t + 1e-9:
+            while q and q[0][0] <= t + 1e-9 and self.next_release.get(node, -1.0) <= t + 1e-9:
                 ready, a = q[0]
-                room = int(layout.link_rooms[k, 1 - e])
-                tile = int(layout.room_tile[room])
-                xy = layout.link_xy[k, 1 - e]
-                if si[a] + 1 >= len(steps[a]):    # the safe room is the stairs' far end
-                    arrival[a] = t
+                if self.si[a] + 1 >= len(self.steps[a]):    # the safe room is the stairs' far end
+                    self.arrival[a] = t
                     q.popleft()
                     continue
-                jid = area(tile).add(a, xy, float(speeds_a[a]), _step_target(layout, steps[a][si[a] + 1]))
+                tile = int(lay.room_tile[lay.link_rooms[k, 1 - e]])
+                xy = lay.link_xy[k, 1 - e]
+                jid = self.area(tile).add(a, xy, float(self.speed[a]), _step_target(lay, self.steps[a][self.si[a] + 1]))
                 if jid is None:
                     break
                 q.popleft()
-                si[a] += 1
-                tile_of[a] = tile
-                waits[a, 3] += max(0.0, t - ready)
-                last_xy[a] = anchor_xy[a] = xy
-                anchor_t[a] = t
-                next_release[node] = t + 1.0 / layout.link_flow_pps[k]
+                self.si[a] += 1
+                self.tile_of[a] = tile
+                self.waits[a, 3] += max(0.0, t - ready)
+                self.last_xy[a] = self.anchor_xy[a] = xy
+                self.anchor_t[a] = t
+                self.next_release[node] = t + 1.0 / lay.link_flow_pps[k]
 
-    while step < max_steps:
-        if step % 2000 == 0:
-            logger.info("%s seed %d: t = %.0f s, %d walking, %d arrived, %.1f s CPU", job.scenario, job.seed,
-                        step * dt, int((tile_of >= 0).sum()), int(np.isfinite(arrival).sum()),
-                        time.process_time() - cpu0)
-        active = [ar for ar in areas.values() if ar.sim.agent_count() > 0]
-        pending = any(queues.values())
-        if not active and not pending:
-            break
-        for ar in active:
-            ar.sim.iterate()
-        step += 1
-        if step % check_every:
-            continue
-        t = step * dt
+    # ---------------------------------------------------------------- checks
+    def _read(self, active: list[_Area]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any], list[int], list[_Area]]:
+        """Positions of every simulated agent: (agents, x, y, handles, JuPedSim ids, tiles)."""
         ids: list[int] = []
         xs: list[float] = []
         ys: list[float] = []
@@ -750,78 +749,127 @@ def _run(job: _Job) -> dict[str, Any]:
                     wraps.append(ag)
                     jl.append(j)
                     owner.append(ar)
-        if ids:
-            ia = np.asarray(ids, dtype=int)
-            px, py = np.asarray(xs), np.asarray(ys)
-            cur = [steps[a][si[a]] for a in ia]
-            is_door = np.array([c[0] == "door" for c in cur], dtype=bool)
-            entered = np.array([c[2] for c in cur], dtype=int)
-            done = np.zeros(len(ia), dtype=bool)
-            if is_door.any():
-                done[is_door] = shapely.contains_xy(room_geom[entered[is_door]], px[is_door], py[is_door])
-            if (~is_door).any():
-                lk = np.array([c[1] for c in cur], dtype=int)[~is_door]
-                end = layout.link_xy[lk // 2, lk % 2]
-                done[~is_door] = np.hypot(px[~is_door] - end[:, 0], py[~is_door] - end[:, 1]) < _LINK_M
-            # JuPedSim's agent handles are views into its agent vector: set the targets of those
-            # walking on in their tile first, before any agent is added (which may move that vector)
-            leaving = []
-            for i in np.flatnonzero(done):
-                a = int(ia[i])
-                kind, ref, room = cur[i]
-                if kind == "door" and si[a] + 1 < len(steps[a]) and layout.room_tile[room] == tile_of[a]:
-                    si[a] += 1
-                    wraps[i].target = _step_target(layout, steps[a][si[a]])
-                else:
-                    leaving.append(i)
-            for i in leaving:
-                a = int(ia[i])
-                kind, ref, room = cur[i]
-                if kind == "door" and si[a] + 1 < len(steps[a]):   # into another tile: same place, same way on
-                    tile = int(layout.room_tile[room])
-                    jid = area(tile).add(a, (px[i], py[i]), float(speeds_a[a]),
-                                         _step_target(layout, steps[a][si[a] + 1]))
-                    if jid is None:
-                        continue                         # no room there yet: try again at the next check
-                    transfers += 1
-                    si[a] += 1
-                    tile_of[a] = tile
-                elif kind == "door":                     # inside the safe room
-                    arrival[a] = t
-                    tile_of[a] = -1
-                else:                                    # on the stairs
-                    queues.setdefault(ref, deque()).append((t + float(layout.link_traverse_s[ref // 2]), a))
-                    tile_of[a] = -1
-                owner[i].sim.mark_agent_for_removal(jl[i])
-                owner[i].agent.pop(jl[i], None)
-            if step % sample_every == 0:
-                moved = np.hypot(px - last_xy[ia, 0], py - last_xy[ia, 1])
-                slow = ~done & (moved < 0.5 * speeds_a[ia] * st.sample_s)
-                if slow.any():
-                    sa = ia[slow]
-                    sx, sy = px[slow], py[slow]
-                    in_own = shapely.contains_xy(own[sa], sx, sy)
-                    near_safe = shapely.dwithin(safe[sa], shapely.points(sx, sy), _NEAR_M)
-                    on_link = np.array([steps[a][si[a]][0] == "link" for a in sa], dtype=bool)
-                    zone = np.where(in_own, 0, np.where(on_link, 3, np.where(near_safe, 2, 1)))
-                    np.add.at(waits, (sa, zone), st.sample_s)
-                last_xy[ia, 0], last_xy[ia, 1] = px, py
-                far = np.hypot(px - anchor_xy[ia, 0], py - anchor_xy[ia, 1]) > _STUCK_M
-                anchor_xy[ia[far]] = np.column_stack([px[far], py[far]])
-                anchor_t[ia[far]] = t
-                if not pending and (t - anchor_t[ia[~done]]).min(initial=0.0) >= st.stall_s:
-                    stuck_end = True
+        return np.array(ids, dtype=int), np.array(xs, dtype=float), np.array(ys, dtype=float), wraps, jl, owner
+
+    def _done(self, ia: np.ndarray, px: np.ndarray, py: np.ndarray,
+              cur: list[tuple[str, int, int]]) -> np.ndarray:
+        """Which agents finished their step: past the door (inside the room beyond) or at the stairs."""
+        lay = self.layout
+        is_door = np.array([c[0] == "door" for c in cur], dtype=bool)
+        entered = np.array([c[2] for c in cur], dtype=int)
+        done = np.zeros(len(ia), dtype=bool)
+        if is_door.any():
+            done[is_door] = shapely.contains_xy(lay.room_geom[entered[is_door]], px[is_door], py[is_door])
+        if (~is_door).any():
+            lk = np.array([c[1] for c in cur], dtype=int)[~is_door]
+            end = lay.link_xy[lk // 2, lk % 2]
+            done[~is_door] = np.hypot(px[~is_door] - end[:, 0], py[~is_door] - end[:, 1]) < _LINK_M
+        return done
+
+    def _advance(self, t: float, ia: np.ndarray, px: np.ndarray, py: np.ndarray, done: np.ndarray,
+                 cur: list[tuple[str, int, int]], wraps: list[Any], jl: list[int], owner: list[_Area]) -> None:
+        """Next door for those walking on in their tile; then tile changes, arrivals and stairs."""
+        lay = self.layout
+        # JuPedSim's agent handles are views into its agent vector: set the targets of those walking
+        # on in their tile first, before any agent is added (which may move that vector)
+        leaving = []
+        for i in np.flatnonzero(done):
+            a = int(ia[i])
+            kind, _, room = cur[i]
+            if kind == "door" and self.si[a] + 1 < len(self.steps[a]) and lay.room_tile[room] == self.tile_of[a]:
+                self.si[a] += 1
+                wraps[i].target = _step_target(lay, self.steps[a][self.si[a]])
+            else:
+                leaving.append(i)
+        for i in leaving:
+            a = int(ia[i])
+            kind, ref, room = cur[i]
+            if kind == "door" and self.si[a] + 1 < len(self.steps[a]):   # into another tile: same place, same way on
+                tile = int(lay.room_tile[room])
+                jid = self.area(tile).add(a, (px[i], py[i]), float(self.speed[a]),
+                                          _step_target(lay, self.steps[a][self.si[a] + 1]))
+                if jid is None:
+                    continue                         # no room there yet: try again at the next check
+                self.transfers += 1
+                self.si[a] += 1
+                self.tile_of[a] = tile
+            elif kind == "door":                     # inside the safe room
+                self.arrival[a] = t
+                self.tile_of[a] = -1
+            else:                                    # on the stairs
+                self.queues.setdefault(ref, deque()).append((t + float(lay.link_traverse_s[ref // 2]), a))
+                self.tile_of[a] = -1
+            owner[i].sim.mark_agent_for_removal(jl[i])
+            owner[i].agent.pop(jl[i], None)
+
+    def _sample(self, t: float, ia: np.ndarray, px: np.ndarray, py: np.ndarray, done: np.ndarray) -> bool:
+        """Waiting time by place for the slow; True when every agent still walking is stuck."""
+        st = self.st
+        moved = np.hypot(px - self.last_xy[ia, 0], py - self.last_xy[ia, 1])
+        slow = ~done & (moved < 0.5 * self.speed[ia] * st.sample_s)
+        if slow.any():
+            sa = ia[slow]
+            sx, sy = px[slow], py[slow]
+            in_own = shapely.contains_xy(self.own[sa], sx, sy)
+            near_safe = shapely.dwithin(self.safe[sa], shapely.points(sx, sy), _NEAR_M)
+            on_link = np.array([self.steps[a][self.si[a]][0] == "link" for a in sa], dtype=bool)
+            zone = np.where(in_own, 0, np.where(on_link, 3, np.where(near_safe, 2, 1)))
+            np.add.at(self.waits, (sa, zone), st.sample_s)
+        self.last_xy[ia, 0], self.last_xy[ia, 1] = px, py
+        far = np.hypot(px - self.anchor_xy[ia, 0], py - self.anchor_xy[ia, 1]) > _STUCK_M
+        self.anchor_xy[ia[far]] = np.column_stack([px[far], py[far]])
+        self.anchor_t[ia[far]] = t
+        return bool((t - self.anchor_t[ia[~done]]).min(initial=0.0) >= st.stall_s)
+
+    # ---------------------------------------------------------------- the loop
+    def run(self) -> dict[str, Any]:
+        job, st = self.job, self.st
+        self._enter()
+        logger.info("%s seed %d: %d agents placed in %d tiles, %.1f s CPU", job.scenario, job.seed,
+                    self.n - self.failed, len(self.areas), time.process_time() - self.cpu0)
+        dt = st.dt_s
+        check_every = max(1, int(round(_CHECK_S / dt)))
+        sample_every = max(1, int(round(st.sample_s / (check_every * dt)))) * check_every
+        max_steps = int(math.ceil(st.max_s / dt))
+        step = 0
+        while step < max_steps:
+            if step % 2000 == 0:
+                logger.info("%s seed %d: t = %.0f s, %d walking, %d arrived, %.1f s CPU", job.scenario, job.seed,
+                            step * dt, int((self.tile_of >= 0).sum()), int(np.isfinite(self.arrival).sum()),
+                            time.process_time() - self.cpu0)
+            active = [ar for ar in self.areas.values() if ar.sim.agent_count() > 0]
+            pending = any(self.queues.values())
+            if not active and not pending:
+                break
+            for ar in active:
+                ar.sim.iterate()
+            step += 1
+            if step % check_every:
+                continue
+            t = step * dt
+            ia, px, py, wraps, jl, owner = self._read(active)
+            if len(ia):
+                cur = [self.steps[a][self.si[a]] for a in ia]
+                done = self._done(ia, px, py, cur)
+                self._advance(t, ia, px, py, done, cur, wraps, jl, owner)
+                if step % sample_every == 0 and self._sample(t, ia, px, py, done) and not pending:
+                    self.stuck_end = True
                     break
-        if pending or any(queues.values()):
-            release(t)
-    walking = np.isnan(arrival)
-    logger.info("%s seed %d: ended at %.1f s, %d arrived, %d not, %d tile transfers, %.1f s CPU", job.scenario,
-                job.seed, step * dt, int(np.isfinite(arrival).sum()), int(walking.sum()), transfers,
-                time.process_time() - cpu0)
-    return {"scenario": job.scenario, "seed": job.seed, "group": group_of_a, "arrival_s": arrival,
-            "speed_m_s": speeds_a, "waits": waits, "unplaced": unplaced, "end_s": step * dt,
-            "stuck_end": stuck_end, "never_arrived": int(walking.sum()), "placed_failed": failed,
-            "transfers": transfers, "cpu_s": time.process_time() - cpu0}
+            if pending or any(self.queues.values()):
+                self.release(t)
+        walking = np.isnan(self.arrival)
+        cpu = time.process_time() - self.cpu0
+        logger.info("%s seed %d: ended at %.1f s, %d arrived, %d not, %d tile transfers, %.1f s CPU", job.scenario,
+                    job.seed, step * dt, int(np.isfinite(self.arrival).sum()), int(walking.sum()), self.transfers, cpu)
+        return {"scenario": job.scenario, "seed": job.seed, "group": self.group_of, "arrival_s": self.arrival,
+                "speed_m_s": self.speed, "waits": self.waits, "unplaced": self.unplaced, "end_s": step * dt,
+                "stuck_end": self.stuck_end, "never_arrived": int(walking.sum()), "placed_failed": self.failed,
+                "transfers": self.transfers, "cpu_s": cpu}
+
+
+def _run(job: _Job) -> dict[str, Any]:
+    """Simulate one scenario with one seed (see `_Run`)."""
+    return _Run(job, _CTX["layout"], _CTX["settings"]).run()
 
 
 def _forked(job: _Job) -> dict[str, Any]:
@@ -867,7 +915,7 @@ def simulate_plan(station: Station, plan: dict, *, scenarios: Sequence[str] | No
     SimulationResult
     """
     if settings is None:
-        params = parameters_from_plan(plan) if plan.get("parameters") else station.params
+        params = plan_parameters(plan, station.params)
         settings = SimSettings.from_params(params, model=model, seeds=seeds, speed_sd_m_s=speed_sd,
                                            reaction_s=reaction_s, speed_m_s=speed)
     else:
@@ -989,7 +1037,7 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
         no_route = sum(g.residents for g in all_groups if not g.options)
         total = h["residents"]
         sip = h["sheltered_in_place"]
-        per_seed = []
+        per_seed: list[dict[str, Any]] = []
         for j, r in runs:
             arr = r["arrival_s"] + st.reaction_s
             arr = np.where(np.isfinite(arr), arr, np.inf)
@@ -1011,7 +1059,7 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
                 "group": g, "speed_m_s": r["speed_m_s"], "arrival_s": arr,
                 "wait_own_door_s": r["waits"][:, 0], "wait_corridor_s": r["waits"][:, 1],
                 "wait_safe_door_s": r["waits"][:, 2], "wait_stairs_s": r["waits"][:, 3]}))
-        worst = min(per_seed, key=lambda d: (d["share_within_reach"], -d["last_arrival_s"])) if per_seed else None
+        worst: dict[str, Any] | None = min(per_seed, key=lambda d: (d["share_within_reach"], -d["last_arrival_s"])) if per_seed else None
         curve = _curve(worst["_arr"], sip, total, st.reach_s) if worst else [[0.0, 1.0]]
         within_s = {}
         for mark in CURVE_MARKS_S:
