@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from planner import __version__
 from planner.errors import EXIT_BREACH, EXIT_OK, InputError, PlannerError, ValidationFailed
+from planner.files import Interrupted, install_signal_handlers, restore_signal_handlers
 from planner.progress import disable_progress, enable_progress
 
 if TYPE_CHECKING:
@@ -113,6 +114,10 @@ def cmd_reach(args: argparse.Namespace) -> int:
     from planner.network import reach_summary, reach_table
     from planner.progress import stage
 
+    if args.out:
+        from planner.plan import check_table_path
+
+        check_table_path(Path(args.out))  # before the work: a bad or taken name costs nothing
     station = _load(args)
     with stage("reach table"):
         reach = reach_table(station, cache_dir=_cache_dir(args))
@@ -138,15 +143,29 @@ def _solve_options(args: argparse.Namespace) -> Any:
     return SolveOptions(backend="pulp", solver=name or None)
 
 
+def _solve_out(out: Path) -> Path:
+    """plan.json inside the --out folder of `solve`; refused before the work when it cannot be written
+    without overwriting (`OutputError`, exit 5)."""
+    from planner.errors import OutputError
+
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise OutputError(f"{out}: exists and is not a folder; nothing was written. "
+                          "Fix: give --out a folder (new or existing) for plan.json")
+    target = out / "plan.json"
+    if os.path.lexists(target):
+        raise OutputError(f"{target}: exists and would be overwritten; nothing was written. "
+                          "Fix: give --out a folder without a plan.json, or move the old plan away")
+    return target
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     from planner.pipeline import plan_station
     from planner.plan import write_json_atomic
 
+    target = _solve_out(Path(args.out))
     station = _load(args)
     run = plan_station(station, fallback_max_cover=False, cache_dir=_cache_dir(args), options=_solve_options(args))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json_atomic(out / "plan.json", run.plan)
+    path = write_json_atomic(target, run.plan)
     print(run.describe())
     print(f"wrote {path}")
     return EXIT_OK
@@ -456,6 +475,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if not args.quiet:
         enable_progress()  # stage lines and bars on standard error for people at a terminal
+    old_handlers = install_signal_handlers()
+    try:
+        return _run(args)
+    finally:
+        restore_signal_handlers(old_handlers)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the verb; every error becomes its exit code and a message for people."""
     try:
         return int(args.func(args) or 0)
     except PlannerError as exc:
@@ -469,9 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM/SIGHUP through planner.files.Interrupted
         print("interrupted; nothing already written was changed", file=sys.stderr)
-        return 130
+        return 128 + exc.signum if isinstance(exc, Interrupted) else 130
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
         if args.debug:
             raise

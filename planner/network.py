@@ -54,12 +54,11 @@ the same, in the same order; if the workers fail, the work is done in this proce
 
 from __future__ import annotations
 
-import gzip
+import ctypes
 import hashlib
 import multiprocessing as mp
 import os
-import pickle
-import tempfile
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -72,7 +71,9 @@ import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from planner.files import umask_mode
+from planner.cells import safe_csv_frame
+from planner.errors import OutputError
+from planner.files import write_atomic
 from planner.progress import log
 from planner.station import Station
 
@@ -128,23 +129,13 @@ class ReachTable:
         p = self.pairs
         return dict(zip(zip(p["room_id"], p["site_id"]), p["walk_s"]))
 
-    def write(self, path: str | Path) -> Path:
-        """Write `pairs` to CSV (or Parquet when pyarrow is importable), atomically."""
+    def write(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write `pairs` to CSV (texts as text, see `planner.cells`) or Parquet, atomically and
+        without overwriting (`planner.files.write_atomic`)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        umask_mode(tmp)
-        os.close(fd)
-        try:
-            if path.suffix.lower() == ".parquet":
-                self.pairs.to_parquet(tmp, index=False)
-            else:
-                self.pairs.to_csv(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        if path.suffix.lower() == ".parquet":
+            return write_atomic(path, lambda tmp: self.pairs.to_parquet(tmp, index=False), overwrite=overwrite)
+        return write_atomic(path, lambda tmp: safe_csv_frame(self.pairs).to_csv(tmp, index=False), overwrite=overwrite)
 
 
 # ---------------------------------------------------------------------------- geometry
@@ -620,6 +611,39 @@ def _forked_call(item: Any) -> Any:
     return _WORKER_FN(item)
 
 
+def _worker_init(fn: Callable[[Any], Any], parent: int) -> None:
+    """Pool initializer: keep the function the worker maps (`_adopt`) and die with the parent."""
+    _adopt(fn)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """The worker is killed when the process that forked it dies (Linux PR_SET_PDEATHSIG), even
+    by SIGKILL; elsewhere it exits if its parent is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # not Linux: no death signal
+        pass
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # the parent's handlers are inherited
+        signal.signal(sig, signal.SIG_DFL)
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes and drop the pool without waiting for its queued work."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        try:
+            proc.kill()
+        except (OSError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.join(timeout=5)
+
+
 def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
     """``[fn(x) for x in items]``, in order: in `workers` forked processes when more than one
     and the "fork" start method exists, else (or when the workers fail) in this process.
@@ -630,10 +654,17 @@ def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
     if workers > 1 and "fork" in mp.get_all_start_methods():
         try:
             # the initializer's argument reaches the workers by fork (a forked process is not
-            # handed pickled arguments), so closures work; the calling process keeps no state
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                                     initializer=_adopt, initargs=(fn,)) as pool:
-                return list(pool.map(_forked_call, items))
+            # handed pickled arguments), so closures work; the calling process keeps no state.
+            # The workers die with this process (_die_with_parent) and are killed when it is interrupted.
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                       initializer=_worker_init, initargs=(fn, os.getpid()))
+            try:
+                result = list(pool.map(_forked_call, items))
+            except BaseException:  # interrupted or failed: stop the workers now, don't wait for them
+                _kill_workers(pool)
+                raise
+            pool.shutdown(wait=True)
+            return result
         except Exception as exc:  # noqa: BLE001 - no fork, no memory, a worker killed: work here instead
             log(f"[planner] reach table: worker processes failed ({exc!r}); continuing in this process")
     return [fn(x) for x in items]
@@ -884,8 +915,8 @@ def _walk_params(station: Station) -> dict:
             "door_snap_m": p.door_snap_m, "shelter_in_place": p.shelter_in_place}
 
 
-def reach_key(station: Station, site_ids: list[str]) -> str:
-    """SHA-256 (hex, 24 chars) of rooms, doors, walking parameters and sites."""
+def reach_key(station: Station, site_ids: list[str], full: bool = False) -> str:
+    """SHA-256 (hex: 24 chars, or all 64 with `full`) of rooms, doors, walking parameters and sites."""
     h = hashlib.sha256(ALGO_VERSION.encode())
     h.update(repr(sorted(_walk_params(station).items())).encode())
     r = station.rooms.sort_values("room_id", kind="stable")
@@ -902,13 +933,95 @@ def reach_key(station: Station, site_ids: list[str]) -> str:
     for g in shapely.to_wkb(d.geometry.to_numpy()):
         h.update(g)
     h.update("\x1f".join(sorted(map(str, site_ids))).encode())
-    return h.hexdigest()[:24]
+    return h.hexdigest() if full else h.hexdigest()[:24]
+
+
+CACHE_FORMAT = "reach-cache-1"
+"""Version of the cache file layout (an entry of another layout is recomputed)."""
 
 
 def default_cache_dir() -> Path:
     """The command line's reach-table cache: ``$PLANNER_CACHE_DIR/reach``, else ``.cache/reach``
     under the working directory."""
     return Path(os.environ.get("PLANNER_CACHE_DIR", ".cache")) / "reach"
+
+
+def _cache_path(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / f"{key}.npz"
+
+
+def _text_array(values: Any) -> np.ndarray:
+    """Text column as a fixed-width unicode array (no objects: the file holds data only)."""
+    return np.asarray(["" if v is None else str(v) for v in values], dtype=str)
+
+
+def _save_cache(path: Path, table: ReachTable, full_key: str) -> None:
+    """Write the table as a data-only ``.npz`` (no pickle), atomically; a cache that cannot be
+    written is not an error (the table is simply recomputed next time)."""
+    p, r = table.pairs, table.rooms
+    best = r["best_site_id"]
+    arrays = {
+        "format": np.asarray(CACHE_FORMAT), "key": np.asarray(full_key),
+        "pairs_room_id": _text_array(p["room_id"]), "pairs_site_id": _text_array(p["site_id"]),
+        "pairs_walk_s": p["walk_s"].to_numpy(dtype=np.float64), "pairs_door_id": _text_array(p["door_id"]),
+        "rooms_room_id": _text_array(r.index), "rooms_leg_s": r["leg_s"].to_numpy(dtype=np.float64),
+        "rooms_best_site_id": _text_array(best), "rooms_has_best": best.notna().to_numpy(dtype=bool),
+        "rooms_best_walk_s": r["best_walk_s"].to_numpy(dtype=np.float64)}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    try:
+        write_atomic(path, write, overwrite=True, what="cache entry")
+    except OutputError:  # a read-only or full cache is not an error
+        pass
+
+
+def _load_cache(path: Path, full_key: str, station: Station, site_ids: list[str], key: str) -> ReachTable | None:
+    """The cached table at `path` if it is a valid entry for exactly these inputs, else None.
+
+    Read with ``allow_pickle=False`` (no code can run); the entry must carry the inputs' full
+    hash `full_key`, and its contents must fit the station: the same rooms, sites among the
+    candidate sites, doors of the station, walks finite, non-negative and within the reach
+    time. Anything else (stale, damaged, crafted) is ignored and the table recomputed."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["format"]) != CACHE_FORMAT or str(z["key"]) != full_key:
+                return None
+            pr, ps, pw, pd_ = z["pairs_room_id"], z["pairs_site_id"], z["pairs_walk_s"], z["pairs_door_id"]
+            rr, rl, rb, rh, rw = (z["rooms_room_id"], z["rooms_leg_s"], z["rooms_best_site_id"],
+                                  z["rooms_has_best"], z["rooms_best_walk_s"])
+    except Exception:  # noqa: BLE001 - unreadable, truncated, not an npz, an object array: recompute
+        return None
+    n, m = len(pr), len(rr)
+    if not (ps.shape == pw.shape == pd_.shape == (n,) and rl.shape == rb.shape == rh.shape == rw.shape == (m,)):
+        return None
+    if pw.dtype != np.float64 or rl.dtype != np.float64 or rw.dtype != np.float64 or rh.dtype != np.bool_:
+        return None
+    if not all(a.dtype.kind == "U" or a.size == 0 for a in (pr, ps, pd_, rr, rb)):
+        return None
+    p = station.params
+    room_ids = station.rooms["room_id"].astype(str)
+    sites = set(site_ids)
+    doors = set(station.doors["door_id"].astype(str)) | {""}
+    if sorted(rr.tolist()) != sorted(set(room_ids)) or len(set(rr.tolist())) != m:
+        return None
+    if not (np.isfinite(pw).all() and (pw >= 0).all() and (pw <= p.reach_s + 1e-9).all()):
+        return None
+    if not (set(pr.tolist()) <= set(rr.tolist()) and set(ps.tolist()) <= sites and set(pd_.tolist()) <= doors):
+        return None
+    if np.isnan(rl).any() or (rl < 0).any() or np.isnan(rw).any() or (rw < 0).any():
+        return None
+    if not set(rb[rh].tolist()) <= sites:
+        return None
+    pairs = pd.DataFrame({"room_id": pr.astype(object), "site_id": ps.astype(object),
+                          "walk_s": pw, "door_id": pd_.astype(object)})
+    rooms = pd.DataFrame(index=pd.Index(rr.astype(object), name="room_id"))
+    rooms["leg_s"] = rl
+    rooms["best_site_id"] = pd.Series(np.where(rh, rb.astype(object), None), index=rooms.index, dtype=object)
+    rooms["best_walk_s"] = rw
+    return ReachTable(pairs=pairs, rooms=rooms, key=key)
 
 
 def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool = True,
@@ -926,7 +1039,10 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
     cache_dir : str or Path, optional
         Folder of cached tables. A table computed before for the same inputs is read back
         from it, and a new one is written into it. None (the default): no cache, nothing is
-        written. The command line passes `default_cache_dir()`.
+        written. The command line passes `default_cache_dir()`. An entry is a data-only
+        ``.npz`` (read with ``allow_pickle=False``) tied to the full hash of the inputs and
+        checked against the station when read (`_load_cache`); the independent checker
+        never passes a cache.
 
     Returns
     -------
@@ -939,28 +1055,16 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
 
         sites = candidate_sites(station)
     site_ids = sorted(set(map(str, sites.index)))
-    key = reach_key(station, site_ids)
-    path = Path(cache_dir) / f"{key}.pkl.gz" if cache and cache_dir is not None else None
-    if path is not None and path.exists():
-        try:
-            with gzip.open(path, "rb") as fh:
-                obj = pickle.load(fh)
-            if isinstance(obj, ReachTable) and obj.key == key:
-                return obj
-        except Exception:  # a damaged cache entry is recomputed
-            pass
+    full_key = reach_key(station, site_ids, full=True)
+    key = full_key[:24]
+    path = _cache_path(cache_dir, key) if cache and cache_dir is not None else None
+    if path is not None and os.path.lexists(path):
+        hit = _load_cache(path, full_key, station, site_ids, key)
+        if hit is not None:
+            return hit
     table = _compute(station, site_ids, key)
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            umask_mode(tmp)
-            os.close(fd)
-            with gzip.open(tmp, "wb", compresslevel=3) as fh:
-                pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:  # a read-only cache is not an error
-            pass
+        _save_cache(path, table, full_key)
     return table
 
 

@@ -33,7 +33,8 @@ import pandas as pd
 
 from planner import __version__
 from planner.errors import InputError, OutputError
-from planner.files import umask_mode
+from planner.cells import safe_csv_frame
+from planner.files import write_atomic
 from planner.params import Parameters
 from planner.relocation import demand_after, relocations_frame
 
@@ -61,40 +62,50 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: Path, obj: Any) -> Path:
-    """Write JSON to a temporary file beside `path`, then move it into place."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        umask_mode(tmp)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(jsonable(obj), fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc}). Fix: check the folder exists and is writable") from None
-    return path
+def write_json_atomic(path: Path, obj: Any, *, overwrite: bool = False) -> Path:
+    """Write JSON atomically through `planner.files.write_atomic` (an existing entry at `path` is an
+    `OutputError` unless `overwrite`)."""
+    text = json.dumps(jsonable(obj), indent=1, ensure_ascii=False) + "\n"
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite,
+                        what="JSON file")
 
 
-def write_table(df: pd.DataFrame, path: Path) -> Path:
-    """Write a table as CSV (or Parquet when pyarrow is available), atomically."""
+TABLE_FORMATS = (".csv", ".parquet")
+"""Suffixes `write_table` writes: CSV, or Parquet (needs pyarrow)."""
+
+
+def check_table_path(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, a table path whose suffix names no format `write_table` writes
+    (`InputError`, exit 2) or that is taken (`OutputError`, exit 5)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    umask_mode(tmp)
-    os.close(fd)
-    if path.suffix.lower() == ".parquet":
+    if path.suffix.lower() not in TABLE_FORMATS:
+        raise InputError(option, str(path), f"has the suffix {path.suffix or '(none)'!r}, which names no table format "
+                         "the planner writes", "end the name in .csv or .parquet")
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise OutputError(f"{path}: is a folder; nothing was written. Fix: give a new file name, e.g. {path / 'reach.csv'}")
+    if os.path.lexists(path):
+        raise OutputError(f"{path}: exists and would be overwritten; nothing was written. "
+                          "Fix: give the name of a new file, or move the old one away")
+
+
+def write_table(df: pd.DataFrame, path: Path, *, overwrite: bool = False) -> Path:
+    """Write a table atomically as CSV or Parquet (by the suffix; anything else is an `InputError`).
+
+    Text cells of a CSV beginning with a formula character are written as text
+    (`planner.cells.safe_text`), so that a spreadsheet opening the CSV runs nothing."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        check_table_path(path)
+    if suffix == ".parquet":
         try:
-            df.to_parquet(tmp, index=False)
+            import pyarrow  # noqa: F401
         except ImportError:
-            os.unlink(tmp)
             raise InputError(str(path), "format", "needs pyarrow, which is not installed",
                              "write .csv instead, or pip install pyarrow") from None
-    else:
-        df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+        return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False), overwrite=overwrite, what="table")
+    return write_atomic(path, lambda tmp: safe_csv_frame(df).to_csv(tmp, index=False), overwrite=overwrite,
+                        what="table")
 
 
 def read_plan(path: Path) -> dict:

@@ -54,8 +54,9 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
+from planner.cells import put
 from planner.errors import InfeasibleError, InputError, SolverError
-from planner.files import staged_folder
+from planner.files import staged_folder, write_atomic
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
 from planner.station import Station
@@ -538,9 +539,9 @@ def write_sweep_workbook(path: Path, table: pd.DataFrame, station: Station,
     wb.remove(wb.active)
     budget_whatif(wb, station, table)
     ws = wb["Budget what-if"]
-    ws.cell(row=2, column=1, value=(f"Full coverage costs {full_cover_cost:,.0f} {station.params.currency}."
-                                    if full_cover_cost is not None else "No plan shelters everyone."))
-    wb.save(path)
+    put(ws, 2, 1, (f"Full coverage costs {full_cover_cost:,.0f} {station.params.currency}."
+                   if full_cover_cost is not None else "No plan shelters everyone."))
+    write_atomic(path, wb.save, what="workbook")
     return path
 
 

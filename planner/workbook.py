@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
@@ -34,7 +33,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from planner import costs as cost_model
 from planner import xlsxrows
 from planner.displacement import TRADEOFF_COLUMNS, displacement_summary
-from planner.errors import OutputError
+from planner.cells import put
+from planner.files import write_atomic
 from planner.network import ReachTable
 from planner.station import Station
 
@@ -71,7 +71,7 @@ def _ref(sheet: str, col: int, row: int) -> str:
 
 def _header(ws: Worksheet, row: int, labels: list[str], height: float = 30.0) -> None:
     for j, lab in enumerate(labels, 1):
-        c = ws.cell(row=row, column=j, value=lab)
+        c = put(ws, row=row, column=j, value=lab)
         c.fill, c.font = HEADER_FILL, HEADER_FONT
         c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
     ws.row_dimensions[row].height = height
@@ -98,7 +98,7 @@ def _auto_widths(ws: Worksheet, header_row: int, n_cols: int, sample: int = 200,
             if 0 <= k < n_body:
                 v = body[j - 1].values[k] if j <= len(body) else None
             else:
-                v = ws.cell(row=i, column=j).value
+                v = put(ws, row=i, column=j).value
             if v is None:
                 continue
             s = str(v)
@@ -152,9 +152,11 @@ def _cache(ws: Worksheet, cell: Any, value: Any) -> None:
 
 def _fcell(ws: Worksheet, row: int, column: int, formula: str | float, value: Any, fmt: str | None = None) -> Any:
     """Write a formula with its cached value (what the planner computed) and a number format."""
-    c = ws.cell(row=row, column=column, value=formula)
-    if isinstance(formula, str) and formula.startswith("="):
+    if isinstance(formula, str) and formula.startswith("="):  # made by the planner, never input text
+        c = ws.cell(row=row, column=column, value=formula)
         _cache(ws, c, value)
+    else:
+        c = put(ws, row, column, formula)
     if fmt:
         c.number_format = fmt
     return c
@@ -199,9 +201,9 @@ def _assumptions(wb: Workbook, station: Station) -> dict[str, str]:
     rows = p.describe()
     for i, r in enumerate(rows, start=2):
         val = _param_cell_value(r["value"])
-        ws.cell(row=i, column=1, value=r["section"])
-        ws.cell(row=i, column=2, value=r["name"])
-        c = ws.cell(row=i, column=3, value=val)
+        put(ws, row=i, column=1, value=r["section"])
+        put(ws, row=i, column=2, value=r["name"])
+        c = put(ws, row=i, column=3, value=val)
         money = bool(r["unit"]) and r["unit"].split("/")[0] == p.currency  # also for "none": a typed budget
         if money:
             c.number_format = "#,##0.00"
@@ -209,20 +211,20 @@ def _assumptions(wb: Workbook, station: Station) -> dict[str, str]:
             c.number_format = "#,##0"
         if r["name"] in used or r["name"] in ("budget", "reach_s", "crews", "backup_k"):
             c.fill = INPUT_FILL
-        ws.cell(row=i, column=4, value=r["unit"])
-        ws.cell(row=i, column=5, value=r["description"])
-        ws.cell(row=i, column=6, value=r["source"])
+        put(ws, row=i, column=4, value=r["unit"])
+        put(ws, row=i, column=5, value=r["description"])
+        put(ws, row=i, column=6, value=r["source"])
         refs[r["name"]] = _ref(ASSUMPTIONS, 3, i)
     n = len(rows) + 1
     note = n + 2
-    ws.cell(row=note, column=1, value="Yellow values feed the formulas of the Safe rooms, Phases and Summary "
+    put(ws, row=note, column=1, value="Yellow values feed the formulas of the Safe rooms, Phases and Summary "
                                       "sheets: edit them and the totals follow.").font = Font(italic=True)
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:F{n}"
     _widths(ws, [11, 32, 16, 16, 60, 50])
     for i in range(2, n + 1):
-        ws.cell(row=i, column=5).alignment = Alignment(wrap_text=True, vertical="top")
-        ws.cell(row=i, column=6).alignment = Alignment(wrap_text=True, vertical="top")
+        put(ws, row=i, column=5).alignment = Alignment(wrap_text=True, vertical="top")
+        put(ws, row=i, column=6).alignment = Alignment(wrap_text=True, vertical="top")
     _print_setup(ws, "1:1")
     return refs
 
@@ -340,13 +342,13 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
         style = xlsxrows.style_id(ws, fmt, INPUT_FILL if key in driver_keys else None)
         if key.startswith("="):
             formulas = [templates[key[1:]].replace("{row}", str(i + 2)) for i in range(n)]
-            body.append(xlsxrows.Column(formulas, style, cached=data[key], keep_empty=True))
+            body.append(xlsxrows.Column(formulas, style, cached=data[key], keep_empty=True, formula=True))
         else:
             body.append(xlsxrows.Column(data[key], style, keep_empty=True))
     _body(ws, 1, body)
     last = n + 1
     total_row = last + 1
-    ws.cell(row=total_row, column=col_of["room_id"], value="Total").font = TOTAL_FONT
+    put(ws, row=total_row, column=col_of["room_id"], value="Total").font = TOTAL_FONT
     sum_keys = [k for k in col_of if k.startswith("=")] + ["_capacity", "_displaced_residents",
                                                           "_recreation_area_m2"] + [f"_shelter_{s}" for s in scen]
     for key in sum_keys:
@@ -359,9 +361,9 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
             f = f"=ROUND(SUM({L}2:{L}{last}),2)" if n else "=0"
             value = round(value, 2)
         _fcell(ws, total_row, j, f, value, cols[j - 1][2] or "General")
-    ws.cell(row=total_row, column=col_of["order"], value=n).number_format = '0 "rooms"'
+    put(ws, row=total_row, column=col_of["order"], value=n).number_format = '0 "rooms"'
     for j in range(1, len(cols) + 1):
-        c = ws.cell(row=total_row, column=j)
+        c = put(ws, row=total_row, column=j)
         c.font, c.fill = TOTAL_FONT, TOTAL_FILL
         c.border = Border(top=THIN)
     # formula columns in a soft tint: they are computed
@@ -463,7 +465,7 @@ def _coverage(wb: Workbook, station: Station, plan: dict, reach: ReachTable | No
         ws.conditional_formatting.add(f"{jr}2:{jr}{last}", FormulaRule(formula=[f"{jr}2<{k_ref}"], fill=AMBER))
     _auto_widths(ws, 1, ncol, lo=8, hi=30, body=body)
     nrow = last + 2
-    ws.cell(row=nrow, column=1, value=(
+    put(ws, row=nrow, column=1, value=(
         "Walks are from the farthest point of the room to the safe room's door, reaction time included. "
         "Amber: at least 80 % of the reach time; red: beyond it, or people left unsheltered. "
         "A room in a safe room shelters in place (0 s).")).font = Font(italic=True)
@@ -482,9 +484,9 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
     ws = wb.create_sheet("Phases")
     p = station.params
     scen = list(station.scenarios)
-    ws.cell(row=1, column=1, value="Construction phases").font = TITLE_FONT
+    put(ws, row=1, column=1, value="Construction phases").font = TITLE_FONT
     declared = bool(p.phases) or sr["phase"].nunique() > 1
-    ws.cell(row=2, column=1, value=(
+    put(ws, row=2, column=1, value=(
         "Rooms of a phase stay converted in the next. Duration = crew-days of the phase / crews working in "
         "parallel (at least the longest room / crews allowed per room); phases follow one another."
         + ("" if declared else
@@ -517,13 +519,13 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
         in_k = (sr["phase"] == k).to_numpy()
         rooms_k = sr[in_k]
         ph = p.phases[k - 1] if 0 < k <= len(p.phases) else None
-        ws.cell(row=row, column=1, value=int(k))
-        ws.cell(row=row, column=2, value=names[k])
+        put(ws, row=row, column=1, value=int(k))
+        put(ws, row=row, column=2, value=names[k])
         v = {"rooms": int(in_k.sum()), "cost": float(tot_c[in_k].sum()), "crew_days": float(cd_c[in_k].sum())}
         _fcell(ws, row, 3, f"=COUNTIF({pr},A{row})", v["rooms"])
         _fcell(ws, row, 4, f'=SUMIF({pr},A{row},{safe["converted_range"]})', float(conv_c[in_k].sum()))
         ids = ", ".join(rooms_k["room_id"].astype(str).tolist())
-        ws.cell(row=row, column=5, value=ids if len(ids) < 2000 else ids[:1990] + " ...")
+        put(ws, row=row, column=5, value=ids if len(ids) < 2000 else ids[:1990] + " ...")
         cum += v["cost"]
         _fcell(ws, row, 6, f'=SUMIF({pr},A{row},{safe["total_range"]})', v["cost"], _money_fmt(cur))
         _fcell(ws, row, 7, f"=SUM($F${first}:F{row})", cum, _money_fmt(cur))
@@ -542,7 +544,7 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
                                 (15 + 2 * len(scen), ph.max_rooms, "0"),
                                 (16 + 2 * len(scen), ph.budget, _money_fmt(cur))):
                 if lim is not None:
-                    ws.cell(row=row, column=j, value=lim).number_format = fmt
+                    put(ws, row=row, column=j, value=lim).number_format = fmt
         start_day = end_day
         end_day = start_day + duration
         _fcell(ws, row, 12, 0 if i == 0 else f"=M{row - 1}", start_day, "0.0")
@@ -556,16 +558,16 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
                 got = int(table_rows[k][f"sheltered_{sc}"])
             else:
                 got = int(a[(a["scenario"] == sc) & (a["phase"] <= k)]["residents"].sum()) if len(a) else 0
-            ws.cell(row=row, column=14 + j, value=got).number_format = "#,##0"
+            put(ws, row=row, column=14 + j, value=got).number_format = "#,##0"
             res = totals.get(sc, {}).get("residents") or 0
             L = get_column_letter(14 + j)
             _fcell(ws, row, 14 + len(scen) + j, f"={L}{row}/{res}" if res else 1, got / res if res else 1.0, "0.0%")
     last = first + len(phases) - 1
     ncol = len(header)
-    ws.freeze_panes = ws.cell(row=first, column=3)
+    ws.freeze_panes = put(ws, row=first, column=3)
     ws.auto_filter.ref = f"A{hr}:{get_column_letter(ncol)}{last}"
     _widths(ws, [7, 18, 8, 10, 40, 16, 16, 12, 11, 7, 11, 9, 9] + [13] * (2 * len(scen)) + [10, 10, 16])
-    ws.cell(row=2, column=1).alignment = Alignment(wrap_text=False)
+    put(ws, row=2, column=1).alignment = Alignment(wrap_text=False)
     # Gantt-like chart: invisible bar up to the start, visible bar for the duration
     chart = BarChart()
     chart.type = "bar"
@@ -595,13 +597,13 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
 def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:  # noqa: C901  debt: issue 16 (complexity 16)
     ws = wb.create_sheet("Budget what-if")
     cur = station.params.currency
-    ws.cell(row=1, column=1, value="What if the budget were different?").font = TITLE_FONT
+    put(ws, row=1, column=1, value="What if the budget were different?").font = TITLE_FONT
     if sweep is None or len(sweep) == 0:
-        ws.cell(row=3, column=1, value=(
+        put(ws, row=3, column=1, value=(
             "No budget sweep was run with this proposal. To fill this sheet, run `make sweep` "
             "(or `planner sweep STATION_DIR --budgets 2e6,4e6,...`), which writes the budget-coverage "
             "table and chart for a range of budgets, or `make whatif BUDGET=X` for one budget."))
-        ws.cell(row=3, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+        put(ws, row=3, column=1).alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells("A3:H6")
         _widths(ws, [14] * 8)
         _print_setup(ws)
@@ -627,7 +629,7 @@ def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) ->
     _header(ws, hr, head, height=40)
     for i, rec in enumerate(df.itertuples(index=False), start=hr + 1):
         for j, (c, v) in enumerate(zip(df.columns, rec), start=1):
-            cell = ws.cell(row=i, column=j, value=_py(v))
+            cell = put(ws, row=i, column=j, value=_py(v))
             c = str(c)
             if c in ("budget", "cost"):
                 cell.number_format = _money_fmt(cur)
@@ -668,19 +670,19 @@ def _map(wb: Workbook, map_png: Path | list[Path] | None) -> None:
     from openpyxl.drawing.image import Image
 
     ws = wb.create_sheet("Map")
-    ws.cell(row=1, column=1, value="Maps of the plan (one per deck)").font = TITLE_FONT
+    put(ws, row=1, column=1, value="Maps of the plan (one per deck)").font = TITLE_FONT
     paths = [] if map_png is None else ([Path(map_png)] if isinstance(map_png, (str, Path)) else
                                         [Path(x) for x in map_png])
     paths = [q for q in paths if q.exists()]
     if not paths:
-        ws.cell(row=3, column=1, value="No map was drawn (planner.maps.plot_maps writes one PNG per deck).")
+        put(ws, row=3, column=1, value="No map was drawn (planner.maps.plot_maps writes one PNG per deck).")
         return
     row = 3
     for q in paths:
         img = Image(str(q))
         scale = min(1.0, 1100 / max(img.width, 1))
         img.width, img.height = int(img.width * scale), int(img.height * scale)
-        ws.cell(row=row, column=1, value=q.name).font = SUB_FONT
+        put(ws, row=row, column=1, value=q.name).font = SUB_FONT
         ws.add_image(img, f"A{row + 1}")
         row += 3 + int(img.height / 20)
     _print_setup(ws)
@@ -689,7 +691,7 @@ def _map(wb: Workbook, map_png: Path | list[Path] | None) -> None:
 # ------------------------------------------------------------------ verification (simulation)
 def _text(ws: Worksheet, row: int, column: int, value: Any) -> Any:
     """A cell holding `value`; text is always text (a room id like '=A1' never becomes a formula)."""
-    c = ws.cell(row=row, column=column, value=value)
+    c = put(ws, row=row, column=column, value=value)
     if isinstance(value, str):
         c.data_type = "s"
     return c
@@ -707,7 +709,7 @@ def verification_sheets(wb: Workbook, sim: dict) -> None:
     par = sim.get("parameters", {})
     reach = float(par.get("reach_s", 60.0))
     ws = wb.create_sheet("Verification")
-    ws.cell(row=1, column=1, value="Verification: the plan replayed in a pedestrian simulation").font = TITLE_FONT
+    put(ws, row=1, column=1, value="Verification: the plan replayed in a pedestrian simulation").font = TITLE_FONT
     note = (f"{par.get('engine', 'JuPedSim')}, model {par.get('model', '')}, {par.get('seeds', '')} seed(s) per "
             f"scenario (the worst shown), walking speed {par.get('speed_m_s', '')} m/s"
             + (f" (standard deviation {par.get('speed_sd_m_s')} m/s)" if par.get("speed_sd_m_s") else "")
@@ -735,7 +737,7 @@ def verification_sheets(wb: Workbook, sim: dict) -> None:
         row += 1
     row += 1
     late = sim.get("late_rooms", [])
-    ws.cell(row=row, column=1, value=f"Rooms whose last resident arrived after {reach:.0f} s: {len(late)}").font = SUB_FONT
+    put(ws, row=row, column=1, value=f"Rooms whose last resident arrived after {reach:.0f} s: {len(late)}").font = SUB_FONT
     row += 1
     _header(ws, row, ["Room", "Scenario", "Safe room", "Late by (s)", "Cause", "Late residents (all seeds)",
                       "Waiting at own door (s)", "In corridors (s)", "At the safe-room door (s)", "On stairs (s)"])
@@ -748,7 +750,7 @@ def verification_sheets(wb: Workbook, sim: dict) -> None:
         for j, v in enumerate(vals, 1):
             _text(ws, row, j, v)
     row += 2
-    ws.cell(row=row, column=1, value="Every walking assignment: predicted and simulated arrival (s, over all seeds)"
+    put(ws, row=row, column=1, value="Every walking assignment: predicted and simulated arrival (s, over all seeds)"
             ).font = SUB_FONT
     row += 1
     _header(ws, row, ["Room", "Scenario", "Safe room", "Residents", "Predicted (s)", "First (s)", "Median (s)",
@@ -940,23 +942,23 @@ def _modes_sentence(station: Station, plan: dict) -> str:
 def _displacement_section(ws: Worksheet, r: int, station: Station, plan: dict) -> int:
     """Summary rows: modes per kind, and who is displaced by sector and where they go. Returns the next row."""
     d = displacement_summary(station, plan)
-    ws.cell(row=r, column=1, value="Conversion modes and displacement").font = SUB_FONT
+    put(ws, row=r, column=1, value="Conversion modes and displacement").font = SUB_FONT
     r += 1
     _header_row(ws, r, ["Kind", "Mode", "Rooms converted", "Residents sheltering in place", "Residents displaced"])
     r += 1
     for row in d["modes"].itertuples(index=False):
-        ws.cell(row=r, column=1, value=str(row.kind))
-        ws.cell(row=r, column=2, value=str(row.mode))
-        ws.cell(row=r, column=3, value=int(row.rooms)).number_format = "#,##0"
-        ws.cell(row=r, column=4, value=int(row.residents_in_place)).number_format = "#,##0"
-        ws.cell(row=r, column=5, value=int(row.residents_moved)).number_format = "#,##0"
+        put(ws, row=r, column=1, value=str(row.kind))
+        put(ws, row=r, column=2, value=str(row.mode))
+        put(ws, row=r, column=3, value=int(row.rooms)).number_format = "#,##0"
+        put(ws, row=r, column=4, value=int(row.residents_in_place)).number_format = "#,##0"
+        put(ws, row=r, column=5, value=int(row.residents_moved)).number_format = "#,##0"
         r += 1
     r += 1
-    ws.cell(row=r, column=1, value="Who is displaced, by sector, and where they go").font = SUB_FONT
+    put(ws, row=r, column=1, value="Who is displaced, by sector, and where they go").font = SUB_FONT
     r += 1
     bs = d["by_sector"]
     if not len(bs):
-        ws.cell(row=r, column=1, value=(
+        put(ws, row=r, column=1, value=(
             "Nobody is displaced." + (" There is no spare bed on the station to move anyone into."
                                       if d["spare_beds"] == 0 else "")
             + " See the Displacement sheet for what moving people would change."))
@@ -964,15 +966,15 @@ def _displacement_section(ws: Worksheet, r: int, station: Station, plan: dict) -
     _header_row(ws, r, ["From sector", "To sector", "Residents", "Rooms they leave", "Rooms they move to"])
     r += 1
     for row in bs.itertuples(index=False):
-        ws.cell(row=r, column=1, value=str(row.from_sector))
-        ws.cell(row=r, column=2, value=str(row.to_sector))
-        ws.cell(row=r, column=3, value=int(row.residents)).number_format = "#,##0"
-        ws.cell(row=r, column=4, value=int(row.rooms_from)).number_format = "#,##0"
-        ws.cell(row=r, column=5, value=int(row.rooms_to)).number_format = "#,##0"
+        put(ws, row=r, column=1, value=str(row.from_sector))
+        put(ws, row=r, column=2, value=str(row.to_sector))
+        put(ws, row=r, column=3, value=int(row.residents)).number_format = "#,##0"
+        put(ws, row=r, column=4, value=int(row.rooms_from)).number_format = "#,##0"
+        put(ws, row=r, column=5, value=int(row.rooms_to)).number_format = "#,##0"
         r += 1
-    ws.cell(row=r, column=1, value="Total").font = TOTAL_FONT
-    ws.cell(row=r, column=3, value=int(bs["residents"].sum())).font = TOTAL_FONT
-    ws.cell(row=r, column=3).number_format = "#,##0"
+    put(ws, row=r, column=1, value="Total").font = TOTAL_FONT
+    put(ws, row=r, column=3, value=int(bs["residents"].sum())).font = TOTAL_FONT
+    put(ws, row=r, column=3).number_format = "#,##0"
     return r + 2
 
 
@@ -981,13 +983,13 @@ def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataF
     ws = wb.create_sheet("Displacement")
     cur = station.params.currency
     d = displacement_summary(station, plan)
-    ws.cell(row=1, column=1, value="What does moving residents out of their homes buy?").font = TITLE_FONT
+    put(ws, row=1, column=1, value="What does moving residents out of their homes buy?").font = TITLE_FONT
     intro = (f"Today's displacement: {d['today']:,} residents live in the rooms with beds this plan converts "
              "(earlier proposals counted them all as relocated). Each row is the least cost of a plan that "
              "shelters everyone when at most that many residents may be moved out of repurposed rooms into spare "
              f"beds (the rest are hardened in place, dual use). Spare beds on the station: {d['spare_beds']:,}. "
              f"The proposal itself moves {d['moved']:,}.")
-    c = ws.cell(row=2, column=1, value=intro)
+    c = put(ws, row=2, column=1, value=intro)
     c.alignment = Alignment(wrap_text=True, vertical="top")
     ws.merge_cells("A2:I2")
     ws.row_dimensions[2].height = 75
@@ -997,11 +999,11 @@ def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataF
     _header(ws, hr, labels, height=45)
     df = tradeoff if tradeoff is not None else pd.DataFrame(columns=TRADEOFF_COLUMNS)
     if not len(df):
-        ws.cell(row=hr + 1, column=1, value="(no trade-off was computed with this proposal: planner propose computes it)")
+        put(ws, row=hr + 1, column=1, value="(no trade-off was computed with this proposal: planner propose computes it)")
     fmts = ["0%", "#,##0", _money_fmt(cur), "#,##0", "#,##0", "#,##0", None, "0.00%", None]
     for i, rec in enumerate(df[TRADEOFF_COLUMNS].itertuples(index=False), start=hr + 1):
         for j, (v, f) in enumerate(zip(rec, fmts), start=1):
-            cell = ws.cell(row=i, column=j, value=_py(v))
+            cell = put(ws, row=i, column=j, value=_py(v))
             if f:
                 cell.number_format = f
     last = hr + len(df)
@@ -1035,21 +1037,21 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     sr: pd.DataFrame = safe["table"]
     tot = plan.get("totals", {})
     money = _money_fmt(cur)
-    ws.cell(row=1, column=1, value=f"Safe-room construction proposal: {station.title}"
+    put(ws, row=1, column=1, value=f"Safe-room construction proposal: {station.title}"
             ).font = TITLE_FONT
-    ws.cell(row=2, column=1, value=(f"Planned {plan.get('created', '')} with planner {plan.get('planner_version', '')}"
+    put(ws, row=2, column=1, value=(f"Planned {plan.get('created', '')} with planner {plan.get('planner_version', '')}"
                                     f"; objective {plan.get('objective', p.objective)}; reach {p.reach_s:.0f} s at {p.walk_speed_m_s} m/s."
                                     )).font = Font(italic=True, color="595959")
     # recommendation
-    ws.cell(row=4, column=1, value="Recommendation").font = SUB_FONT
-    rec = ws.cell(row=5, column=1, value=recommendation(station, plan, sr))
+    put(ws, row=4, column=1, value="Recommendation").font = SUB_FONT
+    rec = put(ws, row=5, column=1, value=recommendation(station, plan, sr))
     rec.alignment = Alignment(wrap_text=True, vertical="top")
     ws.merge_cells("A5:F5")
     ws.row_dimensions[5].height = 150
     # key figures (live where they come from the cost model)
     r = 7
-    ws.cell(row=r, column=1, value="Key figures").font = SUB_FONT
-    ws.cell(row=r, column=2, value=(
+    put(ws, row=r, column=1, value="Key figures").font = SUB_FONT
+    put(ws, row=r, column=2, value=(
         "Costs, labour and days are live formulas: edit a unit cost on the Assumptions sheet and they follow. "
         "The choice of rooms does not change: for a new plan at another budget, run make whatif BUDGET=X."
     )).font = Font(italic=True, color="595959")
@@ -1089,28 +1091,28 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
                         f'=IF(ISNUMBER({budget_ref}),MAX(0,B{full_row}-{budget_ref}),"")',
                         max(0.0, float(full) - budget_v) if budget_v is not None else "", money, "full coverage - budget"))
     for label, v, cached, fmt, note in figures:
-        ws.cell(row=r, column=1, value=label)
+        put(ws, row=r, column=1, value=label)
         c = _fcell(ws, r, 2, v, cached, fmt)
         c.font = TOTAL_FONT
-        ws.cell(row=r, column=3, value=note).font = Font(italic=True, color="595959")
+        put(ws, row=r, column=3, value=note).font = Font(italic=True, color="595959")
         r += 1
     # people sheltered per scenario
     r += 1
-    ws.cell(row=r, column=1, value="People sheltered per occupancy scenario").font = SUB_FONT
+    put(ws, row=r, column=1, value="People sheltered per occupancy scenario").font = SUB_FONT
     r += 1
     _header_row(ws, r, ["Scenario", "Residents", "Sheltered", "Share", "Unsheltered"])
     r += 1
     for s, v in tot.get("scenarios", {}).items():
         res, sh = int(v.get("residents", 0)), int(v.get("sheltered", 0))
-        ws.cell(row=r, column=1, value=s)
-        ws.cell(row=r, column=2, value=res).number_format = "#,##0"
-        ws.cell(row=r, column=3, value=sh).number_format = "#,##0"
+        put(ws, row=r, column=1, value=s)
+        put(ws, row=r, column=2, value=res).number_format = "#,##0"
+        put(ws, row=r, column=3, value=sh).number_format = "#,##0"
         _fcell(ws, r, 4, f"=IF(B{r}>0,C{r}/B{r},1)", sh / res if res > 0 else 1, "0.0%")
         _fcell(ws, r, 5, f"=B{r}-C{r}", res - sh, "#,##0")
         r += 1
     # phase 1 vs full
     r += 1
-    ws.cell(row=r, column=1, value="Phases").font = SUB_FONT
+    put(ws, row=r, column=1, value="Phases").font = SUB_FONT
     r += 1
     _header_row(ws, r, ["Phase", "Rooms", "Cost", "Crew-days", "End day"])
     r += 1
@@ -1118,7 +1120,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     for i, k in enumerate(phase_info["phases"]):
         pr_ = first + i
         pv = phase_info["values"].get(k, {})
-        ws.cell(row=r, column=1, value=phase_info["names"][k])
+        put(ws, row=r, column=1, value=phase_info["names"][k])
         _fcell(ws, r, 2, f"=Phases!C{pr_}", pv.get("rooms"), "0")
         _fcell(ws, r, 3, f"=Phases!F{pr_}", pv.get("cost"), money)
         _fcell(ws, r, 4, f"=Phases!I{pr_}", pv.get("crew_days"), '#,##0.0 "d"')
@@ -1128,29 +1130,29 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     r += 1
     r = _displacement_section(ws, r, station, plan)
     # rooms by kind and sector
-    ws.cell(row=r, column=1, value="Safe rooms by kind and sector").font = SUB_FONT
+    put(ws, row=r, column=1, value="Safe rooms by kind and sector").font = SUB_FONT
     r += 1
     if len(sr):
         piv = pd.crosstab(sr["kind"], sr["sector"].astype(str))
         _header_row(ws, r, ["Kind"] + [f"Sector {c}" for c in piv.columns] + ["All"])
         r += 1
         for kind, row in piv.iterrows():
-            ws.cell(row=r, column=1, value=str(kind))
+            put(ws, row=r, column=1, value=str(kind))
             for j, v in enumerate(row.tolist(), start=2):
-                ws.cell(row=r, column=j, value=int(v))
-            ws.cell(row=r, column=len(piv.columns) + 2, value=int(row.sum())).font = TOTAL_FONT
+                put(ws, row=r, column=j, value=int(v))
+            put(ws, row=r, column=len(piv.columns) + 2, value=int(row.sum())).font = TOTAL_FONT
             r += 1
     else:
-        ws.cell(row=r, column=1, value="(no safe rooms in this plan)")
+        put(ws, row=r, column=1, value="(no safe rooms in this plan)")
         r += 1
     # solver
     r += 1
-    ws.cell(row=r, column=1, value="Solver").font = SUB_FONT
+    put(ws, row=r, column=1, value="Solver").font = SUB_FONT
     r += 1
     sol = plan.get("solver", {})
     for key in ("name", "version", "status", "objective", "bound", "gap", "seconds"):
-        ws.cell(row=r, column=1, value=key)
-        c = ws.cell(row=r, column=2, value=_py(sol.get(key)) if not isinstance(sol.get(key), (list, dict)) else
+        put(ws, row=r, column=1, value=key)
+        c = put(ws, row=r, column=2, value=_py(sol.get(key)) if not isinstance(sol.get(key), (list, dict)) else
                     str(sol.get(key)))
         if key == "gap" and isinstance(sol.get(key), (int, float)):
             c.number_format = "0.00%"
@@ -1162,12 +1164,12 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     notes = plan.get("notes") or []
     if notes:
         r += 1
-        ws.cell(row=r, column=1, value="Notes").font = SUB_FONT
+        put(ws, row=r, column=1, value="Notes").font = SUB_FONT
         for n_ in notes:
             r += 1
-            ws.cell(row=r, column=1, value=str(n_))
+            put(ws, row=r, column=1, value=str(n_))
     # contents, with links to the other sheets
-    ws.cell(row=7, column=8, value="In this workbook").font = SUB_FONT
+    put(ws, row=7, column=8, value="In this workbook").font = SUB_FONT
     contents = [(SAFE_SHEET, "one row per safe room: what it costs (live formulas), labour, phase"),
                 ("Coverage", "one row per occupied room: its safe room and walking time per scenario"),
                 ("Phases", "what is built when, what it costs, who is sheltered at the end of each phase"),
@@ -1176,10 +1178,10 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
                 (ASSUMPTIONS, "every parameter with its unit and source; edit the yellow cells"),
                 ("Map", "one map per deck: safe rooms, walking times")]
     for i, (sheet, what) in enumerate(contents, start=8):
-        c = ws.cell(row=i, column=8, value=sheet)
+        c = put(ws, row=i, column=8, value=sheet)
         c.hyperlink = f"#{quote_sheetname(sheet)}!A1"
         c.font = Font(color="0563C1", underline="single")
-        ws.cell(row=i, column=9, value=what).font = Font(color="595959")
+        put(ws, row=i, column=9, value=what).font = Font(color="595959")
     _widths(ws, [44, 20, 20, 16, 14, 14, 12, 16, 12, 12])
     _print_setup(ws)
     ws.sheet_view.showGridLines = False
@@ -1187,7 +1189,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
 
 def _header_row(ws: Worksheet, row: int, labels: list[str]) -> None:
     for j, lab in enumerate(labels, 1):
-        c = ws.cell(row=row, column=j, value=lab)
+        c = put(ws, row=row, column=j, value=lab)
         c.fill, c.font = HEADER_FILL, HEADER_FONT
         c.alignment = Alignment(horizontal="center")
 
@@ -1253,8 +1255,9 @@ def _inject_cached(path: Path, cache: dict[str, dict[str, Any]],
 def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame, sites: pd.DataFrame,
                    reach: ReachTable | None = None, sweep: pd.DataFrame | None = None,
                    map_png: Path | list[Path] | None = None, tradeoff: pd.DataFrame | None = None,
-                   simulation: dict | None = None) -> Path:
-    """Write the proposal workbook to `path` (a temporary name in the same folder, then moved into place).
+                   simulation: dict | None = None, overwrite: bool = False) -> Path:
+    """Write the proposal workbook to `path` (a temporary name in the same folder, then moved into place;
+    an existing entry at `path` is an `OutputError` unless `overwrite`).
 
     `plan`: the plan.json dict; `costs`: `planner.costs.site_costs`; `sites`: candidate sites;
     `reach`: ReachTable (for "safe rooms in reach"), `sweep`: budget sweep table, `map_png`: map(s),
@@ -1287,17 +1290,10 @@ def write_workbook(path: Path, station: Station, plan: dict, costs: pd.DataFrame
     wb.calculation.fullCalcOnLoad = True
     wb.properties.title = f"Safe-room proposal {station.title}"
     wb.properties.creator = "safe-room planner"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
-        try:
-            wb.save(tmp)
-            _inject_cached(Path(tmp), wb.cached, wb.bodies)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"{path}: the workbook cannot be written ({exc}). "
-                          "Fix: close it if it is open in a spreadsheet, and check the folder is writable") from None
+
+    def save(tmp: Path) -> None:
+        wb.save(tmp)
+        _inject_cached(tmp, wb.cached, wb.bodies)
+
+    write_atomic(path, save, overwrite=overwrite, what="workbook")
     return path

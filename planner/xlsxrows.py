@@ -23,6 +23,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import IllegalCharacterError
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.cells import safe_text
+
 
 @dataclass
 class Column:
@@ -37,6 +39,9 @@ class Column:
     style: int = 0
     cached: Sequence[Any] | None = None
     keep_empty: bool = False
+    formula: bool = False
+    """The column's texts are formulas the planner made (a text starting with "="); in any other
+    column every text is input text, written as text through `planner.cells.safe_text`."""
 
 
 def style_id(ws: Worksheet, number_format: str | None = None, fill: Any = None, font: Any = None) -> int:
@@ -75,7 +80,7 @@ def _cached(v: Any) -> tuple[str, str]:
     return ' t="str"', _text(str(v))
 
 
-def _cell(ref: str, s: str, v: Any, cached: Any, keep_empty: bool) -> str:
+def _cell(ref: str, s: str, v: Any, cached: Any, keep_empty: bool, formula: bool = False) -> str:
     """One ``<c>`` element; `s` is the style attribute ('' or ' s="N"')."""
     if v is None or v == "":
         if v is None and not (keep_empty and s):
@@ -87,6 +92,10 @@ def _cell(ref: str, s: str, v: Any, cached: Any, keep_empty: bool) -> str:
         return f'<c r="{ref}"{s} t="n"><v>{"%.16g" % v}</v></c>'
     if not isinstance(v, str):
         raise ValueError(f"Cannot convert {v!r} to Excel")
+    if not formula:  # input text: always a text cell, never a formula or an error code
+        v = safe_text(v)
+        space = ' xml:space="preserve"' if v != v.strip() else ""
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_text(v)}</t></is></c>'
     v = _string(v)
     if len(v) > 1 and v[0] == "=":
         if cached is None:
@@ -107,7 +116,7 @@ def render(first_row: int, columns: Sequence[Column]) -> str:
     for i in range(n):
         r = first_row + i
         cells = "".join(_cell(f"{L}{r}", s, c.values[i], c.cached[i] if c.cached is not None else None,
-                              c.keep_empty) for L, s, c in spec)
+                              c.keep_empty, c.formula) for L, s, c in spec)
         out.append(f'<row r="{r}">{cells}</row>')
     return "".join(out)
 

@@ -216,7 +216,7 @@ def test_cache_round_trip(tmp_path, monkeypatch):
     cache = default_cache_dir()
     assert cache == tmp_path / "cache" / "reach"
     a = reach_table(station, cache_dir=cache)
-    files = list(cache.glob("*.pkl.gz"))
+    files = list(cache.glob("*.npz"))
     assert len(files) == 1 and a.key in files[0].name
     b = reach_table(station, cache_dir=cache)
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
