@@ -55,7 +55,7 @@ import pandas as pd
 from openpyxl import Workbook
 
 from planner.cells import put
-from planner.errors import InfeasibleError, InputError, SolverError
+from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
 from planner.files import staged_folder, write_atomic
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
@@ -243,9 +243,22 @@ def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | N
     return res
 
 
+def required_cost(costs: pd.DataFrame, require: Sequence[str]) -> float:
+    """What the required rooms cost to convert (currency; existing safe rooms cost nothing): no plan
+    is cheaper, so no budget below it has a plan."""
+    if not len(require) or "total_cost" not in costs:
+        return 0.0
+    c = costs["total_cost"].astype(float)
+    c.index = c.index.astype(str)
+    return float(c.reindex([str(r) for r in require]).fillna(0.0).sum())
+
+
 def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
-                full_cover_cost: float | None = None, reach: ReachTable | None = None) -> list[float]:
-    """`steps` budgets (currency) from the cheapest single conversion up to the full-cover cost.
+                full_cover_cost: float | None = None, reach: ReachTable | None = None, floor: float = 0.0) -> list[float]:
+    """`steps` budgets (currency) from the cheapest plan up to the full-cover cost.
+
+    The cheapest plan converts the cheapest room, or the required rooms when some are required:
+    `floor` is their cost (`required_cost`; from a Station it is computed), and no budget is below it.
 
     From a Station the full-cover cost is solved (cover-all without budget) unless given; from a
     costs DataFrame (`site_costs`) without `full_cover_cost`, the top is the cost of converting every
@@ -262,14 +275,16 @@ def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
         if full_cover_cost is None:
             fc = full_cover_plan(station, reach)
             full_cover_cost = None if fc is None else float(fc["plan"]["totals"]["cost"])
+        floor = max(floor, required_cost(costs, station.params.require))
     else:
         costs = station_or_costs
     c = costs["total_cost"].astype(float)
     pos = c[c > 0]
     if pos.empty:
-        return [0.0]
+        return [_round_up(floor)]
     hi = float(full_cover_cost) if full_cover_cost is not None else float(pos.sum())
-    lo = min(float(pos.min()), hi)
+    hi = max(hi, floor)
+    lo = max(min(float(pos.min()), hi), floor)
     if steps == 1 or hi <= lo:
         return [_round_up(hi)]
     grid = np.linspace(lo, hi, steps)
@@ -376,18 +391,21 @@ def enforce_monotone(budgets: Sequence[float], candidates: dict[int, list[dict]]
     kept: list[dict] = []
     for i, b in enumerate(budgets):
         pool.extend(candidates.get(i, []))
-        floor = _sheltered(kept[-1]["plan"], scenarios) if kept else None
+        last = [k for k in kept if k["plan"] is not None][-1:]
+        floor = _sheltered(last[0]["plan"], scenarios) if last else None
         best = None
-        for c in pool + (kept[-1:] if kept else []):
+        for c in pool + last:
             if floor is not None and (_sheltered(c["plan"], scenarios) < floor).any():
                 continue
             if float(c["plan"]["totals"]["cost"]) > b + 1e-6:
                 continue
             if best is None or _key(c) > _key(best):
                 best = c
-        if best is None:
-            raise SolverError(f"no plan was found at the budget {_fmt_budget(b)} (nor at any smaller budget); "
-                              "raise the time limit (sweep_time_limit_s) or try --solver cbc")
+        if best is None:  # say so in this row and keep going: a what-if point never takes the sweep down
+            kept.append({"budget": b, "plan": None, "chosen": [], "weighted": float("nan"), "seconds": 0.0,
+                         "source": "no plan",
+                         "error": f"no plan was found at the budget {_fmt_budget(b)} (nor at any smaller budget)"})
+            continue
         if best["budget"] != b:
             best = _relabel(best, b, f"carried from budget {_fmt_budget(best['budget'])}")
             best["weighted"] = _weighted(best["plan"], weight)
@@ -397,6 +415,11 @@ def enforce_monotone(budgets: Sequence[float], candidates: dict[int, list[dict]]
 
 def _row(res: dict, scen: Sequence[str]) -> dict:
     plan = res["plan"]
+    if plan is None:  # a budget without a plan: the row says why
+        return {"budget": float(res["budget"]), "cost": np.nan, "rooms": np.nan,
+                **{f"sheltered_{sc}": np.nan for sc in scen}, **{f"share_{sc}": np.nan for sc in scen},
+                "max_walk_s": np.nan, "gap": np.nan, "status": str(res.get("error") or "no plan"), "seconds": 0.0,
+                "objective": "", "source": res.get("source", "no plan"), "weighted_sheltered": np.nan, "chosen": []}
     t = plan["totals"]
     s = plan.get("solver", {})
     row: dict[str, Any] = {"budget": float(res["budget"]), "cost": float(t["cost"]),
@@ -459,6 +482,15 @@ def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: i
                 "chosen": sorted(str(s) for s in chosen),
                 "seconds": float(plan.get("solver", {}).get("seconds", 0.0)), "error": None}
 
+    try:
+        return _quick_sweep(run, known, n, time_limit_s, workers)
+    except (PlannerError, ValueError, KeyError, ArithmeticError) as exc:  # the what-if never takes the proposal down
+        log(f"[planner] budget what-if failed ({exc}); the proposal is written without it")
+        return pd.DataFrame([{"budget": np.nan, "status": f"the budget what-if failed: {exc}"}])
+
+
+def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int, time_limit_s: float,
+                 workers: int | None) -> pd.DataFrame:
     fc = None
     if run.plan.get("objective") == "cover-all" and run.full_cover_cost is None:
         fc = known(run.plan, list(run.solution.chosen))
@@ -467,7 +499,8 @@ def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: i
     if fc is None:
         fc = full_cover_plan(run.station, run.reach, time_limit_s)
     fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
-    budgets = budget_grid(run.costs, n, full_cover_cost=fcc)
+    budgets = budget_grid(run.costs, n, full_cover_cost=fcc,
+                          floor=required_cost(run.costs, run.station.params.require))
     table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
                   full_cover=fc)
     return whatif_table(table)
@@ -567,16 +600,19 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     else:
         full_cover = full_cover_plan(station, reach, tl)
         fcc = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
-        bs = budget_grid(costs, steps, full_cover_cost=fcc)
+        bs = budget_grid(costs, steps, full_cover_cost=fcc, floor=required_cost(costs, station.params.require))
         log(f"[planner] budgets: {', '.join(_fmt_budget(b) for b in bs)} {station.params.currency}")
     res = run_sweep(station, bs, workers=workers, scheduler=scheduler, reach=reach, time_limit_s=tl,
                     full_cover=full_cover)
     table = res.table
     cur = station.params.currency
     for r in table.itertuples(index=False):
+        if not np.isfinite(r.cost):
+            log(f"[planner]   budget {r.budget:>14,.0f} {cur}: {r.status}")
+            continue
         shel = ", ".join(f"{c[len('sheltered_'):]} {getattr(r, c):,}" for c in table.columns
                          if c.startswith("sheltered_"))
-        log(f"[planner]   budget {r.budget:>14,.0f} {cur}: cost {r.cost:>14,.0f}, {r.rooms:4d} rooms, {shel}")
+        log(f"[planner]   budget {r.budget:>14,.0f} {cur}: cost {r.cost:>14,.0f}, {int(r.rooms):4d} rooms, {shel}")
 
     out_root = Path(out_root)
     when = datetime.now(timezone.utc)
@@ -596,7 +632,8 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
             "rows": table.to_dict(orient="records")})
         (tmp / "plans").mkdir()
         for b, plan in zip(table["budget"], res.plans):
-            write_json_atomic(tmp / "plans" / f"plan-{b:.0f}.json", plan)
+            if plan is not None:  # a budget without a plan: its row in the table says why
+                write_json_atomic(tmp / "plans" / f"plan-{b:.0f}.json", plan)
         plot_sweep(table, tmp / "budget-coverage.png", title=f"{station.title}: budget vs coverage",
                    currency=cur, full_cover_cost=res.full_cover_cost)
         write_sweep_workbook(tmp / f"sweep-{_slug(station.name)}.xlsx", table, station, res.full_cover_cost)

@@ -255,3 +255,43 @@ def test_reach_workers_die_with_their_parent(tmp_path, sig):
     while any(_alive(p) for p in pids) and time.time() - t0 < 10:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids)
+
+
+# ------------------------------------------------------------------ require and the what-if sweep
+def test_required_room_no_longer_breaks_the_proposal(tiny, tmp_path):
+    """A required room used to make every proposal fail after the solve: the what-if budget grid began
+    below its cost and the monotone sweep raised."""
+    out = tmp_path / "reports"
+    assert main(["--quiet", "propose", str(tiny), "--require", "R4", "--out", str(out), "--whatif-budgets", "4"]) == 0
+    (folder,) = out.iterdir()
+    plan = json.loads((folder / "plan.json").read_text())
+    assert "R4" in {r["room_id"] for r in plan["safe_rooms"]}
+
+
+def test_budget_grid_starts_at_the_cost_of_what_is_required():
+    import pandas as pd
+
+    from planner.sweep import budget_grid, required_cost
+
+    costs = pd.DataFrame({"total_cost": [100.0, 250.0, 900.0, 0.0]}, index=["A", "B", "C", "E"])
+    assert required_cost(costs, ["C", "E"]) == 900.0
+    grid = budget_grid(costs, 4, full_cover_cost=1500.0, floor=required_cost(costs, ["C", "E"]))
+    assert grid[0] == 900.0 and grid[-1] == 1500.0
+
+
+def test_a_budget_without_a_plan_is_a_row_not_a_failure():
+    import pandas as pd
+
+    from planner.sweep import _row, enforce_monotone
+
+    def res(b: float, cost: float, n: int) -> dict:
+        plan = {"totals": {"cost": cost, "scenarios": {"night": {"sheltered": n, "share": n / 10}}},
+                "safe_rooms": [], "solver": {}}
+        return {"budget": b, "plan": plan, "chosen": [], "weighted": float(n), "seconds": 0.0}
+
+    kept = enforce_monotone([100.0, 500.0, 900.0], {1: [res(500.0, 480.0, 4)], 2: [res(900.0, 880.0, 9)]},
+                            ["night"], pd.Series(dtype=float))
+    assert kept[0]["plan"] is None and "no plan" in kept[0]["error"]
+    assert [k["plan"]["totals"]["cost"] for k in kept[1:]] == [480.0, 880.0]
+    row = _row(kept[0], ["night"])
+    assert "no plan was found at the budget 100" in row["status"]
