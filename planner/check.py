@@ -1,7 +1,12 @@
 """Independent plan checker: re-read the inputs and a plan.json, recompute, name every breach.
 
-The checker never imports the optimiser (`planner.model`, `planner.model.heuristic`):
-it recomputes from the station's files and the plan's own parameters
+The checker never imports the optimiser (`planner.model`, `planner.model.heuristic`) and
+trusts nothing in the plan: it judges the plan against the station's own parameters
+(its scenario.toml plus the overrides given to `planner check` on the command line),
+reports every difference between the plan's recorded parameters and those as a
+`parameters` breach (a plan that says "reach 70 s" or "no door queue" is caught
+even when it would hold under its own words), and recomputes walks without the
+planner's reach cache (`reach_table(..., cache=False)`). From the inputs it recomputes
 
 - walking times (the reach table of `planner.network`): every assignment's
   walk is within the reach time and matches the recomputed walk within 0.5 s;
@@ -28,7 +33,6 @@ it recomputes from the station's files and the plan's own parameters
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -75,7 +79,9 @@ def format_breaches(breaches: list[Breach]) -> str:
 
 # ------------------------------------------------------------------ helpers
 def plan_parameters(plan: dict, fallback: Parameters) -> Parameters:
-    """The Parameters recorded in the plan (unknown keys ignored); `fallback` fills what is missing."""
+    """The Parameters recorded in the plan (unknown keys ignored); `fallback` fills what is missing.
+
+    For reading and reporting only: `check_plan` never judges a plan by them."""
     raw = plan.get("parameters") or {}
     names = {f.name for f in fields(Parameters)}
     kw: dict[str, Any] = {k: v for k, v in raw.items() if k in names}
@@ -85,6 +91,61 @@ def plan_parameters(plan: dict, fallback: Parameters) -> Parameters:
         if isinstance(v, str) and v in ("inf", "-inf"):
             kw[k] = float(v)
     return fallback.replace(**kw)
+
+
+_UNORDERED = ("candidate_kinds", "protect", "require", "scenarios")
+"""Parameters that are sets: the order of their items is no difference."""
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b or math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    return a == b
+
+
+def parameter_breaches(plan: dict, p: Parameters) -> list[Breach]:
+    """Every difference between the parameters recorded in `plan` and the station's `p`, as breaches.
+
+    A parameter missing from the plan, one the planner does not know, and the plan's top-level
+    `objective` are compared too."""
+    from planner.plan import jsonable
+
+    raw = plan.get("parameters")
+    if not isinstance(raw, dict):
+        return [Breach("parameters", "plan parameters", "are missing or not a table: the plan cannot be "
+                                                        "shown to be made for this station's parameters")]
+    want = jsonable(p.to_dict())
+    out: list[Breach] = []
+    for name, v in want.items():
+        if name not in raw:
+            out.append(Breach("parameters", f"parameter {name}",
+                              f"is missing from the plan; the station's is {v!r}"))
+            continue
+        got = raw[name]
+        if name in _UNORDERED and isinstance(got, list) and isinstance(v, list):
+            same = sorted(map(str, got)) == sorted(map(str, v))
+        else:
+            same = _same_value(got, v)
+        if not same:
+            out.append(Breach("parameters", f"parameter {name}",
+                              f"the plan was made with {got!r}, the station's is {v!r}. Fix: plan again with "
+                              "the station's parameters, or give check the same overrides (e.g. --budget, "
+                              "--reach-s, --scenario) if they are intended"))
+    for name in sorted(set(raw) - set(want)):
+        out.append(Breach("parameters", f"parameter {name}", "is not a parameter of this planner"))
+    objective = plan.get("objective", raw.get("objective"))
+    if objective != p.objective:
+        out.append(Breach("parameters", "objective",
+                          f"the plan's objective is {objective!r}, the station's is {p.objective!r}"
+                          + (" (a budget-limited plan leaves people out: check it with --objective max-cover "
+                             "if full coverage is unaffordable)" if objective == "max-cover" else "")))
+    return out
 
 
 def recompute_capacity(area_m2: np.ndarray, p: Parameters) -> np.ndarray:
@@ -136,14 +197,16 @@ def _num(s: pd.Series) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- main
-def check_plan(station: Station, plan: dict, reach: ReachTable | None = None,  # noqa: C901  debt: issue 16 (complexity 27)
-               cache_dir: str | Path | None = None) -> list[Breach]:
+def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (complexity 27)
+               reach: ReachTable | None = None) -> list[Breach]:
     """Every breach of `plan` against the station's inputs; empty when the plan holds.
 
     The checker shares no code with the optimiser: it recomputes capacities (persons),
     door flows (persons/s), walking times (s), door queues, costs (currency) and coverage
-    from the inputs and the plan's own parameters (they may differ from the station's
-    scenario file, e.g. a budget override).
+    from the inputs. The station's parameters (`station.params`: its scenario file plus any
+    overrides the caller applied, e.g. `planner check --budget`) are the rules; every
+    difference between them and the plan's recorded parameters is a `parameters` breach
+    (`parameter_breaches`).
 
     Parameters
     ----------
@@ -152,29 +215,20 @@ def check_plan(station: Station, plan: dict, reach: ReachTable | None = None,  #
     plan : dict
         A plan.json dict (`planner.plan.read_plan`, or `PlanRun.plan`).
     reach : ReachTable, optional
-        Walking times computed for the plan's parameters; by default recomputed with
-        `planner.network.reach_table` under the plan's parameters.
-    cache_dir : str or Path, optional
-        Reach-table cache folder for that recomputation (None: no cache).
+        Walking times computed independently of the plan (tests); by default recomputed
+        with `planner.network.reach_table` under the station's parameters, never from the
+        planner's reach cache.
 
     Returns
     -------
     list of Breach
         One entry per breach (kind, where, what); empty when the plan holds.
     """
-    out: list[Breach] = []
-    try:
-        p = plan_parameters(plan, station.params)
-    except (InputError, TypeError) as exc:
-        out.append(Breach("parameters", "plan parameters", f"cannot be read ({exc}); the station's are used"))
-        p = station.params
-    scen = list(p.scenarios) if p.scenarios else list(station.scenarios)
-    missing_cols = [s for s in scen if s not in station.residents.columns]
-    if missing_cols:
-        out.append(Breach("scenario", ", ".join(missing_cols), "the plan's scenarios are not columns of the residents table"))
-        scen = [s for s in scen if s not in missing_cols]
-    st = dataclasses.replace(station, params=p, scenarios=scen)
-    objective = plan.get("objective") or p.objective
+    out: list[Breach] = parameter_breaches(plan, station.params)
+    p = station.params  # the station's, never the plan's: the plan is judged, not believed
+    scen = list(station.scenarios)
+    st = station
+    objective = p.objective
 
     rooms = st.rooms
     room_ids = rooms["room_id"].astype(str)
@@ -274,7 +328,7 @@ def check_plan(station: Station, plan: dict, reach: ReachTable | None = None,  #
 
     # walking times
     if reach is None:
-        reach = reach_table(st, cache_dir=cache_dir)
+        reach = reach_table(st, cache=False)  # never the planner's cache
     _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
     pairs["room_id"] = pairs["room_id"].astype(str)

@@ -193,15 +193,14 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from planner.check import check_plan, format_breaches
     from planner.plan import read_plan
-    from planner.station import load_station
 
-    station = load_station(args.station, scenario=getattr(args, "scenario", None))
+    station = _load(args)  # the station's own parameters, with the overrides given to check
     plan = read_plan(Path(args.plan))
-    breaches = check_plan(station, plan, cache_dir=_cache_dir(args))
+    breaches = check_plan(station, plan)  # never the planner's cache
     if breaches:
         print(format_breaches(breaches))
         return EXIT_BREACH
-    print(f"{args.plan}: no breaches (capacity, door queues, walking times, budget, coverage all hold).")
+    print(f"{args.plan}: no breaches (parameters, capacity, door queues, walking times, budget, coverage all hold).")
     return EXIT_OK
 
 
@@ -384,10 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the file to write")
     p.set_defaults(func=cmd_export_model)
 
-    p = verb("check", help="independently check a plan.json against the inputs")
+    p = verb("check", help="independently check a plan.json against the inputs",
+             description="Check a plan.json against the station's own parameters (its scenario file plus "
+                         "the options given here); every difference from the plan's parameters is a breach.")
     p.add_argument("station")
     p.add_argument("plan", help="plan.json")
-    p.add_argument("--scenario")
+    p.add_argument("--scenario", help="scenario TOML (path, or name in the station folder)")
+    _model_options(p)
     p.set_defaults(func=cmd_check)
 
     p = station_cmd("propose", "the full construction proposal (workbook, map, plan)")

@@ -114,9 +114,12 @@ def test_unsheltered_with_reason_is_accounted(station):
     a = [("R2", "night", "R1", 2), ("R2", "day", "R1", 1), ("R3", "day", "R1", 3)]
     plan = make_plan(station, a, unsheltered=[("R3", "night", 1, "not sheltered within the budget")])
     plan["parameters"]["objective"] = "max-cover"
-    assert check_plan(station, plan, reach=reach_of()) == []
+    mc = _with(station, station.params.replace(objective="max-cover"))
+    assert check_plan(mc, plan, reach=reach_of()) == []
+    # against the station's own objective (cover-all) the plan's objective is a breach
+    assert kinds(check_plan(station, plan, reach=reach_of())) == {"parameters", "coverage"}
     plan["unsheltered"][0]["reason"] = ""
-    assert "unsheltered" in kinds(check_plan(station, plan, reach=reach_of()))
+    assert "unsheltered" in kinds(check_plan(mc, plan, reach=reach_of()))
 
 
 # ------------------------------------------------------------- tampered plans
@@ -131,14 +134,17 @@ def test_over_capacity_is_named(station):
     assert "over-assigned" in kinds(b)
 
 
-def test_capacity_follows_plan_parameters(station):
-    # same plan, but made with 3.7 m2 per occupant: capacity floor(8.5 / 3.7) = 2 < 4 on day
+def test_capacity_follows_the_station_parameters(station):
+    # the station asks 3.7 m2 per occupant: capacity floor(8.5 / 3.7) = 2 < 4 on day
     p = station.params.replace(area_per_occupant_m2=3.7)
     plan = make_plan(station, VALID, params=p)
     assert plan["safe_rooms"][0]["capacity"] == 2
-    b = check_plan(station, plan, reach=reach_of())
-    assert "capacity" in kinds(b)
-    assert "safe-room-figures" not in kinds(b)
+    b = check_plan(_with(station, p), plan, reach=reach_of())
+    assert kinds(b) == {"capacity"}
+    # a plan made with 1.86 m2 is judged by the station's 3.7 m2, not by its own word
+    b = check_plan(_with(station, p), make_plan(station, VALID), reach=reach_of())
+    assert {"parameters", "capacity", "safe-room-figures"} <= kinds(b)
+    assert any(x.feature == "parameter area_per_occupant_m2" for x in b)
 
 
 def test_walk_over_reach_time_is_named(station):
@@ -166,15 +172,19 @@ def test_over_budget_is_named(station):
     cost = site_cost(station, "R1")
     p = station.params.replace(budget=cost - 100.0)
     plan = make_plan(station, VALID, params=p)
-    b = check_plan(station, plan, reach=reach_of())
+    b = check_plan(_with(station, p), plan, reach=reach_of())
     assert [x.kind for x in b] == ["budget"], b
     assert "over the budget" in b[0].message
 
 
-def test_budget_override_in_plan_is_used(station):
-    # the station's scenario has no budget; the plan was made with one that fits
+def test_budget_override_must_be_given_to_check(station):
+    # the station's scenario has no budget; the plan was made with one that fits: it holds when
+    # check is given the same override, and the difference is named when it is not
     p = station.params.replace(budget=site_cost(station, "R1") + 1.0)
-    assert check_plan(station, make_plan(station, VALID, params=p), reach=reach_of()) == []
+    plan = make_plan(station, VALID, params=p)
+    assert check_plan(_with(station, p), plan, reach=reach_of()) == []
+    b = check_plan(station, plan, reach=reach_of())
+    assert [(x.kind, x.feature) for x in b] == [("parameters", "parameter budget")]
 
 
 def test_cost_tampering_is_named(station):
@@ -227,7 +237,10 @@ def test_door_queue_breach_is_named(tmp_path):
     p = station.params.replace(door_queue=False)
     plan3 = make_plan(station, [("R2", "night", "R1", 8), ("R2", "day", "R1", 8)], walks=walks, params=p)
     plan3["safe_rooms"][0]["door_flow_pps"] = 0.13
-    assert check_plan(station, plan3, reach=reach_of(walks)) == []
+    assert check_plan(_with(station, p), plan3, reach=reach_of(walks)) == []
+    # ... but a plan that merely says "no door queue" is judged with the station's queues
+    b = check_plan(station, plan3, reach=reach_of(walks))
+    assert kinds(b) == {"parameters", "door-queue"}
 
 
 def test_non_candidate_safe_room_is_named(station):
@@ -241,10 +254,15 @@ def test_non_candidate_safe_room_is_named(station):
 
 
 def test_protected_safe_room_is_named(station):
+    p = station.params.replace(protect=["R1"])
     plan = make_plan(station, VALID)
     plan["parameters"]["protect"] = ["R1"]
-    b = check_plan(station, plan, reach=reach_of())
+    b = check_plan(_with(station, p), plan, reach=reach_of())
     assert any(x.kind == "not-candidate" and "protected" in x.message for x in b)
+    # a plan that drops the station's protection is named for it too
+    plan["parameters"]["protect"] = []
+    b = check_plan(_with(station, p), plan, reach=reach_of())
+    assert any(x.kind == "parameters" and x.feature == "parameter protect" for x in b)
 
 
 def test_unknown_safe_room_and_totals(station):
@@ -258,10 +276,10 @@ def test_unknown_safe_room_and_totals(station):
 def test_backup_k2_is_checked(station):
     p = station.params.replace(backup_k=2)
     plan = make_plan(station, VALID, params=p)
-    b = check_plan(station, plan, reach=reach_of())
+    b = check_plan(_with(station, p), plan, reach=reach_of())
     assert {x.feature for x in b if x.kind == "backup"} == {"room R2", "room R3"}
     plan2 = make_plan(station, VALID, safe=("R1", "R4"), params=p)
-    assert check_plan(station, plan2, reach=reach_of()) == []
+    assert check_plan(_with(station, p), plan2, reach=reach_of()) == []
 
 
 def test_existing_room_must_be_in_plan(tmp_path):
@@ -377,7 +395,10 @@ def test_cli_check_exit_codes(station, tmp_path, monkeypatch, capsys):
     path.write_text(json.dumps(plan))
     assert main(["--quiet", "check", str(station.folder), str(path)]) == 1
     out = capsys.readouterr().out
-    assert "[coverage] room R3 (day)" in out and "missing residents" in out and "[budget]" in out
+    assert "[coverage] room R3 (day)" in out and "missing residents" in out
+    # the station has no budget: the plan's budget is itself a breach (the station's rules are used)
+    assert "[parameters] parameter budget: the plan was made with 1.0, the station's is None" in out
+    assert "[budget]" not in out
 
 
 def test_phase_limits_are_checked(station):
@@ -387,17 +408,17 @@ def test_phase_limits_are_checked(station):
     p = station.params.replace(phases=[Phase(name="Phase 1", max_rooms=1, budget=cost1 + 1.0)])
     plan = make_plan(station, VALID, safe=("R1", "R4"), params=p)
     plan["safe_rooms"][1]["phase"] = 2  # the rest: no limits
-    assert check_plan(station, plan, reach=reach_of()) == []
+    assert check_plan(_with(station, p), plan, reach=reach_of()) == []
     plan["safe_rooms"][1]["phase"] = 1
     plan["phases"] = [{"name": "Phase 1"}]  # a phased plan: its phase 1 must hold both limits
-    b = check_plan(station, plan, reach=reach_of())
+    b = check_plan(_with(station, p), plan, reach=reach_of())
     assert any(x.kind == "phase" and "max_rooms 1" in x.message for x in b)
     assert any(x.kind == "phase-budget" and x.feature == "Phase 1" for x in b)
     p2 = station.params.replace(phases=[Phase(name="Quick", max_days=0.01)])
     plan2 = make_plan(station, VALID, params=p2)
-    assert check_plan(station, plan2, reach=reach_of()) == []  # not phased: the whole programme
+    assert check_plan(_with(station, p2), plan2, reach=reach_of()) == []  # not phased: the whole programme
     plan2["phases"] = [{"name": "Quick"}]
-    b2 = check_plan(station, plan2, reach=reach_of())
+    b2 = check_plan(_with(station, p2), plan2, reach=reach_of())
     assert any(x.kind == "phase" and "crew" in x.message for x in b2), b2
 
 

@@ -129,7 +129,8 @@ def test_sweep_monotone_and_checked(station, local_table, budgets):
     import dataclasses
 
     for b, plan in zip(t["budget"], t.attrs["plans"]):
-        st = dataclasses.replace(station, params=station.params.replace(budget=float(b)))
+        st = dataclasses.replace(station, params=station.params.replace(budget=float(b),
+                                                                         objective=plan["objective"]))
         assert check_plan(st, plan) == [], f"budget {b}"
 
 
@@ -182,7 +183,7 @@ def test_generated_station_dask_equals_local_and_plans_check(tmp_path, dask_addr
     except ImportError:
         return
     for b, plan in zip(local["budget"], local.attrs["plans"]):
-        sb = dataclasses.replace(st, params=st.params.replace(budget=float(b)))
+        sb = dataclasses.replace(st, params=st.params.replace(budget=float(b), objective=plan["objective"]))
         assert check_plan(sb, plan) == [], f"budget {b}"
 
 
