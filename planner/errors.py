@@ -49,10 +49,15 @@ class ValidationFailed(PlannerError):
 
     exit_code = EXIT_INPUT
 
+    MAX_LINES = 60
+    """Errors listed one by one in the message; the rest are counted."""
+
     def __init__(self, findings: list) -> None:
         self.findings = findings
         errors = [f for f in findings if getattr(f, "level", "error") == "error"]
-        lines = [f"{len(errors)} error(s) in the station inputs:"] + [f"  - {f}" for f in errors]
+        lines = [f"{len(errors)} error(s) in the station inputs:"] + [f"  - {f}" for f in errors[:self.MAX_LINES]]
+        if len(errors) > self.MAX_LINES:
+            lines.append(f"  ... and {len(errors) - self.MAX_LINES:,} more (fix the ones above first)")
         super().__init__("\n".join(lines))
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
@@ -206,7 +208,7 @@ class Parameters:
     # ---------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "Parameters":
         """A copy with some fields changed (values are type-checked)."""
-        return _checked(dataclasses.replace(self, **changes), "<override>")
+        return _checked(dataclasses.replace(self, **changes), "command-line option (or override)")
 
     def door_flow_pps(self, width_m: float, stairs: str | None = None) -> float:
         """Persons per second through a door of `width_m` metres (0 if narrower than the boundary layers).
@@ -229,7 +231,9 @@ class Parameters:
             value = getattr(self, f.name)
             if f.name == "phases":
                 value = [dataclasses.asdict(p) for p in value]
+            rng = RANGES.get(f.name)
             rows.append({"section": f.metadata.get("section", ""), "name": f.name, "value": value,
+                         "range": rng.words() if rng is not None else "",
                          "unit": f.metadata.get("unit", "").replace("currency", self.currency),
                          "description": f.metadata.get("doc", ""), "source": f.metadata.get("source", "")})
         return rows
@@ -238,6 +242,120 @@ class Parameters:
         """Plain JSON-able dict of every parameter."""
         d = dataclasses.asdict(self)
         return d
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a number: finite, from `lo` to `hi` (each end included unless open)."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, v: float) -> bool:
+        """Is `v` finite and within the range?"""
+        if not math.isfinite(v):
+            return False
+        above = v > self.lo if self.lo_open else v >= self.lo
+        below = v < self.hi if self.hi_open else v <= self.hi
+        return above and below
+
+    def words(self) -> str:
+        """The range for people, e.g. 'more than 0 and at most 3600'."""
+        lo = f"{'more than' if self.lo_open else 'at least'} {self.lo:g}"
+        hi = f"{'less than' if self.hi_open else 'at most'} {self.hi:g}"
+        return f"a finite number {lo} and {hi}"
+
+
+def _r(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> Range:
+    return Range(float(lo), float(hi), lo_open, hi_open)
+
+
+_MONEY = _r(0, 1e12)
+"""Any unit cost (currency): zero or more, and below a trillion."""
+_LABOUR = _r(0, 1e5)
+"""Labour figures (hours per unit)."""
+
+RANGES: dict[str, Range] = {
+    # walking
+    "walk_speed_m_s": _r(0.1, 5.0),            # a slow shuffle to a sprint
+    "reach_s": _r(0, 3600, lo_open=True),
+    "reaction_s": _r(0, 3600),                 # and less than reach_s (checked with it)
+    "stairs_traverse_s": _r(0, 3600),
+    "lift_traverse_s": _r(0, 3600),
+    "boundary_sample_m": _r(0.01, 100),
+    "door_snap_m": _r(0, 1),
+    # doors
+    "door_specific_flow_pps_m": _r(0, 10, lo_open=True),
+    "door_boundary_layer_m": _r(0, 1),
+    "stairs_flow_down_pps_m": _r(0, 10, lo_open=True),
+    "stairs_flow_up_pps_m": _r(0, 10, lo_open=True),
+    "default_door_width_m": _r(0, 20, lo_open=True),  # and wider than two boundary layers
+    # capacity
+    "area_per_occupant_m2": _r(0.1, 100),
+    "volume_per_occupant_m3": _r(0.1, 1000),
+    "clear_height_m": _r(1.0, 50),
+    "deck_height_m": _r(1.0, 100),
+    "life_support_area_m2": _r(0, 1000),
+    "stores_fraction": _r(0, 1, hi_open=True),
+    "min_site_area_m2": _r(0, 1e6),
+    "endurance_h": _r(0, 8760, lo_open=True),   # at most a year
+    "berth_area_m2": _r(0, 1000, lo_open=True),
+    # model
+    "budget": _r(0, 1e15),
+    "backup_k": _r(0, 100),
+    "queue_bin_s": _r(0, 600, lo_open=True),
+    "time_limit_s": _r(0, 1e6, lo_open=True),
+    "sweep_time_limit_s": _r(0, 1e6, lo_open=True),
+    "mip_gap": _r(0, 1),
+    "threads": _r(1, 1024),
+    # simulation (JuPedSim replay)
+    "sim_radius_m": _r(0.1, 0.4),
+    "sim_wall_m": _r(0, 0.6),
+    "sim_time_gap_s": _r(0.1, 3.0),
+    "sim_max_s": _r(0, 3600, lo_open=True),  # and at least reach_s (checked with it)
+    "sim_stall_s": _r(5, 600),
+    "max_displaced": _r(0, 1e9),
+    "cross_sector_move_penalty": _MONEY,
+    # costs
+    **{k: _MONEY for k in ("wall_reinforcement_per_m2", "pressure_door_each", "door_seal_each",
+                           "life_support_fixed", "oxygen_cost_per_kg", "co2_removal_cost_per_kg",
+                           "air_handling_per_l_s", "water_cost_per_l", "food_cost_per_person_day",
+                           "medical_per_occupant", "wheelchair_space_each", "comms_per_room",
+                           "displacement_per_resident", "displacement_per_m2_recreation")},
+    "oxygen_kg_per_person_day": _r(0, 100),
+    "co2_kg_per_person_day": _r(0, 100),
+    "fresh_air_l_s_per_person": _r(0, 1000),
+    "water_l_per_person_day": _r(0, 1000),
+    "occupants_per_wheelchair_space": _r(0, 1e9, lo_open=True),
+    # labour
+    **{k: _LABOUR for k in ("labour_h_per_m2_wall", "labour_h_per_door", "labour_h_per_sealed_door",
+                            "labour_h_life_support", "labour_h_per_occupant", "labour_h_comms")},
+    "crew_size": _r(1, 1000),
+    "shift_h": _r(0, 24, lo_open=True),
+    "shifts_per_day": _r(1, 24),
+    "crews": _r(1, 10000),
+    "crews_per_room_max": _r(1, 1000),
+}
+"""The valid range of every number in `Parameters` (units as the field's): checked in one place,
+`_checked`, for the scenario file, command-line overrides and `Parameters.replace` alike."""
+
+PHASE_RANGES: dict[str, Range] = {
+    "max_rooms": _r(0, 1e6), "max_days": _r(0, 1e5, lo_open=True), "crews": _r(1, 10000),
+    "budget": _r(0, 1e15), "duration_days": _r(0, 1e5, lo_open=True),
+}
+"""The valid range of every number of a `Phase`."""
+
+TEXT_MAX = {"station_title": 200, "currency": 16}
+"""Longest text (characters) of the text parameters."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _range_breach(source: str, feature: str, value: Any, rng: Range, unit: str) -> InputError:
+    unit_words = f" {unit}" if unit and unit not in ("currency",) else ""
+    return InputError(source, feature, f"is {value!r}, outside its valid range",
+                      f"give {rng.words()}{unit_words}")
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -303,23 +421,47 @@ def _checked(p: Parameters, source: str) -> Parameters:
         raise InputError(source, "[model] objective", f"is {p.objective!r}", "use 'cover-all' or 'max-cover'")
     if p.solver not in ("highs", "cbc"):
         raise InputError(source, "[model] solver", f"is {p.solver!r}", "use 'highs' or 'cbc'")
-    positive = ["walk_speed_m_s", "reach_s", "area_per_occupant_m2", "volume_per_occupant_m3", "clear_height_m",
-                "deck_height_m", "endurance_h", "door_specific_flow_pps_m", "boundary_sample_m", "queue_bin_s",
-                "time_limit_s", "sweep_time_limit_s", "shift_h", "crew_size", "shifts_per_day", "crews", "crews_per_room_max"]
-    for name in positive:
-        if getattr(p, name) <= 0:
-            raise InputError(source, name, f"is {getattr(p, name)}, must be positive",
-                             f"give a positive number of {p.__dataclass_fields__[name].metadata['unit']}")
-    for name in ("reaction_s", "mip_gap", "stores_fraction", "life_support_area_m2", "min_site_area_m2", "backup_k"):
-        if getattr(p, name) < 0:
-            raise InputError(source, name, f"is {getattr(p, name)}, must not be negative", "give zero or more")
-    for name, lo, hi in (("sim_radius_m", 0.1, 0.4), ("sim_wall_m", 0.0, 0.6), ("sim_time_gap_s", 0.1, 3.0),
-                         ("sim_max_s", p.reach_s, 3600.0), ("sim_stall_s", 5.0, 600.0)):
-        if not lo <= getattr(p, name) <= hi:
-            raise InputError(source, f"[simulation] {name}", f"is {getattr(p, name)}, outside {lo:g} to {hi:g}",
-                             f"give a value from {lo:g} to {hi:g} {p.__dataclass_fields__[name].metadata['unit']}")
-    if p.budget is not None and p.budget < 0:
-        raise InputError(source, "[model] budget", f"is {p.budget}, must not be negative", "give the budget in " + p.currency)
+    for f in fields(p):
+        rng = RANGES.get(f.name)
+        v = getattr(p, f.name)
+        if rng is not None and v is not None and not rng.holds(float(v)):
+            raise _range_breach(source, f"[{f.metadata.get('section')}] {f.name}", v, rng,
+                                f.metadata.get("unit", ""))
+    if p.reaction_s >= p.reach_s:
+        raise InputError(source, "[walking] reaction_s", f"is {p.reaction_s:g} s, not less than the reach time "
+                         f"reach_s = {p.reach_s:g} s: nobody could reach any safe room",
+                         "give a reaction time shorter than the reach time")
+    if p.default_door_width_m <= 2 * p.door_boundary_layer_m:
+        raise InputError(source, "[doors] default_door_width_m", f"is {p.default_door_width_m:g} m, not wider than "
+                         f"its two boundary layers (2 x {p.door_boundary_layer_m:g} m): no one could pass",
+                         "give a door width above twice door_boundary_layer_m")
+    if p.shift_h * p.shifts_per_day > 24:
+        raise InputError(source, "[labour] shifts_per_day", f"x shift_h is {p.shifts_per_day} x {p.shift_h:g} h, "
+                         "more than 24 h a day", "give shifts that fit in a day")
+    for name, limit in TEXT_MAX.items():
+        v = getattr(p, name)
+        if v is not None and (len(v) > limit or _CONTROL.search(v) or (name == "currency" and ('"' in v or not v.strip()))):
+            raise InputError(source, f"[{p.__dataclass_fields__[name].metadata['section']}] {name}",
+                             f"is {v!r}: " + ("empty" if not v.strip() else f"more than {limit} characters" if len(v) > limit
+                                              else "it holds control characters or quotes"),
+                             f"give plain text of at most {limit} characters")
+    for key in ("scenarios", "protect", "require"):
+        vals = getattr(p, key)
+        if any(not v.strip() or _CONTROL.search(v) for v in vals):
+            raise InputError(source, f"[model] {key}", f"holds an empty name or control characters: {vals!r}",
+                             "give the names as plain text")
+        if key == "scenarios" and len(set(vals)) != len(vals):
+            raise InputError(source, "[model] scenarios", f"lists a scenario twice: {vals!r}", "list each once")
+    for i, ph in enumerate(p.phases, 1):
+        for name, rng in PHASE_RANGES.items():
+            v = getattr(ph, name)
+            if v is not None and not rng.holds(float(v)):
+                raise _range_breach(source, f"phases[{i}] ({ph.name!r}) {name}", v, rng, "")
+        if not isinstance(ph.name, str) or not ph.name.strip() or _CONTROL.search(ph.name) or len(ph.name) > 100:
+            raise InputError(source, f"phases[{i}] name", f"is {ph.name!r}", "give plain text of at most 100 characters")
+    if p.sim_max_s < p.reach_s:
+        raise InputError(source, "[simulation] sim_max_s", f"is {p.sim_max_s:g} s, less than the reach time "
+                         f"{p.reach_s:g} s", "give a simulated time of at least the reach time")
     _check_modes(p, source)
     unknown = [k for k in p.candidate_kinds if k not in KNOWN_KINDS]
     if unknown:
@@ -415,4 +557,10 @@ def load_parameters(path: str | Path | None) -> Parameters:
         raise InputError(str(path), "file", "does not exist", "give the path of a scenario TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the TOML syntax") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"byte {exc.start}", f"is not UTF-8 text ({exc.reason})",
+                         "save the file as UTF-8 (TOML files are always UTF-8)") from None
+    except OSError as exc:
+        raise InputError(str(path), "file", f"cannot be read ({exc.strerror or exc})",
+                         "give a readable scenario TOML file") from None
     return parameters_from_mapping(data, str(path))

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.errors import InputError
+from planner import fieldcheck as F
+from planner.errors import InputError, ValidationFailed
 from planner.params import Parameters, load_parameters
 
 ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate", "beds", "mode"]
@@ -203,6 +204,9 @@ def _bool_col(s: pd.Series | None, n: int, default: bool | None) -> pd.Series:
 
 def normalise_rooms(gdf: gpd.GeoDataFrame, source: str = "rooms") -> gpd.GeoDataFrame:
     """Rooms with the standard columns and types (values are not judged here)."""
+    if not len(gdf):
+        raise InputError(source, "rooms", "are missing: the file has no features",
+                         "draw one polygon per space (room_id, kind, deck), in metres")
     if "room_id" not in gdf.columns:
         raise InputError(source, "property room_id", "is missing from every feature",
                          "give each room a unique room_id property")
@@ -331,7 +335,14 @@ def read_residents(path: Path) -> pd.DataFrame:
             df = pd.read_csv(path, dtype={"room_id": str})
     except Exception as exc:
         raise InputError(str(path), "file", f"cannot be read: {exc}", "give a CSV or XLSX table with room_id and count columns") from None
-    return _normalise_residents(df, str(path))
+    try:
+        header = (pd.read_excel(path, header=None, nrows=1) if path.suffix.lower() in (".xlsx", ".xlsm")
+                  else pd.read_csv(path, header=None, nrows=1, dtype=str)).iloc[0].tolist() if len(df.columns) else []
+    except Exception:  # noqa: BLE001 - the table itself was read: judge it without the raw header
+        header = list(df.columns)
+    df = _normalise_residents(df, str(path))
+    df.attrs["header"] = [str(h).strip() for h in header]
+    return df
 
 
 def _normalise_residents(df: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -452,9 +463,17 @@ def load_station(folder: str | Path, scenario: str | Path | None = None,
         params = load_parameters(scen_path)
     residents = read_residents(res_path)
     scen = _scenarios(residents, params, str(res_path))
+    problems = (F.check_rooms(rooms_raw, str(files["rooms"])) + F.check_doors(doors_raw, str(files["doors"]))
+                + F.check_crs(rooms_raw.crs, doors_raw.crs, str(files["rooms"]), str(files["doors"]))
+                + F.check_residents(res_path, residents, residents.attrs.get("header", list(residents.columns)), scen))
+    if problems:  # badly typed fields: nothing below would be meaningful
+        raise ValidationFailed(problems)
     rooms = normalise_rooms(rooms_raw, str(files["rooms"]))
     doors = normalise_doors(doors_raw, params, str(files["doors"]))
     doors = resolve_doors(rooms, doors, params)
+    placement = F.check_door_placement(rooms, doors, str(files["doors"]))
+    if placement:
+        raise ValidationFailed(placement)
     return Station(name=folder.name, folder=folder, rooms=rooms, doors=doors, residents=residents,
                    scenarios=scen, params=params, files=files)
 

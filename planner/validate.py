@@ -347,9 +347,14 @@ def _check_residents(station: Station, usable: np.ndarray, out: list[Finding]) -
     rid = res["room_id"].astype(str)
     row_no = np.arange(len(res)) + 2  # spreadsheet row (header is row 1)
     unknown = ~rid.isin(set(ids)).to_numpy()
-    for i in np.flatnonzero(unknown):
+    bad_rows = np.flatnonzero(unknown)
+    for i in bad_rows[:MAX_NAMES]:
         out.append(Finding("error", f, f"row {row_no[i]} room {rid.iat[i]}", "is not a room of the station",
                            "correct the room_id to one in rooms.geojson, or delete the row"))
+    if len(bad_rows) > MAX_NAMES:  # a whole file of wrong ids: a count, not millions of lines
+        out.append(Finding("error", f, f"and {len(bad_rows) - MAX_NAMES:,} more rows",
+                           f"name rooms that are not rooms of the station ({len(bad_rows):,} of {len(rid):,} rows)",
+                           "check that the residents table belongs to this station's rooms file"))
     dupl = rid.duplicated(keep=False).to_numpy() & ~unknown
     for r, grp in pd.Series(row_no[dupl]).groupby(rid[dupl].to_numpy()):
         out.append(Finding("warning", f, f"room {r}", f"appears on {len(grp)} rows ({', '.join(map(str, grp))}); "
