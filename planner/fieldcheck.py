@@ -194,6 +194,11 @@ def check_doors(gdf: pd.DataFrame, file: str) -> list[FieldProblem]:
     """Type problems of the door features as read (see the module doc)."""
     c = _Collector()
     names = _ids(gdf, "door_id", "door")
+    if "door_id" in gdf.columns:
+        for i, v in enumerate(gdf["door_id"].tolist()):
+            if _missing(v) or str(v).strip() == "":
+                c.add("no door_id", FieldProblem(file, names[i], "has no door_id (null or empty)",
+                                                 "give every door a unique door_id"))
     _check_text(gdf, file, names, ("door_id", "from_room", "to_room"), c)
     _check_numbers(gdf, file, names, "width_m", c, lo=0.0, hi=MAX_DOOR_WIDTH_M, unit=" m", lo_open=True)
     _check_numbers(gdf, file, names, "deck", c, lo=-1000, hi=1000, whole=True)

@@ -177,8 +177,8 @@ def _read_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     except Exception as exc:  # pyogrio raises several types
         raise InputError(str(path), layer or "file", f"cannot be read: {exc}",
                          "give a valid GeoJSON file or a GeoPackage with layers 'rooms' and 'doors'") from None
-    if path.suffix.lower() in (".geojson", ".json") and gdf.crs is not None and gdf.crs.to_epsg() == 4326:
-        # GeoJSON without a "crs" member is read as WGS84 by GDAL; station files use a
+    if path.suffix.lower() in (".geojson", ".json") and gdf.crs is not None and gdf.crs.to_epsg() in (4326, 4979):
+        # GeoJSON without a "crs" member is read as WGS84 by GDAL (4979 with z values); station files use a
         # local planar frame in metres, so only an explicit "crs" member counts.
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -434,6 +434,9 @@ def load_station(folder: str | Path, scenario: str | Path | None = None,
         raise InputError(str(folder), "station folder", "does not exist",
                          "give a folder with rooms.geojson, doors.geojson and residents.csv")
     files: dict[str, Path] = {}
+    scen_path = resolve_scenario_file(folder, scenario)
+    if params is None:  # first: a bad parameter is refused before the floor plans are read
+        params = load_parameters(scen_path)
     gpkg = _find(folder, "station", (".gpkg",))
     rooms_path = _find(folder, "rooms", (".geojson", ".json", ".gpkg"))
     doors_path = _find(folder, "doors", (".geojson", ".json", ".gpkg"))
@@ -456,11 +459,8 @@ def load_station(folder: str | Path, scenario: str | Path | None = None,
         raise InputError(str(folder / "residents.csv"), "file", "is missing",
                          "add residents.csv with room_id and one column per occupancy scenario")
     files["residents"] = res_path
-    scen_path = resolve_scenario_file(folder, scenario)
     if scen_path is not None:
         files["scenario"] = scen_path
-    if params is None:
-        params = load_parameters(scen_path)
     residents = read_residents(res_path)
     scen = _scenarios(residents, params, str(res_path))
     problems = (F.check_rooms(rooms_raw, str(files["rooms"])) + F.check_doors(doors_raw, str(files["doors"]))
