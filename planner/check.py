@@ -95,6 +95,9 @@ def plan_parameters(plan: dict, fallback: Parameters) -> Parameters:
 
 _UNORDERED = ("candidate_kinds", "protect", "require", "scenarios")
 """Parameters that are sets: the order of their items is no difference."""
+SOLVER_EFFORT = ("time_limit_s", "sweep_time_limit_s", "mip_gap", "threads", "solver")
+"""Parameters that say how long and how the solver searches, not what a valid plan is (the sweep
+itself solves with other limits and one thread): not compared. Every other parameter is."""
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -113,7 +116,7 @@ def parameter_breaches(plan: dict, p: Parameters) -> list[Breach]:
     """Every difference between the parameters recorded in `plan` and the station's `p`, as breaches.
 
     A parameter missing from the plan, one the planner does not know, and the plan's top-level
-    `objective` are compared too."""
+    `objective` are compared too; only the solver's effort (`SOLVER_EFFORT`) is not."""
     from planner.plan import jsonable
 
     raw = plan.get("parameters")
@@ -123,6 +126,8 @@ def parameter_breaches(plan: dict, p: Parameters) -> list[Breach]:
     want = jsonable(p.to_dict())
     out: list[Breach] = []
     for name, v in want.items():
+        if name in SOLVER_EFFORT:
+            continue
         if name not in raw:
             out.append(Breach("parameters", f"parameter {name}",
                               f"is missing from the plan; the station's is {v!r}"))

@@ -32,9 +32,10 @@ def test_safe_text_follows_owasp():
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> Path:
     rooms, doors, res = corridor_layout(["storage", "quarters", "storage", "quarters"], residents={"R2": 3, "R4": 2})
-    for r, text in zip(rooms, PAYLOADS):
-        r["name"] = text
-        r["sector"] = PAYLOADS[(PAYLOADS.index(text) + 1) % len(PAYLOADS)]
+    plain = [t for t in PAYLOADS if "\t" not in t and "\r" not in t]  # control characters are refused
+    for i, r in enumerate(rooms):
+        r["name"] = plain[i % len(plain)]
+        r["sector"] = plain[(i + 1) % len(plain)]
     rooms[1]["room_id"] = "=R2()"
     res[1]["room_id"] = "=R2()"
     res = [{"room_id": r["room_id"], "=night()": r["night"], "@day": r["day"]} for r in res]
