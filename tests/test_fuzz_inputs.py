@@ -491,7 +491,14 @@ def test_the_base_station_is_valid():
 def test_every_kind_is_tried():
     """Every numeric parameter and phase field has its kind; when the whole module ran, every kind was
     tried and every example rejected cleanly (the counts docs/reliability.md reports)."""
+    import dataclasses
+    import typing
+
     assert len(KINDS) >= 100
+    hints = typing.get_type_hints(Parameters)
+    numeric = {f.name for f in dataclasses.fields(Parameters)
+               if {float, int} & ({hints[f.name]} | set(typing.get_args(hints[f.name])))}
+    assert numeric - {"shelter_in_place", "door_queue"} <= set(RANGES), "a number without a range in params.RANGES"
     names = set(KINDS)
     assert {f"parameter {n} out of range" for n in RANGES} <= names
     assert {f"phase {n} out of range" for n in PHASE_RANGES} <= names
