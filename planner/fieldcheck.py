@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,8 +166,8 @@ def _check_numbers(gdf: pd.DataFrame, file: str, names: list[str], col: str, c: 
             continue
         x = _number(v)
         ok = x is not None and math.isfinite(x) and (x > lo if lo_open else x >= lo) and x <= hi
-        if ok and whole:
-            ok = float(x).is_integer()
+        if ok and whole and x is not None:
+            ok = x.is_integer()
         if not ok:
             what = "a whole number" if whole else "a number"
             rng = f"{'more than' if lo_open else 'from'} {lo:g} {'to' if not lo_open else 'and at most'} {hi:g}{unit}"
@@ -206,7 +207,7 @@ def check_doors(gdf: pd.DataFrame, file: str) -> list[FieldProblem]:
     if len(gdf):
         geom = np.asarray(gdf.geometry.to_numpy(), dtype=object)
         none = shapely.is_missing(geom) | shapely.is_empty(geom)
-        for i in np.flatnonzero(none):
+        for i in map(int, np.flatnonzero(none)):
             c.add("door without geometry", FieldProblem(
                 file, names[i], "has no geometry: where it is, and so every walk through it, is unknown",
                 "draw the door leaf as a line on the shared wall (or a point), also when from_room/to_room are given"))
@@ -281,7 +282,7 @@ def check_residents(path: Path, table: pd.DataFrame, header: list[str], scenario
         if s not in table:
             continue
         num = pd.to_numeric(table[s], errors="coerce").to_numpy(dtype=float)
-        for i in np.flatnonzero(np.isfinite(num) & (num > MAX_PERSONS_PER_ROOM)):
+        for i in map(int, np.flatnonzero(np.isfinite(num) & (num > MAX_PERSONS_PER_ROOM))):
             c.add("count too large", FieldProblem(file, f"row {i + 2} room {rid[i]} column {s}",
                                                   f"is {num[i]:g} persons, more than {MAX_PERSONS_PER_ROOM:,} in one room",
                                                   "give the number of persons who live or work in the room"))

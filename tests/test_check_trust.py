@@ -84,7 +84,7 @@ def test_check_takes_the_overrides_on_its_command_line(solved, tmp_path, capsys)
 
 
 def test_the_checker_never_reads_the_planner_cache(solved, tmp_path, monkeypatch):
-    import planner.network as network
+    from planner import network
 
     folder, path = solved
     monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "cache"))

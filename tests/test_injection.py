@@ -51,7 +51,7 @@ def _formulas(path: Path) -> list[str]:
     with zipfile.ZipFile(path) as z:
         for n in z.namelist():
             if n.startswith("xl/worksheets/") and n.endswith(".xml"):
-                out += re.findall(r"<f>(.*?)</f>", z.read(n).decode("utf-8"), flags=re.S)
+                out += re.findall(r"<f>(.*?)</f>", z.read(n).decode("utf-8"), flags=re.DOTALL)
     return out
 
 

@@ -36,20 +36,18 @@ def _tree(folder: Path) -> list[str]:
 # ------------------------------------------------------------------ staged folders
 def test_failed_run_keeps_the_report_another_run_wrote_into_the_root_it_created(tmp_path):
     root = tmp_path / "new-root"
-    with pytest.raises(RuntimeError):
-        with staged_folder(root, "first") as first:  # creates `root`
-            with staged_folder(root, "second") as second:  # another run finishes meanwhile
-                (second.path / "report.txt").write_text("second's report")
-            raise RuntimeError("the first run fails")
+    with pytest.raises(RuntimeError), staged_folder(root, "first") as first:  # creates `root`
+        with staged_folder(root, "second") as second:  # another run finishes meanwhile
+            (second.path / "report.txt").write_text("second's report")
+        raise RuntimeError("the first run fails")
     assert (root / "second" / "report.txt").read_text() == "second's report"
     assert not first.path.exists() and _tree(root) == ["second", "second/report.txt"]
 
 
 def test_failed_run_removes_the_empty_root_it_created(tmp_path):
     root = tmp_path / "a" / "b"
-    with pytest.raises(RuntimeError):
-        with staged_folder(root, "x"):
-            raise RuntimeError
+    with pytest.raises(RuntimeError), staged_folder(root, "x"):
+        raise RuntimeError
     assert not (tmp_path / "a").exists()
 
 
