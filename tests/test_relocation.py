@@ -417,4 +417,9 @@ def test_budget_short_falls_back_to_max_cover_with_relocation(tmp_path) -> None:
     plan = run.plan
     assert plan["objective"] == "max-cover" and plan["totals"]["cost"] <= 0.6 * full["totals"]["cost"] + 0.01
     assert plan["totals"]["full_cover_cost"] == pytest.approx(full["totals"]["cost"], abs=0.01)
-    assert check_plan(st, plan) == []
+    # the checker judges by the station's objective: the budget-limited fallback is checked as max-cover
+    # (planner check ... --objective max-cover); against cover-all it is named
+    import dataclasses
+
+    assert check_plan(dataclasses.replace(st, params=st.params.replace(objective="max-cover")), plan) == []
+    assert any(b.kind == "parameters" and b.feature == "objective" for b in check_plan(st, plan))
