@@ -421,12 +421,36 @@ def _checked(p: Parameters, source: str) -> Parameters:
         raise InputError(source, "[model] objective", f"is {p.objective!r}", "use 'cover-all' or 'max-cover'")
     if p.solver not in ("highs", "cbc"):
         raise InputError(source, "[model] solver", f"is {p.solver!r}", "use 'highs' or 'cbc'")
+    _check_ranges(p, source)
+    _check_relations(p, source)
+    _check_texts(p, source)
+    _check_modes(p, source)
+    unknown = [k for k in p.candidate_kinds if k not in KNOWN_KINDS]
+    if unknown:
+        raise InputError(source, "[capacity] candidate_kinds", f"names unknown kinds {unknown}",
+                         f"use kinds among: {', '.join(KNOWN_KINDS)}")
+    return p
+
+
+def _check_ranges(p: Parameters, source: str) -> None:
+    """Every number within its range (`RANGES`, `PHASE_RANGES`)."""
     for f in fields(p):
         rng = RANGES.get(f.name)
         v = getattr(p, f.name)
         if rng is not None and v is not None and not rng.holds(float(v)):
             raise _range_breach(source, f"[{f.metadata.get('section')}] {f.name}", v, rng,
                                 f.metadata.get("unit", ""))
+    for i, ph in enumerate(p.phases, 1):
+        for name, rng in PHASE_RANGES.items():
+            v = getattr(ph, name)
+            if v is not None and not rng.holds(float(v)):
+                raise _range_breach(source, f"phases[{i}] ({ph.name!r}) {name}", v, rng, "")
+        if not isinstance(ph.name, str) or not ph.name.strip() or _CONTROL.search(ph.name) or len(ph.name) > 100:
+            raise InputError(source, f"phases[{i}] name", f"is {ph.name!r}", "give plain text of at most 100 characters")
+
+
+def _check_relations(p: Parameters, source: str) -> None:
+    """Numbers that must fit together: reaction below reach, a passable door, shifts within a day."""
     if p.reaction_s >= p.reach_s:
         raise InputError(source, "[walking] reaction_s", f"is {p.reaction_s:g} s, not less than the reach time "
                          f"reach_s = {p.reach_s:g} s: nobody could reach any safe room",
@@ -438,6 +462,13 @@ def _checked(p: Parameters, source: str) -> Parameters:
     if p.shift_h * p.shifts_per_day > 24:
         raise InputError(source, "[labour] shifts_per_day", f"x shift_h is {p.shifts_per_day} x {p.shift_h:g} h, "
                          "more than 24 h a day", "give shifts that fit in a day")
+
+    if p.sim_max_s < p.reach_s:
+        raise InputError(source, "[simulation] sim_max_s", f"is {p.sim_max_s:g} s, less than the reach time "
+                         f"{p.reach_s:g} s", "give a simulated time of at least the reach time")
+
+def _check_texts(p: Parameters, source: str) -> None:
+    """Text parameters: plain text of bounded length; scenario names listed once."""
     for name, limit in TEXT_MAX.items():
         v = getattr(p, name)
         if v is not None and (len(v) > limit or _CONTROL.search(v) or (name == "currency" and ('"' in v or not v.strip()))):
@@ -452,22 +483,6 @@ def _checked(p: Parameters, source: str) -> Parameters:
                              "give the names as plain text")
         if key == "scenarios" and len(set(vals)) != len(vals):
             raise InputError(source, "[model] scenarios", f"lists a scenario twice: {vals!r}", "list each once")
-    for i, ph in enumerate(p.phases, 1):
-        for name, rng in PHASE_RANGES.items():
-            v = getattr(ph, name)
-            if v is not None and not rng.holds(float(v)):
-                raise _range_breach(source, f"phases[{i}] ({ph.name!r}) {name}", v, rng, "")
-        if not isinstance(ph.name, str) or not ph.name.strip() or _CONTROL.search(ph.name) or len(ph.name) > 100:
-            raise InputError(source, f"phases[{i}] name", f"is {ph.name!r}", "give plain text of at most 100 characters")
-    if p.sim_max_s < p.reach_s:
-        raise InputError(source, "[simulation] sim_max_s", f"is {p.sim_max_s:g} s, less than the reach time "
-                         f"{p.reach_s:g} s", "give a simulated time of at least the reach time")
-    _check_modes(p, source)
-    unknown = [k for k in p.candidate_kinds if k not in KNOWN_KINDS]
-    if unknown:
-        raise InputError(source, "[capacity] candidate_kinds", f"names unknown kinds {unknown}",
-                         f"use kinds among: {', '.join(KNOWN_KINDS)}")
-    return p
 
 
 def _check_modes(p: Parameters, source: str) -> None:
