@@ -33,6 +33,7 @@ planner's reach cache (`reach_table(..., cache=False)`). From the inputs it reco
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, fields
 from typing import Any
@@ -116,13 +117,11 @@ def parameter_breaches(plan: dict, p: Parameters) -> list[Breach]:
 
     A parameter missing from the plan, one the planner does not know, and the plan's top-level
     `objective` are compared too; only the solver's effort (`SOLVER_EFFORT`) is not."""
-    from planner.plan import jsonable
-
     raw = plan.get("parameters")
     if not isinstance(raw, dict):
         return [Breach("parameters", "plan parameters", "are missing or not a table: the plan cannot be "
                                                         "shown to be made for this station's parameters")]
-    want = jsonable(p.to_dict())
+    want = json.loads(json.dumps(p.to_dict(), default=str))  # as plan.json records them
     out: list[Breach] = []
     for name, v in want.items():
         if name in SOLVER_EFFORT:

@@ -89,7 +89,7 @@ def test_the_checker_never_reads_the_planner_cache(solved, tmp_path, monkeypatch
     folder, path = solved
     monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "cache"))
     station = load_station(folder)
-    network.reach_table(station)  # the planner's cache entry exists
+    network.reach_table(station, cache_dir=tmp_path / "cache" / "reach")  # the planner's cache entry exists
     assert list((tmp_path / "cache" / "reach").glob("*.npz"))
 
     def no(*a, **k):

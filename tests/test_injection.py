@@ -116,7 +116,7 @@ def test_a_crafted_pickle_in_the_cache_runs_nothing(cached, tmp_path):
     with open(path, "wb") as fh:  # an npz whose arrays are pickled objects
         np.savez(fh, format=np.array([_Payload()], dtype=object), key=np.array([_Payload()], dtype=object))
     (path.parent / f"{fresh.key}.pkl.gz").write_bytes(pickle.dumps(_Payload()))  # the old format's name
-    got = reach_table(station)
+    got = reach_table(station, cache_dir=path.parent)
     assert not (tmp_path / "pwned").exists()
     pd.testing.assert_frame_equal(got.pairs, fresh.pairs)
     with np.load(path, allow_pickle=False) as z:  # replaced by a data-only entry
@@ -127,7 +127,7 @@ def test_stale_or_poisoned_cache_entries_are_recomputed(cached):
     from planner.network import reach_table
 
     station, fresh, path = cached
-    reach_table(station)  # writes the entry
+    reach_table(station, cache_dir=path.parent)  # writes the entry
     good = dict(np.load(path, allow_pickle=False))
 
     def poisoned(**change) -> None:
@@ -146,7 +146,7 @@ def test_stale_or_poisoned_cache_entries_are_recomputed(cached):
     ]
     for change in cases:
         poisoned(**change)
-        got = reach_table(station)
+        got = reach_table(station, cache_dir=path.parent)
         pd.testing.assert_frame_equal(got.pairs, fresh.pairs)
     path.write_bytes(b"not a zip file")
-    pd.testing.assert_frame_equal(reach_table(station).pairs, fresh.pairs)
+    pd.testing.assert_frame_equal(reach_table(station, cache_dir=path.parent).pairs, fresh.pairs)

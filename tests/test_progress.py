@@ -66,4 +66,4 @@ def test_cli_shows_progress_unless_quiet_and_leaves_the_logger_as_it_was(make_st
     assert not _progress_handlers()
     assert main(["--quiet", "reach", str(folder)]) == 0
     assert "[planner]" not in capsys.readouterr().err
-    assert list((tmp_path / ".cache" / "reach").glob("*.pkl.gz")), "the CLI keeps its reach cache"
+    assert list((tmp_path / ".cache" / "reach").glob("*.npz")), "the CLI keeps its reach cache"
