@@ -806,18 +806,7 @@ def write_verification_workbook(path: Path, title: str, sim: dict) -> Path:
     wb.remove(wb.worksheets[0])
     wb.properties.title = f"Simulation {title}"
     wb.properties.creator = "safe-room planner"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
-        try:
-            wb.save(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"{path}: the workbook cannot be written ({exc}). "
-                          "Fix: close it if it is open in a spreadsheet, and check the folder is writable") from None
+    write_atomic(path, wb.save, overwrite=True, what="workbook")  # the same file name as before: replaced whole
     return path
 
 
