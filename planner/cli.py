@@ -1,7 +1,8 @@
 """The `planner` command: a thin shell over the package's functions.
 
 Verbs (stable contract): validate, generate, reach, solve, check, propose, simulate, brief,
-sweep, export-model, import-imdf, residents fill. Exit codes are those of `planner.errors`.
+sweep, export-model, import-imdf, import-osm, import-gis, doors infer, residents fill. Exit codes
+are those of `planner.errors`.
 """
 
 from __future__ import annotations
@@ -296,8 +297,35 @@ def cmd_import_imdf(args: argparse.Namespace) -> int:
     from planner.imdf import import_imdf
 
     report = import_imdf(args.path, args.out, levels=_csv_list(args.levels) or None, building=args.building,
-                         mapping=args.mapping, overwrite=args.force)
+                         mapping=args.mapping, overwrite=args.force, infer=args.infer_doors)
     print(report)
+    return EXIT_OK
+
+
+def cmd_import_osm(args: argparse.Namespace) -> int:
+    from planner.osm import import_osm
+
+    report = import_osm(args.path, args.out, levels=_csv_list(args.levels) or None, building=args.building,
+                        mapping=args.mapping, infer=args.infer_doors, overwrite=args.force)
+    print(report)
+    return EXIT_OK
+
+
+def cmd_import_gis(args: argparse.Namespace) -> int:
+    from planner.gis import import_gis
+
+    report = import_gis(args.path, args.out, rooms_layer=args.rooms_layer, doors_layer=args.doors_layer,
+                        mapping=args.mapping, levels=_csv_list(args.levels) or None, infer=args.infer_doors,
+                        overwrite=args.force)
+    print(report)
+    return EXIT_OK
+
+
+def cmd_doors_infer(args: argparse.Namespace) -> int:
+    from planner.indoor import infer_station_doors
+
+    res = infer_station_doors(args.station, dry_run=args.dry_run)
+    print(res.summary)
     return EXIT_OK
 
 
@@ -456,7 +484,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--building", help="building to import: IMDF building id or name")
     p.add_argument("--mapping", help="TOML category mapping")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--infer-doors", action="store_true", help="invent the doors the data lacks (flagged inferred)")
     p.set_defaults(func=cmd_import_imdf)
+
+    p = verb("import-osm", help="convert an OpenStreetMap indoor export (.osm XML or GeoJSON) to a station folder")
+    p.add_argument("path")
+    p.add_argument("--out", required=True)
+    p.add_argument("--levels", help="OSM levels to import, comma-separated (e.g. 0,1)")
+    p.add_argument("--building", help="building to import: its name or number in the report, or 'all' "
+                                      "(default: the largest)")
+    p.add_argument("--mapping", help="TOML kind mapping ([categories], [names], [units], [[rules]])")
+    p.add_argument("--infer-doors", action="store_true", help="invent the doors the data lacks (flagged inferred)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.set_defaults(func=cmd_import_osm)
+
+    p = verb("import-gis", help="convert GIS or CAD layers (GeoPackage, Shapefile, GeoJSON, DXF) to a station folder")
+    p.add_argument("path")
+    p.add_argument("--out", required=True)
+    p.add_argument("--rooms-layer", required=True, help="layer of the rooms (for DXF: the CAD layer name)")
+    p.add_argument("--doors-layer", help="layer of the doors (lines or points), optional")
+    p.add_argument("--mapping", required=True, help="TOML mapping: [fields] id, name, kind, level, residents; "
+                                                    "[categories] kind values")
+    p.add_argument("--levels", help="levels to import, comma-separated")
+    p.add_argument("--infer-doors", action="store_true", help="invent the doors the data lacks (flagged inferred)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.set_defaults(func=cmd_import_gis)
+
+    p = verb("doors", help="door tables")
+    ds = p.add_subparsers(dest="doors_verb", required=True)
+    f = ds.add_parser("infer", help="invent the doors a station lacks (flagged inferred in doors.geojson)",
+                      parents=[common])
+    f.add_argument("station")
+    f.add_argument("--dry-run", action="store_true", help="report only, write nothing")
+    f.set_defaults(func=cmd_doors_infer)
 
     p = verb("residents", help="resident tables")
     rs = p.add_subparsers(dest="residents_verb", required=True)

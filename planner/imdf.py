@@ -23,10 +23,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import tempfile
-import tomllib
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,54 +37,24 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.errors import InputError, OutputError
-from planner.files import umask_mode
-from planner.params import KNOWN_KINDS, Parameters
-
-SKIP = "skip"
-"""Mapping value meaning "not a space" (walls, columns, voids): the unit is not imported (reported)."""
-
-DEFAULT_CATEGORIES: dict[str, str] = {
-    # circulation
-    "walkway": "corridor", "walkway.island": "corridor", "hallway": "corridor", "corridor": "corridor",
-    "footbridge": "corridor", "movingwalkway": "corridor", "platform": "corridor",
-    "lobby": "lobby", "waitingroom": "lobby", "foyer": "lobby", "entrance": "lobby",
-    "stairs": "stairs", "steps": "stairs", "escalator": "stairs", "ramp": "stairs", "staircase": "stairs",
-    "elevator": "lift", "lift": "lift",
-    # storage
-    "storage": "storage", "mailroom": "storage", "wardrobe": "storage", "cloakroom": "storage",
-    # work rooms
-    "classroom": "classroom", "huddleroom": "classroom",
-    "auditorium": "auditorium", "theater": "auditorium", "movietheater": "auditorium",
-    "office": "office", "conferenceroom": "office", "phoneroom": "office", "administration": "office",
-    "laboratory": "lab", "lab": "lab",
-    # recreation
-    "recreation": "recreation", "fitnessroom": "recreation", "fitness": "recreation", "lounge": "recreation",
-    "privatelounge": "recreation", "library": "recreation", "smokingarea": "recreation",
-    "terrace": "recreation", "unenclosedarea": "recreation", "fieldofplay": "recreation",
-    # services
-    "restroom": "hygiene", "shower": "hygiene", "mothersroom": "hygiene",
-    "foodservice": "galley", "kitchen": "galley",
-    "firstaid": "medical", "medical": "medical",
-    "security": "operations",
-    "nonpublic": "utility", "serverroom": "utility", "utility": "utility",
-    "room": "other", "unspecified": "other", "shop": "other", "retail": "other",
-    "parking": "other", "road": "other",
-    # not spaces: structure and voids
-    "brick": SKIP, "column": SKIP, "concrete": SKIP, "drywall": SKIP, "glass": SKIP, "wood": SKIP,
-    "structure": SKIP, "vegetation": SKIP, "opentobelow": SKIP,
-}
-"""IMDF unit category (or its prefix before the first dot) -> planner kind."""
+from planner.indoor import (
+    DEFAULT_CATEGORIES,
+    SKIP,
+    VERTICAL_KINDS,
+    DoorInference,
+    Mapping,
+    cut_overlaps,
+    infer_doors,
+    inference_markdown,
+    load_mapping,
+    match_tokens,
+    md_table,
+    polygonal,
+    write_station_folder,
+)
+from planner.params import Parameters
 
 PEDESTRIAN_OPENINGS = {"pedestrian", "pedestrian.principal", "pedestrian.transit", "emergencyexit", "service"}
-
-DEFAULT_VERTICAL: dict[str, float] = {
-    "stairs_width_m": 1.2,   # clear width of a stair flight: the link's width (flow 0.88 p/s/m up)
-    "lift_width_m": 0.9,     # lift car door
-    "min_overlap_m2": 1.0,   # footprints of two stair units must overlap at least this much ...
-    "min_overlap_frac": 0.1,  # ... and this share of the smaller footprint to form a link
-}
-"""Vertical-link defaults; override in the mapping TOML's [vertical] table (traverse times
-default to `Parameters.stairs_traverse_s` / `lift_traverse_s`)."""
 
 PROBE_OFFSETS_M = (0.1, 0.3, 0.6)
 """Distances (m) either side of an opening line at which units are probed to find its two sides."""
@@ -96,10 +62,6 @@ PROBE_POSITIONS = (0.25, 0.5, 0.75)
 """Positions along the opening line (fraction of its length) where units are probed."""
 TOUCH_TOL_M = 0.05
 """A unit whose boundary lies within this distance of an opening line touches it (junction report)."""
-MIN_OVERLAP_REPAIR_M2 = 0.01
-"""Overlaps between units of one level larger than this are cut out of the larger unit."""
-
-VERTICAL_KINDS = ("stairs", "lift")
 
 
 # ------------------------------------------------------------------------ report
@@ -127,6 +89,7 @@ class ImportReport:
     repairs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     candidate_rooms: int = 0
+    inference: DoorInference | None = None
 
     @property
     def door_share(self) -> float:
@@ -152,6 +115,8 @@ class ImportReport:
         if self.unknown_categories:
             lines.append("  unknown categories (kind 'other'): "
                          + ", ".join(f"{k} x{v}" for k, v in sorted(self.unknown_categories.items())))
+        if self.inference is not None:
+            lines.append(f"  inferred doors: {len(self.inference.inferred)} (flagged inferred in doors.geojson)")
         for w in self.warnings:
             lines.append(f"  warning: {w}")
         lines.append(f"  details: {self.out_dir / 'import_report.md'}")
@@ -242,133 +207,16 @@ def _geom(f: dict) -> shapely.Geometry | None:
         return None
 
 
-# ------------------------------------------------------------------------ mapping
-@dataclass
-class Mapping:
-    """Category mapping: exact/prefix table, size rules and vertical-link settings."""
-
-    categories: dict[str, str]
-    rules: list[dict[str, Any]]
-    vertical: dict[str, float]
-    source: str = "built-in"
-    units: dict[str, str] = field(default_factory=dict)
-
-    def kind(self, category: str, area_m2: float, unit_id: str = "") -> tuple[str, str]:
-        """(kind, rule) for a unit category and area; kind '' = unknown category."""
-        if unit_id in self.units:
-            return self.units[unit_id], "unit override"
-        for i, r in enumerate(self.rules, 1):
-            if r["category"] in (category, category.split(".")[0]) and \
-                    r.get("min_area_m2", -np.inf) <= area_m2 < r.get("max_area_m2", np.inf):
-                return r["kind"], f"rule {i}"
-        if category in self.categories:
-            return self.categories[category], "category"
-        prefix = category.split(".")[0]
-        if prefix in self.categories:
-            return self.categories[prefix], f"prefix {prefix}"
-        return "", "unknown"
-
-
-def load_mapping(path: str | Path | None, params: Parameters | None = None) -> Mapping:  # noqa: C901  debt: issue 16 (complexity 18)
-    """The built-in mapping, updated by a TOML file::
-
-        [categories]          # IMDF category = planner kind ("skip" = not a space)
-        wardrobe = "storage"
-
-        [[rules]]             # first match wins, before [categories]; area in m2
-        category = "classroom"
-        max_area_m2 = 25
-        kind = "storage"
-
-        [units]               # one unit's kind, by IMDF unit id (fixes mislabelled units)
-        "98a21c1d-c7c7-4a42-a878-e69bd88b52f6" = "utility"
-
-        [vertical]
-        stairs_traverse_s = 12.0
-        lift_traverse_s = 20.0
-        stairs_width_m = 1.2
-    """
-    params = params or Parameters()
-    cats = dict(DEFAULT_CATEGORIES)
-    vertical = dict(DEFAULT_VERTICAL, stairs_traverse_s=params.stairs_traverse_s, lift_traverse_s=params.lift_traverse_s)
-    rules: list[dict[str, Any]] = []
-    if path is None:
-        return Mapping(cats, rules, vertical)
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(path), "file", "does not exist", "give the path of a mapping TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the TOML syntax") from None
-    bad = set(data) - {"categories", "rules", "vertical", "units"}
-    if bad:
-        raise InputError(str(path), f"[{sorted(bad)[0]}]", "is not a known section",
-                         "use [categories], [[rules]], [units], [vertical]")
-    kinds_ok = set(KNOWN_KINDS) | {SKIP}
-    for cat, kind in (data.get("categories") or {}).items():
-        if not isinstance(kind, str) or kind.strip().lower() not in kinds_ok:
-            raise InputError(str(path), f"[categories] {cat}", f"maps to {kind!r}, not a known kind",
-                             f"use one of: {', '.join(sorted(kinds_ok))}")
-        cats[str(cat).strip().lower()] = kind.strip().lower()
-    units: dict[str, str] = {}
-    for uid, kind in (data.get("units") or {}).items():
-        if not isinstance(kind, str) or kind.strip().lower() not in kinds_ok:
-            raise InputError(str(path), f"[units] {uid}", f"maps to {kind!r}, not a known kind",
-                             f"use one of: {', '.join(sorted(kinds_ok))}")
-        units[str(uid).strip()] = kind.strip().lower()
-    for i, r in enumerate(data.get("rules") or [], 1):
-        if not isinstance(r, dict) or "category" not in r or "kind" not in r:
-            raise InputError(str(path), f"rules[{i}]", "needs category and kind", "write [[rules]] category = ..., kind = ...")
-        extra = set(r) - {"category", "kind", "min_area_m2", "max_area_m2"}
-        if extra:
-            raise InputError(str(path), f"rules[{i}]", f"has unknown keys {sorted(extra)}",
-                             "use category, kind, min_area_m2, max_area_m2")
-        if str(r["kind"]).lower() not in kinds_ok:
-            raise InputError(str(path), f"rules[{i}] kind", f"is {r['kind']!r}, not a known kind",
-                             f"use one of: {', '.join(sorted(kinds_ok))}")
-        for k in ("min_area_m2", "max_area_m2"):
-            if k in r and (not isinstance(r[k], (int, float)) or isinstance(r[k], bool)):
-                raise InputError(str(path), f"rules[{i}] {k}", f"is {r[k]!r}", "give a number of m2")
-        rules.append({**r, "category": str(r["category"]).strip().lower(), "kind": str(r["kind"]).lower()})
-    for k, v in (data.get("vertical") or {}).items():
-        if k not in vertical:
-            raise InputError(str(path), f"[vertical] {k}", "is not a known key", f"use {', '.join(sorted(vertical))}")
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-            raise InputError(str(path), f"[vertical] {k}", f"is {v!r}", "give a non-negative number")
-        vertical[k] = float(v)
-    return Mapping(cats, rules, vertical, str(path), units)
-
-
-# ------------------------------------------------------------------------ selection
-def _match_tokens(tokens: list[str], table: pd.DataFrame, cols: list[str], what: str, src: str) -> np.ndarray:
-    """Rows of `table` matched by any token (case-insensitive, on any of `cols`)."""
-    keep = np.zeros(len(table), bool)
-    for tok in tokens:
-        t = str(tok).strip().casefold()
-        hit = np.zeros(len(table), bool)
-        for c in cols:
-            hit |= table[c].astype(str).str.casefold().to_numpy() == t
-        if not hit.any():
-            for c in cols:
-                hit |= table[c].astype(str).str.casefold().str.contains(t, regex=False).to_numpy() & (len(t) >= 3)
-        if not hit.any():
-            avail = "; ".join(f"{r['id']} ({r['label'] if 'label' in table.columns else r[cols[1]]})"
-                              for _, r in table.iterrows())
-            raise InputError(src, f"{what} {tok!r}", "matches nothing", f"give one of: {avail}")
-        keep |= hit
-    return keep
-
-
 # ------------------------------------------------------------------------ main
 def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None = None,  # noqa: C901  debt: issue 16 (complexity 24)
                 building: str | None = None, mapping: str | Path | None = None,
-                overwrite: bool = False) -> ImportReport:
+                overwrite: bool = False, infer: bool = False) -> ImportReport:
     """Convert an IMDF folder or .zip into a station folder at `out_dir` (metres, local UTM).
 
     `levels`: level ids, names, short names or ordinals to import (default all);
     `building`: building id or name (default all); `mapping`: TOML mapping file
-    (see `load_mapping`); `overwrite`: replace a non-empty `out_dir`. Returns the
+    (see `load_mapping`); `overwrite`: replace a non-empty `out_dir`; `infer`: invent the
+    doors the data lacks (`planner.indoor.infer_doors`, flagged `inferred`). Returns the
     report, also written as `out_dir/import_report.md`.
     """
     src = Path(src)
@@ -444,13 +292,13 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
     lsel = np.ones(len(lv), bool)
     if building:
         bt = pd.DataFrame({"id": lv["building_id"], "name": lv["building"]}).drop_duplicates("id").reset_index(drop=True)
-        keep_b = set(bt["id"][_match_tokens([building], bt, ["id", "name"], "building", "--building")])
+        keep_b = set(bt["id"][match_tokens([building], bt, ["id", "name"], "building", "--building")])
         lsel &= lv["building_id"].isin(keep_b).to_numpy()
     if levels:
         lt = lv.assign(ordinal_s=lv["ordinal"].astype(str),
                        label=[f"{n or sn}, ordinal {o}, {b}" for n, sn, o, b in
                               zip(lv["name"], lv["short_name"], lv["ordinal"], lv["building"])])
-        lsel &= _match_tokens(list(levels), lt, ["id", "name", "short_name", "ordinal_s"], "level", "--levels")
+        lsel &= match_tokens(list(levels), lt, ["id", "name", "short_name", "ordinal_s"], "level", "--levels")
     if not lsel.any():
         raise InputError(str(src), f"levels {levels} of building {building!r}", "select no level",
                          "check --levels and --building against level.geojson")
@@ -498,10 +346,10 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
          pd.Series([f"not a space: category {c} is mapped to skip" for c in units["category"]]))
 
     # ---- geometry clean-up: polygons only, overlaps cut out of the larger unit
-    units["geometry"] = [_polygonal(x, uid, repairs) for x, uid in zip(units["geometry"], units["unit_id"])]
+    units["geometry"] = [polygonal(x, uid, repairs) for x, uid in zip(units["geometry"], units["unit_id"])]
     empty = np.array([x is None for x in units["geometry"]], bool)
     drop(empty, "no area left after repair")
-    _cut_overlaps(units, repairs)
+    cut_overlaps(units, repairs)
     empty = np.array([x is None or x.is_empty or x.area < 1e-6 for x in units["geometry"]], bool)
     drop(empty, "no area left after removing its overlap with other units")
 
@@ -564,6 +412,10 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
         "level_id": units["level_id"],
     }, geometry=list(units["geometry"]), crs=crs)
     door_gdf = gpd.GeoDataFrame(all_doors.drop(columns=["geometry"]), geometry=list(all_doors["geometry"]), crs=crs)
+    inference = None
+    if infer:
+        inference = infer_doors(rooms, door_gdf, params)
+        door_gdf = inference.doors
     cand = int((rooms["kind"].isin(params.candidate_kinds) & (rooms.geometry.area >= params.min_site_area_m2)).sum())
     if cand == 0:
         warns.append(f"no room has a candidate kind ({', '.join(params.candidate_kinds)}): no safe room can be "
@@ -584,61 +436,9 @@ def import_imdf(src: str | Path, out_dir: str | Path, levels: list[str] | None =
         categories=cat_table, unknown_categories=dict(unknown), units_total=n_units, rooms=len(rooms),
         units_dropped=dropped_df, openings_total=n_open, doors=len(doors), openings_dropped=o_dropped,
         junctions=junctions, vertical_links=len(links), rooms_without_door=no_door, unreachable=cut,
-        repairs=repairs, warnings=warns, candidate_rooms=cand)
+        repairs=repairs, warnings=warns, candidate_rooms=cand, inference=inference)
     _write_station(out_dir, rooms, door_gdf, report, mp, overwrite)
     return report
-
-
-def _polygonal(geom: shapely.Geometry, uid: str, repairs: list[str]) -> shapely.Geometry | None:
-    """A single Polygon: polygon parts of collections; the largest part of a multipolygon (reported)."""
-    if geom is None or geom.is_empty:
-        return None
-    if geom.geom_type == "Polygon":
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    polys = [q for p in parts for q in shapely.get_parts(p) if q.geom_type == "Polygon" and q.area > 0.01]
-    if not polys:
-        return None
-    polys.sort(key=lambda q: -q.area)
-    if len(polys) > 1:
-        repairs.append(f"unit {uid}: {len(polys)} separate parts; kept the largest ({polys[0].area:.1f} m2), "
-                       f"dropped {sum(q.area for q in polys[1:]):.1f} m2")
-    return polys[0]
-
-
-def _cut_overlaps(units: pd.DataFrame, repairs: list[str]) -> None:
-    """Where units of one level overlap, cut the overlap out of the larger one (in place).
-
-    Real data nests rooms inside corridors; walking must not cross a room drawn on top
-    of a corridor, and doors on the nested room's edge must see the corridor on one side.
-    """
-    g = np.array(list(units["geometry"]), dtype=object)
-    if len(g) < 2:
-        return
-    tree = shapely.STRtree(g)
-    a, b = tree.query(g, predicate="intersects")
-    lvl = units["level_id"].to_numpy()
-    m = (a < b) & (lvl[a] == lvl[b])
-    a, b = a[m], b[m]
-    if not len(a):
-        return
-    inter = shapely.area(shapely.intersection(g[a], g[b]))
-    m = inter > MIN_OVERLAP_REPAIR_M2
-    a, b, inter = a[m], b[m], inter[m]
-    area = shapely.area(g)
-    big = np.where(area[a] >= area[b], a, b)
-    small = np.where(area[a] >= area[b], b, a)
-    ids = units["unit_id"].to_numpy()
-    names = units["name"].to_numpy()
-    for i in np.unique(big):
-        sm = small[big == i]
-        cut = shapely.union_all(g[sm])
-        new = _polygonal(shapely.difference(g[i], cut), ids[i], repairs)
-        repairs.append(f"unit {ids[i]} ({names[i] or 'unnamed'}) overlapped {len(sm)} unit(s) "
-                       f"({', '.join(str(names[j] or ids[j]) for j in sm)}): "
-                       f"{float(inter[big == i].sum()):.2f} m2 cut out of it")
-        g[i] = new
-    units["geometry"] = list(g)
 
 
 def _resolve_openings(openings: pd.DataFrame, o_geom: list, units: pd.DataFrame, sel_ids: set, all_levels: set,  # noqa: C901  debt: issue 16 (complexity 16)
@@ -836,31 +636,6 @@ def _connectivity(units: pd.DataFrame, doors: pd.DataFrame,
 
 
 # ------------------------------------------------------------------------ writing
-def _clean(v: Any, key: str) -> Any:
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return None if np.isnan(v) else (int(v) if key == "deck" and float(v).is_integer() else float(v))
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-def _feature_collection_text(gdf: gpd.GeoDataFrame, epsg: int | None) -> str:
-    """GeoJSON text of a GeoDataFrame, with a "crs" member naming `epsg` (geometries via shapely, vectorised)."""
-    props = gdf.drop(columns=gdf.geometry.name)
-    geoms = shapely.to_geojson(np.asarray(gdf.geometry.to_numpy(), dtype=object))
-    parts = []
-    for rec, g in zip(props.to_dict("records"), geoms):
-        clean = {k: _clean(v, k) for k, v in rec.items()}
-        parts.append('{"type": "Feature", "properties": ' + json.dumps(clean, ensure_ascii=False)
-                     + ', "geometry": ' + g + "}")
-    head = '{"type": "FeatureCollection", '
-    if epsg:
-        head += '"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::%d"}}, ' % epsg
-    return head + '"features": [\n' + ",\n".join(parts) + "\n]}\n"
-
-
 SCENARIO_TEMPLATE = """\
 # Scenario for the station imported from {source}
 # (planner import-imdf; the mapping report is import_report.md).
@@ -884,49 +659,9 @@ SCENARIO_TEMPLATE = """\
 def _write_station(out_dir: Path, rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame, report: ImportReport,
                    mp: Mapping, overwrite: bool) -> None:
     """Write the station files into a temporary folder beside `out_dir`, then move it into place."""
-    parent = out_dir.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
-        umask_mode(tmp)
-        os.chmod(tmp, 0o755)
-    except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot be created ({exc}). Fix: choose a writable --out") from None
-    try:
-        for name, gdf in (("rooms.geojson", rooms), ("doors.geojson", doors)):
-            (tmp / name).write_text(_feature_collection_text(gdf, report.epsg), encoding="utf-8")
-        res = pd.DataFrame({"room_id": rooms["room_id"], "night": 0, "day": 0, "evening": 0})
-        res.to_csv(tmp / "residents.csv", index=False)
-        (tmp / "scenario.toml").write_text(SCENARIO_TEMPLATE.format(source=Path(report.source).name,
-                                                                    cand=report.candidate_rooms), encoding="utf-8")
-        (tmp / "import_report.md").write_text(report_markdown(report, mp), encoding="utf-8")
-        old = None
-        if out_dir.exists():
-            if any(out_dir.iterdir()) and not overwrite:
-                raise OutputError(f"{out_dir}: exists and is not empty. Fix: pass --force to replace it")
-            old = parent / f".{out_dir.name}.old-{os.getpid()}"
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _md_table(df: pd.DataFrame, limit: int | None = None) -> str:
-    if df is None or not len(df):
-        return "(none)\n"
-    shown = df if limit is None else df.head(limit)
-    cols = list(shown.columns)
-    out = io.StringIO()
-    out.write("| " + " | ".join(cols) + " |\n")
-    out.write("|" + "|".join(" --- " for _ in cols) + "|\n")
-    for rec in shown.itertuples(index=False):
-        out.write("| " + " | ".join(str(v).replace("|", "/").replace("\n", " ") for v in rec) + " |\n")
-    if limit is not None and len(df) > limit:
-        out.write(f"\n... and {len(df) - limit} more\n")
-    return out.getvalue()
+    write_station_folder(out_dir, rooms, doors, report.epsg, {
+        "scenario.toml": SCENARIO_TEMPLATE.format(source=Path(report.source).name, cand=report.candidate_rooms),
+        "import_report.md": report_markdown(report, mp)}, overwrite)
 
 
 def report_markdown(r: ImportReport, mp: Mapping | None = None) -> str:
@@ -948,9 +683,9 @@ def report_markdown(r: ImportReport, mp: Mapping | None = None) -> str:
         w.write("## Warnings\n\n" + "".join(f"- {x}\n" for x in r.warnings) + "\n")
     w.write("## Levels and decks\n\nDeck = level ordinal + 100 x building rank (largest building first), so that "
             "ordinals that clash between buildings stay apart.\n\n")
-    w.write(_md_table(r.levels))
+    w.write(md_table(r.levels))
     w.write("\n## Unit categories -> kinds\n\n")
-    w.write(_md_table(r.categories))
+    w.write(md_table(r.categories))
     if r.unknown_categories:
         w.write("\nUnknown categories (imported as kind `other`; map them with [categories] in a mapping TOML):\n\n")
         w.write("".join(f"- `{k}`: {v}\n" for k, v in sorted(r.unknown_categories.items())))
@@ -960,7 +695,7 @@ def report_markdown(r: ImportReport, mp: Mapping | None = None) -> str:
                 "room = \"storage\"\nlibrary = \"recreation\"\n\n[[rules]]   # small classrooms are store rooms\n"
                 "category = \"classroom\"\nmax_area_m2 = 30\nkind = \"storage\"\n```\n")
     w.write("\n## Units not imported\n\n")
-    w.write(_md_table(r.units_dropped[r.units_dropped["reason"] != "level not selected"]))
+    w.write(md_table(r.units_dropped[r.units_dropped["reason"] != "level not selected"]))
     ns = int((r.units_dropped["reason"] == "level not selected").sum()) if len(r.units_dropped) else 0
     if ns:
         w.write(f"\n{ns} unit(s) on levels not selected (by --levels / --building): "
@@ -969,18 +704,20 @@ def report_markdown(r: ImportReport, mp: Mapping | None = None) -> str:
     w.write("\n## Geometry repairs\n\n" + ("".join(f"- {x}\n" for x in r.repairs) if r.repairs else "(none)\n"))
     w.write("\n## Openings dropped\n\n")
     od = r.openings_dropped
-    w.write(_md_table(od[od["reason"] != "level not selected"] if len(od) else od))
+    w.write(md_table(od[od["reason"] != "level not selected"] if len(od) else od))
     nos = int((od["reason"] == "level not selected").sum()) if len(od) else 0
     if nos:
         w.write(f"\n{nos} opening(s) on levels not selected.\n")
     w.write("\n## Openings at junctions\n\nThese lines touch more than two units; the door joins the two units "
             "found on either side of the line, the others are listed.\n\n")
-    w.write(_md_table(r.junctions))
+    w.write(md_table(r.junctions))
     w.write("\n## Rooms without a door\n\n")
-    w.write(_md_table(r.rooms_without_door))
+    w.write(md_table(r.rooms_without_door))
     w.write("\n## Unreachable parts\n\nRooms with doors that are not connected to the largest walking network of "
             "their building (through doors and vertical links).\n\n")
-    w.write(_md_table(r.unreachable))
+    w.write(md_table(r.unreachable))
+    if r.inference is not None:
+        w.write(inference_markdown(r.inference))
     return w.getvalue()
 
 

@@ -1,0 +1,901 @@
+"""Import OpenStreetMap indoor data (OSM XML or GeoJSON) as a station folder.
+
+Read:
+
+- OSM XML (``.osm``): nodes, ways (closed ways are areas) and multipolygon relations;
+- GeoJSON from overpass or JOSM (also wrapped in a JavaScript variable, with trailing
+  commas, keys with stray spaces, tags flat or under a ``tags`` member, `level` as a number
+  or text, rings left unclosed).
+
+Tagging understood (Simple Indoor Tagging and osmAG-style variants):
+
+- areas ``indoor=room|corridor|area`` (also ``room=*``, ``osmAG:type=area`` with
+  ``osmAG:areaType``, stairs and lifts drawn as areas) on ``level`` (``0``, ``-1``, ``0;1``,
+  ``1-3``), repeated on the levels of ``repeat_on``;
+- ``indoor=level`` (and ``osmAG:areaType=structure``) outlines of whole floors, and
+  ``building=*`` outlines: not rooms (they name the buildings);
+- doors: nodes tagged ``door=*`` / ``entrance=*`` / ``indoor=door`` on the outline two
+  areas share, and passage ways (two-node ways tagged ``osmAG:type=passage``, ``door=*``,
+  ``indoor=door`` or ``passage=*``) whose tags name the two areas they join
+  (``osmAG:from`` / ``osmAG:to``, ``from`` / ``to``, ``connects=A;B``), else the two areas
+  on either side of the way.
+
+Kinds come from the tags (`room`, `amenity`, `shop`, `office`, `highway`, `stairs`,
+`elevator`, `indoor`) through the mapping of `planner.indoor` (defaults `OSM_CATEGORIES`,
+words of names `OSM_NAMES`, a TOML file with ``--mapping``). WGS84 is projected to the
+local UTM zone (recorded as the GeoJSON "crs" member and in the report). Repairs, each
+reported in ``import_report.md``: unclosed rings closed, duplicate (older) ways of one room
+dropped, self-intersections made valid, floor outlines drawn as rooms or corridors dropped
+(their space left over becomes a corridor when the floor has no other), overlaps cut out
+of the larger room, rooms named alike on several levels told apart by their level.
+Stairs and lifts are linked between consecutive levels by name or overlap; buildings with
+no indoor connection are told apart and one is imported (the largest, or ``--building``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from planner.errors import InputError, OutputError
+from planner.indoor import (
+    DEFAULT_CATEGORIES,
+    SKIP,
+    DoorInference,
+    Mapping,
+    cut_overlaps,
+    drop_duplicate_drawings,
+    drop_floor_outlines,
+    infer_doors,
+    inference_markdown,
+    load_mapping,
+    md_table,
+    polygonal,
+    to_local_utm,
+    vertical_links,
+    write_station_folder,
+)
+from planner.params import CIRCULATION_KINDS, Parameters
+
+OSM_CATEGORIES: dict[str, str] = {
+    **DEFAULT_CATEGORIES,
+    "room": "other", "area": "lobby", "yes": "other", "corridor": "corridor", "hall": "lobby",
+    "toilets": "hygiene", "toilet": "hygiene", "wc": "hygiene", "shower": "hygiene", "bathroom": "hygiene",
+    "kitchen": "galley", "canteen": "galley", "restaurant": "galley", "cafe": "galley",
+    "class": "classroom", "lecture": "auditorium", "lecture_hall": "auditorium", "computer": "classroom",
+    "technical": "utility", "server": "utility", "technical_room": "utility", "storage": "storage",
+    "store": "storage", "storeroom": "storage", "office": "office", "conference": "office", "meeting": "office",
+    "bedroom": "quarters", "sleeping": "quarters", "dormitory": "quarters", "apartment": "quarters",
+    "steps": "stairs", "stairs": "stairs", "elevator": "lift", "lift": "lift", "laboratory": "lab",
+    "library": "recreation", "hospital": "medical", "doctors": "medical", "reception": "lobby",
+    "wall": SKIP, "column": SKIP, "shaft": SKIP, "void": SKIP, "structure": SKIP,
+}
+"""OSM tag value (room=*, amenity=*, indoor=*, ...) -> planner kind."""
+
+OSM_NAMES: dict[str, str] = {
+    "stair": "stairs", "staircase": "stairs", "treppe": "stairs", "lift": "lift", "elevator": "lift",
+    "aufzug": "lift", "toilet": "hygiene", "wc": "hygiene", "restroom": "hygiene", "storage": "storage",
+    "store room": "storage", "storeroom": "storage", "lager": "storage", "corridor": "corridor",
+    "hallway": "corridor", "flur": "corridor", "foyer": "lobby", "lobby": "lobby", "office": "office",
+    "kitchen": "galley", "laboratory": "lab", "lab ": "lab", "classroom": "classroom", "bedroom": "quarters",
+    "dorm": "quarters", "apartment": "quarters", "lecture hall": "auditorium", "auditorium": "auditorium",
+    "library": "recreation", "lounge": "recreation", "gym": "recreation", "server": "utility",
+    "technical": "utility",
+}
+"""Words that give a kind when a room's tags say only "room" or "area" (start of a word, any case)."""
+
+GENERIC = frozenset({"room", "area", "yes", ""})
+"""Categories that say less than a room's name."""
+
+DOOR_SNAP_M = 0.35
+"""A door node this close (metres) to an area's outline opens into it."""
+PASSAGE_SNAP_M = 0.6
+"""A passage way whose tags name no areas joins the areas within this distance (metres)."""
+BUILDING_GAP_M = 2.0
+"""Rooms closer than this in plan (any level) belong to one building."""
+MIN_ROOM_M2 = 0.2
+"""Areas smaller than this (m2) are not rooms (drawing slivers)."""
+
+AREA_INDOOR = {"room", "corridor", "area"}
+FLOOR_INDOOR = {"level", "floor"}
+SKIP_INDOOR = {"wall", "column", "door", "window"}
+
+
+# ------------------------------------------------------------------------ elements
+@dataclass
+class Element:
+    """One OSM feature: id ("w123", "n5", "r7"), tags, geometry (WGS84), version, timestamp."""
+
+    osm_id: str
+    tags: dict[str, str]
+    geom: shapely.Geometry | None
+    version: int = 0
+    timestamp: str = ""
+    closed_by_repair: bool = False
+
+
+def _tags(raw: Any) -> dict[str, str]:
+    """Tags with keys and values stripped, values as text ("1.0" stays "1.0", 1 becomes "1")."""
+    out: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return out
+    for k, v in raw.items():
+        if v is None or isinstance(v, (dict, list)):
+            continue
+        if isinstance(v, bool):
+            v = "yes" if v else "no"
+        elif isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out[str(k).strip()] = str(v).strip()
+    return out
+
+
+def _ring(coords: list, closed_note: list[bool]) -> list | None:
+    pts = [tuple(map(float, c[:2])) for c in coords if isinstance(c, (list, tuple)) and len(c) >= 2]
+    if len(pts) < 3:
+        return None
+    if pts[0] != pts[-1]:
+        pts.append(pts[0])
+        closed_note[0] = True
+    return pts if len(pts) >= 4 else None
+
+
+def _geojson_geometry(g: Any) -> tuple[shapely.Geometry | None, bool]:
+    """(geometry, ring closed by repair) from a GeoJSON geometry, closing unclosed rings."""
+    if not isinstance(g, dict):
+        return None, False
+    t, c = g.get("type"), g.get("coordinates")
+    note = [False]
+    try:
+        if t == "Point":
+            return shapely.Point(float(c[0]), float(c[1])), False
+        if t == "LineString":
+            pts = [tuple(map(float, p[:2])) for p in c]
+            return (shapely.LineString(pts) if len(pts) >= 2 else None), False
+        if t == "Polygon":
+            rings = [_ring(r, note) for r in c]
+            if not rings or rings[0] is None:
+                return None, False
+            return shapely.Polygon(rings[0], [r for r in rings[1:] if r is not None]), note[0]
+        if t == "MultiPolygon":
+            polys = []
+            for poly in c:
+                rings = [_ring(r, note) for r in poly]
+                if rings and rings[0] is not None:
+                    polys.append(shapely.Polygon(rings[0], [r for r in rings[1:] if r is not None]))
+            return (shapely.MultiPolygon(polys) if polys else None), note[0]
+        if t == "GeometryCollection":
+            parts = [_geojson_geometry(x)[0] for x in g.get("geometries") or []]
+            parts = [p for p in parts if p is not None]
+            return (shapely.GeometryCollection(parts) if parts else None), False
+    except (TypeError, ValueError, IndexError, shapely.errors.GEOSException):
+        return None, False
+    return None, False
+
+
+def _lenient_json(text: str, name: str) -> Any:
+    """JSON from an overpass / JOSM export: a JavaScript wrapper (``var x = {...};``), a byte
+    order mark, comments and trailing commas are tolerated."""
+    t = text.lstrip("\ufeff")
+    i, j = t.find("{"), t.rfind("}")
+    if i < 0 or j < i:
+        raise InputError(name, "file", "holds no JSON object", "give an OSM XML (.osm) or GeoJSON export")
+    t = t[i:j + 1]
+    try:
+        return json.loads(t)
+    except json.JSONDecodeError:
+        pass
+    t2 = re.sub(r"^\s*//.*$", "", t, flags=re.M)
+    t2 = re.sub(r",(\s*[}\]])", r"\1", t2)
+    try:
+        return json.loads(t2)
+    except json.JSONDecodeError as exc:
+        raise InputError(name, "file", f"is not valid JSON even after removing trailing commas ({exc})",
+                         "re-export it from overpass or JOSM as GeoJSON or OSM XML") from None
+
+
+def _read_geojson(path: Path, notes: list[str]) -> list[Element]:
+    obj = _lenient_json(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    feats = obj.get("features") if isinstance(obj, dict) else None
+    if obj.get("type") == "Feature":
+        feats = [obj]
+    if not isinstance(feats, list):
+        raise InputError(str(path), "features", "is missing", "give a GeoJSON FeatureCollection of OSM features")
+    out = []
+    spaced = 0
+    for k, f in enumerate(feats):
+        if not isinstance(f, dict):
+            continue
+        props = f.get("properties") if isinstance(f.get("properties"), dict) else {}
+        spaced += sum(1 for key in props if isinstance(key, str) and key != key.strip())
+        tags = _tags({k2: v for k2, v in props.items() if k2 not in ("tags", "meta", "relations")})
+        tags.update(_tags(props.get("tags")))
+        meta = props.get("meta") if isinstance(props.get("meta"), dict) else {}
+        fid = f.get("id") or tags.get("@id") or tags.get("id") or props.get("id") or f"f{k}"
+        fid = str(fid)
+        m = re.match(r"^(node|way|relation)/(-?\d+)$", fid)
+        if m:
+            fid = m.group(1)[0] + m.group(2)
+        ptype = str(props.get("type") or "")
+        if ptype in ("node", "way", "relation") and str(fid).lstrip("-").isdigit():
+            fid = ptype[0] + str(fid)
+        version = tags.get("@version") or tags.get("version") or meta.get("version") or 0
+        stamp = tags.get("@timestamp") or tags.get("timestamp") or meta.get("timestamp") or ""
+        tags = {k2: v for k2, v in tags.items() if not k2.startswith("@") and k2 not in ("id", "type", "version",
+                                                                                         "timestamp")}
+        geom, closed = _geojson_geometry(f.get("geometry"))
+        try:
+            ver = int(float(version))
+        except (TypeError, ValueError):
+            ver = 0
+        out.append(Element(fid, tags, geom, ver, str(stamp), closed))
+    if spaced:
+        notes.append(f"{spaced} tag key(s) had leading or trailing spaces: stripped")
+    return out
+
+
+def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise InputError(str(path), "file", f"is not valid OSM XML ({exc})", "re-export it as .osm from JOSM or overpass")
+    nodes: dict[str, tuple[float, float]] = {}
+    out: list[Element] = []
+
+    def meta(el: ET.Element) -> tuple[int, str]:
+        try:
+            v = int(el.get("version") or 0)
+        except ValueError:
+            v = 0
+        return v, el.get("timestamp") or ""
+
+    def tags_of(el: ET.Element) -> dict[str, str]:
+        return _tags({t.get("k"): t.get("v") for t in el.findall("tag") if t.get("k") is not None})
+
+    for el in root.iter("node"):
+        if el.get("action") == "delete":
+            continue
+        try:
+            xy = (float(el.get("lon") or "nan"), float(el.get("lat") or "nan"))
+        except ValueError:
+            continue
+        nid = el.get("id") or ""
+        nodes[nid] = xy
+        t = tags_of(el)
+        if t:
+            v, ts = meta(el)
+            out.append(Element("n" + nid, t, shapely.Point(xy), v, ts))
+    ways: dict[str, list[tuple[float, float]]] = {}
+    missing = 0
+    for el in root.iter("way"):
+        if el.get("action") == "delete":
+            continue
+        refs = [nd.get("ref") or "" for nd in el.findall("nd")]
+        pts = [nodes[r] for r in refs if r in nodes]
+        if len(pts) < len(refs):
+            missing += 1
+        wid = el.get("id") or ""
+        ways[wid] = pts
+        t = tags_of(el)
+        v, ts = meta(el)
+        if len(pts) < 2:
+            continue
+        closed = len(pts) >= 4 and refs[0] == refs[-1]
+        geom: shapely.Geometry = shapely.Polygon(pts) if closed else shapely.LineString(pts)
+        out.append(Element("w" + wid, t, geom, v, ts))
+    for el in root.iter("relation"):
+        t = tags_of(el)
+        if t.get("type") not in ("multipolygon", "area") or el.get("action") == "delete":
+            continue
+        outer, inner = [], []
+        for mem in el.findall("member"):
+            if mem.get("type") != "way" or (mem.get("ref") or "") not in ways:
+                continue
+            pts = ways[mem.get("ref") or ""]
+            if len(pts) >= 2:
+                (inner if mem.get("role") == "inner" else outer).append(shapely.LineString(pts))
+        if not outer:
+            continue
+        polys = shapely.get_parts(shapely.polygonize(outer))
+        if not len(polys):
+            continue
+        geom = shapely.union_all(polys)
+        if inner:
+            holes = shapely.union_all(shapely.get_parts(shapely.polygonize(inner)))
+            geom = shapely.difference(geom, holes)
+        v, ts = meta(el)
+        out.append(Element("r" + (el.get("id") or ""), {k: v2 for k, v2 in t.items() if k != "type"}, geom, v, ts))
+    if missing:
+        notes.append(f"{missing} way(s) refer to nodes missing from the file: drawn with the nodes present")
+    return out
+
+
+def read_osm(path: str | Path, notes: list[str] | None = None) -> list[Element]:
+    """The features of an OSM XML or GeoJSON file (WGS84), tags cleaned (see module doc)."""
+    path = Path(path)
+    notes = notes if notes is not None else []
+    if not path.is_file():
+        raise InputError(str(path), "file", "does not exist", "give an .osm or .geojson export")
+    head = path.read_bytes()[:4096].lstrip(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"<"):
+        return _read_osm_xml(path, notes)
+    return _read_geojson(path, notes)
+
+
+# ------------------------------------------------------------------------ levels
+_RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
+
+
+def parse_levels(text: str) -> list[float]:
+    """Levels of an OSM `level` / `repeat_on` value: "0", "-1", "0;1", "1-3", "0.5", "1,2"."""
+    out: list[float] = []
+    for part in re.split(r"[;,]", str(text or "")):
+        part = part.strip()
+        if not part:
+            continue
+        m = _RANGE.match(part)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if lo > hi:
+                lo, hi = hi, lo
+            if hi - lo <= 50:
+                out.extend(float(x) for x in range(lo, hi + 1))
+                continue
+        try:
+            v = float(part)
+        except ValueError:
+            continue
+        if math.isfinite(v):
+            out.append(v)
+    return sorted(set(out))
+
+
+def _level_label(v: float) -> str:
+    return f"{v:g}"
+
+
+# ------------------------------------------------------------------------ classification
+def _first(tags: dict[str, str], keys: tuple[str, ...]) -> str:
+    for k in keys:
+        v = tags.get(k, "").strip().lower()
+        if v and v not in ("no",):
+            return v
+    return ""
+
+
+def _category(tags: dict[str, str]) -> str:
+    """The most specific kind-bearing tag value of an area (for the mapping)."""
+    v = _first(tags, ("room", "amenity", "shop", "healthcare"))
+    if v:
+        return v
+    if tags.get("office"):
+        return "office"
+    hw = tags.get("highway", "").lower()
+    if hw in ("elevator", "steps"):
+        return hw
+    if tags.get("stairs", "").lower() in ("yes", "true") or tags.get("indoor", "").lower() == "stairs":
+        return "stairs"
+    if tags.get("elevator", "").lower() in ("yes", "true") or tags.get("lift", "").lower() in ("yes", "true"):
+        return "elevator"
+    at = tags.get("osmAG:areaType", tags.get("osmag:areatype", "")).lower()
+    if at:
+        return at
+    return tags.get("indoor", "").lower()
+
+
+def _is_area(e: Element) -> bool:
+    t = e.tags
+    ind = t.get("indoor", "").lower()
+    return (ind in AREA_INDOOR or "room" in t or t.get("osmAG:type", "").lower() == "area"
+            or (ind == "" and (t.get("highway", "").lower() in ("elevator", "steps") or t.get("stairs") == "yes")
+                and "level" in t))
+
+
+def _is_floor(e: Element) -> bool:
+    t = e.tags
+    return (t.get("indoor", "").lower() in FLOOR_INDOOR
+            or t.get("osmAG:areaType", "").lower() == "structure")
+
+
+def _is_building(e: Element) -> bool:
+    t = e.tags
+    return bool(t.get("building")) and t.get("building") != "no" and "indoor" not in t and "level" not in t
+
+
+def _is_door_node(e: Element) -> bool:
+    t = e.tags
+    return (t.get("door", "no").lower() != "no" or t.get("indoor", "").lower() == "door"
+            or t.get("entrance", "no").lower() != "no")
+
+
+_PASSAGE_FROM = ("osmAG:from", "osmag:from", "from", "door:from", "connects:from")
+_PASSAGE_TO = ("osmAG:to", "osmag:to", "to", "door:to", "connects:to")
+
+
+def _is_passage(e: Element) -> bool:
+    t = e.tags
+    return (t.get("osmAG:type", t.get("osmag:type", "")).lower() == "passage" or t.get("indoor", "").lower() == "door"
+            or t.get("door", "no").lower() != "no" or "passage" in t
+            or (any(k in t for k in _PASSAGE_FROM) and any(k in t for k in _PASSAGE_TO)))
+
+
+def _width(tags: dict[str, str]) -> float | None:
+    for k in ("width", "door:width", "est_width"):
+        v = tags.get(k)
+        if v:
+            m = re.match(r"^\s*([0-9]+(?:[.,][0-9]+)?)\s*(m|cm|mm)?\s*$", v)
+            if m:
+                x = float(m.group(1).replace(",", "."))
+                unit = m.group(2) or ("cm" if x > 20 else "m")
+                x = x / 100 if unit == "cm" else x / 1000 if unit == "mm" else x
+                if 0.3 <= x <= 20:
+                    return x
+    return None
+
+
+# ------------------------------------------------------------------------ report
+@dataclass
+class OsmImportReport:
+    """What `import_osm` did (tables are DataFrames for tests and the CLI)."""
+
+    out_dir: Path
+    source: str
+    crs: str
+    epsg: int | None
+    features: int
+    rooms: int
+    levels: pd.DataFrame               # level, deck, rooms, doors
+    categories: pd.DataFrame           # category, kind, rule, count
+    dropped: pd.DataFrame              # osm_id, name, level, reason
+    doors_from_nodes: int
+    doors_from_passages: int
+    doors_dropped: pd.DataFrame        # osm_id, level, reason
+    vertical_links: int
+    buildings: pd.DataFrame            # building, rooms, levels, imported
+    repairs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    candidate_rooms: int = 0
+    inference: DoorInference | None = None
+
+    def __str__(self) -> str:
+        inf = len(self.inference.inferred) if self.inference is not None else 0
+        lines = [f"imported {self.source} -> {self.out_dir} ({self.crs})",
+                 f"  features: {self.features}; rooms: {self.rooms}; not imported: {len(self.dropped)}",
+                 f"  doors: {self.doors_from_nodes} from door nodes, {self.doors_from_passages} from passage ways, "
+                 f"{inf} inferred; {len(self.doors_dropped)} door feature(s) dropped",
+                 f"  vertical links: {self.vertical_links}; candidate rooms: {self.candidate_rooms}; "
+                 f"repairs: {len(self.repairs)}"]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines.append(f"  details: {self.out_dir / 'import_report.md'}")
+        return "\n".join(lines)
+
+
+def report_markdown(r: OsmImportReport, mp: Mapping) -> str:
+    """The import report as Markdown (import_report.md)."""
+    w = io.StringIO()
+    w.write(f"# OpenStreetMap import report\n\nSource: `{Path(r.source).name}`  \n")
+    w.write(f"Coordinate reference system: **{r.crs}** (WGS84 projected to the local UTM zone, metres; recorded "
+            "as the GeoJSON \"crs\" member)  \nKind mapping: " + mp.source + "\n\n## Summary\n\n")
+    inf = len(r.inference.inferred) if r.inference is not None else 0
+    w.write(f"- features read: {r.features}; rooms: {r.rooms}; features not imported: {len(r.dropped)}\n"
+            f"- doors: {r.doors_from_nodes} from door nodes, {r.doors_from_passages} from passage ways, "
+            f"{inf} inferred (flagged `inferred`)\n- vertical links (stairs/lifts on consecutive levels, by name or "
+            f"overlap): {r.vertical_links}\n- candidate rooms: {r.candidate_rooms}\n\n")
+    if r.warnings:
+        w.write("## Warnings\n\n" + "".join(f"- {x}\n" for x in r.warnings) + "\n")
+    w.write("## Buildings\n\n" + md_table(r.buildings))
+    w.write("\n## Levels and decks\n\n" + md_table(r.levels))
+    w.write("\n## Tags -> kinds\n\n" + md_table(r.categories))
+    w.write("\n## Repairs\n\n" + ("".join(f"- {x}\n" for x in r.repairs) if r.repairs else "(none)\n"))
+    w.write("\n## Features not imported as rooms\n\n" + md_table(r.dropped, 300))
+    w.write("\n## Door features dropped\n\n" + md_table(r.doors_dropped, 300))
+    if r.inference is not None:
+        w.write(inference_markdown(r.inference))
+    return w.getvalue()
+
+
+SCENARIO_TEMPLATE = """\
+# Scenario for the building imported from {source} (planner import-osm; see import_report.md).
+# Every parameter has a default in planner/params.py; uncomment to override.
+#
+# [station]
+# station_title = "{title}"
+#
+# [capacity]
+# Room kinds that may become safe rooms; this import has {cand} room(s) of these kinds.
+# candidate_kinds = ["storage", "quarters", "recreation"]
+#
+# [model]
+# objective = "max-cover"
+# budget = 2_000_000
+"""
+
+
+# ------------------------------------------------------------------------ main
+def _older(a: Element, b: Element) -> bool:
+    """Is `a` an older drawing than `b` (version, then timestamp, then id)?"""
+    def num(e: Element) -> int:
+        m = re.search(r"-?\d+", e.osm_id)
+        return int(m.group()) if m else 0
+    return (a.version, a.timestamp, num(a)) < (b.version, b.timestamp, num(b))
+
+
+def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = None, building: str | None = None,
+               mapping: str | Path | None = None, infer: bool = False, overwrite: bool = False) -> OsmImportReport:
+    """Convert an OSM XML or GeoJSON indoor export into a station folder at `out_dir`.
+
+    `levels`: OSM level values to import (default all); `building`: a building's name or
+    number in the report (default the largest; ``"all"`` every building, one sector each);
+    `mapping`: TOML mapping (see `planner.indoor.load_mapping`); `infer`: invent the doors the
+    data lacks (`planner.indoor.infer_doors`); `overwrite`: replace a non-empty `out_dir`.
+    Returns the report, also written as `out_dir/import_report.md`.
+    """
+    src = Path(src)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise OutputError(f"{out_dir}: exists and is not empty. Fix: choose another --out, or pass --force to replace it")
+    params = Parameters()
+    mp = load_mapping(mapping, params, defaults=OSM_CATEGORIES, names=OSM_NAMES, generic=GENERIC)
+    notes: list[str] = []
+    elements = read_osm(src, notes)
+    repairs: list[str] = list(notes)
+    warns: list[str] = []
+    dropped: list[dict] = []
+
+    def dropit(e: Element, reason: str, level: str = "") -> None:
+        dropped.append({"osm_id": e.osm_id, "name": e.tags.get("name", ""), "level": level, "reason": reason})
+
+    areas = [e for e in elements if e.geom is not None and e.geom.geom_type in ("Polygon", "MultiPolygon")
+             and _is_area(e) and not _is_floor(e)]
+    # open ways tagged as areas: closed when they have three nodes or more
+    for e in elements:
+        if e.geom is not None and e.geom.geom_type == "LineString" and _is_area(e) and not _is_passage(e):
+            c = shapely.get_coordinates(e.geom)
+            if len(c) >= 3:
+                e.geom = shapely.Polygon(np.r_[c, c[:1]])
+                e.closed_by_repair = True
+                areas.append(e)
+            else:
+                dropit(e, "area drawn as an open way of two nodes")
+    for e in areas:
+        if e.closed_by_repair:
+            repairs.append(f"{e.osm_id} ({e.tags.get('name', 'unnamed')}): unclosed ring closed")
+    floors = [e for e in elements if e.geom is not None and e.geom.geom_type in ("Polygon", "MultiPolygon")
+              and _is_floor(e)]
+    bldgs = [e for e in elements if e.geom is not None and e.geom.geom_type in ("Polygon", "MultiPolygon")
+             and _is_building(e)]
+    door_nodes = [e for e in elements if e.geom is not None and e.geom.geom_type == "Point" and _is_door_node(e)]
+    passages = [e for e in elements if e.geom is not None and e.geom.geom_type == "LineString" and _is_passage(e)
+                and not _is_area(e)]
+    for e in elements:
+        t = e.tags
+        if t.get("indoor", "").lower() in SKIP_INDOOR and e.geom is not None and e.geom.geom_type != "Point" \
+                and not _is_passage(e):
+            dropit(e, f"indoor={t.get('indoor')}: not a space")
+    if not areas:
+        raise InputError(str(src), "areas", "none found: no feature tagged indoor=room/corridor/area (or room=*)",
+                         "export the building's indoor features (Simple Indoor Tagging) with their tags")
+
+    # ---- degrees? every OSM export is WGS84; check plausibility
+    allb = shapely.total_bounds(np.array([e.geom for e in areas], dtype=object))
+    if not (-180 <= allb[0] <= allb[2] <= 180 and -90 <= allb[1] <= allb[3] <= 90):
+        raise InputError(str(src), "coordinates", f"span {allb[0]:.1f}..{allb[2]:.1f}, {allb[1]:.1f}..{allb[3]:.1f}: "
+                         "not longitude/latitude", "export the data in WGS84 (EPSG:4326), as OSM tools do")
+
+    # ---- one record per (area, level)
+    rows = []
+    no_level = 0
+    for e in areas:
+        lv = parse_levels(e.tags.get("level", ""))
+        rep = parse_levels(e.tags.get("repeat_on", ""))
+        if not lv and not rep:
+            no_level += 1
+            lv = [math.nan]
+        for v in sorted(set(lv) | set(rep)):
+            rows.append({"el": e, "level": v})
+    all_levels = sorted({r["level"] for r in rows if not math.isnan(r["level"])})
+    if no_level:
+        fill = all_levels[0] if len(all_levels) == 1 else 0.0
+        warns.append(f"{no_level} area(s) have no level tag: put on level {fill:g}")
+        for r in rows:
+            if math.isnan(r["level"]):
+                r["level"] = fill
+        all_levels = sorted({r["level"] for r in rows})
+    if levels:
+        want = set()
+        for tok in levels:
+            lv_t = parse_levels(str(tok))
+            if not lv_t or not set(lv_t) & set(all_levels):
+                raise InputError("--levels", str(tok), "matches no level",
+                                 f"give levels among: {', '.join(_level_label(v) for v in all_levels)}")
+            want |= set(lv_t)
+        for r in rows:
+            if r["level"] not in want:
+                dropit(r["el"], "level not selected", _level_label(r["level"]))
+        rows = [r for r in rows if r["level"] in want]
+    deck_of = _decks(sorted({r["level"] for r in rows}))
+
+    # ---- project everything used to the local UTM zone
+    geoms = [r["el"].geom for r in rows] + [e.geom for e in door_nodes] + [e.geom for e in passages] \
+        + [e.geom for e in floors] + [e.geom for e in bldgs]
+    proj, crs, epsg, crs_name = to_local_utm(np.array(geoms, dtype=object))
+    k0 = len(rows)
+    k1 = k0 + len(door_nodes)
+    k2 = k1 + len(passages)
+    k3 = k2 + len(floors)
+    room_g = proj[:k0]
+    node_g, pass_g, bld_g = proj[k0:k1], proj[k1:k2], proj[k3:]
+
+    r = pd.DataFrame({
+        "osm_id": [x["el"].osm_id for x in rows], "level": [x["level"] for x in rows],
+        "name": [x["el"].tags.get("name") or x["el"].tags.get("ref") or "" for x in rows],
+        "ref": [x["el"].tags.get("ref", "") for x in rows],
+        "category": [_category(x["el"].tags) for x in rows],
+        "version": [x["el"].version for x in rows], "idx": np.arange(len(rows))})
+    r["geometry"] = list(room_g)
+    r["room_id"] = [oid if len(parse_levels(x["el"].tags.get("level", ""))) + len(parse_levels(
+        x["el"].tags.get("repeat_on", ""))) <= 1 else f"{oid}@{_level_label(lv)}"
+        for oid, lv, x in zip(r["osm_id"], r["level"], rows)]
+    r = r.drop_duplicates("room_id").reset_index(drop=True)
+
+    # ---- repairs: invalid outlines, duplicates, floor outlines, overlaps
+    g = np.array(list(r["geometry"]), dtype=object)
+    bad = ~shapely.is_valid(g)
+    if bad.any():
+        g[bad] = shapely.make_valid(g[bad])
+        for oid in r["room_id"][bad]:
+            repairs.append(f"{oid}: self-intersecting or otherwise invalid outline made valid")
+    g = np.array([polygonal(x, oid, repairs, "area") for x, oid in zip(g, r["room_id"])], dtype=object)
+    r["geometry"] = list(g)
+    gone = np.array([x is None or shapely.area(x) < MIN_ROOM_M2 for x in g])
+    for i in np.flatnonzero(gone):
+        dropit(rows[int(r["idx"].iat[i])]["el"], f"no area (under {MIN_ROOM_M2} m2)", _level_label(r["level"].iat[i]))
+    r = r[~gone].reset_index(drop=True)
+    def drop_row(i: int, reason: str) -> None:
+        dropit(rows[int(r["idx"].iat[i])]["el"], reason, _level_label(r["level"].iat[i]))
+
+    def older(i: int, j: int) -> bool:
+        return _older(rows[int(r["idx"].iat[i])]["el"], rows[int(r["idx"].iat[j])]["el"])
+
+    r = drop_duplicate_drawings(r, repairs, older, drop_row)
+    kinds0 = np.array([mp.kind(c, 0.0, o, n)[0] for c, o, n in zip(r["category"], r["osm_id"], r["name"])])
+    r = drop_floor_outlines(r, repairs, np.isin(kinds0, CIRCULATION_KINDS), drop_row)
+
+    # kinds
+    kinds = [mp.kind(c, a, oid, n) for c, a, oid, n in zip(r["category"], shapely.area(np.array(list(r["geometry"]))),
+                                                            r["osm_id"], r["name"])]
+    r["kind"] = [k or "other" for k, _ in kinds]
+    r["rule"] = [rule for _, rule in kinds]
+    cat_table = (r.assign(category=r["category"].replace("", "(none)")).groupby(["category", "kind", "rule"]).size()
+                 .rename("count").reset_index().sort_values(["kind", "category"]).reset_index(drop=True))
+    skip = (r["kind"] == SKIP).to_numpy()
+    for i in np.flatnonzero(skip):
+        dropit(rows[int(r["idx"].iat[i])]["el"], f"not a space: {r['category'].iat[i]} is mapped to skip",
+               _level_label(r["level"].iat[i]))
+    r = r[~skip].reset_index(drop=True)
+    cut_overlaps(r, repairs, level="level", ident="room_id", what="room")
+    empty = np.array([x is None or x.is_empty or x.area < MIN_ROOM_M2 for x in r["geometry"]], bool)
+    for i in np.flatnonzero(empty):
+        dropit(rows[int(r["idx"].iat[i])]["el"], "no area left after removing its overlap with other rooms",
+               _level_label(r["level"].iat[i]))
+    r = r[~empty].reset_index(drop=True)
+    r["deck"] = r["level"].map(deck_of).astype(int)
+
+    # ---- buildings: rooms near one another in plan (any level) belong together
+    r, btable = _buildings(r, bld_g, [e.tags for e in bldgs], building, warns, str(src))
+
+    # ---- names: unnamed rooms, rooms named alike on several levels
+    r["name"] = [n or f"{c or 'room'} {oid}" for n, c, oid in zip(r["name"], r["category"], r["osm_id"])]
+    multi = r.groupby("name")["level"].transform("nunique") > 1
+    if multi.any():
+        repairs.append(f"{int(multi.sum())} room(s) share a name with rooms on other levels "
+                       f"({', '.join(sorted(set(r['name'][multi]))[:10])}{' ...' if r['name'][multi].nunique() > 10 else ''}): "
+                       "the level is added to their names")
+        r.loc[multi, "name"] = [f"{n} (level {_level_label(lv)})" for n, lv in zip(r["name"][multi], r["level"][multi])]
+
+    # ---- doors
+    doors, n_nodes, n_pass, ddrop = _doors(r, door_nodes, node_g, passages, pass_g, params)
+    rooms_gdf = gpd.GeoDataFrame({
+        "room_id": r["room_id"].astype(str), "kind": r["kind"], "sector": r["building"], "deck": r["deck"].astype(int),
+        "name": r["name"], "osm_id": r["osm_id"], "level": [_level_label(v) for v in r["level"]],
+        "osm_category": r["category"]}, geometry=list(r["geometry"]), crs=crs)
+    links = vertical_links(rooms_gdf, mp, group="sector")
+    n_links = len(links)
+    if len(links):
+        doors = pd.concat([doors, links.drop(columns=["link_by"])], ignore_index=True)
+    doors_gdf = gpd.GeoDataFrame(doors.drop(columns=["geometry"]), geometry=list(doors["geometry"]), crs=crs)
+    doors_gdf["inferred"] = False
+    inference = None
+    if infer:
+        inference = infer_doors(rooms_gdf, doors_gdf, params)
+        doors_gdf = inference.doors
+        if inference.unconnected:
+            warns.append(f"{len(inference.unconnected)} group(s) of rooms have no neighbour to join them to the rest "
+                         "(see the report)")
+    elif len(doors_gdf) == 0:
+        warns.append("the data has no doors (no door nodes, no passage ways): run with --infer-doors, or "
+                     "`planner doors infer` on the station")
+
+    cand = int((rooms_gdf["kind"].isin(params.candidate_kinds)
+                & (rooms_gdf.geometry.area >= params.min_site_area_m2)).sum())
+    if cand == 0:
+        warns.append(f"no room has a candidate kind ({', '.join(params.candidate_kinds)}): no safe room can be "
+                     "proposed. Give rooms kinds with --mapping ([categories], [names], [units] by OSM id)")
+    lv_table = pd.DataFrame({"level": [_level_label(v) for v in deck_of], "deck": list(deck_of.values())})
+    lv_table["rooms"] = lv_table["deck"].map(rooms_gdf.groupby("deck").size()).fillna(0).astype(int)
+    lv_table["doors"] = lv_table["deck"].map(doors_gdf.groupby("deck").size() if len(doors_gdf) else {}) \
+        .fillna(0).astype(int)
+    report = OsmImportReport(
+        out_dir=out_dir, source=str(src), crs=crs_name, epsg=epsg, features=len(elements), rooms=len(rooms_gdf),
+        levels=lv_table, categories=cat_table,
+        dropped=pd.DataFrame(dropped, columns=["osm_id", "name", "level", "reason"]),
+        doors_from_nodes=n_nodes, doors_from_passages=n_pass, doors_dropped=ddrop, vertical_links=n_links,
+        buildings=btable, repairs=repairs, warnings=warns, candidate_rooms=cand, inference=inference)
+    title = str(r["building"].iat[0]) if r["building"].nunique() == 1 else src.stem
+    write_station_folder(out_dir, rooms_gdf, doors_gdf, epsg, {
+        "scenario.toml": SCENARIO_TEMPLATE.format(source=src.name, cand=cand, title=title),
+        "import_report.md": report_markdown(report, mp)}, overwrite)
+    return report
+
+
+def _decks(levels: list[float]) -> dict[float, int]:
+    """Deck numbers: the levels themselves when whole numbers, else their rank with the lowest
+    level at or above 0 as deck 0."""
+    if all(float(v).is_integer() for v in levels):
+        return {v: int(v) for v in levels}
+    zero = next((i for i, v in enumerate(levels) if v >= 0), 0)
+    return {v: i - zero for i, v in enumerate(levels)}
+
+
+def _buildings(r: pd.DataFrame, bld_g: np.ndarray, bld_tags: list[dict[str, str]], choice: str | None,
+               warns: list[str], src: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group rooms into buildings (rooms within `BUILDING_GAP_M` in plan, on any level, and rooms
+    inside one building outline), name them, and keep the chosen one (largest by default)."""
+    g = np.array(list(r["geometry"]), dtype=object)
+    n = len(g)
+    tree = shapely.STRtree(g)
+    a, b = tree.query(g, predicate="dwithin", distance=BUILDING_GAP_M)
+    ea, eb = [a], [b]
+    bname = np.full(n, "", dtype=object)
+    if len(bld_g):
+        pts = shapely.point_on_surface(g)
+        bi, ri = shapely.STRtree(bld_g).query(pts, predicate="within")
+        # rooms in one outline are one building (rows: point index = room)
+        first: dict[int, int] = {}
+        for room_i, out_i in zip(bi, ri):
+            if out_i in first:
+                ea.append(np.array([first[out_i]])), eb.append(np.array([room_i]))
+            else:
+                first[int(out_i)] = int(room_i)
+            t = bld_tags[int(out_i)]
+            bname[room_i] = t.get("name") or t.get("addr:housename") or (
+                f"{t.get('addr:street', '')} {t.get('addr:housenumber', '')}".strip())
+    adj = coo_matrix((np.ones(sum(len(x) for x in ea)), (np.concatenate(ea), np.concatenate(eb))), shape=(n, n))
+    _, comp = connected_components(adj, directed=False)
+    size = np.bincount(comp)
+    order = np.argsort(-size, kind="stable")
+    names = []
+    for rank, c in enumerate(order, 1):
+        cand = Counter(x for x in bname[comp == c] if x)
+        names.append(cand.most_common(1)[0][0] if cand else f"building {rank}")
+    label = {int(c): nm for c, nm in zip(order, names)}
+    r = r.assign(building=[label[int(c)] for c in comp])
+    table = pd.DataFrame({"number": np.arange(1, len(order) + 1), "building": names, "rooms": size[order],
+                          "levels": [", ".join(_level_label(v) for v in sorted(set(r["level"][comp == c])))
+                                     for c in order]})
+    if choice is None or str(choice).strip().lower() == "all":
+        keep_c = set(order.tolist()) if choice is not None else {int(order[0])}
+        if len(order) > 1 and choice is None:
+            warns.append(f"{len(order)} buildings with no indoor connection: imported the largest, {names[0]!r} "
+                         f"({size[order[0]]} rooms); choose another with --building "
+                         + ", ".join(repr(x) for x in names[1:6]) + " (or a number), or --building all")
+        elif len(order) > 1:
+            warns.append(f"{len(order)} buildings with no indoor connection are imported together (one sector each): "
+                         "validation will report them as parts cut off from each other")
+    else:
+        tok = str(choice).strip().casefold()
+        hit = [i for i, nm in enumerate(names) if nm.casefold() == tok or str(i + 1) == tok]
+        if not hit:
+            hit = [i for i, nm in enumerate(names) if len(tok) >= 3 and tok in nm.casefold()]
+        if len(hit) != 1:
+            raise InputError(src, f"--building {choice!r}", "matches no building" if not hit else "matches several",
+                             "give one of: " + "; ".join(f"{i + 1} ({nm}, {size[order[i]]} rooms)"
+                                                         for i, nm in enumerate(names)))
+        keep_c = {int(order[hit[0]])}
+    table["imported"] = [int(c) in keep_c for c in order]
+    return r[np.isin(comp, list(keep_c))].reset_index(drop=True), table
+
+
+def _doors(r: pd.DataFrame, nodes: list[Element], node_g: np.ndarray, passages: list[Element], pass_g: np.ndarray,
+           params: Parameters) -> tuple[pd.DataFrame, int, int, pd.DataFrame]:
+    """Doors from door nodes (the two nearest areas of the node's level within `DOOR_SNAP_M`) and
+    passage ways (the areas their tags name, else the two nearest within `PASSAGE_SNAP_M`)."""
+    cols = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s", "geometry", "osm_id"]
+    g = np.array(list(r["geometry"]), dtype=object)
+    lv = r["level"].to_numpy()
+    ids = r["room_id"].astype(str).to_numpy()
+    deck = r["deck"].to_numpy()
+    tree = shapely.STRtree(g)
+    out, dropped = [], []
+    name_key = pd.Series(ids, index=[str(x).strip().casefold() for x in r["name"]])
+    ref_key = pd.Series(ids, index=[str(x).strip().casefold() for x in r["ref"]])
+    osm_key = pd.Series(ids, index=r["osm_id"].astype(str))
+
+    def near(geom: shapely.Geometry, levels: list[float], dist: float) -> list[int]:
+        idx = tree.query(geom, predicate="dwithin", distance=dist)
+        if levels:
+            idx = idx[np.isin(lv[idx], levels)]
+        d = shapely.distance(g[idx], geom)
+        return [int(i) for i in idx[np.argsort(d, kind="stable")]]
+
+    n_nodes = 0
+    for e, geom in zip(nodes, node_g):
+        levels = parse_levels(e.tags.get("level", "")) + parse_levels(e.tags.get("repeat_on", ""))
+        hits = near(geom, levels, DOOR_SNAP_M)
+        seen: list[int] = []
+        for h in hits:
+            if h not in seen and (not seen or lv[h] == lv[seen[0]]):
+                seen.append(h)
+        if len(seen) < 2:
+            why = "opens into no imported area" if not seen else f"opens into one area only ({ids[seen[0]]}): an exit"
+            dropped.append({"osm_id": e.osm_id, "level": e.tags.get("level", ""), "reason": why})
+            continue
+        i, j = seen[0], seen[1]
+        out.append({"door_id": e.osm_id, "width_m": _width(e.tags) or params.default_door_width_m,
+                    "deck": float(deck[i]), "from_room": ids[i], "to_room": ids[j], "traverse_s": np.nan,
+                    "geometry": geom, "osm_id": e.osm_id})
+        n_nodes += 1
+    n_pass = 0
+    for e, geom in zip(passages, pass_g):
+        levels = parse_levels(e.tags.get("level", ""))
+        names = [e.tags.get(k, "") for k in _PASSAGE_FROM if e.tags.get(k)][:1] + \
+                [e.tags.get(k, "") for k in _PASSAGE_TO if e.tags.get(k)][:1]
+        if not names and e.tags.get("connects"):
+            names = [x for x in re.split(r"[;|]", e.tags["connects"]) if x.strip()][:2]
+        ends: list[int] = []
+        cand = near(geom, levels, PASSAGE_SNAP_M * 3)
+        for nm in names:
+            key = str(nm).strip().casefold()
+            found = [ids.tolist().index(x) for s in (name_key, ref_key) if key in s.index
+                     for x in np.atleast_1d(s[key])] + \
+                    ([ids.tolist().index(x) for x in np.atleast_1d(osm_key[nm.strip()])] if nm.strip() in osm_key.index
+                     else [])
+            found = [f for f in found if not levels or lv[f] in levels]
+            pick = [f for f in cand if f in found] or found
+            if pick:
+                ends.append(pick[0])
+        if len(ends) < 2 or ends[0] == ends[1]:
+            ends = []
+            for h in near(geom, levels, PASSAGE_SNAP_M):
+                if h not in ends and (not ends or lv[h] == lv[ends[0]]):
+                    ends.append(h)
+        if len(ends) < 2:
+            dropped.append({"osm_id": e.osm_id, "level": e.tags.get("level", ""),
+                            "reason": "passage joins fewer than two imported areas"
+                            + (f" (names {', '.join(names)})" if names else "")})
+            continue
+        i, j = ends[0], ends[1]
+        width = _width(e.tags) or float(np.clip(shapely.length(geom), 0.7, 5.0))
+        out.append({"door_id": e.osm_id, "width_m": round(width, 3), "deck": float(deck[i]), "from_room": ids[i],
+                    "to_room": ids[j], "traverse_s": np.nan, "geometry": geom, "osm_id": e.osm_id})
+        n_pass += 1
+    doors = pd.DataFrame(out, columns=cols)
+    doors = doors.drop_duplicates("door_id").reset_index(drop=True)
+    return doors, n_nodes, n_pass, pd.DataFrame(dropped, columns=["osm_id", "level", "reason"])
+
+
+__all__ = ["import_osm", "read_osm", "parse_levels", "OsmImportReport", "OSM_CATEGORIES", "OSM_NAMES"]
