@@ -68,4 +68,7 @@ def candidate_sites(station: Station) -> pd.DataFrame:
     sites = sites.join(agg, on="site_id")
     sites[["n_doors"]] = sites[["n_doors"]].fillna(0).astype(int)
     sites[["door_width_m", "door_flow_pps"]] = sites[["door_width_m", "door_flow_pps"]].fillna(0.0)
+    # a candidate room without a door cannot be reached: left out (validation warns), unless
+    # it is an existing or required safe room
+    sites = sites[(sites["n_doors"] > 0) | sites["existing"] | sites["required"]]
     return sites[SITE_COLUMNS].set_index("site_id", drop=False)

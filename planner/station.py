@@ -474,6 +474,6 @@ def load_station(folder: str | Path, scenario: str | Path | None = None,
     placement = F.check_door_placement(rooms, doors, str(files["doors"]))
     if placement:
         raise ValidationFailed(placement)
-    return Station(name=folder.name, folder=folder, rooms=rooms, doors=doors, residents=residents,
+    return Station(name=folder.resolve().name, folder=folder, rooms=rooms, doors=doors, residents=residents,
                    scenarios=scen, params=params, files=files)
 

@@ -11,6 +11,7 @@ Checks are vectorised (shapely 2 STRtree, numpy, scipy sparse graphs), so a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from planner.errors import ValidationFailed
+from planner.indoor import looks_like_degrees
 from planner.network import unwalkable_rooms
 from planner.params import CIRCULATION_KINDS, CONVERSION_MODES, KNOWN_KINDS
 from planner.station import Station
@@ -211,8 +213,12 @@ def _check_doors(station: Station, usable: np.ndarray, out: list[Finding]) -> No
     n = len(doors)
     if n == 0:
         if len(rooms) > 1:
-            out.append(Finding("error", f, "doors", "are missing: the file has no features",
-                               "draw one line (door leaf on the shared wall) or point per door, with door_id and width_m"))
+            out.append(Finding("error", f, "doors", "are missing: the file has no features, so no room can be left "
+                               "or reached (imports from OpenStreetMap, GIS or CAD often carry no doors)",
+                               "run `planner doors infer STATION` to add doors on the walls rooms share with "
+                               "corridors (each flagged inferred), or draw one line (door leaf on the shared wall) "
+                               "or point per door, with door_id and width_m"))
+        return
     else:
         ids = doors["door_id"].astype(str)
         geom = doors.geometry.to_numpy()
@@ -294,11 +300,17 @@ def _check_doors(station: Station, usable: np.ndarray, out: list[Finding]) -> No
     has_door[a] = True
     has_door[b] = True
     demand = _demand_any(station)
-    matters = demand | station.candidate_mask().to_numpy(dtype=bool)
-    for i in np.flatnonzero(~has_door & matters):
-        why = "has residents" if demand[i] else "is a candidate safe room"
+    cand = station.candidate_mask().to_numpy(dtype=bool)
+    forced = (rooms["existing"].astype(bool) | rooms["room_id"].isin(p.require)).to_numpy()
+    matters = demand | cand
+    for i in np.flatnonzero(~has_door & (demand | forced)):
+        why = "has residents" if demand[i] else "is an existing or required safe room"
         out.append(Finding("error", fr, f"room {room_ids.iat[i]}", f"has no door (and {why}): no one can walk in or out",
                            "add the door(s) of this room in doors.geojson, on the shared wall"))
+    for i in np.flatnonzero(~has_door & cand & ~demand & ~forced):
+        out.append(Finding("warning", fr, f"room {room_ids.iat[i]}",
+                           "is a candidate safe room but has no door: it is left out of the candidates",
+                           "add its door in doors.geojson (or run `planner doors infer`) if it may become a safe room"))
     lonely = ~has_door & ~matters
     if lonely.any() and m > 1:
         out.append(Finding("warning", fr, f"room{'s' if lonely.sum() > 1 else ''} {_names(room_ids[lonely].tolist())}",
@@ -468,13 +480,65 @@ def _check_budget(station: Station, cand: np.ndarray, out: list[Finding]) -> Non
 
 
 # ---------------------------------------------------------------------- api
+def _check_degrees(station: Station, out: list[Finding]) -> bool:
+    """True (and one error) when the rooms' coordinates are longitude/latitude degrees: within
+    +-180 / +-90 and spanning less than a degree (every area and length would be wrong)."""
+    g = station.rooms.geometry.to_numpy()
+    ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    if not ok.any() or not looks_like_degrees(shapely.total_bounds(g[ok])):
+        return False
+    x0, y0, x1, y1 = shapely.total_bounds(g[ok])
+    out.append(Finding("error", _file(station, "rooms", "rooms.geojson"), "coordinates",
+                       f"are longitude/latitude degrees, not metres (x {x0:.5f} to {x1:.5f}, y {y0:.5f} to {y1:.5f}: "
+                       "a building less than a degree across), so every area and walk would be near zero",
+                       "import the plan with planner import-osm / import-gis / import-imdf, which project it to the "
+                       "local UTM zone, or reproject the files to a metric CRS and write its \"crs\" member"))
+    return True
+
+
+def _with_names(station: Station, findings: list[Finding]) -> list[Finding]:
+    """Findings whose feature names rooms by id also give their names ("room 3f2a... (Lab 2)")."""
+    r = station.rooms
+    if "name" not in r.columns or not len(r):
+        return findings
+    names = pd.Series(r["name"].fillna("").astype(str).to_numpy(), index=r["room_id"].astype(str).to_numpy())
+    names = names[~names.index.duplicated()]
+    names = names[(names != "") & (names != names.index)]
+    if names.empty:
+        return findings
+
+    def label(rid: str) -> str:
+        nm = names.get(rid)
+        return f"{rid} ({nm})" if nm else rid
+
+    for f in findings:
+        m = re.match(r"^(rooms?) (.+)$", f.feature)
+        if not m:
+            continue
+        rest = m.group(2)
+        tail = ""
+        t = re.search(r"( and \d+ more)$", rest)
+        if t:
+            rest, tail = rest[: t.start()], t.group(1)
+        head, _, extra = rest.partition(" column ")
+        ids = head.split(", ")
+        if not all(i in names.index or i in set(r["room_id"].astype(str)) for i in ids):
+            continue
+        f.feature = f"{m.group(1)} " + ", ".join(label(i) for i in ids) + tail + (f" column {extra}" if extra else "")
+    return findings
+
+
 def validate_station(station: Station) -> list[Finding]:
-    """Every problem of the station's inputs at once: errors first, then warnings."""
+    """Every problem of the station's inputs at once: errors first, then warnings. Rooms are
+    named by id and name."""
     out: list[Finding] = []
+    if _check_degrees(station, out):
+        return out
     usable = _check_rooms(station, out)
     _check_doors(station, usable, out)
     _check_residents(station, usable, out)
     _check_scenario(station, usable, out)
+    out = _with_names(station, out)
     return [x for x in out if x.level == "error"] + [x for x in out if x.level != "error"]
 
 

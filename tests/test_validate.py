@@ -111,7 +111,7 @@ def _mutate_door_zero_width(rooms, doors, res):
 
 
 def _mutate_no_door(rooms, doors, res):
-    del doors[0]  # R1 (storage, a candidate) loses its only door
+    del doors[1]  # R2 (quarters, 2 residents) loses its only door
 
 
 def _mutate_disconnected(rooms, doors, res):
@@ -170,7 +170,7 @@ ERROR_CASES = {
     "door names unknown room": (_mutate_door_unknown_room, ["door D-X", "NOPE"]),
     "door joins a room to itself": (_mutate_door_self, ["door D-SELF", "itself"]),
     "door of zero width": (_mutate_door_zero_width, ["door D1", "width_m 0"]),
-    "room with no door": (_mutate_no_door, ["room R1", "no door"]),
+    "room with no door": (_mutate_no_door, ["room R2", "no door"]),
     "disconnected spaces": (_mutate_disconnected, ["ISLE-1", "ISLE-2", "not connected"]),
     "residents for unknown room": (_mutate_residents_unknown, ["GHOST-7", "not a room"]),
     "negative count": (_mutate_negative, ["room R2 column night", "negative"]),
@@ -286,6 +286,49 @@ def test_doorless_empty_room_is_only_a_warning():
     assert any("R3" in f.feature and "no door" in f.problem for f in found)
 
 
+def test_doorless_candidate_is_left_out_with_a_warning():
+    from planner.sites import candidate_sites
+
+    rooms, doors, res = base(kinds=("storage", "quarters", "recreation"), residents={"R2": 2})
+    del doors[0]  # R1: storage, a candidate, nobody in it
+    st = in_memory(rooms, doors, res)
+    found = validate_station(st)
+    assert not [f for f in found if f.level == "error"], found
+    assert any(f.feature.split(" (")[0] == "room R1" and "left out of the candidates" in f.problem for f in found)
+    assert "R1" not in candidate_sites(st).index and "R3" in candidate_sites(st).index
+
+
+def test_degrees_are_named_not_zero_areas():
+    rooms, doors, res = base()
+    for r in rooms:   # the same plan in longitude/latitude near 13.3 E, 52.5 N
+        r["geometry"] = shapely.affinity.translate(shapely.affinity.scale(r["geometry"], 1e-5, 1e-5, origin=(0, 0)),
+                                                   13.3, 52.5)
+    for d in doors:
+        d["geometry"] = shapely.affinity.translate(shapely.affinity.scale(d["geometry"], 1e-5, 1e-5, origin=(0, 0)),
+                                                   13.3, 52.5)
+    found = validate_station(in_memory(rooms, doors, res))
+    assert len(found) == 1 and found[0].feature == "coordinates" and "degrees" in found[0].problem
+    assert "zero" not in str(found[0]).replace("near zero", "")
+
+
+def test_empty_doors_file_has_its_own_message():
+    rooms, _, res = base()
+    found = validate_station(in_memory(rooms, [], res))
+    errors = [f for f in found if f.level == "error"]
+    assert len(errors) == 1 and errors[0].feature == "doors" and "doors infer" in errors[0].fix
+
+
+def test_messages_name_rooms_by_name_as_well_as_id():
+    rooms, doors, res = base(residents={"R2": 2})
+    for r in rooms:
+        r["room_id"], r["name"] = "0f3c-" + r["room_id"], "Cabin " + r["room_id"]
+    for row in res:
+        row["room_id"] = "0f3c-" + row["room_id"]
+    del doors[1]   # R2 (2 residents) has no door
+    errors = [f for f in validate_station(in_memory(rooms, doors, res)) if f.level == "error"]
+    assert any(f.feature == "room 0f3c-R2 (Cabin R2)" for f in errors), errors
+
+
 def test_vertical_link_with_explicit_rooms_is_valid():
     rooms, doors, res = base(kinds=("storage", "quarters"))
     rooms.append({"room_id": "UP", "kind": "quarters", "sector": "A", "deck": 1, "geometry": box(0, 0, 4, 3)})
@@ -345,9 +388,14 @@ def test_property_a_removed_door_or_overlap_is_named(kinds, data):
     if data.draw(st.booleans()):
         doors = [d for d in doors if d["door_id"] != f"D{i}"]
         errors = [f for f in validate_station(in_memory(rooms, doors, res)) if f.level == "error"]
-        matters = kinds[i - 1] in ("storage", "quarters", "recreation") or i == 1
-        if matters:
-            assert any(f.feature == f"room R{i}" and "no door" in f.problem for f in errors), errors
+        if not doors:   # the doors file is empty: its own message
+            assert any(f.feature == "doors" and "no features" in f.problem for f in errors), errors
+        elif i == 1:   # residents: an error
+            assert any(f.feature.split(" (")[0] == f"room R{i}" and "no door" in f.problem for f in errors), errors
+        elif kinds[i - 1] in ("storage", "quarters", "recreation"):   # an empty candidate: left out, a warning
+            found = validate_station(in_memory(rooms, doors, res))
+            assert not any(f"R{i}" in f.feature and "no door" in f.problem for f in errors), errors
+            assert any(f.feature.split(" (")[0] == f"room R{i}" and "left out of the candidates" in f.problem for f in found), found
     else:
         shift = data.draw(st.floats(0.2, 3.0))
         g = rooms[i]["geometry"]
