@@ -140,21 +140,30 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     solve = _solver_for(rel, options)
     notes: list[str] = list(rel.notes) if rel.active else []
+    fell_back = False
     full_cover_cost = None
     full_cover_solution = None
     with stage(f"optimisation ({problem.objective})"):
         try:
             solution = solve(problem, start=start)
         except InfeasibleError as exc:
-            if not (fallback_max_cover and problem.objective == "cover-all" and problem.budget is not None):
+            if not (fallback_max_cover and problem.objective == "cover-all"):
                 raise
             notes.append(str(exc))
-            known = exc.full_cover if isinstance(exc, BudgetInfeasibleError) else None
-            full_cover_cost = (known.cost if known is not None else None) or _full_cover_cost(problem, solve)
-            if known is not None and len(known.solution.chosen):
-                full_cover_solution = known.solution
-            log(f"[planner] full coverage is not affordable: {exc}\n[planner] planning max-cover at the budget instead")
-            problem = dataclasses.replace(problem, objective="max-cover")
+            fell_back = True
+            if problem.budget is not None:
+                known = exc.full_cover if isinstance(exc, BudgetInfeasibleError) else None
+                full_cover_cost = (known.cost if known is not None else None) or _full_cover_cost(problem, solve)
+                if known is not None and len(known.solution.chosen):
+                    full_cover_solution = known.solution
+                log(f"[planner] full coverage is not possible: {exc}\n[planner] planning max-cover at the budget instead")
+                problem = dataclasses.replace(problem, objective="max-cover")
+            else:
+                every = _all_candidates_cost(problem)
+                notes.append(f"No budget was given: the plan shelters as many residents as possible with up to every "
+                             f"candidate room converted ({every:,.0f} {station.params.currency}).")
+                log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
+                problem = dataclasses.replace(problem, objective="max-cover", budget=every)
             solution = solve(problem, start=start)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
@@ -166,6 +175,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                       phases=phase_of, notes=notes)
     if phase_rows is not None:
         plan["phases"] = phase_rows
+    if fell_back:
+        who = unsheltered_summary(plan.get("unsheltered") or [], station)
+        plan.setdefault("notes", []).extend(who)
+        notes.extend(who)
     if full_cover_cost is not None:
         plan["totals"]["full_cover_cost"] = round(full_cover_cost, 2)
     plan["objective"] = problem.objective
@@ -252,6 +265,32 @@ def _solver_for(rel: RelocationInputs, options: SolveOptions | None = None) -> C
     def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
         return solve_relocating(problem, rel, progress=progress, options=options)
     return solve_moving
+
+
+def unsheltered_summary(unsheltered: list[dict], station: Station, limit: int = 8) -> list[str]:
+    """Who cannot be sheltered and why, per scenario and reason (plan.json `unsheltered` rows):
+    one line each, rooms named by id and name."""
+    if not unsheltered:
+        return ["Everyone can be sheltered by this plan."]
+    u = pd.DataFrame(unsheltered)
+    names = station.rooms.drop_duplicates("room_id").set_index("room_id")["name"].astype(str)
+    out = []
+    plain = {"capacity": "the safe rooms within their reach are full (capacity or door throughput)"}
+    for (sc, why), grp in u.groupby(["scenario", "reason"], sort=False):
+        why = plain.get(str(why), why)
+        grp = grp.sort_values("residents", ascending=False)
+        rooms = [f"{r} ({names.get(r, '')})" if names.get(r, "") not in ("", r) else str(r) for r in grp["room_id"]]
+        out.append(f"Cannot be sheltered in scenario '{sc}': {int(grp['residents'].sum()):,} resident(s) in "
+                   f"{len(grp)} room(s), because: {why}. Rooms: {', '.join(rooms[:limit])}"
+                   + (f" and {len(rooms) - limit} more." if len(rooms) > limit else "."))
+    return out
+
+
+def _all_candidates_cost(problem: Any) -> float:
+    """What converting every candidate room would cost (currency; existing safe rooms cost nothing)."""
+    cost = problem.sites["cost"].astype(float)
+    existing = problem.sites["existing"].astype(bool) if "existing" in problem.sites else False
+    return float(cost[~existing].sum()) + 1.0
 
 
 def _full_cover_cost(problem: Any, solve: Callable[..., Any]) -> float | None:

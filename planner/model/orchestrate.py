@@ -272,4 +272,4 @@ def explain_infeasible(problem: Problem, _compiled: Compiled | None = None, opti
         lines.append("the residents cannot all be sheltered: capacities and door queues of the safe rooms near "
                      "them are too small together (several rooms compete for the same safe rooms).")
     lines.append("Use --objective max-cover to shelter as many people as possible within the budget.")
-    return "Cover-all is impossible: " + " ".join(lines)
+    return "Cover-all is impossible: " + " ".join(x[:1].upper() + x[1:] for x in lines)
