@@ -594,7 +594,9 @@ WALL_GAP_M = 0.6
 MIN_SHARED_WALL_M = 0.8
 """A shared wall shorter than this (metres) takes no inferred door (it would be a corner)."""
 OPENING_MAX_M = 4.0
-"""Widest opening inferred between two circulation spaces (metres)."""
+"""Widest opening inferred between two corridors or halls (metres)."""
+HALL_KINDS = ("corridor", "lobby")
+"""Kinds a room's inferred door opens onto first (stairs and lifts get a door like rooms)."""
 
 
 @dataclass
@@ -654,13 +656,13 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
                 gap_m: float = WALL_GAP_M) -> DoorInference:
     """Invent the doors a drawing lacks (each flagged ``inferred = True``).
 
-    1. Every room that is not circulation and has no door gets one on the longest wall it
-       shares with a corridor or hall (rooms whose outlines are within `gap_m`, default
-       0.6 m, share a wall: real drawings leave the wall's thickness as a gap); the door is
-       `params.default_door_width_m` wide (less on a shorter wall).
-    2. Circulation spaces (corridors, lobbies, stairs, lifts) that share a wall of at least
-       `MIN_SHARED_WALL_M` and no door get an opening as wide as the wall, up to
-       `OPENING_MAX_M`.
+    1. Every room that is not a corridor or hall (`HALL_KINDS`; stairs and lifts included) and
+       has no door gets one on the longest wall it shares with a corridor or hall (rooms whose
+       outlines are within `gap_m`, default 0.6 m, share a wall: real drawings leave the
+       wall's thickness as a gap); the door is `params.default_door_width_m` wide (less on a
+       shorter wall).
+    2. Corridors and halls that share a wall of at least `MIN_SHARED_WALL_M` and no door get
+       an opening as wide as the wall, up to `OPENING_MAX_M`.
     3. While the rooms form several groups not joined by doors (or the vertical links among
        `doors`), the neighbours of two groups with the longest shared wall get a door
        (circulation first): a maximum spanning forest of the neighbour graph (Kruskal).
@@ -678,6 +680,7 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
     g = np.asarray(rooms.geometry.to_numpy(), dtype=object)
     n = len(rooms)
     circ = np.isin(kind, CIRCULATION_KINDS)
+    hall = np.isin(kind, HALL_KINDS)
     crs = rooms.crs
     if doors is None or not len(doors):
         doors = gpd.GeoDataFrame({"door_id": pd.Series([], dtype=object)}, geometry=[], crs=crs)
@@ -704,16 +707,16 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
     # 1. a door per doorless room, on its longest wall with circulation
     side = pd.DataFrame({"room": np.r_[a, b], "other": np.r_[b, a], "wall": np.r_[wall, wall],
                          "ok": np.r_[usable, usable]})
-    side = side[side["ok"] & ~circ[side["room"].to_numpy()] & circ[side["other"].to_numpy()]
+    side = side[side["ok"] & ~hall[side["room"].to_numpy()] & hall[side["other"].to_numpy()]
                 & ~has_door[side["room"].to_numpy()]]
     best = side.sort_values(["room", "wall"], ascending=[True, False], kind="stable").drop_duplicates("room")
     for i, j, w in zip(best["room"], best["other"], best["wall"]):
         add(int(i), int(j), min(p.default_door_width_m, float(w)), f"longest wall ({w:.1f} m) with a corridor or hall")
     # 2. openings between circulation spaces
-    cc = usable & circ[a] & circ[b]
+    cc = usable & hall[a] & hall[b]
     for i, j, w in zip(a[cc], b[cc], wall[cc]):
-        if (int(i), int(j)) not in joined and kind[i] not in ("lift",) and kind[j] not in ("lift",):
-            add(int(i), int(j), float(min(w, OPENING_MAX_M)), f"opening between circulation spaces ({w:.1f} m wall)")
+        if (int(i), int(j)) not in joined:
+            add(int(i), int(j), float(min(w, OPENING_MAX_M)), f"opening between corridors or halls ({w:.1f} m wall)")
     # 3. join the groups left: Kruskal on the neighbour graph, longest walls first, circulation first
     adj = coo_matrix((np.ones(len(ea)), (np.array(ea, dtype=np.int64), np.array(eb, dtype=np.int64))), shape=(n, n))
     _, comp = connected_components(adj, directed=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from osm_fixtures import Plan, rect, two_floor_building, write_osm_xml, write_overpass_geojson
+from osm_fixtures import Plan, lonlat, rect, two_floor_building, write_osm_xml, write_overpass_geojson
 
 from planner.cli import main
 from planner.errors import InputError
@@ -257,7 +257,6 @@ def test_geopackage_with_field_mapping_and_residents(tmp_path):
 
     from planner.gis import import_gis
 
-    from osm_fixtures import lonlat
     ring = lambda x0, y0, x1, y1: shapely.Polygon([lonlat(x, y) for x, y in  # noqa: E731
                                                    [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]])
     gdf = gpd.GeoDataFrame({"ROOM_NO": ["101", "102", "C1", "102"], "USE": ["Lager", "Büro", "Flur", "Büro"],
