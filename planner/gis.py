@@ -32,9 +32,11 @@ from planner.indoor import (
     SKIP,
     DoorInference,
     Mapping,
+    candidate_kinds_toml,
     cut_overlaps,
     drop_duplicate_drawings,
     drop_floor_outlines,
+    fallback_candidate_kinds,
     infer_doors,
     inference_markdown,
     load_mapping,
@@ -377,7 +379,14 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
     elif not len(doors):
         warns.append("no doors: give --doors-layer, or run with --infer-doors")
     cand = int((rooms["kind"].isin(params.candidate_kinds) & (rooms.geometry.area >= params.min_site_area_m2)).sum())
-    if cand == 0:
+    extra_toml = ""
+    fallback = fallback_candidate_kinds(rooms["kind"], params)
+    if cand == 0 and fallback:
+        extra_toml = "\n" + candidate_kinds_toml(fallback)
+        cand = int((rooms["kind"].isin(fallback) & (rooms.geometry.area >= params.min_site_area_m2)).sum())
+        warns.append(f"no room has a default candidate kind: scenario.toml makes the kinds {', '.join(fallback)} "
+                     f"candidates ({cand} rooms); narrow it, or map kind values in the mapping")
+    elif cand == 0:
         warns.append("no room has a candidate kind: map kind values to storage/quarters/recreation in the mapping")
     report = GisImportReport(out_dir=out_dir, source=str(src), crs=crs_name, epsg=epsg, features=n_feat,
                              rooms=len(rooms), fields=used, categories=cat_table,
@@ -386,7 +395,7 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
     write_station_folder(out_dir, rooms, doors, epsg, {
         "scenario.toml": f"# Station imported from {src.name} (planner import-gis; see import_report.md).\n"
                          "# Every parameter has a default in planner/params.py; uncomment to override.\n"
-                         "#\n# [model]\n# objective = \"max-cover\"\n# budget = 2_000_000\n",
+                         "#\n# [model]\n# objective = \"max-cover\"\n# budget = 2_000_000\n" + extra_toml,
         "import_report.md": _report_md(report, mp)}, overwrite)
     return report
 

@@ -505,6 +505,28 @@ def drop_floor_outlines(r: pd.DataFrame, repairs: list[str], circulation: np.nda
     return out.reset_index(drop=True)
 
 
+NEVER_CANDIDATE = ("corridor", "lobby", "stairs", "lift", "hygiene", "utility")
+"""Kinds never offered as candidates by `fallback_candidate_kinds` (circulation, toilets, plant rooms)."""
+
+
+def fallback_candidate_kinds(kinds: list[str] | pd.Series, params: Parameters) -> list[str] | None:
+    """When no room has a candidate kind (`params.candidate_kinds`), the kinds of the rooms
+    that could be converted instead (every kind present but circulation, hygiene and utility),
+    for the imported scenario.toml; None when some room already has a candidate kind."""
+    present = set(map(str, kinds))
+    if present & set(params.candidate_kinds):
+        return None
+    return sorted(present - set(NEVER_CANDIDATE)) or None
+
+
+def candidate_kinds_toml(kinds: list[str]) -> str:
+    """The [capacity] table that sets `candidate_kinds` (scenario.toml text)."""
+    return ("[capacity]\n# No room has a kind among the default candidates (storage, quarters, recreation), so every\n"
+            "# room that is not circulation, a toilet or a plant room is a candidate: narrow this list to the\n"
+            "# rooms that may really be converted (or give kinds with --mapping).\n"
+            "candidate_kinds = [" + ", ".join(f'"{k}"' for k in kinds) + "]\n")
+
+
 # ------------------------------------------------------------------------ coordinates
 def looks_like_degrees(bounds: np.ndarray | tuple[float, float, float, float]) -> bool:
     """True when (minx, miny, maxx, maxy) lie within +-180 / +-90 and span less than a degree:
@@ -595,6 +617,8 @@ MIN_SHARED_WALL_M = 0.8
 """A shared wall shorter than this (metres) takes no inferred door (it would be a corner)."""
 OPENING_MAX_M = 4.0
 """Widest opening inferred between two corridors or halls (metres)."""
+FAR_GAP_M = 3.0
+"""A part of the plan with no neighbour within the wall gap is joined to the nearest room up to this far (metres)."""
 HALL_KINDS = ("corridor", "lobby")
 """Kinds a room's inferred door opens onto first (stairs and lifts get a door like rooms)."""
 
@@ -666,6 +690,12 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
     3. While the rooms form several groups not joined by doors (or the vertical links among
        `doors`), the neighbours of two groups with the longest shared wall get a door
        (circulation first): a maximum spanning forest of the neighbour graph (Kruskal).
+    4. A group with no neighbour within `gap_m` gets a door to the nearest room of another
+       group on its deck, up to `FAR_GAP_M` away.
+    5. A group still apart (a floor no stairs join) gets a stair link (a point door with
+       `params.stairs_traverse_s`, 1.2 m wide) to the room of another group on another deck
+       that overlaps it in plan: stairs and lifts first, then corridors, then the nearest
+       deck, then the largest overlap.
 
     `rooms` needs room_id, kind, deck, name and polygons in metres; `doors` the station's
     door columns (from_room, to_room filled; vertical links included). Rooms with no
@@ -696,6 +726,7 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
 
     a, b, wall = _neighbours(g, deck, gap_m)
     new: list[tuple[int, int, float, str]] = []   # (room a, room b, width, reason)
+    vertical_new: set[int] = set()                 # positions in `new` of assumed stair links
 
     def add(i: int, j: int, width: float, reason: str) -> None:
         new.append((i, j, width, reason))
@@ -737,6 +768,53 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
         parent[ci] = cj
         add(i, j, min(p.default_door_width_m, float(wall[k])), f"joins a part of the plan left without a door "
             f"({wall[k]:.1f} m wall)")
+    # 4. parts with no neighbour within the gap: a door to the nearest room of another part on
+    #    the deck, up to FAR_GAP_M away; 5. parts still apart on other decks: a stair link to the
+    #    room of another part that overlaps them most in plan (stairs and corridors first)
+    tree = shapely.STRtree(g)
+    for step in (4, 5):
+        merged = True
+        while merged:
+            merged = False
+            lab = np.array([find(comp[r]) for r in range(n)])
+            sizes = pd.Series(lab).value_counts()
+            if len(sizes) <= 1:
+                break
+            for grp in sizes.index[1:]:
+                members = np.flatnonzero(lab == grp)
+                if step == 4:
+                    qi, qj = tree.query(g[members], predicate="dwithin", distance=FAR_GAP_M)
+                    qi = members[qi]
+                    ok = (lab[qj] != grp) & (deck[qj] == deck[qi])
+                else:
+                    qi, qj = tree.query(g[members], predicate="intersects")
+                    qi = members[qi]
+                    ok = (lab[qj] != grp) & (deck[qj] != deck[qi])
+                qi, qj = qi[ok], qj[ok]
+                if not len(qi):
+                    continue
+                if step == 4:
+                    d = shapely.distance(g[qi], g[qj])
+                    k = int(np.argmin(d))
+                    add(int(qi[k]), int(qj[k]), p.default_door_width_m,
+                        f"joins a part with no neighbour within {gap_m:g} m: the nearest room is {d[k]:.1f} m away")
+                else:
+                    ov = shapely.area(shapely.intersection(g[qi], g[qj]))
+                    vert = np.isin(kind[qi], VERTICAL_KINDS) & np.isin(kind[qj], VERTICAL_KINDS)
+                    score = np.lexsort((-ov, -(circ[qi] & circ[qj]).astype(int), -vert.astype(int),
+                                        np.abs(deck[qi] - deck[qj])))
+                    k = int(score[0])
+                    i, j = int(qi[k]), int(qj[k])
+                    new.append((i, j, 1.2, f"no stair link joins deck {deck[i]:g} to deck {deck[j]:g} here: "
+                                f"a stair link is assumed between rooms overlapping in plan ({ov[k]:.0f} m2)"))
+                    vertical_new.add(len(new) - 1)
+                    ea.append(i), eb.append(j)
+                    joined.add((i, j)), joined.add((j, i))
+                ri, rj = find(comp[int(qi[k])]), find(comp[int(qj[k])])
+                if ri != rj:
+                    parent[ri] = rj
+                merged = True
+                break
     groups: dict[int, list[str]] = {}
     for r in range(n):
         groups.setdefault(find(comp[r]), []).append(str(ids[r]))
@@ -750,10 +828,16 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
         did = f"inferred-{k}"
         while did in taken:
             did += "x"
-        leaf = _door_on_wall(g[i], g[j], gap_m, width)
-        w = float(shapely.length(leaf)) if leaf.geom_type == "LineString" else width
+        trav = np.nan
+        if k - 1 in vertical_new:
+            ov = shapely.intersection(g[i], g[j])
+            leaf = shapely.point_on_surface(ov if not ov.is_empty else g[i])
+            w, trav = width, p.stairs_traverse_s
+        else:
+            leaf = _door_on_wall(g[i], g[j], gap_m, width)
+            w = float(shapely.length(leaf)) if leaf.geom_type == "LineString" else width
         rows.append({"door_id": did, "width_m": round(max(w, 0.0) or width, 3), "deck": float(deck[i]),
-                     "from_room": str(ids[i]), "to_room": str(ids[j]), "traverse_s": np.nan, "inferred": True,
+                     "from_room": str(ids[i]), "to_room": str(ids[j]), "traverse_s": trav, "inferred": True,
                      "geometry": leaf, "name_from": str(names[i]), "name_to": str(names[j]), "reason": reason})
     inf = pd.DataFrame(rows, columns=["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s", "inferred",
                                       "geometry", "name_from", "name_to", "reason"])

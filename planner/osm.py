@@ -57,9 +57,11 @@ from planner.indoor import (
     SKIP,
     DoorInference,
     Mapping,
+    candidate_kinds_toml,
     cut_overlaps,
     drop_duplicate_drawings,
     drop_floor_outlines,
+    fallback_candidate_kinds,
     infer_doors,
     inference_markdown,
     load_mapping,
@@ -248,6 +250,15 @@ def _read_geojson(path: Path, notes: list[str]) -> list[Element]:
     return out
 
 
+def _inline(nd: ET.Element) -> tuple[float, float] | None:
+    """(lon, lat) written on an <nd> itself (overpass `out geom`), or None."""
+    try:
+        lon, lat = float(nd.get("lon") or "nan"), float(nd.get("lat") or "nan")
+    except ValueError:
+        return None
+    return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+
+
 def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
     try:
         root = ET.parse(path).getroot()
@@ -284,8 +295,11 @@ def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
     for el in root.iter("way"):
         if el.get("action") == "delete":
             continue
-        refs = [nd.get("ref") or "" for nd in el.findall("nd")]
-        pts = [nodes[r] for r in refs if r in nodes]
+        nds = el.findall("nd")
+        refs = [nd.get("ref") or "" for nd in nds]
+        # overpass `out geom` writes each node's position on the way itself
+        pts = [nodes[r] if r in nodes else _inline(nd) for r, nd in zip(refs, nds)]
+        pts = [q for q in pts if q is not None]
         if len(pts) < len(refs):
             missing += 1
         wid = el.get("id") or ""
@@ -303,9 +317,9 @@ def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
             continue
         outer, inner = [], []
         for mem in el.findall("member"):
-            if mem.get("type") != "way" or (mem.get("ref") or "") not in ways:
+            if mem.get("type") != "way":
                 continue
-            pts = ways[mem.get("ref") or ""]
+            pts = ways.get(mem.get("ref") or "") or [q for q in (_inline(nd) for nd in mem.findall("nd")) if q]
             if len(pts) >= 2:
                 (inner if mem.get("role") == "inner" else outer).append(shapely.LineString(pts))
         if not outer:
@@ -732,7 +746,15 @@ def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = 
 
     cand = int((rooms_gdf["kind"].isin(params.candidate_kinds)
                 & (rooms_gdf.geometry.area >= params.min_site_area_m2)).sum())
-    if cand == 0:
+    extra_toml = ""
+    fallback = fallback_candidate_kinds(rooms_gdf["kind"], params)
+    if cand == 0 and fallback:
+        extra_toml = "\n" + candidate_kinds_toml(fallback)
+        cand = int((rooms_gdf["kind"].isin(fallback) & (rooms_gdf.geometry.area >= params.min_site_area_m2)).sum())
+        warns.append(f"no room has a default candidate kind ({', '.join(params.candidate_kinds)}): scenario.toml makes "
+                     f"the kinds {', '.join(fallback)} candidates ({cand} rooms); narrow it, or give kinds with "
+                     "--mapping ([categories], [names], [units] by OSM id)")
+    elif cand == 0:
         warns.append(f"no room has a candidate kind ({', '.join(params.candidate_kinds)}): no safe room can be "
                      "proposed. Give rooms kinds with --mapping ([categories], [names], [units] by OSM id)")
     lv_table = pd.DataFrame({"level": [_level_label(v) for v in deck_of], "deck": list(deck_of.values())})
@@ -747,7 +769,7 @@ def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = 
         buildings=btable, repairs=repairs, warnings=warns, candidate_rooms=cand, inference=inference)
     title = str(r["building"].iat[0]) if r["building"].nunique() == 1 else src.stem
     write_station_folder(out_dir, rooms_gdf, doors_gdf, epsg, {
-        "scenario.toml": SCENARIO_TEMPLATE.format(source=src.name, cand=cand, title=title),
+        "scenario.toml": SCENARIO_TEMPLATE.format(source=src.name, cand=cand, title=title) + extra_toml,
         "import_report.md": report_markdown(report, mp)}, overwrite)
     return report
 
@@ -834,6 +856,7 @@ def _doors(r: pd.DataFrame, nodes: list[Element], node_g: np.ndarray, passages: 
     name_key = pd.Series(ids, index=[str(x).strip().casefold() for x in r["name"]])
     ref_key = pd.Series(ids, index=[str(x).strip().casefold() for x in r["ref"]])
     osm_key = pd.Series(ids, index=r["osm_id"].astype(str))
+    pos_of = {rid: i for i, rid in enumerate(ids)}
 
     def near(geom: shapely.Geometry, levels: list[float], dist: float) -> list[int]:
         idx = tree.query(geom, predicate="dwithin", distance=dist)
@@ -870,10 +893,8 @@ def _doors(r: pd.DataFrame, nodes: list[Element], node_g: np.ndarray, passages: 
         cand = near(geom, levels, PASSAGE_SNAP_M * 3)
         for nm in names:
             key = str(nm).strip().casefold()
-            found = [ids.tolist().index(x) for s in (name_key, ref_key) if key in s.index
-                     for x in np.atleast_1d(s[key])] + \
-                    ([ids.tolist().index(x) for x in np.atleast_1d(osm_key[nm.strip()])] if nm.strip() in osm_key.index
-                     else [])
+            found = [pos_of[x] for s in (name_key, ref_key) if key in s.index for x in np.atleast_1d(s[key])] + \
+                    ([pos_of[x] for x in np.atleast_1d(osm_key[nm.strip()])] if nm.strip() in osm_key.index else [])
             found = [f for f in found if not levels or lv[f] in levels]
             pick = [f for f in cand if f in found] or found
             if pick:

@@ -327,3 +327,47 @@ def test_walks_in_imported_rooms_agree_with_an_independent_shortest_path(osm_fil
         assert np.isfinite(ours).all()
         worst = max(worst, float(np.abs(ours - ref).max()) / v)
     assert worst <= 0.5
+
+
+def test_inference_joins_floors_without_stairs_and_rooms_drawn_apart():
+    import geopandas as gpd
+
+    rooms = gpd.GeoDataFrame({
+        "room_id": ["C0", "R0", "F0", "C1", "R1"], "kind": ["corridor", "office", "storage", "corridor", "office"],
+        "deck": [0, 0, 0, 1, 1], "name": ["Corridor 0", "Office 0", "Far store", "Corridor 1", "Office 1"]},
+        geometry=[shapely.box(0, 5, 20, 7), shapely.box(0, 0, 10, 4.8),
+                  shapely.box(0, 8.5, 6, 12),          # 1.5 m from the corridor: no neighbour within 0.6 m
+                  shapely.box(0, 5, 20, 7), shapely.box(0, 0, 10, 4.8)])
+    res = infer_doors(rooms, None, Parameters())
+    t = res.inferred
+    far = t[(t["from_room"] == "F0") | (t["to_room"] == "F0")]
+    assert len(far) == 1 and "1.5 m away" in far["reason"].iat[0]
+    link = t[t["reason"].str.contains("stair link")]
+    assert len(link) == 1 and {link["from_room"].iat[0], link["to_room"].iat[0]} == {"C0", "C1"}
+    d = res.doors.set_index("door_id")
+    assert d.at[link["door_id"].iat[0], "traverse_s"] == Parameters().stairs_traverse_s
+    assert not res.unconnected
+
+
+def test_overpass_out_geom_xml_and_candidate_fallback(tmp_path):
+    """Ways carrying their node positions (overpass `out geom`, no <node> elements), and a
+    building whose rooms have no candidate kind: scenario.toml makes its rooms candidates."""
+    from osm_fixtures import lonlat
+
+    def way(wid, xy, **tags):
+        nds = "".join(f'<nd ref="{wid * 100 + i}" lat="{lonlat(x, y)[1]}" lon="{lonlat(x, y)[0]}"/>'
+                      for i, (x, y) in enumerate(xy))
+        return f'<way id="{wid}">{nds}' + "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()) + "</way>"
+
+    ring = lambda x0, y0, x1, y1: [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]  # noqa: E731
+    body = [way(1, ring(0, 4, 20, 6), indoor="corridor", level="0"),
+            way(2, ring(0, 0, 10, 3.8), indoor="room", level="0", name="Office A"),
+            way(3, ring(10, 0, 20, 3.8), indoor="room", level="0", name="Office B", room="office"),
+            way(4, ring(0, 6.2, 20, 10), indoor="room", level="0", name="WC")]
+    src = tmp_path / "geom.osm"
+    src.write_text('<?xml version="1.0"?><osm version="0.6">' + "".join(body) + "</osm>", encoding="utf-8")
+    rep = import_osm(src, tmp_path / "st", infer=True)
+    assert rep.rooms == 4 and any("scenario.toml makes the kinds" in w for w in rep.warnings)
+    st = load_station(tmp_path / "st")
+    assert st.params.candidate_kinds == ["office"]     # "Office A" by its name, "WC" is hygiene
+    assert set(st.rooms.loc[st.candidate_mask(), "name"]) == {"Office A", "Office B"}
