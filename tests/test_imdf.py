@@ -473,9 +473,14 @@ def test_sample_full_proposal_with_filled_residents(tmp_path: Path) -> None:
     out = tmp_path / "main0"
     import_imdf(SAMPLE, out, building=MAIN_BUILDING, levels=["0"], mapping=SAMPLE_MAPPING)
     assert main(["--quiet", "residents", "fill", str(out)]) == 0
-    # some day-time rooms are too crowded for any door to admit them in 60 s: cover-all is refused, with words
-    assert main(["--quiet", "propose", str(out), "--out", str(tmp_path / "r0"), "--whatif-budgets", "0"]) == 3
-    assert not (tmp_path / "r0").exists()
+    # some day-time rooms are too crowded for any door to admit them in 60 s: cover-all is impossible, so
+    # (issue 19) propose writes a max-cover proposal whose notes say who cannot be sheltered and why
+    assert main(["--quiet", "propose", str(out), "--out", str(tmp_path / "r0"), "--whatif-budgets", "0"]) == 0
+    (first,) = list((tmp_path / "r0").iterdir())
+    plan0 = json.loads((first / "plan.json").read_text())
+    assert plan0["objective"] == "max-cover"
+    assert any(n.startswith("Cover-all is impossible") for n in plan0["notes"])
+    assert any(n.startswith("Cannot be sheltered in scenario 'day'") for n in plan0["notes"])
     reports = tmp_path / "reports"
     assert main(["--quiet", "propose", str(out), "--objective", "max-cover", "--out", str(reports),
                  "--time-limit", "20", "--whatif-budgets", "2", "--whatif-time-limit", "5"]) == 0
