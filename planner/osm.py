@@ -525,9 +525,10 @@ def report_markdown(r: OsmImportReport, mp: Mapping) -> str:
 SCENARIO_TEMPLATE = """\
 # Scenario for the building imported from {source} (planner import-osm; see import_report.md).
 # Every parameter has a default in planner/params.py; uncomment to override.
-#
-# [station]
-# station_title = "{title}"
+
+[station]
+station_title = "{title}"
+
 #
 # [capacity]
 # Room kinds that may become safe rooms; this import has {cand} room(s) of these kinds.
@@ -767,7 +768,8 @@ def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = 
         dropped=pd.DataFrame(dropped, columns=["osm_id", "name", "level", "reason"]),
         doors_from_nodes=n_nodes, doors_from_passages=n_pass, doors_dropped=ddrop, vertical_links=n_links,
         buildings=btable, repairs=repairs, warnings=warns, candidate_rooms=cand, inference=inference)
-    title = str(r["building"].iat[0]) if r["building"].nunique() == 1 else src.stem
+    title = (str(r["building"].iat[0]) if r["building"].nunique() == 1 and not
+             str(r["building"].iat[0]).startswith("building ") else src.stem).replace('"', "'").replace("\\", "/")
     write_station_folder(out_dir, rooms_gdf, doors_gdf, epsg, {
         "scenario.toml": SCENARIO_TEMPLATE.format(source=src.name, cand=cand, title=title) + extra_toml,
         "import_report.md": report_markdown(report, mp)}, overwrite)

@@ -36,11 +36,12 @@ def _slug(text: str) -> str:
 
 
 def proposal_name(station: Station, scenario_name: str | None, when: datetime | None = None) -> str:
-    """`<station>-<scenario>-<YYYYmmdd-HHMMSS>` (UTC)."""
+    """`<station title>-<scenario>-<YYYYmmdd-HHMMSS>` (UTC); the title is `[station] station_title`,
+    else the folder's name."""
     when = when or datetime.now(timezone.utc)
     scen = _slug(Path(scenario_name).stem) if scenario_name else (
         "scenario" if "scenario" in station.files else "defaults")
-    return f"{_slug(station.name)}-{scen}-{when:%Y%m%d-%H%M%S}"
+    return f"{_slug(station.title)}-{scen}-{when:%Y%m%d-%H%M%S}"
 
 
 def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None,
