@@ -502,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--out", required=True)
     p.add_argument("--rooms-layer", required=True, help="layer of the rooms (for DXF: the CAD layer name)")
-    p.add_argument("--doors-layer", help="layer of the doors (lines or points), optional")
+    p.add_argument("--doors-layer", help="layer of the doors (lines or points), or a file of them; optional")
     p.add_argument("--mapping", required=True, help="TOML mapping: [fields] id, name, kind, level, residents; "
                                                     "[categories] kind values")
     p.add_argument("--levels", help="levels to import, comma-separated")

@@ -133,6 +133,8 @@ def _read(src: Path, layer: str, what: str) -> gpd.GeoDataFrame:
                     return sub.reset_index(drop=True)
                 raise InputError(str(src), f"{what} layer {layer!r}", "holds no feature",
                                  "give a CAD layer among: " + ", ".join(sorted(set(gdf[col].astype(str)))[:30]))
+        if len(layers) == 1:   # a one-layer file (GeoJSON, Shapefile): its only layer, whatever its name
+            return gpd.read_file(src, layer=layers[0])
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -249,6 +251,12 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
     b = shapely.total_bounds(np.asarray(geoms, dtype=object))
     epsg: int | None = None
     crs_name = ""
+    if crs is not None and crs.is_geographic and not looks_like_degrees(b):
+        # GDAL reads a GeoJSON without a "crs" member as WGS84; coordinates that cannot be one
+        # building's degrees are planar metres (the planner's own files are written so)
+        warns.append("the layer says WGS84 but its coordinates are not a building's longitude/latitude: "
+                     "read as planar metres")
+        crs = None
     if (crs is not None and crs.is_geographic) or (crs is None and looks_like_degrees(b)):
         if crs is None:
             warns.append("the layer has no CRS but its coordinates are degrees (within +-180/+-90, spanning less "
@@ -349,7 +357,8 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
     doors = gpd.GeoDataFrame({"door_id": pd.Series([], dtype=object), "width_m": pd.Series([], dtype=float)},
                              geometry=[], crs=crs)
     if doors_layer:
-        dg = _read(src, doors_layer, "doors")
+        dsrc = Path(doors_layer)
+        dg = gpd.read_file(dsrc) if dsrc.suffix and dsrc.is_file() else _read(src, doors_layer, "doors")
         dgeo = dg.geometry.to_numpy()
         if crs_name.startswith("EPSG:326") or crs_name.startswith("EPSG:327"):
             if dg.crs is None or dg.crs.is_geographic:

@@ -371,3 +371,26 @@ def test_overpass_out_geom_xml_and_candidate_fallback(tmp_path):
     st = load_station(tmp_path / "st")
     assert st.params.candidate_kinds == ["office"]     # "Office A" by its name, "WC" is hygiene
     assert set(st.rooms.loc[st.candidate_mask(), "name"]) == {"Office A", "Office B"}
+
+
+def test_geojson_rooms_with_a_doors_file(tmp_path):
+    import geopandas as gpd
+
+    from planner.gis import import_gis
+
+    rooms = gpd.GeoDataFrame({"id": ["C", "A", "B"], "use": ["corridor", "storage", "office"]},
+                             geometry=[shapely.box(0, 3, 12, 5), shapely.box(0, 0, 6, 3), shapely.box(6, 0, 12, 3)])
+    doors = gpd.GeoDataFrame({"width": [1.0, 0.8]},
+                             geometry=[shapely.LineString([(2, 3), (3, 3)]), shapely.LineString([(8, 3), (8.8, 3)])])
+    rooms.to_file(tmp_path / "rooms.geojson")
+    doors.to_file(tmp_path / "doors_in.geojson")
+    m = tmp_path / "m.toml"
+    m.write_text("[fields]\nkind = \"use\"\n", encoding="utf-8")
+    rep = import_gis(tmp_path / "rooms.geojson", tmp_path / "st", rooms_layer="anything",
+                     doors_layer=str(tmp_path / "doors_in.geojson"), mapping=m)
+    assert rep.doors == 2 and rep.crs == ""
+    st = load_station(tmp_path / "st")
+    assert sorted(zip(st.doors["from_room"].fillna(""), st.doors["to_room"].fillna(""))) in (
+        [("A", "C"), ("B", "C")], [("C", "A"), ("C", "B")], [("A", "C"), ("C", "B")], [("C", "A"), ("B", "C")])
+    assert sorted(st.doors["width_m"]) == [0.8, 1.0]
+    assert main(["validate", str(tmp_path / "st")]) == 0
