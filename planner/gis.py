@@ -18,6 +18,7 @@ duplicate drawings and floor outlines dropped, overlaps cut out of the larger ro
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +143,16 @@ def _read(src: Path, layer: str, what: str) -> gpd.GeoDataFrame:
     raise InputError(str(src), f"{what} layer {layer!r}", "does not exist", f"give one of: {', '.join(layers)}")
 
 
+def _level_number(text: str) -> float:
+    """A level from an attribute: "1", "-1", "0;1" (the first), "Level 2", "OG 1" (the first
+    number in the text); 0 when there is none."""
+    lv = parse_levels(text)
+    if lv:
+        return lv[0]
+    m = re.search(r"-?\d+(?:\.\d+)?", str(text))
+    return float(m.group()) if m else 0.0
+
+
 def _field(gdf: gpd.GeoDataFrame, mp: Mapping, key: str) -> str | None:
     if key in mp.fields:
         want = mp.fields[key]
@@ -242,7 +253,7 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
         ids = ids + ids.groupby(ids).cumcount().map(lambda k: "" if k == 0 else f"#{k + 1}")
     names = gdf[cols["name"]].fillna("").astype(str).str.strip() if cols["name"] else pd.Series([""] * n_feat)
     lvl_txt = gdf[cols["level"]].astype(str) if cols["level"] else pd.Series(["0"] * n_feat)
-    lv = np.array([(parse_levels(t) or [0.0])[0] for t in lvl_txt], dtype=float)
+    lv = np.array([_level_number(t) for t in lvl_txt], dtype=float)
     cat = (gdf[cols["kind"]].fillna("").astype(str).str.strip().str.lower() if cols["kind"]
            else pd.Series([""] * n_feat))
 
