@@ -414,7 +414,8 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
                              doors=n_doors, repairs=repairs, warnings=warns, candidate_rooms=cand, inference=inference)
     write_station_folder(out_dir, rooms, doors, epsg, {
         "scenario.toml": f"# Station imported from {src.name} (planner import-gis; see import_report.md).\n"
-                         "# Every parameter has a default in planner/params.py; uncomment to override.\n"
+                         "# Every parameter has a default in planner/params.py; uncomment to override.\n\n"
+                         "[station]\ndeck_word = \"level\"\n\n"
                          "#\n# [model]\n# objective = \"max-cover\"\n# budget = 2_000_000\n" + extra_toml,
         "import_report.md": _report_md(report, mp)}, overwrite)
     return report

@@ -241,7 +241,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     # the legend below both panels, outside every plotted area
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 6),
                fontsize=8 * fs, frameon=False)
-    ax1.set_title(f"{name}, deck {deck}: rooms by kind and safe rooms" + ("" if safe.sum() <= MAX_LABELS else
+    ax1.set_title(f"{name}, {station.params.deck_word} {deck}: rooms by kind and safe rooms" + ("" if safe.sum() <= MAX_LABELS else
                   f" ({int(safe.sum())} safe rooms: ids in the workbook's Safe rooms sheet)"), fontsize=11 * fs)
     # --- right: walking time to the assigned safe room
     norm = Normalize(vmin=0, vmax=p.reach_s)
@@ -260,7 +260,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     cb = fig.colorbar(sm, ax=ax2, fraction=0.04, pad=0.02)
     cb.set_label(f"longest walk to the assigned safe room (s); reach {p.reach_s:.0f} s", fontsize=10 * fs)
     cb.ax.tick_params(labelsize=8 * fs)
-    ax2.set_title(f"{name}, deck {deck}: walking time to the assigned safe room", fontsize=11 * fs)
+    ax2.set_title(f"{name}, {station.params.deck_word} {deck}: walking time to the assigned safe room", fontsize=11 * fs)
     for ax in (ax1, ax2):
         ax.set_aspect("equal")
         pad = 0.02 * max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1.0)

@@ -1318,7 +1318,7 @@ def reach_summary(station: Station, reach: ReachTable, worst: int = 10) -> str:
                     else f"{row['best_walk_s']:.1f} s to {row['best_site_id']}")
             if not np.isfinite(row["leg_s"]):
                 best += " (no walk inside the room from every point to a door: see below)"
-            lines.append(f"  {rid} {row['name']!s} (sector {row['sector']}, deck {row['deck']}): "
+            lines.append(f"  {rid} {row['name']!s} (sector {row['sector']}, {p.deck_word} {row['deck']}): "
                          f"{int(row['residents'])} residents, best {best}")
     empty = len(bad) - len(bad_occ)
     if empty:

@@ -528,6 +528,7 @@ SCENARIO_TEMPLATE = """\
 
 [station]
 station_title = "{title}"
+deck_word = "level"
 
 #
 # [capacity]

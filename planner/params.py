@@ -90,6 +90,7 @@ class Parameters:
     # --- station -----------------------------------------------------------
     station_title: str | None = _p(None, "", "Station name shown in reports and maps (default: the folder name)",
                                    "station")
+    deck_word: str = _p("deck", "", "What the floors are called in reports and maps (deck, level, floor)", "station")
 
     # --- walking -----------------------------------------------------------
     walk_speed_m_s: float = _p(1.2, "m/s", "Walking speed, unimpeded adult on the level", "walking",

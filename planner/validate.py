@@ -587,7 +587,7 @@ def summarize(station: Station) -> str:
     demand = station.demand()
     folder = f" ({station.folder.name})" if station.folder is not None and station.folder.name != station.title else ""
     lines = [f"{station.title}{folder}: {len(rooms):,} rooms, {len(station.doors):,} doors, "
-             f"deck(s) {', '.join(str(d) for d in sorted(rooms['deck'].unique()))}"]
+             f"{p.deck_word}(s) {', '.join(str(d) for d in sorted(rooms['deck'].unique()))}"]
     kind = pd.DataFrame({"kind": rooms["kind"].to_numpy(), "area_m2": area.to_numpy(),
                          "residents": demand.max(axis=1).to_numpy() if demand.shape[1] else 0})
     by_kind = kind.groupby("kind").agg(rooms=("kind", "size"), area_m2=("area_m2", "sum"),

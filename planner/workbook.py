@@ -286,7 +286,7 @@ def _safe_rooms(wb: Workbook, station: Station, plan: dict, costs: pd.DataFrame,
     money_c = _money_fmt(cur, cents=True)
     cols: list[tuple[str, str, str | None]] = [
         ("Order", "order", "0"), ("Room id", "room_id", None), ("Name", "name", None), ("Sector", "sector", None),
-        ("Deck", "deck", "0"), ("Kind", "kind", None), ("Conversion mode", "mode", None),
+        (station.params.deck_word.capitalize(), "deck", "0"), ("Kind", "kind", None), ("Conversion mode", "mode", None),
         ("Existing safe room", "existing", None),
         ("Phase", "phase", "0"), ("Floor area", "area_m2", '#,##0.0 "m²"'),
         ("Capacity (persons)", "_capacity", "#,##0"), ("Doors", "n_doors", "0"),
