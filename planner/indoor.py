@@ -890,7 +890,7 @@ def infer_station_doors(folder: str | Path, dry_run: bool = False) -> StationDoo
              + (f", {len(res.unconnected)} group(s) of rooms still unconnected (no neighbour)" if res.unconnected else "")]
     for rec in res.inferred.itertuples(index=False):
         lines.append(f"  {rec.door_id}: {rec.from_room} ({rec.name_from}) - {rec.to_room} ({rec.name_to}), "
-                     f"deck {rec.deck:g}, {rec.width_m:g} m: {rec.reason}")
+                     f"{st.params.deck_word} {rec.deck:g}, {rec.width_m:g} m: {rec.reason}")
     if dry_run or not len(new):
         return StationDoors(res, None, "\n".join(lines + (["(dry run: nothing written)"] if dry_run else [])))
     target = path if path is not None and path.suffix.lower() in (".geojson", ".json") else \
