@@ -209,7 +209,7 @@ def _names_from_labels(src: Path, r: pd.DataFrame, g: np.ndarray, scale: float, 
         return
     pts = shapely.transform(lab.geometry.to_numpy(), lambda xy: xy * scale)
     valid = np.array([x is not None and x.is_valid for x in g])
-    tree = shapely.STRtree(np.where(valid, g, None))
+    tree = shapely.STRtree(np.array([x if ok else None for x, ok in zip(g, valid)], dtype=object))
     pi, ri = tree.query(pts, predicate="within")
     text = lab[tcol].astype(str).str.strip().to_numpy()
     got = 0
@@ -221,7 +221,7 @@ def _names_from_labels(src: Path, r: pd.DataFrame, g: np.ndarray, scale: float, 
         repairs.append(f"{got} room(s) named from the text labels inside them")
 
 
-def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_layer: str | None = None,
+def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_layer: str | None = None,  # noqa: C901  debt: issue 19 (to split into reading, repair and door stages)
                mapping: str | Path | None = None, levels: list[str] | None = None, infer: bool = False,
                overwrite: bool = False) -> GisImportReport:
     """Convert a GIS or CAD layer of rooms (and optionally one of doors) into a station folder.
@@ -296,7 +296,7 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
                 polys[i] = None
         elif p is not None and scale != 1.0:
             polys[i] = shapely.transform(p, lambda xy: xy * scale)
-    for i in np.flatnonzero([p is None for p in polys]):
+    for i in np.flatnonzero([p is None for p in polys]).tolist():
         t = geoms[i].geom_type if geoms[i] is not None else "nothing"
         dropped.append({"feature": ids.iat[i], "name": names.iat[i], "level": lvl_txt.iat[i],
                         "reason": f"not a room outline ({t}, not closed)"})
@@ -315,7 +315,7 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
             repairs.append(f"room {rid}: self-intersecting or otherwise invalid outline made valid")
     r["geometry"] = [polygonal(x, rid, repairs, "room") for x, rid in zip(g, r["room_id"])]
     gone = np.array([x is None or x.area < 0.2 for x in r["geometry"]])
-    for i in np.flatnonzero(gone):
+    for i in np.flatnonzero(gone).tolist():
         dropped.append({"feature": r["room_id"].iat[i], "name": r["name"].iat[i], "level": r["level"].iat[i],
                         "reason": "no area"})
     r = r[~gone].reset_index(drop=True)
@@ -342,12 +342,12 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
     r["kind"] = [k or "other" for k, _ in kinds]
     r["rule"] = [x for _, x in kinds]
     skip = (r["kind"] == SKIP).to_numpy()
-    for i in np.flatnonzero(skip):
+    for i in np.flatnonzero(skip).tolist():
         drop_row(int(i), f"not a space: {r['category'].iat[i]} is mapped to skip")
     r = r[~skip].reset_index(drop=True)
     cut_overlaps(r, repairs, level="level", ident="room_id", what="room")
     empty = np.array([x is None or x.is_empty or x.area < 0.2 for x in r["geometry"]])
-    for i in np.flatnonzero(empty):
+    for i in np.flatnonzero(empty).tolist():
         drop_row(int(i), "no area left after removing its overlap with other rooms")
     r = r[~empty].reset_index(drop=True)
     lvls = sorted(set(r["level"]))
@@ -371,7 +371,7 @@ def import_gis(src: str | Path, out_dir: str | Path, rooms_layer: str, doors_lay
         dsrc = Path(doors_layer)
         dg = gpd.read_file(dsrc) if dsrc.suffix and dsrc.is_file() else _read(src, doors_layer, "doors")
         dgeo = dg.geometry.to_numpy()
-        if crs_name.startswith("EPSG:326") or crs_name.startswith("EPSG:327"):
+        if crs_name.startswith(("EPSG:326", "EPSG:327")):
             if dg.crs is None or dg.crs.is_geographic:
                 dgeo, _, _, _ = to_local_utm(dgeo, dg.crs or "EPSG:4326")
             else:

@@ -147,7 +147,7 @@ class Mapping:
         return "", "unknown"
 
 
-def load_mapping(path: str | Path | None, params: Parameters | None = None,
+def load_mapping(path: str | Path | None, params: Parameters | None = None,  # noqa: C901  debt: issue 16
                  defaults: dict[str, str] | None = None, names: dict[str, str] | None = None,
                  generic: frozenset[str] = frozenset()) -> Mapping:
     """The built-in mapping, updated by a TOML file::
@@ -591,7 +591,9 @@ def vertical_links(rooms: pd.DataFrame, mp: Mapping, group: str = "sector") -> p
     done = set(zip(pa, pb))
     for i, j in zip(pairs["i_a"], pairs["i_b"]):
         if (i, j) not in done:
-            pa.append(i), pb.append(j), how.append("name")
+            pa.append(i)
+            pb.append(j)
+            how.append("name")
             done.add((i, j))
     if not pa:
         return pd.DataFrame(columns=cols)
@@ -676,7 +678,7 @@ def _door_on_wall(ga: shapely.Geometry, gb: shapely.Geometry, gap: float, width:
     return shapely.linestrings(np.array([m - u * half, m + u * half]))
 
 
-def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params: Parameters | None = None,
+def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params: Parameters | None = None,  # noqa: C901  debt: issue 19 (to split into reading, repair and door stages)
                 gap_m: float = WALL_GAP_M) -> DoorInference:
     """Invent the doors a drawing lacks (each flagged ``inferred = True``).
 
@@ -730,8 +732,9 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
 
     def add(i: int, j: int, width: float, reason: str) -> None:
         new.append((i, j, width, reason))
-        ea.append(i), eb.append(j)
-        joined.add((i, j)), joined.add((j, i))
+        ea.append(i)
+        eb.append(j)
+        joined.update({(i, j), (j, i)})
         has_door[i] = has_door[j] = True
 
     usable = wall >= MIN_SHARED_WALL_M
@@ -808,8 +811,9 @@ def infer_doors(rooms: gpd.GeoDataFrame, doors: gpd.GeoDataFrame | None, params:
                     new.append((i, j, 1.2, f"no stair link joins deck {deck[i]:g} to deck {deck[j]:g} here: "
                                 f"a stair link is assumed between rooms overlapping in plan ({ov[k]:.0f} m2)"))
                     vertical_new.add(len(new) - 1)
-                    ea.append(i), eb.append(j)
-                    joined.add((i, j)), joined.add((j, i))
+                    ea.append(i)
+                    eb.append(j)
+                    joined.update({(i, j), (j, i)})
                 ri, rj = find(comp[int(qi[k])]), find(comp[int(qj[k])])
                 if ri != rj:
                     parent[ri] = rj

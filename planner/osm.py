@@ -42,7 +42,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -160,7 +160,8 @@ def _geojson_geometry(g: Any) -> tuple[shapely.Geometry | None, bool]:
     """(geometry, ring closed by repair) from a GeoJSON geometry, closing unclosed rings."""
     if not isinstance(g, dict):
         return None, False
-    t, c = g.get("type"), g.get("coordinates")
+    t = g.get("type")
+    c: Any = g.get("coordinates") or []
     note = [False]
     try:
         if t == "Point":
@@ -222,11 +223,11 @@ def _read_geojson(path: Path, notes: list[str]) -> list[Element]:
     for k, f in enumerate(feats):
         if not isinstance(f, dict):
             continue
-        props = f.get("properties") if isinstance(f.get("properties"), dict) else {}
+        props: dict[str, Any] = f["properties"] if isinstance(f.get("properties"), dict) else {}
         spaced += sum(1 for key in props if isinstance(key, str) and key != key.strip())
         tags = _tags({k2: v for k2, v in props.items() if k2 not in ("tags", "meta", "relations")})
         tags.update(_tags(props.get("tags")))
-        meta = props.get("meta") if isinstance(props.get("meta"), dict) else {}
+        meta: dict[str, Any] = props["meta"] if isinstance(props.get("meta"), dict) else {}
         fid = f.get("id") or tags.get("@id") or tags.get("id") or props.get("id") or f"f{k}"
         fid = str(fid)
         m = re.match(r"^(node|way|relation)/(-?\d+)$", fid)
@@ -259,11 +260,12 @@ def _inline(nd: ET.Element) -> tuple[float, float] | None:
     return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
 
 
-def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
+def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:  # noqa: C901  debt: issue 19 (nodes, ways, relations to split)
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise InputError(str(path), "file", f"is not valid OSM XML ({exc})", "re-export it as .osm from JOSM or overpass")
+        raise InputError(str(path), "file", f"is not valid OSM XML ({exc})",
+                         "re-export it as .osm from JOSM or overpass") from None
     nodes: dict[str, tuple[float, float]] = {}
     out: list[Element] = []
 
@@ -298,8 +300,8 @@ def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
         nds = el.findall("nd")
         refs = [nd.get("ref") or "" for nd in nds]
         # overpass `out geom` writes each node's position on the way itself
-        pts = [nodes[r] if r in nodes else _inline(nd) for r, nd in zip(refs, nds)]
-        pts = [q for q in pts if q is not None]
+        found = [nodes[r] if r in nodes else _inline(nd) for r, nd in zip(refs, nds)]
+        pts = [q for q in found if q is not None]
         if len(pts) < len(refs):
             missing += 1
         wid = el.get("id") or ""
@@ -315,13 +317,14 @@ def _read_osm_xml(path: Path, notes: list[str]) -> list[Element]:
         t = tags_of(el)
         if t.get("type") not in ("multipolygon", "area") or el.get("action") == "delete":
             continue
-        outer, inner = [], []
+        outer: list[shapely.LineString] = []
+        inner: list[shapely.LineString] = []
         for mem in el.findall("member"):
             if mem.get("type") != "way":
                 continue
-            pts = ways.get(mem.get("ref") or "") or [q for q in (_inline(nd) for nd in mem.findall("nd")) if q]
-            if len(pts) >= 2:
-                (inner if mem.get("role") == "inner" else outer).append(shapely.LineString(pts))
+            mpts = ways.get(mem.get("ref") or "") or [q for q in (_inline(nd) for nd in mem.findall("nd")) if q]
+            if len(mpts) >= 2:
+                (inner if mem.get("role") == "inner" else outer).append(shapely.LineString(mpts))
         if not outer:
             continue
         polys = shapely.get_parts(shapely.polygonize(outer))
@@ -542,6 +545,13 @@ deck_word = "level"
 
 
 # ------------------------------------------------------------------------ main
+class _Row(TypedDict):
+    """One area on one level (an area tagged with several levels is one row per level)."""
+
+    el: Element
+    level: float
+
+
 def _older(a: Element, b: Element) -> bool:
     """Is `a` an older drawing than `b` (version, then timestamp, then id)?"""
     def num(e: Element) -> int:
@@ -550,7 +560,7 @@ def _older(a: Element, b: Element) -> bool:
     return (a.version, a.timestamp, num(a)) < (b.version, b.timestamp, num(b))
 
 
-def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = None, building: str | None = None,
+def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = None, building: str | None = None,  # noqa: C901  debt: issue 19 (to split into reading, repair and door stages)
                mapping: str | Path | None = None, infer: bool = False, overwrite: bool = False) -> OsmImportReport:
     """Convert an OSM XML or GeoJSON indoor export into a station folder at `out_dir`.
 
@@ -613,7 +623,7 @@ def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = 
                          "not longitude/latitude", "export the data in WGS84 (EPSG:4326), as OSM tools do")
 
     # ---- one record per (area, level)
-    rows = []
+    rows: list[_Row] = []
     no_level = 0
     for e in areas:
         lv = parse_levels(e.tags.get("level", ""))
@@ -623,27 +633,27 @@ def import_osm(src: str | Path, out_dir: str | Path, levels: list[str] | None = 
             lv = [math.nan]
         for v in sorted(set(lv) | set(rep)):
             rows.append({"el": e, "level": v})
-    all_levels = sorted({r["level"] for r in rows if not math.isnan(r["level"])})
+    all_levels = sorted({row["level"] for row in rows if not math.isnan(row["level"])})
     if no_level:
         fill = all_levels[0] if len(all_levels) == 1 else 0.0
         warns.append(f"{no_level} area(s) have no level tag: put on level {fill:g}")
-        for r in rows:
-            if math.isnan(r["level"]):
-                r["level"] = fill
-        all_levels = sorted({r["level"] for r in rows})
+        for row in rows:
+            if math.isnan(row["level"]):
+                row["level"] = fill
+        all_levels = sorted({row["level"] for row in rows})
     if levels:
-        want = set()
+        want: set[float] = set()
         for tok in levels:
             lv_t = parse_levels(str(tok))
             if not lv_t or not set(lv_t) & set(all_levels):
                 raise InputError("--levels", str(tok), "matches no level",
                                  f"give levels among: {', '.join(_level_label(v) for v in all_levels)}")
             want |= set(lv_t)
-        for r in rows:
-            if r["level"] not in want:
-                dropit(r["el"], "level not selected", _level_label(r["level"]))
-        rows = [r for r in rows if r["level"] in want]
-    deck_of = _decks(sorted({r["level"] for r in rows}))
+        for row in rows:
+            if row["level"] not in want:
+                dropit(row["el"], "level not selected", _level_label(row["level"]))
+        rows = [row for row in rows if row["level"] in want]
+    deck_of = _decks(sorted({row["level"] for row in rows}))
 
     # ---- project everything used to the local UTM zone
     geoms = [r["el"].geom for r in rows] + [e.geom for e in door_nodes] + [e.geom for e in passages] \
@@ -803,7 +813,8 @@ def _buildings(r: pd.DataFrame, bld_g: np.ndarray, bld_tags: list[dict[str, str]
         first: dict[int, int] = {}
         for room_i, out_i in zip(bi, ri):
             if out_i in first:
-                ea.append(np.array([first[out_i]])), eb.append(np.array([room_i]))
+                ea.append(np.array([first[out_i]]))
+                eb.append(np.array([room_i]))
             else:
                 first[int(out_i)] = int(room_i)
             t = bld_tags[int(out_i)]
@@ -845,7 +856,7 @@ def _buildings(r: pd.DataFrame, bld_g: np.ndarray, bld_tags: list[dict[str, str]
     return r[np.isin(comp, list(keep_c))].reset_index(drop=True), table
 
 
-def _doors(r: pd.DataFrame, nodes: list[Element], node_g: np.ndarray, passages: list[Element], pass_g: np.ndarray,
+def _doors(r: pd.DataFrame, nodes: list[Element], node_g: np.ndarray, passages: list[Element], pass_g: np.ndarray,  # noqa: C901  debt: issue 19 (to split into reading, repair and door stages)
            params: Parameters) -> tuple[pd.DataFrame, int, int, pd.DataFrame]:
     """Doors from door nodes (the two nearest areas of the node's level within `DOOR_SNAP_M`) and
     passage ways (the areas their tags name, else the two nearest within `PASSAGE_SNAP_M`)."""

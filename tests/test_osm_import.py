@@ -321,7 +321,7 @@ def test_walks_in_imported_rooms_agree_with_an_independent_shortest_path(osm_fil
             poly.boundary, shapely.line_locate_point(poly.boundary, door_pts)))
         # local frame for the reference (UTM coordinates are millions of metres)
         o = np.asarray(poly.bounds[:2])
-        local = shapely.transform(poly, lambda xy: xy - o)
+        local = shapely.transform(poly, lambda xy, o=o: xy - o)
         ours = polygon_distances(poly, pts, door_pts)
         ref = reference_walks(local, pts - o, door_pts - o)
         assert np.isfinite(ours).all()
