@@ -585,7 +585,8 @@ def summarize(station: Station) -> str:
     p = station.params
     area = rooms.geometry.area
     demand = station.demand()
-    folder = f" ({station.folder.name})" if station.folder is not None and station.folder.name != station.title else ""
+    fname = station.folder.resolve().name if station.folder is not None else ""
+    folder = f" ({fname})" if fname and fname != station.title else ""
     lines = [f"{station.title}{folder}: {len(rooms):,} rooms, {len(station.doors):,} doors, "
              f"{p.deck_word}(s) {', '.join(str(d) for d in sorted(rooms['deck'].unique()))}"]
     kind = pd.DataFrame({"kind": rooms["kind"].to_numpy(), "area_m2": area.to_numpy(),

@@ -411,3 +411,13 @@ def test_budget_too_small_to_convert_anything(make_station, capsys):
     code, out, err = run_validate(folder, capsys)
     assert code == 2, err
     assert "[model] budget" in err and "cheapest conversion" in err
+
+
+def test_validate_dot_names_the_folder(make_station, capsys, monkeypatch):
+    rooms, doors, res = base()
+    folder = make_station(rooms, doors, res)
+    monkeypatch.chdir(folder)
+    code, out, err = run_validate(".", capsys)
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"{folder.name}: ") and "()" not in out.splitlines()[0]
+    assert out.strip().endswith(f"{folder.name}: valid.")
