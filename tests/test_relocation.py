@@ -247,8 +247,12 @@ def test_either_with_a_zero_cap_is_the_dual_use_plan(tmp_path) -> None:
 def test_cap_below_what_repurposing_needs_is_infeasible(tmp_path) -> None:
     st = _station(tmp_path, 'quarters = "repurpose"', "max_displaced = 0\n")
     with pytest.raises(InfeasibleError) as err:
-        plan_station(st)
+        plan_station(st, fallback_max_cover=False)
     assert "max_displaced" in str(err.value)
+    # propose's default (issue 19): no budget, cover-all impossible -> a max-cover plan whose notes say why
+    run = plan_station(st)
+    assert run.plan["objective"] == "max-cover"
+    assert any("max_displaced" in n for n in run.plan["notes"])
 
 
 def _broken(plan: dict, how: str) -> dict:
