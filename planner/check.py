@@ -46,6 +46,7 @@ from planner.network import ReachTable, reach_table, unwalkable_rooms
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
+from planner.checkqueue import check_arrivals, check_independent_walks, short_residents, timed_pairs
 
 WALK_TOLERANCE_S = 0.5
 """Largest accepted difference between a plan's walk and the recomputed one (seconds)."""
@@ -334,14 +335,18 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
         reach = reach_table(st, cache=False)  # never the planner's cache
     _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
+    pairs["door_id"] = reach.pairs["door_id"].fillna("").astype(str) if "door_id" in reach.pairs.columns else ""
     pairs["room_id"] = pairs["room_id"].astype(str)
     pairs["site_id"] = pairs["site_id"].astype(str)
     pairs = pairs[pairs["walk_s"] <= p.reach_s + _EPS]
     if not p.shelter_in_place:
         pairs = pairs[~((pairs["room_id"] == pairs["site_id"]) & (pairs["walk_s"] <= _EPS))]
     pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
-    a = a.merge(pairs.rename(columns={"site_id": "safe_room_id", "walk_s": "walk"}), how="left",
-                on=["room_id", "safe_room_id"])
+    # "in reach" = arriving in time at the design speed with the room's own door queue (queues.py)
+    pairs = timed_pairs(st, pairs, p)
+    a = a.merge(pairs[["room_id", "site_id", "walk_raw_s", "door_id"]].rename(
+        columns={"site_id": "safe_room_id", "walk_raw_s": "walk", "door_id": "door"}), how="left",
+        on=["room_id", "safe_room_id"])
     no_pair = a["walk"].isna().to_numpy()
     for r in a[no_pair].itertuples(index=False):
         out.append(Breach("walk", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
@@ -365,14 +370,14 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
             out.append(Breach("capacity", f"safe room {sid} ({sc})",
                               f"over capacity: {int(n)} persons assigned, capacity {int(cap.get(sid, 0))}"))
 
-    # door queues
-    if p.door_queue:
-        _check_queues(a, flows, p, out)
+    # arrivals: own-door queue, design speed, per-door queues at the safe room; independent walks
+    out.extend(Breach(*b) for b in check_arrivals(st, a, p))
+    out.extend(Breach(*b) for b in check_independent_walks(st, a, p))
 
     # coverage
     _check_coverage(plan, a, demand, scen, known, out)
     if objective == "cover-all":
-        _check_cover_all(plan, pairs, out)
+        _check_cover_all(plan, pairs, out, short_residents(st, pairs, p))
 
     # backup
     _check_backup(a, pairs, demand, chosen, p, objective, out)
@@ -600,27 +605,6 @@ def _check_walks(station: Station, reach: ReachTable, out: list[Breach]) -> None
                               f"{r.n_doors} door(s): its residents cannot be routed to a safe room"))
 
 
-def _check_queues(a: pd.DataFrame, flows: pd.Series, p: Parameters, out: list[Breach]) -> None:
-    """Replay a fluid queue at each safe room's door per scenario; the last person must be in by reach_s."""
-    q = a[(a["n"] > 0) & ~((a["room_id"] == a["safe_room_id"]) & (a["arrive"] <= _EPS))]
-    if not len(q):
-        return
-    q = q.sort_values(["safe_room_id", "scenario", "arrive"], ascending=[True, True, False])
-    # persons arriving at or after each arrival time (descending cumulative sum within the group)
-    q = q.assign(after=q.groupby(["safe_room_id", "scenario"])["n"].cumsum())
-    r = flows.reindex(q["safe_room_id"]).fillna(0.0).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        finish = np.where(r > 0, q["arrive"].to_numpy() + q["after"].to_numpy() / np.where(r > 0, r, 1), np.inf)
-    q = q.assign(finish=finish)
-    worst = q.loc[q.groupby(["safe_room_id", "scenario"])["finish"].idxmax()]
-    for w in worst[worst["finish"] > p.reach_s + _EPS].itertuples(index=False):
-        rate = float(flows.get(w.safe_room_id, 0.0))
-        when = "never (its doors pass no one)" if not math.isfinite(w.finish) else f"at {w.finish:.1f} s"
-        out.append(Breach("door-queue", f"safe room {w.safe_room_id} ({w.scenario})",
-                          f"door queue: {int(w.after)} persons arriving from {w.arrive:.1f} s through doors passing "
-                          f"{rate:.3f} persons/s are all inside {when}, after the reach time {p.reach_s:g} s"))
-
-
 def _check_coverage(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[str], known: set,
                     out: list[Breach]) -> None:
     """assigned + unsheltered == residents for every room and scenario; reasons given."""
@@ -659,13 +643,21 @@ def _check_coverage(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: lis
                           f"{int(r.d)} live there but {int(r.a)} are assigned and {int(r.u)} listed unsheltered"))
 
 
-def _check_cover_all(plan: dict, pairs: pd.DataFrame, out: list[Breach]) -> None:
-    """A cover-all plan may leave only residents that no candidate safe room reaches unsheltered."""
+def _check_cover_all(plan: dict, pairs: pd.DataFrame, out: list[Breach], short: pd.DataFrame | None = None) -> None:
+    """A cover-all plan may leave only residents that no candidate safe room reaches unsheltered, and
+    those whom their own room's door lets out too slowly for any plan (`short`: persons per room and
+    scenario, `checkqueue.short_residents`)."""
     u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "reason"])
     if not len(u):
         return
     u["room_id"] = u["room_id"].astype(str)
-    u = u[pd.to_numeric(u["residents"], errors="coerce").fillna(0) > 0]
+    u["scenario"] = u["scenario"].astype(str)
+    u["residents"] = pd.to_numeric(u["residents"], errors="coerce").fillna(0)
+    u = u[u["residents"] > 0].groupby(["room_id", "scenario"], as_index=False)["residents"].sum()
+    if short is not None and len(short):
+        ok = short.stack()
+        allowed = ok.reindex(pd.MultiIndex.from_arrays([u["room_id"], u["scenario"]])).fillna(0).to_numpy()
+        u = u[u["residents"].to_numpy() > allowed + _EPS]
     reachable = pairs.groupby("room_id")["site_id"].apply(list)
     for r in u.itertuples(index=False):
         sites = reachable.get(r.room_id)

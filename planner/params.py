@@ -98,6 +98,19 @@ class Parameters:
     reach_s: float = _p(60.0, "s", "Reach time: every resident must be inside a safe room by then", "walking",
                         "Station security directive")
     reaction_s: float = _p(0.0, "s", "Alarm reaction time added to every walk", "walking")
+    slow_walker_speed_m_s: float = _p(1.2, "m/s", "Design walking speed the 60-second promise is planned for: "
+                                      "walks are timed at this speed (or walk_speed_m_s when that is slower); the workbook "
+                                      "states the slowest speed the plan holds for", "walking",
+                                      "IMO MSC.1/Circ.1533 Table 3.4 (walking speeds on flat terrain: "
+                                      "0.56-0.94 m/s for women over 50, 0.93-1.55 m/s for women under 30); "
+                                      "SFPE Handbook: mean 1.2 m/s, sd about 0.2 m/s, so 10th percentile 0.94 m/s")
+    walk_speed_sd_m_s: float = _p(0.2, "m/s", "Spread (standard deviation) of residents' walking speeds around "
+                                  "walk_speed_m_s, for the share of residents the plan's margin covers", "walking",
+                                  "SFPE Handbook / Fruin: unimpeded adult speeds about N(1.2, 0.2) m/s; "
+                                  "issue 17 simulation")
+    exit_queue: bool = _p(True, "", "Count the queue at each resident's own room door (n / exit flow of the "
+                          "room's widest door) in every walk the model and the checker time", "walking",
+                          "issue 17: JuPedSim replay of Station Unity, half of all delay")
     stairs_traverse_s: float = _p(12.0, "s", "Time to traverse one vertical link when the door gives no traverse_s", "walking",
                                   "about one deck of stairs at 0.6 m/s along the flight")
     lift_traverse_s: float = _p(20.0, "s", "Time to ride a lift one deck (call, doors, travel); used by import-imdf for lift links", "walking",
@@ -221,6 +234,11 @@ class Parameters:
         return max(0.0, specific * (width_m - 2.0 * self.door_boundary_layer_m))
 
     @property
+    def design_speed_m_s(self) -> float:
+        """Walking speed the plan's times are computed at (m/s): the slower of the two speeds."""
+        return min(self.walk_speed_m_s, self.slow_walker_speed_m_s)
+
+    @property
     def reach_m(self) -> float:
         """Distance walkable within the reach time after the reaction time (metres)."""
         return self.walk_speed_m_s * max(0.0, self.reach_s - self.reaction_s)
@@ -283,6 +301,8 @@ RANGES: dict[str, Range] = {
     "walk_speed_m_s": _r(0.1, 5.0),            # a slow shuffle to a sprint
     "reach_s": _r(0, 3600, lo_open=True),
     "reaction_s": _r(0, 3600),                 # and less than reach_s (checked with it)
+    "slow_walker_speed_m_s": _r(0.1, 5.0),     # the design walker (issue 17)
+    "walk_speed_sd_m_s": _r(0, 2.0),           # spread of residents' speeds
     "stairs_traverse_s": _r(0, 3600),
     "lift_traverse_s": _r(0, 3600),
     "boundary_sample_m": _r(0.01, 100),

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
-from planner.model import BudgetInfeasibleError, SolveOptions, solve
+from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
 from planner.progress import log, stage
+from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
+                            short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
 from planner.station import Station
 
@@ -60,6 +62,11 @@ class PlanRun:
         lines.append(f"  solver {s.get('name')} {s.get('status')}, gap "
                      + (f"{100 * gap:.2f} %" if isinstance(gap, (int, float)) else str(gap))
                      + f", {s.get('seconds', 0):.1f} s")
+        pm = t.get("promise")
+        if isinstance(pm, dict) and isinstance(pm.get("slowest_speed_m_s"), (int, float)):
+            lines.append(f"  the {self.station.params.reach_s:.0f}-second promise holds for walkers of at least "
+                         f"{pm['slowest_speed_m_s']:.2f} m/s reacting within {max(0.0, pm['longest_reaction_s']):.0f} s "
+                         f"(about {100 * pm['share_fast_enough']:.0f} % of residents walk that fast)")
         for n in self.notes:
             lines.append(f"  note: {n}")
         return "\n".join(lines)
@@ -86,6 +93,60 @@ def prepare(station: Station, reach: ReachTable | None = None,
     with stage("cost model"):
         costs = site_costs(sites, station)
     return sites, reach, costs
+
+
+def model_inputs(station: Station, reach: Any, sites: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(timed pairs, sites) as the optimiser sees them (`planner.queues.model_pairs`): each reach pair's
+    `walk_s` becomes the time of the batch standing for the room's stream at the safe room's door
+    (design-speed walk plus the batch offset of the room's busiest scenario; pairs whose last walker
+    is out of the room and at the door after the reach time dropped), and each site's
+    `door_flow_pps` the flow of the slowest door its pairs enter by (never the sum)."""
+    sides = door_flows(station)
+    pairs = reach.pairs if hasattr(reach, "pairs") else reach
+    if "door_id" not in pairs.columns:
+        pairs = pairs.assign(door_id="")
+    timed = model_pairs(pairs, station.demand(), sides, station.params)
+    model_sites = sites.copy()
+    model_sites["door_flow_pps"] = site_queue_flow(timed, sides, sites.index).to_numpy()
+    return timed, model_sites
+
+
+def model_problem(station: Station, reach: Any, sites: pd.DataFrame, costs: pd.DataFrame,
+                  **overrides: Any) -> tuple[Problem, pd.DataFrame, pd.DataFrame]:
+    """(problem, timed pairs, residents short of time) for the optimiser: `model_inputs`' timing, and
+    the residents no plan can bring in in time (persons per room and scenario) taken out of the
+    demand (`finish_plan` lists them unsheltered). `overrides` go to `Problem.from_station`."""
+    timed, model_sites = model_inputs(station, reach, sites)
+    problem = Problem.from_station(station, timed, model_sites, costs["total_cost"], **overrides)
+    short = _short_of_time(station, timed, model_sites)
+    if short.to_numpy().sum() > 0:
+        problem = dataclasses.replace(problem, demand=problem.demand - short.reindex(
+            index=problem.demand.index, columns=problem.demand.columns).fillna(0).astype(int))
+    return problem, timed, short
+
+
+def finish_plan(plan: dict, station: Station, short: pd.DataFrame) -> dict:
+    """A built plan completed with the residents short of time (unsheltered, with the reason), each
+    assignment's `predicted_s` and the plan's margin (`totals.promise`). Returns `plan`."""
+    _add_short(plan, short, station)
+    _add_predictions(plan, station)
+    _explain_unreachable(plan, station)
+    return plan
+
+
+def _explain_unreachable(plan: dict, station: Station) -> None:
+    """Unreachable rooms whose walk alone is in time: say that their own door is what makes them late."""
+    flow = room_exit_flow(station)
+    dem = station.demand()
+    for row in plan["unsheltered"]:
+        reason = str(row.get("reason", ""))
+        rid, sc = row["room_id"], row["scenario"]
+        if not reason.startswith("no candidate safe room within") or rid not in dem.index or sc not in dem.columns:
+            continue
+        n, r = int(dem.loc[rid].max()), float(flow.get(rid, 0.0))   # the model times the busiest scenario
+        if n > 0 and r > 0 and station.params.exit_queue:
+            row["reason"] = (reason + f"; with the queue at its own door in its busiest scenario ({n} residents "
+                             f"through a door passing {r:.2f} persons/s: {n / r:.0f} s) none is reached in time")
 
 
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
@@ -130,11 +191,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     SolverError
         The solver failed, or the plan failed the independent check.
     """
-    from planner.model import Problem
     from planner.plan import build_plan
 
     sites, reach, costs = prepare(station, reach, cache_dir)
-    problem = Problem.from_station(station, reach, sites, costs["total_cost"])
+    problem, timed, short = model_problem(station, reach, sites, costs)
     rel = _relocation_inputs(station, sites)
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
@@ -172,9 +232,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     phase_problem = problem if moved is None else problem.replace(demand=demand_after(problem.demand, moved))
     phase_of, phase_rows = _phases(station, phase_problem, solution, costs) if phases else (None, None)
     plan = build_plan(station=station, sites=sites, costs=costs, reach=reach, solution=solution,
-                      phases=phase_of, notes=notes)
+                      phases=phase_of, notes=notes, timed_pairs=timed)
     if phase_rows is not None:
         plan["phases"] = phase_rows
+    finish_plan(plan, station, short)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)
         plan.setdefault("notes", []).extend(who)
@@ -187,8 +248,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost)
     if full_cover_solution is not None:
         run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
-                                         solution=full_cover_solution)
+                                         solution=full_cover_solution, timed_pairs=timed)
         run.full_cover_plan["objective"] = "cover-all"
+        finish_plan(run.full_cover_plan, station, short)
     if check:
         from planner.check import check_plan, format_breaches
 
@@ -201,6 +263,40 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
+
+
+def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFrame) -> pd.DataFrame:
+    """Residents per room and scenario whom no plan can bring into a safe room in time (`queues.room_bound`)."""
+    bound = room_bound(timed, model_sites["capacity"], model_sites["door_flow_pps"], station.params.reach_s)
+    return short_of_time(station.demand(), bound)
+
+
+def _add_predictions(plan: dict, station: Station) -> None:
+    """Each assignment's predicted last arrival inside its safe room (`predicted_s`, `queues.predicted_arrivals`)
+    and the plan's margin (`totals.promise`, `queues.promise_of_plan`)."""
+    a = pd.DataFrame(plan["assignments"])
+    if len(a):
+        for row, t in zip(plan["assignments"], predicted_arrivals(station, a)):
+            row["predicted_s"] = round(float(t), 2)
+    plan["totals"]["promise"] = promise_of_plan(station, a)
+
+
+def _add_short(plan: dict, short: pd.DataFrame, station: Station) -> None:
+    """List the residents no plan can bring in in time as unsheltered, with the reason."""
+    if not short.to_numpy().sum():
+        return
+    flow = room_exit_flow(station)
+    rows = short.stack()
+    rows = rows[rows > 0]
+    dem = station.demand()
+    for (rid, sc), k in rows.items():
+        n = int(dem.at[rid, sc])
+        r = float(flow.get(rid, 0.0))
+        plan["unsheltered"].append({
+            "room_id": rid, "scenario": sc, "residents": int(k),
+            "reason": (f"its door passes {r:.2f} persons/s: {n} residents need {n / r if r else float('inf'):.0f} s "
+                       f"to leave, so no safe room can take in more than {n - int(k)} of them within "
+                       f"{station.params.reach_s:.0f} s")})
 
 
 def _phases(station: Station, problem: Problem, solution: Solution, costs: pd.DataFrame) -> tuple[pd.Series | None, list | None]:

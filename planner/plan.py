@@ -10,11 +10,15 @@ Contract (stable; extend, never rename):
 - `relocations[]`: `from_room, to_room, residents, present{scenario: persons}`:
   residents of a repurposed room moved to a room with spare beds, and how many of
   them are in their (new) home in each scenario (docs/model.md);
-- `assignments[]`: `room_id, scenario, safe_room_id, residents, walk_s`;
+- `assignments[]`: `room_id, scenario, safe_room_id, residents, walk_s` (the walk), and from the
+  pipeline `arrive_s` (the time the optimiser binned: the room's stream as a batch at the safe
+  room's door, `planner.queues`) and `door_id` (the safe room's door it enters by);
 - `unsheltered[]`: `room_id, scenario, residents, reason`;
 - `totals`: `cost, budget, currency, scenarios{name: {residents, sheltered}},
   max_walk_s, min_options_in_reach, rooms_converted, displaced_residents` (the
-  residents moved out of repurposed rooms = the sum of `relocations[].residents`);
+  residents moved out of repurposed rooms = the sum of `relocations[].residents`), and from the
+  pipeline `promise` (slowest_speed_m_s, longest_reaction_s, share_fast_enough, design_speed_m_s,
+  reaction_s, mean_speed_m_s, speed_sd_m_s: `planner.queues.promise_margin`);
 - `solver`: `name, version, status, objective, bound, gap, seconds`.
 """
 
@@ -123,11 +127,16 @@ def read_plan(path: Path) -> dict:
 
 
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,
-               phases: pd.Series | None = None, notes: list[str] | None = None) -> dict:
+               phases: pd.Series | None = None, notes: list[str] | None = None,
+               timed_pairs: pd.DataFrame | None = None) -> dict:
     """The plan.json dict from the pipeline's plain data.
 
     `sites`: candidate_sites; `costs`: site_costs (total_cost per site, currency);
-    `reach`: ReachTable; `solution`: model.Solution; `phases`: phase number per chosen site.
+    `reach`: ReachTable; `solution`: model.Solution; `phases`: phase number per chosen site;
+    `timed_pairs`: the pairs as the optimiser timed them (`planner.queues.model_pairs`: `walk_s` =
+    predicted arrival at the safe room's door, `walk_raw_s` = the walk): the assignments then carry
+    the walk as `walk_s`, the prediction as `arrive_s` and the entry door as `door_id`, and the
+    options in reach count only pairs arriving in time.
     """
     params: Parameters = station.params
     moves = solution.stats.get("relocations") if isinstance(getattr(solution, "stats", None), dict) else None
@@ -147,9 +156,16 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
     ]
     a = solution.assignments
     a = a[a["residents"] > 0]
+    if timed_pairs is not None and len(a):
+        tp = timed_pairs.drop_duplicates(["room_id", "site_id"]).set_index(["room_id", "site_id"])
+        key = pd.MultiIndex.from_arrays([a["room_id"].astype(str), a["site_id"].astype(str)])
+        a = a.assign(arrive_s=a["walk_s"].to_numpy(dtype=float),
+                     walk_s=tp["walk_raw_s"].reindex(key).fillna(a["walk_s"]).to_numpy(dtype=float),
+                     door_id=tp["door_id"].reindex(key).fillna("").astype(str).to_numpy())
     assignments = [
         {"room_id": r.room_id, "scenario": r.scenario, "safe_room_id": r.site_id,
          "residents": int(r.residents), "walk_s": round(float(r.walk_s), 2)}
+        | ({"arrive_s": round(float(r.arrive_s), 2), "door_id": r.door_id} if "arrive_s" in a.columns else {})
         for r in a.itertuples(index=False)
     ]
     # unsheltered, with reasons in plain words
@@ -176,7 +192,7 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
         scen[sc] = {"residents": tot, "sheltered": sh, "share": (sh / tot) if tot else 1.0}
     # options in reach: converted safe rooms within reach of each occupied room
     occupied = demand.index[(demand > 0).any(axis=1)]
-    pr = reach.pairs
+    pr = reach.pairs if timed_pairs is None else timed_pairs
     in_reach = pr[pr["site_id"].isin(chosen)].groupby("room_id").size()
     opts = in_reach.reindex(occupied).fillna(0).astype(int)
     displaced = costs["displaced_residents"].reindex(chosen).fillna(0).sum() if "displaced_residents" in costs else 0

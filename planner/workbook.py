@@ -1017,6 +1017,29 @@ def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataF
     _print_setup(ws, f"{hr}:{hr}")
 
 
+def promise_text(plan: dict, reach_s: float) -> tuple[str, str] | None:
+    """("walkers of at least X m/s reacting within Y s", how it was computed) from plan.json's
+    `totals.promise` (`planner.queues.promise_margin`), or None when the plan has none."""
+    pm = (plan.get("totals") or {}).get("promise")
+    if not isinstance(pm, dict):
+        return None
+    v, r = pm.get("slowest_speed_m_s"), pm.get("longest_reaction_s")
+    if not isinstance(v, (int, float)) or not isinstance(r, (int, float)):
+        return ("no walker: some residents cannot make it at any speed", "")
+    share = pm.get("share_fast_enough")
+    text = f"walkers of at least {v:.2f} m/s reacting within {max(0.0, r):.0f} s"
+    note = (f"slowest speed at reaction {pm.get('reaction_s', 0):g} s, longest reaction at "
+            f"{pm.get('design_speed_m_s', 0):g} m/s; own-door and safe-room door queues included")
+    if isinstance(share, (int, float)):
+        note = (f"about {100 * share:.1f} % of residents walk at least that fast (speeds N({pm.get('mean_speed_m_s', 1.2):g}, "
+                f"{pm.get('speed_sd_m_s', 0.2):g}) m/s); ") + note
+    exp = pm.get("expected_share")
+    if isinstance(exp, dict) and exp:
+        note += ("; expected in their safe room in time with such speeds: "
+                 + ", ".join(f"{k} {100 * v:.1f} %" for k, v in exp.items() if isinstance(v, (int, float))))
+    return text, note
+
+
 def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],  # noqa: C901  debt: issue 16 (complexity 15)
              phase_info: dict[str, Any]) -> None:
     ws = wb.active
@@ -1072,6 +1095,9 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         ("Fewest safe rooms within reach of an occupied room", _py(tot.get("min_options_in_reach", 0)), None, "0",
          f"required {p.backup_k}"),
     ]
+    promise = promise_text(plan, p.reach_s)
+    if promise:
+        figures.append((f"The {p.reach_s:.0f}-second promise holds for", promise[0], None, None, promise[1]))
     full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
     if isinstance(full, (int, float)):
         figures.append(("Full coverage would cost", float(full), None, money, "everyone sheltered in every scenario"))

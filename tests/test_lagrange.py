@@ -131,6 +131,7 @@ def test_lagrangian_path_on_a_generated_station_passes_the_checker(tmp_path) -> 
     from planner.costs import site_costs
     from planner.generate import generate_station
     from planner.network import reach_table
+    from planner.pipeline import finish_plan, model_problem
     from planner.plan import build_plan
     from planner.sites import candidate_sites
     from planner.station import load_station
@@ -140,10 +141,11 @@ def test_lagrangian_path_on_a_generated_station_passes_the_checker(tmp_path) -> 
     sites = candidate_sites(st)
     reach = reach_table(st, sites, cache=False)
     costs = site_costs(sites, st)
-    p = M.Problem.from_station(st, reach, sites, costs["total_cost"])
+    p, timed, short = model_problem(st, reach, sites, costs)     # the pipeline's timing (issue 17)
     s = M.solve(p, progress=False, options=M.SolveOptions(lagrange_min_columns=0))
     assert s.stats.get("lp_status") == "lagrangian"
     assert M.verify(p, s) == []
     assert s.solver["bound"] <= s.solver["objective"] + 1e-6
-    plan = build_plan(station=st, sites=sites, costs=costs, reach=reach, solution=s)
+    plan = finish_plan(build_plan(station=st, sites=sites, costs=costs, reach=reach, solution=s,
+                                  timed_pairs=timed), st, short)
     assert check_plan(st, plan) == []

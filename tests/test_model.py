@@ -215,6 +215,7 @@ def test_generated_station_end_to_end_passes_the_independent_checker(tmp_path) -
     from planner.costs import site_costs
     from planner.generate import generate_station
     from planner.network import reach_table
+    from planner.pipeline import finish_plan, model_problem
     from planner.plan import build_plan
     from planner.sites import candidate_sites
     from planner.station import load_station
@@ -226,11 +227,12 @@ def test_generated_station_end_to_end_passes_the_independent_checker(tmp_path) -
     costs = site_costs(sites, st0)
     for changes in ({}, {"objective": "max-cover", "budget": 300000.0, "backup_k": 2}):
         st = load_station(folder, params=st0.params.replace(**changes))
-        p = Problem.from_station(st, reach, sites, costs["total_cost"])
+        p, timed, short = model_problem(st, reach, sites, costs)     # the pipeline's timing (issue 17)
         s = solve(p, progress=False)
         assert verify(p, s) == []
         assert s.solver["gap"] <= p.mip_gap + 1e-9
-        plan = build_plan(station=st, sites=sites, costs=costs, reach=reach, solution=s)
+        plan = finish_plan(build_plan(station=st, sites=sites, costs=costs, reach=reach, solution=s,
+                                      timed_pairs=timed), st, short)
         assert check_plan(st, plan) == []
 
 

@@ -280,6 +280,10 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     if walk_obj is not None:
         wscale = 1e-3 if (cover_all or stage2) else 1e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
         obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
+    if c.no_swap:   # a converted room's own residents stay in it unless a plan needs them elsewhere
+        si = np.flatnonzero(ysip)
+        reward = 2e-3 if (cover_all or stage2) else 2e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
+        obj[ycol0 + si] -= reward
     cover_row = None
     if stage2 and cover_at_least is not None:
         cover_row = R.n
@@ -295,6 +299,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     if x_fixed is not None:
         lo[:nx] = hi[:nx] = x_fixed
         integer[ycol0:scol0] = True
+
         if nz_:
             cnt = np.bincount(c.rg, weights=x_fixed[c.rj], minlength=G)
             lo[zcol0:ycol0] = hi[zcol0:ycol0] = (cnt[z_groups] >= c.m[z_groups] - 1e-9).astype(float)

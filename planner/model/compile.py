@@ -51,6 +51,7 @@ class Compiled:
     bin_s: float
     tighten: bool = True
     queue_prune: bool = True
+    no_swap: bool = False
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     uncapacitated: bool = False
@@ -194,7 +195,7 @@ def compile_problem(p: Problem, options: SolveOptions | None = None) -> Compiled
                  qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
                  unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
                  door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=o.tighten,
-                 queue_prune=o.queue_prune)
+                 queue_prune=o.queue_prune, no_swap=p.no_swap)
     # ---- scenario reduction: identical demand columns merge (weight = count); for cover-all a
     # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
     Sn = len(scen)

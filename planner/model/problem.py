@@ -68,6 +68,12 @@ class Problem:
     threads: int = 2
     protected: set[str] = field(default_factory=set)
     room_sector: pd.Series | None = None
+    no_swap: bool = False
+    """Prefer sheltering a converted room's own residents in it (`from_station`: on with
+    `shelter_in_place`): every person sheltering in place earns a tie-break reward larger than any
+    walk tie-break, so a room sends its people away while others come in only when the plan needs
+    it (issue 17). Not a hard row: on Station Unity `y_jj,s >= min(d, c) x_j` made cover-all
+    infeasible (rooms whose only safe rooms in time are occupied candidates)."""
 
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
@@ -271,7 +277,8 @@ class Problem:
         protected = set(station.rooms.loc[station.rooms["protected"].astype(bool), "room_id"].astype(str)) | set(p.protect)
         opts: dict[str, Any] = dict(reach_s=p.reach_s, objective=p.objective, budget=p.budget, backup_k=p.backup_k,
                                     door_queue=p.door_queue, queue_bin_s=p.queue_bin_s, time_limit_s=p.time_limit_s,
-                                    mip_gap=p.mip_gap, solver=p.solver, threads=p.threads, protected=protected)
+                                    mip_gap=p.mip_gap, solver=p.solver, threads=p.threads, protected=protected,
+                                    no_swap=bool(p.shelter_in_place))
         opts.update(overrides)
         pairs = reach.pairs[["room_id", "site_id", "walk_s"]] if hasattr(reach, "pairs") else reach
         if not p.shelter_in_place:

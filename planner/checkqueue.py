@@ -1,0 +1,138 @@
+"""The checker's arrival and walking checks (issue 17), kept apart from `planner.check`'s main loop.
+
+Recomputed here from the station's files, never from the optimiser:
+
+- the exit queue at each resident's own room door, per scenario (`planner.queues.exit_queue_s`:
+  the room's residents leaving it in that scenario, i.e. not sheltering in place, over the flow
+  of its widest door);
+- the arrival of a room's last walker at the safe room's door: the walk at the design speed plus
+  that exit queue (people sheltering in place arrive at 0 s); it must be within the reach time;
+- the fluid queue at every door of every safe room, per scenario, fed only by the people who
+  enter by that door, each room's stream put as the batch of `queues.batch_offset_s` (never
+  earlier than the stream could finish), replayed exactly (`queues.fluid_queue_finish`);
+- the walks themselves on a raster of the floor plan (`planner.walkgrid`), independent of the
+  planner's visibility-graph network: a plan whose `walk_s` is shorter than the raster walk by
+  more than the raster's own error (`GRID_TOLERANCE_S` plus `LATTICE_STRETCH`) is a breach.
+
+Each function returns breaches as (kind, feature, message) tuples; `planner.check` wraps them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from planner.params import Parameters
+from planner.queues import (arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs, room_bound,
+                            short_of_time, site_queue_flow)
+from planner.sites import capacity
+from planner.station import Station
+from planner.walkgrid import LATTICE_STRETCH, grid_walks
+
+log = logging.getLogger(__name__)
+
+__all__ = ["timed_pairs", "short_residents", "check_arrivals", "check_independent_walks", "GRID_CELL_M", "GRID_TOLERANCE_S"]
+
+GRID_CELL_M = 0.5
+"""Cell size of the checker's raster walking model (metres)."""
+GRID_TOLERANCE_S = 1.0
+"""Seconds a plan's walk may be shorter than the raster walk (besides the lattice stretch): the raster
+measures from cell centres, up to cell / sqrt(2) = 0.35 m inside a room's farthest corner, and joins
+doors to cells up to 0.8 m away."""
+_EPS = 1e-6
+
+Breach = tuple[str, str, str]
+
+
+def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters) -> pd.DataFrame:
+    """Pairs within reach when timed as the promise is: design speed plus the room's own door queue in
+    its busiest scenario (`queues.model_pairs`); columns room_id, site_id, walk_s (batch time),
+    walk_raw_s, out_s, exit_s, door_id."""
+    return model_pairs(pairs, station.demand(), door_flows(station), p)
+
+
+def short_residents(station: Station, timed: pd.DataFrame, p: Parameters) -> pd.DataFrame:
+    """Residents per room and scenario whom no plan can bring in in time (`queues.room_bound` with the
+    capacities recomputed from the polygons and the slowest door each site is entered by)."""
+    rooms = station.rooms
+    ids = rooms["room_id"].astype(str).to_numpy()
+    cap = pd.Series(capacity(rooms.geometry.area.to_numpy(), p)[1], index=ids)
+    cap = cap[~cap.index.duplicated()]
+    flow = site_queue_flow(timed, door_flows(station), cap.index)
+    return short_of_time(station.demand(), room_bound(timed, cap, flow, p.reach_s))
+
+
+def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Breach]:
+    """Arrival and per-door queue breaches of the assignments `a`.
+
+    `a`: one row per assignment with room_id, safe_room_id, scenario, n (persons), walk (recomputed
+    walk in seconds, NaN when unknown), walk_plan (the plan's) and door (the safe room's door the
+    walk enters by, "" when unknown: the safe room's widest door is assumed).
+    """
+    out: list[Breach] = []
+    a = a[a["n"] > 0]
+    if not len(a):
+        return out
+    rows = pd.DataFrame({"room_id": a["room_id"].to_numpy(), "safe_room_id": a["safe_room_id"].to_numpy(),
+                         "scenario": a["scenario"].to_numpy(), "residents": a["n"].to_numpy(),
+                         "walk_s": a["walk"].fillna(a["walk_plan"]).to_numpy(dtype=float),
+                         "door_id": a["door"].fillna("").astype(str).to_numpy() if "door" in a else ""})
+    q = assignment_queues(station, rows)
+    sip = q["sip"].to_numpy()
+    q = q.assign(out=arrival_s(q["walk_s"].to_numpy(), q["exit_s"].to_numpy(), p, shelter_in_place=sip),
+                 arrive=arrival_s(q["walk_s"].to_numpy(), q["offset_s"].to_numpy(), p, shelter_in_place=sip))
+    for r in q[q["out"] > p.reach_s + _EPS].itertuples(index=False):
+        out.append(("arrival", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
+                    f"the last of its residents arrives at {r.out:.1f} s (walk {r.walk_s:.1f} s at "
+                    f"{p.walk_speed_m_s:g} m/s timed at {p.design_speed_m_s:g} m/s, reaction {p.reaction_s:g} s, "
+                    f"queue at its own door {r.exit_s:.1f} s), after the reach time {p.reach_s:g} s"))
+    if not p.door_queue:
+        return out
+    q = q[~q["sip"]]
+    if not len(q):
+        return out
+    group = q["safe_room_id"] + "\x1f" + q["door"].astype(str) + "\x1f" + q["scenario"]
+    codes, uniq = pd.factorize(group)
+    f = q["door_flow_pps"].to_numpy()
+    keys, finish, tau = fluid_queue_finish(codes, q["arrive"].to_numpy(), q["n"].to_numpy(), f)
+    for k, fin, t0 in zip(keys, finish, tau):
+        if fin > p.reach_s + _EPS:
+            site, door, sc = uniq[k].split("\x1f")
+            sel = codes == k
+            who = int(q["n"].to_numpy()[sel & (q["arrive"].to_numpy() >= t0)].sum())
+            r = float(f[sel][0])
+            when = "never (the door passes no one)" if not np.isfinite(fin) else f"at {fin:.1f} s"
+            out.append(("door-queue", f"safe room {site} door {door or '?'} ({sc})",
+                        f"{who} persons arriving from {t0:.1f} s through a door passing {r:.3f} persons/s are all "
+                        f"inside {when}, after the reach time {p.reach_s:g} s"))
+    return out
+
+
+def check_independent_walks(station: Station, a: pd.DataFrame, p: Parameters,
+                            cell_m: float = GRID_CELL_M) -> list[Breach]:
+    """Walk breaches: the plan's `walk_plan` shorter than the raster walk (`planner.walkgrid`) by more
+    than `GRID_TOLERANCE_S` plus the lattice stretch."""
+    a = a[(a["n"] > 0) & ~((a["room_id"] == a["safe_room_id"]) & (a["walk_plan"] <= _EPS))]
+    if not len(a):
+        return []
+    pairs = a[["room_id", "safe_room_id"]].rename(columns={"safe_room_id": "site_id"}).drop_duplicates()
+    # each safe room's search stops where no plan walk to it could still be too short
+    longest = a.groupby("safe_room_id")["walk_plan"].max()
+    limit = ((longest - p.reaction_s).clip(lower=0) + GRID_TOLERANCE_S + 1.0) * LATTICE_STRETCH
+    g = grid_walks(station, pairs, cell_m=cell_m, limit_s=limit).set_index(["room_id", "site_id"])["walk_s"]
+    got = g.reindex(pd.MultiIndex.from_arrays([a["room_id"], a["safe_room_id"]])).to_numpy()
+    react = p.reaction_s
+    floor = react + (got - react) / LATTICE_STRETCH - GRID_TOLERANCE_S   # shortest the true walk can be
+    short = a["walk_plan"].to_numpy(dtype=float) < floor - _EPS
+    out: list[Breach] = []
+    seen = set()
+    for r, gw, lo in zip(a[short].itertuples(index=False), got[short], floor[short]):
+        if (r.room_id, r.safe_room_id) in seen:
+            continue
+        seen.add((r.room_id, r.safe_room_id))
+        out.append(("walk-independent", f"room {r.room_id} -> {r.safe_room_id}",
+                    f"walk in the plan is {r.walk_plan:g} s; walked on a {cell_m:g} m raster of the floor plan it "
+                    f"takes {gw:.1f} s (at least {lo:.1f} s allowing for the raster's error)"))
+    return out

@@ -1,0 +1,466 @@
+"""Queue physics shared by the optimiser and the checker: door flows, exit queues, arrival times.
+
+This module sits at the inputs level (it imports only `params` and `station`): the
+optimiser's compilation (through `planner.pipeline`) and the independent checker both
+take their formulas from here, so they agree on what "arrives within the reach time"
+means, while each builds its own tables (the checker never sees the optimiser's rows).
+
+What a room's residents' trip is made of (seconds; `walk_s` from a walking model at
+`walk_speed_m_s`, reaction time included, from the room's farthest point)::
+
+    w_ij   = reaction_s + (walk_ij - reaction_s) * walk_speed_m_s / design_speed_m_s
+    exit_i = n_i / r_i                       the last of room i's n_i residents is out
+    out_ij = w_ij + exit_i                   ... and at the safe room's door: <= reach_s
+    b_ij   = w_ij + n_i * max(0, 1/r_i - 1/r_e)   the room's stream as one batch at door e
+
+- `r_i`, the room's exit flow, is the flow of its widest door (persons/s), never the
+  sum over its doors: a JuPedSim replay of Station Unity emptied multi-door rooms at
+  0.49 to 0.71 of the summed flow (issue 17), i.e. about one door's worth; people
+  leave through the door on their route.
+- A room empties as a stream: its residents reach the safe room's door `e` (flow `r_e`)
+  at rate `r_i` between `w_ij` and `out_ij`. For the fluid queue at door `e`, that stream
+  may be replaced by a batch of all `n_i` at `b_ij` without ever finishing earlier: when
+  `r_i <= r_e` the batch at ``out_ij - n_i / r_e`` drains exactly when the stream's last
+  person arrives, when `r_i > r_e` the batch at `w_ij` is what the stream amounts to at a
+  door slower than it (a proof is in docs/verification.md). Alone at its door the batch
+  gives the exact finish ``w_ij + n_i * max(1/r_i, 1/r_e)``; merged with other streams
+  it is on the safe side. (A room split over several safe rooms is counted with all of
+  its residents in every stream: the model's batch is at most that much early for the
+  part that goes elsewhere; the checker replays the same formula.)
+- At the safe room, people queue per entry door (the reach table's `door_id`): the
+  fluid queue of each door is replayed on its own arrivals, never on a flow summed
+  over doors nobody on the route uses.
+
+Door flow (DESIGN.md): `specific flow x (width - 2 x boundary layer)` persons/s, with
+1.3 persons/s/m for doors and corridors and the stairs-up rate (0.88) for a vertical
+link (IMO MSC.1/Circ.1533).
+"""
+
+from __future__ import annotations
+
+from math import erf, sqrt
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from planner.params import Parameters
+from planner.station import Station
+
+__all__ = ["door_flows", "room_exit_flow", "exit_queue_s", "design_walk_s", "arrival_s", "batch_offset_s",
+           "fluid_queue_finish", "model_pairs", "site_queue_flow"]
+
+
+def door_flows(station: Station) -> pd.DataFrame:
+    """One row per door side: room_id, door_id, width_m, flow_pps, vertical.
+
+    `flow_pps` (persons/s) = specific flow x (width - 2 x boundary layer), the
+    stairs-up rate for vertical links (the slower direction: safe either way).
+    """
+    d = station.doors
+    p = station.params
+    if not len(d):
+        return pd.DataFrame({"room_id": pd.Series(dtype=object), "door_id": pd.Series(dtype=object),
+                             "width_m": pd.Series(dtype=float), "flow_pps": pd.Series(dtype=float),
+                             "vertical": pd.Series(dtype=bool)})
+    vertical = d["vertical"].to_numpy(dtype=bool)
+    specific = np.where(vertical, p.stairs_flow_up_pps_m, p.door_specific_flow_pps_m)
+    width = d["width_m"].to_numpy(dtype=float)
+    flow = specific * np.maximum(0.0, width - 2.0 * p.door_boundary_layer_m)
+    base = pd.DataFrame({"door_id": d["door_id"].astype(str).to_numpy(), "width_m": width, "flow_pps": flow,
+                         "vertical": vertical})
+    sides = pd.concat([base.assign(room_id=d["from_room"].to_numpy()),
+                       base.assign(room_id=d["to_room"].to_numpy())], ignore_index=True)
+    sides = sides[sides["room_id"].notna()].copy()
+    sides["room_id"] = sides["room_id"].astype(str)
+    return sides[["room_id", "door_id", "width_m", "flow_pps", "vertical"]].reset_index(drop=True)
+
+
+def room_exit_flow(station: Station, sides: pd.DataFrame | None = None) -> pd.Series:
+    """Exit flow of every room (index room_id, persons/s): the flow of its widest door; 0 without a door."""
+    sides = door_flows(station) if sides is None else sides
+    best = sides.groupby("room_id")["flow_pps"].max()
+    rooms = station.rooms["room_id"].astype(str)
+    return best.reindex(rooms.to_numpy()).fillna(0.0).rename("exit_flow_pps")
+
+
+def exit_queue_s(demand: pd.DataFrame, exit_flow: pd.Series) -> pd.DataFrame:
+    """Seconds until the last resident of each room is through its own door, per scenario.
+
+    `demand`: index room_id, one column of persons per scenario; `exit_flow`: persons/s
+    per room_id. ``n / r``; 0 for an empty room; inf for residents behind no door.
+    """
+    n = demand.to_numpy(dtype=float)
+    r = exit_flow.reindex(demand.index).fillna(0.0).to_numpy(dtype=float)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(n > 0, np.where(r > 0, n / np.where(r > 0, r, 1.0), np.inf), 0.0)
+    return pd.DataFrame(t, index=demand.index, columns=demand.columns)
+
+
+def design_walk_s(walk_s: np.ndarray | pd.Series, params: Parameters) -> np.ndarray:
+    """Walking times (seconds, reaction included) at `walk_speed_m_s` turned into times at the design
+    walker's speed `params.design_speed_m_s` (the reaction time is not scaled; stair traverse times are,
+    which is on the safe side)."""
+    w = np.asarray(walk_s, dtype=float)
+    react = float(params.reaction_s)
+    scale = float(params.walk_speed_m_s) / float(params.design_speed_m_s)
+    return np.where(w <= 0.0, w, react + np.maximum(0.0, w - react) * scale)
+
+
+def arrival_s(walk_s: np.ndarray | pd.Series, exit_s: np.ndarray | pd.Series, params: Parameters,
+              shelter_in_place: np.ndarray | None = None) -> np.ndarray:
+    """Design-speed walk plus an offset (seconds): with `exit_s` the room's exit queue this is when the
+    room's last resident reaches the safe room's door (`out_ij`); with `batch_offset_s` it is the time
+    of the batch that stands for the room's stream in the door queue (`b_ij`).
+
+    `shelter_in_place` (bool per row): people already inside arrive at 0 s and do not queue.
+    Without `params.exit_queue` the offset is left out (the model before issue 17).
+    """
+    t = design_walk_s(walk_s, params)
+    if params.exit_queue:
+        t = t + np.asarray(exit_s, dtype=float)
+    if shelter_in_place is not None:
+        t = np.where(shelter_in_place, 0.0, t)
+    return t
+
+
+def batch_offset_s(persons: np.ndarray, room_flow_pps: np.ndarray, door_flow_pps: np.ndarray) -> np.ndarray:
+    """``n * max(0, 1/r_room - 1/r_door)`` seconds: how much later than its first walker a room's stream of
+    `persons` may be put as one batch at a safe-room door without the door's queue finishing earlier
+    (0 for an empty room or a door slower than the room's; inf for residents behind no door)."""
+    n = np.asarray(persons, dtype=float)
+    ri = np.asarray(room_flow_pps, dtype=float)
+    rj = np.asarray(door_flow_pps, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_i = np.where(ri > 0, 1.0 / np.where(ri > 0, ri, 1.0), np.inf)
+        inv_j = np.where(rj > 0, 1.0 / np.where(rj > 0, rj, 1.0), np.inf)
+        off = n * np.maximum(0.0, inv_i - inv_j)
+    return np.where(n > 0, np.nan_to_num(off, nan=0.0, posinf=np.inf), 0.0)
+
+
+def fluid_queue_finish(key: np.ndarray, arrive_s: np.ndarray, persons: np.ndarray, flow_pps: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fluid queues replayed per key (e.g. one per (door, scenario)): when is the last person through?
+
+    Each row is a batch of `persons` arriving at `arrive_s` (seconds) at the queue `key`
+    (integer codes) whose door passes `flow_pps` persons/s (the same for every row of a key).
+    For a fluid queue the last person is through at ``max over arrival times tau of
+    tau + (persons arriving at or after tau) / flow``.
+
+    Returns (keys, finish time in seconds, the arrival time tau that decides it), one entry per
+    distinct key (inf when the door passes no one and someone arrives).
+    """
+    key = np.asarray(key, dtype=np.int64)
+    t = np.asarray(arrive_s, dtype=float)
+    n = np.asarray(persons, dtype=float)
+    r = np.asarray(flow_pps, dtype=float)
+    if not len(key):
+        return key, np.zeros(0), np.zeros(0)
+    order = np.lexsort((-t, key))                  # per key, latest arrivals first
+    k, t, n, r = key[order], t[order], n[order], r[order]
+    start = np.r_[True, k[1:] != k[:-1]]
+    seg = np.cumsum(start) - 1
+    cum = np.cumsum(n)
+    after = cum - np.r_[0.0, cum][np.flatnonzero(start)][seg]  # persons arriving at or after t (descending)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fin = np.where(r > 0, t + after / np.where(r > 0, r, 1.0), np.where(after > 0, np.inf, t))
+    nseg = int(seg[-1]) + 1
+    best = np.full(nseg, -np.inf)
+    np.maximum.at(best, seg, fin)
+    is_best = fin >= best[seg]
+    first = np.full(nseg, -1, dtype=np.int64)
+    idx = np.flatnonzero(is_best)
+    first[seg[idx[::-1]]] = idx[::-1]          # the first (latest arrival) row reaching the maximum
+    return k[start], best, t[first]
+
+
+def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, params: Parameters) -> pd.DataFrame:
+    """The reach pairs as the optimiser times them (one time per pair for every scenario, from the
+    room's busiest scenario: on the safe side for the others).
+
+    `pairs`: room_id, site_id, walk_s, door_id (the reach table's); `sides`: `door_flows`.
+    Pairs whose last walker is out of the room and at the safe room's door after the reach time
+    (`out_ij`) are dropped; `walk_s` becomes the batch time `b_ij` of the room's stream at the
+    entry door (what the door-queue rows bin); shelter in place (the room's own pair at 0 s)
+    stays at 0 s. Also returns `walk_raw_s` (the input walk), `out_s` (`out_ij`) and `exit_s`.
+    """
+    pr = pairs.copy()
+    pr["room_id"] = pr["room_id"].astype(str)
+    pr["site_id"] = pr["site_id"].astype(str)
+    pr["door_id"] = pr["door_id"].fillna("").astype(str) if "door_id" in pr.columns else ""
+    walk = pr["walk_s"].to_numpy(dtype=float)
+    sip = (pr["room_id"].to_numpy() == pr["site_id"].to_numpy()) & (walk <= 1e-9)
+    n_max = demand.max(axis=1) if demand.shape[1] else pd.Series(0, index=demand.index)
+    n = n_max.reindex(pr["room_id"].to_numpy()).fillna(0).to_numpy(dtype=float)
+    widest = sides.groupby("room_id")["flow_pps"].max()
+    r_room = widest.reindex(pr["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
+    r_door = flow.reindex(pd.MultiIndex.from_arrays([pr["site_id"], pr["door_id"]])).to_numpy(dtype=float).copy()
+    unknown = ~np.isfinite(r_door)
+    r_door[unknown] = widest.reindex(pr["site_id"].to_numpy()[unknown]).fillna(0.0).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exit_s = np.where(n > 0, np.where(r_room > 0, n / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
+    pr["walk_raw_s"] = walk
+    pr["exit_s"] = np.where(sip, 0.0, exit_s)
+    pr["out_s"] = arrival_s(walk, exit_s, params, shelter_in_place=sip)
+    pr["walk_s"] = arrival_s(walk, batch_offset_s(n, r_room, r_door), params, shelter_in_place=sip)
+    keep = pr["out_s"].to_numpy() <= params.reach_s + 1e-7
+    return pr[keep].reset_index(drop=True)
+
+
+def site_queue_flow(pairs: pd.DataFrame, sides: pd.DataFrame, site_ids: pd.Index) -> pd.Series:
+    """Door flow (persons/s) the optimiser's queue rows give each site: the smallest flow among the
+    doors its pairs enter by (sites without such a door: their widest door).
+
+    The optimiser keeps one queue per site; people queue per door. Bounding every arrival by the
+    slowest door used is exact for a site fed through one door and on the safe side otherwise
+    (never the sum over doors, which the simulation showed people do not use).
+    """
+    site_ids = pd.Index(site_ids).astype(str)
+    flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
+    used = pairs.loc[pairs["door_id"].astype(str) != "", ["site_id", "door_id"]].astype(str).drop_duplicates()
+    f = flow.reindex(pd.MultiIndex.from_arrays([used["site_id"], used["door_id"]])).to_numpy()
+    used = used.assign(flow=f)
+    slowest = used.dropna().groupby("site_id")["flow"].min()
+    widest = sides.groupby("room_id")["flow_pps"].max()
+    out = slowest.reindex(site_ids)
+    return out.fillna(widest.reindex(site_ids)).fillna(0.0).rename("door_flow_pps")
+
+
+def promise_margin(walk_s: np.ndarray, exit_s: np.ndarray, offset_s: np.ndarray, persons: np.ndarray,
+                   queue_key: np.ndarray, flow_pps: np.ndarray, params: Parameters,
+                   sd_m_s: float | None = None) -> dict[str, float]:
+    """How much slack a plan's assignments leave: the slowest walking speed and the longest reaction
+    time for which every room is out and every door queue empties within the reach time.
+
+    Per assignment row (people walking, not sheltering in place): `walk_s` at `walk_speed_m_s`
+    (reaction included), `exit_s` the queue at the room's own door, `offset_s` its batch offset
+    (`batch_offset_s`), `persons`, `queue_key` (integer code of the safe-room door and scenario the
+    row queues at) and that door's `flow_pps`. Walk at speed v and reaction R:
+    ``R + (walk - reaction_s) * walk_speed / v``; then ``+ exit <= reach`` and the fluid queue of each
+    door fed by the batches at ``+ offset`` (`fluid_queue_finish`) must empty by the reach time.
+    Bisection on v (reaction at `params.reaction_s`) and on R (speed at `params.design_speed_m_s`).
+
+    Returns slowest_speed_m_s, longest_reaction_s and, from a normal distribution of walking speeds
+    with mean `walk_speed_m_s` and sd `sd_m_s` (default `params.walk_speed_sd_m_s`), the share of
+    walkers at least that fast (`share_fast_enough`); also the design speed, reaction and sd used.
+    """
+    w = np.asarray(walk_s, dtype=float)
+    e = np.asarray(exit_s, dtype=float)
+    o = np.asarray(offset_s, dtype=float)
+    T = float(params.reach_s)
+    v0 = float(params.walk_speed_m_s)
+    r0 = float(params.reaction_s)
+    moving = np.maximum(0.0, w - r0)
+    use_exit = bool(params.exit_queue)
+
+    def worst(v: float, react: float) -> float:
+        if not len(w):
+            return 0.0
+        t = react + moving * v0 / v
+        last = float((t + e).max()) if use_exit else float(t.max())
+        if not params.door_queue:
+            return last
+        _, fin, _ = fluid_queue_finish(queue_key, t + o if use_exit else t, persons, flow_pps)
+        return float(max(last, fin.max()))
+
+    def bisect(ok: Callable[[float], bool], lo: float, hi: float, want_low: bool) -> float:
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if ok(mid) == want_low:
+                hi = mid
+            else:
+                lo = mid
+        return hi if want_low else lo
+
+    fast = 5.0 * v0
+    if worst(fast, r0) > T + 1e-9:
+        slowest = float("inf")
+    elif worst(v0 * 1e-3, r0) <= T + 1e-9:
+        slowest = 0.0
+    else:
+        slowest = bisect(lambda v: worst(v, r0) <= T + 1e-9, v0 * 1e-3, fast, True)
+    vd = float(params.design_speed_m_s)
+    longest = float("-inf") if worst(vd, 0.0) > T + 1e-9 else bisect(
+        lambda r: worst(vd, r) <= T + 1e-9, 0.0, T, False)
+    sd = float(params.walk_speed_sd_m_s if sd_m_s is None else sd_m_s)
+    if not np.isfinite(slowest):
+        share = 0.0
+    elif sd > 0:
+        share = 0.5 * (1.0 - erf((slowest - v0) / (sd * sqrt(2.0))))
+    else:
+        share = 1.0 if slowest <= v0 else 0.0
+    return {"slowest_speed_m_s": slowest, "longest_reaction_s": longest, "share_fast_enough": share,
+            "design_speed_m_s": vd, "reaction_s": r0, "mean_speed_m_s": v0, "speed_sd_m_s": sd}
+
+
+def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Per assignment row (room_id, safe_room_id, scenario, residents, walk_s, door_id optional): the
+    queue at the room's own door in that scenario (`exit_s`: people of the room leaving it in that
+    scenario over its exit flow), the batch offset of its stream at the safe room's door (`offset_s`,
+    `batch_offset_s` with those people), whether it shelters in place (`sip`), the safe-room door it
+    queues at (`door`, the safe room's widest door when unknown) and that door's flow (`door_flow_pps`)."""
+    a = assignments.copy()
+    for c in ("room_id", "safe_room_id", "scenario"):
+        a[c] = a[c].astype(str)
+    if "door_id" not in a.columns:
+        a["door_id"] = ""
+    a["door_id"] = a["door_id"].fillna("").astype(str)
+    n = a["residents"].to_numpy(dtype=float)
+    sip = (a["room_id"] == a["safe_room_id"]).to_numpy() & (a["walk_s"].to_numpy(dtype=float) <= 1e-9)
+    leaving = a[~sip].groupby(["room_id", "scenario"])["residents"].sum().unstack("scenario", fill_value=0)
+    ex_tab = exit_queue_s(leaving, room_exit_flow(station))
+    ri = ex_tab.index.get_indexer(a["room_id"])
+    ci = ex_tab.columns.get_indexer(a["scenario"])
+    ok = (ri >= 0) & (ci >= 0)
+    ex = np.zeros(len(a))
+    ex[ok] = ex_tab.to_numpy()[ri[ok], ci[ok]]
+    sides = door_flows(station)
+    flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
+    widest = sides.sort_values("flow_pps").drop_duplicates("room_id", keep="last").set_index("room_id")
+    f = flow.reindex(pd.MultiIndex.from_arrays([a["safe_room_id"], a["door_id"]])).to_numpy(dtype=float).copy()
+    unknown = ~np.isfinite(f)
+    door = a["door_id"].to_numpy(dtype=object).copy()
+    door[unknown] = widest["door_id"].reindex(a["safe_room_id"].to_numpy()[unknown]).fillna("").to_numpy()
+    f[unknown] = widest["flow_pps"].reindex(a["safe_room_id"].to_numpy()[unknown]).fillna(0.0).to_numpy()
+    r_room = room_exit_flow(station).reindex(a["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    n_room = np.zeros(len(a))
+    n_room[ok] = leaving.reindex(index=ex_tab.index, columns=ex_tab.columns).fillna(0).to_numpy()[ri[ok], ci[ok]]
+    off = batch_offset_s(n_room, r_room, f)
+    return a.assign(n=n, exit_s=np.where(sip, 0.0, ex), offset_s=np.where(sip, 0.0, off), sip=sip, door=door,
+                    door_flow_pps=f)
+
+
+def promise_of_plan(station: Station, assignments: pd.DataFrame) -> dict[str, Any]:
+    """`promise_margin` of a plan's assignments (plan.json rows as a DataFrame), plus
+    `expected_share` per scenario: the share of all residents (sheltering in place included) expected
+    in their safe room in time if each room's walkers move at their own speed drawn from
+    N(walk_speed_m_s, walk_speed_sd_m_s): each assignment counts with the probability that its
+    walkers are at least as fast as its critical speed (`critical_speeds`), the queues of the others
+    kept as the plan predicts."""
+    p = station.params
+    if not len(assignments):
+        return promise_margin(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64),
+                              np.zeros(0), p) | {"expected_share": {}}
+    q = assignment_queues(station, assignments)
+    walking = ~q["sip"].to_numpy() & (q["n"].to_numpy() > 0)
+    w = q[walking]
+    key, _ = pd.factorize(w["safe_room_id"] + "\x1f" + w["door"].astype(str) + "\x1f" + w["scenario"])
+    out: dict[str, Any] = promise_margin(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy(), w["offset_s"].to_numpy(),
+                         w["n"].to_numpy(), key, w["door_flow_pps"].to_numpy(), p)
+    vc = critical_speeds(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy(), w["offset_s"].to_numpy(),
+                         w["n"].to_numpy(), key, w["door_flow_pps"].to_numpy(), p)
+    sd = float(p.walk_speed_sd_m_s)
+    v0 = float(p.walk_speed_m_s)
+    prob = np.array([(1.0 if v <= v0 else 0.0) if sd <= 0 else
+                     (0.0 if not np.isfinite(v) else 0.5 * (1.0 - erf((v - v0) / (sd * sqrt(2.0))))) for v in vc])
+    share = {}
+    dem = station.demand()
+    for sc in dem.columns:
+        total = float(dem[sc].sum())
+        sel = (w["scenario"] == str(sc)).to_numpy()
+        safe_in_place = float(q.loc[q["sip"] & (q["scenario"] == str(sc)), "n"].sum())
+        share[str(sc)] = (safe_in_place + float((w["n"].to_numpy()[sel] * prob[sel]).sum())) / total if total else 1.0
+    out["expected_share"] = share
+    return out
+
+
+def critical_speeds(walk_s: np.ndarray, exit_s: np.ndarray, offset_s: np.ndarray, persons: np.ndarray,
+                    queue_key: np.ndarray, flow_pps: np.ndarray, params: Parameters) -> np.ndarray:
+    """Per assignment row, the slowest common walking speed (m/s) at which its last person is still in
+    by the reach time (rows as for `promise_margin`; inf when not even at twice the walking speed): a
+    grid of speeds 0.02 m/s apart, every door queue replayed at each (`fluid_queue_departures`)."""
+    w = np.asarray(walk_s, dtype=float)
+    e = np.asarray(exit_s, dtype=float)
+    o = np.asarray(offset_s, dtype=float)
+    v0 = float(params.walk_speed_m_s)
+    r0 = float(params.reaction_s)
+    moving = np.maximum(0.0, w - r0)
+    crit = np.full(len(w), np.inf)
+    for v in np.arange(2.0 * v0, 0.2, -0.02):      # from fast to slow: the last speed that still holds
+        t = r0 + moving * v0 / v
+        last = t + e if params.exit_queue else t
+        dep = fluid_queue_departures(queue_key, t + o if params.exit_queue else t, persons, flow_pps) \
+            if params.door_queue else t
+        ok = np.maximum(last, dep) <= params.reach_s + 1e-9
+        crit = np.where(ok, v, crit)
+        if not ok.any():
+            break
+    return crit
+
+
+def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Series, reach_s: float) -> pd.Series:
+    """Persons of each room (index room_id) that could reach a safe room in time with every candidate
+    open and no one else about: the sum over its timed pairs (`model_pairs`) of what each site admits
+    from its batch, ``min(capacity, floor(door flow x (reach - batch time)))`` (capacity when sheltering
+    in place). Residents beyond it cannot be sheltered by any plan: their own door is too slow."""
+    if not len(timed):
+        return pd.Series(dtype=float)
+    sid = timed["site_id"].astype(str).to_numpy()
+    cap = capacity.reindex(sid).fillna(0).to_numpy(dtype=float)
+    rate = door_flow_pps.reindex(sid).fillna(0).to_numpy(dtype=float)
+    t = timed["walk_s"].to_numpy(dtype=float)
+    sip = (timed["room_id"].astype(str).to_numpy() == sid) & (t <= 1e-9)
+    with np.errstate(invalid="ignore"):
+        door = np.floor(np.where(np.isfinite(rate), rate, 1e12) * np.maximum(0.0, reach_s - t) + 1e-6)
+    take = np.where(sip, cap, np.minimum(cap, door))
+    return pd.Series(take, index=timed["room_id"].astype(str).to_numpy()).groupby(level=0).sum()
+
+
+def short_of_time(demand: pd.DataFrame, bound: pd.Series) -> pd.DataFrame:
+    """Residents per room and scenario (same shape as `demand`) beyond `room_bound`: they cannot reach
+    any safe room in time. Rooms without any timed pair are not counted here (they are unreachable)."""
+    b = bound.reindex(demand.index).to_numpy(dtype=float)
+    d = demand.to_numpy(dtype=float)
+    over = np.where(np.isfinite(b)[:, None], np.clip(d - np.nan_to_num(b, nan=0.0)[:, None], 0, None), 0.0)
+    return pd.DataFrame(np.ceil(over - 1e-9).astype(np.int64), index=demand.index, columns=demand.columns)
+
+
+def fluid_queue_departures(key: np.ndarray, arrive_s: np.ndarray, persons: np.ndarray, flow_pps: np.ndarray
+                           ) -> np.ndarray:
+    """When the last person of each batch is through its door (seconds; FIFO fluid queue per key):
+    ``max over earlier-or-equal arrival times tau of tau + (persons arriving in [tau, t]) / flow``
+    (batches arriving at the same time leave together). Same order as the input rows."""
+    key = np.asarray(key, dtype=np.int64)
+    t = np.asarray(arrive_s, dtype=float)
+    n = np.asarray(persons, dtype=float)
+    r = np.asarray(flow_pps, dtype=float)
+    out = np.zeros(len(key))
+    if not len(key):
+        return out
+    order = np.lexsort((t, key))
+    k, ts, ns, rs = key[order], t[order], n[order], r[order]
+    df = pd.DataFrame({"k": k, "t": ts, "n": ns})
+    tie = df.groupby(["k", "t"], sort=False)["n"].transform("sum").to_numpy()   # persons arriving at that time
+    first = ~df.duplicated(["k", "t"]).to_numpy()
+    cum = df.groupby("k", sort=False)["n"].cumsum().to_numpy()
+    # cumulative persons up to and including each arrival time (ties together) and before it
+    upto = pd.Series(np.where(first, cum - ns + tie, np.nan)).ffill().to_numpy()
+    before = upto - tie
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(rs > 0, 1.0 / np.where(rs > 0, rs, 1.0), np.inf)
+        start = np.where(first, ts - before * inv, -np.inf)
+        best = pd.Series(start).groupby(k).cummax().to_numpy()
+        dep = np.where(np.isfinite(inv), best + upto * inv, np.where(upto > 0, np.inf, ts))
+    out[order] = np.maximum(dep, ts)
+    return out
+
+
+def predicted_arrivals(station: Station, assignments: pd.DataFrame) -> np.ndarray:
+    """Predicted last arrival inside the safe room for each assignment row (seconds; plan.json
+    `predicted_s`): the later of the room's last walker at the door (`w + exit`) and the door queue
+    letting the room's batch through (`fluid_queue_departures` per door and scenario); 0 when
+    sheltering in place. Rows as for `assignment_queues`."""
+    p = station.params
+    if not len(assignments):
+        return np.zeros(0)
+    q = assignment_queues(station, assignments)
+    sip = q["sip"].to_numpy()
+    walk = q["walk_s"].to_numpy(dtype=float)
+    out_t = arrival_s(walk, q["exit_s"].to_numpy(), p, shelter_in_place=sip)
+    batch = arrival_s(walk, q["offset_s"].to_numpy(), p, shelter_in_place=sip)
+    key, _ = pd.factorize(q["safe_room_id"] + "\x1f" + q["door"].astype(str) + "\x1f" + q["scenario"])
+    dep = fluid_queue_departures(key, batch, np.where(sip, 0.0, q["n"].to_numpy()), q["door_flow_pps"].to_numpy())
+    if not p.door_queue:
+        dep = batch
+    return np.where(sip, 0.0, np.maximum(out_t, dep))

@@ -1,0 +1,214 @@
+"""Walking times on a raster of the floor plan: the checker's walking model, independent of `network.py`.
+
+The planner's reach table walks a visibility graph over the polygons' corners between door
+midpoints (`planner.network`). The checker must catch an error in that model, so it times the
+same walks another way:
+
+- every room is covered by square cells of `cell_m` metres (cell centres inside the polygon, on
+  one grid per deck aligned at the origin);
+- cells of the same room are joined to their 16 neighbours (the 8 king moves and the 8 knight
+  moves; a move is allowed only where the cells it passes beside are in the room too, so no move
+  cuts a wall corner), weighted by the distance between the centres: a path on this lattice is at
+  most 2.7 % longer than the straight line it follows (knight-move lattice, angle error at most
+  13.3 degrees / 2);
+- a level door is a node at the middle of its leaf (or its point) joined to the cells of the two
+  rooms it joins within `door_reach_m` of it (or the nearest 3 cells of a room when none are that
+  close), by straight distance; a vertical link is one node per side, joined by its traverse
+  time (`traverse_s`, else `params.stairs_traverse_s`) in metres at the walking speed;
+- scipy's Dijkstra from the doors of each safe room, one run per door, with a cut-off; a room's
+  walk to the safe room is ``reaction + max over its cells of min over the safe room's doors of
+  distance / speed``, and the door its people use is the one with the smallest worst cell.
+
+Cell centres lie up to ``cell_m / sqrt(2)`` inside the room's farthest corner, so the raster walk
+can be that much shorter; the lattice makes it up to 2.7 % longer. `planner.checkqueue` allows
+for both.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from planner.station import Station
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GridGraph", "build_grid", "grid_walks", "LATTICE_STRETCH"]
+
+LATTICE_STRETCH = 1.0 / math.cos(math.atan(0.5) / 2.0)
+"""Largest ratio of a 16-neighbour lattice path to the straight segment it approximates (1.0275)."""
+
+_MOVES = np.array([(1, 0), (0, 1), (1, 1), (1, -1), (2, 1), (1, 2), (2, -1), (1, -2)], dtype=np.int64)
+# cells a move passes beside, which must be in the room too (relative to the start cell)
+_BESIDE = {
+    (1, 1): [(1, 0), (0, 1)], (1, -1): [(1, 0), (0, -1)],
+    (2, 1): [(1, 0), (1, 1)], (1, 2): [(0, 1), (1, 1)],
+    (2, -1): [(1, 0), (1, -1)], (1, -2): [(0, -1), (1, -1)],
+}
+
+
+class GridGraph:
+    """The raster walking graph of a station (lengths in metres)."""
+
+    def __init__(self, graph: coo_matrix, cell_room: np.ndarray, n_cells: int, door_nodes: pd.DataFrame,
+                 room_ids: np.ndarray) -> None:
+        self.graph = graph.tocsr()
+        self.cell_room = cell_room          # (n_cells,) room index of each cell
+        self.n_cells = n_cells
+        self.door_nodes = door_nodes        # room_id, door_id, node (one row per room side of a door)
+        self.room_ids = room_ids            # room index -> room_id
+        order = np.argsort(cell_room, kind="stable")
+        self.cells_sorted = order
+        self.room_ptr = np.searchsorted(cell_room[order], np.arange(len(room_ids) + 1))
+
+
+def _cells(polys: np.ndarray, deck: np.ndarray, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                           np.ndarray]:
+    """Cell centres inside each polygon: (x, y, room index, deck) arrays."""
+    xs, ys, rs = [], [], []
+    bounds = shapely.bounds(polys)
+    for k, poly in enumerate(polys):   # one vectorised containment test per room (linear in rooms)
+        x0, y0, x1, y1 = bounds[k]
+        ix = np.arange(math.floor(x0 / cell_m), math.ceil(x1 / cell_m) + 1)
+        iy = np.arange(math.floor(y0 / cell_m), math.ceil(y1 / cell_m) + 1)
+        mx, my = np.meshgrid((ix + 0.5) * cell_m, (iy + 0.5) * cell_m)
+        gx, gy = mx.ravel(), my.ravel()
+        inside = shapely.contains_xy(poly, gx, gy)
+        if not inside.any():                       # a sliver: its representative point stands in
+            pt = shapely.get_coordinates(shapely.point_on_surface(poly))[0]
+            gx, gy, inside = np.array([pt[0]]), np.array([pt[1]]), np.array([True])
+        xs.append(gx[inside])
+        ys.append(gy[inside])
+        rs.append(np.full(int(inside.sum()), k, np.int64))
+    x, y, r = np.concatenate(xs), np.concatenate(ys), np.concatenate(rs)
+    return x, y, r, deck[r]
+
+
+def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8) -> GridGraph:
+    """The raster walking graph of `station` (see the module doc)."""
+    rooms = station.rooms
+    room_ids = rooms["room_id"].astype(str).to_numpy()
+    polys = rooms.geometry.to_numpy()
+    deck = rooms["deck"].to_numpy(dtype=np.int64)
+    x, y, r, d = _cells(polys, deck, cell_m)
+    n = len(x)
+    ix = np.floor(x / cell_m).astype(np.int64)
+    iy = np.floor(y / cell_m).astype(np.int64)
+    # cell key per (room, ix, iy): moves stay inside one room
+    span = int(max(np.abs(ix).max(initial=0), np.abs(iy).max(initial=0))) * 2 + 8
+    def key(rr: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (rr * span + (a + span // 2)) * span + (b + span // 2)
+    k = key(r, ix, iy)
+    order = np.argsort(k)
+    ks = k[order]
+
+    def lookup(a: int, b: int) -> np.ndarray:
+        q = key(r, ix + a, iy + b)
+        pos = np.minimum(np.searchsorted(ks, q), len(ks) - 1)
+        return np.where(ks[pos] == q, order[pos], -1)
+
+    src, dst, w = [], [], []
+    for dx, dy in _MOVES:
+        to = lookup(int(dx), int(dy))
+        ok = to >= 0
+        for bx, by in _BESIDE.get((int(dx), int(dy)), []):
+            ok &= lookup(bx, by) >= 0
+        src.append(np.flatnonzero(ok))
+        dst.append(to[ok])
+        w.append(np.full(int(ok.sum()), cell_m * math.hypot(dx, dy)))
+    # door nodes
+    doors = station.doors.reset_index(drop=True)
+    rid_index = pd.Series(np.arange(len(room_ids)), index=room_ids)
+    rid_index = rid_index[~rid_index.index.duplicated()]
+    geoms = doors.geometry.to_numpy()
+    is_line = shapely.get_type_id(geoms) == 1
+    mid = geoms.copy()
+    mid[is_line] = shapely.line_interpolate_point(geoms[is_line], 0.5, normalized=True)
+    mxy = shapely.get_coordinates(shapely.centroid(mid))
+    vertical = doors["vertical"].to_numpy(dtype=bool)
+    trav = doors["traverse_s"].to_numpy(dtype=float)
+    trav = np.where(np.isfinite(trav), trav, station.params.stairs_traverse_s)
+    speed = station.params.walk_speed_m_s
+    node_rows = []
+    next_node = n
+    cells_by_room = np.argsort(r, kind="stable")
+    room_ptr = np.searchsorted(r[cells_by_room], np.arange(len(room_ids) + 1))
+    for i in range(len(doors)):            # one door at a time (linear in doors)
+        sides = [doors.at[i, "from_room"], doors.at[i, "to_room"]]
+        sides = [str(s) for s in sides if s is not None and not (isinstance(s, float) and math.isnan(s))]
+        sides = [s for s in sides if s in rid_index.index]
+        if not sides:
+            continue
+        nodes: list[int] = []
+        for s in sides:
+            if vertical[i] or not nodes:
+                nodes.append(next_node)
+                next_node += 1
+            node = nodes[-1]
+            ri = int(rid_index[s])
+            cells = cells_by_room[room_ptr[ri]:room_ptr[ri + 1]]
+            dist = np.hypot(x[cells] - mxy[i, 0], y[cells] - mxy[i, 1])
+            near = dist <= door_reach_m
+            if not near.any():
+                near = np.zeros(len(cells), bool)
+                near[np.argsort(dist)[:3]] = True
+            src.append(np.full(int(near.sum()), node))
+            dst.append(cells[near])
+            w.append(dist[near])
+            node_rows.append((s, str(doors.at[i, "door_id"]), node))
+        if vertical[i] and len(nodes) == 2:
+            src.append(np.array([nodes[0]]))
+            dst.append(np.array([nodes[1]]))
+            w.append(np.array([trav[i] * speed]))
+    s_all, d_all, w_all = np.concatenate(src), np.concatenate(dst), np.concatenate(w)
+    N = next_node
+    g = coo_matrix((np.r_[w_all, w_all], (np.r_[s_all, d_all], np.r_[d_all, s_all])), shape=(N, N))
+    door_nodes = pd.DataFrame(node_rows, columns=["room_id", "door_id", "node"])
+    log.debug("walk grid: %d cells, %d door nodes, %d edges", n, N - n, len(w_all))
+    return GridGraph(g, r, n, door_nodes, room_ids)
+
+
+def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = None, cell_m: float = 0.5,
+               limit_s: pd.Series | None = None) -> pd.DataFrame:
+    """Raster walking times for the (room_id, site_id) `pairs` (seconds, reaction included, at
+    `walk_speed_m_s`): columns room_id, site_id, walk_s (inf beyond the reach distance stretched by the
+    lattice's error), door_id (the
+    site's door used; "" for shelter in place, 0 s). `limit_s` (seconds of walking per site_id) stops
+    each site's search earlier: walks beyond it are inf."""
+    p = station.params
+    grid = grid or build_grid(station, cell_m)
+    pr = pairs[["room_id", "site_id"]].astype(str).drop_duplicates().reset_index(drop=True)
+    walk = np.full(len(pr), np.inf)
+    door = np.full(len(pr), "", dtype=object)
+    sip = (pr["room_id"] == pr["site_id"]).to_numpy()
+    walk[sip] = 0.0
+    rix = pd.Series(np.arange(len(grid.room_ids)), index=grid.room_ids)
+    rix = rix[~rix.index.duplicated()]
+    limit = max(0.0, p.reach_s - p.reaction_s) * p.walk_speed_m_s * LATTICE_STRETCH + 4.0 * cell_m
+    todo = pr[~sip]
+    dn = grid.door_nodes
+    for site, grp in todo.groupby("site_id", sort=False):   # one Dijkstra batch per safe room
+        nodes = dn[dn["room_id"] == site]
+        rows = grp.index.to_numpy()
+        if not len(nodes):
+            continue
+        lim = limit if limit_s is None else min(limit, float(limit_s.get(site, np.inf)) * p.walk_speed_m_s)
+        # the graph is symmetric: directed=True spares scipy a transposed copy per call
+        dist = dijkstra(grid.graph, directed=True, indices=nodes["node"].to_numpy(), limit=lim)
+        ri = rix.reindex(grp["room_id"].to_numpy()).to_numpy()
+        for row, k in zip(rows, ri):
+            if not np.isfinite(k):
+                continue
+            k = int(k)
+            cells = grid.cells_sorted[grid.room_ptr[k]:grid.room_ptr[k + 1]]
+            dc = dist[:, cells]                               # (doors, cells) metres
+            worst = dc.min(axis=0).max()
+            walk[row] = p.reaction_s + worst / p.walk_speed_m_s if np.isfinite(worst) else np.inf
+            door[row] = nodes["door_id"].iat[int(np.argmin(dc.max(axis=1)))]
+    return pr.assign(walk_s=walk, door_id=door)
