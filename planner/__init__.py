@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "Breach": "planner.check",
     "plan_station": "planner.pipeline",
     "PlanRun": "planner.pipeline",
+    "model_problem": "planner.pipeline",
+    "finish_plan": "planner.pipeline",
     "propose": "planner.proposal",
     "sweep": "planner.sweep",
     "PlannerError": "planner.errors",
@@ -62,7 +64,7 @@ __all__ = [
     "reach_table", "ReachTable", "candidate_sites", "site_costs",
     "Problem", "Solution", "solve", "SolveOptions", "BudgetInfeasibleError", "FullCover", "build_plan",
     "check_plan", "Breach",
-    "plan_station", "PlanRun", "propose", "sweep",
+    "plan_station", "PlanRun", "model_problem", "finish_plan", "propose", "sweep",
     "PlannerError", "InputError", "ValidationFailed", "InfeasibleError", "SolverError", "OutputError",
 ]
 
@@ -74,7 +76,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from planner.model import BudgetInfeasibleError, FullCover, Problem, Solution, SolveOptions, solve
     from planner.network import ReachTable, reach_table
     from planner.params import Parameters, Phase, load_parameters
-    from planner.pipeline import PlanRun, plan_station
+    from planner.pipeline import PlanRun, finish_plan, model_problem, plan_station
     from planner.plan import build_plan
     from planner.proposal import propose
     from planner.sites import candidate_sites
