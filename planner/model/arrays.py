@@ -280,7 +280,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     if walk_obj is not None:
         wscale = 1e-3 if (cover_all or stage2) else 1e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
         obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
-    if c.no_swap:   # a converted room's own residents stay in it unless a plan needs them elsewhere
+    if c.no_swap and walk_obj is not None:   # with the walk tie-break: own residents stay unless needed elsewhere
         si = np.flatnonzero(ysip)
         reward = 2e-3 if (cover_all or stage2) else 2e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
         obj[ycol0 + si] -= reward

@@ -70,9 +70,10 @@ class Problem:
     room_sector: pd.Series | None = None
     no_swap: bool = False
     """Prefer sheltering a converted room's own residents in it (`from_station`: on with
-    `shelter_in_place`): every person sheltering in place earns a tie-break reward larger than any
-    walk tie-break, so a room sends its people away while others come in only when the plan needs
-    it (issue 17). Not a hard row: on Station Unity `y_jj,s >= min(d, c) x_j` made cover-all
+    `shelter_in_place`): in the whole-person assignment (with the walk tie-break) every person
+    sheltering in place earns a reward larger than any walk tie-break, so a room sends its people
+    away while others come in only when the chosen rooms need it (issue 17). The site choice's
+    objective is unchanged. Not a hard row: on Station Unity `y_jj,s >= min(d, c) x_j` made cover-all
     infeasible (rooms whose only safe rooms in time are occupied candidates)."""
 
     def __post_init__(self) -> None:
