@@ -1,4 +1,4 @@
-"""The pedestrian simulation (planner/simulate.py, JuPedSim) on stations whose queues can be worked out by hand.
+"""The pedestrian simulation (planner/simulate/, JuPedSim) on stations whose queues can be worked out by hand.
 
 Hand computation (DESIGN.md): a door or corridor opening of width w passes 1.3 (w - 0.3)
 persons per second, so n people pass it in about (n - 1) / (1.3 (w - 0.3)) seconds after the
