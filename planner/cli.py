@@ -163,9 +163,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from planner.pipeline import plan_station
     from planner.plan import write_json_atomic
 
+    options = _solve_options(args)  # bad options are input errors (exit 2), told before the output check
     target = _solve_out(Path(args.out))
     station = _load(args)
-    run = plan_station(station, fallback_max_cover=False, cache_dir=_cache_dir(args), options=_solve_options(args))
+    run = plan_station(station, fallback_max_cover=False, cache_dir=_cache_dir(args), options=options)
     path = write_json_atomic(target, run.plan)
     print(run.describe())
     print(f"wrote {path}")

@@ -157,10 +157,18 @@ def test_cli_solve_with_the_pulp_backend_and_export_model(make_station, tmp_path
     assert h.readModel(str(tmp_path / "model.mps")) == highspy.HighsStatus.kOk
     h.run()
     assert h.getInfo().objective_function_value == pytest.approx(pa["totals"]["cost"], abs=1.0)
-    # an unwritable output: exit 5, nothing written, nothing left behind
-    missing = tmp_path / "no" / "such" / "model.lp"
-    assert main(["--quiet", "export-model", str(folder), "--out", str(missing)]) == 5
-    assert not missing.parent.exists()
+    # an unwritable output (its parent is a file): exit 5, nothing written, nothing left behind
+    blocked = tmp_path / "model.mps" / "model.lp"
+    mps_before = (tmp_path / "model.mps").read_bytes()
+    assert main(["--quiet", "export-model", str(folder), "--out", str(blocked)]) == 5
+    assert (tmp_path / "model.mps").read_bytes() == mps_before
+    # missing parent folders are created, as for every output (planner.files.write_atomic)
+    nested = tmp_path / "no" / "such" / "model.lp"
+    assert main(["--quiet", "export-model", str(folder), "--out", str(nested)]) == 0
+    assert "x_" in nested.read_text()
+    # an existing file is never overwritten: exit 5, the old file kept
+    assert main(["--quiet", "export-model", str(folder), "--out", str(nested)]) == 5
+    assert "x_" in nested.read_text()
     before = (tmp_path / "model.lp").read_text()
     locked = tmp_path / "locked"
     locked.mkdir()
