@@ -391,9 +391,11 @@ def critical_speeds(walk_s: np.ndarray, exit_s: np.ndarray, offset_s: np.ndarray
 
 def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Series, reach_s: float) -> pd.Series:
     """Persons of each room (index room_id) that could reach a safe room in time with every candidate
-    open and no one else about: the sum over its timed pairs (`model_pairs`) of what each site admits
-    from its batch, ``min(capacity, floor(door flow x (reach - batch time)))`` (capacity when sheltering
-    in place). Residents beyond it cannot be sheltered by any plan: their own door is too slow."""
+    open and no one else about: the sum over its timed pairs (`model_pairs`) of what each site's door
+    admits from its batch, ``floor(door flow x (reach - batch time))`` (capacity when sheltering in
+    place). Residents beyond it cannot be sheltered by any plan: their own door is too slow. Capacity
+    is deliberately not part of this bound: a shortfall of places is the optimiser's to find (cover-all
+    is then infeasible and says so), not a shortfall of time."""
     if not len(timed):
         return pd.Series(dtype=float)
     sid = timed["site_id"].astype(str).to_numpy()
@@ -403,7 +405,7 @@ def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Serie
     sip = (timed["room_id"].astype(str).to_numpy() == sid) & (t <= 1e-9)
     with np.errstate(invalid="ignore"):
         door = np.floor(np.where(np.isfinite(rate), rate, 1e12) * np.maximum(0.0, reach_s - t) + 1e-6)
-    take = np.where(sip, cap, np.minimum(cap, door))
+    take = np.where(sip, cap, door)
     return pd.Series(take, index=timed["room_id"].astype(str).to_numpy()).groupby(level=0).sum()
 
 
