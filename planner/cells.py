@@ -40,7 +40,7 @@ def safe_text(value: Any) -> str:
 def put(ws: Worksheet, row: int, column: int, value: Any = None) -> Cell:
     """`ws.cell(row, column, value)` with every text written as text (`safe_text`), never as a formula
     or an error code; numbers, booleans and dates as they are. Formulas the planner makes itself
-    are written by `planner.workbook._fcell`, not here."""
+    are written by `planner.workbook.style._fcell`, not here."""
     c = ws.cell(row=row, column=column)
     if value is None:
         return c

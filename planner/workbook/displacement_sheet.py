@@ -1,0 +1,113 @@
+"""The "Displacement" sheet: who has to move to which safe room, and the cost/displacement trade-off."""
+
+from __future__ import annotations
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import Reference, ScatterChart, Series
+from openpyxl.styles import Alignment
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner.cells import put
+from planner.displacement import TRADEOFF_COLUMNS, displacement_summary
+from planner.station import Station
+from planner.workbook.style import (
+    SUB_FONT,
+    TITLE_FONT,
+    TOTAL_FONT,
+    _header,
+    _header_row,
+    _money_fmt,
+    _print_setup,
+    _py,
+    _widths,
+)
+
+
+def _displacement_section(ws: Worksheet, r: int, station: Station, plan: dict) -> int:
+    """Summary rows: modes per kind, and who is displaced by sector and where they go. Returns the next row."""
+    d = displacement_summary(station, plan)
+    put(ws, row=r, column=1, value="Conversion modes and displacement").font = SUB_FONT
+    r += 1
+    _header_row(ws, r, ["Kind", "Mode", "Rooms converted", "Residents sheltering in place", "Residents displaced"])
+    r += 1
+    for row in d["modes"].itertuples(index=False):
+        put(ws, row=r, column=1, value=str(row.kind))
+        put(ws, row=r, column=2, value=str(row.mode))
+        put(ws, row=r, column=3, value=int(row.rooms)).number_format = "#,##0"
+        put(ws, row=r, column=4, value=int(row.residents_in_place)).number_format = "#,##0"
+        put(ws, row=r, column=5, value=int(row.residents_moved)).number_format = "#,##0"
+        r += 1
+    r += 1
+    put(ws, row=r, column=1, value="Who is displaced, by sector, and where they go").font = SUB_FONT
+    r += 1
+    bs = d["by_sector"]
+    if not len(bs):
+        put(ws, row=r, column=1, value=(
+            "Nobody is displaced." + (" There is no spare bed on the station to move anyone into."
+                                      if d["spare_beds"] == 0 else "")
+            + " See the Displacement sheet for what moving people would change."))
+        return r + 2
+    _header_row(ws, r, ["From sector", "To sector", "Residents", "Rooms they leave", "Rooms they move to"])
+    r += 1
+    for row in bs.itertuples(index=False):
+        put(ws, row=r, column=1, value=str(row.from_sector))
+        put(ws, row=r, column=2, value=str(row.to_sector))
+        put(ws, row=r, column=3, value=int(row.residents)).number_format = "#,##0"
+        put(ws, row=r, column=4, value=int(row.rooms_from)).number_format = "#,##0"
+        put(ws, row=r, column=5, value=int(row.rooms_to)).number_format = "#,##0"
+        r += 1
+    put(ws, row=r, column=1, value="Total").font = TOTAL_FONT
+    put(ws, row=r, column=3, value=int(bs["residents"].sum())).font = TOTAL_FONT
+    put(ws, row=r, column=3).number_format = "#,##0"
+    return r + 2
+
+
+def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataFrame | None) -> None:
+    """The Displacement sheet: least cost at 0, 25, 50 and 100 % of today's displacement, table and chart."""
+    ws = wb.create_sheet("Displacement")
+    cur = station.params.currency
+    d = displacement_summary(station, plan)
+    put(ws, row=1, column=1, value="What does moving residents out of their homes buy?").font = TITLE_FONT
+    intro = (f"Today's displacement: {d['today']:,} residents live in the rooms with beds this plan converts "
+             "(earlier proposals counted them all as relocated). Each row is the least cost of a plan that "
+             "shelters everyone when at most that many residents may be moved out of repurposed rooms into spare "
+             f"beds (the rest are hardened in place, dual use). Spare beds on the station: {d['spare_beds']:,}. "
+             f"The proposal itself moves {d['moved']:,}.")
+    c = put(ws, row=2, column=1, value=intro)
+    c.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells("A2:I2")
+    ws.row_dimensions[2].height = 75
+    hr = 4
+    labels = ["Share of today's displacement", "At most moved (persons)", f"Least cost ({cur})",
+              "Residents moved", "Safe rooms", "Rooms repurposed", "Solver status", "Solver gap", "Note"]
+    _header(ws, hr, labels, height=45)
+    df = tradeoff if tradeoff is not None else pd.DataFrame(columns=TRADEOFF_COLUMNS)
+    if not len(df):
+        put(ws, row=hr + 1, column=1, value="(no trade-off was computed with this proposal: planner propose computes it)")
+    fmts = ["0%", "#,##0", _money_fmt(cur), "#,##0", "#,##0", "#,##0", None, "0.00%", None]
+    for i, rec in enumerate(df[TRADEOFF_COLUMNS].itertuples(index=False), start=hr + 1):
+        for j, (v, f) in enumerate(zip(rec, fmts), start=1):
+            cell = put(ws, row=i, column=j, value=_py(v))
+            if f:
+                cell.number_format = f
+    last = hr + len(df)
+    _widths(ws, [16, 16, 18, 14, 12, 12, 18, 10, 60])
+    if len(df):
+        chart = ScatterChart()
+        chart.title = "Least cost vs residents who may be moved"
+        chart.style = 13
+        chart.x_axis.title = "residents who may be moved (persons)"
+        chart.y_axis.title = f"least cost ({cur})"
+        chart.x_axis.number_format = "#,##0"
+        chart.y_axis.number_format = "#,##0"
+        xs = Reference(ws, min_col=2, min_row=hr + 1, max_row=last)
+        ys = Reference(ws, min_col=3, min_row=hr, max_row=last)
+        ser = Series(ys, xs, title_from_data=True)
+        ser.marker.symbol = "circle"
+        chart.series.append(ser)
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        chart.height, chart.width = 9, 20
+        ws.add_chart(chart, f"A{last + 3}")
+    _print_setup(ws, f"{hr}:{hr}")
