@@ -142,7 +142,7 @@ class Parameters:
     berth_area_m2: float | None = _p(None, "m2/bed", "Beds of a quarters room without a declared `beds`: floor area / this, "
                                      "at least its most residents; none = its most residents (no spare bed)", "capacity",
                                      "berthing standard of the station's generator: bunks two high, lockers and aisle, "
-                                     "2.8 m2 a berth (planner/generate.py BERTH_M2)")
+                                     "2.8 m2 a berth (planner/generate/catalogue.py BERTH_M2)")
 
     # --- model ------------------------------------------------------------------
     objective: str = _p("cover-all", "", "cover-all (least cost, everyone sheltered) or max-cover (most people within budget)", "model")

@@ -1,4 +1,4 @@
-"""Walking times on a raster of the floor plan: the checker's walking model, independent of `network.py`.
+"""Walking times on a raster of the floor plan: the checker's walking model, independent of `planner/network/`.
 
 The planner's reach table walks a visibility graph over the polygons' corners between door
 midpoints (`planner.network`). The checker must catch an error in that model, so it times the

@@ -95,7 +95,8 @@ def test_the_checker_never_reads_the_planner_cache(solved, tmp_path, monkeypatch
     def no(*a, **k):
         raise AssertionError("the checker read the planner's cache")
 
-    monkeypatch.setattr(network, "_load_cache", no)
-    monkeypatch.setattr(network, "_save_cache", no)
+    # patched where `reach_table` looks them up (planner/network/reach.py)
+    monkeypatch.setattr(network.reach, "_load_cache", no)
+    monkeypatch.setattr(network.reach, "_save_cache", no)
     assert check_plan(station, json.loads(path.read_text())) == []
     assert main(["--quiet", "check", str(folder), str(path)]) == 0

@@ -392,7 +392,9 @@ def test_worker_processes_give_the_same_table(tmp_path, monkeypatch):
     give identical tables."""
     import os
 
-    import planner.network as nw
+    import planner.network.graph as nw_graph
+    import planner.network.parallel as nw_parallel
+    import planner.network.reach as nw_reach
     from planner.generate import generate_station
 
     station = load_station(generate_station(150, 2, tmp_path / "g150"))
@@ -400,21 +402,21 @@ def test_worker_processes_give_the_same_table(tmp_path, monkeypatch):
     seq = reach_table(station, cache=False)
 
     monkeypatch.setenv("PLANNER_REACH_WORKERS", "2")
-    monkeypatch.setattr(nw, "_PARALLEL_MIN_ROOMS", 1)
-    monkeypatch.setattr(nw, "_PARALLEL_MIN_TILE_CELLS", 1)
+    monkeypatch.setattr(nw_graph, "_PARALLEL_MIN_ROOMS", 1)
+    monkeypatch.setattr(nw_reach, "_PARALLEL_MIN_TILE_CELLS", 1)
     pids = tmp_path / "pids.txt"
-    room_walks = nw._room_walks
+    room_walks = nw_graph._room_walks
 
     def logged(ctx, rooms):
         with open(pids, "a", encoding="utf-8") as fh:
             fh.write(f"{os.getpid()}\n")
         return room_walks(ctx, rooms)
 
-    monkeypatch.setattr(nw, "_room_walks", logged)
+    monkeypatch.setattr(nw_graph, "_room_walks", logged)
     par = reach_table(station, cache=False)
     workers = set(pids.read_text(encoding="utf-8").split()) - {str(os.getpid())}
     assert len(workers) >= 1, "the walks did not run in worker processes"
-    assert nw._WORKER_FN is None, "the calling process keeps no worker state"
+    assert nw_parallel._WORKER_FN is None, "the calling process keeps no worker state"
     pd.testing.assert_frame_equal(seq.pairs, par.pairs, check_exact=True)
     pd.testing.assert_frame_equal(seq.rooms, par.rooms, check_exact=True)
     assert len(seq.pairs) > 100
@@ -422,7 +424,7 @@ def test_worker_processes_give_the_same_table(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("no fork today")
 
-    monkeypatch.setattr(nw, "ProcessPoolExecutor", broken)
+    monkeypatch.setattr(nw_parallel, "ProcessPoolExecutor", broken)
     fallback = reach_table(station, cache=False)
     pd.testing.assert_frame_equal(seq.pairs, fallback.pairs, check_exact=True)
     pd.testing.assert_frame_equal(seq.rooms, fallback.rooms, check_exact=True)
