@@ -1,7 +1,7 @@
 """The import graph of the package, read from the source with `ast` (nothing is imported).
 
-- no cycle among the planner's modules (function-local imports count too; imports under
-  `if TYPE_CHECKING:`, for annotations only, do not: they never run);
+- no cycle among the planner's modules (function-local imports count too, and so do imports under
+  `if TYPE_CHECKING:`: an annotation that points back up is a dependency on the layer above);
 - the optimiser (`planner.model` and its modules) never imports the inputs, the network, the
   reports or the checker, and the checker never imports the optimiser (directly or through another
   module);
@@ -50,7 +50,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in _runtime_nodes(tree):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -67,26 +67,6 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
                 t = t.rpartition(".")[0]
             if t and t != name:
                 out.add(t)
-    return out
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node except those under `if TYPE_CHECKING:` (imports for annotations only: never run)."""
-    out: list[ast.AST] = []
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        out.append(node)
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
-                todo.extend(child.orelse)
-                continue
-            todo.append(child)
     return out
 
 
@@ -150,13 +130,13 @@ def test_no_import_cycle() -> None:
     assert find_cycle(graph()) is None
 
 
-def test_type_checking_imports_are_left_out(tmp_path: Path) -> None:
-    src = tmp_path / "planner" / "mod.py"
-    src.parent.mkdir()
+def test_type_checking_imports_count(tmp_path: Path) -> None:
+    root = tmp_path / "planner"
+    root.mkdir()
+    src = root / "mod.py"
     src.write_text("from typing import TYPE_CHECKING\nimport planner.a\nif TYPE_CHECKING:\n    import planner.b\n")
-    tree = ast.parse(src.read_text())
-    names = {a.name for n in _runtime_nodes(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert names == {"planner.a"}
+    assert imports_of("planner.mod", src, {"planner.mod", "planner.a", "planner.b"}) == {"planner.a", "planner.b"}
+
 
 
 def test_find_cycle_finds_one() -> None:

@@ -6,15 +6,45 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from planner.model.options import SolveOptions
 
-if TYPE_CHECKING:
-    from planner.model.problem import Problem
+
+
+class ProblemData(Protocol):
+    """What compilation reads of a problem (`planner.model.problem.Problem` is one; declared here so
+    that compilation sits below the problem, which compiles itself in `Problem.to_pulp`)."""
+
+    @property
+    def demand(self) -> pd.DataFrame: ...            # index room_id, one column per scenario (persons)
+    @property
+    def weight(self) -> pd.Series | None: ...
+    @property
+    def pairs(self) -> pd.DataFrame: ...             # room_id, site_id, walk_s (seconds)
+    @property
+    def sites(self) -> pd.DataFrame: ...             # index site_id: capacity, door_flow_pps, cost, ...
+    @property
+    def reach_s(self) -> float: ...
+    @property
+    def objective(self) -> str: ...
+    @property
+    def budget(self) -> float | None: ...
+    @property
+    def backup_k(self) -> int: ...
+    @property
+    def door_queue(self) -> bool: ...
+    @property
+    def queue_bin_s(self) -> float: ...
+    @property
+    def protected(self) -> set[str]: ...
+    @property
+    def no_swap(self) -> bool: ...
+    @property
+    def scenarios(self) -> list[str]: ...
 
 # ====================================================================== compile
 @dataclass
@@ -94,7 +124,7 @@ def queue_capacity(rate: np.ndarray, reach_s: float, tau: np.ndarray) -> np.ndar
         return np.floor(r * (reach_s - tau) + QUEUE_TOL)
 
 
-def compile_problem(p: Problem, options: SolveOptions | None = None) -> Compiled:
+def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Compiled:
     """Prune sites, aggregate interchangeable rooms, index everything (vectorised); `options`: the
     reformulation switches (aggregate, scenario_reduce, tighten, queue_prune; default all as `SolveOptions`)."""
     o = options or SolveOptions()

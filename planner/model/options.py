@@ -6,14 +6,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulp
 
 from planner.errors import InputError
 
-if TYPE_CHECKING:
-    from planner.model.problem import Problem
 
 @dataclass(frozen=True)
 class SolveOptions:
@@ -122,13 +120,15 @@ class SolveOptions:
         if self.threads is not None and self.threads < 1:
             raise InputError("<solve options>", "threads", f"is {self.threads}", "use 1 or more")
 
-    def for_problem(self, problem: Problem) -> SolveOptions:
-        """These options with every unset value (None) taken from `problem` (its parameters)."""
+    def with_defaults(self, time_limit_s: float, mip_gap: float, threads: int, solver: str) -> SolveOptions:
+        """These options with every unset value (None) taken from the given defaults (a problem's
+        station parameters: time limit in seconds, relative gap as a fraction, HiGHS threads, solver
+        name; `Problem.solve_options` passes its own)."""
         return dataclasses.replace(
-            self, time_limit_s=float(problem.time_limit_s if self.time_limit_s is None else self.time_limit_s),
-            mip_gap=float(problem.mip_gap if self.mip_gap is None else self.mip_gap),
-            threads=int(problem.threads if self.threads is None else self.threads),
-            solver=str(problem.solver if self.solver is None else self.solver))
+            self, time_limit_s=float(time_limit_s if self.time_limit_s is None else self.time_limit_s),
+            mip_gap=float(mip_gap if self.mip_gap is None else self.mip_gap),
+            threads=int(threads if self.threads is None else self.threads),
+            solver=str(solver if self.solver is None else self.solver))
 
     def replace(self, **changes: Any) -> SolveOptions:
         """A copy with some fields changed."""

@@ -118,7 +118,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     the director learns what full cover costs) without a long infeasibility proof.
     """
     p = problem
-    o = (options or SolveOptions()).for_problem(p)
+    o = p.solve_options(options)
     if p.objective == "cover-all" and p.budget is not None:
         free = solve(p.replace(budget=None), start=start, progress=progress, options=o)
         cost = float(free.stats["cost"])
@@ -211,7 +211,7 @@ def explain_infeasible(problem: Problem, _compiled: Compiled | None = None, opti
     """Why cover-all is impossible, in words a director understands (`options`: time limit and threads
     of the checks; default the problem's)."""
     p = problem
-    o = (options or SolveOptions()).for_problem(p)
+    o = p.solve_options(options)
     c = _compiled or compile_problem(p, o)
     lines: list[str] = []
     if c.unreachable:

@@ -116,6 +116,11 @@ class Problem:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
+    def solve_options(self, options: SolveOptions | None = None) -> SolveOptions:
+        """`options` (default: all defaults) with every unset value taken from this problem's
+        solver parameters (`time_limit_s`, `mip_gap`, `threads`, `solver`)."""
+        return (options or SolveOptions()).with_defaults(self.time_limit_s, self.mip_gap, self.threads, self.solver)
+
     def to_pulp(self, options: SolveOptions | None = None) -> pulp.LpProblem:
         """The whole model as a PuLP `LpProblem` (minimisation) that can be inspected, extended,
         written (``writeLP``, ``writeMPS``) and solved with any solver PuLP supports.
@@ -130,7 +135,7 @@ class Problem:
         and identical scenarios merged (`options`: `SolveOptions` aggregate / scenario_reduce).
         Phases are not part of it (`planner.phases` stages a plan afterwards).
         """
-        o = (options or SolveOptions()).for_problem(self)
+        o = self.solve_options(options)
         c = compile_problem(self, o)
         ar = build_arrays(c)
         site_names = [_pulp_name(f"x_{sid}") for sid in c.site_ids]

@@ -312,7 +312,7 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
     beds leave no plan; with a budget, a `BudgetInfeasibleError` whose `full_cover` is the plan
     without the budget (when there is one). `options`: time limit, gap, threads, HiGHS options
     (default the problem's)."""
-    o = (options or SolveOptions()).for_problem(p)
+    o = p.solve_options(options)
     say = log if progress else (lambda *_: None)
     t_all = time.perf_counter()
     rm = build_relocation_model(p, rel)
