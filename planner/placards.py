@@ -31,6 +31,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.pathobject import PDFPathObject
 
 from planner.brief import Route, fmt_s
 from planner.errors import OutputError
@@ -173,6 +174,18 @@ def _first_leg(rt: Route) -> np.ndarray:
     return on
 
 
+def _room_path(c: Canvas, rings: list[np.ndarray], tr: Callable[[np.ndarray], np.ndarray]) -> PDFPathObject:
+    """A closed page path of a room's rings (plan metres mapped to page points by `tr`)."""
+    p = c.beginPath()
+    for ring in rings:
+        q = tr(ring)
+        p.moveTo(*q[0])
+        for x, y in q[1:]:
+            p.lineTo(x, y)
+        p.close()
+    return p
+
+
 def _draw_routes(c: Canvas, routes: list[tuple[Route, str, str]], tr: Callable[[np.ndarray], np.ndarray],
                  tx: dict[str, str], fonts: dict[bool, str]) -> None:
     """The routes' first legs (on the room's deck) with `tr` mapping plan metres to page points; a
@@ -229,24 +242,12 @@ def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], ro
         rid = deck.ids[j]
         colour = "#ffd60a" if rid == room_id else ("#7bd88f" if rid in targets else deck.fill[j])
         c.setFillColorRGB(*_hex(colour))
-        p = c.beginPath()
-        for ring in deck.rings[j]:
-            q = tr(ring)
-            p.moveTo(*q[0])
-            for x, y in q[1:]:
-                p.lineTo(x, y)
-            p.close()
+        p = _room_path(c, deck.rings[j], tr)
         c.drawPath(p, stroke=1, fill=1, fillMode=0)
     c.setLineWidth(2.2)
     c.setStrokeColorRGB(0, 0, 0)
     for j in sel[deck.is_safe[sel]]:
-        p = c.beginPath()
-        for ring in deck.rings[j]:
-            q = tr(ring)
-            p.moveTo(*q[0])
-            for x, y in q[1:]:
-                p.lineTo(x, y)
-            p.close()
+        p = _room_path(c, deck.rings[j], tr)
         c.drawPath(p, stroke=1, fill=0)
     _draw_routes(c, routes, tr, tx, fonts)
     c.setDash([])

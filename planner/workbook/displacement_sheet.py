@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import Reference, ScatterChart, Series
 from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -19,6 +18,7 @@ from planner.workbook.style import (
     _header_row,
     _money_fmt,
     _print_setup,
+    _scatter_chart,
     _py,
     _widths,
 )
@@ -94,20 +94,6 @@ def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataF
     last = hr + len(df)
     _widths(ws, [16, 16, 18, 14, 12, 12, 18, 10, 60])
     if len(df):
-        chart = ScatterChart()
-        chart.title = "Least cost vs residents who may be moved"
-        chart.style = 13
-        chart.x_axis.title = "residents who may be moved (persons)"
-        chart.y_axis.title = f"least cost ({cur})"
-        chart.x_axis.number_format = "#,##0"
-        chart.y_axis.number_format = "#,##0"
-        xs = Reference(ws, min_col=2, min_row=hr + 1, max_row=last)
-        ys = Reference(ws, min_col=3, min_row=hr, max_row=last)
-        ser = Series(ys, xs, title_from_data=True)
-        ser.marker.symbol = "circle"
-        chart.series.append(ser)
-        chart.x_axis.delete = False
-        chart.y_axis.delete = False
-        chart.height, chart.width = 9, 20
-        ws.add_chart(chart, f"A{last + 3}")
+        _scatter_chart(ws, "Least cost vs residents who may be moved", "residents who may be moved (persons)",
+                       f"least cost ({cur})", 2, [3], hr, last, y_format="#,##0")
     _print_setup(ws, f"{hr}:{hr}")

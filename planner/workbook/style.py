@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.chart import Reference, ScatterChart, Series
 from openpyxl.styles import Alignment, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.worksheet import Worksheet
@@ -108,6 +109,29 @@ def _body(ws: Worksheet, after_row: int, columns: list[xlsxrows.Column]) -> None
     """Give `ws` a table body below row `after_row`, rendered as XML and spliced in after saving."""
     if columns and any(len(c.values) for c in columns):
         _book(ws).bodies[ws.title] = (after_row, xlsxrows.render(after_row + 1, columns))
+
+
+def _scatter_chart(ws: Worksheet, title: str, x_title: str, y_title: str, x_col: int, y_cols: Sequence[int],
+                   hr: int, last: int, y_format: str | None = None) -> None:
+    """A marker-line scatter chart below a table (header row `hr`, data to row `last`): x from column
+    `x_col`, one series per column of `y_cols` titled by its header; axes shown, 9 x 20 cm."""
+    chart = ScatterChart()
+    chart.title = title
+    chart.style = 13
+    chart.x_axis.title = x_title
+    chart.y_axis.title = y_title
+    chart.x_axis.number_format = "#,##0"
+    if y_format is not None:
+        chart.y_axis.number_format = y_format
+    xs = Reference(ws, min_col=x_col, min_row=hr + 1, max_row=last)
+    for j in y_cols:
+        ser = Series(Reference(ws, min_col=j, min_row=hr, max_row=last), xs, title_from_data=True)
+        ser.marker.symbol = "circle"
+        chart.series.append(ser)
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.height, chart.width = 9, 20
+    ws.add_chart(chart, f"A{last + 3}")
 
 
 def _print_setup(ws: Worksheet, title_rows: str | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import Reference, ScatterChart, Series
 from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
@@ -15,12 +14,13 @@ from planner.workbook.style import (
     _header,
     _money_fmt,
     _print_setup,
+    _scatter_chart,
     _py,
     _widths,
 )
 
 
-def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:  # noqa: C901  debt: issue 16 (complexity 16)
+def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) -> None:
     ws = wb.create_sheet("Budget what-if")
     cur = station.params.currency
     put(ws, row=1, column=1, value="What if the budget were different?").font = TITLE_FONT
@@ -72,21 +72,6 @@ def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) ->
     cols = list(map(str, df.columns))
     if "budget" in cols:
         xcol = cols.index("budget") + 1
-        chart = ScatterChart()
-        chart.title = "People sheltered vs budget"
-        chart.style = 13
-        chart.x_axis.title = f"budget ({cur})"
-        chart.y_axis.title = "people sheltered"
-        chart.x_axis.number_format = "#,##0"
-        xs = Reference(ws, min_col=xcol, min_row=hr + 1, max_row=last)
-        for j, c in enumerate(cols, start=1):
-            if c.startswith("sheltered_"):
-                ys = Reference(ws, min_col=j, min_row=hr, max_row=last)
-                ser = Series(ys, xs, title_from_data=True)
-                ser.marker.symbol = "circle"
-                chart.series.append(ser)
-        chart.x_axis.delete = False
-        chart.y_axis.delete = False
-        chart.height, chart.width = 9, 20
-        ws.add_chart(chart, f"A{last + 3}")
+        _scatter_chart(ws, "People sheltered vs budget", f"budget ({cur})", "people sheltered", xcol,
+                       [j for j, c in enumerate(cols, start=1) if c.startswith("sheltered_")], hr, last)
     _print_setup(ws, f"{hr}:{hr}")
