@@ -395,8 +395,4 @@ def _full_cover_cost(problem: Any, solve: Callable[..., Any]) -> float | None:
         sol = solve(dataclasses.replace(problem, budget=None, objective="cover-all"), progress=False)
     except Exception:  # the note is informative only
         return None
-    if "relocations" in sol.stats:   # the relocation model's cost includes repurposing `either` rooms
-        return float(sol.stats["cost"])
-    cost = problem.sites["cost"].reindex(sol.chosen).fillna(0.0)
-    existing = problem.sites["existing"].reindex(sol.chosen).fillna(False).astype(bool)
-    return float(cost[~existing].sum())
+    return sol.cost   # every solve path's cost (existing rooms 0; the relocation model's repurposing included)
