@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InputError
 from planner.network import ReachTable, build_graph
+from planner.params import read_toml
 from planner.station import Station
 
 logger = logging.getLogger(__name__)
@@ -61,10 +61,7 @@ def strings(lang: str = "en") -> dict[str, str]:
         if not path.exists():
             raise InputError(str(path), f"language {code!r}", "has no strings file",
                              f"choose one of {', '.join(languages())}, or add {code}.toml beside en.toml")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the file's syntax") from None
+        data = read_toml(path, "strings file")
         flat: dict[str, str] = {}
         for sec, body in data.items():
             if isinstance(body, dict):

@@ -582,15 +582,13 @@ def parameters_from_mapping(data: dict[str, Any], source: str = "<scenario>") ->
     return _checked(p, source)
 
 
-def load_parameters(path: str | Path | None) -> Parameters:
-    """Parameters from a scenario TOML file (defaults when `path` is None)."""
-    if path is None:
-        return Parameters()
-    path = Path(path)
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The table of a TOML file, or an `InputError` naming the file and the fix (missing, not UTF-8,
+    unreadable, bad syntax); `what` names the file in the fix ("scenario TOML file")."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(str(path), "file", "does not exist", "give the path of a scenario TOML file") from None
+        raise InputError(str(path), "file", "does not exist", f"give the path of a {what}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the TOML syntax") from None
     except UnicodeDecodeError as exc:
@@ -598,5 +596,13 @@ def load_parameters(path: str | Path | None) -> Parameters:
                          "save the file as UTF-8 (TOML files are always UTF-8)") from None
     except OSError as exc:
         raise InputError(str(path), "file", f"cannot be read ({exc.strerror or exc})",
-                         "give a readable scenario TOML file") from None
+                         f"give a readable {what}") from None
+
+
+def load_parameters(path: str | Path | None) -> Parameters:
+    """Parameters from a scenario TOML file (defaults when `path` is None)."""
+    if path is None:
+        return Parameters()
+    path = Path(path)
+    data = read_toml(path, "scenario TOML file")
     return parameters_from_mapping(data, str(path))

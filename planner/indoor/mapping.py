@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import InputError
-from planner.params import KNOWN_KINDS, Parameters
+from planner.params import KNOWN_KINDS, Parameters, read_toml
 
 
 SKIP = "skip"
@@ -164,12 +163,7 @@ def load_mapping(path: str | Path | None, params: Parameters | None = None,  # n
     if path is None:
         return Mapping(cats, rules, vertical, names=_name_rules(name_words), generic=generic)
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(path), "file", "does not exist", "give the path of a mapping TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), "TOML", f"cannot be parsed: {exc}", "fix the TOML syntax") from None
+    data = read_toml(path, "mapping TOML file")
     bad = set(data) - {"categories", "rules", "vertical", "units", "names", "fields"}
     if bad:
         raise InputError(str(path), f"[{sorted(bad)[0]}]", "is not a known section",
