@@ -75,3 +75,18 @@ def test_modes_and_displacement_cap_are_validated() -> None:
         assert words in str(err.value)
     with pytest.raises(InputError):
         parameters_from_mapping({"capacity": {"berth_area_m2": 0}})
+
+
+def test_every_toml_file_not_in_utf8_is_an_input_error(tmp_path):
+    """The scenario, mapping and strings files share params.read_toml: a Latin-1 file is exit 2 with
+    the file named, never 'a planner bug' (it was so for the mapping file)."""
+    from planner.errors import InputError
+    from planner.indoor import load_mapping
+    from planner.params import read_toml
+
+    bad = tmp_path / "mapping.toml"
+    bad.write_bytes('[names]\n"caf\xe9" = "galley"\n'.encode("latin-1"))
+    for load in (lambda: read_toml(bad, "mapping TOML file"), lambda: load_mapping(bad)):
+        with pytest.raises(InputError, match="UTF-8") as err:
+            load()
+        assert str(bad) in str(err.value)
