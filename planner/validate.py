@@ -507,6 +507,8 @@ def _with_names(station: Station, findings: list[Finding]) -> list[Finding]:
     if names.empty:
         return findings
 
+    all_ids = set(r["room_id"].astype(str))
+
     def label(rid: str) -> str:
         nm = names.get(rid)
         return f"{rid} ({nm})" if nm else rid
@@ -522,7 +524,7 @@ def _with_names(station: Station, findings: list[Finding]) -> list[Finding]:
             rest, tail = rest[: t.start()], t.group(1)
         head, _, extra = rest.partition(" column ")
         ids = head.split(", ")
-        if not all(i in names.index or i in set(r["room_id"].astype(str)) for i in ids):
+        if not all(i in names.index or i in all_ids for i in ids):
             continue
         f.feature = f"{m.group(1)} " + ", ".join(label(i) for i in ids) + tail + (f" column {extra}" if extra else "")
     return findings
