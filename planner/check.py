@@ -125,7 +125,7 @@ def parameter_breaches(plan: dict, p: Parameters) -> list[Breach]:
     want = json.loads(json.dumps(p.to_dict(), default=str))  # as plan.json records them
     out: list[Breach] = []
     for name, v in want.items():
-        if name in SOLVER_EFFORT:
+        if name in SOLVER_EFFORT or name == "objective":   # the objective is compared below, with its hint
             continue
         if name not in raw:
             out.append(Breach("parameters", f"parameter {name}",

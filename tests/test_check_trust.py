@@ -100,3 +100,12 @@ def test_the_checker_never_reads_the_planner_cache(solved, tmp_path, monkeypatch
     monkeypatch.setattr(network.reach, "_save_cache", no)
     assert check_plan(station, json.loads(path.read_text())) == []
     assert main(["--quiet", "check", str(folder), str(path)]) == 0
+
+
+def test_a_changed_objective_is_one_breach_with_its_hint(solved, tmp_path, capsys):
+    folder, plan = solved
+    bad = _tampered(plan, tmp_path, objective="max-cover")
+    assert main(["--quiet", "check", str(folder), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("objective") >= 1 and "[parameters] parameter objective" not in out
+    assert "[parameters] objective" in out and "--objective max-cover" in out
