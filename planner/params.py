@@ -507,7 +507,8 @@ def _check_texts(p: Parameters, source: str) -> None:
 
 
 def _check_modes(p: Parameters, source: str) -> None:
-    """[model] modes, max_displaced, cross_sector_move_penalty and [capacity] berth_area_m2 are valid."""
+    """[model] modes name known kinds and modes (max_displaced, cross_sector_move_penalty and
+    berth_area_m2 are bounded in `RANGES`, checked before)."""
     for kind, mode in p.modes.items():
         if kind not in KNOWN_KINDS:
             raise InputError(source, f"[model] modes.{kind}", "is not a known room kind",
@@ -515,15 +516,6 @@ def _check_modes(p: Parameters, source: str) -> None:
         if mode not in CONVERSION_MODES:
             raise InputError(source, f"[model] modes.{kind}", f"is {mode!r}",
                              f"use one of {', '.join(repr(m) for m in CONVERSION_MODES)}")
-    if p.max_displaced is not None and p.max_displaced < 0:
-        raise InputError(source, "[model] max_displaced", f"is {p.max_displaced}, must not be negative",
-                         "give a whole number of residents (0 = nobody may be moved), or leave it out")
-    if p.cross_sector_move_penalty < 0:
-        raise InputError(source, "[model] cross_sector_move_penalty", f"is {p.cross_sector_move_penalty}, must not "
-                         "be negative", f"give zero or more {p.currency} per resident")
-    if p.berth_area_m2 is not None and not p.berth_area_m2 > 0:
-        raise InputError(source, "[capacity] berth_area_m2", f"is {p.berth_area_m2}, must be positive",
-                         "give the floor area of one bed in m2 (e.g. 2.8), or leave it out")
 
 
 def _sections() -> dict[str, list[str]]:
