@@ -309,13 +309,14 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     n = a["residents"].to_numpy(dtype=float)
     sip = (a["room_id"] == a["safe_room_id"]).to_numpy() & (a["walk_s"].to_numpy(dtype=float) <= 1e-9)
     leaving = a[~sip].groupby(["room_id", "scenario"])["residents"].sum().unstack("scenario", fill_value=0)
-    ex_tab = exit_queue_s(leaving, room_exit_flow(station))
+    sides = door_flows(station)
+    exit_flow = room_exit_flow(station, sides)
+    ex_tab = exit_queue_s(leaving, exit_flow)
     ri = ex_tab.index.get_indexer(a["room_id"])
     ci = ex_tab.columns.get_indexer(a["scenario"])
     ok = (ri >= 0) & (ci >= 0)
     ex = np.zeros(len(a))
     ex[ok] = ex_tab.to_numpy()[ri[ok], ci[ok]]
-    sides = door_flows(station)
     flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
     widest = sides.sort_values("flow_pps").drop_duplicates("room_id", keep="last").set_index("room_id")
     f = flow.reindex(pd.MultiIndex.from_arrays([a["safe_room_id"], a["door_id"]])).to_numpy(dtype=float).copy()
@@ -323,7 +324,7 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     door = a["door_id"].to_numpy(dtype=object).copy()
     door[unknown] = widest["door_id"].reindex(a["safe_room_id"].to_numpy()[unknown]).fillna("").to_numpy()
     f[unknown] = widest["flow_pps"].reindex(a["safe_room_id"].to_numpy()[unknown]).fillna(0.0).to_numpy()
-    r_room = room_exit_flow(station).reindex(a["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    r_room = exit_flow.reindex(a["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
     n_room = np.zeros(len(a))
     n_room[ok] = leaving.reindex(index=ex_tab.index, columns=ex_tab.columns).fillna(0).to_numpy()[ri[ok], ci[ok]]
     off = batch_offset_s(n_room, r_room, f)
