@@ -46,6 +46,7 @@ from matplotlib.path import Path as MplPath
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from planner.errors import OutputError
+from planner.files import write_atomic
 from planner.station import Station
 
 KIND_COLOURS: dict[str, str] = {
@@ -299,16 +300,9 @@ def map_furniture(ax: Axes, fs: float = 1.0) -> None:
 
 
 def _save(fig: Figure, path: Path, dpi: int, tight: bool = True) -> None:
-    tmp = temporary_name(path)  # created by savefig with the usual permissions (umask)
+    kw: dict[str, Any] = {"bbox_inches": "tight", "pad_inches": 0.25} if tight else {}  # fixed layout: drawn once
     try:
-        if tight:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.25)
-        else:  # a fixed layout: drawn once, not twice
-            fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, **kw), overwrite=True, what="map")
     finally:
         plt.close(fig)
 

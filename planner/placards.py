@@ -13,7 +13,6 @@ safe room (it is not in plan.json), rounded the way plan.json rounds.
 from __future__ import annotations
 
 import logging
-import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +33,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.pathobject import PDFPathObject
 
 from planner.brief import Route, fmt_s
-from planner.errors import OutputError
-from planner.maps import KIND_COLOURS, OTHER_COLOUR, temporary_name
+from planner.files import write_atomic
+from planner.maps import KIND_COLOURS, OTHER_COLOUR
 from planner.station import Station
 
 logger = logging.getLogger(__name__)
@@ -379,8 +378,9 @@ def write_placards(path: Path, station: Station, plan: dict, briefs: pd.DataFram
     footer = _fmt(tx, "placard.footer", station=station.title, created=str(plan.get("created", ""))[:10],
                   reach=f"{p.reach_s:g}", speed=f"{p.walk_speed_m_s:g}")
     n = 0
-    tmp = temporary_name(path)
-    try:
+
+    def draw(tmp: Path) -> None:
+        nonlocal n
         c = Canvas(str(tmp), pagesize=size, pageCompression=1, invariant=1)
         c.setTitle(f"{station.title}: door placards")
         c.setCreator("safe-room planner")
@@ -390,13 +390,8 @@ def write_placards(path: Path, station: Station, plan: dict, briefs: pd.DataFram
                 _page(c, rr, d, routes, tx, footer, size)
                 n += 1
         c.save()
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: the placards cannot be written ({exc}). Fix: choose a writable folder") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, draw, overwrite=True, what="placards PDF")
     return n
 
 
@@ -431,66 +426,60 @@ def write_briefing_sheet(path: Path, station_title: str, plan: dict, simulation:
     simulation was run)."""
     path = Path(path)
     w, h = PAPER_IN[paper]
-    tmp = temporary_name(path)
-    try:
-        with plt.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):  # TrueType: extractable text
-            fig = plt.figure(figsize=(w, h))
-            fig.add_artist(Rectangle((0, 0.93), 1, 0.07, transform=fig.transFigure, color="black"))
-            title = _fmt(tx, "sheet.title", station=station_title)
-            fig.text(0.5, 0.965, title, color="white", fontsize=17 if len(title) < 48 else 13, fontweight="bold",
-                     ha="center", va="center")
-            fig.text(0.07, 0.895, tx["sheet.numbers"], fontsize=15, fontweight="bold")
-            y = 0.86
-            for label, value in sheet_numbers(plan, tx):
-                fig.text(0.07, y, label, fontsize=11)
-                fig.text(0.93, y, value, fontsize=11, fontweight="bold", ha="right")
-                y -= 0.026
-            ax = fig.add_axes((0.12, y - 0.30, 0.8, 0.25))
-            fig.text(0.07, y - 0.02, tx["sheet.curve"], fontsize=15, fontweight="bold")
-            if simulation and any("curve" in s for s in simulation.values()):
-                for k, (name, s) in enumerate(simulation.items()):
-                    if "curve" not in s:
-                        continue
-                    c = s["curve"]
-                    colour, ls = ROUTE_STYLES[k % len(ROUTE_STYLES)]
-                    extra = f", {s['agents']:,} people" if "agents" in s else ""
-                    ax.plot(c[:, 0], 100 * c[:, 1], color=colour, linestyle=ls, linewidth=2,
-                            label=f"{_scen(tx, name)}{extra}")
-                reach = (plan.get("parameters", {}) or {}).get("reach_s")
-                if reach is not None:
-                    ax.axvline(float(reach), color="#888888", linewidth=1)
-                ax.set_ylim(0, 100)
-                ax.set_xlim(left=0)
-                ax.set_xlabel(tx["sheet.curve_x"])
-                ax.set_ylabel(tx["sheet.curve_y"] + " (%)")
-                ax.grid(alpha=0.3)
-                ax.legend(loc="lower right", fontsize=9)
-            else:
-                ax.axis("off")
-                fig.text(0.07, y - 0.07, "\n".join(textwrap.wrap(tx["sheet.no_simulation"], 80)), fontsize=11,
-                         va="top")
-            y2 = y - 0.38
-            fig.text(0.07, y2, tx["sheet.what_to_do"], fontsize=15, fontweight="bold")
-            y2 -= 0.035
-            for k in range(1, 10):
-                step = tx.get(f"sheet.step{k}")
-                if not step:
-                    break
-                for j, part in enumerate(textwrap.wrap(step, 78)):
-                    fig.text(0.07, y2, f"{k}." if j == 0 else "", fontsize=12, fontweight="bold")
-                    fig.text(0.11, y2, part, fontsize=12)
-                    y2 -= 0.024
-                y2 -= 0.006
-            fig.text(0.07, 0.02, _fmt(tx, "sheet.footer", created=str(plan.get("created", ""))[:10],
-                                      version=str(plan.get("planner_version", ""))), fontsize=8, color="#333333")
-            fig.savefig(tmp, format="pdf", metadata={"Creator": "safe-room planner", "Title": title})
+    with plt.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):  # TrueType: extractable text
+        fig = plt.figure(figsize=(w, h))
+        fig.add_artist(Rectangle((0, 0.93), 1, 0.07, transform=fig.transFigure, color="black"))
+        title = _fmt(tx, "sheet.title", station=station_title)
+        fig.text(0.5, 0.965, title, color="white", fontsize=17 if len(title) < 48 else 13, fontweight="bold",
+                 ha="center", va="center")
+        fig.text(0.07, 0.895, tx["sheet.numbers"], fontsize=15, fontweight="bold")
+        y = 0.86
+        for label, value in sheet_numbers(plan, tx):
+            fig.text(0.07, y, label, fontsize=11)
+            fig.text(0.93, y, value, fontsize=11, fontweight="bold", ha="right")
+            y -= 0.026
+        ax = fig.add_axes((0.12, y - 0.30, 0.8, 0.25))
+        fig.text(0.07, y - 0.02, tx["sheet.curve"], fontsize=15, fontweight="bold")
+        if simulation and any("curve" in s for s in simulation.values()):
+            for k, (name, s) in enumerate(simulation.items()):
+                if "curve" not in s:
+                    continue
+                c = s["curve"]
+                colour, ls = ROUTE_STYLES[k % len(ROUTE_STYLES)]
+                extra = f", {s['agents']:,} people" if "agents" in s else ""
+                ax.plot(c[:, 0], 100 * c[:, 1], color=colour, linestyle=ls, linewidth=2,
+                        label=f"{_scen(tx, name)}{extra}")
+            reach = (plan.get("parameters", {}) or {}).get("reach_s")
+            if reach is not None:
+                ax.axvline(float(reach), color="#888888", linewidth=1)
+            ax.set_ylim(0, 100)
+            ax.set_xlim(left=0)
+            ax.set_xlabel(tx["sheet.curve_x"])
+            ax.set_ylabel(tx["sheet.curve_y"] + " (%)")
+            ax.grid(alpha=0.3)
+            ax.legend(loc="lower right", fontsize=9)
+        else:
+            ax.axis("off")
+            fig.text(0.07, y - 0.07, "\n".join(textwrap.wrap(tx["sheet.no_simulation"], 80)), fontsize=11,
+                     va="top")
+        y2 = y - 0.38
+        fig.text(0.07, y2, tx["sheet.what_to_do"], fontsize=15, fontweight="bold")
+        y2 -= 0.035
+        for k in range(1, 10):
+            step = tx.get(f"sheet.step{k}")
+            if not step:
+                break
+            for j, part in enumerate(textwrap.wrap(step, 78)):
+                fig.text(0.07, y2, f"{k}." if j == 0 else "", fontsize=12, fontweight="bold")
+                fig.text(0.11, y2, part, fontsize=12)
+                y2 -= 0.024
+            y2 -= 0.006
+        fig.text(0.07, 0.02, _fmt(tx, "sheet.footer", created=str(plan.get("created", ""))[:10],
+                                  version=str(plan.get("planner_version", ""))), fontsize=8, color="#333333")
+        try:
+            write_atomic(path, lambda tmp: fig.savefig(tmp, format="pdf", metadata={"Creator": "safe-room planner",
+                                                                                     "Title": title}),
+                         overwrite=True, what="briefing sheet")
+        finally:
             plt.close(fig)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: the briefing sheet cannot be written ({exc}). Fix: choose a writable folder") \
-            from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

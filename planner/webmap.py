@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,8 @@ import pandas as pd
 import shapely
 
 from planner.brief import Route, fmt_s
-from planner.errors import OutputError
-from planner.maps import PHASE_COLOURS, temporary_name
+from planner.files import write_atomic
+from planner.maps import PHASE_COLOURS
 from planner.station import Station
 
 
@@ -185,12 +184,5 @@ def write_webmap(path: Path, station: Station, plan: dict, briefs: pd.DataFrame,
     """Write the interactive map (one HTML file, everything embedded) to `path`, atomically."""
     path = Path(path)
     text = render_html(map_data(station, plan, briefs, routes, tx))
-    tmp = temporary_name(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: the interactive map cannot be written ({exc}). Fix: choose a writable folder") \
-            from None
-    return path
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=True,
+                        what="interactive map")
