@@ -205,7 +205,10 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
                 "safe_room_id": [layout.room_ids[gr[i].safe] for i in g],
                 "group": g, "speed_m_s": r["speed_m_s"], "arrival_s": arr,
                 "wait_own_door_s": r["waits"][:, 0], "wait_corridor_s": r["waits"][:, 1],
-                "wait_safe_door_s": r["waits"][:, 2], "wait_stairs_s": r["waits"][:, 3]}))
+                "wait_safe_door_s": r["waits"][:, 2], "wait_stairs_s": r["waits"][:, 3],
+                "end_x_m": np.where(np.isfinite(arr), np.nan, r["end_xy"][:, 0]),
+                "end_y_m": np.where(np.isfinite(arr), np.nan, r["end_xy"][:, 1]),
+                "end_step": r["end_step"]}))
         worst: dict[str, Any] | None = min(per_seed, key=lambda d: (d["share_within_reach"], -d["last_arrival_s"])) if per_seed else None
         curve = _curve(worst["_arr"], sip, total, st.reach_s) if worst else [[0.0, 1.0]]
         within_s = {}

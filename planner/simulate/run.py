@@ -274,6 +274,19 @@ class _Run:
             owner[i].sim.mark_agent_for_removal(jl[i])
             owner[i].agent.pop(jl[i], None)
 
+    def _end_steps(self) -> list[str]:
+        """Where each agent was on its way when the run ended: the step it was walking ("door D-1", "link
+        S-2", or "" once arrived)."""
+        lay = self.layout
+        out = []
+        for a in range(self.n):
+            if np.isfinite(self.arrival[a]) or self.si[a] >= len(self.steps[a]):
+                out.append("")
+                continue
+            kind, ref, _ = self.steps[a][self.si[a]]
+            out.append(f"door {lay.door_ids[ref]}" if kind == "door" else f"link {lay.link_ids[ref // 2]}")
+        return out
+
     def _sample(self, t: float, ia: np.ndarray, px: np.ndarray, py: np.ndarray, done: np.ndarray) -> bool:
         """Waiting time by place for the slow; True when every agent still walking is stuck."""
         st = self.st
@@ -336,7 +349,8 @@ class _Run:
         return {"scenario": job.scenario, "seed": job.seed, "group": self.group_of, "arrival_s": self.arrival,
                 "speed_m_s": self.speed, "waits": self.waits, "unplaced": self.unplaced, "end_s": step * dt,
                 "stuck_end": self.stuck_end, "never_arrived": int(walking.sum()), "placed_failed": self.failed,
-                "transfers": self.transfers, "cpu_s": cpu}
+                "transfers": self.transfers, "cpu_s": cpu,
+                "end_xy": self.last_xy.copy(), "end_step": self._end_steps()}
 
 
 def _run(job: _Job) -> dict[str, Any]:
