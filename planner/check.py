@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
+from planner.margins import margin_table, pair_margin_s
 from planner.network import ReachTable, reach_table, unwalkable_rooms
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
@@ -96,9 +97,11 @@ def plan_parameters(plan: dict, fallback: Parameters) -> Parameters:
 
 _UNORDERED = ("candidate_kinds", "protect", "require", "scenarios")
 """Parameters that are sets: the order of their items is no difference."""
-SOLVER_EFFORT = ("time_limit_s", "sweep_time_limit_s", "mip_gap", "threads", "solver")
+SOLVER_EFFORT = ("time_limit_s", "sweep_time_limit_s", "mip_gap", "threads", "solver",
+                 "verify_target_share", "verify_rounds", "verify_seeds", "verify_safety_s")
 """Parameters that say how long and how the solver searches, not what a valid plan is (the sweep
-itself solves with other limits and one thread): not compared. Every other parameter is."""
+itself solves with other limits and one thread), and how `planner propose --verify` searched for
+margins (the margins it found are in the plan and enforced): not compared. Every other parameter is."""
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -202,7 +205,7 @@ def _num(s: pd.Series) -> np.ndarray:
 
 # --------------------------------------------------------------------- main
 def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (complexity 27)
-               reach: ReachTable | None = None) -> list[Breach]:
+               reach: ReachTable | None = None, margins: pd.DataFrame | None = None) -> list[Breach]:
     """Every breach of `plan` against the station's inputs; empty when the plan holds.
 
     The checker shares no code with the optimiser: it recomputes capacities (persons),
@@ -222,6 +225,11 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
         Walking times computed independently of the plan (tests); by default recomputed
         with `planner.network.reach_table` under the station's parameters, never from the
         planner's reach cache.
+    margins : pandas.DataFrame, optional
+        Measured margins the plan must hold (`planner.margins`: seconds added to the arrival of the
+        pairs they name, e.g. those `planner propose --verify` planned with). Default: the plan's
+        own `margins`. Either way they are enforced like the reach time (a margin is a stricter
+        requirement); given here, the plan must also record at least these (`margin` breach).
 
     Returns
     -------
@@ -229,6 +237,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
         One entry per breach (kind, where, what); empty when the plan holds.
     """
     out: list[Breach] = parameter_breaches(plan, station.params)
+    required = _required_margins(plan, margins, out)
     p = station.params  # the station's, never the plan's: the plan is judged, not believed
     scen = list(station.scenarios)
     st = station
@@ -343,15 +352,17 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
         pairs = pairs[~((pairs["room_id"] == pairs["site_id"]) & (pairs["walk_s"] <= _EPS))]
     pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
     # "in reach" = arriving in time at the design speed with the room's own door queue (queues.py)
-    pairs = timed_pairs(st, pairs, p)
+    pairs = timed_pairs(st, pairs, p, margins=required)
     a = a.merge(pairs[["room_id", "site_id", "walk_raw_s", "door_id"]].rename(
         columns={"site_id": "safe_room_id", "walk_raw_s": "walk", "door_id": "door"}), how="left",
         on=["room_id", "safe_room_id"])
+    a["margin_s"] = pair_margin_s(required, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
     no_pair = a["walk"].isna().to_numpy()
     for r in a[no_pair].itertuples(index=False):
         out.append(Breach("walk", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
                           f"safe room is not within reach: no route of {p.reach_s:g} s or less "
-                          f"(the plan says {r.walk_plan:g} s)"))
+                          + (f"once its measured margin of {r.margin_s:.1f} s is added " if r.margin_s > 0 else "")
+                          + f"(the plan says {r.walk_plan:g} s)"))
     over = ~no_pair & ~(a["walk_plan"].to_numpy() <= p.reach_s + _EPS)
     for r in a[over].itertuples(index=False):
         out.append(Breach("walk", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
@@ -385,6 +396,26 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
     # totals
     _check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, out)
     return out
+
+
+def _required_margins(plan: dict, margins: pd.DataFrame | None, out: list[Breach]) -> pd.DataFrame:
+    """The margins the plan is judged with: `margins` when given (the plan must record at least them),
+    else the plan's own `margins` (rows that are not a valid margin are breaches and left out)."""
+    try:
+        recorded = margin_table(plan.get("margins") or [], "plan.json margins")
+    except InputError as exc:
+        out.append(Breach("margin", "plan.json margins", str(exc)))
+        recorded = margin_table(None)
+    if margins is None:
+        return recorded
+    required = margin_table(margins, "margins")
+    want = required.groupby(["room_id", "site_id"])["extra_s"].sum()
+    got = recorded.groupby(["room_id", "site_id"])["extra_s"].sum().reindex(want.index).fillna(0.0)
+    for (rid, sid), w in want.items():
+        if got[(rid, sid)] < w - 0.01:
+            out.append(Breach("margin", f"room {rid or 'any'} -> {sid or 'any safe room'}",
+                              f"the plan records a margin of {got[(rid, sid)]:.2f} s, it must hold {w:.2f} s"))
+    return required
 
 
 def _check_modes(st: Station, plan: dict, chosen: list[str], out: list[Breach]) -> pd.Series | None:

@@ -46,11 +46,13 @@ _EPS = 1e-6
 Breach = tuple[str, str, str]
 
 
-def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters) -> pd.DataFrame:
+def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
+                margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pairs within reach when timed as the promise is: design speed plus the room's own door queue in
-    its busiest scenario (`queues.model_pairs`); columns room_id, site_id, walk_s (batch time),
-    walk_raw_s, out_s, exit_s, door_id."""
-    return model_pairs(pairs, station.demand(), door_flows(station), p)
+    its busiest scenario (`queues.model_pairs`), plus the measured `margins` of the pairs they name
+    (`planner.margins`); columns room_id, site_id, walk_s (batch time), walk_raw_s, out_s, exit_s,
+    margin_s, door_id."""
+    return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins)
 
 
 def short_residents(station: Station, timed: pd.DataFrame, p: Parameters) -> pd.DataFrame:
@@ -68,8 +70,9 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
     """Arrival and per-door queue breaches of the assignments `a`.
 
     `a`: one row per assignment with room_id, safe_room_id, scenario, n (persons), walk (recomputed
-    walk in seconds, NaN when unknown), walk_plan (the plan's) and door (the safe room's door the
-    walk enters by, "" when unknown: the safe room's widest door is assumed).
+    walk in seconds, NaN when unknown), walk_plan (the plan's), door (the safe room's door the
+    walk enters by, "" when unknown: the safe room's widest door is assumed) and optionally margin_s
+    (measured seconds added to the pair's arrival, `planner.margins`: enforced, never trusted away).
     """
     out: list[Breach] = []
     a = a[a["n"] > 0]
@@ -78,16 +81,20 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
     rows = pd.DataFrame({"room_id": a["room_id"].to_numpy(), "safe_room_id": a["safe_room_id"].to_numpy(),
                          "scenario": a["scenario"].to_numpy(), "residents": a["n"].to_numpy(),
                          "walk_s": a["walk"].fillna(a["walk_plan"]).to_numpy(dtype=float),
-                         "door_id": a["door"].fillna("").astype(str).to_numpy() if "door" in a else ""})
+                         "door_id": a["door"].fillna("").astype(str).to_numpy() if "door" in a else "",
+                         "margin_s": a["margin_s"].to_numpy(dtype=float) if "margin_s" in a else 0.0})
     q = assignment_queues(station, rows)
     sip = q["sip"].to_numpy()
-    q = q.assign(out=arrival_s(q["walk_s"].to_numpy(), q["exit_s"].to_numpy(), p, shelter_in_place=sip),
-                 arrive=arrival_s(q["walk_s"].to_numpy(), q["offset_s"].to_numpy(), p, shelter_in_place=sip))
+    extra = q["margin_s"].to_numpy()
+    q = q.assign(out=arrival_s(q["walk_s"].to_numpy(), q["exit_s"].to_numpy(), p, shelter_in_place=sip) + extra,
+                 arrive=arrival_s(q["walk_s"].to_numpy(), q["offset_s"].to_numpy(), p, shelter_in_place=sip) + extra)
     for r in q[q["out"] > p.reach_s + _EPS].itertuples(index=False):
         out.append(("arrival", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
                     f"the last of its residents arrives at {r.out:.1f} s (walk {r.walk_s:.1f} s at "
                     f"{p.walk_speed_m_s:g} m/s timed at {p.design_speed_m_s:g} m/s, reaction {p.reaction_s:g} s, "
-                    f"queue at its own door {r.exit_s:.1f} s), after the reach time {p.reach_s:g} s"))
+                    f"queue at its own door {r.exit_s:.1f} s"
+                    + (f", measured margin {r.margin_s:.1f} s" if r.margin_s > 0 else "")
+                    + f"), after the reach time {p.reach_s:g} s"))
     if not p.door_queue:
         return out
     q = q[~q["sip"]]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from planner import __version__
-from planner.errors import EXIT_BREACH, EXIT_OK, InputError, PlannerError, ValidationFailed
+from planner.errors import EXIT_BREACH, EXIT_INFEASIBLE, EXIT_OK, InputError, PlannerError, ValidationFailed
 from planner.files import Interrupted, install_signal_handlers, restore_signal_handlers
 from planner.progress import disable_progress, enable_progress
 
@@ -41,7 +41,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for opt, name in (("objective", "objective"), ("budget", "budget"), ("backup", "backup_k"),
                       ("time_limit", "time_limit_s"), ("gap", "mip_gap"), ("solver", "solver"),
                       ("reach_s", "reach_s"), ("speed", "walk_speed_m_s"),
-                      ("area_per_occupant", "area_per_occupant_m2"), ("max_displaced", "max_displaced")):
+                      ("area_per_occupant", "area_per_occupant_m2"), ("max_displaced", "max_displaced"),
+                      ("verify_target", "verify_target_share"), ("verify_rounds", "verify_rounds"),
+                      ("verify_seeds", "verify_seeds"), ("verify_safety_s", "verify_safety_s")):
         v = getattr(args, opt, None)
         if v is not None:
             out[name] = v
@@ -212,7 +214,19 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from planner.proposal import propose
 
     station = _load(args)
-    run = plan_station(station, cache_dir=_cache_dir(args))
+    verified = None
+    if args.verify:
+        from planner.simulate import jupedsim_available
+        from planner.verify import verify_plan
+
+        if not jupedsim_available():
+            raise InputError("--verify", "jupedsim", "the pedestrian simulator JuPedSim cannot be imported",
+                             "install it: pip install --no-deps jupedsim 'deprecated~=1.2' (or pip install '.[sim]'), "
+                             "or propose without --verify")
+        verified = verify_plan(station, speed_sd=args.speed_sd, workers=args.workers, cache_dir=_cache_dir(args))
+        run = verified.run
+    else:
+        run = plan_station(station, cache_dir=_cache_dir(args))
     sweep = None
     if args.whatif_budgets > 0:
         from planner.progress import stage
@@ -220,8 +234,15 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
         with stage(f"budget what-if ({args.whatif_budgets} budgets, {args.whatif_time_limit:.0f} s each)"):
             sweep = quick_sweep(run, n=args.whatif_budgets, time_limit_s=args.whatif_time_limit)
-    folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario, run=run, sweep=sweep)
+    folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario, run=run, sweep=sweep,
+                     simulation=verified.simulation if verified is not None else None)
     print(f"proposal written to {folder}")
+    if verified is not None:
+        for line in verified.summary_lines():
+            print(line)
+        if not verified.met:
+            print(f"error: the simulated target was not met; the proposal says so. {verified.reason}", file=sys.stderr)
+            return EXIT_INFEASIBLE
     return EXIT_OK
 
 
@@ -430,6 +451,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="budgets on the workbook's Budget what-if sheet (0 = none; default 6)")
     p.add_argument("--whatif-time-limit", type=float, default=10.0, metavar="S",
                    help="solver time limit per what-if budget (s, default 10)")
+    p.add_argument("--verify", action="store_true",
+                   help="simulation in the loop: replay the plan in JuPedSim, add measured margins where it is late, "
+                        "plan again until every scenario meets --verify-target (docs/verification.md); exit 3 when "
+                        "the target is not met (the proposal is written and says why)")
+    p.add_argument("--verify-seeds", type=int, metavar="N", help="simulation runs per scenario, the worst counts "
+                   "(default: [simulation] verify_seeds, 3)")
+    p.add_argument("--verify-target", type=float, metavar="SHARE", help="share of each scenario's residents inside "
+                   "their safe room within reach_s (default: [simulation] verify_target_share, 0.995)")
+    p.add_argument("--verify-rounds", type=int, metavar="K", help="most plans simulated (default: [simulation] "
+                   "verify_rounds, 3)")
+    p.add_argument("--verify-safety-s", type=float, metavar="S", help="seconds added to every measured margin "
+                   "(default: [simulation] verify_safety_s, 2)")
+    p.add_argument("--speed-sd", type=float, default=0.0, metavar="X",
+                   help="with --verify: standard deviation of the simulated walking speeds (m/s; default 0)")
+    p.add_argument("--workers", type=int, default=2, help="with --verify: simulation processes (default 2)")
     p.set_defaults(func=cmd_propose)
 
     p = verb("brief", help="briefing material of a plan: door placards, interactive map, briefing sheet",

@@ -214,6 +214,17 @@ class Parameters:
     sim_max_s: float = _p(300.0, "s", "Longest simulated time (reach_s to 3600)", "simulation")
     sim_stall_s: float = _p(60.0, "s", "Agents that moved less than 0.5 m in this long are deadlocked (5 to 600)",
                             "simulation")
+    verify_target_share: float = _p(0.995, "", "planner propose --verify: share of each scenario's residents that "
+                                    "must be inside their safe room within reach_s in the simulation (worst seed)",
+                                    "simulation", "issue 17: 99.5 % by 60 s")
+    verify_rounds: int = _p(3, "rounds", "planner propose --verify: most plans simulated (plan, simulate, tighten, "
+                            "plan again)", "simulation")
+    verify_seeds: int = _p(3, "seeds", "planner propose --verify: simulation runs per scenario (placement and "
+                           "speeds); the worst counts", "simulation", "issue 17: 3 seeds")
+    verify_safety_s: float = _p(2.0, "s", "planner propose --verify: seconds added to each measured margin beyond what "
+                                "the simulation measured (seed-to-seed spread of a room's last arrival)", "simulation",
+                                "docs/verification.md: a room of 20 behind a 0.9 m door, last arrival 21.1-22.6 s "
+                                "over 5 seeds")
 
     # --- phases -----------------------------------------------------------------
     phases: list[Phase] = field(default_factory=list, metadata={
@@ -337,6 +348,10 @@ RANGES: dict[str, Range] = {
     "sim_time_gap_s": _r(0.1, 3.0),
     "sim_max_s": _r(0, 3600, lo_open=True),  # and at least reach_s (checked with it)
     "sim_stall_s": _r(5, 600),
+    "verify_target_share": _r(0, 1, lo_open=True),
+    "verify_rounds": _r(1, 20),
+    "verify_seeds": _r(1, 50),
+    "verify_safety_s": _r(0, 60),
     "max_displaced": _r(0, 1e9),
     "cross_sector_move_penalty": _MONEY,
     # costs

@@ -18,6 +18,7 @@ import pandas as pd
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
+from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
@@ -46,6 +47,8 @@ class PlanRun:
     breaches: list = field(default_factory=list)
     full_cover_plan: dict | None = None
     """plan.json dict of the least-cost full plan when the budget fell short (the what-if reuses it)."""
+    margins: pd.DataFrame | None = None
+    """Measured margins the plan was made with (`planner.margins`; seconds per pair), or None."""
 
     def describe(self) -> str:
         """A few lines for the terminal: cost, sheltered per scenario, worst walk, solver gap."""
@@ -95,28 +98,31 @@ def prepare(station: Station, reach: ReachTable | None = None,
     return sites, reach, costs
 
 
-def model_inputs(station: Station, reach: Any, sites: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def model_inputs(station: Station, reach: Any, sites: pd.DataFrame,
+                 margins: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(timed pairs, sites) as the optimiser sees them (`planner.queues.model_pairs`): each reach pair's
     `walk_s` becomes the time of the batch standing for the room's stream at the safe room's door
     (design-speed walk plus the batch offset of the room's busiest scenario; pairs whose last walker
     is out of the room and at the door after the reach time dropped), and each site's
-    `door_flow_pps` the flow of the slowest door its pairs enter by (never the sum)."""
+    `door_flow_pps` the flow of the slowest door its pairs enter by (never the sum). `margins`
+    (`planner.margins.margin_table`): measured seconds added to the arrival of the pairs they name."""
     sides = door_flows(station)
     pairs = reach.pairs if hasattr(reach, "pairs") else reach
     if "door_id" not in pairs.columns:
         pairs = pairs.assign(door_id="")
-    timed = model_pairs(pairs, station.demand(), sides, station.params)
+    timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins)
     model_sites = sites.copy()
     model_sites["door_flow_pps"] = site_queue_flow(timed, sides, sites.index).to_numpy()
     return timed, model_sites
 
 
 def model_problem(station: Station, reach: Any, sites: pd.DataFrame, costs: pd.DataFrame,
-                  **overrides: Any) -> tuple[Problem, pd.DataFrame, pd.DataFrame]:
-    """(problem, timed pairs, residents short of time) for the optimiser: `model_inputs`' timing, and
-    the residents no plan can bring in in time (persons per room and scenario) taken out of the
-    demand (`finish_plan` lists them unsheltered). `overrides` go to `Problem.from_station`."""
-    timed, model_sites = model_inputs(station, reach, sites)
+                  margins: pd.DataFrame | None = None, **overrides: Any) -> tuple[Problem, pd.DataFrame, pd.DataFrame]:
+    """(problem, timed pairs, residents short of time) for the optimiser: `model_inputs`' timing (with
+    the measured `margins`, if any), and the residents no plan can bring in in time (persons per room
+    and scenario) taken out of the demand (`finish_plan` lists them unsheltered). `overrides` go to
+    `Problem.from_station`."""
+    timed, model_sites = model_inputs(station, reach, sites, margins)
     problem = Problem.from_station(station, timed, model_sites, costs["total_cost"], **overrides)
     short = _short_of_time(station, timed, model_sites)
     if short.to_numpy().sum() > 0:
@@ -125,13 +131,29 @@ def model_problem(station: Station, reach: Any, sites: pd.DataFrame, costs: pd.D
     return problem, timed, short
 
 
-def finish_plan(plan: dict, station: Station, short: pd.DataFrame) -> dict:
+def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None) -> dict:
     """A built plan completed with the residents short of time (unsheltered, with the reason), each
-    assignment's `predicted_s` and the plan's margin (`totals.promise`). Returns `plan`."""
+    assignment's `predicted_s` and the plan's margin (`totals.promise`). With measured `margins`
+    (`planner.margins`): plan.json `margins` records them, each assignment they touch carries its
+    seconds as `margin_s`, and `predicted_s` and the promise include them. Returns `plan`."""
     _add_short(plan, short, station)
+    _add_margins(plan, margins)
     _add_predictions(plan, station)
     _explain_unreachable(plan, station)
     return plan
+
+
+def _add_margins(plan: dict, margins: pd.DataFrame | None) -> None:
+    """plan.json `margins` and each assignment's `margin_s` (seconds; only with margins)."""
+    if margins is None or not len(margins):
+        return
+    plan["margins"] = margin_rows(margins)
+    rows = plan.get("assignments") or []
+    if rows:
+        m = pair_margin_s(margins, [r["room_id"] for r in rows], [r["safe_room_id"] for r in rows])
+        for r, x in zip(rows, m):
+            sip = r["room_id"] == r["safe_room_id"] and float(r.get("walk_s") or 0.0) <= 1e-9
+            r["margin_s"] = 0.0 if sip else round(float(x), 2)
 
 
 def _explain_unreachable(plan: dict, station: Station) -> None:
@@ -151,7 +173,8 @@ def _explain_unreachable(plan: dict, station: Station) -> None:
 
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
                  start: list[str] | None = None, check: bool = True, phases: bool = True,
-                 cache_dir: str | Path | None = None, options: SolveOptions | None = None) -> PlanRun:
+                 cache_dir: str | Path | None = None, options: SolveOptions | None = None,
+                 margins: pd.DataFrame | None = None) -> PlanRun:
     """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
     Parameters
@@ -176,6 +199,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     options : SolveOptions, optional
         How to solve (e.g. the PuLP backend, another solver); unset values are the station's
         parameters.
+    margins : pandas.DataFrame, optional
+        Measured margins (`planner.margins.margin_table`: room_id, site_id, extra_s seconds),
+        e.g. from `planner.verify`: added to the arrival time of the pairs they name in the model,
+        recorded in plan.json `margins` and enforced by the check.
 
     Returns
     -------
@@ -194,7 +221,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     from planner.plan import build_plan
 
     sites, reach, costs = prepare(station, reach, cache_dir)
-    problem, timed, short = model_problem(station, reach, sites, costs)
+    margins = margin_table(margins) if margins is not None else None
+    problem, timed, short = model_problem(station, reach, sites, costs, margins=margins)
     rel = _relocation_inputs(station, sites)
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
@@ -235,7 +263,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                       phases=phase_of, notes=notes, timed_pairs=timed)
     if phase_rows is not None:
         plan["phases"] = phase_rows
-    finish_plan(plan, station, short)
+    finish_plan(plan, station, short, margins)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)
         plan.setdefault("notes", []).extend(who)
@@ -245,12 +273,13 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     plan["objective"] = problem.objective
     plan["parameters"]["objective"] = problem.objective  # max-cover when the budget could not cover all
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
-                  solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost)
+                  solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,
+                  margins=margins)
     if full_cover_solution is not None:
         run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
                                          solution=full_cover_solution, timed_pairs=timed)
         run.full_cover_plan["objective"] = "cover-all"
-        finish_plan(run.full_cover_plan, station, short)
+        finish_plan(run.full_cover_plan, station, short, margins)
     if check:
         from planner.check import check_plan, format_breaches
 
@@ -258,7 +287,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         # the solver showed that full coverage does not fit the budget
         judged = dataclasses.replace(station, params=station.params.replace(objective=problem.objective))
         with stage("independent check of the plan"):
-            run.breaches = check_plan(judged, plan)
+            run.breaches = check_plan(judged, plan, margins=margins)
         if run.breaches:
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))

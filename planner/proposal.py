@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,6 +30,9 @@ from planner.files import staged_folder
 from planner.pipeline import PlanRun, plan_station
 from planner.progress import log, stage
 from planner.station import Station
+
+if TYPE_CHECKING:
+    from planner.simulate import SimulationResult
 
 
 def _slug(text: str) -> str:
@@ -45,8 +49,10 @@ def proposal_name(station: Station, scenario_name: str | None, when: datetime | 
 
 
 def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None,
-                  tradeoff: pd.DataFrame | None = None) -> dict[str, Path]:
-    """Write plan.json, maps, GeoPackage and workbook of a run into `folder` (which exists)."""
+                  tradeoff: pd.DataFrame | None = None, simulation: SimulationResult | None = None) -> dict[str, Path]:
+    """Write plan.json, maps, GeoPackage and workbook of a run into `folder` (which exists); with a
+    `simulation` of the plan also simulation.json, the arrival curve and agents.csv
+    (`planner.simulate.write_simulation`), and the workbook gets its Verification sheets."""
     from planner.maps import plot_maps, plot_sector_maps, write_plan_gpkg
     from planner.plan import write_json_atomic
     from planner.workbook import write_workbook
@@ -61,9 +67,15 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
             out[f"sector_map{i}"] = m
     with stage("GeoPackage of the plan"):
         out["gpkg"] = write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")
+    if simulation is not None:
+        from planner.simulate import write_simulation
+
+        with stage("simulation results (simulation.json, arrival curve)"):
+            out.update({f"simulation_{k}": v for k, v in write_simulation(simulation, folder).items()})
     with stage("workbook"):
         out["workbook"] = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs,
-                                         run.sites, run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff)
+                                         run.sites, run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff,
+                                         simulation=simulation.to_dict() if simulation is not None else None)
     for i, m in enumerate(maps):
         out[f"map{i}"] = m
     out.update(write_briefing_safely(run, folder))
@@ -90,7 +102,8 @@ def write_briefing_safely(run: PlanRun, folder: Path) -> dict[str, Path]:
 
 def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
             sweep: pd.DataFrame | None = None, run: PlanRun | None = None,
-            tradeoff: pd.DataFrame | None = None, cache_dir: str | Path | None = None) -> Path:
+            tradeoff: pd.DataFrame | None = None, cache_dir: str | Path | None = None,
+            simulation: SimulationResult | None = None) -> Path:
     """Plan the station and write the proposal folder: plan.json, maps, GeoPackage, workbook.
 
     Parameters
@@ -113,6 +126,10 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
         Displacement sheet).
     cache_dir : str or Path, optional
         Reach-table cache folder for the planning run (None: no cache).
+    simulation : SimulationResult, optional
+        A pedestrian simulation of `run`'s plan (`planner simulate`, `planner.verify`): written
+        beside it (simulation.json, arrival-curve.png, agents.csv) and as the workbook's
+        Verification and Arrival curve sheets.
 
     Returns
     -------
@@ -129,6 +146,6 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
         with stage("displacement trade-off (0, 25, 50, 100 % of today's displacement)"):
             tradeoff = displacement_tradeoff(run)
     with staged_folder(out_root, name) as folder:
-        write_outputs(run, folder.path, name, sweep=sweep, tradeoff=tradeoff)
+        write_outputs(run, folder.path, name, sweep=sweep, tradeoff=tradeoff, simulation=simulation)
     assert folder.final is not None
     return folder.final

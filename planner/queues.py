@@ -44,6 +44,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from planner.margins import pair_margin_s
 from planner.params import Parameters
 from planner.station import Station
 
@@ -174,9 +175,14 @@ def fluid_queue_finish(key: np.ndarray, arrive_s: np.ndarray, persons: np.ndarra
     return k[start], best, t[first]
 
 
-def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, params: Parameters) -> pd.DataFrame:
+def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, params: Parameters,
+                margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """The reach pairs as the optimiser times them (one time per pair for every scenario, from the
     room's busiest scenario: on the safe side for the others).
+
+    `margins` (`planner.margins.margin_table`, e.g. measured by `planner propose --verify`): each
+    pair's seconds (`margin_s`) are added to `out_ij` and to the batch time `b_ij` before the pairs
+    beyond the reach time are dropped (a stricter requirement; the checker adds the same).
 
     `pairs`: room_id, site_id, walk_s, door_id (the reach table's); `sides`: `door_flows`.
     Pairs whose last walker is out of the room and at the safe room's door after the reach time
@@ -200,10 +206,12 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     r_door[unknown] = widest.reindex(pr["site_id"].to_numpy()[unknown]).fillna(0.0).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         exit_s = np.where(n > 0, np.where(r_room > 0, n / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
+    extra = np.where(sip, 0.0, pair_margin_s(margins, pr["room_id"].to_numpy(), pr["site_id"].to_numpy()))
     pr["walk_raw_s"] = walk
     pr["exit_s"] = np.where(sip, 0.0, exit_s)
-    pr["out_s"] = arrival_s(walk, exit_s, params, shelter_in_place=sip)
-    pr["walk_s"] = arrival_s(walk, batch_offset_s(n, r_room, r_door), params, shelter_in_place=sip)
+    pr["margin_s"] = extra
+    pr["out_s"] = arrival_s(walk, exit_s, params, shelter_in_place=sip) + extra
+    pr["walk_s"] = arrival_s(walk, batch_offset_s(n, r_room, r_door), params, shelter_in_place=sip) + extra
     keep = pr["out_s"].to_numpy() <= params.reach_s + 1e-7
     return pr[keep].reset_index(drop=True)
 
@@ -299,7 +307,9 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     queue at the room's own door in that scenario (`exit_s`: people of the room leaving it in that
     scenario over its exit flow), the batch offset of its stream at the safe room's door (`offset_s`,
     `batch_offset_s` with those people), whether it shelters in place (`sip`), the safe-room door it
-    queues at (`door`, the safe room's widest door when unknown) and that door's flow (`door_flow_pps`)."""
+    queues at (`door`, the safe room's widest door when unknown) and that door's flow (`door_flow_pps`),
+    and the seconds of measured margin added to its arrival (`margin_s`: the input's column of that name,
+    else 0; `planner.margins`)."""
     a = assignments.copy()
     for c in ("room_id", "safe_room_id", "scenario"):
         a[c] = a[c].astype(str)
@@ -328,8 +338,10 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     n_room = np.zeros(len(a))
     n_room[ok] = leaving.reindex(index=ex_tab.index, columns=ex_tab.columns).fillna(0).to_numpy()[ri[ok], ci[ok]]
     off = batch_offset_s(n_room, r_room, f)
+    extra = pd.to_numeric(a["margin_s"], errors="coerce").fillna(0.0).to_numpy(dtype=float) \
+        if "margin_s" in a.columns else np.zeros(len(a))
     return a.assign(n=n, exit_s=np.where(sip, 0.0, ex), offset_s=np.where(sip, 0.0, off), sip=sip, door=door,
-                    door_flow_pps=f)
+                    door_flow_pps=f, margin_s=np.where(sip, 0.0, extra))
 
 
 def promise_of_plan(station: Station, assignments: pd.DataFrame) -> dict[str, Any]:
@@ -347,9 +359,11 @@ def promise_of_plan(station: Station, assignments: pd.DataFrame) -> dict[str, An
     walking = ~q["sip"].to_numpy() & (q["n"].to_numpy() > 0)
     w = q[walking]
     key, _ = pd.factorize(w["safe_room_id"] + "\x1f" + w["door"].astype(str) + "\x1f" + w["scenario"])
-    out: dict[str, Any] = promise_margin(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy(), w["offset_s"].to_numpy(),
-                         w["n"].to_numpy(), key, w["door_flow_pps"].to_numpy(), p)
-    vc = critical_speeds(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy(), w["offset_s"].to_numpy(),
+    m = w["margin_s"].to_numpy()   # measured margins: seconds on top of the exit and the batch
+    out: dict[str, Any] = promise_margin(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy() + m,
+                                         w["offset_s"].to_numpy() + m, w["n"].to_numpy(), key,
+                                         w["door_flow_pps"].to_numpy(), p)
+    vc = critical_speeds(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy() + m, w["offset_s"].to_numpy() + m,
                          w["n"].to_numpy(), key, w["door_flow_pps"].to_numpy(), p)
     sd = float(p.walk_speed_sd_m_s)
     v0 = float(p.walk_speed_m_s)
@@ -452,16 +466,17 @@ def fluid_queue_departures(key: np.ndarray, arrive_s: np.ndarray, persons: np.nd
 def predicted_arrivals(station: Station, assignments: pd.DataFrame) -> np.ndarray:
     """Predicted last arrival inside the safe room for each assignment row (seconds; plan.json
     `predicted_s`): the later of the room's last walker at the door (`w + exit`) and the door queue
-    letting the room's batch through (`fluid_queue_departures` per door and scenario); 0 when
-    sheltering in place. Rows as for `assignment_queues`."""
+    letting the room's batch through (`fluid_queue_departures` per door and scenario), both with the
+    row's measured margin (`margin_s`) added; 0 when sheltering in place. Rows as for `assignment_queues`."""
     p = station.params
     if not len(assignments):
         return np.zeros(0)
     q = assignment_queues(station, assignments)
     sip = q["sip"].to_numpy()
     walk = q["walk_s"].to_numpy(dtype=float)
-    out_t = arrival_s(walk, q["exit_s"].to_numpy(), p, shelter_in_place=sip)
-    batch = arrival_s(walk, q["offset_s"].to_numpy(), p, shelter_in_place=sip)
+    extra = q["margin_s"].to_numpy()
+    out_t = arrival_s(walk, q["exit_s"].to_numpy(), p, shelter_in_place=sip) + extra
+    batch = arrival_s(walk, q["offset_s"].to_numpy(), p, shelter_in_place=sip) + extra
     key, _ = pd.factorize(q["safe_room_id"] + "\x1f" + q["door"].astype(str) + "\x1f" + q["scenario"])
     dep = fluid_queue_departures(key, batch, np.where(sip, 0.0, q["n"].to_numpy()), q["door_flow_pps"].to_numpy())
     if not p.door_queue:

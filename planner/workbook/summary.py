@@ -171,6 +171,19 @@ def promise_text(plan: dict, reach_s: float) -> tuple[str, str] | None:
     return text, note
 
 
+def _verification_section(ws: Any, r: int, plan: dict) -> int:
+    """The simulation loop's lines (plan.json `verification.summary`, `planner.verify`) from row `r`;
+    returns the next free row."""
+    ver = plan.get("verification")
+    if not (isinstance(ver, dict) and ver.get("summary")):
+        return r
+    put(ws, row=r, column=1, value="Verified in a pedestrian simulation (planner propose --verify)").font = SUB_FONT
+    for line in ver["summary"]:
+        r += 1
+        put(ws, row=r, column=1, value=str(line))
+    return r + 1
+
+
 def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],  # noqa: C901  debt: issue 16 (complexity 15)
              phase_info: dict[str, Any]) -> None:
     ws = wb.active
@@ -314,6 +327,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         for n_ in notes:
             r += 1
             put(ws, row=r, column=1, value=str(n_))
+    _verification_section(ws, r + 2, plan)
     # contents, with links to the other sheets
     put(ws, row=7, column=8, value="In this workbook").font = SUB_FONT
     contents = [(SAFE_SHEET, "one row per safe room: what it costs (live formulas), labour, phase"),

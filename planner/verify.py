@@ -1,0 +1,297 @@
+"""Simulation in the loop: plan, simulate, tighten the model where the simulation is late, plan again.
+
+`verify_plan` (the engine of `planner propose --verify`, docs/verification.md) repeats, at most
+`verify_rounds` times:
+
+1. plan the station (`planner.pipeline.plan_station`, the normal solve and its independent
+   check) with the margins measured so far (none at first);
+2. replay the plan in the pedestrian simulator (`planner.simulate.simulate_plan`, `verify_seeds`
+   seeds, the worst counts) and take each scenario's share of residents inside their safe room
+   within `reach_s`;
+3. stop when every scenario reaches `verify_target_share`;
+4. otherwise find the assignments whose last resident arrived after `reach_s` (or never) and
+   give each such (room, safe room) pair a margin: what the simulation measured beyond the
+   plan's own prediction (`sim_last_s - predicted_s`, the prediction already including earlier
+   margins) plus `verify_safety_s`; a pair where someone never arrived gets `reach_s` (it is
+   no longer used). Margins only grow, so the loop cannot cycle.
+
+It stops, and says why, when the target is met; when the plan itself leaves residents
+unsheltered (e.g. their own room cannot empty in time) so that the target is out of reach
+whatever the simulation shows; when the margins leave residents without a safe room in time;
+when nothing late remains that a margin could move (residents without a route, unplaced); or
+when the rounds run out. It never claims success unless the simulated shares met the target.
+
+Margins are per (room, safe room) pair: a pair margin tightens only what was measured (a
+room-wide margin would also forbid safe rooms the simulation never tried). `planner.margins`
+also accepts room-wide and safe-room-wide rows, which the model and the checker apply alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InfeasibleError, PlannerError
+from planner.margins import margin_rows, margin_table, merge_margins
+from planner.model import SolveOptions
+from planner.pipeline import PlanRun, plan_station, unsheltered_summary
+from planner.progress import log, stage
+from planner.simulate import SimulationResult, simulate_plan
+from planner.station import Station
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["VerifyResult", "verify_plan", "late_margins", "sheltered_share"]
+
+
+@dataclass
+class VerifyResult:
+    """What the loop did (plain data).
+
+    - `run`: the planning run whose plan is proposed (its plan.json carries `margins` and
+      `verification`); `simulation`: that plan's simulation.
+    - `met`: every scenario's simulated share within `reach_s` (worst seed) reached `target`.
+    - `reason`: why the loop stopped, in words.
+    - `rounds`: one dict per plan made: round, shares {scenario: share}, last_arrival_s
+      {scenario: s}, late (assignments late or never arriving), new_margins (pairs tightened
+      after it), added_s (seconds of those margins, max), cost, safe_rooms, simulated (False for
+      a plan the loop stopped at before simulating it).
+    - `margins`: every margin measured (`planner.margins` table), `chosen`: the round proposed.
+    """
+
+    run: PlanRun
+    simulation: SimulationResult
+    met: bool
+    reason: str
+    target: float
+    rounds: list[dict[str, Any]]
+    margins: pd.DataFrame
+    chosen: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        """Plain-language lines for the terminal and the workbook's Summary."""
+        s = self.settings
+        reach = float(s.get("reach_s", 60.0))
+        out = [f"Simulation in the loop: target {self.target:.1%} of every scenario's residents inside their safe "
+               f"room within {reach:.0f} s (JuPedSim {s.get('model', 'cfsm')}, {s.get('seeds')} seed(s), worst seed"
+               + (f", speeds N({s.get('speed_m_s')}, {s.get('speed_sd_m_s')}) m/s" if s.get("speed_sd_m_s") else "")
+               + f"; margin = measured lateness + {s.get('safety_s', 0):g} s safety)."]
+        simulated = [r for r in self.rounds if r["simulated"]]
+        out.append(("Met" if self.met else "NOT met") + f" after {len(simulated)} simulated round(s) "
+                   f"({len(self.rounds)} plan(s) made); the proposal is round {self.chosen}'s plan. {self.reason}")
+        for r in self.rounds:
+            shares = ", ".join(f"{sc} {v:.1%}" for sc, v in r["shares"].items()) if r["simulated"] else "not simulated"
+            line = (f"Round {r['round']}: {r['safe_rooms']} safe room(s), cost {r['cost']:,.0f}; "
+                    f"margins planned with: {r['margins_in']} pair(s); simulated share within {reach:.0f} s: {shares}")
+            if r["simulated"]:
+                line += f"; {r['late']} late assignment(s)"
+            if r.get("new_margins"):
+                line += (f"; tightened {r['new_margins']} (room, safe room) pair(s) of {r['new_rooms']} room(s) and "
+                         f"{r['new_sites']} safe room(s) by {r['added_min_s']:.1f} to {r['added_s']:.1f} s")
+            out.append(line + ".")
+        m = self.run.margins
+        if m is not None and len(m):
+            out.append(f"The proposed plan holds {len(m)} margin(s): {m['room_id'].nunique()} room(s), "
+                       f"{m['site_id'].nunique()} safe room(s), {m['extra_s'].min():.1f} to {m['extra_s'].max():.1f} s "
+                       "added to their predicted arrival (plan.json margins; the checker enforces them).")
+        final = self.simulation.scenarios
+        out.append("Final simulated share within the reach time: "
+                   + ", ".join(f"{sc} {v['share_within_reach']:.1%} (last arrival {v['last_arrival_s']:.1f} s)"
+                               for sc, v in final.items()) + ".")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """plan.json `verification`."""
+        return {"target_share": self.target, "met": self.met, "stop_reason": self.reason,
+                "chosen_round": self.chosen, "rounds": self.rounds, "settings": self.settings,
+                "measured_margins": margin_rows(self.margins), "summary": self.summary_lines()}
+
+
+def sheltered_share(plan: dict) -> dict[str, float]:
+    """Per scenario, the share of residents the plan assigns to a safe room (plan.json totals): no
+    simulation can secure more."""
+    out = {}
+    for sc, v in ((plan.get("totals") or {}).get("scenarios") or {}).items():
+        res = float(v.get("residents", 0) or 0)
+        out[str(sc)] = float(v.get("sheltered", 0)) / res if res > 0 else 1.0
+    return out
+
+
+def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, round_no: int) -> pd.DataFrame:
+    """New margins for the assignments the simulation found late (`planner.margins` table).
+
+    Per (room, safe room) pair over its scenarios, the largest of: simulated last arrival minus the
+    plan's predicted arrival (`predicted_s`, margins included) plus `safety_s`, for an assignment
+    whose last resident arrived after `reach_s` (seconds); `reach_s` when someone never arrived
+    (deadlocked or without a route: the pair is no longer used). Provenance columns say what was
+    measured."""
+    d = sim.to_dict() if isinstance(sim, SimulationResult) else sim
+    causes = {(r["room_id"], r["scenario"], r["safe_room_id"]): r["cause"] for r in d.get("late_rooms", [])}
+    rows = []
+    for a in d.get("assignments", []):
+        last, never = a.get("sim_last_s"), int(a.get("deadlocked") or 0)
+        if not never and (last is None or last <= reach_s + 1e-9):
+            continue
+        pred = a.get("predicted_s")
+        pred = float(pred) if pred is not None else float(a.get("walk_s") or 0.0)
+        if never:
+            extra, measured = float(reach_s), np.nan
+        else:
+            measured = float(last) - pred
+            extra = max(0.0, measured) + float(safety_s)
+        rows.append({"room_id": str(a["room_id"]), "site_id": str(a["safe_room_id"]), "extra_s": extra,
+                     "round": round_no, "scenario": str(a["scenario"]),
+                     "cause": causes.get((a["room_id"], a["scenario"], a["safe_room_id"]), "stall" if never else ""),
+                     "predicted_s": pred, "simulated_s": np.nan if last is None else float(last),
+                     "measured_s": measured, "safety_s": np.nan if never else float(safety_s)})
+    if not rows:
+        return margin_table(None)
+    df = pd.DataFrame(rows).sort_values("extra_s", ascending=False).drop_duplicates(["room_id", "site_id"])
+    return margin_table(df.reset_index(drop=True), "simulation")
+
+
+def verify_plan(station: Station, *, target: float | None = None, rounds: int | None = None,
+                seeds: int | None = None, safety_s: float | None = None, speed_sd: float = 0.0,
+                model: str = "cfsm", workers: int = 2, margins: pd.DataFrame | None = None,
+                reach: Any = None, cache_dir: str | Path | None = None,
+                options: SolveOptions | None = None) -> VerifyResult:
+    """Plan, simulate, tighten and plan again until every scenario meets the target (see the module).
+
+    Parameters
+    ----------
+    station : Station
+        The station, with its parameters (`verify_*` give the defaults of the options below).
+    target : float, optional
+        Share (0-1] of each scenario's residents that must be inside their safe room within
+        `reach_s` in the worst seed (default `verify_target_share`).
+    rounds : int, optional
+        Most plans simulated (default `verify_rounds`).
+    seeds : int, optional
+        Simulation runs per scenario (default `verify_seeds`).
+    safety_s : float, optional
+        Seconds added to each measured margin (default `verify_safety_s`).
+    speed_sd : float
+        Spread of the simulated walking speeds (m/s; 0: everyone at `walk_speed_m_s`).
+    model : {"cfsm", "sfm"}
+        JuPedSim's operational model.
+    workers : int
+        Simulation processes.
+    margins : pandas.DataFrame, optional
+        Margins to start from (`planner.margins`), e.g. a previous run's.
+    reach, cache_dir, options
+        As for `plan_station` (the reach table is computed once and reused every round).
+
+    Returns
+    -------
+    VerifyResult
+        The plan to propose (the simulated round with the highest worst-scenario share, the later
+        one on a tie), its simulation, whether the target was met and why the loop stopped.
+
+    Raises
+    ------
+    InfeasibleError, SolverError
+        The first plan cannot be made (as for `plan_station`).
+    """
+    p = station.params
+    target = float(p.verify_target_share if target is None else target)
+    rounds = int(p.verify_rounds if rounds is None else rounds)
+    seeds = int(p.verify_seeds if seeds is None else seeds)
+    safety = float(p.verify_safety_s if safety_s is None else safety_s)
+    reach_s = float(p.reach_s)
+    settings = {"target_share": target, "rounds": rounds, "seeds": seeds, "safety_s": safety, "model": model,
+                "speed_m_s": float(p.walk_speed_m_s), "speed_sd_m_s": float(speed_sd), "reach_s": reach_s}
+    measured = margin_table(margins)
+    history: list[dict[str, Any]] = []
+    simulated: list[tuple[int, PlanRun, SimulationResult]] = []
+    reason = ""
+    with stage("plan (round 1)"):
+        run = plan_station(station, reach=reach, cache_dir=cache_dir, options=options,
+                           margins=measured if len(measured) else None)
+    for k in range(1, rounds + 1):
+        with stage(f"simulation of round {k}'s plan ({model}, {seeds} seed(s))"):
+            sim = simulate_plan(station, run.plan, model=model, seeds=seeds, speed_sd=speed_sd, workers=workers)
+        shares = {sc: float(v["share_within_reach"]) for sc, v in sim.scenarios.items()}
+        rec = _round_record(k, run, shares, sim)
+        history.append(rec)
+        simulated.append((k, run, sim))
+        log(f"[planner]   round {k}: " + ", ".join(f"{sc} {v:.1%}" for sc, v in shares.items())
+            + f" within {reach_s:.0f} s (target {target:.1%})")
+        if all(v >= target - 1e-12 for v in shares.values()):
+            reason = f"Every scenario reached {target:.1%} within {reach_s:.0f} s in round {k}."
+            break
+        cap = {sc: v for sc, v in sheltered_share(run.plan).items() if v < target - 1e-12}
+        if cap:
+            reason = _unreachable(cap, run.plan, station, target, k)
+            break
+        new = late_margins(sim, reach_s, safety, k)
+        if not len(new):
+            sc0 = min(shares, key=lambda sc: shares[sc])
+            s0 = sim.scenarios[sc0]
+            reason = (f"The target cannot be reached by tightening: in scenario '{sc0}' no assignment's last resident "
+                      f"arrived late, yet only {shares[sc0]:.1%} were secured within {reach_s:.0f} s "
+                      f"({s0.get('no_route', 0)} without a route, {s0.get('unplaced', 0)} not placeable in their room, "
+                      f"{s0.get('unsheltered', 0)} unsheltered by the plan, {s0.get('deadlocked', 0)} deadlocked).")
+            break
+        rec.update(new_margins=int(len(new)), new_rooms=int(new["room_id"].nunique()),
+                   new_sites=int(new["site_id"].nunique()), added_s=round(float(new["extra_s"].max()), 2),
+                   added_min_s=round(float(new["extra_s"].min()), 2))
+        measured = merge_margins(measured, new)
+        if k == rounds:
+            reason = (f"The rounds ran out ({rounds}): round {k}'s plan is still short of {target:.1%} "
+                      f"({_short_words(shares, target)}); {len(new)} more margin(s) were measured but not planned with.")
+            break
+        try:
+            with stage(f"plan (round {k + 1}, {len(measured)} margin(s))"):
+                nxt = plan_station(station, reach=run.reach, cache_dir=cache_dir, options=options, margins=measured)
+        except (InfeasibleError, PlannerError) as exc:
+            reason = (f"Re-planning with the margins of round {k} failed, so the target cannot be reached with "
+                      f"these margins: {exc}")
+            break
+        cap = {sc: v for sc, v in sheltered_share(nxt.plan).items() if v < target - 1e-12}
+        if cap:
+            history.append(_round_record(k + 1, nxt, {}, None))
+            reason = _unreachable(cap, nxt.plan, station, target, k + 1, after_margins=True)
+            break
+        run = nxt
+    chosen, run, sim = max(simulated, key=lambda t: (min(history[t[0] - 1]["shares"].values(), default=1.0), t[0]))
+    met = all(v >= target - 1e-12 for v in history[chosen - 1]["shares"].values())
+    result = VerifyResult(run=run, simulation=sim, met=met, reason=reason, target=target, rounds=history,
+                          margins=measured, chosen=chosen, settings=settings)
+    run.plan["verification"] = result.to_dict()
+    return result
+
+
+def _round_record(k: int, run: PlanRun, shares: dict[str, float], sim: SimulationResult | None) -> dict[str, Any]:
+    plan = run.plan
+    late = 0
+    last: dict[str, float] = {}
+    if sim is not None:
+        late = sum(1 for a in sim.assignments if a.get("deadlocked") or
+                   (a.get("sim_last_s") is not None and a["sim_last_s"] > float(sim.parameters.get("reach_s", 60.0)) + 1e-9))
+        last = {sc: float(v["last_arrival_s"]) for sc, v in sim.scenarios.items()}
+    return {"round": k, "simulated": sim is not None, "shares": {sc: round(v, 6) for sc, v in shares.items()},
+            "last_arrival_s": last, "late": late, "margins_in": len(plan.get("margins") or []),
+            "cost": float(plan["totals"]["cost"]), "safe_rooms": len(plan.get("safe_rooms") or []),
+            "sheltered_share": {sc: round(v, 6) for sc, v in sheltered_share(plan).items()},
+            "new_margins": 0}
+
+
+def _short_words(shares: dict[str, float], target: float) -> str:
+    return ", ".join(f"{sc} {v:.1%}" for sc, v in shares.items() if v < target - 1e-12)
+
+
+def _unreachable(cap: dict[str, float], plan: dict, station: Station, target: float, k: int,
+                 after_margins: bool = False) -> str:
+    """Why no simulation can reach the target: the plan leaves residents unsheltered (and why)."""
+    what = ", ".join(f"'{sc}' at most {v:.1%}" for sc, v in cap.items())
+    head = (f"The target {target:.1%} cannot be reached: round {k}'s plan "
+            + ("(made with the margins measured so far) " if after_margins else "")
+            + f"shelters too few residents for it ({what}, even if every assigned resident arrived in time).")
+    who = [ln for ln in unsheltered_summary(plan.get("unsheltered") or [], station) if ln.startswith("Cannot")]
+    return " ".join([head] + who)

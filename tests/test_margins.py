@@ -1,0 +1,140 @@
+"""Measured margins (`planner.margins`): the same seconds in the optimiser and the checker, on a
+small station whose answer can be worked out by hand (`tests/test_verify.py` runs the simulation
+loop that measures them on the same station).
+
+The bottleneck station: lab R (30 people, 1.8 m door) opens onto corridor C1. To the right, C1
+narrows to a 0.8 m opening into C2, which leads to storage S (72 m2, 1.8 m door); to the left a
+1.8 m opening leads through C0 to storage S3 (120 m2, dearer). Both are about 16.5 s away. The
+queue model knows R's own door (30 / 1.95 = 15.4 s) and S's door, not the corridor opening, so it
+predicts R -> S at about 32 s, within the 40 s reach, and the cheaper S is chosen. Through the
+0.8 m opening (design flow 1.3 x 0.5 = 0.65 p/s, JuPedSim passes a little more) the last of the 30
+needs about 50 s: the first plan fails in simulation, the loop puts a margin on (R, S) and the
+second plan, R -> S3 through wide openings only, passes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import shapely
+from conftest import box, write_station
+
+from planner.check import check_plan
+from planner.margins import margin_table, pair_margin_s
+from planner.pipeline import plan_station
+from planner.plan import read_plan, write_json_atomic
+from planner.station import load_station
+
+REACH = 40.0
+
+
+def room(rid: str, kind: str, geom: shapely.Polygon) -> dict:
+    return {"room_id": rid, "kind": kind, "sector": "A", "deck": 0, "name": rid, "geometry": geom}
+
+
+def leaf(x0: float, x1: float, y: float) -> shapely.LineString:
+    return shapely.LineString([(x0, y), (x1, y)])
+
+
+def vleaf(x: float, y0: float, y1: float) -> shapely.LineString:
+    return shapely.LineString([(x, y0), (x, y1)])
+
+
+def bottleneck(tmp_path, alternative: bool = True):
+    """The station of the module docstring (without S3 and C0 when not `alternative`)."""
+    rooms = [room("C1", "corridor", box(0, 0, 10, 2)), room("C2", "corridor", box(10, 0, 16, 2)),
+             room("R", "lab", box(0, 2, 6, 8)), room("S", "storage", box(16, -3, 24, 6))]
+    doors = [{"door_id": "D1", "width_m": 1.8, "geometry": leaf(2.1, 3.9, 2)},
+             {"door_id": "O", "width_m": 0.8, "geometry": vleaf(10, 0.6, 1.4)},
+             {"door_id": "DS", "width_m": 1.8, "geometry": vleaf(16, 0.1, 1.9)}]
+    if alternative:
+        rooms += [room("C0", "corridor", box(-10, 0, 0, 2)), room("S3", "storage", box(-20, -4, -10, 8))]
+        doors += [{"door_id": "W", "width_m": 1.8, "geometry": vleaf(0, 0.1, 1.9)},
+                  {"door_id": "DS3", "width_m": 1.8, "geometry": vleaf(-10, 0.1, 1.9)}]
+    res = [{"room_id": r["room_id"], "night": 30 if r["room_id"] == "R" else 0} for r in rooms]
+    name = "bottleneck" if alternative else "bottleneck-only-s"
+    return load_station(write_station(tmp_path / name, rooms, doors, res,
+                                      scenario_toml=f"[walking]\nreach_s = {REACH}\n"))
+
+
+def only(plan: dict, rid: str = "R") -> dict:
+    return next(a for a in plan["assignments"] if a["room_id"] == rid)
+
+
+# ----------------------------------------------------------------------------- margins (no simulation)
+def test_pair_margin_sums_the_rows_that_match():
+    m = margin_table([{"room_id": "R", "site_id": "S", "extra_s": 5.0},
+                      {"room_id": "R", "site_id": "", "extra_s": 2.0},      # room-wide
+                      {"room_id": "", "site_id": "S", "extra_s": 1.0},      # safe-room-wide
+                      {"room_id": "R", "site_id": "S", "extra_s": 0.5}])    # a second measurement
+    got = pair_margin_s(m, ["R", "R", "Q", "Q"], ["S", "T", "S", "T"])
+    assert got.tolist() == [8.5, 2.0, 1.0, 0.0]
+    assert pair_margin_s(None, ["R"], ["S"]).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "soon"])
+def test_a_margin_only_adds_seconds(bad):
+    from planner.errors import InputError
+
+    with pytest.raises(InputError, match="zero or more seconds"):
+        margin_table([{"room_id": "R", "site_id": "S", "extra_s": bad}], "plan.json margins")
+
+
+def test_margins_go_through_the_normal_solve(tmp_path):
+    """Without margins the cheaper S is chosen (prediction about 32 s of 40 s); a measured margin of
+    10 s on (R, S) makes it 42 s, so the same solve chooses S3; a room-wide margin of 10 s leaves S3
+    at about 42 s as well, so R cannot be sheltered in time and the plan says so."""
+    st = bottleneck(tmp_path)
+    plain = plan_station(st)
+    a = only(plain.plan)
+    assert a["safe_room_id"] == "S" and 28.0 <= a["predicted_s"] <= 36.0 and "margins" not in plain.plan
+    m = margin_table([{"room_id": "R", "site_id": "S", "extra_s": 10.0}])
+    tight = plan_station(st, margins=m)
+    b = only(tight.plan)
+    assert b["safe_room_id"] == "S3" and b["margin_s"] == 0.0
+    assert tight.plan["margins"] == [{"room_id": "R", "site_id": "S", "extra_s": 10.0}]
+    room_wide = plan_station(st, margins=margin_table([{"room_id": "R", "site_id": "", "extra_s": 10.0}]))
+    assert not room_wide.plan["assignments"]
+    assert sum(u["residents"] for u in room_wide.plan["unsheltered"]) == 30
+
+
+def test_margins_round_trip_and_check_enforces_them(tmp_path):
+    """plan.json records the margins and reads back to the same table; the checker passes the plan
+    with them, and rejects the first plan (R -> S, predicted about 32 s) once a 10 s margin on
+    (R, S) is written into it (about 42 s > 40 s), a negative margin, and a plan that records less
+    than the margins it is checked with. `planner check` exits 1 on the margin breach."""
+    from planner.cli import main
+
+    st = bottleneck(tmp_path)
+    m = margin_table([{"room_id": "R", "site_id": "S", "extra_s": 10.0, "round": 1, "cause": "corridor",
+                       "predicted_s": 31.9, "simulated_s": 40.0, "measured_s": 8.1, "safety_s": 2.0}])
+    run = plan_station(st, margins=m)
+    path = write_json_atomic(tmp_path / "out" / "plan.json", run.plan)
+    back = read_plan(path)
+    t = margin_table(back["margins"])
+    pd.testing.assert_frame_equal(t[["room_id", "site_id", "extra_s"]], m[["room_id", "site_id", "extra_s"]])
+    assert back["margins"][0]["cause"] == "corridor" and back["margins"][0]["round"] == 1
+    assert check_plan(st, back) == []
+    assert check_plan(st, back, margins=m) == []
+    stricter = margin_table([{"room_id": "R", "site_id": "S", "extra_s": 12.0}])
+    kinds = [b.kind for b in check_plan(st, back, margins=stricter)]
+    assert kinds == ["margin"]
+
+    first = plan_station(st).plan                       # R -> S, no margins
+    assert check_plan(st, first) == []
+    broken = json.loads(json.dumps(first))
+    broken["margins"] = [{"room_id": "R", "site_id": "S", "extra_s": 10.0}]
+    found = {b.kind: b for b in check_plan(st, broken)}
+    assert {"walk", "arrival"} <= set(found), found
+    assert "measured margin of 10.0 s" in found["walk"].message
+    assert "measured margin 10.0 s" in found["arrival"].message
+    negative = json.loads(json.dumps(first))
+    negative["margins"] = [{"room_id": "R", "site_id": "S", "extra_s": -5.0}]
+    assert [b.kind for b in check_plan(st, negative)] == ["margin"]
+
+    bad = write_json_atomic(tmp_path / "broken" / "plan.json", broken)
+    assert main(["check", str(st.folder), str(bad)]) == 1
+
+

@@ -1,0 +1,123 @@
+"""Simulation in the loop (`planner.verify`, `planner propose --verify`) on the bottleneck station
+of `tests/test_margins.py` (its docstring works the station out by hand) and two stations where the
+target cannot be reached. Each simulated test has at most 40 agents (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import box, write_station
+from test_margins import REACH, bottleneck, leaf, only, room
+
+from planner.check import check_plan
+from planner.station import load_station
+
+jupedsim = pytest.importorskip(
+    "jupedsim", reason="JuPedSim is not installed: make venv installs it (pip install --no-deps jupedsim deprecated)")
+
+from planner.verify import late_margins, verify_plan  # noqa: E402
+
+
+def test_loop_tightens_where_the_simulation_is_late_and_the_second_plan_passes(tmp_path):
+    st = bottleneck(tmp_path)
+    v = verify_plan(st, seeds=2, workers=1, rounds=3)
+    r1, r2 = v.rounds[0], v.rounds[1]
+    # the premise: the first plan is R -> S, predicted in time, and the simulation finds it late
+    assert r1["simulated"] and r1["shares"]["night"] < 0.995 and r1["late"] == 1, v.rounds
+    assert r1["new_margins"] == 1 and r1["safe_rooms"] == 1
+    mg = v.margins.iloc[0]
+    assert (mg["room_id"], mg["site_id"], mg["cause"]) == ("R", "S", "corridor")
+    assert mg["predicted_s"] <= REACH < mg["simulated_s"]
+    assert mg["extra_s"] == pytest.approx(mg["simulated_s"] - mg["predicted_s"] + 2.0)
+    # the second plan avoids the opening and passes
+    assert v.met and v.chosen == 2 and len(v.rounds) == 2
+    assert r2["shares"]["night"] >= 0.995 and r2["cost"] > r1["cost"]
+    assert only(v.run.plan)["safe_room_id"] == "S3"
+    assert v.simulation.scenarios["night"]["last_arrival_s"] <= REACH
+    plan = v.run.plan
+    assert plan["margins"][0]["room_id"] == "R" and plan["margins"][0]["site_id"] == "S"
+    assert plan["verification"]["met"] is True and plan["verification"]["chosen_round"] == 2
+    assert check_plan(st, plan, margins=v.run.margins) == []
+    text = "\n".join(v.summary_lines())
+    assert "Met after 2 simulated round(s)" in text and "tightened 1 (room, safe room) pair(s)" in text
+    assert "night 100.0%" in text
+
+
+def test_unreachable_target_stops_at_once_with_the_reason(tmp_path):
+    """Lab U: 30 people behind a 0.6 m door (0.39 p/s: 77 s to empty) with a 40 s reach. No plan can
+    shelter them: the loop simulates the plan once, stops, says why and does not claim success."""
+    rooms = [room("C", "corridor", box(-6, 0, 12, 2)), room("U", "lab", box(0, 2, 6, 8)),
+             room("V", "lab", box(-6, 2, 0, 8)), room("S", "storage", box(6, 2, 14, 11))]
+    doors = [{"door_id": "DU", "width_m": 0.6, "geometry": leaf(2.7, 3.3, 2)},
+             {"door_id": "DV", "width_m": 1.8, "geometry": leaf(-4.0, -2.2, 2)},
+             {"door_id": "DS", "width_m": 1.8, "geometry": leaf(8.1, 9.9, 2)}]
+    res = [{"room_id": r["room_id"], "night": {"U": 30, "V": 10}.get(r["room_id"], 0)} for r in rooms]
+    st = load_station(write_station(tmp_path / "narrow", rooms, doors, res,
+                                    scenario_toml=f"[walking]\nreach_s = {REACH}\n"))
+    v = verify_plan(st, seeds=1, workers=1, rounds=5)
+    assert not v.met and len(v.rounds) == 1 and v.rounds[0]["simulated"]
+    assert "cannot be reached" in v.reason and "Rooms: U" in v.reason and "0.39 persons/s" in v.reason
+    assert v.rounds[0]["shares"]["night"] <= 10 / 40 + 1e-9
+    assert v.run.plan["verification"]["met"] is False
+    assert "NOT met" in "\n".join(v.summary_lines())
+
+
+def test_margins_that_leave_no_safe_room_stop_the_loop(tmp_path):
+    """Without S3 the only safe room is behind the opening: after round 1 the margin on (R, S)
+    leaves R nowhere to go in time; the loop stops before simulating that plan, proposes round 1's
+    (the better simulated one) and says the margins are why."""
+    st = bottleneck(tmp_path, alternative=False)
+    v = verify_plan(st, seeds=1, workers=1, rounds=3)
+    assert not v.met and [r["simulated"] for r in v.rounds] == [True, False]
+    assert v.chosen == 1 and only(v.run.plan)["safe_room_id"] == "S"
+    assert "made with the margins measured so far" in v.reason and "Rooms: R" in v.reason
+
+
+def test_rounds_run_out(tmp_path):
+    st = bottleneck(tmp_path)
+    v = verify_plan(st, seeds=1, workers=1, rounds=1)
+    assert not v.met and len(v.rounds) == 1 and "rounds ran out (1)" in v.reason
+    assert len(v.margins) == 1 and "margins" not in v.run.plan   # measured, not planned with
+
+
+def test_late_margins_of_a_deadlocked_pair_forbid_it():
+    sim = {"assignments": [
+        {"room_id": "A", "scenario": "night", "safe_room_id": "S", "predicted_s": 30.0, "sim_last_s": 45.0,
+         "deadlocked": 0},
+        {"room_id": "A", "scenario": "day", "safe_room_id": "S", "predicted_s": 30.0, "sim_last_s": 50.0,
+         "deadlocked": 0},
+        {"room_id": "B", "scenario": "night", "safe_room_id": "S", "predicted_s": 20.0, "sim_last_s": None,
+         "deadlocked": 2},
+        {"room_id": "C", "scenario": "night", "safe_room_id": "S", "predicted_s": 20.0, "sim_last_s": 39.0,
+         "deadlocked": 0}],
+        "late_rooms": [{"room_id": "A", "scenario": "day", "safe_room_id": "S", "cause": "own door"}]}
+    m = late_margins(sim, 40.0, 2.0, 1).set_index("room_id")
+    assert sorted(m.index) == ["A", "B"]                       # C arrived in time
+    assert m.at["A", "extra_s"] == pytest.approx(22.0) and m.at["A", "cause"] == "own door"   # the later scenario
+    assert m.at["B", "extra_s"] == 40.0 and m.at["B", "cause"] == "stall"
+
+
+@pytest.mark.slow
+def test_propose_verify_writes_the_verification_sheet(tmp_path):
+    """`planner propose --verify` on the bottleneck station: the proposal folder has simulation.json,
+    the workbook a Verification sheet and a Summary saying how many rounds it took; exit 0."""
+    import openpyxl
+
+    from planner.cli import main
+
+    st = bottleneck(tmp_path)
+    out = tmp_path / "reports"
+    code = main(["propose", str(st.folder), "--verify", "--verify-seeds", "1", "--workers", "1",
+                 "--whatif-budgets", "0", "--out", str(out)])
+    assert code == 0
+    folder = next(out.iterdir())
+    assert (folder / "simulation.json").exists()
+    plan = json.loads((folder / "plan.json").read_text())
+    assert plan["verification"]["met"] and plan["margins"][0]["site_id"] == "S"
+    wb = openpyxl.load_workbook(next(folder.glob("proposal-*.xlsx")))
+    assert "Verification" in wb.sheetnames
+    cells = [str(c.value) for row in wb["Summary"].iter_rows() for c in row if c.value is not None]
+    assert any("Met after 2 simulated round(s)" in c for c in cells)
+    assert main(["check", str(st.folder), str(folder / "plan.json")]) == 0
