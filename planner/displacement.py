@@ -112,7 +112,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
             log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
             try:
                 r = plan_station(_variant(st, cap), fallback_max_cover=False, reach=run.reach, check=False,
-                                 phases=False)
+                                 phases=False, margins=run.margins)   # the proposal's measured margins
             except (InfeasibleError, SolverError) as exc:
                 row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",
                            gap=np.nan, note=str(exc).splitlines()[0][:200])
