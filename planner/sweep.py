@@ -57,6 +57,7 @@ from openpyxl import Workbook
 from planner.cells import put
 from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
 from planner.files import staged_folder, write_atomic
+from planner.margins import margin_rows, margin_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
 from planner.station import Station
@@ -87,10 +88,11 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict) -> dict:
     t0 = time.perf_counter()
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
+    margins = margin_table(spec["margins"], "sweep margins") if spec.get("margins") else None
     try:
         with highs_threads_reset():
             run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
-                               check=bool(spec.get("check", False)), phases=False)
+                               check=bool(spec.get("check", False)), phases=False, margins=margins)
     except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
@@ -226,17 +228,19 @@ class SweepResult:
 
 
 def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | None = None,
-                    check: bool = False) -> dict | None:
+                    check: bool = False, margins: list[dict] | None = None) -> dict | None:
     """The least-cost full plan (cover-all, no budget), solved in this process with the scenario's
     `threads` and `time_limit_s` (unless `time_limit_s` is given, seconds).
 
     Returns the result dict of `solve_budget` (plan, chosen, ...) or None when no plan shelters
-    everyone it can (cover-all infeasible, e.g. backup rule impossible)."""
+    everyone it can (cover-all infeasible, e.g. backup rule impossible). `margins`: measured margins
+    (plan.json `margins` rows, `planner.margins`) every plan is made with."""
     tl = float(time_limit_s or station.params.time_limit_s)
     with stage("full-cover plan (cover-all, no budget)"):
         res = solve_budget(station, reach, {"budget": None, "objective": "cover-all", "start": None,
                                             "time_limit_s": tl, "check": check, "start_from": None,
-                                            "round": 0, "threads": station.params.threads})
+                                            "round": 0, "threads": station.params.threads,
+                                            "margins": margins})
     if res["plan"] is None:
         log(f"[planner]   no full-cover plan: {res['error']}")
         return None
@@ -301,11 +305,12 @@ def _round_up(x: float) -> float:
 
 def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,  # noqa: C901  debt: issue 16 (complexity 18)
               scheduler: str | None = None, reach: ReachTable | None = None, *, time_limit_s: float | None = None,
-              check: bool = False, full_cover: dict | None = None) -> SweepResult:
+              check: bool = False, full_cover: dict | None = None, margins: list[dict] | None = None) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
 
     `time_limit_s`: per solve in seconds (default: the scenario's `sweep_time_limit_s`); `check`: run the independent
-    checker on every plan (in the workers); `full_cover`: a `full_cover_plan` result to reuse.
+    checker on every plan (in the workers); `full_cover`: a `full_cover_plan` result to reuse; `margins`:
+    measured margins (plan.json `margins` rows, `planner.margins`) every plan is made with.
     """
     from planner.pipeline import prepare
 
@@ -322,7 +327,8 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     scen = list(station.scenarios)
 
     if full_cover is None:
-        full_cover = full_cover_plan(station, reach, max(tl, station.params.time_limit_s), check=check)
+        full_cover = full_cover_plan(station, reach, max(tl, station.params.time_limit_s), check=check,
+                                     margins=margins)
     fc_cost = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
 
     def finish(res: dict, source: str) -> dict:
@@ -333,7 +339,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
 
     def spec(b: float, start: list[str] | None, start_from: float | None, rnd: int) -> dict:
         return {"budget": b, "objective": "max-cover", "start": start, "time_limit_s": tl,
-                "check": check, "start_from": start_from, "round": rnd}
+                "check": check, "start_from": start_from, "round": rnd, "margins": margins}
 
     first: dict[int, dict] = {}
     todo = []
@@ -496,13 +502,14 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
         fc = known(run.plan, list(run.solution.chosen))
     elif run.full_cover_plan is not None:  # the max-cover fallback already solved it
         fc = known(run.full_cover_plan, [r["room_id"] for r in run.full_cover_plan["safe_rooms"]])
+    margins = margin_rows(run.margins) if run.margins is not None and len(run.margins) else None
     if fc is None:
-        fc = full_cover_plan(run.station, run.reach, time_limit_s)
+        fc = full_cover_plan(run.station, run.reach, time_limit_s, margins=margins)
     fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
     budgets = budget_grid(run.costs, n, full_cover_cost=fcc,
                           floor=required_cost(run.costs, run.station.params.require))
     table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
-                  full_cover=fc)
+                  full_cover=fc, margins=margins)   # the proposal's measured margins (planner propose --verify)
     return whatif_table(table)
 
 

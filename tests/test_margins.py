@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from conftest import box, write_station
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from planner.check import check_plan
 from planner.margins import margin_table, pair_margin_s
@@ -138,3 +141,50 @@ def test_margins_round_trip_and_check_enforces_them(tmp_path):
     assert main(["check", str(st.folder), str(bad)]) == 1
 
 
+
+
+def test_the_budget_what_if_plans_with_the_margins(tmp_path):
+    """At a budget of 150,000 (enough for S, not for S3) R is sheltered in S without margins; with the
+    measured margin on (R, S) the what-if's plan at that budget cannot shelter R in time."""
+    from planner.sweep import sweep
+
+    st = bottleneck(tmp_path)
+    rows = [{"room_id": "R", "site_id": "S", "extra_s": 10.0}]
+    plain = sweep(st, [150000.0], workers=1, time_limit_s=5.0)
+    tight = sweep(st, [150000.0], workers=1, time_limit_s=5.0, margins=rows)
+    assert int(plain["sheltered_night"].iloc[0]) == 30
+    assert int(tight["sheltered_night"].iloc[0]) == 0
+
+
+@pytest.fixture(scope="module")
+def reach_pairs(tmp_path_factory):
+    from planner.network import reach_table
+    from planner.queues import door_flows
+
+    st = bottleneck(tmp_path_factory.mktemp("prop"))
+    pairs = reach_table(st, cache=False).pairs
+    return st, pairs, door_flows(st)
+
+
+@settings(max_examples=40, deadline=None)
+@given(extra=st_.lists(st_.tuples(st_.sampled_from(["R", ""]), st_.sampled_from(["S", "S3", ""]),
+                                  st_.floats(0, 30, allow_nan=False)), max_size=4))
+def test_margins_only_ever_tighten(reach_pairs, extra):
+    """Any margins: the pairs in reach are a subset of those without, and every pair kept is later by
+    exactly its margin (the sum of the rows matching it), both at the door and in the door's queue."""
+    from planner.queues import model_pairs
+
+    st, pairs, sides = reach_pairs
+    m = margin_table([{"room_id": r, "site_id": s, "extra_s": x} for r, s, x in extra])
+    base = model_pairs(pairs, st.demand(), sides, st.params).set_index(["room_id", "site_id"])
+    tight = model_pairs(pairs, st.demand(), sides, st.params, margins=m).set_index(["room_id", "site_id"])
+    assert set(tight.index) <= set(base.index)
+    b = base.loc[tight.index]
+    want = pair_margin_s(m, tight.index.get_level_values(0), tight.index.get_level_values(1))
+    sip = (tight.index.get_level_values(0) == tight.index.get_level_values(1)) & (b["walk_raw_s"].to_numpy() <= 1e-9)
+    want = np.where(sip, 0.0, want)
+    assert np.allclose(tight["out_s"].to_numpy() - b["out_s"].to_numpy(), want)
+    assert np.allclose(tight["walk_s"].to_numpy() - b["walk_s"].to_numpy(), want)
+    dropped = set(base.index) - set(tight.index)
+    for key in dropped:
+        assert base.at[key, "out_s"] + pair_margin_s(m, [key[0]], [key[1]])[0] > st.params.reach_s

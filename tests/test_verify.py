@@ -45,17 +45,22 @@ def test_loop_tightens_where_the_simulation_is_late_and_the_second_plan_passes(t
     assert "night 100.0%" in text
 
 
-def test_unreachable_target_stops_at_once_with_the_reason(tmp_path):
-    """Lab U: 30 people behind a 0.6 m door (0.39 p/s: 77 s to empty) with a 40 s reach. No plan can
-    shelter them: the loop simulates the plan once, stops, says why and does not claim success."""
+def narrow(tmp_path):
+    """Lab U (30 behind a 0.6 m door), lab V (10 behind a 1.8 m door), storage S; reach 40 s."""
     rooms = [room("C", "corridor", box(-6, 0, 12, 2)), room("U", "lab", box(0, 2, 6, 8)),
              room("V", "lab", box(-6, 2, 0, 8)), room("S", "storage", box(6, 2, 14, 11))]
     doors = [{"door_id": "DU", "width_m": 0.6, "geometry": leaf(2.7, 3.3, 2)},
              {"door_id": "DV", "width_m": 1.8, "geometry": leaf(-4.0, -2.2, 2)},
              {"door_id": "DS", "width_m": 1.8, "geometry": leaf(8.1, 9.9, 2)}]
     res = [{"room_id": r["room_id"], "night": {"U": 30, "V": 10}.get(r["room_id"], 0)} for r in rooms]
-    st = load_station(write_station(tmp_path / "narrow", rooms, doors, res,
-                                    scenario_toml=f"[walking]\nreach_s = {REACH}\n"))
+    return load_station(write_station(tmp_path / "narrow", rooms, doors, res,
+                                      scenario_toml=f"[walking]\nreach_s = {REACH}\n"))
+
+
+def test_unreachable_target_stops_at_once_with_the_reason(tmp_path):
+    """Lab U: 30 people behind a 0.6 m door (0.39 p/s: 77 s to empty) with a 40 s reach. No plan can
+    shelter them: the loop simulates the plan once, stops, says why and does not claim success."""
+    st = narrow(tmp_path)
     v = verify_plan(st, seeds=1, workers=1, rounds=5)
     assert not v.met and len(v.rounds) == 1 and v.rounds[0]["simulated"]
     assert "cannot be reached" in v.reason and "Rooms: U" in v.reason and "0.39 persons/s" in v.reason
@@ -121,3 +126,19 @@ def test_propose_verify_writes_the_verification_sheet(tmp_path):
     cells = [str(c.value) for row in wb["Summary"].iter_rows() for c in row if c.value is not None]
     assert any("Met after 2 simulated round(s)" in c for c in cells)
     assert main(["check", str(st.folder), str(folder / "plan.json")]) == 0
+
+
+@pytest.mark.slow
+def test_propose_verify_exits_3_when_the_target_is_out_of_reach(tmp_path, capsys):
+    """The proposal is still written (nothing claims success): plan.json says not met and why, the
+    command exits 3 and says so on stderr."""
+    from planner.cli import main
+
+    st = narrow(tmp_path)
+    out = tmp_path / "reports"
+    code = main(["propose", str(st.folder), "--verify", "--verify-seeds", "1", "--workers", "1",
+                 "--whatif-budgets", "0", "--out", str(out)])
+    assert code == 3
+    assert "the simulated target was not met" in capsys.readouterr().err
+    plan = json.loads((next(out.iterdir()) / "plan.json").read_text())
+    assert plan["verification"]["met"] is False and "Rooms: U" in plan["verification"]["stop_reason"]
