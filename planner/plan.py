@@ -12,7 +12,14 @@ Contract (stable; extend, never rename):
   them are in their (new) home in each scenario (docs/model.md);
 - `assignments[]`: `room_id, scenario, safe_room_id, residents, walk_s` (the walk), and from the
   pipeline `arrive_s` (the time the optimiser binned: the room's stream as a batch at the safe
-  room's door, `planner.queues`) and `door_id` (the safe room's door it enters by);
+  room's door, `planner.queues`) and `door_id` (the safe room's door it enters by), `predicted_s`
+  (predicted last arrival inside the safe room) and, in a plan made with margins, `margin_s`;
+- `margins[]` (only in a plan made with measured margins, `planner.margins`, e.g. by
+  `planner propose --verify`): `room_id, site_id` ("" = any), `extra_s` (seconds added to the
+  predicted arrival; the checker enforces them) and where each came from: `round, scenario, cause,
+  predicted_s, simulated_s, measured_s, safety_s`;
+- `verification` (only from `planner propose --verify`, `planner.verify.VerifyResult.to_dict`):
+  `target_share, met, stop_reason, chosen_round, rounds[], settings, measured_margins[], summary[]`;
 - `unsheltered[]`: `room_id, scenario, residents, reason`;
 - `totals`: `cost, budget, currency, scenarios{name: {residents, sheltered}},
   max_walk_s, min_options_in_reach, rooms_converted, displaced_residents` (the
