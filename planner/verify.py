@@ -17,7 +17,9 @@
 
 It stops, and says why, when the target is met; when the plan itself leaves residents
 unsheltered (e.g. their own room cannot empty in time) so that the target is out of reach
-whatever the simulation shows; when the margins leave residents without a safe room in time;
+whatever the simulation shows; when residents who never got out of their own room in the
+simulation (stuck agents: no safe room changes that) alone keep a scenario below the target;
+when the margins leave residents without a safe room in time;
 when nothing late remains that a margin could move (residents without a route, unplaced); or
 when the rounds run out. It never claims success unless the simulated shares met the target.
 
@@ -46,7 +48,7 @@ from planner.station import Station
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VerifyResult", "verify_plan", "late_margins", "sheltered_share"]
+__all__ = ["VerifyResult", "verify_plan", "late_margins", "own_room_stalls", "sheltered_share"]
 
 
 @dataclass
@@ -123,19 +125,50 @@ def sheltered_share(plan: dict) -> dict[str, float]:
     return out
 
 
+def own_room_stalls(sim: SimulationResult | dict) -> pd.DataFrame:
+    """Residents who never arrived and never waited anywhere but inside their own room: they did not
+    get out of it in the simulation (an agent stuck at its room's door or in a corner), whatever safe
+    room they were sent to. One row per (scenario, room_id, safe_room_id): `agents` over all seeds
+    and `worst_seed_agents` in the scenario's worst seed. From the per-agent table when there is one
+    (`SimulationResult.agents`), else from `late_rooms` (a stall whose residents waited only at their
+    own door)."""
+    cols = ["scenario", "room_id", "safe_room_id", "agents", "worst_seed_agents"]
+    if isinstance(sim, SimulationResult) and len(sim.agents):
+        ag = sim.agents
+        never = ~np.isfinite(ag["arrival_s"].to_numpy(dtype=float))
+        elsewhere = ag[["wait_corridor_s", "wait_safe_door_s", "wait_stairs_s"]].to_numpy(dtype=float).sum(axis=1)
+        stuck = ag[never & (elsewhere <= 0.0)]
+        if not len(stuck):
+            return pd.DataFrame(columns=cols)
+        worst = {sc: v.get("worst_seed") for sc, v in sim.scenarios.items()}
+        stuck = stuck.assign(worst=[int(s == worst.get(sc)) for sc, s in zip(stuck["scenario"], stuck["seed"])])
+        g = stuck.groupby(["scenario", "room_id", "safe_room_id"])
+        return pd.DataFrame({"agents": g.size(), "worst_seed_agents": g["worst"].sum()}).reset_index()[cols]
+    d = sim.to_dict() if isinstance(sim, SimulationResult) else sim
+    rows = [{"scenario": r["scenario"], "room_id": r["room_id"], "safe_room_id": r["safe_room_id"],
+             "agents": int(r.get("late_agents") or 0), "worst_seed_agents": int(r.get("late_agents") or 0)}
+            for r in d.get("late_rooms", []) if r.get("cause") == "stall" and r.get("late_s") is None
+            and sum(float(v) for k, v in (r.get("wait_s") or {}).items() if k != "own door") <= 0.0]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, round_no: int) -> pd.DataFrame:
     """New margins for the assignments the simulation found late (`planner.margins` table).
 
     Per (room, safe room) pair over its scenarios, the largest of: simulated last arrival minus the
     plan's predicted arrival (`predicted_s`, margins included) plus `safety_s`, for an assignment
     whose last resident arrived after `reach_s` (seconds); `reach_s` when someone never arrived
-    (deadlocked or without a route: the pair is no longer used). Provenance columns say what was
-    measured."""
+    (deadlocked or without a route: the pair is no longer used) unless every one of them never got
+    out of their own room (`own_room_stalls`: another safe room would not get them out either, so
+    no margin is set for them). Provenance columns say what was measured."""
     d = sim.to_dict() if isinstance(sim, SimulationResult) else sim
     causes = {(r["room_id"], r["scenario"], r["safe_room_id"]): r["cause"] for r in d.get("late_rooms", [])}
+    stalls = own_room_stalls(sim)
+    in_room = {(r.scenario, r.room_id, r.safe_room_id): int(r.agents) for r in stalls.itertuples(index=False)}
     rows = []
     for a in d.get("assignments", []):
         last, never = a.get("sim_last_s"), int(a.get("deadlocked") or 0)
+        never -= min(never, in_room.get((a["scenario"], a["room_id"], a["safe_room_id"]), 0))
         if not never and (last is None or last <= reach_s + 1e-9):
             continue
         pred = a.get("predicted_s")
@@ -229,6 +262,10 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
         if cap:
             reason = _unreachable(cap, run.plan, station, target, k)
             break
+        stuck = _stuck_beyond_target(sim, target)
+        if stuck:
+            reason = stuck
+            break
         new = late_margins(sim, reach_s, safety, k)
         if not len(new):
             sc0 = min(shares, key=lambda sc: shares[sc])
@@ -280,6 +317,27 @@ def _round_record(k: int, run: PlanRun, shares: dict[str, float], sim: Simulatio
             "cost": float(plan["totals"]["cost"]), "safe_rooms": len(plan.get("safe_rooms") or []),
             "sheltered_share": {sc: round(v, 6) for sc, v in sheltered_share(plan).items()},
             "new_margins": 0}
+
+
+def _stuck_beyond_target(sim: SimulationResult, target: float) -> str:
+    """Why tightening cannot reach the target when residents who never got out of their own room in
+    the simulation (`own_room_stalls`, worst seed) alone keep a scenario below it; "" otherwise."""
+    st = own_room_stalls(sim)
+    out = []
+    for sc, v in sim.scenarios.items():
+        n = int(st.loc[st["scenario"] == sc, "worst_seed_agents"].sum()) if len(st) else 0
+        total = int(v.get("residents") or 0)
+        if total and n and (total - n) / total < target - 1e-12:
+            rooms = sorted(set(st.loc[(st["scenario"] == sc) & (st["worst_seed_agents"] > 0), "room_id"]))
+            out.append(f"in scenario '{sc}' {n} of {total:,} residents never got out of their own room in the "
+                       f"simulation (rooms {', '.join(rooms[:8])}{' and more' if len(rooms) > 8 else ''}), so at most "
+                       f"{(total - n) / total:.1%} can be secured")
+    if not out:
+        return ""
+    return (f"The target {target:.1%} cannot be reached by tightening the plan: " + "; ".join(out) + ". Another "
+            "safe room does not get them out of their room: these are simulation stalls (agents.csv gives where "
+            "they stood, end_x_m and end_y_m) or rooms whose inside does not lead to their door, to be looked at "
+            "in the floor plan or the simulation, not margins.")
 
 
 def _short_words(shares: dict[str, float], target: float) -> str:

@@ -142,3 +142,36 @@ def test_propose_verify_exits_3_when_the_target_is_out_of_reach(tmp_path, capsys
     assert "the simulated target was not met" in capsys.readouterr().err
     plan = json.loads((next(out.iterdir()) / "plan.json").read_text())
     assert plan["verification"]["met"] is False and "Rooms: U" in plan["verification"]["stop_reason"]
+
+
+def test_residents_stuck_in_their_own_room_are_not_margins():
+    """A resident who never arrived and waited only inside their own room is stuck there whatever the
+    safe room: the pair gets no margin (its late arrivals still count), and when such residents alone
+    keep a scenario below the target the loop says so instead of tightening."""
+    import numpy as np
+    import pandas as pd
+
+    from planner.simulate import SimulationResult
+    from planner.verify import _stuck_beyond_target, own_room_stalls
+
+    inf = np.inf
+    agents = pd.DataFrame({
+        "scenario": "night", "seed": [0, 0, 0, 0, 1],
+        "room_id": ["A", "A", "B", "B", "A"], "safe_room_id": ["S", "S", "S", "S", "S"],
+        "arrival_s": [inf, 30.0, inf, 45.0, inf],
+        "wait_own_door_s": [290.0, 0.0, 100.0, 0.0, 280.0], "wait_corridor_s": [0.0, 0.0, 50.0, 0.0, 0.0],
+        "wait_safe_door_s": 0.0, "wait_stairs_s": 0.0})
+    sim = SimulationResult(
+        scenarios={"night": {"residents": 100, "worst_seed": 0, "share_within_reach": 0.97}},
+        assignments=[{"room_id": "A", "scenario": "night", "safe_room_id": "S", "predicted_s": 30.0,
+                      "sim_last_s": 30.0, "deadlocked": 2},
+                     {"room_id": "B", "scenario": "night", "safe_room_id": "S", "predicted_s": 30.0,
+                      "sim_last_s": 45.0, "deadlocked": 1}],
+        late_rooms=[], parameters={"reach_s": 40.0}, agents=agents)
+    st = own_room_stalls(sim).set_index("room_id")
+    assert list(st.index) == ["A"] and st.at["A", "agents"] == 2 and st.at["A", "worst_seed_agents"] == 1
+    m = late_margins(sim, 40.0, 2.0, 1)
+    assert list(m["room_id"]) == ["B"] and m["extra_s"].iloc[0] == 40.0     # B's stuck agent was in the corridor
+    assert _stuck_beyond_target(sim, 0.99) == ""                           # 1 of 100 stuck: 99.0 % possible
+    why = _stuck_beyond_target(sim, 0.995)
+    assert "1 of 100 residents never got out of their own room" in why and "rooms A" in why
