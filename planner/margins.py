@@ -15,8 +15,8 @@ A margin table is plain data, one row per margin (plan.json `margins`):
 - `room_id`: the room whose residents walk ("" = every room);
 - `site_id`: the safe room they walk to ("" = every safe room);
 - `extra_s`: seconds added (finite, zero or more);
-- optional provenance: `round`, `scenario`, `cause`, `predicted_s`, `simulated_s`,
-  `measured_s` (simulated minus predicted), `safety_s`.
+- optional provenance: `round`, `scenario`, `door_id` (the safe room's door the pair enters by),
+  `cause`, `predicted_s`, `simulated_s`, `measured_s` (simulated minus predicted), `safety_s`.
 
 The seconds of every row that matches a pair add up (a room-wide row, a safe-room-wide row and
 the pair's own row). This module sits at the inputs level (numpy and pandas only).
@@ -37,7 +37,8 @@ __all__ = ["MARGIN_KEYS", "margin_table", "margin_rows", "pair_margin_s", "merge
 
 MARGIN_KEYS: tuple[str, ...] = ("room_id", "site_id", "extra_s")
 """The columns a margin must have (the rest is provenance)."""
-_PROVENANCE: tuple[str, ...] = ("round", "scenario", "cause", "predicted_s", "simulated_s", "measured_s", "safety_s")
+_PROVENANCE: tuple[str, ...] = ("round", "scenario", "door_id", "cause", "predicted_s", "simulated_s", "measured_s",
+                                "safety_s")
 
 
 def margin_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame | None, source: str = "margins") -> pd.DataFrame:

@@ -16,8 +16,8 @@ Contract (stable; extend, never rename):
   (predicted last arrival inside the safe room) and, in a plan made with margins, `margin_s`;
 - `margins[]` (only in a plan made with measured margins, `planner.margins`, e.g. by
   `planner propose --verify`): `room_id, site_id` ("" = any), `extra_s` (seconds added to the
-  predicted arrival; the checker enforces them) and where each came from: `round, scenario, cause,
-  predicted_s, simulated_s, measured_s, safety_s`;
+  predicted arrival; the checker enforces them) and where each came from: `round, scenario, door_id,
+  cause, predicted_s, simulated_s, measured_s, safety_s`;
 - `verification` (only from `planner propose --verify`, `planner.verify.VerifyResult.to_dict`):
   `target_share, met, stop_reason, chosen_round, rounds[], settings, measured_margins[], summary[]`;
 - `unsheltered[]`: `room_id, scenario, residents, reason`;

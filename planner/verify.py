@@ -95,7 +95,8 @@ class VerifyResult:
                 line += f"; {r['late']} late assignment(s)"
             if r.get("new_margins"):
                 line += (f"; tightened {r['new_margins']} (room, safe room) pair(s) of {r['new_rooms']} room(s) and "
-                         f"{r['new_sites']} safe room(s) by {r['added_min_s']:.1f} to {r['added_s']:.1f} s")
+                         f"{r['new_sites']} safe room(s) ({r.get('new_doors', r['new_sites'])} safe-room door(s)) by "
+                         f"{r['added_min_s']:.1f} to {r['added_s']:.1f} s")
             out.append(line + ".")
         m = self.run.margins
         if m is not None and len(m):
@@ -152,7 +153,8 @@ def own_room_stalls(sim: SimulationResult | dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, round_no: int) -> pd.DataFrame:
+def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, round_no: int,
+                 plan: dict | None = None) -> pd.DataFrame:
     """New margins for the assignments the simulation found late (`planner.margins` table).
 
     Per (room, safe room) pair over its scenarios, the largest of: simulated last arrival minus the
@@ -160,10 +162,13 @@ def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, 
     whose last resident arrived after `reach_s` (seconds); `reach_s` when someone never arrived
     (deadlocked or without a route: the pair is no longer used) unless every one of them never got
     out of their own room (`own_room_stalls`: another safe room would not get them out either, so
-    no margin is set for them). Provenance columns say what was measured."""
+    no margin is set for them). Provenance columns say what was measured (with the simulated `plan`,
+    also the safe room's door each pair enters by)."""
     d = sim.to_dict() if isinstance(sim, SimulationResult) else sim
     causes = {(r["room_id"], r["scenario"], r["safe_room_id"]): r["cause"] for r in d.get("late_rooms", [])}
     stalls = own_room_stalls(sim)
+    doors = {(str(a["room_id"]), str(a["safe_room_id"])): str(a.get("door_id") or "")
+             for a in (plan or {}).get("assignments") or []}
     in_room = {(r.scenario, r.room_id, r.safe_room_id): int(r.agents) for r in stalls.itertuples(index=False)}
     rows = []
     for a in d.get("assignments", []):
@@ -180,6 +185,7 @@ def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, 
             extra = max(0.0, measured) + float(safety_s)
         rows.append({"room_id": str(a["room_id"]), "site_id": str(a["safe_room_id"]), "extra_s": extra,
                      "round": round_no, "scenario": str(a["scenario"]),
+                     "door_id": doors.get((str(a["room_id"]), str(a["safe_room_id"])), ""),
                      "cause": causes.get((a["room_id"], a["scenario"], a["safe_room_id"]), "stall" if never else ""),
                      "predicted_s": pred, "simulated_s": np.nan if last is None else float(last),
                      "measured_s": measured, "safety_s": np.nan if never else float(safety_s)})
@@ -266,7 +272,7 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
         if stuck:
             reason = stuck
             break
-        new = late_margins(sim, reach_s, safety, k)
+        new = late_margins(sim, reach_s, safety, k, run.plan)
         if not len(new):
             sc0 = min(shares, key=lambda sc: shares[sc])
             s0 = sim.scenarios[sc0]
@@ -276,7 +282,9 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
                       f"{s0.get('unsheltered', 0)} unsheltered by the plan, {s0.get('deadlocked', 0)} deadlocked).")
             break
         rec.update(new_margins=int(len(new)), new_rooms=int(new["room_id"].nunique()),
-                   new_sites=int(new["site_id"].nunique()), added_s=round(float(new["extra_s"].max()), 2),
+                   new_sites=int(new["site_id"].nunique()),
+                   new_doors=int((new["site_id"] + "\x1f" + new["door_id"]).nunique()),
+                   added_s=round(float(new["extra_s"].max()), 2),
                    added_min_s=round(float(new["extra_s"].min()), 2))
         measured = merge_margins(measured, new)
         if k == rounds:

@@ -28,7 +28,7 @@ def test_loop_tightens_where_the_simulation_is_late_and_the_second_plan_passes(t
     assert r1["simulated"] and r1["shares"]["night"] < 0.995 and r1["late"] == 1, v.rounds
     assert r1["new_margins"] == 1 and r1["safe_rooms"] == 1
     mg = v.margins.iloc[0]
-    assert (mg["room_id"], mg["site_id"], mg["cause"]) == ("R", "S", "corridor")
+    assert (mg["room_id"], mg["site_id"], mg["door_id"], mg["cause"]) == ("R", "S", "DS", "corridor")
     assert mg["predicted_s"] <= REACH < mg["simulated_s"]
     assert mg["extra_s"] == pytest.approx(mg["simulated_s"] - mg["predicted_s"] + 2.0)
     # the second plan avoids the opening and passes
@@ -42,6 +42,7 @@ def test_loop_tightens_where_the_simulation_is_late_and_the_second_plan_passes(t
     assert check_plan(st, plan, margins=v.run.margins) == []
     text = "\n".join(v.summary_lines())
     assert "Met after 2 simulated round(s)" in text and "tightened 1 (room, safe room) pair(s)" in text
+    assert "1 safe room(s) (1 safe-room door(s))" in text
     assert "night 100.0%" in text
 
 
