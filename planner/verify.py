@@ -301,7 +301,7 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
         cap = {sc: v for sc, v in sheltered_share(nxt.plan).items() if v < target - 1e-12}
         if cap:
             history.append(_round_record(k + 1, nxt, {}, None))
-            reason = _unreachable(cap, nxt.plan, station, target, k + 1, after_margins=True)
+            reason = _unreachable(cap, nxt.plan, station, target, k + 1, margins=measured)
             break
         run = nxt
     chosen, run, sim = max(simulated, key=lambda t: (min(history[t[0] - 1]["shares"].values(), default=1.0), t[0]))
@@ -353,11 +353,20 @@ def _short_words(shares: dict[str, float], target: float) -> str:
 
 
 def _unreachable(cap: dict[str, float], plan: dict, station: Station, target: float, k: int,
-                 after_margins: bool = False) -> str:
-    """Why no simulation can reach the target: the plan leaves residents unsheltered (and why)."""
+                 margins: pd.DataFrame | None = None) -> str:
+    """Why no simulation can reach the target: the plan leaves residents unsheltered (and why; with
+    `margins`, the margins measured on those residents' rooms)."""
     what = ", ".join(f"'{sc}' at most {v:.1%}" for sc, v in cap.items())
     head = (f"The target {target:.1%} cannot be reached: round {k}'s plan "
-            + ("(made with the margins measured so far) " if after_margins else "")
+            + ("(made with the margins measured so far) " if margins is not None else "")
             + f"shelters too few residents for it ({what}, even if every assigned resident arrived in time).")
     who = [ln for ln in unsheltered_summary(plan.get("unsheltered") or [], station) if ln.startswith("Cannot")]
+    if margins is not None and len(margins):
+        left = {str(u["room_id"]) for u in plan.get("unsheltered") or []}
+        mine = margins[margins["room_id"].isin(left)]
+        if len(mine):
+            pairs = ", ".join(f"{r.room_id} -> {r.site_id or 'any'} {r.extra_s:.1f} s"
+                              for r in mine.head(8).itertuples(index=False))
+            who.append(f"The simulation measured these margins on their rooms, which leave them no safe room in "
+                       f"time: {pairs}{' and more' if len(mine) > 8 else ''}.")
     return " ".join([head] + who)

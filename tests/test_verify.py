@@ -79,6 +79,7 @@ def test_margins_that_leave_no_safe_room_stop_the_loop(tmp_path):
     assert not v.met and [r["simulated"] for r in v.rounds] == [True, False]
     assert v.chosen == 1 and only(v.run.plan)["safe_room_id"] == "S"
     assert "made with the margins measured so far" in v.reason and "Rooms: R" in v.reason
+    assert "margins on their rooms, which leave them no safe room in time: R -> S" in v.reason
 
 
 def test_rounds_run_out(tmp_path):
