@@ -263,6 +263,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                       phases=phase_of, notes=notes, timed_pairs=timed)
     if phase_rows is not None:
         plan["phases"] = phase_rows
+    if phase_of is not None and phase_of.attrs.get("solver"):
+        from planner.plan import jsonable
+
+        plan["phasing"] = jsonable(dict(phase_of.attrs["solver"]))
     finish_plan(plan, station, short, margins)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)

@@ -240,3 +240,55 @@ def test_greedy_start_respects_limits(seed):
     value = pd.Series(np.random.default_rng(seed).random(len(sd)), index=sd.index)
     ph = pd.Series(_greedy_phases(sd, phase_limits(params), value))
     assert phase_breaches(ph, costs, params, prob) == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_flow_coverage_equals_the_lp(seed):
+    """Coverage by maximum flows (weights taken heaviest first) equals the assignment LP (highspy) and
+    the independent LP (scipy linprog, queues as plain suffix sums), weighted and per scenario."""
+    from planner.phases import _Coverage, _CoverageLP, _site_data
+
+    prob, costs = make_problem(seed, n_sites=6, n_rooms=12, flow=0.1 + 0.05 * (seed % 3), queue=seed != 5)
+    ids = list(prob.sites.index)
+    sd = _site_data(prob, ids, costs)
+    by_flow = _CoverageLP(prob, _Coverage(prob, sd), sd)
+    by_lp = _CoverageLP(prob, _Coverage(prob, sd), sd)
+    assert by_flow.flow.ok
+    by_lp.flow.ok = False
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        built = [s for s in ids if rng.random() < 0.6] or ids[:1]
+        f, lp = by_flow.solve(built), by_lp.solve(built)
+        ref_total, ref_per = lp_coverage(prob, set(built))
+        assert f[0] == pytest.approx(lp[0], abs=1e-6) == pytest.approx(ref_total, abs=1e-6)
+        assert f[2].to_dict() == lp[2].to_dict()
+        for s in prob.demand.columns:
+            assert f[2][s] == pytest.approx(ref_per[s], abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("pi", range(len(PARAMS)))
+def test_phasing_reports_objective_bound_and_gap(seed, pi, monkeypatch):
+    """The MIP (highspy) and the greedy phasing both report an objective, a bound and a gap; the bound
+    is at least the brute-force optimum (so it is a proof), the objective that of the phasing returned."""
+    import planner.phases as phases_mod
+
+    params = PARAMS[pi]
+    prob, costs = make_problem(seed, n_sites=5 if len(params.phases) < 3 else 4)
+    chosen = list(prob.sites.index)
+    best = brute_force(prob, costs, params)
+    tie = 1e-4 * len(chosen) * len(params.phases)     # the tie-break bonus, at most
+    for greedy in (False, True):
+        if greedy:
+            monkeypatch.setattr(phases_mod, "MAX_PHASE_Y", 0)
+        ph = plan_phases(prob, chosen, costs, params)
+        info = ph.attrs["solver"]
+        assert info["method"].startswith("greedy" if greedy else "MIP")
+        assert phase_breaches(ph, costs, params, prob) == []
+        assert info["objective"] == pytest.approx(value(prob, ph, params), abs=tie + 1e-6)
+        assert info["bound"] >= best - 1e-6
+        assert info["bound"] >= info["objective"] - 1e-9
+        assert info["gap"] == pytest.approx((info["bound"] - info["objective"]) / info["objective"], abs=1e-9)
+        if not greedy:
+            assert info["objective"] == pytest.approx(best, abs=tie + 1e-6)
+            assert info["gap"] <= 1e-4 + 1e-9

@@ -29,6 +29,23 @@ def _phase_names(station: Station, phases: list[int]) -> dict[int, str]:
                 ("Remaining" if declared and k == len(declared) + 1 else f"Phase {k}")) for k in phases}
 
 
+def _phasing_line(info: Any) -> str:
+    """How the phases were chosen, from plan.json `phasing`: method, objective, bound, gap, seconds."""
+    if not isinstance(info, dict) or not info.get("method"):
+        return ""
+    text = f"Phasing: {info['method']}"
+    obj, bound, gap = info.get("objective"), info.get("bound"), info.get("gap")
+    if isinstance(obj, (int, float)):
+        text += f"; objective {obj:,.0f} weighted person-days"
+    if isinstance(bound, (int, float)) and isinstance(gap, (int, float)):
+        text += f", proven bound {bound:,.0f} (gap {100 * gap:.2f} %)"
+    else:
+        text += ", no proven bound"
+    if isinstance(info.get("seconds"), (int, float)):
+        text += f"; {info['seconds']:.1f} s"
+    return text + "."
+
+
 def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: dict[str, Any],
             prefs: dict[str, str]) -> dict[str, Any]:
     ws = wb.create_sheet("Phases")
@@ -42,6 +59,9 @@ def _phases(wb: Workbook, station: Station, plan: dict, sr: pd.DataFrame, safe: 
         + ("" if declared else
         " No phases were declared in scenario.toml: every room is in phase 1 (declare [[phases]] to stage the work).")
     )).font = Font(italic=True)
+    how = _phasing_line(plan.get("phasing"))
+    if how:
+        put(ws, row=3, column=1, value=how).font = Font(italic=True)
     header = ["Phase", "Name", "Rooms", "Rooms to convert", "Room ids", "Cost", "Cumulative cost", "Labour",
               "Crew-days", "Crews", "Duration", "Start day", "End day"]
     header += [f"Sheltered at end ({s})" for s in scen] + [f"Share ({s})" for s in scen]
