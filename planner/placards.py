@@ -1,9 +1,11 @@
 """Printable briefing PDFs: door placards (one page per occupied room) and the one-page briefing sheet.
 
-Placards: matplotlib's PdfPages with TrueType (Type 42) fonts, so the text can be extracted
-(pdftotext) and searched. One figure per deck is made once and reused page by page: the
-rooms drawn on the neighbourhood map are the ones in view (an STRtree query per page), the
-texts and route lines are replaced; about 10 ms a page instead of a new figure each time.
+Placards: reportlab's canvas with DejaVu Sans embedded (TrueType), so the text can be
+extracted (pdftotext) and searched. Each deck's rooms are written once as PDF path operators in
+plan metres (`_Deck.code`); a page draws the rooms in view (an STRtree query) under its own
+transform, so no coordinate is formatted again per page. With reportlab's C accelerators
+(`reportlab[accel]`) a page takes about 3 ms of CPU (Station Unity: 2,266 pages, 29.8 s of
+CPU for the briefing before, 10 s after; see docs/performance.md).
 
 Every number on a placard is plan.json's (`walk_s` as written there) or derived from it
 (`walk_m`, see `planner.brief`); the second option's time is the reach table's walk to that
@@ -12,6 +14,7 @@ safe room (it is not in plan.json), rounded the way plan.json rounds.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import textwrap
 from collections.abc import Callable
@@ -30,7 +33,6 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.pdfgen.pathobject import PDFPathObject
 
 from planner.brief import Route, fmt_s
 from planner.files import write_atomic
@@ -56,11 +58,16 @@ def _fmt(tx: dict[str, str], key: str, **kw: object) -> str:
         return key
 
 
-def placard_groups(rows: pd.DataFrame) -> list[dict]:
+def _records(rows: pd.DataFrame | list[dict]) -> list[dict]:
+    """One room's rows as plain dicts (a DataFrame's records, or the list as it is)."""
+    return rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+
+
+def placard_groups(rows: pd.DataFrame | list[dict]) -> list[dict]:
     """The scenario rows of one room grouped by what they say (same safe room, walk and second
     option): [{scenarios: [...], row: first row}] in scenario order."""
     groups: list[dict] = []
-    for _, r in rows.iterrows():
+    for r in _records(rows):
         key = (r["safe_room_id"], r["walk_s"] if pd.notna(r["walk_s"]) else None, r["split"], r["unsheltered"],
                r["second_id"], int(r["residents"]) > 0)
         for g in groups:
@@ -72,10 +79,11 @@ def placard_groups(rows: pd.DataFrame) -> list[dict]:
     return groups
 
 
-def placard_lines(rows: pd.DataFrame, tx: dict[str, str]) -> list[tuple[str, str]]:
+def placard_lines(rows: pd.DataFrame | list[dict], tx: dict[str, str]) -> list[tuple[str, str]]:
     """The text of one room's placard as (style, text) lines; styles: banner, room, lead, safe,
     detail, second, rules. Plain data, so the text can be tested without a PDF."""
-    r0 = rows.iloc[0]
+    rows = _records(rows)
+    r0 = rows[0]
     out = [("banner", tx["placard.banner"]),
            ("room", _fmt(tx, "placard.room", room=r0["room_id"], name=r0["name"], deck=int(r0["deck"]),
                          sector=r0["sector"]))]
@@ -162,6 +170,29 @@ class _Deck:
         self.rings: list[list[np.ndarray]] = [[] for _ in range(len(self.ids))]
         for k, xy in zip(owner[np.unique(ring_idx)] if len(coords) else [], ring_xy):
             self.rings[int(k)].append(xy)
+        self.code = [_path_code(r) for r in self.rings]
+
+
+class _Code:
+    """A path already written as PDF path operators (what `Canvas.drawPath` takes from a path object)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def getCode(self) -> str:  # noqa: N802 - reportlab's path protocol
+        return self.code
+
+
+def _path_code(rings: list[np.ndarray]) -> str:
+    """PDF path operators (m, l, h) of a room's rings in plan metres, to the millimetre: written once
+    per deck and drawn on every page under that page's transform."""
+    parts = []
+    for ring in rings:
+        xy = np.round(np.asarray(ring, dtype=float), 3) + 0.0   # + 0.0: no "-0"
+        pts = [f"{x:g} {y:g}" for x, y in xy.tolist()]
+        if pts:
+            parts.append(pts[0] + " m " + " l ".join(pts[1:]) + (" l h" if len(pts) > 1 else " h"))
+    return " ".join(parts)
 
 
 def _first_leg(rt: Route) -> np.ndarray:
@@ -171,18 +202,6 @@ def _first_leg(rt: Route) -> np.ndarray:
     if len(off):
         on[off[0]:] = False
     return on
-
-
-def _room_path(c: Canvas, rings: list[np.ndarray], tr: Callable[[np.ndarray], np.ndarray]) -> PDFPathObject:
-    """A closed page path of a room's rings (plan metres mapped to page points by `tr`)."""
-    p = c.beginPath()
-    for ring in rings:
-        q = tr(ring)
-        p.moveTo(*q[0])
-        for x, y in q[1:]:
-            p.lineTo(x, y)
-        p.close()
-    return p
 
 
 def _draw_routes(c: Canvas, routes: list[tuple[Route, str, str]], tr: Callable[[np.ndarray], np.ndarray],
@@ -235,19 +254,22 @@ def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], ro
     clip.rect(bx, by, bw, bh)
     c.clipPath(clip, stroke=1, fill=0)
     sel = np.sort(deck.tree.query(shapely.box(cx - half_w, cy - half_h, cx + half_w, cy + half_h)))
-    c.setLineWidth(0.6)
+    # the rooms in plan metres under this page's transform (the deck's paths are written once; line
+    # widths divided by the scale are the same on paper)
+    c.saveState()
+    c.transform(scale, 0, 0, scale, bx + bw / 2 - cx * scale, by + bh / 2 - cy * scale)
+    c.setLineWidth(0.6 / scale)
     c.setStrokeColorRGB(0.33, 0.33, 0.33)
     for j in sel:
         rid = deck.ids[j]
         colour = "#ffd60a" if rid == room_id else ("#7bd88f" if rid in targets else deck.fill[j])
         c.setFillColorRGB(*_hex(colour))
-        p = _room_path(c, deck.rings[j], tr)
-        c.drawPath(p, stroke=1, fill=1, fillMode=0)
-    c.setLineWidth(2.2)
+        c.drawPath(_Code(deck.code[j]), stroke=1, fill=1, fillMode=0)
+    c.setLineWidth(2.2 / scale)
     c.setStrokeColorRGB(0, 0, 0)
     for j in sel[deck.is_safe[sel]]:
-        p = _room_path(c, deck.rings[j], tr)
-        c.drawPath(p, stroke=1, fill=0)
+        c.drawPath(_Code(deck.code[j]), stroke=1, fill=0)
+    c.restoreState()
     _draw_routes(c, routes, tr, tx, fonts)
     c.setDash([])
     you = tr(deck.centre[i:i + 1])[0]
@@ -289,13 +311,13 @@ def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], ro
     c.drawCentredString(ax_, ay_ - 6, "N (+y)")
 
 
-def _page(c: Canvas, rows: pd.DataFrame, deck: _Deck, routes: dict[tuple[str, str], Route], tx: dict[str, str],
+def _page(c: Canvas, rows: list[dict], deck: _Deck, routes: dict[tuple[str, str], Route], tx: dict[str, str],
           footer: str, size: tuple[float, float]) -> None:
     """One placard page on the canvas `c`."""
     fonts = _fonts()
     W, H = size
     m = 36.0
-    room_id = str(rows["room_id"].iloc[0])
+    room_id = str(rows[0]["room_id"])
     lines = placard_lines(rows, tx)
     c.setFillColorRGB(0, 0, 0)
     c.rect(0, H - 64, W, 64, stroke=0, fill=1)
@@ -386,8 +408,10 @@ def write_placards(path: Path, station: Station, plan: dict, briefs: pd.DataFram
         c.setCreator("safe-room planner")
         for deck, rows in b.groupby("deck", sort=True):
             d = _Deck(station, int(deck), safe_ids)
-            for _, rr in rows.groupby("room_id", sort=True):
-                _page(c, rr, d, routes, tx, footer, size)
+            recs = rows.to_dict("records")     # plain dicts: a page reads its rows many times
+            recs.sort(key=lambda r: r["room_id"])   # stable: each room's rows in their order
+            for _, rr in itertools.groupby(recs, key=lambda r: r["room_id"]):
+                _page(c, list(rr), d, routes, tx, footer, size)
                 n += 1
         c.save()
 

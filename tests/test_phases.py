@@ -231,7 +231,8 @@ def test_with_the_real_model_on_a_generated_station(tmp_path):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_greedy_start_respects_limits(seed):
-    from planner.phases import _greedy_phases, _site_data, phase_limits
+    from planner.phasecover import site_data as _site_data
+    from planner.phases import _greedy_phases, phase_limits
 
     prob, costs = make_problem(seed)
     params = Parameters(crews=1, phases=[Phase("P1", max_rooms=2, max_days=1.0), Phase("P2", budget=5000.0),
@@ -246,7 +247,7 @@ def test_greedy_start_respects_limits(seed):
 def test_flow_coverage_equals_the_lp(seed):
     """Coverage by maximum flows (weights taken heaviest first) equals the assignment LP (highspy) and
     the independent LP (scipy linprog, queues as plain suffix sums), weighted and per scenario."""
-    from planner.phases import _Coverage, _CoverageLP, _site_data
+    from planner.phasecover import Coverage as _Coverage, CoverageLP as _CoverageLP, site_data as _site_data
 
     prob, costs = make_problem(seed, n_sites=6, n_rooms=12, flow=0.1 + 0.05 * (seed % 3), queue=seed != 5)
     ids = list(prob.sites.index)
