@@ -374,8 +374,9 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
                           f"(more than {WALK_TOLERANCE_S} s apart)"))
     a["arrive"] = a["walk"].fillna(a["walk_plan"])
 
-    # capacity
-    load = a.groupby(["safe_room_id", "scenario"])["n"].sum()
+    # capacity: the planned arrivals and the unsheltered sent there anyway (planner.latecomers)
+    late = _late_arrivals(plan, set(chosen), out)
+    load = pd.concat([a[["safe_room_id", "scenario", "n"]], late]).groupby(["safe_room_id", "scenario"])["n"].sum()
     for (sid, sc), n in load.items():
         if n > cap.get(sid, 0) + _EPS:
             out.append(Breach("capacity", f"safe room {sid} ({sc})",
@@ -634,6 +635,22 @@ def _check_walks(station: Station, reach: ReachTable, out: list[Breach]) -> None
             out.append(Breach("walk-infinite", f"room {r.room_id}" + (f" ({r.name})" if r.name else ""),
                               "has points with no finite walk inside the room to any of its "
                               f"{r.n_doors} door(s): its residents cannot be routed to a safe room"))
+
+
+def _late_arrivals(plan: dict, chosen: set, out: list[Breach]) -> pd.DataFrame:
+    """The unsheltered rows that name a safe room to go to anyway (safe_room_id, scenario, n persons);
+    a breach for a safe room that is not one of the plan's."""
+    u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "safe_room_id"])
+    u = u[u["safe_room_id"].notna() & (u["safe_room_id"].astype(str) != "")].copy()
+    u["safe_room_id"] = u["safe_room_id"].astype(str)
+    u["scenario"] = u["scenario"].astype(str)
+    n = _num(u["residents"])
+    u["n"] = np.where(np.isfinite(n), np.maximum(n, 0), 0.0)
+    bad = ~u["safe_room_id"].isin(chosen)
+    for r in u[bad].itertuples(index=False):
+        out.append(Breach("assignment", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
+                          "unsheltered residents are sent to a room that is not among the plan's safe rooms"))
+    return u.loc[~bad, ["safe_room_id", "scenario", "n"]]
 
 
 def _check_coverage(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[str], known: set,

@@ -49,19 +49,25 @@ Breach = tuple[str, str, str]
 def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
                 margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pairs within reach when timed as the promise is: design speed plus the room's own door queue in
-    its busiest scenario (`queues.model_pairs`), plus the measured `margins` of the pairs they name
-    (`planner.margins`); columns room_id, site_id, walk_s (batch time), walk_raw_s, out_s, exit_s,
-    margin_s, door_id."""
-    return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins)
+    its busiest scenario (`queues.model_pairs`, with the exit caps from the recomputed capacities),
+    plus the measured `margins` of the pairs they name (`planner.margins`); columns room_id, site_id,
+    walk_s (batch time), walk_raw_s, out_s, exit_s, exit_cap, margin_s, door_id."""
+    return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins,
+                       capacity=_capacities(station, p))
+
+
+def _capacities(station: Station, p: Parameters) -> pd.Series:
+    """Persons per room by the capacity rule, recomputed from the polygons (every room)."""
+    rooms = station.rooms
+    ids = rooms["room_id"].astype(str).to_numpy()
+    cap = pd.Series(capacity(rooms.geometry.area.to_numpy(), p)[1], index=ids)
+    return cap[~cap.index.duplicated()]
 
 
 def short_residents(station: Station, timed: pd.DataFrame, p: Parameters) -> pd.DataFrame:
     """Residents per room and scenario whom no plan can bring in in time (`queues.room_bound` with the
     capacities recomputed from the polygons and the slowest door each site is entered by)."""
-    rooms = station.rooms
-    ids = rooms["room_id"].astype(str).to_numpy()
-    cap = pd.Series(capacity(rooms.geometry.area.to_numpy(), p)[1], index=ids)
-    cap = cap[~cap.index.duplicated()]
+    cap = _capacities(station, p)
     flow = site_queue_flow(timed, door_flows(station), cap.index)
     return short_of_time(station.demand(), room_bound(timed, cap, flow, p.reach_s))
 

@@ -18,6 +18,7 @@ import pandas as pd
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
+from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
@@ -110,7 +111,7 @@ def model_inputs(station: Station, reach: Any, sites: pd.DataFrame,
     pairs = reach.pairs if hasattr(reach, "pairs") else reach
     if "door_id" not in pairs.columns:
         pairs = pairs.assign(door_id="")
-    timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins)
+    timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins, capacity=sites["capacity"])
     model_sites = sites.copy()
     model_sites["door_flow_pps"] = site_queue_flow(timed, sides, sites.index).to_numpy()
     return timed, model_sites
@@ -131,15 +132,20 @@ def model_problem(station: Station, reach: Any, sites: pd.DataFrame, costs: pd.D
     return problem, timed, short
 
 
-def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None) -> dict:
+def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None,
+                reach: Any = None) -> dict:
     """A built plan completed with the residents short of time (unsheltered, with the reason), each
     assignment's `predicted_s` and the plan's margin (`totals.promise`). With measured `margins`
     (`planner.margins`): plan.json `margins` records them, each assignment they touch carries its
-    seconds as `margin_s`, and `predicted_s` and the promise include them. Returns `plan`."""
+    seconds as `margin_s`, and `predicted_s` and the promise include them. Given the reach table
+    (`reach`, a ReachTable or its pairs): where the unsheltered go anyway (`planner.latecomers`).
+    Returns `plan`."""
     _add_short(plan, short, station)
     _add_margins(plan, margins)
     _add_predictions(plan, station)
     _explain_unreachable(plan, station)
+    if reach is not None:
+        plan["unsheltered"] = late_destinations(station, plan, reach.pairs if hasattr(reach, "pairs") else reach)
     return plan
 
 
@@ -267,7 +273,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         from planner.plan import jsonable
 
         plan["phasing"] = jsonable(dict(phase_of.attrs["solver"]))
-    finish_plan(plan, station, short, margins)
+    finish_plan(plan, station, short, margins, reach)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)
         plan.setdefault("notes", []).extend(who)
@@ -283,7 +289,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
                                          solution=full_cover_solution, timed_pairs=timed)
         run.full_cover_plan["objective"] = "cover-all"
-        finish_plan(run.full_cover_plan, station, short, margins)
+        finish_plan(run.full_cover_plan, station, short, margins, reach)
     if check:
         from planner.check import check_plan, format_breaches
 

@@ -176,7 +176,7 @@ def fluid_queue_finish(key: np.ndarray, arrive_s: np.ndarray, persons: np.ndarra
 
 
 def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, params: Parameters,
-                margins: pd.DataFrame | None = None) -> pd.DataFrame:
+                margins: pd.DataFrame | None = None, capacity: pd.Series | None = None) -> pd.DataFrame:
     """The reach pairs as the optimiser times them (one time per pair for every scenario, from the
     room's busiest scenario: on the safe side for the others).
 
@@ -184,11 +184,23 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     pair's seconds (`margin_s`) are added to `out_ij` and to the batch time `b_ij` before the pairs
     beyond the reach time are dropped (a stricter requirement; the checker adds the same).
 
-    `pairs`: room_id, site_id, walk_s, door_id (the reach table's); `sides`: `door_flows`.
+    `pairs`: room_id, site_id, walk_s, door_id (the reach table's); `sides`: `door_flows`;
+    `capacity`: persons per site_id (optional; used to pick the exit cap below).
     Pairs whose last walker is out of the room and at the safe room's door after the reach time
     (`out_ij`) are dropped; `walk_s` becomes the batch time `b_ij` of the room's stream at the
     entry door (what the door-queue rows bin); shelter in place (the room's own pair at 0 s)
-    stays at 0 s. Also returns `walk_raw_s` (the input walk), `out_s` (`out_ij`) and `exit_s`.
+    stays at 0 s. Also returns `walk_raw_s` (the input walk), `out_s` (`out_ij`), `exit_s` and
+    `exit_cap` (persons).
+
+    **Exit cap.** A room whose busiest scenario cannot leave in time towards some safe room (a
+    galley of 99 behind a door of 1.04 persons/s needs 95 s) is not given up: only the first out
+    can be in time. The room gets a walk limit `tau` (s, design speed) among its pairs' walks and
+    an exit cap ``K = floor(r x (reach - tau))`` persons: it keeps the pairs within `tau`, timed
+    with K leaving (K / r <= reach - tau, so each of them is in time), and at most K of its
+    residents leave towards a safe room in any scenario (`room_bound` and `short_of_time` count the
+    rest as short of time; they go somewhere anyway, `planner.latecomers`). `tau` is the walk of
+    the k-th nearest pair for the k that maximises ``min(K, places within tau)`` (capacity; without
+    it, the nearest pair). Rooms whose residents all leave in time have `exit_cap` = inf.
     """
     pr = pairs.copy()
     pr["room_id"] = pr["room_id"].astype(str)
@@ -204,16 +216,52 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     r_door = flow.reindex(pd.MultiIndex.from_arrays([pr["site_id"], pr["door_id"]])).to_numpy(dtype=float).copy()
     unknown = ~np.isfinite(r_door)
     r_door[unknown] = widest.reindex(pr["site_id"].to_numpy()[unknown]).fillna(0.0).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exit_s = np.where(n > 0, np.where(r_room > 0, n / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
+    T = float(params.reach_s)
     extra = np.where(sip, 0.0, pair_margin_s(margins, pr["room_id"].to_numpy(), pr["site_id"].to_numpy()))
+    dw = arrival_s(walk, np.zeros(len(walk)), params, shelter_in_place=sip) + extra  # design walk + margin
+    cap_k = _exit_caps(pr["room_id"].to_numpy(), pr["site_id"].to_numpy(), dw, n, r_room, sip, T, params,
+                       capacity)
+    limited = np.isfinite(cap_k)
+    n_eff = np.where(limited, np.minimum(n, cap_k), n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exit_s = np.where(n_eff > 0, np.where(r_room > 0, n_eff / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
     pr["walk_raw_s"] = walk
     pr["exit_s"] = np.where(sip, 0.0, exit_s)
     pr["margin_s"] = extra
     pr["out_s"] = arrival_s(walk, exit_s, params, shelter_in_place=sip) + extra
-    pr["walk_s"] = arrival_s(walk, batch_offset_s(n, r_room, r_door), params, shelter_in_place=sip) + extra
-    keep = pr["out_s"].to_numpy() <= params.reach_s + 1e-7
+    pr["walk_s"] = arrival_s(walk, batch_offset_s(n_eff, r_room, r_door), params, shelter_in_place=sip) + extra
+    pr["exit_cap"] = cap_k
+    keep = (pr["out_s"].to_numpy() <= T + 1e-7) & (sip | ~limited | (n_eff > 0) | (n == 0))
     return pr[keep].reset_index(drop=True)
+
+
+def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray, r: np.ndarray, sip: np.ndarray,
+               T: float, params: Parameters, capacity: pd.Series | None) -> np.ndarray:
+    """Per pair, its room's exit cap K (persons; inf where the room's busiest scenario leaves in time
+    towards every pair of it; see `model_pairs`)."""
+    out = np.full(len(room), np.inf)
+    if not params.exit_queue or not len(room):
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ex = np.where(n > 0, np.where(r > 0, n / np.where(r > 0, r, 1.0), np.inf), 0.0)
+    late = ~sip & (dw + ex > T + 1e-7) & (dw <= T + 1e-7)
+    if not late.any():
+        return out
+    rooms = np.unique(room[late])
+    sel = np.flatnonzero(np.isin(room, rooms) & ~sip & (dw <= T + 1e-7))
+    df = pd.DataFrame({"room": room[sel], "dw": dw[sel], "r": r[sel], "n": n[sel],
+                       "cap": (capacity.reindex(site[sel]).fillna(0).to_numpy(dtype=float)
+                               if capacity is not None else np.full(len(sel), np.inf))})
+    df = df.sort_values(["room", "dw"], kind="stable")
+    k = np.floor(df["r"].to_numpy() * np.maximum(0.0, T - df["dw"].to_numpy()) + 1e-6)
+    df["k"] = np.minimum(k, df["n"].to_numpy())
+    df["places"] = df.groupby("room", sort=False)["cap"].cumsum()
+    df["value"] = np.minimum(df["k"], df["places"]) if capacity is not None else -df["dw"]
+    best = df.sort_values(["room", "value", "dw"], ascending=[True, False, True], kind="stable").drop_duplicates("room")
+    k_room = pd.Series(best["k"].to_numpy(), index=best["room"].to_numpy())
+    hit = np.isin(room, rooms)
+    out[hit] = k_room.reindex(room[hit]).to_numpy(dtype=float)
+    return out
 
 
 def site_queue_flow(pairs: pd.DataFrame, sides: pd.DataFrame, site_ids: pd.Index) -> pd.Series:
@@ -408,7 +456,8 @@ def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Serie
     """Persons of each room (index room_id) that could reach a safe room in time with every candidate
     open and no one else about: the sum over its timed pairs (`model_pairs`) of what each site's door
     admits from its batch, ``floor(door flow x (reach - batch time))`` (capacity when sheltering in
-    place). Residents beyond it cannot be sheltered by any plan: their own door is too slow. Capacity
+    place), the walkers' part at most the room's exit cap (`model_pairs`'s `exit_cap`). Residents
+    beyond it cannot be sheltered by any plan: their own door is too slow. Capacity
     is deliberately not part of this bound: a shortfall of places is the optimiser's to find (cover-all
     is then infeasible and says so), not a shortfall of time."""
     if not len(timed):
@@ -420,8 +469,13 @@ def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Serie
     sip = (timed["room_id"].astype(str).to_numpy() == sid) & (t <= 1e-9)
     with np.errstate(invalid="ignore"):
         door = np.floor(np.where(np.isfinite(rate), rate, 1e12) * np.maximum(0.0, reach_s - t) + 1e-6)
-    take = np.where(sip, cap, door)
-    return pd.Series(take, index=timed["room_id"].astype(str).to_numpy()).groupby(level=0).sum()
+    rid = timed["room_id"].astype(str).to_numpy()
+    walkers = pd.Series(np.where(sip, 0.0, door), index=rid).groupby(level=0).sum()
+    if "exit_cap" in timed.columns:   # at most the room's exit cap leave in time (`model_pairs`)
+        k = pd.Series(timed["exit_cap"].to_numpy(dtype=float), index=rid).groupby(level=0).min()
+        walkers = np.minimum(walkers, k.reindex(walkers.index).fillna(np.inf))
+    in_place = pd.Series(np.where(sip, cap, 0.0), index=rid).groupby(level=0).sum()
+    return walkers.add(in_place, fill_value=0.0)
 
 
 def short_of_time(demand: pd.DataFrame, bound: pd.Series) -> pd.DataFrame:

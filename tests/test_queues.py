@@ -18,7 +18,7 @@ from conftest import box, corridor_layout, door_leaf, write_station
 from planner.check import check_plan
 from planner.checkqueue import check_arrivals
 from planner.queues import (batch_offset_s, door_flows, exit_queue_s, fluid_queue_finish, model_pairs,
-                            predicted_arrivals, promise_of_plan, room_exit_flow, site_queue_flow)
+                            predicted_arrivals, promise_of_plan, room_bound, room_exit_flow, site_queue_flow)
 from planner.station import load_station
 
 R09 = 1.3 * (0.9 - 0.3)   # a 0.9 m door passes 0.78 persons/s
@@ -170,7 +170,7 @@ def test_batches_never_finish_before_the_streams(streams, door):
 
 
 # -------------------------------------------------------- optimiser and checker
-def test_model_pairs_time_the_stream_and_drop_late_rooms(tmp_path):
+def test_model_pairs_time_the_stream_and_cap_late_rooms(tmp_path):
     rooms, doors, res = corridor_layout(["quarters", "storage", "quarters"], room_w=8.0, room_d=6.0,
                                         residents={"R1": 20, "R3": 60})
     station = load_station(write_station(tmp_path / "s", rooms, doors, res))
@@ -179,8 +179,21 @@ def test_model_pairs_time_the_stream_and_drop_late_rooms(tmp_path):
     t = model_pairs(pairs, station.demand(), door_flows(station), station.params).set_index("room_id")
     assert t.at["R1", "out_s"] == pytest.approx(10 + 20 / R09)     # 35.6 s: kept
     assert t.at["R1", "walk_s"] == pytest.approx(10.0)             # same door flow: batch at the first walker
-    assert "R3" not in t.index                                     # 10 + 60 / 0.78 = 86.9 s: dropped
+    assert t.at["R1", "exit_cap"] == np.inf                         # all 20 are out in time
+    # R3: 10 + 60 / 0.78 = 86.9 s for all 60; only the first floor(0.78 x (60 - 10)) = 39 can be in time:
+    # the pair is kept for them, timed with 39 leaving (10 + 39 / 0.78 = 60.0 s)
+    assert t.at["R3", "exit_cap"] == 39
+    assert t.at["R3", "out_s"] == pytest.approx(10 + 39 / R09) and t.at["R3", "out_s"] <= 60 + 1e-7
     assert t.at["R2", "walk_s"] == 0.0                              # shelter in place
+    # a farther site with room for more: the cap follows the walk limit (floor(0.78 x 30) = 23 within 30 s)
+    far = pd.DataFrame({"room_id": ["R3", "R3"], "site_id": ["R2", "R1"], "walk_s": [10.0, 30.0],
+                        "door_id": ["D2", "D1"]})
+    cap = pd.Series({"R2": 20, "R1": 60})
+    t2 = model_pairs(far, station.demand(), door_flows(station), station.params, capacity=cap)
+    # within 10 s: min(39, 20 places) = 20; within 30 s: min(23, 80 places) = 23 -> the 30 s limit wins
+    assert set(t2["exit_cap"]) == {23} and set(t2["site_id"]) == {"R1", "R2"}
+    bound = room_bound(t2, cap, pd.Series({"R1": 10.0, "R2": 10.0}), 60.0)
+    assert bound["R3"] == 23                                       # never more than the exit cap
 
 
 def test_independent_walks_catch_a_walking_model_that_is_too_short(tmp_path):

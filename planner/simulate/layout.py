@@ -238,13 +238,15 @@ class _Group:
 
     `options`: per door of the room (or link end in it) that leads to the safe room, (node, seconds
     from that node to the safe room, steps); a step is (kind, index, room entered): ("door", door,
-    room beyond it) or ("link", link end entered, room at the other end).
+    room beyond it) or ("link", link end entered, room at the other end). `late`: residents the plan
+    lists unsheltered (short of time) who go to this safe room anyway (`planner.latecomers`).
     """
 
     room: int
     safe: int
     residents: int
     options: list[tuple[int, float, list[tuple[str, int, int]]]]
+    late: bool = False
 
 
 def _node_rooms(layout: Layout, node: int) -> tuple[int, int]:

@@ -89,6 +89,10 @@ def simulate_plan(station: Station, plan: dict, *, scenarios: Sequence[str] | No
     a = pd.DataFrame(plan.get("assignments", []))
     if a.empty:
         a = pd.DataFrame(columns=["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
+    # residents the plan cannot bring in in time but sends somewhere anyway walk too (planner.latecomers)
+    late = pd.DataFrame([u for u in plan.get("unsheltered", []) or [] if u.get("safe_room_id")])
+    a = pd.concat([a.assign(late=False), late.reindex(columns=[*a.columns.drop("late", errors="ignore"), "late"])
+                   .assign(late=True)], ignore_index=True) if len(late) else a.assign(late=False)
     a = a[a["scenario"].astype(str).isin(scen)].copy()
     a["room_id"] = a["room_id"].astype(str)
     a["safe_room_id"] = a["safe_room_id"].astype(str)
@@ -121,7 +125,7 @@ def simulate_plan(station: Station, plan: dict, *, scenarios: Sequence[str] | No
         kept_groups, kept, excluded = [], [], 0
         for row in wk.itertuples(index=False):
             g = order[(int(row.r), int(row.s))]
-            g = _Group(g.room, g.safe, int(row.residents), g.options)
+            g = _Group(g.room, g.safe, int(row.residents), g.options, late=bool(row.late))
             if deck_set:
                 g.options = [o for o in g.options
                              if all(int(layout.room_deck[st_[2]]) in deck_set for st_ in o[2])]
@@ -131,9 +135,11 @@ def simulate_plan(station: Station, plan: dict, *, scenarios: Sequence[str] | No
             kept_groups.append(g)
             kept.append(row)
         assigned = int(sip["residents"].sum()) + int(wk["residents"].sum())
+        late_n = int(wk.loc[wk["late"].astype(bool), "residents"].sum())
         heads[sc] = {"residents": total - excluded, "sheltered_in_place": int(sip["residents"].sum()),
                      "walkers": int(wk["residents"].sum()) - excluded, "excluded": excluded,
-                     "unsheltered": max(0, total - assigned), "groups": kept_groups}
+                     "unsheltered": max(0, total - assigned) + late_n, "late_by_plan": late_n,
+                     "groups": kept_groups}
         group_rows[sc] = pd.DataFrame(kept, columns=wk.columns) if kept else wk.iloc[0:0]
         routable = [g for g in kept_groups if g.options]
         for seed in range(settings.seeds):
@@ -203,6 +209,7 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
                 "scenario": sc, "seed": j.seed,
                 "room_id": [layout.room_ids[gr[i].room] for i in g],
                 "safe_room_id": [layout.room_ids[gr[i].safe] for i in g],
+                "late_by_plan": [gr[i].late for i in g],
                 "group": g, "speed_m_s": r["speed_m_s"], "arrival_s": arr,
                 "wait_own_door_s": r["waits"][:, 0], "wait_corridor_s": r["waits"][:, 1],
                 "wait_safe_door_s": r["waits"][:, 2], "wait_stairs_s": r["waits"][:, 3],
@@ -217,7 +224,8 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
             within_s[str(int(mark))] = round((sip + n_in) / total, 6) if total else 1.0
         scenarios[sc] = {
             "residents": total, "agents": h["walkers"], "sheltered_in_place": sip,
-            "unsheltered": h["unsheltered"], "excluded": h["excluded"], "no_route": no_route,
+            "unsheltered": h["unsheltered"], "late_by_plan": h["late_by_plan"], "excluded": h["excluded"],
+            "no_route": no_route,
             "unplaced": worst["unplaced"] if worst else 0,
             "share_within_reach": worst["share_within_reach"] if worst else 1.0,
             "share_walkers_within_reach": (round(float((worst["_arr"] <= st.reach_s + 1e-9).sum()) / len(worst["_arr"]), 6)
@@ -235,23 +243,24 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
         stats = {}
         if len(ag):
             fin = ag.assign(fin=np.isfinite(ag["arrival_s"]))
-            grp = fin.groupby(["room_id", "safe_room_id"])
+            grp = fin.groupby(["room_id", "safe_room_id", "late_by_plan"])
             stats = {k: v for k, v in zip(grp.groups.keys(), zip(
                 grp["arrival_s"].apply(lambda s: s[np.isfinite(s)].min() if np.isfinite(s).any() else None),
                 grp["arrival_s"].apply(lambda s: s[np.isfinite(s)].median() if np.isfinite(s).any() else None),
                 grp["arrival_s"].apply(lambda s: s[np.isfinite(s)].max() if np.isfinite(s).any() else None),
                 grp["fin"].apply(lambda s: int((~s).sum()))))}
         for row in rows.itertuples(index=False):
-            key = (row.room_id, row.safe_room_id)
+            key = (row.room_id, row.safe_room_id, bool(row.late))
             first, med, last, never = stats.get(key, (None, None, None, int(row.residents) * st.seeds))
             rec = {"room_id": row.room_id, "scenario": sc, "safe_room_id": row.safe_room_id,
                    "residents": int(row.residents), "predicted_s": _r(row.predicted_s),
                    "walk_s": _r(getattr(row, "walk_s", None)),
                    "sim_first_s": _r(first), "sim_median_s": _r(med), "sim_last_s": _r(last),
-                   "deadlocked": int(never), "seeds": st.seeds}
+                   "deadlocked": int(never), "seeds": st.seeds, "late_by_plan": bool(row.late)}
             assignments.append(rec)
             if never or (last is not None and last > st.reach_s + 1e-9):
-                sub = ag[(ag["room_id"] == row.room_id) & (ag["safe_room_id"] == row.safe_room_id)] if len(ag) else ag
+                sub = ag[(ag["room_id"] == row.room_id) & (ag["safe_room_id"] == row.safe_room_id)
+                         & (ag["late_by_plan"] == bool(row.late))] if len(ag) else ag
                 late = sub[~(sub["arrival_s"] <= st.reach_s + 1e-9)] if len(sub) else sub
                 wsum = {c: float(late[col].mean()) if len(late) else 0.0 for c, col in (
                     ("own door", "wait_own_door_s"), ("corridor", "wait_corridor_s"),
@@ -259,8 +268,10 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
                 cause = "stall" if never else max(wsum, key=lambda c: wsum[c])
                 late_rooms.append({"room_id": row.room_id, "scenario": sc, "safe_room_id": row.safe_room_id,
                                    "late_s": None if never else _r(last - st.reach_s), "cause": cause,
-                                   "late_agents": int(len(late)), "wait_s": {k: round(v, 1) for k, v in wsum.items()}})
-        scenarios[sc]["prediction"] = _prediction_stats([x for x in assignments if x["scenario"] == sc])
+                                   "late_agents": int(len(late)), "wait_s": {k: round(v, 1) for k, v in wsum.items()},
+                                   "late_by_plan": bool(row.late)})
+        scenarios[sc]["prediction"] = _prediction_stats([x for x in assignments
+                                                         if x["scenario"] == sc and not x["late_by_plan"]])
     late_rooms.sort(key=lambda d: (d["late_s"] is not None, -(d["late_s"] or 0.0)))
     params = dict(st.to_dict(), engine=f"JuPedSim {version}", station=station.title,
                   plan_created=plan.get("created"), rooms=len(layout.room_ids),
