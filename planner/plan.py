@@ -20,7 +20,9 @@ Contract (stable; extend, never rename):
   cause, predicted_s, simulated_s, measured_s, safety_s`;
 - `verification` (only from `planner propose --verify`, `planner.verify.VerifyResult.to_dict`):
   `target_share, met, stop_reason, chosen_round, rounds[], settings, measured_margins[], summary[]`;
-- `unsheltered[]`: `room_id, scenario, residents, reason`;
+- `unsheltered[]`: `room_id, scenario, residents, reason`, and from the pipeline, where one of
+  the plan's safe rooms still has places, where they go anyway: `safe_room_id`, `walk_s`,
+  `predicted_s` (s; later than the reach time: `planner.latecomers`);
 - `totals`: `cost, budget, currency, scenarios{name: {residents, sheltered}},
   max_walk_s, min_options_in_reach, rooms_converted, displaced_residents` (the
   residents moved out of repurposed rooms = the sum of `relocations[].residents`), and from the
