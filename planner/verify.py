@@ -17,7 +17,9 @@
 
 It stops, and says why, when the target is met; when the plan itself leaves residents
 unsheltered (e.g. their own room cannot empty in time) so that the target is out of reach
-whatever the simulation shows; when residents who never got out of their own room in the
+whatever the simulation shows, once every scenario's simulated share has reached what the plan
+shelters (until then it tightens towards that share: the part of the target the plan can meet);
+when the margins cost coverage; when residents who never got out of their own room in the
 simulation (stuck agents: no safe room changes that) alone keep a scenario below the target;
 when the margins leave residents without a safe room in time;
 when nothing late remains that a margin could move (residents without a route, unplaced); or
@@ -137,6 +139,8 @@ def own_room_stalls(sim: SimulationResult | dict) -> pd.DataFrame:
     if isinstance(sim, SimulationResult) and len(sim.agents):
         ag = sim.agents
         never = ~np.isfinite(ag["arrival_s"].to_numpy(dtype=float))
+        if "late_by_plan" in ag.columns:
+            never &= ~ag["late_by_plan"].to_numpy(dtype=bool)
         elsewhere = ag[["wait_corridor_s", "wait_safe_door_s", "wait_stairs_s"]].to_numpy(dtype=float).sum(axis=1)
         stuck = ag[never & (elsewhere <= 0.0)]
         if not len(stuck):
@@ -149,6 +153,7 @@ def own_room_stalls(sim: SimulationResult | dict) -> pd.DataFrame:
     rows = [{"scenario": r["scenario"], "room_id": r["room_id"], "safe_room_id": r["safe_room_id"],
              "agents": int(r.get("late_agents") or 0), "worst_seed_agents": int(r.get("late_agents") or 0)}
             for r in d.get("late_rooms", []) if r.get("cause") == "stall" and r.get("late_s") is None
+            and not r.get("late_by_plan")
             and sum(float(v) for k, v in (r.get("wait_s") or {}).items() if k != "own door") <= 0.0]
     return pd.DataFrame(rows, columns=cols)
 
@@ -172,6 +177,8 @@ def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, 
     in_room = {(r.scenario, r.room_id, r.safe_room_id): int(r.agents) for r in stalls.itertuples(index=False)}
     rows = []
     for a in d.get("assignments", []):
+        if a.get("late_by_plan"):      # unsheltered by the plan, sent somewhere anyway: no pair to tighten
+            continue
         last, never = a.get("sim_last_s"), int(a.get("deadlocked") or 0)
         never -= min(never, in_room.get((a["scenario"], a["room_id"], a["safe_room_id"]), 0))
         if not never and (last is None or last <= reach_s + 1e-9):
@@ -264,8 +271,9 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
         if all(v >= target - 1e-12 for v in shares.values()):
             reason = f"Every scenario reached {target:.1%} within {reach_s:.0f} s in round {k}."
             break
+        # a plan that shelters fewer than the target: tighten towards what it shelters, then say why not more
         cap = {sc: v for sc, v in sheltered_share(run.plan).items() if v < target - 1e-12}
-        if cap:
+        if cap and all(shares.get(sc, 1.0) >= min(target, cap.get(sc, target)) - 1e-12 for sc in shares):
             reason = _unreachable(cap, run.plan, station, target, k)
             break
         stuck = _stuck_beyond_target(sim, target)
@@ -298,7 +306,9 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
             reason = (f"Re-planning with the margins of round {k} failed, so the target cannot be reached with "
                       f"these margins: {exc}")
             break
-        cap = {sc: v for sc, v in sheltered_share(nxt.plan).items() if v < target - 1e-12}
+        before = sheltered_share(run.plan)
+        cap = {sc: v for sc, v in sheltered_share(nxt.plan).items()
+               if v < min(target, before.get(sc, 1.0)) - 1e-12}   # the margins cost coverage
         if cap:
             history.append(_round_record(k + 1, nxt, {}, None))
             reason = _unreachable(cap, nxt.plan, station, target, k + 1, margins=measured)
