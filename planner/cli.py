@@ -38,7 +38,7 @@ def _float_list(text: str) -> list[float]:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Parameter overrides from the command line (only the options given)."""
     out: dict[str, Any] = {}
-    for opt, name in (("objective", "objective"), ("budget", "budget"), ("backup", "backup_k"),
+    for opt, name in (("objective", "objective"), ("budget", "budget"), ("backup", "backup_k"), ("backup_goal", "backup_goal"),
                       ("time_limit", "time_limit_s"), ("gap", "mip_gap"), ("solver", "solver"),
                       ("reach_s", "reach_s"), ("speed", "walk_speed_m_s"),
                       ("area_per_occupant", "area_per_occupant_m2"), ("max_displaced", "max_displaced"),
@@ -368,6 +368,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--objective", choices=["cover-all", "max-cover"])
     g.add_argument("--budget", type=float, help="conversion budget (currency)")
     g.add_argument("--backup", type=int, help="safe rooms each occupied room must have within reach (k)")
+    g.add_argument("--backup-goal", type=int, metavar="K",
+                   help="backup coverage as an objective: at the plan's cost (or coverage within the budget), "
+                        "maximise the residents with K or more safe rooms within reach")
     g.add_argument("--time-limit", type=float, help="solver time limit (s)")
     g.add_argument("--gap", type=float, help="relative optimality gap to stop at (e.g. 0.01)")
     g.add_argument("--solver", choices=["highs", "cbc"])

@@ -148,6 +148,9 @@ class Parameters:
     objective: str = _p("cover-all", "", "cover-all (least cost, everyone sheltered) or max-cover (most people within budget)", "model")
     budget: float | None = _p(None, "currency", "Conversion budget; none = unlimited", "model")
     backup_k: int = _p(1, "safe rooms", "Converted safe rooms each occupied room must have within reach", "model")
+    backup_goal: int = _p(0, "safe rooms", "Backup coverage as an objective: at the plan's cost (cover-all) or its coverage "
+                          "within the budget (max-cover), maximise the residents with at least this many converted "
+                          "safe rooms within reach; 0 = off", "model")
     queue_bin_s: float = _p(1.0, "s", "Arrival-time bin of the door-queue rows (walks are rounded up: safe)", "model")
     door_queue: bool = _p(True, "", "Model the queue at each safe room's door", "model")
     time_limit_s: float = _p(60.0, "s", "Solver time limit", "model")
@@ -337,6 +340,7 @@ RANGES: dict[str, Range] = {
     # model
     "budget": _r(0, 1e15),
     "backup_k": _r(0, 100),
+    "backup_goal": _r(0, 100),
     "queue_bin_s": _r(0, 600, lo_open=True),
     "time_limit_s": _r(0, 1e6, lo_open=True),
     "sweep_time_limit_s": _r(0, 1e6, lo_open=True),

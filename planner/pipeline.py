@@ -62,6 +62,9 @@ class PlanRun:
         for name, sc in t["scenarios"].items():
             lines.append(f"  {name:>10}: {sc['sheltered']:,} of {sc['residents']:,} sheltered ({100 * sc['share']:.1f} %)")
         lines.append(f"  worst walk {t['max_walk_s']:.1f} s; at least {t['min_options_in_reach']} safe room(s) in reach of every occupied room")
+        for name, per in (t.get("options_in_reach") or {}).items():
+            lines.append(f"  {name:>10}: residents with 1 / 2 / 3+ safe rooms in reach {per['1']:,} / {per['2']:,} / "
+                         f"{per['3+']:,}")
         gap = s.get("gap")
         lines.append(f"  solver {s.get('name')} {s.get('status')}, gap "
                      + (f"{100 * gap:.2f} %" if isinstance(gap, (int, float)) else str(gap))

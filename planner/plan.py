@@ -24,7 +24,9 @@ Contract (stable; extend, never rename):
   the plan's safe rooms still has places, where they go anyway: `safe_room_id`, `walk_s`,
   `predicted_s` (s; later than the reach time: `planner.latecomers`);
 - `totals`: `cost, budget, currency, scenarios{name: {residents, sheltered}},
-  max_walk_s, min_options_in_reach, rooms_converted, displaced_residents` (the
+  max_walk_s, min_options_in_reach, options_in_reach{scenario: {"0", "1", "2", "3+": residents}}
+  (residents by the number of converted safe rooms within reach of their room), rooms_converted,
+  displaced_residents` (the
   residents moved out of repurposed rooms = the sum of `relocations[].residents`), and from the
   pipeline `promise` (slowest_speed_m_s, longest_reaction_s, share_fast_enough, design_speed_m_s,
   reaction_s, mean_speed_m_s, speed_sd_m_s: `planner.queues.promise_margin`);
@@ -135,6 +137,18 @@ def read_plan(path: Path) -> dict:
     return plan
 
 
+def options_in_reach(demand: pd.DataFrame, options: pd.Series) -> dict[str, dict[str, int]]:
+    """Residents per scenario by the number of converted safe rooms within reach of their room:
+    {scenario: {"0": persons, "1": persons, "2": persons, "3+": persons}} (`demand`: persons per
+    room and scenario; `options`: safe rooms in reach per occupied room)."""
+    n = options.reindex(demand.index).fillna(0).astype(int).clip(upper=3).to_numpy()
+    out: dict[str, dict[str, int]] = {}
+    for sc in demand.columns:
+        per = np.bincount(n, weights=demand[sc].to_numpy(dtype=float), minlength=4)
+        out[str(sc)] = {"0": int(per[0]), "1": int(per[1]), "2": int(per[2]), "3+": int(per[3])}
+    return out
+
+
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,
                phases: pd.Series | None = None, notes: list[str] | None = None,
                timed_pairs: pd.DataFrame | None = None) -> dict:
@@ -204,6 +218,7 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
     pr = reach.pairs if timed_pairs is None else timed_pairs
     in_reach = pr[pr["site_id"].isin(chosen)].groupby("room_id").size()
     opts = in_reach.reindex(occupied).fillna(0).astype(int)
+    options = options_in_reach(demand, opts)
     displaced = costs["displaced_residents"].reindex(chosen).fillna(0).sum() if "displaced_residents" in costs else 0
     relocations = [
         {"from_room": str(r["from_room"]), "to_room": str(r["to_room"]), "residents": int(r["residents"]),
@@ -214,6 +229,7 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
         "cost": round(float(cost.sum()), 2), "budget": params.budget, "currency": params.currency,
         "scenarios": scen, "max_walk_s": round(float(a["walk_s"].max()), 2) if len(a) else 0.0,
         "min_options_in_reach": int(opts.min()) if len(opts) else 0,
+        "options_in_reach": options,
         "rooms_converted": int(sum(1 for r in safe_rooms if not r["existing"])),
         "existing_safe_rooms": int(sum(1 for r in safe_rooms if r["existing"])),
         "displaced_residents": int(displaced),

@@ -76,6 +76,7 @@ import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
 from planner.model.arrays import assignment_columns, build_arrays
+from planner.model.backupgoal import maximise_backup
 from planner.model.compile import Compiled, compile_problem
 from planner.model.cover import assign_nearest
 from planner.model.highs import Run, highs_version, solve_highspy
@@ -164,13 +165,16 @@ def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
         return _nothing_to_place(p, o, c, t_all, timings, say)
     try:
         if o.pure_cover and c.uncapacitated and c.G > 0:
-            return solve_pure(p, o, c, start, t_all, timings, say)
-        sol = _lagrangian(p, o, c, start, t_all, timings, say)
-        if sol is not None:
-            return sol
-        return solve_lp_path(p, o, c, start, t_all, timings, say)
+            sol = solve_pure(p, o, c, start, t_all, timings, say)
+        else:
+            sol = _lagrangian(p, o, c, start, t_all, timings, say)
+            if sol is None:
+                sol = solve_lp_path(p, o, c, start, t_all, timings, say)
     except ModelInfeasible:
         raise _infeasible(p, o, c, budget_checked) from None
+    if p.backup_goal >= 2:
+        sol = maximise_backup(p, o, c, sol, t_all, timings, say)
+    return sol
 
 
 def _nothing_to_place(p: Problem, o: SolveOptions, c: Compiled, t_all: float, timings: dict[str, float],

@@ -43,6 +43,10 @@ class Problem:
     objective, budget, backup_k, door_queue
         "cover-all" or "max-cover"; budget (currency, None: none); safe rooms each occupied room
         needs in reach; model the door queues.
+    backup_goal
+        Backup coverage as an objective (0 or 1: off): at the plan's cost (cover-all) or coverage
+        within the budget (max-cover), maximise the residents with at least this many converted
+        safe rooms in reach (`planner.model.backupgoal`; spopt's LSCP-B for 2).
     time_limit_s, mip_gap, solver, threads
         The station's solver parameters (seconds, fraction, "highs" or "cbc", HiGHS threads):
         what `SolveOptions` leaves unset.
@@ -60,6 +64,7 @@ class Problem:
     objective: str = "cover-all"
     budget: float | None = None
     backup_k: int = 1
+    backup_goal: int = 0
     door_queue: bool = True
     queue_bin_s: float = 1.0
     time_limit_s: float = 60.0
@@ -79,6 +84,8 @@ class Problem:
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
             raise InputError("<problem>", "objective", f"is {self.objective!r}", "use 'cover-all' or 'max-cover'")
+        if not 0 <= int(self.backup_goal) <= 100:
+            raise InputError("<problem>", "backup_goal", f"is {self.backup_goal}", "use 0 (off) to 100 safe rooms")
         if self.solver not in ("highs", "cbc"):
             raise InputError("<problem>", "solver", f"is {self.solver!r}", "use 'highs' or 'cbc'")
         self.demand = self.demand.copy()
@@ -282,6 +289,7 @@ class Problem:
         s.loc[s["existing"].astype(bool), "cost"] = 0.0
         protected = set(station.rooms.loc[station.rooms["protected"].astype(bool), "room_id"].astype(str)) | set(p.protect)
         opts: dict[str, Any] = dict(reach_s=p.reach_s, objective=p.objective, budget=p.budget, backup_k=p.backup_k,
+                                    backup_goal=p.backup_goal,
                                     door_queue=p.door_queue, queue_bin_s=p.queue_bin_s, time_limit_s=p.time_limit_s,
                                     mip_gap=p.mip_gap, solver=p.solver, threads=p.threads, protected=protected,
                                     no_swap=bool(p.shelter_in_place))

@@ -85,6 +85,13 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:  # no
     k = int(tot.get("min_options_in_reach", 0) or 0)
     if k:
         parts.append(f"Every occupied room has at least {k} safe room{'s' if k != 1 else ''} within reach.")
+    opts = tot.get("options_in_reach") or {}
+    if 2 <= p.backup_goal <= 3 and opts:
+        keys = [str(n) for n in range(p.backup_goal, 3)] + ["3+"]
+        have = {sc: sum(int(per.get(key, 0)) for key in keys) for sc, per in opts.items()}
+        parts.append("Backup coverage, maximised at this cost: residents with " + f"{p.backup_goal} or more safe rooms "
+                     "within reach: " + ", ".join(f"{v:,} of {int(sum(opts[sc].values())):,} ({sc})"
+                                                  for sc, v in have.items()) + ".")
     parts.append(_modes_sentence(station, plan))
     if len(sr):
         phases = sorted(sr["phase"].unique())
@@ -269,6 +276,20 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         _fcell(ws, r, 4, f"=IF(B{r}>0,C{r}/B{r},1)", sh / res if res > 0 else 1, "0.0%")
         _fcell(ws, r, 5, f"=B{r}-C{r}", res - sh, "#,##0")
         r += 1
+    # backup coverage: residents by the number of safe rooms within reach of their room
+    opts = tot.get("options_in_reach") or {}
+    if opts:
+        r += 1
+        goal = (f" (backup coverage maximised for {p.backup_goal} or more)" if p.backup_goal >= 2 else "")
+        put(ws, row=r, column=1, value="Residents by safe rooms within reach of their room" + goal).font = SUB_FONT
+        r += 1
+        _header_row(ws, r, ["Scenario", "None", "1", "2", "3 or more"])
+        r += 1
+        for s, per in opts.items():
+            put(ws, row=r, column=1, value=s)
+            for col, key in enumerate(("0", "1", "2", "3+"), start=2):
+                put(ws, row=r, column=col, value=int(per.get(key, 0))).number_format = "#,##0"
+            r += 1
     # phase 1 vs full
     r += 1
     put(ws, row=r, column=1, value="Phases").font = SUB_FONT
