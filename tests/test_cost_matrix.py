@@ -75,3 +75,24 @@ def test_memory_does_not_grow_with_the_time_unit_without_door_queues() -> None:
         assert c.nb == int(60 * scale) + 1
     # a dense sites x bins matrix in milliseconds would take 2000 x 60,001 x 8 bytes = 960 MB
     assert peaks[1] < 2 * peaks[0] + 20e6, peaks
+
+
+def test_groups_and_plan_do_not_depend_on_the_time_unit_or_bin_without_door_queues() -> None:
+    """Without door queues the arrival bins play no part: rooms reaching the same sites form one group
+    whatever the walks, so seconds, milliseconds and a 0.01 s bin give the same model and plan."""
+    rng = np.random.default_rng(3)
+    n, m = 40, 12
+    reach = rng.uniform(size=(n, m)) < 0.3
+    reach[np.arange(n), rng.integers(0, m, n)] = True
+    reach[n // 2:] = reach[:n // 2]                   # every room has a twin with the same sites
+    t_s = np.where(reach, rng.uniform(1, 59, (n, m)), np.inf)
+    demand, cost = rng.integers(1, 5, n), np.round(rng.uniform(1, 3, m), 1)
+    sizes, costs = set(), set()
+    for scale, bin_s in ((1.0, 1.0), (1000.0, 1.0), (1.0, 0.01)):
+        p = Problem.from_cost_matrix(demand, t_s * scale, capacity=np.full(m, 25), cost=cost,
+                                     reach_s=60 * scale, queue_bin_s=bin_s, door_queue=False, mip_gap=0.0)
+        c = compile_problem(p)
+        sizes.add(c.G)
+        costs.add(round(float(solve(p, progress=False).stats["cost"]), 6))
+    assert len(sizes) == 1 and sizes.pop() <= n // 2
+    assert len(costs) == 1

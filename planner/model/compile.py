@@ -186,7 +186,9 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
     unreachable = [r for r in res_rooms if r not in usable_rooms]
     cover_rooms = np.array([r for r in res_rooms if r in usable_rooms], dtype=object)
     # --- aggregation key per room: sorted tokens of (site, bin, sip, usable) + weight
-    tok = ((pj.astype(np.int64) * (nb + 1) + pbin) * 2 + psip) * 2 + usable
+    # (without door queues the arrival bins play no part in the model: rooms are grouped by their sites
+    # alone, so the groups, and the model's size, do not depend on the time unit or `queue_bin_s`)
+    tok = ((pj.astype(np.int64) * (nb + 1) + (pbin if p.door_queue else 0)) * 2 + psip) * 2 + usable
     kdf = pd.DataFrame({"room": rooms_pr, "tok": tok})
     kdf = kdf[kdf["room"].isin(usable_rooms)].sort_values(["room", "tok"])
     weight = p.weight if p.weight is not None else pd.Series(1.0, index=dem.index)
