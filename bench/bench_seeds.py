@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {os.getloadavg()}")
     print(table(rows, args.gap, {300: 3.0, 1000: 3.0, 3000: 10.0}))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps(dict(rows=rows, load=list(os.getloadavg())), indent=1))
     return 0
 
 

@@ -122,8 +122,9 @@ def load_coverage(path: Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the two engines
 def solve_planner(cov: dict[str, Any], problem: str, p: int | None = None, time_limit_s: float = 600.0,
-                  threads: int = 2) -> dict[str, Any]:
-    """LSCP or MCLP with the planner's engine on sparse pairs; returns objective and timings (seconds)."""
+                  threads: int = 2, seed: int = 0) -> dict[str, Any]:
+    """LSCP or MCLP with the planner's engine on sparse pairs; returns objective and timings (seconds).
+    `seed`: `SolveOptions.seed` (the random covers and HiGHS's random seed)."""
     import pandas as pd
 
     from planner.model import Problem, SolveOptions, solve
@@ -145,7 +146,7 @@ def solve_planner(cov: dict[str, Any], problem: str, p: int | None = None, time_
     prob = Problem.from_cost_matrix(dem, pairs, capacity=pd.Series(BIG_CAPACITY, index=sids),
                                     cost=pd.Series(1.0, index=sids), site_ids=list(sids), **opts)
     t1 = time.perf_counter()
-    sol = solve(prob, progress=False, options=SolveOptions(lexicographic=False))
+    sol = solve(prob, progress=False, options=SolveOptions(lexicographic=False, seed=seed))
     t2 = time.perf_counter()
     obj = float(len(sol.chosen)) if problem == "lscp" else float(sol.solver["objective"])
     st = sol.stats
@@ -246,7 +247,7 @@ ENGINES = {"planner": solve_planner, "spopt": solve_spopt, "sparse": solve_spars
 
 
 def run_one(coverage: Path, problem: str, engine: str, p: int | None = None, time_limit_s: float = 600.0,
-            threads: int = 2) -> dict[str, Any]:
+            threads: int = 2, seed: int = 0) -> dict[str, Any]:
     """One solve in this process, with memory figures (MB) and seconds."""
     if engine == "spopt":  # import before the baseline: imports are not the model's memory
         import pulp  # noqa: F401
@@ -259,9 +260,10 @@ def run_one(coverage: Path, problem: str, engine: str, p: int | None = None, tim
     cov = load_coverage(coverage)
     _reset_peak()
     base = _rss_mb()
-    out = ENGINES[engine](cov, problem, p=p, time_limit_s=time_limit_s, threads=threads)
+    kw: dict[str, Any] = dict(seed=seed) if engine == "planner" else {}
+    out = ENGINES[engine](cov, problem, p=p, time_limit_s=time_limit_s, threads=threads, **kw)
     peak = _peak_mb()
-    out.update(engine=engine, problem=problem, p=p, rss_base_mb=round(base, 1), peak_mb=round(peak, 1),
+    out.update(engine=engine, problem=problem, p=p, seed=seed, rss_base_mb=round(base, 1), peak_mb=round(peak, 1),
                model_mb=round(max(peak - base, 0.0), 1), rooms=len(cov["room_ids"]), pairs=len(cov["ri"]))
     return out
 
@@ -274,11 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--p", type=int, default=None, help="MCLP: number of sites")
     ap.add_argument("--time-limit", type=float, default=600.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="planner: SolveOptions.seed")
     ap.add_argument("--json", type=Path, default=None, help="write the result here (else stdout)")
     a = ap.parse_args(argv)
     if a.problem == "mclp" and a.p is None:
         ap.error("--p is required for mclp")
-    out = run_one(a.coverage, a.problem, a.engine, a.p, a.time_limit, a.threads)
+    out = run_one(a.coverage, a.problem, a.engine, a.p, a.time_limit, a.threads, a.seed)
     text = json.dumps(out, default=float)
     if a.json:
         a.json.write_text(text)

@@ -771,17 +771,25 @@ def _check_totals(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[
         if t["min_options_in_reach"] != mo:
             out.append(Breach("totals", "totals.min_options_in_reach",
                               f"is {t['min_options_in_reach']}, recomputed {mo}"))
-    if isinstance(t.get("options_in_reach"), dict):
-        n_opts = pairs[pairs["site_id"].isin(chosen)].groupby("room_id").size().reindex(demand.index).fillna(0)
-        n_opts = n_opts.astype(int).clip(upper=3).to_numpy()
-        for sc in scen:
-            per = np.bincount(n_opts, weights=demand[sc].to_numpy(dtype=float), minlength=4)
-            want = {"0": int(per[0]), "1": int(per[1]), "2": int(per[2]), "3+": int(per[3])}
-            if t["options_in_reach"].get(sc) != want:
-                out.append(Breach("totals", f"totals.options_in_reach.{sc}",
-                                  f"is {t['options_in_reach'].get(sc)}, recomputed {want}"))
+    _check_options(t, demand, scen, pairs, chosen, out)
     ex = safe["existing"].fillna(False).astype(bool) if len(safe) else pd.Series(dtype=bool)
     if "rooms_converted" in t and t["rooms_converted"] != int((~ex).sum()):
         out.append(Breach("totals", "totals.rooms_converted", f"is {t['rooms_converted']}, the plan lists {int((~ex).sum())}"))
     if "existing_safe_rooms" in t and t["existing_safe_rooms"] != int(ex.sum()):
         out.append(Breach("totals", "totals.existing_safe_rooms", f"is {t['existing_safe_rooms']}, the plan lists {int(ex.sum())}"))
+
+
+def _check_options(t: dict, demand: pd.DataFrame, scen: list[str], pairs: pd.DataFrame, chosen: list[str],
+                   out: list[Breach]) -> None:
+    """`totals.options_in_reach`, when the plan has it: residents per scenario by the number of converted
+    safe rooms within reach of their room (0, 1, 2, 3 or more), recomputed from the pairs."""
+    if not isinstance(t.get("options_in_reach"), dict):
+        return
+    n_opts = pairs[pairs["site_id"].isin(chosen)].groupby("room_id").size().reindex(demand.index).fillna(0)
+    n_opts = n_opts.astype(int).clip(upper=3).to_numpy()
+    for sc in scen:
+        per = np.bincount(n_opts, weights=demand[sc].to_numpy(dtype=float), minlength=4)
+        want = {"0": int(per[0]), "1": int(per[1]), "2": int(per[2]), "3+": int(per[3])}
+        if t["options_in_reach"].get(sc) != want:
+            out.append(Breach("totals", f"totals.options_in_reach.{sc}",
+                              f"is {t['options_in_reach'].get(sc)}, recomputed {want}"))

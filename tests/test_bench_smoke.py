@@ -88,3 +88,17 @@ def test_suite_on_a_tiny_station(tmp_path: Path) -> None:
     text = markdown(data)
     assert "## Side by side with spopt" in text and "## The limit" in text
     assert np.isfinite(run["total_s"])
+
+
+def test_seed_tables_show_the_worst_seed_next_to_the_median() -> None:
+    from bench.run import seed_markdown
+
+    rows = [dict(size=300, seed=s, case="cover-all", seconds=t, gap=g, breaches=0)
+            for s, t, g in ((1, 1.0, 0.001), (2, 2.0, 0.002), (3, 9.5, 0.012))]
+    cover = dict(size=10000, problem="lscp", spopt=dict(objective=90.0, status="optimal", wall_s=240.0),
+                 seeds=[dict(seed=0, wall_s=10.0, objective=90.0, status="optimal"),
+                        dict(seed=1, wall_s=30.0, objective=90.0, status="optimal"),
+                        dict(seed=2, wall_s=12.0, objective=90.0, status="optimal")])
+    text = "\n".join(seed_markdown(dict(seeds=rows, compare=[cover])))
+    assert "| 300 | cover-all | 3 | 2.00 | 9.50 (3) | 1.20 % (3) | no | 0 | 3 s | no |" in text
+    assert "| 10,000 | LSCP | 3 | 12.0 | 30.0 (1) | 240.0 | 8.0x | yes |" in text

@@ -94,10 +94,9 @@ def backup_arrays(c: Compiled, k: int, b: np.ndarray, cost_at_most: float | None
 def _assign(c: Compiled, o: SolveOptions, x: np.ndarray, limit: float) -> tuple[np.ndarray | None, Arrays, Run | None]:
     """The whole-person assignment of the sites `x` as the plan's path makes it."""
     if o.pure_cover and c.uncapacitated:
-        v, ar = assign_nearest(c, x)
-        return v, ar, None
-    v, ar, run = assign_fixed(c, o, x, time_limit=limit)
-    return v, ar, run
+        vn, arn = assign_nearest(c, x)
+        return vn, arn, None
+    return assign_fixed(c, o, x, time_limit=limit)
 
 
 def maximise_backup(p: Problem, o: SolveOptions, c: Compiled, sol: Solution, t_all: float,
@@ -122,10 +121,9 @@ def maximise_backup(p: Problem, o: SolveOptions, c: Compiled, sol: Solution, t_a
         stats["backup_goal"] = info
         sol.stats = stats
         return sol
-    cover = None if cover_all else float(coverage(c, ar0, v0))
-    base = build_arrays(c, stage2=not cover_all, cover_at_least=None if cover_all else cover - 1e-6)
-    ar, ug = backup_arrays(c, k, b, float(c.cost @ x0) + 1e-6 if cover_all else None,
-                           None if cover_all else cover - 1e-6)
+    at_least = None if cover_all else float(coverage(c, ar0, v0)) - 1e-6
+    base = build_arrays(c, stage2=not cover_all, cover_at_least=at_least)
+    ar, ug = backup_arrays(c, k, b, float(c.cost @ x0) + 1e-6 if cover_all else None, at_least)
     start = np.r_[full_vector(c, base, ar0, v0), (options_per_group(c, x0)[ug] >= k).astype(float)]
     run, _ = run_model(ar, o, limit, start if o.mip_start else None)
     x = x0

@@ -14,7 +14,7 @@ from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
 from planner.model.highs import Run, solve_highspy, with_upper
 from planner.model.options import (COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_ROUNDS,
-                                   COVER_ALL_SEED, COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
+                                   COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
                                    COVER_LP_OPTIONS, COVER_SEARCH_OPTIONS, SolveOptions, time_left)
 from planner.model.constants import INF
 from planner.model.setcover import random_covers
@@ -50,7 +50,8 @@ def cover_search(o: SolveOptions, c: Compiled, ar: Arrays, start_vec: np.ndarray
     """
     J = c.J
     usable = ar.hi[:J] > 0.5
-    opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **o.highs_options}
+    opts = {**COVER_HIGHS_OPTIONS, **COVER_SEARCH_OPTIONS, **({"random_seed": int(o.seed)} if o.seed else {}),
+            **o.highs_options}
     lp, fallback = _cover_lp(o, ar, t_all, start_vec, opts, "cover_search", stats)
     if fallback is not None:
         return fallback
@@ -190,7 +191,7 @@ def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run,
     fixed = m.ar.lo[:J] > 0.5
     assert lp.values is not None and lp.row_dual is not None
     d = (m.ar.c - m.ar.A.T @ lp.row_dual)[:J]
-    rng = np.random.default_rng(COVER_ALL_SEED)
+    rng = np.random.default_rng(m.o.seed)
     log: list[dict[str, Any]] = []
     run: Run | None = None
     found: list[np.ndarray] = []              # plans of the newest small merges

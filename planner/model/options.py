@@ -73,6 +73,10 @@ class SolveOptions:
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
     wall_margin
         Share of the time limit kept free after the MIP for the whole-person assignment and the checks.
+    seed
+        Seed of the randomised parts of the pure cover searches: the random covers of the set-cover
+        search, and HiGHS's own `random_seed` in the pure cover models (the same seed gives the same
+        plan; the bench varies it to report the worst seed).
     """
 
     time_limit_s: float | None = None
@@ -101,6 +105,7 @@ class SolveOptions:
     cover_search_min_sites: int = 1000
     lp_share: float = 0.6
     wall_margin: float = 0.03
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.backend not in ("highspy", "pulp"):
@@ -202,7 +207,7 @@ COVER_ALL_SLICE_LP = 10.0
 more)."""
 
 COVER_ALL_SEED = 0
-"""Seed of the random covers (the same station gives the same plan)."""
+"""Default seed of the random covers (`SolveOptions.seed`; the same station gives the same plan)."""
 
 LAGRANGE_REPAIR_SHARE = 0.15
 """Share of the time limit for the small MIP that completes the Lagrangian plan."""

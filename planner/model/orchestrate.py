@@ -167,9 +167,8 @@ def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
         if o.pure_cover and c.uncapacitated and c.G > 0:
             sol = solve_pure(p, o, c, start, t_all, timings, say)
         else:
-            sol = _lagrangian(p, o, c, start, t_all, timings, say)
-            if sol is None:
-                sol = solve_lp_path(p, o, c, start, t_all, timings, say)
+            sol = (_lagrangian(p, o, c, start, t_all, timings, say)
+                   or solve_lp_path(p, o, c, start, t_all, timings, say))
     except ModelInfeasible:
         raise _infeasible(p, o, c, budget_checked) from None
     if p.backup_goal >= 2:

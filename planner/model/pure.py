@@ -39,7 +39,7 @@ def solve_pure(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | None
     highspy_ = not (o.solver_name == "cbc" or o.backend == "pulp")
     integral = integral_objective(ar)
     pulp_build = 0.0
-    defaults = dict(COVER_HIGHS_OPTIONS)
+    defaults = {**COVER_HIGHS_OPTIONS, "random_seed": int(o.seed)}
     if integral and highspy_:     # whole-unit objective: bound > incumbent - 1 proves the incumbent
         defaults["mip_abs_gap"] = 1.0 - 1e-6
     big = int((ar.hi[:c.J] > 0.5).sum()) >= o.cover_search_min_sites
