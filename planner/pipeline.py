@@ -237,6 +237,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     solve = _solver_for(rel, options)
     notes: list[str] = list(rel.notes) if rel.active else []
+    if rel.active and problem.backup_goal >= 2:
+        notes.append(f"Backup coverage as an objective (backup_goal = {problem.backup_goal}) is not applied to the "
+                     "relocation model (rooms whose residents move out): the plan is the least-cost one.")
     fell_back = False
     full_cover_cost = None
     full_cover_solution = None
