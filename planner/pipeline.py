@@ -236,10 +236,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     solve = _solver_for(rel, options)
-    notes: list[str] = list(rel.notes) if rel.active else []
-    if rel.active and problem.backup_goal >= 2:
-        notes.append(f"Backup coverage as an objective (backup_goal = {problem.backup_goal}) is not applied to the "
-                     "relocation model (rooms whose residents move out): the plan is the least-cost one.")
+    notes: list[str] = list(rel.notes) + _relocation_goal_note(problem) if rel.active else []
     fell_back = False
     full_cover_cost = None
     full_cover_solution = None
@@ -355,6 +352,14 @@ def _phases(station: Station, problem: Problem, solution: Solution, costs: pd.Da
         phases = plan_phases(problem, list(solution.chosen), costs, station.params)
         table = phase_table(problem, phases, costs, station.params)
     return phases, jsonable(table.to_dict(orient="records"))
+
+
+def _relocation_goal_note(problem: Problem) -> list[str]:
+    """The plan's note when backup coverage is asked as an objective of the relocation model (not applied)."""
+    if problem.backup_goal < 2:
+        return []
+    return [f"Backup coverage as an objective (backup_goal = {problem.backup_goal}) is not applied to the "
+            "relocation model (rooms whose residents move out): the plan is the least-cost one."]
 
 
 def _relocation_inputs(station: Station, sites: pd.DataFrame) -> RelocationInputs:
