@@ -39,6 +39,32 @@ from planner.params import Parameters
 from planner.relocation import home_residents, room_modes
 from planner.station import Station
 
+HARDENING_SOURCE: dict = {
+    "publication": "FEMA P-320, Taking Shelter from the Storm, 5th ed. (March 2021): basic cost of a safe room "
+                   "built from its prescriptive plans in a new home (materials, labour, contingency; the door "
+                   "assembly excluded), as quoted in FEMA's Building Science FAQ 'What Is the Cost of Installing "
+                   "a Safe Room in a New Home?'",
+    "rooms_ft_usd": [(8.0, 8.0, 9400.0, 13100.0), (14.0, 14.0, 18900.0, 25500.0)],
+    "wall_height_ft": 8.0,
+    "currency_per_usd": 1.0,
+}
+"""The published figures behind `wall_reinforcement_per_m2` (docs/model.md, section 3): per room
+(length ft, width ft, low USD, high USD), the walls' height (ft, the prescriptive designs'),
+and the stated conversion rule (1 CR = 1 USD of 2021, no escalation)."""
+
+FT_M = 0.3048
+
+
+def sourced_wall_rate() -> tuple[float, float, float]:
+    """(lowest, mean, highest) hardening cost per m2 of wall from `HARDENING_SOURCE` (currency/m2):
+    each published cost over its room's wall area (perimeter x wall height), in the station's
+    currency by the stated rule; the default `wall_reinforcement_per_m2` is the mean, rounded."""
+    h = HARDENING_SOURCE["wall_height_ft"] * FT_M
+    rates = [usd * HARDENING_SOURCE["currency_per_usd"] / (2.0 * (a + b) * FT_M * h)
+             for a, b, lo, hi in HARDENING_SOURCE["rooms_ft_usd"] for usd in (lo, hi)]
+    return min(rates), sum(rates) / len(rates), max(rates)
+
+
 DRIVER_COLUMNS = ["converted", "perimeter_m", "capacity", "doors_kept", "doors_sealed",
                   "displaced_residents", "recreation_area_m2"]
 """Input drivers per room (values, not formulas, in the workbook)."""

@@ -34,7 +34,7 @@ SHARES: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
 """Shares of today's displacement the trade-off table shows."""
 
 TRADEOFF_COLUMNS = ["share", "max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status", "gap",
-                    "note"]
+                    "note", "bound"]
 
 
 def today_displacement(station: Station, plan: dict) -> int:
@@ -71,6 +71,28 @@ def displacement_summary(station: Station, plan: dict) -> dict[str, Any]:
             "spare_beds": int((room_beds(station) - res).clip(lower=0).sum())}
 
 
+def spare_beds(station: Station) -> int:
+    """Beds on the station not taken by their residents (persons; `planner.relocation.room_beds`)."""
+    return int((room_beds(station) - home_residents(station)).clip(lower=0).sum())
+
+
+def tradeoff_station(station: Station) -> tuple[Station, str]:
+    """The station the trade-off re-plans on, and a sentence saying which beds it assumes.
+
+    Its own beds when it has spare ones (or `berth_area_m2` is set); otherwise, when
+    `tradeoff_berth_area_m2` is set, bunks fitted in quarters at that floor area per berth
+    (the proposal's own plan never assumes them)."""
+    p = station.params
+    own = spare_beds(station)
+    if own > 0 or p.berth_area_m2 is not None or p.tradeoff_berth_area_m2 is None:
+        return station, f"The station's own beds: {own:,} spare."
+    alt = dataclasses.replace(station, params=p.replace(berth_area_m2=p.tradeoff_berth_area_m2))
+    return alt, (f"The station has no spare bed (every berth is someone's), so nobody can be moved as it is. "
+                 f"The trade-off assumes bunks fitted in the quarters at {p.tradeoff_berth_area_m2:g} m2 a berth, "
+                 f"the density of the station's berthing compartments: {spare_beds(alt):,} bunks more than "
+                 "residents ([model] tradeoff_berth_area_m2).")
+
+
 def _variant(station: Station, cap: int) -> Station:
     """The station with rooms of kinds that have residents allowed to be repurposed, at most `cap` moved."""
     p = station.params
@@ -80,50 +102,69 @@ def _variant(station: Station, cap: int) -> Station:
     for k in kinds:
         if k in p.candidate_kinds and modes.get(k, "dual_use") == "dual_use":
             modes[k] = "either"
-    params = p.replace(modes=modes, max_displaced=int(cap), time_limit_s=p.sweep_time_limit_s, phases=[])
+    params = p.replace(modes=modes, max_displaced=int(cap), time_limit_s=p.tradeoff_time_limit_s, phases=[])
     return dataclasses.replace(station, params=params)
+
+
+def _point(r: PlanRun) -> dict[str, Any]:
+    """The table's columns of one re-planned point."""
+    t, sol = r.plan["totals"], r.plan["solver"]
+    return {"cost": float(t["cost"]), "displaced": int(t.get("displaced_residents", 0) or 0),
+            "rooms": len(r.plan["safe_rooms"]),
+            "repurposed_rooms": sum(1 for x in r.plan["safe_rooms"] if x.get("mode") == "repurpose"),
+            "status": sol.get("status"), "gap": sol.get("gap"), "bound": sol.get("bound")}
 
 
 def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> pd.DataFrame:
     """Least cost at each share of today's displacement (columns `TRADEOFF_COLUMNS`; money in the
-    station's currency, people in persons). Points that need no new plan say why in `note`."""
-    st = run.station
+    station's currency, people in persons; `bound`: no plan at that cap costs less, as proven by the
+    solver). `note` says how each point was found.
+
+    The points are solved from the loosest cap down, each warm-started from the proposal's plan
+    (which moves nobody, so it is feasible at every cap): a point whose plan moves D residents is
+    also the least cost at every cap from D up (the same plan is allowed there, and the looser
+    problem's bound holds for the tighter one), so only caps below D are solved again. At a cap of
+    0 the re-plan is the proposal's own model when it moves nobody, and its plan is used."""
+    st0 = run.station
     plan = run.plan
-    today = today_displacement(st, plan)
-    spare = int((room_beds(st) - home_residents(st)).clip(lower=0).sum())
-    base_cost = float(plan["totals"]["cost"])
+    today = today_displacement(st0, plan)
+    st, _beds = tradeoff_station(st0)
+    spare = spare_beds(st)
     base_moved = int(plan["totals"].get("displaced_residents", 0) or 0)
-    n_rooms = len(plan.get("safe_rooms", []))
-    n_rep = sum(1 for r in plan.get("safe_rooms", []) if r.get("mode") == "repurpose" and not r.get("existing"))
-    stated = room_modes(st)
-    rows = []
-    for share in shares:
+    stated = room_modes(st0)
+    start = [str(r["room_id"]) for r in plan.get("safe_rooms", [])]
+    proposal = {"cost": float(plan["totals"]["cost"]), "displaced": base_moved, "rooms": len(plan.get("safe_rooms", [])),
+                "repurposed_rooms": sum(1 for r in plan.get("safe_rooms", []) if r.get("mode") == "repurpose"
+                                        and not r.get("existing")),
+                "status": plan["solver"].get("status"), "gap": plan["solver"].get("gap"),
+                "bound": plan["solver"].get("bound")}
+    same_model_at_zero = base_moved == 0 and not (stated == "repurpose").any()
+    rows: dict[float, dict[str, Any]] = {}
+    best: tuple[int, dict[str, Any]] | None = None      # (cap, point) of the loosest solved cap
+    for share in sorted(set(shares), reverse=True):
         cap = round(share * today)
         row: dict[str, Any] = {"share": share, "max_displaced": cap}
         if spare == 0 and base_moved == 0:
-            row.update(cost=base_cost, displaced=0, rooms=n_rooms, repurposed_rooms=n_rep,
-                       status=plan["solver"].get("status"), gap=plan["solver"].get("gap"),
-                       note="no spare bed on the station: nobody can be moved, this is the proposal's plan")
-        elif share == 0 and base_moved == 0 and not (stated == "repurpose").any():
-            row.update(cost=base_cost, displaced=0, rooms=n_rooms, repurposed_rooms=n_rep,
-                       status=plan["solver"].get("status"), gap=plan["solver"].get("gap"),
-                       note="nobody moved: the proposal's plan")
+            row.update(proposal, note="no spare bed: nobody can be moved, this is the proposal's plan")
+        elif cap == 0 and same_model_at_zero:
+            row.update(proposal, note="nobody may move: the proposal's own model and plan")
+        elif best is not None and best[1]["displaced"] <= cap:
+            row.update(best[1], note=f"the plan found at a cap of {best[0]:,} moves {best[1]['displaced']:,}: "
+                                     "also the least cost here")
         else:
             log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
             try:
                 r = plan_station(_variant(st, cap), fallback_max_cover=False, reach=run.reach, check=False,
-                                 phases=False, margins=run.margins)   # the proposal's measured margins
+                                 phases=False, start=start, margins=run.margins)   # the proposal's measured margins
             except (InfeasibleError, SolverError) as exc:
                 row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",
-                           gap=np.nan, note=str(exc).splitlines()[0][:200])
+                           gap=np.nan, bound=np.nan, note=str(exc).splitlines()[0][:200])
             else:
-                t = r.plan["totals"]
-                row.update(cost=float(t["cost"]), displaced=int(t.get("displaced_residents", 0) or 0),
-                           rooms=len(r.plan["safe_rooms"]),
-                           repurposed_rooms=sum(1 for x in r.plan["safe_rooms"] if x.get("mode") == "repurpose"),
-                           status=r.plan["solver"].get("status"), gap=r.plan["solver"].get("gap"), note="")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)
+                pt = _point(r)
+                row.update(pt, note="re-planned (quarters either, this cap)")
+                best = (cap, pt)
+        rows[share] = row
+    return pd.DataFrame([rows[s] for s in sorted(rows)], columns=TRADEOFF_COLUMNS)
 
 
 def parse_shares(text: str) -> tuple[float, ...]:

@@ -47,6 +47,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from planner.errors import OutputError
 from planner.files import write_atomic
+from planner.relocation import relocations_frame
 from planner.station import Station
 
 KIND_COLOURS: dict[str, str] = {
@@ -239,6 +240,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     if existing_sr.any():
         handles.append(Patch(facecolor="#bbbbbb", edgecolor="white", linestyle="--", label="existing safe room"))
     handles.append(Line2D([], [], color="#8c2d04", linewidth=2.2, label="door"))
+    handles += _relocation_arrows(ax1, station, plan, deck, fs)
     # the legend below both panels, outside every plotted area
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 6),
                fontsize=8 * fs, frameon=False)
@@ -272,6 +274,37 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
         ax.tick_params(labelsize=7 * fs)
         map_furniture(ax, fs)
     _save(fig, path, dpi=130)
+
+
+RELOCATION_COLOUR = "#6a3d9a"
+
+
+def _relocation_arrows(ax: Axes, station: Station, plan: dict, deck: int, fs: float) -> list[Artist]:
+    """Arrows from each repurposed room to the rooms its residents move to (moves within the deck),
+    and markers for moves to or from another deck; returns the legend handles (none without moves)."""
+    mv = relocation_layer(station, plan)
+    if not len(mv):
+        return []
+    here = mv[(mv["deck_from"] == deck) & (mv["deck_to"] == deck)]
+    out = mv[(mv["deck_from"] == deck) & (mv["deck_to"] != deck)]
+    into = mv[(mv["deck_to"] == deck) & (mv["deck_from"] != deck)]
+    handles: list[Artist] = []
+    if len(here):
+        xy = shapely.get_coordinates(here.geometry.to_numpy()).reshape(-1, 2, 2)
+        w = here["residents"].to_numpy(dtype=float)
+        ax.quiver(xy[:, 0, 0], xy[:, 0, 1], xy[:, 1, 0] - xy[:, 0, 0], xy[:, 1, 1] - xy[:, 0, 1], angles="xy",
+                  scale_units="xy", scale=1, color=RELOCATION_COLOUR, width=0.0025 * fs * (1 + np.log1p(w) / 3),
+                  zorder=9, alpha=0.85)
+        handles.append(Line2D([], [], color=RELOCATION_COLOUR, linewidth=2, marker=">",
+                              label=f"residents moved ({int(w.sum()):,} on this {station.params.deck_word})"))
+    for part, mark, word in ((out, "^", "moved to another"), (into, "v", "moved in from another")):
+        if len(part):
+            pts = shapely.get_coordinates(part.geometry.to_numpy()).reshape(-1, 2, 2)[:, 0 if part is out else 1]
+            ax.scatter(pts[:, 0], pts[:, 1], marker=mark, s=50 * fs, c=RELOCATION_COLOUR, zorder=9)
+            handles.append(Line2D([], [], color=RELOCATION_COLOUR, linestyle="none", marker=mark,
+                                  label=f"residents {word} {station.params.deck_word} "
+                                        f"({int(part['residents'].sum()):,})"))
+    return handles
 
 
 def nice_length(span_m: float) -> float:
@@ -479,10 +512,49 @@ def plan_layers(station: Station, plan: dict) -> tuple[gpd.GeoDataFrame, gpd.Geo
     return rl, al
 
 
+def relocation_layer(station: Station, plan: dict) -> gpd.GeoDataFrame:
+    """plan.json `relocations[]` as LineStrings from the centroid of `from_room` (the repurposed room
+    its residents leave) to that of `to_room` (their new home): columns from_room, to_room,
+    residents, present_<scenario> (persons), deck_from, deck_to, same_sector. Moves naming a room
+    the station does not have are left out (the checker reports them)."""
+    rooms = station.rooms.drop_duplicates("room_id")
+    ids = rooms["room_id"].astype(str).to_numpy()
+    cent = pd.Series(list(shapely.centroid(rooms.geometry.to_numpy())), index=ids)
+    deck = pd.Series(rooms["deck"].to_numpy(), index=ids)
+    sector = pd.Series(rooms["sector"].astype(str).to_numpy(), index=ids)
+    m = relocations_frame(plan.get("relocations"), list(station.scenarios))
+    m = m[m["from_room"].astype(str).isin(ids) & m["to_room"].astype(str).isin(ids)].reset_index(drop=True)
+    m["from_room"] = m["from_room"].astype(str)
+    m["to_room"] = m["to_room"].astype(str)
+    for col in m.columns[2:]:
+        m[col] = pd.to_numeric(m[col], errors="coerce").fillna(0).astype(np.int64)
+    if len(m):
+        p0 = shapely.get_coordinates(np.asarray(cent.reindex(m["from_room"]).to_numpy(), dtype=object))
+        p1 = shapely.get_coordinates(np.asarray(cent.reindex(m["to_room"]).to_numpy(), dtype=object))
+        lines = shapely.linestrings(np.stack([p0, p1], axis=1))
+    else:
+        lines = np.array([], dtype=object)
+    m["deck_from"] = deck.reindex(m["from_room"]).to_numpy()
+    m["deck_to"] = deck.reindex(m["to_room"]).to_numpy()
+    m["same_sector"] = sector.reindex(m["from_room"]).to_numpy() == sector.reindex(m["to_room"]).to_numpy()
+    return gpd.GeoDataFrame(m, geometry=gpd.GeoSeries(lines, crs=rooms.crs), crs=rooms.crs)
+
+
+def _write_lines(frame: gpd.GeoDataFrame, path: Path, layer: str, crs: Any) -> None:
+    """Append a LineString layer (an empty one keeps its geometry type)."""
+    if len(frame):
+        frame.to_file(path, layer=layer, driver="GPKG", mode="a")
+    else:
+        frame = frame.set_geometry(gpd.GeoSeries([], crs=crs))
+        frame.to_file(path, layer=layer, driver="GPKG", mode="a", geometry_type="LineString")
+
+
 def write_plan_gpkg(station: Station, plan: dict, path: Path) -> Path:
-    """Write the plan as a GeoPackage with layers `rooms` and `assignments` (temporary name, then moved)."""
+    """Write the plan as a GeoPackage with layers `rooms`, `assignments` and `relocations` (residents
+    moved out of repurposed rooms, `relocation_layer`), under a temporary name, then moved."""
     path = Path(path)
     rl, al = plan_layers(station, plan)
+    mv = relocation_layer(station, plan)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_name(path)  # GDAL creates the file itself
@@ -490,11 +562,8 @@ def write_plan_gpkg(station: Station, plan: dict, path: Path) -> Path:
             with warnings.catch_warnings():  # station frames are local metres: no CRS is normal
                 warnings.filterwarnings("ignore", message=".*crs.*was not provided")
                 rl.to_file(tmp, layer="rooms", driver="GPKG")
-                if len(al):
-                    al.to_file(tmp, layer="assignments", driver="GPKG", mode="a")
-                else:  # an empty layer still needs a geometry type
-                    al = al.set_geometry(gpd.GeoSeries([], crs=rl.crs))
-                    al.to_file(tmp, layer="assignments", driver="GPKG", mode="a", geometry_type="LineString")
+                _write_lines(al, tmp, "assignments", rl.crs)
+                _write_lines(mv, tmp, "relocations", rl.crs)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -167,13 +167,26 @@ class Parameters:
                                "kinds not named are dual_use; a room's `mode` property wins", "model")
     max_displaced: int | None = _p(None, "persons", "Most residents the plan may move out of repurposed rooms; "
                                    "none = no limit", "model", "the director's decision (Displacement sheet)")
+    tradeoff_berth_area_m2: float | None = _p(2.8, "m2/bed", "Displacement sheet only, when the station has no spare "
+                                              "bed (and no berth_area_m2): its trade-off assumes bunks fitted in "
+                                              "quarters at this floor area per berth, so that residents could be "
+                                              "moved; none = no trade-off without spare beds. The proposal's own "
+                                              "plan never uses it", "model",
+                                              "the station's berthing compartments: bunks two high, lockers and "
+                                              "aisle, 2.8 m2 a berth (planner/generate/catalogue.py BERTH_M2)")
+    tradeoff_time_limit_s: float = _p(600.0, "s", "Solver time limit of each re-planned point of the displacement "
+                                      "trade-off (the relocation model; warm-started from the proposal's plan)", "model")
     cross_sector_move_penalty: float = _p(1000.0, "currency/person", "Objective weight on each resident moved to "
                                           "another sector (a preference for moves within the sector; not a cost "
                                           "of the plan)", "model", "planner assumption")
 
     # --- costs (currency) -------------------------------------------------------
     currency: str = _p("CR", "", "Name of the currency every cost is expressed in", "costs")
-    wall_reinforcement_per_m2: float = _p(420.0, "currency/m2", "Wall reinforcement per m2 of wall (perimeter x deck height)", "costs")
+    wall_reinforcement_per_m2: float = _p(503.0, "currency/m2", "Hardening: wall reinforcement per m2 of wall (perimeter x "
+                                          "deck height); charged in both conversion modes", "costs",
+                                          "FEMA P-320 (2021) basic safe-room cost, USD 9,400-13,100 (8 x 8 ft) and "
+                                          "18,900-25,500 (14 x 14 ft) without the door, per m2 of its walls 8 ft high "
+                                          "(395-613 USD/m2, mean 503); 1 CR = 1 USD of 2021 (docs/model.md, section 3)")
     pressure_door_each: float = _p(24000.0, "currency/door", "Pressure door, per door kept", "costs")
     door_seal_each: float = _p(3500.0, "currency/door", "Sealing an extra door (all doors but the first are sealed)", "costs")
     life_support_fixed: float = _p(38000.0, "currency/room", "Independent life-support unit, fixed part", "costs")
@@ -337,6 +350,7 @@ RANGES: dict[str, Range] = {
     "min_site_area_m2": _r(0, 1e6),
     "endurance_h": _r(0, 8760, lo_open=True),   # at most a year
     "berth_area_m2": _r(0, 1000, lo_open=True),
+    "tradeoff_berth_area_m2": _r(0, 1000, lo_open=True),
     # model
     "budget": _r(0, 1e15),
     "backup_k": _r(0, 100),
@@ -344,6 +358,7 @@ RANGES: dict[str, Range] = {
     "queue_bin_s": _r(0, 600, lo_open=True),
     "time_limit_s": _r(0, 1e6, lo_open=True),
     "sweep_time_limit_s": _r(0, 1e6, lo_open=True),
+    "tradeoff_time_limit_s": _r(0, 1e6, lo_open=True),
     "mip_gap": _r(0, 1),
     "threads": _r(1, 1024),
     # simulation (JuPedSim replay)

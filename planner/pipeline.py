@@ -401,15 +401,15 @@ def _chosen_modes(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, so
 
 def _solver_for(rel: RelocationInputs, options: SolveOptions | None = None) -> Callable[..., Any]:
     """`planner.model.solve` with `options`, or the relocation model's solver when repurposed rooms have
-    residents (`solve(problem, start=None, progress=True) -> Solution` either way; the relocation model
-    ignores `start`)."""
+    residents (`solve(problem, start=None, progress=True) -> Solution` either way; for the relocation
+    model `start` is a plan without moves, completed by HiGHS)."""
     if not rel.active:
         def solve_with(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
             return solve(problem, start=start, progress=progress, options=options)
         return solve_with
 
     def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
-        return solve_relocating(problem, rel, progress=progress, options=options)
+        return solve_relocating(problem, rel, progress=progress, options=options, start=start)
     return solve_moving
 
 

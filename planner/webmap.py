@@ -30,7 +30,7 @@ import shapely
 
 from planner.brief import Route, fmt_s
 from planner.files import write_atomic
-from planner.maps import PHASE_COLOURS
+from planner.maps import PHASE_COLOURS, RELOCATION_COLOUR, relocation_layer
 from planner.station import Station
 
 
@@ -123,6 +123,17 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
         decks.append({"deck": int(d), "ids": sel["room_id"].astype(str).tolist(), "paths": _svg_paths(geom),
                       "box": [round(float(x0 - pad), 1), round(float(-y1 - pad), 1),
                               round(float(x1 - x0 + 2 * pad), 1), round(float(y1 - y0 + 2 * pad), 1)]})
+    # residents moved out of repurposed rooms (plan.json relocations): a line per move within a deck
+    mv = relocation_layer(station, plan)
+    moves: dict[str, list] = {}
+    if len(mv):
+        xy = shapely.get_coordinates(mv.geometry.to_numpy()).reshape(-1, 2, 2)
+        for (a0, a1), d0, d1, n, f, t in zip(xy, mv["deck_from"], mv["deck_to"], mv["residents"], mv["from_room"],
+                                             mv["to_room"]):
+            if d0 == d1:
+                moves.setdefault(str(int(d0)), []).append(
+                    [round(float(a0[0]), 1), round(float(-a0[1]), 1), round(float(a1[0]), 1),
+                     round(float(-a1[1]), 1), int(n), str(f), str(t)])
     strings = {k.split(".", 1)[1]: v for k, v in tx.items() if k.startswith("map.")}
     strings.update({f"scenario.{k.split('.', 1)[1]}": v for k, v in tx.items() if k.startswith("scenario.")})
     return {"title": tx.get("map.title", "{station}").format(station=station.title), "scenarios": scen,
@@ -130,7 +141,7 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
             "phase_names": [str(p.get("name", "")) for p in plan.get("phases", []) or []]
             or [ph.name for ph in station.params.phases],
             "created": str(plan.get("created", "")), "decks": decks, "rooms": room_list, "safe": safe,
-            "routes": used_routes}
+            "routes": used_routes, "moves": moves, "move_colour": RELOCATION_COLOUR}
 
 
 CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"

@@ -217,6 +217,21 @@ def test_map_numbers_equal_plan_json(planned):
     assert re.findall(r"https?://[^'\"\s]+", page) == ["http://www.w3.org/2000/svg"]
 
 
+def test_map_draws_relocations(planned):
+    """plan.json relocations become one arrow per move within a deck (from the centroid of the room
+    left to that of the new home; the page's y axis points down)."""
+    _, station, plan, reach = planned
+    b, routes = add_routes(room_briefs(station, plan, reach), station)
+    assert map_data(station, plan, b, routes, strings("en"))["moves"] == {}
+    moved = {**plan, "relocations": [{"from_room": "R4", "to_room": "R2", "residents": 3,
+                                      "present": {"night": 3, "day": 3}}]}
+    data = map_data(station, moved, b, routes, strings("en"))
+    c = station.rooms.set_index("room_id").geometry.centroid
+    assert data["moves"] == {"0": [[round(c["R4"].x, 1), round(-c["R4"].y, 1), round(c["R2"].x, 1),
+                                     round(-c["R2"].y, 1), 3, "R4", "R2"]]}
+    assert '"moves"' in render_html(data)
+
+
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                            "--disable-component-update", "--disable-sync", "--no-first-run",

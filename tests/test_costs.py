@@ -48,7 +48,7 @@ def test_storage_room_by_hand(station):
     # 4 x 5 m: perimeter 18 m, wall 54 m2; usable (20-2)*0.85 = 15.3 m2 -> 8 persons
     assert c["wall_area_m2"] == pytest.approx(54.0)
     assert c["capacity"] == 8
-    assert c["wall_cost"] == 22680.00
+    assert c["wall_cost"] == 27162.00          # 54 m2 x 503 CR/m2 (FEMA P-320, docs/model.md section 3)
     assert c["door_cost"] == 24000.00 and c["doors_kept"] == 1
     assert c["seal_cost"] == 0 and c["doors_sealed"] == 0
     # 38000 + 8*3*0.84*45 + 8*3*1.0*60 + 8*2.4*180
@@ -57,7 +57,7 @@ def test_storage_room_by_hand(station):
     assert c["supplies_cost"] == 2928.00
     assert c["comms_cost"] == 9000.00
     assert c["displacement_cost"] == 0
-    assert c["total_cost"] == 102411.20
+    assert c["total_cost"] == 106893.20
     # labour: 54*1.5 + 16 + 40 + 8*0.5 + 8 = 149 h; crew-days 149 / (4*8*2)
     assert c["labour_h"] == 149.0
     assert c["crew_days"] == 2.33
@@ -120,7 +120,7 @@ def test_existing_room_costs_nothing(tmp_path):
 def test_unit_cost_change_moves_total_as_model_says(tmp_path):
     base = load_station(write_tiny_station(tmp_path / "a"))
     dearer = load_station(write_tiny_station(tmp_path / "b", "[costs]\npressure_door_each = 30000\n"
-                                             "wall_reinforcement_per_m2 = 500\n"))
+                                             "wall_reinforcement_per_m2 = 583\n"))
     c0 = cost_model.site_costs(candidate_sites(base), base)
     c1 = cost_model.site_costs(candidate_sites(dearer), dearer)
     expected = c0["total_cost"] + 6000.0 + c0["wall_area_m2"] * 80.0
@@ -179,3 +179,15 @@ def test_lines_add_up_and_respond_linearly(perimeter, capacity, doors, displaced
     b = cost_model.compute_lines(drivers, p0.replace(pressure_door_each=door_cost + extra)).iloc[0]
     assert abs((b["door_cost"] - a["door_cost"]) - converted * extra) <= 0.01 + 1e-9  # two roundings to cents
     assert (b[[c for c in cost_model.COST_COLUMNS if c != "door_cost"]] == a[[c for c in cost_model.COST_COLUMNS if c != "door_cost"]]).all()
+
+
+def test_hardening_rate_follows_its_source():
+    """The default hardening rate is the stated rule applied to the published FEMA P-320 costs:
+    8 x 8 ft room (walls 8 ft high: 23.78 m2) USD 9,400-13,100; 14 x 14 ft (41.62 m2) USD 18,900-25,500."""
+    lo, mean, hi = cost_model.sourced_wall_rate()
+    assert lo == pytest.approx(9400 / (32 * 8 * 0.3048 ** 2))
+    assert hi == pytest.approx(25500 / (56 * 8 * 0.3048 ** 2))
+    assert round(lo) == 395 and round(hi) == 613 and round(mean) == 503
+    assert Parameters().wall_reinforcement_per_m2 == round(mean)
+    assert "FEMA P-320" in Parameters().describe()[[r["name"] for r in Parameters().describe()].index(
+        "wall_reinforcement_per_m2")]["source"]

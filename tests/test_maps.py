@@ -1,4 +1,4 @@
-"""Maps per deck (non-empty PNGs) and the plan's GeoPackage (layers rooms and assignments)."""
+"""Maps per deck (non-empty PNGs) and the plan's GeoPackage (layers rooms, assignments, relocations)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def test_empty_plan_still_maps(station, tmp_path):
 def test_geopackage_layers(station, tmp_path):
     path = write_plan_gpkg(station, PLAN, tmp_path / "plan.gpkg")
     layers = {name: kind for name, kind in pyogrio.list_layers(path)}
-    assert layers == {"rooms": "Polygon", "assignments": "LineString"}
+    assert layers == {"rooms": "Polygon", "assignments": "LineString", "relocations": "LineString"}
+    assert len(gpd.read_file(path, layer="relocations")) == 0      # nobody moved
     rooms = gpd.read_file(path, layer="rooms").set_index("room_id")
     assert len(rooms) == 8
     assert rooms.at["S0", "role"] == "safe_room" and rooms.at["C1", "role"] == "unsheltered"
@@ -98,7 +99,7 @@ def test_geopackage_layers(station, tmp_path):
 
 def test_geopackage_without_assignments(station, tmp_path):
     path = write_plan_gpkg(station, {"safe_rooms": [], "assignments": [], "unsheltered": []}, tmp_path / "e.gpkg")
-    assert {n for n, _ in pyogrio.list_layers(path)} == {"rooms", "assignments"}
+    assert {n for n, _ in pyogrio.list_layers(path)} == {"rooms", "assignments", "relocations"}
 
 
 def test_polygon_paths_keep_holes_parts_and_order():
@@ -160,3 +161,37 @@ def test_legends_outside_the_plotted_areas_scale_bar_and_arrow(station, tmp_path
     maps.plot_maps(station, PLAN, tmp_path / "o")
     maps.plot_sector_maps(station, PLAN, tmp_path / "o")
     assert len(seen) == 4
+
+
+MOVED = {**PLAN, "relocations": [
+    {"from_room": "Q0", "to_room": "S0", "residents": 3, "present": {"night": 3, "day": 0}},   # same deck
+    {"from_room": "Q0", "to_room": "Q1", "residents": 1, "present": {"night": 1, "day": 0}},   # to deck 1
+]}
+
+
+def test_geopackage_relocations_layer(station, tmp_path):
+    path = write_plan_gpkg(station, MOVED, tmp_path / "moved.gpkg")
+    mv = gpd.read_file(path, layer="relocations")
+    assert sorted(zip(mv["from_room"], mv["to_room"], mv["residents"])) == [("Q0", "Q1", 1), ("Q0", "S0", 3)]
+    row = mv[mv["to_room"] == "S0"].iloc[0]
+    # from the centroid of the room left (Q0: x 4..8, y 2..7) to the new home's (S0: x 0..4)
+    assert list(row.geometry.coords) == [(6.0, 4.5), (2.0, 4.5)]
+    assert row["present_night"] == 3 and row["present_day"] == 0
+    assert row["deck_from"] == 0 and row["deck_to"] == 0 and bool(row["same_sector"])
+    other = mv[mv["to_room"] == "Q1"].iloc[0]
+    assert other["deck_from"] == 0 and other["deck_to"] == 1
+
+
+def test_deck_maps_draw_relocations(station, tmp_path):
+    """The map of a plan with moves differs from the same plan without them (the arrows and markers)."""
+    import numpy as np
+    from PIL import Image
+
+    with_moves = plot_maps(station, MOVED, tmp_path / "a")
+    without = plot_maps(station, PLAN, tmp_path / "b")
+    for a, b in zip(with_moves, without):
+        ia, ib = np.asarray(Image.open(a).convert("RGB")), np.asarray(Image.open(b).convert("RGB"))
+        assert ia.shape != ib.shape or (ia != ib).any(), a.name
+        # the arrow colour appears only where something moves
+        purple = (np.abs(ia.astype(int) - [0x6a, 0x3d, 0x9a]).sum(axis=2) < 40).sum()
+        assert purple > 30, a.name

@@ -427,3 +427,59 @@ def test_budget_short_falls_back_to_max_cover_with_relocation(tmp_path) -> None:
 
     assert check_plan(dataclasses.replace(st, params=st.params.replace(objective="max-cover")), plan) == []
     assert any(b.kind == "parameters" and b.feature == "objective" for b in check_plan(st, plan))
+
+
+def test_tradeoff_points_are_independent_replans(tmp_path) -> None:
+    """Each point of the Displacement table is the least cost at its cap: the table (solved from the
+    loosest cap down, reusing a plan at every cap it fits, warm-started from the proposal) agrees with
+    re-planning every cap on its own; costs never rise with the cap; the bound holds."""
+    import dataclasses
+
+    from planner.displacement import _variant, displacement_tradeoff, today_displacement
+
+    # R1 storage | R2 office, 4 people | R3 quarters, 4 residents | R4 office | R5 quarters, 4 empty
+    # beds | R6 existing safe room. Reach 14 s: R2 reaches R1 and R3, R3 reaches R1, R5 reaches R6.
+    # Nobody moving: R3 (dual use) is full with its own, so R2 needs R1 too: 2 rooms. Moving R3's
+    # 4 residents to R5 (sheltered in R6) frees R3 for R2: 1 room + 4 x 6,000 CR.
+    rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
+                                         residents={"R2": 4, "R3": 4})
+    for r in rooms:
+        r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
+        r["existing"] = r["room_id"] == "R6"
+    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows,
+                                    '[model]\nmodes = {quarters = "dual_use"}\n[walking]\nreach_s = 14\n'))
+    run = plan_station(st, phases=False)
+    table = displacement_tradeoff(run)
+    today = today_displacement(st, run.plan)
+    assert today == 4 and list(table["max_displaced"]) == [0, 1, 2, 4]
+    room = run.costs.loc["R1", "total_cost"]
+    assert run.plan["totals"]["cost"] == pytest.approx(2 * room)            # R1 and R3 (R6 exists)
+    assert list(table["displaced"]) == [0, 0, 0, 4]
+    assert table["cost"].iloc[-1] == pytest.approx(run.plan["totals"]["cost"] - room + 4 * 6000.0)
+    assert (table["displaced"] <= table["max_displaced"]).all()
+    assert table["cost"].is_monotonic_decreasing or table["cost"].nunique() == 1
+    for row in table.itertuples(index=False):
+        own = plan_station(dataclasses.replace(_variant(st, row.max_displaced)), fallback_max_cover=False,
+                           check=True, phases=False).plan
+        assert row.cost == pytest.approx(own["totals"]["cost"], abs=0.01), row.note
+        if row.bound == row.bound and row.bound is not None:
+            assert row.bound <= row.cost + 1e-6
+
+
+def test_tradeoff_without_spare_beds_assumes_fitted_bunks(tmp_path) -> None:
+    import dataclasses
+
+    from planner.displacement import displacement_tradeoff, spare_beds, tradeoff_station
+
+    st = _station(tmp_path, 'quarters = "dual_use"', beds={"R1": 4})
+    assert spare_beds(st) == 0
+    alt, words = tradeoff_station(st)
+    assert spare_beds(alt) > 0 and "tradeoff_berth_area_m2" in words and alt.params.berth_area_m2 == 2.8
+    assert st.params.berth_area_m2 is None            # the proposal's own beds are untouched
+    # without the assumption, nobody can be moved and every point is the proposal's plan, said so
+    none = dataclasses.replace(st, params=st.params.replace(tradeoff_berth_area_m2=None))
+    assert tradeoff_station(none)[0] is none
+    run = plan_station(none, phases=False)
+    table = displacement_tradeoff(run)
+    assert (table["cost"] == run.plan["totals"]["cost"]).all() and (table["displaced"] == 0).all()
+    assert table["note"].str.contains("no spare bed").all()

@@ -237,9 +237,9 @@ def test_libreoffice_recalculation_matches_planner_to_the_cent(setup, tmp_path):
     st2.params = st.params.replace(pressure_door_each=31000.0, deck_height_m=3.5)
     expected = site_costs(sites, st2).loc[["S1", "Q1"], "total_cost"].sum()
     assert round(_safe_total(wb2), 2) == round(expected, 2)
-    # and as the model says: +7,000 per room for the doors, +0.5 m of wall height at 420 CR/m2
+    # and as the model says: +7,000 per room for the doors, +0.5 m of wall height at the wall rate
     perim = costs.loc[["S1", "Q1"], "perimeter_m"].sum()
-    assert round(_safe_total(wb2) - plan["totals"]["cost"], 2) == round(2 * 7000 + perim * 0.5 * 420, 2)
+    assert round(_safe_total(wb2) - plan["totals"]["cost"], 2) == round(2 * 7000 + perim * 0.5 * st.params.wall_reinforcement_per_m2, 2)
 
 
 def test_declared_phases_and_embedded_map(setup, tmp_path):

@@ -20,6 +20,14 @@ D.decks.forEach(dk=>{
   dk.ids.forEach((id,i)=>{const p=el('path',{'d':dk.paths[i],'class':'room','data-id':id});
     if(D.safe[id]){p.classList.add('safe');} g.appendChild(p);});
   s.appendChild(g); s.appendChild(el('g',{'class':'routes'}));
+  const mv=el('g',{'class':'moves'}); // residents moved out of repurposed rooms (plan.json relocations)
+  ((D.moves||{})[dk.deck]||[]).forEach(m=>{const ln=el('line',{'class':'move','x1':m[0],'y1':m[1],'x2':m[2],'y2':m[3],
+    'stroke':D.move_colour,'marker-end':'url(#mv'+dk.deck+')'}); const t=el('title',{});
+    t.textContent=m[4]+' '+T('people')+': '+m[5]+' → '+m[6]; ln.appendChild(t); mv.appendChild(ln);});
+  if(mv.childNodes.length){const dm=el('defs',{}),mk=el('marker',{'id':'mv'+dk.deck,'viewBox':'0 0 10 10','refX':'9','refY':'5',
+    'markerWidth':'6','markerHeight':'6','orient':'auto-start-reverse'});
+    mk.appendChild(el('path',{'d':'M0,0L10,5L0,10z','fill':D.move_colour})); dm.appendChild(mk); s.appendChild(dm);}
+  s.appendChild(mv);
   maps.appendChild(s); svgs[dk.deck]=s; views[dk.deck]=dk.box.slice();
 });
 function paint(){

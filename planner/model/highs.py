@@ -182,8 +182,13 @@ def highs_lp(A: sp.spmatrix, cost: np.ndarray, col_lo: np.ndarray, col_hi: np.nd
     return lp
 
 
-def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start: np.ndarray | None,
-                   msg: bool, mip: bool = True, options: dict[str, Any] | None = None) -> Run:
+Start = np.ndarray | tuple[np.ndarray, np.ndarray]
+"""A MIP start: a value for every column, or (column indices, values) for some of them (HiGHS
+completes a partial start by a sub-MIP over the other columns)."""
+
+
+def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start: Start | None,
+                  msg: bool, mip: bool = True, options: dict[str, Any] | None = None) -> Run:
 
     t0 = time.perf_counter()
     h = new_highs(msg)
@@ -197,7 +202,10 @@ def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start
         h.setOptionValue(k, v)
     n, mrows = ar.A.shape[1], ar.A.shape[0]
     h.passModel(highs_lp(ar.A, ar.c, ar.lo, ar.hi, ar.row_lo, ar.row_hi, ar.integer if mip else None))
-    if start is not None and mip:
+    if start is not None and mip and isinstance(start, tuple):
+        idx, val = start
+        h.setSolution(len(idx), np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.float64))
+    elif start is not None and mip:
         sol = highspy.HighsSolution()
         sol.col_value = list(map(float, start))
         sol.value_valid = True
@@ -236,7 +244,7 @@ def objective_agrees(ar: Arrays, values: np.ndarray, reported: float) -> bool:
     return abs(true - reported) <= 1e-6 * max(1.0, abs(true))
 
 
-def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int, start: np.ndarray | None,
+def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int, start: Start | None,
                msg: bool, options: dict[str, Any] | None) -> Run:
     """HiGHS reported an objective that is not that of the values it returned. Seen with HiGHS 1.16 and
     a MIP start it values in its presolved space ("MIP start solution is feasible in the reduced space"):

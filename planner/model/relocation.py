@@ -37,7 +37,6 @@ from planner.errors import InfeasibleError, InputError, SolverError
 from planner.model.arrays import Arrays, build_arrays
 from planner.model.compile import compile_problem, group_walk
 from planner.model.highs import solve_highspy
-from planner.model.orchestrate import explain_infeasible
 from planner.model.options import SolveOptions
 from planner.model.problem import INF, BudgetInfeasibleError, FullCover, Problem, Solution
 from planner.model.result import make_solution, verify
@@ -303,15 +302,28 @@ def relocation_table(rm: RelocationModel, v: np.ndarray, scen: list[str]) -> pd.
     return out.sort_values(["from_room", "to_room"]).reset_index(drop=True)
 
 
+def relocation_start(rm: RelocationModel, chosen: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A partial MIP start: the sites `chosen` converted (every other site not), nobody repurposed
+    or moved; HiGHS completes the assignments. A plan of the model without relocation is such a
+    start, feasible whenever the cap allows the stated repurpose rooms' residents (docs/model.md)."""
+    c = rm.compiled
+    x = np.isin(np.asarray(c.site_ids).astype(str), [str(k) for k in chosen]).astype(float)
+    q = rm.src_x[rm.src_x >= c.J]                  # `either` flags
+    n = rm.ar.A.shape[1]
+    extra = np.r_[q, np.arange(rm.m_col0, n)].astype(np.int64)
+    return np.r_[np.arange(c.J), extra], np.r_[x, np.zeros(len(extra))]
+
+
 def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
-                     options: SolveOptions | None = None) -> Solution:
+                     options: SolveOptions | None = None, start: list[str] | None = None) -> Solution:
     """Solve the problem with the relocation extension; the Solution's `stats["relocations"]` holds
     the moves (`relocation_table`) and `stats["displaced_residents"]` their total (persons).
 
     Raises InfeasibleError when no plan shelters everyone (cover-all) or the cap and the spare
     beds leave no plan; with a budget, a `BudgetInfeasibleError` whose `full_cover` is the plan
     without the budget (when there is one). `options`: time limit, gap, threads, HiGHS options
-    (default the problem's)."""
+    (default the problem's). `start`: site ids of a known plan without moves (a warm start: the
+    proposal's plan for the displacement trade-off)."""
     o = p.solve_options(options)
     say = log if progress else (lambda *_: None)
     t_all = time.perf_counter()
@@ -319,16 +331,16 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
     c, ar = rm.compiled, rm.ar
     say(f"[planner] relocation model: {len(rm.src)} repurposed rooms with residents, "
         f"{len(rm.mv_host)} possible moves, {ar.A.shape[1]:,} columns, {ar.A.shape[0]:,} rows")
-    occupied = set(rm.demand.index[rm.demand.to_numpy().sum(axis=1) > 0])
-    if c.objective == "cover-all" and any(r in occupied for r in c.unreachable):
-        raise InfeasibleError(explain_infeasible(p, options=o))
-    run = solve_highspy(ar, o.limit_s, o.gap, o.n_threads, None, o.msg, mip=True, options=o.highs_options)
+    # occupied rooms with no safe room within reach have no demand row (nor are they hosts): as in the
+    # base model they are reported unsheltered ("unreachable") and do not block a cover-all plan
+    run = solve_highspy(ar, o.limit_s, o.gap, o.n_threads, relocation_start(rm, start) if start else None, o.msg,
+                        mip=True, options=o.highs_options)
     if run.values is None:
         if run.status == "infeasible" or run.status.startswith("infeasible"):
             msg = _infeasible_words(p, rel)
             if p.budget is not None and c.objective == "cover-all":
                 try:
-                    free = solve_relocating(p.replace(budget=None), rel, progress=False, options=o)
+                    free = solve_relocating(p.replace(budget=None), rel, progress=False, options=o, start=start)
                 except InfeasibleError:
                     free = None
                 if free is not None:
