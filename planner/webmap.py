@@ -55,6 +55,23 @@ def _svg_paths(geoms: np.ndarray) -> list[str]:
     return ["".join(a) for a in acc]
 
 
+def _moves(station: Station, plan: dict) -> dict[str, list]:
+    """Residents moved out of repurposed rooms (plan.json relocations), per deck: one line
+    [x0, -y0, x1, -y1, residents, from_room, to_room] per move within the deck (centroids, metres)."""
+    mv = relocation_layer(station, plan)
+    moves: dict[str, list] = {}
+    if not len(mv):
+        return moves
+    xy = shapely.get_coordinates(mv.geometry.to_numpy()).reshape(-1, 2, 2)
+    for (a0, a1), d0, d1, n, f, t in zip(xy, mv["deck_from"], mv["deck_to"], mv["residents"], mv["from_room"],
+                                         mv["to_room"]):
+        if d0 == d1:
+            moves.setdefault(str(int(d0)), []).append([round(float(a0[0]), 1), round(float(-a0[1]), 1),
+                                                       round(float(a1[0]), 1), round(float(-a1[1]), 1), int(n),
+                                                       str(f), str(t)])
+    return moves
+
+
 def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tuple[str, str], Route],
              tx: dict[str, str]) -> dict:
     """The page's data (plain JSON types): decks, rooms, safe rooms, routes, strings.
@@ -123,17 +140,7 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
         decks.append({"deck": int(d), "ids": sel["room_id"].astype(str).tolist(), "paths": _svg_paths(geom),
                       "box": [round(float(x0 - pad), 1), round(float(-y1 - pad), 1),
                               round(float(x1 - x0 + 2 * pad), 1), round(float(y1 - y0 + 2 * pad), 1)]})
-    # residents moved out of repurposed rooms (plan.json relocations): a line per move within a deck
-    mv = relocation_layer(station, plan)
-    moves: dict[str, list] = {}
-    if len(mv):
-        xy = shapely.get_coordinates(mv.geometry.to_numpy()).reshape(-1, 2, 2)
-        for (a0, a1), d0, d1, n, f, t in zip(xy, mv["deck_from"], mv["deck_to"], mv["residents"], mv["from_room"],
-                                             mv["to_room"]):
-            if d0 == d1:
-                moves.setdefault(str(int(d0)), []).append(
-                    [round(float(a0[0]), 1), round(float(-a0[1]), 1), round(float(a1[0]), 1),
-                     round(float(-a1[1]), 1), int(n), str(f), str(t)])
+    moves = _moves(station, plan)
     strings = {k.split(".", 1)[1]: v for k, v in tx.items() if k.startswith("map.")}
     strings.update({f"scenario.{k.split('.', 1)[1]}": v for k, v in tx.items() if k.startswith("scenario.")})
     return {"title": tx.get("map.title", "{station}").format(station=station.title), "scenarios": scen,
