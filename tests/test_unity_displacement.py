@@ -3,6 +3,7 @@ four points, and the Summary's displacement figures agree with plan.json and wit
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import openpyxl
@@ -22,7 +23,11 @@ def unity(tmp_path_factory):
         pytest.skip("inputs/station-unity not present")
     st = load_station(UNITY)
     run = plan_station(st, phases=False)
-    trade = displacement_tradeoff(run)
+    # the sheet's structure on Unity's own beds (none spare: every point is the proposal's plan, said
+    # so); the re-planned trade-off with fitted bunks takes minutes: bench/bench_displacement.py
+    own_beds = dataclasses.replace(run, station=dataclasses.replace(
+        st, params=st.params.replace(tradeoff_berth_area_m2=None)))
+    trade = displacement_tradeoff(own_beds)
     path = write_workbook(tmp_path_factory.mktemp("unity") / "proposal.xlsx", st, run.plan, run.costs, run.sites,
                           run.reach, tradeoff=trade)
     return st, run, trade, openpyxl.load_workbook(path, data_only=True)
@@ -65,6 +70,8 @@ def test_unity_displacement_table_has_four_points(unity) -> None:
     assert all(isinstance(r[2], (int, float)) for r in rows), "every point has a least cost"
     assert all(r[3] <= r[1] for r in rows), "no point moves more than its cap"
     assert ws._charts, "the sheet has its chart"
+    assert "no spare bed" in str(ws["A2"].value) or "spare" in str(ws["A2"].value)
+    assert "Moving residents buys nothing" in str(ws["A3"].value)      # why the points are equal
 
 
 @pytest.mark.slow

@@ -304,8 +304,9 @@ def relocation_table(rm: RelocationModel, v: np.ndarray, scen: list[str]) -> pd.
 
 def relocation_start(rm: RelocationModel, chosen: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """A partial MIP start: the sites `chosen` converted (every other site not), nobody repurposed
-    or moved; HiGHS completes the assignments. A plan of the model without relocation is such a
-    start, feasible whenever the cap allows the stated repurpose rooms' residents (docs/model.md)."""
+    or moved; HiGHS completes the assignments. A plan that moves nobody (the proposal's, for the
+    displacement trade-off) is such a start; it is feasible when none of its rooms is a stated
+    `repurpose` room with residents (else HiGHS drops it and searches on its own)."""
     c = rm.compiled
     x = np.isin(np.asarray(c.site_ids).astype(str), [str(k) for k in chosen]).astype(float)
     q = rm.src_x[rm.src_x >= c.J]                  # `either` flags
