@@ -367,8 +367,8 @@ def solve_pulp(ar: Arrays, time_limit: float, gap: float, threads: int, start: n
         prob, vars_ = pulp_model(ar, mip)
     build_s = time.perf_counter() - tb
     t0 = time.perf_counter()
-    if start is not None:
-        for v, val in zip(vars_, start):
+    if start is not None:   # PuLP refuses a start outside the bounds: an LP's 1.0000000000000033 is 1
+        for v, val in zip(vars_, np.clip(np.asarray(start, dtype=float), ar.lo, ar.hi)):
             v.setInitialValue(float(val))
     s = pulp_solver(solver, time_limit, gap, threads, msg, start is not None, mip)
     name, version_ = {"cbc": ("CBC", "2.10"), "highs": ("HiGHS (PuLP)", highs_version())}.get(
