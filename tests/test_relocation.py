@@ -4,6 +4,7 @@ invariants, and `planner check` against plans that break them (docs/model.md).""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 
@@ -61,12 +62,18 @@ def brute_force(D: np.ndarray, reach: np.ndarray, cap: np.ndarray, cost: np.ndar
 
     Sites are the first J rooms (site j = room j). Every plan: the open sites, for `either`
     sources whether they are repurposed, the residents moved to each host and, per scenario, how
-    many of them are present; every resulting occupancy is checked by a maximum flow.
+    many of them are present; every resulting occupancy is checked by a maximum flow. As in the
+    base model, rooms no site reaches are exempt (reported unsheltered, "unreachable") and host
+    nobody (nobody could shelter there).
     """
     S = D.shape[1]
     J = reach.shape[1]
     pos = {r: k for k, r in enumerate(room_ids)}
     src = list(rel.sources.index)
+    reached = reach.any(axis=1)
+    D = np.where(reached[:, None], D, 0)
+    rel = dataclasses.replace(rel, hosts=rel.hosts.loc[np.array([bool(reached[pos[h]]) for h in rel.hosts.index],
+                                                                dtype=bool)])
     hosts = list(rel.hosts.index)
     spare = rel.hosts["spare"].to_numpy()
     best = np.inf
@@ -191,8 +198,13 @@ def test_relocation_model_agrees_with_brute_force(seed: int) -> None:
         assert int(moves["residents"].sum()) <= rel.max_displaced
     after = demand_after(pd.DataFrame(D, index=room_ids, columns=["s0", "s1"]), moves)
     sh = sol.assignments.groupby(["room_id", "scenario"])["residents"].sum()
+    reached = dict(zip(room_ids, reach.any(axis=1)))
+    uns = sol.unsheltered.groupby(["room_id", "scenario"])["residents"].sum() if len(sol.unsheltered) else {}
     for (r, s), v in after.stack().items():
-        assert int(sh.get((r, s), 0)) == int(v)   # cover-all: everyone, where they now live
+        if reached[r]:
+            assert int(sh.get((r, s), 0)) == int(v)   # cover-all: everyone, where they now live
+        else:                                         # no site reaches the room: unsheltered, said so
+            assert int(sh.get((r, s), 0)) == 0 and int(uns.get((r, s), 0)) == int(v)
 
 
 # ------------------------------------------------------------------ stations end to end
@@ -423,7 +435,6 @@ def test_budget_short_falls_back_to_max_cover_with_relocation(tmp_path) -> None:
     assert plan["totals"]["full_cover_cost"] == pytest.approx(full["totals"]["cost"], abs=0.01)
     # the checker judges by the station's objective: the budget-limited fallback is checked as max-cover
     # (planner check ... --objective max-cover); against cover-all it is named
-    import dataclasses
 
     assert check_plan(dataclasses.replace(st, params=st.params.replace(objective="max-cover")), plan) == []
     assert any(b.kind == "parameters" and b.feature == "objective" for b in check_plan(st, plan))
@@ -433,7 +444,6 @@ def test_tradeoff_points_are_independent_replans(tmp_path) -> None:
     """Each point of the Displacement table is the least cost at its cap: the table (solved from the
     loosest cap down, reusing a plan at every cap it fits, warm-started from the proposal) agrees with
     re-planning every cap on its own; costs never rise with the cap; the bound holds."""
-    import dataclasses
 
     from planner.displacement import _variant, displacement_tradeoff, today_displacement
 
@@ -467,7 +477,6 @@ def test_tradeoff_points_are_independent_replans(tmp_path) -> None:
 
 
 def test_tradeoff_without_spare_beds_assumes_fitted_bunks(tmp_path) -> None:
-    import dataclasses
 
     from planner.displacement import displacement_tradeoff, spare_beds, tradeoff_station
 
