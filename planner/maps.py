@@ -293,7 +293,7 @@ def _relocation_arrows(ax: Axes, station: Station, plan: dict, deck: int, fs: fl
         xy = shapely.get_coordinates(here.geometry.to_numpy()).reshape(-1, 2, 2)
         w = here["residents"].to_numpy(dtype=float)
         ax.quiver(xy[:, 0, 0], xy[:, 0, 1], xy[:, 1, 0] - xy[:, 0, 0], xy[:, 1, 1] - xy[:, 0, 1], angles="xy",
-                  scale_units="xy", scale=1, color=RELOCATION_COLOUR, width=0.0025 * fs * (1 + np.log1p(w) / 3),
+                  scale_units="xy", scale=1, color=RELOCATION_COLOUR, width=0.003 * fs,
                   zorder=9, alpha=0.85)
         handles.append(Line2D([], [], color=RELOCATION_COLOUR, linewidth=2, marker=">",
                               label=f"residents moved ({int(w.sum()):,} on this {station.params.deck_word})"))

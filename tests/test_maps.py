@@ -166,13 +166,15 @@ def test_legends_outside_the_plotted_areas_scale_bar_and_arrow(station, tmp_path
 MOVED = {**PLAN, "relocations": [
     {"from_room": "Q0", "to_room": "S0", "residents": 3, "present": {"night": 3, "day": 0}},   # same deck
     {"from_room": "Q0", "to_room": "Q1", "residents": 1, "present": {"night": 1, "day": 0}},   # to deck 1
+    {"from_room": "Q1", "to_room": "S1", "residents": 2, "present": {"night": 2, "day": 1}},   # on deck 1
 ]}
 
 
 def test_geopackage_relocations_layer(station, tmp_path):
     path = write_plan_gpkg(station, MOVED, tmp_path / "moved.gpkg")
     mv = gpd.read_file(path, layer="relocations")
-    assert sorted(zip(mv["from_room"], mv["to_room"], mv["residents"])) == [("Q0", "Q1", 1), ("Q0", "S0", 3)]
+    assert sorted(zip(mv["from_room"], mv["to_room"], mv["residents"])) == [("Q0", "Q1", 1), ("Q0", "S0", 3),
+                                                                             ("Q1", "S1", 2)]
     row = mv[mv["to_room"] == "S0"].iloc[0]
     # from the centroid of the room left (Q0: x 4..8, y 2..7) to the new home's (S0: x 0..4)
     assert list(row.geometry.coords) == [(6.0, 4.5), (2.0, 4.5)]

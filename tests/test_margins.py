@@ -147,14 +147,20 @@ def test_margins_round_trip_and_check_enforces_them(tmp_path):
 
 
 def test_the_budget_what_if_plans_with_the_margins(tmp_path):
-    """At a budget of 150,000 (enough for S, not for S3) R is sheltered in S without margins; with the
-    measured margin on (R, S) the what-if's plan at that budget cannot shelter R in time."""
+    """At a budget enough for S, not for S3 (between their costs: 150,000 when the wall rate was 420
+    CR/m2) R is sheltered in S without margins; with the measured margin on (R, S) the what-if's plan
+    at that budget cannot shelter R in time."""
+    from planner.costs import site_costs
+    from planner.sites import candidate_sites
     from planner.sweep import sweep
 
     st = bottleneck(tmp_path)
+    c = site_costs(candidate_sites(st), st)["total_cost"]
+    assert c["S"] < c["S3"]
+    budget = float(c["S"] + c["S3"]) / 2
     rows = [{"room_id": "R", "site_id": "S", "extra_s": 10.0}]
-    plain = sweep(st, [150000.0], workers=1, time_limit_s=5.0)
-    tight = sweep(st, [150000.0], workers=1, time_limit_s=5.0, margins=rows)
+    plain = sweep(st, [budget], workers=1, time_limit_s=5.0)
+    tight = sweep(st, [budget], workers=1, time_limit_s=5.0, margins=rows)
     assert int(plain["sheltered_night"].iloc[0]) == 30
     assert int(tight["sheltered_night"].iloc[0]) == 0
 
