@@ -25,7 +25,7 @@ import os
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import geopandas as gpd
 import matplotlib
@@ -442,9 +442,10 @@ def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, 
     _save(fig, path, dpi=110, tight=False)
 
 
-def plot_sector_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:
+def plot_sector_maps(station: Station, plan: dict, out_dir: Path, decks: Sequence[int] | None = None) -> list[Path]:
     """One zoomed PNG per deck and sector, `map-deck-<deck>-sector-<sector>.png` in `out_dir`
-    (every room id readable on A4); returns the paths (decks, then sectors, in order)."""
+    (every room id readable on A4); returns the paths (decks, then sectors, in order). `decks`:
+    only these decks (None: every deck)."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -454,6 +455,8 @@ def plot_sector_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:
     rooms = station.rooms
     paths = []
     for (deck, sector), _ in rooms.groupby([rooms["deck"].astype(int), rooms["sector"].astype(str)], sort=True):
+        if decks is not None and int(deck) not in {int(d) for d in decks}:
+            continue
         slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in sector) or "none"
         path = out_dir / f"map-deck-{int(deck)}-sector-{slug}.png"
         _plot_sector(station, roles, int(deck), sector, path)

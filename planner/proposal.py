@@ -50,36 +50,68 @@ def proposal_name(station: Station, scenario_name: str | None, when: datetime | 
 
 def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None,
                   tradeoff: pd.DataFrame | None = None, simulation: SimulationResult | None = None) -> dict[str, Path]:
-    """Write plan.json, maps, GeoPackage and workbook of a run into `folder` (which exists); with a
-    `simulation` of the plan also simulation.json, the arrival curve and agents.csv
-    (`planner.simulate.write_simulation`), and the workbook gets its Verification sheets."""
+    """Write plan.json, maps, GeoPackage, workbook and briefing of a run into `folder` (which exists);
+    with a `simulation` of the plan also simulation.json, the arrival curve and agents.csv
+    (`planner.simulate.write_simulation`), and the workbook gets its Verification sheets.
+
+    The maps (per deck, and per deck and sector), the GeoPackage and the briefing material are
+    independent of each other: up to `output_workers()` forked processes draw them at once (each
+    output exactly as drawn in this process; where forking is not possible, here one after the
+    other). The workbook, which embeds the deck maps, comes last."""
     from planner.maps import plot_maps, plot_sector_maps, write_plan_gpkg
+    from planner.network.parallel import _fork_map
     from planner.plan import write_json_atomic
     from planner.workbook import write_workbook
 
     out: dict[str, Path] = {}
     with stage("plan.json"):
         out["plan"] = write_json_atomic(folder / "plan.json", run.plan)
-    with stage("maps (one PNG per deck)"):
-        maps = plot_maps(run.station, run.plan, folder)
-    with stage("maps (one zoomed PNG per deck and sector)"):
-        for i, m in enumerate(plot_sector_maps(run.station, run.plan, folder)):
-            out[f"sector_map{i}"] = m
-    with stage("GeoPackage of the plan"):
-        out["gpkg"] = write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")
-    if simulation is not None:
+    if simulation is not None:   # before the briefing, whose sheet shows its arrival curve
         from planner.simulate import write_simulation
 
         with stage("simulation results (simulation.json, arrival curve)"):
             out.update({f"simulation_{k}": v for k, v in write_simulation(simulation, folder).items()})
+    decks = sorted(int(d) for d in pd.unique(run.station.rooms["deck"]))
+
+    def draw(task: str) -> dict[str, Path]:
+        if task == "briefing":
+            return {f"briefing:{k}": v for k, v in write_briefing_safely(run, folder).items()}
+        if task == "decks":
+            with stage("maps (one PNG per deck)"):
+                return {f"map{i}": m for i, m in enumerate(plot_maps(run.station, run.plan, folder))}
+        if task == "gpkg":
+            with stage("GeoPackage of the plan"):
+                return {"gpkg": write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")}
+        deck = int(task.split(":")[1])
+        with stage(f"maps (one zoomed PNG per sector of deck {deck})"):
+            return {f"sector_map:{m.name}": m for m in plot_sector_maps(run.station, run.plan, folder, decks=[deck])}
+
+    tasks = ["briefing", "decks", *[f"sectors:{d}" for d in decks], "gpkg"]   # longest first
+    workers = output_workers()
+    drawn: dict[str, Path] = {}
+    with stage(f"maps, GeoPackage and briefing ({workers} process{'es' if workers > 1 else ''})"):
+        for part in _fork_map(draw, tasks, workers, what="maps and briefing"):
+            drawn.update(part)
+    maps = [drawn[f"map{i}"] for i in range(len(decks)) if f"map{i}" in drawn]
     with stage("workbook"):
         out["workbook"] = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs,
                                          run.sites, run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff,
                                          simulation=simulation.to_dict() if simulation is not None else None)
+    for i, m in enumerate(p for k, p in drawn.items() if k.startswith("sector_map:")):
+        out[f"sector_map{i}"] = m
+    out["gpkg"] = drawn["gpkg"]
     for i, m in enumerate(maps):
         out[f"map{i}"] = m
-    out.update(write_briefing_safely(run, folder))
+    out.update({k[len("briefing:"):]: v for k, v in drawn.items() if k.startswith("briefing:")})
     return out
+
+
+def output_workers() -> int:
+    """Processes that draw a proposal's maps and briefing at once: as many as the reach table uses
+    (`PLANNER_REACH_WORKERS`, else up to 2, at most the CPUs this process may use)."""
+    from planner.network.parallel import _reach_workers
+
+    return _reach_workers()
 
 
 def write_briefing_safely(run: PlanRun, folder: Path) -> dict[str, Path]:

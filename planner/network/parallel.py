@@ -103,7 +103,7 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
         proc.join(timeout=5)
 
 
-def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
+def _fork_map(fn: Callable[[T], R], items: list[T], workers: int, what: str = "reach table") -> list[R]:
     """``[fn(x) for x in items]``, in order: in `workers` forked processes when more than one
     and the "fork" start method exists, else (or when the workers fail) in this process.
 
@@ -125,6 +125,6 @@ def _fork_map(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
             pool.shutdown(wait=True)
             return result
         except Exception as exc:  # noqa: BLE001 - no fork, no memory, a worker killed: work here instead
-            log(f"[planner] reach table: worker processes failed ({exc!r}); continuing in this process")
+            log(f"[planner] {what}: worker processes failed ({exc!r}); continuing in this process")
     return [fn(x) for x in items]
 
