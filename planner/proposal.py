@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -73,9 +73,10 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
             out.update({f"simulation_{k}": v for k, v in write_simulation(simulation, folder).items()})
     decks = sorted(int(d) for d in pd.unique(run.station.rooms["deck"]))
 
-    def draw(task: str) -> dict[str, Path]:
-        if task == "briefing":
-            return {f"briefing:{k}": v for k, v in write_briefing_safely(run, folder).items()}
+    def draw(task: str) -> dict[str, Any]:
+        if task == "briefing":   # its warning is logged here, in the calling process
+            paths, error = _briefing(run, folder)
+            return {f"briefing:{k}": v for k, v in paths.items()} | ({"briefing-error": error} if error else {})
         if task == "decks":
             with stage("maps (one PNG per deck)"):
                 return {f"map{i}": m for i, m in enumerate(plot_maps(run.station, run.plan, folder))}
@@ -88,10 +89,12 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
 
     tasks = ["briefing", "decks", *[f"sectors:{d}" for d in decks], "gpkg"]   # longest first
     workers = output_workers()
-    drawn: dict[str, Path] = {}
+    drawn: dict[str, Any] = {}
     with stage(f"maps, GeoPackage and briefing ({workers} process{'es' if workers > 1 else ''})"):
         for part in _fork_map(draw, tasks, workers, what="maps and briefing"):
             drawn.update(part)
+    if drawn.get("briefing-error"):
+        _briefing_warning(str(drawn.pop("briefing-error")))
     maps = [drawn[f"map{i}"] for i in range(len(decks)) if f"map{i}" in drawn]
     with stage("workbook"):
         out["workbook"] = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs,
@@ -119,17 +122,28 @@ def write_briefing_safely(run: PlanRun, folder: Path) -> dict[str, Path]:
 
     The proposal does not depend on it: any error is logged as a warning (with the command that
     writes the material again) and an empty dict returned."""
+    paths, error = _briefing(run, folder)
+    if error:
+        _briefing_warning(error)
+    return paths
+
+
+def _briefing(run: PlanRun, folder: Path) -> tuple[dict[str, Path], str | None]:
+    """(paths written, None) or ({}, the error as text): the briefing material of a run."""
     from planner.briefing import write_briefing
 
     try:
         with stage("briefing (placards, interactive map, briefing sheet)"):
             return write_briefing(run.station, run.plan, run.reach, folder,
-                                  simulation=folder / "simulation.json")
+                                  simulation=folder / "simulation.json"), None
     except Exception as exc:  # noqa: BLE001 - the proposal must not fail for its briefing
-        log(f"[planner] warning: the briefing material was not written ({type(exc).__name__}: {exc}); "
-            "the proposal is complete without it. Fix: once the cause is fixed, run "
-            "`planner brief STATION PROPOSAL/plan.json --out PROPOSAL`")
-        return {}
+        return {}, f"{type(exc).__name__}: {exc}"
+
+
+def _briefing_warning(error: str) -> None:
+    log(f"[planner] warning: the briefing material was not written ({error}); "
+        "the proposal is complete without it. Fix: once the cause is fixed, run "
+        "`planner brief STATION PROPOSAL/plan.json --out PROPOSAL`")
 
 
 def propose(station: Station, out_root: Path = Path("reports"), scenario_name: str | None = None,
