@@ -247,8 +247,8 @@ def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray
     late = ~sip & (dw + ex > T + 1e-7) & (dw <= T + 1e-7)
     if not late.any():
         return out
-    rooms = np.unique(room[late])
-    sel = np.flatnonzero(np.isin(room, rooms) & ~sip & (dw <= T + 1e-7))
+    hit = pd.Series(room).isin(set(room[late])).to_numpy()      # hashed: np.isin on strings is quadratic
+    sel = np.flatnonzero(hit & ~sip & (dw <= T + 1e-7))
     df = pd.DataFrame({"room": room[sel], "dw": dw[sel], "r": r[sel], "n": n[sel],
                        "cap": (capacity.reindex(site[sel]).fillna(0).to_numpy(dtype=float)
                                if capacity is not None else np.full(len(sel), np.inf))})
@@ -259,7 +259,6 @@ def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray
     df["value"] = np.minimum(df["k"], df["places"]) if capacity is not None else -df["dw"]
     best = df.sort_values(["room", "value", "dw"], ascending=[True, False, True], kind="stable").drop_duplicates("room")
     k_room = pd.Series(best["k"].to_numpy(), index=best["room"].to_numpy())
-    hit = np.isin(room, rooms)
     out[hit] = k_room.reindex(room[hit]).to_numpy(dtype=float)
     return out
 
