@@ -99,7 +99,7 @@ _UNORDERED = ("candidate_kinds", "protect", "require", "scenarios")
 """Parameters that are sets: the order of their items is no difference."""
 SOLVER_EFFORT = ("time_limit_s", "sweep_time_limit_s", "mip_gap", "threads", "solver",
                  "verify_target_share", "verify_rounds", "verify_seeds", "verify_safety_s",
-                 "tradeoff_time_limit_s", "tradeoff_berth_area_m2")
+                 "tradeoff_time_limit_s", "tradeoff_berth_area_m2", "today_displaced")
 """Parameters that say how long and how the solver searches, not what a valid plan is (the sweep
 itself solves with other limits and one thread), how `planner propose --verify` searched for
 margins (the margins it found are in the plan and enforced), and the displacement trade-off's own

@@ -37,11 +37,19 @@ TRADEOFF_COLUMNS = ["share", "max_displaced", "cost", "displaced", "rooms", "rep
                     "note", "bound"]
 
 
-def today_displacement(station: Station, plan: dict) -> int:
-    """Residents living in the rooms with beds that the plan converts (persons)."""
+def converted_residents(station: Station, plan: dict) -> int:
+    """Residents living in the rooms with beds that the plan converts (persons): what it would
+    displace if every one of them were repurposed."""
     res = home_residents(station)
     new = [str(r["room_id"]) for r in plan.get("safe_rooms", []) if not r.get("existing")]
     return int(res.reindex(new).fillna(0).sum())
+
+
+def today_displacement(station: Station, plan: dict) -> int:
+    """The trade-off's reference (persons): `[model] today_displaced` when set (e.g. the residents
+    an earlier proposal relocated), else `converted_residents`."""
+    ref = station.params.today_displaced
+    return int(ref) if ref is not None else converted_residents(station, plan)
 
 
 def displacement_summary(station: Station, plan: dict) -> dict[str, Any]:
@@ -67,7 +75,7 @@ def displacement_summary(station: Station, plan: dict) -> dict[str, Any]:
     return {"modes": modes, "by_sector": displaced_by_sector(moves, sector),
             "moved": int(pd.to_numeric(moves["residents"], errors="coerce").fillna(0).sum()),
             "in_place": int(modes["residents_in_place"].sum()) if len(modes) else 0,
-            "today": today_displacement(station, plan),
+            "today": today_displacement(station, plan), "converted_residents": converted_residents(station, plan),
             "spare_beds": int((room_beds(station) - res).clip(lower=0).sum())}
 
 

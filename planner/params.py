@@ -167,6 +167,9 @@ class Parameters:
                                "kinds not named are dual_use; a room's `mode` property wins", "model")
     max_displaced: int | None = _p(None, "persons", "Most residents the plan may move out of repurposed rooms; "
                                    "none = no limit", "model", "the director's decision (Displacement sheet)")
+    today_displaced: int | None = _p(None, "persons", "Today's displacement, the reference of the Displacement sheet's "
+                                     "shares (e.g. the residents an earlier proposal relocated); none = the residents of "
+                                     "the rooms with beds this plan converts", "model", "the director's reference")
     tradeoff_berth_area_m2: float | None = _p(2.8, "m2/bed", "Displacement sheet only, when the station has no spare "
                                               "bed (and no berth_area_m2): its trade-off assumes bunks fitted in "
                                               "quarters at this floor area per berth, so that residents could be "
@@ -351,6 +354,7 @@ RANGES: dict[str, Range] = {
     "endurance_h": _r(0, 8760, lo_open=True),   # at most a year
     "berth_area_m2": _r(0, 1000, lo_open=True),
     "tradeoff_berth_area_m2": _r(0, 1000, lo_open=True),
+    "today_displaced": _r(0, 1e9),
     # model
     "budget": _r(0, 1e15),
     "backup_k": _r(0, 100),

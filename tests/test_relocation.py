@@ -492,3 +492,15 @@ def test_tradeoff_without_spare_beds_assumes_fitted_bunks(tmp_path) -> None:
     table = displacement_tradeoff(run)
     assert (table["cost"] == run.plan["totals"]["cost"]).all() and (table["displaced"] == 0).all()
     assert table["note"].str.contains("no spare bed").all()
+
+
+def test_today_displaced_sets_the_tradeoff_reference(tmp_path) -> None:
+    from planner.displacement import converted_residents, displacement_tradeoff, today_displacement
+    from planner.errors import InputError as BadInput
+
+    st = _station(tmp_path / "a", 'quarters = "dual_use"', "today_displaced = 10\n", beds={"R2": 8, "R5": 6})
+    run = plan_station(st, phases=False)
+    assert today_displacement(st, run.plan) == 10 != converted_residents(st, run.plan)
+    assert list(displacement_tradeoff(run)["max_displaced"]) == [0, 2, 5, 10]   # round(2.5) = 2 (to even)
+    with pytest.raises(BadInput, match="today_displaced"):
+        _station(tmp_path / "b", 'quarters = "dual_use"', "today_displaced = -1\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from planner.displacement import displacement_tradeoff, today_displacement
+from planner.displacement import converted_residents, displacement_tradeoff, today_displacement
 from planner.pipeline import plan_station
 from planner.station import load_station
 from planner.workbook import write_workbook
@@ -66,6 +66,7 @@ def test_unity_displacement_table_has_four_points(unity) -> None:
     rows = [r for r in ws.iter_rows(min_row=5, max_col=4, values_only=True) if isinstance(r[0], (int, float))]
     assert [r[0] for r in rows] == [0, 0.25, 0.5, 1]
     today = today_displacement(st, run.plan)
+    assert today == 5564 == st.params.today_displaced       # the first-round proposal's figure (scenario.toml)
     assert [r[1] for r in rows] == [round(f * today) for f in (0, 0.25, 0.5, 1)]
     assert all(isinstance(r[2], (int, float)) for r in rows), "every point has a least cost"
     assert all(r[3] <= r[1] for r in rows), "no point moves more than its cap"
@@ -93,7 +94,7 @@ def test_unity_summary_agrees_with_plan_and_itself(unity) -> None:
         body.append(r)
     assert sum(r[2] for r in body) == t["rooms_converted"]
     assert sum(r[4] for r in body) == t["displaced_residents"]
-    assert sum(r[3] for r in body) + sum(r[4] for r in body) == today_displacement(st, run.plan)
+    assert sum(r[3] for r in body) + sum(r[4] for r in body) == converted_residents(st, run.plan)
     for r in body:
         assert r[1] == run.plan["parameters"]["modes"][r[0]]
     # who is displaced by sector: a total equal to the plan's, or the words that nobody is

@@ -97,8 +97,13 @@ def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataF
     d = displacement_summary(station, plan)
     _, beds = tradeoff_station(station)
     put(ws, row=1, column=1, value="What does moving residents out of their homes buy?").font = TITLE_FONT
-    intro = (f"Today's displacement: {d['today']:,} residents live in the rooms with beds this plan converts "
-             "(earlier proposals counted them all as relocated). Each row is the least cost of a plan that "
+    if station.params.today_displaced is not None:
+        today = (f"Today's displacement: {d['today']:,} residents ([model] today_displaced: the figure the director "
+                 f"compares with; the rooms with beds this plan converts house {d['converted_residents']:,}).")
+    else:
+        today = (f"Today's displacement: {d['today']:,} residents live in the rooms with beds this plan converts "
+                 "(earlier proposals counted them all as relocated).")
+    intro = (f"{today} Each row is the least cost of a plan that "
              "shelters everyone when at most that many residents may be moved out of repurposed rooms into spare "
              f"beds (the rest are hardened in place, dual use). {beds} "
              f"The proposal itself moves {d['moved']:,}.")
