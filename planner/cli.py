@@ -230,10 +230,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
     sweep = None
     if args.whatif_budgets > 0:
         from planner.progress import stage
-        from planner.sweep import quick_sweep
+        from planner.sweep import quick_sweep, whatif_cache_dir
 
         with stage(f"budget what-if ({args.whatif_budgets} budgets, {args.whatif_time_limit:.0f} s each)"):
-            sweep = quick_sweep(run, n=args.whatif_budgets, time_limit_s=args.whatif_time_limit)
+            sweep = quick_sweep(run, n=args.whatif_budgets, time_limit_s=args.whatif_time_limit,
+                                cache_dir=whatif_cache_dir(_cache_dir(args)))
     folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario, run=run, sweep=sweep,
                      simulation=verified.simulation if verified is not None else None)
     print(f"proposal written to {folder}")

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import math
 import multiprocessing as mp
 import os
@@ -113,12 +115,68 @@ def _dask_task(station: Station, reach: ReachTable, spec: dict) -> dict:
         return solve_budget(station, reach, spec)
 
 
-class _Runner:
-    """Runs lists of specs on a local process pool or a Dask cluster; results in spec order."""
+def whatif_cache_dir(reach_cache_dir: str | Path | None) -> Path | None:
+    """The cache of solved budgets beside the reach-table cache (`.cache/reach` -> `.cache/whatif`);
+    None: no cache."""
+    return None if reach_cache_dir is None else Path(reach_cache_dir).parent / "whatif"
 
-    def __init__(self, station: Station, reach: ReachTable, workers: int | None, scheduler: str | None) -> None:
+
+class _Cache:
+    """Solved budgets (`solve_budget` results: plan.json dicts, chosen site ids; JSON, data only) in
+    a folder, keyed by the SHA-256 of the station's input files, its parameters as the solve sees
+    them (budget, objective, time limit, ...), the start, the margins and the planner's version: a
+    budget solved before on the same inputs is read back instead of solved again (`propose` twice,
+    `propose` then `sweep` over the same grid). Only stations read from files are cached (in-memory
+    ones have no inputs hash); unreadable entries are solved again."""
+
+    def __init__(self, station: Station, folder: str | Path | None) -> None:
+        self.folder = Path(folder) if folder is not None and station.files else None
+        self.inputs = station.inputs_sha256() if self.folder is not None else ""
+        self.station = station
+
+    def key(self, spec: dict) -> str:
+        from planner import __version__
+
+        st = _station_for(self.station, spec)
+        payload = {"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
+                   "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s", "check",
+                                                     "margins")}}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def get(self, spec: dict) -> dict | None:
+        if self.folder is None:
+            return None
+        path = self.folder / f"{self.key(spec)}.json"
+        try:
+            res = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(res, dict) or not isinstance(res.get("plan"), dict) or not isinstance(res.get("chosen"), list):
+            return None
+        res.update({k: spec[k] for k in ("budget", "objective", "start_from", "round")}, cached=True)
+        return res
+
+    def put(self, spec: dict, res: dict) -> None:
+        if self.folder is None or res.get("plan") is None:
+            return
+        from planner.plan import write_json_atomic
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.folder / f"{self.key(spec)}.json", res, overwrite=True)
+        except (OSError, PlannerError) as exc:  # a cache that cannot be written only costs time
+            log(f"[planner] the what-if cache was not written ({exc})")
+
+
+class _Runner:
+    """Runs lists of specs on a local process pool or a Dask cluster; results in spec order (a spec
+    solved before on the same inputs comes from `cache`, without a solve)."""
+
+    def __init__(self, station: Station, reach: ReachTable, workers: int | None, scheduler: str | None,
+                 cache: _Cache | None = None) -> None:
         self.station, self.reach = station, reach
         self.workers, self.scheduler = workers, scheduler
+        self.cache = cache
         self._pool: ProcessPoolExecutor | None = None
         self._client: Any = None  # a dask.distributed Client (optional dependency)
         self._remote: tuple[Any, Any] | None = None
@@ -140,6 +198,22 @@ class _Runner:
     def run(self, specs: list[dict], desc: str) -> list[dict]:
         if not specs:
             return []
+        if self.cache is None:
+            return self._solve(specs, desc)
+        known = [self.cache.get(s) for s in specs]
+        todo = [s for s, k in zip(specs, known) if k is None]
+        if len(todo) < len(specs):
+            log(f"[planner]   {len(specs) - len(todo)} of {len(specs)} {desc} read from the what-if cache")
+        solved = iter(self._solve(todo, desc) if todo else [])
+        out = []
+        for s, k in zip(specs, known):
+            if k is None:
+                k = next(solved)
+                self.cache.put(s, k)
+            out.append(k)
+        return out
+
+    def _solve(self, specs: list[dict], desc: str) -> list[dict]:
         if self.scheduler:
             return self._run_dask(specs, desc)
         if self._n_workers(len(specs)) == 1 and self._pool is None:
@@ -228,19 +302,25 @@ class SweepResult:
 
 
 def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | None = None,
-                    check: bool = False, margins: list[dict] | None = None) -> dict | None:
+                    check: bool = False, margins: list[dict] | None = None,
+                    cache_dir: str | Path | None = None) -> dict | None:
     """The least-cost full plan (cover-all, no budget), solved in this process with the scenario's
     `threads` and `time_limit_s` (unless `time_limit_s` is given, seconds).
 
     Returns the result dict of `solve_budget` (plan, chosen, ...) or None when no plan shelters
     everyone it can (cover-all infeasible, e.g. backup rule impossible). `margins`: measured margins
-    (plan.json `margins` rows, `planner.margins`) every plan is made with."""
+    (plan.json `margins` rows, `planner.margins`) every plan is made with; `cache_dir`: folder of
+    solved budgets (`run_sweep`)."""
     tl = float(time_limit_s or station.params.time_limit_s)
+    spec = {"budget": None, "objective": "cover-all", "start": None, "time_limit_s": tl, "check": check,
+            "start_from": None, "round": 0, "threads": station.params.threads, "margins": margins}
+    cache = _Cache(station, cache_dir)
     with stage("full-cover plan (cover-all, no budget)"):
-        res = solve_budget(station, reach, {"budget": None, "objective": "cover-all", "start": None,
-                                            "time_limit_s": tl, "check": check, "start_from": None,
-                                            "round": 0, "threads": station.params.threads,
-                                            "margins": margins})
+        res = cache.get(spec)
+        if res is None:
+            res = solve_budget(station, reach, spec)
+            cache.put(spec, res)
+        res.pop("cached", None)
     if res["plan"] is None:
         log(f"[planner]   no full-cover plan: {res['error']}")
         return None
@@ -305,12 +385,14 @@ def _round_up(x: float) -> float:
 
 def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,  # noqa: C901  debt: issue 16 (complexity 18)
               scheduler: str | None = None, reach: ReachTable | None = None, *, time_limit_s: float | None = None,
-              check: bool = False, full_cover: dict | None = None, margins: list[dict] | None = None) -> SweepResult:
+              check: bool = False, full_cover: dict | None = None, margins: list[dict] | None = None,
+              cache_dir: str | Path | None = None) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
 
     `time_limit_s`: per solve in seconds (default: the scenario's `sweep_time_limit_s`); `check`: run the independent
     checker on every plan (in the workers); `full_cover`: a `full_cover_plan` result to reuse; `margins`:
-    measured margins (plan.json `margins` rows, `planner.margins`) every plan is made with.
+    measured margins (plan.json `margins` rows, `planner.margins`) every plan is made with; `cache_dir`:
+    folder of solved budgets (`_Cache`, `whatif_cache_dir`; None: no cache, nothing written).
     """
     from planner.pipeline import prepare
 
@@ -328,12 +410,12 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
 
     if full_cover is None:
         full_cover = full_cover_plan(station, reach, max(tl, station.params.time_limit_s), check=check,
-                                     margins=margins)
+                                     margins=margins, cache_dir=cache_dir)
     fc_cost = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
 
     def finish(res: dict, source: str) -> dict:
         res = dict(res)
-        res["source"] = source
+        res["source"] = source + (" (read from the what-if cache)" if res.pop("cached", False) else "")
         res["weighted"] = _weighted(res["plan"], weight)
         return res
 
@@ -348,7 +430,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
             first[i] = finish(_relabel(full_cover, b, "full-cover plan"), "full-cover plan")
         else:
             todo.append(i)
-    with _Runner(station, reach, workers, scheduler) as runner:
+    with _Runner(station, reach, workers, scheduler, _Cache(station, cache_dir)) as runner:
         with stage(f"sweep round 1: {len(todo)} budget(s) solved independently"):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
                 if res["plan"] is None:
@@ -477,26 +559,27 @@ def sweep(station: Station, budgets: list[float], workers: int | None = None, sc
     return res.table
 
 
-def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: int | None = None) -> pd.DataFrame:
+def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: int | None = None,
+                cache_dir: str | Path | None = None) -> pd.DataFrame:
     """A small sweep for a proposal's Budget what-if sheet, reusing a `PlanRun`'s reach table.
 
     When the run's plan shelters everyone it can (cover-all), it is the full-cover plan and is not
     solved again; `n` budgets from the cheapest conversion to the full-cover cost, `time_limit_s`
-    per solve (seconds)."""
+    per solve (seconds); `cache_dir`: folder of solved budgets (`run_sweep`; None: no cache)."""
     def known(plan: dict, chosen: list[str]) -> dict:  # a solved plan as a sweep result
         return {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": plan,
                 "chosen": sorted(str(s) for s in chosen),
                 "seconds": float(plan.get("solver", {}).get("seconds", 0.0)), "error": None}
 
     try:
-        return _quick_sweep(run, known, n, time_limit_s, workers)
+        return _quick_sweep(run, known, n, time_limit_s, workers, cache_dir)
     except (PlannerError, ValueError, KeyError, ArithmeticError) as exc:  # the what-if never takes the proposal down
         log(f"[planner] budget what-if failed ({exc}); the proposal is written without it")
         return pd.DataFrame([{"budget": np.nan, "status": f"the budget what-if failed: {exc}"}])
 
 
 def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int, time_limit_s: float,
-                 workers: int | None) -> pd.DataFrame:
+                 workers: int | None, cache_dir: str | Path | None = None) -> pd.DataFrame:
     fc = None
     if run.plan.get("objective") == "cover-all" and run.full_cover_cost is None:
         fc = known(run.plan, list(run.solution.chosen))
@@ -509,7 +592,8 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
     budgets = budget_grid(run.costs, n, full_cover_cost=fcc,
                           floor=required_cost(run.costs, run.station.params.require))
     table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
-                  full_cover=fc, margins=margins)   # the proposal's measured margins (planner propose --verify)
+                  full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
+                  cache_dir=cache_dir)
     return whatif_table(table)
 
 
@@ -605,12 +689,12 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     elif budget_range:
         bs = parse_budget_range(budget_range)
     else:
-        full_cover = full_cover_plan(station, reach, tl)
+        full_cover = full_cover_plan(station, reach, tl, cache_dir=whatif_cache_dir(cache_dir))
         fcc = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
         bs = budget_grid(costs, steps, full_cover_cost=fcc, floor=required_cost(costs, station.params.require))
         log(f"[planner] budgets: {', '.join(_fmt_budget(b) for b in bs)} {station.params.currency}")
     res = run_sweep(station, bs, workers=workers, scheduler=scheduler, reach=reach, time_limit_s=tl,
-                    full_cover=full_cover)
+                    full_cover=full_cover, cache_dir=whatif_cache_dir(cache_dir))
     table = res.table
     cur = station.params.currency
     for r in table.itertuples(index=False):

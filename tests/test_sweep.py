@@ -214,3 +214,32 @@ def test_quick_sweep_for_a_proposal(station, prepared):
     assert t["share_night"].iloc[-1] == pytest.approx(1.0)
     for s in station.scenarios:
         assert (np.diff(t[f"sheltered_{s}"]) >= 0).all()
+
+
+def test_whatif_cache_gives_the_plans_of_an_uncached_sweep(station, prepared, budgets, local_table, tmp_path,
+                                                         monkeypatch):
+    """A sweep with a cache folder solves and stores each budget; the same sweep again reads every budget
+    back without a solve and gives the same table and plans as the sweep without a cache; another time
+    limit (another key) is solved again."""
+    import planner.sweep as sw
+
+    cache = tmp_path / "whatif"
+    first = sw.sweep(station, budgets, workers=1, reach=prepared[1], cache_dir=cache)
+    stored = sorted(cache.glob("*.json"))
+    assert stored, "nothing was cached"
+
+    def no_solve(*a, **k):
+        raise AssertionError("a cached budget was solved again")
+
+    monkeypatch.setattr(sw, "solve_budget", no_solve)
+    again = sw.sweep(station, budgets, workers=1, reach=prepared[1], cache_dir=cache)
+    cols = [c for c in local_table.columns if c not in ("seconds", "source")]
+    pd.testing.assert_frame_equal(again[cols], first[cols])
+    pd.testing.assert_frame_equal(again[cols], local_table[cols])
+    for a, b in zip(again.attrs["plans"], first.attrs["plans"]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a["safe_rooms"] == b["safe_rooms"] and a["assignments"] == b["assignments"]
+    assert any("what-if cache" in s for s in again["source"])
+    with pytest.raises(AssertionError, match="solved again"):
+        sw.sweep(station, budgets, workers=1, reach=prepared[1], cache_dir=cache, time_limit_s=7.0)
