@@ -157,8 +157,10 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
         elif cap == 0 and same_model_at_zero:
             row.update(proposal, note="nobody may move: the proposal's own model and plan")
         elif best is not None and best[1]["displaced"] <= cap:
+            proven = str(best[1].get("status")) == "optimal"
             row.update(best[1], note=f"the plan found at a cap of {best[0]:,} moves {best[1]['displaced']:,}: "
-                                     "also the least cost here")
+                                     + ("also the least cost here" if proven else
+                                        f"also the best known here (not proven: {best[1].get('status')})"))
         else:
             log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
             try:

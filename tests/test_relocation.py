@@ -504,3 +504,18 @@ def test_today_displaced_sets_the_tradeoff_reference(tmp_path) -> None:
     assert list(displacement_tradeoff(run)["max_displaced"]) == [0, 2, 5, 10]   # round(2.5) = 2 (to even)
     with pytest.raises(BadInput, match="today_displaced"):
         _station(tmp_path / "b", 'quarters = "dual_use"', "today_displaced = -1\n")
+
+
+def test_tradeoff_words_say_when_equal_points_are_not_proven() -> None:
+    from planner.displacement import TRADEOFF_COLUMNS
+    from planner.workbook.displacement_sheet import tradeoff_words
+
+    rows = [dict(share=s, max_displaced=int(100 * s), cost=1000.0, displaced=0, rooms=3, repurposed_rooms=0,
+                 status="optimal", gap=0.001, note="", bound=990.0) for s in (0, 0.25, 0.5, 1)]
+    proven = pd.DataFrame(rows, columns=TRADEOFF_COLUMNS)
+    assert "buys nothing" in tradeoff_words(proven, "CR") and "at most 10 CR (1.00 %)" in tradeoff_words(proven, "CR")
+    unproven = proven.assign(status=["optimal", "time limit: feasible", "time limit: feasible", "time limit: feasible"])
+    text = tradeoff_words(unproven, "CR")
+    assert "buys nothing" not in text and "did not finish proving" in text
+    cheaper = proven.assign(cost=[1000.0, 1000.0, 1000.0, 900.0], displaced=[0, 0, 0, 40])
+    assert "saves 100 CR (10.00 %)" in tradeoff_words(cheaper, "CR")

@@ -76,6 +76,10 @@ def tradeoff_words(tradeoff: pd.DataFrame, cur: str) -> str:
     if np.ptp(costs) < 0.5 and moved.max() == 0:
         bound = pd.to_numeric(df["bound"], errors="coerce") if "bound" in df else pd.Series(dtype=float)
         b = float(bound.min()) if bound.notna().any() else float("nan")
+        if not (df["status"].astype(str) == "optimal").all():
+            return (f"No plan that moves anyone was found cheaper than moving nobody ({costs[0]:,.0f} {cur}), "
+                    "but the solver did not finish proving it within [model] tradeoff_time_limit_s (see the status "
+                    "column): give it more time for a proven answer.")
         text = (f"Moving residents buys nothing here: the least-cost plan moves nobody at every cap "
                 f"({costs[0]:,.0f} {cur}).")
         if np.isfinite(b) and b > 0:
