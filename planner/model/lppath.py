@@ -67,6 +67,9 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
     `ModelInfeasible` when the model has no solution, `SolverError` when no plan came out."""
     t = time.perf_counter()
     ar = build_arrays(c)
+    if p.objective == "max-cover" and not c.tighten and ar.ny < o.tighten_max_cover_below:
+        c.tighten = True                 # small max-cover model: every tightening row (SolveOptions)
+        ar = build_arrays(c)
     timings["build_s"] = time.perf_counter() - t
     st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats))
     st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),

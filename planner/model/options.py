@@ -37,7 +37,14 @@ class SolveOptions:
     use_heuristic
         Build a start plan (LP-guided rounding and local search, or a greedy).
     tighten
-        Add every row y <= min(d, q) x. Measured: same LP bound on generated stations, LP 2.5x slower.
+        Add every row y <= min(d, q) x. Measured: same LP bound on generated stations (cover-all), LP
+        2.5x slower.
+    tighten_max_cover_below
+        max-cover models with fewer assignment columns than this get every tightening row (as
+        `tighten`) instead of the lazy rounds. Measured (generated 300-room stations, budgets at 25, 50
+        and 75 % of the full-cover cost, 10 s): bound 2.3 % instead of 4.3 % above the plan (seed 2,
+        25 %), proven optimal instead of 1.1 % (seed 2, 75 %), plan 890 instead of 867 persons (seed 3,
+        25 %). Station Unity's what-ifs (about 390,000 columns) are above it.
     mip_start
         Hand the start plan to HiGHS (else it is kept only as a fallback and for the gap test).
     queue_prune
@@ -102,6 +109,7 @@ class SolveOptions:
     cover_search: bool = True
     lagrange_min_columns: int = 3_000_000
     colgen_min_columns: int = 100_000
+    tighten_max_cover_below: int = 100_000
     cover_search_min_sites: int = 1000
     lp_share: float = 0.6
     wall_margin: float = 0.03
