@@ -119,7 +119,8 @@ def _point(r: PlanRun) -> dict[str, Any]:
     t, sol = r.plan["totals"], r.plan["solver"]
     return {"cost": float(t["cost"]), "displaced": int(t.get("displaced_residents", 0) or 0),
             "rooms": len(r.plan["safe_rooms"]),
-            "repurposed_rooms": sum(1 for x in r.plan["safe_rooms"] if x.get("mode") == "repurpose"),
+            "repurposed_rooms": sum(1 for x in r.plan["safe_rooms"] if x.get("mode") == "repurpose"
+                                    and not x.get("existing")),
             "status": sol.get("status"), "gap": sol.get("gap"), "bound": sol.get("bound")}
 
 

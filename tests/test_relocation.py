@@ -457,7 +457,8 @@ def test_tradeoff_points_are_independent_replans(tmp_path) -> None:
         r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
         r["existing"] = r["room_id"] == "R6"
     st = load_station(write_station(tmp_path / "hand", rooms, doors, rows,
-                                    '[model]\nmodes = {quarters = "dual_use"}\n[walking]\nreach_s = 14\n'))
+                                    '[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
+                                    '[walking]\nreach_s = 14\n'))
     run = plan_station(st, phases=False)
     table = displacement_tradeoff(run)
     today = today_displacement(st, run.plan)
@@ -465,6 +466,8 @@ def test_tradeoff_points_are_independent_replans(tmp_path) -> None:
     room = run.costs.loc["R1", "total_cost"]
     assert run.plan["totals"]["cost"] == pytest.approx(2 * room)            # R1 and R3 (R6 exists)
     assert list(table["displaced"]) == [0, 0, 0, 4]
+    # R3 at the loose cap (R1, storage, repurpose, in the plan without moves); R6 exists: not counted
+    assert list(table["repurposed_rooms"]) == [1, 1, 1, 1]
     assert table["cost"].iloc[-1] == pytest.approx(run.plan["totals"]["cost"] - room + 4 * 6000.0)
     assert (table["displaced"] <= table["max_displaced"]).all()
     assert table["cost"].is_monotonic_decreasing or table["cost"].nunique() == 1
