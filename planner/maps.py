@@ -503,16 +503,21 @@ def plan_layers(station: Station, plan: dict) -> tuple[gpd.GeoDataFrame, gpd.Geo
     a["safe_room_id"] = a["safe_room_id"].astype(str)
     a = a[(a["room_id"] != a["safe_room_id"]) & a["room_id"].isin(cent.index) & a["safe_room_id"].isin(cent.index)]
     a = a.reset_index(drop=True)
-    if len(a):
-        p0 = shapely.get_coordinates(np.asarray(cent.reindex(a["room_id"]).to_numpy(), dtype=object))
-        p1 = shapely.get_coordinates(np.asarray(cent.reindex(a["safe_room_id"]).to_numpy(), dtype=object))
-        lines = shapely.linestrings(np.stack([p0, p1], axis=1))
-    else:
-        lines = np.array([], dtype=object)
+    lines = _centroid_lines(cent, a["room_id"], a["safe_room_id"])
     a["deck_from"] = deck.reindex(a["room_id"]).to_numpy()
     a["deck_to"] = deck.reindex(a["safe_room_id"]).to_numpy()
     al = gpd.GeoDataFrame(a, geometry=gpd.GeoSeries(lines, crs=rooms.crs), crs=rooms.crs)
     return rl, al
+
+
+def _centroid_lines(cent: pd.Series, a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Straight LineStrings from the centroid of each room of `a` to that of the room of `b`
+    (`cent`: Point per room_id; every id must be there)."""
+    if not len(a):
+        return np.array([], dtype=object)
+    p0 = shapely.get_coordinates(np.asarray(cent.reindex(a).to_numpy(), dtype=object))
+    p1 = shapely.get_coordinates(np.asarray(cent.reindex(b).to_numpy(), dtype=object))
+    return shapely.linestrings(np.stack([p0, p1], axis=1))
 
 
 def relocation_layer(station: Station, plan: dict) -> gpd.GeoDataFrame:
@@ -531,12 +536,7 @@ def relocation_layer(station: Station, plan: dict) -> gpd.GeoDataFrame:
     m["to_room"] = m["to_room"].astype(str)
     for col in m.columns[2:]:
         m[col] = pd.to_numeric(m[col], errors="coerce").fillna(0).astype(np.int64)
-    if len(m):
-        p0 = shapely.get_coordinates(np.asarray(cent.reindex(m["from_room"]).to_numpy(), dtype=object))
-        p1 = shapely.get_coordinates(np.asarray(cent.reindex(m["to_room"]).to_numpy(), dtype=object))
-        lines = shapely.linestrings(np.stack([p0, p1], axis=1))
-    else:
-        lines = np.array([], dtype=object)
+    lines = _centroid_lines(cent, m["from_room"], m["to_room"])
     m["deck_from"] = deck.reindex(m["from_room"]).to_numpy()
     m["deck_to"] = deck.reindex(m["to_room"]).to_numpy()
     m["same_sector"] = sector.reindex(m["from_room"]).to_numpy() == sector.reindex(m["to_room"]).to_numpy()
