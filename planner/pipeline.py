@@ -424,10 +424,11 @@ def unsheltered_summary(unsheltered: list[dict], station: Station, limit: int = 
     plain = {"capacity": "the safe rooms within their reach are full (capacity or door throughput)"}
     for (sc, why), grp in u.groupby(["scenario", "reason"], sort=False):
         why = plain.get(str(why), why)
-        grp = grp.sort_values("residents", ascending=False)
-        rooms = [f"{r} ({names.get(r, '')})" if names.get(r, "") not in ("", r) else str(r) for r in grp["room_id"]]
-        out.append(f"Cannot be sheltered in scenario '{sc}': {int(grp['residents'].sum()):,} resident(s) in "
-                   f"{len(grp)} room(s), because: {why}. Rooms: {', '.join(rooms[:limit])}"
+        # a room's residents may be listed in several rows (sent to several safe rooms anyway: latecomers)
+        per_room = grp.groupby("room_id", sort=False)["residents"].sum().sort_values(ascending=False)
+        rooms = [f"{r} ({names.get(r, '')})" if names.get(r, "") not in ("", r) else str(r) for r in per_room.index]
+        out.append(f"Cannot be sheltered in scenario '{sc}': {int(per_room.sum()):,} resident(s) in "
+                   f"{len(per_room)} room(s), because: {why}. Rooms: {', '.join(rooms[:limit])}"
                    + (f" and {len(rooms) - limit} more." if len(rooms) > limit else "."))
     return out
 

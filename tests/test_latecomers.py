@@ -80,3 +80,21 @@ def test_simulation_replays_them_as_walkers(tmp_path):
     planned_last = max(a["sim_last_s"] for a in res.assignments if not a["late_by_plan"])
     assert max(a["sim_last_s"] for a in rows) >= planned_last
     assert sc["prediction"]["assignments"] == len(res.assignments) - len(rows)
+
+
+def test_the_summary_names_each_room_once():
+    """A room whose unsheltered residents are sent to two safe rooms anyway is one room in the summary."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from planner.pipeline import unsheltered_summary
+
+    st = SimpleNamespace(rooms=pd.DataFrame({"room_id": ["G", "H"], "name": ["Galley", "Hall"]}))
+    why = "its door is too slow"
+    rows = [{"room_id": "G", "scenario": "day", "residents": 3, "reason": why, "safe_room_id": "S1"},
+            {"room_id": "G", "scenario": "day", "residents": 4, "reason": why, "safe_room_id": "S2"},
+            {"room_id": "G", "scenario": "day", "residents": 5, "reason": why},
+            {"room_id": "H", "scenario": "day", "residents": 1, "reason": why}]
+    (line,) = unsheltered_summary(rows, st)   # type: ignore[arg-type]
+    assert "13 resident(s) in 2 room(s)" in line and line.count("G (Galley)") == 1 and "H (Hall)" in line
