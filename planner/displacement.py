@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import InfeasibleError, InputError, SolverError
+from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
 from planner.files import staged_folder
 from planner.pipeline import PlanRun, plan_station
 from planner.plan import write_json_atomic, write_table
@@ -124,7 +126,39 @@ def _point(r: PlanRun) -> dict[str, Any]:
             "status": sol.get("status"), "gap": sol.get("gap"), "bound": sol.get("bound")}
 
 
-def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> pd.DataFrame:
+def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
+    """Cache key of one re-planned point: the station's input files (SHA-256), the variant's
+    parameters (the cap among them), the start plan, the measured margins and the planner's version."""
+    from planner import __version__
+
+    payload = {"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
+               "start": sorted(start), "version": __version__,
+               "margins": None if margins is None else margins.to_dict(orient="records")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cached_point(folder: Path | None, key: str) -> dict[str, Any] | None:
+    if folder is None:
+        return None
+    try:
+        pt = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return pt if isinstance(pt, dict) and "cost" in pt and "displaced" in pt else None
+
+
+def _store_point(folder: Path | None, key: str, pt: dict[str, Any]) -> None:
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / f"{key}.json", pt, overwrite=True)
+    except (OSError, PlannerError) as exc:   # a cache that cannot be written only costs time
+        log(f"[planner] the displacement cache was not written ({exc})")
+
+
+def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
+                          cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Least cost at each share of today's displacement (columns `TRADEOFF_COLUMNS`; money in the
     station's currency, people in persons; `bound`: no plan at that cap costs less, as proven by the
     solver). `note` says how each point was found.
@@ -133,8 +167,15 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
     (which moves nobody, so it is feasible at every cap): a point whose plan moves D residents is
     also the least cost at every cap from D up (the same plan is allowed there, and the looser
     problem's bound holds for the tighter one), so only caps below D are solved again. At a cap of
-    0 the re-plan is the proposal's own model when it moves nobody, and its plan is used."""
+    0 the re-plan is the proposal's own model when it moves nobody, and its plan is used.
+
+    `cache_dir`: folder of re-planned points (JSON), keyed by the station's input files, the
+    variant's parameters, the start, the margins and the planner's version: a point solved before
+    on the same inputs is read back instead of re-planned (None: no cache, nothing written; only
+    stations read from files are cached)."""
     st0 = run.station
+    folder = Path(cache_dir) if cache_dir is not None and st0.files else None
+    inputs = st0.inputs_sha256() if folder is not None else ""
     plan = run.plan
     today = today_displacement(st0, plan)
     st, _beds = tradeoff_station(st0)
@@ -163,9 +204,18 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
                                      + ("also the least cost here" if proven else
                                         f"also the best known here (not proven: {best[1].get('status')})"))
         else:
+            variant = _variant(st, cap)
+            key = _point_key(variant, inputs, start, run.margins) if folder is not None else ""
+            known = _cached_point(folder, key)
+            if known is not None:
+                log(f"[planner] displacement trade-off: at most {cap:,} residents moved: read from the cache")
+                row.update(known, note="re-planned (quarters either, this cap; read from the cache)")
+                best = (cap, known)
+                rows[share] = row
+                continue
             log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
             try:
-                r = plan_station(_variant(st, cap), fallback_max_cover=False, reach=run.reach, check=False,
+                r = plan_station(variant, fallback_max_cover=False, reach=run.reach, check=False,
                                  phases=False, start=start, margins=run.margins)   # the proposal's measured margins
             except (InfeasibleError, SolverError) as exc:
                 row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",
@@ -174,6 +224,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES) -> p
                 pt = _point(r)
                 row.update(pt, note="re-planned (quarters either, this cap)")
                 best = (cap, pt)
+                _store_point(folder, key, pt)
         rows[share] = row
     return pd.DataFrame([rows[s] for s in sorted(rows)], columns=TRADEOFF_COLUMNS)
 

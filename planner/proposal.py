@@ -190,7 +190,8 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
         from planner.displacement import displacement_tradeoff
 
         with stage("displacement trade-off (0, 25, 50, 100 % of today's displacement)"):
-            tradeoff = displacement_tradeoff(run)
+            tradeoff = displacement_tradeoff(run, cache_dir=None if cache_dir is None else
+                                             Path(cache_dir).parent / "displacement")   # beside .cache/reach
     with staged_folder(out_root, name) as folder:
         write_outputs(run, folder.path, name, sweep=sweep, tradeoff=tradeoff, simulation=simulation)
     assert folder.final is not None

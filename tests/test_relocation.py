@@ -522,3 +522,39 @@ def test_tradeoff_words_say_when_equal_points_are_not_proven() -> None:
     assert "buys nothing" not in text and "did not finish proving" in text
     cheaper = proven.assign(cost=[1000.0, 1000.0, 1000.0, 900.0], displaced=[0, 0, 0, 40])
     assert "saves 100 CR (10.00 %)" in tradeoff_words(cheaper, "CR")
+
+
+def test_tradeoff_points_come_back_from_the_cache(tmp_path, monkeypatch) -> None:
+    """A second trade-off on the same inputs reads its re-planned points from the cache (no solve) and
+    gives the same table; a station with other inputs is re-planned."""
+    import planner.displacement as disp
+
+    rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
+                                         residents={"R2": 4, "R3": 4})
+    for r in rooms:
+        r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
+        r["existing"] = r["room_id"] == "R6"
+    toml = ('[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
+            '[walking]\nreach_s = 14\n')
+    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows, toml))
+    run = plan_station(st, phases=False)
+    cache = tmp_path / "cache"
+    first = disp.displacement_tradeoff(run, cache_dir=cache)
+    assert any(cache.glob("*.json"))
+
+    def no_solve(*a, **k):
+        raise AssertionError("re-planned although the point is in the cache")
+
+    monkeypatch.setattr(disp, "plan_station", no_solve)
+    again = disp.displacement_tradeoff(run, cache_dir=cache)
+    cols = ["max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status"]
+    pd.testing.assert_frame_equal(first[cols], again[cols])
+    assert again["note"].str.contains("read from the cache").any()
+    # other inputs (one more resident): not from the cache
+    rows2 = [dict(r, night=r["night"] + (1 if r["room_id"] == "R2" else 0)) for r in rows]
+    st2 = load_station(write_station(tmp_path / "hand2", rooms, doors, rows2, toml))
+    monkeypatch.undo()
+    run2 = plan_station(st2, phases=False)
+    monkeypatch.setattr(disp, "plan_station", no_solve)
+    with pytest.raises(AssertionError, match="re-planned"):
+        disp.displacement_tradeoff(run2, cache_dir=cache)
