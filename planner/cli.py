@@ -236,7 +236,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
             sweep = quick_sweep(run, n=args.whatif_budgets, time_limit_s=args.whatif_time_limit,
                                 cache_dir=whatif_cache_dir(_cache_dir(args)))
     folder = propose(station, out_root=Path(args.out), scenario_name=args.scenario, run=run, sweep=sweep,
-                     simulation=verified.simulation if verified is not None else None)
+                     simulation=verified.simulation if verified is not None else None, cache_dir=_cache_dir(args))
     print(f"proposal written to {folder}")
     if verified is not None:
         for line in verified.summary_lines():
