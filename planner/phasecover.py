@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import highspy
@@ -26,7 +25,7 @@ from scipy.sparse.csgraph import maximum_flow
 
 from planner.errors import SolverError
 from planner.model.compile import arrival_bins, queue_capacity
-from planner.model.highs import HIGHS_STATUS, highs_lp, highs_threads_reset, new_highs
+from planner.model.highs import HIGHS_STATUS, Run, highs_lp, highs_threads_reset, highs_version, new_highs
 
 def site_data(problem: Any, chosen: Sequence[str], costs: pd.DataFrame) -> pd.DataFrame:
     ids = [str(s) for s in chosen]
@@ -100,21 +99,8 @@ class LinearModel:
                 cat(self._int, bool))
 
 
-@dataclass
-class HighsResult:
-    """One HiGHS run on a maximisation: values (None: none), status, objective, bound (objective
-    units; +inf unknown), gap (relative, inf unknown), seconds."""
-
-    values: np.ndarray | None
-    status: str
-    objective: float
-    bound: float
-    gap: float
-    seconds: float
-
-
 def solve_highs(problem: Any, model: LinearModel, time_limit_s: float | None, mip: bool,
-           start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[HighsResult, highspy.Highs]:
+           start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Run, highspy.Highs]:
     """Solve `model` (maximise) with highspy: the problem's gap and threads, time limit `time_limit_s`
     (seconds; default the problem's); `start`: (columns, values) of a partial MIP start (HiGHS
     completes it by solving the LP with them fixed). Returns the run and the `Highs` object (its
@@ -135,8 +121,9 @@ def solve_highs(problem: Any, model: LinearModel, time_limit_s: float | None, mi
     return rerun_highs(h, c, mip and bool(integer.any())), h
 
 
-def rerun_highs(h: highspy.Highs, c: np.ndarray, mip: bool) -> HighsResult:
-    """Run `h` (which minimises -c x) and read its answer as a maximisation of c x."""
+def rerun_highs(h: highspy.Highs, c: np.ndarray, mip: bool) -> Run:
+    """Run `h` (which minimises -c x) and read its answer as a maximisation of c x (`model.highs.Run`:
+    objective and bound in c's units, bound +inf and gap inf when unknown)."""
     t0 = time.perf_counter()
     with highs_threads_reset():
         h.run()
@@ -156,7 +143,7 @@ def rerun_highs(h: highspy.Highs, c: np.ndarray, mip: bool) -> HighsResult:
             # HiGHS valued a start in its presolved space (planner.model.highs._misvalued): no proof
             bound = math.inf
         gap = max(bound - obj, 0.0) / max(abs(obj), 1e-9) if math.isfinite(bound) and values is not None else math.inf
-    return HighsResult(values, status, obj, bound, gap, time.perf_counter() - t0)
+    return Run(values, status, obj, bound, gap, time.perf_counter() - t0, "HiGHS", highs_version())
 
 
 # ------------------------------------------------------------------ coverage block
