@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
+from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
+from planner.jsoncache import JsonCache
 from planner.pipeline import PlanRun, plan_station
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log
@@ -131,30 +130,9 @@ def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
     parameters (the cap among them), the start plan, the measured margins and the planner's version."""
     from planner import __version__
 
-    payload = {"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
-               "start": sorted(start), "version": __version__,
-               "margins": None if margins is None else margins.to_dict(orient="records")}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _cached_point(folder: Path | None, key: str) -> dict[str, Any] | None:
-    if folder is None:
-        return None
-    try:
-        pt = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return pt if isinstance(pt, dict) and "cost" in pt and "displaced" in pt else None
-
-
-def _store_point(folder: Path | None, key: str, pt: dict[str, Any]) -> None:
-    if folder is None:
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / f"{key}.json", pt, overwrite=True)
-    except (OSError, PlannerError) as exc:   # a cache that cannot be written only costs time
-        log(f"[planner] the displacement cache was not written ({exc})")
+    return JsonCache.key({"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
+                          "start": sorted(start), "version": __version__,
+                          "margins": None if margins is None else margins.to_dict(orient="records")})
 
 
 def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
@@ -174,8 +152,8 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
     on the same inputs is read back instead of re-planned (None: no cache, nothing written; only
     stations read from files are cached)."""
     st0 = run.station
-    folder = Path(cache_dir) if cache_dir is not None and st0.files else None
-    inputs = st0.inputs_sha256() if folder is not None else ""
+    cache = JsonCache(cache_dir if st0.files else None, "displacement")
+    inputs = st0.inputs_sha256() if cache.folder is not None else ""
     plan = run.plan
     today = today_displacement(st0, plan)
     st, _beds = tradeoff_station(st0)
@@ -205,9 +183,9 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                                         f"also the best known here (not proven: {best[1].get('status')})"))
         else:
             variant = _variant(st, cap)
-            key = _point_key(variant, inputs, start, run.margins) if folder is not None else ""
-            known = _cached_point(folder, key)
-            if known is not None:
+            key = _point_key(variant, inputs, start, run.margins) if cache.folder is not None else ""
+            known = cache.get(key) if key else None
+            if isinstance(known, dict) and "cost" in known and "displaced" in known:
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: read from the cache")
                 row.update(known, note="re-planned (quarters either, this cap; read from the cache)")
                 best = (cap, known)
@@ -224,7 +202,8 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 pt = _point(r)
                 row.update(pt, note="re-planned (quarters either, this cap)")
                 best = (cap, pt)
-                _store_point(folder, key, pt)
+                if key:
+                    cache.put(key, pt)
         rows[share] = row
     return pd.DataFrame([rows[s] for s in sorted(rows)], columns=TRADEOFF_COLUMNS)
 

@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
 import math
 import multiprocessing as mp
 import os
@@ -59,6 +57,7 @@ from openpyxl import Workbook
 from planner.cells import put
 from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
 from planner.files import staged_folder, write_atomic
+from planner.jsoncache import JsonCache
 from planner.margins import margin_rows, margin_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
@@ -130,42 +129,31 @@ class _Cache:
     ones have no inputs hash); unreadable entries are solved again."""
 
     def __init__(self, station: Station, folder: str | Path | None) -> None:
-        self.folder = Path(folder) if folder is not None and station.files else None
-        self.inputs = station.inputs_sha256() if self.folder is not None else ""
+        self.store = JsonCache(folder if station.files else None, "what-if")
+        self.inputs = station.inputs_sha256() if self.store.folder is not None else ""
         self.station = station
 
     def key(self, spec: dict) -> str:
         from planner import __version__
 
         st = _station_for(self.station, spec)
-        payload = {"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
-                   "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s", "check",
-                                                     "margins")}}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        return JsonCache.key({"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
+                              "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s",
+                                                                "check", "margins")}})
 
     def get(self, spec: dict) -> dict | None:
-        if self.folder is None:
+        if self.store.folder is None:
             return None
-        path = self.folder / f"{self.key(spec)}.json"
-        try:
-            res = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        res = self.store.get(self.key(spec))
         if not isinstance(res, dict) or not isinstance(res.get("plan"), dict) or not isinstance(res.get("chosen"), list):
             return None
         res.update({k: spec[k] for k in ("budget", "objective", "start_from", "round")}, cached=True)
         return res
 
     def put(self, spec: dict, res: dict) -> None:
-        if self.folder is None or res.get("plan") is None:
+        if self.store.folder is None or res.get("plan") is None:
             return
-        from planner.plan import write_json_atomic
-
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.folder / f"{self.key(spec)}.json", res, overwrite=True)
-        except (OSError, PlannerError) as exc:  # a cache that cannot be written only costs time
-            log(f"[planner] the what-if cache was not written ({exc})")
+        self.store.put(self.key(spec), res)
 
 
 class _Runner:
