@@ -9,6 +9,10 @@ BUDGET ?=
 OUT ?= reports
 SCENARIO_ARG := $(if $(SCENARIO),--scenario $(SCENARIO),)
 BUDGET_ARG := $(if $(BUDGET),--budget $(BUDGET),)
+# The test suite runs on every core (pytest-xdist; tests that share an expensive module fixture are
+# one xdist group). WORKERS=0 runs it in one process.
+WORKERS ?= auto
+PYTEST_WORKERS := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 
 .PHONY: help venv proposal whatif sweep lint test test-fast validate reach bench bench-quick verify clean-venv
 
@@ -56,10 +60,10 @@ lint: venv
 	$(PY) -m mypy
 
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(PYTEST_WORKERS) tests
 
 test-fast: lint
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q $(PYTEST_WORKERS) -m "not slow" tests
 
 bench: venv
 	$(PY) -m pip install -q -e ".[test,bench]"

@@ -65,6 +65,10 @@ KINDS = ["quarters", "storage", "quarters", "storage", "quarters", "recreation",
 RESIDENTS = {"R1": 3, "R3": 5, "R5": 2, "R7": 4}
 
 
+# The module fixtures are expensive (Unity: 40 s; sweep: a few s each): under pytest-xdist (make test) the
+# module's tests run on one worker, so the fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_sweep")
+
 @pytest.fixture(scope="module")
 def station_dir(tmp_path_factory) -> Path:
     rooms, doors, rows = corridor_layout(KINDS, residents=RESIDENTS)

@@ -17,6 +17,10 @@ from planner.workbook import write_workbook
 UNITY = Path(__file__).resolve().parents[1] / "inputs" / "station-unity"
 
 
+# The module fixtures are expensive (Unity: 40 s; sweep: a few s each): under pytest-xdist (make test) the
+# module's tests run on one worker, so the fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_unity_displacement")
+
 @pytest.fixture(scope="module")
 def unity(tmp_path_factory):
     if not UNITY.is_dir():
