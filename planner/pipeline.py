@@ -17,7 +17,7 @@ import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
-from planner.model.relocation import RelocationInputs, demand_after, solve_relocating
+from planner.model.relocation import RelocationInputs, demand_after, relocation_cost_bound, solve_relocating
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.progress import log, stage
@@ -305,6 +305,29 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
+
+
+def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
+                     margins: pd.DataFrame | None = None, known: float | None = None) -> tuple[float | None, Problem]:
+    """(bound, problem): a proven lower bound on the cost of every full (cover-all) plan of the station
+    as `plan_station` would model it, moves of residents included (currency; the LP relaxation of the
+    relocation model by column generation, `planner.model.relocation.relocation_cost_bound`, at most
+    `time_limit_s` seconds, whatever the budget), and the optimiser's problem without the relocation
+    terms (to judge a plan that moves nobody against it: `planner.model.verify`). The bound is None
+    when the station moves nobody (no room that may be repurposed has residents) or its objective is
+    not cover-all. `known`: the bound found before on the same inputs (a cache): returned, nothing solved."""
+    sites, reach, costs = prepare(station, reach)
+    problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
+                                            if margins is not None else None)
+    rel = _relocation_inputs(station, sites)
+    if not rel.active or problem.objective != "cover-all":
+        return None, problem
+    if known is not None:
+        return float(known), problem
+    rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
+    with stage("lower bound of the relocation model (LP relaxation)"):
+        bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads)
+    return bound, problem
 
 
 def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFrame) -> pd.DataFrame:

@@ -558,3 +558,73 @@ def test_tradeoff_points_come_back_from_the_cache(tmp_path, monkeypatch) -> None
     monkeypatch.setattr(disp, "plan_station", no_solve)
     with pytest.raises(AssertionError, match="re-planned"):
         disp.displacement_tradeoff(run2, cache_dir=cache)
+
+
+# ------------------------------------------------------------------ the trade-off's lower bound
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_relocation_cost_bound_is_the_lp_relaxation_and_below_every_plan(seed: int) -> None:
+    """`relocation_cost_bound` (the LP relaxation by column generation, cost alone, no budget) equals
+    HiGHS's simplex on every column of the same LP, and no plan (brute force) costs less."""
+    from planner.model.highs import solve_highspy
+    from planner.model.relocation import build_relocation_model, relocation_cost_bound
+
+    rng = np.random.default_rng(seed)
+    p, rel, D, reach, room_ids = _instance(rng)
+    rel = dataclasses.replace(rel, cross_sector_penalty=0.0)      # the least objective is then the least cost
+    bound = relocation_cost_bound(p.replace(budget=12345.0), rel, 30.0)   # the budget plays no part
+    rm = build_relocation_model(p, rel)
+    c = np.zeros(rm.ar.A.shape[1])
+    c[:rm.ar.nx] = rm.compiled.cost
+    c[rm.src_x[rm.src_x >= rm.ar.nx]] = rm.extra[rm.src_x >= rm.ar.nx]
+    lp = solve_highspy(dataclasses.replace(rm.ar, c=c), 30.0, 0.0, 1, None, False, mip=False)
+    want = brute_force(D, reach, p.sites["capacity"].to_numpy(), p.sites["cost"].to_numpy(), rel, room_ids)
+    if lp.status == "optimal":
+        assert bound == pytest.approx(lp.objective, rel=1e-7, abs=1e-6)
+    if np.isfinite(want):
+        assert bound <= want + 1e-6
+
+
+def _no_solve(*a, **k):
+    raise AssertionError("a point was re-planned (MIP) although the bound settles it")
+
+
+def test_tradeoff_point_settled_by_the_lp_bound(tmp_path, monkeypatch) -> None:
+    """When the proposal's plan (moving nobody) is within the gap of the LP bound of the loosest cap,
+    every point is that plan, proven, without a MIP; the bound is below the least cost found by
+    re-planning each cap with gap 0, and the plan within the gap of it."""
+    import planner.displacement as disp
+    from planner.displacement import _variant
+
+    st = _station(tmp_path, 'quarters = "dual_use"', "mip_gap = 0.2\n")   # the LP bound is 16.7 % below here
+    run = plan_station(st, phases=False)
+    monkeypatch.setattr(disp, "plan_station", _no_solve)
+    table = disp.displacement_tradeoff(run)
+    monkeypatch.undo()
+    assert "no MIP solved" in table["note"].iloc[-1]
+    assert table["cost"].to_numpy() == pytest.approx(np.full(len(table), run.plan["totals"]["cost"]))
+    assert (table["displaced"] == 0).all()
+    assert (table["status"] == "optimal").all()
+    for row in table.itertuples(index=False):
+        v = _variant(st, row.max_displaced)
+        best = plan_station(dataclasses.replace(v, params=v.params.replace(mip_gap=0.0)), fallback_max_cover=False,
+                            check=True, phases=False).plan["totals"]["cost"]
+        assert row.bound <= best + 1e-6 <= row.cost + 2e-6
+        assert row.cost - row.bound <= 0.2 * row.cost + 1e-6
+
+
+def test_tradeoff_over_budget_says_no_full_plan_without_solving(tmp_path, monkeypatch) -> None:
+    """A budget below the LP bound of the loosest cap: no cap has a full plan, said with the bound,
+    without a MIP (which searched for minutes on Station Unity before finding nothing)."""
+    import planner.displacement as disp
+
+    st = _station(tmp_path, 'quarters = "dual_use"', "budget = 200000\n")
+    run = plan_station(st, phases=False)
+    assert run.plan["objective"] == "max-cover"
+    monkeypatch.setattr(disp, "plan_station", _no_solve)
+    table = disp.displacement_tradeoff(run)
+    solved = table[table["max_displaced"] > 0]
+    assert len(solved) and (solved["status"] == "no plan").all()
+    assert solved["note"].str.contains("no full plan within the budget of 200,000").all()
+    assert (solved["bound"] > 200000).all()
