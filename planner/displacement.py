@@ -140,12 +140,14 @@ def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
                           "margins": None if margins is None else margins.to_dict(orient="records")})
 
 
-def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str,
-                     start: list[str]) -> tuple[float, Any]:
+def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str) -> tuple[float, Any]:
     """(bound, problem) of `pipeline.relocation_bound` for a re-planned point: a proven lower bound on
     the cost of every full plan at its cap (currency; -inf when there is none) and the optimiser's
-    problem without moves. The bound is cached like the points (the same key, marked as a bound)."""
-    key = JsonCache.key({"kind": "displacement bound", "point": _point_key(variant, inputs, start, run.margins)}) \
+    problem without moves. The bound is cached like the points (their key without the budget and the
+    start, which it does not depend on: a what-if at another budget on the same inputs reads it)."""
+    # the bound ignores the budget: one entry serves the proposal and every what-if budget on these inputs
+    free = dataclasses.replace(variant, params=variant.params.replace(budget=None))
+    key = JsonCache.key({"kind": "displacement bound", "point": _point_key(free, inputs, [], run.margins)}) \
         if cache.folder is not None else ""
     known = cache.get(key) if key else None
     limit = min(float(variant.params.tradeoff_time_limit_s), BOUND_TIME_LIMIT_S)
@@ -255,7 +257,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 rows[share] = row
                 continue
             if lb is None:   # the loosest cap solved: its bound holds at every tighter cap
-                lb = _full_cost_bound(run, variant, cache, inputs, start)
+                lb = _full_cost_bound(run, variant, cache, inputs)
             judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
             if judged is not None:
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: {judged['note']}")

@@ -59,8 +59,9 @@ def late_destinations(station: Station, plan: dict, pairs: pd.DataFrame) -> list
     load = a.groupby([a["safe_room_id"].astype(str), a["scenario"].astype(str)])["residents"].sum()
     spare = {k: float(cap.get(k[0], 0)) - float(v) for k, v in load.items()}
     pr = pairs[["room_id", "site_id", "walk_s"]].astype({"room_id": str, "site_id": str})
-    pr = pr[pr["site_id"].isin(cap.index) & (pr["room_id"] != pr["site_id"])]
-    by_room = {rid: g.sort_values("walk_s", kind="stable") for rid, g in pr.groupby("room_id", sort=False)}
+    pr = pr[pr["site_id"].isin(cap.index) & (pr["room_id"] != pr["site_id"])
+            & pr["room_id"].isin({str(r["room_id"]) for r in rows})]       # only the rooms with latecomers
+    by_room = _options_by_room(pr)
     # the room's leavers in each scenario: the planned walkers and these late ones
     leaving = pd.concat([a.loc[a["room_id"].astype(str) != a["safe_room_id"].astype(str), ["room_id", "scenario", "residents"]],
                          pd.DataFrame(rows, columns=["room_id", "scenario", "residents"])])
@@ -74,7 +75,7 @@ def late_destinations(station: Station, plan: dict, pairs: pd.DataFrame) -> list
             out.append(row)
             continue
         ex = float(exits.at[rid, sc]) if rid in exits.index and sc in exits.columns else 0.0
-        for sid, walk in zip(options["site_id"].to_numpy(), options["walk_s"].to_numpy(dtype=float)):
+        for sid, walk in zip(*options):
             room = spare.get((sid, sc), float(cap.get(sid, 0)))
             take = int(min(left, np.floor(room + 1e-9)))
             if take <= 0:
@@ -88,3 +89,18 @@ def late_destinations(station: Station, plan: dict, pairs: pd.DataFrame) -> list
         if left > 0:
             out.append(dict(row, residents=left))
     return out
+
+
+def _options_by_room(pr: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per room: (site ids, walks in s) of its pairs, nearest first (ties in the pairs' order): one
+    stable sort of all pairs, then one slice per room."""
+    if not len(pr):
+        return {}
+    codes, rooms = pd.factorize(pr["room_id"].to_numpy())
+    walk = pr["walk_s"].to_numpy(dtype=float)
+    order = np.lexsort((walk, codes))        # stable: equal walks keep the pairs' order
+    sid = pr["site_id"].to_numpy()[order]
+    walk, codes = walk[order], codes[order]
+    cut = np.flatnonzero(np.diff(codes)) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, len(codes)]
+    return {str(rooms[codes[a]]): (sid[a:b], walk[a:b]) for a, b in zip(starts, ends)}

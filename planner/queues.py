@@ -438,17 +438,26 @@ def critical_speeds(walk_s: np.ndarray, exit_s: np.ndarray, offset_s: np.ndarray
     v0 = float(params.walk_speed_m_s)
     r0 = float(params.reaction_s)
     moving = np.maximum(0.0, w - r0)
-    crit = np.full(len(w), np.inf)
-    for v in np.arange(2.0 * v0, 0.2, -0.02):      # from fast to slow: the last speed that still holds
-        t = r0 + moving * v0 / v
-        last = t + e if params.exit_queue else t
-        dep = fluid_queue_departures(queue_key, t + o if params.exit_queue else t, persons, flow_pps) \
-            if params.door_queue else t
-        ok = np.maximum(last, dep) <= params.reach_s + 1e-9
-        crit = np.where(ok, v, crit)
-        if not ok.any():
-            break
-    return crit
+    speeds = np.arange(2.0 * v0, 0.2, -0.02)        # from fast to slow: the last speed that still holds
+    nv, n = len(speeds), len(w)
+    if not n or not nv:
+        return np.full(n, np.inf)
+    # every speed at once: one replay of the door queues, each (speed, queue) its own queue
+    t = r0 + moving[None, :] * v0 / speeds[:, None]                       # (speeds, rows)
+    last = t + e if params.exit_queue else t
+    if params.door_queue:
+        k = np.asarray(queue_key, dtype=np.int64)
+        keys = (np.arange(nv, dtype=np.int64)[:, None] * (int(k.max(initial=0)) + 1) + k[None, :]).ravel()
+        dep = fluid_queue_departures(keys, (t + o if params.exit_queue else t).ravel(), np.tile(persons, nv),
+                                     np.tile(flow_pps, nv)).reshape(nv, n)
+    else:
+        dep = t
+    ok = np.maximum(last, dep) <= params.reach_s + 1e-9
+    none = ~ok.any(axis=1)
+    if none.any():                                  # the scan stops at the first speed nobody makes
+        ok[int(np.argmax(none)):] = False
+    slowest = nv - 1 - np.argmax(ok[::-1], axis=0)
+    return np.where(ok.any(axis=0), speeds[slowest], np.inf)
 
 
 def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Series, reach_s: float) -> pd.Series:

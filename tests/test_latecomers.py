@@ -98,3 +98,25 @@ def test_the_summary_names_each_room_once():
             {"room_id": "H", "scenario": "day", "residents": 1, "reason": why}]
     (line,) = unsheltered_summary(rows, st)   # type: ignore[arg-type]
     assert "13 resident(s) in 2 room(s)" in line and line.count("G (Galley)") == 1 and "H (Hall)" in line
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_options_per_room_are_each_rooms_pairs_nearest_first(seed):
+    """`_options_by_room` (one sort, slices) equals each room's pairs sorted by walk with ties in the
+    pairs' order, as the per-room `sort_values` it replaced gave them."""
+    import numpy as np
+    import pandas as pd
+
+    from planner.latecomers import _options_by_room
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    pr = pd.DataFrame({"room_id": rng.choice([f"R{k}" for k in range(40)], n),
+                       "site_id": [f"S{k}" for k in range(n)],
+                       "walk_s": rng.integers(0, 12, n).astype(float)})          # many equal walks
+    got = _options_by_room(pr)
+    want = {rid: g.sort_values("walk_s", kind="stable") for rid, g in pr.groupby("room_id", sort=False)}
+    assert set(got) == set(want)
+    for rid, g in want.items():
+        assert list(got[rid][0]) == list(g["site_id"]) and list(got[rid][1]) == list(g["walk_s"])
+    assert _options_by_room(pr.iloc[:0]) == {}

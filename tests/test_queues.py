@@ -315,3 +315,46 @@ def test_departures_end_when_the_queue_ends(batches):
     for kk, f in zip(keys, fin):
         assert dep[k == kk].max() == pytest.approx(f)
     assert (dep >= t + n / r - 1e-9).all()     # a batch is never through faster than its own size allows
+
+
+def _critical_speeds_one_speed_at_a_time(w, e, o, n, key, flow, p):
+    """The speed scan `critical_speeds` replaced: one door-queue replay per speed, fast to slow."""
+    from planner.queues import fluid_queue_departures
+
+    v0, r0 = float(p.walk_speed_m_s), float(p.reaction_s)
+    moving = np.maximum(0.0, w - r0)
+    crit = np.full(len(w), np.inf)
+    for v in np.arange(2.0 * v0, 0.2, -0.02):
+        t = r0 + moving * v0 / v
+        last = t + e if p.exit_queue else t
+        dep = fluid_queue_departures(key, t + o if p.exit_queue else t, n, flow) if p.door_queue else t
+        ok = np.maximum(last, dep) <= p.reach_s + 1e-9
+        crit = np.where(ok, v, crit)
+        if not ok.any():
+            break
+    return crit
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_critical_speeds_all_at_once_equal_the_scan(seed):
+    """`critical_speeds` replays every speed's door queues in one call: the same speeds as the scan,
+    one replay per speed, that it replaced (queues and exit queues on and off; ties, empty batches,
+    rows nobody makes in time)."""
+    from planner.params import Parameters
+    from planner.queues import critical_speeds
+
+    rng = np.random.default_rng(seed)
+    m = 300
+    w = rng.uniform(1, 150, m).round(1)      # beyond 120 s nobody is in time even at twice the speed
+    e, o = rng.uniform(0, 20, m).round(1), rng.uniform(0, 10, m).round(1)
+    n, key = rng.integers(0, 30, m), rng.integers(0, 25, m)
+    flow = rng.choice([0.5, 0.78, 1.5, 3.0], m)
+    for door_queue, exit_queue in itertools.product((True, False), (True, False)):
+        p = Parameters().replace(door_queue=door_queue, exit_queue=exit_queue)
+        got = critical_speeds(w, e, o, n, key, flow, p)
+        want = _critical_speeds_one_speed_at_a_time(w, e, o, n, key, flow, p)
+        np.testing.assert_array_equal(got, want)
+        assert np.isfinite(got).any() and np.isinf(got).any()
+        slow = w + 60.0                              # the scan stops early: every row late at some speed
+        np.testing.assert_array_equal(critical_speeds(slow, e, o, n, key, flow, p),
+                                      _critical_speeds_one_speed_at_a_time(slow, e, o, n, key, flow, p))

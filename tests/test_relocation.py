@@ -628,3 +628,28 @@ def test_tradeoff_over_budget_says_no_full_plan_without_solving(tmp_path, monkey
     assert len(solved) and (solved["status"] == "no plan").all()
     assert solved["note"].str.contains("no full plan within the budget of 200,000").all()
     assert (solved["bound"] > 200000).all()
+
+
+def test_tradeoff_bound_is_cached_for_every_budget(tmp_path, monkeypatch) -> None:
+    """The trade-off's lower bound does not depend on the budget: computed once per inputs, read back by
+    a trade-off at another budget (a what-if), which then needs no LP; a table as without the cache."""
+    import planner.displacement as disp
+    import planner.pipeline as pipe
+
+    cache = tmp_path / "cache"    # today's displacement fixed, as Station Unity's: the same caps at every budget
+    st = _station(tmp_path / "a", 'quarters = "dual_use"', "mip_gap = 0.2\ntoday_displaced = 3\n")
+    first = disp.displacement_tradeoff(plan_station(st, phases=False), cache_dir=cache)
+    assert "no MIP solved" in first["note"].iloc[-1]
+
+    def no_lp(*a, **k):
+        raise AssertionError("the bound was computed again")
+
+    st2 = dataclasses.replace(st, params=st.params.replace(budget=200000.0))
+    run2 = plan_station(st2, phases=False)
+    uncached = disp.displacement_tradeoff(run2)
+    monkeypatch.setattr(pipe, "relocation_cost_bound", no_lp)
+    monkeypatch.setattr(disp, "plan_station", _no_solve)
+    again = disp.displacement_tradeoff(run2, cache_dir=cache)
+    cols = ["max_displaced", "cost", "displaced", "status", "bound"]
+    pd.testing.assert_frame_equal(uncached[cols], again[cols])
+    assert (again.loc[again["max_displaced"] > 0, "status"] == "no plan").all()
