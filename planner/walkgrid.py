@@ -35,11 +35,15 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from planner.network.parallel import _balanced_chunks, _fork_map, _reach_workers
 from planner.station import Station
 
 log = logging.getLogger(__name__)
 
 __all__ = ["GridGraph", "build_grid", "grid_walks", "LATTICE_STRETCH"]
+
+PARALLEL_MIN_SITES = 40
+"""Fewer safe rooms to search from than this: no worker processes (starting them costs more than they save)."""
 
 LATTICE_STRETCH = 1.0 / math.cos(math.atan(0.5) / 2.0)
 """Largest ratio of a 16-neighbour lattice path to the straight segment it approximates (1.0275)."""
@@ -193,22 +197,41 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
     limit = max(0.0, p.reach_s - p.reaction_s) * p.walk_speed_m_s * LATTICE_STRETCH + 4.0 * cell_m
     todo = pr[~sip]
     dn = grid.door_nodes
-    for site, grp in todo.groupby("site_id", sort=False):   # one Dijkstra batch per safe room
-        nodes = dn[dn["room_id"] == site]
-        rows = grp.index.to_numpy()
-        if not len(nodes):
-            continue
-        lim = limit if limit_s is None else min(limit, float(limit_s.get(site, np.inf)) * p.walk_speed_m_s)
-        # the graph is symmetric: directed=True spares scipy a transposed copy per call
-        dist = dijkstra(grid.graph, directed=True, indices=nodes["node"].to_numpy(), limit=lim)
-        ri = rix.reindex(grp["room_id"].to_numpy()).to_numpy()
-        for row, k in zip(rows, ri):
-            if not np.isfinite(k):
+    sites = list(todo.groupby("site_id", sort=False).indices.items())   # site -> rows of `pr`
+    node_of = dict(tuple(dn.groupby("room_id", sort=False)))
+
+    def walk_sites(batch: list[tuple[str, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """One Dijkstra batch per safe room of `batch`: (rows of `pr`, walks in s, doors used)."""
+        out = []
+        for site, pos in batch:
+            nodes = node_of.get(site)
+            if nodes is None or not len(nodes):
                 continue
-            k = int(k)
-            cells = grid.cells_sorted[grid.room_ptr[k]:grid.room_ptr[k + 1]]
-            dc = dist[:, cells]                               # (doors, cells) metres
-            worst = dc.min(axis=0).max()
-            walk[row] = p.reaction_s + worst / p.walk_speed_m_s if np.isfinite(worst) else np.inf
-            door[row] = nodes["door_id"].iat[int(np.argmin(dc.max(axis=1)))]
+            rows = todo.index.to_numpy()[pos]
+            lim = limit if limit_s is None else min(limit, float(limit_s.get(site, np.inf)) * p.walk_speed_m_s)
+            # the graph is symmetric: directed=True spares scipy a transposed copy per call
+            dist = dijkstra(grid.graph, directed=True, indices=nodes["node"].to_numpy(), limit=lim)
+            ri = rix.reindex(todo["room_id"].to_numpy()[pos]).to_numpy()
+            w_out, d_out = np.full(len(rows), np.inf), np.full(len(rows), "", dtype=object)
+            for i, k in enumerate(ri):
+                if not np.isfinite(k):
+                    continue
+                k = int(k)
+                cells = grid.cells_sorted[grid.room_ptr[k]:grid.room_ptr[k + 1]]
+                dc = dist[:, cells]                               # (doors, cells) metres
+                worst = dc.min(axis=0).max()
+                w_out[i] = p.reaction_s + worst / p.walk_speed_m_s if np.isfinite(worst) else np.inf
+                d_out[i] = nodes["door_id"].iat[int(np.argmin(dc.max(axis=1)))]
+            found = ri == ri   # rooms on the grid (others keep inf and "")
+            out.append((rows[found], w_out[found], d_out[found]))
+        return out
+
+    # the safe rooms' searches are independent: up to the reach table's workers, forked, each a
+    # share of them (the grid reaches the workers by fork; only the results come back)
+    workers = _reach_workers() if len(sites) >= PARALLEL_MIN_SITES else 1
+    chunks = _balanced_chunks(sites, np.array([len(pos) for _, pos in sites], dtype=float), workers)
+    for part in _fork_map(walk_sites, chunks, workers, what="independent walks"):
+        for rows, w_rows, d_rows in part:
+            walk[rows] = w_rows
+            door[rows] = d_rows
     return pr.assign(walk_s=walk, door_id=door)

@@ -229,6 +229,31 @@ def test_raster_walks_agree_with_the_network(tmp_path):
             == pr["door_id"].to_numpy()).all()
 
 
+def test_raster_walks_in_worker_processes_equal_one_process(tmp_path, monkeypatch):
+    """The safe rooms' grid searches split over forked workers give the walks and doors of one process."""
+    import planner.walkgrid as wg
+    from planner.network import reach_table
+
+    rooms, doors, res = corridor_layout(["quarters", "storage", "quarters", "storage", "quarters", "storage"],
+                                        residents={"R1": 2, "R3": 2, "R5": 2})
+    station = load_station(write_station(tmp_path / "s", rooms, doors, res))
+    pr = reach_table(station, cache=False).pairs
+    pr = pd.concat([pr, pd.DataFrame({"room_id": ["nowhere"], "site_id": ["R2"]})])   # a room not on the grid
+    grid = wg.build_grid(station, 0.5)
+    monkeypatch.setenv("PLANNER_REACH_WORKERS", "1")
+    one = wg.grid_walks(station, pr, grid=grid)
+    monkeypatch.setenv("PLANNER_REACH_WORKERS", "2")
+    monkeypatch.setattr(wg, "PARALLEL_MIN_SITES", 1)
+    calls = []
+    real = wg._fork_map
+    monkeypatch.setattr(wg, "_fork_map", lambda fn, items, workers, what: calls.append((len(items), workers))
+                        or real(fn, items, workers, what))
+    two = wg.grid_walks(station, pr, grid=grid)
+    assert calls and calls[0][0] > 1 and calls[0][1] == 2
+    pd.testing.assert_frame_equal(one, two)
+    assert np.isinf(one.loc[one["room_id"] == "nowhere", "walk_s"]).all()
+
+
 @pytest.mark.slow
 def test_optimiser_against_brute_force_under_the_queue_model(tmp_path):
     # 6 candidate rooms (3 of them occupied: 14, 9, 15 people, so the exit queue matters); one scenario,
