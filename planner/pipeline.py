@@ -121,18 +121,42 @@ def model_inputs(station: Station, reach: Any, sites: pd.DataFrame,
 
 
 def model_problem(station: Station, reach: Any, sites: pd.DataFrame, costs: pd.DataFrame,
-                  margins: pd.DataFrame | None = None, **overrides: Any) -> tuple[Problem, pd.DataFrame, pd.DataFrame]:
+                  margins: pd.DataFrame | None = None, timing: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+                  **overrides: Any) -> tuple[Problem, pd.DataFrame, pd.DataFrame]:
     """(problem, timed pairs, residents short of time) for the optimiser: `model_inputs`' timing (with
-    the measured `margins`, if any), and the residents no plan can bring in in time (persons per room
-    and scenario) taken out of the demand (`finish_plan` lists them unsheltered). `overrides` go to
-    `Problem.from_station`."""
-    timed, model_sites = model_inputs(station, reach, sites, margins)
+    the measured `margins`, if any; `timing`: its result when already made for these inputs), and the
+    residents no plan can bring in in time (persons per room and scenario) taken out of the demand
+    (`finish_plan` lists them unsheltered). `overrides` go to `Problem.from_station`."""
+    timed, model_sites = model_inputs(station, reach, sites, margins) if timing is None else timing
     problem = Problem.from_station(station, timed, model_sites, costs["total_cost"], **overrides)
     short = _short_of_time(station, timed, model_sites)
     if short.to_numpy().sum() > 0:
         problem = dataclasses.replace(problem, demand=problem.demand - short.reindex(
             index=problem.demand.index, columns=problem.demand.columns).fillna(0).astype(int))
     return problem, timed, short
+
+
+@dataclass
+class ModelInputs:
+    """What `plan_station` builds before the model that depends on neither the budget, the objective,
+    the solver's limits nor its threads (`model_inputs_for`): built once, it serves every budget of a
+    sweep. Plain data; never changed by `plan_station`."""
+
+    sites: pd.DataFrame
+    costs: pd.DataFrame
+    timed: pd.DataFrame
+    """`model_inputs`' timed pairs (s)."""
+    model_sites: pd.DataFrame
+    """`model_inputs`' sites (door flow of the slowest door used, persons/s)."""
+
+
+def model_inputs_for(station: Station, reach: ReachTable, margins: pd.DataFrame | None = None) -> ModelInputs:
+    """The `ModelInputs` of a station (its parameters other than budget, objective, limits and threads
+    decide them), its reach table and the measured `margins` (`planner.margins.margin_table` rows or
+    table) every plan is made with."""
+    sites, reach, costs = prepare(station, reach)
+    timed, model_sites = model_inputs(station, reach, sites, margin_table(margins) if margins is not None else None)
+    return ModelInputs(sites=sites, costs=costs, timed=timed, model_sites=model_sites)
 
 
 def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None,
@@ -183,7 +207,7 @@ def _explain_unreachable(plan: dict, station: Station) -> None:
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
                  start: list[str] | None = None, check: bool = True, phases: bool = True,
                  cache_dir: str | Path | None = None, options: SolveOptions | None = None,
-                 margins: pd.DataFrame | None = None) -> PlanRun:
+                 margins: pd.DataFrame | None = None, inputs: ModelInputs | None = None) -> PlanRun:
     """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
     Parameters
@@ -212,6 +236,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         Measured margins (`planner.margins.margin_table`: room_id, site_id, extra_s seconds),
         e.g. from `planner.verify`: added to the arrival time of the pairs they name in the model,
         recorded in plan.json `margins` and enforced by the check.
+    inputs : ModelInputs, optional
+        `model_inputs_for` the same station (up to budget, objective, limits and threads), reach
+        table and margins: the model is built from them instead of again (a sweep's budgets);
+        `reach` must be given with them.
 
     Returns
     -------
@@ -229,9 +257,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     """
     from planner.plan import build_plan
 
-    sites, reach, costs = prepare(station, reach, cache_dir)
+    sites, reach, costs, timing = _prepared(station, reach, cache_dir, inputs)
     margins = margin_table(margins) if margins is not None else None
-    problem, timed, short = model_problem(station, reach, sites, costs, margins=margins)
+    problem, timed, short = model_problem(station, reach, sites, costs, margins=margins, timing=timing)
     rel = _relocation_inputs(station, sites)
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
@@ -328,6 +356,16 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
     with stage("lower bound of the relocation model (LP relaxation)"):
         bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads)
     return bound, problem
+
+
+def _prepared(station: Station, reach: ReachTable | None, cache_dir: str | Path | None, inputs: ModelInputs | None
+              ) -> tuple[pd.DataFrame, ReachTable, pd.DataFrame, tuple[pd.DataFrame, pd.DataFrame] | None]:
+    """(sites, reach table, costs, timing or None) of `plan_station`: from `inputs` when given with the
+    reach table, else `prepare`d here (the timing then made by `model_problem`)."""
+    if inputs is None or reach is None:
+        sites, reach, costs = prepare(station, reach, cache_dir)
+        return sites, reach, costs, None
+    return inputs.sites, reach, inputs.costs, (inputs.timed, inputs.model_sites)
 
 
 def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFrame) -> pd.DataFrame:

@@ -247,3 +247,25 @@ def test_whatif_cache_gives_the_plans_of_an_uncached_sweep(station, prepared, bu
     assert any("what-if cache" in s for s in again["source"])
     with pytest.raises(AssertionError, match="solved again"):
         sw.sweep(station, budgets, workers=1, reach=prepared[1], cache_dir=cache, time_limit_s=7.0)
+
+
+def test_budgets_from_shared_model_inputs_equal_their_own(station, prepared, budgets):
+    """A sweep's budgets solved from the model inputs made once (`model_inputs_for`) give the plans
+    solved from scratch (rooms, cost, assignments, unsheltered), and the shared inputs are not changed."""
+    import dataclasses
+
+    from planner.pipeline import model_inputs_for, plan_station
+
+    reach = prepared[1]
+    inputs = model_inputs_for(station, reach)
+    before = {k: getattr(inputs, k).copy() for k in ("sites", "costs", "timed", "model_sites")}
+    for b in budgets[1:3] + [None]:
+        st = dataclasses.replace(station, params=station.params.replace(budget=b, objective="max-cover" if b else
+                                                                         "cover-all"))
+        own = plan_station(st, reach=reach, phases=False, check=False).plan
+        shared = plan_station(st, reach=reach, phases=False, check=False, inputs=inputs).plan
+        for key in ("safe_rooms", "assignments", "unsheltered"):
+            assert shared[key] == own[key], (b, key)
+        assert shared["totals"]["cost"] == own["totals"]["cost"]
+    for k, v in before.items():
+        pd.testing.assert_frame_equal(getattr(inputs, k), v)
