@@ -28,7 +28,7 @@ planner's reach cache (`reach_table(..., cache=False)`). From the inputs it reco
   with a reason; whole persons; backup coverage (each occupied room has
   min(backup_k, candidates in reach) safe rooms in reach; in max-cover only
   rooms with someone sheltered need it);
-- the plan's totals.
+- the plan's totals, and its swaps recounted (`planner.checkswap`; swaps are findings, not breaches).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
 from planner.checkqueue import check_arrivals, check_independent_walks, short_residents, timed_pairs
+from planner.checkswap import check_swaps
 
 WALK_TOLERANCE_S = 0.5
 """Largest accepted difference between a plan's walk and the recomputed one (seconds)."""
@@ -398,6 +399,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
 
     # totals
     _check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, out)
+    out.extend(Breach(*b) for b in check_swaps(plan, a, demand, cap, scen, set(chosen)))
     return out
 
 

@@ -197,11 +197,14 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from planner.check import check_plan, format_breaches
+    from planner.checkswap import swap_findings
     from planner.plan import read_plan
 
     station = _load(args)  # the station's own parameters, with the overrides given to check
     plan = read_plan(Path(args.plan))
     breaches = check_plan(station, plan)  # never the planner's cache
+    for f in swap_findings(plan):   # allowed, but worth knowing (issue 17): findings, not breaches
+        print(f"warning: {f}")
     if breaches:
         print(format_breaches(breaches))
         return EXIT_BREACH

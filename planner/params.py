@@ -179,6 +179,17 @@ class Parameters:
                                               "aisle, 2.8 m2 a berth (planner/generate/catalogue.py BERTH_M2)")
     tradeoff_time_limit_s: float = _p(600.0, "s", "Solver time limit of each re-planned point of the displacement "
                                       "trade-off (the relocation model; warm-started from the proposal's plan)", "model")
+    swap_penalty_rooms: float = _p(1.0, "rooms/person", "No swaps (issue 17), cover-all: objective charge per resident "
+                                   "who must leave a converted room while residents of other rooms come in, as a multiple "
+                                   "of the most expensive candidate's conversion cost (1: converting any one more room is "
+                                   "preferred to a swap of even one person); 0 = no swap rule (the plans before issue 17)",
+                                   "model", "issue 17: JuPedSim replay of Station Unity, agents deadlocked at the doors of "
+                                   "swapping safe rooms (docs/verification.md)")
+    swap_penalty_persons: float = _p(0.5, "persons/person", "No swaps, max-cover: objective charge per resident who must "
+                                     "leave a converted room while others come in, in sheltered persons (x the smallest "
+                                     "priority weight). Below 1: a swap that shelters more people is still made; above the "
+                                     "cost tie-break (0.25): converting another room within the budget is preferred to a "
+                                     "swap; 0 = off", "model", "planner assumption (docs/model.md)")
     cross_sector_move_penalty: float = _p(1000.0, "currency/person", "Objective weight on each resident moved to "
                                           "another sector (a preference for moves within the sector; not a cost "
                                           "of the plan)", "model", "planner assumption")
@@ -377,6 +388,8 @@ RANGES: dict[str, Range] = {
     "verify_safety_s": _r(0, 60),
     "max_displaced": _r(0, 1e9),
     "cross_sector_move_penalty": _MONEY,
+    "swap_penalty_rooms": _r(0, 100),
+    "swap_penalty_persons": _r(0, 10),
     # costs
     **{k: _MONEY for k in ("wall_reinforcement_per_m2", "pressure_door_each", "door_seal_each",
                            "life_support_fixed", "oxygen_cost_per_kg", "co2_removal_cost_per_kg",

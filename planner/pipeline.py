@@ -74,9 +74,31 @@ class PlanRun:
             lines.append(f"  the {self.station.params.reach_s:.0f}-second promise holds for walkers of at least "
                          f"{pm['slowest_speed_m_s']:.2f} m/s reacting within {max(0.0, pm['longest_reaction_s']):.0f} s "
                          f"(about {100 * pm['share_fast_enough']:.0f} % of residents walk that fast)")
+        lines += swap_lines(self.plan)
         for n in self.notes:
             lines.append(f"  note: {n}")
         return "\n".join(lines)
+
+
+def swap_lines(plan: dict) -> list[str]:
+    """The terminal's words on the plan's swaps (issue 17): how many, and why they remain."""
+    ts = (plan.get("totals") or {}).get("swaps")
+    if not isinstance(ts, dict):
+        return []
+    per = ", ".join(f"{sc} {v['sites']} ({v['residents_leaving']:,} residents)" for sc, v in ts.items())
+    n = sum(v["sites"] for v in ts.values())
+    if not n:
+        return ["  swaps: none (every converted room's own residents shelter in it whenever others come in)"]
+    sw = plan.get("swaps") or []
+    forced = sum(1 for r in sw if r.get("forced_by_capacity"))
+    pen = (plan.get("solver") or {}).get("swap_penalty_per_person")
+    cur = (plan.get("totals") or {}).get("currency", "")
+    why = (f"{forced} of them because the room cannot hold its own residents and those who must come in "
+           "(no other safe room with space in time" + (f" at less than {pen:,.0f} {cur} per resident" if pen else "")
+           + ")")
+    if forced < n:
+        why += f"; {n - forced} with places to spare (assignment choice)"
+    return [f"  swaps (a safe room's own residents sent away while others come in): {per}", f"    {why}"]
 
 
 def prepare(station: Station, reach: ReachTable | None = None,

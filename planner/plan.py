@@ -30,7 +30,15 @@ Contract (stable; extend, never rename):
   residents moved out of repurposed rooms = the sum of `relocations[].residents`), and from the
   pipeline `promise` (slowest_speed_m_s, longest_reaction_s, share_fast_enough, design_speed_m_s,
   reaction_s, mean_speed_m_s, speed_sd_m_s: `planner.queues.promise_margin`);
-- `solver`: `name, version, status, objective, bound, gap, seconds`.
+- `solver`: `name, version, status, objective, bound, gap, seconds`, and with the no-swap rule
+  `swap_penalty` (what the plan's swaps add to the model's objective: currency for cover-all,
+  weighted persons for max-cover; `objective` and `bound` stay on the cost / coverage scale) and
+  `swap_penalty_per_person`;
+- `swaps[]`: `safe_room_id, scenario, own_residents, leaving, incoming, capacity, sent_to[],
+  forced_by_capacity`: a safe room of the plan some of whose own residents are assigned to another
+  safe room while residents of other rooms are assigned into it (issue 17; `forced_by_capacity`:
+  its own residents and those coming in do not fit together), and `totals.swaps{scenario: {sites,
+  residents_leaving, residents_incoming}}`. The checker recounts both from the assignments.
 """
 
 from __future__ import annotations
@@ -149,6 +157,46 @@ def options_in_reach(demand: pd.DataFrame, options: pd.Series) -> dict[str, dict
     return out
 
 
+def swap_list(assignments: pd.DataFrame, demand: pd.DataFrame, capacity: pd.Series) -> list[dict]:
+    """The plan's swaps (issue 17): per safe room and scenario where some of the room's own residents are
+    assigned to another safe room while residents of other rooms are assigned into it.
+
+    `assignments`: room_id, scenario, site_id, residents (persons); `demand`: residents per room (index
+    room_id) and scenario (columns), after relocations; `capacity`: persons per safe room (index
+    room_id, the plan's safe rooms). Returns dicts (safe_room_id, scenario, own_residents, leaving,
+    incoming, capacity, sent_to, forced_by_capacity), sorted by scenario and safe room."""
+    if not len(assignments) or not len(capacity):
+        return []
+    a = assignments[assignments["residents"] > 0]
+    moving = a[a["room_id"].astype(str) != a["site_id"].astype(str)]
+    out_of = moving[moving["room_id"].isin(capacity.index)]
+    leaving = out_of.groupby(["room_id", "scenario"])["residents"].sum()
+    incoming = moving.groupby(["site_id", "scenario"])["residents"].sum()
+    incoming.index.names = ["room_id", "scenario"]
+    both = leaving.index.intersection(incoming.index)
+    sent = out_of.groupby(["room_id", "scenario"])["site_id"].agg(lambda v: sorted({str(x) for x in v}))
+    rows = []
+    for rid, sc in sorted(both, key=lambda k: (str(k[1]), str(k[0]))):
+        own = int(demand.at[rid, sc]) if rid in demand.index and sc in demand.columns else int(leaving[(rid, sc)])
+        cap = int(capacity[rid])
+        rows.append({"safe_room_id": str(rid), "scenario": str(sc), "own_residents": own,
+                     "leaving": int(leaving[(rid, sc)]), "incoming": int(incoming[(rid, sc)]), "capacity": cap,
+                     "sent_to": list(sent[(rid, sc)]),
+                     "forced_by_capacity": bool(own + int(incoming[(rid, sc)]) > cap)})
+    return rows
+
+
+def swap_totals(swaps: list[dict], scenarios: list[str]) -> dict[str, dict[str, int]]:
+    """Per scenario: safe rooms with a swap, residents leaving them, residents coming into them."""
+    out = {str(sc): {"sites": 0, "residents_leaving": 0, "residents_incoming": 0} for sc in scenarios}
+    for r in swaps:
+        t = out.setdefault(r["scenario"], {"sites": 0, "residents_leaving": 0, "residents_incoming": 0})
+        t["sites"] += 1
+        t["residents_leaving"] += int(r["leaving"])
+        t["residents_incoming"] += int(r["incoming"])
+    return out
+
+
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,
                phases: pd.Series | None = None, notes: list[str] | None = None,
                timed_pairs: pd.DataFrame | None = None) -> dict:
@@ -234,6 +282,9 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
         "existing_safe_rooms": int(sum(1 for r in safe_rooms if r["existing"])),
         "displaced_residents": int(displaced),
     }
+    swaps = swap_list(a[["room_id", "scenario", "site_id", "residents"]] if len(a) else a, demand,
+                      pd.Series({r["room_id"]: r["capacity"] for r in safe_rooms}, dtype=np.int64))
+    totals["swaps"] = swap_totals(swaps, list(station.scenarios))
     units = {row["name"]: row["unit"] for row in params.describe()}
     return {
         "station": station.name,
@@ -249,4 +300,5 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
         "solver": dict(solution.solver),
         "notes": list(notes or []),
         "relocations": relocations,
+        "swaps": swaps,
     }

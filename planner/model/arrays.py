@@ -62,6 +62,13 @@ class Arrays:
     rows_by_kind: dict[str, int] = field(default_factory=dict)
     S_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ymult: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    vcol0: int = 0
+    """First swap slack column `v` (after the S columns; `nv` of them)."""
+    nv: int = 0
+    v_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Per swap slack column: site x scenarios + scenario (`site * S + s`)."""
+    v_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per swap slack column: the places left for others, max(capacity - own residents, 0) (persons)."""
 
 
 class Rows:
@@ -197,16 +204,70 @@ def _queue_rows(R: Rows, c: Compiled, yj: np.ndarray, ss: np.ndarray, ybin: np.n
     return nS, S_hi, S_key, last_S
 
 
+def _swap_rows(R: Rows, c: Compiled, yg: np.ndarray, yj: np.ndarray, ss: np.ndarray, ysip: np.ndarray,
+               yub: np.ndarray, ycol0: int, vcol0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The no-swap rows (issue 17), added to `R`: per site j and scenario s with own residents
+    (a shelter-in-place column with residents),
+    ``sum of others' y into j at s - max(cap_j - own_js, 0) x_j - v_js <= 0``, the slack `v_js`
+    (persons, 0 <= v_js <= own_js) being how many of j's own residents must at least leave while
+    others come in. Only where the others' upper bounds could exceed the places left for them.
+    Returns per slack column: (key site * S + s, own residents, places left for others)."""
+    S = len(c.scen)
+    si = np.flatnonzero(ysip)
+    if not len(si):
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    key = yj.astype(np.int64) * S + ss
+    own_key = key[si]                                   # one shelter-in-place column per (site, scenario)
+    own = c.D[yg[si], ss[si]].astype(float)
+    left = np.maximum(c.cap[yj[si]] - own, 0.0)
+    o = np.argsort(own_key)
+    own_key, own, left, sj = own_key[o], own[o], left[o], yj[si][o]
+    others = np.flatnonzero(~ysip)
+    pos = np.searchsorted(own_key, key[others])
+    pos = np.minimum(pos, len(own_key) - 1)
+    hit = own_key[pos] == key[others]
+    others, pos = others[hit], pos[hit]
+    inflow = np.bincount(pos, weights=yub[others], minlength=len(own_key))
+    bind = (inflow > left + 1e-9) & (own > 0)             # else the row can never bind
+    rowid = np.full(len(own_key), -1)
+    rowid[bind] = np.arange(int(bind.sum()))
+    k = int(bind.sum())
+    use = rowid[pos] >= 0
+    R.add(np.r_[rowid[pos[use]], np.arange(k), np.arange(k)],
+          np.r_[ycol0 + others[use], sj[bind], vcol0 + np.arange(k)],
+          np.r_[np.ones(int(use.sum())), -left[bind], -np.ones(k)], np.full(k, -INF), np.zeros(k), "swap")
+    return own_key[bind], own[bind], left[bind]
+
+
+def _swap_total_row(R: Rows, vcol0: int, weight: np.ndarray, at_most: float | None) -> None:
+    """max-cover's least-cost stage: the swap slacks (persons, each scenario weighted by `weight`) stay
+    at most `at_most`, the first stage's (None: no row)."""
+    if at_most is None or not len(weight):
+        return
+    R.add(np.zeros(len(weight), np.int64), vcol0 + np.arange(len(weight)), weight, np.array([-INF]),
+          np.array([at_most]), "swap-total")
+
+
+def swap_penalty_per_person(c: Compiled, cost_scale: bool) -> float:
+    """The objective's charge per person of a swap slack: on the cost scale (cover-all, max-cover's
+    least-cost stage: currency) or max-cover's (sheltered persons times the smallest priority weight)."""
+    if cost_scale:
+        return float(c.swap_cost)
+    return float(c.swap_persons) * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
+
+
 def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
                  only_sites: np.ndarray | None = None, all_scen: bool = False,
-                 tight_cols: np.ndarray | None = None) -> Arrays:
+                 tight_cols: np.ndarray | None = None, swaps_at_most: float | None = None) -> Arrays:
     """The MIP (or, with `x_fixed`, the assignment problem) as arrays.
 
     Columns: x (sites), z (max-cover backup flags), y (assignments), S (queue suffixes);
     the layout does not depend on `x_fixed` or `stage2`, so solutions carry over.
     `stage2`: max-cover second stage (min cost + displacement tie-break, coverage >= `cover_at_least`).
     `walk_obj`: per usable pair, walk seconds; assignments then prefer short walks (tiny weight).
+    `swaps_at_most`: with `stage2`, the swap slacks (persons, scenarios weighted as in the model) stay
+    at most this (the first stage's), so the least-cost stage keeps the first stage's swaps.
     """
     J, G, S = c.J, c.G, len(c.scen)
     cover_all = c.objective == "cover-all"
@@ -237,7 +298,12 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
           np.r_[np.ones(ny), -dval[hasz]], dval if cover_all else np.full(len(ukey), -INF), dhi, "demand")
     # ---- queue chains: S variables at binding bins only (vectorised)
     nS, S_hi, S_key, last_S = _queue_rows(R, c, yj, ss, ybin, ysip, yub, ycol0, scol0) if c.door_queue else _NO_QUEUE
-    ncol = scol0 + nS
+    # ---- no swaps: others come into a converted room only while its own residents fit beside them
+    vcol0 = scol0 + nS
+    v_key, v_own, v_rhs = (_swap_rows(R, c, yg, yj, ss, ysip, yub, ycol0, vcol0) if c.swap_rule
+                           else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
+    nv = len(v_key)
+    ncol = vcol0 + nv
     # ---- capacity rows per (j, s) with y
     js_key = yj * S + ss
     ujs, crow = np.unique(js_key, return_inverse=True)
@@ -280,6 +346,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     if walk_obj is not None:
         wscale = 1e-3 if (cover_all or stage2) else 1e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
         obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
+    obj[vcol0:vcol0 + nv] = swap_penalty_per_person(c, cover_all or stage2) * mult[v_key % S]
     if c.no_swap and walk_obj is not None:   # with the walk tie-break: own residents stay unless needed elsewhere
         si = np.flatnonzero(ysip)
         reward = 2e-3 if (cover_all or stage2) else 2e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
@@ -289,11 +356,12 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         cover_row = R.n
         R.add(np.zeros(ny, np.int64), ycol0 + np.arange(ny), c.w[yg] * mult[ss], np.array([cover_at_least]), np.array([INF]),
               "coverage")
+    _swap_total_row(R, vcol0, mult[v_key % S], swaps_at_most if stage2 else None)
     # ---- assemble
     A, rlo, rhi = R.matrix(ncol)
     lo = np.zeros(ncol)
     lo[:nx] = c.fixed1.astype(float)
-    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi]
+    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi, v_own]
     integer = np.zeros(ncol, bool)
     integer[:ycol0] = True
     if x_fixed is not None:
@@ -303,12 +371,13 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         if nz_:
             cnt = np.bincount(c.rg, weights=x_fixed[c.rj], minlength=G)
             lo[zcol0:ycol0] = hi[zcol0:ycol0] = (cnt[z_groups] >= c.m[z_groups] - 1e-9).astype(float)
-    names = BlockNames([("x", nx), ("z", nz_), ("y", ny), ("S", nS)])
+    names = BlockNames([("x", nx), ("z", nz_), ("y", ny), ("S", nS), ("v", nv)])
     row_names = BlockNames(R.kind)
     return Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=A, row_lo=rlo, row_hi=rhi, names=names,
                   row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
                   z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
-                      (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss])
+                      (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss], vcol0=vcol0, nv=nv,
+                  v_key=v_key, v_rhs=v_rhs)
 
 
 
@@ -327,6 +396,35 @@ def full_vector(c: Compiled, ar_model: Arrays, ar_fixed: Arrays, v_fixed: np.nda
         o = np.argsort(ar_model.S_key)
         spos = o[np.searchsorted(ar_model.S_key[o], ar_fixed.S_key[inm])]
         out[ar_model.scol0 + spos] = v_fixed[ar_fixed.scol0:ar_fixed.scol0 + len(ar_fixed.S_key)][inm]
+    fill_swap_slacks(c, ar_model, out)
     return out
+
+
+def swap_inflow(c: Compiled, ar: Arrays, v: np.ndarray) -> np.ndarray:
+    """Per swap slack column of `ar`: the persons of other rooms the column vector `v` sends into
+    its site in its scenario."""
+    S = len(c.scen)
+    if not ar.nv:
+        return np.zeros(0)
+    y = v[ar.ycol0:ar.ycol0 + ar.ny]
+    yj = c.qj[ar.yq]
+    key = yj.astype(np.int64) * S + ar.ys
+    others = ~c.qsip[ar.yq]
+    o = np.argsort(ar.v_key)
+    pos = np.searchsorted(ar.v_key[o], key[others]).clip(max=ar.nv - 1)
+    hit = ar.v_key[o][pos] == key[others]
+    inflow = np.zeros(ar.nv)
+    np.add.at(inflow, o[pos[hit]], y[others][hit])
+    return inflow
+
+
+def fill_swap_slacks(c: Compiled, ar: Arrays, v: np.ndarray) -> None:
+    """Set the swap slack columns of the column vector `v` (in place) to the least value its x and y
+    allow: max(others coming in - places left for them x_j, 0) (persons)."""
+    if not ar.nv:
+        return
+    S = len(c.scen)
+    xj = v[:c.J][ar.v_key // S]
+    v[ar.vcol0:ar.vcol0 + ar.nv] = np.maximum(swap_inflow(c, ar, v) - ar.v_rhs * xj, 0.0)
 
 

@@ -158,4 +158,5 @@ def maximise_backup(p: Problem, o: SolveOptions, c: Compiled, sol: Solution, t_a
                sign * float(bnd) if bnd is not None else (-INF if cover_all else INF), 0.0, 0.0,
                str(first["name"]), str(first["version"]), nodes=int(stats.get("nodes") or 0))
     primary = dict(objective=prim.objective, bound=prim.bound, gap=first.get("gap"), status=prim.status)
-    return finish(c, p, o, x, vf, arf, prim, primary, stats, timings, t_all, say)
+    # `prim`'s bound is the first plan's, already on the cost scale (no swap penalty to take off)
+    return finish(c, p, o, x, vf, arf, prim, primary, stats, timings, t_all, say, swaps_in_bound=False)

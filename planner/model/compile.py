@@ -44,6 +44,10 @@ class ProblemData(Protocol):
     @property
     def no_swap(self) -> bool: ...
     @property
+    def swap_penalty(self) -> float: ...              # currency per person (cover-all, least-cost stage)
+    @property
+    def swap_penalty_persons(self) -> float: ...      # sheltered persons per person (max-cover)
+    @property
     def scenarios(self) -> list[str]: ...
 
 # ====================================================================== compile
@@ -82,11 +86,21 @@ class Compiled:
     tighten: bool = True
     queue_prune: bool = True
     no_swap: bool = False
+    swap_cost: float = 0.0
+    """No-swap rows' penalty per resident who must leave a converted room while others come in
+    (currency; cover-all and max-cover's least-cost stage). 0 with `swap_persons` 0: no rows."""
+    swap_persons: float = 0.0
+    """The same in sheltered persons (times the smallest priority weight; max-cover)."""
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     uncapacitated: bool = False
     """Neither a capacity nor a door-queue bound can bind (the pure cover model is exact)."""
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def swap_rule(self) -> bool:
+        """Whether the model has the no-swap rows (a penalty is set)."""
+        return self.swap_cost > 0 or self.swap_persons > 0
 
     @property
     def J(self) -> int:
@@ -227,7 +241,9 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
                  qg=qg, qj=qj, qbin=qbin, qsip=qsip, rg=rg, rj=rj, qcap=qcap, nb=nb, room_group=room_group,
                  unreachable=unreachable, pairs=pairs, objective=p.objective, budget=p.budget,
                  door_queue=p.door_queue, reach_s=T, bin_s=bin_s, tighten=o.tighten,
-                 queue_prune=o.queue_prune, no_swap=p.no_swap)
+                 queue_prune=o.queue_prune, no_swap=p.no_swap,
+                 swap_cost=max(float(getattr(p, "swap_penalty", 0.0) or 0.0), 0.0),
+                 swap_persons=max(float(getattr(p, "swap_penalty_persons", 0.0) or 0.0), 0.0))
     # ---- scenario reduction: identical demand columns merge (weight = count); for cover-all a
     # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
     Sn = len(scen)

@@ -57,6 +57,10 @@ class _State:
         self.reach_cnt = np.zeros(c.G, np.int64)
         self.r_by_site = np.argsort(c.rj, kind="stable")
         self.r_site_ptr = np.searchsorted(c.rj[self.r_by_site], np.arange(c.J + 1))
+        # no swaps (c.swap_rule): per site its shelter-in-place pair (-1: none); the local search then
+        # moves others into a site only while its own residents fit beside them
+        self.sip_q = np.full(c.J, -1, np.int64)
+        self.sip_q[c.qj[c.qsip]] = np.flatnonzero(c.qsip)
 
     def load_flows(self, y: np.ndarray, yq: np.ndarray, ys: np.ndarray) -> None:
         """Start from a known whole-person assignment (y per column (pair yq, scenario ys))."""
@@ -301,9 +305,23 @@ def _shift(st: _State, qs: np.ndarray, moved: np.ndarray, sign: int) -> None:
                 st.put(int(q), s, sign * a)
 
 
+def _swap_free_room(st: _State, q2: int, s: int) -> int:
+    """Persons of other rooms pair `q2`'s site can still take in scenario `s` without a swap: its places
+    less its own residents (all of them, whether they are in it now or not) and the others already in."""
+    c = st.c
+    j = int(c.qj[q2])
+    k = int(st.sip_q[j])
+    if c.qsip[q2] or k < 0:
+        return 1 << 62
+    own = int(c.D[c.qg[k], s])
+    others = int(st.load[j, s] - st.flow[k, s])
+    return max(int(c.cap[j]) - own, 0) - others
+
+
 def _rehome(st: _State, q: int, moved: np.ndarray, journal: list[tuple[int, int, int]]) -> bool:
     """Place the persons `moved` (per scenario) of pair `q`'s group at its other open sites (shelter in
-    place first, earliest arrival bin first), each move recorded in `journal`; False if some do not fit."""
+    place first, earliest arrival bin first), each move recorded in `journal`; False if some do not fit.
+    With the no-swap rule (`Compiled.swap_rule`) a site takes others only while its own residents fit."""
     c = st.c
     g = c.qg[q]
     alts = np.arange(st.grp_ptr[g], st.grp_ptr[g + 1])
@@ -315,6 +333,8 @@ def _rehome(st: _State, q: int, moved: np.ndarray, journal: list[tuple[int, int,
             if need <= 0:
                 break
             a = min(need, st.room(int(q2), s))
+            if c.swap_rule:
+                a = min(a, _swap_free_room(st, int(q2), s))
             if a > 0:
                 st.put(int(q2), s, a)
                 journal.append((int(q2), s, a))

@@ -137,6 +137,7 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     stats["solver_s"] = round(highs_s + flow_s + timings["lagrange_s"], 3)
     run = Run(vf, status, cost, bound, gap, highs_s, "HiGHS", highs_version())
     primary = dict(objective=cost, bound=bound, gap=gap, status=status)
-    return finish(c, p, o, x, vf, arf, run, primary, stats, timings, t_all, say, knapsack=cb)
+    # the bound is on cost alone: the site choice here does not see the no-swap rows (docs/model.md)
+    return finish(c, p, o, x, vf, arf, run, primary, stats, timings, t_all, say, knapsack=cb, swaps_in_bound=False)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import SolverError
-from planner.model.arrays import Arrays, build_arrays, full_vector
+from planner.model.arrays import Arrays, build_arrays, fill_swap_slacks, full_vector
 from planner.model.assign import assign_fixed
 from planner.model.colgen import lp_colgen
 from planner.model.compile import Compiled
@@ -193,8 +193,17 @@ def _start_assignment(st: _Path, x0: np.ndarray) -> None:
     st.timings["start_assign_s"] = time.perf_counter() - t
     if v0 is None:
         return
+    vec = full_vector(c, st.ar, ar0, v0)
+    if c.swap_rule and st.rounded is not None and not np.array_equal(st.rounded[0] > 0.5, x0 > 0.5):
+        # the local search closes sites by capacity and queue alone: keep the rounded plan when its cost
+        # plus swap penalty is lower (the model's objective)
+        xr, vr, arr, runr = st.rounded
+        vec_r = full_vector(c, st.ar, arr, vr)
+        if float(st.ar.c @ vec_r) < float(st.ar.c @ vec) - 1e-6:
+            x0, v0, ar0, run0, vec = xr, vr, arr, runr, vec_r
+            st.stats["local_search_reverted"] = "swap penalty"
     st.start_fixed = (x0.copy(), v0, ar0, run0)
-    st.start_vec = full_vector(c, st.ar, ar0, v0)
+    st.start_vec = vec
     st.stats["heuristic_cost"] = float(c.cost @ x0)
     st.stats["heuristic_sites"] = int(x0.sum())
     st.stats["heuristic_objective"] = objective_value(c, st.ar, st.start_vec)
@@ -261,7 +270,14 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     cover = coverage(c, st.ar, values)
     remaining = time_left(o, st.t_all, 1.0, INF)
     t = time.perf_counter()
-    ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6)
+    swaps = None
+    if st.ar.nv:   # the least-cost stage keeps the first stage's swaps (no more persons leaving)
+        vv = np.asarray(values, dtype=float).copy()
+        fill_swap_slacks(c, st.ar, vv)
+        values = vv
+        mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
+        swaps = float(mult[st.ar.v_key % len(c.scen)] @ vv[st.ar.vcol0:st.ar.vcol0 + st.ar.nv]) + 1e-6
+    ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6, swaps_at_most=swaps)
     v2 = np.asarray(values, dtype=float).copy()
     run2, _ = run_model(ar2, o, min(remaining, max(5.0, 0.1 * o.limit_s)), v2)
     st.highs_s += run2.seconds

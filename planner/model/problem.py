@@ -80,6 +80,15 @@ class Problem:
     away while others come in only when the chosen rooms need it (issue 17). The site choice's
     objective is unchanged. Not a hard row: on Station Unity `y_jj,s >= min(d, c) x_j` made cover-all
     infeasible (rooms whose only safe rooms in time are occupied candidates)."""
+    swap_penalty: float = 0.0
+    """No swaps in the site choice (issue 17; docs/model.md): per site j and scenario s with own
+    residents, ``others into j <= max(cap_j - own_js, 0) x_j + v_js``, and each person of the slack
+    `v_js` (own residents who must leave while others come in) costs this much in the objective
+    (currency per person; cover-all, and max-cover's least-cost stage). 0 = no such rows.
+    `from_station`: `swap_penalty_rooms` x the most expensive candidate's cost."""
+    swap_penalty_persons: float = 0.0
+    """The same for max-cover, in sheltered persons per person (times the smallest priority weight):
+    below 1 a swap that shelters more people is still made. 0 = off."""
 
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
@@ -293,6 +302,10 @@ class Problem:
                                     door_queue=p.door_queue, queue_bin_s=p.queue_bin_s, time_limit_s=p.time_limit_s,
                                     mip_gap=p.mip_gap, solver=p.solver, threads=p.threads, protected=protected,
                                     no_swap=bool(p.shelter_in_place))
+        convertible = ~s["existing"].astype(bool) & ~s.index.isin(sorted(protected))
+        most = float(s.loc[convertible, "cost"].max()) if convertible.any() else 0.0
+        opts.update(swap_penalty=float(p.swap_penalty_rooms) * max(most, 0.0) if np.isfinite(most) else 0.0,
+                    swap_penalty_persons=float(p.swap_penalty_persons))
         opts.update(overrides)
         pairs = reach.pairs[["room_id", "site_id", "walk_s"]] if hasattr(reach, "pairs") else reach
         if not p.shelter_in_place:

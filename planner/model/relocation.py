@@ -124,7 +124,9 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
         raise InputError("<scenario>", "[model] backup_k with max-cover and repurposed rooms",
                          "is not supported: a backup requirement that switches with coverage cannot follow "
                          "residents who move", "use cover-all, backup_k = 1, or dual_use modes")
-    p2 = p.replace(demand=up)
+    # no swap rows here: a repurposed room's residents leave it by design (relocated), and the rows'
+    # own residents would be the pre-move occupants; the plan's swaps are reported (docs/model.md)
+    p2 = p.replace(demand=up, swap_penalty=0.0, swap_penalty_persons=0.0)
     c = compile_problem(p2, SolveOptions(aggregate=False, scenario_reduce=False, tighten=False))
     ar = build_arrays(c, walk_obj=group_walk(c))
     ar.integer[ar.ycol0:ar.ycol0 + ar.ny] = True

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import SolverError
-from planner.model.arrays import Arrays
+from planner.model.arrays import Arrays, fill_swap_slacks, swap_penalty_per_person
 from planner.model.bounds import capacity_bound
 from planner.model.compile import Compiled
 from planner.model.highs import Run
@@ -20,17 +20,23 @@ from planner.model.problem import Problem, Solution
 
 def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarray, arf: Arrays, run: Run,
             primary: dict[str, Any], stats: dict[str, Any], timings: dict[str, float], t_all: float,
-            say: Callable[[str], None], knapsack: float | None = None) -> Solution:
+            say: Callable[[str], None], knapsack: float | None = None, swaps_in_bound: bool = True) -> Solution:
     """Rooms from groups, objective / bound / gap on the primary scale, own verification.
 
-    `knapsack`: `capacity_bound(c)` when the caller has it already (currency; else computed here)."""
+    `knapsack`: `capacity_bound(c)` when the caller has it already (currency; else computed here).
+    `swaps_in_bound`: `run.bound` bounds cost plus the swap penalty (the model's objective with the
+    no-swap rows); the reported bound is then that bound less the plan's own penalty, a lower bound on
+    the cost of every plan with no more swap penalty than this one (docs/model.md)."""
     t = time.perf_counter()
     sol = make_solution(c, p, x, vf, arf)
     timings["solution_s"] = time.perf_counter() - t
+    pen = swap_penalty_paid(c, arf, vf)
     # objective on the primary scale (cost for cover-all; weighted persons for max-cover)
     if p.objective == "cover-all":
         objective = float(c.cost @ x)
         bound = float(run.bound) if np.isfinite(run.bound) else float("nan")
+        if swaps_in_bound and np.isfinite(bound):
+            bound -= pen
         # cheap and often as strong as the LP (needed where the LP did not finish)
         cb = capacity_bound(c) if knapsack is None else knapsack
         if np.isfinite(cb) and not (bound >= cb):
@@ -42,6 +48,8 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
     else:
         objective = float(coverage(c, arf, vf))
         bound = float(-run.bound) if np.isfinite(run.bound) else float("nan")
+        if swaps_in_bound and np.isfinite(bound):
+            bound += pen
         bound = max(bound, objective)
     gap = abs(objective - bound) / max(abs(objective), 1e-9) if np.isfinite(bound) else float("inf")
     if objective == 0 and bound == 0:
@@ -59,6 +67,9 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
     sol.solver = dict(name=run.name, version=run.version, status=status, objective=objective,
                       bound=bound if np.isfinite(bound) else None, gap=gap if np.isfinite(gap) else None,
                       seconds=round(time.perf_counter() - t_all, 3))
+    if c.swap_rule:   # the penalty the plan pays in the model's objective (not a cost)
+        sol.solver["swap_penalty"] = round(pen, 6)
+        sol.solver["swap_penalty_per_person"] = swap_penalty_per_person(c, p.objective == "cover-all")
     sol.stats = stats
     t = time.perf_counter()
     breaches = verify(p, sol)
@@ -68,6 +79,20 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
     say(f"[planner] {status}: cost {stats['cost']:,.0f}, objective {objective:,.1f}, bound {bound:,.1f}, "
         f"gap {gap:.2%}, {sol.solver['seconds']:.1f} s")
     return sol
+
+
+def swap_penalty_paid(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
+    """The swap penalty the assignment `v` (on `ar`'s columns) pays in the site choice's objective:
+    its least slacks, each scenario weighted as the model weights it (merged scenarios count
+    twice, dominated ones not at all); cover-all in currency, max-cover in weighted persons."""
+    if not c.swap_rule or not ar.nv:
+        return 0.0
+    S = len(c.scen)
+    vv = np.array(v, dtype=float, copy=True)
+    fill_swap_slacks(c, ar, vv)
+    mult = c.scen_mult if len(c.scen_mult) else np.ones(S)
+    per = swap_penalty_per_person(c, c.objective == "cover-all")
+    return float(per * (mult[ar.v_key % S] @ vv[ar.vcol0:ar.vcol0 + ar.nv]))
 
 
 def coverage(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
