@@ -20,6 +20,7 @@ from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import RelocationInputs, demand_after, relocation_cost_bound, solve_relocating
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
+from planner.plan import swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
@@ -82,23 +83,11 @@ class PlanRun:
 
 def swap_lines(plan: dict) -> list[str]:
     """The terminal's words on the plan's swaps (issue 17): how many, and why they remain."""
-    ts = (plan.get("totals") or {}).get("swaps")
-    if not isinstance(ts, dict):
+    words = swap_words(plan)
+    if words is None:
         return []
-    per = ", ".join(f"{sc} {v['sites']} ({v['residents_leaving']:,} residents)" for sc, v in ts.items())
-    n = sum(v["sites"] for v in ts.values())
-    if not n:
-        return ["  swaps: none (every converted room's own residents shelter in it whenever others come in)"]
-    sw = plan.get("swaps") or []
-    forced = sum(1 for r in sw if r.get("forced_by_capacity"))
-    pen = (plan.get("solver") or {}).get("swap_penalty_per_person")
-    cur = (plan.get("totals") or {}).get("currency", "")
-    why = (f"{forced} of them because the room cannot hold its own residents and those who must come in "
-           "(no other safe room with space in time" + (f" at less than {pen:,.0f} {cur} per resident" if pen else "")
-           + ")")
-    if forced < n:
-        why += f"; {n - forced} with places to spare (assignment choice)"
-    return [f"  swaps (a safe room's own residents sent away while others come in): {per}", f"    {why}"]
+    per, why = words
+    return [f"  swaps (a safe room's own residents sent away while others come in): {per}"] + ([f"    {why}"] if why else [])
 
 
 def prepare(station: Station, reach: ReachTable | None = None,

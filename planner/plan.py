@@ -197,6 +197,31 @@ def swap_totals(swaps: list[dict], scenarios: list[str]) -> dict[str, dict[str, 
     return out
 
 
+def swap_words(plan: dict) -> tuple[str, str] | None:
+    """(per scenario: safe rooms with a swap and residents leaving, why they remain) in words from
+    plan.json's `totals.swaps` and `swaps[]`; None for a plan without them (made before issue 17)."""
+    ts = (plan.get("totals") or {}).get("swaps")
+    if not isinstance(ts, dict):
+        return None
+    n = sum(int(v.get("sites", 0)) for v in ts.values() if isinstance(v, dict))
+    if not n:
+        return "none", "every converted room's own residents shelter in it whenever others come in"
+    per = ", ".join(f"{sc} {v['sites']} safe rooms ({v['residents_leaving']:,} residents leave)"
+                    for sc, v in ts.items() if isinstance(v, dict))
+    sw = [r for r in plan.get("swaps") or [] if isinstance(r, dict)]
+    forced = sum(1 for r in sw if r.get("forced_by_capacity"))
+    pen = (plan.get("solver") or {}).get("swap_penalty_per_person")
+    cur = (plan.get("totals") or {}).get("currency", "")
+    why = (f"{forced} of {n} remain because the safe room cannot hold its own residents and those who must come "
+           "in, and no other safe room with places is in reach in time"
+           + (f" for less than the swap penalty of {pen:,.0f} {cur} per resident" if isinstance(pen, (int, float))
+              and pen > 0 else "")
+           + ("" if isinstance(pen, (int, float)) and pen > 0 else " (the no-swap rule was off for this plan)"))
+    if forced < n:
+        why += f"; {n - forced} have places to spare (an assignment choice)"
+    return per, why
+
+
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,
                phases: pd.Series | None = None, notes: list[str] | None = None,
                timed_pairs: pd.DataFrame | None = None) -> dict:

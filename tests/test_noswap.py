@@ -201,8 +201,11 @@ def _forced_station(make_station, scenario_toml: str | None = None):
     return make_station(rooms, doors, res, scenario_toml)
 
 
-def test_station_forced_swap_is_reported_and_checked(make_station):
+def test_station_forced_swap_is_reported_and_checked(make_station, tmp_path):
+    import openpyxl
+
     import planner
+    from planner.workbook import write_workbook
 
     folder = _forced_station(make_station)
     station = planner.load_station(folder)
@@ -215,7 +218,7 @@ def test_station_forced_swap_is_reported_and_checked(make_station):
     assert run.breaches == []
     assert swap_findings(plan) == ["swap at safe room R10 (night): 1 of its own residents are sent to R19 while 2 "
                                    "from other rooms come in"]
-    assert "swaps (a safe room's own residents sent away while others come in): night 1 (1 residents)" \
+    assert "swaps (a safe room's own residents sent away while others come in): night 1 safe rooms (1 residents leave)" \
         in run.describe()
     # a plan whose swap report was changed fails the check
     bad = dict(plan, swaps=[dict(plan["swaps"][0], leaving=2)])
@@ -223,3 +226,10 @@ def test_station_forced_swap_is_reported_and_checked(make_station):
     bad = dict(plan, totals=dict(plan["totals"], swaps={"night": {"sites": 0, "residents_leaving": 0,
                                                                   "residents_incoming": 0}}))
     assert [b.kind for b in check_plan(station, bad)] == ["swaps"]
+    # the Summary sheet: how many, and why they remain
+    xlsx = write_workbook(tmp_path / "p.xlsx", station, plan, run.costs, run.sites)
+    ws = openpyxl.load_workbook(xlsx)["Summary"]
+    cells = [[c.value for c in row] for row in ws.iter_rows()]
+    head = next(i for i, row in enumerate(cells) if str(row[0]).startswith("Swaps:"))
+    assert cells[head + 2][:4] == ["night", 1, 1, 2]
+    assert cells[head + 3][0].startswith("Why they remain: 1 of 1 remain because the safe room cannot hold")

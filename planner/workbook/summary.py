@@ -13,6 +13,7 @@ from openpyxl.utils import quote_sheetname
 
 from planner.cells import put
 from planner.displacement import displacement_summary
+from planner.plan import swap_words
 from planner.station import Station
 from planner.workbook.displacement_sheet import _displacement_section
 from planner.workbook.style import (
@@ -191,6 +192,29 @@ def _verification_section(ws: Any, r: int, plan: dict) -> int:
     return r + 1
 
 
+def _swaps_section(ws: Any, r: int, plan: dict) -> int:
+    """Swaps per scenario (issue 17: a safe room's own residents sent elsewhere while others come in,
+    where the replayed plans deadlocked) and why they remain, from row `r`; returns the next free row."""
+    words = swap_words(plan)
+    ts = (plan.get("totals") or {}).get("swaps")
+    if words is None or not isinstance(ts, dict):
+        return r
+    r += 1
+    put(ws, row=r, column=1, value="Swaps: a safe room's own residents sent elsewhere while others come in"
+        ).font = SUB_FONT
+    r += 1
+    _header_row(ws, r, ["Scenario", "Safe rooms", "Residents leaving", "Residents coming in"])
+    r += 1
+    for s, v in ts.items():
+        put(ws, row=r, column=1, value=s)
+        for col, key in enumerate(("sites", "residents_leaving", "residents_incoming"), start=2):
+            put(ws, row=r, column=col, value=int(v.get(key, 0))).number_format = "#,##0"
+        r += 1
+    put(ws, row=r, column=1, value=("Why they remain: " if words[0] != "none" else "") + words[1] + ".").font = \
+        Font(italic=True, color="595959")
+    return r + 1
+
+
 def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],  # noqa: C901  debt: issue 16 (complexity 15)
              phase_info: dict[str, Any]) -> None:
     ws = wb.active
@@ -276,6 +300,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         _fcell(ws, r, 4, f"=IF(B{r}>0,C{r}/B{r},1)", sh / res if res > 0 else 1, "0.0%")
         _fcell(ws, r, 5, f"=B{r}-C{r}", res - sh, "#,##0")
         r += 1
+    r = _swaps_section(ws, r, plan)
     # backup coverage: residents by the number of safe rooms within reach of their room
     opts = tot.get("options_in_reach") or {}
     if opts:
