@@ -144,7 +144,8 @@ class Problem:
         It is the model the optimiser branches on (the LP path; docs/model.md): binaries ``x_<site>``
         (convert the site), ``z_<i>`` (max-cover: group i has its backups), continuous ``y_<i>``
         (persons of a room group sheltered at a site in a scenario) and ``S_<i>`` (door-queue suffix
-        sums), rows ``demand_*``, ``queue_*``, ``capacity_*``, ``queue-x_*``, ``backup_*``, ``budget_*``.
+        sums), ``v_<i>`` (no-swap slacks), rows ``demand_*``, ``queue_*``, ``swap_*``, ``capacity_*``,
+        ``queue-x_*``, ``backup_*``, ``budget_*``.
         Objective: cover-all, cost (currency) plus a displacement tie-break worth less than 1;
         max-cover, minus the priority-weighted persons sheltered (summed over scenarios) plus a
         cost tie-break worth less than the smallest weight. Rooms with identical reach are grouped
