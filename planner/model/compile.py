@@ -99,8 +99,9 @@ class Compiled:
 
     @property
     def swap_rule(self) -> bool:
-        """Whether the model has the no-swap rows (a penalty is set)."""
-        return self.swap_cost > 0 or self.swap_persons > 0
+        """Whether the model has the no-swap rows: the objective's own penalty is set (cover-all: the cost
+        scale's; max-cover: the persons scale's, and its least-cost stage keeps the same columns)."""
+        return (self.swap_cost if self.objective == "cover-all" else self.swap_persons) > 0
 
     @property
     def J(self) -> int:

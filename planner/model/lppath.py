@@ -104,15 +104,18 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
         x0 = np.maximum(np.isin(c.site_ids, [str(s) for s in start]).astype(float), c.fixed1)
     elif o.use_heuristic and c.G > 0:
         guide = _lp_relaxation(st) if o.lp_guide else None
+        pre: Fixed | None = None
         if guide is not None and st.p.objective == "cover-all":
             x0 = np.maximum((guide > 1e-6).astype(float), c.fixed1)  # LP support: feasible by construction
             if c.budget is not None and c.cost @ x0 > c.budget + 1e-6:
                 x0 = greedy_compiled(c, guide=guide)
+            elif c.swap_rule:
+                x0, pre = _swap_rounding(st, guide, x0)
         else:
             x0 = greedy_compiled(c, guide=guide)
         st.timings["heuristic_s"] = time.perf_counter() - t
         if x0 is not None:
-            x0 = _local_search(st, x0, guide)
+            x0 = _local_search(st, x0, guide, pre)
     st.timings.setdefault("heuristic_s", time.perf_counter() - t)
     return x0
 
@@ -156,14 +159,48 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
     return guide
 
 
-def _local_search(st: _Path, x0: np.ndarray, guide: np.ndarray | None) -> np.ndarray:
+def _swap_rounding(st: _Path, guide: np.ndarray, support: np.ndarray) -> tuple[np.ndarray, Fixed | None]:
+    """With the no-swap rows, the LP spreads people over more sites (its support converted whole cost
+    Station Unity 2.4 M CR more than its LP cost): round at thresholds (the sites the LP opens more than
+    that), each with its whole-person assignment, while the time allows, and keep
+    the plan with the least cost plus swap penalty (the model's objective; every rounding is feasible:
+    the swap rows are soft, and a plan that leaves someone without an open site fails its assignment).
+    Returns (sites 0/1, their assignment or None when only the support was tried)."""
+    c, o = st.c, st.o
+    best: tuple[float, np.ndarray, Fixed | None] = (INF, support, None)
+    deadline = st.t_all + 0.7 * o.limit_s             # the rest for the local search, the MIP and the assignment
+    tried: list[tuple[float, int, float]] = []
+    for th in (1e-6, 0.3, 0.2, 0.4, 0.1, 0.5):         # Station Unity: best at 0.3 (docs/model.md)
+        if th > 1e-6 and time.perf_counter() > deadline:
+            break
+        x = np.maximum((guide > th).astype(float), c.fixed1)
+        if th > 1e-6 and tried and int(x.sum()) == tried[-1][1]:
+            continue
+        v, ar0, run0 = assign_fixed(c, o, x, time_limit=st.assign_limit())
+        st.highs_s += run0.seconds
+        if v is None:
+            continue
+        val = float(st.ar.c @ full_vector(c, st.ar, ar0, v))
+        tried.append((th, int(x.sum()), val))
+        if val < best[0] - 1e-6:
+            best = (val, x, (x.copy(), v, ar0, run0))
+    st.stats["swap_rounding"] = [dict(threshold=th, sites=n, objective=round(val, 2)) for th, n, val in tried]
+    return best[1], best[2]
+
+
+def _local_search(st: _Path, x0: np.ndarray, guide: np.ndarray | None, pre: Fixed | None = None) -> np.ndarray:
     """Close sites whose people fit elsewhere (same coverage, less cost); keeps the rounded plan and
-    its assignment as the fallback (`st.rounded`)."""
+    its assignment as the fallback (`st.rounded`); `pre`: `x0` with its assignment, when known."""
     c, o = st.c, st.o
     t2 = time.perf_counter()
-    v0, ar0, run0 = assign_fixed(c, o, x0, time_limit=st.assign_limit())
-    t_assign = time.perf_counter() - t2
-    st.highs_s += run0.seconds
+    v0: np.ndarray | None
+    if pre is not None and np.array_equal(pre[0] > 0.5, x0 > 0.5):
+        _, v0, ar0, run0 = pre
+        t_assign = max(run0.seconds, 1.0)
+    else:
+        v0, ar0, run0 = assign_fixed(c, o, x0, time_limit=st.assign_limit())
+        t_assign = time.perf_counter() - t2
+        st.highs_s += run0.seconds
     if v0 is not None:
         st.stats["rounded_cost"] = float(c.cost @ x0)
         st.rounded = (x0.copy(), v0, ar0, run0)

@@ -226,7 +226,8 @@ def explain_infeasible(problem: Problem, _compiled: Compiled | None = None, opti
     short: list[str] = []
     S = len(c.scen)
     try:
-        cm = compile_problem(p.replace(objective="max-cover", budget=None, backup_k=1, weight=None), o)
+        cm = compile_problem(p.replace(objective="max-cover", budget=None, backup_k=1, weight=None, swap_penalty=0.0,
+                                       swap_penalty_persons=0.0), o)
         arm = build_arrays(cm, all_scen=True)
         lp = solve_highspy(arm, max(10.0, o.limit_s / 2), 0.0, o.n_threads, None, False, mip=False)
         if lp.values is not None:
