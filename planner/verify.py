@@ -19,7 +19,10 @@ It stops, and says why, when the target is met; when the plan itself leaves resi
 unsheltered (e.g. their own room cannot empty in time) so that the target is out of reach
 whatever the simulation shows, once every scenario's simulated share has reached what the plan
 shelters (until then it tightens towards that share: the part of the target the plan can meet);
-when the margins cost coverage; when residents who never got out of their own room in the
+when the margins cost coverage (first, the new margins of the rooms a re-plan would leave
+without a safe room in time are dropped and the station is planned with the others: those rooms
+stay as the previous round planned them, and their pairs are not tightened again; only when that
+does not keep the coverage, or every new margin is such a margin, does the loop stop); when residents who never got out of their own room in the
 simulation (stuck agents: no safe room changes that) alone keep a scenario below the target;
 when the margins leave residents without a safe room in time;
 when nothing late remains that a margin could move (residents without a route, unplaced); or
@@ -99,6 +102,9 @@ class VerifyResult:
                 line += (f"; tightened {r['new_margins']} (room, safe room) pair(s) of {r['new_rooms']} room(s) and "
                          f"{r['new_sites']} safe room(s) ({r.get('new_doors', r['new_sites'])} safe-room door(s)) by "
                          f"{r['added_min_s']:.1f} to {r['added_s']:.1f} s")
+            if r.get("dropped_margins"):
+                line += (f"; {r['dropped_margins']} measured margin(s) of {r['dropped_rooms']} room(s) were not planned "
+                         "with: they would have left residents without a safe room in time")
             out.append(line + ".")
         m = self.run.margins
         if m is not None and len(m):
@@ -253,6 +259,7 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
     settings = {"target_share": target, "rounds": rounds, "seeds": seeds, "safety_s": safety, "model": model,
                 "speed_m_s": float(p.walk_speed_m_s), "speed_sd_m_s": float(speed_sd), "reach_s": reach_s}
     measured = margin_table(margins)
+    dropped = margin_table(None)     # margins measured but not planned with: they cost coverage
     history: list[dict[str, Any]] = []
     simulated: list[tuple[int, PlanRun, SimulationResult]] = []
     reason = ""
@@ -281,6 +288,14 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
             reason = stuck
             break
         new = late_margins(sim, reach_s, safety, k, run.plan)
+        measured_new = len(new)
+        new = _without_pairs(new, dropped)
+        if measured_new and not len(new):
+            reason = (f"The target cannot be reached by tightening: round {k}'s late (room, safe room) pairs are the "
+                      f"ones whose margins would have left residents without a safe room in time ({measured_new} "
+                      f"pair(s), dropped in an earlier round); round {k}'s plan is short of {target:.1%} "
+                      f"({_short_words(shares, target)}).")
+            break
         if not len(new):
             sc0 = min(shares, key=lambda sc: shares[sc])
             s0 = sim.scenarios[sc0]
@@ -294,6 +309,7 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
                    new_doors=int((new["site_id"] + "\x1f" + new["door_id"]).nunique()),
                    added_s=round(float(new["extra_s"].max()), 2),
                    added_min_s=round(float(new["extra_s"].min()), 2))
+        prev = measured
         measured = merge_margins(measured, new)
         if k == rounds:
             reason = (f"The rounds ran out ({rounds}): round {k}'s plan is still short of {target:.1%} "
@@ -307,8 +323,24 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
                       f"these margins: {exc}")
             break
         before = sheltered_share(run.plan)
-        cap = {sc: v for sc, v in sheltered_share(nxt.plan).items()
-               if v < min(target, before.get(sc, 1.0)) - 1e-12}   # the margins cost coverage
+        cap = _coverage_lost(before, nxt.plan, target)
+        costly = new["room_id"].isin(_rooms_losing_shelter(run.plan, nxt.plan)).to_numpy()
+        if cap and costly.any() and not costly.all():
+            # the margins of the rooms the new plan leaves without a safe room cost coverage: plan without them
+            # (those rooms stay as round k planned them) and keep tightening the rest
+            dropped = merge_margins(dropped, new[costly].reset_index(drop=True))
+            measured = merge_margins(prev, new[~costly].reset_index(drop=True))
+            rec.update(dropped_margins=int(costly.sum()), dropped_rooms=int(new.loc[costly, "room_id"].nunique()))
+            log(f"[planner]   {int(costly.sum())} margin(s) of {rec['dropped_rooms']} room(s) would leave residents "
+                "without a safe room in time: planning again without them")
+            try:
+                with stage(f"plan (round {k + 1}, {len(measured)} margin(s))"):
+                    nxt = plan_station(station, reach=run.reach, cache_dir=cache_dir, options=options, margins=measured)
+            except (InfeasibleError, PlannerError) as exc:
+                reason = (f"Re-planning with the margins of round {k} failed, so the target cannot be reached with "
+                          f"these margins: {exc}")
+                break
+            cap = _coverage_lost(before, nxt.plan, target)
         if cap:
             history.append(_round_record(k + 1, nxt, {}, None))
             reason = _unreachable(cap, nxt.plan, station, target, k + 1, margins=measured)
@@ -335,6 +367,32 @@ def _round_record(k: int, run: PlanRun, shares: dict[str, float], sim: Simulatio
             "cost": float(plan["totals"]["cost"]), "safe_rooms": len(plan.get("safe_rooms") or []),
             "sheltered_share": {sc: round(v, 6) for sc, v in sheltered_share(plan).items()},
             "new_margins": 0}
+
+
+def _coverage_lost(before: dict[str, float], plan: dict, target: float) -> dict[str, float]:
+    """Scenarios whose sheltered share in `plan` fell below both the target and the share `before`."""
+    return {sc: v for sc, v in sheltered_share(plan).items() if v < min(target, before.get(sc, 1.0)) - 1e-12}
+
+
+def _rooms_losing_shelter(old: dict, new: dict) -> set[str]:
+    """Rooms with more residents unsheltered (in some scenario) in plan `new` than in plan `old`."""
+    def count(plan: dict) -> dict[tuple[str, str], float]:
+        out: dict[tuple[str, str], float] = {}
+        for u in plan.get("unsheltered") or []:
+            key = (str(u["room_id"]), str(u["scenario"]))
+            out[key] = out.get(key, 0.0) + float(u.get("residents") or 0)
+        return out
+    was = count(old)
+    return {room for (room, sc), n in count(new).items() if n > was.get((room, sc), 0.0) + 1e-9}
+
+
+def _without_pairs(new: pd.DataFrame, dropped: pd.DataFrame) -> pd.DataFrame:
+    """`new` without the (room, safe room) pairs of `dropped`."""
+    if not len(new) or not len(dropped):
+        return new
+    gone = set(zip(dropped["room_id"], dropped["site_id"]))
+    keep = [(r, s) not in gone for r, s in zip(new["room_id"], new["site_id"])]
+    return new[np.asarray(keep, dtype=bool)].reset_index(drop=True)
 
 
 def _stuck_beyond_target(sim: SimulationResult, target: float) -> str:

@@ -178,3 +178,66 @@ def test_residents_stuck_in_their_own_room_are_not_margins():
     assert _stuck_beyond_target(sim, 0.99) == ""                           # 1 of 100 stuck: 99.0 % possible
     why = _stuck_beyond_target(sim, 0.995)
     assert "1 of 100 residents never got out of their own room" in why and "rooms A" in why
+
+
+def test_margins_that_cost_coverage_are_dropped_and_the_rest_planned(monkeypatch):
+    """The loop's logic on a worked example, with the planner and the simulator replaced by fakes.
+
+    Rooms A and B (10 residents each) both go to safe room S in round 1 and the simulation finds both
+    late (reach 40 s). A has an alternative T; B has none. With both margins, B would be left without
+    a safe room, so the loop drops B's margin, plans with A's alone (A -> T, B -> S), simulates that
+    (A in time, B still late: 50 %), and stops because B's late pair is the one whose margin was dropped.
+    The proposal is round 2's plan, the better simulated one."""
+    import types
+
+    import planner.verify as verify_mod
+    from planner.params import Parameters
+
+    reach = 40.0
+
+    def fake_plan(station, reach=None, cache_dir=None, options=None, margins=None):
+        pairs = set() if margins is None else set(zip(margins["room_id"], margins["site_id"]))
+        asg, unsh = [], []
+        asg.append({"room_id": "A", "scenario": "night", "safe_room_id": "T" if ("A", "S") in pairs else "S",
+                    "residents": 10, "walk_s": 20.0, "predicted_s": 30.0})
+        if ("B", "S") in pairs:
+            unsh.append({"room_id": "B", "scenario": "night", "residents": 10, "reason": "no safe room in time"})
+        else:
+            asg.append({"room_id": "B", "scenario": "night", "safe_room_id": "S", "residents": 10,
+                        "walk_s": 20.0, "predicted_s": 30.0})
+        sites = sorted({a["safe_room_id"] for a in asg})
+        plan = {"assignments": asg, "unsheltered": unsh, "safe_rooms": [{"room_id": s} for s in sites],
+                "margins": [] if margins is None else margin_rows(margins),
+                "totals": {"cost": 100.0 * len(sites) + (50.0 if "T" in sites else 0.0),
+                           "scenarios": {"night": {"residents": 20, "sheltered": 10 * len(asg)}}}}
+        return types.SimpleNamespace(plan=plan, reach=None, margins=margins)
+
+    def fake_sim(station, plan, **kw):
+        late = {("A", "S"): 45.0, ("B", "S"): 50.0, ("A", "T"): 30.0}
+        asg = [{"room_id": a["room_id"], "scenario": "night", "safe_room_id": a["safe_room_id"],
+                "residents": 10, "predicted_s": a["predicted_s"], "walk_s": a["walk_s"],
+                "sim_last_s": late[(a["room_id"], a["safe_room_id"])], "deadlocked": 0}
+               for a in plan["assignments"]]
+        ok = sum(10 for a in asg if a["sim_last_s"] <= reach)
+        return SimulationResult(scenarios={"night": {"residents": 20, "share_within_reach": ok / 20,
+                                                     "last_arrival_s": max(a["sim_last_s"] for a in asg)}},
+                                assignments=asg, late_rooms=[], parameters={"reach_s": reach})
+
+    from planner.margins import margin_rows
+    from planner.simulate import SimulationResult
+
+    monkeypatch.setattr(verify_mod, "plan_station", fake_plan)
+    monkeypatch.setattr(verify_mod, "simulate_plan", fake_sim)
+    st = types.SimpleNamespace(params=Parameters().replace(reach_s=reach))
+    v = verify_plan(st, rounds=4, seeds=1, workers=1, target=0.995, safety_s=2.0)
+    r1, r2 = v.rounds
+    assert r1["shares"] == {"night": 0.0} and r1["new_margins"] == 2
+    assert r1["dropped_margins"] == 1 and r1["dropped_rooms"] == 1
+    assert r2["simulated"] and r2["shares"] == {"night": 0.5}
+    assert v.chosen == 2 and not v.met
+    assert [(a["room_id"], a["safe_room_id"]) for a in v.run.plan["assignments"]] == [("A", "T"), ("B", "S")]
+    assert list(zip(v.margins["room_id"], v.margins["site_id"])) == [("A", "S")]   # B's margin never planned with
+    assert v.margins["extra_s"].iloc[0] == pytest.approx(45.0 - 30.0 + 2.0)
+    assert "dropped in an earlier round" in v.reason and "night 50.0%" in v.reason
+    text = "\n".join(v.summary_lines())
+    assert "1 measured margin(s) of 1 room(s) were not planned with" in text
