@@ -143,10 +143,13 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
     next_node = n
     cells_by_room = np.argsort(r, kind="stable")
     room_ptr = np.searchsorted(r[cells_by_room], np.arange(len(room_ids) + 1))
+    room_pos = dict(zip(rid_index.index, rid_index.to_numpy()))      # plain lookups in the loop
+    from_room, to_room = doors["from_room"].to_numpy(dtype=object), doors["to_room"].to_numpy(dtype=object)
+    door_id = doors["door_id"].astype(str).to_numpy()
     for i in range(len(doors)):            # one door at a time (linear in doors)
-        sides = [doors.at[i, "from_room"], doors.at[i, "to_room"]]
+        sides = [from_room[i], to_room[i]]
         sides = [str(s) for s in sides if s is not None and not (isinstance(s, float) and math.isnan(s))]
-        sides = [s for s in sides if s in rid_index.index]
+        sides = [s for s in sides if s in room_pos]
         if not sides:
             continue
         nodes: list[int] = []
@@ -155,7 +158,7 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
                 nodes.append(next_node)
                 next_node += 1
             node = nodes[-1]
-            ri = int(rid_index[s])
+            ri = int(room_pos[s])
             cells = cells_by_room[room_ptr[ri]:room_ptr[ri + 1]]
             dist = np.hypot(x[cells] - mxy[i, 0], y[cells] - mxy[i, 1])
             near = dist <= door_reach_m
@@ -165,7 +168,7 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
             src.append(np.full(int(near.sum()), node))
             dst.append(cells[near])
             w.append(dist[near])
-            node_rows.append((s, str(doors.at[i, "door_id"]), node))
+            node_rows.append((s, door_id[i], node))
         if vertical[i] and len(nodes) == 2:
             src.append(np.array([nodes[0]]))
             dst.append(np.array([nodes[1]]))
