@@ -218,7 +218,7 @@ def _swap_rows(R: Rows, c: Compiled, yg: np.ndarray, yj: np.ndarray, ss: np.ndar
         return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
     key = yj.astype(np.int64) * S + ss
     own_key = key[si]                                   # one shelter-in-place column per (site, scenario)
-    own = c.D[yg[si], ss[si]].astype(float)
+    own = (c.D if c.swap_own is None else c.swap_own)[yg[si], ss[si]].astype(float)
     left = np.maximum(c.cap[yj[si]] - own, 0.0)
     o = np.argsort(own_key)
     own_key, own, left, sj = own_key[o], own[o], left[o], yj[si][o]
@@ -229,6 +229,8 @@ def _swap_rows(R: Rows, c: Compiled, yg: np.ndarray, yj: np.ndarray, ss: np.ndar
     others, pos = others[hit], pos[hit]
     inflow = np.bincount(pos, weights=yub[others], minlength=len(own_key))
     bind = (inflow > left + 1e-9) & (own > 0)             # else the row can never bind
+    if c.swap_skip is not None:
+        bind &= ~c.swap_skip[sj]
     rowid = np.full(len(own_key), -1)
     rowid[bind] = np.arange(int(bind.sum()))
     k = int(bind.sum())

@@ -91,6 +91,11 @@ class Compiled:
     (currency; cover-all and max-cover's least-cost stage). 0 with `swap_persons` 0: no rows."""
     swap_persons: float = 0.0
     """The same in sheltered persons (times the smallest priority weight; max-cover)."""
+    swap_own: np.ndarray | None = None
+    """(G, S) own residents of each group's room for the no-swap rows when they differ from `D` (the
+    relocation model's demand is an upper bound: its rows take the occupants before any move)."""
+    swap_skip: np.ndarray | None = None
+    """(J,) sites without no-swap rows (the relocation model's sources: repurposed, their residents leave)."""
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     uncapacitated: bool = False

@@ -124,10 +124,15 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
         raise InputError("<scenario>", "[model] backup_k with max-cover and repurposed rooms",
                          "is not supported: a backup requirement that switches with coverage cannot follow "
                          "residents who move", "use cover-all, backup_k = 1, or dual_use modes")
-    # no swap rows here: a repurposed room's residents leave it by design (relocated), and the rows'
-    # own residents would be the pre-move occupants; the plan's swaps are reported (docs/model.md)
-    p2 = p.replace(demand=up, swap_penalty=0.0, swap_penalty_persons=0.0)
+    p2 = p.replace(demand=up)
     c = compile_problem(p2, SolveOptions(aggregate=False, scenario_reduce=False, tighten=False))
+    # no-swap rows with each room's occupants before any move (a host's new residents are not counted:
+    # the rows only charge swaps its first residents must make) and none at the sources, whose
+    # residents leave them by design when they are repurposed (docs/model.md)
+    own = np.zeros_like(c.D)
+    own[c.room_group.to_numpy()] = dem.reindex(c.room_group.index).fillna(0).to_numpy(dtype=np.int64)
+    c.swap_own = own
+    c.swap_skip = np.isin(c.site_ids, rel.sources.index.astype(str))
     ar = build_arrays(c, walk_obj=group_walk(c))
     ar.integer[ar.ycol0:ar.ycol0 + ar.ny] = True
     sidx = pd.Series(np.arange(c.J), index=c.site_ids)
@@ -362,9 +367,12 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
     flags = v[rm.src_x] > 0.5
     repurposed = sorted(rm.src[flags].tolist())
     cost = float(c.cost @ x) + float(rm.extra[flags].sum())
+    # the swap penalty the plan pays (the MIP's bound is on cost plus penalty: less it, a bound on the cost
+    # of every plan with no more swap penalty, as in `result.finish`)
+    swap_pen = float(ar.c[ar.vcol0:ar.vcol0 + ar.nv] @ v[ar.vcol0:ar.vcol0 + ar.nv]) if ar.nv else 0.0
     if c.objective == "cover-all":
         objective = cost
-        bound = min(float(run.bound), objective) if np.isfinite(run.bound) else float("nan")
+        bound = min(float(run.bound) - swap_pen, objective) if np.isfinite(run.bound) else float("nan")
     else:
         objective = float(sol.assignments.merge(pd.Series(p.weight, name="w"), left_on="room_id", right_index=True)
                           .eval("residents * w").sum()) if len(sol.assignments) else 0.0
@@ -374,6 +382,8 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
     sol.solver = {"name": run.name, "version": run.version, "status": status, "objective": objective,
                   "bound": bound if np.isfinite(bound) else None, "gap": gap if np.isfinite(gap) else None,
                   "seconds": round(time.perf_counter() - t_all, 3)}
+    if ar.nv:
+        sol.solver["swap_penalty"] = round(swap_pen, 6)
     sol.stats = {"cost": cost, "relocations": moves, "repurposed": repurposed,
                  "displaced_residents": int(moves["residents"].sum()),
                  "relocation_model": {"sources": len(rm.src), "moves": len(rm.mv_host), "columns": int(ar.A.shape[1]),
