@@ -212,11 +212,11 @@ def swap_words(plan: dict) -> tuple[str, str] | None:
     forced = sum(1 for r in sw if r.get("forced_by_capacity"))
     pen = (plan.get("solver") or {}).get("swap_penalty_per_person")
     cur = (plan.get("totals") or {}).get("currency", "")
+    on = isinstance(pen, (int, float)) and pen > 0
     why = (f"{forced} of {n} remain because the safe room cannot hold its own residents and those who must come "
-           "in, and no other safe room with places is in reach in time"
-           + (f" for less than the swap penalty of {pen:,.0f} {cur} per resident" if isinstance(pen, (int, float))
-              and pen > 0 else "")
-           + ("" if isinstance(pen, (int, float)) and pen > 0 else " (the no-swap rule was off for this plan)"))
+           "in (they reach no other safe room with places in time)"
+           + (f", and the optimiser found no plan without them that costs less than the swap penalty of "
+              f"{pen:,.0f} {cur} per resident who leaves" if on else " (the no-swap rule was off for this plan)"))
     if forced < n:
         why += f"; {n - forced} have places to spare (an assignment choice)"
     return per, why
