@@ -140,37 +140,45 @@ def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
                           "margins": None if margins is None else margins.to_dict(orient="records")})
 
 
-def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str) -> tuple[float, Any]:
+def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str,
+                     swaps: bool = False) -> tuple[float, Any]:
     """(bound, problem) of `pipeline.relocation_bound` for a re-planned point: a proven lower bound on
     the cost of every full plan at its cap (currency; -inf when there is none) and the optimiser's
     problem without moves. The bound is cached like the points (their key without the budget and the
-    start, which it does not depend on: a what-if at another budget on the same inputs reads it)."""
+    start, which it does not depend on: a what-if at another budget on the same inputs reads it).
+    `swaps`: the bound on the cost of every full plan with no more swap penalty than the proposal's
+    (`pipeline.relocation_bound`'s `swaps_of`; cached with the proposal's sites)."""
     # the bound ignores the budget: one entry serves the proposal and every what-if budget on these inputs
     free = dataclasses.replace(variant, params=variant.params.replace(budget=None))
-    key = JsonCache.key({"kind": "displacement bound", "point": _point_key(free, inputs, [], run.margins)}) \
-        if cache.folder is not None else ""
+    what: dict[str, Any] = {"kind": "displacement bound", "point": _point_key(free, inputs, [], run.margins)}
+    if swaps:
+        what.update(kind="displacement bound less the swap penalty", plan=sorted(map(str, run.solution.chosen)))
+    key = JsonCache.key(what) if cache.folder is not None else ""
     known = cache.get(key) if key else None
     limit = min(float(variant.params.tradeoff_time_limit_s), BOUND_TIME_LIMIT_S)
     cached = known.get("bound") if isinstance(known, dict) and isinstance(known.get("bound"), (int, float)) else None
-    bound, problem = relocation_bound(variant, run.reach, limit, margins=run.margins, known=cached)
+    bound, problem = relocation_bound(variant, run.reach, limit, margins=run.margins, known=cached,
+                                      swaps_of=run.solution.assignments if swaps else None)
     if key and cached is None and bound is not None:
         cache.put(key, {"bound": bound})
     return (float(bound) if bound is not None else -np.inf), problem
 
 
 def _judged_by_bound(run: PlanRun, variant: Station, lb: tuple[float, Any], proposal: dict[str, Any],
-                     base_moved: int) -> dict[str, Any] | None:
+                     base_moved: int, swaps: bool = False) -> dict[str, Any] | None:
     """A point settled by the bound `lb` (`_full_cost_bound`) without solving its MIP, or None.
 
     - The bound exceeds the budget: no full plan at this cap (nor at a tighter one).
     - The proposal's plan is a full plan that moves nobody, it is a plan of the point's model
       (`planner.model.verify` finds no breach) and its cost is within the point's `mip_gap` of the
-      bound: it is the point's answer, proven as the MIP would prove it (status optimal)."""
+      bound: it is the point's answer, proven as the MIP would prove it (status optimal).
+    `swaps`: `lb` bounds the cost of the plans with no more swap penalty than the proposal's (the MIP's
+    own objective charges the penalty): only the second test, and the note says so."""
     bound, problem = lb
     p = variant.params
     if not np.isfinite(bound):
         return None
-    if p.budget is not None and bound > float(p.budget) * (1 + 1e-9):
+    if not swaps and p.budget is not None and bound > float(p.budget) * (1 + 1e-9):
         return {"cost": np.nan, "displaced": np.nan, "rooms": np.nan, "repurposed_rooms": np.nan,
                 "status": "no plan", "gap": np.nan, "bound": bound,
                 "note": (f"no full plan within the budget of {float(p.budget):,.0f} {p.currency}: at this cap one "
@@ -189,8 +197,8 @@ def _judged_by_bound(run: PlanRun, variant: Station, lb: tuple[float, Any], prop
         return None
     return dict(proposal, cost=cost, status="optimal", gap=max(gap, 0.0), bound=min(bound, cost),
                 note=(f"the proposal's plan (moves nobody): within {100 * max(gap, 0.0):.2f} % of the least cost at "
-                      f"this cap, proven by the LP relaxation of the re-planned model (bound {bound:,.0f}); "
-                      "no MIP solved"))
+                      f"this cap, proven by the LP relaxation of the re-planned model (bound {bound:,.0f}"
+                      + (" among plans with no more swaps" if swaps else "") + "); no MIP solved"))
 
 
 def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
@@ -234,6 +242,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
     rows: dict[float, dict[str, Any]] = {}
     best: tuple[int, dict[str, Any]] | None = None      # (cap, point) of the loosest solved cap
     lb: tuple[float, Any] | None = None                 # (bound on a full plan's cost, problem) at the loosest solved cap
+    swap_lb: tuple[float, Any] | None = None            # the same among plans with no more swap penalty
     for share in sorted(set(shares), reverse=True):
         cap = round(share * today)
         row: dict[str, Any] = {"share": share, "max_displaced": cap}
@@ -259,6 +268,10 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
             if lb is None:   # the loosest cap solved: its bound holds at every tighter cap
                 lb = _full_cost_bound(run, variant, cache, inputs)
             judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
+            if judged is None and (run.plan.get("solver") or {}).get("swap_penalty") is not None:
+                # the no-swap rule's price is not in the cost bound: judge by the bound with the penalty
+                swap_lb = swap_lb or _full_cost_bound(run, variant, cache, inputs, swaps=True)
+                judged = _judged_by_bound(run, variant, swap_lb, proposal, base_moved, swaps=True)
             if judged is not None:
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: {judged['note']}")
                 row.update(judged)

@@ -17,7 +17,8 @@ import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
-from planner.model.relocation import RelocationInputs, demand_after, relocation_cost_bound, solve_relocating
+from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
+                                      swap_penalty_paid)
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.plan import swap_words
@@ -347,14 +348,18 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
 
 
 def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
-                     margins: pd.DataFrame | None = None, known: float | None = None) -> tuple[float | None, Problem]:
+                     margins: pd.DataFrame | None = None, known: float | None = None,
+                     swaps_of: pd.DataFrame | None = None) -> tuple[float | None, Problem]:
     """(bound, problem): a proven lower bound on the cost of every full (cover-all) plan of the station
     as `plan_station` would model it, moves of residents included (currency; the LP relaxation of the
     relocation model by column generation, `planner.model.relocation.relocation_cost_bound`, at most
     `time_limit_s` seconds, whatever the budget), and the optimiser's problem without the relocation
     terms (to judge a plan that moves nobody against it: `planner.model.verify`). The bound is None
     when the station moves nobody (no room that may be repurposed has residents) or its objective is
-    not cover-all. `known`: the bound found before on the same inputs (a cache): returned, nothing solved."""
+    not cover-all. `known`: the bound found before on the same inputs (a cache): returned, nothing solved.
+    `swaps_of`: the assignments (room_id, scenario, site_id, residents) of a plan that moves nobody: with
+    the no-swap rule on, the bound is then the LP bound on cost plus swap penalty less that plan's
+    penalty, a lower bound on the cost of every plan with no more swap penalty (docs/model.md)."""
     sites, reach, costs = prepare(station, reach)
     problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
                                             if margins is not None else None)
@@ -364,6 +369,10 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
     if known is not None:
         return float(known), problem
     rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
+    if swaps_of is not None and problem.swap_penalty > 0:
+        with stage("lower bound of the relocation model with the swap penalty (LP relaxation)"):
+            bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads, swaps=True)
+        return bound - swap_penalty_paid(problem, rel, swaps_of), problem
     with stage("lower bound of the relocation model (LP relaxation)"):
         bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads)
     return bound, problem

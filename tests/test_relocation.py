@@ -657,3 +657,26 @@ def test_tradeoff_bound_is_cached_for_every_budget(tmp_path, monkeypatch) -> Non
     cols = ["max_displaced", "cost", "displaced", "status", "bound"]
     pd.testing.assert_frame_equal(uncached[cols], again[cols])
     assert (again.loc[again["max_displaced"] > 0, "status"] == "no plan").all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relocation_bound_with_swaps_is_below_the_plan_with_its_penalty(seed: int) -> None:
+    """With the no-swap rows (docs/model.md): `relocation_cost_bound(swaps=True)` is at most the cost
+    plus swap penalty of the relocation model's optimum (gap 0), and `swap_penalty_paid` of a plan that
+    moves nobody is at least what the model charges it, so bound - penalty bounds the cost of every
+    plan with no more swaps."""
+    from planner.model.relocation import relocation_cost_bound, solve_relocating, swap_penalty_paid
+
+    rng = np.random.default_rng(seed)
+    p, rel, D, reach, room_ids = _instance(rng)
+    rel = dataclasses.replace(rel, cross_sector_penalty=0.0)
+    p = p.replace(swap_penalty=7.0, no_swap=True)
+    try:   # (solved before the bound: a relocation MIP right after a column generation got no status here)
+        sol = solve_relocating(p.replace(mip_gap=0.0, time_limit_s=30.0), rel, progress=False)
+    except InfeasibleError:
+        return
+    bound = relocation_cost_bound(p, rel, 30.0, swaps=True)
+    paid = float(sol.solver.get("swap_penalty", 0.0))
+    assert bound <= sol.stats["cost"] + paid + 1e-6
+    if sol.stats["displaced_residents"] == 0:
+        assert swap_penalty_paid(p, rel, sol.assignments) >= paid - 1e-6

@@ -396,7 +396,8 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
     return sol
 
 
-def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float, threads: int = 1) -> float:
+def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float, threads: int = 1,
+                          swaps: bool = False) -> float:
     """A proven lower bound on the cost (currency) of every cover-all plan of the relocation model.
 
     The LP relaxation of `bound_arrays` (the model of `solve_relocating` relaxed: no budget row, no
@@ -405,15 +406,37 @@ def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float
     (seconds) still returns one (possibly -inf). Station Unity's displacement trade-off at 100 %:
     55,071,538 CR (the whole model's LP: 55,071,521 with the tie-breaks, in 2 to 3 times the time)
     against 123 s for the MIP, whose plan costs 55,436,518 (0.66 % above).
+    `swaps`: the objective also charges the no-swap slacks (`swap_penalty` per person): a bound on cost
+    plus swap penalty (`swap_penalty_paid` measures a plan's penalty the same way).
     """
     if p.objective != "cover-all":
         raise ValueError("relocation_cost_bound: only for cover-all (max-cover has no cost to bound)")
     rm = build_relocation_model(p.replace(budget=None), rel)
-    run = lp_colgen(rm.compiled, bound_arrays(rm), float(time_limit_s), int(threads), False)
+    run = lp_colgen(rm.compiled, bound_arrays(rm, swaps), float(time_limit_s), int(threads), False)
     return float(run.bound) if np.isfinite(run.bound) else -INF
 
 
-def bound_arrays(rm: RelocationModel) -> Arrays:
+def swap_penalty_paid(p: Problem, rel: RelocationInputs, assignments: pd.DataFrame) -> float:
+    """The swap penalty (currency) a plan that moves nobody pays in the relocation model's objective, or
+    more: per converted site with residents, not a source, and scenario, `swap_penalty` per person of
+    max(others coming in - max(capacity - own residents, 0), 0). `assignments`: room_id, scenario,
+    site_id, residents (persons)."""
+    a = assignments[(assignments["residents"] > 0)
+                    & (assignments["room_id"].astype(str) != assignments["site_id"].astype(str))]
+    if not len(a) or p.swap_penalty <= 0:
+        return 0.0
+    inn = a.groupby(["site_id", "scenario"])["residents"].sum()
+    sid = inn.index.get_level_values(0).astype(str)
+    sc = inn.index.get_level_values(1).astype(str)
+    dem = p.demand
+    own = np.array([float(dem.at[j, k]) if j in dem.index and k in dem.columns else 0.0 for j, k in zip(sid, sc)])
+    cap = p.sites["capacity"].reindex(sid).fillna(0).to_numpy(dtype=float)
+    v = np.maximum(inn.to_numpy(dtype=float) - np.maximum(cap - own, 0.0), 0.0)
+    v[(own <= 0) | np.isin(sid, rel.sources.index.astype(str))] = 0.0
+    return float(p.swap_penalty * v.sum())
+
+
+def bound_arrays(rm: RelocationModel, swaps: bool = False) -> Arrays:
     """A relaxation of the relocation model `rm` whose LP bounds its plans' cost (currency).
 
     The objective is the cost alone: site costs plus what repurposing an `either` room adds (no walk
@@ -423,12 +446,14 @@ def bound_arrays(rm: RelocationModel) -> Arrays:
     of the relaxation with the same cost (drop its m). What stays: a repurposed room's occupants
     leave its demand rows and arrive in the demand rows of hosts it may send them to (p_iks, at most
     the host's spare beds each). The LP is about half the size of the model's (Unity: 65,000 fewer
-    rows) and, on Unity, gives the same bound."""
+    rows) and, on Unity, gives the same bound. `swaps`: the objective also charges the no-swap slacks."""
     ar, c = rm.ar, rm.compiled
     cost = np.zeros(ar.A.shape[1])
     cost[:ar.nx] = c.cost
     opt = rm.src_x >= ar.nx                        # the `either` flags q (x columns come first)
     cost[rm.src_x[opt]] = rm.extra[opt]
+    if swaps:   # and the no-swap slacks' penalty (a bound on cost plus penalty)
+        cost[ar.vcol0:ar.vcol0 + ar.nv] = ar.c[ar.vcol0:ar.vcol0 + ar.nv]
     A = ar.A.tocsc()
     m_cols = np.arange(rm.m_col0, rm.p_col0)
     base_rows = sum(ar.rows_by_kind.values())      # the base model's rows come first, untouched
