@@ -233,3 +233,45 @@ def test_station_forced_swap_is_reported_and_checked(make_station, tmp_path):
     head = next(i for i, row in enumerate(cells) if str(row[0]).startswith("Swaps:"))
     assert cells[head + 2][:4] == ["night", 1, 1, 2]
     assert cells[head + 3][0].startswith("Why they remain: 1 of 1 remain because the safe room cannot hold")
+
+
+def test_pure_cover_path_cannot_swap():
+    # every site holds everyone in its reach (own residents included): the pure set-cover path is
+    # taken, everyone goes to the nearest chosen site, a converted room's own residents to itself
+    from planner.model.compile import compile_problem
+
+    pairs = [("A", "A", 0.0), ("A", "B", 5.0), ("C", "A", 5.0), ("C", "B", 4.0), ("B", "B", 0.0), ("B", "A", 3.0)]
+    times = pd.DataFrame(pairs, columns=["room_id", "site_id", "walk_s"])
+    demand = pd.DataFrame({"night": [3, 4, 2]}, index=["A", "C", "B"])
+    p = Problem.from_cost_matrix(demand, times, capacity=pd.Series({"A": 20, "B": 20}),
+                                 cost=pd.Series({"A": 1.0, "B": 1.0}), no_swap=True, swap_penalty=10.0, backup_k=1)
+    assert compile_problem(p).uncapacitated
+    sol = solve(p, progress=False)
+    assert _swaps(sol, p) == []
+    a = sol.assignments
+    for site in sol.chosen:
+        own = a[(a["room_id"] == site)]
+        assert (own["site_id"] == site).all()
+
+
+def test_station_penalty_zero_switches_the_rows_off(make_station):
+    # the parameter: default 1 x the most expensive candidate's cost per person; 0 builds no swap row
+    # (and no slack column): the model of before, exactly
+    import dataclasses
+
+    import planner
+    from planner.model.arrays import build_arrays
+    from planner.model.compile import compile_problem
+    from planner.pipeline import prepare
+
+    station = planner.load_station(_forced_station(make_station))
+    sites, reach, costs = prepare(station)
+    on = Problem.from_station(station, reach, sites, costs)
+    assert on.swap_penalty == pytest.approx(costs["total_cost"].reindex(sites.index[~sites["existing"]]).max())
+    assert build_arrays(compile_problem(on)).rows_by_kind.get("swap", 0) == 1
+    off_station = dataclasses.replace(station, params=station.params.replace(swap_penalty_rooms=0.0))
+    off = Problem.from_station(off_station, reach, sites, costs)
+    assert off.swap_penalty == 0.0
+    ar_off = build_arrays(compile_problem(off))
+    assert "swap" not in ar_off.rows_by_kind and ar_off.nv == 0
+    assert ar_off.A.shape[1] == build_arrays(compile_problem(on)).A.shape[1] - 1   # the one slack column
