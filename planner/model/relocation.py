@@ -127,12 +127,15 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
     p2 = p.replace(demand=up)
     c = compile_problem(p2, SolveOptions(aggregate=False, scenario_reduce=False, tighten=False))
     # no-swap rows with each room's occupants before any move (a host's new residents are not counted:
-    # the rows only charge swaps its first residents must make) and none at the sources, whose
-    # residents leave them by design when they are repurposed (docs/model.md)
+    # the rows only charge swaps its first residents must make) and none at the `repurpose` sources,
+    # whose residents leave them by design; an `either` source's row gets + own q_j (below): no own
+    # residents once it is repurposed (docs/model.md)
     own = np.zeros_like(c.D)
     own[c.room_group.to_numpy()] = dem.reindex(c.room_group.index).fillna(0).to_numpy(dtype=np.int64)
     c.swap_own = own
-    c.swap_skip = np.isin(c.site_ids, rel.sources.index.astype(str))
+    optional = rel.sources["optional"].astype(bool) if "optional" in rel.sources.columns else \
+        pd.Series(False, index=rel.sources.index)
+    c.swap_skip = np.isin(c.site_ids, rel.sources.index[~optional.to_numpy()].astype(str))
     ar = build_arrays(c, walk_obj=group_walk(c))
     ar.integer[ar.ycol0:ar.ycol0 + ar.ny] = True
     sidx = pd.Series(np.arange(c.J), index=c.site_ids)
@@ -209,6 +212,15 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
     extra_r = np.r_[rows_src, hrows_all[pm, ps] if npc else np.zeros(0, np.int64)]
     extra_c = np.r_[src_x[si_], p0 + np.arange(npc)]
     extra_v = np.r_[Dsrc[si_, ss_].astype(float), -np.ones(npc)]
+    # the no-swap row of an `either` source: others <= (cap - own) x_j + own q_j + v (repurposed: cap x_j)
+    sw0 = _row_of_kind(ar, "swap")
+    if sw0 is not None and ar.nv and nq:
+        q_of_site = pd.Series(q0 + np.arange(nq), index=site_of_src[oq])
+        vq = q_of_site.reindex(ar.v_key // S).to_numpy(dtype=float)
+        k = np.flatnonzero(np.isfinite(vq))
+        extra_r = np.r_[extra_r, sw0 + k]
+        extra_c = np.r_[extra_c, vq[k].astype(np.int64)]
+        extra_v = np.r_[extra_v, -ar.hi[ar.vcol0 + k]]
     ns = len(srcs)
     # q_i <= x_i for `either` sources
     add(np.r_[np.arange(nq), np.arange(nq)], np.r_[q0 + np.arange(nq), site_of_src[oq]],
@@ -418,7 +430,7 @@ def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float
 
 def swap_penalty_paid(p: Problem, rel: RelocationInputs, assignments: pd.DataFrame) -> float:
     """The swap penalty (currency) a plan that moves nobody pays in the relocation model's objective, or
-    more: per converted site with residents, not a source, and scenario, `swap_penalty` per person of
+    more: per converted site with residents, not a `repurpose` source, and scenario, `swap_penalty` per person of
     max(others coming in - max(capacity - own residents, 0), 0). `assignments`: room_id, scenario,
     site_id, residents (persons)."""
     a = assignments[(assignments["residents"] > 0)
@@ -432,7 +444,9 @@ def swap_penalty_paid(p: Problem, rel: RelocationInputs, assignments: pd.DataFra
     own = np.array([float(dem.at[j, k]) if j in dem.index and k in dem.columns else 0.0 for j, k in zip(sid, sc)])
     cap = p.sites["capacity"].reindex(sid).fillna(0).to_numpy(dtype=float)
     v = np.maximum(inn.to_numpy(dtype=float) - np.maximum(cap - own, 0.0), 0.0)
-    v[(own <= 0) | np.isin(sid, rel.sources.index.astype(str))] = 0.0
+    optional = rel.sources["optional"].astype(bool).to_numpy() if "optional" in rel.sources.columns else \
+        np.zeros(len(rel.sources), bool)
+    v[(own <= 0) | np.isin(sid, rel.sources.index[~optional].astype(str))] = 0.0   # `repurpose` sources: no row
     return float(p.swap_penalty * v.sum())
 
 
