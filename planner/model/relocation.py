@@ -37,7 +37,7 @@ from planner.errors import InfeasibleError, InputError, SolverError
 from planner.model.arrays import Arrays, build_arrays
 from planner.model.colgen import lp_colgen
 from planner.model.compile import compile_problem, group_walk
-from planner.model.highs import solve_highspy
+from planner.model.highs import highs_threads_reset, solve_highspy
 from planner.model.options import SolveOptions
 from planner.model.problem import INF, BudgetInfeasibleError, FullCover, Problem, Solution
 from planner.model.result import make_solution, verify
@@ -424,7 +424,8 @@ def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float
     if p.objective != "cover-all":
         raise ValueError("relocation_cost_bound: only for cover-all (max-cover has no cost to bound)")
     rm = build_relocation_model(p.replace(budget=None), rel)
-    run = lp_colgen(rm.compiled, bound_arrays(rm, swaps), float(time_limit_s), int(threads), False)
+    with highs_threads_reset():   # its own thread count, whatever the process's HiGHS solved with before
+        run = lp_colgen(rm.compiled, bound_arrays(rm, swaps), float(time_limit_s), int(threads), False)
     return float(run.bound) if np.isfinite(run.bound) else -INF
 
 
