@@ -177,8 +177,10 @@ class Parameters:
                                               "plan never uses it", "model",
                                               "the station's berthing compartments: bunks two high, lockers and "
                                               "aisle, 2.8 m2 a berth (planner/generate/catalogue.py BERTH_M2)")
-    tradeoff_time_limit_s: float = _p(600.0, "s", "Solver time limit of each re-planned point of the displacement "
-                                      "trade-off (the relocation model; warm-started from the proposal's plan)", "model")
+    tradeoff_time_limit_s: float = _p(60.0, "s", "Solver time limit of each re-planned point of the displacement "
+                                      "trade-off (the relocation model; warm-started from the proposal's plan, so a "
+                                      "point stopped by it is never worse than the proposal; the sheet says when a "
+                                      "point is not proven)", "model")
     swap_penalty_rooms: float = _p(1.0, "rooms/person", "No swaps (issue 17), cover-all: objective charge per resident "
                                    "who must leave a converted room while residents of other rooms come in, as a multiple "
                                    "of the most expensive candidate's conversion cost (1: converting any one more room is "
