@@ -315,12 +315,8 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
             reason = (f"The rounds ran out ({rounds}): round {k}'s plan is still short of {target:.1%} "
                       f"({_short_words(shares, target)}); {len(new)} more margin(s) were measured but not planned with.")
             break
-        try:
-            with stage(f"plan (round {k + 1}, {len(measured)} margin(s))"):
-                nxt = plan_station(station, reach=run.reach, cache_dir=cache_dir, options=options, margins=measured)
-        except (InfeasibleError, PlannerError) as exc:
-            reason = (f"Re-planning with the margins of round {k} failed, so the target cannot be reached with "
-                      f"these margins: {exc}")
+        nxt, reason = _replan(station, run, k, measured, cache_dir, options)
+        if nxt is None:
             break
         before = sheltered_share(run.plan)
         cap = _coverage_lost(before, nxt.plan, target)
@@ -333,13 +329,10 @@ def verify_plan(station: Station, *, target: float | None = None, rounds: int | 
             rec.update(dropped_margins=int(costly.sum()), dropped_rooms=int(new.loc[costly, "room_id"].nunique()))
             log(f"[planner]   {int(costly.sum())} margin(s) of {rec['dropped_rooms']} room(s) would leave residents "
                 "without a safe room in time: planning again without them")
-            try:
-                with stage(f"plan (round {k + 1}, {len(measured)} margin(s))"):
-                    nxt = plan_station(station, reach=run.reach, cache_dir=cache_dir, options=options, margins=measured)
-            except (InfeasibleError, PlannerError) as exc:
-                reason = (f"Re-planning with the margins of round {k} failed, so the target cannot be reached with "
-                          f"these margins: {exc}")
+            again, reason = _replan(station, run, k, measured, cache_dir, options)
+            if again is None:
                 break
+            nxt = again
             cap = _coverage_lost(before, nxt.plan, target)
         if cap:
             history.append(_round_record(k + 1, nxt, {}, None))
@@ -367,6 +360,17 @@ def _round_record(k: int, run: PlanRun, shares: dict[str, float], sim: Simulatio
             "cost": float(plan["totals"]["cost"]), "safe_rooms": len(plan.get("safe_rooms") or []),
             "sheltered_share": {sc: round(v, 6) for sc, v in sheltered_share(plan).items()},
             "new_margins": 0}
+
+
+def _replan(station: Station, run: PlanRun, k: int, margins: pd.DataFrame, cache_dir: str | Path | None,
+            options: SolveOptions | None) -> tuple[PlanRun | None, str]:
+    """Round k + 1's plan with `margins` (the reach table of `run`), or None and why it failed."""
+    try:
+        with stage(f"plan (round {k + 1}, {len(margins)} margin(s))"):
+            return plan_station(station, reach=run.reach, cache_dir=cache_dir, options=options, margins=margins), ""
+    except (InfeasibleError, PlannerError) as exc:
+        return None, (f"Re-planning with the margins of round {k} failed, so the target cannot be reached with "
+                      f"these margins: {exc}")
 
 
 def _coverage_lost(before: dict[str, float], plan: dict, target: float) -> dict[str, float]:
