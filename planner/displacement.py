@@ -130,6 +130,31 @@ def _point(r: PlanRun) -> dict[str, Any]:
             "status": sol.get("status"), "gap": sol.get("gap"), "bound": sol.get("bound")}
 
 
+def _replanned_point(r: PlanRun, proposal: dict[str, Any], lb: tuple[float, Any] | None
+                     ) -> tuple[dict[str, Any], str]:
+    """(point, note) of a re-planned cap: the re-plan's plan, or the proposal's when it is cheaper."""
+    pt = _point(r)
+    if pt["cost"] > float(proposal["cost"]) + 1e-6:
+        return _proposal_instead(proposal, pt, lb)
+    return pt, "re-planned (quarters either, this cap)"
+
+
+def _proposal_instead(proposal: dict[str, Any], found: dict[str, Any], lb: tuple[float, Any] | None
+                      ) -> tuple[dict[str, Any], str]:
+    """The proposal's plan as a point whose re-plan found only dearer plans (within its time limit, or
+    because the no-swap rule's penalty bought fewer swaps with cost): it moves nobody and is a full plan
+    at every cap, so no point may cost more. Its bound is the cost-only bound `lb` (currency), which
+    holds for every full plan; the re-plan's own bound is for plans with no more swap penalty."""
+    bound = float(lb[0]) if lb is not None and np.isfinite(lb[0]) else np.nan
+    cost = float(proposal["cost"])
+    gap = (cost - bound) / cost if np.isfinite(bound) and cost > 0 else np.nan
+    pt = dict(proposal, status="feasible", bound=bound, gap=max(gap, 0.0) if np.isfinite(gap) else np.nan)
+    note = (f"the re-plan found no plan cheaper than the proposal's within its time limit (its best: "
+            f"{found['cost']:,.0f} moving {int(found['displaced']):,}, status {found.get('status')}); the proposal's "
+            "plan (moves nobody) is the best known here, not proven")
+    return pt, note
+
+
 def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
     """Cache key of one re-planned point: the station's input files (SHA-256), the variant's
     parameters (the cap among them), the start plan, the measured margins and the planner's version."""
@@ -290,8 +315,8 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",
                            gap=np.nan, bound=np.nan, note=str(exc).splitlines()[0][:200])
             else:
-                pt = _point(r)
-                row.update(pt, note="re-planned (quarters either, this cap)")
+                pt, note = _replanned_point(r, proposal, lb)
+                row.update(pt, note=note)
                 best = (cap, pt)
                 if key:
                     cache.put(key, pt)

@@ -681,3 +681,40 @@ def test_relocation_bound_with_swaps_is_below_the_plan_with_its_penalty(seed: in
     assert bound <= sol.stats["cost"] + paid + 1e-6
     if sol.stats["displaced_residents"] == 0:
         assert swap_penalty_paid(p, rel, sol.assignments) >= paid - 1e-6
+
+
+def test_no_point_costs_more_than_the_proposal(tmp_path, monkeypatch) -> None:
+    """The proposal's plan moves nobody and is a full plan at every cap, so a re-plan that finds only a
+    dearer plan (its time limit; the no-swap penalty trading cost for swaps) gives way to it: no point of
+    the table costs more than the proposal, and the note says the re-plan's best and that it is not proven.
+    Forced here by a re-plan that reports 1,000,000 more than it found, with the bounds left out."""
+    import planner.displacement as disp
+
+    rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
+                                         residents={"R2": 4, "R3": 4})
+    for r in rooms:
+        r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
+        r["existing"] = r["room_id"] == "R6"
+    toml = ('[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
+            '[walking]\nreach_s = 14\n')
+    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows, toml))
+    run = plan_station(st, phases=False)
+    real = disp.plan_station
+    calls = []
+
+    def dearer(*a, **k):
+        r = real(*a, **k)
+        r.plan["totals"]["cost"] = float(r.plan["totals"]["cost"]) + 1_000_000.0
+        calls.append(r.plan["totals"]["cost"])
+        return r
+
+    monkeypatch.setattr(disp, "plan_station", dearer)
+    monkeypatch.setattr(disp, "_judged_by_bound", lambda *a, **k: None)
+    table = disp.displacement_tradeoff(run)
+    assert calls, "the premise: at least one point was re-planned"
+    cost = float(run.plan["totals"]["cost"])
+    assert (table["cost"] <= cost + 1e-6).all(), table
+    replanned = table[table["note"].str.contains("no plan cheaper than the proposal's")]
+    assert len(replanned) >= 1
+    assert (replanned["displaced"] == 0).all() and (replanned["status"] == "feasible").all()
+    assert replanned["note"].str.contains(f"{calls[0]:,.0f}").any() and replanned["note"].str.contains("not proven").all()
