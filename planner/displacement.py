@@ -136,6 +136,11 @@ def _replanned_point(r: PlanRun, proposal: dict[str, Any], lb: tuple[float, Any]
     pt = _point(r)
     if pt["cost"] > float(proposal["cost"]) + 1e-6:
         return _proposal_instead(proposal, pt, lb)
+    own = pt.get("bound")
+    own = float(own) if own is not None else np.nan
+    if lb is not None and np.isfinite(lb[0]) and not (np.isfinite(own) and own >= lb[0]) and pt["cost"] > 0:
+        # the cost-only bound holds for every full plan at this cap: report it when the re-plan's is weaker
+        pt = dict(pt, bound=float(lb[0]), gap=max(0.0, (pt["cost"] - float(lb[0])) / pt["cost"]))
     return pt, "re-planned (quarters either, this cap)"
 
 

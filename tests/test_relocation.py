@@ -718,3 +718,40 @@ def test_no_point_costs_more_than_the_proposal(tmp_path, monkeypatch) -> None:
     assert len(replanned) >= 1
     assert (replanned["displaced"] == 0).all() and (replanned["status"] == "feasible").all()
     assert replanned["note"].str.contains(f"{calls[0]:,.0f}").any() and replanned["note"].str.contains("not proven").all()
+
+
+def test_a_replanned_point_reports_the_stronger_valid_bound(tmp_path, monkeypatch) -> None:
+    """A re-plan stopped by its time limit may report a weak bound of its own (Station Unity's 100 % point:
+    17 % with the swap penalty) while the cost-only bound computed first holds for every full plan at the
+    cap: the point reports the stronger, and its gap from it. Forced here: the re-plan's bound is 0 and the
+    cost-only bound half the proposal's cost (the points cost 121,242 to 194,483)."""
+    import planner.displacement as disp
+
+    rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
+                                         residents={"R2": 4, "R3": 4})
+    for r in rooms:
+        r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
+        r["existing"] = r["room_id"] == "R6"
+    toml = ('[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
+            '[walking]\nreach_s = 14\n')
+    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows, toml))
+    run = plan_station(st, phases=False)
+    real = disp.plan_station
+    found = []
+
+    def weak(*a, **k):
+        r = real(*a, **k)
+        r.plan["solver"].update(bound=0.0, gap=1.0, status="time limit: feasible")
+        found.append(float(r.plan["totals"]["cost"]))
+        return r
+
+    monkeypatch.setattr(disp, "plan_station", weak)
+    monkeypatch.setattr(disp, "_judged_by_bound", lambda *a, **k: None)
+    lb = 0.5 * float(run.plan["totals"]["cost"])      # a valid bound: every point here costs at least 121,242
+    monkeypatch.setattr(disp, "_full_cost_bound", lambda *a, **k: (lb, None))
+    table = disp.displacement_tradeoff(run)
+    re = table[table["note"].str.startswith("re-planned")]
+    assert len(re) >= 1 and found
+    for row in re.itertuples(index=False):
+        assert row.bound == pytest.approx(lb) and row.bound <= row.cost
+        assert row.gap == pytest.approx((row.cost - row.bound) / row.cost)
