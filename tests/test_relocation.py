@@ -524,19 +524,26 @@ def test_tradeoff_words_say_when_equal_points_are_not_proven() -> None:
     assert "saves 100 CR (10.00 %)" in tradeoff_words(cheaper, "CR")
 
 
-def test_tradeoff_points_come_back_from_the_cache(tmp_path, monkeypatch) -> None:
-    """A second trade-off on the same inputs reads its re-planned points from the cache (no solve) and
-    gives the same table; a station with other inputs is re-planned."""
-    import planner.displacement as disp
-
+def _spare_bed_station(tmp_path, name: str = "hand", r2: int = 4):
+    """Six rooms on a corridor: offices R2 and R4 (4 residents in R2), quarters R3 (4 residents, 4 beds) and
+    R5 (4 beds, empty), storage R1 and R6 (R6 an existing safe room); reach 14 s. Moving R3's residents
+    into R5's beds lets R3 be repurposed: the trade-off has distinct points."""
     rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
-                                         residents={"R2": 4, "R3": 4})
+                                         residents={"R2": r2, "R3": 4})
     for r in rooms:
         r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
         r["existing"] = r["room_id"] == "R6"
     toml = ('[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
             '[walking]\nreach_s = 14\n')
-    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows, toml))
+    return load_station(write_station(tmp_path / name, rooms, doors, rows, toml))
+
+
+def test_tradeoff_points_come_back_from_the_cache(tmp_path, monkeypatch) -> None:
+    """A second trade-off on the same inputs reads its re-planned points from the cache (no solve) and
+    gives the same table; a station with other inputs is re-planned."""
+    import planner.displacement as disp
+
+    st = _spare_bed_station(tmp_path)
     run = plan_station(st, phases=False)
     cache = tmp_path / "cache"
     first = disp.displacement_tradeoff(run, cache_dir=cache)
@@ -551,8 +558,7 @@ def test_tradeoff_points_come_back_from_the_cache(tmp_path, monkeypatch) -> None
     pd.testing.assert_frame_equal(first[cols], again[cols])
     assert again["note"].str.contains("read from the cache").any()
     # other inputs (one more resident): not from the cache
-    rows2 = [dict(r, night=r["night"] + (1 if r["room_id"] == "R2" else 0)) for r in rows]
-    st2 = load_station(write_station(tmp_path / "hand2", rooms, doors, rows2, toml))
+    st2 = _spare_bed_station(tmp_path, "hand2", r2=5)
     monkeypatch.undo()
     run2 = plan_station(st2, phases=False)
     monkeypatch.setattr(disp, "plan_station", no_solve)
@@ -683,35 +689,40 @@ def test_relocation_bound_with_swaps_is_below_the_plan_with_its_penalty(seed: in
         assert swap_penalty_paid(p, rel, sol.assignments) >= paid - 1e-6
 
 
+def _tradeoff_with_altered_replans(tmp_path, monkeypatch, alter, bound=None):
+    """The trade-off of `_spare_bed_station` with every re-planned plan passed through `alter(plan)` and
+    the bounds' verdicts left out (`bound`: the cost-only bound to use instead of computing it).
+    Returns (the proposal's run, the table, the re-plans' costs as altered)."""
+    import planner.displacement as disp
+
+    run = plan_station(_spare_bed_station(tmp_path), phases=False)
+    real = disp.plan_station
+    found: list[float] = []
+
+    def altered(*a, **k):
+        r = real(*a, **k)
+        alter(r.plan)
+        found.append(float(r.plan["totals"]["cost"]))
+        return r
+
+    monkeypatch.setattr(disp, "plan_station", altered)
+    monkeypatch.setattr(disp, "_judged_by_bound", lambda *a, **k: None)
+    if bound is not None:
+        monkeypatch.setattr(disp, "_full_cost_bound", lambda *a, **k: (bound, None))
+    table = disp.displacement_tradeoff(run)
+    assert found, "the premise: at least one point was re-planned"
+    return run, table, found
+
+
 def test_no_point_costs_more_than_the_proposal(tmp_path, monkeypatch) -> None:
     """The proposal's plan moves nobody and is a full plan at every cap, so a re-plan that finds only a
     dearer plan (its time limit; the no-swap penalty trading cost for swaps) gives way to it: no point of
     the table costs more than the proposal, and the note says the re-plan's best and that it is not proven.
     Forced here by a re-plan that reports 1,000,000 more than it found, with the bounds left out."""
-    import planner.displacement as disp
+    def dearer(plan):
+        plan["totals"]["cost"] = float(plan["totals"]["cost"]) + 1_000_000.0
 
-    rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
-                                         residents={"R2": 4, "R3": 4})
-    for r in rooms:
-        r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
-        r["existing"] = r["room_id"] == "R6"
-    toml = ('[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
-            '[walking]\nreach_s = 14\n')
-    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows, toml))
-    run = plan_station(st, phases=False)
-    real = disp.plan_station
-    calls = []
-
-    def dearer(*a, **k):
-        r = real(*a, **k)
-        r.plan["totals"]["cost"] = float(r.plan["totals"]["cost"]) + 1_000_000.0
-        calls.append(r.plan["totals"]["cost"])
-        return r
-
-    monkeypatch.setattr(disp, "plan_station", dearer)
-    monkeypatch.setattr(disp, "_judged_by_bound", lambda *a, **k: None)
-    table = disp.displacement_tradeoff(run)
-    assert calls, "the premise: at least one point was re-planned"
+    run, table, calls = _tradeoff_with_altered_replans(tmp_path, monkeypatch, dearer)
     cost = float(run.plan["totals"]["cost"])
     assert (table["cost"] <= cost + 1e-6).all(), table
     replanned = table[table["note"].str.contains("no plan cheaper than the proposal's")]
@@ -724,34 +735,14 @@ def test_a_replanned_point_reports_the_stronger_valid_bound(tmp_path, monkeypatc
     """A re-plan stopped by its time limit may report a weak bound of its own (Station Unity's 100 % point:
     17 % with the swap penalty) while the cost-only bound computed first holds for every full plan at the
     cap: the point reports the stronger, and its gap from it. Forced here: the re-plan's bound is 0 and the
-    cost-only bound half the proposal's cost (the points cost 121,242 to 194,483)."""
-    import planner.displacement as disp
+    cost-only bound 90,000 CR (every point of this station costs at least 121,242)."""
+    def weak(plan):
+        plan["solver"].update(bound=0.0, gap=1.0, status="time limit: feasible")
 
-    rooms, doors, rows = corridor_layout(["storage", "office", "quarters", "office", "quarters", "storage"],
-                                         residents={"R2": 4, "R3": 4})
-    for r in rooms:
-        r["beds"] = 4 if r["room_id"] in ("R3", "R5") else None
-        r["existing"] = r["room_id"] == "R6"
-    toml = ('[model]\nmodes = {quarters = "dual_use", storage = "repurpose"}\n'
-            '[walking]\nreach_s = 14\n')
-    st = load_station(write_station(tmp_path / "hand", rooms, doors, rows, toml))
-    run = plan_station(st, phases=False)
-    real = disp.plan_station
-    found = []
-
-    def weak(*a, **k):
-        r = real(*a, **k)
-        r.plan["solver"].update(bound=0.0, gap=1.0, status="time limit: feasible")
-        found.append(float(r.plan["totals"]["cost"]))
-        return r
-
-    monkeypatch.setattr(disp, "plan_station", weak)
-    monkeypatch.setattr(disp, "_judged_by_bound", lambda *a, **k: None)
-    lb = 0.5 * float(run.plan["totals"]["cost"])      # a valid bound: every point here costs at least 121,242
-    monkeypatch.setattr(disp, "_full_cost_bound", lambda *a, **k: (lb, None))
-    table = disp.displacement_tradeoff(run)
+    lb = 90_000.0
+    _, table, _ = _tradeoff_with_altered_replans(tmp_path, monkeypatch, weak, bound=lb)
     re = table[table["note"].str.startswith("re-planned")]
-    assert len(re) >= 1 and found
+    assert len(re) >= 1
     for row in re.itertuples(index=False):
         assert row.bound == pytest.approx(lb) and row.bound <= row.cost
         assert row.gap == pytest.approx((row.cost - row.bound) / row.cost)
