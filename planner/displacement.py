@@ -132,31 +132,23 @@ def _point(r: PlanRun) -> dict[str, Any]:
 
 def _replanned_point(r: PlanRun, proposal: dict[str, Any], lb: tuple[float, Any] | None
                      ) -> tuple[dict[str, Any], str]:
-    """(point, note) of a re-planned cap: the re-plan's plan, or the proposal's when it is cheaper."""
-    pt = _point(r)
+    """(point, note) of a re-planned cap, with the cost-only bound `lb` (currency; it holds for every full
+    plan at the cap) as its bound wherever the point's own is weaker or absent.
+
+    A re-plan that ends with a plan dearer than the proposal's (its time limit, or the no-swap penalty
+    buying fewer swaps with cost) gives way to the proposal's plan: it moves nobody and is a full plan at
+    every cap, so no point may cost more. Its own bound (the main model's) does not hold at the cap:
+    only `lb` does, and the note says the re-plan's best and that the point is not proven."""
+    pt, note = _point(r), "re-planned (quarters either, this cap)"
     if pt["cost"] > float(proposal["cost"]) + 1e-6:
-        return _proposal_instead(proposal, pt, lb)
-    own = pt.get("bound")
-    own = float(own) if own is not None else np.nan
-    if lb is not None and np.isfinite(lb[0]) and not (np.isfinite(own) and own >= lb[0]) and pt["cost"] > 0:
-        # the cost-only bound holds for every full plan at this cap: report it when the re-plan's is weaker
-        pt = dict(pt, bound=float(lb[0]), gap=max(0.0, (pt["cost"] - float(lb[0])) / pt["cost"]))
-    return pt, "re-planned (quarters either, this cap)"
-
-
-def _proposal_instead(proposal: dict[str, Any], found: dict[str, Any], lb: tuple[float, Any] | None
-                      ) -> tuple[dict[str, Any], str]:
-    """The proposal's plan as a point whose re-plan found only dearer plans (within its time limit, or
-    because the no-swap rule's penalty bought fewer swaps with cost): it moves nobody and is a full plan
-    at every cap, so no point may cost more. Its bound is the cost-only bound `lb` (currency), which
-    holds for every full plan; the re-plan's own bound is for plans with no more swap penalty."""
-    bound = float(lb[0]) if lb is not None and np.isfinite(lb[0]) else np.nan
-    cost = float(proposal["cost"])
-    gap = (cost - bound) / cost if np.isfinite(bound) and cost > 0 else np.nan
-    pt = dict(proposal, status="feasible", bound=bound, gap=max(gap, 0.0) if np.isfinite(gap) else np.nan)
-    note = (f"the re-plan found no plan cheaper than the proposal's within its time limit (its best: "
-            f"{found['cost']:,.0f} moving {int(found['displaced']):,}, status {found.get('status')}); the proposal's "
-            "plan (moves nobody) is the best known here, not proven")
+        note = (f"the re-plan found no plan cheaper than the proposal's within its time limit (its best: "
+                f"{pt['cost']:,.0f} moving {int(pt['displaced']):,}, status {pt.get('status')}); the proposal's "
+                "plan (moves nobody) is the best known here, not proven")
+        pt = dict(proposal, status="feasible", bound=np.nan, gap=np.nan)
+    own = float(pt["bound"]) if pt.get("bound") is not None else np.nan
+    cost = float(pt["cost"])
+    if lb is not None and np.isfinite(lb[0]) and not (np.isfinite(own) and own >= lb[0]) and cost > 0:
+        pt = dict(pt, bound=float(lb[0]), gap=max(0.0, (cost - float(lb[0])) / cost))
     return pt, note
 
 
