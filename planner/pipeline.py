@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
@@ -21,11 +22,12 @@ from planner.model.relocation import (RelocationInputs, demand_after, relocation
                                       swap_penalty_paid)
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
-from planner.plan import swap_words
+from planner.plan import population_words, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
+from planner.sites import candidate_sites
 from planner.station import Station
 
 if TYPE_CHECKING:
@@ -76,6 +78,9 @@ class PlanRun:
             lines.append(f"  the {self.station.params.reach_s:.0f}-second promise holds for walkers of at least "
                          f"{pm['slowest_speed_m_s']:.2f} m/s reacting within {max(0.0, pm['longest_reaction_s']):.0f} s "
                          f"(about {100 * pm['share_fast_enough']:.0f} % of residents walk that fast)")
+        pw = population_words(self.plan, self.station.params.reach_s)
+        if pw:
+            lines.append(f"  {pw}")
         lines += swap_lines(self.plan)
         for n in self.notes:
             lines.append(f"  note: {n}")
@@ -100,7 +105,6 @@ def prepare(station: Station, reach: ReachTable | None = None,
     """
     from planner.costs import site_costs
     from planner.network import reach_table
-    from planner.sites import candidate_sites
 
     with stage("candidate sites"):
         sites = candidate_sites(station)
@@ -184,8 +188,34 @@ def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.D
     _add_predictions(plan, station)
     _explain_unreachable(plan, station)
     if reach is not None:
-        plan["unsheltered"] = late_destinations(station, plan, reach.pairs if hasattr(reach, "pairs") else reach)
+        pairs = reach.pairs if hasattr(reach, "pairs") else reach
+        plan["unsheltered"] = late_destinations(station, plan, pairs)
     return plan
+
+
+def add_target_speed(plan: dict, station: Station, reach: Any) -> None:
+    """Add to plan.json's `totals.promise` (about 2 s on Station Unity; the proposal calls it):
+    `target_share` (`verify_target_share`), `target_speed_m_s` (the speed the slowest
+    ``1 - target`` of walkers with speeds N(walk_speed_m_s, walk_speed_sd_m_s) stay under: a plan that
+    times every walk at it brings at least the target share of them in) and `short_at_target_speed`
+    (per scenario, residents no plan can bring into a safe room in time at that speed, every candidate
+    converted: `queues.room_bound` with `slow_walker_speed_m_s` at the target speed)."""
+    pm = plan["totals"].get("promise")
+    p = station.params
+    if not isinstance(pm, dict) or not 0.0 < p.verify_target_share < 1.0 or p.walk_speed_sd_m_s <= 0:
+        return
+    v = float(p.walk_speed_m_s + p.walk_speed_sd_m_s * ndtri(1.0 - p.verify_target_share))
+    pm["target_share"] = float(p.verify_target_share)
+    pm["target_speed_m_s"] = round(v, 3)
+    if v <= 0.0:
+        pm["short_at_target_speed"] = None
+        return
+    slow = dataclasses.replace(station, params=p.replace(slow_walker_speed_m_s=min(v, p.slow_walker_speed_m_s)))
+    sites = candidate_sites(slow)
+    timed, model_sites = model_inputs(slow, reach, sites)
+    short = _short_of_time(slow, timed, model_sites)
+    unreachable = station.demand().drop(index=timed["room_id"].astype(str).unique(), errors="ignore")
+    pm["short_at_target_speed"] = {str(sc): int(short[sc].sum() + unreachable[sc].sum()) for sc in short.columns}
 
 
 def _add_margins(plan: dict, margins: pd.DataFrame | None) -> None:

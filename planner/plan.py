@@ -29,7 +29,9 @@ Contract (stable; extend, never rename):
   displaced_residents` (the
   residents moved out of repurposed rooms = the sum of `relocations[].residents`), and from the
   pipeline `promise` (slowest_speed_m_s, longest_reaction_s, share_fast_enough, design_speed_m_s,
-  reaction_s, mean_speed_m_s, speed_sd_m_s: `planner.queues.promise_margin`);
+  reaction_s, mean_speed_m_s, speed_sd_m_s: `planner.queues.promise_margin`; expected_share per
+  scenario: `promise_of_plan`; in a proposal also target_share, target_speed_m_s and
+  short_at_target_speed per scenario: `planner.pipeline.add_target_speed`);
 - `solver`: `name, version, status, objective, bound, gap, seconds`, and with the no-swap rule
   `swap_penalty` (what the plan's swaps add to the model's objective: currency for cover-all,
   weighted persons for max-cover; `objective` and `bound` stay on the cost / coverage scale) and
@@ -220,6 +222,33 @@ def swap_words(plan: dict) -> tuple[str, str] | None:
     if forced < n:
         why += f"; {n - forced} have places to spare (an assignment choice)"
     return per, why
+
+
+def population_words(plan: dict, reach_s: float) -> str | None:
+    """What guaranteeing the target share (`totals.promise.target_share`) of walkers with speeds
+    N(mean, sd) m/s would take, in words, from plan.json's `totals.promise` (`target_speed_m_s`,
+    `short_at_target_speed`, `expected_share`); None for a plan without them."""
+    pm = (plan.get("totals") or {}).get("promise")
+    if not isinstance(pm, dict):
+        return None
+    target, v, short = pm.get("target_share"), pm.get("target_speed_m_s"), pm.get("short_at_target_speed")
+    if not isinstance(target, (int, float)) or not isinstance(v, (int, float)):
+        return None
+    exp = pm.get("expected_share") if isinstance(pm.get("expected_share"), dict) else {}
+    this = (f": this plan is expected to bring in {' / '.join(f'{100 * float(x):.1f}' for x in exp.values())} % of "
+            f"them ({' / '.join(exp)})") if exp else ""
+    head = (f"Walkers with speeds N({pm.get('mean_speed_m_s', 1.2):g}, {pm.get('speed_sd_m_s', 0.2):g}) m/s{this}. "
+            f"To guarantee {100 * target:.1f} % of them, every walk would have to be planned at {v:.3g} m/s "
+            f"(only {100 * (1 - target):.1f} % of them walk slower; slow_walker_speed_m_s)")
+    if not isinstance(short, dict):
+        return head + "."
+    if any(int(n) > 0 for n in short.values()):
+        return (head + ": no budget buys that, because even with every candidate converted "
+                + " / ".join(f"{int(n):,}" for n in short.values()) + f" residents ({' / '.join(short)}) could not "
+                "reach a safe room in time at that speed. A plan may still bring more of them in on average; "
+                "its cost is not computed.")
+    return (head + ": every resident could reach a safe room in time at that speed with every candidate converted; "
+            "the cost of such a plan is not computed here (run a what-if with that parameter).")
 
 
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from planner.files import staged_folder
-from planner.pipeline import PlanRun, plan_station
+from planner.pipeline import PlanRun, add_target_speed, plan_station
 from planner.progress import log, stage
 from planner.station import Station
 
@@ -185,6 +185,8 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
     name = proposal_name(station, scenario_name)
     if run is None:
         run = plan_station(station, cache_dir=cache_dir)
+    with stage("what 99.5 % of slower walkers would take"):
+        add_target_speed(run.plan, station, run.reach)
     log(run.describe())
     if tradeoff is None:
         from planner.displacement import displacement_tradeoff

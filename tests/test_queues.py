@@ -381,3 +381,25 @@ def test_critical_speeds_all_at_once_equal_the_scan(door_queue, exit_queue):
     slow = w[:60] + 60.0                     # every row late at some speed: the scan stops there
     args = (e[:60], o[:60], n[:60], key[:60], flow[:60], p)
     np.testing.assert_array_equal(critical_speeds(slow, *args), _critical_speeds_one_speed_at_a_time(slow, *args))
+
+
+# ------------------------------------------------------------------ slower walkers
+@pytest.mark.parametrize("walk, short", [(40.0, 20), (10.0, 0)])
+def test_guaranteeing_995_of_spread_walkers_needs_0685_m_s(tmp_path, walk, short):
+    """99.5 % of N(1.2, 0.2) m/s walkers walk at least 1.2 - 2.5758 x 0.2 = 0.685 m/s. A 40 s walk at
+    1.2 m/s takes 40 x 1.2 / 0.685 = 70 s at that speed: none of R1's 20 can be guaranteed, whatever
+    the budget. A 10 s walk takes 17.5 s, plus 20 / 0.78 = 25.6 s through R1's 0.9 m door: 43 s, all in."""
+    from planner.pipeline import add_target_speed
+    from planner.plan import population_words
+
+    rooms, doors, res = corridor_layout(["quarters", "storage"], room_w=6.0, residents={"R1": 20})
+    station = load_station(write_station(tmp_path / "s", rooms, doors, res))
+    plan = {"totals": {"promise": {"mean_speed_m_s": 1.2, "speed_sd_m_s": 0.2, "expected_share": {"night": 0.9}}}}
+    add_target_speed(plan, station, _reach({("R1", "R2"): walk}))
+    pm = plan["totals"]["promise"]
+    assert pm["target_share"] == 0.995
+    assert pm["target_speed_m_s"] == pytest.approx(0.685, abs=5e-4)
+    assert pm["short_at_target_speed"] == {sc: short for sc in station.scenarios}
+    words = population_words(plan, 60.0)
+    assert "0.685 m/s" in words and "90.0 %" in words
+    assert ("no budget buys that" in words) == (short > 0)

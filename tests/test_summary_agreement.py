@@ -70,6 +70,13 @@ def test_summary_numbers_agree_with_plan_json_and_each_other(tmp_path) -> None:
     assert fig["Safe rooms to convert"] == len(new)
     assert fig["Existing safe rooms kept"] == len(plan["safe_rooms"]) - len(new)
     assert fig["Worst walk to a safe room"] == pytest.approx(tot["max_walk_s"])
+    # what guaranteeing 99.5 % of walkers with spread speeds would take = plan.json's promise
+    pm = tot["promise"]
+    assert pm["target_share"] == 0.995 and pm["target_speed_m_s"] == pytest.approx(0.685, abs=5e-4)
+    assert set(pm["short_at_target_speed"]) == set(tot["scenarios"])
+    blocked = any(n > 0 for n in pm["short_at_target_speed"].values())
+    assert fig["Guaranteeing 99.5 % of walkers with spread speeds"] == ("no budget buys it" if blocked
+                                                                         else "cost not computed")
     # people sheltered per scenario = plan.json totals = the assignments
     head, body = _table_after(ws, "People sheltered per occupancy scenario")
     a = pd.DataFrame(plan["assignments"]).groupby("scenario")["residents"].sum()

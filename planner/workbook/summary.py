@@ -13,7 +13,7 @@ from openpyxl.utils import quote_sheetname
 
 from planner.cells import put
 from planner.displacement import displacement_summary
-from planner.plan import swap_words
+from planner.plan import population_words, swap_words
 from planner.station import Station
 from planner.workbook.displacement_sheet import _displacement_section
 from planner.workbook.style import (
@@ -273,6 +273,14 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
     promise = promise_text(plan, p.reach_s)
     if promise:
         figures.append((f"The {p.reach_s:.0f}-second promise holds for", promise[0], None, None, promise[1]))
+    pop = population_words(plan, p.reach_s)
+    if pop:
+        pm = tot.get("promise") or {}
+        target = float(pm.get("target_share", p.verify_target_share))
+        short = pm.get("short_at_target_speed")
+        blocked = isinstance(short, dict) and any(int(n) > 0 for n in short.values())
+        figures.append((f"Guaranteeing {100 * target:.1f} % of walkers with spread speeds",
+                        "no budget buys it" if blocked else "cost not computed", None, None, pop))
     full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
     if isinstance(full, (int, float)):
         figures.append(("Full coverage would cost", float(full), None, money, "everyone sheltered in every scenario"))
