@@ -10,6 +10,12 @@ Recomputed here from the station's files, never from the optimiser:
 - the fluid queue at every door of every safe room, per scenario, fed only by the people who
   enter by that door, each room's stream put as the batch of `queues.batch_offset_s` (never
   earlier than the stream could finish), replayed exactly (`queues.fluid_queue_finish`);
+- the corridor openings (`planner.corridors`): the streams of every assignment merging at the doors
+  between a walk's own door and its safe room's door (corridor openings, rooms walked through,
+  stairs), replayed as fluid queues; an assignment these queues make late is a *finding*
+  (`corridor_findings`, printed as a warning by `planner check`), not yet a breach: the optimiser
+  does not model them yet (issue 17), so today's plans would all fail. The paths come from the
+  planner's walking graph (`planner.network.paths`), not from an independent walk;
 - the walks themselves on a raster of the floor plan (`planner.walkgrid`), independent of the
   planner's visibility-graph network: a plan whose `walk_s` is shorter than the raster walk by
   more than the raster's own error (`GRID_TOLERANCE_S` plus `LATTICE_STRETCH`) is a breach.
@@ -24,16 +30,20 @@ import logging
 import numpy as np
 import pandas as pd
 
+from planner.corridors import corridor_queues
+from planner.errors import InputError
+from planner.margins import margin_table, pair_margin_s
 from planner.params import Parameters
-from planner.queues import (arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs, room_bound,
-                            short_of_time, site_queue_flow)
+from planner.queues import (arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
+                            predicted_arrivals, room_bound, short_of_time, site_queue_flow)
 from planner.sites import capacity
 from planner.station import Station
 from planner.walkgrid import LATTICE_STRETCH, grid_walks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["timed_pairs", "short_residents", "check_arrivals", "check_independent_walks", "GRID_CELL_M", "GRID_TOLERANCE_S"]
+__all__ = ["timed_pairs", "short_residents", "check_arrivals", "check_independent_walks", "corridor_late",
+           "corridor_findings", "GRID_CELL_M", "GRID_TOLERANCE_S"]
 
 GRID_CELL_M = 0.5
 """Cell size of the checker's raster walking model (metres)."""
@@ -148,4 +158,66 @@ def check_independent_walks(station: Station, a: pd.DataFrame, p: Parameters,
         out.append(("walk-independent", f"room {r.room_id} -> {r.safe_room_id}",
                     f"walk in the plan is {r.walk_plan:g} s; walked on a {cell_m:g} m raster of the floor plan it "
                     f"takes {gw:.1f} s (at least {lo:.1f} s allowing for the raster's error)"))
+    return out
+
+
+def corridor_late(station: Station, plan: dict) -> pd.DataFrame:
+    """The plan's assignments that the corridor-opening queues (`planner.corridors`) make late: one row per
+    (assignment, opening on its path that delays it), with room_id, safe_room_id, scenario, residents,
+    arrive_s (predicted last arrival without the openings, `queues.predicted_arrivals` with the plan's
+    margins), late_s (with them), delay_s (the row's total corridor delay), door_id, kind, flow_pps,
+    opening_delay_s (this opening's share), streams and persons (through the opening in the scenario)."""
+    rows = [r for r in plan.get("assignments") or [] if isinstance(r, dict)]
+    cols = ["room_id", "safe_room_id", "scenario", "residents", "arrive_s", "late_s", "delay_s", "door_id", "kind",
+            "flow_pps", "opening_delay_s", "streams", "persons"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    a = pd.DataFrame(rows)
+    for c in ("room_id", "safe_room_id", "scenario"):
+        a[c] = a[c].astype(str)
+    a["residents"] = pd.to_numeric(a["residents"], errors="coerce").fillna(0.0)
+    a["walk_s"] = pd.to_numeric(a.get("walk_s"), errors="coerce").fillna(0.0)
+    a = a[a["residents"] > 0].reset_index(drop=True)
+    try:
+        margins = margin_table(plan.get("margins") or [], "plan.json margins")
+    except InputError:         # an invalid margin table is the main check's breach; judged without it here
+        margins = margin_table(None)
+    a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
+    cq = corridor_queues(station, a)
+    before = predicted_arrivals(station, a)
+    after = predicted_arrivals(station, a.assign(margin_s=a["margin_s"] + cq.delay_s))
+    T = float(station.params.reach_s)
+    late = np.flatnonzero((after > T + _EPS) & (before <= T + _EPS))
+    s = cq.streams[cq.streams["row"].isin(late) & (cq.streams["delay_s"] > _EPS)]
+    o = cq.openings.set_index(["door_id", "scenario"])
+    ok = o.reindex(pd.MultiIndex.from_arrays([s["door_id"], s["scenario"]]))
+    r = s["row"].to_numpy()
+    return pd.DataFrame({"room_id": a["room_id"].to_numpy()[r], "safe_room_id": a["safe_room_id"].to_numpy()[r],
+                         "scenario": s["scenario"].to_numpy(), "residents": a["residents"].to_numpy()[r],
+                         "arrive_s": before[r], "late_s": after[r], "delay_s": cq.delay_s[r],
+                         "door_id": s["door_id"].to_numpy(), "kind": s["kind"].to_numpy(),
+                         "flow_pps": s["flow_pps"].to_numpy(), "opening_delay_s": s["delay_s"].to_numpy(),
+                         "streams": ok["streams"].to_numpy(), "persons": ok["persons"].to_numpy()}, columns=cols)
+
+
+def corridor_findings(station: Station, plan: dict) -> list[str]:
+    """`corridor_late` in words, one line per (opening, scenario) that makes an assignment late (findings,
+    not breaches, until the optimiser models the openings; see the module doc). A late assignment is
+    listed under the openings on its path that delay it by at least a second (its most delaying one
+    when none does)."""
+    late = corridor_late(station, plan)
+    # per late assignment, the openings that delay it by a second or more (else its biggest one)
+    key = late["room_id"] + "\x1f" + late["safe_room_id"] + "\x1f" + late["scenario"]
+    top = late.groupby(key)["opening_delay_s"].transform("max")
+    late = late[late["opening_delay_s"] >= np.minimum(top, 1.0) - _EPS]
+    out = []
+    what = {"corridor": "corridor opening", "stairs": "stairs", "room": "door of a room walked through"}
+    for (door, sc), g in late.groupby(["door_id", "scenario"], sort=True):
+        g = g.sort_values("late_s", ascending=False)
+        names = ", ".join(f"{r.room_id} -> {r.safe_room_id} {r.late_s:.1f} s" for r in g.head(3).itertuples())
+        more = f" and {len(g) - 3} more" if len(g) > 3 else ""
+        out.append(f"{what.get(g['kind'].iat[0], 'opening')} {door} ({sc}): {int(g['persons'].iat[0])} persons in "
+                   f"{int(g['streams'].iat[0])} streams pass it at {g['flow_pps'].iat[0]:.2f} persons/s; its queue "
+                   f"delays them up to {g['opening_delay_s'].max():.1f} s and makes {len(g)} assignment(s) late, after the reach time {station.params.reach_s:g} s "
+                   f"({names}{more})")
     return out

@@ -1,0 +1,235 @@
+"""Corridor openings as flow limits where streams merge (issue 17): fluid queues on the walks' paths.
+
+The exit queue (a room's own door) and the door queue (the safe room's door) are modelled in
+`planner.queues`. Between them each walk passes other doors: openings between two corridor
+sections, doors of rooms it walks through, and vertical links (stairs). Streams from several
+rooms merge there. This module replays those merges as fluid queues, per opening and scenario:
+
+- **Paths**: `planner.network.paths.assignment_paths`, the critical walk of each assignment (the
+  walk of its room's farthest point, the one that decides `walk_s`) and the time (seconds at
+  `walk_speed_m_s`, reaction included) at which it reaches each door node.
+- **Openings**: every door a path passes *between* its room's own door and the safe room's door
+  (a vertical link counts once, at the end the walker reaches first). `kind` is "stairs" for a
+  vertical link, "corridor" when both sides are circulation spaces (`CIRCULATION_KINDS`), else
+  "room" (a room walked through).
+- **Flow** of an opening, persons/s: ``specific x (width - 2 x boundary layer)`` with 1.3 p/s/m
+  (`door_specific_flow_pps_m`; the stairs-up rate for a vertical link) and width the door's,
+  capped by the *corridor segments* on either side: a circulation space's width is that of the
+  rectangle with its area and perimeter (``(P/2 - sqrt(P^2/4 - 4A)) / 2``, exact for a straight
+  corridor, the side of the square when the polygon is squarer than that); a corridor is a flow
+  limit no wider than itself where the streams it carries leave it.
+- **Streams**: each assignment row with walkers is a stream of its `residents` reaching the
+  opening between ``T = design time of its path at the opening + upstream delay`` and
+  ``T + n_room / r_room`` (the room's own exit queue: `n_room` leaving, `r_room` its exit flow).
+  As in `planner.queues` it enters the opening's fluid queue as one batch at
+  ``T + batch_offset_s(n_room, r_room, r_opening)`` (never earlier than the stream could be
+  through); the FIFO fluid queue (the departures of `planner.queues.fluid_queue_departures`,
+  replayed event by event because arrivals downstream depend on delays upstream) gives when it
+  is through.
+- **Delay** of a stream at an opening: ``max(0, through - (T + n_room / r_room))``, what the
+  opening adds to the moment its last walker would have passed unhindered. Delays accumulate
+  along the path (a stream held up arrives later downstream), so the queues are replayed as
+  events in time order (`_replay`): a batch is served when it arrives, behind the batches that
+  arrived before it, and its delay shifts its arrivals further on. The row's corridor delay is
+  the sum over its path: seconds to add to its walk and to its batch at the safe room's door.
+
+What it leaves out: counterflow, the stall of a queue that backs up past another door (the
+simulation's "stall"), and streams that pass only the first or last door of another row's
+path (the exit and door queues model those).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.network.graph import WalkGraph
+from planner.network.paths import Paths, assignment_paths
+from planner.params import CIRCULATION_KINDS
+from planner.queues import batch_offset_s, design_walk_s, room_exit_flow
+from planner.station import Station
+
+__all__ = ["CorridorQueues", "opening_flows", "corridor_queues", "corridor_delays", "corridor_width_m"]
+
+
+
+@dataclass
+class CorridorQueues:
+    """The corridor queues of an assignment (`corridor_queues`).
+
+    - `delay_s`: per input row, seconds the openings on its path add to its last walker's arrival
+      (0 sheltering in place, without residents or without a path).
+    - `streams`: one row per (input row, opening passed): row, door_id, kind, scenario, flow_pps,
+      persons, arrive_s (design time at the opening, upstream delays included), depart_s (the
+      stream's last walker through the opening), delay_s.
+    - `openings`: one row per (door_id, scenario) with a stream: kind, flow_pps, streams, persons,
+      first_s (earliest arrival), finish_s (last walker through) and max_delay_s.
+    """
+
+    delay_s: np.ndarray
+    streams: pd.DataFrame
+    openings: pd.DataFrame
+
+
+def corridor_width_m(geoms: np.ndarray) -> np.ndarray:
+    """Width of each polygon as a corridor: the short side of the rectangle with its area A and
+    perimeter P, ``(P/2 - sqrt(P^2/4 - 4A)) / 2`` metres (sqrt(A) when no such rectangle exists)."""
+    a = shapely.area(geoms)
+    p = shapely.length(geoms)
+    disc = p * p / 4.0 - 4.0 * a
+    with np.errstate(invalid="ignore"):
+        w = np.where(disc >= 0, (p / 2.0 - np.sqrt(np.maximum(disc, 0.0))) / 2.0, np.sqrt(np.maximum(a, 0.0)))
+    return np.nan_to_num(w, nan=0.0)
+
+
+def opening_flows(station: Station) -> pd.DataFrame:
+    """Per door (index door_id): kind ("stairs", "corridor" or "room"), width_m (the door's),
+    corridor_m (narrowest circulation space on its sides, inf when none), flow_pps (persons/s)."""
+    p = station.params
+    d = station.doors
+    rooms = station.rooms.drop_duplicates("room_id").set_index(station.rooms["room_id"].drop_duplicates().astype(str))
+    kind = rooms["kind"].astype(str)
+    circ = kind.isin(CIRCULATION_KINDS)
+    cw = pd.Series(np.where(circ.to_numpy(), corridor_width_m(rooms.geometry.to_numpy()), np.inf), index=rooms.index)
+    fr = d["from_room"].astype(object).where(d["from_room"].notna(), "").astype(str).to_numpy()
+    to = d["to_room"].astype(object).where(d["to_room"].notna(), "").astype(str).to_numpy()
+    vert = d["vertical"].to_numpy(dtype=bool) if "vertical" in d else np.zeros(len(d), bool)
+    c_fr = circ.reindex(fr).fillna(False).to_numpy(dtype=bool)
+    c_to = circ.reindex(to).fillna(False).to_numpy(dtype=bool)
+    corr = np.minimum(cw.reindex(fr).fillna(np.inf).to_numpy(dtype=float),
+                      cw.reindex(to).fillna(np.inf).to_numpy(dtype=float))
+    width = d["width_m"].to_numpy(dtype=float)
+    eff = np.where(vert, width, np.minimum(width, corr))
+    specific = np.where(vert, p.stairs_flow_up_pps_m, p.door_specific_flow_pps_m)
+    flow = specific * np.maximum(0.0, eff - 2.0 * p.door_boundary_layer_m)
+    out = pd.DataFrame({"kind": np.where(vert, "stairs", np.where(c_fr & c_to, "corridor", "room")),
+                        "width_m": width, "corridor_m": corr, "flow_pps": flow},
+                       index=pd.Index(d["door_id"].astype(str).to_numpy(), name="door_id"))
+    return out[~out.index.duplicated()]
+
+
+def corridor_queues(station: Station, assignments: pd.DataFrame, paths: Paths | None = None,
+                    graph: WalkGraph | None = None) -> CorridorQueues:
+    """The corridor-opening queues of an assignment and the delay they give each row.
+
+    Parameters
+    ----------
+    station : Station
+    assignments : pandas.DataFrame
+        One row per assignment: room_id, safe_room_id, scenario, residents (plan.json's rows).
+    paths : Paths, optional
+        `assignment_paths(station, assignments)` when the caller has it (rows in the same order).
+    graph : WalkGraph, optional
+        The walking graph, to save rebuilding it (`planner.network.paths.walk_graph`).
+
+    Returns
+    -------
+    CorridorQueues
+        Per row the delay (seconds), per stream and per opening the queue figures (see the class).
+    """
+    p = station.params
+    a = assignments.reset_index(drop=True)
+    nrow = len(a)
+    room = a["room_id"].astype(str).to_numpy()
+    site = a["safe_room_id"].astype(str).to_numpy()
+    scen = a["scenario"].astype(str).to_numpy()
+    n = pd.to_numeric(a["residents"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    if paths is None:
+        paths = assignment_paths(station, a.rename(columns={"safe_room_id": "site_id"})[["room_id", "site_id"]],
+                                 graph=graph)
+    walk = np.nan_to_num(paths.walk_s, nan=0.0)
+    sip = (room == site) & (walk <= 1e-9)
+    # the room's stream: n_room leaving it in the scenario at its exit flow
+    leave = pd.DataFrame({"r": room, "s": scen, "n": np.where(sip, 0.0, n)})
+    n_room = leave.groupby(["r", "s"])["n"].transform("sum").to_numpy(dtype=float)
+    r_room = room_exit_flow(station).reindex(room).fillna(0.0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exit_s = np.where(n_room > 0, np.where(r_room > 0, n_room / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
+    # the openings: nodes strictly between the first (own door) and last (safe-room door) step
+    st = paths.steps
+    last = st.groupby("row")["step"].transform("max").to_numpy()
+    mid = st[(st["step"].to_numpy() > 0) & (st["step"].to_numpy() < last)]
+    mid = mid[~mid.duplicated(["row", "door_id"])]                  # a vertical link once, where it starts
+    mid = mid[(n[mid["row"].to_numpy()] > 0) & ~sip[mid["row"].to_numpy()]]
+    flows = opening_flows(station)
+    rows = mid["row"].to_numpy()
+    door = mid["door_id"].astype(str).to_numpy()
+    f = flows["flow_pps"].reindex(door).fillna(0.0).to_numpy(dtype=float)
+    kind = flows["kind"].reindex(door).fillna("room").to_numpy(dtype=object)
+    t0 = design_walk_s(mid["t_s"].to_numpy(dtype=float), p)
+    key, _ = pd.factorize(pd.Series(door, dtype=object) + "\x1f" + pd.Series(scen[rows], dtype=object))
+    off = batch_offset_s(n_room[rows], r_room[rows], f)
+    free = exit_s[rows]
+    up, delay, dep = _replay(rows, mid["step"].to_numpy(), key, t0, off, free, n[rows], f)
+    total = np.zeros(nrow)
+    np.add.at(total, rows, delay)
+    streams = pd.DataFrame({"row": rows, "door_id": door, "kind": kind, "scenario": scen[rows], "flow_pps": f,
+                            "persons": n[rows], "arrive_s": t0 + up, "depart_s": dep, "delay_s": delay})
+    if len(streams):
+        openings = streams.groupby(["door_id", "scenario"], sort=True).agg(
+            kind=("kind", "first"), flow_pps=("flow_pps", "first"), streams=("row", "size"),
+            persons=("persons", "sum"), first_s=("arrive_s", "min"), finish_s=("depart_s", "max"),
+            max_delay_s=("delay_s", "max")).reset_index()
+    else:
+        openings = pd.DataFrame(columns=["door_id", "scenario", "kind", "flow_pps", "streams", "persons", "first_s",
+                                         "finish_s", "max_delay_s"])
+    return CorridorQueues(delay_s=total, streams=streams, openings=openings)
+
+
+def corridor_delays(station: Station, assignments: pd.DataFrame) -> np.ndarray:
+    """Seconds the corridor openings on each assignment row's path add to its last walker's arrival
+    (`corridor_queues`); for the prediction: add them to the row's walk (its exit and door-queue batch).
+    Rows as plan.json's assignments (room_id, safe_room_id, scenario, residents)."""
+    return corridor_queues(station, assignments).delay_s
+
+
+def _replay(rows: np.ndarray, step: np.ndarray, key: np.ndarray, t0: np.ndarray, off: np.ndarray,
+            free: np.ndarray, persons: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FIFO fluid queues at the openings, the streams served in the order of their batch times.
+
+    Stream i (row `rows[i]`, `step[i]` on its path) reaches opening `key[i]` at ``t0[i] + up[i]``
+    (`up`: its row's delays at the openings before); its batch is at ``+ off[i]``; the opening
+    passes `flow[i]` persons/s and has been busy until B: the batch is through at
+    ``max(B, batch) + persons / flow`` (batches of one opening arriving at the same time leave
+    together, as in `planner.queues.fluid_queue_departures`). Its delay is ``max(0, through -
+    (t0 + up + free))``. Events are taken from a heap by batch time, each row's next opening pushed
+    when the previous one is served: one pass. (A next batch earlier than batches already served at
+    its opening, possible when the offsets differ, is served behind them: later, on the safe side
+    for that stream.) Returns (up, delay, through), seconds per stream."""
+    m = len(rows)
+    up = np.zeros(m)
+    delay = np.zeros(m)
+    dep = np.zeros(m)
+    if not m:
+        return up, delay, dep
+    order = np.lexsort((step, rows))
+    nxt = np.full(m, -1, np.int64)
+    same = rows[order][1:] == rows[order][:-1]
+    nxt[order[:-1][same]] = order[1:][same]
+    firsts = order[np.r_[True, ~same]]
+    busy: dict[int, float] = {}
+    heap = [(float(t0[i] + off[i]), int(key[i]), int(i)) for i in firsts]
+    heapq.heapify(heap)
+    while heap:
+        t, k, i = heapq.heappop(heap)
+        group = [i]
+        while heap and heap[0][0] == t and heap[0][1] == k:
+            group.append(heapq.heappop(heap)[2])
+        r = float(flow[i])
+        total = float(persons[group].sum())
+        start = max(busy.get(k, -np.inf), t)
+        done = start + total / r if r > 0 else (np.inf if total > 0 else start)
+        busy[k] = done
+        for g in group:
+            dep[g] = done
+            d = done - (t0[g] + up[g] + free[g])
+            delay[g] = max(0.0, d) if np.isfinite(d) else np.inf
+            j = nxt[g]
+            if j >= 0:
+                up[j] = up[g] + delay[g]
+                heapq.heappush(heap, (float(t0[j] + up[j] + off[j]), int(key[j]), int(j)))
+    return up, delay, dep

@@ -1,0 +1,217 @@
+"""Corridor openings as flow limits (issue 17): the walks' paths (`planner.network.paths`) and the
+fluid queues where streams merge (`planner.corridors`), worked out by hand on a two-section corridor,
+against the reach table on generated stations, and against `planner.queues.fluid_queue_departures`."""
+
+from __future__ import annotations
+
+from math import hypot
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import box, corridor_layout, door_leaf, write_station
+from planner.corridors import _replay, corridor_queues, corridor_width_m, opening_flows
+from planner.network import reach_table
+from planner.network.paths import assignment_paths
+from planner.queues import fluid_queue_departures, predicted_arrivals
+from planner.station import load_station
+
+V = 1.2
+NO_LAYER = "[doors]\ndoor_boundary_layer_m = 0.0\n"   # flows 1.3 x width: round numbers
+
+
+def vleaf(x: float, y0: float, y1: float) -> shapely.LineString:
+    return shapely.LineString([(x, y0), (x, y1)])
+
+
+def merge_station(tmp_path, kinds=("quarters", "quarters"), n=30, scenario=NO_LAYER, opening_m=1.0,
+                  width_m=None):
+    """Two corridor sections C1 (x 0-10) and C2 (x 10-30), 2 m wide, joined by the opening O (a 1.0 m
+    leaf on x = 10). R1 (above C1) and R2 (its mirror image below) hold `n` people each behind 0.9 m
+    doors D1, D2 centred at x = 5. Safe rooms S1 (above C2) and S2 (below) have 2.0 m doors E1, E2
+    centred at x = 23; both take 44 people."""
+    rooms = [
+        {"room_id": "C1", "kind": "corridor", "geometry": box(0, 0, 10, 2)},
+        {"room_id": "C2", "kind": "corridor", "geometry": box(10, 0, 30, 2)},
+        {"room_id": "R1", "kind": kinds[0], "geometry": box(3, 2, 7, 5)},
+        {"room_id": "R2", "kind": kinds[1], "geometry": box(3, -3, 7, 0)},
+        {"room_id": "S1", "kind": "storage", "geometry": box(20, 2, 30, 12)},
+        {"room_id": "S2", "kind": "storage", "geometry": box(20, -10, 30, 0)},
+    ]
+    for r in rooms:
+        r.update(sector="A", deck=0, name=r["room_id"])
+    doors = [
+        {"door_id": "O", "width_m": width_m or opening_m, "geometry": vleaf(10, 1 - opening_m / 2, 1 + opening_m / 2)},
+        {"door_id": "D1", "width_m": 0.9, "geometry": door_leaf(4.55, 2, 0.9)},
+        {"door_id": "D2", "width_m": 0.9, "geometry": door_leaf(4.55, 0, 0.9)},
+        {"door_id": "E1", "width_m": 2.0, "geometry": door_leaf(22, 2, 2.0)},
+        {"door_id": "E2", "width_m": 2.0, "geometry": door_leaf(22, 0, 2.0)},
+    ]
+    res = [{"room_id": r["room_id"], "night": n if r["room_id"] in ("R1", "R2") else 0,
+            "day": n if r["room_id"] in ("R1", "R2") else 0} for r in rooms]
+    return load_station(write_station(tmp_path / "merge", rooms, doors, res, scenario))
+
+
+# by hand: the farthest corner of R1, (3, 5), is 3.606 m from D1's middle (5, 2); D1 -> O's middle
+# (10, 1) is 5.099 m and O -> E1's middle (23, 2) 13.038 m, all straight lines inside the corridors
+FAR = hypot(2, 3)
+D1_O = hypot(5, 1)
+O_E1 = hypot(13, 1)
+
+
+def test_path_of_a_walk_through_a_corridor_opening(tmp_path):
+    station = merge_station(tmp_path)
+    rows = pd.DataFrame({"room_id": ["R1", "R2", "S1", "R1"], "site_id": ["S1", "S2", "S1", "S2"]})
+    p = assignment_paths(station, rows)
+    s = p.steps[p.steps["row"] == 0]
+    assert s["door_id"].tolist() == ["D1", "O", "E1"]
+    assert s["t_s"].to_numpy() == pytest.approx([FAR / V, (FAR + D1_O) / V, (FAR + D1_O + O_E1) / V])
+    assert p.walk_s[0] == pytest.approx((FAR + D1_O + O_E1) / V)
+    assert p.steps[p.steps["row"] == 1]["door_id"].tolist() == ["D2", "O", "E2"]
+    assert p.walk_s[2] == 0.0 and not (p.steps["row"] == 2).any()      # shelters in place: no path
+    assert p.exit_door.tolist() == ["D1", "D2", "", "D1"] and p.entry_door.tolist() == ["E1", "E2", "", "E2"]
+    rt = reach_table(station, cache=False).pairs.set_index(["room_id", "site_id"])["walk_s"]
+    assert p.walk_s == pytest.approx(rt.reindex(pd.MultiIndex.from_frame(rows)).to_numpy())
+
+
+def test_path_through_stairs_passes_the_vertical_link_once_with_its_traverse(tmp_path):
+    from planner.generate import generate_station
+
+    station = load_station(generate_station(150, 1, tmp_path / "g"))
+    rt = reach_table(station, cache=False)
+    p = assignment_paths(station, rt.pairs)
+    vert = p.steps[p.steps["vertical"]]
+    assert len(vert), "the generated station has stairs on some walk"
+    # the two ends of a link follow each other, their times apart by the link's traverse time
+    nxt = p.steps.shift(-1)
+    pair = p.steps["vertical"] & nxt["vertical"] & (p.steps["door_id"] == nxt["door_id"]) & (
+        p.steps["row"] == nxt["row"])
+    trav = station.doors.set_index("door_id")["traverse_s"].fillna(station.params.stairs_traverse_s)
+    gap = (nxt["t_s"] - p.steps["t_s"])[pair]
+    assert len(gap) and np.allclose(gap.to_numpy(), trav.reindex(p.steps["door_id"][pair]).to_numpy())
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000))
+def test_path_end_time_is_the_reach_tables_walk_on_generated_stations(tmp_path_factory, seed):
+    from planner.generate import generate_station
+
+    station = load_station(generate_station(60, seed, tmp_path_factory.mktemp("g")))
+    rt = reach_table(station, cache=False)
+    p = assignment_paths(station, rt.pairs)
+    assert np.allclose(p.walk_s, rt.pairs["walk_s"].to_numpy(), atol=1e-9)
+    assert (p.entry_door == rt.pairs["door_id"].fillna("").to_numpy()).all()
+    # times increase along each path and the last step is the path's end
+    s = p.steps
+    same = s["row"].to_numpy()[1:] == s["row"].to_numpy()[:-1]
+    assert (np.diff(s["t_s"].to_numpy())[same] >= -1e-9).all()
+    last = s.groupby("row")["t_s"].last()
+    assert np.allclose(last.to_numpy(), p.walk_s[last.index.to_numpy()])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(["storage", "quarters", "office"]), min_size=2, max_size=6),
+       room_w=st.floats(3.0, 8.0), corridor_w=st.floats(1.5, 3.0))
+def test_path_end_time_on_corridor_layouts(tmp_path_factory, kinds, room_w, corridor_w):
+    rooms, doors, res = corridor_layout(kinds, room_w=room_w, corridor_w=corridor_w)
+    station = load_station(write_station(tmp_path_factory.mktemp("st"), rooms, doors, res))
+    rt = reach_table(station, cache=False)
+    p = assignment_paths(station, rt.pairs)
+    assert np.allclose(p.walk_s, rt.pairs["walk_s"].to_numpy(), atol=1e-9)
+
+
+def test_corridor_width_is_the_short_side_of_the_equivalent_rectangle():
+    g = np.array([box(0, 0, 20, 2), box(0, 0, 3, 3), shapely.Polygon([(0, 0), (10, 0), (10, 2), (2, 2), (2, 10),
+                                                                      (0, 10)])])
+    w = corridor_width_m(g)
+    assert w[0] == pytest.approx(2.0) and w[1] == pytest.approx(3.0)
+    assert 1.9 < w[2] < 2.1          # an L of 2 m wide arms
+
+
+def test_two_streams_of_30_merging_at_a_10m_opening_by_hand(tmp_path):
+    """R1 and R2 (30 each behind 0.9 m doors, 1.17 p/s) reach the 1.0 m opening O (1.3 p/s) at the same
+    time T = (3.606 + 5.099) / 1.2 = 7.254 s. Each stream would be through O by T + 30 / 1.17 = T + 25.64 s;
+    as batches at T + 30 (1/1.17 - 1/1.3) = T + 2.56 s arriving together they leave together after
+    60 / 1.3 = 46.15 s: at T + 48.72 s, 23.08 s (= 30 / 1.3) later than alone. (Exactly, the fluid queue
+    of the two 1.17 p/s streams empties at T + 60 / 1.3 = T + 46.15 s: the batches are 2.56 s on the safe
+    side.) The last walker of each room reaches its safe room at 18.12 + 25.64 + 23.08 = 66.84 s > 60 s:
+    late; without the opening it was in by 43.8 s."""
+    station = merge_station(tmp_path)
+    flows = opening_flows(station)
+    assert flows.at["O", "flow_pps"] == pytest.approx(1.3) and flows.at["O", "kind"] == "corridor"
+    assert flows.at["D1", "flow_pps"] == pytest.approx(1.17) and flows.at["D1", "kind"] == "room"
+    a = pd.DataFrame({"room_id": ["R1", "R2", "R1", "R2"], "safe_room_id": ["S1", "S2", "S1", "S2"],
+                      "scenario": ["night", "night", "day", "day"], "residents": [30, 30, 30, 30]})
+    cq = corridor_queues(station, a)
+    T = (FAR + D1_O) / V
+    assert cq.delay_s == pytest.approx([30 / 1.3] * 4)
+    o = cq.openings.set_index(["door_id", "scenario"])
+    assert o.at[("O", "night"), "finish_s"] == pytest.approx(T + 30 * (1 / 1.17 - 1 / 1.3) + 60 / 1.3)
+    assert o.at[("O", "night"), "finish_s"] >= T + 60 / 1.3            # never before the exact fluid queue
+    assert o.at[("O", "night"), "streams"] == 2 and o.at[("O", "night"), "persons"] == 60
+    walk = (FAR + D1_O + O_E1) / V
+    base = predicted_arrivals(station, a.assign(walk_s=walk))
+    assert base == pytest.approx([walk + 30 / 1.17] * 4)                      # 43.8 s: in time
+    late = predicted_arrivals(station, a.assign(walk_s=walk, margin_s=cq.delay_s))
+    assert late == pytest.approx([walk + 30 / 1.17 + 30 / 1.3] * 4) and (late > 60).all()   # 66.84 s
+
+
+def test_one_stream_alone_is_not_delayed_by_a_wider_opening_and_a_later_one_queues_behind(tmp_path):
+    """Alone, R1's 30 people (1.17 p/s) pass the 1.3 p/s opening without delay. R2 with 10 people
+    passes O at the same T: batches at T + 2.56 (R1) and T + 10 (1/1.17 - 1/1.3) = T + 0.85 (R2): R2's
+    batch goes first and is through at T + 0.85 + 7.69 = T + 8.55 (its alone time T + 8.55: no delay),
+    R1's at max(T + 8.55, T + 2.56) + 23.08 = T + 31.62, 5.98 s after T + 25.64."""
+    station = merge_station(tmp_path)
+    a = pd.DataFrame({"room_id": ["R1"], "safe_room_id": ["S1"], "scenario": ["night"], "residents": [30]})
+    assert corridor_queues(station, a).delay_s == pytest.approx([0.0])
+    a = pd.DataFrame({"room_id": ["R1", "R2"], "safe_room_id": ["S1", "S2"], "scenario": ["night", "night"],
+                      "residents": [30, 10]})
+    d = corridor_queues(station, a).delay_s
+    assert d[1] == pytest.approx(0.0, abs=1e-9)
+    assert d[0] == pytest.approx(10 * (1 / 1.17 - 1 / 1.3) + 10 / 1.3 + 30 / 1.3 - 30 / 1.17)   # 5.98 s
+
+
+def test_narrow_corridor_limits_its_opening(tmp_path):
+    """An opening said to be 3.0 m wide between two 2 m corridors passes what the corridor does,
+    1.3 x 2.0 = 2.6 p/s, not 3.9."""
+    station = merge_station(tmp_path, opening_m=2.0, width_m=3.0)
+    f = opening_flows(station)
+    assert f.at["O", "flow_pps"] == pytest.approx(2.6) and f.at["O", "corridor_m"] == pytest.approx(2.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_replay_of_one_opening_is_the_fluid_queue(data):
+    """With one opening per stream the event replay gives `fluid_queue_departures`' departures."""
+    m = data.draw(st.integers(1, 25))
+    keys = np.array(data.draw(st.lists(st.integers(0, 3), min_size=m, max_size=m)), dtype=np.int64)
+    t = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, 4.0, 7.0]), min_size=m, max_size=m)))
+    n = np.array(data.draw(st.lists(st.integers(1, 20), min_size=m, max_size=m)), dtype=float)
+    flow = np.array([0.5, 1.3, 0.91, 2.0])[keys]
+    _, _, dep = _replay(np.arange(m), np.zeros(m, np.int64), keys, t, np.zeros(m), np.zeros(m), n, flow)
+    assert dep == pytest.approx(fluid_queue_departures(keys, t, n, flow))
+
+
+def test_checker_finds_the_opening_that_makes_both_rooms_late(tmp_path):
+    """The hand case as a plan: `planner check`'s corridor findings name O in both scenarios, with the
+    66.84 s of the hand calculation; with 10 people a room there is no finding (18.12 + 8.55 + 7.69 s
+    < 60 s)."""
+    from planner.checkqueue import corridor_findings, corridor_late
+
+    station = merge_station(tmp_path)
+    walk = (FAR + D1_O + O_E1) / V
+    rows = [{"room_id": r, "scenario": sc, "safe_room_id": s, "residents": 30, "walk_s": walk}
+            for sc in ("night", "day") for r, s in (("R1", "S1"), ("R2", "S2"))]
+    late = corridor_late(station, {"assignments": rows})
+    assert len(late) == 4 and set(late["door_id"]) == {"O"}
+    assert late["late_s"].to_numpy() == pytest.approx(walk + 30 / 1.17 + 30 / 1.3)
+    f = corridor_findings(station, {"assignments": rows})
+    assert len(f) == 2 and f[0].startswith("corridor opening O (day): 60 persons in 2 streams") and "66.8 s" in f[0]
+    few = [dict(r, residents=10) for r in rows]
+    assert corridor_findings(station, {"assignments": few}) == []
