@@ -51,7 +51,7 @@ from planner.queues import assignment_queues, fluid_queue_departures, predicted_
 from planner.station import Station
 
 __all__ = ["PLACE_MARGIN_M", "QUANTILES", "room_distance_quantiles", "order_statistic_means", "exit_departures",
-           "estimated_arrivals"]
+           "door_departures", "estimated_arrivals", "INGREDIENTS"]
 
 PLACE_MARGIN_M = 0.05
 """Clearance (m) the simulator keeps between an agent's disc and the walls besides its radius
@@ -95,7 +95,7 @@ def _lattice(polys: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Parameters,
-                            quantiles: int = QUANTILES) -> tuple[np.ndarray, np.ndarray]:
+                            quantiles: int = QUANTILES, clear_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distance distribution of random positions in rooms and their farthest leg.
 
     Parameters
@@ -108,11 +108,15 @@ def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Para
         the radius and `PLACE_MARGIN_M`); `boundary_sample_m` the spacing of the boundary samples.
     quantiles : int
         Quantiles kept per room.
+    clear_m : float, optional
+        How far the placement area lies inside the room's outline (metres; default as the simulator).
 
     Returns
     -------
     (q, far) : (len(room_idx), quantiles) array of metres, the distribution's quantiles at levels
-        (j + 0.5) / quantiles (walk from a random position to the room's nearest door), and the
+        (j + 0.5) / quantiles (walk from a random position to the room's nearest door; the first and
+        the last are the nearest and farthest lattice point, so that many walkers tend to the
+        farthest position, not to a quantile below it), and the
         farthest leg per room (metres: the largest such walk over the room's boundary samples);
         nan for rooms without a door or a placement area.
     """
@@ -128,8 +132,8 @@ def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Para
     local = local[~local.index.duplicated()]
     doors = doors[doors["room"].isin(local.index)]
     doors = doors.assign(loc=local.reindex(doors["room"].to_numpy()).to_numpy())
-    clear = params.sim_wall_m / 2.0 + params.sim_radius_m + PLACE_MARGIN_M
-    core = shapely.buffer(shapely.make_valid(geom), -clear, join_style="mitre")
+    clear = params.sim_wall_m / 2.0 + params.sim_radius_m + PLACE_MARGIN_M if clear_m is None else clear_m
+    core = shapely.buffer(shapely.make_valid(geom), -clear, join_style="mitre") if clear > 0 else geom
     pi, px, py = _lattice(core, _LATTICE)
     few = np.bincount(pi, minlength=k) < 16
     if few.any():                               # small placement areas: a finer lattice
@@ -157,6 +161,8 @@ def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Para
         has = cnt > 0
         at = start[has, None] + np.minimum(cnt[has, None] - 1, np.floor(levels[None, :] * cnt[has, None]).astype(np.int64))
         q[has] = dist_p[at]
+        q[has, 0] = dist_p[start[has]]
+        q[has, -1] = dist_p[start[has] + cnt[has] - 1]
     return q, far
 
 
@@ -258,8 +264,30 @@ def exit_departures(ready_s: np.ndarray, group: np.ndarray, flow_pps: np.ndarray
     return best + (rank + lag) * inv
 
 
+def door_departures(key: np.ndarray, arrive_s: np.ndarray, flow_pps: np.ndarray, lag: float) -> np.ndarray:
+    """Discrete FIFO queue per key (a door in one scenario) of single persons arriving at `arrive_s`
+    (any order): when each is through (seconds), ``max_{m<=k} (arrive_m + (k - m + lag) / flow)`` over
+    the arrivals m before person k (the fluid queue `queues.fluid_queue_departures` of unit batches
+    minus ``(1 - lag) / flow``, never before the person arrives)."""
+    t = np.asarray(arrive_s, dtype=float)
+    f = np.asarray(flow_pps, dtype=float)
+    if not len(t):
+        return t.copy()
+    with np.errstate(divide="ignore"):
+        inv = np.where(f > 0, 1.0 / np.where(f > 0, f, 1.0), np.inf)
+    fl = fluid_queue_departures(np.asarray(key, dtype=np.int64), t, np.ones(len(t)), f)
+    return np.maximum(t, fl - (1.0 - lag) * inv)
+
+
+INGREDIENTS = frozenset({"order", "exit", "spread"})
+"""The estimate's parts (`estimated_arrivals`'s `parts`, for measuring what each adds): "order" the
+in-room order statistics (without: everyone starts at the farthest point), "exit" the discrete exit
+queue (without: the fluid queue, n / r for the last), "spread" the spread arrivals at the safe room's
+door (without: a row's people arrive together with its last)."""
+
+
 def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.ndarray | None = None,
-                       conservative: np.ndarray | None = None) -> np.ndarray:
+                       conservative: np.ndarray | None = None, *, parts: frozenset[str] = INGREDIENTS) -> np.ndarray:
     """Estimated last arrival inside the safe room per assignment row (seconds; see the module docstring).
 
     Parameters
@@ -274,6 +302,8 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     conservative : array, optional
         `queues.predicted_arrivals` of the same rows (computed when not given): the estimate is
         never later.
+    parts : frozenset of str
+        The ingredients used (`INGREDIENTS`; fewer only to measure what each adds).
 
     Returns
     -------
@@ -302,6 +332,7 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     v = float(p.walk_speed_m_s)
     react = float(p.reaction_s)
     lag = float(p.predict_queue_lag)
+    gain = float(p.predict_flow_factor)
     ui = np.full(len(w), -1, dtype=np.int64)
     ui[known] = np.searchsorted(uniq, ridx[known].astype(np.int64))
     usable = known & (ui >= 0)
@@ -314,7 +345,7 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     room_key = w["room_id"] + "\x1f" + w["scenario"]
     n_room = w.groupby(room_key)["n"].transform("sum").to_numpy(dtype=float)
     n = w["n"].to_numpy(dtype=float).astype(np.int64)
-    r_room = room_exit_flow(station).reindex(w["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    r_room = gain * room_exit_flow(station).reindex(w["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
     # the room's exit order: N order-statistic arrivals at its door, then the discrete exit queue
     rk, rfirst = np.unique(room_key.to_numpy(), return_index=True)
     rN = n_room[rfirst].astype(np.int64)
@@ -323,9 +354,9 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     p_room = np.repeat(np.arange(len(rk)), np.where(rok, rN, 0))
     p_rank = np.arange(len(p_room)) - np.repeat(np.cumsum(np.where(rok, rN, 0)) - np.where(rok, rN, 0),
                                                 np.where(rok, rN, 0))
-    dist = order_statistic_means(qt[rU[p_room]], rN[p_room], p_rank + 1)
+    dist = order_statistic_means(qt[rU[p_room]], rN[p_room], p_rank + 1) if "order" in parts else far[rU[p_room]]
     ready = react + dist / v
-    dep = exit_departures(ready, p_room, r_room[rfirst][p_room], lag)
+    dep = exit_departures(ready, p_room, r_room[rfirst][p_room], lag if "exit" in parts else 1.0)
     room_ptr = np.cumsum(np.where(rok, rN, 0)) - np.where(rok, rN, 0)
     # each row's persons at the expected ranks of n random ones among the room's N
     row_room = np.searchsorted(rk, room_key.to_numpy())
@@ -340,15 +371,16 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     base = room_ptr[row_room[prow]]
     dep_p = dep[base + lo] * (1.0 - np.clip(t, 0.0, 1.0)) + dep[base + hi] * np.clip(t, 0.0, 1.0)
     at_door = dep_p + rest[prow]
+    if "spread" not in parts and len(prow):           # a row's people arrive together with its last
+        together = np.full(len(w), -np.inf)
+        np.maximum.at(together, prow, at_door)
+        at_door = together[prow]
     # the safe room's door: every person of every row in one discrete queue per (safe room, door, scenario)
     key, _ = pd.factorize(w["safe_room_id"] + "\x1f" + w["door"].astype(str) + "\x1f" + w["scenario"])
-    fe = w["door_flow_pps"].to_numpy(dtype=float)
+    fe = gain * w["door_flow_pps"].to_numpy(dtype=float)
     inside = at_door
     if p.door_queue and len(prow):
-        with np.errstate(divide="ignore"):
-            inv_e = np.where(fe > 0, 1.0 / np.where(fe > 0, fe, 1.0), np.inf)
-        fl = fluid_queue_departures(key[prow], at_door, np.ones(len(prow)), fe[prow])
-        inside = np.maximum(at_door, fl - (1.0 - lag) * inv_e[prow])
+        inside = door_departures(key[prow], at_door, fe[prow], lag)
     last = np.full(len(w), np.nan)
     if len(prow):
         np.fmax.at(last, prow, inside)

@@ -257,12 +257,17 @@ class Parameters:
                                 "the simulation measured (seed-to-seed spread of a room's last arrival)", "simulation",
                                 "docs/verification.md: a room of 20 behind a 0.9 m door, last arrival 21.1-22.6 s "
                                 "over 5 seeds")
-    predict_queue_lag: float = _p(1.0, "persons", "Estimated arrivals (plan.json predicted_s, planner.estimate): "
+    predict_queue_lag: float = _p(0.0, "persons", "Estimated arrivals (plan.json predicted_s, planner.estimate): "
                                   "how many persons' passing time a person waits at a free door (0: the first walks "
                                   "straight through, the k-th leaves (k-1)/flow after her; 1: the fluid queue n/flow); "
                                   "not used by the optimiser or the promise (0 to 1)", "simulation",
                                   "docs/verification.md, Prediction against simulation (fitted on Station Unity's "
                                   "393-room plan)")
+    predict_flow_factor: float = _p(1.0, "", "Estimated arrivals (planner.estimate): door flows as simulated, a "
+                                    "multiple of the design flow (door_specific_flow_pps_m) the optimiser and the "
+                                    "promise keep (1 to 2)", "simulation",
+                                    "docs/verification.md: 20 people through a 0.9 m door in 21.1-22.6 s in JuPedSim "
+                                    "against 24.4 s at the design flow; fitted on Station Unity's 393-room plan")
 
     # --- phases -----------------------------------------------------------------
     phases: list[Phase] = field(default_factory=list, metadata={
@@ -395,6 +400,7 @@ RANGES: dict[str, Range] = {
     "verify_seeds": _r(1, 50),
     "verify_safety_s": _r(0, 60),
     "predict_queue_lag": _r(0, 1),
+    "predict_flow_factor": _r(1, 2),
     "max_displaced": _r(0, 1e9),
     "cross_sector_move_penalty": _MONEY,
     "swap_penalty_rooms": _r(0, 100),

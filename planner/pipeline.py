@@ -20,6 +20,7 @@ from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
+from planner.estimate import estimated_arrivals
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.plan import population_words, swap_words
@@ -178,9 +179,9 @@ def model_inputs_for(station: Station, reach: ReachTable, margins: pd.DataFrame 
 def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None,
                 reach: Any = None) -> dict:
     """A built plan completed with the residents short of time (unsheltered, with the reason), each
-    assignment's `predicted_s` and the plan's margin (`totals.promise`). With measured `margins`
+    assignment's `planned_s` and `predicted_s` and the plan's margin (`totals.promise`). With measured `margins`
     (`planner.margins`): plan.json `margins` records them, each assignment they touch carries its
-    seconds as `margin_s`, and `predicted_s` and the promise include them. Given the reach table
+    seconds as `margin_s`, and `planned_s`, `predicted_s` and the promise include them. Given the reach table
     (`reach`, a ReachTable or its pairs): where the unsheltered go anyway (`planner.latecomers`).
     Returns `plan`."""
     _add_short(plan, short, station)
@@ -425,12 +426,16 @@ def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFr
 
 
 def _add_predictions(plan: dict, station: Station) -> None:
-    """Each assignment's predicted last arrival inside its safe room (`predicted_s`, `queues.predicted_arrivals`)
-    and the plan's margin (`totals.promise`, `queues.promise_of_plan`)."""
+    """Each assignment's planned last arrival inside its safe room (`planned_s`, `queues.predicted_arrivals`:
+    farthest point, whole exit queue, conservative), its estimated last arrival (`predicted_s`,
+    `estimate.estimated_arrivals`: what a simulation should show, never later than `planned_s`) and the
+    plan's margin (`totals.promise`, `queues.promise_of_plan`, from the planned times)."""
     a = pd.DataFrame(plan["assignments"])
     if len(a):
-        for row, t in zip(plan["assignments"], predicted_arrivals(station, a)):
-            row["predicted_s"] = round(float(t), 2)
+        planned = predicted_arrivals(station, a)
+        for row, t, e in zip(plan["assignments"], planned, estimated_arrivals(station, a, conservative=planned)):
+            row["planned_s"] = round(float(t), 2)
+            row["predicted_s"] = round(float(e), 2)
     plan["totals"]["promise"] = promise_of_plan(station, a)
 
 

@@ -13,11 +13,16 @@ Contract (stable; extend, never rename):
 - `assignments[]`: `room_id, scenario, safe_room_id, residents, walk_s` (the walk), and from the
   pipeline `arrive_s` (the time the optimiser binned: the room's stream as a batch at the safe
   room's door, `planner.queues`) and `door_id` (the safe room's door it enters by), `predicted_s`
-  (predicted last arrival inside the safe room) and, in a plan made with margins, `margin_s`;
+  (predicted last arrival inside the safe room: the estimate of what a simulation shows, residents
+  standing at random in their rooms, `planner.estimate`; before issue 17's prediction work it was
+  the conservative time now in `planned_s`), `planned_s` (the last arrival as the optimiser and the
+  checker time it: farthest point, whole exit queue, conservative, `planner.queues.predicted_arrivals`;
+  never earlier than `predicted_s`) and, in a plan made with margins, `margin_s`;
 - `margins[]` (only in a plan made with measured margins, `planner.margins`, e.g. by
   `planner propose --verify`): `room_id, site_id` ("" = any), `extra_s` (seconds added to the
-  predicted arrival; the checker enforces them) and where each came from: `round, scenario, door_id,
-  cause, predicted_s, simulated_s, measured_s, safety_s`;
+  planned arrival; the checker enforces them) and where each came from: `round, scenario, door_id,
+  cause, predicted_s (the planned arrival the margin was measured against, `planned_s`), simulated_s,
+  measured_s, safety_s`;
 - `verification` (only from `planner propose --verify`, `planner.verify.VerifyResult.to_dict`):
   `target_share, met, stop_reason, chosen_round, rounds[], settings, measured_margins[], summary[]`;
 - `unsheltered[]`: `room_id, scenario, residents, reason`, and from the pipeline, where one of

@@ -11,8 +11,8 @@
 3. stop when every scenario reaches `verify_target_share`;
 4. otherwise find the assignments whose last resident arrived after `reach_s` (or never) and
    give each such (room, safe room) pair a margin: what the simulation measured beyond the
-   plan's own prediction (`sim_last_s - predicted_s`, the prediction already including earlier
-   margins) plus `verify_safety_s`; a pair where someone never arrived gets `reach_s` (it is
+   plan's own conservative timing (`sim_last_s - planned_s`, already including earlier margins;
+   not the estimate `predicted_s`, which would tighten more than the planned time needs) plus `verify_safety_s`; a pair where someone never arrived gets `reach_s` (it is
    no longer used). Margins only grow, so the loop cannot cycle.
 
 It stops, and says why, when the target is met; when the plan itself leaves residents
@@ -169,7 +169,8 @@ def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, 
     """New margins for the assignments the simulation found late (`planner.margins` table).
 
     Per (room, safe room) pair over its scenarios, the largest of: simulated last arrival minus the
-    plan's predicted arrival (`predicted_s`, margins included) plus `safety_s`, for an assignment
+    plan's planned arrival (`planned_s`, margins included; `predicted_s` in a simulation of an older
+    plan) plus `safety_s`, for an assignment
     whose last resident arrived after `reach_s` (seconds); `reach_s` when someone never arrived
     (deadlocked or without a route: the pair is no longer used) unless every one of them never got
     out of their own room (`own_room_stalls`: another safe room would not get them out either, so
@@ -189,7 +190,7 @@ def late_margins(sim: SimulationResult | dict, reach_s: float, safety_s: float, 
         never -= min(never, in_room.get((a["scenario"], a["room_id"], a["safe_room_id"]), 0))
         if not never and (last is None or last <= reach_s + 1e-9):
             continue
-        pred = a.get("predicted_s")
+        pred = a.get("planned_s", a.get("predicted_s"))      # the conservative time the margin adds to
         pred = float(pred) if pred is not None else float(a.get("walk_s") or 0.0)
         if never:
             extra, measured = float(reach_s), np.nan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import multiprocessing as mp
@@ -13,6 +14,7 @@ import pandas as pd
 
 from planner.errors import InputError
 from planner.check import plan_parameters
+from planner.estimate import estimated_arrivals
 from planner.station import Station
 from planner.simulate.settings import (
     CURVE_MARKS_S, SPEED_MAX_M_S, SPEED_MIN_M_S, SimSettings, SimulationResult, _require_jupedsim,
@@ -104,8 +106,7 @@ def simulate_plan(station: Station, plan: dict, *, scenarios: Sequence[str] | No
                          "simulate the plan with the station it was made for")
     a["r"] = a["room_id"].map(pos)
     a["s"] = a["safe_room_id"].map(pos)
-    a["predicted_s"] = pd.to_numeric(a["predicted_s"], errors="coerce") if "predicted_s" in a else np.nan
-    a["predicted_s"] = a["predicted_s"].fillna(pd.to_numeric(a.get("walk_s"), errors="coerce"))
+    _predictions(station, plan, a)
     demand = station.demand()
     room_deck = pd.Series(layout.room_deck, index=layout.room_ids)
     jobs: list[_Job] = []
@@ -148,6 +149,21 @@ def simulate_plan(station: Station, plan: dict, *, scenarios: Sequence[str] | No
     _CTX["settings"] = settings
     results = _map_jobs(jobs, workers)
     return _aggregate(station, plan, layout, settings, scen, heads, group_rows, jobs, results, jps.__version__)
+
+
+def _predictions(station: Station, plan: dict, a: pd.DataFrame) -> None:
+    """Set `planned_s` (the conservative planned time; a plan from before that field carried it as
+    `predicted_s`) and `predicted_s` (the estimate of what the simulation shows, recomputed from the
+    station, `planner.estimate`; the plan's figure, else `walk_s`, where there is none) in `a`."""
+    a["predicted_s"] = pd.to_numeric(a["predicted_s"], errors="coerce") if "predicted_s" in a else np.nan
+    a["predicted_s"] = a["predicted_s"].fillna(pd.to_numeric(a.get("walk_s"), errors="coerce"))
+    a["planned_s"] = (pd.to_numeric(a["planned_s"], errors="coerce") if "planned_s" in a else np.nan)
+    a["planned_s"] = a["planned_s"].fillna(a["predicted_s"])
+    mine = ~a["late"].astype(bool).to_numpy()
+    if mine.any():
+        timed = dataclasses.replace(station, params=plan_parameters(plan, station.params))
+        est = estimated_arrivals(timed, a[mine].drop(columns=["r", "s", "late"]))
+        a.loc[mine, "predicted_s"] = np.where(np.isfinite(est), est, a.loc[mine, "predicted_s"].to_numpy())
 
 
 def _map_jobs(jobs: list[_Job], workers: int) -> list[dict[str, Any]]:
@@ -254,6 +270,7 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
             first, med, last, never = stats.get(key, (None, None, None, int(row.residents) * st.seeds))
             rec = {"room_id": row.room_id, "scenario": sc, "safe_room_id": row.safe_room_id,
                    "residents": int(row.residents), "predicted_s": _r(row.predicted_s),
+                   "planned_s": _r(row.planned_s),
                    "walk_s": _r(getattr(row, "walk_s", None)),
                    "sim_first_s": _r(first), "sim_median_s": _r(med), "sim_last_s": _r(last),
                    "deadlocked": int(never), "seeds": st.seeds, "late_by_plan": bool(row.late)}
@@ -284,7 +301,8 @@ def _aggregate(station: Station, plan: dict, layout: Layout, st: SimSettings, sc
 
 def _prediction_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """How the plan's per-assignment prediction compares with the simulated last arrival (issue 17's
-    targets): the share of assignments whose last arrival is predicted within 5 % or 2 s, the share
+    targets): the share of assignments whose last arrival is predicted within 5 % (of the simulated) or
+    2 s, the share
     simulated later than predicted by more than 5 % / 10 s, and those predicted more than 5 s early."""
     pairs = [(float(r["predicted_s"]), float(r["sim_last_s"]) if r["sim_last_s"] is not None else math.inf)
              for r in rows if r.get("predicted_s") is not None]
@@ -292,7 +310,7 @@ def _prediction_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {"assignments": 0}
     p = np.array([a for a, _ in pairs])
     q = np.array([b for _, b in pairs])
-    close = np.abs(q - p) <= np.maximum(0.05 * p, 2.0)
+    close = np.abs(q - p) <= np.maximum(0.05 * q, 2.0)
     return {"assignments": len(pairs), "share_within_5pct_or_2s": round(float(close.mean()), 4),
             "share_late_over_5pct": round(float((q > 1.05 * p).mean()), 4),
             "share_late_over_10s": round(float((q > p + 10.0).mean()), 4),

@@ -139,8 +139,10 @@ class SimulationResult:
       last_arrival_s, curve [[t_s, share_secured], ...], deadlocked, seeds [per-seed dicts],
       worst_seed, wall_s}}.
     - `assignments`: one dict per walking assignment: room_id, scenario, safe_room_id,
-      residents, predicted_s (the plan's `predicted_s` when given, else its `walk_s`),
-      walk_s, sim_first_s, sim_median_s, sim_last_s (over all seeds; None when nobody
+      residents, predicted_s (the estimated last arrival, `planner.estimate.estimated_arrivals`,
+      recomputed from the station and the plan; the plan's `predicted_s`, else its `walk_s`, where
+      it cannot be estimated), planned_s (the conservative planned time: the plan's `planned_s`,
+      else its `predicted_s` for a plan from before that field), walk_s, sim_first_s, sim_median_s, sim_last_s (over all seeds; None when nobody
       arrived), deadlocked (agents over all seeds that never arrived), seeds.
     - `late_rooms`: room_id, scenario, safe_room_id, late_s (last arrival minus reach_s;
       None when someone never arrived), cause (one of `CAUSES`), wait_s {cause: mean seconds}.
