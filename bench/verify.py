@@ -7,7 +7,10 @@
 2. simulate every occupancy scenario, every deck coupled, `--seeds` seeds, collision-free speed
    model at the plan's walking speed (1.2 m/s): the share of residents inside their safe room by
    60 s in the worst seed (target: at least 99.5 %);
-3. the same with speeds drawn from N(1.2, 0.2) m/s (`--speed-sd`; 0 skips it).
+3. the same with speeds drawn from N(1.2, 0.2) m/s (`--speed-sd`; 0 skips it);
+4. prediction against simulation for the 1.2 m/s run (`bench.predict_agreement`): per assignment,
+   the plan's estimate (`predicted_s`) and planned time (`planned_s`) against the simulated last
+   arrival, overall, per scenario and per size class.
 
 Writes the simulation folders (simulation.json, arrival curve, workbook) under `--out` and a
 summary to ``bench/results/verify.{md,json}``; prints the shares. Timings are wall-clock and
@@ -25,6 +28,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.predict_agreement import agreement_rows, compared_rows
+from bench.predict_agreement import markdown as agreement_markdown
 from planner.files import staged_folder
 from planner.plan import read_plan
 from planner.progress import log, stage
@@ -79,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = read_plan(plan_path)
     scen = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else None
     rows = []
-    _, row = _run(station, plan, "speed-1.2", out, scenarios=scen, seeds=args.seeds, workers=args.workers)
+    res, row = _run(station, plan, "speed-1.2", out, scenarios=scen, seeds=args.seeds, workers=args.workers)
     rows.append(row)
+    # prediction against simulation (issue 17): the plan's estimate and its planned time per assignment
+    agreement = agreement_rows(compared_rows(station, plan, res.to_dict()), "speed-1.2")
     if args.speed_sd > 0:
         _, row = _run(station, plan, f"speed-sd-{args.speed_sd:g}", out, scenarios=scen, seeds=args.seeds,
                       speed_sd=args.speed_sd, workers=args.workers)
@@ -93,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
                "load_average_at_end": load, "python": sys.version.split()[0], "platform": platform.platform()}
     res_dir = Path(args.results)
     res_dir.mkdir(parents=True, exist_ok=True)
-    (res_dir / "verify.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     lines = [f"# make verify: {station.title}, {summary['created']}", "",
              f"Plan {plan_path} (cost {summary['plan_cost']}); {args.seeds} seed(s) per scenario, worst shown; "
              f"{os.cpu_count()} CPUs, load average at the end {load}.", "",
@@ -106,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
                          f"| {d['within_s'].get('120', 0):.2%} | {d['within_s'].get('240', 0):.2%} | {d['last_arrival_s']} "
                          f"| {d['deadlocked']} | {', '.join(f'{s:.2%}' for s in d['seed_shares'])} | {ok} |")
         lines.append(f"| {r['label']} | time | | | wall {r['wall_s']} s | CPU of the runs {r['cpu_s_runs']} s | | | | | |")
+    if not agreement.empty:
+        lines += ["", "Prediction against simulation (speed 1.2 m/s; `estimate` is plan.json predicted_s, "
+                  "`conservative` its planned_s; docs/verification.md):", "",
+                  agreement_markdown(agreement[agreement["prediction"] != "simulated_file"])]
+    summary["prediction_agreement"] = agreement.to_dict(orient="records")
+    (res_dir / "verify.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     (res_dir / "verify.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     log("\n".join(lines))
     return 0

@@ -102,3 +102,24 @@ def test_seed_tables_show_the_worst_seed_next_to_the_median() -> None:
     text = "\n".join(seed_markdown(dict(seeds=rows, compare=[cover])))
     assert "| 300 | cover-all | 3 | 2.00 | 9.50 (3) | 1.20 % (3) | no | 0 | 3 s | no |" in text
     assert "| 10,000 | LSCP | 3 | 12.0 | 30.0 (1) | 240.0 | 8.0x | yes |" in text
+
+
+def test_prediction_agreement_figures_by_hand():
+    """bench.predict_agreement's figures on four hand-made assignments: within max(5 % of simulated, 2 s),
+    predicted more than 5 s early, median of simulated minus predicted; per size class."""
+    import pandas as pd
+
+    from bench.predict_agreement import agreement_rows
+
+    rows = pd.DataFrame({"room_id": list("ABCD"), "scenario": ["night"] * 4, "safe_room_id": ["S"] * 4,
+                         "residents": [1, 1, 4, 12], "sim_last_s": [10.0, 50.0, 30.0, 40.0],
+                         "simulated_file": [9.0, 44.0, 31.0, 47.0], "conservative": [12.0, 52.0, 33.0, 47.0],
+                         "estimate": [9.0, 44.0, 31.0, 47.0]})
+    t = agreement_rows(rows, "hand").set_index(["prediction", "group"])
+    # estimate: A within (1 <= 2), B 6 s early (> 2.5 and > 5), C within, D 7 s late (> 2)
+    assert t.loc[("estimate", "all"), "within_5pct_2s"] == 0.5
+    assert t.loc[("estimate", "all"), "early_over_5s"] == 0.25
+    assert t.loc[("estimate", "all"), "median_sim_minus_pred_s"] == 0.0      # median of 1, 6, -1, -7
+    assert t.loc[("estimate", "size 1"), "n"] == 2 and t.loc[("estimate", "size 11-20"), "within_5pct_2s"] == 0.0
+    # conservative: A 2 s late (<= 2 s) and B 2 s late of 50 (<= 2.5 s) are within, C (3 s) and D (7 s) not
+    assert t.loc[("conservative", "all"), "within_5pct_2s"] == 0.5
