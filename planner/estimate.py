@@ -18,7 +18,8 @@ scenario and v = `walk_speed_m_s` (the simulated speed, not the design speed):
    lattice distribution: ``sum_j s_j (I_{F_j}(k, N-k+1) - I_{F_{j-1}}(k, N-k+1))``, I the
    regularised incomplete beta function). The rest of the walk is the plan's `walk_s` minus the
    farthest leg ``L_i / v`` (L_i: the largest nearest-door walk of the room's boundary samples,
-   the same metric).
+   the same metric), times `predict_walk_factor` (simulated agents keep clear of corners and of
+   each other: their walks are a few per cent longer).
 2. **Exit queue, discrete.** Person k of the room is through its door at
    ``max_{m<=k} (a_m + (k - m + c) / r_i)`` with a_m the order-statistic arrivals, r_i the room's
    exit flow (`queues.room_exit_flow`) and c = `predict_queue_lag` (0: the first person is not
@@ -332,7 +333,6 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     v = float(p.walk_speed_m_s)
     react = float(p.reaction_s)
     lag = float(p.predict_queue_lag)
-    gain = float(p.predict_flow_factor)
     ui = np.full(len(w), -1, dtype=np.int64)
     ui[known] = np.searchsorted(uniq, ridx[known].astype(np.int64))
     usable = known & (ui >= 0)
@@ -340,12 +340,12 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     # the rest of the walk after the room's door (seconds), at the simulated speed
     walk = w["walk_s"].to_numpy(dtype=float)
     rest = np.where(usable, walk - react - np.where(usable, far[np.maximum(ui, 0)], 0.0) / v, np.nan)
-    rest = np.maximum(rest, 0.0)
+    rest = np.maximum(rest, 0.0) * float(p.predict_walk_factor)
     # persons leaving each room per scenario, and each row's persons with their ranks in that room
     room_key = w["room_id"] + "\x1f" + w["scenario"]
     n_room = w.groupby(room_key)["n"].transform("sum").to_numpy(dtype=float)
     n = w["n"].to_numpy(dtype=float).astype(np.int64)
-    r_room = gain * room_exit_flow(station).reindex(w["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    r_room = room_exit_flow(station).reindex(w["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
     # the room's exit order: N order-statistic arrivals at its door, then the discrete exit queue
     rk, rfirst = np.unique(room_key.to_numpy(), return_index=True)
     rN = n_room[rfirst].astype(np.int64)
@@ -377,7 +377,7 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
         at_door = together[prow]
     # the safe room's door: every person of every row in one discrete queue per (safe room, door, scenario)
     key, _ = pd.factorize(w["safe_room_id"] + "\x1f" + w["door"].astype(str) + "\x1f" + w["scenario"])
-    fe = gain * w["door_flow_pps"].to_numpy(dtype=float)
+    fe = w["door_flow_pps"].to_numpy(dtype=float)
     inside = at_door
     if p.door_queue and len(prow):
         inside = door_departures(key[prow], at_door, fe[prow], lag)

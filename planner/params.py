@@ -263,11 +263,11 @@ class Parameters:
                                   "not used by the optimiser or the promise (0 to 1)", "simulation",
                                   "docs/verification.md, Prediction against simulation (fitted on Station Unity's "
                                   "393-room plan)")
-    predict_flow_factor: float = _p(1.0, "", "Estimated arrivals (planner.estimate): door flows as simulated, a "
-                                    "multiple of the design flow (door_specific_flow_pps_m) the optimiser and the "
-                                    "promise keep (1 to 2)", "simulation",
-                                    "docs/verification.md: 20 people through a 0.9 m door in 21.1-22.6 s in JuPedSim "
-                                    "against 24.4 s at the design flow; fitted on Station Unity's 393-room plan")
+    predict_walk_factor: float = _p(1.03, "", "Estimated arrivals (planner.estimate): the walk beyond the room's door "
+                                    "as simulated, a multiple of the planned walk (agents keep clear of corners and "
+                                    "each other: 1 to 1.5)", "simulation",
+                                    "docs/verification.md, Prediction against simulation (fitted on Station Unity's "
+                                    "393-room plan)")
 
     # --- phases -----------------------------------------------------------------
     phases: list[Phase] = field(default_factory=list, metadata={
@@ -400,7 +400,7 @@ RANGES: dict[str, Range] = {
     "verify_seeds": _r(1, 50),
     "verify_safety_s": _r(0, 60),
     "predict_queue_lag": _r(0, 1),
-    "predict_flow_factor": _r(1, 2),
+    "predict_walk_factor": _r(1, 1.5),
     "max_displaced": _r(0, 1e9),
     "cross_sector_move_penalty": _MONEY,
     "swap_penalty_rooms": _r(0, 100),
