@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,8 @@ from planner.params import CIRCULATION_KINDS
 from planner.queues import batch_offset_s, design_walk_s, room_exit_flow
 from planner.station import Station
 
-__all__ = ["CorridorQueues", "opening_flows", "corridor_queues", "corridor_delays", "corridor_width_m"]
+__all__ = ["CorridorQueues", "opening_flows", "corridor_queues", "corridor_delays", "corridor_width_m",
+           "pair_openings", "late_by_corridors", "corridor_cuts"]
 
 
 
@@ -65,7 +67,8 @@ class CorridorQueues:
       (0 sheltering in place, without residents or without a path).
     - `streams`: one row per (input row, opening passed): row, door_id, kind, scenario, flow_pps,
       persons, arrive_s (design time at the opening, upstream delays included), depart_s (the
-      stream's last walker through the opening), delay_s.
+      stream's last walker through the opening), delay_s, rem_s (design seconds from the opening
+      to the end of the walk).
     - `openings`: one row per (door_id, scenario) with a stream: kind, flow_pps, streams, persons,
       first_s (earliest arrival), finish_s (last walker through) and max_delay_s.
     """
@@ -167,8 +170,10 @@ def corridor_queues(station: Station, assignments: pd.DataFrame, paths: Paths | 
     up, delay, dep = _replay(rows, mid["step"].to_numpy(), key, t0, off, free, n[rows], f)
     total = np.zeros(nrow)
     np.add.at(total, rows, delay)
+    rem = design_walk_s(walk[rows], p) - t0
     streams = pd.DataFrame({"row": rows, "door_id": door, "kind": kind, "scenario": scen[rows], "flow_pps": f,
-                            "persons": n[rows], "arrive_s": t0 + up, "depart_s": dep, "delay_s": delay})
+                            "persons": n[rows], "arrive_s": t0 + up, "depart_s": dep, "delay_s": delay,
+                            "rem_s": rem})
     if len(streams):
         openings = streams.groupby(["door_id", "scenario"], sort=True).agg(
             kind=("kind", "first"), flow_pps=("flow_pps", "first"), streams=("row", "size"),
@@ -233,3 +238,66 @@ def _replay(rows: np.ndarray, step: np.ndarray, key: np.ndarray, t0: np.ndarray,
                 up[j] = up[g] + delay[g]
                 heapq.heappush(heap, (float(t0[j] + up[j] + off[j]), int(key[j]), int(j)))
     return up, delay, dep
+
+
+def pair_openings(station: Station, pairs: pd.DataFrame, graph: WalkGraph | None = None) -> pd.DataFrame:
+    """The openings each (room_id, site_id) pair's walk passes (as `corridor_queues` counts them): one row
+    per (pair, opening) with room_id, site_id, door_id. For the optimiser's corridor rows."""
+    pr = pairs[["room_id", "site_id"]].astype(str).drop_duplicates().reset_index(drop=True)
+    pr = pr[pr["room_id"] != pr["site_id"]].reset_index(drop=True)
+    paths = assignment_paths(station, pr, graph=graph)
+    st = paths.steps
+    last = st.groupby("row")["step"].transform("max").to_numpy()
+    mid = st[(st["step"].to_numpy() > 0) & (st["step"].to_numpy() < last)]
+    mid = mid[~mid.duplicated(["row", "door_id"])]
+    r = mid["row"].to_numpy()
+    return pd.DataFrame({"room_id": pr["room_id"].to_numpy()[r], "site_id": pr["site_id"].to_numpy()[r],
+                         "door_id": mid["door_id"].astype(str).to_numpy()})
+
+
+def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray]
+                      ) -> tuple[CorridorQueues, np.ndarray]:
+    """The corridor queues of an assignment and which rows they make late: (queues, per row the seconds
+    its last walker arrives after the reach time with the corridor delays, 0 where in time or already
+    late without them). `predict(rows)`: predicted last arrival per row, the rows' `margin_s` added
+    (`planner.queues.predicted_arrivals` with the station)."""
+    a = assignments.reset_index(drop=True)
+    cq = corridor_queues(station, a)
+    base = a["margin_s"].to_numpy(dtype=float) if "margin_s" in a.columns else np.zeros(len(a))
+    before = predict(a.assign(margin_s=base))
+    after = predict(a.assign(margin_s=base + cq.delay_s))
+    T = float(station.params.reach_s)
+    over = np.where((after > T + 1e-6) & (before <= T + 1e-6), after - T, 0.0)
+    return cq, np.nan_to_num(over, nan=0.0, posinf=1e6)
+
+
+def corridor_cuts(cq: CorridorQueues, over_s: np.ndarray, reach_s: float,
+                  known: dict[tuple[str, str], float] | None = None) -> dict[tuple[str, str], float]:
+    """Limits (persons) for the openings that make rows late: per (door_id, scenario) delaying a late row
+    by a second or more (else its most delaying one), ``min(persons through it - ceil(flow x the
+    largest lateness of its late rows), floor(flow x (reach - earliest arrival)))``, at least 0: the
+    persons it may pass for its last one to be that much sooner, and never more than it can pass
+    before the reach time. `known`: limits of earlier rounds, kept (the smaller wins). The caller turns
+    the limits into rows over the pairs passing each opening (`pair_openings`)."""
+    out = dict(known or {})
+    s = cq.streams
+    if not len(s):
+        return out
+    late_rows = np.flatnonzero(over_s > 0)
+    ls = s[s["row"].isin(late_rows) & (s["delay_s"] > 1e-6)]
+    if not len(ls):
+        return out
+    top = ls.groupby("row")["delay_s"].transform("max")
+    ls = ls[ls["delay_s"] >= np.minimum(top, 1.0) - 1e-9]
+    lateness = pd.Series(over_s[ls["row"].to_numpy()], index=ls.index)
+    worst = lateness.groupby([ls["door_id"], ls["scenario"]]).max()
+    grp = s.groupby(["door_id", "scenario"])
+    load = grp["persons"].sum()
+    first = grp["arrive_s"].min()
+    flow = grp["flow_pps"].first()
+    for key, late_s in worst.items():
+        f = float(flow[key])
+        lim = min(float(load[key]) - np.ceil(f * late_s - 1e-9), np.floor(f * max(reach_s - float(first[key]), 0.0)))
+        lim = max(lim, 0.0)
+        out[key] = min(lim, out.get(key, np.inf))
+    return out

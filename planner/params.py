@@ -192,6 +192,18 @@ class Parameters:
                                      "priority weight). Below 1: a swap that shelters more people is still made; above the "
                                      "cost tie-break (0.25): converting another room within the budget is preferred to a "
                                      "swap; 0 = off", "model", "planner assumption (docs/model.md)")
+    corridor_rounds: int = _p(0, "rounds", "Corridor openings as flow limits (issue 17): after a solve, the corridor "
+                              "queues (planner/corridors.py) are replayed on the plan; every corridor opening, stairs or "
+                              "room door walked through whose queue makes an assignment late gets a row limiting the "
+                              "persons assigned through it, and the model is re-solved from the plan, at most this many "
+                              "times; 0 = off (the plans before; the default until the proposal's time allows it: "
+                              "3 rounds add 3 to 4 minutes to Station Unity's, docs/verification.md)", "model",
+                              "issue 17: JuPedSim replay of Station Unity, late rooms by cause corridor and stairs")
+    corridor_penalty_rooms: float = _p(1.0, "rooms/person", "Corridor rows, cover-all: objective charge per person "
+                                       "assigned through an opening beyond its row's limit, as a multiple of the most "
+                                       "expensive candidate's cost (soft rows: cover-all stays feasible); max-cover "
+                                       "charges one sheltered person per person", "model", "planner assumption, as "
+                                       "swap_penalty_rooms")
     cross_sector_move_penalty: float = _p(1000.0, "currency/person", "Objective weight on each resident moved to "
                                           "another sector (a preference for moves within the sector; not a cost "
                                           "of the plan)", "model", "planner assumption")
@@ -405,6 +417,8 @@ RANGES: dict[str, Range] = {
     "cross_sector_move_penalty": _MONEY,
     "swap_penalty_rooms": _r(0, 100),
     "swap_penalty_persons": _r(0, 10),
+    "corridor_rounds": _r(0, 20),
+    "corridor_penalty_rooms": _r(0, 100),
     # costs
     **{k: _MONEY for k in ("wall_reinforcement_per_m2", "pressure_door_each", "door_seal_each",
                            "life_support_fixed", "oxygen_cost_per_kg", "co2_removal_cost_per_kg",

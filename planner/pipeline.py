@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from planner.corridors import corridor_cuts, late_by_corridors, pair_openings
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
@@ -23,6 +24,7 @@ from planner.model.relocation import (RelocationInputs, demand_after, relocation
 from planner.estimate import estimated_arrivals
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
+from planner.network.paths import walk_graph
 from planner.plan import population_words, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
@@ -333,6 +335,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                 log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
                 problem = dataclasses.replace(problem, objective="max-cover", budget=every)
             solution = solve(problem, start=start)
+    problem, solution, corridor = corridor_rounds(station, problem, solution, solve, reach, margins,
+                                                  on=station.params.corridor_rounds > 0 and not rel.active)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
     sites, costs = _chosen_modes(station, sites, costs, solution)
@@ -356,6 +360,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         plan["totals"]["full_cover_cost"] = round(full_cover_cost, 2)
     plan["objective"] = problem.objective
     plan["parameters"]["objective"] = problem.objective  # max-cover when the budget could not cover all
+    plan["solver"].update(corridor)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,
                   margins=margins)
@@ -376,6 +381,70 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
+
+
+def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | None) -> pd.DataFrame:
+    """A solution's assignments as plan.json rows (room_id, safe_room_id, scenario, residents, walk_s and
+    door_id from the reach table, margin_s) for the corridor queues."""
+    a = solution.assignments.rename(columns={"site_id": "safe_room_id"})
+    a = a[a["residents"] > 0][["room_id", "safe_room_id", "scenario", "residents"]].astype(
+        {"room_id": str, "safe_room_id": str, "scenario": str})
+    rp = reach.pairs[["room_id", "site_id", "walk_s", "door_id"]].astype({"room_id": str, "site_id": str})
+    a = a.merge(rp.rename(columns={"site_id": "safe_room_id"}), on=["room_id", "safe_room_id"], how="left")
+    a["walk_s"] = a["walk_s"].fillna(0.0)
+    a["door_id"] = a["door_id"].fillna("").astype(str)
+    a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
+    return a.reset_index(drop=True)
+
+
+def corridor_rounds(station: Station, problem: Problem, solution: Solution, solve: Callable[..., Any],
+                    reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True
+                    ) -> tuple[Problem, Solution, dict]:
+    """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
+    (`planner.corridors`); while some assignment is late because of them, limit the persons through each
+    opening that delays it (`corridor_cuts`: soft rows over every model pair whose walk passes it, in that
+    scenario) and re-solve (from the LP relaxation, not from the plan), at most `corridor_rounds` times. Returns the (problem, solution)
+    of the round with the fewest residents late (then the cheapest) and {"corridor": what each round
+    found} (plan.json `solver.corridor`; {} when not `on`: the relocation model has no corridor rows)."""
+    p = station.params
+    if not on:
+        return problem, solution, {}
+    graph = walk_graph(station)
+    openings: pd.DataFrame | None = None
+    limits: dict[tuple[str, str], float] = {}
+    rounds: list[dict[str, Any]] = []
+    best: tuple[tuple[float, float], Problem, Solution] | None = None
+    chosen = 0
+    for k in range(int(p.corridor_rounds) + 1):
+        rows = _plan_rows(solution, reach, margins)
+        cq, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r))
+        late = over > 0
+        cost = float(solution.stats.get("cost", 0.0))
+        rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),
+                       "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
+                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap")})
+        score = (float(rows["residents"].to_numpy()[late].sum()), cost)
+        if best is None or score < best[0]:
+            best, chosen = (score, problem, solution), k
+        if not late.any() or k == int(p.corridor_rounds):
+            break
+        limits = corridor_cuts(cq, over, p.reach_s, limits)
+        if openings is None:
+            with stage("paths of the model's pairs (corridor rows)"):
+                openings = pair_openings(station, problem.pairs, graph=graph)
+        keys = pd.DataFrame(list(limits.keys()), columns=["door_id", "scenario"]).assign(cut=np.arange(len(limits)))
+        cuts = openings.merge(keys, on="door_id")[["cut", "room_id", "site_id", "scenario"]]
+        problem = problem.replace(corridor_cuts=cuts, corridor_rhs=np.array(list(limits.values()), dtype=float))
+        with stage(f"optimisation with {len(limits)} corridor row(s), round {k + 1}"):
+            # not from the plan: it breaks the new rows, and Station Unity's MIP did not recover from it
+            # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
+            try:
+                solution = solve(problem)
+            except InfeasibleError as exc:   # e.g. the budget: keep the best plan so far, say why
+                rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
+                break
+    assert best is not None
+    return best[1], best[2], {"corridor": {"rounds": rounds, "chosen_round": chosen}}
 
 
 def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,

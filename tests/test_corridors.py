@@ -215,3 +215,74 @@ def test_checker_finds_the_opening_that_makes_both_rooms_late(tmp_path):
     assert len(f) == 2 and f[0].startswith("corridor opening O (day): 60 persons in 2 streams") and "66.8 s" in f[0]
     few = [dict(r, residents=10) for r in rows]
     assert corridor_findings(station, {"assignments": few}) == []
+
+
+def choice_station(tmp_path):
+    """The merge layout with offices R1, R2 (30 people each, not candidates), C1 stretched to x = -10, and
+    three store rooms: S1 (63 places) and S2 (44) beyond the opening O, S3 (35) before it. Without the
+    opening, S1 alone shelters both rooms (predicted 55.3 s); through O both are late (66.8 s)."""
+    rooms = [
+        {"room_id": "C1", "kind": "corridor", "geometry": box(-10, 0, 10, 2)},
+        {"room_id": "C2", "kind": "corridor", "geometry": box(10, 0, 30, 2)},
+        {"room_id": "R1", "kind": "office", "geometry": box(3, 2, 7, 5)},
+        {"room_id": "R2", "kind": "office", "geometry": box(3, -3, 7, 0)},
+        {"room_id": "S1", "kind": "storage", "geometry": box(20, 2, 30, 16)},
+        {"room_id": "S2", "kind": "storage", "geometry": box(20, -10, 30, 0)},
+        {"room_id": "S3", "kind": "storage", "geometry": box(-10, 2, -2, 12)},
+    ]
+    for r in rooms:
+        r.update(sector="A", deck=0, name=r["room_id"])
+    doors = [
+        {"door_id": "O", "width_m": 1.0, "geometry": vleaf(10, 0.5, 1.5)},
+        {"door_id": "D1", "width_m": 0.9, "geometry": door_leaf(4.55, 2, 0.9)},
+        {"door_id": "D2", "width_m": 0.9, "geometry": door_leaf(4.55, 0, 0.9)},
+        {"door_id": "E1", "width_m": 2.0, "geometry": door_leaf(22, 2, 2.0)},
+        {"door_id": "E2", "width_m": 2.0, "geometry": door_leaf(22, 0, 2.0)},
+        {"door_id": "E3", "width_m": 2.0, "geometry": door_leaf(-7, 2, 2.0)},
+    ]
+    res = [{"room_id": r["room_id"], "night": 30 if r["room_id"] in ("R1", "R2") else 0,
+            "day": 30 if r["room_id"] in ("R1", "R2") else 0} for r in rooms]
+    return load_station(write_station(tmp_path / "choice", rooms, doors, res, NO_LAYER))
+
+
+def test_optimiser_with_corridor_rows_avoids_the_opening_as_brute_force_does(tmp_path):
+    """Brute force over the subsets of {S1, S2, S3}, each room sent whole to one open safe room: the
+    cheapest subset with an assignment in capacity whose predicted arrivals, corridor delays included,
+    are all within 60 s. The optimiser with corridor rows finds a plan of that cost with nobody late;
+    without them it converts S1 alone and both rooms are late behind O."""
+    import dataclasses
+    import itertools
+
+    from planner.checkqueue import corridor_late
+    from planner.costs import site_costs
+    from planner.network.paths import walk_graph
+    from planner.pipeline import plan_station
+    from planner.sites import candidate_sites
+
+    station = choice_station(tmp_path)
+    sites = candidate_sites(station)
+    cost = site_costs(sites, station)["total_cost"]
+    graph = walk_graph(station)
+    rt = reach_table(station, cache=False).pairs.set_index(["room_id", "site_id"])["walk_s"]
+    best = np.inf
+    for k in (1, 2, 3):
+        for sub in itertools.combinations(["S1", "S2", "S3"], k):
+            for to in itertools.product(sub, repeat=2):
+                load = pd.Series(30, index=list(to)).groupby(level=0).sum()
+                if (load > sites.loc[load.index, "capacity"]).any():
+                    continue
+                a = pd.DataFrame({"room_id": ["R1", "R2"], "safe_room_id": list(to), "scenario": "night",
+                                  "residents": 30, "walk_s": [rt[("R1", to[0])], rt[("R2", to[1])]]})
+                cq = corridor_queues(station, a, graph=graph)
+                if (predicted_arrivals(station, a.assign(margin_s=cq.delay_s)) <= 60 + 1e-6).all():
+                    best = min(best, float(cost[list(sub)].sum()))
+    assert np.isfinite(best) and best > cost["S1"]
+    assert station.params.corridor_rounds == 0                     # off by default (docs/model.md)
+    off = plan_station(station, check=False)
+    assert off.solution.chosen == ["S1"] and "corridor" not in off.plan["solver"]
+    assert len(corridor_late(station, off.plan)) == 2 * 2          # R1 and R2, night and day
+    on = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=3)))  # checked
+    assert on.plan["totals"]["cost"] == pytest.approx(best)
+    assert "S3" in on.solution.chosen and len(corridor_late(station, on.plan)) == 0
+    rounds = on.plan["solver"]["corridor"]["rounds"]
+    assert rounds[0]["late_residents"] == 120 and rounds[-1]["late_residents"] == 0 and rounds[-1]["rows"] >= 1

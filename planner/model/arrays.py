@@ -1,4 +1,4 @@
-"""The MIP in array form (`Arrays`): columns x, z, y, S and their rows, built vectorised."""
+"""The MIP in array form (`Arrays`): columns x, z, y, S, v, u and their rows, built vectorised."""
 
 from __future__ import annotations
 
@@ -69,6 +69,15 @@ class Arrays:
     """Per swap slack column: site x scenarios + scenario (`site * S + s`)."""
     v_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per swap slack column: the places left for others, max(capacity - own residents, 0) (persons)."""
+    ucol0: int = 0
+    """First corridor slack column `u` (after the swap slacks; `nu` of them, one per corridor row)."""
+    nu: int = 0
+    u_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Row index (in `A`) of each corridor row, in the order of the `u` columns."""
+    u_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Persons each corridor row admits before its slack is charged."""
+    u_scen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Scenario of each corridor row."""
 
 
 class Rows:
@@ -241,6 +250,61 @@ def _swap_rows(R: Rows, c: Compiled, yg: np.ndarray, yj: np.ndarray, ss: np.ndar
     return own_key[bind], own[bind], left[bind]
 
 
+def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np.ndarray, ycol0: int,
+                   ucol0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The corridor rows (issue 17), added to `R`: per cut k of `c` with assignment columns,
+    ``sum of y over its (pair, scenario) members - u_k <= rhs_k`` (persons; `u_k` >= 0 the charged slack).
+    Only cuts whose members' upper bounds could exceed the limit. Returns (row index of each in `R`,
+    its limit, its slack's upper bound, the scenario of its members)."""
+    none = np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+    if not len(c.cut_id) or not len(yq):
+        return none
+    S = len(c.scen)
+    ykey = yq.astype(np.int64) * S + ss
+    order = np.argsort(ykey)
+    mkey = c.cut_q * S + c.cut_s
+    pos = np.searchsorted(ykey[order], mkey).clip(max=len(ykey) - 1)
+    hit = ykey[order][pos] == mkey
+    col = order[pos[hit]]
+    cut = c.cut_id[hit]
+    if not len(cut):
+        return none
+    ucut, local = np.unique(cut, return_inverse=True)
+    load = np.bincount(local, weights=yub[col], minlength=len(ucut))
+    rhs = c.cut_rhs[ucut]
+    bind = load > rhs + 1e-9
+    rowid = np.full(len(ucut), -1)
+    rowid[bind] = np.arange(int(bind.sum()))
+    k = int(bind.sum())
+    if not k:
+        return none
+    use = rowid[local] >= 0
+    first = R.n
+    R.add(np.r_[rowid[local[use]], np.arange(k)], np.r_[ycol0 + col[use], ucol0 + np.arange(k)],
+          np.r_[np.ones(int(use.sum())), -np.ones(k)], np.full(k, -INF), rhs[bind], "corridor")
+    scen_of = np.zeros(len(ucut), np.int64)
+    scen_of[local] = ss[col]
+    return first + np.arange(k), rhs[bind], np.maximum(load[bind] - rhs[bind], 0.0), scen_of[bind]
+
+
+def corridor_penalty_per_person(c: Compiled, cost_scale: bool) -> float:
+    """The objective's charge per person over a corridor row's limit (as `swap_penalty_per_person`)."""
+    if cost_scale:
+        return float(c.corridor_cost)
+    return float(c.corridor_persons) * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
+
+
+def fill_corridor_slacks(ar: Arrays, v: np.ndarray) -> None:
+    """Set the corridor slack columns of `v` (in place) to the least value its y allow:
+    max(persons through the cut - its limit, 0)."""
+    if not ar.nu:
+        return
+    u = ar.ucol0 + np.arange(ar.nu)
+    v[u] = 0.0
+    lhs = ar.A[ar.u_rows] @ v
+    v[u] = np.maximum(lhs - ar.u_rhs, 0.0)
+
+
 def _swap_total_row(R: Rows, vcol0: int, weight: np.ndarray, at_most: float | None) -> None:
     """max-cover's least-cost stage: the swap slacks (persons, each scenario weighted by `weight`) stay
     at most `at_most`, the first stage's (None: no row)."""
@@ -264,7 +328,8 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
                  tight_cols: np.ndarray | None = None, swaps_at_most: float | None = None) -> Arrays:
     """The MIP (or, with `x_fixed`, the assignment problem) as arrays.
 
-    Columns: x (sites), z (max-cover backup flags), y (assignments), S (queue suffixes);
+    Columns: x (sites), z (max-cover backup flags), y (assignments), S (queue suffixes), v (no-swap
+    slacks), u (corridor-row slacks, `Compiled.cut_*`; issue 17);
     the layout does not depend on `x_fixed` or `stage2`, so solutions carry over.
     `stage2`: max-cover second stage (min cost + displacement tie-break, coverage >= `cover_at_least`).
     `walk_obj`: per usable pair, walk seconds; assignments then prefer short walks (tiny weight).
@@ -305,7 +370,10 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     v_key, v_own, v_rhs = (_swap_rows(R, c, yg, yj, ss, ysip, yub, ycol0, vcol0) if c.swap_rule
                            else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
     nv = len(v_key)
-    ncol = vcol0 + nv
+    ucol0 = vcol0 + nv
+    u_rows, u_rhs, u_hi, u_scen = _corridor_rows(R, c, qq, ss, yub, ycol0, ucol0)
+    nu = len(u_rows)
+    ncol = ucol0 + nu
     # ---- capacity rows per (j, s) with y
     js_key = yj * S + ss
     ujs, crow = np.unique(js_key, return_inverse=True)
@@ -349,6 +417,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         wscale = 1e-3 if (cover_all or stage2) else 1e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
         obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
     obj[vcol0:vcol0 + nv] = swap_penalty_per_person(c, cover_all or stage2) * mult[v_key % S]
+    obj[ucol0:ucol0 + nu] = corridor_penalty_per_person(c, cover_all or stage2) * mult[u_scen]
     if c.no_swap and walk_obj is not None:   # with the walk tie-break: own residents stay unless needed elsewhere
         si = np.flatnonzero(ysip)
         reward = 2e-3 if (cover_all or stage2) else 2e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
@@ -363,7 +432,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     A, rlo, rhi = R.matrix(ncol)
     lo = np.zeros(ncol)
     lo[:nx] = c.fixed1.astype(float)
-    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi, v_own]
+    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi, v_own, u_hi]
     integer = np.zeros(ncol, bool)
     integer[:ycol0] = True
     if x_fixed is not None:
@@ -373,13 +442,13 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         if nz_:
             cnt = np.bincount(c.rg, weights=x_fixed[c.rj], minlength=G)
             lo[zcol0:ycol0] = hi[zcol0:ycol0] = (cnt[z_groups] >= c.m[z_groups] - 1e-9).astype(float)
-    names = BlockNames([("x", nx), ("z", nz_), ("y", ny), ("S", nS), ("v", nv)])
+    names = BlockNames([("x", nx), ("z", nz_), ("y", ny), ("S", nS), ("v", nv), ("u", nu)])
     row_names = BlockNames(R.kind)
     return Arrays(c=obj, lo=lo, hi=hi, integer=integer, A=A, row_lo=rlo, row_hi=rhi, names=names,
                   row_names=row_names, nx=nx, nz=nz_, ny=ny, ycol0=ycol0, scol0=scol0, yq=qq, ys=ss,
                   z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
                       (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss], vcol0=vcol0, nv=nv,
-                  v_key=v_key, v_rhs=v_rhs)
+                  v_key=v_key, v_rhs=v_rhs, ucol0=ucol0, nu=nu, u_rows=u_rows, u_rhs=u_rhs, u_scen=u_scen)
 
 
 
@@ -422,7 +491,9 @@ def swap_inflow(c: Compiled, ar: Arrays, v: np.ndarray) -> np.ndarray:
 
 def fill_swap_slacks(c: Compiled, ar: Arrays, v: np.ndarray) -> None:
     """Set the swap slack columns of the column vector `v` (in place) to the least value its x and y
-    allow: max(others coming in - places left for them x_j, 0) (persons)."""
+    allow: max(others coming in - places left for them x_j, 0) (persons); the corridor slacks too
+    (`fill_corridor_slacks`)."""
+    fill_corridor_slacks(ar, v)
     if not ar.nv:
         return
     S = len(c.scen)

@@ -96,6 +96,16 @@ class Compiled:
     relocation model's demand is an upper bound: its rows take the occupants before any move)."""
     swap_skip: np.ndarray | None = None
     """(J,) sites without no-swap rows (the relocation model's sources: repurposed, their residents leave)."""
+    cut_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Corridor rows (`Problem.corridor_cuts`): per member, its cut, usable pair `cut_q` and scenario `cut_s`."""
+    cut_q: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cut_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cut_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Persons each cut admits (by cut id)."""
+    corridor_cost: float = 0.0
+    """Objective charge per person over a cut (currency: cover-all, least-cost stage)."""
+    corridor_persons: float = 1.0
+    """The same in sheltered persons (max-cover)."""
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     uncapacitated: bool = False
@@ -266,6 +276,7 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
             elif p.objective == "cover-all" and (D[:, b] <= D[:, a]).all():
                 mult[b] = 0
     c.scen_mult = mult
+    _corridor_cuts(c, p)
     c.uncapacitated = _uncapacitated(c)
     # size of the textbook queue rows (every pair repeated in every suffix row of its site)
     tb = 0
@@ -280,6 +291,32 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
                    sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
                    unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
     return c
+
+
+def _corridor_cuts(c: Compiled, p: ProblemData) -> None:
+    """Map the problem's corridor cuts (room, site, scenario per cut) to usable pairs and scenarios of `c`
+    (a room's group stands for it: every room of the group counts, on the safe side)."""
+    cuts = getattr(p, "corridor_cuts", None)
+    rhs = getattr(p, "corridor_rhs", None)
+    c.corridor_cost = max(float(getattr(p, "corridor_penalty", 0.0) or 0.0), 0.0)
+    c.corridor_persons = max(float(getattr(p, "corridor_penalty_persons", 1.0) or 0.0), 0.0)
+    if cuts is None or rhs is None or not len(cuts) or not len(c.qg):
+        return
+    g = c.room_group.reindex(cuts["room_id"].astype(str).to_numpy()).to_numpy(dtype=float)
+    j = pd.Series(np.arange(c.J), index=c.site_ids).reindex(cuts["site_id"].astype(str).to_numpy()).to_numpy(dtype=float)
+    s = pd.Series(np.arange(len(c.scen)), index=c.scen).reindex(cuts["scenario"].astype(str).to_numpy()).to_numpy(
+        dtype=float)
+    ok = np.isfinite(g) & np.isfinite(j) & np.isfinite(s)
+    qkey = c.qg.astype(np.int64) * c.J + c.qj
+    key = g[ok].astype(np.int64) * c.J + j[ok].astype(np.int64)
+    pos = np.searchsorted(qkey, key).clip(max=len(qkey) - 1)
+    hit = qkey[pos] == key
+    cid = cuts["cut"].to_numpy(dtype=np.int64)[ok][hit]
+    mem = pd.DataFrame({"cut": cid, "q": pos[hit], "s": s[ok].astype(np.int64)[hit]}).drop_duplicates()
+    c.cut_id = mem["cut"].to_numpy(np.int64)
+    c.cut_q = mem["q"].to_numpy(np.int64)
+    c.cut_s = mem["s"].to_numpy(np.int64)
+    c.cut_rhs = np.asarray(rhs, dtype=float)
 
 
 def _uncapacitated(c: Compiled) -> bool:

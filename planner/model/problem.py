@@ -89,6 +89,18 @@ class Problem:
     swap_penalty_persons: float = 0.0
     """The same for max-cover, in sheltered persons per person (times the smallest priority weight):
     below 1 a swap that shelters more people is still made. 0 = off."""
+    corridor_cuts: pd.DataFrame | None = None
+    """Corridor rows (issue 17; docs/model.md): columns cut (int), room_id, site_id, scenario: the
+    (room, safe room) pairs whose walk passes the opening of cut `cut` in that scenario. Per cut
+    ``sum of y over its pairs - u_cut <= corridor_rhs[cut]``, the slack `u_cut` (persons) charged
+    `corridor_penalty` each (cover-all; max-cover `corridor_penalty_persons`). A pair of a room
+    aggregated with others counts the whole group (safe side). None: no corridor rows."""
+    corridor_rhs: np.ndarray | None = None
+    """Persons each corridor cut admits (indexed by `corridor_cuts.cut`)."""
+    corridor_penalty: float = 0.0
+    """Currency per person over a corridor row's limit (cover-all, max-cover's least-cost stage)."""
+    corridor_penalty_persons: float = 1.0
+    """Sheltered persons per person over a corridor row's limit (max-cover)."""
 
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
@@ -144,7 +156,8 @@ class Problem:
         It is the model the optimiser branches on (the LP path; docs/model.md): binaries ``x_<site>``
         (convert the site), ``z_<i>`` (max-cover: group i has its backups), continuous ``y_<i>``
         (persons of a room group sheltered at a site in a scenario) and ``S_<i>`` (door-queue suffix
-        sums), ``v_<i>`` (no-swap slacks), rows ``demand_*``, ``queue_*``, ``swap_*``, ``capacity_*``,
+        sums), ``v_<i>`` (no-swap slacks), ``u_<i>`` (corridor-row slacks, with `corridor_cuts`), rows
+        ``demand_*``, ``queue_*``, ``swap_*``, ``corridor_*``, ``capacity_*``,
         ``queue-x_*``, ``backup_*``, ``budget_*``.
         Objective: cover-all, cost (currency) plus a displacement tie-break worth less than 1;
         max-cover, minus the priority-weighted persons sheltered (summed over scenarios) plus a
@@ -306,7 +319,8 @@ class Problem:
         convertible = ~s["existing"].astype(bool) & ~s.index.isin(sorted(protected))
         most = float(s.loc[convertible, "cost"].max()) if convertible.any() else 0.0
         opts.update(swap_penalty=float(p.swap_penalty_rooms) * max(most, 0.0) if np.isfinite(most) else 0.0,
-                    swap_penalty_persons=float(p.swap_penalty_persons))
+                    swap_penalty_persons=float(p.swap_penalty_persons),
+                    corridor_penalty=float(p.corridor_penalty_rooms) * max(most, 0.0) if np.isfinite(most) else 0.0)
         opts.update(overrides)
         pairs = reach.pairs[["room_id", "site_id", "walk_s"]] if hasattr(reach, "pairs") else reach
         if not p.shelter_in_place:

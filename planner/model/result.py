@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import SolverError
-from planner.model.arrays import Arrays, fill_swap_slacks, swap_penalty_per_person
+from planner.model.arrays import Arrays, corridor_penalty_per_person, fill_swap_slacks, swap_penalty_per_person
 from planner.model.bounds import capacity_bound
 from planner.model.compile import Compiled
 from planner.model.highs import Run
@@ -24,13 +24,15 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
     """Rooms from groups, objective / bound / gap on the primary scale, own verification.
 
     `knapsack`: `capacity_bound(c)` when the caller has it already (currency; else computed here).
-    `swaps_in_bound`: `run.bound` bounds cost plus the swap penalty (the model's objective with the
-    no-swap rows); the reported bound is then that bound less the plan's own penalty, a lower bound on
-    the cost of every plan with no more swap penalty than this one (docs/model.md)."""
+    `swaps_in_bound`: `run.bound` bounds cost plus the swap and corridor penalties (the model's objective
+    with the no-swap and corridor rows); the reported bound is then that bound less the plan's own
+    penalties, a lower bound on the cost of every plan with no more penalty than this one
+    (docs/model.md)."""
     t = time.perf_counter()
     sol = make_solution(c, p, x, vf, arf)
     timings["solution_s"] = time.perf_counter() - t
-    pen = swap_penalty_paid(c, arf, vf)
+    pen_c = corridor_penalty_paid(c, arf, vf)
+    pen = swap_penalty_paid(c, arf, vf) + pen_c
     # objective on the primary scale (cost for cover-all; weighted persons for max-cover)
     if p.objective == "cover-all":
         objective = float(c.cost @ x)
@@ -70,6 +72,8 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
     if c.swap_rule:   # the penalty the plan pays in the model's objective (not a cost)
         sol.solver["swap_penalty"] = round(pen, 6)
         sol.solver["swap_penalty_per_person"] = swap_penalty_per_person(c, p.objective == "cover-all")
+    if len(c.cut_id):   # corridor rows (issue 17): the penalty the plan pays for persons over their limits
+        sol.solver["corridor_penalty"] = round(pen_c, 6)
     sol.stats = stats
     t = time.perf_counter()
     breaches = verify(p, sol)
@@ -93,6 +97,19 @@ def swap_penalty_paid(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
     mult = c.scen_mult if len(c.scen_mult) else np.ones(S)
     per = swap_penalty_per_person(c, c.objective == "cover-all")
     return float(per * (mult[ar.v_key % S] @ vv[ar.vcol0:ar.vcol0 + ar.nv]))
+
+
+def corridor_penalty_paid(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
+    """The corridor rows' penalty the assignment `v` pays in the site choice's objective (its least
+    slacks, scenarios weighted as the model weights them; as `swap_penalty_paid`)."""
+    if not ar.nu:
+        return 0.0
+    S = len(c.scen)
+    vv = np.array(v, dtype=float, copy=True)
+    fill_swap_slacks(c, ar, vv)
+    mult = c.scen_mult if len(c.scen_mult) else np.ones(S)
+    per = corridor_penalty_per_person(c, c.objective == "cover-all")
+    return float(per * (mult[ar.u_scen] @ vv[ar.ucol0:ar.ucol0 + ar.nu]))
 
 
 def coverage(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
