@@ -286,3 +286,20 @@ def test_optimiser_with_corridor_rows_avoids_the_opening_as_brute_force_does(tmp
     assert "S3" in on.solution.chosen and len(corridor_late(station, on.plan)) == 0
     rounds = on.plan["solver"]["corridor"]["rounds"]
     assert rounds[0]["late_residents"] == 120 and rounds[-1]["late_residents"] == 0 and rounds[-1]["rows"] >= 1
+
+
+def test_corridor_cut_limit_by_hand(tmp_path):
+    """The hand case's cut: 60 persons through O (1.3 p/s), the late rows 6.84 s late, the first at O at
+    7.25 s: K = min(60 - ceil(1.3 x 6.84), floor(1.3 x (60 - 7.25))) = min(60 - 9, 68) = 51 persons per
+    scenario; a limit known from an earlier round that is smaller is kept."""
+    from planner.corridors import corridor_cuts, late_by_corridors
+
+    station = merge_station(tmp_path)
+    walk = (FAR + D1_O + O_E1) / V
+    a = pd.DataFrame({"room_id": ["R1", "R2", "R1", "R2"], "safe_room_id": ["S1", "S2", "S1", "S2"],
+                      "scenario": ["night", "night", "day", "day"], "residents": 30, "walk_s": walk})
+    cq, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r))
+    assert over == pytest.approx([walk + 30 / 1.17 + 30 / 1.3 - 60] * 4)
+    assert 1.3 * over[0] == pytest.approx(8.89, abs=0.01)
+    assert corridor_cuts(cq, over, 60.0) == {("O", "day"): 51.0, ("O", "night"): 51.0}
+    assert corridor_cuts(cq, over, 60.0, {("O", "day"): 40.0})[("O", "day")] == 40.0
