@@ -197,7 +197,7 @@ class Parameters:
                               "room door walked through whose queue makes an assignment late gets a row limiting the "
                               "persons assigned through it, and the model is re-solved from the plan, at most this many "
                               "times; 0 = off (the plans before; the default until the proposal's time allows it: "
-                              "3 rounds add 3 to 4 minutes to Station Unity's, docs/verification.md)", "model",
+                              "3 rounds add 3 to 4 minutes to Station Unity's, docs/model.md section 7)", "model",
                               "issue 17: JuPedSim replay of Station Unity, late rooms by cause corridor and stairs")
     corridor_penalty_rooms: float = _p(1.0, "rooms/person", "Corridor rows, cover-all: objective charge per person "
                                        "assigned through an opening beyond its row's limit, as a multiple of the most "
