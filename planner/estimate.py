@@ -32,11 +32,16 @@ scenario and v = `walk_speed_m_s` (the simulated speed, not the design speed):
    ``m (N + 1) / (n + 1)`` (m = 1..n) of the room's exit order, the expected ranks of n random
    ones.
 
-The estimate of a row is its last person's arrival, plus `extra_s` (a hook for delays this model
-does not know: corridor queues, stairs; zero unless the caller gives them), plus `margin_s` when the
-plan carries measured margins. Sheltering in place: 0 s. It is never later than the conservative
-`queues.predicted_arrivals` (each step is at most the conservative one; the result is clipped to it
-in case of a numerical edge).
+5. **Corridor openings and stairs**: the delay the openings on each row's path add to its last
+   walker (`planner.corridors.corridor_delays`: fluid queues where streams merge at corridor
+   openings, rooms walked through and stairs), added to the row's estimate as computed there
+   (they are built on the conservative batches; no factor fitted).
+
+The estimate of a row is its last person's arrival (steps 1 to 4, plus `margin_s` when the plan
+carries measured margins), never later than the conservative `queues.predicted_arrivals` (each
+step is at most the conservative one; the result is clipped to it), plus the corridor delays of
+step 5 (or the caller's `extra_s` instead), which the conservative time does not contain.
+Sheltering in place: 0 s.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import pandas as pd
 import shapely
 from scipy.special import betainc
 
+from planner.corridors import corridor_delays
 from planner.network.geometry import polygon_distances
 from planner.params import Parameters
 from planner.queues import assignment_queues, fluid_queue_departures, predicted_arrivals, room_exit_flow
@@ -280,11 +286,12 @@ def door_departures(key: np.ndarray, arrive_s: np.ndarray, flow_pps: np.ndarray,
     return np.maximum(t, fl - (1.0 - lag) * inv)
 
 
-INGREDIENTS = frozenset({"order", "exit", "spread"})
+INGREDIENTS = frozenset({"order", "exit", "spread", "corridors"})
 """The estimate's parts (`estimated_arrivals`'s `parts`, for measuring what each adds): "order" the
 in-room order statistics (without: everyone starts at the farthest point), "exit" the discrete exit
 queue (without: the fluid queue, n / r for the last), "spread" the spread arrivals at the safe room's
-door (without: a row's people arrive together with its last)."""
+door (without: a row's people arrive together with its last), "corridors" the corridor-opening and
+stair delays (`planner.corridors.corridor_delays`)."""
 
 
 def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.ndarray | None = None,
@@ -298,8 +305,8 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
         plan.json assignment rows: room_id, safe_room_id, scenario, residents, walk_s (at
         `walk_speed_m_s`, reaction included, from the farthest point), door_id and margin_s optional.
     extra_s : array, optional
-        Seconds to add per row for delays the model does not know (corridor queues: a hook, zero
-        by default).
+        Seconds to add per row for delays outside the model of steps 1-4, instead of the corridor
+        delays (default: `planner.corridors.corridor_delays` when "corridors" is in `parts`, else 0).
     conservative : array, optional
         `queues.predicted_arrivals` of the same rows (computed when not given): the estimate is
         never later.
@@ -384,7 +391,9 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     last = np.full(len(w), np.nan)
     if len(prow):
         np.fmax.at(last, prow, inside)
-    extra = np.zeros(len(w)) if extra_s is None else np.asarray(extra_s, dtype=float)[walking]
+    if extra_s is None:
+        extra_s = corridor_delays(station, assignments) if "corridors" in parts else np.zeros(len(assignments))
+    extra = np.nan_to_num(np.asarray(extra_s, dtype=float)[walking], nan=0.0, posinf=0.0)
     est = last + w["margin_s"].to_numpy(dtype=float)
     got = np.isfinite(est)
     out[rows[got]] = np.minimum(est[got], out[rows[got]])

@@ -1,7 +1,8 @@
 """The estimated last arrival (`planner.estimate`, plan.json `predicted_s`) worked out by hand: the order
 statistics of random positions in a square room, a room of 20 behind a 0.9 m door, two spread streams
-into one safe-room door; never later than the planned (conservative) time; monotone in the number of
-walkers and in the walk (hypothesis)."""
+into one safe-room door, the corridor delays of two streams merging at an opening; never later than
+the planned (conservative) time plus the corridor delays; monotone in the number of walkers and in the
+walk (hypothesis)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import box, corridor_layout, write_station
-from planner.estimate import (PLACE_MARGIN_M, door_departures, estimated_arrivals, exit_departures,
+from planner.estimate import (INGREDIENTS, PLACE_MARGIN_M, door_departures, estimated_arrivals, exit_departures,
                               order_statistic_means, room_distance_quantiles)
 from planner.queues import predicted_arrivals
 from planner.station import load_station
@@ -104,6 +105,7 @@ def test_two_spread_streams_into_one_safe_room_door():
 
 
 def test_the_estimate_of_a_plan_is_never_later_than_planned(tmp_path):
+    # (no corridor opening between these rooms and R2: the corridor delays are 0)
     rooms, doors, res = corridor_layout(["quarters", "storage", "quarters", "quarters"], room_w=6.0, room_d=5.0,
                                         residents={"R1": 14, "R3": 6, "R4": 1})
     station = load_station(write_station(tmp_path / "s", rooms, doors, res))
@@ -125,7 +127,26 @@ def test_the_estimate_of_a_plan_is_never_later_than_planned(tmp_path):
     assert estimated_arrivals(station, rows, extra_s=extra)[0] == pytest.approx(est[0] + 7.5)
 
 
-@settings(max_examples=10, deadline=None)
+def test_corridor_delays_are_added_to_the_estimate(tmp_path):
+    # tests/test_corridors.py's hand case: two rooms of 30 whose streams merge at a 1.0 m opening O
+    # (1.3 persons/s); the opening adds 30 / 1.3 = 23.08 s to each room's last walker. The estimate
+    # adds it on top of steps 1-4, which stay below the planned time (that has no corridor delay)
+    from test_corridors import D1_O, FAR, O_E1, merge_station
+
+    station = merge_station(tmp_path)
+    walk = (FAR + D1_O + O_E1) / station.params.walk_speed_m_s
+    a = pd.DataFrame({"room_id": ["R1", "R2"], "safe_room_id": ["S1", "S2"], "scenario": ["night", "night"],
+                      "residents": [30, 30], "walk_s": [walk, walk]})
+    full = estimated_arrivals(station, a)
+    plain = estimated_arrivals(station, a, parts=INGREDIENTS - {"corridors"})
+    planned = predicted_arrivals(station, a)
+    assert full - plain == pytest.approx([30 / 1.3] * 2, abs=1e-6)
+    assert (plain <= planned).all() and (full > planned).all()
+    # the caller's delays replace the corridor model's
+    assert estimated_arrivals(station, a, extra_s=np.array([1.0, 0.0])) == pytest.approx(plain + [1.0, 0.0])
+
+
+@settings(max_examples=8, deadline=None)
 @given(n=st.integers(1, 60), extra_n=st.integers(1, 20), walk=st.floats(5.0, 40.0), more=st.floats(0.1, 20.0))
 def test_monotone_in_walkers_and_in_walk(tmp_path_factory, n, extra_n, walk, more):
     station = _MONO.get("station")
