@@ -11,15 +11,18 @@ scenario and v = `walk_speed_m_s` (the simulated speed, not the design speed):
 
 1. **In-room leg, order statistics.** Random positions in the room's placement area (the room
    shrunk by half a wall and an agent's clearance, as the simulator places agents) on a lattice;
-   their walk to the nearest door of the room (straight line in convex rooms, around corners
-   inside the room's polygon in the others, `planner.network.geometry.polygon_distances`) gives
-   the room's distance distribution F_i. The k-th of N walkers is at its door after
-   ``E[D_(k:N)] / v``, the expected k-th order statistic of N draws from F_i (exact for the
-   lattice distribution: ``sum_j s_j (I_{F_j}(k, N-k+1) - I_{F_{j-1}}(k, N-k+1))``, I the
-   regularised incomplete beta function). The rest of the walk is the plan's `walk_s` minus the
-   farthest leg ``L_i / v`` (L_i: the largest nearest-door walk of the room's boundary samples,
-   the same metric), times `predict_walk_factor` (simulated agents keep clear of corners and of
-   each other: their walks are a few per cent longer).
+   their walk to the room door the assignment's walk leaves by (the door of its critical path,
+   `planner.network.paths.assignment_paths`; the nearest door where there is no path) -- a
+   straight line in convex rooms, around the corners inside the room's polygon in the others
+   (`planner.network.geometry.polygon_distances`) -- gives the distance distribution F_i. The k-th
+   of N walkers is at its door after ``E[D_(k:N)] / v``, the expected k-th order statistic of N
+   draws from F_i (exact for the lattice distribution: ``sum_j s_j (I_{F_j}(k, N-k+1) -
+   I_{F_{j-1}}(k, N-k+1))``, I the regularised incomplete beta function). The rest of the walk is
+   the plan's `walk_s` minus the path's time at that door (without a path: minus the farthest leg
+   ``L_i / v``, L_i the largest walk of the room's boundary samples to the door, same metric), times
+   `predict_walk_factor` (simulated agents keep clear of corners and of each other: their walks
+   are a few per cent longer). A room whose assignments leave by different doors takes the door
+   of its first row for its exit order.
 2. **Exit queue, discrete.** Person k of the room is through its door at
    ``max_{m<=k} (a_m + (k - m + c) / r_i)`` with a_m the order-statistic arrivals, r_i the room's
    exit flow (`queues.room_exit_flow`) and c = `predict_queue_lag` (0: the first person is not
@@ -51,7 +54,8 @@ import pandas as pd
 import shapely
 from scipy.special import betainc
 
-from planner.corridors import corridor_delays
+from planner.corridors import corridor_queues
+from planner.network.paths import assignment_paths
 from planner.network.geometry import polygon_distances
 from planner.params import Parameters
 from planner.queues import assignment_queues, fluid_queue_departures, predicted_arrivals, room_exit_flow
@@ -72,7 +76,7 @@ _CONVEX_TOL = 0.999
 
 
 def _door_points(station: Station) -> pd.DataFrame:
-    """One row per (room, level door): room index, x, y of the door's midpoint (m)."""
+    """One row per (room, door): room index, door_id, x, y of the door's midpoint (m)."""
     d = station.doors
     rooms = station.rooms["room_id"].astype(str).to_numpy()
     pos = pd.Series(np.arange(len(rooms)), index=rooms)
@@ -84,7 +88,8 @@ def _door_points(station: Station) -> pd.DataFrame:
     for col in ("from_room", "to_room"):
         r = d[col].astype(object).where(d[col].notna(), None).map(pos)
         ok = r.notna().to_numpy()
-        parts.append(pd.DataFrame({"room": r[ok].to_numpy(dtype=np.int64), "x": x[ok], "y": y[ok]}))
+        parts.append(pd.DataFrame({"room": r[ok].to_numpy(dtype=np.int64), "door_id": d["door_id"].astype(str)[ok]
+                                   .to_numpy(), "x": x[ok], "y": y[ok]}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -102,7 +107,8 @@ def _lattice(polys: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Parameters,
-                            quantiles: int = QUANTILES, clear_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                            quantiles: int = QUANTILES, clear_m: float | None = None,
+                            door_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distance distribution of random positions in rooms and their farthest leg.
 
     Parameters
@@ -117,6 +123,9 @@ def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Para
         Quantiles kept per room.
     clear_m : float, optional
         How far the placement area lies inside the room's outline (metres; default as the simulator).
+    door_ids : array of str, optional
+        Per entry of `room_idx`, the one door to walk to ("" = the nearest of the room's doors,
+        the default for every entry); a door that is not the room's counts as "".
 
     Returns
     -------
@@ -134,11 +143,11 @@ def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Para
     far = np.full(k, np.nan)
     if not k:
         return q, far
-    doors = _door_points(station)
-    local = pd.Series(np.arange(k), index=room_idx)
-    local = local[~local.index.duplicated()]
-    doors = doors[doors["room"].isin(local.index)]
-    doors = doors.assign(loc=local.reindex(doors["room"].to_numpy()).to_numpy())
+    want = pd.DataFrame({"room": room_idx, "loc": np.arange(k),
+                         "want": np.full(k, "", dtype=object) if door_ids is None else np.asarray(door_ids, dtype=object)})
+    doors = want.merge(_door_points(station), on="room", how="inner")
+    hit = (doors["door_id"] == doors["want"]).groupby(doors["loc"]).transform("any")
+    doors = doors[(doors["want"] == "") | ~hit | (doors["door_id"] == doors["want"])]
     clear = params.sim_wall_m / 2.0 + params.sim_radius_m + PLACE_MARGIN_M if clear_m is None else clear_m
     core = shapely.buffer(shapely.make_valid(geom), -clear, join_style="mitre") if clear > 0 else geom
     pi, px, py = _lattice(core, _LATTICE)
@@ -286,12 +295,14 @@ def door_departures(key: np.ndarray, arrive_s: np.ndarray, flow_pps: np.ndarray,
     return np.maximum(t, fl - (1.0 - lag) * inv)
 
 
-INGREDIENTS = frozenset({"order", "exit", "spread", "corridors"})
+INGREDIENTS = frozenset({"order", "exit", "spread", "corridors", "route"})
 """The estimate's parts (`estimated_arrivals`'s `parts`, for measuring what each adds): "order" the
 in-room order statistics (without: everyone starts at the farthest point), "exit" the discrete exit
 queue (without: the fluid queue, n / r for the last), "spread" the spread arrivals at the safe room's
 door (without: a row's people arrive together with its last), "corridors" the corridor-opening and
-stair delays (`planner.corridors.corridor_delays`)."""
+stair delays (`planner.corridors.corridor_delays`), "route" the room door each row's walk leaves by
+and the rest of its walk from the walk's path (`planner.network.paths`; without: the nearest door
+and the plan's walk minus the room's farthest nearest-door leg)."""
 
 
 def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.ndarray | None = None,
@@ -335,18 +346,35 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     pos = pos[~pos.index.duplicated()]
     ridx = pos.reindex(w["room_id"].to_numpy()).to_numpy()
     known = np.isfinite(ridx)
-    uniq = np.unique(ridx[known]).astype(np.int64)
-    qt, far = room_distance_quantiles(station, uniq, p)
+    paths = None
+    if (parts & {"route", "corridors"} and extra_s is None) or "route" in parts:
+        paths = assignment_paths(station, assignments.rename(columns={"safe_room_id": "site_id"})
+                                 [["room_id", "site_id"]].reset_index(drop=True))
+    # one distance distribution per room (nearest door) or, with "route", per (room, door its walk leaves by)
+    exit_door = (np.asarray(paths.exit_door, dtype=object)[walking] if "route" in parts and paths is not None
+                 else np.full(len(w), "", dtype=object))
+    ent = pd.DataFrame({"room": np.where(known, ridx, -1).astype(np.int64), "door": exit_door})
+    ent_codes, ent_uniq = pd.factorize(ent["room"].astype(str) + "\x1f" + ent["door"].astype(str))
+    first_of = np.unique(ent_codes, return_index=True)[1]
+    uniq = ent["room"].to_numpy()[first_of]
+    qt, far = room_distance_quantiles(station, np.maximum(uniq, 0), p, door_ids=ent["door"].to_numpy()[first_of])
+    qt[uniq < 0] = np.nan
+    far[uniq < 0] = np.nan
     v = float(p.walk_speed_m_s)
     react = float(p.reaction_s)
     lag = float(p.predict_queue_lag)
-    ui = np.full(len(w), -1, dtype=np.int64)
-    ui[known] = np.searchsorted(uniq, ridx[known].astype(np.int64))
+    ui = ent_codes.astype(np.int64)
     usable = known & (ui >= 0)
     usable[usable] = np.isfinite(far[ui[usable]]) & np.isfinite(qt[ui[usable], -1])
     # the rest of the walk after the room's door (seconds), at the simulated speed
     walk = w["walk_s"].to_numpy(dtype=float)
     rest = np.where(usable, walk - react - np.where(usable, far[np.maximum(ui, 0)], 0.0) / v, np.nan)
+    if "route" in parts and paths is not None:
+        st0 = paths.steps[paths.steps["step"] == 0]
+        t0 = np.full(len(assignments), np.nan)
+        t0[st0["row"].to_numpy()] = st0["t_s"].to_numpy(dtype=float)
+        t0w = t0[walking]
+        rest = np.where(np.isfinite(t0w) & usable, walk - t0w, rest)
     rest = np.maximum(rest, 0.0) * float(p.predict_walk_factor)
     # persons leaving each room per scenario, and each row's persons with their ranks in that room
     room_key = w["room_id"] + "\x1f" + w["scenario"]
@@ -392,7 +420,8 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     if len(prow):
         np.fmax.at(last, prow, inside)
     if extra_s is None:
-        extra_s = corridor_delays(station, assignments) if "corridors" in parts else np.zeros(len(assignments))
+        extra_s = (corridor_queues(station, assignments.reset_index(drop=True), paths=paths).delay_s
+                   if "corridors" in parts else np.zeros(len(assignments)))
     extra = np.nan_to_num(np.asarray(extra_s, dtype=float)[walking], nan=0.0, posinf=0.0)
     est = last + w["margin_s"].to_numpy(dtype=float)
     got = np.isfinite(est)

@@ -146,7 +146,7 @@ def test_corridor_delays_are_added_to_the_estimate(tmp_path):
     assert estimated_arrivals(station, a, extra_s=np.array([1.0, 0.0])) == pytest.approx(plain + [1.0, 0.0])
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(n=st.integers(1, 60), extra_n=st.integers(1, 20), walk=st.floats(5.0, 40.0), more=st.floats(0.1, 20.0))
 def test_monotone_in_walkers_and_in_walk(tmp_path_factory, n, extra_n, walk, more):
     station = _MONO.get("station")
