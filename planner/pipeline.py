@@ -497,7 +497,8 @@ def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFr
 def _add_predictions(plan: dict, station: Station) -> None:
     """Each assignment's planned last arrival inside its safe room (`planned_s`, `queues.predicted_arrivals`:
     farthest point, whole exit queue, conservative), its estimated last arrival (`predicted_s`,
-    `estimate.estimated_arrivals`: what a simulation should show, never later than `planned_s`) and the
+    `estimate.estimated_arrivals`: what a simulation should show, never later than `planned_s` but for the
+    corridor delays) and the
     plan's margin (`totals.promise`, `queues.promise_of_plan`, from the planned times)."""
     a = pd.DataFrame(plan["assignments"])
     if len(a):

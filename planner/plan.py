@@ -17,7 +17,8 @@ Contract (stable; extend, never rename):
   standing at random in their rooms, `planner.estimate`; before issue 17's prediction work it was
   the conservative time now in `planned_s`), `planned_s` (the last arrival as the optimiser and the
   checker time it: farthest point, whole exit queue, conservative, `planner.queues.predicted_arrivals`;
-  never earlier than `predicted_s`) and, in a plan made with margins, `margin_s`;
+  `predicted_s` is never later than it except by the corridor delays, which it does not contain)
+  and, in a plan made with margins, `margin_s`;
 - `margins[]` (only in a plan made with measured margins, `planner.margins`, e.g. by
   `planner propose --verify`): `room_id, site_id` ("" = any), `extra_s` (seconds added to the
   planned arrival; the checker enforces them) and where each came from: `round, scenario, door_id,

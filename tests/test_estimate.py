@@ -53,6 +53,27 @@ def test_one_walker_in_a_square_room_is_on_average_0_765_sides_from_the_corner_d
     assert q_sim[0, 0] >= clear * math.sqrt(2) - 0.05 and q_sim[0, -1] <= math.hypot(4 - clear, 4 - clear) + 0.05
 
 
+def test_walks_to_one_door_or_the_nearest(tmp_path):
+    # the square room with a second corner door at (0, 0) onto a room L on its left: to the nearest of
+    # the two the farthest point is the middle of the top wall, hypot(2, 3.975) m; to the door (4, 0)
+    # alone it is the far corner as before (the door an assignment's walk leaves by, `paths`)
+    import shapely
+
+    rooms = [{"room_id": "Q", "kind": "quarters", "sector": "A", "deck": 0, "name": "Q", "geometry": box(0, 0, 4, 4)},
+             {"room_id": "C", "kind": "corridor", "sector": "A", "deck": 0, "name": "C", "geometry": box(4, 0, 6, 4)},
+             {"room_id": "L", "kind": "corridor", "sector": "A", "deck": 0, "name": "L", "geometry": box(-2, 0, 0, 4)}]
+    doors = [{"door_id": "D", "width_m": 0.9, "geometry": shapely.LineString([(4, 0.0), (4, 0.05)])},
+             {"door_id": "DL", "width_m": 0.9, "geometry": shapely.LineString([(0, 0.0), (0, 0.05)])}]
+    res = [{"room_id": "Q", "night": 1}, {"room_id": "C", "night": 0}, {"room_id": "L", "night": 0}]
+    station = load_station(write_station(tmp_path / "two", rooms, doors, res))
+    q, far = room_distance_quantiles(station, np.array([0, 0, 0]), station.params, clear_m=0.0,
+                                     door_ids=np.array(["", "D", "nope"], dtype=object))
+    assert far[0] == pytest.approx(math.hypot(2.0, 3.975), abs=1e-6)
+    assert far[1] == pytest.approx(math.hypot(4.0, 3.975), abs=1e-6)
+    assert far[2] == far[0] and (q[2] == q[0]).all()            # not a door of the room: the nearest
+    assert q[0, 0] < 0.15 and (q[0] <= q[1] + 1e-9).all()      # the nearest lattice point: 0.10 m
+
+
 def test_order_statistics_of_a_uniform_distribution():
     # k-th of n uniform draws on [0, 1]: k / (n + 1)
     q = np.tile((np.arange(400) + 0.5) / 400, (4, 1))
