@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st_
 
 from planner.check import check_plan
+from planner.corridors import corridor_delays
 from planner.margins import margin_table, pair_margin_s
 from planner.pipeline import plan_station
 from planner.plan import read_plan, write_json_atomic
@@ -94,7 +95,10 @@ def test_margins_go_through_the_normal_solve(tmp_path):
     plain = plan_station(st)
     a = only(plain.plan)
     assert a["safe_room_id"] == "S" and 28.0 <= a["planned_s"] <= 36.0 and "margins" not in plain.plan
-    assert a["predicted_s"] <= a["planned_s"]        # the estimate (random positions) is never later
+    # the estimate (random positions) is never later than planned but for the corridor delays, which see
+    # the bottleneck O here (30 people through 0.65 persons/s) that the planned time does not
+    delay = corridor_delays(st, pd.DataFrame([a]))[0]
+    assert delay > 20.0 and a["predicted_s"] <= a["planned_s"] + delay + 0.01
     m = margin_table([{"room_id": "R", "site_id": "S", "extra_s": 10.0}])
     tight = plan_station(st, margins=m)
     b = only(tight.plan)
