@@ -30,7 +30,8 @@ scenario and v = `walk_speed_m_s` (the simulated speed, not the design speed):
 3. **Safe-room door, spread arrivals.** Each person reaches the safe room's entry door at its exit
    time plus the rest of the walk and queues there per (safe room, door, scenario) with the same
    discrete rule, every other room's people in the same queue (`queues.fluid_queue_departures` on
-   unit batches, minus ``(1 - c) / r_e``).
+   unit batches, minus ``(1 - c) / r_e``), the door passing `predict_entry_flow_factor` times its
+   design flow r_e (people entering an open room pass a door faster than people leaving one).
 4. **A room split over safe rooms**: a row of n of the room's N walkers takes the ranks
    ``m (N + 1) / (n + 1)`` (m = 1..n) of the room's exit order, the expected ranks of n random
    ones.
@@ -412,7 +413,7 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
         at_door = together[prow]
     # the safe room's door: every person of every row in one discrete queue per (safe room, door, scenario)
     key, _ = pd.factorize(w["safe_room_id"] + "\x1f" + w["door"].astype(str) + "\x1f" + w["scenario"])
-    fe = w["door_flow_pps"].to_numpy(dtype=float)
+    fe = float(p.predict_entry_flow_factor) * w["door_flow_pps"].to_numpy(dtype=float)
     inside = at_door
     if p.door_queue and len(prow):
         inside = door_departures(key[prow], at_door, fe[prow], lag)

@@ -275,6 +275,12 @@ class Parameters:
                                   "not used by the optimiser or the promise (0 to 1)", "simulation",
                                   "docs/verification.md, Prediction against simulation (fitted on Station Unity's "
                                   "393-room plan)")
+    predict_entry_flow_factor: float = _p(1.3, "", "Estimated arrivals (planner.estimate): a safe room's entry "
+                                          "door as simulated passes this multiple of its design flow (1 to 2; the "
+                                          "optimiser, the checker and the promise keep the design flow)", "simulation",
+                                          "docs/verification.md: 40 people into a safe room through a 0.9 m door in "
+                                          "29.0-31.5 s in JuPedSim against 50 s at the design flow; fitted on Station "
+                                          "Unity's 393-room plan")
     predict_walk_factor: float = _p(1.03, "", "Estimated arrivals (planner.estimate): the walk beyond the room's door "
                                     "as simulated, a multiple of the planned walk (agents keep clear of corners and "
                                     "each other: 1 to 1.5)", "simulation",
@@ -413,6 +419,7 @@ RANGES: dict[str, Range] = {
     "verify_safety_s": _r(0, 60),
     "predict_queue_lag": _r(0, 1),
     "predict_walk_factor": _r(1, 1.5),
+    "predict_entry_flow_factor": _r(1, 2),
     "max_displaced": _r(0, 1e9),
     "cross_sector_move_penalty": _MONEY,
     "swap_penalty_rooms": _r(0, 100),
