@@ -192,13 +192,14 @@ class Parameters:
                                      "priority weight). Below 1: a swap that shelters more people is still made; above the "
                                      "cost tie-break (0.25): converting another room within the budget is preferred to a "
                                      "swap; 0 = off", "model", "planner assumption (docs/model.md)")
-    corridor_rounds: int = _p(0, "rounds", "Corridor openings as flow limits (issue 17): after a solve, the corridor "
+    corridor_rounds: int = _p(3, "rounds", "Corridor openings as flow limits (issue 17): after a solve, the corridor "
                               "queues (planner/corridors.py) are replayed on the plan; every corridor opening, stairs or "
                               "room door walked through whose queue makes an assignment late gets a row limiting the "
                               "persons assigned through it, and the model is re-solved from the plan, at most this many "
-                              "times; 0 = off (the plans before; the default until the proposal's time allows it: "
-                              "3 rounds add 3 to 4 minutes to Station Unity's, docs/model.md section 7)", "model",
-                              "issue 17: JuPedSim replay of Station Unity, late rooms by cause corridor and stairs")
+                              "times; 0 = off (the plans before; faster: 3 rounds add 3 to 4 minutes to Station "
+                              "Unity's proposal, docs/model.md section 7)", "model",
+                              "issue 17: JuPedSim replay of Station Unity: 99.9 / 98.5 / 97.2 % in by 60 s with 3 rounds, "
+                              "99.2 / 96.0 / 96.0 % without")
     corridor_penalty_rooms: float = _p(1.0, "rooms/person", "Corridor rows, cover-all: objective charge per person "
                                        "assigned through an opening beyond its row's limit, as a multiple of the most "
                                        "expensive candidate's cost (soft rows: cover-all stays feasible); max-cover "

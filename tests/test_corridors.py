@@ -277,8 +277,8 @@ def test_optimiser_with_corridor_rows_avoids_the_opening_as_brute_force_does(tmp
                 if (predicted_arrivals(station, a.assign(margin_s=cq.delay_s)) <= 60 + 1e-6).all():
                     best = min(best, float(cost[list(sub)].sum()))
     assert np.isfinite(best) and best > cost["S1"]
-    assert station.params.corridor_rounds == 0                     # off by default (docs/model.md)
-    off = plan_station(station, check=False)
+    assert station.params.corridor_rounds == 3                     # on by default (docs/model.md)
+    off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
     assert off.solution.chosen == ["S1"] and "corridor" not in off.plan["solver"]
     assert len(corridor_late(station, off.plan)) == 2 * 2          # R1 and R2, night and day
     on = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=3)))  # checked
