@@ -85,18 +85,25 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
     return sol
 
 
+def _slack_penalty(c: Compiled, ar: Arrays, v: np.ndarray, per_person: float, scen_of: np.ndarray,
+                   col0: int, n: int) -> float:
+    """`per_person` x the least slacks of the `n` slack columns from `col0` that the assignment `v`
+    (on `ar`'s columns) leaves, each weighted by its scenario (`scen_of`) as the model weights it
+    (merged scenarios count twice, dominated ones not at all)."""
+    vv = np.array(v, dtype=float, copy=True)
+    fill_swap_slacks(c, ar, vv)
+    mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
+    return float(per_person * (mult[scen_of] @ vv[col0:col0 + n]))
+
+
 def swap_penalty_paid(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
     """The swap penalty the assignment `v` (on `ar`'s columns) pays in the site choice's objective:
     its least slacks, each scenario weighted as the model weights it (merged scenarios count
     twice, dominated ones not at all); cover-all in currency, max-cover in weighted persons."""
     if not c.swap_rule or not ar.nv:
         return 0.0
-    S = len(c.scen)
-    vv = np.array(v, dtype=float, copy=True)
-    fill_swap_slacks(c, ar, vv)
-    mult = c.scen_mult if len(c.scen_mult) else np.ones(S)
-    per = swap_penalty_per_person(c, c.objective == "cover-all")
-    return float(per * (mult[ar.v_key % S] @ vv[ar.vcol0:ar.vcol0 + ar.nv]))
+    return _slack_penalty(c, ar, v, swap_penalty_per_person(c, c.objective == "cover-all"), ar.v_key % len(c.scen),
+                          ar.vcol0, ar.nv)
 
 
 def corridor_penalty_paid(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
@@ -104,12 +111,8 @@ def corridor_penalty_paid(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
     slacks, scenarios weighted as the model weights them; as `swap_penalty_paid`)."""
     if not ar.nu:
         return 0.0
-    S = len(c.scen)
-    vv = np.array(v, dtype=float, copy=True)
-    fill_swap_slacks(c, ar, vv)
-    mult = c.scen_mult if len(c.scen_mult) else np.ones(S)
-    per = corridor_penalty_per_person(c, c.objective == "cover-all")
-    return float(per * (mult[ar.u_scen] @ vv[ar.ucol0:ar.ucol0 + ar.nu]))
+    return _slack_penalty(c, ar, v, corridor_penalty_per_person(c, c.objective == "cover-all"), ar.u_scen,
+                          ar.ucol0, ar.nu)
 
 
 def coverage(c: Compiled, ar: Arrays, v: np.ndarray) -> float:
