@@ -206,7 +206,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     breaches = check_plan(station, plan)  # never the planner's cache
     for f in swap_findings(plan):   # allowed, but worth knowing (issue 17): findings, not breaches
         print(f"warning: {f}")
-    for f in corridor_findings(station, plan):   # not modelled by the optimiser yet: findings (issue 17)
+    for f in corridor_findings(station, plan):   # what the lazy corridor rows leave late: findings (issue 17)
         print(f"warning: {f}")
     if breaches:
         print(format_breaches(breaches))
