@@ -255,14 +255,15 @@ def pair_openings(station: Station, pairs: pd.DataFrame, graph: WalkGraph | None
                          "door_id": mid["door_id"].astype(str).to_numpy()})
 
 
-def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray]
-                      ) -> tuple[CorridorQueues, np.ndarray]:
+def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray],
+                      graph: WalkGraph | None = None) -> tuple[CorridorQueues, np.ndarray]:
     """The corridor queues of an assignment and which rows they make late: (queues, per row the seconds
     its last walker arrives after the reach time with the corridor delays, 0 where in time or already
     late without them). `predict(rows)`: predicted last arrival per row, the rows' `margin_s` added
-    (`planner.queues.predicted_arrivals` with the station)."""
+    (`planner.queues.predicted_arrivals` with the station); `graph`: the walking graph, to save rebuilding
+    it (`planner.network.paths.walk_graph`)."""
     a = assignments.reset_index(drop=True)
-    cq = corridor_queues(station, a)
+    cq = corridor_queues(station, a, graph=graph)
     base = a["margin_s"].to_numpy(dtype=float) if "margin_s" in a.columns else np.zeros(len(a))
     before = predict(a.assign(margin_s=base))
     after = predict(a.assign(margin_s=base + cq.delay_s))

@@ -191,8 +191,7 @@ def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.D
     _add_predictions(plan, station)
     _explain_unreachable(plan, station)
     if reach is not None:
-        pairs = reach.pairs if hasattr(reach, "pairs") else reach
-        plan["unsheltered"] = late_destinations(station, plan, pairs)
+        plan["unsheltered"] = late_destinations(station, plan, reach.pairs if hasattr(reach, "pairs") else reach)
     return plan
 
 
@@ -417,7 +416,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     chosen = 0
     for k in range(int(p.corridor_rounds) + 1):
         rows = _plan_rows(solution, reach, margins)
-        cq, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r))
+        cq, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
         cost = float(solution.stats.get("cost", 0.0))
         rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),
