@@ -111,6 +111,14 @@ class RelocationModel:
     residents: np.ndarray         # R_i per source (persons)
 
 
+def _optional(sources: pd.DataFrame) -> np.ndarray:
+    """Per source row: mode `either` (the optimiser decides whether it is repurposed; `optional` column),
+    False for every row when the column is absent (all `repurpose`)."""
+    if "optional" not in sources.columns:
+        return np.zeros(len(sources), dtype=bool)
+    return sources["optional"].to_numpy(dtype=bool)
+
+
 def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel:
     """The MIP of the module docstring as arrays (vectorised; scipy sparse)."""
     scen = p.scenarios
@@ -133,9 +141,7 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
     own = np.zeros_like(c.D)
     own[c.room_group.to_numpy()] = dem.reindex(c.room_group.index).fillna(0).to_numpy(dtype=np.int64)
     c.swap_own = own
-    optional = rel.sources["optional"].astype(bool) if "optional" in rel.sources.columns else \
-        pd.Series(False, index=rel.sources.index)
-    c.swap_skip = np.isin(c.site_ids, rel.sources.index[~optional.to_numpy()].astype(str))
+    c.swap_skip = np.isin(c.site_ids, rel.sources.index[~_optional(rel.sources)].astype(str))
     ar = build_arrays(c, walk_obj=group_walk(c))
     ar.integer[ar.ycol0:ar.ycol0 + ar.ny] = True
     sidx = pd.Series(np.arange(c.J), index=c.site_ids)
@@ -170,7 +176,7 @@ def build_relocation_model(p: Problem, rel: RelocationInputs) -> RelocationModel
                           f"({srcs.index[si_[rows_src < 0][0]]}); please report this")
     site_of_src = sidx.reindex(srcs.index).to_numpy(dtype=np.int64)
     R = srcs["residents"].to_numpy(dtype=np.int64)
-    opt = srcs["optional"].to_numpy(dtype=bool) if "optional" in srcs.columns else np.zeros(len(srcs), bool)
+    opt = _optional(srcs)
     # ---- moves to hosts that have demand rows in every scenario
     mv = rel.moves[rel.moves["source"].isin(srcs.index) & rel.moves["host"].isin(hosts.index)]
     hrows_all = np.stack([drow(mv["host"].to_numpy(), np.full(len(mv), s)) for s in range(S)], axis=1) \
@@ -445,9 +451,7 @@ def swap_penalty_paid(p: Problem, rel: RelocationInputs, assignments: pd.DataFra
     own = np.array([float(dem.at[j, k]) if j in dem.index and k in dem.columns else 0.0 for j, k in zip(sid, sc)])
     cap = p.sites["capacity"].reindex(sid).fillna(0).to_numpy(dtype=float)
     v = np.maximum(inn.to_numpy(dtype=float) - np.maximum(cap - own, 0.0), 0.0)
-    optional = rel.sources["optional"].astype(bool).to_numpy() if "optional" in rel.sources.columns else \
-        np.zeros(len(rel.sources), bool)
-    v[(own <= 0) | np.isin(sid, rel.sources.index[~optional].astype(str))] = 0.0   # `repurpose` sources: no row
+    v[(own <= 0) | np.isin(sid, rel.sources.index[~_optional(rel.sources)].astype(str))] = 0.0   # `repurpose` sources: no row
     return float(p.swap_penalty * v.sum())
 
 
