@@ -30,7 +30,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from planner.corridors import corridor_queues
+from planner.corridors import late_by_corridors
 from planner.errors import InputError
 from planner.margins import margin_table, pair_margin_s
 from planner.params import Parameters
@@ -183,11 +183,8 @@ def corridor_late(station: Station, plan: dict) -> pd.DataFrame:
     except InputError:         # an invalid margin table is the main check's breach; judged without it here
         margins = margin_table(None)
     a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
-    cq = corridor_queues(station, a)
-    before = predicted_arrivals(station, a)
-    after = predicted_arrivals(station, a.assign(margin_s=a["margin_s"] + cq.delay_s))
-    T = float(station.params.reach_s)
-    late = np.flatnonzero((after > T + _EPS) & (before <= T + _EPS))
+    cq, before, after, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r))
+    late = np.flatnonzero(over > 0)
     s = cq.streams[cq.streams["row"].isin(late) & (cq.streams["delay_s"] > _EPS)]
     o = cq.openings.set_index(["door_id", "scenario"])
     ok = o.reindex(pd.MultiIndex.from_arrays([s["door_id"], s["scenario"]]))

@@ -256,12 +256,12 @@ def pair_openings(station: Station, pairs: pd.DataFrame, graph: WalkGraph | None
 
 
 def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray],
-                      graph: WalkGraph | None = None) -> tuple[CorridorQueues, np.ndarray]:
-    """The corridor queues of an assignment and which rows they make late: (queues, per row the seconds
-    its last walker arrives after the reach time with the corridor delays, 0 where in time or already
-    late without them). `predict(rows)`: predicted last arrival per row, the rows' `margin_s` added
-    (`planner.queues.predicted_arrivals` with the station); `graph`: the walking graph, to save rebuilding
-    it (`planner.network.paths.walk_graph`)."""
+                      graph: WalkGraph | None = None) -> tuple[CorridorQueues, np.ndarray, np.ndarray, np.ndarray]:
+    """The corridor queues of an assignment and which rows they make late: (queues, per row its predicted
+    last arrival without them and with them (seconds), per row the seconds its last walker arrives after
+    the reach time with the corridor delays, 0 where in time or already late without them). `predict(rows)`: predicted
+    last arrival per row, the rows' `margin_s` added (`planner.queues.predicted_arrivals` with the
+    station); `graph`: the walking graph, to save rebuilding it (`planner.network.paths.walk_graph`)."""
     a = assignments.reset_index(drop=True)
     cq = corridor_queues(station, a, graph=graph)
     base = a["margin_s"].to_numpy(dtype=float) if "margin_s" in a.columns else np.zeros(len(a))
@@ -269,7 +269,7 @@ def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Call
     after = predict(a.assign(margin_s=base + cq.delay_s))
     T = float(station.params.reach_s)
     over = np.where((after > T + 1e-6) & (before <= T + 1e-6), after - T, 0.0)
-    return cq, np.nan_to_num(over, nan=0.0, posinf=1e6)
+    return cq, before, after, np.nan_to_num(over, nan=0.0, posinf=1e6)
 
 
 def corridor_cuts(cq: CorridorQueues, over_s: np.ndarray, reach_s: float,

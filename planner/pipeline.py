@@ -416,7 +416,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     chosen = 0
     for k in range(int(p.corridor_rounds) + 1):
         rows = _plan_rows(solution, reach, margins)
-        cq, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
+        cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
         cost = float(solution.stats.get("cost", 0.0))
         rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),

@@ -298,7 +298,7 @@ def test_corridor_cut_limit_by_hand(tmp_path):
     walk = (FAR + D1_O + O_E1) / V
     a = pd.DataFrame({"room_id": ["R1", "R2", "R1", "R2"], "safe_room_id": ["S1", "S2", "S1", "S2"],
                       "scenario": ["night", "night", "day", "day"], "residents": 30, "walk_s": walk})
-    cq, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r))
+    cq, _, _, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r))
     assert over == pytest.approx([walk + 30 / 1.17 + 30 / 1.3 - 60] * 4)
     assert 1.3 * over[0] == pytest.approx(8.89, abs=0.01)
     assert corridor_cuts(cq, over, 60.0) == {("O", "day"): 51.0, ("O", "night"): 51.0}
