@@ -13,8 +13,8 @@ Recomputed here from the station's files, never from the optimiser:
 - the corridor openings (`planner.corridors`): the streams of every assignment merging at the doors
   between a walk's own door and its safe room's door (corridor openings, rooms walked through,
   stairs), replayed as fluid queues; an assignment these queues make late is a *finding*
-  (`corridor_findings`, printed as a warning by `planner check`), not yet a breach: the optimiser
-  does not model them yet (issue 17), so today's plans would all fail. The paths come from the
+  (`corridor_findings`, printed as a warning by `planner check`), not a breach: the optimiser's
+  corridor rows are lazy (`corridor_rounds`, issue 17) and leave some late (17-19 on Station Unity). The paths come from the
   planner's walking graph (`planner.network.paths`), not from an independent walk;
 - the walks themselves on a raster of the floor plan (`planner.walkgrid`), independent of the
   planner's visibility-graph network: a plan whose `walk_s` is shorter than the raster walk by
@@ -199,7 +199,7 @@ def corridor_late(station: Station, plan: dict) -> pd.DataFrame:
 
 def corridor_findings(station: Station, plan: dict) -> list[str]:
     """`corridor_late` in words, one line per (opening, scenario) that makes an assignment late (findings,
-    not breaches, until the optimiser models the openings; see the module doc). A late assignment is
+    not breaches: the optimiser's corridor rows are lazy; see the module doc). A late assignment is
     listed under the openings on its path that delay it by at least a second (its most delaying one
     when none does)."""
     late = corridor_late(station, plan)
