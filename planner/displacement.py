@@ -163,13 +163,14 @@ def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
 
 
 def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str,
-                     swaps: bool = False) -> tuple[float, Any]:
+                     swaps: bool = False, problem: Any = None) -> tuple[float, Any]:
     """(bound, problem) of `pipeline.relocation_bound` for a re-planned point: a proven lower bound on
     the cost of every full plan at its cap (currency; -inf when there is none) and the optimiser's
     problem without moves. The bound is cached like the points (their key without the budget and the
     start, which it does not depend on: a what-if at another budget on the same inputs reads it).
     `swaps`: the bound on the cost of every full plan with no more swap penalty than the proposal's
-    (`pipeline.relocation_bound`'s `swaps_of`; cached with the proposal's sites)."""
+    (`pipeline.relocation_bound`'s `swaps_of`; cached with the proposal's sites). `problem`: the problem
+    of an earlier call on the same run (another cap: the same model problem), not built again."""
     # the bound ignores the budget: one entry serves the proposal and every what-if budget on these inputs
     free = dataclasses.replace(variant, params=variant.params.replace(budget=None))
     what: dict[str, Any] = {"kind": "displacement bound", "point": _point_key(free, inputs, [], run.margins)}
@@ -180,7 +181,7 @@ def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: s
     limit = min(float(variant.params.tradeoff_time_limit_s), BOUND_TIME_LIMIT_S)
     cached = known.get("bound") if isinstance(known, dict) and isinstance(known.get("bound"), (int, float)) else None
     bound, problem = relocation_bound(variant, run.reach, limit, margins=run.margins, known=cached,
-                                      swaps_of=run.solution.assignments if swaps else None)
+                                      swaps_of=run.solution.assignments if swaps else None, problem=problem)
     if key and cached is None and bound is not None:
         cache.put(key, {"bound": bound})
     return (float(bound) if bound is not None else -np.inf), problem
@@ -292,7 +293,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
             judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
             if judged is None and (run.plan.get("solver") or {}).get("swap_penalty") is not None:
                 # the no-swap rule's price is not in the cost bound: judge by the bound with the penalty
-                swap_lb = swap_lb or _full_cost_bound(run, variant, cache, inputs, swaps=True)
+                swap_lb = swap_lb or _full_cost_bound(run, variant, cache, inputs, swaps=True, problem=lb[1])
                 judged = _judged_by_bound(run, variant, swap_lb, proposal, base_moved, swaps=True)
             if judged is not None:
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: {judged['note']}")

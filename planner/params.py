@@ -200,6 +200,12 @@ class Parameters:
                               "Unity's proposal, docs/model.md section 7)", "model",
                               "issue 17: JuPedSim replay of Station Unity: 99.9 / 98.5 / 97.2 % in by 60 s with 3 rounds, "
                               "99.2 / 96.0 / 96.0 % without")
+    corridor_round_time_limit_s: float = _p(60.0, "s", "Solver time limit of each corridor round's re-solve (never "
+                                            "more than the solve's own time limit). Each round re-solves from the LP "
+                                            "relaxation, which alone takes about 35 s on Station Unity under load: a "
+                                            "shorter limit leaves it unfinished and the plan worse (30 s: 420 rooms, "
+                                            "60.6 M CR instead of 395 rooms, 58.1 M CR; docs/performance.md)", "model",
+                                            "issue 21 measurement")
     corridor_penalty_rooms: float = _p(1.0, "rooms/person", "Corridor rows, cover-all: objective charge per person "
                                        "assigned through an opening beyond its row's limit, as a multiple of the most "
                                        "expensive candidate's cost (soft rows: cover-all stays feasible); max-cover "
@@ -427,6 +433,7 @@ RANGES: dict[str, Range] = {
     "swap_penalty_persons": _r(0, 10),
     "corridor_rounds": _r(0, 20),
     "corridor_penalty_rooms": _r(0, 100),
+    "corridor_round_time_limit_s": _r(0, 1e6, lo_open=True),
     # costs
     **{k: _MONEY for k in ("wall_reinforcement_per_m2", "pressure_door_each", "door_seal_each",
                            "life_support_fixed", "oxygen_cost_per_kg", "co2_removal_cost_per_kg",

@@ -7,7 +7,7 @@ proposal, the sweep and the tests can use them without recomputing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +22,10 @@ from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
 from planner.estimate import estimated_arrivals
+from planner.jsoncache import JsonCache
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
+from planner.network.graph import WalkGraph
 from planner.network.paths import walk_graph
 from planner.plan import population_words, swap_words
 from planner.progress import log, stage
@@ -179,16 +181,17 @@ def model_inputs_for(station: Station, reach: ReachTable, margins: pd.DataFrame 
 
 
 def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None,
-                reach: Any = None) -> dict:
+                reach: Any = None, *, estimate: bool = True) -> dict:
     """A built plan completed with the residents short of time (unsheltered, with the reason), each
     assignment's `planned_s` and `predicted_s` and the plan's margin (`totals.promise`). With measured `margins`
     (`planner.margins`): plan.json `margins` records them, each assignment they touch carries its
     seconds as `margin_s`, and `planned_s`, `predicted_s` and the promise include them. Given the reach table
     (`reach`, a ReachTable or its pairs): where the unsheltered go anyway (`planner.latecomers`).
-    Returns `plan`."""
+    `estimate`: False leaves out `predicted_s` (`planner.estimate`, about 2.6 s of CPU per Station Unity
+    plan), for plans that are only rows of a table (the proposal's budget what-if). Returns `plan`."""
     _add_short(plan, short, station)
     _add_margins(plan, margins)
-    _add_predictions(plan, station)
+    _add_predictions(plan, station, estimate)
     _explain_unreachable(plan, station)
     if reach is not None:
         plan["unsheltered"] = late_destinations(station, plan, reach.pairs if hasattr(reach, "pairs") else reach)
@@ -251,7 +254,8 @@ def _explain_unreachable(plan: dict, station: Station) -> None:
 def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: ReachTable | None = None,
                  start: list[str] | None = None, check: bool = True, phases: bool = True,
                  cache_dir: str | Path | None = None, options: SolveOptions | None = None,
-                 margins: pd.DataFrame | None = None, inputs: ModelInputs | None = None) -> PlanRun:
+                 margins: pd.DataFrame | None = None, inputs: ModelInputs | None = None,
+                 corridor_limits: Mapping[tuple[str, str], float] | None = None, estimate: bool = True) -> PlanRun:
     """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
     Parameters
@@ -284,6 +288,13 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         `model_inputs_for` the same station (up to budget, objective, limits and threads), reach
         table and margins: the model is built from them instead of again (a sweep's budgets);
         `reach` must be given with them.
+    corridor_limits : mapping, optional
+        Corridor rows known before the first solve (persons per (door_id, scenario), e.g. another
+        plan's `solver.corridor.limits` through `limits_of`): the first solve has them, and the
+        `corridor_rounds` rounds (if any) add to them. Ignored by the relocation model.
+    estimate : bool
+        Each assignment's estimated arrival (`predicted_s`, `finish_plan`); False for plans that are
+        only rows of a table.
 
     Returns
     -------
@@ -309,6 +320,11 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     solve = _solver_for(rel, options)
     notes: list[str] = list(rel.notes) + _relocation_goal_note(problem) if rel.active else []
+    rows_cache, rows_key = _corridor_cache(station, cache_dir, margins)
+    corridor_limits = corridor_limits if corridor_limits is not None else limits_of(
+        (rows_cache.get(rows_key) or {}).get("limits") if rows_key else None)
+    corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
+    problem, graph, openings = _first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
     fell_back = False
     full_cover_cost = None
     full_cover_solution = None
@@ -334,8 +350,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                 log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
                 problem = dataclasses.replace(problem, objective="max-cover", budget=every)
             solution = solve(problem, start=start)
-    problem, solution, corridor = corridor_rounds(station, problem, solution, solve, reach, margins,
-                                                  on=station.params.corridor_rounds > 0 and not rel.active)
+    problem, solution, corridor = corridor_rounds(station, problem, solution, solve, reach, margins, on=corridor_on,
+                                                  graph=graph, openings=openings, limits=corridor_limits)
+    _remember_rows(rows_cache, rows_key, corridor)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
     sites, costs = _chosen_modes(station, sites, costs, solution)
@@ -350,7 +367,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         from planner.plan import jsonable
 
         plan["phasing"] = jsonable(dict(phase_of.attrs["solver"]))
-    finish_plan(plan, station, short, margins, reach)
+    finish_plan(plan, station, short, margins, reach, estimate=estimate)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)
         plan.setdefault("notes", []).extend(who)
@@ -367,7 +384,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
                                          solution=full_cover_solution, timed_pairs=timed)
         run.full_cover_plan["objective"] = "cover-all"
-        finish_plan(run.full_cover_plan, station, short, margins, reach)
+        finish_plan(run.full_cover_plan, station, short, margins, reach, estimate=estimate)
     if check:
         from planner.check import check_plan, format_breaches
 
@@ -380,6 +397,42 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
+
+
+def _first_corridor_rows(station: Station, problem: Problem, limits: Mapping[tuple[str, str], float] | None
+                         ) -> tuple[Problem, WalkGraph | None, pd.DataFrame | None]:
+    """(problem, walking graph, `pair_openings`) with the corridor rows known before the first solve
+    (`limits`, persons per (door_id, scenario)); the problem unchanged and None, None without them."""
+    if not limits:
+        return problem, None, None
+    log(f"[planner] {len(limits)} corridor row(s) known before the first solve")
+    graph = walk_graph(station)
+    with stage("paths of the model's pairs (corridor rows)"):
+        openings = pair_openings(station, problem.pairs, graph=graph)
+    return corridor_rows(problem, openings, limits), graph, openings
+
+
+def _remember_rows(cache: JsonCache, key: str, corridor: dict) -> None:
+    """Store the rows of the plan `corridor_rounds` returned (`corridor`: its {"corridor": ...}) for the next run."""
+    if key and corridor.get("corridor", {}).get("limits"):
+        cache.put(key, {"limits": corridor["corridor"]["limits"]})
+
+
+def _corridor_cache(station: Station, cache_dir: str | Path | None, margins: pd.DataFrame | None
+                    ) -> tuple[JsonCache, str]:
+    """(cache, key) of the corridor rows of the last plan made on the same inputs: beside the reach-table
+    cache (`.cache/reach` -> `.cache/corridor`), keyed by the station's input files, its parameters,
+    the margins and the planner's version; key "" when there is no cache (no `cache_dir`, or a station
+    not read from files). Its rows go into the next run's first solve (issue 21)."""
+    from planner import __version__
+
+    cache = JsonCache(Path(cache_dir).parent / "corridor" if cache_dir is not None and station.files else None,
+                      "corridor rows")
+    if cache.folder is None:
+        return cache, ""
+    return cache, JsonCache.key({"kind": "corridor rows", "inputs": station.inputs_sha256(),
+                                 "parameters": dataclasses.asdict(station.params), "version": __version__,
+                                 "margins": margin_rows(margins) if margins is not None and len(margins) else None})
 
 
 def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | None) -> pd.DataFrame:
@@ -397,22 +450,31 @@ def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | No
 
 
 def corridor_rounds(station: Station, problem: Problem, solution: Solution, solve: Callable[..., Any],
-                    reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True
-                    ) -> tuple[Problem, Solution, dict]:
+                    reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True, *,
+                    graph: WalkGraph | None = None, openings: pd.DataFrame | None = None,
+                    limits: Mapping[tuple[str, str], float] | None = None) -> tuple[Problem, Solution, dict]:
     """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
     opening that delays it (`corridor_cuts`: soft rows over every model pair whose walk passes it, in that
-    scenario) and re-solve (from the LP relaxation, not from the plan), at most `corridor_rounds` times. Returns the (problem, solution)
-    of the round with the fewest residents late (then the cheapest) and {"corridor": what each round
-    found} (plan.json `solver.corridor`; {} when not `on`: the relocation model has no corridor rows)."""
+    scenario) and re-solve (from the LP relaxation, not from the plan), at most `corridor_rounds` times,
+    each re-solve within `corridor_round_time_limit_s` (seconds; never more than the problem's own time
+    limit). The rounds stop early when a round leaves no fewer residents late than the best round before
+    it (a further row rarely helps then, measured on Station Unity; docs/performance.md). Returns the
+    (problem, solution) of the round with the fewest residents late (then the cheapest) and {"corridor":
+    what each round found, and the rows of the plan returned} (plan.json `solver.corridor`; {} when not
+    `on`: the relocation model has no corridor rows).
+
+    `limits`: the rows already in `problem` (persons per (door_id, scenario); `corridor_rows`), e.g. those
+    known before the first solve; later rounds keep them (the smaller limit wins). `openings`:
+    `pair_openings` of the problem's pairs and `graph` the walking graph, when the caller has them."""
     p = station.params
     if not on:
         return problem, solution, {}
-    graph = walk_graph(station)
-    openings: pd.DataFrame | None = None
-    limits: dict[tuple[str, str], float] = {}
+    graph = walk_graph(station) if graph is None else graph
+    limits = dict(limits or {})
     rounds: list[dict[str, Any]] = []
-    best: tuple[tuple[float, float], Problem, Solution] | None = None
+    time_limit = float(problem.time_limit_s)
+    best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float]] | None = None
     chosen = 0
     for k in range(int(p.corridor_rounds) + 1):
         rows = _plan_rows(solution, reach, margins)
@@ -423,17 +485,17 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                        "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
                        "rooms": len(solution.chosen), "gap": solution.solver.get("gap")})
         score = (float(rows["residents"].to_numpy()[late].sum()), cost)
+        improved = best is None or score[0] < best[0][0]
         if best is None or score < best[0]:
-            best, chosen = (score, problem, solution), k
-        if not late.any() or k == int(p.corridor_rounds):
+            best, chosen = (score, problem, solution, dict(limits)), k
+        if not late.any() or k == int(p.corridor_rounds) or not improved:
             break
         limits = corridor_cuts(cq, over, p.reach_s, limits)
         if openings is None:
             with stage("paths of the model's pairs (corridor rows)"):
                 openings = pair_openings(station, problem.pairs, graph=graph)
-        keys = pd.DataFrame(list(limits.keys()), columns=["door_id", "scenario"]).assign(cut=np.arange(len(limits)))
-        cuts = openings.merge(keys, on="door_id")[["cut", "room_id", "site_id", "scenario"]]
-        problem = problem.replace(corridor_cuts=cuts, corridor_rhs=np.array(list(limits.values()), dtype=float))
+        problem = corridor_rows(problem, openings, limits).replace(
+            time_limit_s=min(time_limit, float(p.corridor_round_time_limit_s)))
         with stage(f"optimisation with {len(limits)} corridor row(s), round {k + 1}"):
             # not from the plan: it breaks the new rows, and Station Unity's MIP did not recover from it
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
@@ -443,12 +505,36 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
                 break
     assert best is not None
-    return best[1], best[2], {"corridor": {"rounds": rounds, "chosen_round": chosen}}
+    return (best[1].replace(time_limit_s=time_limit), best[2],
+            {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}})
+
+
+def corridor_rows(problem: Problem, openings: pd.DataFrame, limits: Mapping[tuple[str, str], float]) -> Problem:
+    """`problem` with one corridor row per (door_id, scenario) of `limits` (persons it may pass) over
+    every pair of `openings` (`planner.corridors.pair_openings`: room_id, site_id, door_id) passing it;
+    without `limits` the problem has no corridor rows."""
+    if not limits:
+        return problem.replace(corridor_cuts=None, corridor_rhs=None)
+    keys = pd.DataFrame(list(limits.keys()), columns=["door_id", "scenario"]).assign(cut=np.arange(len(limits)))
+    cuts = openings[["room_id", "site_id", "door_id"]].merge(keys, on="door_id")[["cut", "room_id", "site_id",
+                                                                                    "scenario"]]
+    return problem.replace(corridor_cuts=cuts, corridor_rhs=np.array(list(limits.values()), dtype=float))
+
+
+def limit_rows(limits: Mapping[tuple[str, str], float]) -> list[dict[str, Any]]:
+    """Corridor rows as plan.json rows (`solver.corridor.limits`): door_id, scenario, persons; sorted."""
+    return [{"door_id": str(d), "scenario": str(s), "persons": float(v)} for (d, s), v in sorted(limits.items())]
+
+
+def limits_of(rows: Sequence[Mapping[str, Any]] | None) -> dict[tuple[str, str], float]:
+    """The corridor rows of plan.json `solver.corridor.limits` (`limit_rows`) as {(door_id, scenario): persons}."""
+    return {(str(r["door_id"]), str(r["scenario"])): float(r["persons"]) for r in rows or []}
 
 
 def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
                      margins: pd.DataFrame | None = None, known: float | None = None,
-                     swaps_of: pd.DataFrame | None = None) -> tuple[float | None, Problem]:
+                     swaps_of: pd.DataFrame | None = None, problem: Problem | None = None
+                     ) -> tuple[float | None, Problem]:
     """(bound, problem): a proven lower bound on the cost of every full (cover-all) plan of the station
     as `plan_station` would model it, moves of residents included (currency; the LP relaxation of the
     relocation model by column generation, `planner.model.relocation.relocation_cost_bound`, at most
@@ -458,10 +544,13 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
     not cover-all. `known`: the bound found before on the same inputs (a cache): returned, nothing solved.
     `swaps_of`: the assignments (room_id, scenario, site_id, residents) of a plan that moves nobody: with
     the no-swap rule on, the bound is then the LP bound on cost plus swap penalty less that plan's
-    penalty, a lower bound on the cost of every plan with no more swap penalty (docs/model.md)."""
+    penalty, a lower bound on the cost of every plan with no more swap penalty (docs/model.md).
+    `problem`: the problem this function returned before for the same station (up to `max_displaced`,
+    which only the relocation terms use), reach table and margins: not built again."""
     sites, reach, costs = prepare(station, reach)
-    problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
-                                            if margins is not None else None)
+    if problem is None:
+        problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
+                                                if margins is not None else None)
     rel = _relocation_inputs(station, sites)
     if not rel.active or problem.objective != "cover-all":
         return None, problem
@@ -493,18 +582,21 @@ def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFr
     return short_of_time(station.demand(), bound)
 
 
-def _add_predictions(plan: dict, station: Station) -> None:
+def _add_predictions(plan: dict, station: Station, estimate: bool = True) -> None:
     """Each assignment's planned last arrival inside its safe room (`planned_s`, `queues.predicted_arrivals`:
     farthest point, whole exit queue, conservative), its estimated last arrival (`predicted_s`,
     `estimate.estimated_arrivals`: what a simulation should show, never later than `planned_s` but for the
     corridor delays) and the
-    plan's margin (`totals.promise`, `queues.promise_of_plan`, from the planned times)."""
+    plan's margin (`totals.promise`, `queues.promise_of_plan`, from the planned times); without
+    `estimate` no `predicted_s`."""
     a = pd.DataFrame(plan["assignments"])
     if len(a):
         planned = predicted_arrivals(station, a)
-        for row, t, e in zip(plan["assignments"], planned, estimated_arrivals(station, a, conservative=planned)):
+        for row, t in zip(plan["assignments"], planned):
             row["planned_s"] = round(float(t), 2)
-            row["predicted_s"] = round(float(e), 2)
+        if estimate:
+            for row, e in zip(plan["assignments"], estimated_arrivals(station, a, conservative=planned)):
+                row["predicted_s"] = round(float(e), 2)
     plan["totals"]["promise"] = promise_of_plan(station, a)
 
 

@@ -77,15 +77,19 @@ def _station_for(station: Station, spec: dict) -> Station:
     threads = int(spec.get("threads") or 1)
     p = station.params.replace(budget=spec["budget"], objective=spec["objective"], threads=threads,
                                time_limit_s=float(spec["time_limit_s"]))
+    if spec.get("corridor_rounds") is not None:
+        p = p.replace(corridor_rounds=int(spec["corridor_rounds"]))
     return dataclasses.replace(station, params=p)
 
 
 def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None) -> dict:
     """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
-    time_limit_s (s), check (bool). `inputs`: `pipeline.model_inputs_for` the station, reach table and
+    time_limit_s (s), check (bool), corridor_limits (plan.json `solver.corridor.limits` rows: corridor rows
+    known before the first solve, or None), corridor_rounds (the station's `corridor_rounds` when None),
+    estimate (False: plans without `predicted_s`, `pipeline.finish_plan`; default True). `inputs`: `pipeline.model_inputs_for` the station, reach table and
     the spec's margins, made once for every budget (None: built here). Returns a dict: spec fields,
     plan (plan.json dict), chosen, seconds (wall time), error (text or None)."""
-    from planner.pipeline import plan_station
+    from planner.pipeline import limits_of, plan_station
 
     t0 = time.perf_counter()
     st = _station_for(station, spec)
@@ -94,7 +98,9 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
     try:
         with highs_threads_reset():
             run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
-                               check=bool(spec.get("check", False)), phases=False, margins=margins, inputs=inputs)
+                               check=bool(spec.get("check", False)), phases=False, margins=margins, inputs=inputs,
+                               corridor_limits=limits_of(spec.get("corridor_limits")),
+                               estimate=bool(spec.get("estimate", True)))
     except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
@@ -140,7 +146,8 @@ class _Cache:
         st = _station_for(self.station, spec)
         return JsonCache.key({"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
                               "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s",
-                                                                "check", "margins")}})
+                                                                "check", "margins", "corridor_limits",
+                                                                "estimate")}})
 
     def get(self, spec: dict) -> dict | None:
         if self.store.folder is None:
@@ -375,13 +382,17 @@ def _round_up(x: float) -> float:
 def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = None,  # noqa: C901  debt: issue 16 (complexity 18)
               scheduler: str | None = None, reach: ReachTable | None = None, *, time_limit_s: float | None = None,
               check: bool = False, full_cover: dict | None = None, margins: list[dict] | None = None,
-              cache_dir: str | Path | None = None) -> SweepResult:
+              cache_dir: str | Path | None = None, corridor_limits: list[dict] | None = None,
+              corridor_rounds: int | None = None, estimate: bool = True) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
 
     `time_limit_s`: per solve in seconds (default: the scenario's `sweep_time_limit_s`); `check`: run the independent
     checker on every plan (in the workers); `full_cover`: a `full_cover_plan` result to reuse; `margins`:
     measured margins (plan.json `margins` rows, `planner.margins`) every plan is made with; `cache_dir`:
-    folder of solved budgets (`_Cache`, `whatif_cache_dir`; None: no cache, nothing written).
+    folder of solved budgets (`_Cache`, `whatif_cache_dir`; None: no cache, nothing written);
+    `corridor_limits`: corridor rows every budget's first solve has (plan.json `solver.corridor.limits`
+    rows; default: the full-cover plan's), `corridor_rounds`: the budgets' rounds (default the station's);
+    `estimate`: False for plans that are only rows of a table (no `predicted_s`).
     """
     from planner.pipeline import model_inputs_for, prepare
 
@@ -401,6 +412,8 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
         full_cover = full_cover_plan(station, reach, max(tl, station.params.time_limit_s), check=check,
                                      margins=margins, cache_dir=cache_dir)
     fc_cost = None if full_cover is None else float(full_cover["plan"]["totals"]["cost"])
+    if corridor_limits is None and full_cover is not None:
+        corridor_limits = ((full_cover["plan"].get("solver") or {}).get("corridor") or {}).get("limits") or None
 
     def finish(res: dict, source: str) -> dict:
         res = dict(res)
@@ -410,7 +423,8 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
 
     def spec(b: float, start: list[str] | None, start_from: float | None, rnd: int) -> dict:
         return {"budget": b, "objective": "max-cover", "start": start, "time_limit_s": tl,
-                "check": check, "start_from": start_from, "round": rnd, "margins": margins}
+                "check": check, "start_from": start_from, "round": rnd, "margins": margins,
+                "corridor_limits": corridor_limits, "corridor_rounds": corridor_rounds, "estimate": estimate}
 
     first: dict[int, dict] = {}
     todo = []
@@ -499,7 +513,8 @@ def _row(res: dict, scen: Sequence[str]) -> dict:
     if plan is None:  # a budget without a plan: the row says why
         return {"budget": float(res["budget"]), "cost": np.nan, "rooms": np.nan,
                 **{f"sheltered_{sc}": np.nan for sc in scen}, **{f"share_{sc}": np.nan for sc in scen},
-                "max_walk_s": np.nan, "gap": np.nan, "status": str(res.get("error") or "no plan"), "seconds": 0.0,
+                "max_walk_s": np.nan, "late_by_corridors": np.nan, "gap": np.nan,
+                "status": str(res.get("error") or "no plan"), "seconds": 0.0,
                 "objective": "", "source": res.get("source", "no plan"), "weighted_sheltered": np.nan, "chosen": []}
     t = plan["totals"]
     s = plan.get("solver", {})
@@ -510,13 +525,22 @@ def _row(res: dict, scen: Sequence[str]) -> dict:
     for sc in scen:
         row[f"share_{sc}"] = float(t["scenarios"][sc].get("share", 0.0))
     gap = s.get("gap")
-    row.update({"max_walk_s": float(t.get("max_walk_s", 0.0)),
+    row.update({"max_walk_s": float(t.get("max_walk_s", 0.0)), "late_by_corridors": _late_by_corridors(plan),
                 "gap": float(gap) if isinstance(gap, (int, float)) else np.nan,
                 "status": str(s.get("status", "")), "seconds": round(float(res.get("seconds", 0.0)), 2),
                 "objective": plan.get("objective", res.get("objective")), "source": res.get("source", ""),
                 "weighted_sheltered": float(res["weighted"]),
                 "chosen": list(res["chosen"])})
     return row
+
+
+def _late_by_corridors(plan: dict) -> float:
+    """Residents the plan's corridor queues make late (plan.json `solver.corridor`, its chosen round's
+    replay); NaN when the plan was made without the corridor rows."""
+    cor = (plan.get("solver") or {}).get("corridor") or {}
+    rounds = [r for r in cor.get("rounds") or [] if "late_residents" in r]
+    pick = [r for r in rounds if r.get("round") == cor.get("chosen_round")] or rounds[-1:]
+    return float(pick[0]["late_residents"]) if pick else np.nan
 
 
 def sweep(station: Station, budgets: list[float], workers: int | None = None, scheduler: str | None = None,
@@ -558,7 +582,13 @@ def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: i
 
     When the run's plan shelters everyone it can (cover-all), it is the full-cover plan and is not
     solved again; `n` budgets from the cheapest conversion to the full-cover cost, `time_limit_s`
-    per solve (seconds); `cache_dir`: folder of solved budgets (`run_sweep`; None: no cache)."""
+    per solve (seconds); `cache_dir`: folder of solved budgets (`run_sweep`; None: no cache).
+
+    The budgets' plans are rows of the sheet, never written out as plans: each is made with the
+    run's corridor rows (plan.json `solver.corridor.limits`) in its one solve, without corridor
+    rounds of its own (issue 21: 4 solves per budget otherwise); the table's `late_by_corridors` says
+    how many residents its corridor queues still make late (`planner sweep` runs the rounds); their
+    assignments have no estimated arrival (`predicted_s`)."""
     def known(plan: dict, chosen: list[str]) -> dict:  # a solved plan as a sweep result
         return {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": plan,
                 "chosen": sorted(str(s) for s in chosen),
@@ -584,9 +614,10 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
     fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
     budgets = budget_grid(run.costs, n, full_cover_cost=fcc,
                           floor=required_cost(run.costs, run.station.params.require))
+    limits = ((run.plan.get("solver") or {}).get("corridor") or {}).get("limits")
     table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
                   full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
-                  cache_dir=cache_dir)
+                  cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False)
     return whatif_table(table)
 
 

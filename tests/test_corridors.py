@@ -303,3 +303,52 @@ def test_corridor_cut_limit_by_hand(tmp_path):
     assert 1.3 * over[0] == pytest.approx(8.89, abs=0.01)
     assert corridor_cuts(cq, over, 60.0) == {("O", "day"): 51.0, ("O", "night"): 51.0}
     assert corridor_cuts(cq, over, 60.0, {("O", "day"): 40.0})[("O", "day")] == 40.0
+
+
+def test_rows_known_before_the_first_solve(tmp_path):
+    """Issue 21: the rows of a plan (plan.json `solver.corridor.limits`) given to the first solve
+    (`plan_station(corridor_limits=...)`, or read from the corridor cache of the last run on the same
+    inputs) give the plan the rounds found, in one solve: round 0 already has them and nobody is late."""
+    import dataclasses
+
+    from planner.checkqueue import corridor_late
+    from planner.pipeline import limit_rows, limits_of, plan_station
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    first = plan_station(station, cache_dir=cache, check=False)
+    cor = first.plan["solver"]["corridor"]
+    assert [r["late_residents"] for r in cor["rounds"]] == [120, 0]
+    assert cor["limits"] and limit_rows(limits_of(cor["limits"])) == cor["limits"]
+    assert len(list((tmp_path / "cache" / "corridor").glob("*.json"))) == 1
+    again = plan_station(station, cache_dir=cache, check=False)          # rows from the cache
+    rounds = again.plan["solver"]["corridor"]["rounds"]
+    assert len(rounds) == 1 and rounds[0]["rows"] == len(cor["limits"]) and rounds[0]["late_residents"] == 0
+    assert again.solution.chosen == first.solution.chosen
+    no_rounds = dataclasses.replace(station, params=station.params.replace(corridor_rounds=0))
+    given = plan_station(no_rounds, corridor_limits=limits_of(cor["limits"]))    # checked
+    assert given.plan["totals"]["cost"] == pytest.approx(first.plan["totals"]["cost"])
+    assert len(given.plan["solver"]["corridor"]["rounds"]) == 1 and len(corridor_late(station, given.plan)) == 0
+    assert "corridor" not in plan_station(no_rounds, check=False).plan["solver"]    # off without rows
+
+
+def test_whatif_budgets_take_the_plans_rows_without_rounds(tmp_path):
+    """The proposal's budget what-if (issue 21): each budget's plan is made with the given corridor rows
+    in one solve (no rounds of its own) and without the estimated arrivals; the table says how many
+    residents its corridor queues leave late."""
+    from planner.pipeline import plan_station
+    from planner.sweep import sweep
+
+    station = choice_station(tmp_path)
+    run = plan_station(station, check=False)
+    limits = run.plan["solver"]["corridor"]["limits"]
+    cost = float(run.plan["totals"]["cost"])
+    known = {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": run.plan,
+             "chosen": sorted(run.solution.chosen), "seconds": 0.0, "error": None}
+    table = sweep(station, [0.6 * cost, cost], workers=1, reach=run.reach, time_limit_s=10.0, full_cover=known,
+                  corridor_limits=limits, corridor_rounds=0, estimate=False)
+    assert list(table["late_by_corridors"]) == [0.0, 0.0] and table["cost"].iloc[0] < cost
+    plan = table.attrs["plans"][0]                     # the budget below the full cost: solved here
+    rounds = plan["solver"]["corridor"]["rounds"]
+    assert len(rounds) == 1 and rounds[0]["rows"] == len(limits)
+    assert plan["assignments"] and all("planned_s" in a and "predicted_s" not in a for a in plan["assignments"])

@@ -231,11 +231,7 @@ def _swap_rows(R: Rows, c: Compiled, yg: np.ndarray, yj: np.ndarray, ss: np.ndar
     left = np.maximum(c.cap[yj[si]] - own, 0.0)
     o = np.argsort(own_key)
     own_key, own, left, sj = own_key[o], own[o], left[o], yj[si][o]
-    others = np.flatnonzero(~ysip)
-    pos = np.searchsorted(own_key, key[others])
-    pos = np.minimum(pos, len(own_key) - 1)
-    hit = own_key[pos] == key[others]
-    others, pos = others[hit], pos[hit]
+    others, pos = _into_swap_rows(key, np.flatnonzero(~ysip), own_key)
     inflow = np.bincount(pos, weights=yub[others], minlength=len(own_key))
     bind = (inflow > left + 1e-9) & (own > 0)             # else the row can never bind
     if c.swap_skip is not None:
@@ -248,6 +244,16 @@ def _swap_rows(R: Rows, c: Compiled, yg: np.ndarray, yj: np.ndarray, ss: np.ndar
           np.r_[ycol0 + others[use], sj[bind], vcol0 + np.arange(k)],
           np.r_[np.ones(int(use.sum())), -left[bind], -np.ones(k)], np.full(k, -INF), np.zeros(k), "swap")
     return own_key[bind], own[bind], left[bind]
+
+
+def _into_swap_rows(key: np.ndarray, others: np.ndarray, row_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The assignment columns among `others` (indices; their key ``site x S + scenario`` in `key`) that
+    enter a swap row, and the position of that row's key in `row_key` (sorted): (columns, positions)."""
+    if not len(row_key):
+        return others[:0], others[:0]
+    pos = np.searchsorted(row_key, key[others]).clip(max=len(row_key) - 1)
+    hit = row_key[pos] == key[others]
+    return others[hit], pos[hit]
 
 
 def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np.ndarray, ycol0: int,
@@ -467,7 +473,7 @@ def full_vector(c: Compiled, ar_model: Arrays, ar_fixed: Arrays, v_fixed: np.nda
         o = np.argsort(ar_model.S_key)
         spos = o[np.searchsorted(ar_model.S_key[o], ar_fixed.S_key[inm])]
         out[ar_model.scol0 + spos] = v_fixed[ar_fixed.scol0:ar_fixed.scol0 + len(ar_fixed.S_key)][inm]
-    fill_swap_slacks(c, ar_model, out)
+    fill_penalty_slacks(c, ar_model, out)
     return out
 
 
@@ -478,21 +484,18 @@ def swap_inflow(c: Compiled, ar: Arrays, v: np.ndarray) -> np.ndarray:
     if not ar.nv:
         return np.zeros(0)
     y = v[ar.ycol0:ar.ycol0 + ar.ny]
-    yj = c.qj[ar.yq]
-    key = yj.astype(np.int64) * S + ar.ys
-    others = ~c.qsip[ar.yq]
+    key = c.qj[ar.yq].astype(np.int64) * S + ar.ys
     o = np.argsort(ar.v_key)
-    pos = np.searchsorted(ar.v_key[o], key[others]).clip(max=ar.nv - 1)
-    hit = ar.v_key[o][pos] == key[others]
+    cols, pos = _into_swap_rows(key, np.flatnonzero(~c.qsip[ar.yq]), ar.v_key[o])
     inflow = np.zeros(ar.nv)
-    np.add.at(inflow, o[pos[hit]], y[others][hit])
+    np.add.at(inflow, o[pos], y[cols])
     return inflow
 
 
-def fill_swap_slacks(c: Compiled, ar: Arrays, v: np.ndarray) -> None:
-    """Set the swap slack columns of the column vector `v` (in place) to the least value its x and y
-    allow: max(others coming in - places left for them x_j, 0) (persons); the corridor slacks too
-    (`fill_corridor_slacks`)."""
+def fill_penalty_slacks(c: Compiled, ar: Arrays, v: np.ndarray) -> None:
+    """Set the penalised slack columns of the column vector `v` (in place) to the least values its x and y
+    allow: the no-swap slacks to max(others coming in - places left for them x_j, 0) and the corridor
+    slacks to max(persons through the opening - the row's limit, 0) (`fill_corridor_slacks`; persons)."""
     fill_corridor_slacks(ar, v)
     if not ar.nv:
         return

@@ -39,7 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
-from planner.model.arrays import build_arrays, fill_swap_slacks
+from planner.model.arrays import build_arrays, fill_penalty_slacks
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import highs_lp, new_highs, solve_highspy
 
@@ -304,7 +304,7 @@ def flow_vector(c: Compiled, x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         np.add.at(arr, (key[door], c.qbin[ar.yq][door]), y[door])
         suffix = np.cumsum(arr[:, ::-1], axis=1)[:, ::-1]
         v[ar.scol0:ar.scol0 + len(ar.S_key)] = suffix[ar.S_key // (c.nb + 1), ar.S_key % (c.nb + 1)]
-    fill_swap_slacks(c, ar, v)
+    fill_penalty_slacks(c, ar, v)
     return v, ar
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import SolverError
-from planner.model.arrays import Arrays, build_arrays, fill_swap_slacks, full_vector
+from planner.model.arrays import Arrays, build_arrays, fill_penalty_slacks, full_vector
 from planner.model.assign import assign_fixed
 from planner.model.colgen import lp_colgen
 from planner.model.compile import Compiled
@@ -310,7 +310,7 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     swaps = None
     if st.ar.nv:   # the least-cost stage keeps the first stage's swaps (no more persons leaving)
         vv = np.asarray(values, dtype=float).copy()
-        fill_swap_slacks(c, st.ar, vv)
+        fill_penalty_slacks(c, st.ar, vv)
         values = vv
         mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
         swaps = float(mult[st.ar.v_key % len(c.scen)] @ vv[st.ar.vcol0:st.ar.vcol0 + st.ar.nv]) + 1e-6

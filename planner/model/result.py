@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import SolverError
-from planner.model.arrays import Arrays, corridor_penalty_per_person, fill_swap_slacks, swap_penalty_per_person
+from planner.model.arrays import Arrays, corridor_penalty_per_person, fill_penalty_slacks, swap_penalty_per_person
 from planner.model.bounds import capacity_bound
 from planner.model.compile import Compiled
 from planner.model.highs import Run
@@ -91,7 +91,7 @@ def _slack_penalty(c: Compiled, ar: Arrays, v: np.ndarray, per_person: float, sc
     (on `ar`'s columns) leaves, each weighted by its scenario (`scen_of`) as the model weights it
     (merged scenarios count twice, dominated ones not at all)."""
     vv = np.array(v, dtype=float, copy=True)
-    fill_swap_slacks(c, ar, vv)
+    fill_penalty_slacks(c, ar, vv)
     mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
     return float(per_person * (mult[scen_of] @ vv[col0:col0 + n]))
 

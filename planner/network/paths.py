@@ -33,9 +33,10 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.network.graph import WalkGraph, build_graph
 from planner.network.reach import _first_min, _ragged
+from planner.params import Parameters
 from planner.station import Station
 
-__all__ = ["Paths", "assignment_paths", "walk_graph"]
+__all__ = ["Paths", "assignment_paths", "walk_graph", "walk_cutoff_s"]
 
 _BATCH_SOURCES = 512
 """Dijkstra sources (safe-room door nodes) per batch: bounds the dense (sources x nodes) arrays."""
@@ -61,11 +62,16 @@ class Paths:
     entry_door: np.ndarray
 
 
+def walk_cutoff_s(params: Parameters) -> float:
+    """The walking graph's cut-off, as the reach table's: seconds of walking (reaction excluded) up to
+    twice the reach time, ``max(0, 2 x reach_s - reaction_s)``."""
+    return max(0.0, 2.0 * float(params.reach_s) - float(params.reaction_s))
+
+
 def walk_graph(station: Station) -> WalkGraph:
-    """The walking graph with the reach table's cut-off (twice the reach time, metres at the walking speed)."""
+    """The walking graph with the reach table's cut-off (`walk_cutoff_s`, in metres at the walking speed)."""
     p = station.params
-    glimit = max(0.0, 2.0 * p.reach_s - p.reaction_s)
-    return build_graph(station, cutoff_m=glimit * p.walk_speed_m_s)
+    return build_graph(station, cutoff_m=walk_cutoff_s(p) * p.walk_speed_m_s)
 
 
 def assignment_paths(station: Station, rows: pd.DataFrame, graph: WalkGraph | None = None) -> Paths:
@@ -88,7 +94,7 @@ def assignment_paths(station: Station, rows: pd.DataFrame, graph: WalkGraph | No
     p = station.params
     v = float(p.walk_speed_m_s)
     react = float(p.reaction_s)
-    glimit = max(0.0, 2.0 * p.reach_s - react)
+    glimit = walk_cutoff_s(p)
     wg = walk_graph(station) if graph is None else graph
     site_col = "site_id" if "site_id" in rows.columns else "safe_room_id"
     room = rows["room_id"].astype(str).to_numpy()

@@ -41,7 +41,8 @@ def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) ->
             df[c] = [", ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v for v in df[c]]
     labels = {"budget": "Budget", "cost": "Cost", "rooms": "Rooms converted", "max_walk_s": "Worst walk",
               "gap": "Solver gap", "status": "Solver status", "seconds": "Solve time", "objective": "Objective",
-              "source": "Plan from", "weighted_sheltered": "Sheltered (priority-weighted, all scenarios)"}
+              "source": "Plan from", "weighted_sheltered": "Sheltered (priority-weighted, all scenarios)",
+              "late_by_corridors": "Late by corridor queues (residents)"}
     head = []
     for c in df.columns:
         c = str(c)
@@ -59,7 +60,7 @@ def budget_whatif(wb: Workbook, station: Station, sweep: pd.DataFrame | None) ->
             c = str(c)
             if c in ("budget", "cost"):
                 cell.number_format = _money_fmt(cur)
-            elif c.startswith("sheltered_") or c == "rooms":
+            elif c.startswith("sheltered_") or c in ("rooms", "late_by_corridors"):
                 cell.number_format = "#,##0"
             elif c in ("max_walk_s", "seconds"):
                 cell.number_format = '0.0 "s"'
