@@ -71,11 +71,13 @@ class CorridorQueues:
       to the end of the walk).
     - `openings`: one row per (door_id, scenario) with a stream: kind, flow_pps, streams, persons,
       first_s (earliest arrival), finish_s (last walker through) and max_delay_s.
+    - `paths`: the rows' paths (`assignment_paths`) the queues were replayed on, or None.
     """
 
     delay_s: np.ndarray
     streams: pd.DataFrame
     openings: pd.DataFrame
+    paths: Paths | None = None
 
 
 def corridor_width_m(geoms: np.ndarray) -> np.ndarray:
@@ -182,7 +184,7 @@ def corridor_queues(station: Station, assignments: pd.DataFrame, paths: Paths | 
     else:
         openings = pd.DataFrame(columns=["door_id", "scenario", "kind", "flow_pps", "streams", "persons", "first_s",
                                          "finish_s", "max_delay_s"])
-    return CorridorQueues(delay_s=total, streams=streams, openings=openings)
+    return CorridorQueues(delay_s=total, streams=streams, openings=openings, paths=paths)
 
 
 def corridor_delays(station: Station, assignments: pd.DataFrame) -> np.ndarray:

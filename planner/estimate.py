@@ -56,7 +56,7 @@ import shapely
 from scipy.special import betainc
 
 from planner.corridors import corridor_queues
-from planner.network.paths import assignment_paths
+from planner.network.paths import Paths, assignment_paths
 from planner.network.geometry import polygon_distances
 from planner.params import Parameters
 from planner.queues import assignment_queues, fluid_queue_departures, predicted_arrivals, room_exit_flow
@@ -307,7 +307,8 @@ and the plan's walk minus the room's farthest nearest-door leg)."""
 
 
 def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.ndarray | None = None,
-                       conservative: np.ndarray | None = None, *, parts: frozenset[str] = INGREDIENTS) -> np.ndarray:
+                       conservative: np.ndarray | None = None, *, parts: frozenset[str] = INGREDIENTS,
+                       paths: Paths | None = None) -> np.ndarray:
     """Estimated last arrival inside the safe room per assignment row (seconds; see the module docstring).
 
     Parameters
@@ -324,6 +325,9 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
         never later.
     parts : frozenset of str
         The ingredients used (`INGREDIENTS`; fewer only to measure what each adds).
+    paths : Paths, optional
+        `assignment_paths` of the same rows, in the same order, when the caller has them (the last
+        corridor round's replay): not computed again.
 
     Returns
     -------
@@ -347,8 +351,7 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     pos = pos[~pos.index.duplicated()]
     ridx = pos.reindex(w["room_id"].to_numpy()).to_numpy()
     known = np.isfinite(ridx)
-    paths = None
-    if (parts & {"route", "corridors"} and extra_s is None) or "route" in parts:
+    if paths is None and ((parts & {"route", "corridors"} and extra_s is None) or "route" in parts):
         paths = assignment_paths(station, assignments.rename(columns={"safe_room_id": "site_id"})
                                  [["room_id", "site_id"]].reset_index(drop=True))
     # one distance distribution per room (nearest door) or, with "route", per (room, door its walk leaves by)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from planner.corridors import corridor_cuts, late_by_corridors, pair_openings
+from planner.corridors import CorridorQueues, corridor_cuts, late_by_corridors, pair_openings
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
@@ -26,7 +26,7 @@ from planner.jsoncache import JsonCache
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network.graph import WalkGraph
-from planner.network.paths import walk_graph
+from planner.network.paths import Paths, walk_graph
 from planner.plan import population_words, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
@@ -38,6 +38,10 @@ from planner.station import Station
 if TYPE_CHECKING:
     from planner.model import Problem, Solution
     from planner.network import ReachTable
+
+
+Replay = tuple[pd.DataFrame, CorridorQueues]
+"""A corridor round's replay of a plan: its assignment rows (`_plan_rows`) and their `CorridorQueues`."""
 
 
 @dataclass
@@ -181,17 +185,19 @@ def model_inputs_for(station: Station, reach: ReachTable, margins: pd.DataFrame 
 
 
 def finish_plan(plan: dict, station: Station, short: pd.DataFrame, margins: pd.DataFrame | None = None,
-                reach: Any = None, *, estimate: bool = True) -> dict:
+                reach: Any = None, *, estimate: bool = True, replay: Replay | None = None) -> dict:
     """A built plan completed with the residents short of time (unsheltered, with the reason), each
     assignment's `planned_s` and `predicted_s` and the plan's margin (`totals.promise`). With measured `margins`
     (`planner.margins`): plan.json `margins` records them, each assignment they touch carries its
     seconds as `margin_s`, and `planned_s`, `predicted_s` and the promise include them. Given the reach table
     (`reach`, a ReachTable or its pairs): where the unsheltered go anyway (`planner.latecomers`).
     `estimate`: False leaves out `predicted_s` (`planner.estimate`, about 2.6 s of CPU per Station Unity
-    plan), for plans that are only rows of a table (the proposal's budget what-if). Returns `plan`."""
+    plan), for plans that are only rows of a table (the proposal's budget what-if). `replay`: the last
+    corridor round's replay of this plan (`corridor_rounds`): its paths and corridor delays go into the
+    estimate instead of being computed again (the same figures). Returns `plan`."""
     _add_short(plan, short, station)
     _add_margins(plan, margins)
-    _add_predictions(plan, station, estimate)
+    _add_predictions(plan, station, estimate, replay)
     _explain_unreachable(plan, station)
     if reach is not None:
         plan["unsheltered"] = late_destinations(station, plan, reach.pairs if hasattr(reach, "pairs") else reach)
@@ -330,7 +336,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     full_cover_solution = None
     with stage(f"optimisation ({problem.objective})"):
         try:
-            solution = solve(problem, start=start)
+            solution = _rows_optional(solve)(problem, start=start)
         except InfeasibleError as exc:
             if not (fallback_max_cover and problem.objective == "cover-all"):
                 raise
@@ -350,8 +356,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                 log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
                 problem = dataclasses.replace(problem, objective="max-cover", budget=every)
             solution = solve(problem, start=start)
-    problem, solution, corridor = corridor_rounds(station, problem, solution, solve, reach, margins, on=corridor_on,
-                                                  graph=graph, openings=openings, limits=corridor_limits)
+    problem, solution, corridor, replay = corridor_rounds(station, problem, solution, solve, reach, margins,
+                                                          on=corridor_on, graph=graph, openings=openings,
+                                                          limits=corridor_limits)
     _remember_rows(rows_cache, rows_key, corridor)
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
@@ -367,7 +374,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         from planner.plan import jsonable
 
         plan["phasing"] = jsonable(dict(phase_of.attrs["solver"]))
-    finish_plan(plan, station, short, margins, reach, estimate=estimate)
+    finish_plan(plan, station, short, margins, reach, estimate=estimate, replay=replay)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)
         plan.setdefault("notes", []).extend(who)
@@ -397,6 +404,22 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     return run
+
+
+def _rows_optional(solve: Callable[..., Any]) -> Callable[..., Any]:
+    """`solve`, which solves a problem with corridor rows known before the first solve again without them
+    when it returns no plan in its time limit (`SolverError`; seen once on Station Unity at load 9: the
+    rows made the LP and the start plan miss the 60 s); the rounds then find the rows again."""
+    def solve_first(problem: Problem, start: list[str] | None = None, progress: bool = True) -> Any:
+        try:
+            return solve(problem, start=start, progress=progress)
+        except SolverError as exc:
+            if problem.corridor_cuts is None:
+                raise
+            log(f"[planner] no plan with the corridor rows known before the solve ({str(exc).splitlines()[0]}); "
+                "solving without them")
+            return solve(problem.replace(corridor_cuts=None, corridor_rhs=None), start=start, progress=progress)
+    return solve_first
 
 
 def _first_corridor_rows(station: Station, problem: Problem, limits: Mapping[tuple[str, str], float] | None
@@ -452,7 +475,8 @@ def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | No
 def corridor_rounds(station: Station, problem: Problem, solution: Solution, solve: Callable[..., Any],
                     reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True, *,
                     graph: WalkGraph | None = None, openings: pd.DataFrame | None = None,
-                    limits: Mapping[tuple[str, str], float] | None = None) -> tuple[Problem, Solution, dict]:
+                    limits: Mapping[tuple[str, str], float] | None = None
+                    ) -> tuple[Problem, Solution, dict, Replay | None]:
     """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
     opening that delays it (`corridor_cuts`: soft rows over every model pair whose walk passes it, in that
@@ -462,19 +486,21 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     it (a further row rarely helps then, measured on Station Unity; docs/performance.md). Returns the
     (problem, solution) of the round with the fewest residents late (then the cheapest) and {"corridor":
     what each round found, and the rows of the plan returned} (plan.json `solver.corridor`; {} when not
-    `on`: the relocation model has no corridor rows).
+    `on`: the relocation model has no corridor rows) and the returned plan's replay (its assignment rows,
+    `_plan_rows`, and their `CorridorQueues` with the paths; None when not `on`), which `finish_plan`
+    uses instead of computing the paths again.
 
     `limits`: the rows already in `problem` (persons per (door_id, scenario); `corridor_rows`), e.g. those
     known before the first solve; later rounds keep them (the smaller limit wins). `openings`:
     `pair_openings` of the problem's pairs and `graph` the walking graph, when the caller has them."""
     p = station.params
     if not on:
-        return problem, solution, {}
+        return problem, solution, {}, None
     graph = walk_graph(station) if graph is None else graph
     limits = dict(limits or {})
     rounds: list[dict[str, Any]] = []
     time_limit = float(problem.time_limit_s)
-    best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float]] | None = None
+    best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float], Replay] | None = None
     chosen = 0
     for k in range(int(p.corridor_rounds) + 1):
         rows = _plan_rows(solution, reach, margins)
@@ -487,7 +513,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         score = (float(rows["residents"].to_numpy()[late].sum()), cost)
         improved = best is None or score[0] < best[0][0]
         if best is None or score < best[0]:
-            best, chosen = (score, problem, solution, dict(limits)), k
+            best, chosen = (score, problem, solution, dict(limits), (rows, cq)), k
         if not late.any() or k == int(p.corridor_rounds) or not improved:
             break
         limits = corridor_cuts(cq, over, p.reach_s, limits)
@@ -501,12 +527,12 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
             try:
                 solution = solve(problem)
-            except InfeasibleError as exc:   # e.g. the budget: keep the best plan so far, say why
+            except (InfeasibleError, SolverError) as exc:   # the budget, no plan in time: keep the best so far
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
                 break
     assert best is not None
     return (best[1].replace(time_limit_s=time_limit), best[2],
-            {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}})
+            {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}}, best[4])
 
 
 def corridor_rows(problem: Problem, openings: pd.DataFrame, limits: Mapping[tuple[str, str], float]) -> Problem:
@@ -582,7 +608,7 @@ def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFr
     return short_of_time(station.demand(), bound)
 
 
-def _add_predictions(plan: dict, station: Station, estimate: bool = True) -> None:
+def _add_predictions(plan: dict, station: Station, estimate: bool = True, replay: Replay | None = None) -> None:
     """Each assignment's planned last arrival inside its safe room (`planned_s`, `queues.predicted_arrivals`:
     farthest point, whole exit queue, conservative), its estimated last arrival (`predicted_s`,
     `estimate.estimated_arrivals`: what a simulation should show, never later than `planned_s` but for the
@@ -595,9 +621,34 @@ def _add_predictions(plan: dict, station: Station, estimate: bool = True) -> Non
         for row, t in zip(plan["assignments"], planned):
             row["planned_s"] = round(float(t), 2)
         if estimate:
-            for row, e in zip(plan["assignments"], estimated_arrivals(station, a, conservative=planned)):
+            paths, delay = _replayed(a, replay)
+            for row, e in zip(plan["assignments"], estimated_arrivals(station, a, delay, conservative=planned,
+                                                                      paths=paths)):
                 row["predicted_s"] = round(float(e), 2)
     plan["totals"]["promise"] = promise_of_plan(station, a)
+
+
+def _replayed(a: pd.DataFrame, replay: Replay | None) -> tuple[Paths | None, np.ndarray | None]:
+    """(paths, corridor delays in seconds) of the assignment rows `a` (plan.json's, in its order) taken
+    from a corridor round's `replay` of the same plan; (None, None) when there is none or its rows are not
+    exactly those of `a` (each (room, safe room, scenario) once)."""
+    if replay is None or replay[1].paths is None or not len(a):
+        return None, None
+    rows, cq = replay
+    p = replay[1].paths
+    cols = ["room_id", "safe_room_id", "scenario"]
+    mine = pd.MultiIndex.from_frame(a[cols].astype(str))
+    theirs = pd.MultiIndex.from_frame(rows[cols].astype(str).reset_index(drop=True))
+    if len(mine) != len(theirs) or not mine.is_unique or not theirs.is_unique:
+        return None, None
+    idx = theirs.get_indexer(mine)            # replay row of each plan row
+    if (idx < 0).any():
+        return None, None
+    inv = np.empty(len(idx), np.int64)
+    inv[idx] = np.arange(len(idx))
+    steps = p.steps.assign(row=inv[p.steps["row"].to_numpy()]).sort_values(["row", "step"], kind="stable")
+    return (Paths(steps.reset_index(drop=True), p.walk_s[idx], p.exit_door[idx], p.entry_door[idx]),
+            cq.delay_s[idx])
 
 
 def _add_short(plan: dict, short: pd.DataFrame, station: Station) -> None:

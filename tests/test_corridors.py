@@ -352,3 +352,71 @@ def test_whatif_budgets_take_the_plans_rows_without_rounds(tmp_path):
     rounds = plan["solver"]["corridor"]["rounds"]
     assert len(rounds) == 1 and rounds[0]["rows"] == len(limits)
     assert plan["assignments"] and all("planned_s" in a and "predicted_s" not in a for a in plan["assignments"])
+
+
+def test_estimate_takes_the_last_rounds_paths_with_the_same_figures(tmp_path, monkeypatch):
+    """`finish_plan` hands the last corridor round's paths and delays to the estimate (issue 21: they were
+    computed twice): the plan's `predicted_s` are those the estimate computes on its own."""
+    import planner.estimate
+    from planner.estimate import estimated_arrivals
+    from planner.pipeline import plan_station
+
+    station = choice_station(tmp_path)
+    real = planner.estimate.assignment_paths
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("the estimate computed the paths again")
+
+    monkeypatch.setattr(planner.estimate, "assignment_paths", not_again)
+    run = plan_station(station, check=False)
+    monkeypatch.setattr(planner.estimate, "assignment_paths", real)
+    a = pd.DataFrame(run.plan["assignments"])
+    own = estimated_arrivals(station, a, conservative=predicted_arrivals(station, a))
+    assert len(a) and [r["predicted_s"] for r in run.plan["assignments"]] == list(np.round(own, 2))
+
+
+def test_rounds_stop_when_a_round_does_not_help_and_use_their_own_time_limit(tmp_path):
+    """A round whose plan leaves as many residents late as the best before it ends the rounds (issue 21);
+    each re-solve gets `corridor_round_time_limit_s`, the plan's problem keeps its own limit."""
+    import dataclasses
+
+    from planner.pipeline import corridor_rounds, plan_station
+
+    station = choice_station(tmp_path)
+    off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
+    st3 = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3, corridor_round_time_limit_s=7.0))
+    limits_seen = []
+
+    def same_plan(problem, start=None, progress=True):       # a re-solve that finds the same plan again
+        limits_seen.append((problem.time_limit_s, len(problem.corridor_rhs)))
+        return off.solution
+
+    problem, solution, record, replay = corridor_rounds(st3, off.problem, off.solution, same_plan, off.reach)
+    rounds = record["corridor"]["rounds"]
+    assert [r["late_residents"] for r in rounds] == [120, 120] and record["corridor"]["chosen_round"] == 0
+    assert limits_seen == [(7.0, 2)] and problem.time_limit_s == off.problem.time_limit_s
+    assert solution is off.solution and replay is not None and len(replay[0]) == len(replay[1].delay_s)
+
+
+def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkeypatch):
+    """Rows known before the first solve never cost the proposal: a first solve that returns no plan in
+    its time limit with them (`SolverError`) is solved again without them, and the rounds go on."""
+    import planner.pipeline
+    from planner.errors import SolverError
+    from planner.pipeline import limits_of, plan_station
+
+    station = choice_station(tmp_path)
+    limits = limits_of(plan_station(station, check=False).plan["solver"]["corridor"]["limits"])
+    real = planner.pipeline.solve
+    calls = []
+
+    def no_plan_with_rows(problem, start=None, progress=True, options=None):
+        calls.append(problem.corridor_cuts is not None)
+        if len(calls) == 1:
+            raise SolverError("the solver returned no plan (status: time limit)")
+        return real(problem, start=start, progress=progress, options=options)
+
+    monkeypatch.setattr(planner.pipeline, "solve", no_plan_with_rows)
+    run = plan_station(station, corridor_limits=limits)              # checked
+    rounds = run.plan["solver"]["corridor"]["rounds"]
+    assert calls[:2] == [True, False] and rounds[-1]["late_residents"] == 0
