@@ -2,9 +2,13 @@
 
 Recomputed here from the station's files, never from the optimiser:
 
-- the exit queue at each resident's own room door, per scenario (`planner.queues.exit_queue_s`:
+- the exit queue at each resident's own room door, per scenario (`planner.queues.exit_streams`):
   the room's residents leaving it in that scenario, i.e. not sheltering in place, over the flow
-  of its widest door);
+  of its widest door; or, for a room with several doors, the residents leaving *by the door the
+  assignment's walk leaves by* (recomputed here from the plan's assignments and the walking graph,
+  never the optimiser's per-door caps) over that door's flow, whichever is sooner (issue 17: the
+  optimiser times a room one way or the other; a plan sending more through one door than it can
+  pass in time is a breach);
 - the arrival of a room's last walker at the safe room's door: the walk at the design speed plus
   that exit queue (people sheltering in place arrive at 0 s); it must be within the reach time;
 - the fluid queue at every door of every safe room, per scenario, fed only by the people who
@@ -33,6 +37,7 @@ import pandas as pd
 from planner.corridors import late_by_corridors
 from planner.errors import InputError
 from planner.margins import margin_table, pair_margin_s
+from planner.network.paths import exit_doors
 from planner.params import Parameters
 from planner.queues import (arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
                             predicted_arrivals, room_bound, short_of_time, site_queue_flow)
@@ -63,7 +68,7 @@ def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
     plus the measured `margins` of the pairs they name (`planner.margins`); columns room_id, site_id,
     walk_s (batch time), walk_raw_s, out_s, exit_s, exit_cap, margin_s, door_id."""
     return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins,
-                       capacity=_capacities(station, p))
+                       capacity=_capacities(station, p), exit_doors=exit_doors(station))
 
 
 def _capacities(station: Station, p: Parameters) -> pd.Series:
@@ -99,6 +104,7 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
                          "walk_s": a["walk"].fillna(a["walk_plan"]).to_numpy(dtype=float),
                          "door_id": a["door"].fillna("").astype(str).to_numpy() if "door" in a else "",
                          "margin_s": a["margin_s"].to_numpy(dtype=float) if "margin_s" in a else 0.0})
+    rows["exit_door_id"] = _exit_doors_of(station, rows)
     q = assignment_queues(station, rows)
     sip = q["sip"].to_numpy()
     extra = q["margin_s"].to_numpy()
@@ -108,7 +114,9 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
         out.append(("arrival", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
                     f"the last of its residents arrives at {r.out:.1f} s (walk {r.walk_s:.1f} s at "
                     f"{p.walk_speed_m_s:g} m/s timed at {p.design_speed_m_s:g} m/s, reaction {p.reaction_s:g} s, "
-                    f"queue at its own door {r.exit_s:.1f} s"
+                    f"queue at its own door {r.exit_s:.1f} s: {r.exit_persons:.0f} persons leaving "
+                    + (f"by its door {r.exit_by} " if r.exit_by else "through its widest door ")
+                    + f"at {r.exit_flow_pps:.2f} persons/s"
                     + (f", measured margin {r.margin_s:.1f} s" if r.margin_s > 0 else "")
                     + f"), after the reach time {p.reach_s:g} s"))
     if not p.door_queue:
@@ -130,6 +138,23 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
             out.append(("door-queue", f"safe room {site} door {door or '?'} ({sc})",
                         f"{who} persons arriving from {t0:.1f} s through a door passing {r:.3f} persons/s are all "
                         f"inside {when}, after the reach time {p.reach_s:g} s"))
+    return out
+
+
+def _exit_doors_of(station: Station, rows: pd.DataFrame) -> np.ndarray:
+    """The room door each assignment row's walk leaves by, recomputed here (the critical walk on the
+    planner's walking graph, `planner.network.paths`; never the plan's `exit_door_id`): only for rows of
+    rooms with two or more doors that walk ("" otherwise, and where no path is found)."""
+    out = np.full(len(rows), "", dtype=object)
+    sides = door_flows(station)
+    multi = sides.groupby("room_id")["door_id"].nunique()
+    room = rows["room_id"].astype(str)
+    walking = ~((room == rows["safe_room_id"].astype(str)) & (rows["walk_s"].to_numpy(dtype=float) <= _EPS))
+    sel = np.flatnonzero((multi.reindex(room.to_numpy()).fillna(0).to_numpy() > 1) & walking.to_numpy()
+                         & (rows["residents"].to_numpy(dtype=float) > 0))
+    if len(sel):
+        out[sel] = exit_doors(station)(pd.DataFrame({"room_id": room.to_numpy()[sel],
+                                                     "site_id": rows["safe_room_id"].astype(str).to_numpy()[sel]}))
     return out
 
 

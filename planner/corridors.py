@@ -51,7 +51,7 @@ import shapely
 from planner.network.graph import WalkGraph
 from planner.network.paths import Paths, assignment_paths
 from planner.params import CIRCULATION_KINDS
-from planner.queues import batch_offset_s, design_walk_s, room_exit_flow
+from planner.queues import batch_offset_s, design_walk_s, door_flows, exit_streams
 from planner.station import Station
 
 __all__ = ["CorridorQueues", "opening_flows", "corridor_queues", "corridor_delays", "corridor_width_m",
@@ -148,12 +148,10 @@ def corridor_queues(station: Station, assignments: pd.DataFrame, paths: Paths | 
                                  graph=graph)
     walk = np.nan_to_num(paths.walk_s, nan=0.0)
     sip = (room == site) & (walk <= 1e-9)
-    # the room's stream: n_room leaving it in the scenario at its exit flow
-    leave = pd.DataFrame({"r": room, "s": scen, "n": np.where(sip, 0.0, n)})
-    n_room = leave.groupby(["r", "s"])["n"].transform("sum").to_numpy(dtype=float)
-    r_room = room_exit_flow(station).reindex(room).fillna(0.0).to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exit_s = np.where(n_room > 0, np.where(r_room > 0, n_room / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
+    # the room's stream: n_room leaving it in the scenario at its exit flow (per exit door where the rows
+    # name one and it is sooner, `queues.exit_streams`, as the planned arrival times it)
+    ed = a["exit_door_id"].fillna("").astype(str).to_numpy() if "exit_door_id" in a.columns else None
+    n_room, r_room, exit_s, _ = exit_streams(room, scen, n, sip, door_flows(station), ed)
     # the openings: nodes strictly between the first (own door) and last (safe-room door) step
     st = paths.steps
     last = st.groupby("row")["step"].transform("max").to_numpy()

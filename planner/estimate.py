@@ -22,7 +22,8 @@ scenario and v = `walk_speed_m_s` (the simulated speed, not the design speed):
    ``L_i / v``, L_i the largest walk of the room's boundary samples to the door, same metric), times
    `predict_walk_factor` (simulated agents keep clear of corners and of each other: their walks
    are a few per cent longer). A room whose assignments leave by different doors takes the door
-   of its first row for its exit order.
+   of its first row for its exit order (the optional part "doors" queues such a room per door
+   instead; measured, not the default: see `INGREDIENTS`).
 2. **Exit queue, discrete.** Person k of the room is through its door at
    ``max_{m<=k} (a_m + (k - m + c) / r_i)`` with a_m the order-statistic arrivals, r_i the room's
    exit flow (`queues.room_exit_flow`) and c = `predict_queue_lag` (0: the first person is not
@@ -59,7 +60,7 @@ from planner.corridors import corridor_queues
 from planner.network.paths import Paths, assignment_paths
 from planner.network.geometry import polygon_distances
 from planner.params import Parameters
-from planner.queues import assignment_queues, fluid_queue_departures, predicted_arrivals, room_exit_flow
+from planner.queues import assignment_queues, door_flows, fluid_queue_departures, predicted_arrivals, room_exit_flow
 from planner.station import Station
 
 __all__ = ["PLACE_MARGIN_M", "QUANTILES", "room_distance_quantiles", "order_statistic_means", "exit_departures",
@@ -303,7 +304,12 @@ queue (without: the fluid queue, n / r for the last), "spread" the spread arriva
 door (without: a row's people arrive together with its last), "corridors" the corridor-opening and
 stair delays (`planner.corridors.corridor_delays`), "route" the room door each row's walk leaves by
 and the rest of its walk from the walk's path (`planner.network.paths`; without: the nearest door
-and the plan's walk minus the room's farthest nearest-door leg)."""
+and the plan's walk minus the room's farthest nearest-door leg), "doors" (with "route") a room whose
+rows in a scenario leave by two or more doors queues per door, at that door's flow (without: one
+queue for the room at its widest door's flow, in the order of its first row's door). "doors" is
+not among the defaults (`INGREDIENTS`): measured against two simulated Station Unity plans
+(docs/verification.md, "Per-door exit queues in the estimate") it brings more rows within 5 % or 2 s
+but also more rows more than 5 s early."""
 
 
 def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.ndarray | None = None,
@@ -380,11 +386,23 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
         t0w = t0[walking]
         rest = np.where(np.isfinite(t0w) & usable, walk - t0w, rest)
     rest = np.maximum(rest, 0.0) * float(p.predict_walk_factor)
-    # persons leaving each room per scenario, and each row's persons with their ranks in that room
-    room_key = w["room_id"] + "\x1f" + w["scenario"]
+    # persons leaving each room per scenario (with "doors": per exit door where the room's rows in that
+    # scenario leave by two or more), and each row's persons with their ranks in that queue
+    r_room = room_exit_flow(station).reindex(w["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    qdoor = np.full(len(w), "", dtype=object)
+    if "doors" in parts and "route" in parts:
+        ed = pd.Series(exit_door, dtype=object).fillna("").astype(str)
+        rs = w["room_id"] + "\x1f" + w["scenario"]
+        multi = ed.where(ed != "").groupby(rs.to_numpy()).transform("nunique").to_numpy() > 1
+        sides = door_flows(station)
+        fd = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
+        rd = fd.reindex(pd.MultiIndex.from_arrays([w["room_id"], ed])).to_numpy(dtype=float)
+        per = multi & (ed.to_numpy() != "") & np.isfinite(rd)
+        qdoor[per] = ed.to_numpy()[per]
+        r_room = np.where(per, rd, r_room)
+    room_key = w["room_id"] + "\x1f" + pd.Series(qdoor, index=w.index).astype(str) + "\x1f" + w["scenario"]
     n_room = w.groupby(room_key)["n"].transform("sum").to_numpy(dtype=float)
     n = w["n"].to_numpy(dtype=float).astype(np.int64)
-    r_room = room_exit_flow(station).reindex(w["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
     # the room's exit order: N order-statistic arrivals at its door, then the discrete exit queue
     rk, rfirst = np.unique(room_key.to_numpy(), return_index=True)
     rN = n_room[rfirst].astype(np.int64)

@@ -26,7 +26,7 @@ from planner.jsoncache import JsonCache
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network.graph import WalkGraph
-from planner.network.paths import Paths, walk_graph
+from planner.network.paths import Paths, exit_doors, walk_graph
 from planner.plan import population_words, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
@@ -139,7 +139,8 @@ def model_inputs(station: Station, reach: Any, sites: pd.DataFrame,
     pairs = reach.pairs if hasattr(reach, "pairs") else reach
     if "door_id" not in pairs.columns:
         pairs = pairs.assign(door_id="")
-    timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins, capacity=sites["capacity"])
+    timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins, capacity=sites["capacity"],
+                        exit_doors=exit_doors(station))
     model_sites = sites.copy()
     model_sites["door_flow_pps"] = site_queue_flow(timed, sides, sites.index).to_numpy()
     return timed, model_sites
@@ -458,9 +459,11 @@ def _corridor_cache(station: Station, cache_dir: str | Path | None, margins: pd.
                                  "margins": margin_rows(margins) if margins is not None and len(margins) else None})
 
 
-def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | None) -> pd.DataFrame:
+def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | None,
+               exit_rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """A solution's assignments as plan.json rows (room_id, safe_room_id, scenario, residents, walk_s and
-    door_id from the reach table, margin_s) for the corridor queues."""
+    door_id from the reach table, margin_s, and exit_door_id from the problem's `exit_rows`) for the
+    corridor queues."""
     a = solution.assignments.rename(columns={"site_id": "safe_room_id"})
     a = a[a["residents"] > 0][["room_id", "safe_room_id", "scenario", "residents"]].astype(
         {"room_id": str, "safe_room_id": str, "scenario": str})
@@ -469,6 +472,10 @@ def _plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | No
     a["walk_s"] = a["walk_s"].fillna(0.0)
     a["door_id"] = a["door_id"].fillna("").astype(str)
     a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
+    if exit_rows is not None and len(exit_rows):
+        ex = exit_rows.drop_duplicates(["room_id", "site_id"]).set_index(["room_id", "site_id"])["exit_door_id"]
+        a["exit_door_id"] = ex.reindex(pd.MultiIndex.from_arrays([a["room_id"], a["safe_room_id"]])).fillna(
+            "").astype(str).to_numpy()
     return a.reset_index(drop=True)
 
 
@@ -503,7 +510,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float], Replay] | None = None
     chosen = 0
     for k in range(int(p.corridor_rounds) + 1):
-        rows = _plan_rows(solution, reach, margins)
+        rows = _plan_rows(solution, reach, margins, problem.exit_rows)
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
         cost = float(solution.stats.get("cost", 0.0))
@@ -605,7 +612,24 @@ def _prepared(station: Station, reach: ReachTable | None, cache_dir: str | Path 
 def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFrame) -> pd.DataFrame:
     """Residents per room and scenario whom no plan can bring into a safe room in time (`queues.room_bound`)."""
     bound = room_bound(timed, model_sites["capacity"], model_sites["door_flow_pps"], station.params.reach_s)
-    return short_of_time(station.demand(), bound)
+    short = short_of_time(station.demand(), bound)
+    short.attrs["exit_doors"] = _exit_door_caps(timed, short)
+    return short
+
+
+def _exit_door_caps(timed: pd.DataFrame, short: pd.DataFrame) -> dict[str, list[tuple[str, float, int]]]:
+    """Per room with residents short of time and timed per exit door (`queues.model_pairs`): its exit
+    doors as (door_id, flow in persons/s, exit cap K_d in persons), for the unsheltered's reason."""
+    if "exit_door_id" not in timed.columns or not len(short):
+        return {}
+    rooms = short.index[short.to_numpy().sum(axis=1) > 0].astype(str)
+    t = timed[timed["room_id"].astype(str).isin(rooms) & (timed["exit_door_id"].fillna("").astype(str) != "")
+              & np.isfinite(timed["exit_cap"].to_numpy(dtype=float))]
+    g = t.groupby(["room_id", "exit_door_id"], sort=True).agg(flow=("exit_flow_pps", "first"), k=("exit_cap", "min"))
+    out: dict[str, list[tuple[str, float, int]]] = {}
+    for (rid, door), r in g.iterrows():
+        out.setdefault(str(rid), []).append((str(door), float(r["flow"]), int(r["k"])))
+    return out
 
 
 def _add_predictions(plan: dict, station: Station, estimate: bool = True, replay: Replay | None = None) -> None:
@@ -659,14 +683,23 @@ def _add_short(plan: dict, short: pd.DataFrame, station: Station) -> None:
     rows = short.stack()
     rows = rows[rows > 0]
     dem = station.demand()
+    per_door = short.attrs.get("exit_doors") or {}
     for (rid, sc), k in rows.items():
         n = int(dem.at[rid, sc])
         r = float(flow.get(rid, 0.0))
-        plan["unsheltered"].append({
-            "room_id": rid, "scenario": sc, "residents": int(k),
-            "reason": (f"its door passes {r:.2f} persons/s: {n} residents need {n / r if r else float('inf'):.0f} s "
-                       f"to leave, so no safe room can take in more than {n - int(k)} of them within "
-                       f"{station.params.reach_s:.0f} s")})
+        doors = per_door.get(str(rid), [])
+        if len(doors) == 1:
+            r = doors[0][1]          # the one door its routes use
+        if len(doors) > 1:   # issue 17: each door on the residents' routes is its own queue
+            each = ", ".join(f"{d} passes {f:.2f} persons/s (at most {kd} out in time)" for d, f, kd in doors)
+            why = (f"its residents leave by the doors on their routes, each its own queue: {each}; so no safe "
+                   f"room can take in more than {n - int(k)} of its {n} residents within "
+                   f"{station.params.reach_s:.0f} s")
+        else:
+            why = (f"its door passes {r:.2f} persons/s: {n} residents need {n / r if r else float('inf'):.0f} s "
+                   f"to leave, so no safe room can take in more than {n - int(k)} of them within "
+                   f"{station.params.reach_s:.0f} s")
+        plan["unsheltered"].append({"room_id": rid, "scenario": sc, "residents": int(k), "reason": why})
 
 
 def _phases(station: Station, problem: Problem, solution: Solution, costs: pd.DataFrame) -> tuple[pd.Series | None, list | None]:

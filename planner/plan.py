@@ -18,7 +18,10 @@ Contract (stable; extend, never rename):
   the conservative time now in `planned_s`), `planned_s` (the last arrival as the optimiser and the
   checker time it: farthest point, whole exit queue, conservative, `planner.queues.predicted_arrivals`;
   `predicted_s` is never later than it except by the corridor delays, which it does not contain)
-  and, in a plan made with margins, `margin_s`;
+  and, in a plan made with margins, `margin_s`; `exit_door_id` (issue 17; only on the assignments of
+  rooms whose exit queue the optimiser timed per door: the room door their walk leaves by; the
+  residents leaving by it queue there alone, at its flow; without it a room's residents are timed
+  through its widest door);
 - `margins[]` (only in a plan made with measured margins, `planner.margins`, e.g. by
   `planner propose --verify`): `room_id, site_id` ("" = any), `extra_s` (seconds added to the
   planned arrival; the checker enforces them) and where each came from: `round, scenario, door_id,
@@ -292,11 +295,14 @@ def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, re
         key = pd.MultiIndex.from_arrays([a["room_id"].astype(str), a["site_id"].astype(str)])
         a = a.assign(arrive_s=a["walk_s"].to_numpy(dtype=float),
                      walk_s=tp["walk_raw_s"].reindex(key).fillna(a["walk_s"]).to_numpy(dtype=float),
-                     door_id=tp["door_id"].reindex(key).fillna("").astype(str).to_numpy())
+                     door_id=tp["door_id"].reindex(key).fillna("").astype(str).to_numpy(),
+                     exit_door_id=(tp["exit_door_id"].reindex(key).fillna("").astype(str).to_numpy()
+                                   if "exit_door_id" in tp.columns else ""))
     assignments = [
         {"room_id": r.room_id, "scenario": r.scenario, "safe_room_id": r.site_id,
          "residents": int(r.residents), "walk_s": round(float(r.walk_s), 2)}
         | ({"arrive_s": round(float(r.arrive_s), 2), "door_id": r.door_id} if "arrive_s" in a.columns else {})
+        | ({"exit_door_id": r.exit_door_id} if "exit_door_id" in a.columns and r.exit_door_id else {})
         for r in a.itertuples(index=False)
     ]
     # unsheltered, with reasons in plain words

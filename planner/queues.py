@@ -48,8 +48,11 @@ from planner.margins import pair_margin_s
 from planner.params import Parameters
 from planner.station import Station
 
+ExitDoors = Callable[[pd.DataFrame], np.ndarray]
+"""Given rows room_id, site_id: the room door each pair's walk leaves by ("" unknown), in row order."""
+
 __all__ = ["door_flows", "room_exit_flow", "exit_queue_s", "design_walk_s", "arrival_s", "batch_offset_s",
-           "fluid_queue_finish", "model_pairs", "site_queue_flow"]
+           "fluid_queue_finish", "model_pairs", "site_queue_flow", "exit_streams", "ExitDoors"]
 
 
 def door_flows(station: Station) -> pd.DataFrame:
@@ -176,7 +179,8 @@ def fluid_queue_finish(key: np.ndarray, arrive_s: np.ndarray, persons: np.ndarra
 
 
 def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, params: Parameters,
-                margins: pd.DataFrame | None = None, capacity: pd.Series | None = None) -> pd.DataFrame:
+                margins: pd.DataFrame | None = None, capacity: pd.Series | None = None,
+                exit_doors: ExitDoors | None = None) -> pd.DataFrame:
     """The reach pairs as the optimiser times them (one time per pair for every scenario, from the
     room's busiest scenario: on the safe side for the others).
 
@@ -201,6 +205,17 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     rest as short of time; they go somewhere anyway, `planner.latecomers`). `tau` is the walk of
     the k-th nearest pair for the k that maximises ``min(K, places within tau)`` (capacity; without
     it, the nearest pair). Rooms whose residents all leave in time have `exit_cap` = inf.
+
+    **Per exit door** (issue 17). With `exit_doors` (rows room_id, site_id -> the room door each
+    pair's walk leaves by, "" unknown; `planner.network.paths.assignment_paths`' `exit_door`), an
+    exit-cap room's pairs are grouped by the door they leave by (unknown: its widest door), and each
+    door d gets its own walk limit `tau_d` and cap ``K_d = floor(r_d x (reach - tau_d))`` at its own
+    flow `r_d`: its pairs are timed with ``min(n, K_d)`` leaving through d at `r_d` (never a flow
+    summed over doors). Returns `exit_door_id` (the door, "" for rooms timed at their widest door
+    as before) and `exit_flow_pps` (the flow the pair's exit queue is timed at). At most `K_d` of the
+    room's residents may use the pairs of door d (`Problem.exit_rows`; the checker counts them per door)
+    and at most ``sum_d K_d`` leave in time (`room_bound`). Without `exit_doors` every pair of an
+    exit-cap room leaves by its widest door (the model before per-door caps).
     """
     pr = pairs.copy()
     pr["room_id"] = pr["room_id"].astype(str)
@@ -219,9 +234,12 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     T = float(params.reach_s)
     extra = np.where(sip, 0.0, pair_margin_s(margins, pr["room_id"].to_numpy(), pr["site_id"].to_numpy()))
     dw = arrival_s(walk, np.zeros(len(walk)), params, shelter_in_place=sip) + extra  # design walk + margin
-    cap_k = _exit_caps(pr["room_id"].to_numpy(), pr["site_id"].to_numpy(), dw, n, r_room, sip, T, params,
-                       capacity)
+    widest_door = sides.sort_values("flow_pps", kind="stable").drop_duplicates("room_id", keep="last") \
+        .set_index("room_id")["door_id"]
+    cap_k, exit_door, r_exit = _exit_caps(pr["room_id"].to_numpy(), pr["site_id"].to_numpy(), dw, n, r_room, sip, T,
+                                          params, capacity, flow, widest_door, exit_doors)
     limited = np.isfinite(cap_k)
+    r_room = np.where(limited, r_exit, r_room)
     n_eff = np.where(limited, np.minimum(n, cap_k), n)
     with np.errstate(divide="ignore", invalid="ignore"):
         exit_s = np.where(n_eff > 0, np.where(r_room > 0, n_eff / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
@@ -231,36 +249,53 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     pr["out_s"] = arrival_s(walk, exit_s, params, shelter_in_place=sip) + extra
     pr["walk_s"] = arrival_s(walk, batch_offset_s(n_eff, r_room, r_door), params, shelter_in_place=sip) + extra
     pr["exit_cap"] = cap_k
+    pr["exit_door_id"] = exit_door
+    pr["exit_flow_pps"] = r_room
     keep = (pr["out_s"].to_numpy() <= T + 1e-7) & (sip | ~limited | (n_eff > 0) | (n == 0))
     return pr[keep].reset_index(drop=True)
 
 
 def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray, r: np.ndarray, sip: np.ndarray,
-               T: float, params: Parameters, capacity: pd.Series | None) -> np.ndarray:
-    """Per pair, its room's exit cap K (persons; inf where the room's busiest scenario leaves in time
-    towards every pair of it; see `model_pairs`)."""
+               T: float, params: Parameters, capacity: pd.Series | None, flow: pd.Series, widest_door: pd.Series,
+               exit_doors: ExitDoors | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: its exit cap K (persons; inf where the room's busiest scenario leaves in time towards
+    every pair of it), the room door it is capped at ("" when not capped) and that door's flow
+    (persons/s; `r` when not capped). See `model_pairs`."""
     out = np.full(len(room), np.inf)
+    door = np.full(len(room), "", dtype=object)
+    r_out = np.asarray(r, dtype=float).copy()
     if not params.exit_queue or not len(room):
-        return out
+        return out, door, r_out
     with np.errstate(divide="ignore", invalid="ignore"):
         ex = np.where(n > 0, np.where(r > 0, n / np.where(r > 0, r, 1.0), np.inf), 0.0)
     late = ~sip & (dw + ex > T + 1e-7) & (dw <= T + 1e-7)
     if not late.any():
-        return out
+        return out, door, r_out
     hit = pd.Series(room).isin(set(room[late])).to_numpy()      # hashed: np.isin on strings is quadratic
     sel = np.flatnonzero(hit & ~sip & (dw <= T + 1e-7))
-    df = pd.DataFrame({"room": room[sel], "dw": dw[sel], "r": r[sel], "n": n[sel],
+    wd = widest_door.reindex(room[sel]).fillna("").astype(str).to_numpy()
+    if exit_doors is not None and len(sel):
+        got = np.asarray(exit_doors(pd.DataFrame({"room_id": room[sel], "site_id": site[sel]})), dtype=object)
+        d = np.where(pd.isna(got) | (got.astype(str) == ""), wd, got.astype(str))
+    else:
+        d = wd
+    rd = flow.reindex(pd.MultiIndex.from_arrays([room[sel], d])).to_numpy(dtype=float)
+    rd = np.where(np.isfinite(rd), rd, r[sel])            # a door not of the room: its widest door's flow
+    df = pd.DataFrame({"room": room[sel], "door": d, "dw": dw[sel], "r": rd, "n": n[sel],
                        "cap": (capacity.reindex(site[sel]).fillna(0).to_numpy(dtype=float)
                                if capacity is not None else np.full(len(sel), np.inf))})
-    df = df.sort_values(["room", "dw"], kind="stable")
+    df = df.sort_values(["room", "door", "dw"], kind="stable")
     k = np.floor(df["r"].to_numpy() * np.maximum(0.0, T - df["dw"].to_numpy()) + 1e-6)
     df["k"] = np.minimum(k, df["n"].to_numpy())
-    df["places"] = df.groupby("room", sort=False)["cap"].cumsum()
+    df["places"] = df.groupby(["room", "door"], sort=False)["cap"].cumsum()
     df["value"] = np.minimum(df["k"], df["places"]) if capacity is not None else -df["dw"]
-    best = df.sort_values(["room", "value", "dw"], ascending=[True, False, True], kind="stable").drop_duplicates("room")
-    k_room = pd.Series(best["k"].to_numpy(), index=best["room"].to_numpy())
-    out[hit] = k_room.reindex(room[hit]).to_numpy(dtype=float)
-    return out
+    best = df.sort_values(["room", "door", "value", "dw"], ascending=[True, True, False, True],
+                          kind="stable").drop_duplicates(["room", "door"])
+    k_door = pd.Series(best["k"].to_numpy(), index=pd.MultiIndex.from_arrays([best["room"], best["door"]]))
+    out[sel] = k_door.reindex(pd.MultiIndex.from_arrays([room[sel], d])).to_numpy(dtype=float)
+    door[sel] = d
+    r_out[sel] = rd
+    return out, door, r_out
 
 
 def site_queue_flow(pairs: pd.DataFrame, sides: pd.DataFrame, site_ids: pd.Index) -> pd.Series:
@@ -349,6 +384,50 @@ def promise_margin(walk_s: np.ndarray, exit_s: np.ndarray, offset_s: np.ndarray,
             "design_speed_m_s": vd, "reaction_s": r0, "mean_speed_m_s": v0, "speed_sd_m_s": sd}
 
 
+def exit_streams(room: np.ndarray, scenario: np.ndarray, residents: np.ndarray, sip: np.ndarray, sides: pd.DataFrame,
+                 exit_door: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The queue at each assignment row's own room door: (persons in it, its flow in persons/s, seconds
+    until its last person is out, the door: "" for the widest-door queue), one entry per row.
+
+    By default the room's residents leaving it in the row's scenario (not sheltering in place) queue at
+    the flow of its widest door (`room_exit_flow`). Where `exit_door` names the room door the row's walk
+    leaves by and it is sooner, the queue is the room's residents leaving *by that door* in that scenario
+    at that door's flow: each door its own queue, never a flow summed over doors (issue 17). Both are
+    ways the optimiser times a room (`model_pairs`: the widest door for rooms that leave in time, per
+    door for exit-cap rooms), so a checker taking the sooner is never stricter than the model's promise.
+    0 s sheltering in place or for an empty queue; inf behind no door."""
+    room = np.asarray(room).astype(str)
+    scen = np.asarray(scenario).astype(str)
+    n = np.asarray(residents, dtype=float)
+    walk_n = np.where(sip, 0.0, n)
+    k = pd.DataFrame({"r": room, "s": scen, "n": walk_n})
+    n_room = k.groupby(["r", "s"], sort=False)["n"].transform("sum").to_numpy(dtype=float)
+    r_room = sides.groupby("room_id")["flow_pps"].max().reindex(room).fillna(0.0).to_numpy(dtype=float)
+    used = np.full(len(room), "", dtype=object)
+
+    def secs(nn: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(nn > 0, np.where(rr > 0, nn / np.where(rr > 0, rr, 1.0), np.inf), 0.0)
+
+    ex = secs(n_room, r_room)
+    if exit_door is not None and len(room):
+        ed = np.asarray(exit_door, dtype=object).astype(str)
+        flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
+        rd = flow.reindex(pd.MultiIndex.from_arrays([room, ed])).to_numpy(dtype=float)
+        known = (ed != "") & np.isfinite(rd) & ~np.asarray(sip, dtype=bool)
+        if known.any():
+            kd = pd.DataFrame({"r": room, "d": ed, "s": scen, "n": np.where(known, walk_n, 0.0)})
+            n_door = kd.groupby(["r", "d", "s"], sort=False)["n"].transform("sum").to_numpy(dtype=float)
+            ex_d = secs(n_door, rd)
+            use = known & (ex_d < ex - 1e-12)
+            ex = np.where(use, ex_d, ex)
+            n_room = np.where(use, n_door, n_room)
+            r_room = np.where(use, rd, r_room)
+            used[use] = ed[use]
+    sip_ = np.asarray(sip, dtype=bool)
+    return np.where(sip_, 0.0, n_room), r_room, np.where(sip_, 0.0, ex), used
+
+
 def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFrame:
     """Per assignment row (room_id, safe_room_id, scenario, residents, walk_s, door_id optional): the
     queue at the room's own door in that scenario (`exit_s`: people of the room leaving it in that
@@ -356,7 +435,13 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     `batch_offset_s` with those people), whether it shelters in place (`sip`), the safe-room door it
     queues at (`door`, the safe room's widest door when unknown) and that door's flow (`door_flow_pps`),
     and the seconds of measured margin added to its arrival (`margin_s`: the input's column of that name,
-    else 0; `planner.margins`)."""
+    else 0; `planner.margins`).
+
+    Own door (issue 17): the room's residents leaving it over the flow of its widest door; or, where the
+    input has `exit_door_id` (the room door the row's walk leaves by) and it is sooner, the room's
+    residents leaving *by that door* in that scenario over that door's flow (each door its own queue,
+    never a flow summed over doors). Also returns the door used (`exit_by`, "" for the widest-door
+    queue), the persons in that queue (`exit_persons`) and its flow (`exit_flow_pps`)."""
     a = assignments.copy()
     for c in ("room_id", "safe_room_id", "scenario"):
         a[c] = a[c].astype(str)
@@ -365,15 +450,7 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     a["door_id"] = a["door_id"].fillna("").astype(str)
     n = a["residents"].to_numpy(dtype=float)
     sip = (a["room_id"] == a["safe_room_id"]).to_numpy() & (a["walk_s"].to_numpy(dtype=float) <= 1e-9)
-    leaving = a[~sip].groupby(["room_id", "scenario"])["residents"].sum().unstack("scenario", fill_value=0)
     sides = door_flows(station)
-    exit_flow = room_exit_flow(station, sides)
-    ex_tab = exit_queue_s(leaving, exit_flow)
-    ri = ex_tab.index.get_indexer(a["room_id"])
-    ci = ex_tab.columns.get_indexer(a["scenario"])
-    ok = (ri >= 0) & (ci >= 0)
-    ex = np.zeros(len(a))
-    ex[ok] = ex_tab.to_numpy()[ri[ok], ci[ok]]
     flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
     widest = sides.sort_values("flow_pps").drop_duplicates("room_id", keep="last").set_index("room_id")
     f = flow.reindex(pd.MultiIndex.from_arrays([a["safe_room_id"], a["door_id"]])).to_numpy(dtype=float).copy()
@@ -381,14 +458,14 @@ def assignment_queues(station: Station, assignments: pd.DataFrame) -> pd.DataFra
     door = a["door_id"].to_numpy(dtype=object).copy()
     door[unknown] = widest["door_id"].reindex(a["safe_room_id"].to_numpy()[unknown]).fillna("").to_numpy()
     f[unknown] = widest["flow_pps"].reindex(a["safe_room_id"].to_numpy()[unknown]).fillna(0.0).to_numpy()
-    r_room = exit_flow.reindex(a["room_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
-    n_room = np.zeros(len(a))
-    n_room[ok] = leaving.reindex(index=ex_tab.index, columns=ex_tab.columns).fillna(0).to_numpy()[ri[ok], ci[ok]]
+    ed = a["exit_door_id"].fillna("").astype(str).to_numpy() if "exit_door_id" in a.columns else None
+    n_room, r_room, ex, exit_door = exit_streams(a["room_id"].to_numpy(), a["scenario"].to_numpy(), n, sip, sides, ed)
     off = batch_offset_s(n_room, r_room, f)
     extra = pd.to_numeric(a["margin_s"], errors="coerce").fillna(0.0).to_numpy(dtype=float) \
         if "margin_s" in a.columns else np.zeros(len(a))
     return a.assign(n=n, exit_s=np.where(sip, 0.0, ex), offset_s=np.where(sip, 0.0, off), sip=sip, door=door,
-                    door_flow_pps=f, margin_s=np.where(sip, 0.0, extra))
+                    door_flow_pps=f, margin_s=np.where(sip, 0.0, extra), exit_by=exit_door,
+                    exit_persons=np.where(sip, 0.0, n_room), exit_flow_pps=r_room)
 
 
 def promise_of_plan(station: Station, assignments: pd.DataFrame) -> dict[str, Any]:
@@ -464,9 +541,12 @@ def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Serie
     """Persons of each room (index room_id) that could reach a safe room in time with every candidate
     open and no one else about: the sum over its timed pairs (`model_pairs`) of what each site's door
     admits from its batch, ``floor(door flow x (reach - batch time))`` (capacity when sheltering in
-    place), the walkers' part at most the room's exit cap (`model_pairs`'s `exit_cap`). Residents
+    place), the walkers' part at most the room's exit cap (`model_pairs`'s `exit_cap`; per exit door
+    with its `exit_door_id`: at most K_d through each door d and no more than the places of the
+    safe rooms its pairs reach, so at most sum_d K_d). Residents
     beyond it cannot be sheltered by any plan: their own door is too slow. Capacity
-    is deliberately not part of this bound: a shortfall of places is the optimiser's to find (cover-all
+    is deliberately not part of this bound (but for the doors of exit-cap rooms, whose caps are chosen
+    with the places beyond them): a shortfall of places is the optimiser's to find (cover-all
     is then infeasible and says so), not a shortfall of time."""
     if not len(timed):
         return pd.Series(dtype=float)
@@ -478,6 +558,20 @@ def room_bound(timed: pd.DataFrame, capacity: pd.Series, door_flow_pps: pd.Serie
     with np.errstate(invalid="ignore"):
         door = np.floor(np.where(np.isfinite(rate), rate, 1e12) * np.maximum(0.0, reach_s - t) + 1e-6)
     rid = timed["room_id"].astype(str).to_numpy()
+    if "exit_cap" in timed.columns and "exit_door_id" in timed.columns:
+        # at most K_d leave in time by each exit door d of an exit-cap room (`model_pairs`)
+        ed = timed["exit_door_id"].fillna("").astype(str).to_numpy()
+        k = timed["exit_cap"].to_numpy(dtype=float)
+        capped = np.isfinite(k) & (ed != "")
+        # through a capped door only as many as its safe rooms have places (K_d was chosen with them)
+        w_pair = np.where(sip, 0.0, np.where(capped, np.minimum(door, cap), door))
+        per = pd.DataFrame({"room": rid, "door": np.where(capped, ed, ""), "w": w_pair,
+                            "k": np.where(capped, k, np.inf)})
+        per = per.groupby(["room", "door"], sort=False).agg(w=("w", "sum"), k=("k", "min"))
+        walkers = pd.Series(np.minimum(per["w"].to_numpy(), per["k"].to_numpy()),
+                            index=per.index.get_level_values(0)).groupby(level=0).sum()
+        in_place = pd.Series(np.where(sip, cap, 0.0), index=rid).groupby(level=0).sum()
+        return walkers.add(in_place, fill_value=0.0)
     walkers = pd.Series(np.where(sip, 0.0, door), index=rid).groupby(level=0).sum()
     if "exit_cap" in timed.columns:   # at most the room's exit cap leave in time (`model_pairs`)
         k = pd.Series(timed["exit_cap"].to_numpy(dtype=float), index=rid).groupby(level=0).min()

@@ -293,6 +293,39 @@ def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np
     return first + np.arange(k), rhs[bind], np.maximum(load[bind] - rhs[bind], 0.0), scen_of[bind]
 
 
+def _exit_door_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np.ndarray, ycol0: int) -> None:
+    """The exit-door rows (issue 17, hard), added to `R`: per (room, door, scenario) row k of `c`,
+    ``sum of y over its (pair, scenario) members <= exit_rhs_k`` (persons). Only rows whose members'
+    upper bounds could exceed the limit. Each row's members are part of one group's demand row and the
+    rows of a group are disjoint, so with the capacity and queue rows they stay two laminar families
+    (the fixed-x assignment keeps whole persons)."""
+    if not len(c.exit_id) or not len(yq):
+        return
+    S = len(c.scen)
+    ykey = yq.astype(np.int64) * S + ss
+    order = np.argsort(ykey)
+    mkey = c.exit_q * S + c.exit_s
+    pos = np.searchsorted(ykey[order], mkey).clip(max=len(ykey) - 1)
+    hit = ykey[order][pos] == mkey
+    col = order[pos[hit]]
+    rid = c.exit_id[hit]
+    if not len(rid):
+        return
+    urid, local = np.unique(rid, return_inverse=True)
+    load = np.bincount(local, weights=yub[col], minlength=len(urid))
+    rhs = c.exit_rhs[urid]
+    dem = np.zeros(len(urid))
+    dem[local] = c.D[c.qg[yq[col]], ss[col]]                # the row's room (a group of its own) in its scenario
+    bind = (load > rhs + 1e-9) & (dem > rhs + 1e-9)        # else the demand row implies it
+    rowid = np.full(len(urid), -1)
+    rowid[bind] = np.arange(int(bind.sum()))
+    k = int(bind.sum())
+    if not k:
+        return
+    use = rowid[local] >= 0
+    R.add(rowid[local[use]], ycol0 + col[use], np.ones(int(use.sum())), np.full(k, -INF), rhs[bind], "exit-door")
+
+
 def corridor_penalty_per_person(c: Compiled, cost_scale: bool) -> float:
     """The objective's charge per person over a corridor row's limit (as `swap_penalty_per_person`)."""
     if cost_scale:
@@ -380,6 +413,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     u_rows, u_rhs, u_hi, u_scen = _corridor_rows(R, c, qq, ss, yub, ycol0, ucol0)
     nu = len(u_rows)
     ncol = ucol0 + nu
+    _exit_door_rows(R, c, qq, ss, yub, ycol0)
     # ---- capacity rows per (j, s) with y
     js_key = yj * S + ss
     ujs, crow = np.unique(js_key, return_inverse=True)

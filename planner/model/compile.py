@@ -106,6 +106,13 @@ class Compiled:
     """Objective charge per person over a cut (currency: cover-all, least-cost stage)."""
     corridor_persons: float = 1.0
     """The same in sheltered persons (max-cover)."""
+    exit_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Exit-door rows (`Problem.exit_rows`, hard): per member, its row `exit_id` (one per room, door and
+    scenario), usable pair `exit_q` and scenario `exit_s`."""
+    exit_q: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    exit_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    exit_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Persons each exit-door row admits (by row id)."""
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
     uncapacitated: bool = False
@@ -226,6 +233,7 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
         keys = kdf.groupby("room", sort=True)["tok"].agg(lambda v: v.to_numpy().tobytes())
         wkey = weight.reindex(keys.index).to_numpy()
         combo = pd.Series([k + np.float64(wv).tobytes() for k, wv in zip(keys.to_numpy(), wkey)], index=keys.index)
+        combo = _exit_rooms_alone(combo, p, dem)
         codes, uniq = pd.factorize(combo, sort=False)
         room_group = pd.Series(codes, index=keys.index)
         del keys, combo, uniq
@@ -277,6 +285,7 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
                 mult[b] = 0
     c.scen_mult = mult
     _corridor_cuts(c, p)
+    _exit_rows(c, p)
     c.uncapacitated = _uncapacitated(c)
     # size of the textbook queue rows (every pair repeated in every suffix row of its site)
     tb = 0
@@ -302,21 +311,71 @@ def _corridor_cuts(c: Compiled, p: ProblemData) -> None:
     c.corridor_persons = max(float(getattr(p, "corridor_penalty_persons", 1.0) or 0.0), 0.0)
     if cuts is None or rhs is None or not len(cuts) or not len(c.qg):
         return
-    g = c.room_group.reindex(cuts["room_id"].astype(str).to_numpy()).to_numpy(dtype=float)
-    j = pd.Series(np.arange(c.J), index=c.site_ids).reindex(cuts["site_id"].astype(str).to_numpy()).to_numpy(dtype=float)
-    s = pd.Series(np.arange(len(c.scen)), index=c.scen).reindex(cuts["scenario"].astype(str).to_numpy()).to_numpy(
-        dtype=float)
+    mem = _members(c, cuts["cut"].to_numpy(dtype=np.int64), cuts["room_id"], cuts["site_id"], cuts["scenario"])
+    c.cut_id = mem["cut"].to_numpy(np.int64)
+    c.cut_q = mem["q"].to_numpy(np.int64)
+    c.cut_s = mem["s"].to_numpy(np.int64)
+    c.cut_rhs = np.asarray(rhs, dtype=float)
+
+
+def _members(c: Compiled, cut: np.ndarray, room: pd.Series, site: pd.Series, scen: pd.Series) -> pd.DataFrame:
+    """Rows given as (row id, room, site, scenario) members mapped to usable pairs `q` and scenarios `s`
+    of `c` (a room's group stands for it); members without a usable pair are left out."""
+    g = c.room_group.reindex(room.astype(str).to_numpy()).to_numpy(dtype=float)
+    j = pd.Series(np.arange(c.J), index=c.site_ids).reindex(site.astype(str).to_numpy()).to_numpy(dtype=float)
+    s = pd.Series(np.arange(len(c.scen)), index=c.scen).reindex(scen.astype(str).to_numpy()).to_numpy(dtype=float)
     ok = np.isfinite(g) & np.isfinite(j) & np.isfinite(s)
     qkey = c.qg.astype(np.int64) * c.J + c.qj
     key = g[ok].astype(np.int64) * c.J + j[ok].astype(np.int64)
     pos = np.searchsorted(qkey, key).clip(max=len(qkey) - 1)
     hit = qkey[pos] == key
-    cid = cuts["cut"].to_numpy(dtype=np.int64)[ok][hit]
-    mem = pd.DataFrame({"cut": cid, "q": pos[hit], "s": s[ok].astype(np.int64)[hit]}).drop_duplicates()
-    c.cut_id = mem["cut"].to_numpy(np.int64)
-    c.cut_q = mem["q"].to_numpy(np.int64)
-    c.cut_s = mem["s"].to_numpy(np.int64)
-    c.cut_rhs = np.asarray(rhs, dtype=float)
+    return pd.DataFrame({"cut": cut[ok][hit], "q": pos[hit], "s": s[ok].astype(np.int64)[hit]}).drop_duplicates()
+
+
+def _exit_rooms_alone(combo: pd.Series, p: ProblemData, dem: pd.DataFrame) -> pd.Series:
+    """Aggregation keys (index room_id) with every room that has exit-door rows given a key of its own
+    (its rows are its own persons')."""
+    er = _binding_exit_rows(p, dem)
+    if not len(er):
+        return combo
+    alone = combo.index.isin(er["room_id"].unique())
+    combo = combo.copy()
+    combo[alone] = [b"exit\x1f" + str(r).encode() for r in combo.index[alone]]
+    return combo
+
+
+def _binding_exit_rows(p: ProblemData, dem: pd.DataFrame) -> pd.DataFrame:
+    """The problem's exit-door rows (`Problem.exit_rows`) that can bind: caps below the room's demand in
+    some scenario (a cap of at least the room's demand never binds); room_id as str."""
+    er = getattr(p, "exit_rows", None)
+    cols = ["room_id", "site_id", "exit_door_id", "exit_cap"]
+    if er is None or not len(er):
+        return pd.DataFrame(columns=cols)
+    room = er["room_id"].astype(str)
+    top = dem.max(axis=1).reindex(room.to_numpy()).fillna(0).to_numpy(dtype=float)
+    keep = er["exit_cap"].to_numpy(dtype=float) < top - 1e-9
+    return er[keep][cols].assign(room_id=room[keep].to_numpy())
+
+
+def _exit_rows(c: Compiled, p: ProblemData) -> None:
+    """Map the problem's exit-door rows (`Problem.exit_rows`: room, site, door, cap) to one hard row per
+    (room, door, scenario) over usable pairs of `c` (rows that can bind only; `_binding_exit_rows`)."""
+    er = _binding_exit_rows(p, p.demand.reindex(columns=c.scen).fillna(0))
+    if not len(er) or not len(c.qg):
+        return
+    key = er["room_id"].astype(str) + "\x1f" + er["exit_door_id"].astype(str)
+    rid, uniq = pd.factorize(key)
+    rhs = pd.Series(er["exit_cap"].to_numpy(dtype=float)).groupby(rid).min().to_numpy()
+    S = len(c.scen)
+    n = len(er)
+    mem = _members(c, (np.repeat(rid, S) * S + np.tile(np.arange(S), n)).astype(np.int64),
+                   pd.Series(np.repeat(er["room_id"].astype(str).to_numpy(), S)),
+                   pd.Series(np.repeat(er["site_id"].astype(str).to_numpy(), S)),
+                   pd.Series(np.tile(np.asarray(c.scen, dtype=object), n)))
+    c.exit_id = mem["cut"].to_numpy(np.int64)
+    c.exit_q = mem["q"].to_numpy(np.int64)
+    c.exit_s = mem["s"].to_numpy(np.int64)
+    c.exit_rhs = np.repeat(rhs, S)
 
 
 def _uncapacitated(c: Compiled) -> bool:
@@ -330,6 +389,8 @@ def _uncapacitated(c: Compiled) -> bool:
     S = len(c.scen)
     if c.G == 0 or S == 0 or not len(c.qg):
         return True
+    if len(c.exit_id):        # exit-door rows (hard) may bind: not the pure cover model
+        return False
     Dq = c.D[c.qg].astype(np.float64)                       # (Q, S) persons
     for s in range(S):
         load = np.bincount(c.qj, weights=Dq[:, s], minlength=c.J)

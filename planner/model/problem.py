@@ -19,7 +19,8 @@ from planner.model.constants import EPS, INF
 from planner.model.highs import pulp_model
 from planner.model.options import SolveOptions
 
-__all__ = ["EPS", "INF", "BudgetInfeasibleError", "FullCover", "ModelInfeasible", "Problem", "Solution"]
+__all__ = ["EPS", "INF", "BudgetInfeasibleError", "FullCover", "ModelInfeasible", "Problem", "Solution",
+           "exit_rows_of"]
 
 
 @dataclass
@@ -101,6 +102,13 @@ class Problem:
     """Currency per person over a corridor row's limit (cover-all, max-cover's least-cost stage)."""
     corridor_penalty_persons: float = 1.0
     """Sheltered persons per person over a corridor row's limit (max-cover)."""
+    exit_rows: pd.DataFrame | None = None
+    """Exit-door rows (issue 17; docs/model.md): columns room_id, site_id, exit_door_id, exit_cap: the
+    pairs of a room that leave it by door `exit_door_id`, whose residents may be at most `exit_cap`
+    persons (`planner.queues.model_pairs`' K_d). Per (room, door) and scenario a hard row
+    ``sum of y over those pairs <= exit_cap``; such rooms are never aggregated with others (a room
+    leaving by one door only needs no row beyond its demand bound; the row is kept, it costs little
+    and `planner.pipeline` reads the doors from here). None: no rows."""
 
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
@@ -321,6 +329,8 @@ class Problem:
         opts.update(swap_penalty=float(p.swap_penalty_rooms) * max(most, 0.0) if np.isfinite(most) else 0.0,
                     swap_penalty_persons=float(p.swap_penalty_persons),
                     corridor_penalty=float(p.corridor_penalty_rooms) * max(most, 0.0) if np.isfinite(most) else 0.0)
+        tab = reach.pairs if hasattr(reach, "pairs") else reach
+        opts["exit_rows"] = exit_rows_of(tab)
         opts.update(overrides)
         pairs = reach.pairs[["room_id", "site_id", "walk_s"]] if hasattr(reach, "pairs") else reach
         if not p.shelter_in_place:
@@ -328,6 +338,21 @@ class Problem:
         opts.setdefault("room_sector", pd.Series(station.rooms["sector"].astype(str).to_numpy(),
                                                  index=station.rooms["room_id"].astype(str).to_numpy()))
         return cls(demand=station.demand(), pairs=pairs, sites=s, weight=station.priority(), **opts)
+
+
+def exit_rows_of(timed: pd.DataFrame) -> pd.DataFrame | None:
+    """`Problem.exit_rows` from the timed pairs (`planner.queues.model_pairs`: exit_cap, exit_door_id):
+    the pairs of exit-cap rooms with the door they leave by and its cap; None when there are none."""
+    if "exit_door_id" not in timed.columns or "exit_cap" not in timed.columns:
+        return None
+    k = timed["exit_cap"].to_numpy(dtype=float)
+    d = timed["exit_door_id"].fillna("").astype(str)
+    sel = np.isfinite(k) & (d != "").to_numpy()
+    if not sel.any():
+        return None
+    return pd.DataFrame({"room_id": timed["room_id"].astype(str).to_numpy()[sel],
+                         "site_id": timed["site_id"].astype(str).to_numpy()[sel], "exit_door_id": d.to_numpy()[sel],
+                         "exit_cap": k[sel]})
 
 
 class ModelInfeasible(Exception):

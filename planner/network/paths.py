@@ -25,6 +25,7 @@ no path and NaN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,7 @@ from planner.network.reach import _first_min, _ragged
 from planner.params import Parameters
 from planner.station import Station
 
-__all__ = ["Paths", "assignment_paths", "walk_graph", "walk_cutoff_s"]
+__all__ = ["Paths", "assignment_paths", "exit_doors", "walk_graph", "walk_cutoff_s"]
 
 _BATCH_SOURCES = 512
 """Dijkstra sources (safe-room door nodes) per batch: bounds the dense (sources x nodes) arrays."""
@@ -162,6 +163,21 @@ def assignment_paths(station: Station, rows: pd.DataFrame, graph: WalkGraph | No
                           "vertical": vert_node[pn[k]], "t_s": pt[k]})
     steps = steps.sort_values(["row", "step"], kind="stable").reset_index(drop=True)
     return Paths(steps, walk, exit_door, entry_door)
+
+
+def exit_doors(station: Station, graph: WalkGraph | None = None) -> Callable[[pd.DataFrame], np.ndarray]:
+    """A function of rows (room_id, site_id) giving the room door each row's critical walk leaves by
+    ("" sheltering in place or without a path; `assignment_paths`' `exit_door`), for
+    `planner.queues.model_pairs`' per-door exit caps. The walking graph is built on first use."""
+    held: list[WalkGraph] = [graph] if graph is not None else []
+
+    def doors(rows: pd.DataFrame) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0, dtype=object)
+        if not held:
+            held.append(walk_graph(station))
+        return assignment_paths(station, rows, graph=held[0]).exit_door
+    return doors
 
 
 def _solve_batch(wg: WalkGraph, uniq: pd.DataFrame, inc_ptr: np.ndarray, src_site: np.ndarray,
