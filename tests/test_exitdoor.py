@@ -220,3 +220,20 @@ def test_optimiser_with_exit_door_rows_matches_brute_force(seed):
     # without the rows the optimum is never dearer
     free = solve(Problem(demand=demand, pairs=pairs, sites=sites, door_queue=False, mip_gap=0.0), progress=False)
     assert free.stats["cost"] <= best + 1e-6
+
+
+def test_unsheltered_reason_names_each_exit_door(tmp_path):
+    """90 in the hall: 38 per door could leave in time but only 20 places lie beyond each, so 50 are
+    short of time; the reason names both doors with their flows and caps."""
+    from planner.pipeline import _add_short, model_problem, prepare
+
+    station = hall_station(tmp_path, n=90)
+    sites, reach, costs = prepare(station)
+    problem, timed, short = model_problem(station, reach, sites, costs)
+    assert short.loc["H"].tolist() == [50, 50]
+    assert problem.demand.loc["H"].tolist() == [40, 40]
+    plan: dict = {"unsheltered": []}
+    _add_short(plan, short, station)
+    why = plan["unsheltered"][0]["reason"]
+    assert "DW passes 0.78 persons/s (at most 38 out in time)" in why
+    assert "DE passes 0.78 persons/s (at most 38 out in time)" in why and "more than 40 of its 90" in why
