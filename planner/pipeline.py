@@ -27,9 +27,9 @@ from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network.graph import WalkGraph
 from planner.network.paths import Paths, exit_doors, walk_graph
-from planner.plan import population_words, swap_words
+from planner.plan import population_words, short_reason, swap_words
 from planner.progress import log, stage
-from planner.queues import (door_flows, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
+from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
 from planner.sites import candidate_sites
@@ -613,23 +613,8 @@ def _short_of_time(station: Station, timed: pd.DataFrame, model_sites: pd.DataFr
     """Residents per room and scenario whom no plan can bring into a safe room in time (`queues.room_bound`)."""
     bound = room_bound(timed, model_sites["capacity"], model_sites["door_flow_pps"], station.params.reach_s)
     short = short_of_time(station.demand(), bound)
-    short.attrs["exit_doors"] = _exit_door_caps(timed, short)
+    short.attrs["exit_doors"] = exit_door_caps(timed, short.index[short.to_numpy().sum(axis=1) > 0])
     return short
-
-
-def _exit_door_caps(timed: pd.DataFrame, short: pd.DataFrame) -> dict[str, list[tuple[str, float, int]]]:
-    """Per room with residents short of time and timed per exit door (`queues.model_pairs`): its exit
-    doors as (door_id, flow in persons/s, exit cap K_d in persons), for the unsheltered's reason."""
-    if "exit_door_id" not in timed.columns or not len(short):
-        return {}
-    rooms = short.index[short.to_numpy().sum(axis=1) > 0].astype(str)
-    t = timed[timed["room_id"].astype(str).isin(rooms) & (timed["exit_door_id"].fillna("").astype(str) != "")
-              & np.isfinite(timed["exit_cap"].to_numpy(dtype=float))]
-    g = t.groupby(["room_id", "exit_door_id"], sort=True).agg(flow=("exit_flow_pps", "first"), k=("exit_cap", "min"))
-    out: dict[str, list[tuple[str, float, int]]] = {}
-    for (rid, door), r in g.iterrows():
-        out.setdefault(str(rid), []).append((str(door), float(r["flow"]), int(r["k"])))
-    return out
 
 
 def _add_predictions(plan: dict, station: Station, estimate: bool = True, replay: Replay | None = None) -> None:
@@ -685,20 +670,8 @@ def _add_short(plan: dict, short: pd.DataFrame, station: Station) -> None:
     dem = station.demand()
     per_door = short.attrs.get("exit_doors") or {}
     for (rid, sc), k in rows.items():
-        n = int(dem.at[rid, sc])
-        r = float(flow.get(rid, 0.0))
-        doors = per_door.get(str(rid), [])
-        if len(doors) == 1:
-            r = doors[0][1]          # the one door its routes use
-        if len(doors) > 1:   # issue 17: each door on the residents' routes is its own queue
-            each = ", ".join(f"{d} passes {f:.2f} persons/s (at most {kd} out in time)" for d, f, kd in doors)
-            why = (f"its residents leave by the doors on their routes, each its own queue: {each}; so no safe "
-                   f"room can take in more than {n - int(k)} of its {n} residents within "
-                   f"{station.params.reach_s:.0f} s")
-        else:
-            why = (f"its door passes {r:.2f} persons/s: {n} residents need {n / r if r else float('inf'):.0f} s "
-                   f"to leave, so no safe room can take in more than {n - int(k)} of them within "
-                   f"{station.params.reach_s:.0f} s")
+        why = short_reason(int(dem.at[rid, sc]), int(k), float(flow.get(rid, 0.0)), per_door.get(str(rid), []),
+                           station.params.reach_s)
         plan["unsheltered"].append({"room_id": rid, "scenario": sc, "residents": int(k), "reason": why})
 
 

@@ -260,6 +260,19 @@ def population_words(plan: dict, reach_s: float) -> str | None:
             "the cost of such a plan is not computed here (run a what-if with that parameter).")
 
 
+def short_reason(n: int, short: int, flow_pps: float, doors: list[tuple[str, float, int]], reach_s: float) -> str:
+    """The reason of residents short of time (plan.json `unsheltered[].reason`): `short` of a room's `n`
+    residents cannot be in a safe room within `reach_s` seconds; `flow_pps` its widest door's flow and
+    `doors` its exit doors as (door_id, persons/s, cap K_d) where the model timed it per door (issue 17)."""
+    if len(doors) > 1:   # each door on the residents' routes is its own queue
+        each = ", ".join(f"{d} passes {f:.2f} persons/s (at most {k} out in time)" for d, f, k in doors)
+        return (f"its residents leave by the doors on their routes, each its own queue: {each}; so no safe room "
+                f"can take in more than {n - short} of its {n} residents within {reach_s:.0f} s")
+    r = doors[0][1] if doors else flow_pps       # the one door its routes use, else its widest
+    return (f"its door passes {r:.2f} persons/s: {n} residents need {n / r if r else float('inf'):.0f} s "
+            f"to leave, so no safe room can take in more than {n - short} of them within {reach_s:.0f} s")
+
+
 def build_plan(*, station: Station, sites: pd.DataFrame, costs: pd.DataFrame, reach: ReachTable, solution: Solution,
                phases: pd.Series | None = None, notes: list[str] | None = None,
                timed_pairs: pd.DataFrame | None = None) -> dict:

@@ -52,7 +52,7 @@ ExitDoors = Callable[[pd.DataFrame], np.ndarray]
 """Given rows room_id, site_id: the room door each pair's walk leaves by ("" unknown), in row order."""
 
 __all__ = ["door_flows", "room_exit_flow", "exit_queue_s", "design_walk_s", "arrival_s", "batch_offset_s",
-           "fluid_queue_finish", "model_pairs", "site_queue_flow", "exit_streams", "ExitDoors"]
+           "fluid_queue_finish", "model_pairs", "site_queue_flow", "exit_streams", "exit_door_caps", "ExitDoors"]
 
 
 def door_flows(station: Station) -> pd.DataFrame:
@@ -253,6 +253,21 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     pr["exit_flow_pps"] = r_room
     keep = (pr["out_s"].to_numpy() <= T + 1e-7) & (sip | ~limited | (n_eff > 0) | (n == 0))
     return pr[keep].reset_index(drop=True)
+
+
+def exit_door_caps(timed: pd.DataFrame, rooms: pd.Index | list[str]) -> dict[str, list[tuple[str, float, int]]]:
+    """Per room of `rooms` timed per exit door (`model_pairs`' exit_door_id, exit_flow_pps, exit_cap):
+    its exit doors as (door_id, flow in persons/s, exit cap K_d in persons), sorted by door."""
+    if "exit_door_id" not in timed.columns or not len(rooms):
+        return {}
+    t = timed[timed["room_id"].astype(str).isin([str(r) for r in rooms])
+              & (timed["exit_door_id"].fillna("").astype(str) != "")
+              & np.isfinite(timed["exit_cap"].to_numpy(dtype=float))]
+    g = t.groupby(["room_id", "exit_door_id"], sort=True).agg(flow=("exit_flow_pps", "first"), k=("exit_cap", "min"))
+    out: dict[str, list[tuple[str, float, int]]] = {}
+    for (rid, door), r in g.iterrows():
+        out.setdefault(str(rid), []).append((str(door), float(r["flow"]), int(r["k"])))
+    return out
 
 
 def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray, r: np.ndarray, sip: np.ndarray,
