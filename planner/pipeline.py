@@ -534,7 +534,9 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
             try:
                 solution = solve(problem)
-            except (InfeasibleError, SolverError) as exc:   # the budget, no plan in time: keep the best so far
+            except InfeasibleError as exc:   # e.g. the budget: keep the best plan so far, say why
+                # (a SolverError, no plan within the time limit, still ends the run: a sweep then
+                # solves the budget again with twice the time from its neighbour's plan)
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
                 break
     assert best is not None
