@@ -566,7 +566,8 @@ def sweep(station: Station, budgets: list[float], workers: int | None = None, sc
     -------
     pandas.DataFrame
         One row per budget, increasing: budget, cost (currency), rooms, sheltered_<scenario>
-        and share_<scenario> (persons, fraction), max_walk_s (s), gap, status, seconds,
+        and share_<scenario> (persons, fraction), max_walk_s (s), late_by_corridors (residents the
+        plan's corridor queues make late, `_late_by_corridors`), gap, status, seconds,
         objective, source, weighted_sheltered, chosen (site ids). People sheltered per
         scenario never decrease down the table (module docstring: the rule). The plans kept
         are in ``table.attrs["plans"]`` (plan.json dicts).
