@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner import __version__
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
 from planner.jsoncache import JsonCache
@@ -155,8 +156,6 @@ def _replanned_point(r: PlanRun, proposal: dict[str, Any], lb: tuple[float, Any]
 def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
     """Cache key of one re-planned point: the station's input files (SHA-256), the variant's
     parameters (the cap among them), the start plan, the measured margins and the planner's version."""
-    from planner import __version__
-
     return JsonCache.key({"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
                           "start": sorted(start), "version": __version__,
                           "margins": None if margins is None else margins.to_dict(orient="records")})

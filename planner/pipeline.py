@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from planner import __version__
 from planner.corridors import CorridorQueues, corridor_cuts, late_by_corridors, pair_openings
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
@@ -27,7 +28,7 @@ from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network.graph import WalkGraph
 from planner.network.paths import Paths, exit_doors, walk_graph
-from planner.plan import population_words, short_reason, swap_words
+from planner.plan import jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
@@ -372,8 +373,6 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     if phase_rows is not None:
         plan["phases"] = phase_rows
     if phase_of is not None and phase_of.attrs.get("solver"):
-        from planner.plan import jsonable
-
         plan["phasing"] = jsonable(dict(phase_of.attrs["solver"]))
     finish_plan(plan, station, short, margins, reach, estimate=estimate, replay=replay)
     if fell_back:
@@ -448,8 +447,6 @@ def _corridor_cache(station: Station, cache_dir: str | Path | None, margins: pd.
     cache (`.cache/reach` -> `.cache/corridor`), keyed by the station's input files, its parameters,
     the margins and the planner's version; key "" when there is no cache (no `cache_dir`, or a station
     not read from files). Its rows go into the next run's first solve (issue 21)."""
-    from planner import __version__
-
     cache = JsonCache(Path(cache_dir).parent / "corridor" if cache_dir is not None and station.files else None,
                       "corridor rows")
     if cache.folder is None:
@@ -682,7 +679,6 @@ def _phases(station: Station, problem: Problem, solution: Solution, costs: pd.Da
     if not station.params.phases or not len(solution.chosen):
         return None, None
     from planner.phases import phase_table, plan_phases
-    from planner.plan import jsonable
 
     with stage(f"phasing ({len(station.params.phases)} declared phases)"):
         phases = plan_phases(problem, list(solution.chosen), costs, station.params)

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
+from planner import __version__
 from planner.cells import put
 from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
 from planner.files import staged_folder, write_atomic
@@ -141,8 +142,6 @@ class _Cache:
         self.station = station
 
     def key(self, spec: dict) -> str:
-        from planner import __version__
-
         st = _station_for(self.station, spec)
         return JsonCache.key({"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
                               "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s",
