@@ -256,6 +256,20 @@ def _into_swap_rows(key: np.ndarray, others: np.ndarray, row_key: np.ndarray) ->
     return others[hit], pos[hit]
 
 
+def _member_columns(yq: np.ndarray, ss: np.ndarray, S: int, q: np.ndarray, s: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The assignment columns of a family of rows' members: per member (usable pair `q`, scenario `s`),
+    whether a y column has that (pair, scenario) (`hit`, per member) and, for the members hit, its
+    column (`col`, index into `yq` / `ss`: the columns' pair and scenario). Shared by the corridor and
+    the exit-door rows."""
+    ykey = yq.astype(np.int64) * S + ss
+    order = np.argsort(ykey)
+    mkey = q * S + s
+    pos = np.searchsorted(ykey[order], mkey).clip(max=len(ykey) - 1)
+    hit = ykey[order][pos] == mkey
+    return order[pos[hit]], hit
+
+
 def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np.ndarray, ycol0: int,
                    ucol0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The corridor rows (issue 17), added to `R`: per cut k of `c` with assignment columns,
@@ -265,13 +279,7 @@ def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np
     none = np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
     if not len(c.cut_id) or not len(yq):
         return none
-    S = len(c.scen)
-    ykey = yq.astype(np.int64) * S + ss
-    order = np.argsort(ykey)
-    mkey = c.cut_q * S + c.cut_s
-    pos = np.searchsorted(ykey[order], mkey).clip(max=len(ykey) - 1)
-    hit = ykey[order][pos] == mkey
-    col = order[pos[hit]]
+    col, hit = _member_columns(yq, ss, len(c.scen), c.cut_q, c.cut_s)
     cut = c.cut_id[hit]
     if not len(cut):
         return none
@@ -301,13 +309,7 @@ def _exit_door_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: n
     (the fixed-x assignment keeps whole persons)."""
     if not len(c.exit_id) or not len(yq):
         return
-    S = len(c.scen)
-    ykey = yq.astype(np.int64) * S + ss
-    order = np.argsort(ykey)
-    mkey = c.exit_q * S + c.exit_s
-    pos = np.searchsorted(ykey[order], mkey).clip(max=len(ykey) - 1)
-    hit = ykey[order][pos] == mkey
-    col = order[pos[hit]]
+    col, hit = _member_columns(yq, ss, len(c.scen), c.exit_q, c.exit_s)
     rid = c.exit_id[hit]
     if not len(rid):
         return
