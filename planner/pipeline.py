@@ -17,7 +17,9 @@ import pandas as pd
 from scipy.special import ndtri
 
 from planner import __version__
+from planner.check import check_plan, format_breaches
 from planner.corridors import CorridorQueues, corridor_cuts, late_by_corridors, pair_openings
+from planner.costs import site_costs
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
@@ -26,9 +28,11 @@ from planner.estimate import estimated_arrivals
 from planner.jsoncache import JsonCache
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
+from planner.network import reach_table
 from planner.network.graph import WalkGraph
 from planner.network.paths import Paths, exit_doors, walk_graph
-from planner.plan import jsonable, population_words, short_reason, swap_words
+from planner.phases import phase_table, plan_phases
+from planner.plan import build_plan, jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
@@ -113,9 +117,6 @@ def prepare(station: Station, reach: ReachTable | None = None,
     `cache_dir`: the reach-table cache folder (`planner.network.reach_table`); None: no cache.
     Costs are in the station's currency (`total_cost` per site).
     """
-    from planner.costs import site_costs
-    from planner.network import reach_table
-
     with stage("candidate sites"):
         sites = candidate_sites(station)
         log(f"[planner]   {len(sites)} candidate sites, {int(sites['capacity'].sum()):,} places in all")
@@ -318,8 +319,6 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     SolverError
         The solver failed, or the plan failed the independent check.
     """
-    from planner.plan import build_plan
-
     sites, reach, costs, timing = _prepared(station, reach, cache_dir, inputs)
     margins = margin_table(margins) if margins is not None else None
     problem, timed, short = model_problem(station, reach, sites, costs, margins=margins, timing=timing)
@@ -393,8 +392,6 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         run.full_cover_plan["objective"] = "cover-all"
         finish_plan(run.full_cover_plan, station, short, margins, reach, estimate=estimate)
     if check:
-        from planner.check import check_plan, format_breaches
-
         # the rules are the station's; only the objective may have fallen back to max-cover, after
         # the solver showed that full coverage does not fit the budget
         judged = dataclasses.replace(station, params=station.params.replace(objective=problem.objective))
@@ -678,8 +675,6 @@ def _phases(station: Station, problem: Problem, solution: Solution, costs: pd.Da
     """Phase per chosen site and the per-phase table (plan.json `phases`) when phases are declared."""
     if not station.params.phases or not len(solution.chosen):
         return None, None
-    from planner.phases import phase_table, plan_phases
-
     with stage(f"phasing ({len(station.params.phases)} declared phases)"):
         phases = plan_phases(problem, list(solution.chosen), costs, station.params)
         table = phase_table(problem, phases, costs, station.params)
@@ -706,8 +701,6 @@ def _relocation_inputs(station: Station, sites: pd.DataFrame) -> RelocationInput
 def _repurpose_extra(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, rel: RelocationInputs) -> pd.Series:
     """Per relocation source: what repurposing adds to the cost the model charges (currency; `either`
     rooms are costed as dual_use, the optimiser pays the difference when it repurposes them)."""
-    from planner.costs import site_costs
-
     either = (sites["mode"] == "either").to_numpy()
     if not either.any():
         return pd.Series(0.0, index=rel.sources.index)
@@ -719,8 +712,6 @@ def _repurpose_extra(station: Station, sites: pd.DataFrame, costs: pd.DataFrame,
 def _chosen_modes(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, solution: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sites and costs with the mode the plan chose for each converted `either` room (repurpose when
     the relocation model moved its residents out, else dual_use)."""
-    from planner.costs import site_costs
-
     either = (sites["mode"] == "either").to_numpy() & sites.index.isin(list(solution.chosen))
     if not either.any():
         return sites, costs

@@ -60,6 +60,8 @@ from planner.errors import InfeasibleError, InputError, PlannerError, SolverErro
 from planner.files import staged_folder, write_atomic
 from planner.jsoncache import JsonCache
 from planner.margins import margin_rows, margin_table
+from planner.pipeline import ModelInputs, PlanRun, limits_of, model_inputs_for, plan_station, prepare
+from planner.plan import write_json_atomic, write_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
 from planner.station import Station
@@ -67,7 +69,6 @@ from planner.workbook import budget_whatif
 
 if TYPE_CHECKING:
     from planner.network import ReachTable
-    from planner.pipeline import ModelInputs, PlanRun
 
 # ------------------------------------------------------------------ solving one budget
 _SOLVE_LOCK = threading.Lock()
@@ -90,8 +91,6 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
     estimate (False: plans without `predicted_s`, `pipeline.finish_plan`; default True). `inputs`: `pipeline.model_inputs_for` the station, reach table and
     the spec's margins, made once for every budget (None: built here). Returns a dict: spec fields,
     plan (plan.json dict), chosen, seconds (wall time), error (text or None)."""
-    from planner.pipeline import limits_of, plan_station
-
     t0 = time.perf_counter()
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
@@ -347,8 +346,6 @@ def budget_grid(station_or_costs: Station | pd.DataFrame, steps: int = 12, *,
     if steps < 1:
         raise InputError("--budget-range", str(steps), "asks for fewer than one budget", "give at least 1 step")
     if isinstance(station_or_costs, Station):
-        from planner.pipeline import prepare
-
         station = station_or_costs
         _, reach, costs = prepare(station, reach)
         if full_cover_cost is None:
@@ -393,8 +390,6 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     rows; default: the full-cover plan's), `corridor_rounds`: the budgets' rounds (default the station's);
     `estimate`: False for plans that are only rows of a table (no `predicted_s`).
     """
-    from planner.pipeline import model_inputs_for, prepare
-
     t_start = time.perf_counter()
     bs = sorted({float(b) for b in budgets})
     if not bs:
@@ -701,9 +696,6 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
     """`planner sweep`: compute the sweep and write `<out_root>/<station>-sweep-<time>/` with
     sweep.csv, sweep.json, budget-coverage.png, sweep-<station>.xlsx and plans/plan-<budget>.json.
     Written into a temporary folder first and moved into place; never overwrites."""
-    from planner.pipeline import prepare
-    from planner.plan import write_json_atomic, write_table
-
     t0 = time.perf_counter()
     _, reach, costs = prepare(station, None, cache_dir)
     tl = time_limit_s
