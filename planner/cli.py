@@ -43,7 +43,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                       ("reach_s", "reach_s"), ("speed", "walk_speed_m_s"),
                       ("area_per_occupant", "area_per_occupant_m2"), ("max_displaced", "max_displaced"),
                       ("verify_target", "verify_target_share"), ("verify_rounds", "verify_rounds"),
-                      ("verify_seeds", "verify_seeds"), ("verify_safety_s", "verify_safety_s")):
+                      ("verify_seeds", "verify_seeds"), ("verify_safety_s", "verify_safety_s"),
+                      ("expected_share", "expected_share_target")):
         v = getattr(args, opt, None)
         if v is not None:
             out[name] = v
@@ -387,6 +388,10 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--area-per-occupant", type=float, help="floor area per occupant (m2)")
     g.add_argument("--max-displaced", type=int, metavar="N",
                    help="at most N residents may be moved out of repurposed rooms (hard limit)")
+    g.add_argument("--expected-share", type=float, metavar="SHARE",
+                   help="least cost at which, with walking speeds N(walk_speed_m_s, walk_speed_sd_m_s), this share "
+                        "of each scenario's residents is expected in a safe room in time (e.g. 0.995; residents need "
+                        "not all be sheltered; 0 = off; [model] expected_share_target)")
     g.add_argument("--protect", help="room ids never to convert, comma-separated")
     g.add_argument("--require", help="room ids that must be converted, comma-separated")
 

@@ -206,6 +206,16 @@ class Parameters:
                                             "shorter limit leaves it unfinished and the plan worse (30 s: 420 rooms, "
                                             "60.6 M CR instead of 395 rooms, 58.1 M CR; docs/performance.md)", "model",
                                             "issue 21 measurement")
+    expected_share_target: float = _p(0.0, "", "Expected share (issue 17): the least-cost plan under which, with "
+                                      "walking speeds N(walk_speed_m_s, walk_speed_sd_m_s), at least this share of each "
+                                      "scenario's residents is expected inside a safe room within reach_s (each room's "
+                                      "walkers counted with the probability that they are fast enough); residents need "
+                                      "not all be sheltered. 0 = off (the objective as set); planner solve/propose "
+                                      "--expected-share", "model", "issue 17: 99.5 % of real, varied walkers")
+    expected_share_rounds: int = _p(3, "rounds", "Expected share: after a solve the plan's expected share is replayed "
+                                    "with its real door queues (queues.promise_of_plan); where a scenario falls short, "
+                                    "the probabilities of the pairs the replay finds lower are lowered and the model "
+                                    "re-solved, at most this many times", "model", "planner assumption (docs/model.md)")
     corridor_penalty_rooms: float = _p(1.0, "rooms/person", "Corridor rows, cover-all: objective charge per person "
                                        "assigned through an opening beyond its row's limit, as a multiple of the most "
                                        "expensive candidate's cost (soft rows: cover-all stays feasible); max-cover "
@@ -434,6 +444,8 @@ RANGES: dict[str, Range] = {
     "corridor_rounds": _r(0, 20),
     "corridor_penalty_rooms": _r(0, 100),
     "corridor_round_time_limit_s": _r(0, 1e6, lo_open=True),
+    "expected_share_target": _r(0, 1, hi_open=True),
+    "expected_share_rounds": _r(0, 20),
     # costs
     **{k: _MONEY for k in ("wall_reinforcement_per_m2", "pressure_door_each", "door_seal_each",
                            "life_support_fixed", "oxygen_cost_per_kg", "co2_removal_cost_per_kg",

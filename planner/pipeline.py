@@ -37,6 +37,7 @@ from planner.progress import log, stage
 from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
+from planner.share import note_share, share_errors, share_problem, share_rounds
 from planner.sites import candidate_sites
 from planner.station import Station
 
@@ -325,6 +326,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     rel = _relocation_inputs(station, sites)
     if rel.active:
         rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
+    share_on = station.params.expected_share_target > 0
+    problem = share_problem(problem, station, timed, relocating=rel.active)
     solve = _solver_for(rel, options)
     notes: list[str] = list(rel.notes) + _relocation_goal_note(problem) if rel.active else []
     rows_cache, rows_key = _corridor_cache(station, cache_dir, margins)
@@ -337,9 +340,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     full_cover_solution = None
     with stage(f"optimisation ({problem.objective})"):
         try:
-            solution = _rows_optional(solve)(problem, start=start)
-        except InfeasibleError as exc:
-            if not (fallback_max_cover and problem.objective == "cover-all"):
+            solution = share_errors(_rows_optional(solve), options)(problem, start=start)
+        except InfeasibleError as exc:   # (expected share: no fallback, the error says what the most is)
+            if not (fallback_max_cover and problem.objective == "cover-all") or share_on:
                 raise
             notes.append(str(exc))
             fell_back = True
@@ -361,6 +364,12 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                                                           on=corridor_on, graph=graph, openings=openings,
                                                           limits=corridor_limits)
     _remember_rows(rows_cache, rows_key, corridor)
+    # expected share: its rows' lazy tightening (the plan's queues replayed; the estimate then recomputes paths)
+    problem, share_sol, share_info = share_rounds(
+        station, problem, solution, solve, lambda s, pb: _plan_rows(s, reach, margins, pb.exit_rows),
+        station.params.corridor_round_time_limit_s)
+    corridor.update({"expected_share": share_info} if share_info else {})
+    replay, solution = (replay if share_sol is solution else None), share_sol
     if full_cover_cost is not None:
         notes.append(f"Full coverage would cost {full_cover_cost:,.0f} {station.params.currency}.")
     sites, costs = _chosen_modes(station, sites, costs, solution)
@@ -380,9 +389,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         notes.extend(who)
     if full_cover_cost is not None:
         plan["totals"]["full_cover_cost"] = round(full_cover_cost, 2)
-    plan["objective"] = problem.objective
-    plan["parameters"]["objective"] = problem.objective  # max-cover when the budget could not cover all
+    plan["objective"] = station.params.objective if share_on else problem.objective
+    plan["parameters"]["objective"] = plan["objective"]  # max-cover when the budget could not cover all
     plan["solver"].update(corridor)
+    note_share(plan)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,
                   margins=margins)
@@ -394,7 +404,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     if check:
         # the rules are the station's; only the objective may have fallen back to max-cover, after
         # the solver showed that full coverage does not fit the budget
-        judged = dataclasses.replace(station, params=station.params.replace(objective=problem.objective))
+        judged = dataclasses.replace(station, params=station.params.replace(objective=plan["objective"]))
         with stage("independent check of the plan"):
             run.breaches = check_plan(judged, plan, margins=margins)
         if run.breaches:

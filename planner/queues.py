@@ -43,6 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from planner.margins import pair_margin_s
 from planner.params import Parameters
@@ -52,7 +53,8 @@ ExitDoors = Callable[[pd.DataFrame], np.ndarray]
 """Given rows room_id, site_id: the room door each pair's walk leaves by ("" unknown), in row order."""
 
 __all__ = ["door_flows", "room_exit_flow", "exit_queue_s", "design_walk_s", "arrival_s", "batch_offset_s",
-           "fluid_queue_finish", "model_pairs", "site_queue_flow", "exit_streams", "exit_door_caps", "ExitDoors"]
+           "fluid_queue_finish", "model_pairs", "speed_share", "expected_shares", "expected_share_probabilities",
+           "pair_share_probabilities", "site_queue_flow", "exit_streams", "exit_door_caps", "ExitDoors"]
 
 
 def door_flows(station: Station) -> pd.DataFrame:
@@ -194,7 +196,9 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     (`out_ij`) are dropped; `walk_s` becomes the batch time `b_ij` of the room's stream at the
     entry door (what the door-queue rows bin); shelter in place (the room's own pair at 0 s)
     stays at 0 s. Also returns `walk_raw_s` (the input walk), `out_s` (`out_ij`), `exit_s` and
-    `exit_cap` (persons).
+    `exit_cap` (persons), and `alone_s`: seconds from the room's first walker at the safe room's door
+    until its last is through that door with no one else about, ``max(exit_s, n / r_entry)``
+    (`pair_share_probabilities`).
 
     **Exit cap.** A room whose busiest scenario cannot leave in time towards some safe room (a
     galley of 99 behind a door of 1.04 persons/s needs 95 s) is not given up: only the first out
@@ -251,6 +255,9 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     pr["exit_cap"] = cap_k
     pr["exit_door_id"] = exit_door
     pr["exit_flow_pps"] = r_room
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_door = np.where(n_eff > 0, np.where(r_door > 0, n_eff / np.where(r_door > 0, r_door, 1.0), np.inf), 0.0)
+    pr["alone_s"] = np.where(sip, 0.0, np.maximum(pr["exit_s"].to_numpy(), at_door))
     keep = (pr["out_s"].to_numpy() <= T + 1e-7) & (sip | ~limited | (n_eff > 0) | (n == 0))
     return pr[keep].reset_index(drop=True)
 
@@ -489,7 +496,7 @@ def promise_of_plan(station: Station, assignments: pd.DataFrame) -> dict[str, An
     in their safe room in time if each room's walkers move at their own speed drawn from
     N(walk_speed_m_s, walk_speed_sd_m_s): each assignment counts with the probability that its
     walkers are at least as fast as its critical speed (`critical_speeds`), the queues of the others
-    kept as the plan predicts."""
+    kept as the plan predicts (`expected_share_probabilities`)."""
     p = station.params
     if not len(assignments):
         return promise_margin(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64),
@@ -502,21 +509,87 @@ def promise_of_plan(station: Station, assignments: pd.DataFrame) -> dict[str, An
     out: dict[str, Any] = promise_margin(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy() + m,
                                          w["offset_s"].to_numpy() + m, w["n"].to_numpy(), key,
                                          w["door_flow_pps"].to_numpy(), p)
-    vc = critical_speeds(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy() + m, w["offset_s"].to_numpy() + m,
-                         w["n"].to_numpy(), key, w["door_flow_pps"].to_numpy(), p)
-    sd = float(p.walk_speed_sd_m_s)
-    v0 = float(p.walk_speed_m_s)
-    prob = np.array([(1.0 if v <= v0 else 0.0) if sd <= 0 else
-                     (0.0 if not np.isfinite(v) else 0.5 * (1.0 - erf((v - v0) / (sd * sqrt(2.0))))) for v in vc])
-    share = {}
+    out["expected_share"] = expected_shares(station, q, _row_shares(q, p))
+    return out
+
+
+def speed_share(critical_m_s: np.ndarray, params: Parameters) -> np.ndarray:
+    """Share of walkers with speeds N(walk_speed_m_s, walk_speed_sd_m_s) at least as fast as each
+    critical speed (m/s; inf: nobody): ``P(speed >= v)``; with sd 0, 1 up to walk_speed_m_s, else 0."""
+    v = np.asarray(critical_m_s, dtype=float)
+    sd = float(params.walk_speed_sd_m_s)
+    v0 = float(params.walk_speed_m_s)
+    if sd <= 0:
+        return np.where(v <= v0, 1.0, 0.0)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(v), ndtr((v0 - np.where(np.isfinite(v), v, 0.0)) / sd), 0.0)
+
+
+def _row_shares(q: pd.DataFrame, params: Parameters) -> np.ndarray:
+    """Per row of `assignment_queues`' table: P(its walkers are fast enough) (1 sheltering in place or empty)."""
+    walking = ~q["sip"].to_numpy() & (q["n"].to_numpy() > 0)
+    w = q[walking]
+    prob = np.ones(len(q))
+    if len(w):
+        key, _ = pd.factorize(w["safe_room_id"] + "\x1f" + w["door"].astype(str) + "\x1f" + w["scenario"])
+        m = w["margin_s"].to_numpy()
+        vc = critical_speeds(w["walk_s"].to_numpy(dtype=float), w["exit_s"].to_numpy() + m,
+                             w["offset_s"].to_numpy() + m, w["n"].to_numpy(), key, w["door_flow_pps"].to_numpy(),
+                             params)
+        prob[walking] = speed_share(vc, params)
+    return prob
+
+
+def expected_shares(station: Station, rows: pd.DataFrame, prob: np.ndarray) -> dict[str, float]:
+    """Per scenario of the station: (persons of `rows` (columns scenario and `n` or `residents`) times
+    their probability `prob`, summed) over all the scenario's residents (1 when nobody lives there)."""
+    n = (rows["n"] if "n" in rows.columns else rows["residents"]).to_numpy(dtype=float)
+    got = pd.Series(n * np.asarray(prob, dtype=float)).groupby(rows["scenario"].astype(str).to_numpy()).sum()
     dem = station.demand()
+    out = {}
     for sc in dem.columns:
         total = float(dem[sc].sum())
-        sel = (w["scenario"] == str(sc)).to_numpy()
-        safe_in_place = float(q.loc[q["sip"] & (q["scenario"] == str(sc)), "n"].sum())
-        share[str(sc)] = (safe_in_place + float((w["n"].to_numpy()[sel] * prob[sel]).sum())) / total if total else 1.0
-    out["expected_share"] = share
+        out[str(sc)] = float(got.get(str(sc), 0.0)) / total if total else 1.0
     return out
+
+
+def pair_share_probabilities(timed: pd.DataFrame, params: Parameters) -> np.ndarray:
+    """Per model pair (`model_pairs`' rows): the probability that the room's walkers, with speeds
+    N(walk_speed_m_s, walk_speed_sd_m_s), are in by the reach time on this pair with no one else at the
+    safe room's door: their walk (reaction not scaled) plus `alone_s` (own-door queue, or their own batch
+    through the entry door if slower) plus the pair's margin. The critical speed is rounded up to the
+    grid `critical_speeds` replays on (0.02 m/s steps down from twice the walking speed), so a plan's
+    replay never finds a speed between grid points; 1 for sheltering in place. The door queue shared
+    with other rooms is what the plan decides: `planner.pipeline` lowers these probabilities to the
+    replayed ones where a plan shows them too high (docs/model.md, "Expected share")."""
+    v0 = float(params.walk_speed_m_s)
+    r0 = float(params.reaction_s)
+    T = float(params.reach_s)
+    walk = timed["walk_raw_s"].to_numpy(dtype=float)
+    sip = timed["walk_s"].to_numpy(dtype=float) <= 1e-9
+    sip &= timed["room_id"].astype(str).to_numpy() == timed["site_id"].astype(str).to_numpy()
+    moving = np.maximum(0.0, walk - r0)
+    extra = timed["alone_s"].to_numpy(dtype=float) if params.exit_queue else np.zeros(len(timed))
+    if "margin_s" in timed.columns:
+        extra = extra + timed["margin_s"].to_numpy(dtype=float)
+    left = T - r0 - extra
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vc = np.where(moving <= 0, np.where(left >= -1e-9, 0.0, np.inf),
+                      np.where(left > 1e-9, v0 * moving / np.where(left > 1e-9, left, 1.0), np.inf))
+    grid = np.arange(2.0 * v0, 0.2, -0.02)[::-1]                    # ascending, the same speeds as the replay
+    pos = np.searchsorted(grid, vc - 1e-9)
+    vg = np.where(pos < len(grid), grid[np.minimum(pos, len(grid) - 1)], np.inf)
+    return np.where(sip, 1.0, speed_share(vg, params))
+
+
+def expected_share_probabilities(station: Station, assignments: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """(`assignment_queues` table, per-row probability) of a plan's assignments (rows as for
+    `assignment_queues`): the probability that each row's walkers, with speeds N(walk_speed_m_s,
+    walk_speed_sd_m_s), are at least as fast as its critical speed (`critical_speeds`: its walk, its
+    own-door queue and the safe-room door queues of the whole plan replayed); 1 for sheltering in place
+    and for empty rows."""
+    q = assignment_queues(station, assignments)
+    return q, _row_shares(q, station.params)
 
 
 def critical_speeds(walk_s: np.ndarray, exit_s: np.ndarray, offset_s: np.ndarray, persons: np.ndarray,

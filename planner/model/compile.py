@@ -48,6 +48,14 @@ class ProblemData(Protocol):
     @property
     def swap_penalty_persons(self) -> float: ...      # sheltered persons per person (max-cover)
     @property
+    def share_target(self) -> float: ...              # expected share (fraction; 0 off)
+    @property
+    def share_pairs(self) -> pd.DataFrame | None: ...  # room_id, site_id, prob
+    @property
+    def share_residents(self) -> pd.Series | None: ...  # persons per scenario
+    @property
+    def share_on(self) -> bool: ...
+    @property
     def scenarios(self) -> list[str]: ...
 
 # ====================================================================== compile
@@ -115,6 +123,11 @@ class Compiled:
     """Persons each exit-door row admits (by row id)."""
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
+    share_p: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Expected share (`Problem.share_target`): per usable pair, the probability its persons are in time
+    (equal for every room of the group: the probabilities are part of the aggregation key); empty: off."""
+    share_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Expected share: persons expected in time per scenario (target x all residents)."""
     uncapacitated: bool = False
     """Neither a capacity nor a door-queue bound can bind (the pure cover model is exact)."""
     stats: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +137,11 @@ class Compiled:
         """Whether the model has the no-swap rows: the objective's own penalty is set (cover-all: the cost
         scale's; max-cover: the persons scale's, and its least-cost stage keeps the same columns)."""
         return (self.swap_cost if self.objective == "cover-all" else self.swap_persons) > 0
+
+    @property
+    def share(self) -> bool:
+        """Whether the model has the expected-share rows (demand rows then upper bounds)."""
+        return len(self.share_rhs) > 0
 
     @property
     def J(self) -> int:
@@ -226,6 +244,7 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
     # (without door queues the arrival bins play no part in the model: rooms are grouped by their sites
     # alone, so the groups, and the model's size, do not depend on the time unit or `queue_bin_s`)
     tok = ((pj.astype(np.int64) * (nb + 1) + (pbin if p.door_queue else 0)) * 2 + psip) * 2 + usable
+    tok, pprob = _share_tokens(p, pr, psip, tok)
     kdf = pd.DataFrame({"room": rooms_pr, "tok": tok})
     kdf = kdf[kdf["room"].isin(usable_rooms)].sort_values(["room", "tok"])
     weight = p.weight if p.weight is not None else pd.Series(1.0, index=dem.index)
@@ -257,6 +276,7 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
     qg, qj, qbin, qsip = g_of[u], pj[is_rep][u], pbin[is_rep][u], psip[is_rep][u]
     order = np.lexsort((qbin, qj, qg))
     qg, qj, qbin, qsip = qg[order], qj[order], qbin[order], qsip[order]
+    share_p = pprob[is_rep][u][order] if p.share_on else np.zeros(0)
     nreach = np.bincount(rg, minlength=G) if G else np.zeros(0, np.int64)
     m = np.minimum(max(int(p.backup_k), 0), nreach).astype(np.int64)
     c = Compiled(scen=scen, site_ids=site_ids, cap=cap, rate=rate,
@@ -272,7 +292,8 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
     # scenario whose demand is everywhere <= another's is implied by it (fewer people fit where more do)
     Sn = len(scen)
     mult = np.ones(Sn)
-    for a in range(Sn if o.scenario_reduce else 0):
+    _share_rows_of(c, p, share_p)   # (each scenario has its own expected-share row: none stands for another)
+    for a in range(Sn if o.scenario_reduce and not c.share else 0):
         if mult[a] == 0:
             continue
         for b in range(Sn):
@@ -300,6 +321,39 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
                    sites=J, sites_pruned=n_pruned, pairs=int(len(pairs)), usable_pairs=int(len(qg)),
                    unreachable_rooms=len(unreachable), compile_s=round(time.perf_counter() - t0, 3))
     return c
+
+
+def _share_tokens(p: ProblemData, pr: pd.DataFrame, psip: np.ndarray, tok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(aggregation tokens, probability per pair of `pr`): with expected-share rows (`Problem.share_on`) each
+    pair's token also codes its probability (`_pair_share`), so rooms are grouped only with rooms whose
+    pairs have the same probabilities; without them `tok` unchanged and the probabilities 0."""
+    if not p.share_on:
+        return tok, np.zeros(len(tok))
+    pprob = _pair_share(p, pr, psip)
+    pcode, puniq = pd.factorize(pprob)
+    return tok * max(len(puniq), 1) + pcode, pprob
+
+
+def _share_rows_of(c: Compiled, p: ProblemData, share_p: np.ndarray) -> None:
+    """Set `c`'s expected-share data (per usable pair `share_p`; persons per scenario: target x residents)."""
+    if not p.share_on:
+        return
+    c.share_p = share_p
+    res = p.share_residents if p.share_residents is not None else p.demand.sum(axis=0)
+    c.share_rhs = float(p.share_target) * res.reindex(c.scen).fillna(0).to_numpy(dtype=float)
+
+
+def _pair_share(p: ProblemData, pr: pd.DataFrame, psip: np.ndarray) -> np.ndarray:
+    """Per pair of `pr` (room_id, site_id): its expected-share probability (`Problem.share_pairs`; a pair
+    not listed 0, sheltering in place 1)."""
+    sp_ = p.share_pairs
+    assert sp_ is not None
+    tab = pd.Series(sp_["prob"].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays(
+        [sp_["room_id"].astype(str).to_numpy(), sp_["site_id"].astype(str).to_numpy()]))
+    tab = tab[~tab.index.duplicated()]
+    got = tab.reindex(pd.MultiIndex.from_arrays([pr["room_id"].astype(str).to_numpy(),
+                                                 pr["site_id"].astype(str).to_numpy()])).to_numpy(dtype=float)
+    return np.where(psip, 1.0, np.clip(np.nan_to_num(got, nan=0.0), 0.0, 1.0))
 
 
 def _corridor_cuts(c: Compiled, p: ProblemData) -> None:
@@ -389,7 +443,7 @@ def _uncapacitated(c: Compiled) -> bool:
     S = len(c.scen)
     if c.G == 0 or S == 0 or not len(c.qg):
         return True
-    if len(c.exit_id):        # exit-door rows (hard) may bind: not the pure cover model
+    if len(c.exit_id) or c.share:   # exit-door or expected-share rows may bind: not the pure cover model
         return False
     Dq = c.D[c.qg].astype(np.float64)                       # (Q, S) persons
     for s in range(S):

@@ -109,7 +109,7 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
             x0 = np.maximum((guide > 1e-6).astype(float), c.fixed1)  # LP support: feasible by construction
             if c.budget is not None and c.cost @ x0 > c.budget + 1e-6:
                 x0 = greedy_compiled(c, guide=guide)
-            elif c.swap_rule:
+            elif c.swap_rule or c.share:   # (expected share: a rounding's assignment must meet its rows)
                 x0, pre = _swap_rounding(st, guide, x0)
         else:
             x0 = greedy_compiled(c, guide=guide)
@@ -206,7 +206,9 @@ def _local_search(st: _Path, x0: np.ndarray, guide: np.ndarray | None, pre: Fixe
         st.rounded = (x0.copy(), v0, ar0, run0)
         # stop closing sites in time for the plan's own assignment (about as long as this one)
         deadline = st.t_all + (1.0 - o.wall_margin) * o.limit_s - 2.0 * t_assign - 1.0
-        x1 = improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide, deadline=deadline)
+        # (the local search knows no expected-share rows: with them the rounded plan is the start)
+        x1 = x0 if c.share else improve_plan(c, x0, v0[ar0.ycol0:ar0.ycol0 + ar0.ny], ar0.yq, ar0.ys, guide,
+                                             deadline=deadline)
         if np.array_equal(x1 > 0.5, x0 > 0.5):
             st.start_fixed = st.rounded                # nothing closed: keep this assignment
         x0 = x1

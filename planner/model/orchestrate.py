@@ -196,7 +196,8 @@ def _lagrangian(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | Non
     """The Lagrangian path when it applies (cover-all, no start, no backup rows, HiGHS, at least
     `o.lagrange_min_columns` assignment columns) and gives a plan; else None."""
     if not (o.lagrangian and start is None and p.objective == "cover-all" and o.solver_name == "highs"
-            and (c.m < 2).all() and c.G > 0 and not len(c.exit_id)):   # it knows no exit-door rows
+            and (c.m < 2).all() and c.G > 0 and not len(c.exit_id)   # it knows no exit-door rows
+            and not c.share):                                        # nor expected-share rows
         return None
     t = time.perf_counter()
     cols = assignment_columns(c)

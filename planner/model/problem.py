@@ -110,6 +110,19 @@ class Problem:
     leaving by one door only needs no row beyond its demand bound; the row is kept, it costs little
     and `planner.pipeline` reads the doors from here). None: no rows."""
 
+    share_target: float = 0.0
+    """Expected share (issue 17; docs/model.md): with `share_pairs`, per scenario s one row
+    ``sum over assignments of prob x y >= share_target x share_residents[s]`` (persons), and the demand
+    rows become upper bounds (residents need not all be sheltered); objective least cost (cover-all's),
+    every sheltered person rewarded by a tie-break worth less than one currency unit in all (so the
+    whole-person assignment shelters whom it can). 0: off (the model before)."""
+    share_pairs: pd.DataFrame | None = None
+    """Expected share: columns room_id, site_id, prob: the probability (0..1) that a person of the room
+    assigned to the site is in time (`planner.queues.pair_share_probabilities`); pairs not listed count 0,
+    sheltering in place 1."""
+    share_residents: pd.Series | None = None
+    """Expected share: residents per scenario (persons; all of them, also those no plan brings in)."""
+
     def __post_init__(self) -> None:
         if self.objective not in ("cover-all", "max-cover"):
             raise InputError("<problem>", "objective", f"is {self.objective!r}", "use 'cover-all' or 'max-cover'")
@@ -143,6 +156,13 @@ class Problem:
         pr["walk_s"] = pr["walk_s"].astype(float)
         self.pairs = pr.reset_index(drop=True)
         self.protected = {str(p) for p in (self.protected or set())}
+        if self.share_target and not 0.0 < float(self.share_target) < 1.0:
+            raise InputError("<problem>", "share_target", f"is {self.share_target}", "use a share above 0 and below 1")
+
+    @property
+    def share_on(self) -> bool:
+        """Whether the model has the expected-share rows (`share_target` above 0 with `share_pairs`)."""
+        return float(self.share_target or 0.0) > 0.0 and self.share_pairs is not None
 
     @property
     def scenarios(self) -> list[str]:

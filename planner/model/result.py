@@ -260,10 +260,34 @@ def verify(p: Problem, sol: Solution) -> list[str]:
     cost = float(sites.loc[ch, "cost"].where(~sites.loc[ch, "existing"], 0.0).sum())
     if p.budget is not None and cost > p.budget + 1e-6:
         out.append(f"cost {cost:,.0f} over budget {p.budget:,.0f}")
-    if p.objective == "cover-all":
+    if p.objective == "cover-all" and not p.share_on:
         uns = sol.unsheltered
         if len(uns) and (uns["reason"] != "unreachable").any():
             out.append("cover-all plan leaves reachable residents unsheltered")
+    if p.share_on:
+        out += _share_breaches(p, asg)
+    return out
+
+
+def _share_breaches(p: Problem, asg: pd.DataFrame) -> list[str]:
+    """Scenarios whose expected persons in time (residents x the pair's probability, `Problem.share_pairs`;
+    1 sheltering in place) fall short of the expected-share row."""
+    assert p.share_pairs is not None
+    sp_ = p.share_pairs
+    tab = pd.Series(sp_["prob"].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays(
+        [sp_["room_id"].astype(str).to_numpy(), sp_["site_id"].astype(str).to_numpy()]))
+    tab = tab[~tab.index.duplicated()]
+    room, site = asg["room_id"].astype(str).to_numpy(), asg["site_id"].astype(str).to_numpy()
+    prob = np.nan_to_num(tab.reindex(pd.MultiIndex.from_arrays([room, site])).to_numpy(dtype=float), nan=0.0)
+    prob = np.where((room == site) & (asg["walk_s"].to_numpy(dtype=float) <= 1e-9), 1.0, np.clip(prob, 0.0, 1.0))
+    got = pd.Series(prob * asg["residents"].to_numpy(dtype=float)).groupby(asg["scenario"].astype(str).to_numpy()).sum()
+    res = p.share_residents if p.share_residents is not None else p.demand.sum(axis=0)
+    out = []
+    for sc in p.scenarios:
+        need = float(p.share_target) * float(res.get(sc, 0.0))
+        if float(got.get(sc, 0.0)) < need - 1e-6 * max(need, 1.0):
+            out.append(f"expected persons in time in {sc} {float(got.get(sc, 0.0)):.2f} < {need:.2f} "
+                       f"(share target {p.share_target:g})")
     return out
 
 

@@ -1,0 +1,59 @@
+"""The expected share's ceiling: the most persons any plan can expect in time (issue 17).
+
+`Problem.share_target` asks for the least-cost plan whose expected persons in time (residents
+times each pair's probability, `Problem.share_pairs`) reach a share of every scenario's residents.
+When no plan does (cover-all's "infeasible"), `most_expected_share` says how far it is: per scenario
+the largest expected share of the LP relaxation (sites between 0 and 1, the budget row kept), an upper
+bound on every plan within the budget; with every candidate open (no budget) it is the exact most a
+fractional assignment reaches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from planner.model.arrays import build_arrays
+from planner.model.compile import compile_problem
+from planner.model.constants import INF
+from planner.model.highs import solve_highspy
+from planner.model.options import SolveOptions
+from planner.model.problem import Problem
+
+__all__ = ["most_expected_share"]
+
+
+def most_expected_share(problem: Problem, options: SolveOptions | None = None) -> dict[str, float]:
+    """Per scenario (name -> share 0..1 of `share_residents`): an upper bound on the expected share of
+    persons in time over every plan of `problem` (an expected-share problem, `Problem.share_on`) within
+    its budget: the LP relaxation maximising that scenario's expected persons, its share row dropped
+    (seconds: at most the problem's time limit per scenario). Scenarios nobody lives in: 1."""
+    if not problem.share_on:
+        raise ValueError("most_expected_share needs an expected-share problem (share_target and share_pairs)")
+    o = problem.solve_options(options)
+    c = compile_problem(problem, o)
+    res = problem.share_residents if problem.share_residents is not None else problem.demand.sum(axis=0)
+    out: dict[str, float] = {}
+    if c.G == 0 or not len(c.qg):
+        return {s: (0.0 if float(res.get(s, 0.0)) > 0 else 1.0) for s in c.scen}
+    ar = build_arrays(c, all_scen=True)
+    row_lo = ar.row_lo.copy()
+    row_lo[ar.share_rows] = -INF                       # the row the target sets is what is maximised
+    y = np.arange(ar.ycol0, ar.ycol0 + ar.ny)
+    for s, name in enumerate(c.scen):
+        total = float(res.get(name, 0.0))
+        if total <= 0:
+            out[name] = 1.0
+            continue
+        obj = np.zeros(ar.A.shape[1])
+        mine = ar.ys == s
+        obj[y[mine]] = -c.share_p[ar.yq[mine]]
+        lp = dataclasses.replace(ar, c=obj, row_lo=row_lo, integer=np.zeros_like(ar.integer))
+        run = solve_highspy(lp, o.limit_s, 0.0, o.n_threads, None, o.msg, mip=False)
+        if run.values is None:
+            out[name] = 0.0
+            continue
+        best = -float(run.bound) if run.status != "optimal" and np.isfinite(run.bound) else -float(run.objective)
+        out[name] = min(1.0, max(0.0, best / total))
+    return out
