@@ -391,12 +391,11 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
 
     # coverage
     _check_coverage(plan, a, demand, scen, known, out)
-    share = p.expected_share_target > 0     # expected share (issue 17): residents need not all be sheltered
-    if objective == "cover-all" and not share:
+    if objective == "cover-all":
         _check_cover_all(plan, pairs, out, short_residents(st, pairs, p))
 
     # backup
-    _check_backup(a, pairs, demand, chosen, p, "max-cover" if share else objective, out)
+    _check_backup(a, pairs, demand, chosen, p, objective, out)
 
     # totals
     _check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, out)

@@ -390,8 +390,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="at most N residents may be moved out of repurposed rooms (hard limit)")
     g.add_argument("--expected-share", type=float, metavar="SHARE",
                    help="least cost at which, with walking speeds N(walk_speed_m_s, walk_speed_sd_m_s), this share "
-                        "of each scenario's residents is expected in a safe room in time (e.g. 0.995; residents need "
-                        "not all be sheltered; 0 = off; [model] expected_share_target)")
+                        "of each scenario's residents is expected in a safe room in time (e.g. 0.995; cover-all; "
+                        "0 = off; [model] expected_share_target)")
     g.add_argument("--protect", help="room ids never to convert, comma-separated")
     g.add_argument("--require", help="room ids that must be converted, comma-separated")
 

@@ -209,9 +209,9 @@ class Parameters:
     expected_share_target: float = _p(0.0, "", "Expected share (issue 17): the least-cost plan under which, with "
                                       "walking speeds N(walk_speed_m_s, walk_speed_sd_m_s), at least this share of each "
                                       "scenario's residents is expected inside a safe room within reach_s (each room's "
-                                      "walkers counted with the probability that they are fast enough); residents need "
-                                      "not all be sheltered. 0 = off (the objective as set); planner solve/propose "
-                                      "--expected-share", "model", "issue 17: 99.5 % of real, varied walkers")
+                                      "walkers counted with the probability that they are fast enough), everyone "
+                                      "reachable sheltered as in cover-all (the objective it needs). 0 = off; planner "
+                                      "solve/propose --expected-share", "model", "issue 17: 99.5 % of real, varied walkers")
     expected_share_rounds: int = _p(3, "rounds", "Expected share: after a solve the plan's expected share is replayed "
                                     "with its real door queues (queues.promise_of_plan); where a scenario falls short, "
                                     "the probabilities of the pairs the replay finds lower are lowered and the model "

@@ -389,8 +389,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         notes.extend(who)
     if full_cover_cost is not None:
         plan["totals"]["full_cover_cost"] = round(full_cover_cost, 2)
-    plan["objective"] = station.params.objective if share_on else problem.objective
-    plan["parameters"]["objective"] = plan["objective"]  # max-cover when the budget could not cover all
+    plan["objective"] = problem.objective
+    plan["parameters"]["objective"] = problem.objective  # max-cover when the budget could not cover all
     plan["solver"].update(corridor)
     note_share(plan)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
@@ -404,7 +404,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     if check:
         # the rules are the station's; only the objective may have fallen back to max-cover, after
         # the solver showed that full coverage does not fit the budget
-        judged = dataclasses.replace(station, params=station.params.replace(objective=plan["objective"]))
+        judged = dataclasses.replace(station, params=station.params.replace(objective=problem.objective))
         with stage("independent check of the plan"):
             run.breaches = check_plan(judged, plan, margins=margins)
         if run.breaches:

@@ -45,18 +45,21 @@ class ExpectedShareInfeasible(InfeasibleError):
 
 def share_problem(problem: Problem, station: Station, timed: pd.DataFrame, target: float | None = None,
                   relocating: bool = False) -> Problem:
-    """`problem` with the expected-share rows at `target` (default `expected_share_target`; 0: returned
-    unchanged): each of the problem's pairs with its probability (`timed`, `queues.model_pairs`' rows of
-    those pairs), the station's residents per scenario (all of them: those no plan brings in count 0),
-    and least cost as the objective (residents need not all be sheltered). `relocating`: the station's
-    repurposed rooms have residents (the relocation model, which has no expected-share rows: an
-    `InputError`)."""
+    """`problem` (cover-all) with the expected-share rows at `target` (default `expected_share_target`; 0:
+    returned unchanged): each of the problem's pairs with its probability (`timed`, `queues.model_pairs`'
+    rows of those pairs) and the station's residents per scenario (all of them: those no plan brings in
+    count 0). An `InputError` for a max-cover objective (the rows count everyone reachable sheltered) and
+    when `relocating` (the station's repurposed rooms have residents: the relocation model has no
+    expected-share rows)."""
     t = float(station.params.expected_share_target if target is None else target)
     if t <= 0.0:
         return problem
+    where = str(station.files.get("scenario", "scenario.toml")) if station.files else "<station>"
+    if problem.objective != "cover-all":
+        raise InputError(where, "[model] expected_share_target", f"is {t:g} with the objective {problem.objective!r}",
+                         "use the objective cover-all (the expected share counts everyone reachable sheltered)")
     if relocating:
-        raise InputError(str(station.files.get("scenario", "scenario.toml")) if station.files else "<station>",
-                         "[model] expected_share_target",
+        raise InputError(where, "[model] expected_share_target",
                          f"is {t:g}, but rooms to be repurposed have residents who move out (the relocation model)",
                          "set the rooms' mode to dual_use, or leave expected_share_target at 0")
     prob = pair_share_probabilities(timed, station.params)
@@ -64,7 +67,7 @@ def share_problem(problem: Problem, station: Station, timed: pd.DataFrame, targe
                           "site_id": timed["site_id"].astype(str).to_numpy(), "prob": prob})
     residents = station.demand().sum(axis=0).astype(float)
     residents.index = residents.index.astype(str)
-    return problem.replace(objective="cover-all", share_target=t, share_pairs=pairs, share_residents=residents)
+    return problem.replace(share_target=t, share_pairs=pairs, share_residents=residents)
 
 
 def plan_shares(station: Station, rows: pd.DataFrame) -> tuple[dict[str, float], np.ndarray]:

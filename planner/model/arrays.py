@@ -331,27 +331,19 @@ def _exit_door_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: n
 
 
 def _share_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, ycol0: int) -> np.ndarray:
-    """The expected-share rows (issue 17), added to `R`: per scenario s with assignment columns,
-    ``sum of prob_q x y_qs >= share_rhs[s]`` (persons; `Compiled.share_p`). Returns their row indices."""
+    """The expected-share rows (issue 17), added to `R`: per scenario s, with everyone reachable sheltered
+    (the cover-all demand rows), ``sum of (1 - prob_q) x y_qs <= D_s - share_rhs[s]``: at most so many
+    persons expected late (`Compiled.share_p`; only pairs with a probability below 1 have a coefficient).
+    Returns their row indices (one per scenario)."""
     if not c.share or not len(yq):
         return np.zeros(0, np.int64)
-    us, local = np.unique(ss, return_inverse=True)
+    S = len(c.scen)
+    late = 1.0 - c.share_p[yq].astype(float)
+    nz = np.flatnonzero(late > 1e-12)
     first = R.n
-    R.add(local, ycol0 + np.arange(len(yq)), c.share_p[yq].astype(float), c.share_rhs[us],
-          np.full(len(us), INF), "share")
-    return first + np.arange(len(us))
-
-
-def share_reward(c: Compiled, assignment: bool) -> float:
-    """Expected share: the objective's reward per sheltered person (times 1 + its probability; currency).
-    In the site choice all of them together are worth less than one currency unit, so the plan's cost
-    decides the sites; in the whole-person assignment of chosen sites (`assignment`: with the walk
-    tie-break, 1e-3 per person at most) it is above the walk tie-break, so the assignment shelters whom it
-    can, the likelier in time first."""
-    if assignment:
-        return 2e-3
-    total = float(c.D.sum()) if c.D.size else 0.0
-    return 0.4 / max(total, 1.0)
+    dem = c.D.sum(axis=0).astype(float)                # everyone reachable is sheltered (the demand rows)
+    R.add(ss[nz], ycol0 + nz, late[nz], np.full(S, -INF), dem - c.share_rhs, "share")
+    return first + np.arange(S)
 
 
 def corridor_penalty_per_person(c: Compiled, cost_scale: bool) -> float:
@@ -429,8 +421,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     dhi = dval.copy()
     dhi[hasz] = 0.0
     R.add(np.r_[drow, hasz], np.r_[ycol0 + np.arange(ny), zcol0 + zpos[g_of_row[hasz]]],
-          np.r_[np.ones(ny), -dval[hasz]], dval if cover_all and not c.share else np.full(len(ukey), -INF), dhi,
-          "demand")
+          np.r_[np.ones(ny), -dval[hasz]], dval if cover_all else np.full(len(ukey), -INF), dhi, "demand")
     share_rows = _share_rows(R, c, qq, ss, ycol0)
     # ---- queue chains: S variables at binding bins only (vectorised)
     nS, S_hi, S_key, last_S = _queue_rows(R, c, yj, ss, ybin, ysip, yub, ycol0, scol0) if c.door_queue else _NO_QUEUE
@@ -488,8 +479,8 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
         obj[ycol0:ycol0 + ny] += wscale * walk_obj[qq] / max(c.reach_s, 1.0)
     obj[vcol0:vcol0 + nv] = swap_penalty_per_person(c, cover_all or stage2) * mult[v_key % S]
     obj[ucol0:ucol0 + nu] = corridor_penalty_per_person(c, cover_all or stage2) * mult[u_scen]
-    if c.share:   # residents need not all be sheltered: a tie-break below one currency unit shelters whom it can
-        obj[ycol0:ycol0 + ny] -= share_reward(c, walk_obj is not None) * (1.0 + c.share_p[qq])
+    if c.share and walk_obj is not None:   # the whole-person assignment: the likelier in time first
+        obj[ycol0:ycol0 + ny] -= 1e-3 * (c.share_p[qq] - 1.0)
     if c.no_swap and walk_obj is not None:   # with the walk tie-break: own residents stay unless needed elsewhere
         si = np.flatnonzero(ysip)
         reward = 2e-3 if (cover_all or stage2) else 2e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)

@@ -19,14 +19,12 @@ def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float 
     walk = group_walk(c)
     ar = build_arrays(c, x_fixed=x.astype(float), walk_obj=walk, only_sites=x > 0.5, all_scen=True)
     S = len(c.scen)
-    if c.objective == "cover-all" and not c.share:   # (expected share: residents may be left out)
+    if c.objective == "cover-all":
         need = np.flatnonzero(c.D.ravel() > 0)
         have = np.unique(c.qg[ar.yq].astype(np.int64) * S + ar.ys)
         if not np.isin(need, have).all():  # some occupied room reaches no open site
             return None, ar, Run(None, "infeasible", INF, INF, INF, 0.0, "HiGHS", highs_version())
     if ar.A.shape[1] == ar.nx + ar.nz or ar.A.shape[0] == 0:  # nothing to assign
-        if c.share and (c.share_rhs > 1e-9).any():   # expected share: someone must be assigned
-            return None, ar, Run(None, "infeasible", INF, INF, INF, 0.0, "HiGHS", highs_version())
         v = np.r_[ar.lo[:ar.ycol0], np.zeros(ar.A.shape[1] - ar.ycol0)]
         return v, ar, Run(v, "optimal", 0.0, 0.0, 0.0, 0.0, "HiGHS", highs_version())
     # LP first: a simplex vertex of this TU system is integral; integer y only as a fallback

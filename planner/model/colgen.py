@@ -52,10 +52,11 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
     # artificials are used only where the restricted columns cannot serve the row
     big = 10.0 * float(np.max(np.abs(ar.c[:ar.nx]), initial=1.0)) + 1.0
     A = ar.A.tocsc()
-    # (expected share: the demand rows are upper bounds, the share rows get the artificials)
-    art_rows = np.r_[np.arange(n_dem if cover_all and not c.share else 0), ar.share_rows].astype(np.int64)
+    # (expected share: its rows, "at most so many expected late", get an artificial too)
+    art_rows = np.r_[np.arange(n_dem if cover_all else 0), ar.share_rows].astype(np.int64)
     n_art = len(art_rows)
-    art = sp.csc_matrix((np.ones(n_art), (art_rows, np.arange(n_art))), shape=(A.shape[0], n_art))
+    art_val = np.r_[np.ones(n_dem if cover_all else 0), -np.ones(len(ar.share_rows))]
+    art = sp.csc_matrix((art_val, (art_rows, np.arange(n_art))), shape=(A.shape[0], n_art))
 
     def fresh(cols: np.ndarray) -> Any:
         """A HiGHS instance holding the restricted LP on `cols` (+ artificials), presolved from scratch."""

@@ -111,11 +111,10 @@ class Problem:
     and `planner.pipeline` reads the doors from here). None: no rows."""
 
     share_target: float = 0.0
-    """Expected share (issue 17; docs/model.md): with `share_pairs`, per scenario s one row
-    ``sum over assignments of prob x y >= share_target x share_residents[s]`` (persons), and the demand
-    rows become upper bounds (residents need not all be sheltered); objective least cost (cover-all's),
-    every sheltered person rewarded by a tie-break worth less than one currency unit in all (so the
-    whole-person assignment shelters whom it can). 0: off (the model before)."""
+    """Expected share (issue 17; docs/model.md): with `share_pairs` (cover-all only), per scenario s one
+    row ``sum over assignments of prob x y >= share_target x share_residents[s]`` (persons), written with
+    everyone reachable sheltered as ``sum of (1 - prob) x y <= demand_s - share_target x
+    share_residents[s]`` (at most so many expected late: only pairs below 1 in it). 0: off."""
     share_pairs: pd.DataFrame | None = None
     """Expected share: columns room_id, site_id, prob: the probability (0..1) that a person of the room
     assigned to the site is in time (`planner.queues.pair_share_probabilities`); pairs not listed count 0,

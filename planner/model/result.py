@@ -260,7 +260,7 @@ def verify(p: Problem, sol: Solution) -> list[str]:
     cost = float(sites.loc[ch, "cost"].where(~sites.loc[ch, "existing"], 0.0).sum())
     if p.budget is not None and cost > p.budget + 1e-6:
         out.append(f"cost {cost:,.0f} over budget {p.budget:,.0f}")
-    if p.objective == "cover-all" and not p.share_on:
+    if p.objective == "cover-all":
         uns = sol.unsheltered
         if len(uns) and (uns["reason"] != "unreachable").any():
             out.append("cover-all plan leaves reachable residents unsheltered")

@@ -38,8 +38,8 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
     if c.G == 0 or not len(c.qg):
         return {s: (0.0 if float(res.get(s, 0.0)) > 0 else 1.0) for s in c.scen}
     ar = build_arrays(c, all_scen=True)
-    row_lo = ar.row_lo.copy()
-    row_lo[ar.share_rows] = -INF                       # the row the target sets is what is maximised
+    row_hi = ar.row_hi.copy()
+    row_hi[ar.share_rows] = INF                        # the row the target sets is what is maximised
     y = np.arange(ar.ycol0, ar.ycol0 + ar.ny)
     for s, name in enumerate(c.scen):
         total = float(res.get(name, 0.0))
@@ -49,7 +49,7 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
         obj = np.zeros(ar.A.shape[1])
         mine = ar.ys == s
         obj[y[mine]] = -c.share_p[ar.yq[mine]]
-        lp = dataclasses.replace(ar, c=obj, row_lo=row_lo, integer=np.zeros_like(ar.integer))
+        lp = dataclasses.replace(ar, c=obj, row_hi=row_hi, integer=np.zeros_like(ar.integer))
         run = solve_highspy(lp, o.limit_s, 0.0, o.n_threads, None, o.msg, mip=False)
         if run.values is None:
             out[name] = 0.0
