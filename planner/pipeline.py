@@ -32,7 +32,7 @@ from planner.network import reach_table
 from planner.network.graph import WalkGraph
 from planner.network.paths import Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
-from planner.plan import build_plan, jsonable, population_words, short_reason, swap_words
+from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
@@ -93,9 +93,9 @@ class PlanRun:
             lines.append(f"  the {self.station.params.reach_s:.0f}-second promise holds for walkers of at least "
                          f"{pm['slowest_speed_m_s']:.2f} m/s reacting within {max(0.0, pm['longest_reaction_s']):.0f} s "
                          f"(about {100 * pm['share_fast_enough']:.0f} % of residents walk that fast)")
-        pw = population_words(self.plan, self.station.params.reach_s)
-        if pw:
-            lines.append(f"  {pw}")
+        for pw in (population_words(self.plan, self.station.params.reach_s),
+                   (expected_share_words(self.plan, self.station.params.reach_s) or ("", ""))[1]):
+            lines += [f"  {pw}"] if pw else []
         lines += swap_lines(self.plan)
         for n in self.notes:
             lines.append(f"  note: {n}")

@@ -260,6 +260,41 @@ def population_words(plan: dict, reach_s: float) -> str | None:
             "the cost of such a plan is not computed here (run a what-if with that parameter).")
 
 
+def expected_share_words(plan: dict, reach_s: float) -> tuple[str, str] | None:
+    """(the answer, the sentence) on what an expected share of walkers with spread speeds would cost, from
+    plan.json's `totals.promise.expected_share_cost` (`planner.sharecost`); None without it. The answer:
+    "N rooms, X CR (+Y CR over this plan)" or "the budget cannot buy it: at most Z % (scenario)"."""
+    pm = (plan.get("totals") or {}).get("promise")
+    ec = pm.get("expected_share_cost") if isinstance(pm, dict) else None
+    if not isinstance(ec, dict) or not isinstance(ec.get("target"), (int, float)):
+        return None
+    cur = (plan.get("totals") or {}).get("currency", "")
+    head = (f"Bringing an expected {100 * float(ec['target']):.1f} % of residents with speeds "
+            f"N({float(ec.get('mean_speed_m_s', 1.2)):g}, {float(ec.get('speed_sd_m_s', 0.2)):g}) m/s into a safe room "
+            f"in {reach_s:.0f} s")
+    if ec.get("bought"):
+        answer = (f"{int(ec['rooms']):,} rooms, {float(ec['cost']):,.0f} {cur} "
+                  f"({float(ec['extra_cost']):+,.0f} {cur} over this plan)")
+        miss = "" if ec.get("met", True) else (f"; the plan found misses it by {100 * float(ec.get('short_by', 0)):.2f} "
+                                               "points in its worst scenario")
+        exp = ec.get("expected_share") or {}
+        got = (" (expected " + " / ".join(f"{100 * float(v):.2f}" for v in exp.values()) + f" %, {' / '.join(exp)})"
+               ) if exp else ""
+        return answer, f"{head} would take {answer}{got}{miss}."
+    most = ec.get("most")
+    if not isinstance(most, dict) or not most:
+        answer = "not computed"
+        return answer, f"{head}: {answer} ({ec.get('reason', '')})."
+    worst = min(most, key=lambda k: float(most[k]))
+    answer = f"the budget cannot buy it: at most {100 * float(most[worst]):.2f} % ({worst})"
+    alt = ec.get("cost_without_budget")
+    more = (f"; without the budget it would take {int(ec.get('rooms_without_budget') or 0):,} rooms and "
+            f"{float(alt):,.0f} {cur}") if isinstance(alt, (int, float)) else ""
+    return answer, (f"{head}: {answer}, the most any plan is expected to bring in, each walk in time at the "
+                    "design speed counted with the probability that its walkers are fast enough ("
+                    + " / ".join(f"{100 * float(v):.2f}" for v in most.values()) + f" %, {' / '.join(most)}){more}.")
+
+
 def short_reason(n: int, short: int, flow_pps: float, doors: list[tuple[str, float, int]], reach_s: float) -> str:
     """The reason of residents short of time (plan.json `unsheltered[].reason`): `short` of a room's `n`
     residents cannot be in a safe room within `reach_s` seconds; `flow_pps` its widest door's flow and

@@ -28,6 +28,7 @@ import pandas as pd
 
 from planner.files import staged_folder
 from planner.pipeline import PlanRun, add_target_speed, plan_station
+from planner.sharecost import add_expected_share_cost
 from planner.progress import log, stage
 from planner.station import Station
 
@@ -187,6 +188,9 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
         run = plan_station(station, cache_dir=cache_dir)
     with stage("what 99.5 % of slower walkers would take"):
         add_target_speed(run.plan, station, run.reach)
+    with stage(f"what an expected {100 * station.params.verify_target_share:.1f} % of walkers with spread speeds "
+               "would cost"):
+        add_expected_share_cost(run, cache_dir)
     log(run.describe())
     if tradeoff is None:
         from planner.displacement import displacement_tradeoff

@@ -204,3 +204,32 @@ def test_optimiser_against_brute_force(seed, target):
         return
     sol = solve(p, progress=False)
     assert sol.cost == pytest.approx(brute, abs=1e-6)
+
+
+@pytest.mark.parametrize("target", [0.8, 0.999999999])
+def test_the_summary_says_what_the_expected_share_would_cost(tmp_path, target):
+    import dataclasses
+
+    import openpyxl
+
+    from planner.sharecost import add_expected_share_cost
+    from planner.workbook import write_workbook
+
+    station = load_station(line_station(tmp_path / "s", ONE_ROOM, {"Q": 10}))
+    station = dataclasses.replace(station, params=station.params.replace(verify_target_share=target))
+    run = plan_station(station, phases=False)                 # cover-all: F, expected 65.5 %
+    add_expected_share_cost(run)
+    ec = run.plan["totals"]["promise"]["expected_share_cost"]
+    assert ec["target"] == target and ec["speed_sd_m_s"] == 0.2
+    path = write_workbook(tmp_path / "p.xlsx", station, run.plan, run.costs, run.sites, reach=run.reach)
+    ws = openpyxl.load_workbook(path, data_only=True)["Summary"]
+    row = next(r for r in ws.iter_rows(values_only=True) if str(r[0]).startswith("Bringing an expected"))
+    assert row[0] == f"Bringing an expected {100 * target:.1f} % of residents with spread speeds into a safe room in 60 s"
+    if target == 0.8:   # the near room instead of the far one
+        assert ec["bought"] and ec["rooms"] == 1 and ec["met"]
+        assert ec["extra_cost"] == pytest.approx(138559.7 - 115640.9, abs=0.01)
+        assert row[1] == "1 rooms, 138,560 CR (+22,919 CR over this plan)"
+    else:               # no plan: the most is everyone at N, each in time unless slower than its grid speed
+        assert not ec["bought"] and ec["most"]["night"] > 0.99999
+        assert row[1] == f"the budget cannot buy it: at most {100 * ec['most']['night']:.2f} % (night)"
+    assert "N(1.2, 0.2) m/s" in row[2]

@@ -13,7 +13,7 @@ from openpyxl.utils import quote_sheetname
 
 from planner.cells import put
 from planner.displacement import displacement_summary
-from planner.plan import population_words, swap_words
+from planner.plan import expected_share_words, population_words, swap_words
 from planner.station import Station
 from planner.workbook.displacement_sheet import _displacement_section
 from planner.workbook.style import (
@@ -281,6 +281,11 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         blocked = isinstance(short, dict) and any(int(n) > 0 for n in short.values())
         figures.append((f"Guaranteeing {100 * target:.1f} % of walkers with spread speeds",
                         "no budget buys it" if blocked else "cost not computed", None, None, pop))
+    ew = expected_share_words(plan, p.reach_s)
+    if ew:
+        target = float(((tot.get("promise") or {}).get("expected_share_cost") or {}).get("target", p.verify_target_share))
+        figures.append((f"Bringing an expected {100 * target:.1f} % of residents with spread speeds into a safe "
+                        f"room in {p.reach_s:.0f} s", ew[0], None, None, ew[1]))
     full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
     if isinstance(full, (int, float)):
         figures.append(("Full coverage would cost", float(full), None, money, "everyone sheltered in every scenario"))
