@@ -144,6 +144,10 @@ def share_errors(solve: Callable[..., Any], options: SolveOptions | None = None)
     """`solve(problem, start=None, progress=True)` whose `InfeasibleError` on an expected-share problem
     becomes `share_infeasible`'s (what the most is, what the target would cost without the budget)."""
     def solve_share(problem: Problem, start: list[str] | None = None, progress: bool = True) -> Any:
+        if problem.share_on:   # first the ceiling (one LP): the solver's own proof of "no plan" can be slow
+            most = most_expected_share(problem.replace(budget=None), options)
+            if min(most.values(), default=1.0) < float(problem.share_target) - 1e-9:
+                raise ExpectedShareInfeasible(_no_plan_words(problem, most, None, None), most)
         try:
             return solve(problem, start=start, progress=progress)
         except InfeasibleError as exc:
@@ -159,17 +163,22 @@ def share_infeasible(problem: Problem, exc: InfeasibleError, options: SolveOptio
     within the budget can expect per scenario (`most_expected_share`) and, when the budget is what stands
     in the way, the least cost of a plan reaching the target without it."""
     most = most_expected_share(problem, options)
-    t = float(problem.share_target)
-    worst = min(most, key=lambda s: most[s]) if most else ""
     cost = rooms = None
     if isinstance(exc, BudgetInfeasibleError) and exc.full_cover is not None:
         cost, rooms = float(exc.full_cover.cost), len(exc.full_cover.solution.chosen)
-    words = (f"No plan expects {100 * t:.2f} % of every scenario's residents in a safe room in time"
-             + (f" within the budget of {problem.budget:,.0f}" if problem.budget is not None else "")
-             + (f": the least-cost plan that does costs {cost:,.0f} ({rooms} rooms)." if cost is not None else ".")
-             + " At most " + ", ".join(f"{100 * v:.2f} % ({s})" for s, v in most.items())
-             + (f"; {worst} is the scenario furthest from it" if worst else "") + ".")
-    return ExpectedShareInfeasible(words, most, cost, rooms)
+    return ExpectedShareInfeasible(_no_plan_words(problem, most, cost, rooms), most, cost, rooms)
+
+
+def _no_plan_words(problem: Problem, most: dict[str, float], cost: float | None, rooms: int | None) -> str:
+    """The message of `ExpectedShareInfeasible`."""
+    t = float(problem.share_target)
+    worst = min(most, key=lambda s: most[s]) if most else ""
+    return (f"No plan expects {100 * t:.2f} % of every scenario's residents in a safe room in time"
+            + (f" within the budget of {problem.budget:,.0f}" if problem.budget is not None else "")
+            + (f": the least-cost plan that does costs {cost:,.0f} ({rooms} rooms)." if cost is not None else ".")
+            + " At most " + ", ".join(f"{100 * v:.2f} % ({s})" for s, v in most.items())
+            + (f" (the model's ceiling: each walk in time at the design speed counted with the probability "
+               f"that its walkers are fast enough); {worst} is the scenario furthest from it" if worst else "") + ".")
 
 
 def note_share(plan: dict) -> None:

@@ -28,7 +28,8 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
     """Per scenario (name -> share 0..1 of `share_residents`): an upper bound on the expected share of
     persons in time over every plan of `problem` (an expected-share problem, `Problem.share_on`) within
     its budget: the LP relaxation maximising that scenario's expected persons, its share row dropped
-    (seconds: at most the problem's time limit per scenario). Scenarios nobody lives in: 1."""
+    (seconds: at most the problem's time limit per LP; without a budget one LP for every scenario). An
+    LP that ends without a solution or bound gives 1 (no claim). Scenarios nobody lives in: 1."""
     if not problem.share_on:
         raise ValueError("most_expected_share needs an expected-share problem (share_target and share_pairs)")
     o = problem.solve_options(options)
@@ -41,19 +42,19 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
     row_hi = ar.row_hi.copy()
     row_hi[ar.share_rows] = INF                        # the row the target sets is what is maximised
     y = np.arange(ar.ycol0, ar.ycol0 + ar.ny)
-    for s, name in enumerate(c.scen):
-        total = float(res.get(name, 0.0))
-        if total <= 0:
-            out[name] = 1.0
-            continue
+    # without a budget every site may open: the scenarios do not compete, one LP maximises them all
+    groups = [list(range(len(c.scen)))] if problem.budget is None else [[s] for s in range(len(c.scen))]
+    for scen in groups:
         obj = np.zeros(ar.A.shape[1])
-        mine = ar.ys == s
+        mine = np.isin(ar.ys, scen)
         obj[y[mine]] = -c.share_p[ar.yq[mine]]
         lp = dataclasses.replace(ar, c=obj, row_hi=row_hi, integer=np.zeros_like(ar.integer))
         run = solve_highspy(lp, o.limit_s, 0.0, o.n_threads, None, o.msg, mip=False)
-        if run.values is None:
-            out[name] = 0.0
-            continue
-        best = -float(run.bound) if run.status != "optimal" and np.isfinite(run.bound) else -float(run.objective)
-        out[name] = min(1.0, max(0.0, best / total))
+        v = run.values if run.status == "optimal" else None
+        for s in scen:
+            name = c.scen[s]
+            total = float(res.get(name, 0.0))
+            got = float(c.share_p[ar.yq[ar.ys == s]] @ v[y[ar.ys == s]]) if v is not None else (
+                -float(run.bound) if len(scen) == 1 and np.isfinite(run.bound) else total)
+            out[name] = 1.0 if total <= 0 else min(1.0, max(0.0, got / total))
     return out
