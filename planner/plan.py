@@ -263,7 +263,8 @@ def population_words(plan: dict, reach_s: float) -> str | None:
 def expected_share_words(plan: dict, reach_s: float) -> tuple[str, str] | None:
     """(the answer, the sentence) on what an expected share of walkers with spread speeds would cost, from
     plan.json's `totals.promise.expected_share_cost` (`planner.sharecost`); None without it. The answer:
-    "N rooms, X CR (+Y CR over this plan)" or "the budget cannot buy it: at most Z % (scenario)"."""
+    "N rooms, X CR (+Y CR over this plan)", "the budget cannot buy it: at most Z % (scenario)" or, when no
+    plan of the model reaches it whatever the budget, "no budget buys it: at most Z % (scenario)"."""
     pm = (plan.get("totals") or {}).get("promise")
     ec = pm.get("expected_share_cost") if isinstance(pm, dict) else None
     if not isinstance(ec, dict) or not isinstance(ec.get("target"), (int, float)):
@@ -286,7 +287,8 @@ def expected_share_words(plan: dict, reach_s: float) -> tuple[str, str] | None:
         answer = "not computed"
         return answer, f"{head}: {answer} ({ec.get('reason', '')})."
     worst = min(most, key=lambda k: float(most[k]))
-    answer = f"the budget cannot buy it: at most {100 * float(most[worst]):.2f} % ({worst})"
+    who = "the budget cannot buy it" if ec.get("most_within_budget", True) else "no budget buys it"
+    answer = f"{who}: at most {100 * float(most[worst]):.2f} % ({worst})"
     alt = ec.get("cost_without_budget")
     more = (f"; without the budget it would take {int(ec.get('rooms_without_budget') or 0):,} rooms and "
             f"{float(alt):,.0f} {cur}") if isinstance(alt, (int, float)) else ""

@@ -32,15 +32,17 @@ class ExpectedShareInfeasible(InfeasibleError):
     """No plan within the budget reaches the expected share (exit code 3 like every `InfeasibleError`).
 
     `most`: per scenario an upper bound on the expected share any plan within the budget reaches (0..1,
-    `planner.model.share.most_expected_share`); `cost`: the least cost of a plan reaching the target
-    without the budget (currency) when only the budget stands in the way, else None."""
+    `planner.model.share.most_expected_share`; `with_budget`: computed within the budget, else with every
+    candidate open: no budget buys it); `cost`: the least cost of a plan reaching the target without the
+    budget (currency) when only the budget stands in the way, else None."""
 
     def __init__(self, message: str, most: dict[str, float], cost: float | None = None,
-                 rooms: int | None = None) -> None:
+                 rooms: int | None = None, with_budget: bool = True) -> None:
         super().__init__(message)
         self.most = most
         self.cost = cost
         self.rooms = rooms
+        self.with_budget = with_budget
 
 
 def share_problem(problem: Problem, station: Station, timed: pd.DataFrame, target: float | None = None,
@@ -147,7 +149,8 @@ def share_errors(solve: Callable[..., Any], options: SolveOptions | None = None)
         if problem.share_on:   # first the ceiling (one LP): the solver's own proof of "no plan" can be slow
             most = most_expected_share(problem.replace(budget=None), options)
             if min(most.values(), default=1.0) < float(problem.share_target) - 1e-9:
-                raise ExpectedShareInfeasible(_no_plan_words(problem, most, None, None), most)
+                raise ExpectedShareInfeasible(_no_plan_words(problem.replace(budget=None), most, None, None), most,
+                                              with_budget=False)
         try:
             return solve(problem, start=start, progress=progress)
         except InfeasibleError as exc:
@@ -166,7 +169,8 @@ def share_infeasible(problem: Problem, exc: InfeasibleError, options: SolveOptio
     cost = rooms = None
     if isinstance(exc, BudgetInfeasibleError) and exc.full_cover is not None:
         cost, rooms = float(exc.full_cover.cost), len(exc.full_cover.solution.chosen)
-    return ExpectedShareInfeasible(_no_plan_words(problem, most, cost, rooms), most, cost, rooms)
+    return ExpectedShareInfeasible(_no_plan_words(problem, most, cost, rooms), most, cost, rooms,
+                                   with_budget=problem.budget is not None)
 
 
 def _no_plan_words(problem: Problem, most: dict[str, float], cost: float | None, rooms: int | None) -> str:
@@ -174,7 +178,7 @@ def _no_plan_words(problem: Problem, most: dict[str, float], cost: float | None,
     t = float(problem.share_target)
     worst = min(most, key=lambda s: most[s]) if most else ""
     return (f"No plan expects {100 * t:.2f} % of every scenario's residents in a safe room in time"
-            + (f" within the budget of {problem.budget:,.0f}" if problem.budget is not None else "")
+            + (f" within the budget of {problem.budget:,.0f}" if problem.budget is not None else ", whatever the budget")
             + (f": the least-cost plan that does costs {cost:,.0f} ({rooms} rooms)." if cost is not None else ".")
             + " At most " + ", ".join(f"{100 * v:.2f} % ({s})" for s, v in most.items())
             + (f" (the model's ceiling: each walk in time at the design speed counted with the probability "

@@ -30,8 +30,8 @@ def expected_share_cost(run: PlanRun, target: float) -> dict[str, Any]:
     `mean_speed_m_s`, `speed_sd_m_s` and either (`bought` true) `rooms`, `cost`, `extra_cost` (over the
     run's plan, currency), `expected_share` per scenario (the plan's replay, `queues.promise_of_plan`),
     `met` and `short_by` (share points the lazy rounds left, 0 when met), or (`bought` false) `most` per
-    scenario (at most this share expected in time by any plan within the budget, `planner.model.share`),
-    `cost_without_budget` and `rooms_without_budget` (None unless only the budget stands in the way) and
+    scenario (at most this share expected in time by any plan within the budget, `planner.model.share`;
+    `most_within_budget` false: by any plan at all, every candidate converted), `cost_without_budget` and `rooms_without_budget` (None unless only the budget stands in the way) and
     `reason`. A run already made with that target answers from its own plan."""
     station = run.station
     p = station.params
@@ -46,8 +46,8 @@ def expected_share_cost(run: PlanRun, target: float) -> dict[str, Any]:
                                 fallback_max_cover=False, corridor_limits=limits).plan
         except ExpectedShareInfeasible as exc:
             return out | {"bought": False, "most": {k: round(v, 6) for k, v in exc.most.items()},
-                          "cost_without_budget": exc.cost, "rooms_without_budget": exc.rooms,
-                          "reason": str(exc)}
+                          "most_within_budget": exc.with_budget, "cost_without_budget": exc.cost,
+                          "rooms_without_budget": exc.rooms, "reason": str(exc)}
         except (InfeasibleError, SolverError, InputError) as exc:   # no plan in the time limit, relocation model
             return out | {"bought": False, "most": None, "cost_without_budget": None, "rooms_without_budget": None,
                           "reason": str(exc).splitlines()[0]}

@@ -230,6 +230,21 @@ def test_the_summary_says_what_the_expected_share_would_cost(tmp_path, target):
         assert ec["extra_cost"] == pytest.approx(138559.7 - 115640.9, abs=0.01)
         assert row[1] == "1 rooms, 138,560 CR (+22,919 CR over this plan)"
     else:               # no plan: the most is everyone at N, each in time unless slower than its grid speed
-        assert not ec["bought"] and ec["most"]["night"] > 0.99999
-        assert row[1] == f"the budget cannot buy it: at most {100 * ec['most']['night']:.2f} % (night)"
+        assert not ec["bought"] and ec["most"]["night"] > 0.99999 and not ec["most_within_budget"]
+        assert row[1] == f"no budget buys it: at most {100 * ec['most']['night']:.2f} % (night)"
     assert "N(1.2, 0.2) m/s" in row[2]
+
+
+def test_the_budget_cannot_buy_it(tmp_path):
+    from planner.sharecost import expected_share_cost
+
+    station = load_station(line_station(tmp_path / "s", ONE_ROOM, {"Q": 10}))
+    import dataclasses
+
+    station = dataclasses.replace(station, params=station.params.replace(budget=120_000.0))
+    run = plan_station(station, phases=False)                 # F (115,641 CR) fits the budget, N does not
+    ec = expected_share_cost(run, 0.8)
+    assert not ec["bought"] and ec["most_within_budget"]
+    assert ec["cost_without_budget"] == pytest.approx(138559.7, abs=0.01) and ec["rooms_without_budget"] == 1
+    assert ec["most"]["night"] == pytest.approx(0.6554, abs=1e-3)   # F is all the budget buys
+    assert "the least-cost plan that does costs 138,560 (1 rooms)" in ec["reason"]

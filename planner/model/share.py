@@ -2,10 +2,10 @@
 
 `Problem.share_target` asks for the least-cost plan whose expected persons in time (residents
 times each pair's probability, `Problem.share_pairs`) reach a share of every scenario's residents.
-When no plan does (cover-all's "infeasible"), `most_expected_share` says how far it is: per scenario
-the largest expected share of the LP relaxation (sites between 0 and 1, the budget row kept), an upper
-bound on every plan within the budget; with every candidate open (no budget) it is the exact most a
-fractional assignment reaches.
+When no plan does, `most_expected_share` says how far it is: per scenario the largest expected share
+with every candidate open (no budget: one LP, the exact most a fractional assignment reaches) or within
+the budget (a MIP per scenario with whole sites: an LP relaxation would open a fraction of each room and
+bound nothing), an upper bound on every plan of the model.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ __all__ = ["most_expected_share"]
 def most_expected_share(problem: Problem, options: SolveOptions | None = None) -> dict[str, float]:
     """Per scenario (name -> share 0..1 of `share_residents`): an upper bound on the expected share of
     persons in time over every plan of `problem` (an expected-share problem, `Problem.share_on`) within
-    its budget: the LP relaxation maximising that scenario's expected persons, its share row dropped
-    (seconds: at most the problem's time limit per LP; without a budget one LP for every scenario). An
-    LP that ends without a solution or bound gives 1 (no claim). Scenarios nobody lives in: 1."""
+    its budget, its share row dropped: without a budget one LP maximising every scenario's expected
+    persons (every candidate may open: exact for a fractional assignment); with a budget per scenario the
+    MIP (whole sites; its proven bound when stopped by the time limit: seconds, the problem's per solve).
+    A solve that ends without a bound gives 1 (no claim). Scenarios nobody lives in: 1."""
     if not problem.share_on:
         raise ValueError("most_expected_share needs an expected-share problem (share_target and share_pairs)")
     o = problem.solve_options(options)
@@ -48,9 +49,11 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
         obj = np.zeros(ar.A.shape[1])
         mine = np.isin(ar.ys, scen)
         obj[y[mine]] = -c.share_p[ar.yq[mine]]
-        lp = dataclasses.replace(ar, c=obj, row_hi=row_hi, integer=np.zeros_like(ar.integer))
-        run = solve_highspy(lp, o.limit_s, 0.0, o.n_threads, None, o.msg, mip=False)
-        v = run.values if run.status == "optimal" else None
+        # with a budget the sites stay whole (an LP opens a fraction of each room it needs: no bound at all)
+        mip = problem.budget is not None
+        lp = dataclasses.replace(ar, c=obj, row_hi=row_hi, integer=ar.integer if mip else np.zeros_like(ar.integer))
+        run = solve_highspy(lp, o.limit_s, 1e-4 if mip else 0.0, o.n_threads, None, o.msg, mip=mip)
+        v = run.values if run.status == "optimal" and not mip else None
         for s in scen:
             name = c.scen[s]
             total = float(res.get(name, 0.0))
