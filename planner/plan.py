@@ -40,11 +40,14 @@ Contract (stable; extend, never rename):
   pipeline `promise` (slowest_speed_m_s, longest_reaction_s, share_fast_enough, design_speed_m_s,
   reaction_s, mean_speed_m_s, speed_sd_m_s: `planner.queues.promise_margin`; expected_share per
   scenario: `promise_of_plan`; in a proposal also target_share, target_speed_m_s and
-  short_at_target_speed per scenario: `planner.pipeline.add_target_speed`);
+  short_at_target_speed per scenario: `planner.pipeline.add_target_speed`, and expected_share_cost:
+  `planner.sharecost`; with `expected_share_target` expected_share_target, expected_share_met,
+  expected_share_short_by: `planner.share.note_share`);
 - `solver`: `name, version, status, objective, bound, gap, seconds`, and with the no-swap rule
   `swap_penalty` (what the plan's swaps add to the model's objective: currency for cover-all,
   weighted persons for max-cover; `objective` and `bound` stay on the cost / coverage scale) and
-  `swap_penalty_per_person`;
+  `swap_penalty_per_person`, and with `expected_share_target` `expected_share` (target, rounds[], chosen_round,
+  met, short_by: `planner.share.share_rounds`);
 - `swaps[]`: `safe_room_id, scenario, own_residents, leaving, incoming, capacity, sent_to[],
   forced_by_capacity`: a safe room of the plan some of whose own residents are assigned to another
   safe room while residents of other rooms are assigned into it (issue 17; `forced_by_capacity`:
@@ -292,8 +295,9 @@ def expected_share_words(plan: dict, reach_s: float) -> tuple[str, str] | None:
     alt = ec.get("cost_without_budget")
     more = (f"; without the budget it would take {int(ec.get('rooms_without_budget') or 0):,} rooms and "
             f"{float(alt):,.0f} {cur}") if isinstance(alt, (int, float)) else ""
-    return answer, (f"{head}: {answer}, the most any plan is expected to bring in, each walk in time at the "
-                    "design speed counted with the probability that its walkers are fast enough ("
+    return answer, (f"{head}: {answer}, the most any plan is expected to bring in by the planner's conservative "
+                    "timing (each walk in time at the design speed counted with the probability that its walkers "
+                    "are fast enough; a simulation may show more) ("
                     + " / ".join(f"{100 * float(v):.2f}" for v in most.values()) + f" %, {' / '.join(most)}){more}.")
 
 
