@@ -22,6 +22,7 @@ from planner.corridors import CorridorQueues, corridor_cuts, late_by_corridors, 
 from planner.costs import site_costs
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
+from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
 from planner.estimate import estimated_arrivals
@@ -537,7 +538,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             # not from the plan: it breaks the new rows, and Station Unity's MIP did not recover from it
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
             try:
-                solution = solve(problem)
+                solution = solve(problem, warm=solution.warm)
             except InfeasibleError as exc:   # e.g. the budget: keep the best plan so far, say why
                 # (a SolverError, no plan within the time limit, still ends the run: a sweep then
                 # solves the budget again with twice the time from its neighbour's plan)
@@ -734,14 +735,16 @@ def _chosen_modes(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, so
 
 def _solver_for(rel: RelocationInputs, options: SolveOptions | None = None) -> Callable[..., Any]:
     """`planner.model.solve` with `options`, or the relocation model's solver when repurposed rooms have
-    residents (`solve(problem, start=None, progress=True) -> Solution` either way; for the relocation
-    model `start` is a plan without moves, completed by HiGHS)."""
+    residents (`solve(problem, start=None, progress=True, warm=None) -> Solution` either way; for the
+    relocation model `start` is a plan without moves, completed by HiGHS, and `warm` is not used)."""
     if not rel.active:
-        def solve_with(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
-            return solve(problem, start=start, progress=progress, options=options)
+        def solve_with(problem: Any, start: list[str] | None = None, progress: bool = True,
+                       warm: LpWarm | None = None) -> Any:
+            return solve(problem, start=start, progress=progress, options=options, warm=warm)
         return solve_with
 
-    def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True) -> Any:
+    def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True,
+                     warm: LpWarm | None = None) -> Any:
         return solve_relocating(problem, rel, progress=progress, options=options, start=start)
     return solve_moving
 

@@ -387,7 +387,7 @@ def test_rounds_stop_when_a_round_does_not_help_and_use_their_own_time_limit(tmp
     st3 = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3, corridor_round_time_limit_s=7.0))
     limits_seen = []
 
-    def same_plan(problem, start=None, progress=True):       # a re-solve that finds the same plan again
+    def same_plan(problem, start=None, progress=True, warm=None):   # a re-solve that finds the same plan again
         limits_seen.append((problem.time_limit_s, len(problem.corridor_rhs)))
         return off.solution
 
@@ -410,11 +410,11 @@ def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkey
     real = planner.pipeline.solve
     calls = []
 
-    def no_plan_with_rows(problem, start=None, progress=True, options=None):
+    def no_plan_with_rows(problem, start=None, progress=True, options=None, warm=None):
         calls.append(problem.corridor_cuts is not None)
         if len(calls) == 1:
             raise SolverError("the solver returned no plan (status: time limit)")
-        return real(problem, start=start, progress=progress, options=options)
+        return real(problem, start=start, progress=progress, options=options, warm=warm)
 
     monkeypatch.setattr(planner.pipeline, "solve", no_plan_with_rows)
     run = plan_station(station, corridor_limits=limits)              # checked

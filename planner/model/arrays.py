@@ -80,6 +80,8 @@ class Arrays:
     """Scenario of each corridor row."""
     share_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Row index (in `A`) of each expected-share row (`Compiled.share`; one per scenario with columns)."""
+    u_cut: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Cut id (`Compiled.cut_id`) of each corridor row: a row's identity from one corridor round to the next."""
 
 
 class Rows:
@@ -273,12 +275,12 @@ def _member_columns(yq: np.ndarray, ss: np.ndarray, S: int, q: np.ndarray, s: np
 
 
 def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np.ndarray, ycol0: int,
-                   ucol0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   ucol0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The corridor rows (issue 17), added to `R`: per cut k of `c` with assignment columns,
     ``sum of y over its (pair, scenario) members - u_k <= rhs_k`` (persons; `u_k` >= 0 the charged slack).
     Only cuts whose members' upper bounds could exceed the limit. Returns (row index of each in `R`,
-    its limit, its slack's upper bound, the scenario of its members)."""
-    none = np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+    its limit, its slack's upper bound, the scenario of its members, its cut id)."""
+    none = np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
     if not len(c.cut_id) or not len(yq):
         return none
     col, hit = _member_columns(yq, ss, len(c.scen), c.cut_q, c.cut_s)
@@ -300,7 +302,7 @@ def _corridor_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np
           np.r_[np.ones(int(use.sum())), -np.ones(k)], np.full(k, -INF), rhs[bind], "corridor")
     scen_of = np.zeros(len(ucut), np.int64)
     scen_of[local] = ss[col]
-    return first + np.arange(k), rhs[bind], np.maximum(load[bind] - rhs[bind], 0.0), scen_of[bind]
+    return first + np.arange(k), rhs[bind], np.maximum(load[bind] - rhs[bind], 0.0), scen_of[bind], ucut[bind]
 
 
 def _exit_door_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, yub: np.ndarray, ycol0: int) -> None:
@@ -431,7 +433,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
                            else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
     nv = len(v_key)
     ucol0 = vcol0 + nv
-    u_rows, u_rhs, u_hi, u_scen = _corridor_rows(R, c, qq, ss, yub, ycol0, ucol0)
+    u_rows, u_rhs, u_hi, u_scen, u_cut = _corridor_rows(R, c, qq, ss, yub, ycol0, ucol0)
     nu = len(u_rows)
     ncol = ucol0 + nu
     _exit_door_rows(R, c, qq, ss, yub, ycol0)
@@ -512,7 +514,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
                   z_groups=z_groups, cover_row=cover_row, rows_by_kind=dict(
                       (kind, k) for kind, k in R.kind), S_key=S_key, ymult=mult[ss], vcol0=vcol0, nv=nv,
                   v_key=v_key, v_rhs=v_rhs, ucol0=ucol0, nu=nu, u_rows=u_rows, u_rhs=u_rhs, u_scen=u_scen,
-                  share_rows=share_rows)
+                  share_rows=share_rows, u_cut=u_cut)
 
 
 

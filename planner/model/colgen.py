@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
@@ -12,9 +13,10 @@ from planner.model.arrays import Arrays
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import HIGHS_STATUS, Run, dual_bound, highs_lp, highs_version, new_highs
 from planner.model.constants import INF
+from planner.model.warm import LpWarm, keep, layout, warm_basis
 
 def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
-               k_add: int = 4, rebuild: bool = False) -> Run:
+               k_add: int = 4, rebuild: bool = False, warm: LpWarm | None = None) -> Run:
     """The LP relaxation of `ar` by column generation on the assignment columns (seconds; objective units).
 
     Most assignment columns are zero in the LP optimum (people go to a few cheap sites near them),
@@ -25,6 +27,11 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
     column prices out. Cover-all demand rows get an artificial column at a high cost so that every
     restricted LP is feasible. Every round's duals give a valid bound on the full LP (`dual_bound`),
     so a run stopped by the time limit still reports one. Returns a run over `ar`'s columns.
+
+    `warm`: the `LpWarm` of an earlier solve of the same model with other corridor rows (`run.warm` of
+    that solve): its columns join the first restricted LP and its basis, extended to the new rows
+    (`planner.model.warm.warm_basis`), starts HiGHS's dual simplex; ignored when it does not fit `ar`.
+    An optimal run returns its own `LpWarm` in `run.warm` (`cold_s`: the seconds of the cold solve).
     """
 
     t0 = time.perf_counter()
@@ -69,10 +76,13 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
                              np.r_[ar.hi[cols], np.full(n_art, np.inf)], ar.row_lo, ar.row_hi))
         return h
 
+    if warm is not None and warm.shape == layout(ar, n_art) and np.array_equal(warm.yq, ar.yq):
+        in_set[:ar.ucol0] |= warm.col_status >= 0           # the columns the earlier solve ended with
     cols = np.flatnonzero(in_set)
     h = fresh(cols)
     t_h = time.perf_counter()           # HiGHS's clock starts with the instance
     hcol = np.r_[cols, np.full(n_art, -1)].astype(np.int64)   # ar column of each HiGHS column (-1: artificial)
+    warmed = _set_basis(h, warm_basis(warm, ar, n_art, hcol))
     best = -INF
     status, obj, values, duals = "time limit", INF, None, None
     rounds = 0
@@ -124,9 +134,31 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
     bound = best
     if status == "optimal":
         bound = max(best, obj) if np.isfinite(best) else obj
-    run = Run(values, status, obj if status == "optimal" else INF, bound, 0.0, time.perf_counter() - t0, "HiGHS",
+    seconds = time.perf_counter() - t0
+    run = Run(values, status, obj if status == "optimal" else INF, bound, 0.0, seconds, "HiGHS",
                highs_version(), 0, duals)
-    run.colgen = dict(rounds=rounds, columns=int(in_set[yc].sum()), of=int(ar.ny))
+    run.colgen = dict(rounds=rounds, columns=int(in_set[yc].sum()), of=int(ar.ny), warm=int(warmed))
+    if status == "optimal" and not rebuild:
+        b = h.getBasis()
+        if b.valid:
+            run.warm = keep(ar, n_art, hcol, np.array([int(v) for v in b.col_status], np.int8),
+                            np.array([int(v) for v in b.row_status], np.int8),
+                            warm.cold_s if warmed and warm is not None else seconds)
     return run
+
+
+_STATUS = sorted(highspy.HighsBasisStatus.__members__.values(), key=int)
+"""HiGHS's basis statuses by code."""
+
+
+def _set_basis(h: highspy.Highs, basis: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Hand HiGHS the basis (column and row status codes); whether it took it."""
+    if basis is None:
+        return False
+    b = highspy.HighsBasis()
+    b.col_status = [_STATUS[v] for v in basis[0].tolist()]
+    b.row_status = [_STATUS[v] for v in basis[1].tolist()]
+    b.valid = True
+    return h.setBasis(b) == highspy.HighsStatus.kOk
 
 

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.options import SolveOptions
 from planner.model.constants import INF
+from planner.model.warm import LpWarm
 
 # ======================================================================= solvers
 HIGHS_STATUS = {"kOptimal": "optimal", "kInfeasible": "infeasible", "kUnboundedOrInfeasible": "infeasible",
@@ -132,7 +133,9 @@ class Run:
     row_dual: np.ndarray | None = None
     """LP runs: HiGHS's row duals (for `dual_bound`), when it has any."""
     colgen: dict[str, int] | None = None
-    """LP runs by column generation: rounds, columns used, of how many (`lp_colgen`)."""
+    """LP runs by column generation: rounds, columns used, of how many, whether warm (`lp_colgen`)."""
+    warm: LpWarm | None = None
+    """Optimal LP runs by column generation: their column set and basis, for the next solve (`LpWarm`)."""
 
 
 def dual_bound(ar: Arrays, row_dual: np.ndarray) -> float:

@@ -32,6 +32,7 @@ from planner.model.highs import Run, dual_bound, highs_version, run_model, solve
 from planner.model.options import SolveOptions, time_left
 from planner.model.problem import INF, ModelInfeasible, Problem, Solution
 from planner.model.result import coverage, finish, objective_value
+from planner.model.warm import LpWarm
 
 Fixed = tuple[np.ndarray, np.ndarray, Arrays, Run]
 """A plan with its whole-person assignment: (sites 0/1, column vector, its arrays, its run)."""
@@ -55,6 +56,8 @@ class _Path:
     start_vec: np.ndarray | None = None
     start_fixed: Fixed | None = None
     rounded: Fixed | None = None
+    warm: LpWarm | None = None
+    """The LP relaxation's start (an earlier solve's `LpWarm`); after it, this solve's own."""
 
     def assign_limit(self) -> float:
         """Time limit of a start plan's assignment (seconds)."""
@@ -62,16 +65,18 @@ class _Path:
 
 
 def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | None, t_all: float,
-                  timings: dict[str, float], say: Callable[[str], None]) -> Solution:
-    """The LP path for `p` compiled as `c` (`start`: site ids of a known plan, or None). Raises
-    `ModelInfeasible` when the model has no solution, `SolverError` when no plan came out."""
+                  timings: dict[str, float], say: Callable[[str], None], warm: LpWarm | None = None) -> Solution:
+    """The LP path for `p` compiled as `c` (`start`: site ids of a known plan, or None; `warm`: the LP
+    relaxation's column set and basis from an earlier solve of the same model with other corridor rows).
+    Raises `ModelInfeasible` when the model has no solution, `SolverError` when no plan came out; the
+    solution carries its own LP's `LpWarm` (column generation only)."""
     t = time.perf_counter()
     ar = build_arrays(c)
     if p.objective == "max-cover" and not c.tighten and ar.ny < o.tighten_max_cover_below:
         c.tighten = True                 # small max-cover model: every tightening row (SolveOptions)
         ar = build_arrays(c)
     timings["build_s"] = time.perf_counter() - t
-    st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats))
+    st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats), warm=warm)
     st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                     binaries=int(ar.integer.sum()))
     x0 = _start_plan(st, start)
@@ -92,7 +97,9 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
     x = (values[:c.J] > 0.5).astype(float)
     if p.objective == "max-cover" and o.lexicographic and c.G > 0:
         x = _stage2(st, values, x)
-    return _whole_persons(st, x, run, primary)
+    sol = _whole_persons(st, x, run, primary)
+    sol.warm = st.warm if st.warm is not warm else None
+    return sol
 
 
 def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
@@ -128,9 +135,10 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
     lp_limit = max(5.0, o.lp_share * o.limit_s - (time.perf_counter() - st.t_all))
     lp = None
     if o.lp_colgen and ar.ny >= o.colgen_min_columns and o.solver_name == "highs":
-        lp = lp_colgen(c, ar, lp_limit, o.n_threads, o.msg)
+        lp = lp_colgen(c, ar, lp_limit, o.n_threads, o.msg, warm=st.warm)
         stats["lp_colgen"] = lp.colgen
         st.highs_s += lp.seconds
+        st.warm = lp.warm
         if lp.status == "infeasible":   # artificials left: let the full LP decide
             stats["lp_colgen_fallback"] = True
             lp = None

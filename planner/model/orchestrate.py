@@ -86,11 +86,12 @@ from planner.model.options import SolveOptions
 from planner.model.problem import BudgetInfeasibleError, FullCover, ModelInfeasible, Problem, Solution
 from planner.model.pure import solve_pure
 from planner.model.result import finish
+from planner.model.warm import LpWarm
 from planner.progress import log
 
 
 def solve(problem: Problem, start: list[str] | None = None, progress: bool = True,
-          options: SolveOptions | None = None) -> Solution:
+          options: SolveOptions | None = None, warm: LpWarm | None = None) -> Solution:
     """Solve the problem; returns the best plan found with its proven bound and gap.
 
     Parameters
@@ -104,6 +105,10 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     options
         How to solve it (`SolveOptions`); unset values (time limit, gap, threads, solver) are the
         problem's.
+    warm
+        `Solution.warm` of an earlier solve of the same problem with other corridor rows (a corridor
+        round, issue 21): its LP relaxation's columns and basis start this one's (column generation;
+        ignored when the models differ in more than their corridor rows). The solution carries its own.
 
     Raises
     ------
@@ -121,7 +126,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     p = problem
     o = p.solve_options(options)
     if p.objective == "cover-all" and p.budget is not None:
-        free = solve(p.replace(budget=None), start=start, progress=progress, options=o)
+        free = solve(p.replace(budget=None), start=start, progress=progress, options=o, warm=warm)
         cost = float(free.stats["cost"])
         if cost <= p.budget + 1e-6:
             free.stats["budget_slack"] = float(p.budget - cost)
@@ -133,8 +138,8 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
                 f"everyone reachable costs {cost:,.0f} ({len(free.chosen)} rooms; no plan costs less than "
                 f"{bound:,.0f}). Use --objective max-cover to shelter as many people as "
                 "possible within the budget.", FullCover(cost=cost, solution=free, bound=float(bound)))
-        return _solve(p, o, start, progress, budget_checked=free)
-    return _solve(p, o, start, progress)
+        return _solve(p, o, start, progress, budget_checked=free, warm=warm)
+    return _solve(p, o, start, progress, warm=warm)
 
 
 def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None) -> InfeasibleError:
@@ -151,7 +156,7 @@ def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None)
 
 
 def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
-           budget_checked: Solution | None = None) -> Solution:
+           budget_checked: Solution | None = None, warm: LpWarm | None = None) -> Solution:
     """Compile, then the path that fits: pure cover, Lagrangian (very large cover-all) or the LP path."""
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -168,7 +173,7 @@ def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
             sol = solve_pure(p, o, c, start, t_all, timings, say)
         else:
             sol = (_lagrangian(p, o, c, start, t_all, timings, say)
-                   or solve_lp_path(p, o, c, start, t_all, timings, say))
+                   or solve_lp_path(p, o, c, start, t_all, timings, say, warm))
     except ModelInfeasible:
         raise _infeasible(p, o, c, budget_checked) from None
     if p.backup_goal >= 2:

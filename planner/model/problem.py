@@ -18,6 +18,7 @@ from planner.model.compile import compile_problem
 from planner.model.constants import EPS, INF
 from planner.model.highs import pulp_model
 from planner.model.options import SolveOptions
+from planner.model.warm import LpWarm
 
 __all__ = ["EPS", "INF", "BudgetInfeasibleError", "FullCover", "ModelInfeasible", "Problem", "Solution",
            "exit_rows_of"]
@@ -388,6 +389,9 @@ class Solution:
     unsheltered: pd.DataFrame
     solver: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
+    warm: LpWarm | None = field(default=None, repr=False, compare=False)
+    """The LP relaxation's column set and basis (column generation only), to start a re-solve of the same
+    model with more corridor rows (`solve(warm=)`; issue 21)."""
 
     @property
     def cost(self) -> float:

@@ -1,0 +1,145 @@
+"""What one LP relaxation by column generation learnt, kept to start the next solve of the same model
+(issue 21): its column set and its simplex basis (`LpWarm`), mapped onto the next model's arrays
+(`warm_basis`) when that model differs only in its corridor rows (more rows, other limits).
+
+A corridor round (`planner.pipeline.corridor_rounds`) re-solves the same model with a few more soft
+rows. Handed to a fresh HiGHS instance with the new rows basic (their slacks in the basis) and the new
+rows' penalty slacks nonbasic at zero, the old optimal basis stays dual feasible (the new rows' duals
+are 0, no reduced cost changes, a new slack's reduced cost is its penalty), so HiGHS's dual simplex
+starts from it and only repairs the rows the old optimum breaks. Anything else that differs (another
+budget row, scenarios, groups, tightening rows) and the basis is not used: the next solve starts cold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.model.arrays import Arrays
+
+LOWER, BASIC = 0, 1
+"""HiGHS's basis status codes (`highspy.HighsBasisStatus`): nonbasic at the lower bound, basic."""
+
+
+@dataclass(frozen=True)
+class LpWarm:
+    """A column-generation LP's column set and optimal basis, keyed to its arrays (plain arrays).
+
+    Attributes
+    ----------
+    shape
+        (x, z, y, S, v columns; demand rows): the layout the basis belongs to.
+    yq, ys
+        Usable pair and scenario of each assignment column (the next model must have the same).
+    row_blocks
+        The arrays' row blocks in order, (kind, rows) (`Arrays.row_names.blocks`).
+    u_cut
+        Cut id of each corridor row (and its slack column), in row order.
+    col_status
+        HiGHS basis status of every column before the corridor slacks (-1: not in the restricted LP).
+    u_status
+        Status of each corridor slack column (by `u_cut`).
+    art_status
+        Status of each artificial column (one per demand row; empty for max-cover).
+    row_status
+        Status of every row.
+    cold_s
+        Seconds the first (cold) LP of this model took (the warm ones are compared with it).
+    """
+
+    shape: tuple[int, ...]
+    yq: np.ndarray
+    ys: np.ndarray
+    row_blocks: tuple[tuple[str, int], ...]
+    u_cut: np.ndarray
+    col_status: np.ndarray
+    u_status: np.ndarray
+    art_status: np.ndarray
+    row_status: np.ndarray
+    cold_s: float
+
+
+def layout(ar: Arrays, n_art: int) -> tuple[int, ...]:
+    """The column layout of `ar` that a basis depends on (corridor slacks aside) and its artificials."""
+    return (ar.nx, ar.nz, ar.ny, ar.vcol0 - ar.scol0, ar.nv, n_art)
+
+
+def row_blocks(ar: Arrays) -> tuple[tuple[str, int], ...]:
+    """The row blocks of `ar` in order: (kind, number of rows)."""
+    blocks = getattr(ar.row_names, "blocks", None)
+    return tuple((str(k), int(n)) for k, n in blocks) if blocks is not None else ()
+
+
+def keep(ar: Arrays, n_art: int, hcol: np.ndarray, col_status: np.ndarray, row_status: np.ndarray,
+         cold_s: float) -> LpWarm:
+    """The `LpWarm` of a restricted LP over `ar`: `hcol` the `ar` column of each HiGHS column (-1: an
+    artificial, in demand-row order), `col_status` / `row_status` HiGHS's basis (status codes)."""
+    ncol = ar.A.shape[1]
+    full = np.full(ncol, -1, np.int8)
+    real = hcol >= 0
+    full[hcol[real]] = col_status[real]
+    return LpWarm(shape=layout(ar, n_art), yq=ar.yq.copy(), ys=ar.ys.copy(), row_blocks=row_blocks(ar),
+                  u_cut=ar.u_cut.copy(), col_status=full[:ar.ucol0].copy(), u_status=full[ar.ucol0:].copy(),
+                  art_status=np.asarray(col_status[~real], np.int8).copy(), row_status=np.asarray(row_status, np.int8).copy(),
+                  cold_s=float(cold_s))
+
+
+def _row_map(w: LpWarm, ar: Arrays) -> np.ndarray | None:
+    """For every row of `ar`, its row in `w`'s model (-1: a new corridor row); None when the models differ in
+    more than their corridor rows."""
+    new_blocks = row_blocks(ar)
+    old_other = [(k, n) for k, n in w.row_blocks if k != "corridor"]
+    if [(k, n) for k, n in new_blocks if k != "corridor"] != old_other or not new_blocks:
+        return None
+    old_start: dict[str, int] = {}
+    at = 0
+    for k, n in w.row_blocks:
+        old_start[k] = at
+        at += n
+    out = np.full(ar.A.shape[0], -1, np.int64)
+    at = 0
+    for k, n in new_blocks:
+        if k == "corridor":
+            if len(w.u_cut):
+                o = np.argsort(w.u_cut)
+                pos = np.searchsorted(w.u_cut[o], ar.u_cut).clip(max=len(o) - 1)
+                hit = w.u_cut[o][pos] == ar.u_cut
+                out[at + np.flatnonzero(hit)] = old_start["corridor"] + o[pos[hit]]
+        else:
+            out[at:at + n] = old_start[k] + np.arange(n)
+        at += n
+    return out
+
+
+def warm_basis(w: LpWarm | None, ar: Arrays, n_art: int, hcol: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """HiGHS basis status codes (columns, rows) for a restricted LP over `ar` whose HiGHS columns are `hcol`
+    (`ar` columns, -1 for the `n_art` artificials at the end) from the basis `w` of the same model with
+    other corridor rows: old rows and columns keep their status, a new corridor row is basic, a column
+    not in the old LP is nonbasic at its lower bound. None when `w` does not fit `ar` (then solve cold)."""
+    if w is None or w.shape != layout(ar, n_art) or not np.array_equal(w.yq, ar.yq) or not np.array_equal(w.ys, ar.ys):
+        return None
+    rmap = _row_map(w, ar)
+    if rmap is None:
+        return None
+    rows = np.where(rmap >= 0, w.row_status[np.maximum(rmap, 0)], BASIC).astype(np.int8)
+    col = np.full(len(hcol), LOWER, np.int8)
+    real = hcol >= 0
+    hc = hcol[real]
+    st = np.full(len(hc), -1, np.int8)
+    before = hc < ar.ucol0
+    st[before] = w.col_status[hc[before]]
+    if len(w.u_cut) and (~before).any():
+        ucut_new = ar.u_cut[hc[~before] - ar.ucol0]
+        o = np.argsort(w.u_cut)
+        pos = np.searchsorted(w.u_cut[o], ucut_new).clip(max=len(o) - 1)
+        hit = w.u_cut[o][pos] == ucut_new
+        ust = np.full(len(ucut_new), -1, np.int8)
+        ust[hit] = w.u_status[o[pos[hit]]]
+        st[~before] = ust
+    col[real] = np.where(st >= 0, st, LOWER)
+    col[~real] = w.art_status
+    if int((col == BASIC).sum() + (rows == BASIC).sum()) != len(rows):
+        return None   # an old basic column or row is gone: not a basis of the new model
+    return col, rows

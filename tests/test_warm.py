@@ -1,0 +1,101 @@
+"""Warm re-solves of a corridor round (issue 21): the LP relaxation by column generation started from an
+earlier solve's column set and basis (`planner.model.warm`) reaches the same optimum as a cold one, the
+basis is taken only when the models differ in their corridor rows alone, and a solve started warm gives
+the plan a cold one gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import planner.model as M
+from planner.errors import InfeasibleError
+from planner.model.colgen import lp_colgen
+from planner.model.highs import solve_highspy
+from planner.model.options import SolveOptions
+from planner.progress import set_quiet
+from test_model_bruteforce import random_instance
+
+set_quiet(True)
+
+
+def problem(seed: int, cuts: list[tuple[list[int], float]], objective: str = "cover-all",
+            budget: float | None = None) -> M.Problem:
+    """A random capacitated instance (14 rooms, 10 sites, 2 scenarios, door queues) with corridor rows:
+    per cut, the rooms whose pairs it holds (every site they reach, scenario s0) and its limit (persons)."""
+    inst = random_instance(seed, n_rooms=14, n_sites=10, n_scen=2)
+    rows = []
+    for k, (rooms, _) in enumerate(cuts):
+        for i in rooms:
+            for j in np.flatnonzero(np.isfinite(inst["times"][i])):
+                rows.append((k, inst["room_ids"][i], inst["site_ids"][j], "s0"))
+    cut_df = pd.DataFrame(rows, columns=["cut", "room_id", "site_id", "scenario"]) if cuts else None
+    rhs = np.array([lim for _, lim in cuts], float) if cuts else None
+    return M.Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
+                                      door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
+                                      site_ids=inst["site_ids"], objective=objective, budget=budget,
+                                      corridor_cuts=cut_df, corridor_rhs=rhs)
+
+
+def lp(p: M.Problem, warm=None):
+    c = M.compile_problem(p)
+    ar = M.build_arrays(c)
+    return ar, lp_colgen(c, ar, 30, 2, False, k0=1, k_add=1, warm=warm)   # many column-generation rounds
+
+
+FIRST = [([0, 1, 2, 3], 6.0)]
+MORE = [([0, 1, 2, 3], 4.0), ([4, 5, 6, 7, 8], 5.0), ([9, 10, 11], 3.0)]   # a tighter limit and two new rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
+def test_warm_lp_with_more_corridor_rows_reaches_the_cold_optimum(seed: int, objective: str) -> None:
+    budget = None if objective == "cover-all" else 60_000.0
+    try:
+        _, first = lp(problem(seed, FIRST, objective, budget))
+    except InfeasibleError:
+        pytest.skip("no model")
+    if first.status != "optimal":
+        pytest.skip(f"LP {first.status}")
+    assert first.warm is not None and first.colgen["warm"] == 0
+    ar, cold = lp(problem(seed, MORE, objective, budget))
+    _, warm = lp(problem(seed, MORE, objective, budget), warm=first.warm)
+    direct = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+    assert ar.nu >= 1 and warm.colgen["warm"] == 1                   # the basis was taken
+    assert cold.status == warm.status == direct.status == "optimal"
+    assert warm.objective == pytest.approx(direct.objective, rel=1e-7, abs=1e-6)
+    assert cold.objective == pytest.approx(direct.objective, rel=1e-7, abs=1e-6)
+    assert warm.warm is not None and warm.warm.cold_s == first.warm.cold_s   # the cold solve's seconds kept
+    v = warm.values                                                  # feasible for the full LP
+    Av = ar.A @ v
+    assert (Av <= np.where(np.isfinite(ar.row_hi), ar.row_hi, np.inf) + 1e-6).all()
+    assert (Av >= np.where(np.isfinite(ar.row_lo), ar.row_lo, -np.inf) - 1e-6).all()
+
+
+def test_basis_of_another_model_is_not_taken() -> None:
+    """Another budget row (or none) is more than corridor rows: the next LP starts cold, same optimum."""
+    _, first = lp(problem(1, FIRST))
+    assert first.status == "optimal"
+    ar, other = lp(problem(1, MORE, "cover-all", budget=1e9), warm=first.warm)
+    assert other.colgen["warm"] == 0
+    assert other.objective == pytest.approx(solve_highspy(ar, 30, 0.0, 2, None, False, mip=False).objective,
+                                            rel=1e-7, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_solve_started_warm_gives_the_cold_plan(seed: int) -> None:
+    """`solve(warm=)` on the LP path (column generation forced on this small model): the plan's objective
+    is the cold solve's (both proven at gap 0), and the solution carries its LP's basis for the next."""
+    o = SolveOptions(colgen_min_columns=1, mip_gap=0.0, time_limit_s=20.0)
+    try:
+        first = M.solve(problem(seed, FIRST), progress=False, options=o)
+    except InfeasibleError:
+        pytest.skip("infeasible")
+    assert first.warm is not None
+    cold = M.solve(problem(seed, MORE), progress=False, options=o)
+    warm = M.solve(problem(seed, MORE), progress=False, options=o, warm=first.warm)
+    assert warm.stats["lp_colgen"]["warm"] == 1 and cold.stats["lp_colgen"]["warm"] == 0
+    assert warm.solver["objective"] == pytest.approx(cold.solver["objective"], rel=1e-9, abs=1e-6)
+    assert warm.cost == pytest.approx(cold.cost)
+    assert warm.warm is not None
