@@ -192,12 +192,13 @@ class Parameters:
                                      "priority weight). Below 1: a swap that shelters more people is still made; above the "
                                      "cost tie-break (0.25): converting another room within the budget is preferred to a "
                                      "swap; 0 = off", "model", "planner assumption (docs/model.md)")
-    corridor_rounds: int = _p(3, "rounds", "Corridor openings as flow limits (issue 17): after a solve, the corridor "
+    corridor_rounds: int = _p(6, "rounds", "Corridor openings as flow limits (issue 17): after a solve, the corridor "
                               "queues (planner/corridors.py) are replayed on the plan; every corridor opening, stairs or "
                               "room door walked through whose queue makes an assignment late gets a row limiting the "
-                              "persons assigned through it, and the model is re-solved from the plan, at most this many "
-                              "times; 0 = off (the plans before; faster: 3 rounds add 3 to 4 minutes to Station "
-                              "Unity's proposal, docs/model.md section 7)", "model",
+                              "persons assigned through it, and the model is re-solved (warm: from the last LP "
+                              "relaxation's basis), at most this many times, while a round leaves fewer residents late "
+                              "than the best before it and `corridor_total_time_limit_s` allows; 0 = off (the plans "
+                              "before; docs/model.md section 7)", "model",
                               "issue 17: JuPedSim replay of Station Unity: 99.9 / 98.5 / 97.2 % in by 60 s with 3 rounds, "
                               "99.2 / 96.0 / 96.0 % without")
     corridor_round_time_limit_s: float = _p(60.0, "s", "Solver time limit of each corridor round's re-solve (never "
@@ -216,6 +217,11 @@ class Parameters:
                                     "with its real door queues (queues.promise_of_plan); where a scenario falls short, "
                                     "the probabilities of the pairs the replay finds lower are lowered and the model "
                                     "re-solved, at most this many times", "model", "planner assumption (docs/model.md)")
+    corridor_total_time_limit_s: float = _p(180.0, "s", "Time for all corridor rounds of one plan together (the "
+                                            "first solve not included): a round starts only while at least half of "
+                                            "`corridor_round_time_limit_s` is left, and gets at most what is left. "
+                                            "180 s is what three rounds at their 60 s limit took before the warm "
+                                            "re-solves (docs/performance.md)", "model", "issue 21 measurement")
     corridor_penalty_rooms: float = _p(1.0, "rooms/person", "Corridor rows, cover-all: objective charge per person "
                                        "assigned through an opening beyond its row's limit, as a multiple of the most "
                                        "expensive candidate's cost (soft rows: cover-all stays feasible); max-cover "
@@ -446,6 +452,7 @@ RANGES: dict[str, Range] = {
     "corridor_round_time_limit_s": _r(0, 1e6, lo_open=True),
     "expected_share_target": _r(0, 1, hi_open=True),
     "expected_share_rounds": _r(0, 20),
+    "corridor_total_time_limit_s": _r(0, 1e6, lo_open=True),
     # costs
     **{k: _MONEY for k in ("wall_reinforcement_per_m2", "pressure_door_each", "door_seal_each",
                            "life_support_fixed", "oxygen_cost_per_kg", "co2_removal_cost_per_kg",

@@ -7,6 +7,7 @@ proposal, the sweep and the tests can use them without recomputing.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,10 +493,13 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
     opening that delays it (`corridor_cuts`: soft rows over every model pair whose walk passes it, in that
-    scenario) and re-solve (from the LP relaxation, not from the plan), at most `corridor_rounds` times,
-    each re-solve within `corridor_round_time_limit_s` (seconds; never more than the problem's own time
-    limit). The rounds stop early when a round leaves no fewer residents late than the best round before
-    it (a further row rarely helps then, measured on Station Unity; docs/performance.md). Returns the
+    scenario) and re-solve (from the LP relaxation, not from the plan; warm: from the last solve's LP
+    column set and basis, `solve(warm=)`, issue 21), at most `corridor_rounds` times, each re-solve within
+    `corridor_round_time_limit_s` (seconds; never more than the problem's own time limit) and all of them
+    within `corridor_total_time_limit_s` (a round starts only while half its limit is left, and gets at
+    most what is left). The rounds stop early when a round leaves no fewer residents late than the best
+    round before it (a further row rarely helps then, measured on Station Unity; docs/performance.md),
+    or when the time is used up (the record says so: "stopped"). Returns the
     (problem, solution) of the round with the fewest residents late (then the cheapest) and {"corridor":
     what each round found, and the rows of the plan returned} (plan.json `solver.corridor`; {} when not
     `on`: the relocation model has no corridor rows) and the returned plan's replay (its assignment rows,
@@ -512,6 +516,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     limits = dict(limits or {})
     rounds: list[dict[str, Any]] = []
     time_limit = float(problem.time_limit_s)
+    round_limit = min(time_limit, float(p.corridor_round_time_limit_s))
+    t_end = time.perf_counter() + float(p.corridor_total_time_limit_s)
     best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float], Replay] | None = None
     chosen = 0
     for k in range(int(p.corridor_rounds) + 1):
@@ -528,12 +534,16 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             best, chosen = (score, problem, solution, dict(limits), (rows, cq)), k
         if not late.any() or k == int(p.corridor_rounds) or not improved:
             break
+        left = t_end - time.perf_counter()
+        if left < round_limit / 2:
+            rounds[-1]["stopped"] = (f"the corridor rounds' time ({p.corridor_total_time_limit_s:.0f} s, "
+                                     "corridor_total_time_limit_s) is used up")
+            break
         limits = corridor_cuts(cq, over, p.reach_s, limits)
         if openings is None:
             with stage("paths of the model's pairs (corridor rows)"):
                 openings = pair_openings(station, problem.pairs, graph=graph)
-        problem = corridor_rows(problem, openings, limits).replace(
-            time_limit_s=min(time_limit, float(p.corridor_round_time_limit_s)))
+        problem = corridor_rows(problem, openings, limits).replace(time_limit_s=min(round_limit, left))
         with stage(f"optimisation with {len(limits)} corridor row(s), round {k + 1}"):
             # not from the plan: it breaks the new rows, and Station Unity's MIP did not recover from it
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them

@@ -277,7 +277,7 @@ def test_optimiser_with_corridor_rows_avoids_the_opening_as_brute_force_does(tmp
                 if (predicted_arrivals(station, a.assign(margin_s=cq.delay_s)) <= 60 + 1e-6).all():
                     best = min(best, float(cost[list(sub)].sum()))
     assert np.isfinite(best) and best > cost["S1"]
-    assert station.params.corridor_rounds == 3                     # on by default (docs/model.md)
+    assert station.params.corridor_rounds == 6                     # on by default (docs/model.md)
     off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
     assert off.solution.chosen == ["S1"] and "corridor" not in off.plan["solver"]
     assert len(corridor_late(station, off.plan)) == 2 * 2          # R1 and R2, night and day
@@ -396,6 +396,29 @@ def test_rounds_stop_when_a_round_does_not_help_and_use_their_own_time_limit(tmp
     assert [r["late_residents"] for r in rounds] == [120, 120] and record["corridor"]["chosen_round"] == 0
     assert limits_seen == [(7.0, 2)] and problem.time_limit_s == off.problem.time_limit_s
     assert solution is off.solution and replay is not None and len(replay[0]) == len(replay[1].delay_s)
+
+
+def test_rounds_stop_when_their_total_time_is_used_up(tmp_path):
+    """`corridor_total_time_limit_s` bounds all rounds together (issue 21): with less than half a round's
+    limit left no round starts, and the record says why; the plan is the one the rounds began with."""
+    import dataclasses
+
+    from planner.pipeline import corridor_rounds, plan_station
+
+    station = choice_station(tmp_path)
+    off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
+    short = dataclasses.replace(station, params=station.params.replace(corridor_round_time_limit_s=10.0,
+                                                                       corridor_total_time_limit_s=4.0))
+    calls = []
+
+    def never(problem, start=None, progress=True, warm=None):
+        calls.append(problem)
+        return off.solution
+
+    _, solution, record, _ = corridor_rounds(short, off.problem, off.solution, never, off.reach)
+    rounds = record["corridor"]["rounds"]
+    assert not calls and len(rounds) == 1 and rounds[0]["late_residents"] == 120
+    assert "corridor_total_time_limit_s" in rounds[0]["stopped"] and solution is off.solution
 
 
 def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkeypatch):

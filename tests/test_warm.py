@@ -85,8 +85,10 @@ def test_basis_of_another_model_is_not_taken() -> None:
 
 @pytest.mark.parametrize("seed", [0, 2, 3])
 def test_solve_started_warm_gives_the_cold_plan(seed: int) -> None:
-    """`solve(warm=)` on the LP path (column generation forced on this small model): the plan's objective
-    is the cold solve's (both proven at gap 0), and the solution carries its LP's basis for the next."""
+    """`solve(warm=)` on the LP path (column generation forced on this small model): with branching after a
+    warm LP (`warm_branch`) the plan's objective is the cold solve's (both proven at gap 0); without it (the
+    default) the start plan is kept, never better than the optimum, its bound never above it; either
+    solution carries its LP's basis for the next round."""
     o = SolveOptions(colgen_min_columns=1, mip_gap=0.0, time_limit_s=20.0)
     try:
         first = M.solve(problem(seed, FIRST), progress=False, options=o)
@@ -94,8 +96,13 @@ def test_solve_started_warm_gives_the_cold_plan(seed: int) -> None:
         pytest.skip("infeasible")
     assert first.warm is not None
     cold = M.solve(problem(seed, MORE), progress=False, options=o)
-    warm = M.solve(problem(seed, MORE), progress=False, options=o, warm=first.warm)
+    warm = M.solve(problem(seed, MORE), progress=False, options=o.replace(warm_branch=True), warm=first.warm)
     assert warm.stats["lp_colgen"]["warm"] == 1 and cold.stats["lp_colgen"]["warm"] == 0
     assert warm.solver["objective"] == pytest.approx(cold.solver["objective"], rel=1e-9, abs=1e-6)
     assert warm.cost == pytest.approx(cold.cost)
     assert warm.warm is not None
+    kept = M.solve(problem(seed, MORE), progress=False, options=o, warm=first.warm)
+    assert kept.stats["lp_colgen"]["warm"] == 1 and kept.warm is not None
+    assert kept.stats.get("mip_skipped") in ("warm", True)          # True: the start was within the gap
+    assert kept.solver["objective"] >= cold.solver["objective"] - 1e-6
+    assert kept.solver["bound"] <= cold.solver["objective"] + 1e-6

@@ -31,7 +31,8 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
     `warm`: the `LpWarm` of an earlier solve of the same model with other corridor rows (`run.warm` of
     that solve): its columns join the first restricted LP and its basis, extended to the new rows
     (`planner.model.warm.warm_basis`), starts HiGHS's dual simplex; ignored when it does not fit `ar`.
-    An optimal run returns its own `LpWarm` in `run.warm` (`cold_s`: the seconds of the cold solve).
+    A run that ends optimal or at its time limit returns its own `LpWarm` in `run.warm` (its last basis;
+    `cold_s`: the seconds of the first, cold solve of the model).
     """
 
     t0 = time.perf_counter()
@@ -138,7 +139,7 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
     run = Run(values, status, obj if status == "optimal" else INF, bound, 0.0, seconds, "HiGHS",
                highs_version(), 0, duals)
     run.colgen = dict(rounds=rounds, columns=int(in_set[yc].sum()), of=int(ar.ny), warm=int(warmed))
-    if status == "optimal" and not rebuild:
+    if status in ("optimal", "time limit") and not rebuild:   # stopped: the next solve goes on from here
         b = h.getBasis()
         if b.valid:
             run.warm = keep(ar, n_art, hcol, np.array([int(v) for v in b.col_status], np.int8),
