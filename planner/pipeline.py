@@ -499,7 +499,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     within `corridor_total_time_limit_s` (a round starts only while half its limit is left, and gets at
     most what is left). The rounds stop early when a round leaves no fewer residents late than the best
     round before it (a further row rarely helps then, measured on Station Unity; docs/performance.md),
-    or when the time is used up (the record says so: "stopped"). Returns the
+    when the time is used up, or when a re-solve finds no plan in its time or none within the budget
+    (the record says why: "stopped"; the best plan so far stands). Returns the
     (problem, solution) of the round with the fewest residents late (then the cheapest) and {"corridor":
     what each round found, and the rows of the plan returned} (plan.json `solver.corridor`; {} when not
     `on`: the relocation model has no corridor rows) and the returned plan's replay (its assignment rows,
@@ -549,9 +550,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
             try:
                 solution = solve(problem, warm=solution.warm)
-            except InfeasibleError as exc:   # e.g. the budget: keep the best plan so far, say why
-                # (a SolverError, no plan within the time limit, still ends the run: a sweep then
-                # solves the budget again with twice the time from its neighbour's plan)
+            except (InfeasibleError, SolverError) as exc:   # e.g. the budget, or no plan in the round's
+                # time (seen at load 5, the process at a third of a core): keep the best plan so far, say why
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
                 break
     assert best is not None

@@ -421,6 +421,26 @@ def test_rounds_stop_when_their_total_time_is_used_up(tmp_path):
     assert "corridor_total_time_limit_s" in rounds[0]["stopped"] and solution is off.solution
 
 
+def test_a_round_without_a_plan_in_its_time_keeps_the_best_plan_so_far(tmp_path):
+    """A re-solve that returns no plan in its time (`SolverError`, e.g. under heavy load) ends the rounds
+    with the best plan so far instead of the whole proposal; the record says why."""
+    import dataclasses
+
+    from planner.errors import SolverError
+    from planner.pipeline import corridor_rounds, plan_station
+
+    station = choice_station(tmp_path)
+    off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
+
+    def no_plan(problem, start=None, progress=True, warm=None):
+        raise SolverError("the solver returned no plan (status: time limit)")
+
+    problem, solution, record, replay = corridor_rounds(station, off.problem, off.solution, no_plan, off.reach)
+    rounds = record["corridor"]["rounds"]
+    assert [r.get("late_residents") for r in rounds] == [120, None] and "no plan" in rounds[1]["stopped"]
+    assert solution is off.solution and record["corridor"]["chosen_round"] == 0 and replay is not None
+
+
 def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkeypatch):
     """Rows known before the first solve never cost the proposal: a first solve that returns no plan in
     its time limit with them (`SolverError`) is solved again without them, and the rounds go on."""
