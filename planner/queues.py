@@ -198,7 +198,7 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     stays at 0 s. Also returns `walk_raw_s` (the input walk), `out_s` (`out_ij`), `exit_s` and
     `exit_cap` (persons), and `alone_s`: seconds from the room's first walker at the safe room's door
     until its last is through that door with no one else about, ``max(exit_s, n / r_entry)``
-    (`pair_share_probabilities`).
+    (`pair_share_probabilities`), and `entry_flow_pps` (r_entry, that door's flow).
 
     **Exit cap.** A room whose busiest scenario cannot leave in time towards some safe room (a
     galley of 99 behind a door of 1.04 persons/s needs 95 s) is not given up: only the first out
@@ -258,6 +258,7 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     with np.errstate(divide="ignore", invalid="ignore"):
         at_door = np.where(n_eff > 0, np.where(r_door > 0, n_eff / np.where(r_door > 0, r_door, 1.0), np.inf), 0.0)
     pr["alone_s"] = np.where(sip, 0.0, np.maximum(pr["exit_s"].to_numpy(), at_door))
+    pr["entry_flow_pps"] = r_door
     keep = (pr["out_s"].to_numpy() <= T + 1e-7) & (sip | ~limited | (n_eff > 0) | (n == 0))
     return pr[keep].reset_index(drop=True)
 
@@ -553,7 +554,7 @@ def expected_shares(station: Station, rows: pd.DataFrame, prob: np.ndarray) -> d
     return out
 
 
-def pair_share_probabilities(timed: pd.DataFrame, params: Parameters) -> np.ndarray:
+def pair_share_probabilities(timed: pd.DataFrame, params: Parameters, persons: np.ndarray | None = None) -> np.ndarray:
     """Per model pair (`model_pairs`' rows): the probability that the room's walkers, with speeds
     N(walk_speed_m_s, walk_speed_sd_m_s), are in by the reach time on this pair with no one else at the
     safe room's door: their walk (reaction not scaled) plus `alone_s` (own-door queue, or their own batch
@@ -561,7 +562,10 @@ def pair_share_probabilities(timed: pd.DataFrame, params: Parameters) -> np.ndar
     grid `critical_speeds` replays on (0.02 m/s steps down from twice the walking speed), so a plan's
     replay never finds a speed between grid points; 1 for sheltering in place. The door queue shared
     with other rooms is what the plan decides: `planner.pipeline` lowers these probabilities to the
-    replayed ones where a plan shows them too high (docs/model.md, "Expected share")."""
+    replayed ones where a plan shows them too high (docs/model.md, "Expected share").
+
+    `persons` (per row, e.g. the room's residents in one scenario): the own-door queue and the batch are
+    those of that many persons (at most the pair's exit cap) instead of the room's busiest scenario's."""
     v0 = float(params.walk_speed_m_s)
     r0 = float(params.reaction_s)
     T = float(params.reach_s)
@@ -569,7 +573,8 @@ def pair_share_probabilities(timed: pd.DataFrame, params: Parameters) -> np.ndar
     sip = timed["walk_s"].to_numpy(dtype=float) <= 1e-9
     sip &= timed["room_id"].astype(str).to_numpy() == timed["site_id"].astype(str).to_numpy()
     moving = np.maximum(0.0, walk - r0)
-    extra = timed["alone_s"].to_numpy(dtype=float) if params.exit_queue else np.zeros(len(timed))
+    extra = timed["alone_s"].to_numpy(dtype=float) if persons is None else _alone_s(timed, persons, sip)
+    extra = extra if params.exit_queue else np.zeros(len(timed))
     if "margin_s" in timed.columns:
         extra = extra + timed["margin_s"].to_numpy(dtype=float)
     left = T - r0 - extra
@@ -580,6 +585,19 @@ def pair_share_probabilities(timed: pd.DataFrame, params: Parameters) -> np.ndar
     pos = np.searchsorted(grid, vc - 1e-9)
     vg = np.where(pos < len(grid), grid[np.minimum(pos, len(grid) - 1)], np.inf)
     return np.where(sip, 1.0, speed_share(vg, params))
+
+
+def _alone_s(timed: pd.DataFrame, persons: np.ndarray, sip: np.ndarray) -> np.ndarray:
+    """`model_pairs`' `alone_s` (seconds) with `persons` (per row) leaving the room: at most its exit cap,
+    through its exit door (`exit_flow_pps`) and the safe room's entry door (`entry_flow_pps`)."""
+    cap = timed["exit_cap"].to_numpy(dtype=float) if "exit_cap" in timed.columns else np.full(len(timed), np.inf)
+    n = np.minimum(np.asarray(persons, dtype=float), cap)
+    r_out = timed["exit_flow_pps"].to_numpy(dtype=float)
+    r_in = timed["entry_flow_pps"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.maximum(np.where(r_out > 0, n / np.where(r_out > 0, r_out, 1.0), np.inf),
+                       np.where(r_in > 0, n / np.where(r_in > 0, r_in, 1.0), np.inf))
+    return np.where(sip | (n <= 0), 0.0, t)
 
 
 def expected_share_probabilities(station: Station, assignments: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

@@ -48,8 +48,9 @@ class ExpectedShareInfeasible(InfeasibleError):
 def share_problem(problem: Problem, station: Station, timed: pd.DataFrame, target: float | None = None,
                   relocating: bool = False) -> Problem:
     """`problem` (cover-all) with the expected-share rows at `target` (default `expected_share_target`; 0:
-    returned unchanged): each of the problem's pairs with its probability (`timed`, `queues.model_pairs`'
-    rows of those pairs) and the station's residents per scenario (all of them: those no plan brings in
+    returned unchanged): each of the problem's pairs with its probability in each scenario (`timed`,
+    `queues.model_pairs`' rows of those pairs; the room's own-door queue and batch of that scenario's
+    residents: `pair_share_probabilities` with `persons`) and the station's residents per scenario (all of them: those no plan brings in
     count 0). An `InputError` for a max-cover objective (the rows count everyone reachable sheltered) and
     when `relocating` (the station's repurposed rooms have residents: the relocation model has no
     expected-share rows)."""
@@ -64,9 +65,12 @@ def share_problem(problem: Problem, station: Station, timed: pd.DataFrame, targe
         raise InputError(where, "[model] expected_share_target",
                          f"is {t:g}, but rooms to be repurposed have residents who move out (the relocation model)",
                          "set the rooms' mode to dual_use, or leave expected_share_target at 0")
-    prob = pair_share_probabilities(timed, station.params)
-    pairs = pd.DataFrame({"room_id": timed["room_id"].astype(str).to_numpy(),
-                          "site_id": timed["site_id"].astype(str).to_numpy(), "prob": prob})
+    dem = station.demand()
+    room = timed["room_id"].astype(str).to_numpy()
+    pairs = pd.concat([pd.DataFrame({"room_id": room, "site_id": timed["site_id"].astype(str).to_numpy(),
+                                     "scenario": str(s), "prob": pair_share_probabilities(
+                                         timed, station.params, dem[s].reindex(room).fillna(0).to_numpy(dtype=float))})
+                       for s in dem.columns], ignore_index=True)
     residents = station.demand().sum(axis=0).astype(float)
     residents.index = residents.index.astype(str)
     return problem.replace(share_target=t, share_pairs=pairs, share_residents=residents)
@@ -83,12 +87,14 @@ def plan_shares(station: Station, rows: pd.DataFrame) -> tuple[dict[str, float],
 
 
 def lower_probabilities(share_pairs: pd.DataFrame, rows: pd.DataFrame, prob: np.ndarray) -> tuple[pd.DataFrame, int]:
-    """(`share_pairs` with each pair's probability lowered to the least a plan's replay gives it (its rows
-    `rows`: room_id, safe_room_id; `prob` per row), the number of pairs lowered)."""
+    """(`share_pairs` with each pair's probability (per scenario where `share_pairs` has one) lowered to the
+    least a plan's replay gives it (its rows `rows`: room_id, safe_room_id, scenario; `prob` per row), the
+    number of probabilities lowered)."""
+    by = ["room_id", "safe_room_id"] + (["scenario"] if "scenario" in share_pairs.columns else [])
     got = pd.Series(np.asarray(prob, dtype=float), index=pd.MultiIndex.from_arrays(
-        [rows["room_id"].astype(str).to_numpy(), rows["safe_room_id"].astype(str).to_numpy()])).groupby(level=[0, 1]).min()
-    key = pd.MultiIndex.from_arrays([share_pairs["room_id"].astype(str).to_numpy(),
-                                     share_pairs["site_id"].astype(str).to_numpy()])
+        [rows[c].astype(str).to_numpy() for c in by])).groupby(level=list(range(len(by)))).min()
+    key = pd.MultiIndex.from_arrays([share_pairs[c].astype(str).to_numpy()
+                                     for c in ["room_id", "site_id"] + by[2:]])
     replay = got.reindex(key).to_numpy(dtype=float)
     old = share_pairs["prob"].to_numpy(dtype=float)
     lower = np.isfinite(replay) & (replay < old - 1e-9)

@@ -67,6 +67,11 @@ def test_pair_probability_by_hand(tmp_path):
     assert 0.6 < prob[("Q", "F")] < 0.7
     assert prob[("Q", "N")] > 0.99999
     assert prob[("N", "N")] == 1.0 and prob[("F", "F")] == 1.0       # sheltering in place
+    # a scenario with 2 residents in Q: its own door empties in 2 / 0.78 s
+    two = pd.Series(pair_share_probabilities(timed, p, np.full(len(timed), 2.0)), index=prob.index)
+    v2 = 1.2 * walk / (60.0 - 2 / (1.3 * 0.6))
+    assert two[("Q", "F")] == pytest.approx(ndtr((1.2 - grid[grid >= v2 - 1e-9].min()) / 0.2), abs=1e-12)
+    assert two[("Q", "F")] > prob[("Q", "F")] + 0.1
 
 
 @pytest.mark.parametrize("target,site", [(0.0, "F"), (0.6, "F"), (0.8, "N")])

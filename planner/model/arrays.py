@@ -340,7 +340,7 @@ def _share_rows(R: Rows, c: Compiled, yq: np.ndarray, ss: np.ndarray, ycol0: int
     if not c.share or not len(yq):
         return np.zeros(0, np.int64)
     S = len(c.scen)
-    late = 1.0 - c.share_p[yq].astype(float)
+    late = 1.0 - c.share_p[yq, ss].astype(float)
     nz = np.flatnonzero(late > 1e-12)
     first = R.n
     dem = c.D.sum(axis=0).astype(float)                # everyone reachable is sheltered (the demand rows)
@@ -482,7 +482,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     obj[vcol0:vcol0 + nv] = swap_penalty_per_person(c, cover_all or stage2) * mult[v_key % S]
     obj[ucol0:ucol0 + nu] = corridor_penalty_per_person(c, cover_all or stage2) * mult[u_scen]
     if c.share and walk_obj is not None:   # the whole-person assignment: the likelier in time first
-        obj[ycol0:ycol0 + ny] -= 1e-3 * (c.share_p[qq] - 1.0)
+        obj[ycol0:ycol0 + ny] -= 1e-3 * (c.share_p[qq, ss] - 1.0)
     if c.no_swap and walk_obj is not None:   # with the walk tie-break: own residents stay unless needed elsewhere
         si = np.flatnonzero(ysip)
         reward = 2e-3 if (cover_all or stage2) else 2e-4 * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)

@@ -123,9 +123,10 @@ class Compiled:
     """Persons each exit-door row admits (by row id)."""
     scen_mult: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per scenario: how many scenarios it stands for in the MIP (0 = dropped: dominated)."""
-    share_p: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Expected share (`Problem.share_target`): per usable pair, the probability its persons are in time
-    (equal for every room of the group: the probabilities are part of the aggregation key); empty: off."""
+    share_p: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    """Expected share (`Problem.share_target`): (Q, S) per usable pair and scenario, the probability its
+    persons are in time (equal for every room of the group: the probabilities are part of the aggregation
+    key); empty: off."""
     share_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Expected share: persons expected in time per scenario (target x all residents)."""
     uncapacitated: bool = False
@@ -276,7 +277,7 @@ def compile_problem(p: ProblemData, options: SolveOptions | None = None) -> Comp
     qg, qj, qbin, qsip = g_of[u], pj[is_rep][u], pbin[is_rep][u], psip[is_rep][u]
     order = np.lexsort((qbin, qj, qg))
     qg, qj, qbin, qsip = qg[order], qj[order], qbin[order], qsip[order]
-    share_p = pprob[is_rep][u][order] if p.share_on else np.zeros(0)
+    share_p = pprob[is_rep][u][order] if p.share_on else np.zeros((0, 0))
     nreach = np.bincount(rg, minlength=G) if G else np.zeros(0, np.int64)
     m = np.minimum(max(int(p.backup_k), 0), nreach).astype(np.int64)
     c = Compiled(scen=scen, site_ids=site_ids, cap=cap, rate=rate,
@@ -328,9 +329,9 @@ def _share_tokens(p: ProblemData, pr: pd.DataFrame, psip: np.ndarray, tok: np.nd
     pair's token also codes its probability (`_pair_share`), so rooms are grouped only with rooms whose
     pairs have the same probabilities; without them `tok` unchanged and the probabilities 0."""
     if not p.share_on:
-        return tok, np.zeros(len(tok))
+        return tok, np.zeros((len(tok), 0))
     pprob = _pair_share(p, pr, psip)
-    pcode, puniq = pd.factorize(pprob)
+    pcode, puniq = pd.factorize(pd.Series([row.tobytes() for row in pprob]))
     return tok * max(len(puniq), 1) + pcode, pprob
 
 
@@ -344,16 +345,21 @@ def _share_rows_of(c: Compiled, p: ProblemData, share_p: np.ndarray) -> None:
 
 
 def _pair_share(p: ProblemData, pr: pd.DataFrame, psip: np.ndarray) -> np.ndarray:
-    """Per pair of `pr` (room_id, site_id): its expected-share probability (`Problem.share_pairs`; a pair
-    not listed 0, sheltering in place 1)."""
+    """Per pair of `pr` (room_id, site_id) and scenario of the problem (columns in `p.scenarios` order): its
+    expected-share probability (`Problem.share_pairs`, per scenario where it has a scenario column, else the
+    same in all; a pair not listed 0, sheltering in place 1)."""
     sp_ = p.share_pairs
     assert sp_ is not None
-    tab = pd.Series(sp_["prob"].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays(
-        [sp_["room_id"].astype(str).to_numpy(), sp_["site_id"].astype(str).to_numpy()]))
-    tab = tab[~tab.index.duplicated()]
-    got = tab.reindex(pd.MultiIndex.from_arrays([pr["room_id"].astype(str).to_numpy(),
-                                                 pr["site_id"].astype(str).to_numpy()])).to_numpy(dtype=float)
-    return np.where(psip, 1.0, np.clip(np.nan_to_num(got, nan=0.0), 0.0, 1.0))
+    room, site = pr["room_id"].astype(str).to_numpy(), pr["site_id"].astype(str).to_numpy()
+    cols = []
+    for s in p.scenarios:
+        tab = sp_[sp_["scenario"].astype(str) == s] if "scenario" in sp_.columns else sp_
+        ser = pd.Series(tab["prob"].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays(
+            [tab["room_id"].astype(str).to_numpy(), tab["site_id"].astype(str).to_numpy()]))
+        ser = ser[~ser.index.duplicated()]
+        got = ser.reindex(pd.MultiIndex.from_arrays([room, site])).to_numpy(dtype=float)
+        cols.append(np.where(psip, 1.0, np.clip(np.nan_to_num(got, nan=0.0), 0.0, 1.0)))
+    return np.stack(cols, axis=1) if cols else np.zeros((len(pr), 0))
 
 
 def _corridor_cuts(c: Compiled, p: ProblemData) -> None:

@@ -117,9 +117,9 @@ class Problem:
     everyone reachable sheltered as ``sum of (1 - prob) x y <= demand_s - share_target x
     share_residents[s]`` (at most so many expected late: only pairs below 1 in it). 0: off."""
     share_pairs: pd.DataFrame | None = None
-    """Expected share: columns room_id, site_id, prob: the probability (0..1) that a person of the room
-    assigned to the site is in time (`planner.queues.pair_share_probabilities`); pairs not listed count 0,
-    sheltering in place 1."""
+    """Expected share: columns room_id, site_id, prob and optionally scenario: the probability (0..1) that a
+    person of the room assigned to the site is in time (in that scenario; without the column the same in
+    all: `planner.queues.pair_share_probabilities`); pairs not listed count 0, sheltering in place 1."""
     share_residents: pd.Series | None = None
     """Expected share: residents per scenario (persons; all of them, also those no plan brings in)."""
 

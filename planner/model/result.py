@@ -274,11 +274,13 @@ def _share_breaches(p: Problem, asg: pd.DataFrame) -> list[str]:
     1 sheltering in place) fall short of the expected-share row."""
     assert p.share_pairs is not None
     sp_ = p.share_pairs
+    by = ["room_id", "site_id"] + (["scenario"] if "scenario" in sp_.columns else [])
     tab = pd.Series(sp_["prob"].to_numpy(dtype=float), index=pd.MultiIndex.from_arrays(
-        [sp_["room_id"].astype(str).to_numpy(), sp_["site_id"].astype(str).to_numpy()]))
+        [sp_[c].astype(str).to_numpy() for c in by]))
     tab = tab[~tab.index.duplicated()]
     room, site = asg["room_id"].astype(str).to_numpy(), asg["site_id"].astype(str).to_numpy()
-    prob = np.nan_to_num(tab.reindex(pd.MultiIndex.from_arrays([room, site])).to_numpy(dtype=float), nan=0.0)
+    prob = np.nan_to_num(tab.reindex(pd.MultiIndex.from_arrays([asg[c].astype(str).to_numpy() for c in by])
+                                     ).to_numpy(dtype=float), nan=0.0)
     prob = np.where((room == site) & (asg["walk_s"].to_numpy(dtype=float) <= 1e-9), 1.0, np.clip(prob, 0.0, 1.0))
     got = pd.Series(prob * asg["residents"].to_numpy(dtype=float)).groupby(asg["scenario"].astype(str).to_numpy()).sum()
     res = p.share_residents if p.share_residents is not None else p.demand.sum(axis=0)

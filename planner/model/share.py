@@ -48,7 +48,7 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
     for scen in groups:
         obj = np.zeros(ar.A.shape[1])
         mine = np.isin(ar.ys, scen)
-        obj[y[mine]] = -c.share_p[ar.yq[mine]]
+        obj[y[mine]] = -c.share_p[ar.yq[mine], ar.ys[mine]]
         # with a budget the sites stay whole (an LP opens a fraction of each room it needs: no bound at all)
         mip = problem.budget is not None
         lp = dataclasses.replace(ar, c=obj, row_hi=row_hi, integer=ar.integer if mip else np.zeros_like(ar.integer))
@@ -57,7 +57,7 @@ def most_expected_share(problem: Problem, options: SolveOptions | None = None) -
         for s in scen:
             name = c.scen[s]
             total = float(res.get(name, 0.0))
-            got = float(c.share_p[ar.yq[ar.ys == s]] @ v[y[ar.ys == s]]) if v is not None else (
+            got = float(c.share_p[ar.yq[ar.ys == s], s] @ v[y[ar.ys == s]]) if v is not None else (
                 -float(run.bound) if len(scen) == 1 and np.isfinite(run.bound) else total)
             out[name] = 1.0 if total <= 0 else min(1.0, max(0.0, got / total))
     return out
