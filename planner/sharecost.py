@@ -18,7 +18,8 @@ from typing import Any
 from planner import __version__
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.jsoncache import JsonCache
-from planner.pipeline import PlanRun, limits_of, plan_station
+from planner.corridorrounds import limits_of
+from planner.pipeline import PlanRun, plan_station
 from planner.progress import log
 from planner.share import ExpectedShareInfeasible
 

@@ -60,7 +60,8 @@ from planner.errors import InfeasibleError, InputError, PlannerError, SolverErro
 from planner.files import staged_folder, write_atomic
 from planner.jsoncache import JsonCache
 from planner.margins import margin_rows, margin_table
-from planner.pipeline import ModelInputs, PlanRun, limits_of, model_inputs_for, plan_station, prepare
+from planner.corridorrounds import limits_of
+from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, plan_station, prepare
 from planner.plan import write_json_atomic, write_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage

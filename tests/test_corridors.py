@@ -312,7 +312,8 @@ def test_rows_known_before_the_first_solve(tmp_path):
     import dataclasses
 
     from planner.checkqueue import corridor_late
-    from planner.pipeline import limit_rows, limits_of, plan_station
+    from planner.corridorrounds import limit_rows, limits_of
+    from planner.pipeline import plan_station
 
     station = choice_station(tmp_path)
     cache = tmp_path / "cache" / "reach"

@@ -2,7 +2,7 @@
 (issue 21): its column set and its simplex basis (`LpWarm`), mapped onto the next model's arrays
 (`warm_basis`) when that model differs only in its corridor rows (more rows, other limits).
 
-A corridor round (`planner.pipeline.corridor_rounds`) re-solves the same model with a few more soft
+A corridor round (`planner.corridorrounds.corridor_rounds`) re-solves the same model with a few more soft
 rows. Handed to a fresh HiGHS instance with the new rows basic (their slacks in the basis) and the new
 rows' penalty slacks nonbasic at zero, the old optimal basis stays dual feasible (the new rows' duals
 are 0, no reduced cost changes, a new slack's reduced cost is its penalty), so HiGHS's dual simplex
