@@ -90,6 +90,15 @@ def room_exit_flow(station: Station, sides: pd.DataFrame | None = None) -> pd.Se
     return best.reindex(rooms.to_numpy()).fillna(0.0).rename("exit_flow_pps")
 
 
+def _drain_s(persons: np.ndarray, flow_pps: np.ndarray) -> np.ndarray:
+    """Seconds for `persons` to pass a door of `flow_pps` persons/s, elementwise: ``n / r``; 0 for nobody,
+    inf for persons behind no door (flow 0)."""
+    n = np.asarray(persons, dtype=float)
+    r = np.asarray(flow_pps, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, np.where(r > 0, n / np.where(r > 0, r, 1.0), np.inf), 0.0)
+
+
 def exit_queue_s(demand: pd.DataFrame, exit_flow: pd.Series) -> pd.DataFrame:
     """Seconds until the last resident of each room is through its own door, per scenario.
 
@@ -98,9 +107,7 @@ def exit_queue_s(demand: pd.DataFrame, exit_flow: pd.Series) -> pd.DataFrame:
     """
     n = demand.to_numpy(dtype=float)
     r = exit_flow.reindex(demand.index).fillna(0.0).to_numpy(dtype=float)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(n > 0, np.where(r > 0, n / np.where(r > 0, r, 1.0), np.inf), 0.0)
-    return pd.DataFrame(t, index=demand.index, columns=demand.columns)
+    return pd.DataFrame(_drain_s(n, r), index=demand.index, columns=demand.columns)
 
 
 def design_walk_s(walk_s: np.ndarray | pd.Series, params: Parameters) -> np.ndarray:
@@ -245,8 +252,7 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     limited = np.isfinite(cap_k)
     r_room = np.where(limited, r_exit, r_room)
     n_eff = np.where(limited, np.minimum(n, cap_k), n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exit_s = np.where(n_eff > 0, np.where(r_room > 0, n_eff / np.where(r_room > 0, r_room, 1.0), np.inf), 0.0)
+    exit_s = _drain_s(n_eff, r_room)
     pr["walk_raw_s"] = walk
     pr["exit_s"] = np.where(sip, 0.0, exit_s)
     pr["margin_s"] = extra
@@ -255,9 +261,7 @@ def model_pairs(pairs: pd.DataFrame, demand: pd.DataFrame, sides: pd.DataFrame, 
     pr["exit_cap"] = cap_k
     pr["exit_door_id"] = exit_door
     pr["exit_flow_pps"] = r_room
-    with np.errstate(divide="ignore", invalid="ignore"):
-        at_door = np.where(n_eff > 0, np.where(r_door > 0, n_eff / np.where(r_door > 0, r_door, 1.0), np.inf), 0.0)
-    pr["alone_s"] = np.where(sip, 0.0, np.maximum(pr["exit_s"].to_numpy(), at_door))
+    pr["alone_s"] = np.where(sip, 0.0, np.maximum(pr["exit_s"].to_numpy(), _drain_s(n_eff, r_door)))
     pr["entry_flow_pps"] = r_door
     keep = (pr["out_s"].to_numpy() <= T + 1e-7) & (sip | ~limited | (n_eff > 0) | (n == 0))
     return pr[keep].reset_index(drop=True)
@@ -289,8 +293,7 @@ def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray
     r_out = np.asarray(r, dtype=float).copy()
     if not params.exit_queue or not len(room):
         return out, door, r_out
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ex = np.where(n > 0, np.where(r > 0, n / np.where(r > 0, r, 1.0), np.inf), 0.0)
+    ex = _drain_s(n, r)
     late = ~sip & (dw + ex > T + 1e-7) & (dw <= T + 1e-7)
     if not late.any():
         return out, door, r_out
@@ -427,12 +430,7 @@ def exit_streams(room: np.ndarray, scenario: np.ndarray, residents: np.ndarray, 
     n_room = k.groupby(["r", "s"], sort=False)["n"].transform("sum").to_numpy(dtype=float)
     r_room = sides.groupby("room_id")["flow_pps"].max().reindex(room).fillna(0.0).to_numpy(dtype=float)
     used = np.full(len(room), "", dtype=object)
-
-    def secs(nn: np.ndarray, rr: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(nn > 0, np.where(rr > 0, nn / np.where(rr > 0, rr, 1.0), np.inf), 0.0)
-
-    ex = secs(n_room, r_room)
+    ex = _drain_s(n_room, r_room)
     if exit_door is not None and len(room):
         ed = np.asarray(exit_door, dtype=object).astype(str)
         flow = sides.drop_duplicates(["room_id", "door_id"]).set_index(["room_id", "door_id"])["flow_pps"]
@@ -441,7 +439,7 @@ def exit_streams(room: np.ndarray, scenario: np.ndarray, residents: np.ndarray, 
         if known.any():
             kd = pd.DataFrame({"r": room, "d": ed, "s": scen, "n": np.where(known, walk_n, 0.0)})
             n_door = kd.groupby(["r", "d", "s"], sort=False)["n"].transform("sum").to_numpy(dtype=float)
-            ex_d = secs(n_door, rd)
+            ex_d = _drain_s(n_door, rd)
             use = known & (ex_d < ex - 1e-12)
             ex = np.where(use, ex_d, ex)
             n_room = np.where(use, n_door, n_room)
@@ -594,10 +592,7 @@ def _alone_s(timed: pd.DataFrame, persons: np.ndarray, sip: np.ndarray) -> np.nd
     n = np.minimum(np.asarray(persons, dtype=float), cap)
     r_out = timed["exit_flow_pps"].to_numpy(dtype=float)
     r_in = timed["entry_flow_pps"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.maximum(np.where(r_out > 0, n / np.where(r_out > 0, r_out, 1.0), np.inf),
-                       np.where(r_in > 0, n / np.where(r_in > 0, r_in, 1.0), np.inf))
-    return np.where(sip | (n <= 0), 0.0, t)
+    return np.where(sip | (n <= 0), 0.0, np.maximum(_drain_s(n, r_out), _drain_s(n, r_in)))
 
 
 def expected_share_probabilities(station: Station, assignments: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

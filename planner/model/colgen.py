@@ -13,7 +13,7 @@ from planner.model.arrays import Arrays
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import HIGHS_STATUS, Run, dual_bound, highs_lp, highs_version, new_highs
 from planner.model.constants import INF
-from planner.model.warm import LpWarm, keep, layout, warm_basis
+from planner.model.warm import LpWarm, fits, keep, warm_basis
 
 def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: bool, k0: int = 8,
                k_add: int = 4, rebuild: bool = False, warm: LpWarm | None = None) -> Run:
@@ -77,7 +77,7 @@ def lp_colgen(c: Compiled, ar: Arrays, time_limit: float, threads: int, msg: boo
                              np.r_[ar.hi[cols], np.full(n_art, np.inf)], ar.row_lo, ar.row_hi))
         return h
 
-    if warm is not None and warm.shape == layout(ar, n_art) and np.array_equal(warm.yq, ar.yq):
+    if warm is not None and fits(warm, ar, n_art):
         in_set[:ar.ucol0] |= warm.col_status >= 0           # the columns the earlier solve ended with
     cols = np.flatnonzero(in_set)
     h = fresh(cols)

@@ -331,8 +331,8 @@ def _share_tokens(p: ProblemData, pr: pd.DataFrame, psip: np.ndarray, tok: np.nd
     if not p.share_on:
         return tok, np.zeros((len(tok), 0))
     pprob = _pair_share(p, pr, psip)
-    pcode, puniq = pd.factorize(pd.Series([row.tobytes() for row in pprob]))
-    return tok * max(len(puniq), 1) + pcode, pprob
+    puniq, pcode = np.unique(pprob, axis=0, return_inverse=True)   # one code per distinct row of probabilities
+    return tok * max(len(puniq), 1) + pcode.reshape(-1), pprob
 
 
 def _share_rows_of(c: Compiled, p: ProblemData, share_p: np.ndarray) -> None:

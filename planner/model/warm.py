@@ -85,6 +85,22 @@ def keep(ar: Arrays, n_art: int, hcol: np.ndarray, col_status: np.ndarray, row_s
                   cold_s=float(cold_s))
 
 
+def fits(w: LpWarm | None, ar: Arrays, n_art: int) -> bool:
+    """Whether `w` belongs to a model with `ar`'s column layout, artificials and assignment columns (it may
+    differ in its corridor rows only; `warm_basis` checks the rows)."""
+    return (w is not None and w.shape == layout(ar, n_art) and np.array_equal(w.yq, ar.yq)
+            and np.array_equal(w.ys, ar.ys))
+
+
+def _find(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hit, index): for each of `wanted`, whether it is among `keys` (unique ids, e.g. cut ids) and, for
+    those hit, its position in `keys`."""
+    o = np.argsort(keys)
+    pos = np.searchsorted(keys[o], wanted).clip(max=len(o) - 1)
+    hit = keys[o][pos] == wanted
+    return hit, o[pos[hit]]
+
+
 def _row_map(w: LpWarm, ar: Arrays) -> np.ndarray | None:
     """For every row of `ar`, its row in `w`'s model (-1: a new corridor row); None when the models differ in
     more than their corridor rows."""
@@ -102,10 +118,8 @@ def _row_map(w: LpWarm, ar: Arrays) -> np.ndarray | None:
     for k, n in new_blocks:
         if k == "corridor":
             if len(w.u_cut):
-                o = np.argsort(w.u_cut)
-                pos = np.searchsorted(w.u_cut[o], ar.u_cut).clip(max=len(o) - 1)
-                hit = w.u_cut[o][pos] == ar.u_cut
-                out[at + np.flatnonzero(hit)] = old_start["corridor"] + o[pos[hit]]
+                hit, idx = _find(w.u_cut, ar.u_cut)
+                out[at + np.flatnonzero(hit)] = old_start["corridor"] + idx
         else:
             out[at:at + n] = old_start[k] + np.arange(n)
         at += n
@@ -118,7 +132,7 @@ def warm_basis(w: LpWarm | None, ar: Arrays, n_art: int, hcol: np.ndarray
     (`ar` columns, -1 for the `n_art` artificials at the end) from the basis `w` of the same model with
     other corridor rows: old rows and columns keep their status, a new corridor row is basic, a column
     not in the old LP is nonbasic at its lower bound. None when `w` does not fit `ar` (then solve cold)."""
-    if w is None or w.shape != layout(ar, n_art) or not np.array_equal(w.yq, ar.yq) or not np.array_equal(w.ys, ar.ys):
+    if w is None or not fits(w, ar, n_art):
         return None
     rmap = _row_map(w, ar)
     if rmap is None:
@@ -132,11 +146,9 @@ def warm_basis(w: LpWarm | None, ar: Arrays, n_art: int, hcol: np.ndarray
     st[before] = w.col_status[hc[before]]
     if len(w.u_cut) and (~before).any():
         ucut_new = ar.u_cut[hc[~before] - ar.ucol0]
-        o = np.argsort(w.u_cut)
-        pos = np.searchsorted(w.u_cut[o], ucut_new).clip(max=len(o) - 1)
-        hit = w.u_cut[o][pos] == ucut_new
+        hit, idx = _find(w.u_cut, ucut_new)
         ust = np.full(len(ucut_new), -1, np.int8)
-        ust[hit] = w.u_status[o[pos[hit]]]
+        ust[hit] = w.u_status[idx]
         st[~before] = ust
     col[real] = np.where(st >= 0, st, LOWER)
     col[~real] = w.art_status
