@@ -111,7 +111,8 @@ def plan_rows(solution: Solution, reach: ReachTable, margins: pd.DataFrame | Non
 def corridor_rounds(station: Station, problem: Problem, solution: Solution, solve: Callable[..., Any],
                     reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True, *,
                     graph: WalkGraph | None = None, openings: pd.DataFrame | None = None,
-                    limits: Mapping[tuple[str, str], float] | None = None
+                    limits: Mapping[tuple[str, str], float] | None = None, max_rounds: int | None = None,
+                    kept: dict[tuple[str, str], float] | None = None
                     ) -> tuple[Problem, Solution, dict, Replay | None]:
     """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
@@ -132,7 +133,10 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
 
     `limits`: the rows already in `problem` (persons per (door_id, scenario); `corridor_rows`), e.g. those
     known before the first solve; later rounds keep them (the smaller limit wins). `openings`:
-    `pair_openings` of the problem's pairs and `graph` the walking graph, when the caller has them."""
+    `pair_openings` of the problem's pairs and `graph` the walking graph, when the caller has them.
+    `max_rounds`: at most this many re-solves instead of `corridor_rounds` (0: the plan is replayed only,
+    e.g. one started from the last run's final state, `planner.reuse`). `kept`: filled with the returned
+    plan's rows in the order of their cut ids (which its LP basis, `Solution.warm`, refers to)."""
     p = station.params
     if not on:
         return problem, solution, {}, None
@@ -144,7 +148,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     t_end = time.perf_counter() + float(p.corridor_total_time_limit_s)
     best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float], Replay] | None = None
     chosen = 0
-    for k in range(int(p.corridor_rounds) + 1):
+    n_rounds = int(p.corridor_rounds) if max_rounds is None else int(max_rounds)
+    for k in range(n_rounds + 1):
         rows = plan_rows(solution, reach, margins, problem.exit_rows)
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
@@ -156,7 +161,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         improved = best is None or score[0] < best[0][0]
         if best is None or score < best[0]:
             best, chosen = (score, problem, solution, dict(limits), (rows, cq)), k
-        if not late.any() or k == int(p.corridor_rounds) or not improved:
+        if not late.any() or k == n_rounds or not improved:
             break
         left = t_end - time.perf_counter()
         if left < round_limit / 2:
@@ -178,6 +183,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
                 break
     assert best is not None
+    if kept is not None:
+        kept.update(best[3])
     return (best[1].replace(time_limit_s=time_limit), best[2],
             {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}}, best[4])
 

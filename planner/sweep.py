@@ -65,6 +65,7 @@ from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, plan_statio
 from planner.plan import write_json_atomic, write_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
+from planner.reuse import remember_sheet, reuse_dir
 from planner.station import Station
 from planner.workbook import budget_whatif
 
@@ -610,10 +611,19 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
     fcc = None if fc is None else float(fc["plan"]["totals"]["cost"])
     budgets = budget_grid(run.costs, n, full_cover_cost=fcc,
                           floor=required_cost(run.costs, run.station.params.require))
-    limits = ((run.plan.get("solver") or {}).get("corridor") or {}).get("limits")
+    # the full-cover plan's rows when it has them (a what-if's full-cover plan is the proposal's, read from
+    # `planner.reuse`: then its sheet is the proposal's, read from the what-if cache), else the run's own
+    limits = (((fc or {}).get("plan") or {}).get("solver") or {}).get("corridor", {}).get("limits") \
+        or ((run.plan.get("solver") or {}).get("corridor") or {}).get("limits")
     table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
                   full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
                   cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False)
+    if "chosen" in table.columns:   # the sheet's plans, to start a what-if from (`planner.reuse`)
+        remember_sheet(reuse_dir(cache_dir, run.station), run.station, run.margins,
+                       [{"budget": float(b), "cost": float(c), "chosen": [str(x) for x in ch]}
+                        for b, c, ch in zip(pd.to_numeric(table["budget"], errors="coerce"),
+                                            pd.to_numeric(table["cost"], errors="coerce"), table["chosen"])
+                        if isinstance(ch, (list, tuple)) and np.isfinite(b) and np.isfinite(c)])
     return whatif_table(table)
 
 

@@ -68,8 +68,10 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
                   timings: dict[str, float], say: Callable[[str], None], warm: LpWarm | None = None) -> Solution:
     """The LP path for `p` compiled as `c` (`start`: site ids of a known plan, or None; `warm`: the LP
     relaxation's column set and basis from an earlier solve of the same model with other corridor rows).
-    Raises `ModelInfeasible` when the model has no solution, `SolverError` when no plan came out; the
-    solution carries its own LP's `LpWarm` (column generation only)."""
+    With both `start` and `warm` (an earlier run's plan and final basis, `planner.reuse`) the warm LP is
+    solved for the bound and the start plan kept as after a warm LP (`_mip`). Raises `ModelInfeasible`
+    when the model has no solution, `SolverError` when no plan came out; the solution carries its own
+    LP's `LpWarm` (column generation only)."""
     t = time.perf_counter()
     ar = build_arrays(c)
     if p.objective == "max-cover" and not c.tighten and ar.ny < o.tighten_max_cover_below:
@@ -109,6 +111,10 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
     x0: np.ndarray | None = None
     if start is not None:
         x0 = np.maximum(np.isin(c.site_ids, [str(s) for s in start]).astype(float), c.fixed1)
+        if st.warm is not None and o.lp_guide:
+            # a plan and an LP basis from an earlier run on the same model (issue 21, `planner.reuse`): the
+            # warm LP gives the bound in seconds, and the plan is kept unless HiGHS may branch (`_mip`)
+            _lp_relaxation(st)
     elif o.use_heuristic and c.G > 0:
         guide = _lp_relaxation(st) if o.lp_guide else None
         pre: Fixed | None = None

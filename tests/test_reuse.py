@@ -1,0 +1,140 @@
+"""Reuse between runs (issue 21, `planner.reuse`): the run's final state (plan, corridor rows, LP basis),
+full coverage's cost and plan, and the what-if sheet's plans, each read back on the same inputs only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from planner.model import SolveOptions
+from planner.pipeline import plan_station
+from planner.reuse import (RunState, known_full_cover, load_state, nearest_sheet_plan, remember_sheet, reuse_dir,
+                           save_state, state_key)
+
+from test_corridors import choice_station
+
+COLGEN = SolveOptions(colgen_min_columns=0)
+"""Column generation (and so an LP basis to keep) also on the small station."""
+
+
+def _states(tmp_path):
+    return sorted((tmp_path / "cache" / "reuse").glob("state-*.npz"))
+
+
+def test_second_run_starts_from_the_first_runs_final_state(tmp_path):
+    """The second run on the same inputs solves once from the first's final state: its corridor rows (no
+    rounds), its safe rooms as the start and its LP basis (the LP starts warm, no branching); same plan, same
+    cost, nobody late, checked; plan.json says where the rows came from."""
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    first = plan_station(station, cache_dir=cache, check=False, options=COLGEN)
+    assert len(first.plan["solver"]["corridor"]["rounds"]) == 2 and len(_states(tmp_path)) == 1
+    state = load_state(reuse_dir(cache, station), state_key(station, None, COLGEN))
+    assert state is not None and state.warm is not None and state.chosen == sorted(first.solution.chosen)
+    assert [{"door_id": d, "scenario": s, "persons": v} for (d, s), v in sorted(state.limits.items())] \
+        == first.plan["solver"]["corridor"]["limits"]
+    again = plan_station(station, cache_dir=cache, check=True, options=COLGEN)
+    cor = again.plan["solver"]["corridor"]
+    assert len(cor["rounds"]) == 1 and cor["rounds"][0]["late_residents"] == 0
+    assert cor["reused"]["rounds"] == first.plan["solver"]["corridor"]["rounds"]
+    assert again.solution.stats["lp_colgen"]["warm"] == 1 and again.solution.stats.get("mip_skipped") == "warm"
+    assert again.solution.chosen == first.solution.chosen
+    assert again.plan["totals"]["cost"] == pytest.approx(first.plan["totals"]["cost"])
+    assert cor["limits"] == first.plan["solver"]["corridor"]["limits"] and not again.breaches
+
+
+def test_state_missed_on_a_changed_parameter_or_input(tmp_path):
+    """Another parameter, or an edited input file, is another key: the run solves from scratch (its rounds)."""
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    plan_station(station, cache_dir=cache, check=False)
+    other = dataclasses.replace(station, params=station.params.replace(corridor_penalty_rooms=
+                                                                       station.params.corridor_penalty_rooms + 1))
+    assert state_key(other) != state_key(station)
+    run = plan_station(other, cache_dir=cache, check=False)
+    assert "reused" not in run.plan["solver"]["corridor"] and len(_states(tmp_path)) == 2
+    key = state_key(station)
+    path = next(p for p in station.files.values() if p.suffix == ".csv")
+    path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")   # an edit (same figures)
+    assert state_key(station) != key and load_state(reuse_dir(cache, station), state_key(station)) is None
+    again = plan_station(station, cache_dir=cache, check=False)
+    assert "reused" not in again.plan["solver"]["corridor"]
+
+
+def test_corrupt_or_crafted_state_is_ignored(tmp_path):
+    """A damaged state file, or one whose basis codes are out of HiGHS's range, is ignored (logged) and the
+    run solves as without it; a state under another key is never read."""
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    first = plan_station(station, cache_dir=cache, check=False, options=COLGEN)
+    folder, key = reuse_dir(cache, station), state_key(station, None, COLGEN)
+    state = load_state(folder, key)
+    assert state is not None and state.warm is not None
+    bad = dataclasses.replace(state.warm, row_status=np.full_like(state.warm.row_status, 9))
+    save_state(folder, key, dataclasses.replace(state, warm=bad))
+    assert load_state(folder, key) is None
+    save_state(folder, "0" * 64, state)                     # another key's file holds this one's
+    (folder / f"state-{'0' * 64}.npz").replace(folder / f"state-{key}.npz")
+    assert load_state(folder, key) is None
+    (folder / f"state-{key}.npz").write_bytes(b"not an npz")
+    assert load_state(folder, key) is None
+    again = plan_station(station, cache_dir=cache, check=True, options=COLGEN)
+    cor = again.plan["solver"]["corridor"]        # the rows from the corridor cache, no plan or basis
+    assert "reused" not in cor and cor["limits"] == first.plan["solver"]["corridor"]["limits"]
+    assert cor["rounds"][0]["rows"] == 2 and cor["rounds"][-1]["late_residents"] == 0 and not again.breaches
+    assert load_state(folder, key) is not None           # written again
+
+
+def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, monkeypatch):
+    """A what-if whose budget is below the proven bound of the full-cover plan a proposal on the same inputs
+    made solves no cover-all: max-cover from the what-if sheet's plan at the nearest budget below, the same
+    notes and plan.json fields as when it learns the full cover's cost itself, and the proposal's plan as
+    the run's full-cover plan."""
+    import planner.pipeline
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    proposal = plan_station(station, cache_dir=cache, check=False)
+    folder = reuse_dir(cache, station)
+    fc = known_full_cover(folder, station)
+    cost = float(proposal.plan["totals"]["cost"])
+    rounds = proposal.plan["solver"]["corridor"]["rounds"]       # the first solve had no corridor rows
+    assert fc is not None and fc["plan"]["totals"]["cost"] == pytest.approx(cost)
+    assert fc["first"]["cost"] == pytest.approx(rounds[0]["cost"]) and fc["first"]["rooms"] == rounds[0]["rooms"]
+    budget = 0.7 * float(fc["first"]["bound"])
+    below = dataclasses.replace(station, params=station.params.replace(budget=budget))
+    cold = plan_station(below, check=False)                  # no cache: cover-all first, then max-cover
+    remember_sheet(folder, station, None, [{"budget": 0.5 * budget, "cost": 0.0, "chosen": []},
+                                           {"budget": budget * 2, "cost": cost, "chosen": ["S1"]}])
+    assert nearest_sheet_plan(folder, station, None, budget) == {"budget": 0.5 * budget, "cost": 0.0, "chosen": []}
+    seen = []
+    real = planner.pipeline.solve
+
+    def spy(problem, **kw):
+        seen.append((problem.objective, kw.get("start")))
+        return real(problem, **kw)
+
+    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    fast = plan_station(below, cache_dir=cache, check=True)
+    assert seen and all(obj == "max-cover" for obj, _ in seen) and seen[0][1] == []
+    assert fast.plan["objective"] == cold.plan["objective"] == "max-cover"
+    assert fast.plan["totals"]["full_cover_cost"] == pytest.approx(cold.plan["totals"]["full_cover_cost"])
+    assert fast.full_cover_plan is fc["plan"] or fast.full_cover_plan == fc["plan"]
+    assert fast.notes == cold.notes and fast.notes[0].startswith("Cover-all is impossible within the budget of")
+    assert fast.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"]     # as many sheltered
+    assert fast.plan["totals"]["cost"] <= budget + 1e-6 and not fast.breaches
+    seen.clear()
+    second = plan_station(below, cache_dir=cache, check=True)     # its own final state now
+    assert all(obj == "max-cover" for obj, _ in seen) and second.solution.chosen == fast.solution.chosen
+    assert second.notes == fast.notes
+
+
+def test_reuse_entries_need_a_cache_and_files(tmp_path):
+    """No cache folder (or a station built in memory): nothing read or written."""
+    station = choice_station(tmp_path)
+    assert reuse_dir(None, station) is None
+    save_state(None, "k", RunState(limits={}, chosen=[], objective="cover-all"))
+    assert load_state(None, "k") is None and nearest_sheet_plan(None, station, None, 1e9) is None
+    assert known_full_cover(None, station) is None
