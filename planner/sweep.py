@@ -65,7 +65,8 @@ from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, plan_statio
 from planner.plan import write_json_atomic, write_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
-from planner.reuse import remember_sheet, reuse_dir
+from planner.reuse import known_full_cover, remember_sheet, reuse_dir
+from planner.check import check_plan
 from planner.station import Station
 from planner.workbook import budget_whatif
 
@@ -306,7 +307,12 @@ def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | N
     Returns the result dict of `solve_budget` (plan, chosen, ...) or None when no plan shelters
     everyone it can (cover-all infeasible, e.g. backup rule impossible). `margins`: measured margins
     (plan.json `margins` rows, `planner.margins`) every plan is made with; `cache_dir`: folder of
-    solved budgets (`run_sweep`)."""
+    solved budgets (`run_sweep`); beside it, a proposal's full-cover plan on the same inputs
+    (`planner.reuse.known_full_cover`, without margins) is taken instead of a solve once the independent
+    checker finds no breach in it."""
+    known = _proposals_full_cover(station, cache_dir) if not margins else None
+    if known is not None:
+        return known
     tl = float(time_limit_s or station.params.time_limit_s)
     spec = {"budget": None, "objective": "cover-all", "start": None, "time_limit_s": tl, "check": check,
             "start_from": None, "round": 0, "threads": station.params.threads, "margins": margins}
@@ -697,6 +703,23 @@ def write_sweep_workbook(path: Path, table: pd.DataFrame, station: Station,
                    if full_cover_cost is not None else "No plan shelters everyone."))
     write_atomic(path, wb.save, what="workbook")
     return path
+
+
+def _proposals_full_cover(station: Station, cache_dir: str | Path | None) -> dict | None:
+    """The full-cover plan of a proposal on the same inputs and parameters up to budget and objective
+    (`planner.reuse`), as a `solve_budget` result, when the independent checker finds no breach in it."""
+    fc = known_full_cover(reuse_dir(cache_dir, station), station)
+    plan = (fc or {}).get("plan")
+    if plan is None:
+        return None
+    judged = dataclasses.replace(station, params=station.params.replace(objective="cover-all", budget=None))
+    with stage("independent check of the proposal's full-cover plan (from the cache)"):
+        breaches = check_plan(judged, plan)
+    if breaches:
+        log(f"[planner]   the cached full-cover plan has {len(breaches)} breach(es): solved again")
+        return None
+    return {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": plan,
+            "chosen": sorted(str(r["room_id"]) for r in plan.get("safe_rooms", [])), "seconds": 0.0, "error": None}
 
 
 def run_sweep_command(station: Station, budgets: list[float] | None = None, budget_range: str | None = None,

@@ -59,8 +59,6 @@ def test_state_missed_on_a_changed_parameter_or_input(tmp_path):
     path = next(p for p in station.files.values() if p.suffix == ".csv")
     path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")   # an edit (same figures)
     assert state_key(station) != key and load_state(reuse_dir(cache, station), state_key(station)) is None
-    again = plan_station(station, cache_dir=cache, check=False)
-    assert "reused" not in again.plan["solver"]["corridor"]
 
 
 def test_corrupt_or_crafted_state_is_ignored(tmp_path):
@@ -138,3 +136,21 @@ def test_reuse_entries_need_a_cache_and_files(tmp_path):
     save_state(None, "k", RunState(limits={}, chosen=[], objective="cover-all"))
     assert load_state(None, "k") is None and nearest_sheet_plan(None, station, None, 1e9) is None
     assert known_full_cover(None, station) is None
+
+
+def test_sweep_takes_the_proposals_full_cover_plan_and_the_sheet_is_kept(tmp_path):
+    """`planner sweep`'s full-cover plan is the proposal's on the same inputs (checked, not solved again); the
+    proposal's what-if sheet keeps its plans for the what-ifs (`nearest_sheet_plan`)."""
+    from planner.sweep import full_cover_plan, quick_sweep, whatif_cache_dir
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    run = plan_station(station, cache_dir=cache, check=False)
+    got = full_cover_plan(station, run.reach, 10.0, cache_dir=whatif_cache_dir(cache))
+    assert got is not None and got["seconds"] == 0.0 and got["chosen"] == sorted(run.solution.chosen)
+    assert got["plan"]["totals"]["cost"] == pytest.approx(run.plan["totals"]["cost"])
+    table = quick_sweep(run, n=3, time_limit_s=5.0, workers=1, cache_dir=whatif_cache_dir(cache))
+    assert len(table) >= 2
+    cost = float(run.plan["totals"]["cost"])
+    near = nearest_sheet_plan(reuse_dir(cache, station), station, None, cost - 1.0)
+    assert near is not None and near["budget"] < cost and near["cost"] <= near["budget"] + 1e-6
