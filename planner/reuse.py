@@ -34,16 +34,17 @@ from typing import Any
 import numpy as np
 
 from planner import __version__
+from planner.check import check_plan
 from planner.errors import OutputError
 from planner.files import write_atomic
 from planner.jsoncache import JsonCache
 from planner.margins import margin_rows
 from planner.model.warm import LpWarm
-from planner.progress import log
+from planner.progress import log, stage
 from planner.station import Station
 
 __all__ = ["RunState", "state_key", "load_state", "save_state", "reuse_dir", "known_full_cover",
-           "remember_full_cover", "remember_sheet", "nearest_sheet_plan"]
+           "checked_full_cover", "remember_full_cover", "remember_sheet", "nearest_sheet_plan"]
 
 STATE_FORMAT = "run-state-1"
 """Version of the state file's layout (an entry of another layout is ignored)."""
@@ -226,6 +227,22 @@ def remember_full_cover(folder: Path | None, station: Station, margins: Any, fir
     old = known_full_cover(folder, station, margins) or {}
     JsonCache(folder, "full-cover").put(_budgetless_key(station, margins, "full cover"), {
         "first": first if first is not None else old.get("first"), "plan": plan if plan is not None else old.get("plan")})
+
+
+def checked_full_cover(folder: Path | None, station: Station) -> dict | None:
+    """The plan.json of a proposal's full-cover plan on the same inputs and parameters up to budget and
+    objective (`known_full_cover`, without margins), when the independent checker finds no breach in it
+    (judged as cover-all without a budget); else None (logged)."""
+    plan = (known_full_cover(folder, station) or {}).get("plan")
+    if plan is None:
+        return None
+    judged = dataclasses.replace(station, params=station.params.replace(objective="cover-all", budget=None))
+    with stage("independent check of the proposal's full-cover plan (from the cache)"):
+        breaches = check_plan(judged, plan)
+    if breaches:
+        log(f"[planner]   the cached full-cover plan has {len(breaches)} breach(es): it is solved again")
+        return None
+    return plan
 
 
 def remember_sheet(folder: Path | None, station: Station, margins: Any, rows: list[dict]) -> None:

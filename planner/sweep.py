@@ -65,8 +65,7 @@ from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, plan_statio
 from planner.plan import write_json_atomic, write_table
 from planner.model.highs import highs_threads_reset
 from planner.progress import bar, log, stage
-from planner.reuse import known_full_cover, remember_sheet, reuse_dir
-from planner.check import check_plan
+from planner.reuse import checked_full_cover, remember_sheet, reuse_dir
 from planner.station import Station
 from planner.workbook import budget_whatif
 
@@ -154,13 +153,18 @@ class _Cache:
         if self.store.folder is None:
             return None
         res = self.store.get(self.key(spec))
-        if not isinstance(res, dict) or not isinstance(res.get("plan"), dict) or not isinstance(res.get("chosen"), list):
+        solved = isinstance(res, dict) and isinstance(res.get("plan"), dict) and isinstance(res.get("chosen"), list)
+        failed = isinstance(res, dict) and res.get("plan") is None and isinstance(res.get("error"), str)
+        if not (solved or failed):
             return None
+        assert isinstance(res, dict)
         res.update({k: spec[k] for k in ("budget", "objective", "start_from", "round")}, cached=True)
         return res
 
     def put(self, spec: dict, res: dict) -> None:
-        if self.store.folder is None or res.get("plan") is None:
+        """Keep a solved budget, and one without a plan in its time (its error): a second run on the same
+        inputs then warm-starts it from its neighbour as the first did (issue 21)."""
+        if self.store.folder is None or (res.get("plan") is None and not isinstance(res.get("error"), str)):
             return
         self.store.put(self.key(spec), res)
 
@@ -310,9 +314,10 @@ def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | N
     solved budgets (`run_sweep`); beside it, a proposal's full-cover plan on the same inputs
     (`planner.reuse.known_full_cover`, without margins) is taken instead of a solve once the independent
     checker finds no breach in it."""
-    known = _proposals_full_cover(station, cache_dir) if not margins else None
+    known = checked_full_cover(reuse_dir(cache_dir, station), station) if not margins else None
     if known is not None:
-        return known
+        return {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": known,
+                "chosen": sorted(str(r["room_id"]) for r in known.get("safe_rooms", [])), "seconds": 0.0, "error": None}
     tl = float(time_limit_s or station.params.time_limit_s)
     spec = {"budget": None, "objective": "cover-all", "start": None, "time_limit_s": tl, "check": check,
             "start_from": None, "round": 0, "threads": station.params.threads, "margins": margins}
@@ -321,7 +326,8 @@ def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | N
         res = cache.get(spec)
         if res is None:
             res = solve_budget(station, reach, spec)
-            cache.put(spec, res)
+            if res["plan"] is not None:   # (no plan in its time: solved again next time)
+                cache.put(spec, res)
         res.pop("cached", None)
     if res["plan"] is None:
         log(f"[planner]   no full-cover plan: {res['error']}")
@@ -703,23 +709,6 @@ def write_sweep_workbook(path: Path, table: pd.DataFrame, station: Station,
                    if full_cover_cost is not None else "No plan shelters everyone."))
     write_atomic(path, wb.save, what="workbook")
     return path
-
-
-def _proposals_full_cover(station: Station, cache_dir: str | Path | None) -> dict | None:
-    """The full-cover plan of a proposal on the same inputs and parameters up to budget and objective
-    (`planner.reuse`), as a `solve_budget` result, when the independent checker finds no breach in it."""
-    fc = known_full_cover(reuse_dir(cache_dir, station), station)
-    plan = (fc or {}).get("plan")
-    if plan is None:
-        return None
-    judged = dataclasses.replace(station, params=station.params.replace(objective="cover-all", budget=None))
-    with stage("independent check of the proposal's full-cover plan (from the cache)"):
-        breaches = check_plan(judged, plan)
-    if breaches:
-        log(f"[planner]   the cached full-cover plan has {len(breaches)} breach(es): solved again")
-        return None
-    return {"budget": None, "objective": "cover-all", "start_from": None, "round": 0, "plan": plan,
-            "chosen": sorted(str(r["room_id"]) for r in plan.get("safe_rooms", [])), "seconds": 0.0, "error": None}
 
 
 def run_sweep_command(station: Station, budgets: list[float] | None = None, budget_range: str | None = None,

@@ -122,6 +122,8 @@ def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, 
     assert fast.full_cover_plan is fc["plan"] or fast.full_cover_plan == fc["plan"]
     assert fast.notes == cold.notes and fast.notes[0].startswith("Cover-all is impossible within the budget of")
     assert fast.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"]     # as many sheltered
+    first_rows = fast.plan["solver"]["corridor"]["rounds"][0]["rows"]              # the proposal's rows
+    assert first_rows == len(proposal.plan["solver"]["corridor"]["limits"]) > 0
     assert fast.plan["totals"]["cost"] <= budget + 1e-6 and not fast.breaches
     seen.clear()
     second = plan_station(below, cache_dir=cache, check=True)     # its own final state now
@@ -154,3 +156,19 @@ def test_sweep_takes_the_proposals_full_cover_plan_and_the_sheet_is_kept(tmp_pat
     cost = float(run.plan["totals"]["cost"])
     near = nearest_sheet_plan(reuse_dir(cache, station), station, None, cost - 1.0)
     assert near is not None and near["budget"] < cost and near["cost"] <= near["budget"] + 1e-6
+
+
+def test_whatif_cache_keeps_a_budget_without_a_plan(tmp_path):
+    """A what-if budget that found no plan in its time is kept too (with its error): a second run on the same
+    inputs goes on to its warm start from the neighbour, as the first did, instead of failing it again."""
+    from planner.sweep import _Cache
+
+    station = choice_station(tmp_path)
+    cache = _Cache(station, tmp_path / "whatif")
+    spec = {"budget": 1.0, "objective": "max-cover", "start": None, "time_limit_s": 1.0, "check": False,
+            "start_from": None, "round": 1, "margins": None, "corridor_limits": None}
+    cache.put(spec, {"budget": 1.0, "plan": None, "chosen": None, "error": "no plan (time limit)", "seconds": 1.0})
+    got = cache.get(spec)
+    assert got is not None and got["plan"] is None and got["error"] == "no plan (time limit)" and got["cached"]
+    cache.put(dict(spec, budget=2.0), {"budget": 2.0, "plan": None, "chosen": None, "error": None})
+    assert cache.get(dict(spec, budget=2.0)) is None
