@@ -194,8 +194,28 @@ def restrict(c: Compiled, groups: np.ndarray) -> tuple[Any, np.ndarray]:
     return sub, sites
 
 
+def swap_left(c: Compiled) -> np.ndarray | None:
+    """Places each site leaves for residents of other rooms when no resident of its own room may
+    leave while others come in (the no-swap rule of `Compiled.swap_rule` held hard), (J, S) persons:
+    max(capacity - own residents, 0) where the rule applies, inf elsewhere; None without the rule."""
+    if not c.swap_rule:
+        return None
+    S = len(c.scen)
+    left = np.full((c.J, S), np.inf)
+    si = np.flatnonzero(c.qsip)
+    if not len(si):
+        return left
+    own = (c.D if c.swap_own is None else c.swap_own)[c.qg[si]].astype(float)     # (pairs, S)
+    j = c.qj[si].astype(np.int64)
+    lim = np.where(own > 0, np.maximum(c.cap[j].astype(float)[:, None] - own, 0.0), np.inf)
+    if c.swap_skip is not None:
+        lim[np.asarray(c.swap_skip, bool)[j]] = np.inf
+    np.minimum.at(left, j, lim)
+    return left
+
+
 # ================================================================= plan repair
-def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None) -> np.ndarray:
+def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None, left: np.ndarray | None = None) -> np.ndarray:
     """The most persons the sites `x` (0/1 over `c.site_ids`) can shelter, as whole persons per
     usable pair and scenario (array (pairs, S); 0 at closed sites): a maximum flow per scenario
     (scipy's Dinic; integral).
@@ -212,6 +232,10 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None) -> np.nda
     `cuts`: if a list, the groups on the source side of each scenario's minimum cut (those with
     residents left without a place and every group their people could be moved to) are appended
     as (scenario, group indices) when some are left without a place: see `hall_cuts`.
+
+    `left`: (J, S) places each site leaves for residents of other rooms (`swap_left`: the no-swap rule
+    held hard, no resident leaving a converted room while others come in; inf where no limit): the door
+    and the other rooms' shelter-in-place pairs reach the site through one more edge of that capacity.
     """
 
     S = len(c.scen)
@@ -232,13 +256,14 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None) -> np.nda
     bkey = np.unique(qj[chain] * nb + qb[chain])
     bj, bb = bkey // nb, bkey % nb
     n_site0 = 2 + G
-    n_bin0 = n_site0 + Jo
+    n_oth0 = n_site0 + Jo if left is not None else n_site0   # others' node of each site (no-swap rule)
+    n_bin0 = n_oth0 + Jo if left is not None else n_site0 + Jo
     n = n_bin0 + len(bkey)
-    to = n_site0 + loc[qj]
+    to = np.where(sip, n_site0, n_oth0) + loc[qj]
     to[chain] = n_bin0 + np.searchsorted(bkey, qj[chain] * nb + qb[chain])
     first = np.r_[True, bj[1:] != bj[:-1]]
     chain_from = n_bin0 + np.arange(len(bkey))
-    chain_to = np.where(first, n_site0 + loc[bj], chain_from - 1)
+    chain_to = np.where(first, n_oth0 + loc[bj], chain_from - 1)
     big = int(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
     chain_cap = np.minimum(np.minimum(c.qcap[bj, bb], c.cap[bj]), big)
     site_cap = np.minimum(c.cap[sites], big)
@@ -249,7 +274,12 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None) -> np.nda
         pg = d[qg] > 0
         rows = np.r_[np.zeros(G, np.int64), 2 + qg[pg], chain_from, n_site0 + np.arange(Jo)]
         cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64)]
-        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap].astype(np.int32)
+        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap]
+        if left is not None:
+            rows = np.r_[rows, n_oth0 + np.arange(Jo)]
+            cols = np.r_[cols, n_site0 + np.arange(Jo)]
+            caps = np.r_[caps, np.minimum(left[sites, s], big)]
+        caps = caps.astype(np.int32)
         keep = caps > 0
         A = sp.csr_matrix((caps[keep], (rows[keep], cols[keep])), shape=(n, n))
         A.sum_duplicates()
@@ -390,10 +420,11 @@ def hall_cuts(c: Compiled, cuts: list) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def site_limits(c: Compiled, parts: list[np.ndarray], s: int) -> sp.csr_matrix:
+def site_limits(c: Compiled, parts: list[np.ndarray], s: int, left: np.ndarray | None = None) -> sp.csr_matrix:
     """Per part k (a set of groups; parts may overlap) and site j: the most residents of part k
     site j can hold in scenario s (persons): min(capacity, their residents in its reach, its own
-    room's + what its door admits from their earliest arrival bin on). Shape (parts, sites)."""
+    room's + what its door admits from their earliest arrival bin on). Shape (parts, sites).
+    `left`: as in `shelter_flow` (the no-swap rule held hard): the other rooms' residents at most that."""
     if not parts:
         return sp.csr_matrix((0, c.J))
     ptr = np.r_[0, np.cumsum(np.bincount(c.qg, minlength=c.G))]   # pairs are sorted by group
@@ -414,7 +445,10 @@ def site_limits(c: Compiled, parts: list[np.ndarray], s: int) -> sp.csr_matrix:
     hasdoor = np.bincount(inv, weights=(~sip).astype(float), minlength=len(ukey)) > 0
     uj = ukey % c.J
     admit = np.where(hasdoor, c.qcap[uj, bmin], 0).astype(float)
-    h = np.minimum(np.minimum(c.cap[uj].astype(float), reach), own + np.minimum(reach - own, admit))
+    others = np.minimum(reach - own, admit)
+    if left is not None:
+        others = np.minimum(others, left[uj, s])
+    h = np.minimum(np.minimum(c.cap[uj].astype(float), reach), own + others)
     return sp.csr_matrix((h, (ukey // c.J, uj)), shape=(len(parts), c.J))
 
 

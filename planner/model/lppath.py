@@ -3,6 +3,9 @@ when the start is not already within the gap; the chosen sites get a whole-perso
 
 Steps (see `planner.model.orchestrate` for the model):
 
+0. small cover-all models: capacity cuts (`planner.model.capcuts`); a plan they prove within the gap is
+   the answer, else their plan competes with the start plan and their bound with the LP's (for plans
+   without swap penalty);
 1. the LP relaxation (HiGHS simplex; by column generation when there are many assignment columns,
    `lp_colgen`); an LP stopped by its time limit still gives a bound from its duals (`dual_bound`);
 2. cover-all: every site the LP opens at all (feasible: the LP's assignment fits), then a local
@@ -25,13 +28,15 @@ import numpy as np
 from planner.errors import SolverError
 from planner.model.arrays import Arrays, build_arrays, fill_penalty_slacks, full_vector
 from planner.model.assign import assign_fixed
+from planner.model.bounds import capacity_bound
+from planner.model.capcuts import CutResult, applies, capacity_cuts
 from planner.model.colgen import lp_colgen
 from planner.model.compile import Compiled
 from planner.model.heuristic import greedy_compiled, improve_plan
 from planner.model.highs import Run, dual_bound, highs_version, run_model, solve_highspy
-from planner.model.options import SolveOptions, time_left
+from planner.model.options import CUT_MASTER_GAP, SolveOptions, time_left
 from planner.model.problem import INF, ModelInfeasible, Problem, Solution
-from planner.model.result import coverage, finish, objective_value
+from planner.model.result import corridor_penalty_paid, coverage, finish, objective_value, swap_penalty_paid
 from planner.model.warm import LpWarm
 
 Fixed = tuple[np.ndarray, np.ndarray, Arrays, Run]
@@ -58,6 +63,10 @@ class _Path:
     rounded: Fixed | None = None
     warm: LpWarm | None = None
     """The LP relaxation's start (an earlier solve's `LpWarm`); after it, this solve's own."""
+    cut: CutResult | None = None
+    """The capacity cuts' result (step 0), when they ran; its bound holds for plans without penalty."""
+    cut_fixed: Fixed | None = None
+    """The capacity cuts' plan with its whole-person assignment, when it pays no penalty."""
 
     def assign_limit(self) -> float:
         """Time limit of a start plan's assignment (seconds)."""
@@ -81,9 +90,14 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
     st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats), warm=warm)
     st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                     binaries=int(ar.integer.sum()))
+    if start is None and o.capacity_cuts and applies(c) and ar.ny < o.capacity_cuts_below:
+        proven = _capacity_cuts(st)
+        if proven is not None:
+            return proven
     x0 = _start_plan(st, start)
     if x0 is not None:
         _start_assignment(st, x0)
+    _cut_start(st)
     run = _mip(st)
     values = run.values
     if values is None and st.start_vec is not None and run.status != "infeasible":
@@ -102,6 +116,59 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
     sol = _whole_persons(st, x, run, primary)
     sol.warm = st.warm if st.warm is not warm else None
     return sol
+
+
+def _capacity_cuts(st: _Path) -> Solution | None:
+    """Step 0: capacity cuts for at most `cut_share` of the time limit. Returns the solution when their
+    plan pays no penalty and is within the gap of their bound; else None (`st.cut`, `st.cut_fixed` set)."""
+    c, o = st.c, st.o
+    t = time.perf_counter()
+    res = capacity_cuts(c, o.cut_share * o.limit_s, CUT_MASTER_GAP * o.gap, o.n_threads)
+    st.cut = res
+    st.stats["capacity_cuts"] = dict(rounds=res.rounds, rows=res.rows, ended=res.ended, seconds=round(res.seconds, 3),
+                                     bound=res.bound if np.isfinite(res.bound) else None,
+                                     cost=res.cost if res.x is not None else None)
+    if res.x is not None:
+        v, ar0, run0 = assign_fixed(c, o, res.x, time_limit=st.assign_limit())
+        st.highs_s += run0.seconds
+        if v is not None and swap_penalty_paid(c, ar0, v) + corridor_penalty_paid(c, ar0, v) <= 1e-9:
+            st.cut_fixed = (res.x.copy(), v, ar0, run0)
+    st.timings["capacity_cuts_s"] = time.perf_counter() - t
+    if st.cut_fixed is None or not res.proven(o.gap):
+        return None
+    x, v, ar0, run0 = st.cut_fixed
+    vec = full_vector(c, st.ar, ar0, v)
+    obj = float(st.ar.c @ vec)
+    gap = max(res.cost - res.bound, 0.0) / max(abs(res.cost), 1e-9)
+    run = Run(vec, "optimal", obj, res.bound, gap, res.seconds, "HiGHS", highs_version())
+    st.start_fixed, st.start_vec = st.cut_fixed, vec
+    st.stats.update(mip_skipped="capacity cuts", heuristic_cost=res.cost, heuristic_sites=int(x.sum()))
+    st.say(f"[planner] capacity cuts: {int(x.sum())} sites, cost {res.cost:,.0f}, within {gap:.2%} of their bound "
+           f"{res.bound:,.0f} ({res.rounds} rounds; no LP relaxation or branching needed)")
+    return _whole_persons(st, x, run, dict(objective=obj, bound=res.bound, gap=gap, status="optimal"))
+
+
+def _cut_start(st: _Path) -> None:
+    """The capacity cuts' plan replaces the start plan when its objective is lower."""
+    if st.cut_fixed is None:
+        return
+    x, v, ar0, run0 = st.cut_fixed
+    vec = full_vector(st.c, st.ar, ar0, v)
+    if st.start_vec is None or float(st.ar.c @ vec) < float(st.ar.c @ st.start_vec) - 1e-6:
+        st.start_fixed, st.start_vec = st.cut_fixed, vec
+        st.stats.update(heuristic_cost=float(st.c.cost @ x), heuristic_sites=int(x.sum()), start_from="capacity cuts",
+                        heuristic_objective=objective_value(st.c, st.ar, vec))
+
+
+def _cut_bound(st: _Path, vec: np.ndarray | None) -> float:
+    """The capacity cuts' bound when it holds for the plan `vec` (a column vector of `st.ar`): the plan
+    pays no penalty (the bound is on the cost of every plan without one); else -inf."""
+    if st.cut is None or vec is None or not np.isfinite(st.cut.bound):
+        return -INF
+    ar = st.ar
+    pen = ar.c[ar.vcol0:ar.vcol0 + ar.nv] @ vec[ar.vcol0:ar.vcol0 + ar.nv] + ar.c[ar.ucol0:ar.ucol0 + ar.nu] @ \
+        vec[ar.ucol0:ar.ucol0 + ar.nu]
+    return float(st.cut.bound) if pen <= 1e-9 else -INF
 
 
 def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
@@ -272,9 +339,9 @@ def _mip(st: _Path) -> Run:
     t = time.perf_counter()
     start_obj = float(st.ar.c @ start_vec) if start_vec is not None else INF
     pulp_build = 0.0
-    if (start_vec is not None and st.lp_bound is not None
-            and start_obj - st.lp_bound <= o.gap * max(abs(start_obj), 1e-9)):
-        run = Run(start_vec, "optimal", start_obj, st.lp_bound, (start_obj - st.lp_bound) / max(abs(start_obj), 1e-9),
+    lower = max(st.lp_bound if st.lp_bound is not None else -INF, _cut_bound(st, start_vec))
+    if start_vec is not None and np.isfinite(lower) and start_obj - lower <= o.gap * max(abs(start_obj), 1e-9):
+        run = Run(start_vec, "optimal", start_obj, lower, (start_obj - lower) / max(abs(start_obj), 1e-9),
                   0.0, "HiGHS", highs_version())
         stats["mip_skipped"] = True
         st.say("[planner] the start plan is within the gap of the LP bound: no branching needed")
@@ -318,8 +385,11 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
     ar = st.ar
     st.say(f"[planner] solving {st.p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
            f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {o.gap:.1%}")
+    cut = _cut_bound(st, start_vec)
+    target = ({"objective_target": cut / (1.0 - o.gap)}
+              if st.cut_fixed is not None and cut > (st.lp_bound if st.lp_bound is not None else -INF) else None)
     run, pulp_build = run_model(ar, o, max(1.0, remaining - o.wall_margin * o.limit_s),
-                                start_vec if o.mip_start else None)
+                                start_vec if o.mip_start else None, defaults=target)
     st.highs_s += run.seconds
     if run.values is not None and start_vec is not None and float(ar.c @ start_vec) < run.objective - 1e-9:
         run.values, run.objective = start_vec, float(ar.c @ start_vec)  # ours was better
@@ -365,7 +435,14 @@ def _whole_persons(st: _Path, x: np.ndarray, run: Run, primary: dict[str, Any]) 
     if vf_ is None:
         raise SolverError(f"the final whole-person assignment failed (status {runf.status}); this is a bug, "
                           "please report it with the station files")
-    return finish(c, st.p, o, x, vf_, arf, run, primary, st.stats, st.timings, st.t_all, st.say)
+    knapsack = None
+    if (st.cut is not None and np.isfinite(st.cut.bound)
+            and swap_penalty_paid(c, arf, vf_) + corridor_penalty_paid(c, arf, vf_) <= 1e-9):
+        knapsack = max(capacity_bound(c), float(st.cut.bound))   # the plan pays no penalty: the cuts' bound holds
+        if knapsack > float(c.cost @ x) + 1e-6 * max(abs(float(c.cost @ x)), 1.0):   # cannot be: never claim it
+            st.stats["capacity_cuts_bound_discarded"] = knapsack
+            knapsack = None
+    return finish(c, st.p, o, x, vf_, arf, run, primary, st.stats, st.timings, st.t_all, st.say, knapsack=knapsack)
 
 
 def _lazy_tighten(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run, t_all: float,
