@@ -43,8 +43,9 @@ from planner.model.lagrange import hall_cuts, residual_demand, shelter_flow, sit
 @dataclass
 class CutResult:
     """The outcome of `capacity_cuts`: a plan that shelters everyone by the flows (0/1 over the sites;
-    None if the rounds ended without one) and its cost (currency), the best master bound (currency: on
-    the cost of every cover-all plan that keeps the no-swap rule; -inf if no master finished), rounds,
+    None if the rounds ended without one) and its cost (the master's objective: currency), the best master
+    bound (the same units: on every cover-all plan that keeps the no-swap rule; -inf if no master finished),
+    rounds,
     rows of the last master, seconds, and why the rounds ended ("fits", "no new row", "time")."""
 
     x: np.ndarray | None
@@ -131,17 +132,17 @@ def _with_counts(A: sp.csr_matrix, lo: np.ndarray) -> tuple[sp.csr_matrix, np.nd
     return sp.vstack([A, C]).tocsr(), np.r_[lo, k[add].astype(float)]
 
 
-def solve_master(c: Compiled, A: sp.csr_matrix, lo: np.ndarray, gap: float, time_limit: float, threads: int
-                 ) -> tuple[np.ndarray | None, float, float]:
-    """min cost.x over 0/1 x (fixed sites 1) with A x >= lo: (plan or None, its cost, the MIP's bound;
-    currency; -inf bound when none)."""
+def solve_master(c: Compiled, A: sp.csr_matrix, lo: np.ndarray, gap: float, time_limit: float, threads: int,
+                 obj: np.ndarray) -> tuple[np.ndarray | None, float, float]:
+    """min obj.x over 0/1 x (fixed sites 1) with A x >= lo: (plan or None, its objective, the MIP's bound;
+    -inf bound when none, inf when infeasible)."""
     h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
     h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("threads", int(threads))
     fixed = np.asarray(c.fixed1, float)
-    h.passModel(highs_lp(A.tocsc(), c.cost.astype(float), fixed, np.ones(c.J), lo, np.full(len(lo), np.inf),
+    h.passModel(highs_lp(A.tocsc(), obj, fixed, np.ones(c.J), lo, np.full(len(lo), np.inf),
                          np.ones(c.J, bool)))
     h.run()
     info = h.getInfo()
@@ -154,16 +155,19 @@ def solve_master(c: Compiled, A: sp.csr_matrix, lo: np.ndarray, gap: float, time
     if getattr(info, "primal_solution_status", 0) == 2 and len(sol.col_value) == c.J:
         x = (np.asarray(sol.col_value) > 0.5).astype(float)
         x = np.maximum(x, fixed)
-    return x, (float(c.cost @ x) if x is not None else math.inf), bound
+    return x, (float(obj @ x) if x is not None else math.inf), bound
 
 
-def capacity_cuts(c: Compiled, time_limit: float, gap: float, threads: int = 2, max_rounds: int = 50
-                  ) -> CutResult:
+def capacity_cuts(c: Compiled, time_limit: float, gap: float, threads: int = 2, max_rounds: int = 50,
+                  obj: np.ndarray | None = None) -> CutResult:
     """Rounds of the sites' master and the flows (module docstring) for at most `time_limit` seconds;
     the master solved to the relative `gap`. The result's plan shelters everyone by the flows with the
     no-swap rule held (a plan of the model with no swap penalty, when the model's other rows are the
-    flows' rows: `applies`)."""
+    flows' rows: `applies`). `obj`: the master's objective per site (default the cost; the LP path passes
+    the model's, cost plus the displacement tie-break, so that equal-cost plans are told apart as there);
+    the result's cost and bound are then on that objective."""
     t0 = time.perf_counter()
+    obj = c.cost.astype(float) if obj is None else np.asarray(obj, float)
     left = swap_left(c)
     parts: list[tuple[int, np.ndarray]] = []
     best = -math.inf
@@ -177,7 +181,7 @@ def capacity_cuts(c: Compiled, time_limit: float, gap: float, threads: int = 2, 
             break
         A, lo = master_rows(c, parts, left)
         rows = A.shape[0]
-        x, cost, bound = solve_master(c, A, lo, gap, remaining, threads)
+        x, cost, bound = solve_master(c, A, lo, gap, remaining, threads, obj)
         best = max(best, bound)
         if x is None:
             ended = "infeasible" if bound == math.inf else "time"

@@ -123,7 +123,7 @@ def _capacity_cuts(st: _Path) -> Solution | None:
     plan pays no penalty and is within the gap of their bound; else None (`st.cut`, `st.cut_fixed` set)."""
     c, o = st.c, st.o
     t = time.perf_counter()
-    res = capacity_cuts(c, o.cut_share * o.limit_s, CUT_MASTER_GAP * o.gap, o.n_threads)
+    res = capacity_cuts(c, o.cut_share * o.limit_s, CUT_MASTER_GAP * o.gap, o.n_threads, obj=st.ar.c[:c.J])
     st.cut = res
     st.stats["capacity_cuts"] = dict(rounds=res.rounds, rows=res.rows, ended=res.ended, seconds=round(res.seconds, 3),
                                      bound=res.bound if np.isfinite(res.bound) else None,
@@ -142,7 +142,7 @@ def _capacity_cuts(st: _Path) -> Solution | None:
     gap = max(res.cost - res.bound, 0.0) / max(abs(res.cost), 1e-9)
     run = Run(vec, "optimal", obj, res.bound, gap, res.seconds, "HiGHS", highs_version())
     st.start_fixed, st.start_vec = st.cut_fixed, vec
-    st.stats.update(mip_skipped="capacity cuts", heuristic_cost=res.cost, heuristic_sites=int(x.sum()))
+    st.stats.update(mip_skipped="capacity cuts", heuristic_cost=float(c.cost @ x), heuristic_sites=int(x.sum()))
     st.say(f"[planner] capacity cuts: {int(x.sum())} sites, cost {res.cost:,.0f}, within {gap:.2%} of their bound "
            f"{res.bound:,.0f} ({res.rounds} rounds; no LP relaxation or branching needed)")
     return _whole_persons(st, x, run, dict(objective=obj, bound=res.bound, gap=gap, status="optimal"))
@@ -439,7 +439,7 @@ def _whole_persons(st: _Path, x: np.ndarray, run: Run, primary: dict[str, Any]) 
     if (st.cut is not None and np.isfinite(st.cut.bound)
             and swap_penalty_paid(c, arf, vf_) + corridor_penalty_paid(c, arf, vf_) <= 1e-9):
         knapsack = max(capacity_bound(c), float(st.cut.bound))   # the plan pays no penalty: the cuts' bound holds
-        if knapsack > float(c.cost @ x) + 1e-6 * max(abs(float(c.cost @ x)), 1.0):   # cannot be: never claim it
+        if knapsack > float(c.cost @ x) + 1.0 + 1e-6 * abs(float(c.cost @ x)):   # (+ the tie-break < 1): cannot be
             st.stats["capacity_cuts_bound_discarded"] = knapsack
             knapsack = None
     return finish(c, st.p, o, x, vf_, arf, run, primary, st.stats, st.timings, st.t_all, st.say, knapsack=knapsack)
