@@ -90,7 +90,8 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
     st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats), warm=warm)
     st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                     binaries=int(ar.integer.sum()))
-    if start is None and o.capacity_cuts and applies(c) and ar.ny < o.capacity_cuts_below:
+    if (start is None and o.capacity_cuts and applies(c) and ar.ny < o.capacity_cuts_below
+            and o.solver_name == "highs" and not o.uses_pulp):      # (HiGHS's own MIP: not for CBC or PuLP)
         proven = _capacity_cuts(st)
         if proven is not None:
             return proven
