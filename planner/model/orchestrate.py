@@ -37,6 +37,10 @@ rows and sites removed first), and everyone goes to the nearest chosen site
 
 How a plan is found fast (measured in bench/bench_model.py and docs/performance.md):
 
+0. small cover-all models (below `SolveOptions.capacity_cuts_below` assignment columns): capacity
+   cuts (`planner.model.capcuts`): a MIP over the sites alone with the capacity knapsack and the
+   Hall rows of maximum flows' minimum cuts; a plan that fits everyone within the gap of that MIP's
+   bound is the answer (no LP, no branching), else plan and bound join the LP path;
 1. the LP relaxation (HiGHS simplex, arrays passed in bulk; by column generation on the
    assignment columns when there are many, `lp_colgen`) gives a bound; an LP stopped by
    its time limit still gives one from its duals (`dual_bound`), and then no MIP is
