@@ -46,7 +46,8 @@ class CutResult:
     None if the rounds ended without one) and its cost (the master's objective: currency), the best master
     bound (the same units: on every cover-all plan that keeps the no-swap rule; -inf if no master finished),
     rounds,
-    rows of the last master, seconds, and why the rounds ended ("fits", "no new row", "time")."""
+    rows of the last master, seconds, and why the rounds ended ("fits", "no new row", "stalled", "time",
+    "infeasible")."""
 
     x: np.ndarray | None
     cost: float
@@ -158,6 +159,13 @@ def solve_master(c: Compiled, A: sp.csr_matrix, lo: np.ndarray, gap: float, time
     return x, (float(obj @ x) if x is not None else math.inf), bound
 
 
+STALL_ROUNDS = 3
+"""The rounds end ("stalled") when this many rounds in a row leave no fewer persons without a place than
+the best round before them. Measured: on the generated 1,000-room stations the site MIP's plans stay 80
+to 150 persons short round after round (20 s, bound flat after round 2), while on the 300-room ones
+the shortfall reaches 0 within 5 rounds (23, 7, 4, 13, 0 at seed 3)."""
+
+
 def capacity_cuts(c: Compiled, time_limit: float, gap: float, threads: int = 2, max_rounds: int = 50,
                   obj: np.ndarray | None = None) -> CutResult:
     """Rounds of the sites' master and the flows (module docstring) for at most `time_limit` seconds;
@@ -174,6 +182,7 @@ def capacity_cuts(c: Compiled, time_limit: float, gap: float, threads: int = 2, 
     history: list[tuple[float, float, int]] = []
     seen: set[bytes] = set()
     rows = 0
+    fewest, since = math.inf, 0
     ended = "time"
     for r in range(max_rounds):
         remaining = time_limit - (time.perf_counter() - t0)
@@ -193,6 +202,10 @@ def capacity_cuts(c: Compiled, time_limit: float, gap: float, threads: int = 2, 
         history.append((cost, bound, short))
         if short == 0:
             return CutResult(x, cost, best, r + 1, rows, time.perf_counter() - t0, "fits", history)
+        fewest, since = (short, 0) if short < fewest else (fewest, since + 1)
+        if since >= STALL_ROUNDS:
+            ended = "stalled"
+            break
         key = np.packbits(x > 0.5).tobytes()
         new = hall_cuts(c, cuts)
         if not new or key in seen:

@@ -88,7 +88,10 @@ class SolveOptions:
         the Hall rows of maximum flows, for at most `cut_share` of the time limit); a plan it proves within
         the gap is the answer, else its plan and bound join the LP path's. Measured (generated 300-room
         stations, seeds 1-5): every seed proven within 0.06 % in 0.05 to 4 s (load 7), where the LP path
-        stopped 1.1 to 2.1 % from its bound at 10 s (docs/performance.md).
+        stopped 1.1 to 2.1 % from its bound at 10 s (docs/performance.md). Below 40,000 columns (the
+        300-room stations have 16,000 to 23,000): on the 1,000-room ones (56,000 to 62,000) the rounds do
+        not fit everyone in 20 s and their time was lost to the LP path (gap 8.7 % instead of 8.1 % at
+        seed 3, 10 s).
     lp_share
         Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
@@ -127,8 +130,8 @@ class SolveOptions:
     tighten_max_cover_below: int = 100_000
     cover_search_min_sites: int = 1000
     capacity_cuts: bool = True
-    capacity_cuts_below: int = 100_000
-    cut_share: float = 0.3
+    capacity_cuts_below: int = 40_000
+    cut_share: float = 0.2
     lp_share: float = 0.6
     wall_margin: float = 0.03
     seed: int = 0
