@@ -174,8 +174,9 @@ class _Runner:
     solved before on the same inputs comes from `cache`, without a solve)."""
 
     def __init__(self, station: Station, reach: ReachTable, workers: int | None, scheduler: str | None,
-                 cache: _Cache | None = None, inputs: ModelInputs | None = None) -> None:
-        self.station, self.reach, self.inputs = station, reach, inputs
+                 cache: _Cache | None = None, inputs: ModelInputs | Callable[[], ModelInputs] | None = None) -> None:
+        self.station, self.reach = station, reach
+        self._inputs = inputs      # (a function: made on the first solve; budgets all cached need none)
         self.workers, self.scheduler = workers, scheduler
         self.cache = cache
         self._pool: ProcessPoolExecutor | None = None
@@ -213,6 +214,12 @@ class _Runner:
                 self.cache.put(s, k)
             out.append(k)
         return out
+
+    @property
+    def inputs(self) -> ModelInputs | None:
+        if callable(self._inputs):
+            self._inputs = self._inputs()
+        return self._inputs
 
     def _solve(self, specs: list[dict], desc: str) -> list[dict]:
         if self.scheduler:
@@ -443,8 +450,9 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
             todo.append(i)
     # the model's inputs other than the budget, made once for every budget (the solves in the workers
     # start from them instead of building them again: about 2 s of CPU per budget at Station Unity)
-    inputs = model_inputs_for(station, reach, margin_table(margins, "sweep margins") if margins else None) \
-        if todo else None
+    def inputs() -> ModelInputs:
+        return model_inputs_for(station, reach, margin_table(margins, "sweep margins") if margins else None)
+
     with _Runner(station, reach, workers, scheduler, _Cache(station, cache_dir), inputs) as runner:
         with stage(f"sweep round 1: {len(todo)} budget(s) solved independently"):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
