@@ -333,11 +333,12 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     state = _usable_state(load_state(reuse_at, key), problem)
     skip = _skip_cover_all(station, problem, state, reuse_at, margins, fallback_max_cover and not share_on)
     rows_cache, rows_key = corridor_cache(station, cache_dir, margins)
-    corridor_limits = _known_rows(corridor_limits, state, skip, rows_cache.get(rows_key) if rows_key else None)
+    corridor_limits = _known_rows(corridor_limits, state, rows_cache.get(rows_key) if rows_key else None)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
-    first = _first_solve(station, problem, solve, options, start, state, skip, fallback_max_cover and not share_on,
-                         share_on)
+    first = _first_solve(station, problem, solve if state is None else _solver_for(rel, dataclasses.replace(
+        options or SolveOptions(), start_lp=True)), options, start, state, skip, fallback_max_cover and not share_on,
+        share_on)
     problem, solution, notes = first.problem, first.solution, notes + first.notes
     fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     kept: dict[tuple[str, str], float] = {}
@@ -484,23 +485,21 @@ class _Skip:
     """plan.json of the full-cover plan, when known."""
     start: list[str] | None
     start_budget: float | None
-    limits: dict[tuple[str, str], float] = field(default_factory=dict)
-    """The full-cover plan's corridor rows (those of the what-if sheet's plans), for the first solve."""
 
 
-def _known_rows(given: Mapping[tuple[str, str], float] | None, state: RunState | None, skip: _Skip | None,
+def _known_rows(given: Mapping[tuple[str, str], float] | None, state: RunState | None,
                 cached: Any) -> Mapping[tuple[str, str], float]:
     """The corridor rows of the first solve: the caller's (`given`), the last run's final state's (in its
-    cut-id order), the corridor cache's (`cached`: {"limits": plan.json rows}), or, for a what-if sent
-    straight to max-cover, the full-cover plan's (those of the what-if sheet's plans)."""
+    cut-id order) or the corridor cache's (`cached`: {"limits": plan.json rows}). (Not the full-cover
+    plan's for a what-if: its limits come from that plan's streams, and on a small station they kept 8
+    of 44 residents out of a what-if plan that the replay finds in time without them.)"""
     if given is not None:
         return given
     if state is not None:
         log(f"[planner] starting from the last run's final state on the same inputs ({len(state.chosen)} safe rooms, "
             f"{len(state.limits)} corridor row(s){', LP basis' if state.warm is not None else ''})")
         return state.limits
-    rows = limits_of(cached.get("limits") if isinstance(cached, dict) else None)
-    return rows or (skip.limits if skip is not None else {})
+    return limits_of(cached.get("limits") if isinstance(cached, dict) else None)
 
 
 def _usable_state(state: RunState | None, problem: Problem) -> RunState | None:
@@ -534,9 +533,8 @@ def _skip_cover_all(station: Station, problem: Problem, state: RunState | None, 
              f"{free['bound']:,.0f}). Use --objective max-cover to shelter as many people as possible within the "
              "budget.")   # the solver's words (`orchestrate.solve`) on the last run's solve without corridor rows
     near = nearest_sheet_plan(reuse_at, station, margins, float(problem.budget))
-    rows = (((fc.get("plan") or {}).get("solver") or {}).get("corridor") or {}).get("limits")
     return _Skip([words], float(free["cost"]), fc.get("plan"), near["chosen"] if near else None,
-                 near["budget"] if near else None, limits_of(rows if isinstance(rows, list) else None))
+                 near["budget"] if near else None)
 
 
 def _reused_words(state: RunState) -> dict[str, Any]:

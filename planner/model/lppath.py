@@ -179,7 +179,7 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
     x0: np.ndarray | None = None
     if start is not None:
         x0 = np.maximum(np.isin(c.site_ids, [str(s) for s in start]).astype(float), c.fixed1)
-        if st.warm is not None and o.lp_guide:
+        if (st.warm is not None or o.start_lp) and o.lp_guide:
             # a plan and an LP basis from an earlier run on the same model (issue 21, `planner.reuse`): the
             # warm LP gives the bound in seconds, and the plan is kept unless HiGHS may branch (`_mip`)
             _lp_relaxation(st)

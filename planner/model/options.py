@@ -70,6 +70,12 @@ class SolveOptions:
         improve on the start plan within the 9 to 34 s it had (its presolve and root LP on all columns
         alone take about that), so a round ends when its LP and start plan are done
         (docs/performance.md).
+    start_lp
+        With a start plan (`solve(start=)`), solve the LP relaxation first, for the bound, as with a warm
+        start (`solve(start=, warm=)`): the plan of the last run on the same inputs (`planner.reuse`), whose
+        model has no LP basis to hand over (max-cover), is then kept like that run's own round kept it
+        (LP unfinished: the start plan with the LP's dual bound; within the gap: no branching) instead of
+        HiGHS branching from it for the whole time limit.
     lexicographic
         max-cover: a second solve for least cost at the coverage found.
     pure_cover
@@ -121,6 +127,7 @@ class SolveOptions:
     lagrangian: bool = True
     lp_guide: bool = True
     warm_branch: bool = False
+    start_lp: bool = False
     lexicographic: bool = True
     pure_cover: bool = True
     cover_reduce: bool = True
