@@ -3,8 +3,10 @@ by solution merging over random covers."""
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,8 +14,9 @@ import scipy.sparse as sp
 
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
-from planner.model.highs import Run, solve_highspy, with_upper
-from planner.model.options import (COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_ROUNDS,
+from planner.model.highs import Run, highs_version, solve_highspy, with_upper
+from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_STEPS,
+                                   COVER_ALL_ROUNDS,
                                    COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
                                    COVER_LP_OPTIONS, COVER_SEARCH_OPTIONS, SolveOptions, time_left)
 from planner.model.constants import INF
@@ -103,45 +106,172 @@ def cover_all_arrays(ar: Arrays, J: int) -> tuple[sp.csr_matrix, np.ndarray] | N
 def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.csr_matrix, np.ndarray],
                       start_vec: np.ndarray | None, t_all: float, options: dict[str, Any],
                       stats: dict[str, Any]) -> tuple[Run, float]:
-    """The pure cover-all model (set covering) through solution merging; (run, HiGHS s).
+    """The pure cover-all model (set covering) through solution merging and restarted proof attempts;
+    (run, HiGHS s).
 
-    HiGHS alone spends most of its time on large set covers *finding* the optimal cover (LSCP at
-    10,000 rooms: 24 to 88 s by random seed, against 2.4 s to prove it once given). A MIP over the
-    union of a few plans is small and quick, and the better the plans the better its optimum:
+    HiGHS alone spends most of its time on large set covers *finding* the optimal cover, and even
+    given it, *proving* it takes 2.4 s or more than 60 s by HiGHS's random seed (LSCP at 10,000 rooms:
+    90 sites, LP bound 87.95; the proof must show that no 89-site cover exists, and some seeds' root
+    cuts lift the bound above 89 at once while others branch for a minute). So:
     1. LP relaxation (primal simplex): values and reduced costs, to guide the random covers.
-    2. Rounds: `COVER_ALL_MERGES` small merges, each a MIP over the union of `COVER_ALL_POOL` random
-       covers (`planner.model.setcover`; measured: unions of about 380 sites, plans 1 to 3 sites above the
-       optimum, 0.1 to 0.5 s each); then a MIP over the union of the plans of the newest
-       `COVER_ALL_KEEP` small merges and the best plan; if that improved the best plan, a proof attempt:
-       the whole MIP from it. A proof ends the search.
-    3. Otherwise the whole MIP from the best plan for the time left.
-    Each merge MIP and proof attempt is limited to `COVER_ALL_SLICE_LP` LP times. Every plan is the
-    whole model's; the bound is the whole MIP's (at least the LP's).
+    2. Rounds (the searcher): `COVER_ALL_MERGES` small merges, each a MIP over the union of
+       `COVER_ALL_POOL` random covers (`planner.model.setcover`: unions of about 380 sites, plans 1 to
+       3 sites above the optimum, 0.1 to 0.5 s each); then a MIP over the union of the plans of the
+       newest `COVER_ALL_KEEP` small merges and the best plan.
+    3. Proof attempts: the whole MIP from the best plan with a fresh HiGHS seed each time and time
+       limits that grow as `COVER_ALL_PROOF_STEPS` (restarts cut the long tail of the proof times);
+       a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
+       more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) makes proof
+       attempts alongside the rounds, each MIP on half the threads; the searcher also makes one after
+       every round that did not improve the best plan, and only attempts once the rounds are over.
+       Alone (one thread), an attempt follows every round. The first proof ends the search.
+    Every plan is the whole model's; the bound is the best of the attempts' (at least the LP's).
+    With two workers the plan returned (not its cost) may depend on which worker proved first.
     """
 
     J = c.J
     lp, fallback = _cover_lp(o, ar, t_all, start_vec, options, "cover_all_search", stats)
     if fallback is not None:
         return fallback
+    parallel = o.n_threads >= 2
     m = _Merging(o=o, ar=ar, J=J, t_all=t_all, slice_s=max(2.0, COVER_ALL_SLICE_LP * lp.seconds), options=options,
-                 seconds=lp.seconds)
-    best = start_vec[:J] > 0.5 if start_vec is not None else None
-    run, best, log = _merge_rounds(m, rows, lp, best)
-    stats["cover_all_search"] = dict(lp_bound=float(lp.objective), lp_s=round(lp.seconds, 3), rounds=log)
-    if run is None or run.status != "optimal":
-        last = m.mip(ar, time_left(o, t_all, 1.0, INF), best)
-        if last.values is None and best is not None:
-            last.values, last.objective = m.vec(best), float(m.cost @ best)
-        run = last
+                 threads=max(1, o.n_threads // 2) if parallel else o.n_threads, seconds=lp.seconds)
+    best = _Best(m.cost, start_vec[:J] > 0.5 if start_vec is not None else None)
+    attempts: list[dict[str, Any]] = []
+    log: list[dict[str, Any]] = []
+    if parallel:   # both in new threads: HiGHS's thread pool is per thread, and this one's has o.n_threads
+        workers = [threading.Thread(target=_searcher, args=(m, rows, lp, best, attempts, log, False), daemon=True),
+                   threading.Thread(target=_prover, args=(m, best, attempts), daemon=True)]
+        for w in workers:
+            w.start()
+        try:
+            for w in workers:
+                w.join()
+        finally:
+            best.done.set()
+    else:
+        _searcher(m, rows, lp, best, attempts, log, True)
+    if best.error is not None:
+        stats["cover_all_search_error"] = best.error
+    stats["cover_all_search"] = dict(lp_bound=float(lp.objective), lp_s=round(lp.seconds, 3), rounds=log,
+                                     attempts=attempts, workers=2 if parallel else 1)
+    bound = max(best.bound, float(lp.objective))
+    if best.proof is not None:
+        run = best.proof
+    elif best.plan is not None:
+        run = Run(m.vec(best.plan), "time limit", best.value, bound,
+                  (best.value - bound) / max(abs(best.value), 1e-9), m.seconds, "HiGHS", highs_version())
+    else:
+        run = Run(None, "time limit", INF, bound, INF, m.seconds, "HiGHS", highs_version())
     if np.isfinite(run.bound):
-        run.bound = max(run.bound, float(lp.objective))
+        run.bound = max(run.bound, bound)
     return run, m.seconds
+
+
+def _searcher(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
+              attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> None:
+    """The first worker of `cover_all_search`: the rounds, then proof attempts until the search ends."""
+    try:
+        k, n = _merge_rounds(m, rows, lp, best, attempts, log, alone)
+        while not best.done.is_set() and time_left(m.o, m.t_all, 0.0, INF) > 0.5:
+            if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n + (not alone)), attempts, "searcher"):
+                break
+            k, n = k + 1, n + 1
+    finally:
+        best.done.set()
+
+
+def _proof_seed(seed: int, n: int) -> int:
+    """HiGHS's random seed for proof attempt `n` (0, 1, ...) of the search seeded `seed`: the seed
+    itself first, then others (0 .. 2^31 - 1)."""
+    return (int(seed) + 7919 * n) % 2_147_483_647
+
+
+class _Best:
+    """The best plan of `cover_all_search` (shared by its workers, under a lock): the plan, its cost,
+    a version counted up at every improvement, the best bound of any attempt, the proving run."""
+
+    def __init__(self, cost: np.ndarray, plan: np.ndarray | None) -> None:
+        self.lock = threading.Lock()
+        self.cost = cost
+        self.plan = plan
+        self.value = float(cost @ plan) if plan is not None else INF
+        self.version = 0
+        self.bound = -INF
+        self.proof: Run | None = None
+        self.error: str | None = None         # a HiGHS status that ends the search (not a limit)
+        self.done = threading.Event()
+        self.found = threading.Event()
+        if plan is not None:
+            self.found.set()
+
+    def get(self) -> tuple[np.ndarray | None, float, int]:
+        with self.lock:
+            return self.plan, self.value, self.version
+
+    def offer(self, plan: np.ndarray) -> bool:
+        """Keep `plan` (a cover) if it is cheaper than the best; whether it was."""
+        v = float(self.cost @ plan)
+        with self.lock:
+            if v < self.value - 1e-9:
+                self.plan, self.value = plan.copy(), v
+                self.version += 1
+                self.found.set()
+                return True
+        return False
+
+    def proved(self, run: Run) -> None:
+        with self.lock:
+            if np.isfinite(run.bound):
+                self.bound = max(self.bound, float(run.bound))
+            if run.status == "optimal" and self.proof is None:
+                self.proof = run
+                self.done.set()
+            elif run.status not in ("time limit", "interrupted", "unproven", "optimal"):
+                self.error = run.status
+                self.done.set()
+
+
+def _attempt(m: _Merging, best: _Best, k: int, seed: int, log: list[dict[str, Any]], who: str) -> bool:
+    """Proof attempt `k` of one worker: the whole MIP from the best plan with HiGHS seed `seed`, limited to
+    `COVER_ALL_PROOF_STEPS[k]` slices (all the time left when that is less than twice as much);
+    interrupted when the search ends or the best plan improves. Whether it proved the optimum."""
+    plan, value, version = best.get()
+    left = time_left(m.o, m.t_all, 0.0, INF)
+    limit = m.slice_s * COVER_ALL_PROOF_STEPS[min(k, len(COVER_ALL_PROOF_STEPS) - 1)]
+    limit = left if left < 2 * limit else limit
+    run = m.mip(m.ar, limit, plan, seed=seed, stop=lambda: best.done.is_set() or best.version != version)
+    if run.values is not None:
+        best.offer(run.values[:m.J] > 0.5)
+    log.append(dict(by=who, seed=seed, limit_s=round(limit, 2), start=value, status=run.status,
+                    bound=float(run.bound), s=round(run.seconds, 3)))
+    best.proved(run)
+    return best.proof is not None
+
+
+def _prover(m: _Merging, best: _Best, log: list[dict[str, Any]]) -> None:
+    """The second worker of `cover_all_search`: proof attempts from the best plan (once there is one)
+    until the search ends; the attempts' limits start again from the first step after an improvement."""
+    while not best.found.wait(0.05):
+        if best.done.is_set():
+            return
+    k = n = 0
+    try:
+        while not best.done.is_set() and time_left(m.o, m.t_all, 0.0, INF) > 0.5:
+            version = best.version
+            if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n), log, "prover"):
+                return
+            k = 0 if best.version != version else k + 1
+            n += 1
+    finally:
+        best.done.set()
 
 
 @dataclass
 class _Merging:
     """The MIPs of `cover_all_search` on the whole model `ar` (sites: its first `J` columns), each
-    limited to `slice_s` seconds and the time left; `seconds` adds up their HiGHS time."""
+    limited to `slice_s` seconds and the time left, on `threads` HiGHS threads; `seconds` adds up their
+    HiGHS time (of every worker)."""
 
     o: SolveOptions
     ar: Arrays
@@ -149,7 +279,9 @@ class _Merging:
     t_all: float
     slice_s: float
     options: dict[str, Any]
+    threads: int
     seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def cost(self) -> np.ndarray:
@@ -164,27 +296,33 @@ class _Merging:
     def slice_limit(self) -> float:
         return min(self.slice_s, time_left(self.o, self.t_all, 1.0, INF))
 
-    def mip(self, ar: Arrays, limit: float, start: np.ndarray | None) -> Run:
-        """The MIP `ar` from the site choice `start` (or none) within `limit` seconds."""
-        run = solve_highspy(ar, limit, self.o.gap, self.o.n_threads, self.vec(start) if start is not None else None,
-                            self.o.msg, True, self.options)
-        self.seconds += run.seconds
+    def mip(self, ar: Arrays, limit: float, start: np.ndarray | None, seed: int | None = None,
+            stop: Callable[[], bool] | None = None) -> Run:
+        """The MIP `ar` from the site choice `start` (or none) within `limit` seconds; `seed`: HiGHS's
+        random seed (else the options'); `stop`: see `solve_highspy`."""
+        options = self.options if seed is None else {**self.options, "random_seed": int(seed)}
+        run = solve_highspy(ar, limit, self.o.gap, self.threads, self.vec(start) if start is not None else None,
+                            self.o.msg, True, options, stop)
+        with self.lock:
+            self.seconds += run.seconds
         return run
 
-    def merge(self, plans: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    def merge(self, plans: list[np.ndarray], stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, int]:
         """The best plan over the union of `plans` (MIP from the cheapest of them), union size."""
         cost = self.cost
         union = np.any(plans, axis=0)
         first = min(plans, key=lambda x: float(cost @ x))
-        sub = self.mip(with_upper(self.ar, self.J, union), self.slice_limit(), first)
+        sub = self.mip(with_upper(self.ar, self.J, union), self.slice_limit(), first, stop=stop)
         plan = sub.values[:self.J] > 0.5 if sub.values is not None else first
         return (plan if cost @ plan <= cost @ first else first), int(union.sum())
 
 
-def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run,
-                  best: np.ndarray | None) -> tuple[Run | None, np.ndarray | None, list[dict[str, Any]]]:
-    """The rounds of `cover_all_search` (small merges of random covers, a big merge, a proof attempt
-    when the best plan improved): (the last proof run or None, the best plan, the round log)."""
+def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
+                  attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> tuple[int, int]:
+    """The rounds of `cover_all_search` (small merges of random covers, a big merge; logged in `log`),
+    with a proof attempt after a round that improved the best plan (when `alone`: else the prover
+    starts from it) and after every `COVER_ALL_IDLE` rounds that did not: (the next attempt's limit
+    step, the searcher's attempts so far)."""
     A, req = rows
     J, cost = m.J, m.cost
     usable = m.ar.hi[:J] > 0.5
@@ -192,32 +330,35 @@ def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run,
     assert lp.values is not None and lp.row_dual is not None
     d = (m.ar.c - m.ar.A.T @ lp.row_dual)[:J]
     rng = np.random.default_rng(m.o.seed)
-    log: list[dict[str, Any]] = []
-    run: Run | None = None
     found: list[np.ndarray] = []              # plans of the newest small merges
+    k = n = 0                                 # this worker's proof attempts: limit step, count
+    idle = 0                                  # rounds since the last improvement or attempt
     for _ in range(COVER_ALL_ROUNDS):
-        if time.perf_counter() - m.t_all + 4 * m.slice_s > 0.5 * m.o.limit_s:
+        if best.done.is_set() or time.perf_counter() - m.t_all + m.slice_s > 0.5 * m.o.limit_s:
             break
         t = time.perf_counter()
         plans = []
         for _m in range(COVER_ALL_MERGES):
             covers = random_covers(A, cost, req, usable, lp.values[:J], d, COVER_ALL_POOL, rng, fixed)
             if covers:
-                plans.append(m.merge(covers)[0])
+                plans.append(m.merge(covers, best.done.is_set)[0])
         if not plans:
             break
         found = (found + plans)[-COVER_ALL_KEEP:]
-        plan, size = m.merge(found + ([best] if best is not None else []))
-        entry: dict[str, Any] = dict(plans=[float(cost @ x) for x in plans], union_sites=size,
-                                     merged=float(cost @ plan), merge_s=round(time.perf_counter() - t, 3))
-        log.append(entry)
-        if best is not None and cost @ plan >= cost @ best - 1e-9:
-            continue                      # no better plan than the one a proof attempt already failed on
-        best = plan
-        run = m.mip(m.ar, m.slice_limit(), best)
-        entry.update(proof_status=run.status, proof_s=round(run.seconds, 3))
-        if run.values is not None and m.ar.c @ run.values < cost @ best - 1e-9:
-            best = run.values[:J] > 0.5
-        if run.status == "optimal":
+        plan_, _, _ = best.get()
+        plan, size = m.merge(found + ([plan_] if plan_ is not None else []), best.done.is_set)
+        improved = best.offer(plan)
+        log.append(dict(plans=[float(cost @ x) for x in plans], union_sites=size, merged=float(cost @ plan),
+                        merge_s=round(time.perf_counter() - t, 3), improved=improved))
+        idle = 0 if improved else idle + 1
+        if improved:
+            k = 0
+            if not alone:
+                continue                      # the prover starts again from it
+        elif idle < COVER_ALL_IDLE:
+            continue
+        idle = 0
+        if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n + (not alone)), attempts, "searcher"):
             break
-    return run, best, log
+        k, n = k + 1, n + 1
+    return k, n

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -191,8 +191,14 @@ completes a partial start by a sub-MIP over the other columns)."""
 
 
 def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start: Start | None,
-                  msg: bool, mip: bool = True, options: dict[str, Any] | None = None) -> Run:
-
+                  msg: bool, mip: bool = True, options: dict[str, Any] | None = None,
+                  stop: Callable[[], bool] | None = None) -> Run:
+    """Solve `ar` with HiGHS (arrays in bulk) within `time_limit` seconds to the relative `gap`, with
+    `threads` HiGHS threads, from the MIP start `start`; `mip` False: the LP relaxation (simplex);
+    `options`: further HiGHS options. `stop`: asked now and then during the solve (HiGHS's interrupt
+    callbacks, about once a second or more often); True interrupts it (status "interrupted", the
+    plan and bound so far). HiGHS releases the GIL while it solves, so solves in other Python threads
+    run alongside."""
     t0 = time.perf_counter()
     h = new_highs(msg)
     h.setOptionValue("output_flag", bool(msg))
@@ -205,6 +211,12 @@ def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start
         h.setOptionValue(k, v)
     n, mrows = ar.A.shape[1], ar.A.shape[0]
     h.passModel(highs_lp(ar.A, ar.c, ar.lo, ar.hi, ar.row_lo, ar.row_hi, ar.integer if mip else None))
+    if stop is not None:
+        def _interrupt(e: Any) -> None:
+            if stop():
+                e.interrupt()
+        h.cbMipInterrupt.subscribe(_interrupt)
+        h.cbSimplexInterrupt.subscribe(_interrupt)
     if start is not None and mip and isinstance(start, tuple):
         idx, val = start
         h.setSolution(len(idx), np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.float64))
@@ -237,7 +249,7 @@ def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start
     run = Run(values, status, obj, bound, g, time.perf_counter() - t0, "HiGHS", highs_version(), nodes,
                row_dual)
     if mip and values is not None and ar.integer.any() and not objective_agrees(ar, values, obj):
-        run = _misvalued(ar, run, time_limit, gap, threads, start, msg, options)
+        run = _misvalued(ar, run, time_limit, gap, threads, start, msg, options, stop)
     return run
 
 
@@ -248,7 +260,7 @@ def objective_agrees(ar: Arrays, values: np.ndarray, reported: float) -> bool:
 
 
 def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int, start: Start | None,
-               msg: bool, options: dict[str, Any] | None) -> Run:
+               msg: bool, options: dict[str, Any] | None, stop: Callable[[], bool] | None = None) -> Run:
     """HiGHS reported an objective that is not that of the values it returned. Seen with HiGHS 1.16 and
     a MIP start it values in its presolved space ("MIP start solution is feasible in the reduced space"):
     a 91-site set cover start came back as the plan, reported as 89 and "optimal", while 90 sites
@@ -259,7 +271,7 @@ def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int
     left = time_limit - run.seconds
     bound, seconds, nodes = -INF, run.seconds, run.nodes
     if start is not None and left > 0.5:
-        again = solve_highspy(ar, left, gap, threads, None, msg, True, options)
+        again = solve_highspy(ar, left, gap, threads, None, msg, True, options, stop)
         again.seconds += run.seconds
         if again.values is not None and again.objective <= true + 1e-9:
             return again

@@ -238,14 +238,24 @@ COVER_ALL_KEEP = 18
 plan): about 400 to 500 sites, so that the big merge stays quick."""
 
 COVER_ALL_ROUNDS = 20
-"""Rounds of `cover_all_search` before the whole MIP gets the time left; the rounds stop at half the
-time limit."""
+"""Rounds of `cover_all_search` before its searcher only makes proof attempts; the rounds stop
+when a slice more would pass half the time limit."""
+
+COVER_ALL_IDLE = 2
+"""`cover_all_search`'s searcher makes a proof attempt after this many rounds in a row that did not
+improve the best plan (the rounds go on after it)."""
 
 COVER_ALL_SLICE_LP = 10.0
 """Time limit of each merge MIP and each proof attempt of `cover_all_search`, in LP relaxation times
 (at least 2 s): a proof at the root node takes a few LP solves (measured, LSCP 10,000 rooms: LP
 0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root; from a plan one site worse, 30 s and
 more)."""
+
+COVER_ALL_PROOF_STEPS = (1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8)
+"""Time limits of one worker's successive proof attempts in `cover_all_search`, in slices
+(`COVER_ALL_SLICE_LP`; the last step repeats): Luby's restart sequence, for run times with a long
+tail. Measured (LSCP 10,000 rooms, from the optimal 90-site cover, 1 HiGHS thread, load 6-7): seeds
+0 and 2 prove at the root in 6 s; seeds 1, 3, 4 and 5 take 17 s to more than 40 s."""
 
 COVER_ALL_SEED = 0
 """Default seed of the random covers (`SolveOptions.seed`; the same station gives the same plan)."""
