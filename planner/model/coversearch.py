@@ -15,7 +15,8 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version, solve_highspy, with_upper
-from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_STEPS,
+from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS,
+                                   COVER_ALL_PROOF_STEPS,
                                    COVER_ALL_ROUNDS,
                                    COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
                                    COVER_LP_OPTIONS, COVER_SEARCH_OPTIONS, SolveOptions, time_left)
@@ -118,8 +119,9 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
        `COVER_ALL_POOL` random covers (`planner.model.setcover`: unions of about 380 sites, plans 1 to
        3 sites above the optimum, 0.1 to 0.5 s each); then a MIP over the union of the plans of the
        newest `COVER_ALL_KEEP` small merges and the best plan.
-    3. Proof attempts: the whole MIP from the best plan with a fresh HiGHS seed each time and time
-       limits that grow as `COVER_ALL_PROOF_STEPS` (restarts cut the long tail of the proof times);
+    3. Proof attempts: the whole MIP from the best plan, without HiGHS's primal heuristics
+       (`COVER_ALL_PROOF_OPTIONS`), with a fresh HiGHS seed each time and time limits that grow as
+       `COVER_ALL_PROOF_STEPS` (restarts cut the long tail of the proof times);
        a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
        more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) makes proof
        attempts alongside the rounds, each MIP on half the threads; the searcher also makes one after
@@ -240,7 +242,8 @@ def _attempt(m: _Merging, best: _Best, k: int, seed: int, log: list[dict[str, An
     left = time_left(m.o, m.t_all, 0.0, INF)
     limit = m.slice_s * COVER_ALL_PROOF_STEPS[min(k, len(COVER_ALL_PROOF_STEPS) - 1)]
     limit = left if left < 2 * limit else limit
-    run = m.mip(m.ar, limit, plan, seed=seed, stop=lambda: best.done.is_set() or best.version != version)
+    run = m.mip(m.ar, limit, plan, seed=seed, stop=lambda: best.done.is_set() or best.version != version,
+                extra=COVER_ALL_PROOF_OPTIONS)
     if run.values is not None:
         best.offer(run.values[:m.J] > 0.5)
     log.append(dict(by=who, seed=seed, limit_s=round(limit, 2), start=value, status=run.status,
@@ -251,7 +254,9 @@ def _attempt(m: _Merging, best: _Best, k: int, seed: int, log: list[dict[str, An
 
 def _prover(m: _Merging, best: _Best, log: list[dict[str, Any]]) -> None:
     """The second worker of `cover_all_search`: proof attempts from the best plan (once there is one)
-    until the search ends; the attempts' limits start again from the first step after an improvement."""
+    until the search ends; after an improvement the attempts start again from the first step and
+    from the search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the
+    search made before the prover existed)."""
     while not best.found.wait(0.05):
         if best.done.is_set():
             return
@@ -261,8 +266,7 @@ def _prover(m: _Merging, best: _Best, log: list[dict[str, Any]]) -> None:
             version = best.version
             if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n), log, "prover"):
                 return
-            k = 0 if best.version != version else k + 1
-            n += 1
+            k, n = (0, 0) if best.version != version else (k + 1, n + 1)
     finally:
         best.done.set()
 
@@ -297,10 +301,13 @@ class _Merging:
         return min(self.slice_s, time_left(self.o, self.t_all, 1.0, INF))
 
     def mip(self, ar: Arrays, limit: float, start: np.ndarray | None, seed: int | None = None,
-            stop: Callable[[], bool] | None = None) -> Run:
+            stop: Callable[[], bool] | None = None, extra: dict[str, Any] | None = None) -> Run:
         """The MIP `ar` from the site choice `start` (or none) within `limit` seconds; `seed`: HiGHS's
-        random seed (else the options'); `stop`: see `solve_highspy`."""
-        options = self.options if seed is None else {**self.options, "random_seed": int(seed)}
+        random seed (else the options'); `stop`: see `solve_highspy`; `extra`: HiGHS options under the
+        search's own (the caller's `highs_options` stay on top)."""
+        options = {**(extra or {}), **self.options}
+        if seed is not None:
+            options["random_seed"] = int(seed)
         run = solve_highspy(ar, limit, self.o.gap, self.threads, self.vec(start) if start is not None else None,
                             self.o.msg, True, options, stop)
         with self.lock:

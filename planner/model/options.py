@@ -251,11 +251,21 @@ COVER_ALL_SLICE_LP = 10.0
 0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root; from a plan one site worse, 30 s and
 more)."""
 
-COVER_ALL_PROOF_STEPS = (1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8)
+COVER_ALL_PROOF_STEPS = (1, 2, 4, 8, 16)
 """Time limits of one worker's successive proof attempts in `cover_all_search`, in slices
-(`COVER_ALL_SLICE_LP`; the last step repeats): Luby's restart sequence, for run times with a long
-tail. Measured (LSCP 10,000 rooms, from the optimal 90-site cover, 1 HiGHS thread, load 6-7): seeds
-0 and 2 prove at the root in 6 s; seeds 1, 3, 4 and 5 take 17 s to more than 40 s."""
+(`COVER_ALL_SLICE_LP`; the last step repeats): restarts with a fresh HiGHS seed cut the long tail of
+the proof times without throwing away much search. Measured (LSCP 10,000 rooms, from the optimal
+90-site cover, 1 HiGHS thread, `COVER_ALL_PROOF_OPTIONS`, CPU seconds at load 6-7): HiGHS's random seeds
+0 and 2 prove at the root in 3.3 to 3.6 s (its cuts lift the bound from 87.95 to 89.06); 15 other seeds'
+roots stall at 88.03 after 1.3 to 12 s, and their trees take 10 to more than 26 s."""
+
+COVER_ALL_PROOF_OPTIONS: dict[str, Any] = {
+    "mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False, "mip_heuristic_run_feasibility_jump": False}
+"""HiGHS options for the proof attempts of `cover_all_search` (the merges find the plans; an attempt
+needs the bound). Measured (as above, seeds 0 to 5, CPU seconds): with HiGHS's heuristics 4.2, more than
+40, 4.4 and 30 s (seeds 0 to 3; sub-MIPs took 19 of seed 1's first 30 s at the root); without them 4.4,
+22, 4.3, 14, 11 and more than 26 s."""
 
 COVER_ALL_SEED = 0
 """Default seed of the random covers (`SolveOptions.seed`; the same station gives the same plan)."""
