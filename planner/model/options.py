@@ -106,7 +106,9 @@ class SolveOptions:
     seed
         Seed of the randomised parts of the pure cover searches: the random covers of the set-cover
         search, and HiGHS's own `random_seed` in the pure cover models (the same seed gives the same
-        plan; the bench varies it to report the worst seed).
+        plan; the bench varies it to report the worst seed). Exception: the set-cover search with 2
+        or more threads races two workers, so which of several plans of the same cost it returns may
+        depend on timing (a proven optimum's cost does not).
     """
 
     time_limit_s: float | None = None
@@ -246,10 +248,10 @@ COVER_ALL_IDLE = 2
 improve the best plan (the rounds go on after it)."""
 
 COVER_ALL_SLICE_LP = 10.0
-"""Time limit of each merge MIP and each proof attempt of `cover_all_search`, in LP relaxation times
-(at least 2 s): a proof at the root node takes a few LP solves (measured, LSCP 10,000 rooms: LP
-0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root; from a plan one site worse, 30 s and
-more)."""
+"""Time limit of each merge MIP of `cover_all_search`, and the unit of its proof attempts' limits
+(`COVER_ALL_PROOF_STEPS`), in LP relaxation times (at least 2 s): a proof at the root node takes a few
+LP solves (measured, LSCP 10,000 rooms: LP 0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root
+for the lucky HiGHS seeds; from a plan one site worse, 30 s and more)."""
 
 COVER_ALL_PROOF_STEPS = (1, 2, 4, 8, 16)
 """Time limits of one worker's successive proof attempts in `cover_all_search`, in slices
