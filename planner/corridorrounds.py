@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner import __version__
 from planner.corridors import CorridorQueues, corridor_cuts, late_by_corridors, pair_openings
@@ -67,10 +68,76 @@ def first_corridor_rows(station: Station, problem: Problem, limits: Mapping[tupl
     return corridor_rows(problem, openings, limits), graph, openings
 
 
-def remember_rows(cache: JsonCache, key: str, corridor: dict) -> None:
-    """Store the rows of the plan `corridor_rounds` returned (`corridor`: its {"corridor": ...}) for the next run."""
-    if key and corridor.get("corridor", {}).get("limits"):
-        cache.put(key, {"limits": corridor["corridor"]["limits"]})
+def remember_rows(cache: JsonCache, key: str, corridor: dict, station: Station | None = None,
+                  margins: pd.DataFrame | None = None) -> None:
+    """Store the rows of the plan `corridor_rounds` returned (`corridor`: its {"corridor": ...}) for the next run
+    on the same inputs, and (with `station`) for the next run after an edit of the same station folder
+    (`carried_rows`), with a fingerprint of each row's door."""
+    rows = corridor.get("corridor", {}).get("limits")
+    if not key or not rows:
+        return
+    cache.put(key, {"limits": rows})
+    fkey = _folder_key(station, margins) if station is not None else ""
+    if fkey:
+        prints = door_prints(station.doors) if station is not None else {}
+        cache.put(fkey, {"limits": rows, "inputs": station.inputs_sha256() if station is not None else "",
+                         "doors": {str(r["door_id"]): prints.get(str(r["door_id"]), "") for r in rows}})
+
+
+def door_prints(doors: pd.DataFrame) -> dict[str, str]:
+    """Per door id, a fingerprint of what a corridor row's limit depends on at that door: its width (m), the
+    rooms it joins, its traverse time (s), whether it is vertical, and its geometry (to the millimetre)."""
+    if not len(doors):
+        return {}
+    cols = [c for c in ("width_m", "from_room", "to_room", "traverse_s", "vertical") if c in doors.columns]
+    geo = doors.geometry.to_numpy() if "geometry" in doors.columns else None
+    wkt = (pd.Series(shapely.to_wkt(shapely.set_precision(geo, 0.001), rounding_precision=3), index=doors.index)
+           if geo is not None else pd.Series("", index=doors.index))
+    text = wkt.astype(object).map(str)
+    for c in cols:   # str() of every value (NaN included: pandas 3 keeps it missing in astype(str))
+        text = text + "|" + doors[c].astype(object).map(str)
+    digest = pd.util.hash_pandas_object(text, index=False).astype("uint64").map("{:016x}".format)
+    return dict(zip(doors["door_id"].astype(str), digest))
+
+
+def _folder_key(station: Station, margins: pd.DataFrame | None) -> str:
+    """Cache key of the corridor rows of the last run of a station folder (whatever its inputs were then): the
+    folder, the parameters, the margins and the planner's version; "" for a station not read from a folder."""
+    if station.folder is None or not station.files:
+        return ""
+    return JsonCache.key({"kind": "corridor rows of a station folder", "folder": str(Path(station.folder).resolve()),
+                          "parameters": dataclasses.asdict(station.params), "version": __version__,
+                          "margins": margin_rows(margins) if margins is not None and len(margins) else None})
+
+
+def carried_rows(cache: JsonCache, station: Station, margins: pd.DataFrame | None) -> tuple[dict | None, dict | None]:
+    """After an edit of a station folder (issue 21, "warm starts after a small edit"): the corridor rows of its
+    last run (`remember_rows`) whose door is unchanged (same fingerprint, `door_prints`) and whose scenario is
+    still declared, as the corridor cache's {"limits": plan.json rows}, and a record for plan.json
+    `solver.corridor.carried_over` ({"rows", "dropped", "note"}); (None, None) when there is none, or when the
+    last run was on the same inputs (the cache of those inputs answers then).
+
+    A row only limits the persons assigned through its door: a stale one can make a plan dearer, never let a
+    resident arrive late unseen (the corridor rounds replay the plan and add rows; the checker judges it)."""
+    fkey = _folder_key(station, margins) if cache.folder is not None else ""
+    got = cache.get(fkey) if fkey else None
+    if not isinstance(got, dict) or got.get("inputs") == station.inputs_sha256():
+        return None, None
+    rows, doors = got.get("limits"), got.get("doors")
+    if not isinstance(rows, list) or not isinstance(doors, dict):
+        return None, None
+    prints = door_prints(station.doors)
+    scenarios = {str(s) for s in station.scenarios}
+    keep = [r for r in rows if isinstance(r, dict) and {"door_id", "scenario", "persons"} <= set(r)
+            and str(r["scenario"]) in scenarios and prints.get(str(r["door_id"])) is not None
+            and prints.get(str(r["door_id"])) == doors.get(str(r["door_id"]))
+            and isinstance(r["persons"], (int, float)) and np.isfinite(r["persons"]) and r["persons"] >= 0]
+    if not keep:
+        return None, None
+    note = (f"{len(keep)} corridor row(s) of the last run of this station folder, before its inputs changed, "
+            f"carried over to the first solve ({len(rows) - len(keep)} dropped: their door or scenario changed)")
+    log(f"[planner] {note}")
+    return {"limits": keep}, {"rows": len(keep), "dropped": len(rows) - len(keep), "note": note}
 
 
 def corridor_cache(station: Station, cache_dir: str | Path | None, margins: pd.DataFrame | None

@@ -18,8 +18,8 @@ import pandas as pd
 from scipy.special import ndtri
 
 from planner.check import check_plan, format_breaches
-from planner.corridorrounds import (Replay, corridor_cache, corridor_rounds, first_corridor_rows, limits_of, plan_rows,
-                                    remember_rows, rows_optional)
+from planner.corridorrounds import (Replay, carried_rows, corridor_cache, corridor_rounds, first_corridor_rows, limits_of,
+                                    plan_rows, remember_rows, rows_optional)
 from planner.costs import site_costs
 from planner.errors import InfeasibleError, SolverError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
@@ -333,7 +333,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     state = _usable_state(load_state(reuse_at, key), problem)
     skip = _skip_cover_all(station, problem, state, reuse_at, margins, fallback_max_cover and not share_on)
     rows_cache, rows_key = corridor_cache(station, cache_dir, margins)
-    corridor_limits = _known_rows(corridor_limits, state, rows_cache.get(rows_key) if rows_key else None)
+    cached = rows_cache.get(rows_key) if rows_key else None
+    cached, carried = (carried_rows(rows_cache, station, margins) if cached is None and state is None
+                       and corridor_limits is None else (cached, None))   # after an edit of the station folder
+    corridor_limits = _known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
     first = _first_solve(station, problem, solve if state is None else _solver_for(rel, dataclasses.replace(
@@ -348,8 +351,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                                                           kept=kept)
     if state is not None and corridor.get("corridor"):
         corridor["corridor"]["reused"] = _reused_words(state)
+    if carried is not None and corridor.get("corridor"):
+        corridor["corridor"]["carried_over"] = carried
     rounds_solution = solution
-    remember_rows(rows_cache, rows_key, corridor)
+    remember_rows(rows_cache, rows_key, corridor, station, margins)
     # expected share: its rows' lazy tightening (the plan's queues replayed; the estimate then recomputes paths)
     problem, share_sol, share_info = share_rounds(
         station, problem, solution, solve, lambda s, pb: plan_rows(s, reach, margins, pb.exit_rows),

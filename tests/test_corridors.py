@@ -217,10 +217,11 @@ def test_checker_finds_the_opening_that_makes_both_rooms_late(tmp_path):
     assert corridor_findings(station, {"assignments": few}) == []
 
 
-def choice_station(tmp_path):
+def choice_station(tmp_path, r2: int = 30, o_width: float = 1.0):
     """The merge layout with offices R1, R2 (30 people each, not candidates), C1 stretched to x = -10, and
     three store rooms: S1 (63 places) and S2 (44) beyond the opening O, S3 (35) before it. Without the
-    opening, S1 alone shelters both rooms (predicted 55.3 s); through O both are late (66.8 s)."""
+    opening, S1 alone shelters both rooms (predicted 55.3 s); through O both are late (66.8 s). `r2`,
+    `o_width`: an edit of the folder (R2's residents, the width of O in m)."""
     rooms = [
         {"room_id": "C1", "kind": "corridor", "geometry": box(-10, 0, 10, 2)},
         {"room_id": "C2", "kind": "corridor", "geometry": box(10, 0, 30, 2)},
@@ -233,15 +234,16 @@ def choice_station(tmp_path):
     for r in rooms:
         r.update(sector="A", deck=0, name=r["room_id"])
     doors = [
-        {"door_id": "O", "width_m": 1.0, "geometry": vleaf(10, 0.5, 1.5)},
+        {"door_id": "O", "width_m": o_width, "geometry": vleaf(10, 0.5, 1.5)},
         {"door_id": "D1", "width_m": 0.9, "geometry": door_leaf(4.55, 2, 0.9)},
         {"door_id": "D2", "width_m": 0.9, "geometry": door_leaf(4.55, 0, 0.9)},
         {"door_id": "E1", "width_m": 2.0, "geometry": door_leaf(22, 2, 2.0)},
         {"door_id": "E2", "width_m": 2.0, "geometry": door_leaf(22, 0, 2.0)},
         {"door_id": "E3", "width_m": 2.0, "geometry": door_leaf(-7, 2, 2.0)},
     ]
-    res = [{"room_id": r["room_id"], "night": 30 if r["room_id"] in ("R1", "R2") else 0,
-            "day": 30 if r["room_id"] in ("R1", "R2") else 0} for r in rooms]
+    people = {"R1": 30, "R2": r2}
+    res = [{"room_id": r["room_id"], "night": people.get(r["room_id"], 0), "day": people.get(r["room_id"], 0)}
+           for r in rooms]
     return load_station(write_station(tmp_path / "choice", rooms, doors, res, NO_LAYER))
 
 
@@ -321,7 +323,7 @@ def test_rows_known_before_the_first_solve(tmp_path):
     cor = first.plan["solver"]["corridor"]
     assert [r["late_residents"] for r in cor["rounds"]] == [120, 0]
     assert cor["limits"] and limit_rows(limits_of(cor["limits"])) == cor["limits"]
-    assert len(list((tmp_path / "cache" / "corridor").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / "corridor").glob("*.json"))) == 2     # these inputs; the folder's last
     again = plan_station(station, cache_dir=cache, check=False)          # rows from the cache
     rounds = again.plan["solver"]["corridor"]["rounds"]
     assert len(rounds) == 1 and rounds[0]["rows"] == len(cor["limits"]) and rounds[0]["late_residents"] == 0
@@ -331,6 +333,31 @@ def test_rows_known_before_the_first_solve(tmp_path):
     assert given.plan["totals"]["cost"] == pytest.approx(first.plan["totals"]["cost"])
     assert len(given.plan["solver"]["corridor"]["rounds"]) == 1 and len(corridor_late(station, given.plan)) == 0
     assert "corridor" not in plan_station(no_rounds, check=False).plan["solver"]    # off without rows
+
+
+def test_rows_of_unchanged_doors_carry_over_after_an_edit_of_the_folder(tmp_path):
+    """Issue 21, warm starts after a small edit: the corridor rows of the folder's last run whose door is
+    unchanged go into the first solve after an edit (2 residents fewer in R2): round 0 has them, nobody
+    is late and the plan is the one cold rounds find, in fewer rounds. After the edit of the row's own door
+    (O widened) its rows are dropped, and the rounds find them again."""
+    from planner.pipeline import plan_station
+
+    cache = tmp_path / "cache" / "reach"
+    first = plan_station(choice_station(tmp_path), cache_dir=cache, check=False)
+    rows = first.plan["solver"]["corridor"]["limits"]
+    assert {r["door_id"] for r in rows} == {"O"} and "carried_over" not in first.plan["solver"]["corridor"]
+    edited = choice_station(tmp_path, r2=28)
+    cold = plan_station(edited, check=False)
+    warm = plan_station(edited, cache_dir=cache, check=False)
+    cor = warm.plan["solver"]["corridor"]
+    assert cor["carried_over"]["rows"] == len(rows) and cor["carried_over"]["dropped"] == 0
+    assert cor["rounds"][0]["rows"] == len(rows) and cor["rounds"][0]["late_residents"] == 0
+    assert len(cor["rounds"]) < len(cold.plan["solver"]["corridor"]["rounds"])
+    assert warm.plan["totals"]["cost"] == pytest.approx(cold.plan["totals"]["cost"])
+    assert "carried_over" not in plan_station(edited, cache_dir=cache, check=False).plan["solver"]["corridor"]
+    wider = plan_station(choice_station(tmp_path, r2=28, o_width=1.05), cache_dir=cache, check=False)
+    cor = wider.plan["solver"]["corridor"]
+    assert "carried_over" not in cor and cor["rounds"][0]["rows"] == 0     # O changed: its rows were dropped
 
 
 def test_whatif_budgets_take_the_plans_rows_without_rounds(tmp_path):
