@@ -117,8 +117,10 @@ def carried_rows(cache: JsonCache, station: Station, margins: pd.DataFrame | Non
     `solver.corridor.carried_over` ({"rows", "dropped", "note"}); (None, None) when there is none, or when the
     last run was on the same inputs (the cache of those inputs answers then).
 
-    A row only limits the persons assigned through its door: a stale one can make a plan dearer, never let a
-    resident arrive late unseen (the corridor rounds replay the plan and add rows; the checker judges it)."""
+    A row only limits the persons assigned through its door: in a cover-all solve (the only one `plan_station`
+    carries rows into) a stale one can make a plan dearer, never let a resident arrive late unseen (the
+    corridor rounds replay the plan and add rows; the checker judges it); in a max-cover solve it could keep
+    residents out of the plan instead."""
     fkey = _folder_key(station, margins) if cache.folder is not None else ""
     got = cache.get(fkey) if fkey else None
     if not isinstance(got, dict) or got.get("inputs") == station.inputs_sha256():

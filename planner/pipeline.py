@@ -334,8 +334,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     skip = _skip_cover_all(station, problem, state, reuse_at, margins, fallback_max_cover and not share_on)
     rows_cache, rows_key = corridor_cache(station, cache_dir, margins)
     cached = rows_cache.get(rows_key) if rows_key else None
-    cached, carried = (carried_rows(rows_cache, station, margins) if cached is None and state is None
-                       and corridor_limits is None else (cached, None))   # after an edit of the station folder
+    cached, carried = (carried_rows(rows_cache, station, margins) if cached is None and state is None and
+                       corridor_limits is None and problem.objective == "cover-all" else (cached, None))  # after an edit
     corridor_limits = _known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
