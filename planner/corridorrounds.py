@@ -78,9 +78,9 @@ def remember_rows(cache: JsonCache, key: str, corridor: dict, station: Station |
         return
     cache.put(key, {"limits": rows})
     fkey = _folder_key(station, margins) if station is not None else ""
-    if fkey:
-        prints = door_prints(station.doors) if station is not None else {}
-        cache.put(fkey, {"limits": rows, "inputs": station.inputs_sha256() if station is not None else "",
+    if station is not None and fkey:
+        prints = door_prints(station.doors)
+        cache.put(fkey, {"limits": rows, "inputs": station.inputs_sha256(),
                          "doors": {str(r["door_id"]): prints.get(str(r["door_id"]), "") for r in rows}})
 
 
