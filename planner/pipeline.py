@@ -7,7 +7,6 @@ proposal, the sweep and the tests can use them without recomputing.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +17,16 @@ import pandas as pd
 from scipy.special import ndtri
 
 from planner.check import check_plan, format_breaches
-from planner.corridorrounds import (Replay, carried_rows, corridor_cache, corridor_rounds, first_corridor_rows, limits_of,
-                                    plan_rows, remember_rows, rows_optional)
+from planner.corridorrounds import (Replay, carried_rows, corridor_cache, corridor_rounds, first_corridor_rows, plan_rows,
+                                    remember_rows)
 from planner.costs import site_costs
-from planner.errors import InfeasibleError, SolverError
-from planner.model import BudgetInfeasibleError, Problem, SolveOptions, solve
+from planner.errors import SolverError
+from planner.model import Problem, SolveOptions, solve
 from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
 from planner.estimate import estimated_arrivals
+from planner.firstsolve import first_solve, known_rows, remember_run, reused_words, skip_cover_all, usable_state
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network import reach_table
@@ -37,9 +37,8 @@ from planner.progress import log, stage
 from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
-from planner.reuse import (RunState, known_full_cover, load_state, nearest_sheet_plan, remember_full_cover, reuse_dir,
-                           save_state, state_key)
-from planner.share import note_share, share_errors, share_problem, share_rounds
+from planner.reuse import RunState, load_state, reuse_dir, state_key
+from planner.share import note_share, share_problem, share_rounds
 from planner.sites import candidate_sites
 from planner.station import Station
 
@@ -330,16 +329,16 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     notes: list[str] = list(rel.notes) + _relocation_goal_note(problem) if rel.active else []
     reuse_at = reuse_dir(cache_dir, station) if start is None and corridor_limits is None and not rel.active else None
     key = state_key(station, margins, options) if reuse_at is not None else ""
-    state = _usable_state(load_state(reuse_at, key), problem)
-    skip = _skip_cover_all(station, problem, state, reuse_at, margins, fallback_max_cover and not share_on)
+    state = usable_state(load_state(reuse_at, key), problem)
+    skip = skip_cover_all(station, problem, state, reuse_at, margins, fallback_max_cover and not share_on)
     rows_cache, rows_key = corridor_cache(station, cache_dir, margins)
     cached = rows_cache.get(rows_key) if rows_key else None
     cached, carried = (carried_rows(rows_cache, station, margins) if cached is None and state is None and
                        corridor_limits is None and problem.objective == "cover-all" else (cached, None))  # after an edit
-    corridor_limits = _known_rows(corridor_limits, state, cached)
+    corridor_limits = known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
-    first = _first_solve(station, problem, solve if state is None else _solver_for(rel, dataclasses.replace(
+    first = first_solve(station, problem, solve if state is None else _solver_for(rel, dataclasses.replace(
         options or SolveOptions(), start_lp=True)), options, start, state, skip, fallback_max_cover and not share_on,
         share_on)
     problem, solution, notes = first.problem, first.solution, notes + first.notes
@@ -350,7 +349,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                                                           limits=corridor_limits, max_rounds=0 if state else None,
                                                           kept=kept)
     if state is not None and corridor.get("corridor"):
-        corridor["corridor"]["reused"] = _reused_words(state)
+        corridor["corridor"]["reused"] = reused_words(state)
     if carried is not None and corridor.get("corridor"):
         corridor["corridor"]["carried_over"] = carried
     rounds_solution = solution
@@ -404,166 +403,15 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
     if reuse_at is not None:
-        _remember_run(run, reuse_at, key, state, RunState(
+        proposal = plan.get("objective") == "cover-all" and full_cover_cost is None and not problem.share_on
+        remember_run(reuse_at, key, state, RunState(
             limits=kept, chosen=sorted(str(c) for c in rounds_solution.chosen), objective=problem.objective,
             record={k: v for k, v in corridor.get("corridor", {}).items() if k != "reused"},
             fallback={"notes": first.fallback_notes, "full_cover_cost": full_cover_cost} if first.fallback_notes else None,
-            warm=rounds_solution.warm), same=share_sol is rounds_solution, free=first.free)
+            warm=rounds_solution.warm), same=share_sol is rounds_solution, free=first.free, station=station,
+            margins=margins, proposal=plan if proposal else None)
     return run
 
-
-@dataclass
-class _First:
-    """The first solve of `plan_station` (`_first_solve`): its problem (objective after any fallback),
-    solution, notes, and what it learnt about full coverage (currency)."""
-
-    problem: Problem
-    solution: Solution
-    notes: list[str] = field(default_factory=list)
-    fell_back: bool = False
-    full_cover_cost: float | None = None
-    full_cover_solution: Solution | None = None
-    fallback_notes: list[str] = field(default_factory=list)
-    """The words of a budget's fallback to max-cover (kept with the run's final state)."""
-    free: dict | None = None
-    """{"cost", "rooms", "bound"} (currency) of a cover-all solve without corridor rows, when this was one
-    (kept for the what-ifs on the same inputs: `planner.reuse.known_full_cover`)."""
-
-
-def _first_solve(station: Station, problem: Problem, solve: Callable[..., Any], options: SolveOptions | None,
-                 start: list[str] | None, state: RunState | None, skip: _Skip | None, fallback: bool,
-                 share_on: bool) -> _First:
-    """`plan_station`'s first solve: the objective asked, from the last run's final state when there is one
-    (its plan as the start, its LP basis), falling back to max-cover at the budget when cover-all does not
-    fit it (`fallback`), or straight to max-cover when that is known already (`skip`)."""
-    warm = state.warm if state is not None else None
-    with stage(f"optimisation ({'max-cover' if skip is not None else problem.objective})"):
-        if skip is not None:   # full cover known to cost more than the budget (issue 21): max-cover at once
-            log(f"[planner] full coverage is not possible: {skip.notes[0]}\n[planner] planning max-cover at the "
-                "budget instead" + (f", from the what-if sheet's plan at {skip.start_budget:,.0f}" if skip.start_budget
-                                    is not None else ""))
-            problem = dataclasses.replace(problem, objective="max-cover")
-            return _First(problem, solve(problem, start=skip.start, warm=warm), list(skip.notes), True,
-                          skip.full_cover_cost, None, list(skip.notes))
-        rowless = problem.corridor_cuts is None and not share_on and problem.objective == "cover-all"
-        try:
-            sol = share_errors(rows_optional(functools.partial(solve, warm=warm)), options)(
-                problem, start=state.chosen if state is not None else start)
-            return _First(problem, sol, free=_free(sol.stats.get("cost", sol.cost), sol) if rowless else None)
-        except InfeasibleError as exc:   # (expected share: no fallback, the error says what the most is)
-            if not (fallback and problem.objective == "cover-all") or share_on:
-                raise
-            words, fc_cost, fc_solution = [str(exc)], None, None
-            budgeted = problem.budget is not None
-            if budgeted:
-                known = exc.full_cover if isinstance(exc, BudgetInfeasibleError) else None
-                fc_cost = (known.cost if known is not None else None) or _full_cover_cost(problem, solve)
-                if known is not None and len(known.solution.chosen):
-                    fc_solution = known.solution
-                log(f"[planner] full coverage is not possible: {exc}\n[planner] planning max-cover at the budget instead")
-                problem = dataclasses.replace(problem, objective="max-cover")
-            else:
-                every = _all_candidates_cost(problem)
-                words.append(f"No budget was given: the plan shelters as many residents as possible with up to "
-                             f"every candidate room converted ({every:,.0f} {station.params.currency}).")
-                log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
-                problem = dataclasses.replace(problem, objective="max-cover", budget=every)
-            return _First(problem, solve(problem, start=start), words, True, fc_cost, fc_solution,
-                          [str(exc)] if budgeted else [],
-                          _free(fc_cost, fc_solution) if rowless and fc_cost is not None and fc_solution else None)
-
-
-def _free(cost: float, solution: Solution) -> dict[str, Any]:
-    """A cover-all solve's {"cost", "rooms", "bound"} (currency; bound None when the solver proved none)."""
-    bound = solution.solver.get("bound")
-    return {"cost": float(cost), "rooms": len(solution.chosen),
-            "bound": float(bound) if isinstance(bound, (int, float)) and np.isfinite(bound) else None}
-
-
-@dataclass
-class _Skip:
-    """A cover-all the budget cannot pay for, known from an earlier run (`_skip_cover_all`)."""
-
-    notes: list[str]
-    full_cover_cost: float | None
-    plan: dict | None
-    """plan.json of the full-cover plan, when known."""
-    start: list[str] | None
-    start_budget: float | None
-
-
-def _known_rows(given: Mapping[tuple[str, str], float] | None, state: RunState | None,
-                cached: Any) -> Mapping[tuple[str, str], float]:
-    """The corridor rows of the first solve: the caller's (`given`), the last run's final state's (in its
-    cut-id order) or the corridor cache's (`cached`: {"limits": plan.json rows}). (Not the full-cover
-    plan's for a what-if: its limits come from that plan's streams, and on a small station they kept 8
-    of 44 residents out of a what-if plan that the replay finds in time without them.)"""
-    if given is not None:
-        return given
-    if state is not None:
-        log(f"[planner] starting from the last run's final state on the same inputs ({len(state.chosen)} safe rooms, "
-            f"{len(state.limits)} corridor row(s){', LP basis' if state.warm is not None else ''})")
-        return state.limits
-    return limits_of(cached.get("limits") if isinstance(cached, dict) else None)
-
-
-def _usable_state(state: RunState | None, problem: Problem) -> RunState | None:
-    """The last run's final state when it is of `problem`'s objective, or of its budget's max-cover fallback."""
-    if state is None:
-        return None
-    if state.objective == problem.objective or (state.fallback and problem.objective == "cover-all"
-                                                and problem.budget is not None):
-        return state
-    return None
-
-
-def _skip_cover_all(station: Station, problem: Problem, state: RunState | None, reuse_at: Path | None,
-                    margins: pd.DataFrame | None, fallback: bool) -> _Skip | None:
-    """How to go straight to max-cover (issue 21): the last run on the same inputs fell back at this budget
-    (`state`), or full cover is known (`planner.reuse.known_full_cover`, e.g. from a proposal) to cost more
-    than the budget by its proven bound; then the max-cover solve starts from the state's plan or the
-    what-if sheet's plan at the nearest budget below (`nearest_sheet_plan`). None: solve cover-all first."""
-    if problem.objective != "cover-all" or problem.budget is None or not fallback or reuse_at is None:
-        return None
-    fc = known_full_cover(reuse_at, station, margins) or {}
-    if state is not None and state.fallback is not None:
-        cost = state.fallback.get("full_cover_cost")
-        return _Skip([str(n) for n in state.fallback["notes"]], None if cost is None else float(cost),
-                     fc.get("plan"), state.chosen, None)
-    free = fc.get("first")
-    if state is not None or free is None or free.get("bound") is None or free["bound"] <= problem.budget + 1.0:
-        return None
-    words = (f"Cover-all is impossible within the budget of {problem.budget:,.0f}: the cheapest plan sheltering "
-             f"everyone reachable costs {free['cost']:,.0f} ({free['rooms']} rooms; no plan costs less than "
-             f"{free['bound']:,.0f}). Use --objective max-cover to shelter as many people as possible within the "
-             "budget.")   # the solver's words (`orchestrate.solve`) on the last run's solve without corridor rows
-    near = nearest_sheet_plan(reuse_at, station, margins, float(problem.budget))
-    return _Skip([words], float(free["cost"]), fc.get("plan"), near["chosen"] if near else None,
-                 near["budget"] if near else None)
-
-
-def _reused_words(state: RunState) -> dict[str, Any]:
-    """plan.json `solver.corridor.reused`: the plan and rows came from the last run's final state."""
-    return {"note": "solved once from the final state of the last run on the same inputs and parameters (its "
-                    "safe rooms as the start, its corridor rows" + (", its LP basis" if state.warm is not None else "")
-                    + "); the rounds that found the rows are below",
-            "rounds": state.record.get("rounds", []), "chosen_round": state.record.get("chosen_round")}
-
-
-def _remember_run(run: PlanRun, folder: Path, key: str, state: RunState | None, new: RunState, *, same: bool,
-                  free: dict | None) -> None:
-    """Keep what the next run on the same inputs reuses (`planner.reuse`): the final state (`new`, its rows
-    and record those of the first run when it started from `state`; only when the plan is the corridor
-    rounds' (`same`)), full coverage's figures without corridor rows (`free`: {"cost", "rooms", "bound"}, or
-    None) and the proposal's plan when it is the full-cover plan."""
-    if same:
-        if state is not None:
-            new.record = state.record or new.record
-            new.warm = new.warm if new.warm is not None else state.warm
-        save_state(folder, key, new)
-    plan = run.plan
-    proposal = plan.get("objective") == "cover-all" and run.full_cover_cost is None and not run.problem.share_on
-    remember_full_cover(folder, run.station, run.margins, first=free, plan=plan if proposal else None)
 
 def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
                      margins: pd.DataFrame | None = None, known: float | None = None,
@@ -761,19 +609,3 @@ def unsheltered_summary(unsheltered: list[dict], station: Station, limit: int = 
                    f"{len(per_room)} room(s), because: {why}. Rooms: {', '.join(rooms[:limit])}"
                    + (f" and {len(rooms) - limit} more." if len(rooms) > limit else "."))
     return out
-
-
-def _all_candidates_cost(problem: Any) -> float:
-    """What converting every candidate room would cost (currency; existing safe rooms cost nothing)."""
-    cost = problem.sites["cost"].astype(float)
-    existing = problem.sites["existing"].astype(bool) if "existing" in problem.sites else False
-    return float(cost[~existing].sum()) + 1.0
-
-
-def _full_cover_cost(problem: Any, solve: Callable[..., Any]) -> float | None:
-    """Least cost of covering everyone, ignoring the budget (currency), or None if unknown."""
-    try:
-        sol = solve(dataclasses.replace(problem, budget=None, objective="cover-all"), progress=False)
-    except Exception:  # the note is informative only
-        return None
-    return sol.cost   # every solve path's cost (existing rooms 0; the relocation model's repurposing included)

@@ -62,6 +62,8 @@ class Station:
     scenarios: list[str]
     params: Parameters
     files: dict[str, Path] = field(default_factory=dict)
+    _digest: tuple[tuple, str] | None = field(default=None, init=False, repr=False, compare=False)
+    """`inputs_sha256`'s last answer, with the files' (key, path, size, mtime ns) it was computed on."""
 
     # ------------------------------------------------------------------ demand
     def demand(self) -> pd.DataFrame:
@@ -108,14 +110,21 @@ class Station:
         return self.params.station_title or self.name
 
     def inputs_sha256(self) -> str:
-        """SHA-256 over the input files (names and bytes), in a fixed order."""
+        """SHA-256 over the input files (names and bytes), in a fixed order.
+
+        A run asks for it several times (caches' keys, plan.json): the files are read again only when
+        one of them changed size or modification time since the last call."""
+        stamp = tuple((key, str(self.files[key]), *_stat(self.files[key])) for key in sorted(self.files))
+        if self._digest is not None and self._digest[0] == stamp:
+            return self._digest[1]
         h = hashlib.sha256()
         for key in sorted(self.files):
             path = self.files[key]
             h.update(key.encode())
             h.update(path.name.encode())
             h.update(path.read_bytes())
-        return h.hexdigest()
+        self._digest = (stamp, h.hexdigest())
+        return self._digest[1]
 
     @classmethod
     def from_frames(cls, rooms: gpd.GeoDataFrame | pd.DataFrame, doors: gpd.GeoDataFrame | pd.DataFrame,
@@ -477,3 +486,11 @@ def load_station(folder: str | Path, scenario: str | Path | None = None,
     return Station(name=folder.resolve().name, folder=folder, rooms=rooms, doors=doors, residents=residents,
                    scenarios=scen, params=params, files=files)
 
+
+def _stat(path: Path) -> tuple[int, int]:
+    """(size in bytes, modification time in ns) of a file; (-1, -1) if it cannot be read (then hashing says why)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)

@@ -474,7 +474,8 @@ def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkey
     its time limit with them (`SolverError`) is solved again without them, and the rounds go on."""
     import planner.pipeline
     from planner.errors import SolverError
-    from planner.pipeline import limits_of, plan_station
+    from planner.corridorrounds import limits_of
+    from planner.pipeline import plan_station
 
     station = choice_station(tmp_path)
     limits = limits_of(plan_station(station, check=False).plan["solver"]["corridor"]["limits"])

@@ -117,3 +117,35 @@ def test_scenario_columns_from_toml(two_decks):
     (two_decks / "scenario.toml").write_text('[model]\nscenarios = ["evening"]\n')
     with pytest.raises(InputError, match="evening"):
         load_station(two_decks)
+
+
+def test_inputs_hash_is_read_once_and_follows_an_edit(two_decks, monkeypatch):
+    """`inputs_sha256` reads the files once per state of them: asked again it answers from memory; after
+    an edit (size or modification time changed) it reads them again and the hash changes."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    st = load_station(two_decks)
+    first = st.inputs_sha256()
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    assert st.inputs_sha256() == first and reads == []
+    res = st.files["residents"]
+    res.write_text(res.read_text() + "\n")
+    assert st.inputs_sha256() != first and reads
+    h = hashlib.sha256()
+    for key in sorted(st.files):
+        h.update(key.encode())
+        h.update(st.files[key].name.encode())
+        h.update(real(st.files[key]))
+    assert st.inputs_sha256() == h.hexdigest()
+    # the same size, a later modification time: read again
+    reads.clear()
+    text = res.read_text().replace("\n\n", "\n ")
+    res.write_text(text)
+    stat = res.stat()
+    os.utime(res, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    st.inputs_sha256()
+    assert reads

@@ -1,0 +1,200 @@
+"""The first solve of a planning run, and what it keeps for the next run (issue 21).
+
+`first_solve` solves the objective asked: from the last run's final state on the same inputs when
+there is one (`planner.reuse`: its plan as the start, its LP basis), falling back to max-cover at the
+budget when cover-all does not fit it, or straight to max-cover when an earlier run showed that full
+cover costs more than the budget (`skip_cover_all`). `remember_run` keeps the run's final state and
+full coverage's figures for the next run. Costs are in the station's currency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from planner.corridorrounds import limits_of, rows_optional
+from planner.errors import InfeasibleError
+from planner.model import BudgetInfeasibleError, Problem, SolveOptions
+from planner.progress import log, stage
+from planner.reuse import (RunState, known_full_cover, nearest_sheet_plan, remember_full_cover, save_state)
+from planner.share import share_errors
+from planner.station import Station
+
+if TYPE_CHECKING:
+    from planner.model import Solution
+
+
+@dataclass
+class FirstSolve:
+    """The first solve of `planner.pipeline.plan_station` (`first_solve`): its problem (objective after any fallback),
+    solution, notes, and what it learnt about full coverage (currency)."""
+
+    problem: Problem
+    solution: Solution
+    notes: list[str] = field(default_factory=list)
+    fell_back: bool = False
+    full_cover_cost: float | None = None
+    full_cover_solution: Solution | None = None
+    fallback_notes: list[str] = field(default_factory=list)
+    """The words of a budget's fallback to max-cover (kept with the run's final state)."""
+    free: dict | None = None
+    """{"cost", "rooms", "bound"} (currency) of a cover-all solve without corridor rows, when this was one
+    (kept for the what-ifs on the same inputs: `planner.reuse.known_full_cover`)."""
+
+
+def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], options: SolveOptions | None,
+                 start: list[str] | None, state: RunState | None, skip: Skip | None, fallback: bool,
+                 share_on: bool) -> FirstSolve:
+    """`planner.pipeline.plan_station`'s first solve: the objective asked, from the last run's final state when there is one
+    (its plan as the start, its LP basis), falling back to max-cover at the budget when cover-all does not
+    fit it (`fallback`), or straight to max-cover when that is known already (`skip`)."""
+    warm = state.warm if state is not None else None
+    with stage(f"optimisation ({'max-cover' if skip is not None else problem.objective})"):
+        if skip is not None:   # full cover known to cost more than the budget (issue 21): max-cover at once
+            log(f"[planner] full coverage is not possible: {skip.notes[0]}\n[planner] planning max-cover at the "
+                "budget instead" + (f", from the what-if sheet's plan at {skip.start_budget:,.0f}" if skip.start_budget
+                                    is not None else ""))
+            problem = dataclasses.replace(problem, objective="max-cover")
+            return FirstSolve(problem, solve(problem, start=skip.start, warm=warm), list(skip.notes), True,
+                          skip.full_cover_cost, None, list(skip.notes))
+        rowless = problem.corridor_cuts is None and not share_on and problem.objective == "cover-all"
+        try:
+            sol = share_errors(rows_optional(functools.partial(solve, warm=warm)), options)(
+                problem, start=state.chosen if state is not None else start)
+            return FirstSolve(problem, sol, free=_free(sol.stats.get("cost", sol.cost), sol) if rowless else None)
+        except InfeasibleError as exc:   # (expected share: no fallback, the error says what the most is)
+            if not (fallback and problem.objective == "cover-all") or share_on:
+                raise
+            words, fc_cost, fc_solution = [str(exc)], None, None
+            budgeted = problem.budget is not None
+            if budgeted:
+                known = exc.full_cover if isinstance(exc, BudgetInfeasibleError) else None
+                fc_cost = (known.cost if known is not None else None) or full_cover_cost(problem, solve)
+                if known is not None and len(known.solution.chosen):
+                    fc_solution = known.solution
+                log(f"[planner] full coverage is not possible: {exc}\n[planner] planning max-cover at the budget instead")
+                problem = dataclasses.replace(problem, objective="max-cover")
+            else:
+                every = all_candidates_cost(problem)
+                words.append(f"No budget was given: the plan shelters as many residents as possible with up to "
+                             f"every candidate room converted ({every:,.0f} {station.params.currency}).")
+                log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
+                problem = dataclasses.replace(problem, objective="max-cover", budget=every)
+            return FirstSolve(problem, solve(problem, start=start), words, True, fc_cost, fc_solution,
+                          [str(exc)] if budgeted else [],
+                          _free(fc_cost, fc_solution) if rowless and fc_cost is not None and fc_solution else None)
+
+
+def _free(cost: float, solution: Solution) -> dict[str, Any]:
+    """A cover-all solve's {"cost", "rooms", "bound"} (currency; bound None when the solver proved none)."""
+    bound = solution.solver.get("bound")
+    return {"cost": float(cost), "rooms": len(solution.chosen),
+            "bound": float(bound) if isinstance(bound, (int, float)) and np.isfinite(bound) else None}
+
+
+@dataclass
+class Skip:
+    """A cover-all the budget cannot pay for, known from an earlier run (`skip_cover_all`)."""
+
+    notes: list[str]
+    full_cover_cost: float | None
+    plan: dict | None
+    """plan.json of the full-cover plan, when known."""
+    start: list[str] | None
+    start_budget: float | None
+
+
+def known_rows(given: Mapping[tuple[str, str], float] | None, state: RunState | None,
+                cached: Any) -> Mapping[tuple[str, str], float]:
+    """The corridor rows of the first solve: the caller's (`given`), the last run's final state's (in its
+    cut-id order) or the corridor cache's (`cached`: {"limits": plan.json rows}). (Not the full-cover
+    plan's for a what-if: its limits come from that plan's streams, and on a small station they kept 8
+    of 44 residents out of a what-if plan that the replay finds in time without them.)"""
+    if given is not None:
+        return given
+    if state is not None:
+        log(f"[planner] starting from the last run's final state on the same inputs ({len(state.chosen)} safe rooms, "
+            f"{len(state.limits)} corridor row(s){', LP basis' if state.warm is not None else ''})")
+        return state.limits
+    return limits_of(cached.get("limits") if isinstance(cached, dict) else None)
+
+
+def usable_state(state: RunState | None, problem: Problem) -> RunState | None:
+    """The last run's final state when it is of `problem`'s objective, or of its budget's max-cover fallback."""
+    if state is None:
+        return None
+    if state.objective == problem.objective or (state.fallback and problem.objective == "cover-all"
+                                                and problem.budget is not None):
+        return state
+    return None
+
+
+def skip_cover_all(station: Station, problem: Problem, state: RunState | None, reuse_at: Path | None,
+                    margins: pd.DataFrame | None, fallback: bool) -> Skip | None:
+    """How to go straight to max-cover (issue 21): the last run on the same inputs fell back at this budget
+    (`state`), or full cover is known (`planner.reuse.known_full_cover`, e.g. from a proposal) to cost more
+    than the budget by its proven bound; then the max-cover solve starts from the state's plan or the
+    what-if sheet's plan at the nearest budget below (`nearest_sheet_plan`). None: solve cover-all first."""
+    if problem.objective != "cover-all" or problem.budget is None or not fallback or reuse_at is None:
+        return None
+    fc = known_full_cover(reuse_at, station, margins) or {}
+    if state is not None and state.fallback is not None:
+        cost = state.fallback.get("full_cover_cost")
+        return Skip([str(n) for n in state.fallback["notes"]], None if cost is None else float(cost),
+                     fc.get("plan"), state.chosen, None)
+    free = fc.get("first")
+    if state is not None or free is None or free.get("bound") is None or free["bound"] <= problem.budget + 1.0:
+        return None
+    words = (f"Cover-all is impossible within the budget of {problem.budget:,.0f}: the cheapest plan sheltering "
+             f"everyone reachable costs {free['cost']:,.0f} ({free['rooms']} rooms; no plan costs less than "
+             f"{free['bound']:,.0f}). Use --objective max-cover to shelter as many people as possible within the "
+             "budget.")   # the solver's words (`orchestrate.solve`) on the last run's solve without corridor rows
+    near = nearest_sheet_plan(reuse_at, station, margins, float(problem.budget))
+    return Skip([words], float(free["cost"]), fc.get("plan"), near["chosen"] if near else None,
+                 near["budget"] if near else None)
+
+
+def reused_words(state: RunState) -> dict[str, Any]:
+    """plan.json `solver.corridor.reused`: the plan and rows came from the last run's final state."""
+    return {"note": "solved once from the final state of the last run on the same inputs and parameters (its "
+                    "safe rooms as the start, its corridor rows" + (", its LP basis" if state.warm is not None else "")
+                    + "); the rounds that found the rows are below",
+            "rounds": state.record.get("rounds", []), "chosen_round": state.record.get("chosen_round")}
+
+
+def remember_run(folder: Path, key: str, state: RunState | None, new: RunState, *, same: bool,
+                 free: dict | None, station: Station, margins: pd.DataFrame | None, proposal: dict | None) -> None:
+    """Keep what the next run on the same inputs reuses (`planner.reuse`): the final state (`new`, its rows
+    and record those of the first run when it started from `state`; only when the plan is the corridor
+    rounds' (`same`)), full coverage's figures without corridor rows (`free`: {"cost", "rooms", "bound"}
+    in currency, or None) and the proposal's plan (`proposal`: plan.json) when it is the full-cover plan."""
+    if same:
+        if state is not None:
+            new.record = state.record or new.record
+            new.warm = new.warm if new.warm is not None else state.warm
+        save_state(folder, key, new)
+    remember_full_cover(folder, station, margins, first=free, plan=proposal)
+
+
+
+def all_candidates_cost(problem: Any) -> float:
+    """What converting every candidate room would cost (currency; existing safe rooms cost nothing)."""
+    cost = problem.sites["cost"].astype(float)
+    existing = problem.sites["existing"].astype(bool) if "existing" in problem.sites else False
+    return float(cost[~existing].sum()) + 1.0
+
+
+def full_cover_cost(problem: Any, solve: Callable[..., Any]) -> float | None:
+    """Least cost of covering everyone, ignoring the budget (currency), or None if unknown."""
+    try:
+        sol = solve(dataclasses.replace(problem, budget=None, objective="cover-all"), progress=False)
+    except Exception:  # the note is informative only
+        return None
+    return sol.cost   # every solve path's cost (existing rooms 0; the relocation model's repurposing included)
