@@ -338,7 +338,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     corridor_limits = known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
-    first = first_solve(station, problem, solve if state is None else _solver_for(rel, dataclasses.replace(
+    # a start plan from the last run or the what-if sheet comes with its LP (the bound, and the basis for the rounds)
+    started = state is not None or (skip is not None and skip.start is not None)
+    first = first_solve(station, problem, solve if not started else _solver_for(rel, dataclasses.replace(
         options or SolveOptions(), start_lp=True)), options, start, state, skip, fallback_max_cover and not share_on,
         share_on)
     problem, solution, notes = first.problem, first.solution, notes + first.notes

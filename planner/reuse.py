@@ -16,8 +16,8 @@ entry is never read for other inputs:
   bound goes straight to max-cover (`planner.pipeline.plan_station`), the notes still saying what full
   coverage costs.
 - **The what-if sheet's plans** (JSON; keyed like the full-cover plan): budget, cost and safe rooms of each
-  plan the proposal's Budget what-if sheet solved; the what-if's max-cover solve starts from the plan of the
-  nearest budget at or below its own (`nearest_sheet_plan`).
+  plan the proposal's Budget what-if sheet solved; a what-if at one of those budgets starts its max-cover solve
+  from that plan (`nearest_sheet_plan`; a plan of a lower budget is a poor start, docs/model.md section 7).
 
 A missing, unreadable, damaged or crafted entry is ignored (logged) and the run goes on as without it; one
 that cannot be written only costs time.

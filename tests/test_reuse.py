@@ -87,9 +87,9 @@ def test_corrupt_or_crafted_state_is_ignored(tmp_path):
 
 def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, monkeypatch):
     """A what-if whose budget is below the proven bound of the full-cover plan a proposal on the same inputs
-    made solves no cover-all: max-cover from the what-if sheet's plan at the nearest budget below, the same
-    notes and plan.json fields as when it learns the full cover's cost itself, and the proposal's plan as
-    the run's full-cover plan."""
+    made solves no cover-all: max-cover (from the what-if sheet's plan when the sheet has one at that budget,
+    else from its own LP and greedy), the same notes and plan.json fields as when it learns the full cover's
+    cost itself, and the proposal's plan as the run's full-cover plan."""
     import planner.pipeline
 
     station = choice_station(tmp_path)
@@ -116,7 +116,7 @@ def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, 
 
     monkeypatch.setattr(planner.pipeline, "solve", spy)
     fast = plan_station(below, cache_dir=cache, check=True)
-    assert seen and all(obj == "max-cover" for obj, _ in seen) and seen[0][1] == []
+    assert seen and all(obj == "max-cover" for obj, _ in seen) and seen[0][1] is None   # a lower budget's: no start
     assert fast.plan["objective"] == cold.plan["objective"] == "max-cover"
     assert fast.plan["totals"]["full_cover_cost"] == pytest.approx(cold.plan["totals"]["full_cover_cost"])
     assert fast.full_cover_plan is fc["plan"] or fast.full_cover_plan == fc["plan"]
@@ -128,6 +128,13 @@ def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, 
     second = plan_station(below, cache_dir=cache, check=True)     # its own final state now
     assert all(obj == "max-cover" for obj, _ in seen) and second.solution.chosen == fast.solution.chosen
     assert second.notes == fast.notes
+    # a what-if at one of the sheet's budgets starts from the sheet's plan there (its LP gives the bound)
+    remember_sheet(folder, station, None, [{"budget": 0.8 * budget, "cost": 0.0, "chosen": []}])
+    at_sheet = dataclasses.replace(station, params=station.params.replace(budget=0.8 * budget))
+    seen.clear()
+    sheet_run = plan_station(at_sheet, cache_dir=cache, check=True)
+    assert seen[0] == ("max-cover", []) and sheet_run.plan["totals"]["cost"] <= 0.8 * budget + 1e-6
+    assert sheet_run.plan["totals"]["scenarios"] == plan_station(at_sheet, check=False).plan["totals"]["scenarios"]
 
 
 def test_reuse_entries_need_a_cache_and_files(tmp_path):
