@@ -1,18 +1,31 @@
 """Benchmark: the proposal's outputs (cost model, maps, GeoPackage, workbook, spreadsheet recalculation).
 
     .venv/bin/python bench/bench_outputs.py [--station inputs/station-unity] [--out OUT_DIR]
+    .venv/bin/python bench/bench_outputs.py --plan PROPOSAL/plan.json [--out OUT_DIR] [--only ...]
 
-No solver: the plan is a stand-in built from the reach table (every occupied room sent to
-its best candidate within reach, all its residents), which converts many more rooms than a
-real plan and so bounds the output work from above. Prints the wall time of
+No solver. Without `--plan` the plan is a stand-in built from the reach table (every occupied
+room sent to its best candidate within reach, all its residents), which converts many more rooms
+than a real plan and so bounds the output work from above. Prints the wall time of
 `site_costs`, `plot_maps`, `write_plan_gpkg`, `write_workbook` and of a LibreOffice
 headless recalculation of the workbook (when `soffice` is installed), and checks that the
-recalculated total equals the planner's to the cent. Not part of `make test`.
+recalculated total equals the planner's to the cent.
+
+With `--plan` (a proposal's plan.json; the station is the one named by `--station`), each of
+`planner.proposal.write_outputs`' outputs is timed alone in this process (wall and CPU seconds:
+maps per deck, sector maps per deck, GeoPackage, the briefing's rows and routes, placards per
+deck, interactive map and sheet, the workbook), then `write_outputs` as a whole (wall, and the
+CPU of this process and its forked workers), into OUT_DIR/parts and OUT_DIR/whole.
+`--profile FILE` writes a cProfile of the parts. The workbook gets no what-if or displacement
+tables (they are the proposal's, not plan.json's). Not part of `make test`.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -73,14 +86,94 @@ def stand_in_plan(station, sites: pd.DataFrame, costs: pd.DataFrame, reach) -> d
             "solver": {"name": "stand-in (bench)", "status": "n/a"}}
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+class _Timer:
+    """Prints and keeps (name, wall s, CPU s) of each timed block."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, float]] = []
+
+    def __call__(self, name: str, fn, *a, **kw):
+        t, c = time.perf_counter(), _cpu()
+        res = fn(*a, **kw)
+        w, cp = time.perf_counter() - t, _cpu() - c
+        self.rows.append((name, w, cp))
+        print(f"  {name:<44} {w:7.2f} s wall {cp:7.2f} s CPU", flush=True)
+        return res
+
+
+def real_plan(args: argparse.Namespace, out: Path) -> None:
+    """Every output of `write_outputs` for a real plan.json, alone and as a whole."""
+    from planner.brief import add_routes, room_briefs, strings
+    from planner.maps import plot_sector_maps
+    from planner.pipeline import PlanRun, prepare
+    from planner.placards import write_briefing_sheet, write_placards
+    from planner.proposal import output_workers, write_outputs
+    from planner.webmap import write_webmap
+
+    st = load_station(args.station)
+    plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
+    sites, reach, costs = prepare(st, cache_dir=default_cache_dir())
+    run = PlanRun(station=st, sites=sites, reach=reach, costs=costs, problem=None, solution=None,  # type: ignore[arg-type]
+                  plan=plan)
+    print(f"plan: {len(plan['safe_rooms'])} safe rooms, {len(plan['assignments'])} assignments; "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+    only = set(args.only.split(",")) if args.only else None
+    decks = sorted(int(d) for d in pd.unique(st.rooms["deck"]))
+    tm = _Timer()
+    if only is None or "parts" in only:
+        parts = out / "parts"
+        parts.mkdir(parents=True, exist_ok=True)
+        prof = cProfile.Profile() if args.profile else None
+        if prof:
+            prof.enable()
+        maps = tm("maps (one PNG per deck)", plot_maps, st, plan, parts)
+        for d in decks:
+            tm(f"sector maps, deck {d}", plot_sector_maps, st, plan, parts, decks=[d])
+        tm("GeoPackage", write_plan_gpkg, st, plan, parts / "plan.gpkg")
+        tx = strings("en")
+        briefs = tm("briefing: rows", room_briefs, st, plan, reach)
+        briefs, routes = tm("briefing: routes", add_routes, briefs, st)
+        for deck, rows in briefs.groupby("deck", sort=True):
+            tm(f"briefing: placards deck {int(deck)} ({rows['room_id'].nunique()} pages)", write_placards,
+               parts / f"placards-deck-{int(deck)}.pdf", st, plan, rows, routes, tx)
+        tm("briefing: interactive map", write_webmap, parts / "map.html", st, plan, briefs, routes, tx)
+        tm("briefing: sheet", write_briefing_sheet, parts / "briefing-sheet.pdf", st.title, plan, None, tx)
+        tm("workbook", write_workbook, parts / "proposal.xlsx", st, plan, costs, sites, reach, map_png=maps,
+           overwrite=True)
+        if prof:
+            prof.disable()
+            prof.dump_stats(args.profile)
+        print(f"  {'sum of the parts':<44} {sum(r[1] for r in tm.rows):7.2f} s wall "
+              f"{sum(r[2] for r in tm.rows):7.2f} s CPU (load {os.getloadavg()[0]:.2f})", flush=True)
+    if only is None or "whole" in only:
+        whole = out / "whole"
+        shutil.rmtree(whole, ignore_errors=True)
+        whole.mkdir(parents=True)
+        tm(f"write_outputs ({output_workers()} processes)", write_outputs, run, whole, "bench")
+        print(f"  load {os.getloadavg()[0]:.2f}")
+    print(f"outputs in {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--station", default="inputs/station-unity")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--plan", default=None, help="a proposal's plan.json: time write_outputs' parts and whole")
+    ap.add_argument("--only", default=None, help="with --plan: parts, whole or both (comma-separated)")
+    ap.add_argument("--profile", default=None, help="with --plan: write a cProfile of the parts to this file")
     args = ap.parse_args()
     set_quiet(True)
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-outputs-"))
     out.mkdir(parents=True, exist_ok=True)
+    if args.plan:
+        real_plan(args, out)
+        return
     st = load_station(args.station)
     sites = candidate_sites(st)
     t = time.perf_counter()
