@@ -171,6 +171,7 @@ class _Deck:
         for k, xy in zip(owner[np.unique(ring_idx)] if len(coords) else [], ring_xy):
             self.rings[int(k)].append(xy)
         self.code = [_path_code(r) for r in self.rings]
+        self.fill_rgb = [_hex(f) for f in self.fill]
 
 
 class _Code:
@@ -230,6 +231,10 @@ def _draw_routes(c: Canvas, routes: list[tuple[Route, str, str]], tr: Callable[[
             c.drawString(q[-1][0] + 6, q[-1][1] + 6, _fmt(tx, "placard.other_deck", deck=int(rt.deck[-1])))
 
 
+_YOU_RGB = _hex("#ffd60a")
+_TARGET_RGB = _hex("#7bd88f")
+
+
 def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], room_id: str, targets: list[str],
               routes: list[tuple[Route, str, str]], tx: dict[str, str], fonts: dict[bool, str]) -> None:
     """The neighbourhood map into `box` (x, y, width, height; points) of the canvas `c`."""
@@ -262,8 +267,7 @@ def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], ro
     c.setStrokeColorRGB(0.33, 0.33, 0.33)
     for j in sel:
         rid = deck.ids[j]
-        colour = "#ffd60a" if rid == room_id else ("#7bd88f" if rid in targets else deck.fill[j])
-        c.setFillColorRGB(*_hex(colour))
+        c.setFillColorRGB(*(_YOU_RGB if rid == room_id else (_TARGET_RGB if rid in targets else deck.fill_rgb[j])))
         c.drawPath(_Code(deck.code[j]), stroke=1, fill=1, fillMode=0)
     c.setLineWidth(2.2 / scale)
     c.setStrokeColorRGB(0, 0, 0)
@@ -311,23 +315,45 @@ def _draw_map(c: Canvas, deck: _Deck, box: tuple[float, float, float, float], ro
     c.drawCentredString(ax_, ay_ - 6, "N (+y)")
 
 
-def _page(c: Canvas, rows: list[dict], deck: _Deck, routes: dict[tuple[str, str], Route], tx: dict[str, str],
-          footer: str, size: tuple[float, float]) -> None:
-    """One placard page on the canvas `c`."""
+def _static_form(c: Canvas, tx: dict[str, str], footer: str, size: tuple[float, float]) -> tuple[str, int]:
+    """What every placard page of a document shows alike, as one form XObject of `c`: the black banner
+    with its text, the rules at the foot and the footer line. Returns (form name, number of rule lines)."""
     fonts = _fonts()
     W, H = size
     m = 36.0
-    room_id = str(rows[0]["room_id"])
-    lines = placard_lines(rows, tx)
+    c.beginForm("placard-static")
     c.setFillColorRGB(0, 0, 0)
     c.rect(0, H - 64, W, 64, stroke=0, fill=1)
     c.setFillColorRGB(1, 1, 1)
-    banner = lines[0][1]
+    banner = tx["placard.banner"]
     bs = 26.0
     while bs > 12 and c.stringWidth(banner, fonts[True], bs) > W - 2 * m:
         bs -= 1
     c.setFont(fonts[True], bs)
     c.drawCentredString(W / 2, H - 42, banner)
+    c.setFillColorRGB(0, 0, 0)
+    rule_lines = simpleSplit(tx["placard.rules"], fonts[True], 13, W - 2 * m)
+    ry = 30 + 15.6 * len(rule_lines)
+    for part in rule_lines:
+        c.setFont(fonts[True], 13)
+        c.drawString(m, ry, part)
+        ry -= 15.6
+    c.setFont(fonts[False], 7)
+    c.setFillColorRGB(0.2, 0.2, 0.2)
+    c.drawString(m, 16, footer)
+    c.endForm()
+    return "placard-static", len(rule_lines)
+
+
+def _page(c: Canvas, rows: list[dict], deck: _Deck, routes: dict[tuple[str, str], Route], tx: dict[str, str],
+          static: tuple[str, int], size: tuple[float, float]) -> None:
+    """One placard page on the canvas `c`; `static`: `_static_form`'s (banner, rules and footer)."""
+    fonts = _fonts()
+    W, H = size
+    m = 36.0
+    room_id = str(rows[0]["room_id"])
+    lines = placard_lines(rows, tx)
+    c.doForm(static[0])
     c.setFillColorRGB(0, 0, 0)
     y = H - 64 - 8
     for style, text in lines[1:]:
@@ -339,21 +365,12 @@ def _page(c: Canvas, rows: list[dict], deck: _Deck, routes: dict[tuple[str, str]
             y -= size_pt * 1.2
             c.setFont(fonts[bold], size_pt)
             c.drawString(m, y, part)
-    rules = [t for s, t in lines if s == "rules"]
-    rule_lines = simpleSplit(rules[0], fonts[True], 13, W - 2 * m) if rules else []
-    ry = 30 + 15.6 * len(rule_lines)
-    for part in rule_lines:
-        c.setFont(fonts[True], 13)
-        c.drawString(m, ry, part)
-        ry -= 15.6
-    c.setFont(fonts[False], 7)
-    c.setFillColorRGB(0.2, 0.2, 0.2)
-    c.drawString(m, 16, footer)
     # the map between the text and the rules
     top = y - 26
-    bottom = 30 + 15.6 * len(rule_lines) + 22
+    bottom = 30 + 15.6 * static[1] + 22
     if top - bottom >= 120:
         c.setFont(fonts[False], 10)
+        c.setFillColorRGB(0.2, 0.2, 0.2)   # the footer's grey (the footer is drawn before it on every page)
         c.drawString(m, top + 6, tx["placard.map_title"])
         groups = placard_groups(rows)
         rts, targets = [], []
@@ -406,12 +423,13 @@ def write_placards(path: Path, station: Station, plan: dict, briefs: pd.DataFram
         c = Canvas(str(tmp), pagesize=size, pageCompression=1, invariant=1)
         c.setTitle(f"{station.title}: door placards")
         c.setCreator("safe-room planner")
+        static = _static_form(c, tx, footer, size)
         for deck, rows in b.groupby("deck", sort=True):
             d = _Deck(station, int(deck), safe_ids)
             recs = rows.to_dict("records")     # plain dicts: a page reads its rows many times
             recs.sort(key=lambda r: r["room_id"])   # stable: each room's rows in their order
             for _, rr in itertools.groupby(recs, key=lambda r: r["room_id"]):
-                _page(c, list(rr), d, routes, tx, footer, size)
+                _page(c, list(rr), d, routes, tx, static, size)
                 n += 1
         c.save()
 
