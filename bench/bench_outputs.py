@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
+import functools
 import json
 import os
 import resource
@@ -119,8 +121,16 @@ def real_plan(args: argparse.Namespace, out: Path) -> None:
     st = load_station(args.station)
     plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
     sites, reach, costs = prepare(st, cache_dir=default_cache_dir())
+    graph = None
+    if not args.no_graph and "graph" in {f.name for f in dataclasses.fields(PlanRun)}:
+        from planner.network.paths import walk_graph
+
+        t = time.perf_counter()
+        graph = walk_graph(st)   # as the proposal's corridor rounds leave it in the run
+        print(f"walking graph (built by the planning run, not timed below): {time.perf_counter() - t:.1f} s")
     run = PlanRun(station=st, sites=sites, reach=reach, costs=costs, problem=None, solution=None,  # type: ignore[arg-type]
-                  plan=plan)
+                  plan=plan, **({"graph": graph} if graph is not None else {}))
+    add_routes = functools.partial(add_routes, graph=graph) if graph is not None else add_routes
     print(f"plan: {len(plan['safe_rooms'])} safe rooms, {len(plan['assignments'])} assignments; "
           f"load {os.getloadavg()[0]:.2f}", flush=True)
     only = set(args.only.split(",")) if args.only else None
@@ -167,6 +177,8 @@ def main() -> None:
     ap.add_argument("--plan", default=None, help="a proposal's plan.json: time write_outputs' parts and whole")
     ap.add_argument("--only", default=None, help="with --plan: parts, whole or both (comma-separated)")
     ap.add_argument("--profile", default=None, help="with --plan: write a cProfile of the parts to this file")
+    ap.add_argument("--no-graph", action="store_true",
+                    help="with --plan: the run holds no walking graph (a proposal's corridor rounds leave theirs)")
     args = ap.parse_args()
     set_quiet(True)
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-outputs-"))

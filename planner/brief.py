@@ -6,8 +6,8 @@ and occupancy scenario: the safe room its people are assigned to, the walk in se
 placards (`planner.placards`), the briefing sheet and the interactive map (`planner.webmap`)
 only format these rows; `write_briefing` writes all three.
 
-Routes (`routes`): shortest paths in the walking network (`planner.network.build_graph`, nodes =
-door sides) from the room's best door to the safe room's entry door (the reach table's
+Routes (`routes`): shortest paths in the walking network (the reach table's graph,
+`planner.network.paths.walk_graph`, nodes = door sides; a planning run passes the one it built) from the room's best door to the safe room's entry door (the reach table's
 `door_id`). The network knows the time of each in-room walk but not its shape, so a route is
 drawn as straight legs from door to door through the doors actually used (the real walk may
 go round a corner inside a room); its vertices are the room's centre, the doors in order, and
@@ -32,7 +32,8 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from planner.errors import InputError
-from planner.network import ReachTable, build_graph
+from planner.network import ReachTable, WalkGraph
+from planner.network.paths import walk_graph
 from planner.params import read_toml
 from planner.station import Station
 
@@ -224,8 +225,11 @@ class Route:
     exact: bool = True
 
 
-def routes(station: Station, pairs: pd.DataFrame) -> dict[tuple[str, str], Route]:
+def routes(station: Station, pairs: pd.DataFrame, graph: WalkGraph | None = None) -> dict[tuple[str, str], Route]:
     """Routes for (room_id, site_id, door_id) rows (door_id: the safe room's entry door).
+
+    `graph`: the station's walking graph with the reach table's cut-off (`walk_graph(station)`), when the
+    caller has it (a planning run's corridor rounds built it); else it is built here.
 
     Shortest paths (scipy Dijkstra with predecessors, one run per distinct entry door) from the
     entry door to the room's door sides; the room leaves by the door that minimises the
@@ -248,7 +252,7 @@ def routes(station: Station, pairs: pd.DataFrame) -> dict[tuple[str, str], Route
     out: dict[tuple[str, str], Route] = {}
     if pairs.empty:
         return out
-    wg = build_graph(station, cutoff_m=2.0 * p.reach_m)
+    wg = walk_graph(station) if graph is None else graph
     nrooms = len(wg.room_ids)
     ridx = pd.Series(np.arange(nrooms), index=wg.room_ids)
     ridx = ridx[~ridx.index.duplicated()]
@@ -329,15 +333,18 @@ def routes(station: Station, pairs: pd.DataFrame) -> dict[tuple[str, str], Route
     return out
 
 
-def add_routes(briefs: pd.DataFrame, station: Station) -> tuple[pd.DataFrame, dict[tuple[str, str], Route]]:
-    """Routes of every (room, assigned safe room) of `briefs` and the rows with `walk_m` filled.
+def add_routes(briefs: pd.DataFrame, station: Station, graph: WalkGraph | None = None
+               ) -> tuple[pd.DataFrame, dict[tuple[str, str], Route]]:
+    """Routes of every (room, assigned safe room) of `briefs` and the rows with `walk_m` filled
+    (`graph`: see `routes`).
 
     `walk_m` = (walk_s - reaction_s - traverse seconds on the route) x walk_speed_m_s, rounded to
     a whole metre (0 when sheltering in place, NaN when unsheltered)."""
     p = station.params
     b = briefs.copy()
     has = b["safe_room_id"] != ""
-    rt = routes(station, b.loc[has, ["room_id", "safe_room_id", "door_id"]].rename(columns={"safe_room_id": "site_id"}))
+    rt = routes(station, b.loc[has, ["room_id", "safe_room_id", "door_id"]].rename(columns={"safe_room_id": "site_id"}),
+                graph=graph)
     tr = np.array([rt[(r, s)].traverse_s if (r, s) in rt else 0.0
                    for r, s in zip(b["room_id"], b["safe_room_id"])], dtype=float)
     m = np.maximum(b["walk_s"].to_numpy(dtype=float) - p.reaction_s - tr, 0.0) * p.walk_speed_m_s

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from planner.brief import add_routes, read_simulation, room_briefs, strings
 from planner.errors import OutputError
-from planner.network import ReachTable
+from planner.network import ReachTable, WalkGraph
 from planner.placards import write_briefing_sheet, write_placards
 from planner.station import Station
 from planner.webmap import write_webmap
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def write_briefing(station: Station, plan: dict, reach: ReachTable, out_dir: Path, lang: str = "en",
                    paper: str = "a4", rooms: list[str] | None = None, placards: bool = True,
-                   simulation: Path | None = None) -> dict[str, Path]:
+                   simulation: Path | None = None, graph: WalkGraph | None = None) -> dict[str, Path]:
     """Write the briefing material of a plan into `out_dir` (created when missing).
 
     Parameters
@@ -40,6 +40,8 @@ def write_briefing(station: Station, plan: dict, reach: ReachTable, out_dir: Pat
         sheet always cover the whole station.
     placards : False skips the placards.
     simulation : a `simulation.json` (arrival curves for the sheet); None or missing: no curve.
+    graph : the station's walking graph (`planner.network.paths.walk_graph`) when the caller has it
+        (the routes are drawn on it; None: built here).
 
     Returns
     -------
@@ -54,7 +56,7 @@ def write_briefing(station: Station, plan: dict, reach: ReachTable, out_dir: Pat
     tx = strings(lang)
     t0, c0 = time.perf_counter(), time.process_time()
     briefs = room_briefs(station, plan, reach)
-    briefs, routes = add_routes(briefs, station)
+    briefs, routes = add_routes(briefs, station, graph=graph)
     t1 = time.perf_counter()
     out: dict[str, Path] = {}
     if placards:

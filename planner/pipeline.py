@@ -29,8 +29,8 @@ from planner.estimate import estimated_arrivals
 from planner.firstsolve import first_solve, known_rows, remember_run, reused_words, skip_cover_all, usable_state
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
-from planner.network import reach_table
-from planner.network.paths import Paths, exit_doors
+from planner.network import WalkGraph, reach_table
+from planner.network.paths import Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
 from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
@@ -66,6 +66,8 @@ class PlanRun:
     """plan.json dict of the least-cost full plan when the budget fell short (the what-if reuses it)."""
     margins: pd.DataFrame | None = None
     """Measured margins the plan was made with (`planner.margins`; seconds per pair), or None."""
+    graph: WalkGraph | None = None
+    """The walking graph the corridor rounds used (`walk_graph`; the briefing draws its routes on it), or None."""
 
     def describe(self) -> str:
         """A few lines for the terminal: cost, sheltered per scenario, worst walk, solver gap."""
@@ -346,6 +348,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     problem, solution, notes = first.problem, first.solution, notes + first.notes
     fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     kept: dict[tuple[str, str], float] = {}
+    graph = walk_graph(station) if corridor_on and graph is None else graph   # kept for the briefing's routes
     problem, solution, corridor, replay = corridor_rounds(station, problem, solution, solve, reach, margins,
                                                           on=corridor_on, graph=graph, openings=openings,
                                                           limits=corridor_limits, max_rounds=0 if state else None,
@@ -387,7 +390,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     note_share(plan)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,
-                  margins=margins)
+                  margins=margins, graph=graph)
     if full_cover_solution is not None:
         run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
                                          solution=full_cover_solution, timed_pairs=timed)
