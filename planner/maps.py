@@ -442,16 +442,17 @@ def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, 
     _save(fig, path, dpi=110, tight=False)
 
 
-def plot_sector_maps(station: Station, plan: dict, out_dir: Path, decks: Sequence[int] | None = None) -> list[Path]:
+def plot_sector_maps(station: Station, plan: dict, out_dir: Path, decks: Sequence[int] | None = None,
+                     roles: pd.DataFrame | None = None) -> list[Path]:
     """One zoomed PNG per deck and sector, `map-deck-<deck>-sector-<sector>.png` in `out_dir`
     (every room id readable on A4); returns the paths (decks, then sectors, in order). `decks`:
-    only these decks (None: every deck)."""
+    only these decks (None: every deck); `roles`: `room_roles(station, plan)` when the caller has it."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the map folder ({exc}). Fix: choose a writable folder") from None
-    roles = room_roles(station, plan)
+    roles = room_roles(station, plan) if roles is None else roles
     rooms = station.rooms
     paths = []
     for (deck, sector), _ in rooms.groupby([rooms["deck"].astype(int), rooms["sector"].astype(str)], sort=True):
@@ -464,14 +465,15 @@ def plot_sector_maps(station: Station, plan: dict, out_dir: Path, decks: Sequenc
     return paths
 
 
-def plot_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:
-    """One PNG per deck, `map-deck-<deck>.png` in `out_dir`; returns the paths (decks in order)."""
+def plot_maps(station: Station, plan: dict, out_dir: Path, roles: pd.DataFrame | None = None) -> list[Path]:
+    """One PNG per deck, `map-deck-<deck>.png` in `out_dir`; returns the paths (decks in order).
+    `roles`: `room_roles(station, plan)` when the caller has it."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the map folder ({exc}). Fix: choose a writable folder") from None
-    roles = room_roles(station, plan)
+    roles = room_roles(station, plan) if roles is None else roles
     paths = []
     for deck in sorted(pd.unique(station.rooms["deck"])):
         path = out_dir / f"map-deck-{int(deck)}.png"
@@ -481,15 +483,17 @@ def plot_maps(station: Station, plan: dict, out_dir: Path) -> list[Path]:
 
 
 # ------------------------------------------------------------------ GeoPackage
-def plan_layers(station: Station, plan: dict) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def plan_layers(station: Station, plan: dict, roles: pd.DataFrame | None = None
+                ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """(rooms, assignments) GeoDataFrames of a plan.
 
     rooms: every room with its role and, per scenario, residents, safe room(s), walk (s),
     unsheltered; assignments: one LineString per (room, scenario, safe room) from the room's
     centroid to the safe room's centroid (sheltering in place, a room to itself, has no line).
+    `roles`: `room_roles(station, plan)` when the caller has it.
     """
     rooms = station.rooms
-    roles = room_roles(station, plan)
+    roles = room_roles(station, plan) if roles is None else roles
     base = rooms[["room_id", "name", "kind", "sector", "deck"]].reset_index(drop=True)
     attrs = roles.reindex(base["room_id"].astype(str).to_numpy()).reset_index(drop=True)
     rl = gpd.GeoDataFrame(pd.concat([base, attrs], axis=1), geometry=rooms.geometry.to_numpy(), crs=rooms.crs)
@@ -552,11 +556,12 @@ def _write_lines(frame: gpd.GeoDataFrame, path: Path, layer: str, crs: Any) -> N
         frame.to_file(path, layer=layer, driver="GPKG", mode="a", geometry_type="LineString")
 
 
-def write_plan_gpkg(station: Station, plan: dict, path: Path) -> Path:
+def write_plan_gpkg(station: Station, plan: dict, path: Path, roles: pd.DataFrame | None = None) -> Path:
     """Write the plan as a GeoPackage with layers `rooms`, `assignments` and `relocations` (residents
-    moved out of repurposed rooms, `relocation_layer`), under a temporary name, then moved."""
+    moved out of repurposed rooms, `relocation_layer`), under a temporary name, then moved. `roles`:
+    `room_roles(station, plan)` when the caller has it."""
     path = Path(path)
-    rl, al = plan_layers(station, plan)
+    rl, al = plan_layers(station, plan, roles=roles)
     mv = relocation_layer(station, plan)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

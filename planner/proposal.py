@@ -55,11 +55,12 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
     with a `simulation` of the plan also simulation.json, the arrival curve and agents.csv
     (`planner.simulate.write_simulation`), and the workbook gets its Verification sheets.
 
-    The maps (per deck, and per deck and sector), the GeoPackage and the briefing material are
-    independent of each other: up to `output_workers()` forked processes draw them at once (each
-    output exactly as drawn in this process; where forking is not possible, here one after the
-    other). The workbook, which embeds the deck maps, comes last."""
-    from planner.maps import plot_maps, plot_sector_maps, write_plan_gpkg
+    The maps (per deck, and per deck and sector), the GeoPackage, the briefing material and the
+    workbook are independent of each other, except that the workbook embeds the deck maps: up to
+    `output_workers()` forked processes draw them at once (the workbook right after the deck maps, in
+    the same process; each output exactly as drawn in this process; where forking is not possible, here
+    one after the other). The plan per room (`room_roles`) is worked out once, before the fork."""
+    from planner.maps import plot_maps, plot_sector_maps, room_roles, write_plan_gpkg
     from planner.network.parallel import _fork_map
     from planner.plan import write_json_atomic
     from planner.workbook import write_workbook
@@ -73,34 +74,38 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
         with stage("simulation results (simulation.json, arrival curve)"):
             out.update({f"simulation_{k}": v for k, v in write_simulation(simulation, folder).items()})
     decks = sorted(int(d) for d in pd.unique(run.station.rooms["deck"]))
+    roles = room_roles(run.station, run.plan)
 
     def draw(task: str) -> dict[str, Any]:
         if task == "briefing":   # its warning is logged here, in the calling process
             paths, error = _briefing(run, folder)
             return {f"briefing:{k}": v for k, v in paths.items()} | ({"briefing-error": error} if error else {})
-        if task == "decks":
+        if task == "decks":   # then the workbook, which embeds them
             with stage("maps (one PNG per deck)"):
-                return {f"map{i}": m for i, m in enumerate(plot_maps(run.station, run.plan, folder))}
+                maps = plot_maps(run.station, run.plan, folder, roles=roles)
+            with stage("workbook"):
+                book = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs, run.sites,
+                                      run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff,
+                                      simulation=simulation.to_dict() if simulation is not None else None)
+            return {f"map{i}": m for i, m in enumerate(maps)} | {"workbook": book}
         if task == "gpkg":
             with stage("GeoPackage of the plan"):
-                return {"gpkg": write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg")}
+                return {"gpkg": write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg", roles=roles)}
         deck = int(task.split(":")[1])
         with stage(f"maps (one zoomed PNG per sector of deck {deck})"):
-            return {f"sector_map:{m.name}": m for m in plot_sector_maps(run.station, run.plan, folder, decks=[deck])}
+            return {f"sector_map:{m.name}": m
+                    for m in plot_sector_maps(run.station, run.plan, folder, decks=[deck], roles=roles)}
 
     tasks = ["briefing", "decks", *[f"sectors:{d}" for d in decks], "gpkg"]   # longest first
     workers = output_workers()
     drawn: dict[str, Any] = {}
-    with stage(f"maps, GeoPackage and briefing ({workers} process{'es' if workers > 1 else ''})"):
-        for part in _fork_map(draw, tasks, workers, what="maps and briefing"):
+    with stage(f"maps, GeoPackage, briefing and workbook ({workers} process{'es' if workers > 1 else ''})"):
+        for part in _fork_map(draw, tasks, workers, what="maps, briefing and workbook"):
             drawn.update(part)
     if drawn.get("briefing-error"):
         _briefing_warning(str(drawn.pop("briefing-error")))
     maps = [drawn[f"map{i}"] for i in range(len(decks)) if f"map{i}" in drawn]
-    with stage("workbook"):
-        out["workbook"] = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs,
-                                         run.sites, run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff,
-                                         simulation=simulation.to_dict() if simulation is not None else None)
+    out["workbook"] = drawn["workbook"]
     for i, m in enumerate(p for k, p in drawn.items() if k.startswith("sector_map:")):
         out[f"sector_map{i}"] = m
     out["gpkg"] = drawn["gpkg"]
@@ -136,7 +141,7 @@ def _briefing(run: PlanRun, folder: Path) -> tuple[dict[str, Path], str | None]:
     try:
         with stage("briefing (placards, interactive map, briefing sheet)"):
             return write_briefing(run.station, run.plan, run.reach, folder,
-                                  simulation=folder / "simulation.json"), None
+                                  simulation=folder / "simulation.json", graph=run.graph), None
     except Exception as exc:  # noqa: BLE001 - the proposal must not fail for its briefing
         return {}, f"{type(exc).__name__}: {exc}"
 
