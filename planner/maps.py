@@ -469,21 +469,31 @@ def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, 
     _save(fig, path, dpi=110, tight=False)
 
 
+def sector_keys(station: Station) -> list[tuple[int, str]]:
+    """(deck, sector) of every sector map, in the order `plot_sector_maps` draws them."""
+    rooms = station.rooms
+    keys = rooms.groupby([rooms["deck"].astype(int), rooms["sector"].astype(str)], sort=True).size().index
+    return [(int(d), str(s)) for d, s in keys]
+
+
 def plot_sector_maps(station: Station, plan: dict, out_dir: Path, decks: Sequence[int] | None = None,
-                     roles: pd.DataFrame | None = None) -> list[Path]:
+                     roles: pd.DataFrame | None = None, only: Sequence[tuple[int, str]] | None = None) -> list[Path]:
     """One zoomed PNG per deck and sector, `map-deck-<deck>-sector-<sector>.png` in `out_dir`
     (every room id readable on A4); returns the paths (decks, then sectors, in order). `decks`:
-    only these decks (None: every deck); `roles`: `room_roles(station, plan)` when the caller has it."""
+    only these decks (None: every deck); `only`: only these (deck, sector) maps (`sector_keys`);
+    `roles`: `room_roles(station, plan)` when the caller has it."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the map folder ({exc}). Fix: choose a writable folder") from None
     roles = room_roles(station, plan) if roles is None else roles
-    rooms = station.rooms
     paths = []
-    for (deck, sector), _ in rooms.groupby([rooms["deck"].astype(int), rooms["sector"].astype(str)], sort=True):
+    wanted = None if only is None else {(int(d), str(s)) for d, s in only}
+    for deck, sector in sector_keys(station):
         if decks is not None and int(deck) not in {int(d) for d in decks}:
+            continue
+        if wanted is not None and (deck, sector) not in wanted:
             continue
         slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in sector) or "none"
         path = out_dir / f"map-deck-{int(deck)}-sector-{slug}.png"

@@ -60,7 +60,7 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
     `output_workers()` forked processes draw them at once (the workbook right after the deck maps, in
     the same process; each output exactly as drawn in this process; where forking is not possible, here
     one after the other). The plan per room (`room_roles`) is worked out once, before the fork."""
-    from planner.maps import plot_maps, plot_sector_maps, room_roles, write_plan_gpkg
+    from planner.maps import plot_maps, plot_sector_maps, room_roles, sector_keys, write_plan_gpkg
     from planner.network.parallel import _fork_map
     from planner.plan import write_json_atomic
     from planner.workbook import write_workbook
@@ -91,12 +91,12 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
         if task == "gpkg":
             with stage("GeoPackage of the plan"):
                 return {"gpkg": write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg", roles=roles)}
-        deck = int(task.split(":")[1])
-        with stage(f"maps (one zoomed PNG per sector of deck {deck})"):
-            return {f"sector_map:{m.name}": m
-                    for m in plot_sector_maps(run.station, run.plan, folder, decks=[deck], roles=roles)}
+        _, deck, sector = task.split(":", 2)   # one zoomed PNG (no stage line each: there are many)
+        return {f"sector_map:{m.name}": m for m in plot_sector_maps(run.station, run.plan, folder, roles=roles,
+                                                                    only=[(int(deck), sector)])}
 
-    tasks = ["briefing", "decks", *[f"sectors:{d}" for d in decks], "gpkg"]   # longest first
+    # longest first; a task per sector map (a third of a second each) keeps the processes evenly busy
+    tasks = ["briefing", "decks", *[f"sector:{d}:{s}" for d, s in sector_keys(run.station)], "gpkg"]
     workers = output_workers()
     drawn: dict[str, Any] = {}
     with stage(f"maps, GeoPackage, briefing and workbook ({workers} process{'es' if workers > 1 else ''})"):
