@@ -86,14 +86,10 @@ def map_data(station: Station, plan: dict, briefs: pd.DataFrame, routes: dict[tu
     a["room_id"] = a["room_id"].astype(str)
     a["safe_room_id"] = a["safe_room_id"].astype(str)
     agg = a.groupby(["safe_room_id", "scenario"]).agg(persons=("residents", "sum"), rooms=("room_id", "nunique"))
+    per = {key: [int(n), int(k)] for key, n, k in zip(agg.index, agg["persons"], agg["rooms"])}
     safe = {}
     for sid, s in safe_rows.items():
-        asg = {}
-        for sc in scen:
-            if (sid, sc) in agg.index:
-                asg[sc] = [int(agg.at[(sid, sc), "persons"]), int(agg.at[(sid, sc), "rooms"])]
-            else:
-                asg[sc] = [0, 0]
+        asg = {sc: list(per.get((sid, sc), [0, 0])) for sc in scen}
         safe[sid] = {"name": str(s.get("name", "")), "capacity": int(s.get("capacity", 0) or 0),
                      "phase": int(s.get("phase", 1) or 1), "existing": bool(s.get("existing", False)),
                      "assigned": asg}
