@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.bench_check inputs/station-unity reports/<folder>/plan.json
         [--save before.json] [--compare before.json] [--variants plan,far,...] [--profile out.prof]
 
-Times, per variant of the plan, what `planner check` runs: `check_plan` (the pipeline's "independent
-check of the plan") and the findings (`swap_findings`, `corridor_findings`), wall and CPU seconds (this
+Times, per variant of the plan, what `planner check` runs: the walking graph and `check_plan` (the
+pipeline's "independent check of the plan" builds the graph inside) and the findings (`swap_findings`, `corridor_findings`), wall and CPU seconds (this
 process and its forked workers), with the load average. The variants tamper with the plan the way a
 broken optimiser could (deterministic, seed 0):
 
@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from planner.check import check_plan  # noqa: E402
 from planner.checkqueue import corridor_findings  # noqa: E402
 from planner.checkswap import swap_findings  # noqa: E402
+from planner.network.paths import walk_graph  # noqa: E402
 from planner.plan import read_plan  # noqa: E402
 from planner.progress import set_quiet  # noqa: E402
 from planner.station import load_station  # noqa: E402
@@ -107,10 +108,11 @@ def _cpu() -> float:
 def run_variant(station, plan: dict) -> tuple[dict, dict]:
     """(breaches and findings as text, seconds) of one plan."""
     w0, c0 = time.perf_counter(), _cpu()
-    breaches = check_plan(station, plan)
+    graph = walk_graph(station)   # as `planner check`: one walking graph for the check and the findings
+    breaches = check_plan(station, plan, graph=graph)
     w1, c1 = time.perf_counter(), _cpu()
     swaps = swap_findings(plan)
-    corridors = corridor_findings(station, plan)
+    corridors = corridor_findings(station, plan, graph)
     w2, c2 = time.perf_counter(), _cpu()
     found = {"breaches": [str(b) for b in breaches], "swaps": swaps, "corridors": corridors}
     times = {"check_wall_s": w1 - w0, "check_cpu_s": c1 - c0, "findings_wall_s": w2 - w1, "findings_cpu_s": c2 - c1}

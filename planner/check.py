@@ -43,7 +43,8 @@ import pandas as pd
 
 from planner.errors import InputError
 from planner.margins import margin_table, pair_margin_s
-from planner.network import ReachTable, reach_table, unwalkable_rooms
+from planner.network import ReachTable, WalkGraph, reach_table, unwalkable_rooms
+from planner.network.paths import exit_doors, walk_graph
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
@@ -208,7 +209,8 @@ def _num(s: pd.Series) -> np.ndarray:
 
 # --------------------------------------------------------------------- main
 def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (complexity 27)
-               reach: ReachTable | None = None, margins: pd.DataFrame | None = None) -> list[Breach]:
+               reach: ReachTable | None = None, margins: pd.DataFrame | None = None,
+               graph: WalkGraph | None = None) -> list[Breach]:
     """Every breach of `plan` against the station's inputs; empty when the plan holds.
 
     The checker shares no code with the optimiser: it recomputes capacities (persons),
@@ -233,6 +235,10 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
         pairs they name, e.g. those `planner propose --verify` planned with). Default: the plan's
         own `margins`. Either way they are enforced like the reach time (a margin is a stricter
         requirement); given here, the plan must also record at least these (`margin` breach).
+    graph : WalkGraph, optional
+        The station's walking graph (`planner.network.paths.walk_graph`), when the caller has it (`planner
+        check` builds it once for the check and its corridor findings); by default built here, once, for
+        the reach table and every walk path the check follows.
 
     Returns
     -------
@@ -344,7 +350,9 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
 
     # walking times
     if reach is None:
-        reach = reach_table(st, cache=False)  # never the planner's cache
+        graph = graph if graph is not None else walk_graph(st)
+        reach = reach_table(st, cache=False, graph=graph)  # never the planner's cache
+    doors = exit_doors(st, graph)   # the walks' exit doors, on one walking graph (built on first use)
     _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
     pairs["door_id"] = reach.pairs["door_id"].fillna("").astype(str) if "door_id" in reach.pairs.columns else ""
@@ -355,7 +363,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
         pairs = pairs[~((pairs["room_id"] == pairs["site_id"]) & (pairs["walk_s"] <= _EPS))]
     pairs = pairs.sort_values("walk_s").drop_duplicates(["room_id", "site_id"])
     # "in reach" = arriving in time at the design speed with the room's own door queue (queues.py)
-    pairs = timed_pairs(st, pairs, p, margins=required)
+    pairs = timed_pairs(st, pairs, p, margins=required, doors=doors)
     a = a.merge(pairs[["room_id", "site_id", "walk_raw_s", "door_id"]].rename(
         columns={"site_id": "safe_room_id", "walk_raw_s": "walk", "door_id": "door"}), how="left",
         on=["room_id", "safe_room_id"])
@@ -386,7 +394,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
                               f"over capacity: {int(n)} persons assigned, capacity {int(cap.get(sid, 0))}"))
 
     # arrivals: own-door queue, design speed, per-door queues at the safe room; independent walks
-    out.extend(Breach(*b) for b in check_arrivals(st, a, p))
+    out.extend(Breach(*b) for b in check_arrivals(st, a, p, doors))
     out.extend(Breach(*b) for b in check_independent_walks(st, a, p))
 
     # coverage

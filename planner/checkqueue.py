@@ -39,7 +39,8 @@ from planner.errors import InputError
 from planner.margins import margin_table, pair_margin_s
 from planner.network.paths import exit_doors
 from planner.params import Parameters
-from planner.queues import (arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
+from planner.network.graph import WalkGraph
+from planner.queues import (ExitDoors, arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
                             predicted_arrivals, room_bound, short_of_time, site_queue_flow)
 from planner.sites import capacity
 from planner.station import Station
@@ -62,13 +63,15 @@ Breach = tuple[str, str, str]
 
 
 def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
-                margins: pd.DataFrame | None = None) -> pd.DataFrame:
+                margins: pd.DataFrame | None = None, doors: ExitDoors | None = None) -> pd.DataFrame:
     """Pairs within reach when timed as the promise is: design speed plus the room's own door queue in
     its busiest scenario (`queues.model_pairs`, with the exit caps from the recomputed capacities),
     plus the measured `margins` of the pairs they name (`planner.margins`); columns room_id, site_id,
-    walk_s (batch time), walk_raw_s, out_s, exit_s, exit_cap, margin_s, door_id."""
+    walk_s (batch time), walk_raw_s, out_s, exit_s, exit_cap, margin_s, door_id. `doors`: the exit doors
+    of pairs (`planner.network.paths.exit_doors`) when the caller holds them (their walking graph is built
+    once)."""
     return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins,
-                       capacity=_capacities(station, p), exit_doors=exit_doors(station))
+                       capacity=_capacities(station, p), exit_doors=doors if doors is not None else exit_doors(station))
 
 
 def _capacities(station: Station, p: Parameters) -> pd.Series:
@@ -87,13 +90,14 @@ def short_residents(station: Station, timed: pd.DataFrame, p: Parameters) -> pd.
     return short_of_time(station.demand(), room_bound(timed, cap, flow, p.reach_s))
 
 
-def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Breach]:
+def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters, doors: ExitDoors | None = None) -> list[Breach]:
     """Arrival and per-door queue breaches of the assignments `a`.
 
     `a`: one row per assignment with room_id, safe_room_id, scenario, n (persons), walk (recomputed
     walk in seconds, NaN when unknown), walk_plan (the plan's), door (the safe room's door the
     walk enters by, "" when unknown: the safe room's widest door is assumed) and optionally margin_s
     (measured seconds added to the pair's arrival, `planner.margins`: enforced, never trusted away).
+    `doors`: as for `timed_pairs`.
     """
     out: list[Breach] = []
     a = a[a["n"] > 0]
@@ -104,7 +108,7 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
                          "walk_s": a["walk"].fillna(a["walk_plan"]).to_numpy(dtype=float),
                          "door_id": a["door"].fillna("").astype(str).to_numpy() if "door" in a else "",
                          "margin_s": a["margin_s"].to_numpy(dtype=float) if "margin_s" in a else 0.0})
-    rows["exit_door_id"] = _exit_doors_of(station, rows)
+    rows["exit_door_id"] = _exit_doors_of(station, rows, doors)
     q = assignment_queues(station, rows)
     sip = q["sip"].to_numpy()
     extra = q["margin_s"].to_numpy()
@@ -141,7 +145,7 @@ def check_arrivals(station: Station, a: pd.DataFrame, p: Parameters) -> list[Bre
     return out
 
 
-def _exit_doors_of(station: Station, rows: pd.DataFrame) -> np.ndarray:
+def _exit_doors_of(station: Station, rows: pd.DataFrame, doors: ExitDoors | None = None) -> np.ndarray:
     """The room door each assignment row's walk leaves by, recomputed here (the critical walk on the
     planner's walking graph, `planner.network.paths`; never the plan's `exit_door_id`): only for rows of
     rooms with two or more doors that walk ("" otherwise, and where no path is found)."""
@@ -153,7 +157,7 @@ def _exit_doors_of(station: Station, rows: pd.DataFrame) -> np.ndarray:
     sel = np.flatnonzero((multi.reindex(room.to_numpy()).fillna(0).to_numpy() > 1) & walking.to_numpy()
                          & (rows["residents"].to_numpy(dtype=float) > 0))
     if len(sel):
-        out[sel] = exit_doors(station)(pd.DataFrame({"room_id": room.to_numpy()[sel],
+        out[sel] = (doors if doors is not None else exit_doors(station))(pd.DataFrame({"room_id": room.to_numpy()[sel],
                                                      "site_id": rows["safe_room_id"].astype(str).to_numpy()[sel]}))
     return out
 
@@ -186,12 +190,13 @@ def check_independent_walks(station: Station, a: pd.DataFrame, p: Parameters,
     return out
 
 
-def corridor_late(station: Station, plan: dict) -> pd.DataFrame:
+def corridor_late(station: Station, plan: dict, graph: WalkGraph | None = None) -> pd.DataFrame:
     """The plan's assignments that the corridor-opening queues (`planner.corridors`) make late: one row per
     (assignment, opening on its path that delays it), with room_id, safe_room_id, scenario, residents,
     arrive_s (predicted last arrival without the openings, `queues.predicted_arrivals` with the plan's
     margins), late_s (with them), delay_s (the row's total corridor delay), door_id, kind, flow_pps,
-    opening_delay_s (this opening's share), streams and persons (through the opening in the scenario)."""
+    opening_delay_s (this opening's share), streams and persons (through the opening in the scenario).
+    `graph`: the walking graph (`planner.network.paths.walk_graph`) when the caller has it."""
     rows = [r for r in plan.get("assignments") or [] if isinstance(r, dict)]
     cols = ["room_id", "safe_room_id", "scenario", "residents", "arrive_s", "late_s", "delay_s", "door_id", "kind",
             "flow_pps", "opening_delay_s", "streams", "persons"]
@@ -208,7 +213,7 @@ def corridor_late(station: Station, plan: dict) -> pd.DataFrame:
     except InputError:         # an invalid margin table is the main check's breach; judged without it here
         margins = margin_table(None)
     a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
-    cq, before, after, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r))
+    cq, before, after, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r), graph=graph)
     late = np.flatnonzero(over > 0)
     s = cq.streams[cq.streams["row"].isin(late) & (cq.streams["delay_s"] > _EPS)]
     o = cq.openings.set_index(["door_id", "scenario"])
@@ -222,12 +227,12 @@ def corridor_late(station: Station, plan: dict) -> pd.DataFrame:
                          "streams": ok["streams"].to_numpy(), "persons": ok["persons"].to_numpy()}, columns=cols)
 
 
-def corridor_findings(station: Station, plan: dict) -> list[str]:
+def corridor_findings(station: Station, plan: dict, graph: WalkGraph | None = None) -> list[str]:
     """`corridor_late` in words, one line per (opening, scenario) that makes an assignment late (findings,
     not breaches: the optimiser's corridor rows are lazy; see the module doc). A late assignment is
     listed under the openings on its path that delay it by at least a second (its most delaying one
-    when none does)."""
-    late = corridor_late(station, plan)
+    when none does). `graph`: as for `corridor_late`."""
+    late = corridor_late(station, plan, graph)
     # per late assignment, the openings that delay it by a second or more (else its biggest one)
     key = late["room_id"] + "\x1f" + late["safe_room_id"] + "\x1f" + late["scenario"]
     top = late.groupby(key)["opening_delay_s"].transform("max")

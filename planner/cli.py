@@ -200,14 +200,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from planner.check import check_plan, format_breaches
     from planner.checkqueue import corridor_findings
     from planner.checkswap import swap_findings
+    from planner.network.paths import walk_graph
     from planner.plan import read_plan
 
     station = _load(args)  # the station's own parameters, with the overrides given to check
     plan = read_plan(Path(args.plan))
-    breaches = check_plan(station, plan)  # never the planner's cache
+    graph = walk_graph(station)   # built once, for the check and its corridor findings
+    breaches = check_plan(station, plan, graph=graph)  # never the planner's cache
     for f in swap_findings(plan):   # allowed, but worth knowing (issue 17): findings, not breaches
         print(f"warning: {f}")
-    for f in corridor_findings(station, plan):   # what the lazy corridor rows leave late: findings (issue 17)
+    for f in corridor_findings(station, plan, graph):   # what the lazy corridor rows leave late: findings (issue 17)
         print(f"warning: {f}")
     if breaches:
         print(format_breaches(breaches))

@@ -44,6 +44,7 @@ class WalkGraph:
     room_extreme: np.ndarray       # rooms x 8 x 2 extreme boundary points (for bounds)
     redge_key: np.ndarray          # sorted keys (room * N + a) * N + b of in-room edges a -> b
     redge_s: np.ndarray            # their walking time (seconds)
+    cutoff_m: float = float("nan")  # the cut-off it was built with (`build_graph`; metres)
 
     def room_edge_s(self, room: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Seconds of the walk inside `room` from node a to node b (inf when not both its doors)."""
@@ -322,5 +323,6 @@ def build_graph(station: Station, cutoff_m: float) -> WalkGraph:
     return WalkGraph(room_ids=room_ids, node_door=node_door, graph=graph, inc_room=inc_room, inc_node=inc_node,
                      inc_xy=inc_xy, node_xy=node_xy, snap_m=snap_m, node_ptr=node_ptr, inc_by_node=inc_by_node, trip_ptr=trip_ptr,
                      trip_sample=t_s, trip_w=t_w, sample_room=sample_room, room_nsamp=room_nsamp,
-                     room_leg_m=leg_m, inc_far_m=inc_far, room_extreme=ext, redge_key=redge_key, redge_s=redge_s)
+                     room_leg_m=leg_m, inc_far_m=inc_far, room_extreme=ext, redge_key=redge_key, redge_s=redge_s,
+                     cutoff_m=float(cutoff_m))
 

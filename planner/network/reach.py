@@ -87,7 +87,7 @@ def _ragged(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool = True,
-                cache_dir: str | Path | None = None) -> ReachTable:
+                cache_dir: str | Path | None = None, graph: WalkGraph | None = None) -> ReachTable:
     """The reach table of a station: every (room, candidate site) pair within the reach time.
 
     Parameters
@@ -105,6 +105,9 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
         ``.npz`` (read with ``allow_pickle=False``) tied to the full hash of the inputs and
         checked against the station when read (`_load_cache`); the independent checker
         never passes a cache.
+    graph : WalkGraph, optional
+        The station's walking graph when the caller has built it already (`planner.network.paths.walk_graph`,
+        the same cut-off: twice the reach time); used only if its `cutoff_m` is the table's, else built here.
 
     Returns
     -------
@@ -124,19 +127,19 @@ def reach_table(station: Station, sites: pd.DataFrame | None = None, cache: bool
         hit = _load_cache(path, full_key, station, site_ids, key)
         if hit is not None:
             return hit
-    table = _compute(station, site_ids, key)
+    table = _compute(station, site_ids, key, graph)
     if path is not None:
         _save_cache(path, table, full_key)
     return table
 
 
-def _compute(station: Station, site_ids: list[str], key: str) -> ReachTable:  # noqa: C901  debt: issue 16 (complexity 15)
+def _compute(station: Station, site_ids: list[str], key: str, graph: WalkGraph | None = None) -> ReachTable:  # noqa: C901  debt: issue 16 (complexity 15)
     p = station.params
     v = p.walk_speed_m_s
     react = p.reaction_s
     limit_s = 2.0 * p.reach_s                  # best times are tracked up to here (reaction included)
     glimit = max(0.0, limit_s - react)         # graph + room walk, seconds
-    wg = build_graph(station, cutoff_m=glimit * v)
+    wg = graph if graph is not None and graph.cutoff_m == glimit * v else build_graph(station, cutoff_m=glimit * v)
     room_ids = wg.room_ids
     nrooms = len(room_ids)
     ridx = pd.Series(np.arange(nrooms), index=room_ids)
