@@ -41,13 +41,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.check import check_plan  # noqa: E402
-from planner.checkqueue import corridor_findings  # noqa: E402
-from planner.checkswap import swap_findings  # noqa: E402
-from planner.network.paths import walk_graph  # noqa: E402
-from planner.plan import read_plan  # noqa: E402
-from planner.progress import set_quiet  # noqa: E402
-from planner.station import load_station  # noqa: E402
+from planner.check import check_plan
+from planner.checkqueue import corridor_findings
+from planner.checkswap import swap_findings
+from planner.network.paths import walk_graph
+from planner.plan import read_plan
+from planner.progress import set_quiet
+from planner.station import load_station
 
 VARIANTS = ("plan", "far", "overfill", "drop", "late", "short", "crowd", "exits", "latecomers")
 
@@ -57,46 +57,64 @@ def _walking(plan: dict) -> list[int]:
             if (r.get("residents") or 0) > 0 and r.get("room_id") != r.get("safe_room_id")]
 
 
+def _far(p: dict, rng: np.random.Generator) -> None:
+    rows, safe = p["assignments"], p["safe_rooms"]
+    for i in rng.choice(_walking(p), size=min(15, len(_walking(p))), replace=False):
+        deck = str(rows[i]["room_id"]).split("-")[1:2]
+        other = [s["room_id"] for s in safe if str(s.get("deck")) not in deck]
+        rows[i]["safe_room_id"] = other[int(i) % len(other)] if other else safe[-1]["room_id"]
+
+
+def _overfill(p: dict, rng: np.random.Generator) -> None:
+    big = max(p["safe_rooms"], key=lambda s: s.get("capacity") or 0)["room_id"]
+    for i in rng.choice(_walking(p), size=min(25, len(_walking(p))), replace=False):
+        p["assignments"][i]["safe_room_id"] = big
+
+
+def _drop(p: dict, rng: np.random.Generator) -> None:
+    safe = p["safe_rooms"]
+    drop = {safe[k]["room_id"] for k in rng.choice(len(safe), size=min(3, len(safe)), replace=False)}
+    p["safe_rooms"] = [s for s in safe if s["room_id"] not in drop]
+
+
+def _shift(p: dict, rng: np.random.Generator, by: float) -> None:
+    rows = p["assignments"]
+    for i in rng.choice(_walking(p), size=min(30, len(_walking(p))), replace=False):
+        rows[i]["walk_s"] = round(max(0.0, rows[i]["walk_s"] + by), 2)
+
+
+def _crowd(p: dict, rng: np.random.Generator) -> None:
+    walking = _walking(p)
+    target = p["assignments"][walking[len(walking) // 2]]["safe_room_id"]
+    for r in p["assignments"]:
+        if r["safe_room_id"] == target:
+            r["residents"] = int(r["residents"]) * 3
+
+
+def _exits(p: dict, rng: np.random.Generator) -> None:
+    for r in p["assignments"]:
+        r["exit_door_id"] = ""
+
+
+def _latecomers(p: dict, rng: np.random.Generator) -> None:
+    late = [u for u in p.get("unsheltered") or [] if u.get("safe_room_id")]
+    p["unsheltered"] = [u for u in p.get("unsheltered") or [] if not u.get("safe_room_id")]
+    for u in late:
+        p["assignments"].append({"room_id": u["room_id"], "scenario": u["scenario"], "safe_room_id": u["safe_room_id"],
+                                 "residents": u["residents"], "walk_s": u.get("walk_s", 0.0)})
+
+
+_TAMPER = {"plan": lambda p, rng: None, "far": _far, "overfill": _overfill, "drop": _drop,
+           "late": lambda p, rng: _shift(p, rng, 25.0), "short": lambda p, rng: _shift(p, rng, -8.0),
+           "crowd": _crowd, "exits": _exits, "latecomers": _latecomers}
+
+
 def tamper(plan: dict, variant: str) -> dict:
     """A copy of `plan` broken as `variant` says (see the module doc); `plan` itself is left as it is."""
-    p = copy.deepcopy(plan)
-    rng = np.random.default_rng(0)
-    rows = p["assignments"]
-    walking = _walking(p)
-    safe = p["safe_rooms"]
-    if variant == "plan":
-        return p
-    if variant == "far":
-        for i in rng.choice(walking, size=min(15, len(walking)), replace=False):
-            deck = str(rows[i]["room_id"]).split("-")[1:2]
-            other = [s["room_id"] for s in safe if str(s.get("deck")) not in deck]
-            rows[i]["safe_room_id"] = other[int(i) % len(other)] if other else safe[-1]["room_id"]
-    elif variant == "overfill":
-        big = max(safe, key=lambda s: s.get("capacity") or 0)["room_id"]
-        for i in rng.choice(walking, size=min(25, len(walking)), replace=False):
-            rows[i]["safe_room_id"] = big
-    elif variant == "drop":
-        drop = {safe[k]["room_id"] for k in rng.choice(len(safe), size=min(3, len(safe)), replace=False)}
-        p["safe_rooms"] = [s for s in safe if s["room_id"] not in drop]
-    elif variant in ("late", "short"):
-        for i in rng.choice(walking, size=min(30, len(walking)), replace=False):
-            rows[i]["walk_s"] = round(max(0.0, rows[i]["walk_s"] + (25.0 if variant == "late" else -8.0)), 2)
-    elif variant == "crowd":
-        target = rows[walking[len(walking) // 2]]["safe_room_id"]
-        for r in rows:
-            if r["safe_room_id"] == target:
-                r["residents"] = int(r["residents"]) * 3
-    elif variant == "exits":
-        for r in rows:
-            r["exit_door_id"] = ""
-    elif variant == "latecomers":
-        late = [u for u in p.get("unsheltered") or [] if u.get("safe_room_id")]
-        p["unsheltered"] = [u for u in p.get("unsheltered") or [] if not u.get("safe_room_id")]
-        for u in late:
-            rows.append({"room_id": u["room_id"], "scenario": u["scenario"], "safe_room_id": u["safe_room_id"],
-                         "residents": u["residents"], "walk_s": u.get("walk_s", 0.0)})
-    else:
+    if variant not in _TAMPER:
         raise SystemExit(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
+    p = copy.deepcopy(plan)
+    _TAMPER[variant](p, np.random.default_rng(0))
     return p
 
 

@@ -32,7 +32,7 @@ import math
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from planner.network.parallel import _balanced_chunks, _fork_map, _reach_workers
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["GridGraph", "build_grid", "grid_walks", "LATTICE_STRETCH"]
 
-PARALLEL_MIN_SITES = 40
+PARALLEL_MIN_SITES = 1000
 """Fewer safe rooms to search from than this: no worker processes (starting them costs more than they save)."""
 
 LATTICE_STRETCH = 1.0 / math.cos(math.atan(0.5) / 2.0)
@@ -187,7 +187,13 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
     `walk_speed_m_s`): columns room_id, site_id, walk_s (inf beyond the reach distance stretched by the
     lattice's error), door_id (the
     site's door used; "" for shelter in place, 0 s). `limit_s` (seconds of walking per site_id) stops
-    each site's search earlier: walks beyond it are inf."""
+    each site's search earlier: walks beyond it are inf.
+
+    The lattice's shortest paths, split at the door nodes (exact, see `RoomWalks`): the walks inside
+    each room between its doors and to its cells, then per safe room one Dijkstra on the small graph
+    of door nodes; a room's cells are reached through its doors. The same walks as a Dijkstra from
+    every door of every safe room on the whole lattice (`_grid_walks_direct`), but for the rounding
+    of the sums (below 1e-9 s)."""
     p = station.params
     grid = grid or build_grid(station, cell_m)
     pr = pairs[["room_id", "site_id"]].astype(str).drop_duplicates().reset_index(drop=True)
@@ -202,9 +208,11 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
     dn = grid.door_nodes
     sites = list(todo.groupby("site_id", sort=False).indices.items())   # site -> rows of `pr`
     node_of = dict(tuple(dn.groupby("room_id", sort=False)))
+    ri_all = rix.reindex(todo["room_id"].to_numpy()).to_numpy()
+    rw = room_walks(grid, np.unique(ri_all[np.isfinite(ri_all)]).astype(np.int64))
 
     def walk_sites(batch: list[tuple[str, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """One Dijkstra batch per safe room of `batch`: (rows of `pr`, walks in s, doors used)."""
+        """One door-graph Dijkstra per safe room of `batch`: (rows of `pr`, walks in s, doors used)."""
         out = []
         for site, pos in batch:
             nodes = node_of.get(site)
@@ -212,16 +220,15 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
                 continue
             rows = todo.index.to_numpy()[pos]
             lim = limit if limit_s is None else min(limit, float(limit_s.get(site, np.inf)) * p.walk_speed_m_s)
-            # the graph is symmetric: directed=True spares scipy a transposed copy per call
-            dist = dijkstra(grid.graph, directed=True, indices=nodes["node"].to_numpy(), limit=lim)
-            ri = rix.reindex(todo["room_id"].to_numpy()[pos]).to_numpy()
+            src = nodes["node"].to_numpy() - grid.n_cells
+            dd = dijkstra(rw.doors, directed=True, indices=src, limit=lim)   # (site doors, door nodes) metres
+            ri = ri_all[pos]
             w_out, d_out = np.full(len(rows), np.inf), np.full(len(rows), "", dtype=object)
             for i, k in enumerate(ri):
                 if not np.isfinite(k):
                     continue
-                k = int(k)
-                cells = grid.cells_sorted[grid.room_ptr[k]:grid.room_ptr[k + 1]]
-                dc = dist[:, cells]                               # (doors, cells) metres
+                dc = rw.cell_walks(dd, int(k))                     # (site doors, cells) metres
+                dc[dc > lim] = np.inf
                 worst = dc.min(axis=0).max()
                 w_out[i] = p.reaction_s + worst / p.walk_speed_m_s if np.isfinite(worst) else np.inf
                 d_out[i] = nodes["door_id"].iat[int(np.argmin(dc.max(axis=1)))]
@@ -230,11 +237,148 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
         return out
 
     # the safe rooms' searches are independent: up to the reach table's workers, forked, each a
-    # share of them (the grid reaches the workers by fork; only the results come back)
+    # share of them (the tables reach the workers by fork; only the results come back)
     workers = _reach_workers() if len(sites) >= PARALLEL_MIN_SITES else 1
     chunks = _balanced_chunks(sites, np.array([len(pos) for _, pos in sites], dtype=float), workers)
     for part in _fork_map(walk_sites, chunks, workers, what="independent walks"):
         for rows, w_rows, d_rows in part:
             walk[rows] = w_rows
             door[rows] = d_rows
+    return pr.assign(walk_s=walk, door_id=door)
+
+
+class RoomWalks:
+    """The lattice's walks split at its door nodes (metres).
+
+    Every cell of a room is joined only to cells of that room and to the room's door nodes, so a
+    shortest path to a cell ends with a stretch inside its room from the last door node it passes,
+    and a shortest path between door nodes is a chain of such stretches (and vertical links). Hence
+    ``dist(a, cell) = min over the room's door nodes d of D(a, d) + in-room(d, cell)``, where D is the
+    shortest path on the graph of door nodes whose edges are the in-room walks between two doors of a
+    room (and the vertical links): exact, since every term is the length of a path of the lattice and
+    the shortest path is one of them. The in-room walks are one Dijkstra per room on its own cells and
+    door nodes (a copy of each door node per room it opens into), rooms batched.
+
+    - `doors`: the door-node graph (node `n_cells + i` of the lattice is node i here);
+    - `cell_walks(dd, room)`: from the rows `dd` of door-graph distances, the distances to the room's
+      cells, in the order of `GridGraph.cells_sorted`."""
+
+    def __init__(self, doors: csr_matrix, room_nodes: dict[int, np.ndarray], room_cells: dict[int, np.ndarray]
+                 ) -> None:
+        self.doors = doors
+        self.room_nodes = room_nodes    # room -> its door nodes (door-graph numbering)
+        self.room_cells = room_cells    # room -> (its door nodes, its cells) in-room metres
+
+    def cell_walks(self, dd: np.ndarray, room: int) -> np.ndarray:
+        nodes = self.room_nodes.get(room)
+        if nodes is None or not len(nodes):
+            return np.full((dd.shape[0], 1), np.inf)
+        return (dd[:, nodes][:, :, None] + self.room_cells[room][None, :, :]).min(axis=1)
+
+
+_BATCH_CELLS = 20_000
+"""Distances (sources x nodes) per batch of rooms of the in-room Dijkstra: bounds its dense output."""
+
+
+def room_walks(grid: GridGraph, rooms: np.ndarray) -> RoomWalks:
+    """The door-node graph of `grid` and the in-room walks to the cells of `rooms` (see `RoomWalks`)."""
+    g = grid.graph
+    n, N = grid.n_cells, g.shape[0]
+    nrooms = len(grid.room_ids)
+    ptr = grid.room_ptr
+    ncell = np.diff(ptr)
+    rix = pd.Series(np.arange(nrooms), index=grid.room_ids)
+    rix = rix[~rix.index.duplicated()]
+    ncopy = np.bincount(rix.reindex(grid.door_nodes["room_id"].astype(str)).dropna().to_numpy(dtype=np.int64),
+                        minlength=nrooms)     # door sides per room: the batches' sizes (estimate)
+    want = np.zeros(nrooms, bool)
+    want[rooms] = True
+    inv = np.empty(n, np.int64)
+    inv[grid.cells_sorted] = np.arange(n)
+    room_nodes: dict[int, np.ndarray] = {}
+    room_cells: dict[int, np.ndarray] = {}
+    ea, eb, ew = [], [], []
+    r0 = 0
+    while r0 < nrooms:      # batches of consecutive rooms: one Dijkstra each on their cells and door nodes
+        r1, size, srcs = r0 + 1, ncell[r0] + ncopy[r0], ncopy[r0]
+        while r1 < nrooms and (srcs + ncopy[r1]) * (size + ncell[r1] + ncopy[r1]) <= _BATCH_CELLS:
+            size += ncell[r1] + ncopy[r1]
+            srcs += ncopy[r1]
+            r1 += 1
+        cells = grid.cells_sorted[ptr[r0]:ptr[r1]]                # the batch's cells, room by room
+        m = len(cells)
+        sub = g[cells]                                            # their edges: to cells of their room, to doors
+        row = np.repeat(np.arange(m), np.diff(sub.indptr))
+        col = sub.indices.astype(np.int64)
+        isdoor = col >= n
+        rroom = grid.cell_room[cells]
+        # a copy of each door node per room it opens into: local nodes m, m + 1, ...
+        ckey, cinv = np.unique(rroom[row[isdoor]] * N + col[isdoor], return_inverse=True)
+        c_room, c_node = ckey // N, ckey % N
+        tgt = np.empty(len(col), np.int64)
+        tgt[~isdoor] = inv[col[~isdoor]] - ptr[r0]                # an edge of a cell stays in its room
+        tgt[isdoor] = m + cinv
+        dr = row[isdoor]
+        w = sub.data
+        k = len(ckey)
+        block = coo_matrix((np.r_[w, w[isdoor]], (np.r_[row, tgt[isdoor]], np.r_[tgt, dr])),
+                           shape=(m + k, m + k)).tocsr()          # the door -> cell edges: the graph is symmetric
+        if k:
+            dist = dijkstra(block, directed=True, indices=np.arange(m, m + k))
+            cstart = np.searchsorted(c_room, np.arange(r0, r1 + 1))
+            for r in range(r0, r1):
+                c0, c1 = cstart[r - r0], cstart[r - r0 + 1]
+                if c1 == c0:
+                    continue
+                d = dist[c0:c1]
+                nodes = c_node[c0:c1] - n
+                dd = d[:, m + c0:m + c1]                           # between the room's door nodes
+                i, j = np.nonzero(np.isfinite(dd) & ~np.eye(c1 - c0, dtype=bool))
+                ea.append(nodes[i])
+                eb.append(nodes[j])
+                ew.append(dd[i, j])
+                if want[r]:
+                    room_nodes[r] = nodes
+                    room_cells[r] = d[:, ptr[r] - ptr[r0]:ptr[r + 1] - ptr[r0]]
+        r0 = r1
+    doors = g[n:]                                                  # vertical links: door node to door node
+    vr = np.repeat(np.arange(N - n), np.diff(doors.indptr))
+    vv = doors.indices >= n
+    ea.append(vr[vv])
+    eb.append(doors.indices[vv].astype(np.int64) - n)
+    ew.append(doors.data[vv])
+    a_, b_, w_ = np.concatenate(ea), np.concatenate(eb), np.concatenate(ew)
+    order = np.lexsort((w_, b_, a_))                           # the shortest of parallel edges
+    a_, b_, w_ = a_[order], b_[order], w_[order]
+    first = np.r_[True, (a_[1:] != a_[:-1]) | (b_[1:] != b_[:-1])]
+    nd = N - n
+    return RoomWalks(coo_matrix((w_[first], (a_[first], b_[first])), shape=(nd, nd)).tocsr(), room_nodes, room_cells)
+
+
+def _grid_walks_direct(station: Station, pairs: pd.DataFrame, grid: GridGraph, cell_m: float = 0.5,
+                       limit_s: pd.Series | None = None) -> pd.DataFrame:
+    """`grid_walks` the slow way, for the tests: one Dijkstra from each door of each safe room on the whole
+    lattice (in this process)."""
+    p = station.params
+    pr = pairs[["room_id", "site_id"]].astype(str).drop_duplicates().reset_index(drop=True)
+    walk = np.where((pr["room_id"] == pr["site_id"]).to_numpy(), 0.0, np.inf)
+    door = np.full(len(pr), "", dtype=object)
+    rix = pd.Series(np.arange(len(grid.room_ids)), index=grid.room_ids)
+    rix = rix[~rix.index.duplicated()]
+    limit = max(0.0, p.reach_s - p.reaction_s) * p.walk_speed_m_s * LATTICE_STRETCH + 4.0 * cell_m
+    node_of = dict(tuple(grid.door_nodes.groupby("room_id", sort=False)))
+    for site, pos in pr[pr["room_id"] != pr["site_id"]].groupby("site_id", sort=False).indices.items():
+        nodes = node_of.get(site)
+        if nodes is None or not len(nodes):
+            continue
+        lim = limit if limit_s is None else min(limit, float(limit_s.get(site, np.inf)) * p.walk_speed_m_s)
+        dist = dijkstra(grid.graph, directed=True, indices=nodes["node"].to_numpy(), limit=lim)
+        for i in pr.index[pr["room_id"] != pr["site_id"]].to_numpy()[pos]:
+            k = rix.get(pr["room_id"].iat[i])
+            if k is None:
+                continue
+            dc = dist[:, grid.cells_sorted[grid.room_ptr[k]:grid.room_ptr[k + 1]]]
+            worst = dc.min(axis=0).max()
+            walk[i] = p.reaction_s + worst / p.walk_speed_m_s if np.isfinite(worst) else np.inf
+            door[i] = nodes["door_id"].iat[int(np.argmin(dc.max(axis=1)))]
     return pr.assign(walk_s=walk, door_id=door)
