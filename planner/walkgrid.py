@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -72,57 +73,77 @@ class GridGraph:
         self.room_ptr = np.searchsorted(cell_room[order], np.arange(len(room_ids) + 1))
 
 
-def _cells(polys: np.ndarray, deck: np.ndarray, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                           np.ndarray]:
-    """Cell centres inside each polygon: (x, y, room index, deck) arrays."""
-    xs, ys, rs = [], [], []
-    bounds = shapely.bounds(polys)
-    for k, poly in enumerate(polys):   # one vectorised containment test per room (linear in rooms)
-        x0, y0, x1, y1 = bounds[k]
-        ix = np.arange(math.floor(x0 / cell_m), math.ceil(x1 / cell_m) + 1)
-        iy = np.arange(math.floor(y0 / cell_m), math.ceil(y1 / cell_m) + 1)
-        mx, my = np.meshgrid((ix + 0.5) * cell_m, (iy + 0.5) * cell_m)
-        gx, gy = mx.ravel(), my.ravel()
-        inside = shapely.contains_xy(poly, gx, gy)
-        if not inside.any():                       # a sliver: its representative point stands in
-            pt = shapely.get_coordinates(shapely.point_on_surface(poly))[0]
-            gx, gy, inside = np.array([pt[0]]), np.array([pt[1]]), np.array([True])
-        xs.append(gx[inside])
-        ys.append(gy[inside])
-        rs.append(np.full(int(inside.sum()), k, np.int64))
-    x, y, r = np.concatenate(xs), np.concatenate(ys), np.concatenate(rs)
-    return x, y, r, deck[r]
+@dataclass
+class _Cells:
+    """Cell centres inside each room, room by room (row by row of the room's bounding box of cells)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    room: np.ndarray        # room index of each cell
+    at: np.ndarray          # each cell's position on its room's box (-1: a sliver's stand-in point)
+    box: np.ndarray         # per box position of every room: the cell there, -1 outside the room
+    box_start: np.ndarray   # room k's box starts at box_start[k]: nx[k] columns, ny[k] rows
+    nx: np.ndarray
+    ny: np.ndarray
+
+    def __post_init__(self) -> None:
+        on = self.at >= 0
+        self._cells = np.flatnonzero(on)                     # cells on a box, their column, row, box shape
+        r, at = self.room[on], self.at[on]
+        self._nx, self._ny, self._base = self.nx[r], self.ny[r], self.box_start[r]
+        self._cx, self._cy = at % self._nx, at // self._nx
+
+    def neighbour(self, a: int, b: int) -> np.ndarray:
+        """The cell `a` columns right and `b` rows up of each cell, in the same room (-1: none)."""
+        cx, cy = self._cx + a, self._cy + b
+        ok = (cx >= 0) & (cx < self._nx) & (cy >= 0) & (cy < self._ny)
+        out = np.full(len(self.room), -1, np.int64)
+        out[self._cells[ok]] = self.box[(self._base + cy * self._nx + cx)[ok]]
+        return out
+
+
+def _cells(polys: np.ndarray, cell_m: float) -> _Cells:
+    """Cell centres inside each polygon, one containment test over every room's box of cell centres."""
+    bounds = shapely.bounds(polys) if len(polys) else np.zeros((0, 4))
+    if not np.isfinite(bounds).all():
+        raise ValueError("cannot lay a raster over a room without a finite outline")
+    ix0 = np.floor(bounds[:, 0] / cell_m).astype(np.int64)
+    iy0 = np.floor(bounds[:, 1] / cell_m).astype(np.int64)
+    nx = np.ceil(bounds[:, 2] / cell_m).astype(np.int64) + 1 - ix0
+    ny = np.ceil(bounds[:, 3] / cell_m).astype(np.int64) + 1 - iy0
+    box_start = np.r_[0, np.cumsum(nx * ny)]
+    owner = np.repeat(np.arange(len(polys)), nx * ny)
+    j = np.arange(int(box_start[-1])) - box_start[owner]
+    gx = ((ix0[owner] + j % nx[owner]) + 0.5) * cell_m
+    gy = ((iy0[owner] + j // nx[owner]) + 0.5) * cell_m
+    inside = shapely.contains_xy(polys[owner], gx, gy)
+    at = np.flatnonzero(inside) - box_start[owner[inside]]
+    x, y, r = gx[inside], gy[inside], owner[inside]
+    sliver = np.flatnonzero(np.bincount(r, minlength=len(polys)) == 0)
+    if len(sliver):                                          # a sliver: its representative point stands in
+        pt = shapely.get_coordinates(shapely.point_on_surface(polys[sliver]))
+        x, y, r, at = np.r_[x, pt[:, 0]], np.r_[y, pt[:, 1]], np.r_[r, sliver], np.r_[at, np.full(len(sliver), -1)]
+        order = np.argsort(r, kind="stable")                 # room by room
+        x, y, r, at = x[order], y[order], r[order], at[order]
+    box = np.full(int(box_start[-1]), -1, np.int64)
+    on = at >= 0
+    box[box_start[r[on]] + at[on]] = np.flatnonzero(on)
+    return _Cells(x, y, r, at, box, box_start[:-1], nx, ny)
 
 
 def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8) -> GridGraph:
     """The raster walking graph of `station` (see the module doc)."""
     rooms = station.rooms
     room_ids = rooms["room_id"].astype(str).to_numpy()
-    polys = rooms.geometry.to_numpy()
-    deck = rooms["deck"].to_numpy(dtype=np.int64)
-    x, y, r, d = _cells(polys, deck, cell_m)
+    cl = _cells(rooms.geometry.to_numpy(), cell_m)
+    x, y, r = cl.x, cl.y, cl.room
     n = len(x)
-    ix = np.floor(x / cell_m).astype(np.int64)
-    iy = np.floor(y / cell_m).astype(np.int64)
-    # cell key per (room, ix, iy): moves stay inside one room
-    span = int(max(np.abs(ix).max(initial=0), np.abs(iy).max(initial=0))) * 2 + 8
-    def key(rr: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (rr * span + (a + span // 2)) * span + (b + span // 2)
-    k = key(r, ix, iy)
-    order = np.argsort(k)
-    ks = k[order]
-
-    def lookup(a: int, b: int) -> np.ndarray:
-        q = key(r, ix + a, iy + b)
-        pos = np.minimum(np.searchsorted(ks, q), len(ks) - 1)
-        return np.where(ks[pos] == q, order[pos], -1)
-
     src, dst, w = [], [], []
-    for dx, dy in _MOVES:
-        to = lookup(int(dx), int(dy))
+    for dx, dy in _MOVES:                  # moves stay inside one room
+        to = cl.neighbour(int(dx), int(dy))
         ok = to >= 0
         for bx, by in _BESIDE.get((int(dx), int(dy)), []):
-            ok &= lookup(bx, by) >= 0
+            ok &= cl.neighbour(bx, by) >= 0
         src.append(np.flatnonzero(ok))
         dst.append(to[ok])
         w.append(np.full(int(ok.sum()), cell_m * math.hypot(dx, dy)))
@@ -146,7 +167,9 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
     room_pos = dict(zip(rid_index.index, rid_index.to_numpy()))      # plain lookups in the loop
     from_room, to_room = doors["from_room"].to_numpy(dtype=object), doors["to_room"].to_numpy(dtype=object)
     door_id = doors["door_id"].astype(str).to_numpy()
-    for i in range(len(doors)):            # one door at a time (linear in doors)
+    side_door, side_room = [], []
+    vlinks = []
+    for i in range(len(doors)):            # number the door nodes, one door at a time (linear in doors)
         sides = [from_room[i], to_room[i]]
         sides = [str(s) for s in sides if s is not None and not (isinstance(s, float) and math.isnan(s))]
         sides = [s for s in sides if s in room_pos]
@@ -157,25 +180,36 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
             if vertical[i] or not nodes:
                 nodes.append(next_node)
                 next_node += 1
-            node = nodes[-1]
-            ri = int(room_pos[s])
-            cells = cells_by_room[room_ptr[ri]:room_ptr[ri + 1]]
-            dist = np.hypot(x[cells] - mxy[i, 0], y[cells] - mxy[i, 1])
-            near = dist <= door_reach_m
-            if not near.any():
-                near = np.zeros(len(cells), bool)
-                near[np.argsort(dist)[:3]] = True
-            src.append(np.full(int(near.sum()), node))
-            dst.append(cells[near])
-            w.append(dist[near])
-            node_rows.append((s, door_id[i], node))
+            node_rows.append((s, door_id[i], nodes[-1]))
+            side_door.append(i)
+            side_room.append(int(room_pos[s]))
         if vertical[i] and len(nodes) == 2:
-            src.append(np.array([nodes[0]]))
-            dst.append(np.array([nodes[1]]))
-            w.append(np.array([trav[i] * speed]))
+            vlinks.append((nodes[0], nodes[1], trav[i] * speed))
+    # each door side joined to its room's cells within door_reach_m (else the nearest 3), all sides at once
+    sd, sr = np.asarray(side_door, np.int64), np.asarray(side_room, np.int64)
+    cnt = room_ptr[sr + 1] - room_ptr[sr]
+    owner = np.repeat(np.arange(len(sd)), cnt)
+    cells = cells_by_room[np.repeat(room_ptr[sr], cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+    dist = np.hypot(x[cells] - mxy[sd[owner], 0], y[cells] - mxy[sd[owner], 1])
+    near = dist <= door_reach_m
+    lonely = np.flatnonzero(np.bincount(owner[near], minlength=len(sd)) == 0)
+    first = np.cumsum(cnt) - cnt
+    for k in lonely:                      # no cell that close: the nearest 3
+        part = dist[first[k]:first[k] + cnt[k]]
+        near[first[k] + np.argsort(part)[:3]] = True
+    node_of_side = np.array([row[2] for row in node_rows], dtype=np.int64)
+    src.append(node_of_side[owner[near]])
+    dst.append(cells[near])
+    w.append(dist[near])
+    if vlinks:
+        v = np.array(vlinks, dtype=float)
+        src.append(v[:, 0].astype(np.int64))
+        dst.append(v[:, 1].astype(np.int64))
+        w.append(v[:, 2])
     s_all, d_all, w_all = np.concatenate(src), np.concatenate(dst), np.concatenate(w)
     N = next_node
-    g = coo_matrix((np.r_[w_all, w_all], (np.r_[s_all, d_all], np.r_[d_all, s_all])), shape=(N, N))
+    g = coo_matrix((np.concatenate([w_all, w_all]), (np.concatenate([s_all, d_all]), np.concatenate([d_all, s_all]))),
+                   shape=(N, N))
     door_nodes = pd.DataFrame(node_rows, columns=["room_id", "door_id", "node"])
     log.debug("walk grid: %d cells, %d door nodes, %d edges", n, N - n, len(w_all))
     return GridGraph(g, r, n, door_nodes, room_ids)
