@@ -718,7 +718,8 @@ def _check_cover_all(plan: dict, pairs: pd.DataFrame, out: list[Breach], short: 
         ok = short.stack()
         allowed = ok.reindex(pd.MultiIndex.from_arrays([u["room_id"], u["scenario"]])).fillna(0).to_numpy()
         u = u[u["residents"].to_numpy() > allowed + _EPS]
-    reachable = pairs.groupby("room_id")["site_id"].apply(list)
+    pr = pairs[pairs["room_id"].isin(set(u["room_id"]))]          # only the rooms listed unsheltered
+    reachable = pr.groupby("room_id")["site_id"].apply(list)
     for r in u.itertuples(index=False):
         sites = reachable.get(r.room_id)
         if sites:

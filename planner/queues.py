@@ -307,18 +307,28 @@ def _exit_caps(room: np.ndarray, site: np.ndarray, dw: np.ndarray, n: np.ndarray
         d = wd
     rd = flow.reindex(pd.MultiIndex.from_arrays([room[sel], d])).to_numpy(dtype=float)
     rd = np.where(np.isfinite(rd), rd, r[sel])            # a door not of the room: its widest door's flow
-    df = pd.DataFrame({"room": room[sel], "door": d, "dw": dw[sel], "r": rd, "n": n[sel],
-                       "cap": (capacity.reindex(site[sel]).fillna(0).to_numpy(dtype=float)
-                               if capacity is not None else np.full(len(sel), np.inf))})
-    df = df.sort_values(["room", "door", "dw"], kind="stable")
-    k = np.floor(df["r"].to_numpy() * np.maximum(0.0, T - df["dw"].to_numpy()) + 1e-6)
-    df["k"] = np.minimum(k, df["n"].to_numpy())
-    df["places"] = df.groupby(["room", "door"], sort=False)["cap"].cumsum()
-    df["value"] = np.minimum(df["k"], df["places"]) if capacity is not None else -df["dw"]
-    best = df.sort_values(["room", "door", "value", "dw"], ascending=[True, True, False, True],
-                          kind="stable").drop_duplicates(["room", "door"])
-    k_door = pd.Series(best["k"].to_numpy(), index=pd.MultiIndex.from_arrays([best["room"], best["door"]]))
-    out[sel] = k_door.reindex(pd.MultiIndex.from_arrays([room[sel], d])).to_numpy(dtype=float)
+    cap = (capacity.reindex(site[sel]).fillna(0).to_numpy(dtype=float) if capacity is not None
+           else np.full(len(sel), np.inf))
+    # per (room, door): its pairs by walk (ties in input order), the places of the safe rooms within each
+    # walk, and the pair whose walk limit lets the most in (K and places), the nearest of equals (integer
+    # codes, not the strings: the same order within each (room, door))
+    rc, dc = pd.factorize(room[sel])[0], pd.factorize(d)[0]
+    order = np.lexsort((dw[sel], rc * (int(dc.max(initial=0)) + 1) + dc))
+    key = (rc * (int(dc.max(initial=0)) + 1) + dc)[order]
+    g = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1 if len(key) else key
+    w_s = dw[sel][order]
+    k = np.minimum(np.floor(rd[order] * np.maximum(0.0, T - w_s) + 1e-6), n[sel][order])
+    if capacity is not None:
+        value = np.minimum(k, pd.Series(cap[order]).groupby(g, sort=False).cumsum().to_numpy())
+    else:
+        value = -w_s
+    pick = np.lexsort((np.arange(len(g)), w_s, -value, g))
+    first = pick[np.r_[True, g[pick][1:] != g[pick][:-1]]] if len(g) else pick
+    k_group = np.empty(len(first))
+    k_group[g[first]] = k[first]
+    res = np.empty(len(sel))
+    res[order] = k_group[g]
+    out[sel] = res
     door[sel] = d
     r_out[sel] = rd
     return out, door, r_out

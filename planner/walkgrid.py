@@ -144,9 +144,10 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
         ok = to >= 0
         for bx, by in _BESIDE.get((int(dx), int(dy)), []):
             ok &= cl.neighbour(bx, by) >= 0
-        src.append(np.flatnonzero(ok))
-        dst.append(to[ok])
+        src.append(np.flatnonzero(ok).astype(np.int32))
+        dst.append(to[ok].astype(np.int32))
         w.append(np.full(int(ok.sum()), cell_m * math.hypot(dx, dy)))
+    del cl, to, ok
     # door nodes
     doors = station.doors.reset_index(drop=True)
     rid_index = pd.Series(np.arange(len(room_ids)), index=room_ids)
@@ -185,34 +186,43 @@ def build_grid(station: Station, cell_m: float = 0.5, door_reach_m: float = 0.8)
             side_room.append(int(room_pos[s]))
         if vertical[i] and len(nodes) == 2:
             vlinks.append((nodes[0], nodes[1], trav[i] * speed))
-    # each door side joined to its room's cells within door_reach_m (else the nearest 3), all sides at once
-    sd, sr = np.asarray(side_door, np.int64), np.asarray(side_room, np.int64)
-    cnt = room_ptr[sr + 1] - room_ptr[sr]
-    owner = np.repeat(np.arange(len(sd)), cnt)
-    cells = cells_by_room[np.repeat(room_ptr[sr], cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
-    dist = np.hypot(x[cells] - mxy[sd[owner], 0], y[cells] - mxy[sd[owner], 1])
-    near = dist <= door_reach_m
-    lonely = np.flatnonzero(np.bincount(owner[near], minlength=len(sd)) == 0)
-    first = np.cumsum(cnt) - cnt
-    for k in lonely:                      # no cell that close: the nearest 3
-        part = dist[first[k]:first[k] + cnt[k]]
-        near[first[k] + np.argsort(part)[:3]] = True
     node_of_side = np.array([row[2] for row in node_rows], dtype=np.int64)
-    src.append(node_of_side[owner[near]])
-    dst.append(cells[near])
-    w.append(dist[near])
+    for part, got in zip((src, dst, w), _door_edges(x, y, cells_by_room, room_ptr, np.asarray(side_door, np.int64),
+                                                    np.asarray(side_room, np.int64), node_of_side, mxy, door_reach_m)):
+        part.append(got)
     if vlinks:
         v = np.array(vlinks, dtype=float)
-        src.append(v[:, 0].astype(np.int64))
-        dst.append(v[:, 1].astype(np.int64))
+        src.append(v[:, 0].astype(np.int32))
+        dst.append(v[:, 1].astype(np.int32))
         w.append(v[:, 2])
-    s_all, d_all, w_all = np.concatenate(src), np.concatenate(dst), np.concatenate(w)
     N = next_node
-    g = coo_matrix((np.concatenate([w_all, w_all]), (np.concatenate([s_all, d_all]), np.concatenate([d_all, s_all]))),
-                   shape=(N, N))
+    s_all, d_all = np.concatenate(src), np.concatenate(dst)
+    del src, dst
+    ij = (np.concatenate([s_all, d_all]), np.concatenate([d_all, s_all]))
+    del s_all, d_all
+    w_all = np.concatenate(w)
+    del w
+    g = coo_matrix((np.concatenate([w_all, w_all]), ij), shape=(N, N))
+    del ij
     door_nodes = pd.DataFrame(node_rows, columns=["room_id", "door_id", "node"])
     log.debug("walk grid: %d cells, %d door nodes, %d edges", n, N - n, len(w_all))
     return GridGraph(g, r, n, door_nodes, room_ids)
+
+
+def _door_edges(x: np.ndarray, y: np.ndarray, cells_by_room: np.ndarray, room_ptr: np.ndarray, side_door: np.ndarray,
+                side_room: np.ndarray, side_node: np.ndarray, mxy: np.ndarray, door_reach_m: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(door node, cell, metres) edges: each door side joined to the cells of its room within
+    `door_reach_m` of the door's middle `mxy`, else to the nearest 3 (all sides at once)."""
+    cnt = room_ptr[side_room + 1] - room_ptr[side_room]
+    first = np.cumsum(cnt) - cnt
+    owner = np.repeat(np.arange(len(side_door)), cnt)
+    cells = cells_by_room[np.repeat(room_ptr[side_room] - first, cnt) + np.arange(int(cnt.sum()))]
+    dist = np.hypot(x[cells] - mxy[side_door[owner], 0], y[cells] - mxy[side_door[owner], 1])
+    near = dist <= door_reach_m
+    for k in np.flatnonzero(np.bincount(owner[near], minlength=len(side_door)) == 0):   # none that close
+        near[first[k] + np.argsort(dist[first[k]:first[k] + cnt[k]])[:3]] = True
+    return side_node[owner[near]].astype(np.int32), cells[near].astype(np.int32), dist[near]
 
 
 def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = None, cell_m: float = 0.5,
