@@ -48,13 +48,14 @@ from planner.network.paths import exit_doors, walk_graph
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
-from planner.checkqueue import check_arrivals, check_independent_walks, short_residents, timed_pairs
+from planner.checkqueue import (check_arrivals, check_independent_walks, short_residents, start_independent_walks,
+                                timed_pairs)
+from planner.checkcover import (MONEY_TOLERANCE, check_backup, check_cover_all, check_coverage, check_totals, frame,
+                                num)
 from planner.checkswap import check_swaps
 
 WALK_TOLERANCE_S = 0.5
 """Largest accepted difference between a plan's walk and the recomputed one (seconds)."""
-MONEY_TOLERANCE = 0.05
-"""Rounding slack on money figures (currency)."""
 _EPS = 1e-6
 
 
@@ -195,18 +196,6 @@ def _eligible(station: Station, p: Parameters) -> pd.Series:
     return pd.Series(ok.to_numpy(), index=r["room_id"].astype(str).to_numpy())
 
 
-def _frame(rows: Any, cols: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows or []))
-    for c in cols:
-        if c not in df.columns:
-            df[c] = pd.Series(dtype=object)
-    return df
-
-
-def _num(s: pd.Series) -> np.ndarray:
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-
-
 # --------------------------------------------------------------------- main
 def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (complexity 27)
                reach: ReachTable | None = None, margins: pd.DataFrame | None = None,
@@ -261,7 +250,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
     demand = demand[~demand.index.duplicated()]
 
     # ------------------------------------------------------------ safe rooms
-    safe = _frame(plan.get("safe_rooms"), ["room_id", "capacity", "door_flow_pps", "cost", "existing", "phase", "area_m2"])
+    safe = frame(plan.get("safe_rooms"), ["room_id", "capacity", "door_flow_pps", "cost", "existing", "phase", "area_m2"])
     safe["room_id"] = safe["room_id"].astype(str)
     dup = safe["room_id"][safe["room_id"].duplicated()].unique()
     for rid in dup:
@@ -327,12 +316,12 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
     demand = _check_relocations(st, plan, demand, chosen, p, out)
 
     # ------------------------------------------------------------ assignments
-    a = _frame(plan.get("assignments"), ["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
+    a = frame(plan.get("assignments"), ["room_id", "scenario", "safe_room_id", "residents", "walk_s"])
     a["room_id"] = a["room_id"].astype(str)
     a["safe_room_id"] = a["safe_room_id"].astype(str)
     a["scenario"] = a["scenario"].astype(str)
-    n_raw = _num(a["residents"])
-    walk_plan = _num(a["walk_s"])
+    n_raw = num(a["residents"])
+    walk_plan = num(a["walk_s"])
     bad_n = ~np.isfinite(n_raw) | (n_raw < 0) | (np.abs(n_raw - np.round(n_raw)) > 1e-9)
     for i in np.flatnonzero(bad_n):
         out.append(Breach("whole-persons", f"room {a['room_id'].iat[i]} -> {a['safe_room_id'].iat[i]} "
@@ -347,6 +336,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
                 f"scenario {r.scenario!r} is not planned for ({', '.join(scen)})")
         out.append(Breach("assignment", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})", what))
     a = a[~bad_ref].reset_index(drop=True)
+    walks = start_independent_walks(st, a, p)   # the raster walks, in a worker beside what follows
 
     # walking times
     if reach is None:
@@ -395,18 +385,16 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
 
     # arrivals: own-door queue, design speed, per-door queues at the safe room; independent walks
     out.extend(Breach(*b) for b in check_arrivals(st, a, p, doors))
-    out.extend(Breach(*b) for b in check_independent_walks(st, a, p))
+    out.extend(Breach(*b) for b in (walks.result() if walks is not None else check_independent_walks(st, a, p)))
 
-    # coverage
-    _check_coverage(plan, a, demand, scen, known, out)
+    # coverage, backup, totals (`planner.checkcover`)
+    found: list[tuple[str, str, str]] = []
+    check_coverage(plan, a, demand, scen, known, found)
     if objective == "cover-all":
-        _check_cover_all(plan, pairs, out, short_residents(st, pairs, p))
-
-    # backup
-    _check_backup(a, pairs, demand, chosen, p, objective, out)
-
-    # totals
-    _check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, out)
+        check_cover_all(plan, pairs, found, short_residents(st, pairs, p))
+    check_backup(a, pairs, demand, chosen, p, objective, found)
+    check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, found)
+    out.extend(Breach(*b) for b in found)
     out.extend(Breach(*b) for b in check_swaps(plan, a, demand, cap, scen, set(chosen)))
     return out
 
@@ -561,7 +549,7 @@ def _recompute_costs(st: Station, chosen: list[str], safe: pd.DataFrame,
                      out: list[Breach], modes: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """(cost in currency, crew-days) per chosen room: recomputed with planner.costs when available,
     else the plan's cost and unknown (NaN) crew-days."""
-    plan_cost = pd.Series(_num(safe["cost"]) if len(safe) else np.zeros(0), index=safe.index, dtype=float)
+    plan_cost = pd.Series(num(safe["cost"]) if len(safe) else np.zeros(0), index=safe.index, dtype=float)
     existing = pd.Series(st.rooms["existing"].to_numpy(dtype=bool), index=st.rooms["room_id"].astype(str).to_numpy())
     existing = existing[~existing.index.duplicated()]
     try:
@@ -652,157 +640,14 @@ def _check_walks(station: Station, reach: ReachTable, out: list[Breach]) -> None
 def _late_arrivals(plan: dict, chosen: set, out: list[Breach]) -> pd.DataFrame:
     """The unsheltered rows that name a safe room to go to anyway (safe_room_id, scenario, n persons);
     a breach for a safe room that is not one of the plan's."""
-    u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "safe_room_id"])
+    u = frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "safe_room_id"])
     u = u[u["safe_room_id"].notna() & (u["safe_room_id"].astype(str) != "")].copy()
     u["safe_room_id"] = u["safe_room_id"].astype(str)
     u["scenario"] = u["scenario"].astype(str)
-    n = _num(u["residents"])
+    n = num(u["residents"])
     u["n"] = np.where(np.isfinite(n), np.maximum(n, 0), 0.0)
     bad = ~u["safe_room_id"].isin(chosen)
     for r in u[bad].itertuples(index=False):
         out.append(Breach("assignment", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})",
                           "unsheltered residents are sent to a room that is not among the plan's safe rooms"))
     return u.loc[~bad, ["safe_room_id", "scenario", "n"]]
-
-
-def _check_coverage(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[str], known: set,
-                    out: list[Breach]) -> None:
-    """assigned + unsheltered == residents for every room and scenario; reasons given."""
-    u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "reason"])
-    u["room_id"] = u["room_id"].astype(str)
-    u["scenario"] = u["scenario"].astype(str)
-    un = _num(u["residents"])
-    bad = ~np.isfinite(un) | (un < 0) | (np.abs(un - np.round(un)) > 1e-9)
-    for i in np.flatnonzero(bad):
-        out.append(Breach("whole-persons", f"room {u['room_id'].iat[i]} ({u['scenario'].iat[i]})",
-                          f"lists {u['residents'].iat[i]!r} unsheltered residents: not a whole number of persons"))
-    u["n"] = np.where(np.isfinite(un), np.maximum(un, 0), 0.0)
-    reason = u["reason"].fillna("").astype(str).str.strip()
-    for r in u[(reason == "") & (u["n"] > 0)].itertuples(index=False):
-        out.append(Breach("unsheltered", f"room {r.room_id} ({r.scenario})",
-                          f"{int(r.n)} residents are listed unsheltered without a reason"))
-    badu = ~u["room_id"].isin(known) | ~u["scenario"].isin(scen)
-    for r in u[badu].itertuples(index=False):
-        out.append(Breach("unsheltered", f"room {r.room_id} ({r.scenario})", "names an unknown room or scenario"))
-    u = u[~badu]
-    d = demand[scen].stack()
-    d.index.names = ["room_id", "scenario"]
-    got = a.groupby(["room_id", "scenario"])["n"].sum()
-    uns = u.groupby(["room_id", "scenario"])["n"].sum()
-    idx = d.index.union(got.index).union(uns.index)
-    table = pd.DataFrame({"d": d.reindex(idx).fillna(0), "a": got.reindex(idx).fillna(0),
-                          "u": uns.reindex(idx).fillna(0)})
-    short = table[table["a"] + table["u"] < table["d"] - _EPS]
-    for (rid, sc), r in short.iterrows():
-        out.append(Breach("coverage", f"room {rid} ({sc})",
-                          f"missing residents: {int(r.d)} live there, {int(r.a)} assigned and {int(r.u)} listed "
-                          f"unsheltered, so {int(round(r.d - r.a - r.u))} are unaccounted for"))
-    extra = table[table["a"] + table["u"] > table["d"] + _EPS]
-    for (rid, sc), r in extra.iterrows():
-        out.append(Breach("over-assigned", f"room {rid} ({sc})",
-                          f"{int(r.d)} live there but {int(r.a)} are assigned and {int(r.u)} listed unsheltered"))
-
-
-def _check_cover_all(plan: dict, pairs: pd.DataFrame, out: list[Breach], short: pd.DataFrame | None = None) -> None:
-    """A cover-all plan may leave only residents that no candidate safe room reaches unsheltered, and
-    those whom their own room's door lets out too slowly for any plan (`short`: persons per room and
-    scenario, `checkqueue.short_residents`)."""
-    u = _frame(plan.get("unsheltered"), ["room_id", "scenario", "residents", "reason"])
-    if not len(u):
-        return
-    u["room_id"] = u["room_id"].astype(str)
-    u["scenario"] = u["scenario"].astype(str)
-    u["residents"] = pd.to_numeric(u["residents"], errors="coerce").fillna(0)
-    u = u[u["residents"] > 0].groupby(["room_id", "scenario"], as_index=False)["residents"].sum()
-    if short is not None and len(short):
-        ok = short.stack()
-        allowed = ok.reindex(pd.MultiIndex.from_arrays([u["room_id"], u["scenario"]])).fillna(0).to_numpy()
-        u = u[u["residents"].to_numpy() > allowed + _EPS]
-    pr = pairs[pairs["room_id"].isin(set(u["room_id"]))]          # only the rooms listed unsheltered
-    reachable = pr.groupby("room_id")["site_id"].apply(list)
-    for r in u.itertuples(index=False):
-        sites = reachable.get(r.room_id)
-        if sites:
-            out.append(Breach("coverage", f"room {r.room_id} ({r.scenario})",
-                              f"a cover-all plan leaves {r.residents} residents unsheltered although "
-                              f"{len(sites)} candidate safe room(s) are within reach ({', '.join(map(str, sites[:5]))})"))
-
-
-def _check_backup(a: pd.DataFrame, pairs: pd.DataFrame, demand: pd.DataFrame, chosen: list[str],
-                  p: Parameters, objective: str, out: list[Breach]) -> None:
-    """Each occupied room has min(backup_k, candidates in reach) converted safe rooms in reach."""
-    k = int(p.backup_k)
-    if k <= 0:
-        return
-    occupied = demand.index[(demand.to_numpy() > 0).any(axis=1)] if demand.shape[1] else demand.index[:0]
-    if objective == "max-cover":  # rooms left unsheltered in max-cover need no backup
-        occupied = occupied.intersection(pd.Index(a.loc[a["n"] > 0, "room_id"].unique()))
-    pr = pairs[pairs["room_id"].isin(occupied)]
-    n_cand = pr.groupby("room_id").size().reindex(occupied).fillna(0).astype(int)
-    n_chosen = pr[pr["site_id"].isin(chosen)].groupby("room_id").size().reindex(occupied).fillna(0).astype(int)
-    need = np.minimum(n_cand, k)
-    for rid in occupied[(n_chosen < need).to_numpy()]:
-        out.append(Breach("backup", f"room {rid}",
-                          f"has {int(n_chosen[rid])} safe room(s) within reach, needs {int(need[rid])} "
-                          f"(backup k = {k}, {int(n_cand[rid])} candidate(s) in reach)"))
-
-
-def _check_totals(plan: dict, a: pd.DataFrame, demand: pd.DataFrame, scen: list[str], pairs: pd.DataFrame,
-                  chosen: list[str], total_cost: float, safe: pd.DataFrame, out: list[Breach]) -> None:
-    """The plan's totals agree with what its rows and the inputs give."""
-    t = plan.get("totals") or {}
-    if not t:
-        out.append(Breach("totals", "totals", "are missing from the plan"))
-        return
-    pc = t.get("cost")
-    if not isinstance(pc, (int, float)) or abs(pc - total_cost) > MONEY_TOLERANCE + 1e-9 * abs(total_cost):
-        out.append(Breach("totals", "totals.cost", f"is {pc}, the safe rooms cost {total_cost:,.2f}"))
-    ts = t.get("scenarios") or {}
-    for sc in scen:
-        want_res = int(demand[sc].sum())
-        want_sh = int(a.loc[a["scenario"] == sc, "n"].sum())
-        got = ts.get(sc)
-        if not isinstance(got, dict):
-            out.append(Breach("totals", f"totals.scenarios.{sc}", "is missing"))
-            continue
-        if got.get("residents") != want_res:
-            out.append(Breach("totals", f"totals.scenarios.{sc}.residents",
-                              f"is {got.get('residents')}, the residents table gives {want_res}"))
-        if got.get("sheltered") != want_sh:
-            out.append(Breach("totals", f"totals.scenarios.{sc}.sheltered",
-                              f"is {got.get('sheltered')}, the assignments give {want_sh}"))
-    for sc in set(ts) - set(scen):
-        out.append(Breach("totals", f"totals.scenarios.{sc}", "is not a scenario of the inputs"))
-    if "max_walk_s" in t:
-        mw = float(a.loc[a["n"] > 0, "walk_plan"].max()) if (a["n"] > 0).any() else 0.0
-        if not isinstance(t["max_walk_s"], (int, float)) or abs(t["max_walk_s"] - mw) > 0.011:
-            out.append(Breach("totals", "totals.max_walk_s", f"is {t['max_walk_s']}, the assignments give {mw:.2f} s"))
-    if "min_options_in_reach" in t:
-        occupied = demand.index[(demand.to_numpy() > 0).any(axis=1)] if demand.shape[1] else demand.index[:0]
-        opts = pairs[pairs["site_id"].isin(chosen)].groupby("room_id").size().reindex(occupied).fillna(0)
-        mo = int(opts.min()) if len(opts) else 0
-        if t["min_options_in_reach"] != mo:
-            out.append(Breach("totals", "totals.min_options_in_reach",
-                              f"is {t['min_options_in_reach']}, recomputed {mo}"))
-    _check_options(t, demand, scen, pairs, chosen, out)
-    ex = safe["existing"].fillna(False).astype(bool) if len(safe) else pd.Series(dtype=bool)
-    if "rooms_converted" in t and t["rooms_converted"] != int((~ex).sum()):
-        out.append(Breach("totals", "totals.rooms_converted", f"is {t['rooms_converted']}, the plan lists {int((~ex).sum())}"))
-    if "existing_safe_rooms" in t and t["existing_safe_rooms"] != int(ex.sum()):
-        out.append(Breach("totals", "totals.existing_safe_rooms", f"is {t['existing_safe_rooms']}, the plan lists {int(ex.sum())}"))
-
-
-def _check_options(t: dict, demand: pd.DataFrame, scen: list[str], pairs: pd.DataFrame, chosen: list[str],
-                   out: list[Breach]) -> None:
-    """`totals.options_in_reach`, when the plan has it: residents per scenario by the number of converted
-    safe rooms within reach of their room (0, 1, 2, 3 or more), recomputed from the pairs."""
-    if not isinstance(t.get("options_in_reach"), dict):
-        return
-    n_opts = pairs[pairs["site_id"].isin(chosen)].groupby("room_id").size().reindex(demand.index).fillna(0)
-    n_opts = n_opts.astype(int).clip(upper=3).to_numpy()
-    for sc in scen:
-        per = np.bincount(n_opts, weights=demand[sc].to_numpy(dtype=float), minlength=4)
-        want = {"0": int(per[0]), "1": int(per[1]), "2": int(per[2]), "3+": int(per[3])}
-        if t["options_in_reach"].get(sc) != want:
-            out.append(Breach("totals", f"totals.options_in_reach.{sc}",
-                              f"is {t['options_in_reach'].get(sc)}, recomputed {want}"))

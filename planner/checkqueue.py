@@ -40,6 +40,7 @@ from planner.margins import margin_table, pair_margin_s
 from planner.network.paths import exit_doors
 from planner.params import Parameters
 from planner.network.graph import WalkGraph
+from planner.network.parallel import _Forked, _reach_workers
 from planner.queues import (ExitDoors, arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
                             predicted_arrivals, room_bound, short_of_time, site_queue_flow)
 from planner.sites import capacity
@@ -48,8 +49,8 @@ from planner.walkgrid import LATTICE_STRETCH, grid_walks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["timed_pairs", "short_residents", "check_arrivals", "check_independent_walks", "corridor_late",
-           "corridor_findings", "GRID_CELL_M", "GRID_TOLERANCE_S"]
+__all__ = ["timed_pairs", "short_residents", "check_arrivals", "check_independent_walks", "start_independent_walks",
+           "corridor_late", "corridor_findings", "GRID_CELL_M", "GRID_TOLERANCE_S"]
 
 GRID_CELL_M = 0.5
 """Cell size of the checker's raster walking model (metres)."""
@@ -188,6 +189,24 @@ def check_independent_walks(station: Station, a: pd.DataFrame, p: Parameters,
                     f"walk in the plan is {r.walk_plan:g} s; walked on a {cell_m:g} m raster of the floor plan it "
                     f"takes {gw:.1f} s (at least {lo:.1f} s allowing for the raster's error)"))
     return out
+
+
+FORK_MIN_PAIRS = 500
+"""Fewer (room, safe room) pairs walking than this: the raster walks run in this process (a worker costs
+more than it saves)."""
+
+
+def start_independent_walks(station: Station, a: pd.DataFrame, p: Parameters, cell_m: float = GRID_CELL_M
+                            ) -> _Forked | None:
+    """`check_independent_walks` of `a` started now in a forked worker process, beside the rest of the check
+    (its raster is independent of the walking graph); its `.result()` is the breaches (computed in this
+    process if the worker fails). None (compute it when needed, here) for few pairs or one worker
+    (``PLANNER_REACH_WORKERS=1``)."""
+    walking = a[(a["n"] > 0) & ~((a["room_id"] == a["safe_room_id"]) & (a["walk_plan"] <= _EPS))]
+    if _reach_workers() < 2 or len(walking[["room_id", "safe_room_id"]].drop_duplicates()) < FORK_MIN_PAIRS:
+        return None
+    rows = a[["room_id", "safe_room_id", "n", "walk_plan"]].copy()
+    return _Forked(lambda: check_independent_walks(station, rows, p, cell_m=cell_m), what="independent walks")
 
 
 def corridor_late(station: Station, plan: dict, graph: WalkGraph | None = None) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -128,3 +129,49 @@ def _fork_map(fn: Callable[[T], R], items: list[T], workers: int, what: str = "r
             log(f"[planner] {what}: worker processes failed ({exc!r}); continuing in this process")
     return [fn(x) for x in items]
 
+
+
+class _Forked:
+    """``fn()`` started at once in one forked worker process, its result collected by `result`; in this
+    process instead (at `result`) when there is no "fork" or the worker fails. `cancel` stops a worker
+    whose result is no longer wanted, and so does dropping the object unread (e.g. its caller raised)."""
+
+    def __init__(self, fn: Callable[[], Any], what: str) -> None:
+        self.fn, self.what = fn, what
+        self.pool: ProcessPoolExecutor | None = None
+        self.future: Any = None
+        self._stop: Any = None
+        if "fork" not in mp.get_all_start_methods():
+            return
+        try:
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"),
+                                            initializer=_worker_init, initargs=(lambda _: fn(), os.getpid()))
+            self._stop = weakref.finalize(self, _kill_workers, self.pool)   # dropped unread: the worker stops
+            self.future = self.pool.submit(_forked_call, None)
+        except Exception as exc:  # noqa: BLE001 - no fork, no memory: work here, later
+            log(f"[planner] {what}: worker process failed to start ({exc!r}); continuing in this process")
+            self.cancel()
+
+    def result(self) -> Any:
+        """``fn()``: the worker's result, or computed here."""
+        future, self.future = self.future, None
+        if future is not None:
+            try:
+                out = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: work here
+                log(f"[planner] {self.what}: worker process failed ({exc!r}); continuing in this process")
+                self.cancel()
+            else:
+                if self.pool is not None:
+                    self._stop.detach()
+                    self.pool.shutdown(wait=True)
+                    self.pool = None
+                return out
+        return self.fn()
+
+    def cancel(self) -> None:
+        """Stop the worker (killed if it is still working)."""
+        if self._stop is not None:
+            self._stop()
+        self.pool = None
+        self.future = None
