@@ -14,11 +14,13 @@ are replaced by U+FFFD instead of failing the write after a long solve.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from openpyxl.cell import Cell
-from openpyxl.worksheet.worksheet import Worksheet
+
+if TYPE_CHECKING:   # annotations only: reading a plan or a reach table needs no openpyxl at import time
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection)."""
