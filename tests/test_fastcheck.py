@@ -152,3 +152,18 @@ def test_check_with_the_raster_in_a_worker_equals_one_process(tmp_path, monkeypa
     assert started == ["independent walks"]
     assert [str(b) for b in one] == [str(b) for b in two]
     assert any(b.kind == "walk-independent" for b in two)
+
+
+def test_exit_doors_of_multi_door_rooms_only_time_the_pairs_alike(generated):
+    from planner.checkqueue import multi_door_exits, timed_pairs
+    from planner.network import reach_table
+    from planner.network.paths import exit_doors, walk_graph
+
+    g = walk_graph(generated)
+    pairs = reach_table(generated, cache=False, graph=g).pairs
+    asked = []
+    every = exit_doors(generated, g)
+    some = multi_door_exits(generated, lambda rows: asked.append(len(rows)) or every(rows))
+    full = timed_pairs(generated, pairs, generated.params, doors=every)
+    pd.testing.assert_frame_equal(full, timed_pairs(generated, pairs, generated.params, doors=some), check_exact=True)
+    assert asked and 0 < asked[0] < len(pairs)
