@@ -232,11 +232,17 @@ def remember_full_cover(folder: Path | None, station: Station, margins: Any, fir
 def checked_full_cover(folder: Path | None, station: Station) -> dict | None:
     """The plan.json of a proposal's full-cover plan on the same inputs and parameters up to budget and
     objective (`known_full_cover`, without margins), when the independent checker finds no breach in it
-    (judged as cover-all without a budget); else None (logged)."""
+    (judged as cover-all within the budget the proposal was made with: its plan.json `parameters.budget`,
+    None for none; every other parameter the station's); else None (logged)."""
     plan = (known_full_cover(folder, station) or {}).get("plan")
     if plan is None:
         return None
-    judged = dataclasses.replace(station, params=station.params.replace(objective="cover-all", budget=None))
+    budget = (plan.get("parameters") or {}).get("budget")
+    if budget is not None and not isinstance(budget, (int, float)):
+        log("[planner]   the cached full-cover plan's budget is not a number: it is solved again")
+        return None
+    judged = dataclasses.replace(station, params=station.params.replace(
+        objective="cover-all", budget=None if budget is None else float(budget)))
     with stage("independent check of the proposal's full-cover plan (from the cache)"):
         breaches = check_plan(judged, plan)
     if breaches:

@@ -146,12 +146,16 @@ def test_reuse_entries_need_a_cache_and_files(tmp_path):
     assert known_full_cover(None, station) is None
 
 
-def test_sweep_takes_the_proposals_full_cover_plan_and_the_sheet_is_kept(tmp_path):
-    """`planner sweep`'s full-cover plan is the proposal's on the same inputs (checked, not solved again); the
-    proposal's what-if sheet keeps its plans for the what-ifs (`nearest_sheet_plan`)."""
+@pytest.mark.parametrize("budget", [None, 1e9])
+def test_sweep_takes_the_proposals_full_cover_plan_and_the_sheet_is_kept(tmp_path, budget):
+    """`planner sweep`'s full-cover plan is the proposal's on the same inputs (checked, not solved again), also
+    when the station has a budget the proposal fitted in (Station Unity's 100 M CR: it was judged without one
+    and solved again, 209 s); the proposal's what-if sheet keeps its plans for the what-ifs
+    (`nearest_sheet_plan`)."""
     from planner.sweep import full_cover_plan, quick_sweep, whatif_cache_dir
 
     station = choice_station(tmp_path)
+    station = dataclasses.replace(station, params=station.params.replace(budget=budget))
     cache = tmp_path / "cache" / "reach"
     run = plan_station(station, cache_dir=cache, check=False)
     got = full_cover_plan(station, run.reach, 10.0, cache_dir=whatif_cache_dir(cache))
