@@ -358,7 +358,7 @@ def _png_rgb(fig: Figure, path: Path, dpi: int) -> None:
     from PIL import Image, PngImagePlugin
 
     fig.set_dpi(dpi)
-    canvas = FigureCanvasAgg(fig)
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     info = PngImagePlugin.PngInfo()
