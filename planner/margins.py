@@ -105,9 +105,11 @@ def pair_margin_s(margins: pd.DataFrame | None, room_ids: Any, site_ids: Any) ->
     """Seconds added to each (room, safe room) pair: the sum of the margins that match it (its own
     row, its room's row with site "", its safe room's row with room "" and a row with both ""); 0
     without margins."""
+    if margins is None or not len(margins):                  # no margins: nothing to match (no text work)
+        return np.zeros(len(room_ids))
     rooms = pd.Index(np.asarray(room_ids, dtype=object).astype(str))
     sites = pd.Index(np.asarray(site_ids, dtype=object).astype(str))
-    if margins is None or not len(margins) or not len(rooms):
+    if not len(rooms):
         return np.zeros(len(rooms))
     m = margins.groupby(["room_id", "site_id"])["extra_s"].sum()
     blank = pd.Index([""] * len(rooms))
