@@ -251,7 +251,8 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
     todo = pr[~sip]
     dn = grid.door_nodes
     sites = list(todo.groupby("site_id", sort=False).indices.items())   # site -> rows of `pr`
-    node_of = dict(tuple(dn.groupby("room_id", sort=False)))
+    rows_of = dn.groupby("room_id", sort=False).indices                 # room -> its rows of door_nodes
+    dn_node, dn_door = dn["node"].to_numpy(dtype=np.int64), dn["door_id"].to_numpy(dtype=object)
     ri_all = rix.reindex(todo["room_id"].to_numpy()).to_numpy()
     rw = room_walks(grid, np.unique(ri_all[np.isfinite(ri_all)]).astype(np.int64))
 
@@ -259,13 +260,13 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
         """One door-graph Dijkstra per safe room of `batch`: (rows of `pr`, walks in s, doors used)."""
         out = []
         for site, pos in batch:
-            nodes = node_of.get(site)
-            if nodes is None or not len(nodes):
+            at = rows_of.get(site)
+            if at is None or not len(at):
                 continue
             rows = todo.index.to_numpy()[pos]
             lim = limit if limit_s is None else min(limit, float(limit_s.get(site, np.inf)) * p.walk_speed_m_s)
-            src = nodes["node"].to_numpy() - grid.n_cells
-            dd = dijkstra(rw.doors, directed=True, indices=src, limit=lim)   # (site doors, door nodes) metres
+            dd = dijkstra(rw.doors, directed=True, indices=dn_node[at] - grid.n_cells, limit=lim)   # metres
+            doors = dn_door[at]
             ri = ri_all[pos]
             w_out, d_out = np.full(len(rows), np.inf), np.full(len(rows), "", dtype=object)
             for i, k in enumerate(ri):
@@ -275,7 +276,7 @@ def grid_walks(station: Station, pairs: pd.DataFrame, grid: GridGraph | None = N
                 dc[dc > lim] = np.inf
                 worst = dc.min(axis=0).max()
                 w_out[i] = p.reaction_s + worst / p.walk_speed_m_s if np.isfinite(worst) else np.inf
-                d_out[i] = nodes["door_id"].iat[int(np.argmin(dc.max(axis=1)))]
+                d_out[i] = doors[int(np.argmin(dc.max(axis=1)))]
             found = ri == ri   # rooms on the grid (others keep inf and "")
             out.append((rows[found], w_out[found], d_out[found]))
         return out
@@ -339,6 +340,7 @@ def room_walks(grid: GridGraph, rooms: np.ndarray) -> RoomWalks:
     want[rooms] = True
     inv = np.empty(n, np.int64)
     inv[grid.cells_sorted] = np.arange(n)
+    contiguous = bool(np.array_equal(grid.cells_sorted, np.arange(n)))   # cells numbered room by room (build_grid)
     room_nodes: dict[int, np.ndarray] = {}
     room_cells: dict[int, np.ndarray] = {}
     ea, eb, ew = [], [], []
@@ -351,9 +353,13 @@ def room_walks(grid: GridGraph, rooms: np.ndarray) -> RoomWalks:
             r1 += 1
         cells = grid.cells_sorted[ptr[r0]:ptr[r1]]                # the batch's cells, room by room
         m = len(cells)
-        sub = g[cells]                                            # their edges: to cells of their room, to doors
-        row = np.repeat(np.arange(m), np.diff(sub.indptr))
-        col = sub.indices.astype(np.int64)
+        if contiguous:          # their edges (to cells of their room, to doors): rows of the lattice, read off
+            a, b = int(g.indptr[cells[0]]), int(g.indptr[cells[-1] + 1])   # every room has a cell
+            sub_ptr, col, w = g.indptr[cells[0]:cells[-1] + 2] - a, g.indices[a:b].astype(np.int64), g.data[a:b]
+        else:
+            sub = g[cells]
+            sub_ptr, col, w = sub.indptr, sub.indices.astype(np.int64), sub.data
+        row = np.repeat(np.arange(m), np.diff(sub_ptr))
         isdoor = col >= n
         rroom = grid.cell_room[cells]
         # a copy of each door node per room it opens into: local nodes m, m + 1, ...
@@ -362,11 +368,11 @@ def room_walks(grid: GridGraph, rooms: np.ndarray) -> RoomWalks:
         tgt = np.empty(len(col), np.int64)
         tgt[~isdoor] = inv[col[~isdoor]] - ptr[r0]                # an edge of a cell stays in its room
         tgt[isdoor] = m + cinv
-        dr = row[isdoor]
-        w = sub.data
         k = len(ckey)
-        block = coo_matrix((np.r_[w, w[isdoor]], (np.r_[row, tgt[isdoor]], np.r_[tgt, dr])),
-                           shape=(m + k, m + k)).tocsr()          # the door -> cell edges: the graph is symmetric
+        back = np.argsort(cinv, kind="stable")                    # the door -> cell edges: the graph is symmetric
+        block = csr_matrix((np.concatenate([w, w[isdoor][back]]), np.concatenate([tgt, row[isdoor][back]]),
+                            np.concatenate([sub_ptr, sub_ptr[-1] + np.cumsum(np.bincount(cinv, minlength=k))])),
+                           shape=(m + k, m + k))
         if k:
             dist = dijkstra(block, directed=True, indices=np.arange(m, m + k))
             cstart = np.searchsorted(c_room, np.arange(r0, r1 + 1))
