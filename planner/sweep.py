@@ -37,15 +37,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import multiprocessing as mp
-import os
-import pickle
 import re
 import sys
-import threading
 import types
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -54,213 +49,20 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
-from planner import __version__
 from planner.cells import put
-from planner.errors import InfeasibleError, InputError, PlannerError, SolverError
+from planner.errors import InputError, PlannerError
 from planner.files import staged_folder, write_atomic
-from planner.jsoncache import JsonCache
 from planner.margins import margin_rows, margin_table
-from planner.corridorrounds import limits_of
-from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, plan_station, prepare
+from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, prepare
 from planner.plan import write_json_atomic, write_table
-from planner.model.highs import highs_threads_reset
-from planner.progress import bar, log, stage
+from planner.progress import log, stage
 from planner.reuse import checked_full_cover, remember_sheet, reuse_dir
 from planner.station import Station
+from planner.sweeprun import _Cache, _Runner, solve_budget, whatif_cache_dir
 from planner.workbook import budget_whatif
 
 if TYPE_CHECKING:
     from planner.network import ReachTable
-
-# ------------------------------------------------------------------ solving one budget
-_SOLVE_LOCK = threading.Lock()
-
-
-def _station_for(station: Station, spec: dict) -> Station:
-    """A shallow copy of the station whose parameters carry the spec's budget/objective/limits."""
-    threads = int(spec.get("threads") or 1)
-    p = station.params.replace(budget=spec["budget"], objective=spec["objective"], threads=threads,
-                               time_limit_s=float(spec["time_limit_s"]))
-    if spec.get("corridor_rounds") is not None:
-        p = p.replace(corridor_rounds=int(spec["corridor_rounds"]))
-    return dataclasses.replace(station, params=p)
-
-
-def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None) -> dict:
-    """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
-    time_limit_s (s), check (bool), corridor_limits (plan.json `solver.corridor.limits` rows: corridor rows
-    known before the first solve, or None), corridor_rounds (the station's `corridor_rounds` when None),
-    estimate (False: plans without `predicted_s`, `pipeline.finish_plan`; default True). `inputs`: `pipeline.model_inputs_for` the station, reach table and
-    the spec's margins, made once for every budget (None: built here). Returns a dict: spec fields,
-    plan (plan.json dict), chosen, seconds (wall time), error (text or None)."""
-    t0 = time.perf_counter()
-    st = _station_for(station, spec)
-    out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
-    margins = margin_table(spec["margins"], "sweep margins") if spec.get("margins") else None
-    try:
-        with highs_threads_reset():
-            run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
-                               check=bool(spec.get("check", False)), phases=False, margins=margins, inputs=inputs,
-                               corridor_limits=limits_of(spec.get("corridor_limits")),
-                               estimate=bool(spec.get("estimate", True)))
-    except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
-        out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
-        return out
-    out.update(plan=run.plan, chosen=sorted(str(s) for s in run.solution.chosen),
-               seconds=time.perf_counter() - t0, error=None)
-    return out
-
-
-def _pool_task(payload: bytes, spec: dict) -> dict:
-    """A local pool worker's task: the station, reach table and model inputs arrive pickled once by
-    the caller (the same bytes for every task), so the worker keeps no state between tasks."""
-    station, reach, inputs = pickle.loads(payload)
-    return solve_budget(station, reach, spec, inputs)
-
-
-def _dask_task(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None) -> dict:
-    with _SOLVE_LOCK:  # a Dask worker may run several tasks in threads: one HiGHS solve at a time
-        return solve_budget(station, reach, spec, inputs)
-
-
-def whatif_cache_dir(reach_cache_dir: str | Path | None) -> Path | None:
-    """The cache of solved budgets beside the reach-table cache (`.cache/reach` -> `.cache/whatif`);
-    None: no cache."""
-    return None if reach_cache_dir is None else Path(reach_cache_dir).parent / "whatif"
-
-
-class _Cache:
-    """Solved budgets (`solve_budget` results: plan.json dicts, chosen site ids; JSON, data only) in
-    a folder, keyed by the SHA-256 of the station's input files, its parameters as the solve sees
-    them (budget, objective, time limit, ...), the start, the margins and the planner's version: a
-    budget solved before on the same inputs is read back instead of solved again (`propose` twice,
-    `propose` then `sweep` over the same grid). Only stations read from files are cached (in-memory
-    ones have no inputs hash); unreadable entries are solved again."""
-
-    def __init__(self, station: Station, folder: str | Path | None) -> None:
-        self.store = JsonCache(folder if station.files else None, "what-if")
-        self.inputs = station.inputs_sha256() if self.store.folder is not None else ""
-        self.station = station
-
-    def key(self, spec: dict) -> str:
-        st = _station_for(self.station, spec)
-        return JsonCache.key({"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
-                              "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s",
-                                                                "check", "margins", "corridor_limits",
-                                                                "estimate")}})
-
-    def get(self, spec: dict) -> dict | None:
-        if self.store.folder is None:
-            return None
-        res = self.store.get(self.key(spec))
-        solved = isinstance(res, dict) and isinstance(res.get("plan"), dict) and isinstance(res.get("chosen"), list)
-        failed = isinstance(res, dict) and res.get("plan") is None and isinstance(res.get("error"), str)
-        if not (solved or failed):
-            return None
-        assert isinstance(res, dict)
-        res.update({k: spec[k] for k in ("budget", "objective", "start_from", "round")}, cached=True)
-        return res
-
-    def put(self, spec: dict, res: dict) -> None:
-        """Keep a solved budget, and one without a plan in its time (its error): a second run on the same
-        inputs then warm-starts it from its neighbour as the first did (issue 21)."""
-        if self.store.folder is None or (res.get("plan") is None and not isinstance(res.get("error"), str)):
-            return
-        self.store.put(self.key(spec), res)
-
-
-class _Runner:
-    """Runs lists of specs on a local process pool or a Dask cluster; results in spec order (a spec
-    solved before on the same inputs comes from `cache`, without a solve)."""
-
-    def __init__(self, station: Station, reach: ReachTable, workers: int | None, scheduler: str | None,
-                 cache: _Cache | None = None, inputs: ModelInputs | Callable[[], ModelInputs] | None = None) -> None:
-        self.station, self.reach = station, reach
-        self._inputs = inputs      # (a function: made on the first solve; budgets all cached need none)
-        self.workers, self.scheduler = workers, scheduler
-        self.cache = cache
-        self._pool: ProcessPoolExecutor | None = None
-        self._client: Any = None  # a dask.distributed Client (optional dependency)
-        self._remote: tuple[Any, Any, Any] | None = None
-        self._payload: bytes | None = None  # the station and reach table, pickled once for the pool
-
-    def __enter__(self) -> "_Runner":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._client is not None:
-            self._client.close()
-
-    def _n_workers(self, n_tasks: int) -> int:
-        w = self.workers if self.workers else min(4, os.cpu_count() or 1)
-        return max(1, min(int(w), n_tasks))
-
-    def run(self, specs: list[dict], desc: str) -> list[dict]:
-        if not specs:
-            return []
-        if self.cache is None:
-            return self._solve(specs, desc)
-        known = [self.cache.get(s) for s in specs]
-        todo = [s for s, k in zip(specs, known) if k is None]
-        if len(todo) < len(specs):
-            log(f"[planner]   {len(specs) - len(todo)} of {len(specs)} {desc} read from the what-if cache")
-        solved = iter(self._solve(todo, desc) if todo else [])
-        out = []
-        for s, k in zip(specs, known):
-            if k is None:
-                k = next(solved)
-                self.cache.put(s, k)
-            out.append(k)
-        return out
-
-    @property
-    def inputs(self) -> ModelInputs | None:
-        if callable(self._inputs):
-            self._inputs = self._inputs()
-        return self._inputs
-
-    def _solve(self, specs: list[dict], desc: str) -> list[dict]:
-        if self.scheduler:
-            return self._run_dask(specs, desc)
-        if self._n_workers(len(specs)) == 1 and self._pool is None:
-            return [solve_budget(self.station, self.reach, s, self.inputs) for s in bar(specs, desc, len(specs))]
-        if self._pool is None:
-            # spawn: the parent may hold solver threads; forking those is unsafe
-            self._pool = ProcessPoolExecutor(max_workers=self._n_workers(len(specs)),
-                                             mp_context=mp.get_context("spawn"))
-        if self._payload is None:
-            self._payload = pickle.dumps((self.station, self.reach, self.inputs), protocol=pickle.HIGHEST_PROTOCOL)
-        futs = {self._pool.submit(_pool_task, self._payload, s): i for i, s in enumerate(specs)}
-        out: list[dict | None] = [None] * len(specs)
-        for f in bar(as_completed(futs), desc, len(futs)):
-            out[futs[f]] = f.result()
-        return out  # type: ignore[return-value]
-
-    def _run_dask(self, specs: list[dict], desc: str) -> list[dict]:
-        try:
-            from dask.distributed import Client, as_completed as das_completed
-        except ImportError:
-            raise InputError("--scheduler", str(self.scheduler), "needs dask.distributed, which is not installed",
-                             'pip install "safe-room-planner[dask]" (or drop --scheduler for a local pool)') from None
-        if self._client is None:
-            try:
-                self._client = Client(self.scheduler, timeout="30s")
-            except OSError as exc:
-                raise InputError("--scheduler", str(self.scheduler), f"cannot be reached ({exc})",
-                                 "start the scheduler (dask scheduler) or give its tcp://HOST:PORT") from None
-            st, rc, mi = self._client.scatter([self.station, self.reach, self.inputs], broadcast=True)
-            self._remote = (st, rc, mi)
-        assert self._remote is not None
-        st, rc, mi = self._remote
-        futs = [self._client.submit(_dask_task, st, rc, s, mi, pure=False) for s in specs]
-        index = {f.key: i for i, f in enumerate(futs)}
-        out: list[dict | None] = [None] * len(specs)
-        for f in bar(das_completed(futs), desc, len(futs)):
-            out[index[f.key]] = f.result()
-        return out  # type: ignore[return-value]
-
 
 # ------------------------------------------------------------------ plan measures
 def _weighted(plan: dict, weight: pd.Series) -> float:

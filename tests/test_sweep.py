@@ -235,7 +235,9 @@ def test_whatif_cache_gives_the_plans_of_an_uncached_sweep(station, prepared, bu
     def no_solve(*a, **k):
         raise AssertionError("a cached budget was solved again")
 
-    monkeypatch.setattr(sw, "solve_budget", no_solve)
+    import planner.sweeprun
+
+    monkeypatch.setattr(planner.sweeprun, "solve_budget", no_solve)   # where the runner finds it
     again = sw.sweep(station, budgets, workers=1, reach=prepared[1], cache_dir=cache)
     cols = [c for c in local_table.columns if c not in ("seconds", "source")]
     pd.testing.assert_frame_equal(again[cols], first[cols])
