@@ -22,6 +22,7 @@ import pandas as pd
 from planner.corridorrounds import limits_of, rows_optional
 from planner.errors import InfeasibleError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions
+from planner.model.warm import LpWarm
 from planner.progress import log, stage
 from planner.reuse import (RunState, known_full_cover, nearest_sheet_plan, remember_full_cover, save_state)
 from planner.share import share_errors
@@ -51,11 +52,12 @@ class FirstSolve:
 
 def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], options: SolveOptions | None,
                  start: list[str] | None, state: RunState | None, skip: Skip | None, fallback: bool,
-                 share_on: bool) -> FirstSolve:
+                 share_on: bool, warm: LpWarm | None = None) -> FirstSolve:
     """`planner.pipeline.plan_station`'s first solve: the objective asked, from the last run's final state when there is one
     (its plan as the start, its LP basis), falling back to max-cover at the budget when cover-all does not
-    fit it (`fallback`), or straight to max-cover when that is known already (`skip`)."""
-    warm = state.warm if state is not None else None
+    fit it (`fallback`), or straight to max-cover when that is known already (`skip`). `warm`: an LP basis to
+    start from when there is no state (`plan_station(warm=)`)."""
+    warm = state.warm if state is not None else warm
     with stage(f"optimisation ({'max-cover' if skip is not None else problem.objective})"):
         if skip is not None:   # full cover known to cost more than the budget (issue 21): max-cover at once
             log(f"[planner] full coverage is not possible: {skip.notes[0]}\n[planner] planning max-cover at the "

@@ -264,7 +264,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                  start: list[str] | None = None, check: bool = True, phases: bool = True,
                  cache_dir: str | Path | None = None, options: SolveOptions | None = None,
                  margins: pd.DataFrame | None = None, inputs: ModelInputs | None = None,
-                 corridor_limits: Mapping[tuple[str, str], float] | None = None, estimate: bool = True) -> PlanRun:
+                 corridor_limits: Mapping[tuple[str, str], float] | None = None, estimate: bool = True,
+                 warm: LpWarm | None = None) -> PlanRun:
     """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
     Parameters
@@ -304,6 +305,11 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     estimate : bool
         Each assignment's estimated arrival (`predicted_s`, `finish_plan`); False for plans that are
         only rows of a table.
+    warm : LpWarm, optional
+        The LP relaxation's column set and basis of an earlier solve of the same model up to its budget
+        or corridor rows (`Solution.warm`, e.g. the sweep's budget below): the first solve's LP starts
+        from it (the last run's final state, when there is one, comes first). The plan's `run.solution.warm`
+        is its own.
 
     Returns
     -------
@@ -344,7 +350,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     started = state is not None or (skip is not None and skip.start is not None)
     first = first_solve(station, problem, solve if not started else _solver_for(rel, dataclasses.replace(
         options or SolveOptions(), start_lp=True)), options, start, state, skip, fallback_max_cover and not share_on,
-        share_on)
+        share_on, warm)
     problem, solution, notes = first.problem, first.solution, notes + first.notes
     fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     kept: dict[tuple[str, str], float] = {}

@@ -202,7 +202,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
               scheduler: str | None = None, reach: ReachTable | None = None, *, time_limit_s: float | None = None,
               check: bool = False, full_cover: dict | None = None, margins: list[dict] | None = None,
               cache_dir: str | Path | None = None, corridor_limits: list[dict] | None = None,
-              corridor_rounds: int | None = None, estimate: bool = True) -> SweepResult:
+              corridor_rounds: int | None = None, estimate: bool = True, chain: bool = False) -> SweepResult:
     """The sweep with its plans (see the module docstring for the rounds and the monotonicity rule).
 
     `time_limit_s`: per solve in seconds (default: the scenario's `sweep_time_limit_s`); `check`: run the independent
@@ -211,7 +211,9 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     folder of solved budgets (`_Cache`, `whatif_cache_dir`; None: no cache, nothing written);
     `corridor_limits`: corridor rows every budget's first solve has (plan.json `solver.corridor.limits`
     rows; default: the full-cover plan's), `corridor_rounds`: the budgets' rounds (default the station's);
-    `estimate`: False for plans that are only rows of a table (no `predicted_s`).
+    `estimate`: False for plans that are only rows of a table (no `predicted_s`); `chain`: round 1 as one warm
+    chain of budgets per worker (`sweeprun.solve_chain`: each budget from the LP basis of the one below, the
+    first within the station's `time_limit_s`) instead of every budget cold within `time_limit_s`.
     """
     t_start = time.perf_counter()
     bs = sorted({float(b) for b in budgets})
@@ -241,7 +243,8 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     def spec(b: float, start: list[str] | None, start_from: float | None, rnd: int) -> dict:
         return {"budget": b, "objective": "max-cover", "start": start, "time_limit_s": tl,
                 "check": check, "start_from": start_from, "round": rnd, "margins": margins,
-                "corridor_limits": corridor_limits, "corridor_rounds": corridor_rounds, "estimate": estimate}
+                "corridor_limits": corridor_limits, "corridor_rounds": corridor_rounds, "estimate": estimate} | (
+                    {"chain": True, "chain_first_s": max(tl, station.params.time_limit_s)} if chain and rnd == 1 else {})
 
     first: dict[int, dict] = {}
     todo = []
@@ -256,7 +259,8 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
         return model_inputs_for(station, reach, margin_table(margins, "sweep margins") if margins else None)
 
     with _Runner(station, reach, workers, scheduler, _Cache(station, cache_dir), inputs) as runner:
-        with stage(f"sweep round 1: {len(todo)} budget(s) solved independently"):
+        with stage(f"sweep round 1: {len(todo)} budget(s) " + ("as warm chains (each from the LP basis of the one below)"
+                                                              if chain else "solved independently")):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
                 if res["plan"] is None:
                     log(f"[planner]   budget {_fmt_budget(bs[i])}: no plan in round 1 ({res['error']})")
@@ -403,6 +407,8 @@ def quick_sweep(run: PlanRun, n: int = 6, time_limit_s: float = 10.0, workers: i
     solved again; `n` budgets from the cheapest conversion to the full-cover cost, `time_limit_s`
     per solve (seconds); `cache_dir`: folder of solved budgets (`run_sweep`; None: no cache).
 
+    The budgets are solved as warm chains (`run_sweep(chain=True)`: on Station Unity every point within
+    0.5 % of its bound, where cold 10-s solves ended without a bound at three of five; docs/performance.md).
     The budgets' plans are rows of the sheet, never written out as plans: each is made with the
     run's corridor rows (plan.json `solver.corridor.limits`) in its one solve, without corridor
     rounds of its own (issue 21: 4 solves per budget otherwise); the table's `late_by_corridors` says
@@ -439,7 +445,7 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
         or ((run.plan.get("solver") or {}).get("corridor") or {}).get("limits")
     table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
                   full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
-                  cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False)
+                  cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False, chain=True)
     if "chosen" in table.columns:   # the sheet's plans, to start a what-if from (`planner.reuse`)
         remember_sheet(reuse_dir(cache_dir, run.station), run.station, run.margins,
                        [{"budget": float(b), "cost": float(c), "chosen": [str(x) for x in ch]}

@@ -14,12 +14,15 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+
 from planner import __version__
 from planner.corridorrounds import limits_of
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.jsoncache import JsonCache
 from planner.margins import margin_table
 from planner.model.highs import highs_threads_reset
+from planner.model.warm import LpWarm
 from planner.pipeline import ModelInputs, plan_station
 from planner.progress import bar, log
 from planner.station import Station
@@ -41,13 +44,15 @@ def _station_for(station: Station, spec: dict) -> Station:
     return dataclasses.replace(station, params=p)
 
 
-def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None) -> dict:
+def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None,
+                 warm: LpWarm | None = None) -> dict:
     """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
     time_limit_s (s), check (bool), corridor_limits (plan.json `solver.corridor.limits` rows: corridor rows
     known before the first solve, or None), corridor_rounds (the station's `corridor_rounds` when None),
     estimate (False: plans without `predicted_s`, `pipeline.finish_plan`; default True). `inputs`: `pipeline.model_inputs_for` the station, reach table and
-    the spec's margins, made once for every budget (None: built here). Returns a dict: spec fields,
-    plan (plan.json dict), chosen, seconds (wall time), error (text or None)."""
+    the spec's margins, made once for every budget (None: built here); `warm`: an LP basis to start from
+    (`solve_chain`). Returns a dict: spec fields, plan (plan.json dict), chosen, seconds (wall time), error
+    (text or None); with `spec["chain"]` also warm (the plan's LP basis, or None), for the next budget."""
     t0 = time.perf_counter()
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
@@ -57,13 +62,38 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
             run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
                                check=bool(spec.get("check", False)), phases=False, margins=margins, inputs=inputs,
                                corridor_limits=limits_of(spec.get("corridor_limits")),
-                               estimate=bool(spec.get("estimate", True)))
+                               estimate=bool(spec.get("estimate", True)), warm=warm)
     except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
     out.update(plan=run.plan, chosen=sorted(str(s) for s in run.solution.chosen),
                seconds=time.perf_counter() - t0, error=None)
+    if spec.get("chain"):
+        out["warm"] = run.solution.warm
     return out
+
+
+def solve_chain(station: Station, reach: ReachTable, specs: list[dict], inputs: ModelInputs | None = None) -> list[dict]:
+    """Solve a run of budgets one after the other (`specs` in increasing budget), each from the LP basis of the
+    budget before it (a budget changes one row's bound, so the basis fits and the LP takes about a second
+    where it takes 10-20 s cold on Station Unity); the first, cold, within `spec["chain_first_s"]` seconds (its
+    LP must finish for the others to start from it). Returns `solve_budget`'s results in `specs` order."""
+    warm: LpWarm | None = None
+    out = []
+    for n, spec in enumerate(specs):
+        first = n == 0 or warm is None
+        run_spec = dict(spec, time_limit_s=max(float(spec["time_limit_s"]), float(spec.get("chain_first_s") or 0.0))) \
+            if first else spec
+        res = solve_budget(station, reach, run_spec, inputs, warm=warm)
+        warm = res.pop("warm", None) or warm
+        out.append(res)
+    return out
+
+
+def _chain_task(payload: bytes, specs: list[dict]) -> list[dict]:
+    """A local pool worker's warm chain (`solve_chain`), the inputs pickled once as for `_pool_task`."""
+    station, reach, inputs = pickle.loads(payload)
+    return solve_chain(station, reach, specs, inputs)
 
 
 def _pool_task(payload: bytes, spec: dict) -> dict:
@@ -102,7 +132,7 @@ class _Cache:
         return JsonCache.key({"inputs": self.inputs, "parameters": dataclasses.asdict(st.params), "version": __version__,
                               "spec": {k: spec.get(k) for k in ("budget", "objective", "start", "time_limit_s",
                                                                 "check", "margins", "corridor_limits",
-                                                                "estimate")}})
+                                                                "estimate", "chain")}})
 
     def get(self, spec: dict) -> dict | None:
         if self.store.folder is None:
@@ -179,6 +209,8 @@ class _Runner:
     def _solve(self, specs: list[dict], desc: str) -> list[dict]:
         if self.scheduler:
             return self._run_dask(specs, desc)
+        if all(s.get("chain") for s in specs):
+            return self._run_chains(specs, desc)
         if self._n_workers(len(specs)) == 1 and self._pool is None:
             return [solve_budget(self.station, self.reach, s, self.inputs) for s in bar(specs, desc, len(specs))]
         if self._pool is None:
@@ -192,6 +224,22 @@ class _Runner:
         for f in bar(as_completed(futs), desc, len(futs)):
             out[futs[f]] = f.result()
         return out  # type: ignore[return-value]
+
+    def _run_chains(self, specs: list[dict], desc: str) -> list[dict]:
+        """`specs` (increasing budgets) as one warm chain per worker, each a contiguous run of budgets."""
+        k = self._n_workers(len(specs))
+        chains = [[specs[i] for i in part] for part in np.array_split(np.arange(len(specs)), k) if len(part)]
+        if len(chains) == 1 and self._pool is None:
+            return solve_chain(self.station, self.reach, chains[0], self.inputs)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=len(chains), mp_context=mp.get_context("spawn"))
+        if self._payload is None:
+            self._payload = pickle.dumps((self.station, self.reach, self.inputs), protocol=pickle.HIGHEST_PROTOCOL)
+        futs = {self._pool.submit(_chain_task, self._payload, ch): n for n, ch in enumerate(chains)}
+        done: list[list[dict]] = [[] for _ in chains]
+        for f in bar(as_completed(futs), desc, len(futs)):
+            done[futs[f]] = f.result()
+        return [r for part in done for r in part]
 
     def _run_dask(self, specs: list[dict], desc: str) -> list[dict]:
         try:

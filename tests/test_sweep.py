@@ -271,3 +271,31 @@ def test_budgets_from_shared_model_inputs_equal_their_own(station, prepared, bud
         assert shared["totals"]["cost"] == own["totals"]["cost"]
     for k, v in before.items():
         pd.testing.assert_frame_equal(getattr(inputs, k), v)
+
+
+def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
+    """`solve_chain`: budgets one after the other, the first cold within `chain_first_s`, each later one from the
+    LP basis of the one before (the last basis kept when a budget gave none); no basis in the results."""
+    import planner.sweeprun as sr
+
+    seen = []
+
+    def fake(station, reach, spec, inputs=None, warm=None):
+        seen.append((spec["budget"], spec["time_limit_s"], warm))
+        return {"budget": spec["budget"], "plan": {}, "warm": None if spec["budget"] == 2.0 else f"basis {spec['budget']}"}
+
+    monkeypatch.setattr(sr, "solve_budget", fake)
+    specs = [{"budget": b, "time_limit_s": 10.0, "chain": True, "chain_first_s": 60.0} for b in (1.0, 2.0, 3.0)]
+    out = sr.solve_chain(None, None, specs)
+    assert seen == [(1.0, 60.0, None), (2.0, 10.0, "basis 1.0"), (3.0, 10.0, "basis 1.0")]
+    assert [r["budget"] for r in out] == [1.0, 2.0, 3.0] and not any("warm" in r for r in out)
+
+
+def test_warm_chains_give_the_independent_sweeps_plans(station, prepared, budgets, local_table):
+    """On a station whose every budget is solved to its gap, the sweep as warm chains (2 workers: two chains
+    in worker processes) keeps the same people sheltered per budget as the independent sweep."""
+    from planner.sweep import sweep
+
+    chained = sweep(station, budgets, workers=2, reach=prepared[1], chain=True)
+    cols = [c for c in local_table.columns if c.startswith("sheltered_")] + ["budget", "weighted_sheltered"]
+    pd.testing.assert_frame_equal(chained[cols], local_table[cols])
