@@ -336,11 +336,12 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
                 f"scenario {r.scenario!r} is not planned for ({', '.join(scen)})")
         out.append(Breach("assignment", f"room {r.room_id} -> {r.safe_room_id} ({r.scenario})", what))
     a = a[~bad_ref].reset_index(drop=True)
-    walks = start_independent_walks(st, a, p)   # the raster walks, in a worker beside what follows
-
-    # walking times
+    # walking times; the raster walks in a worker beside what follows (after the walking graph, whose
+    # own workers then have both cores)
     if reach is None:
         graph = graph if graph is not None else walk_graph(st)
+    walks = start_independent_walks(st, a, p)
+    if reach is None:
         reach = reach_table(st, cache=False, graph=graph)  # never the planner's cache
     doors = multi_door_exits(st, exit_doors(st, graph))   # the walks' exit doors, on one walking graph
     _check_walks(st, reach, out)
