@@ -45,14 +45,14 @@ def _station_for(station: Station, spec: dict) -> Station:
 
 
 def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None,
-                 warm: LpWarm | None = None) -> dict:
+                 warm: LpWarm | None = None, keep_warm: bool = False) -> dict:
     """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
     time_limit_s (s), check (bool), corridor_limits (plan.json `solver.corridor.limits` rows: corridor rows
     known before the first solve, or None), corridor_rounds (the station's `corridor_rounds` when None),
     estimate (False: plans without `predicted_s`, `pipeline.finish_plan`; default True). `inputs`: `pipeline.model_inputs_for` the station, reach table and
     the spec's margins, made once for every budget (None: built here); `warm`: an LP basis to start from
     (`solve_chain`). Returns a dict: spec fields, plan (plan.json dict), chosen, seconds (wall time), error
-    (text or None); with `spec["chain"]` also warm (the plan's LP basis, or None), for the next budget."""
+    (text or None); with `keep_warm` also warm (the plan's LP basis, or None), for the next budget."""
     t0 = time.perf_counter()
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
@@ -68,7 +68,7 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
         return out
     out.update(plan=run.plan, chosen=sorted(str(s) for s in run.solution.chosen),
                seconds=time.perf_counter() - t0, error=None)
-    if spec.get("chain"):
+    if keep_warm:
         out["warm"] = run.solution.warm
     return out
 
@@ -84,7 +84,7 @@ def solve_chain(station: Station, reach: ReachTable, specs: list[dict], inputs: 
         first = n == 0 or warm is None
         run_spec = dict(spec, time_limit_s=max(float(spec["time_limit_s"]), float(spec.get("chain_first_s") or 0.0))) \
             if first else spec
-        res = solve_budget(station, reach, run_spec, inputs, warm=warm)
+        res = solve_budget(station, reach, run_spec, inputs, warm=warm, keep_warm=True)
         warm = res.pop("warm", None) or warm
         out.append(res)
     return out

@@ -280,7 +280,8 @@ def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
 
     seen = []
 
-    def fake(station, reach, spec, inputs=None, warm=None):
+    def fake(station, reach, spec, inputs=None, warm=None, keep_warm=False):
+        assert keep_warm
         seen.append((spec["budget"], spec["time_limit_s"], warm))
         return {"budget": spec["budget"], "plan": {}, "warm": None if spec["budget"] == 2.0 else f"basis {spec['budget']}"}
 
