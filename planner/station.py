@@ -22,8 +22,10 @@ Lengths are metres in a local planar coordinate system.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +35,8 @@ import shapely
 from planner import fieldcheck as F
 from planner.errors import InputError, ValidationFailed
 from planner.params import Parameters, load_parameters
+
+T = TypeVar("T")
 
 ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate", "beds", "mode"]
 DOOR_COLUMNS = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s"]
@@ -64,6 +68,8 @@ class Station:
     files: dict[str, Path] = field(default_factory=dict)
     _digest: tuple[tuple, str] | None = field(default=None, init=False, repr=False, compare=False)
     """`inputs_sha256`'s last answer, with the files' (key, path, size, mtime ns) it was computed on."""
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _derived_stamp: tuple = field(default=(), init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ demand
     def demand(self) -> pd.DataFrame:
@@ -108,6 +114,21 @@ class Station:
     def title(self) -> str:
         """The station's name for people: `[station] station_title` of the scenario, else the folder name."""
         return self.params.station_title or self.name
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """A value derived from this station's rooms, doors and parameters alone (e.g. its walking graph,
+        `planner.network.walk_graph`): `make()` on the first call with `key`, the same object after.
+
+        Made once per station object: a new station (`load_station`, `dataclasses.replace`) starts empty,
+        and so does this one once its rooms, doors or parameters are replaced (assigned anew). Its tables
+        changed in place are not noticed: derive again from a new station then. Callers must not change
+        the value they get."""
+        stamp = (id(self.rooms), id(self.doors), repr(self.params))
+        if self._derived_stamp != stamp:
+            self._derived, self._derived_stamp = {}, stamp
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
 
     def inputs_sha256(self) -> str:
         """SHA-256 over the input files (names and bytes), in a fixed order.

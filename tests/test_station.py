@@ -149,3 +149,23 @@ def test_inputs_hash_is_read_once_and_follows_an_edit(two_decks, monkeypatch):
     os.utime(res, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     st.inputs_sha256()
     assert reads
+
+
+def test_walking_graph_is_built_once_per_station(two_decks, monkeypatch):
+    """`walk_graph` builds the graph once per station object (`Station.derived`); a station with other
+    parameters (`dataclasses.replace`, or its parameters assigned anew) builds its own."""
+    import dataclasses
+
+    import planner.network.paths as paths
+
+    st = load_station(two_decks)
+    built = []
+    real = paths.build_graph
+    monkeypatch.setattr(paths, "build_graph", lambda *a, **k: built.append(1) or real(*a, **k))
+    g = paths.walk_graph(st)
+    assert paths.walk_graph(st) is g and len(built) == 1
+    other = dataclasses.replace(st, params=st.params.replace(reach_s=st.params.reach_s + 10))
+    g2 = paths.walk_graph(other)
+    assert g2 is not g and len(built) == 2
+    st.params = st.params.replace(walk_speed_m_s=st.params.walk_speed_m_s * 0.5)
+    assert paths.walk_graph(st) is not g and len(built) == 3

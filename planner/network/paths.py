@@ -70,9 +70,11 @@ def walk_cutoff_s(params: Parameters) -> float:
 
 
 def walk_graph(station: Station) -> WalkGraph:
-    """The walking graph with the reach table's cut-off (`walk_cutoff_s`, in metres at the walking speed)."""
+    """The walking graph with the reach table's cut-off (`walk_cutoff_s`, in metres at the walking speed),
+    built once per station object (`Station.derived`: a planning run asked for it four times, 2 s each on
+    Station Unity). Read-only for its callers."""
     p = station.params
-    return build_graph(station, cutoff_m=walk_cutoff_s(p) * p.walk_speed_m_s)
+    return station.derived("walk graph", lambda: build_graph(station, cutoff_m=walk_cutoff_s(p) * p.walk_speed_m_s))
 
 
 def assignment_paths(station: Station, rows: pd.DataFrame, graph: WalkGraph | None = None) -> Paths:
