@@ -115,6 +115,13 @@ class Station:
         """The station's name for people: `[station] station_title` of the scenario, else the folder name."""
         return self.params.station_title or self.name
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a sweep's worker processes, Dask) without the derived values: the copy is another station
+        object and derives its own (`derived`)."""
+        state = dict(self.__dict__)
+        state["_derived"], state["_derived_stamp"] = {}, ()
+        return state
+
     def derived(self, key: str, make: Callable[[], T]) -> T:
         """A value derived from this station's rooms, doors and parameters alone (e.g. its walking graph,
         `planner.network.walk_graph`): `make()` on the first call with `key`, the same object after.

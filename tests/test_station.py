@@ -169,3 +169,9 @@ def test_walking_graph_is_built_once_per_station(two_decks, monkeypatch):
     assert g2 is not g and len(built) == 2
     st.params = st.params.replace(walk_speed_m_s=st.params.walk_speed_m_s * 0.5)
     assert paths.walk_graph(st) is not g and len(built) == 3
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(st))      # a worker's copy: no graph carried, its own built on use
+    assert copy._derived == {} and copy.inputs_sha256() == st.inputs_sha256()
+    paths.walk_graph(copy)
+    assert len(built) == 4
