@@ -48,8 +48,9 @@ from planner.network.paths import exit_doors, walk_graph
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
-from planner.checkqueue import (check_arrivals, check_independent_walks, multi_door_exits, short_residents,
-                                start_independent_walks, timed_pairs)
+from planner.checkqueue import (check_arrivals, check_independent_walks, short_residents, start_independent_walks,
+                                timed_pairs)
+from planner.queues import multi_door_exits
 from planner.checkcover import (MONEY_TOLERANCE, check_backup, check_cover_all, check_coverage, check_totals, frame,
                                 num)
 from planner.checkswap import check_swaps

@@ -75,23 +75,6 @@ def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
                        capacity=_capacities(station, p), exit_doors=doors if doors is not None else exit_doors(station))
 
 
-def multi_door_exits(station: Station, doors: ExitDoors) -> ExitDoors:
-    """`doors` (the exit door of each (room_id, site_id) row) asked only for the rows of rooms with two doors
-    or more; "" for the others, whose residents leave by their one door: `queues.model_pairs` and
-    `check_arrivals` take a room's widest door for "", which is that door (the walk paths of three rooms
-    in four are not followed)."""
-    multi = door_flows(station).groupby("room_id")["door_id"].nunique()
-    many = set(multi.index[multi.to_numpy() > 1])
-
-    def exits(rows: pd.DataFrame) -> np.ndarray:
-        out = np.full(len(rows), "", dtype=object)
-        sel = np.flatnonzero(rows["room_id"].astype(str).isin(many).to_numpy())
-        if len(sel):
-            out[sel] = doors(rows.iloc[sel])
-        return out
-    return exits
-
-
 def _capacities(station: Station, p: Parameters) -> pd.Series:
     """Persons per room by the capacity rule, recomputed from the polygons (every room)."""
     rooms = station.rooms

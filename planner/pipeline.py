@@ -34,7 +34,7 @@ from planner.network.paths import Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
 from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
-from planner.queues import (door_flows, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
+from planner.queues import (door_flows, multi_door_exits, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
                             short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
 from planner.reuse import RunState, load_state, reuse_dir, state_key
@@ -142,7 +142,7 @@ def model_inputs(station: Station, reach: Any, sites: pd.DataFrame,
     if "door_id" not in pairs.columns:
         pairs = pairs.assign(door_id="")
     timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins, capacity=sites["capacity"],
-                        exit_doors=exit_doors(station))
+                        exit_doors=multi_door_exits(station, exit_doors(station)))
     model_sites = sites.copy()
     model_sites["door_flow_pps"] = site_queue_flow(timed, sides, sites.index).to_numpy()
     return timed, model_sites

@@ -52,9 +52,26 @@ from planner.station import Station
 ExitDoors = Callable[[pd.DataFrame], np.ndarray]
 """Given rows room_id, site_id: the room door each pair's walk leaves by ("" unknown), in row order."""
 
-__all__ = ["door_flows", "room_exit_flow", "exit_queue_s", "design_walk_s", "arrival_s", "batch_offset_s",
+__all__ = ["multi_door_exits", "door_flows", "room_exit_flow", "exit_queue_s", "design_walk_s", "arrival_s", "batch_offset_s",
            "fluid_queue_finish", "model_pairs", "speed_share", "expected_shares", "expected_share_probabilities",
            "pair_share_probabilities", "site_queue_flow", "exit_streams", "exit_door_caps", "ExitDoors"]
+
+
+def multi_door_exits(station: Station, doors: ExitDoors) -> ExitDoors:
+    """`doors` (the exit door of each (room_id, site_id) row) asked only for the rows of rooms with two doors
+    or more; "" for the others, whose residents leave by their one door: `model_pairs` and the checker's
+    `check_arrivals` take a room's widest door for "", which is that door (the walk paths of three rooms
+    in four are not followed; used by the planner and, on its own walking graph, by the checker)."""
+    multi = door_flows(station).groupby("room_id")["door_id"].nunique()
+    many = set(multi.index[multi.to_numpy() > 1])
+
+    def exits(rows: pd.DataFrame) -> np.ndarray:
+        out = np.full(len(rows), "", dtype=object)
+        sel = np.flatnonzero(rows["room_id"].astype(str).isin(many).to_numpy())
+        if len(sel):
+            out[sel] = doors(rows.iloc[sel])
+        return out
+    return exits
 
 
 def door_flows(station: Station) -> pd.DataFrame:

@@ -155,7 +155,8 @@ def test_check_with_the_raster_in_a_worker_equals_one_process(tmp_path, monkeypa
 
 
 def test_exit_doors_of_multi_door_rooms_only_time_the_pairs_alike(generated):
-    from planner.checkqueue import multi_door_exits, timed_pairs
+    from planner.checkqueue import timed_pairs
+    from planner.queues import multi_door_exits
     from planner.network import reach_table
     from planner.network.paths import exit_doors, walk_graph
 
