@@ -50,7 +50,6 @@ from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
 from planner.checkqueue import (check_arrivals, check_independent_walks, short_residents, start_independent_walks,
                                 timed_pairs)
-from planner.queues import multi_door_exits
 from planner.checkcover import (MONEY_TOLERANCE, check_backup, check_cover_all, check_coverage, check_totals, frame,
                                 num)
 from planner.checkswap import check_swaps
@@ -344,7 +343,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
     walks = start_independent_walks(st, a, p)
     if reach is None:
         reach = reach_table(st, cache=False, graph=graph)  # never the planner's cache
-    doors = multi_door_exits(st, exit_doors(st, graph))   # the walks' exit doors, on one walking graph
+    doors = exit_doors(st, graph)   # the walks' exit doors, on one walking graph
     _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
     pairs["door_id"] = reach.pairs["door_id"].fillna("").astype(str) if "door_id" in reach.pairs.columns else ""

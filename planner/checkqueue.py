@@ -42,7 +42,7 @@ from planner.params import Parameters
 from planner.network.graph import WalkGraph
 from planner.network.parallel import _Forked, _reach_workers
 from planner.queues import (ExitDoors, arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
-                            predicted_arrivals, room_bound, short_of_time, site_queue_flow)
+                            multi_door_exits, predicted_arrivals, room_bound, short_of_time, site_queue_flow)
 from planner.sites import capacity
 from planner.station import Station
 from planner.walkgrid import LATTICE_STRETCH, grid_walks
@@ -71,8 +71,8 @@ def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
     walk_s (batch time), walk_raw_s, out_s, exit_s, exit_cap, margin_s, door_id. `doors`: the exit doors
     of pairs (`planner.network.paths.exit_doors`) when the caller holds them (their walking graph is built
     once)."""
-    return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins,
-                       capacity=_capacities(station, p), exit_doors=doors if doors is not None else exit_doors(station))
+    return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins, capacity=_capacities(station, p),
+                       exit_doors=multi_door_exits(station, doors if doors is not None else exit_doors(station)))
 
 
 def _capacities(station: Station, p: Parameters) -> pd.Series:
@@ -151,15 +151,13 @@ def _exit_doors_of(station: Station, rows: pd.DataFrame, doors: ExitDoors | None
     planner's walking graph, `planner.network.paths`; never the plan's `exit_door_id`): only for rows of
     rooms with two or more doors that walk ("" otherwise, and where no path is found)."""
     out = np.full(len(rows), "", dtype=object)
-    sides = door_flows(station)
-    multi = sides.groupby("room_id")["door_id"].nunique()
     room = rows["room_id"].astype(str)
     walking = ~((room == rows["safe_room_id"].astype(str)) & (rows["walk_s"].to_numpy(dtype=float) <= _EPS))
-    sel = np.flatnonzero((multi.reindex(room.to_numpy()).fillna(0).to_numpy() > 1) & walking.to_numpy()
-                         & (rows["residents"].to_numpy(dtype=float) > 0))
+    sel = np.flatnonzero(walking.to_numpy() & (rows["residents"].to_numpy(dtype=float) > 0))
     if len(sel):
-        out[sel] = (doors if doors is not None else exit_doors(station))(pd.DataFrame({"room_id": room.to_numpy()[sel],
-                                                     "site_id": rows["safe_room_id"].astype(str).to_numpy()[sel]}))
+        exits = multi_door_exits(station, doors if doors is not None else exit_doors(station))
+        out[sel] = exits(pd.DataFrame({"room_id": room.to_numpy()[sel],
+                                       "site_id": rows["safe_room_id"].astype(str).to_numpy()[sel]}))
     return out
 
 

@@ -155,8 +155,8 @@ def test_check_with_the_raster_in_a_worker_equals_one_process(tmp_path, monkeypa
 
 
 def test_exit_doors_of_multi_door_rooms_only_time_the_pairs_alike(generated):
-    from planner.checkqueue import timed_pairs
-    from planner.queues import multi_door_exits
+    from planner.checkqueue import _capacities, timed_pairs
+    from planner.queues import door_flows, model_pairs, multi_door_exits
     from planner.network import reach_table
     from planner.network.paths import exit_doors, walk_graph
 
@@ -165,6 +165,8 @@ def test_exit_doors_of_multi_door_rooms_only_time_the_pairs_alike(generated):
     asked = []
     every = exit_doors(generated, g)
     some = multi_door_exits(generated, lambda rows: asked.append(len(rows)) or every(rows))
-    full = timed_pairs(generated, pairs, generated.params, doors=every)
-    pd.testing.assert_frame_equal(full, timed_pairs(generated, pairs, generated.params, doors=some), check_exact=True)
+    p = generated.params     # every pair's walk path followed (timed_pairs itself asks only multi-door rooms)
+    full = model_pairs(pairs, generated.demand(), door_flows(generated), p, capacity=_capacities(generated, p),
+                       exit_doors=every)
+    pd.testing.assert_frame_equal(full, timed_pairs(generated, pairs, p, doors=some), check_exact=True)
     assert asked and 0 < asked[0] < len(pairs)
