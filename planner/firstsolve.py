@@ -78,13 +78,13 @@ def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], o
             budgeted = problem.budget is not None
             if budgeted:
                 known = exc.full_cover if isinstance(exc, BudgetInfeasibleError) else None
-                fc_cost = (known.cost if known is not None else None) or full_cover_cost(problem, solve)
+                fc_cost = (known.cost if known is not None else None) or _full_cover_cost(problem, solve)
                 if known is not None and len(known.solution.chosen):
                     fc_solution = known.solution
                 log(f"[planner] full coverage is not possible: {exc}\n[planner] planning max-cover at the budget instead")
                 problem = dataclasses.replace(problem, objective="max-cover")
             else:
-                every = all_candidates_cost(problem)
+                every = _all_candidates_cost(problem)
                 words.append(f"No budget was given: the plan shelters as many residents as possible with up to "
                              f"every candidate room converted ({every:,.0f} {station.params.currency}).")
                 log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
@@ -191,15 +191,14 @@ def remember_run(folder: Path, key: str, state: RunState | None, new: RunState, 
     remember_full_cover(folder, station, margins, first=free, plan=proposal)
 
 
-
-def all_candidates_cost(problem: Any) -> float:
+def _all_candidates_cost(problem: Problem) -> float:
     """What converting every candidate room would cost (currency; existing safe rooms cost nothing)."""
     cost = problem.sites["cost"].astype(float)
     existing = problem.sites["existing"].astype(bool) if "existing" in problem.sites else False
     return float(cost[~existing].sum()) + 1.0
 
 
-def full_cover_cost(problem: Any, solve: Callable[..., Any]) -> float | None:
+def _full_cover_cost(problem: Problem, solve: Callable[..., Any]) -> float | None:
     """Least cost of covering everyone, ignoring the budget (currency), or None if unknown."""
     try:
         sol = solve(dataclasses.replace(problem, budget=None, objective="cover-all"), progress=False)

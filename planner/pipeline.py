@@ -34,8 +34,8 @@ from planner.network.paths import Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
 from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
-from planner.queues import (door_flows, multi_door_exits, exit_door_caps, model_pairs, predicted_arrivals, promise_of_plan, room_bound, room_exit_flow,
-                            short_of_time, site_queue_flow)
+from planner.queues import (door_flows, exit_door_caps, model_pairs, multi_door_exits, predicted_arrivals, promise_of_plan,
+                            room_bound, room_exit_flow, short_of_time, site_queue_flow)
 from planner.relocation import relocation_tables
 from planner.reuse import RunState, load_state, reuse_dir, state_key
 from planner.share import note_share, share_problem, share_rounds

@@ -80,5 +80,3 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
     return dataclasses.replace(run, status="optimal" if obj - lp_obj <= 1e-9 * max(1.0, abs(lp_obj)) else "feasible",
                                objective=obj, bound=lp_obj,
                                gap=(obj - lp_obj) / max(abs(obj), 1e-9))
-
-
