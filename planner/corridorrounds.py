@@ -187,7 +187,9 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
     opening that delays it (`corridor_cuts`: soft rows over every model pair whose walk passes it, in that
     scenario) and re-solve (from the LP relaxation, not from the plan; warm: from the last solve's LP
-    column set and basis, `solve(warm=)`, issue 21), at most `corridor_rounds` times, each re-solve within
+    column set and basis, `solve(warm=)`, issue 21; the last round's safe rooms are kept, with their
+    assignment under the new rows, when that is still within the gap of its bound, `solve(keep=)`), at
+    most `corridor_rounds` times, each re-solve within
     `corridor_round_time_limit_s` (seconds; never more than the problem's own time limit) and all of them
     within `corridor_total_time_limit_s` (a round starts only while half its limit is left, and gets at
     most what is left). The rounds stop early when a round leaves no fewer residents late than the best
@@ -246,7 +248,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             # not from the plan: it breaks the new rows, and Station Unity's MIP did not recover from it
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
             try:
-                solution = solve(problem, warm=solution.warm)
+                solution = solve(problem, warm=solution.warm, keep=solution)
             except (InfeasibleError, SolverError) as exc:   # e.g. the budget, or no plan in the round's
                 # time (seen at load 5, the process at a third of a core): keep the best plan so far, say why
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})

@@ -588,16 +588,17 @@ def _chosen_modes(station: Station, sites: pd.DataFrame, costs: pd.DataFrame, so
 
 def _solver_for(rel: RelocationInputs, options: SolveOptions | None = None) -> Callable[..., Any]:
     """`planner.model.solve` with `options`, or the relocation model's solver when repurposed rooms have
-    residents (`solve(problem, start=None, progress=True, warm=None) -> Solution` either way; for the
-    relocation model `start` is a plan without moves, completed by HiGHS, and `warm` is not used)."""
+    residents (`solve(problem, start=None, progress=True, warm=None, keep=None) -> Solution` either way; for
+    the relocation model `start` is a plan without moves, completed by HiGHS, and `warm` and `keep` are not
+    used)."""
     if not rel.active:
         def solve_with(problem: Any, start: list[str] | None = None, progress: bool = True,
-                       warm: LpWarm | None = None) -> Any:
-            return solve(problem, start=start, progress=progress, options=options, warm=warm)
+                       warm: LpWarm | None = None, keep: Solution | None = None) -> Any:
+            return solve(problem, start=start, progress=progress, options=options, warm=warm, keep=keep)
         return solve_with
 
     def solve_moving(problem: Any, start: list[str] | None = None, progress: bool = True,
-                     warm: LpWarm | None = None) -> Any:
+                     warm: LpWarm | None = None, keep: Solution | None = None) -> Any:
         return solve_relocating(problem, rel, progress=progress, options=options, start=start)
     return solve_moving
 

@@ -415,7 +415,7 @@ def test_rounds_stop_when_a_round_does_not_help_and_use_their_own_time_limit(tmp
     st3 = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3, corridor_round_time_limit_s=7.0))
     limits_seen = []
 
-    def same_plan(problem, start=None, progress=True, warm=None):   # a re-solve that finds the same plan again
+    def same_plan(problem, start=None, progress=True, warm=None, keep=None):   # a re-solve that finds the same plan again
         limits_seen.append((problem.time_limit_s, len(problem.corridor_rhs)))
         return off.solution
 
@@ -439,7 +439,7 @@ def test_rounds_stop_when_their_total_time_is_used_up(tmp_path):
                                                                        corridor_total_time_limit_s=4.0))
     calls = []
 
-    def never(problem, start=None, progress=True, warm=None):
+    def never(problem, start=None, progress=True, warm=None, keep=None):
         calls.append(problem)
         return off.solution
 
@@ -460,7 +460,7 @@ def test_a_round_without_a_plan_in_its_time_keeps_the_best_plan_so_far(tmp_path)
     station = choice_station(tmp_path)
     off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
 
-    def no_plan(problem, start=None, progress=True, warm=None):
+    def no_plan(problem, start=None, progress=True, warm=None, keep=None):
         raise SolverError("the solver returned no plan (status: time limit)")
 
     problem, solution, record, replay = corridor_rounds(station, off.problem, off.solution, no_plan, off.reach)
@@ -482,7 +482,7 @@ def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkey
     real = planner.pipeline.solve
     calls = []
 
-    def no_plan_with_rows(problem, start=None, progress=True, options=None, warm=None):
+    def no_plan_with_rows(problem, start=None, progress=True, options=None, warm=None, keep=None):
         calls.append(problem.corridor_cuts is not None)
         if len(calls) == 1:
             raise SolverError("the solver returned no plan (status: time limit)")

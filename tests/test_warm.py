@@ -106,3 +106,58 @@ def test_solve_started_warm_gives_the_cold_plan(seed: int) -> None:
     assert kept.stats.get("mip_skipped") in ("warm", True)          # True: the start was within the gap
     assert kept.solver["objective"] >= cold.solver["objective"] - 1e-6
     assert kept.solver["bound"] <= cold.solver["objective"] + 1e-6
+
+
+def _model_objective(p: M.Problem, sol: M.Solution) -> float:
+    """A plan's objective on the model's own scale (cost and penalties; max-cover: minus weighted persons)."""
+    o = p.solve_options(None)
+    c = M.compile_problem(p, o)
+    x = np.maximum(np.isin(c.site_ids, sol.chosen).astype(float), c.fixed1)
+    v, ar0, _ = M.assign_fixed(c, o, x)
+    assert v is not None
+    return float(M.build_arrays(c).c @ M.full_vector(c, M.build_arrays(c), ar0, v))
+
+
+SLIGHT = [([0, 1, 2, 3], 5.0)]                                              # the first row a little tighter
+HARD = [([0, 1, 2, 3, 4, 5, 6, 7], 1.0)]                                    # one person through for 8 rooms
+
+
+@pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
+def test_a_round_keeps_its_safe_rooms_only_within_the_gap_of_a_valid_bound(objective: str) -> None:
+    """`solve(keep=)` (issue 21, the corridor rounds): the last round's safe rooms with their assignment under
+    more or tighter corridor rows are the answer only when that is within the gap of the last round's bound,
+    and that bound holds for the model with the new rows (checked against that model's optimum, solved at
+    gap 0); otherwise the solve is the one without `keep`. Over the seeds and row sets both happen, so
+    neither branch goes untested."""
+    budget = None if objective == "cover-all" else 60_000.0
+    o = SolveOptions(mip_gap=0.05, time_limit_s=20.0)
+    exact = SolveOptions(mip_gap=0.0, time_limit_s=20.0)
+    outcomes = []
+    for seed in range(8):
+        for rows in (SLIGHT, MORE, HARD):
+            def at(cuts: list[tuple[list[int], float]], seed: int = seed) -> M.Problem:   # cover-all: 500 per
+                return problem(seed, cuts, objective, budget).replace(corridor_penalty=500.0)  # person over
+            try:
+                first = M.solve(at(FIRST), progress=False, options=o)
+                ref = M.solve(at(rows), progress=False, options=exact)
+            except InfeasibleError:
+                continue
+            p = at(rows)
+            sol = M.solve(p, progress=False, options=o, keep=first)
+            kept = sol.stats.get("kept_sites")
+            opt = ref.stats["model_bound"]          # gap 0: the optimum of the new model (persons as fluid)
+            tol = 1e-6 * max(1.0, abs(opt))
+            assert first.stats["model_bound"] <= opt + tol               # the bound carried over is valid
+            if kept and kept["kept"]:
+                outcomes.append("kept")
+                assert sorted(sol.chosen) == sorted(first.chosen)
+                assert sol.stats["model_bound"] == first.stats["model_bound"]
+                assert kept["objective"] >= opt - tol                   # (whole persons: never above the optimum)
+                assert kept["objective"] - kept["bound"] <= 0.05 * abs(kept["objective"]) + 1e-9
+                assert kept["objective"] == pytest.approx(_model_objective(p, sol), rel=1e-9, abs=1e-6)
+                assert sol.solver["gap"] <= 0.05 + 1e-9
+            else:
+                outcomes.append("solved")
+                plain = M.solve(p, progress=False, options=o)
+                assert sol.solver["objective"] == pytest.approx(plain.solver["objective"], rel=1e-9, abs=1e-6)
+    assert "kept" in outcomes and "solved" in outcomes, outcomes

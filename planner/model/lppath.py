@@ -74,9 +74,12 @@ class _Path:
 
 
 def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | None, t_all: float,
-                  timings: dict[str, float], say: Callable[[str], None], warm: LpWarm | None = None) -> Solution:
+                  timings: dict[str, float], say: Callable[[str], None], warm: LpWarm | None = None,
+                  keep: Solution | None = None) -> Solution:
     """The LP path for `p` compiled as `c` (`start`: site ids of a known plan, or None; `warm`: the LP
-    relaxation's column set and basis from an earlier solve of the same model with other corridor rows).
+    relaxation's column set and basis from an earlier solve of the same model with other corridor rows;
+    `keep`: a plan of this model with fewer or looser corridor rows, kept when still within the gap,
+    `_keep_sites`).
     With both `start` and `warm` (an earlier run's plan and final basis, `planner.reuse`) the warm LP is
     solved for the bound and the start plan kept as after a warm LP (`_mip`). Raises `ModelInfeasible`
     when the model has no solution, `SolverError` when no plan came out; the solution carries its own
@@ -90,6 +93,10 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
     st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats), warm=warm)
     st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                     binaries=int(ar.integer.sum()))
+    if keep is not None:
+        kept = _keep_sites(st, keep)
+        if kept is not None:
+            return kept
     if (start is None and o.capacity_cuts and applies(c) and ar.ny < o.capacity_cuts_below
             and o.solver_name == "highs" and not o.uses_pulp):      # (HiGHS's own MIP: not for CBC or PuLP)
         proven = _capacity_cuts(st)
@@ -111,11 +118,53 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
         raise SolverError(f"the solver returned no plan (status: {run.status}); "
                           f"raise the time limit (now {o.limit_s:.0f} s) or try --solver cbc")
     primary = dict(objective=run.objective, bound=run.bound, gap=run.gap, status=run.status)
+    if np.isfinite(run.bound):
+        st.stats["model_bound"] = float(run.bound)   # the model's objective scale (`_keep_sites`)
     x = (values[:c.J] > 0.5).astype(float)
     if p.objective == "max-cover" and o.lexicographic and c.G > 0:
         x = _stage2(st, values, x)
     sol = _whole_persons(st, x, run, primary)
     sol.warm = st.warm if st.warm is not warm else None
+    return sol
+
+
+def _keep_sites(st: _Path, keep: Solution) -> Solution | None:
+    """`keep`'s safe rooms with their whole-person assignment under this model's rows, when its objective is
+    within the gap of `keep`'s bound on the model's objective (`stats["model_bound"]`), else None.
+
+    `keep` is a plan of this model with fewer or looser corridor rows (the last corridor round's, issue 21):
+    those rows are soft, so every plan's objective here is at least what it was there, and `keep`'s bound
+    holds here too. Station Unity's what-ifs keep their safe rooms from round to round (only who walks
+    where changes), and this assignment takes a few seconds where a round's LP, start plan and least-cost
+    stage took 10 to 18 s. The answer carries `keep`'s bound and LP basis (`Solution.warm`)."""
+    c, o = st.c, st.o
+    raw = keep.stats.get("model_bound")
+    gap = keep.solver.get("gap")
+    if raw is None or not np.isfinite(raw) or gap is None or gap > o.gap:
+        return None
+    t = time.perf_counter()
+    x = np.maximum(np.isin(c.site_ids, [str(s) for s in keep.chosen]).astype(float), c.fixed1)
+    if c.budget is not None and float(c.cost @ x) > c.budget + 1e-6:
+        return None
+    v, ar0, run0 = assign_fixed(c, o, x, time_limit=st.assign_limit())
+    st.highs_s += run0.seconds
+    st.timings["keep_assign_s"] = time.perf_counter() - t
+    if v is None:
+        return None
+    vec = full_vector(c, st.ar, ar0, v)
+    obj = float(st.ar.c @ vec)
+    bound = min(float(raw), obj)
+    rel = (obj - bound) / max(abs(obj), 1e-9)
+    if rel > o.gap:
+        st.stats["kept_sites"] = dict(kept=False, objective=obj, bound=float(raw))
+        return None
+    st.stats.update(model_bound=float(raw), kept_sites=dict(kept=True, objective=obj, bound=float(raw)))
+    st.start_fixed = (x, v, ar0, run0)
+    run = Run(vec, "optimal", obj, bound, rel, 0.0, "HiGHS", highs_version())
+    st.say(f"[planner] the last round's safe rooms with their assignment under the new rows are within the gap "
+           f"of its bound ({rel:.2%}): kept, no LP")
+    sol = _whole_persons(st, x, run, dict(objective=obj, bound=bound, gap=rel, status="optimal"))
+    sol.warm = keep.warm
     return sol
 
 

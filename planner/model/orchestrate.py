@@ -95,7 +95,7 @@ from planner.progress import log
 
 
 def solve(problem: Problem, start: list[str] | None = None, progress: bool = True,
-          options: SolveOptions | None = None, warm: LpWarm | None = None) -> Solution:
+          options: SolveOptions | None = None, warm: LpWarm | None = None, keep: Solution | None = None) -> Solution:
     """Solve the problem; returns the best plan found with its proven bound and gap.
 
     Parameters
@@ -113,6 +113,12 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
         `Solution.warm` of an earlier solve of the same problem with other corridor rows (a corridor
         round, issue 21): its LP relaxation's columns and basis start this one's (column generation;
         ignored when the models differ in more than their corridor rows). The solution carries its own.
+    keep
+        A plan of this problem with fewer or looser corridor rows (the last corridor round's, issue 21):
+        its safe rooms with their whole-person assignment under this problem's rows are the answer when
+        that is within the gap of `keep`'s own bound, which holds here too (rows only restrict); then
+        no LP is solved and the answer carries `keep`'s bound and LP basis. Otherwise (or on a path
+        other than the LP path) the problem is solved as without it.
 
     Raises
     ------
@@ -130,7 +136,7 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     p = problem
     o = p.solve_options(options)
     if p.objective == "cover-all" and p.budget is not None:
-        free = solve(p.replace(budget=None), start=start, progress=progress, options=o, warm=warm)
+        free = solve(p.replace(budget=None), start=start, progress=progress, options=o, warm=warm, keep=keep)
         cost = float(free.stats["cost"])
         if cost <= p.budget + 1e-6:
             free.stats["budget_slack"] = float(p.budget - cost)
@@ -142,8 +148,8 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
                 f"everyone reachable costs {cost:,.0f} ({len(free.chosen)} rooms; no plan costs less than "
                 f"{bound:,.0f}). Use --objective max-cover to shelter as many people as "
                 "possible within the budget.", FullCover(cost=cost, solution=free, bound=float(bound)))
-        return _solve(p, o, start, progress, budget_checked=free, warm=warm)
-    return _solve(p, o, start, progress, warm=warm)
+        return _solve(p, o, start, progress, budget_checked=free, warm=warm, keep=keep)
+    return _solve(p, o, start, progress, warm=warm, keep=keep)
 
 
 def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None) -> InfeasibleError:
@@ -160,7 +166,8 @@ def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None)
 
 
 def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
-           budget_checked: Solution | None = None, warm: LpWarm | None = None) -> Solution:
+           budget_checked: Solution | None = None, warm: LpWarm | None = None,
+           keep: Solution | None = None) -> Solution:
     """Compile, then the path that fits: pure cover, Lagrangian (very large cover-all) or the LP path."""
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -177,7 +184,7 @@ def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
             sol = solve_pure(p, o, c, start, t_all, timings, say)
         else:
             sol = (_lagrangian(p, o, c, start, t_all, timings, say)
-                   or solve_lp_path(p, o, c, start, t_all, timings, say, warm))
+                   or solve_lp_path(p, o, c, start, t_all, timings, say, warm, keep))
     except ModelInfeasible:
         raise _infeasible(p, o, c, budget_checked) from None
     if p.backup_goal >= 2:
