@@ -27,6 +27,7 @@ from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
 from planner.jsoncache import JsonCache
 from planner.model import verify
+from planner.network.parallel import Spawned
 from planner.pipeline import PlanRun, plan_station, relocation_bound
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log
@@ -131,7 +132,31 @@ def _point(r: PlanRun) -> dict[str, Any]:
             "status": sol.get("status"), "gap": sol.get("gap"), "bound": sol.get("bound")}
 
 
-def _replanned_point(r: PlanRun, proposal: dict[str, Any], lb: tuple[float, Any] | None
+AHEAD_MIN_PAIRS = 20_000
+"""Reach pairs from which the loosest cap's re-plan starts in a worker process while its bounds are computed
+(`displacement_tradeoff`): starting a worker costs 2 to 3 s, a small station's whole re-plan less. Station
+Unity (127,346 pairs): its two LP bounds took 17 and 35 s and its MIP 68 s one after the other."""
+
+
+def _replan(variant: Station, reach: Any, start: list[str], margins: Any) -> dict[str, Any]:
+    """One cap re-planned (`plan_station` from the proposal's plan, no check or phases): {"point": `_point`} or
+    {"error": the solver's first line} when it finds no plan. It may run in a worker process (`Spawned`,
+    quiet there: the worker's log has no handler)."""
+    try:
+        r = plan_station(variant, fallback_max_cover=False, reach=reach, check=False,
+                         phases=False, start=start, margins=margins)   # the proposal's measured margins
+    except (InfeasibleError, SolverError) as exc:
+        return {"error": str(exc).splitlines()[0][:200]}
+    return {"point": _point(r)}
+
+
+def _cancel(ahead: Spawned | None) -> None:
+    """Stop a re-plan started ahead (`Spawned`) that is not needed."""
+    if ahead is not None:
+        ahead.cancel()
+
+
+def _replanned_point(pt: dict[str, Any], proposal: dict[str, Any], lb: tuple[float, Any] | None
                      ) -> tuple[dict[str, Any], str]:
     """(point, note) of a re-planned cap, with the cost-only bound `lb` (currency; it holds for every full
     plan at the cap) as its bound wherever the point's own is weaker or absent.
@@ -140,7 +165,7 @@ def _replanned_point(r: PlanRun, proposal: dict[str, Any], lb: tuple[float, Any]
     buying fewer swaps with cost) gives way to the proposal's plan: it moves nobody and is a full plan at
     every cap, so no point may cost more. Its own bound (the main model's) does not hold at the cap:
     only `lb` does, and the note says the re-plan's best and that the point is not proven."""
-    pt, note = _point(r), "re-planned (quarters either, this cap)"
+    note = "re-planned (quarters either, this cap)"
     if pt["cost"] > float(proposal["cost"]) + 1e-6:
         note = (f"the re-plan found no plan cheaper than the proposal's within its time limit (its best: "
                 f"{pt['cost']:,.0f} moving {int(pt['displaced']):,}, status {pt.get('status')}); the proposal's "
@@ -265,6 +290,10 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
     best: tuple[int, dict[str, Any]] | None = None      # (cap, point) of the loosest solved cap
     lb: tuple[float, Any] | None = None                 # (bound on a full plan's cost, problem) at the loosest solved cap
     swap_lb: tuple[float, Any] | None = None            # the same among plans with no more swap penalty
+    # a full plan (cover-all within the budget): its loosest cap's MIP is likely needed, so it starts at once
+    full_plan = (plan.get("objective") == "cover-all" and plan["totals"].get("full_cover_cost") is None
+                 and len(run.reach.pairs) >= AHEAD_MIN_PAIRS)
+    ahead: Spawned | None = None
     for share in sorted(set(shares), reverse=True):
         cap = round(share * today)
         row: dict[str, Any] = {"share": share, "max_displaced": cap}
@@ -288,6 +317,8 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 rows[share] = row
                 continue
             if lb is None:   # the loosest cap solved: its bound holds at every tighter cap
+                if full_plan:  # its MIP, in a worker while the bounds are computed here (issue 21)
+                    ahead = Spawned(_replan, (variant, run.reach, start, run.margins), "displacement re-plan")
                 lb = _full_cost_bound(run, variant, cache, inputs)
             judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
             if judged is None and (run.plan.get("solver") or {}).get("swap_penalty") is not None:
@@ -295,6 +326,8 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 swap_lb = swap_lb or _full_cost_bound(run, variant, cache, inputs, swaps=True, problem=lb[1])
                 judged = _judged_by_bound(run, variant, swap_lb, proposal, base_moved, swaps=True)
             if judged is not None:
+                _cancel(ahead)
+                ahead = None
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: {judged['note']}")
                 row.update(judged)
                 if str(judged.get("status")) == "optimal":
@@ -305,18 +338,18 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 rows[share] = row
                 continue
             log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
-            try:
-                r = plan_station(variant, fallback_max_cover=False, reach=run.reach, check=False,
-                                 phases=False, start=start, margins=run.margins)   # the proposal's measured margins
-            except (InfeasibleError, SolverError) as exc:
+            got = ahead.result() if ahead is not None else _replan(variant, run.reach, start, run.margins)
+            ahead = None
+            if "error" in got:
                 row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",
-                           gap=np.nan, bound=np.nan, note=str(exc).splitlines()[0][:200])
-            else:
-                pt, note = _replanned_point(r, proposal, lb)
-                row.update(pt, note=note)
-                best = (cap, pt)
-                if key:
-                    cache.put(key, pt)
+                           gap=np.nan, bound=np.nan, note=got["error"])
+                rows[share] = row
+                continue
+            pt, note = _replanned_point(got["point"], proposal, lb)
+            row.update(pt, note=note)
+            best = (cap, pt)
+            if key:
+                cache.put(key, pt)
         rows[share] = row
     return pd.DataFrame([rows[s] for s in sorted(rows)], columns=TRADEOFF_COLUMNS)
 

@@ -746,3 +746,37 @@ def test_a_replanned_point_reports_the_stronger_valid_bound(tmp_path, monkeypatc
     for row in re.itertuples(index=False):
         assert row.bound == pytest.approx(lb) and row.bound <= row.cost
         assert row.gap == pytest.approx((row.cost - row.bound) / row.cost)
+
+
+def test_tradeoff_with_the_re_plan_in_a_worker_is_the_same_table(tmp_path, monkeypatch) -> None:
+    """The loosest cap's re-plan started in a worker process beside its bounds (issue 21; on for stations
+    with `AHEAD_MIN_PAIRS` reach pairs or more) gives the table the re-plan in this process gives; it starts
+    once, and when the bound settles the point its worker is stopped and its result never read."""
+    import planner.displacement as disp
+    import planner.network.parallel as par
+
+    st = _spare_bed_station(tmp_path)
+    run = plan_station(st, phases=False)
+    here = disp.displacement_tradeoff(run)
+    started = []
+    real = par.Spawned
+
+    handles = []
+
+    def spy(fn, args, what):
+        started.append(what)
+        handles.append(real(fn, args, what))
+        return handles[-1]
+
+    monkeypatch.setattr(disp, "AHEAD_MIN_PAIRS", 0)
+    monkeypatch.setattr(disp, "Spawned", spy)
+    ahead = disp.displacement_tradeoff(run)
+    cols = ["max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status", "note"]
+    pd.testing.assert_frame_equal(here[cols], ahead[cols])
+    assert started == ["displacement re-plan"]
+    settled = _station(tmp_path, 'quarters = "dual_use"', "mip_gap = 0.2\n")   # settled by the LP bound
+    run2 = plan_station(settled, phases=False)
+    started.clear()
+    table = disp.displacement_tradeoff(run2)
+    assert started == ["displacement re-plan"] and "no MIP solved" in table["note"].iloc[-1]
+    assert handles[-1].pool is None and handles[-1].future is None          # stopped, never read

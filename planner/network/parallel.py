@@ -175,3 +175,50 @@ class _Forked:
             self._stop()
         self.pool = None
         self.future = None
+
+
+class Spawned:
+    """``fn(*args)`` started at once in one spawned worker process (a fresh interpreter: safe for a library
+    with its own thread pool, such as HiGHS, where a fork of a process that used it is not), its result
+    collected by `result`; computed in this process instead (at `result`) when the worker fails or cannot
+    start. `fn` and `args` are pickled (`fn` a module-level function). `cancel` kills a worker whose result
+    is no longer wanted, and so does dropping the object unread (e.g. its caller raised). The worker dies
+    with this process."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], what: str) -> None:
+        self.fn, self.args, self.what = fn, args, what
+        self.pool: ProcessPoolExecutor | None = None
+        self.future: Any = None
+        self._stop: Any = None
+        try:
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                            initializer=_die_with_parent, initargs=(os.getpid(),))
+            self._stop = weakref.finalize(self, _kill_workers, self.pool)
+            self.future = self.pool.submit(fn, *args)
+        except Exception as exc:  # noqa: BLE001 - no processes, no memory, unpicklable: work here, later
+            log(f"[planner] {what}: worker process failed to start ({exc!r}); continuing in this process")
+            self.cancel()
+
+    def result(self) -> Any:
+        """``fn(*args)``: the worker's result, or computed here."""
+        future, self.future = self.future, None
+        if future is not None:
+            try:
+                out = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: work here
+                log(f"[planner] {self.what}: worker process failed ({exc!r}); continuing in this process")
+                self.cancel()
+            else:
+                if self.pool is not None:
+                    self._stop.detach()
+                    self.pool.shutdown(wait=True)
+                    self.pool = None
+                return out
+        return self.fn(*self.args)
+
+    def cancel(self) -> None:
+        """Stop the worker (killed if it is still working)."""
+        if self._stop is not None:
+            self._stop()
+        self.pool = None
+        self.future = None
