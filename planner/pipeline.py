@@ -68,6 +68,9 @@ class PlanRun:
     """Measured margins the plan was made with (`planner.margins`; seconds per pair), or None."""
     graph: WalkGraph | None = None
     """The walking graph the corridor rounds used (`walk_graph`; the briefing draws its routes on it), or None."""
+    first_warm: LpWarm | None = field(default=None, repr=False, compare=False)
+    """The first solve's LP basis (`Solution.warm`, before the corridor rounds' rows), or None: a neighbouring
+    budget's first solve, with the same rows known before it, starts from it (`sweeprun.solve_chain`)."""
 
     def describe(self) -> str:
         """A few lines for the terminal: cost, sheltered per scenario, worst walk, solver gap."""
@@ -396,7 +399,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     note_share(plan)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,
-                  margins=margins, graph=graph)
+                  margins=margins, graph=graph, first_warm=first.solution.warm)
     if full_cover_solution is not None:
         run.full_cover_plan = build_plan(station=station, sites=sites, costs=costs, reach=reach,
                                          solution=full_cover_solution, timed_pairs=timed)

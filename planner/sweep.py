@@ -549,7 +549,7 @@ def run_sweep_command(station: Station, budgets: list[float] | None = None, budg
         bs = budget_grid(costs, steps, full_cover_cost=fcc, floor=required_cost(costs, station.params.require))
         log(f"[planner] budgets: {', '.join(_fmt_budget(b) for b in bs)} {station.params.currency}")
     res = run_sweep(station, bs, workers=workers, scheduler=scheduler, reach=reach, time_limit_s=tl,
-                    full_cover=full_cover, cache_dir=whatif_cache_dir(cache_dir))
+                    full_cover=full_cover, cache_dir=whatif_cache_dir(cache_dir), chain=True)
     table = res.table
     cur = station.params.currency
     for r in table.itertuples(index=False):

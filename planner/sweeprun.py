@@ -52,7 +52,8 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
     estimate (False: plans without `predicted_s`, `pipeline.finish_plan`; default True). `inputs`: `pipeline.model_inputs_for` the station, reach table and
     the spec's margins, made once for every budget (None: built here); `warm`: an LP basis to start from
     (`solve_chain`). Returns a dict: spec fields, plan (plan.json dict), chosen, seconds (wall time), error
-    (text or None); with `keep_warm` also warm (the plan's LP basis, or None), for the next budget."""
+    (text or None); with `keep_warm` also warm (the LP basis of the plan's first solve, before its corridor
+    rounds, or None), for the next budget."""
     t0 = time.perf_counter()
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
@@ -68,8 +69,8 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
         return out
     out.update(plan=run.plan, chosen=sorted(str(s) for s in run.solution.chosen),
                seconds=time.perf_counter() - t0, error=None)
-    if keep_warm:
-        out["warm"] = run.solution.warm
+    if keep_warm:   # the first solve's: the next budget's first solve has the same rows (its rounds add others)
+        out["warm"] = run.first_warm if run.first_warm is not None else run.solution.warm
     return out
 
 

@@ -292,6 +292,25 @@ def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
     assert [r["budget"] for r in out] == [1.0, 2.0, 3.0] and not any("warm" in r for r in out)
 
 
+def test_a_budget_hands_on_its_first_solves_basis_not_its_rounds(monkeypatch):
+    """`solve_budget(keep_warm=True)` hands the next budget the LP basis of its first solve (whose corridor rows,
+    those known before it, the next budget's first solve has too), not the one after its corridor rounds (more
+    rows: the next budget's first solve could not start from it); the final one when the first gave none."""
+    import types
+
+    import planner.sweeprun as sr
+
+    runs = iter([types.SimpleNamespace(first_warm="first", solution=types.SimpleNamespace(warm="after rounds", chosen=[]),
+                                       plan={}),
+                 types.SimpleNamespace(first_warm=None, solution=types.SimpleNamespace(warm="after rounds", chosen=[]),
+                                       plan={})])
+    monkeypatch.setattr(sr, "plan_station", lambda *a, **k: next(runs))
+    monkeypatch.setattr(sr, "_station_for", lambda station, spec: station)
+    spec = {"budget": 1.0, "objective": "max-cover", "start_from": None, "round": 1, "time_limit_s": 10.0}
+    assert sr.solve_budget(None, None, spec, keep_warm=True)["warm"] == "first"
+    assert sr.solve_budget(None, None, spec, keep_warm=True)["warm"] == "after rounds"
+
+
 def test_warm_chains_give_the_independent_sweeps_plans(station, prepared, budgets, local_table):
     """On a station whose every budget is solved to its gap, the sweep as warm chains (2 workers: two chains
     in worker processes) keeps the same people sheltered per budget as the independent sweep."""
