@@ -131,94 +131,81 @@ def _fork_map(fn: Callable[[T], R], items: list[T], workers: int, what: str = "r
 
 
 
-class _Forked:
-    """``fn()`` started at once in one forked worker process, its result collected by `result`; in this
-    process instead (at `result`) when there is no "fork" or the worker fails. `cancel` stops a worker
-    whose result is no longer wanted, and so does dropping the object unread (e.g. its caller raised)."""
+class _OneCall:
+    """One call started at once in one worker process (`_Forked`, `Spawned`), its result collected by
+    `result`; computed in this process instead (`_here`, at `result`) when the worker fails or could not
+    start. `cancel` stops a worker whose result is no longer wanted, and so does dropping the object unread
+    (e.g. its caller raised)."""
+
+    what: str
+    pool: ProcessPoolExecutor | None = None
+    future: Any = None
+    _stop: Any = None
+
+    def _start(self, pool: Callable[[], ProcessPoolExecutor], submit: Callable[[ProcessPoolExecutor], Any]) -> None:
+        """Make the pool and submit the call; on failure, log it and leave the work to this process."""
+        try:
+            self.pool = pool()
+            self._stop = weakref.finalize(self, _kill_workers, self.pool)   # dropped unread: the worker stops
+            self.future = submit(self.pool)
+        except Exception as exc:  # noqa: BLE001 - no processes, no memory, unpicklable: work here, later
+            log(f"[planner] {self.what}: worker process failed to start ({exc!r}); continuing in this process")
+            self.cancel()
+
+    def _here(self) -> Any:
+        raise NotImplementedError
+
+    def result(self) -> Any:
+        """The call's result: the worker's, or computed here."""
+        future, self.future = self.future, None
+        if future is not None:
+            try:
+                out = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: work here
+                log(f"[planner] {self.what}: worker process failed ({exc!r}); continuing in this process")
+                self.cancel()
+            else:
+                if self.pool is not None:
+                    self._stop.detach()
+                    self.pool.shutdown(wait=True)
+                    self.pool = None
+                return out
+        return self._here()
+
+    def cancel(self) -> None:
+        """Stop the worker (killed if it is still working)."""
+        if self._stop is not None:
+            self._stop()
+        self.pool = None
+        self.future = None
+
+
+class _Forked(_OneCall):
+    """``fn()`` started at once in one forked worker process (`_OneCall`); in this process when there is no
+    "fork". `fn` may be a closure: the worker inherits it by fork."""
 
     def __init__(self, fn: Callable[[], Any], what: str) -> None:
         self.fn, self.what = fn, what
-        self.pool: ProcessPoolExecutor | None = None
-        self.future: Any = None
-        self._stop: Any = None
         if "fork" not in mp.get_all_start_methods():
             return
-        try:
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"),
-                                            initializer=_worker_init, initargs=(lambda _: fn(), os.getpid()))
-            self._stop = weakref.finalize(self, _kill_workers, self.pool)   # dropped unread: the worker stops
-            self.future = self.pool.submit(_forked_call, None)
-        except Exception as exc:  # noqa: BLE001 - no fork, no memory: work here, later
-            log(f"[planner] {what}: worker process failed to start ({exc!r}); continuing in this process")
-            self.cancel()
+        self._start(lambda: ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"),
+                                                initializer=_worker_init, initargs=(lambda _: fn(), os.getpid())),
+                    lambda pool: pool.submit(_forked_call, None))
 
-    def result(self) -> Any:
-        """``fn()``: the worker's result, or computed here."""
-        future, self.future = self.future, None
-        if future is not None:
-            try:
-                out = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: work here
-                log(f"[planner] {self.what}: worker process failed ({exc!r}); continuing in this process")
-                self.cancel()
-            else:
-                if self.pool is not None:
-                    self._stop.detach()
-                    self.pool.shutdown(wait=True)
-                    self.pool = None
-                return out
+    def _here(self) -> Any:
         return self.fn()
 
-    def cancel(self) -> None:
-        """Stop the worker (killed if it is still working)."""
-        if self._stop is not None:
-            self._stop()
-        self.pool = None
-        self.future = None
 
-
-class Spawned:
-    """``fn(*args)`` started at once in one spawned worker process (a fresh interpreter: safe for a library
-    with its own thread pool, such as HiGHS, where a fork of a process that used it is not), its result
-    collected by `result`; computed in this process instead (at `result`) when the worker fails or cannot
-    start. `fn` and `args` are pickled (`fn` a module-level function). `cancel` kills a worker whose result
-    is no longer wanted, and so does dropping the object unread (e.g. its caller raised). The worker dies
-    with this process."""
+class Spawned(_OneCall):
+    """``fn(*args)`` started at once in one spawned worker process (`_OneCall`; a fresh interpreter: safe for
+    a library with its own thread pool, such as HiGHS, where a fork of a process that used it is not). `fn`
+    and `args` are pickled (`fn` a module-level function). The worker dies with this process."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], what: str) -> None:
         self.fn, self.args, self.what = fn, args, what
-        self.pool: ProcessPoolExecutor | None = None
-        self.future: Any = None
-        self._stop: Any = None
-        try:
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
-                                            initializer=_die_with_parent, initargs=(os.getpid(),))
-            self._stop = weakref.finalize(self, _kill_workers, self.pool)
-            self.future = self.pool.submit(fn, *args)
-        except Exception as exc:  # noqa: BLE001 - no processes, no memory, unpicklable: work here, later
-            log(f"[planner] {what}: worker process failed to start ({exc!r}); continuing in this process")
-            self.cancel()
+        self._start(lambda: ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                                initializer=_die_with_parent, initargs=(os.getpid(),)),
+                    lambda pool: pool.submit(fn, *args))
 
-    def result(self) -> Any:
-        """``fn(*args)``: the worker's result, or computed here."""
-        future, self.future = self.future, None
-        if future is not None:
-            try:
-                out = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: work here
-                log(f"[planner] {self.what}: worker process failed ({exc!r}); continuing in this process")
-                self.cancel()
-            else:
-                if self.pool is not None:
-                    self._stop.detach()
-                    self.pool.shutdown(wait=True)
-                    self.pool = None
-                return out
+    def _here(self) -> Any:
         return self.fn(*self.args)
-
-    def cancel(self) -> None:
-        """Stop the worker (killed if it is still working)."""
-        if self._stop is not None:
-            self._stop()
-        self.pool = None
-        self.future = None
