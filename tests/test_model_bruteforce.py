@@ -219,3 +219,28 @@ def test_capacity_bound_never_above_the_optimum(seed: int) -> None:
     b = capacity_bound(compile_problem(p))
     assert np.isfinite(b)
     assert b <= bf[0][0] + 1e-6
+
+
+def test_least_cost_stage_skipped_only_when_the_lp_took_longer_than_its_limit(monkeypatch) -> None:
+    """max-cover's least-cost stage is skipped when the first stage's LP took longer (cold) than the stage's
+    own limit (issue 21: on Station Unity it never finished its root in 5 of 5 budgets and returned the first
+    stage's plan); then the plan is the first stage's, with the same coverage. On small models, whose LP
+    takes well under a second, it runs as before (the brute-force cases above check its least cost)."""
+    import planner.model.lppath as lp
+
+    inst = random_instance(3, n_rooms=10, n_sites=10, n_scen=2)
+    budget = round(float(inst["cost"].sum()) * 0.35)
+    ran = solve_inst(inst, objective="max-cover", budget=budget)
+    assert ran.stats["stage2"]["status"] != "skipped"
+    real = lp._lp_relaxation
+
+    def slow_lp(st):                                  # as if the LP had taken 1,000 s
+        guide = real(st)
+        st.timings["lp_s"] = 1000.0
+        return guide
+
+    monkeypatch.setattr(lp, "_lp_relaxation", slow_lp)
+    skipped = solve_inst(inst, objective="max-cover", budget=budget)
+    assert skipped.stats["stage2"]["status"] == "skipped" and "1000.0 s cold" in skipped.stats["stage2"]["why"]
+    assert skipped.solver["objective"] == pytest.approx(ran.solver["objective"], abs=1e-6)
+    assert skipped.stats["cost"] >= ran.stats["cost"] - 1e-6      # the least cost is only ever lower

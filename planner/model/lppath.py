@@ -459,11 +459,21 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         values = vv
         mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
         swaps = float(mult[st.ar.v_key % len(c.scen)] @ vv[st.ar.vcol0:st.ar.vcol0 + st.ar.nv]) + 1e-6
-    ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6, swaps_at_most=swaps)
-    v2 = np.asarray(values, dtype=float).copy()
     # at most as long as the first stage took (at least 1 s): on small models the least-cost stage alone
     # took 1 to 3 s of a 3 s target; large ones (first stage over 5 s) keep their max(5 s, 10 % of the limit)
-    run2, _ = run_model(ar2, o, min(remaining, max(5.0, 0.1 * o.limit_s), max(1.0, time.perf_counter() - st.t_all)), v2)
+    limit = min(remaining, max(5.0, 0.1 * o.limit_s), max(1.0, time.perf_counter() - st.t_all))
+    cold_lp = st.warm.cold_s if st.warm is not None else st.timings.get("lp_s", 0.0)
+    if cold_lp > limit:
+        # the whole model's MIP cannot finish its root LP when the first stage's LP, by column generation over
+        # a part of the columns, took longer cold (Station Unity: LP 12 to 24 s, the stage's limit 6 s, which
+        # it spent in presolve and the root: "time limit", no bound, the first stage's plan back every time)
+        st.stats["stage2"] = dict(status="skipped", why=f"the first stage's LP took {cold_lp:.1f} s cold, "
+                                                        f"more than this stage's {limit:.1f} s")
+        st.timings["stage2_s"] = time.perf_counter() - t
+        return x
+    ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6, swaps_at_most=swaps)
+    v2 = np.asarray(values, dtype=float).copy()
+    run2, _ = run_model(ar2, o, limit, v2)
     st.highs_s += run2.seconds
     st.timings["stage2_s"] = time.perf_counter() - t
     if run2.values is not None and (c.cost @ (run2.values[:c.J] > 0.5)) <= c.cost @ x + 1e-6:
