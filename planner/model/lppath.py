@@ -34,7 +34,7 @@ from planner.model.colgen import lp_colgen
 from planner.model.compile import Compiled
 from planner.model.heuristic import greedy_compiled, improve_plan
 from planner.model.highs import Run, dual_bound, highs_version, run_model, solve_highspy
-from planner.model.options import CUT_MASTER_GAP, SolveOptions, time_left
+from planner.model.options import CUT_MASTER_GAP, MAX_COVER_LP_SHARE, STAGE2_SMALL_SHARE, SolveOptions, time_left
 from planner.model.problem import INF, ModelInfeasible, Problem, Solution
 from planner.model.result import corridor_penalty_paid, coverage, finish, objective_value, swap_penalty_paid
 from planner.model.warm import LpWarm
@@ -255,7 +255,10 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
     `st.lp_run` (when optimal) and `st.lp_bound`; returns the sites' LP values (the guide) or None."""
     c, o, ar, stats = st.c, st.o, st.ar, st.stats
     tl = time.perf_counter()
-    lp_limit = max(5.0, o.lp_share * o.limit_s - (time.perf_counter() - st.t_all))
+    share = o.lp_share
+    if st.p.objective == "max-cover" and ar.ny < o.max_cover_small_below:
+        share = max(share, MAX_COVER_LP_SHARE)   # small max-cover: without its LP the rest is of little use
+    lp_limit = max(5.0, share * o.limit_s - (time.perf_counter() - st.t_all))
     lp = None
     if o.lp_colgen and ar.ny >= o.colgen_min_columns and o.solver_name == "highs":
         lp = lp_colgen(c, ar, lp_limit, o.n_threads, o.msg, warm=st.warm)
@@ -266,7 +269,7 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
             stats["lp_colgen_fallback"] = True
             lp = None
     if lp is None:
-        lp = solve_highspy(ar, max(5.0, o.lp_share * o.limit_s - (time.perf_counter() - st.t_all)),
+        lp = solve_highspy(ar, max(5.0, share * o.limit_s - (time.perf_counter() - st.t_all)),
                            0.0, o.n_threads, None, o.msg, mip=False)
         st.highs_s += lp.seconds
     st.timings["lp_s"] = time.perf_counter() - tl
@@ -423,7 +426,10 @@ def _mip(st: _Path) -> Run:
 def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
     """HiGHS branches (after the lazy tightening rows) from the start; (run, PuLP build seconds)."""
     o, stats, start_vec = st.o, st.stats, st.start_vec
-    if st.lp_run is not None and o.lazy_tighten and not o.tighten:
+    mid = st.p.objective == "max-cover" and o.tighten_max_cover_below <= st.ar.ny < o.max_cover_small_below
+    if st.lp_run is not None and o.lazy_tighten and not o.tighten and not mid:
+        # (max-cover between the two thresholds, the generated 1,000-room stations: the rows moved the LP
+        # bound by 0 to 0.02 % in 3 cases, and the lazy rounds took 2.8 s of a 10 s limit)
         st.ar, lp2 = _lazy_tighten(st.c, o, st.ar, st.lp_run, st.t_all, st.timings)
         st.highs_s += st.timings.get("lazy_tighten_highs_s", 0.0)
         if lp2 is not st.lp_run:
@@ -449,8 +455,36 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
 def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     """max-cover second stage: least cost at the coverage found; returns the sites (0/1)."""
     c, o = st.c, st.o
-    cover = coverage(c, st.ar, values)
+    small = st.ar.ny < o.max_cover_small_below
+    if small and st.lp_run is None and st.stats.get("lp_status") == "time limit":
+        # the first stage's LP did not finish: this stage's root (the same LP and a coverage row) cannot
+        # either (measured, 1,000 rooms: 3.9 s of a 10 s limit spent, the plan unchanged)
+        st.stats["stage2"] = dict(status="skipped: the LP relaxation did not finish", cost=float(c.cost @ x))
+        return x
     remaining = time_left(o, st.t_all, 1.0, INF)
+    # at most as long as the first stage took (at least 1 s): on small models the least-cost stage alone
+    # took 1 to 3 s of a 3 s target; large ones (first stage over 5 s) keep their max(5 s, 10 % of the limit).
+    # Small models (below `max_cover_small_below` columns) whose first stage took 1 s or more: a quarter of
+    # it, none under 1 s (measured on generated 300- and 1,000-room stations: 1.1 to 4.8 s spent, no plan
+    # cheaper in 9 solves); quick ones (tests, tiny stations) as before
+    first = time.perf_counter() - st.t_all
+    slow = small and first >= 1.0
+    limit = min(o.limit_s - first, STAGE2_SMALL_SHARE * first) if slow else \
+        min(remaining, max(5.0, 0.1 * o.limit_s), max(1.0, first))
+    if slow and limit < 1.0:
+        # HiGHS's presolve and root alone take about that (measured: 1 s limits overrun by 0.5 to 1.6 s)
+        st.stats["stage2"] = dict(status="skipped: no time", cost=float(c.cost @ x))
+        return x
+    cold_lp = st.warm.cold_s if st.warm is not None else st.timings.get("lp_s", 0.0)
+    if cold_lp > limit:
+        # the whole model's MIP cannot finish its root LP when the first stage's LP, by column generation over
+        # a part of the columns, took longer cold (Station Unity: LP 12 to 24 s, the stage's limit 6 s, which
+        # it spent in presolve and the root: "time limit", no bound, the first stage's plan back every time)
+        st.stats["stage2"] = dict(status="skipped", why=f"the first stage's LP took {cold_lp:.1f} s cold, "
+                                                        f"more than this stage's {limit:.1f} s")
+        st.timings["stage2_s"] = 0.0
+        return x
+    cover = coverage(c, st.ar, values)
     t = time.perf_counter()
     swaps = None
     if st.ar.nv:   # the least-cost stage keeps the first stage's swaps (no more persons leaving)
@@ -459,18 +493,6 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         values = vv
         mult = c.scen_mult if len(c.scen_mult) else np.ones(len(c.scen))
         swaps = float(mult[st.ar.v_key % len(c.scen)] @ vv[st.ar.vcol0:st.ar.vcol0 + st.ar.nv]) + 1e-6
-    # at most as long as the first stage took (at least 1 s): on small models the least-cost stage alone
-    # took 1 to 3 s of a 3 s target; large ones (first stage over 5 s) keep their max(5 s, 10 % of the limit)
-    limit = min(remaining, max(5.0, 0.1 * o.limit_s), max(1.0, time.perf_counter() - st.t_all))
-    cold_lp = st.warm.cold_s if st.warm is not None else st.timings.get("lp_s", 0.0)
-    if cold_lp > limit:
-        # the whole model's MIP cannot finish its root LP when the first stage's LP, by column generation over
-        # a part of the columns, took longer cold (Station Unity: LP 12 to 24 s, the stage's limit 6 s, which
-        # it spent in presolve and the root: "time limit", no bound, the first stage's plan back every time)
-        st.stats["stage2"] = dict(status="skipped", why=f"the first stage's LP took {cold_lp:.1f} s cold, "
-                                                        f"more than this stage's {limit:.1f} s")
-        st.timings["stage2_s"] = time.perf_counter() - t
-        return x
     ar2 = build_arrays(c, stage2=True, cover_at_least=cover - 1e-6, swaps_at_most=swaps)
     v2 = np.asarray(values, dtype=float).copy()
     run2, _ = run_model(ar2, o, limit, v2)

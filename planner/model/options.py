@@ -44,7 +44,14 @@ class SolveOptions:
         `tighten`) instead of the lazy rounds. Measured (generated 300-room stations, budgets at 25, 50
         and 75 % of the full-cover cost, 10 s): bound 2.3 % instead of 4.3 % above the plan (seed 2,
         25 %), proven optimal instead of 1.1 % (seed 2, 75 %), plan 890 instead of 867 persons (seed 3,
-        25 %). Station Unity's what-ifs (about 390,000 columns) are above it.
+        25 %). Station Unity's what-ifs (about 390,000 columns) are above it. Lowered from 100,000 to
+        40,000 (issue 21): on the generated 1,000-room stations (56,000 to 65,000 columns) the rows made the
+        LP 5 times slower (14.5 s against 2.9 s, load 4) for the same bound, and it did not finish within
+        the time limit: the solves reported no bound (docs/performance.md).
+    max_cover_small_below
+        max-cover models with fewer assignment columns than this are small: their LP relaxation may
+        take `MAX_COVER_LP_SHARE` of the time limit, their least-cost second stage `STAGE2_SMALL_SHARE` of
+        the first stage's time, none when the LP did not finish. Station Unity's what-ifs are above it.
     mip_start
         Hand the start plan to HiGHS (else it is kept only as a fallback and for the gap test).
     queue_prune
@@ -136,7 +143,8 @@ class SolveOptions:
     cover_search: bool = True
     lagrange_min_columns: int = 3_000_000
     colgen_min_columns: int = 100_000
-    tighten_max_cover_below: int = 100_000
+    tighten_max_cover_below: int = 40_000
+    max_cover_small_below: int = 100_000
     cover_search_min_sites: int = 1000
     capacity_cuts: bool = True
     capacity_cuts_below: int = 40_000
@@ -221,6 +229,17 @@ repeats the root's cut rounds, 5 to 12 s each), 13 s without."""
 COVER_LP_OPTIONS: dict[str, Any] = {"simplex_strategy": 4}
 """The LP relaxation of the pure max-cover model by the primal simplex. Measured (MCLP, 10,000 rooms):
 1.3 s against 3.4 s with the dual simplex, 2.5 s with the interior point method."""
+
+
+MAX_COVER_LP_SHARE = 0.8
+"""Share of the time limit the LP relaxation of a small max-cover model (below
+`SolveOptions.max_cover_small_below` assignment columns) may take: without it the solve keeps the
+greedy plan with a weak bound and the rest of the time is of no use (measured, generated 1,000-room
+stations at 75 % of the full-cover cost, load 4 to 6: the LP took 5 to 6 s, more than 60 % of 10 s)."""
+
+STAGE2_SMALL_SHARE = 0.25
+"""max-cover's least-cost second stage on small models (below `SolveOptions.max_cover_small_below`
+columns) may take this share of the first stage's time (at least 0.5 s)."""
 
 
 CUT_MASTER_GAP = 0.5

@@ -11,7 +11,7 @@ import pandas as pd
 
 from planner.errors import SolverError
 from planner.model.arrays import Arrays, corridor_penalty_per_person, fill_penalty_slacks, swap_penalty_per_person
-from planner.model.bounds import capacity_bound
+from planner.model.bounds import capacity_bound, cover_bound
 from planner.model.compile import Compiled
 from planner.model.highs import Run
 from planner.model.options import SolveOptions
@@ -52,6 +52,11 @@ def finish(c: Compiled, p: Problem, o: SolveOptions, x: np.ndarray, vf: np.ndarr
         bound = float(-run.bound) if np.isfinite(run.bound) else float("nan")
         if swaps_in_bound and np.isfinite(bound):
             bound += pen
+        if not np.isfinite(bound):
+            # no bound from the solver (its LP relaxation stopped without one): the sites' coverage
+            # knapsack, a bound on every plan (issue 21: a solve reports at least that)
+            bound = cover_bound(c)
+            stats["bound_from"] = "coverage knapsack"
         bound = max(bound, objective)
     gap = abs(objective - bound) / max(abs(objective), 1e-9) if np.isfinite(bound) else float("inf")
     if objective == 0 and bound == 0:
