@@ -280,6 +280,8 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
             raise ModelInfeasible("the LP relaxation")
     elif lp.values is not None:
         guide = np.clip(lp.values[:c.J], 0.0, 1.0)
+        if st.p.objective == "max-cover" and not c.tighten and ar.ny < o.max_cover_small_below:
+            guide = _implied_guide(c, ar, lp.values, guide)
         if lp.status == "optimal":
             st.lp_bound = lp.objective
             stats["lp_bound"] = lp.objective
@@ -291,6 +293,20 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
         st.lp_bound = dual_bound(ar, lp.row_dual)   # stopped early: still a valid bound
         stats["lp_bound"] = st.lp_bound
     return guide
+
+
+def _implied_guide(c: Compiled, ar: Arrays, values: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """The sites' LP values as the tightening rows y <= min(d, q) x would have them: per site at least its
+    largest assignment's share of that column's upper bound. Without the rows the LP opens a site by
+    a sliver and fills it (capacity only binds through c x); the greedy then underrates the sites it
+    uses. Measured (generated 1,000-room station, seed 2, max-cover at 25 %): start plan 3,004 -> 3,036
+    persons, proven within 0.5 % at the root in 2.2 s instead of 1.55 % at 10 s (the LP with every
+    tightening row gives the same plan, but took 5 times as long)."""
+    y = values[ar.ycol0:ar.ycol0 + ar.ny]
+    ub = np.maximum(ar.hi[ar.ycol0:ar.ycol0 + ar.ny], 1e-9)
+    implied = np.zeros(c.J)
+    np.maximum.at(implied, c.qj[ar.yq], y / ub)
+    return np.clip(np.maximum(guide, implied), 0.0, 1.0)
 
 
 def _swap_rounding(st: _Path, guide: np.ndarray, support: np.ndarray) -> tuple[np.ndarray, Fixed | None]:
@@ -458,7 +474,8 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     small = st.ar.ny < o.max_cover_small_below
     if small and st.lp_run is None and st.stats.get("lp_status") == "time limit":
         # the first stage's LP did not finish: this stage's root (the same LP and a coverage row) cannot
-        # either (measured, 1,000 rooms: 3.9 s of a 10 s limit spent, the plan unchanged)
+        # either (measured: 1,000 rooms 3.9 s of a 10 s limit spent, the plan unchanged; the same at 3,000
+        # rooms, 9.4 s of 20 s, but large models, Station Unity's what-ifs among them, are left as they were)
         st.stats["stage2"] = dict(status="skipped: the LP relaxation did not finish", cost=float(c.cost @ x))
         return x
     remaining = time_left(o, st.t_all, 1.0, INF)
