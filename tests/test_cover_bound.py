@@ -31,7 +31,7 @@ def _problem(inst, budget, **kw) -> Problem:
 
 
 def _case(seed: int):
-    inst = random_instance(seed, n_rooms=8 + seed % 4, n_sites=8 + seed % 4, n_scen=2 + seed % 2)
+    inst = random_instance(seed, n_rooms=8 + seed % 4, n_sites=8 + seed % 3, n_scen=2 + seed % 2)
     if seed % 5 == 4:                      # identical scenarios (merged in the model, counted twice)
         inst["demand"][:, 1] = inst["demand"][:, 0]
     opts: dict = {}
