@@ -21,6 +21,7 @@ from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_KEEP, COVER_ALL_MER
                                    COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
                                    COVER_LP_OPTIONS, COVER_SEARCH_OPTIONS, SolveOptions, time_left)
 from planner.model.constants import INF
+from planner.model.coverswap import swap_search
 from planner.model.setcover import random_covers
 
 
@@ -44,13 +45,17 @@ def cover_search(o: SolveOptions, c: Compiled, ar: Arrays, start_vec: np.ndarray
 
     1. LP relaxation (primal simplex): bound z, reduced costs d = c - A^T y.
     2. Core MIP: only the sites the LP opens at all (and the start plan's), for a share of the
-       time limit: a good plan, value v (the LP support held 43 of the 45 optimal sites, MCLP at
-       10,000 rooms; the core's optimum was 8 persons short of the whole model's).
-    3. Reduced-cost fixing: any solution with site j open costs at least z + d_j (all terms of
+       time limit: a good plan (the LP support held 43 of the 45 optimal sites, MCLP at 10,000
+       rooms; the core's optimum was 8 persons short of the whole model's).
+    3. Swaps over every site from the core's plan (`planner.model.coverswap.swap_search`, under a
+       second; on that MCLP from the core's 51,434 persons to the optimum's 51,442): value v.
+    4. Reduced-cost fixing: any solution with site j open costs at least z + d_j (all terms of
        c x - z = d (x - x_LP) + y (A x - A x_LP) are >= 0 for optimal duals), so a site with
-       d_j > v - z cannot be in a plan better than the core's; it is fixed closed (kept if the
-       core plan uses it). The whole model's optimum is the reduced model's, and so is any bound.
-    4. The reduced MIP from the core's plan.
+       d_j > v - z cannot be in a plan better than v; it is fixed closed (kept if the plan uses
+       it). The whole model's optimum is the reduced model's, and so is any bound.
+    5. The reduced MIP from that plan.
+    The MIPs of steps 2 and 5 are races of two HiGHS runs with 2 or more threads (`race`; in step 5
+    the second without HiGHS's primal heuristics, as the set-cover proofs).
     """
     J = c.J
     usable = ar.hi[:J] > 0.5
@@ -68,10 +73,15 @@ def cover_search(o: SolveOptions, c: Compiled, ar: Arrays, start_vec: np.ndarray
     if start_vec is not None:
         core |= usable & (start_vec[:J] > 0.5)
     remaining = time_left(o, t_all, 1.0, INF)
-    core_run = solve_highspy(with_upper(ar, J, core), max(1.0, COVER_CORE_SHARE * remaining), o.gap,
-                              o.n_threads, start_vec, o.msg, True, opts)
+    core_run = race(o, with_upper(ar, J, core), max(1.0, COVER_CORE_SHARE * remaining), start_vec, opts)
     seconds += core_run.seconds
     start = core_run.values if core_run.values is not None else start_vec
+    t = time.perf_counter()
+    swapped = swap_search(ar, J, start) if start is not None else None
+    swap = dict(swap_s=round(time.perf_counter() - t, 3))
+    if swapped is not None and start is not None and float(ar.c @ swapped) < float(ar.c @ start) - 1e-9:
+        swap["swap_objective"] = float(ar.c @ swapped)
+        start = swapped
     keep = usable
     if start is not None:
         v = float(ar.c @ start)
@@ -80,9 +90,9 @@ def cover_search(o: SolveOptions, c: Compiled, ar: Arrays, start_vec: np.ndarray
     stats["cover_search"] = dict(lp_bound=z, lp_s=round(lp.seconds, 3), core_sites=int(core.sum()),
                                  core_objective=float(core_run.objective), core_status=core_run.status,
                                  core_s=round(core_run.seconds, 3), sites_kept=int(keep.sum()),
-                                 sites_usable=int(usable.sum()))
+                                 sites_usable=int(usable.sum()), **swap)
     remaining = time_left(o, t_all, 1.0, INF)
-    run = solve_highspy(with_upper(ar, J, keep), remaining, o.gap, o.n_threads, start, o.msg, True, opts)
+    run = race(o, with_upper(ar, J, keep), remaining, start, opts, COVER_ALL_PROOF_OPTIONS)
     seconds += run.seconds
     if run.values is None and start is not None:   # time limit before the MIP had a plan: the core's
         run.values, run.objective = start, float(ar.c @ start)
@@ -91,6 +101,57 @@ def cover_search(o: SolveOptions, c: Compiled, ar: Arrays, start_vec: np.ndarray
         run.bound = max(run.bound, z) if np.isfinite(z) else run.bound
     return run, seconds
 
+
+def race(o: SolveOptions, ar: Arrays, limit: float, start: np.ndarray | None, options: dict[str, Any],
+         second: dict[str, Any] | None = None) -> Run:
+    """The MIP `ar` within `limit` seconds from `start`. With 2 or more threads, a race: two HiGHS runs at
+    once (Python threads; HiGHS releases the GIL), each on half the threads with its own random seed
+    (the options' and `_proof_seed`'s next; the second also with the HiGHS options `second` under the
+    caller's), the first proof interrupting the other; the better plan and the better bound of the two
+    (both valid for `ar`). HiGHS's MIP search uses about one core whatever its thread count, and how
+    long it takes to prove an optimum varies by half or more with its random seed."""
+    if o.n_threads < 2:
+        return solve_highspy(ar, limit, o.gap, o.n_threads, start, o.msg, True, options)
+    seed = int(options.get("random_seed", o.seed))
+    done = threading.Event()
+    runs: list[Run | None] = [None, None]
+    errors: list[BaseException] = []
+
+    def one(k: int) -> None:
+        try:
+            run = solve_highspy(ar, limit, o.gap, max(1, o.n_threads // 2), start, o.msg, True,
+                                {**(second or {} if k else {}), **options, "random_seed": _proof_seed(seed, k)},
+                                done.is_set)
+            runs[k] = run
+            if run.status not in ("time limit", "interrupted", "unproven"):
+                done.set()            # proven (or a status that ends the search: the other's is no better)
+        except BaseException as exc:  # pragma: no cover - re-raised below
+            errors.append(exc)
+            done.set()
+
+    workers = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise errors[0]
+    done_ = [r for r in runs if r is not None]
+    first = next((r for r in done_ if r.status not in ("time limit", "interrupted", "unproven")), None)
+    with_plan = [r for r in done_ if r.values is not None]
+    best = first if first is not None and (first.status != "optimal" or first.values is not None) else \
+        min(with_plan, key=lambda r: r.objective) if with_plan else done_[0]
+    bounds = [r.bound for r in done_ if np.isfinite(r.bound)]
+    if best.status != "optimal" and bounds:
+        best.bound = max(bounds)
+        if best.values is not None:
+            best.gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
+            if best.objective - best.bound <= o.gap * max(abs(best.objective), 1e-9):
+                best.status = "optimal"
+        if best.status == "interrupted":
+            best.status = "time limit"
+    best.seconds = max(r.seconds for r in done_)
+    return best
 
 
 def cover_all_arrays(ar: Arrays, J: int) -> tuple[sp.csr_matrix, np.ndarray] | None:

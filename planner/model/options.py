@@ -272,21 +272,27 @@ COVER_ALL_SLICE_LP = 10.0
 LP solves (measured, LSCP 10,000 rooms: LP 0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root
 for the lucky HiGHS seeds; from a plan one site worse, 30 s and more)."""
 
-COVER_ALL_PROOF_STEPS = (1, 2, 4, 8, 16)
+COVER_ALL_PROOF_STEPS = (4, 8, 16)
 """Time limits of one worker's successive proof attempts in `cover_all_search`, in slices
-(`COVER_ALL_SLICE_LP`; the last step repeats): restarts with a fresh HiGHS seed cut the long tail of
-the proof times without throwing away much search. Measured (LSCP 10,000 rooms, from the optimal
-90-site cover, 1 HiGHS thread, `COVER_ALL_PROOF_OPTIONS`, CPU seconds at load 6-7): HiGHS's random seeds
-0 and 2 prove at the root in 3.3 to 3.6 s (its cuts lift the bound from 87.95 to 89.06); 15 other seeds'
-roots stall at 88.03 after 1.3 to 12 s, and their trees take 10 to more than 26 s."""
+(`COVER_ALL_SLICE_LP`; the last step repeats): a restart with a fresh HiGHS seed when an attempt runs
+long. Measured (LSCP 10,000 rooms, from the optimal 90-site cover, 1 HiGHS thread,
+`COVER_ALL_PROOF_OPTIONS`, CPU seconds at load 3-5): HiGHS seeds 0 to 12 proved it in 2.4 to 15.1 s
+(mean 7.8), so the first attempt (4 slices, 14 s on a quiet machine) is rarely cut short; before, with
+steps of 1, 2, 4, ... slices and HiGHS's strong branching, most attempts were stopped short of their proof."""
 
 COVER_ALL_PROOF_OPTIONS: dict[str, Any] = {
     "mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
-    "mip_heuristic_run_root_reduced_cost": False, "mip_heuristic_run_feasibility_jump": False}
+    "mip_heuristic_run_root_reduced_cost": False, "mip_heuristic_run_feasibility_jump": False,
+    "mip_pscost_minreliable": 0}
 """HiGHS options for the proof attempts of `cover_all_search` (the merges find the plans; an attempt
-needs the bound). Measured (as above, seeds 0 to 5, CPU seconds): with HiGHS's heuristics 4.2, more than
-40, 4.4 and 30 s (seeds 0 to 3; sub-MIPs took 19 of seed 1's first 30 s at the root); without them 4.4,
-22, 4.3, 14, 11 and more than 26 s."""
+needs the bound), and for the second run of `cover_search`'s final race. Measured (as above, seeds 0 to 5,
+CPU seconds): with HiGHS's heuristics 4.2, more than 40, 4.4 and 30 s (seeds 0 to 3; sub-MIPs took 19
+of seed 1's first 30 s at the root); without them 4.4, 22, 4.3, 14, 11 and more than 26 s. Without
+HiGHS's reliability (strong) branching (`mip_pscost_minreliable` 0; measured 2026-12-07, CPU s, load
+3-5): seeds 1, 3, 5, 7, 10 in 9.7, 15.1, 4.7, 9.9, 7.8 s instead of 12.8, 9.3, 18.8, 12.5, 12.3 s; the
+seeds that prove at the root (0, 2) unchanged; every one of 13 seeds under 15.2 s (with it, 5 of 14 over
+13 s). MCLP's final MIP (10,000 rooms, p = 45, from the optimal plan; HiGHS seeds 3 and 7922, CPU s):
+14.8 and 9.3 s as before, 9.0 and 6.2 s without the heuristics, 9.6 and 7.4 s without strong branching."""
 
 COVER_ALL_SEED = 0
 """Default seed of the random covers (`SolveOptions.seed`; the same station gives the same plan)."""
