@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version, solve_highspy, with_upper
-from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS,
+from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_IDLE_STOP, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS,
                                    COVER_ALL_PROOF_STEPS,
                                    COVER_ALL_ROUNDS,
                                    COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
@@ -184,9 +184,11 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
        (`COVER_ALL_PROOF_OPTIONS`), with a fresh HiGHS seed each time and time limits that grow as
        `COVER_ALL_PROOF_STEPS` (restarts cut the long tail of the proof times);
        a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
-       more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) makes proof
-       attempts alongside the rounds, each MIP on half the threads; the searcher also makes one after
-       every round that did not improve the best plan, and only attempts once the rounds are over.
+       more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) runs rounds of its
+       own until the best plan has outlived `COVER_ALL_IDLE` rounds begun after it, then makes proof attempts
+       alongside the searcher's rounds, each MIP on half the threads; the searcher's rounds end after
+       `COVER_ALL_IDLE_STOP` rounds in a row that did not improve the best plan, then it too makes
+       attempts.
        Alone (one thread), an attempt follows every round. The first proof ends the search.
     Every plan is the whole model's; the bound is the best of the attempts' (at least the LP's).
     With two workers the plan returned (not its cost) may depend on which worker proved first.
@@ -204,7 +206,7 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
     log: list[dict[str, Any]] = []
     if parallel:   # both in new threads: HiGHS's thread pool is per thread, and this one's has o.n_threads
         workers = [threading.Thread(target=_searcher, args=(m, rows, lp, best, attempts, log, False), daemon=True),
-                   threading.Thread(target=_prover, args=(m, best, attempts), daemon=True)]
+                   threading.Thread(target=_prover, args=(m, rows, lp, best, attempts, log), daemon=True)]
         for w in workers:
             w.start()
         try:
@@ -265,6 +267,8 @@ class _Best:
         self.error: str | None = None         # a HiGHS status that ends the search (not a limit)
         self.done = threading.Event()
         self.found = threading.Event()
+        self.settled = threading.Event()      # the best plan has outlived `COVER_ALL_IDLE` rounds begun after it
+        self.outlived = 0                     # rounds begun after the best plan that ended without a better one
         if plan is not None:
             self.found.set()
 
@@ -279,9 +283,18 @@ class _Best:
             if v < self.value - 1e-9:
                 self.plan, self.value = plan.copy(), v
                 self.version += 1
+                self.outlived = 0
                 self.found.set()
                 return True
         return False
+
+    def outlive(self, version: int) -> None:
+        """A round begun at `version` ended without a better plan."""
+        with self.lock:
+            if version == self.version and self.plan is not None:
+                self.outlived += 1
+                if self.outlived >= COVER_ALL_IDLE:
+                    self.settled.set()
 
     def proved(self, run: Run) -> None:
         with self.lock:
@@ -313,11 +326,24 @@ def _attempt(m: _Merging, best: _Best, k: int, seed: int, log: list[dict[str, An
     return best.proof is not None
 
 
-def _prover(m: _Merging, best: _Best, log: list[dict[str, Any]]) -> None:
-    """The second worker of `cover_all_search`: proof attempts from the best plan (once there is one)
-    until the search ends; after an improvement the attempts start again from the first step and
-    from the search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the
-    search made before the prover existed)."""
+def _prover(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best, log: list[dict[str, Any]],
+            rounds: list[dict[str, Any]]) -> None:
+    """The second worker of `cover_all_search`: rounds of its own (`_round`, its own random covers,
+    logged in `rounds`) until the best plan is `_Best.settled`, then proof attempts from the best plan until
+    the search ends; after an improvement the attempts start again from the first step and from the
+    search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the search made
+    before the prover existed). An attempt needs a plan that is optimal (LSCP at 10,000 rooms: 91 sites
+    when the rounds had not yet found 90, a proof attempt of 15 s stopped by the 90 the searcher found)."""
+    rng = np.random.default_rng([int(m.o.seed), 1])
+    found: list[np.ndarray] = []
+    for _ in range(COVER_ALL_ROUNDS):
+        if best.settled.is_set() or _rounds_over(m, best):
+            break
+        r = _round(m, rows, lp, best, rng, found, "prover")
+        if r is None:
+            break
+        rounds.append(r[0])
+        found = r[2]
     while not best.found.wait(0.05):
         if best.done.is_set():
             return
@@ -385,44 +411,68 @@ class _Merging:
         return (plan if cost @ plan <= cost @ first else first), int(union.sum())
 
 
-def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
-                  attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> tuple[int, int]:
-    """The rounds of `cover_all_search` (small merges of random covers, a big merge; logged in `log`),
-    with a proof attempt after a round that improved the best plan (when `alone`: else the prover
-    starts from it) and after every `COVER_ALL_IDLE` rounds that did not: (the next attempt's limit
-    step, the searcher's attempts so far)."""
+def _round(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best, rng: np.random.Generator,
+           found: list[np.ndarray], who: str) -> tuple[dict[str, Any], bool, list[np.ndarray]] | None:
+    """One round of `cover_all_search`: `COVER_ALL_MERGES` small merges of random covers, then a big merge of
+    their plans, the newest `found` before them and the best plan; offered to `best`, which is `settled`
+    when `COVER_ALL_IDLE` rounds (of either worker) begun at its plan have ended without a better one. (log entry, improved, the newest plans), or
+    None when no random cover was found."""
     A, req = rows
     J, cost = m.J, m.cost
     usable = m.ar.hi[:J] > 0.5
     fixed = m.ar.lo[:J] > 0.5
     assert lp.values is not None and lp.row_dual is not None
     d = (m.ar.c - m.ar.A.T @ lp.row_dual)[:J]
+    t = time.perf_counter()
+    version = best.version
+    plans = []
+    for _m in range(COVER_ALL_MERGES):
+        covers = random_covers(A, cost, req, usable, lp.values[:J], d, COVER_ALL_POOL, rng, fixed)
+        if covers:
+            plans.append(m.merge(covers, best.done.is_set)[0])
+    if not plans:
+        return None
+    found = (found + plans)[-COVER_ALL_KEEP:]
+    plan_, _, _ = best.get()
+    plan, size = m.merge(found + ([plan_] if plan_ is not None else []), best.done.is_set)
+    improved = best.offer(plan)
+    if not improved:
+        best.outlive(version)
+    entry = dict(by=who, plans=[float(cost @ x) for x in plans], union_sites=size, merged=float(cost @ plan),
+                 merge_s=round(time.perf_counter() - t, 3), improved=improved)
+    return entry, improved, found
+
+
+def _rounds_over(m: _Merging, best: _Best) -> bool:
+    """Whether no round should begin: the search ended, or one more slice would pass half the time limit."""
+    return best.done.is_set() or time.perf_counter() - m.t_all + m.slice_s > 0.5 * m.o.limit_s
+
+
+def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
+                  attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> tuple[int, int]:
+    """The rounds of `cover_all_search` (`_round`; logged in `log`). When `alone`, with a proof attempt
+    after a round that improved the best plan and after every `COVER_ALL_IDLE` rounds that did not; else
+    (the prover attempts meanwhile) they end after `COVER_ALL_IDLE_STOP` rounds in a row that did not.
+    (The next attempt's limit step, the searcher's attempts so far.)"""
     rng = np.random.default_rng(m.o.seed)
     found: list[np.ndarray] = []              # plans of the newest small merges
     k = n = 0                                 # this worker's proof attempts: limit step, count
     idle = 0                                  # rounds since the last improvement or attempt
     for _ in range(COVER_ALL_ROUNDS):
-        if best.done.is_set() or time.perf_counter() - m.t_all + m.slice_s > 0.5 * m.o.limit_s:
+        if _rounds_over(m, best):
             break
-        t = time.perf_counter()
-        plans = []
-        for _m in range(COVER_ALL_MERGES):
-            covers = random_covers(A, cost, req, usable, lp.values[:J], d, COVER_ALL_POOL, rng, fixed)
-            if covers:
-                plans.append(m.merge(covers, best.done.is_set)[0])
-        if not plans:
+        r = _round(m, rows, lp, best, rng, found, "searcher")
+        if r is None:
             break
-        found = (found + plans)[-COVER_ALL_KEEP:]
-        plan_, _, _ = best.get()
-        plan, size = m.merge(found + ([plan_] if plan_ is not None else []), best.done.is_set)
-        improved = best.offer(plan)
-        log.append(dict(plans=[float(cost @ x) for x in plans], union_sites=size, merged=float(cost @ plan),
-                        merge_s=round(time.perf_counter() - t, 3), improved=improved))
+        entry, improved, found = r
+        log.append(entry)
         idle = 0 if improved else idle + 1
+        if not alone:                         # the prover makes the attempts while the rounds go on
+            if idle >= COVER_ALL_IDLE_STOP:
+                break
+            continue
         if improved:
             k = 0
-            if not alone:
-                continue                      # the prover starts again from it
         elif idle < COVER_ALL_IDLE:
             continue
         idle = 0

@@ -263,8 +263,15 @@ COVER_ALL_ROUNDS = 20
 when a slice more would pass half the time limit."""
 
 COVER_ALL_IDLE = 2
-"""`cover_all_search`'s searcher makes a proof attempt after this many rounds in a row that did not
-improve the best plan (the rounds go on after it)."""
+"""One worker: `cover_all_search`'s searcher makes a proof attempt after this many rounds in a row that
+did not improve the best plan (the rounds go on after it). Two workers: the second makes rounds of its own
+until this many rounds begun after the best plan have ended without a better one."""
+
+COVER_ALL_IDLE_STOP = 4
+"""With two workers (`cover_all_search`), the searcher's rounds end after this many rounds in a row that did
+not improve the best plan (the prover proves it meanwhile); then the searcher makes proof attempts too.
+Measured (LSCP 10,000 rooms, seed 1, load 4-5): before, the searcher's attempt after 2 idle rounds spent
+25 s on the 91-site plan that its next round improved to 90."""
 
 COVER_ALL_SLICE_LP = 10.0
 """Time limit of each merge MIP of `cover_all_search`, and the unit of its proof attempts' limits
@@ -272,12 +279,12 @@ COVER_ALL_SLICE_LP = 10.0
 LP solves (measured, LSCP 10,000 rooms: LP 0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root
 for the lucky HiGHS seeds; from a plan one site worse, 30 s and more)."""
 
-COVER_ALL_PROOF_STEPS = (4, 8, 16)
+COVER_ALL_PROOF_STEPS = (5, 10, 20)
 """Time limits of one worker's successive proof attempts in `cover_all_search`, in slices
 (`COVER_ALL_SLICE_LP`; the last step repeats): a restart with a fresh HiGHS seed when an attempt runs
 long. Measured (LSCP 10,000 rooms, from the optimal 90-site cover, 1 HiGHS thread,
 `COVER_ALL_PROOF_OPTIONS`, CPU seconds at load 3-5): HiGHS seeds 0 to 12 proved it in 2.4 to 15.1 s
-(mean 7.8), so the first attempt (4 slices, 14 s on a quiet machine) is rarely cut short; before, with
+(mean 7.8), so the first attempt (5 slices, 18 s on a quiet machine) is rarely cut short; before, with
 steps of 1, 2, 4, ... slices and HiGHS's strong branching, most attempts were stopped short of their proof."""
 
 COVER_ALL_PROOF_OPTIONS: dict[str, Any] = {
