@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version, solve_highspy, with_upper
-from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_IDLE_STOP, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS,
+from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_IDLE_PARALLEL, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS,
                                    COVER_ALL_PROOF_STEPS,
                                    COVER_ALL_ROUNDS,
                                    COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
@@ -186,9 +186,9 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
        a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
        more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) runs rounds of its
        own until the best plan has outlived `COVER_ALL_IDLE` rounds begun after it, then makes proof attempts
-       alongside the searcher's rounds, each MIP on half the threads; the searcher's rounds end after
-       `COVER_ALL_IDLE_STOP` rounds in a row that did not improve the best plan, then it too makes
-       attempts.
+       alongside the searcher's rounds, each MIP on half the threads; the searcher makes one after
+       every `COVER_ALL_IDLE_PARALLEL` rounds in a row that did not improve the best plan, and only
+       attempts once the rounds are over.
        Alone (one thread), an attempt follows every round. The first proof ends the search.
     Every plan is the whole model's; the bound is the best of the attempts' (at least the LP's).
     With two workers the plan returned (not its cost) may depend on which worker proved first.
@@ -450,10 +450,10 @@ def _rounds_over(m: _Merging, best: _Best) -> bool:
 
 def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
                   attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> tuple[int, int]:
-    """The rounds of `cover_all_search` (`_round`; logged in `log`). When `alone`, with a proof attempt
-    after a round that improved the best plan and after every `COVER_ALL_IDLE` rounds that did not; else
-    (the prover attempts meanwhile) they end after `COVER_ALL_IDLE_STOP` rounds in a row that did not.
-    (The next attempt's limit step, the searcher's attempts so far.)"""
+    """The rounds of `cover_all_search` (`_round`; logged in `log`), with a proof attempt after every
+    `COVER_ALL_IDLE` rounds in a row that did not improve the best plan (`COVER_ALL_IDLE_PARALLEL` when not
+    `alone`: the prover makes attempts meanwhile) and, when `alone`, after a round that did. (The next
+    attempt's limit step, the searcher's attempts so far.)"""
     rng = np.random.default_rng(m.o.seed)
     found: list[np.ndarray] = []              # plans of the newest small merges
     k = n = 0                                 # this worker's proof attempts: limit step, count
@@ -467,13 +467,11 @@ def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, 
         entry, improved, found = r
         log.append(entry)
         idle = 0 if improved else idle + 1
-        if not alone:                         # the prover makes the attempts while the rounds go on
-            if idle >= COVER_ALL_IDLE_STOP:
-                break
-            continue
         if improved:
             k = 0
-        elif idle < COVER_ALL_IDLE:
+            if not alone:
+                continue                      # the prover starts again from it
+        elif idle < (COVER_ALL_IDLE if alone else COVER_ALL_IDLE_PARALLEL):
             continue
         idle = 0
         if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n + (not alone)), attempts, "searcher"):

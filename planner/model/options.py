@@ -267,11 +267,11 @@ COVER_ALL_IDLE = 2
 did not improve the best plan (the rounds go on after it). Two workers: the second makes rounds of its own
 until this many rounds begun after the best plan have ended without a better one."""
 
-COVER_ALL_IDLE_STOP = 4
-"""With two workers (`cover_all_search`), the searcher's rounds end after this many rounds in a row that did
-not improve the best plan (the prover proves it meanwhile); then the searcher makes proof attempts too.
-Measured (LSCP 10,000 rooms, seed 1, load 4-5): before, the searcher's attempt after 2 idle rounds spent
-25 s on the 91-site plan that its next round improved to 90."""
+COVER_ALL_IDLE_PARALLEL = 4
+"""With two workers (`cover_all_search`), the searcher makes a proof attempt after this many rounds in a
+row that did not improve the best plan (the prover proves it meanwhile; the rounds go on after it).
+Measured (LSCP 10,000 rooms, seed 1, load 4-5): after 2 (`COVER_ALL_IDLE`), its attempt spent 25 s on
+a 91-site plan that its next round improved to 90."""
 
 COVER_ALL_SLICE_LP = 10.0
 """Time limit of each merge MIP of `cover_all_search`, and the unit of its proof attempts' limits
