@@ -15,7 +15,8 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version, solve_highspy, with_upper
-from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_IDLE_PARALLEL, COVER_ALL_KEEP, COVER_ALL_MERGES, COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS,
+from planner.model.options import (COVER_ALL_IDLE, COVER_ALL_IDLE_PARALLEL, COVER_ALL_KEEP, COVER_ALL_MERGES,
+                                   COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS, COVER_ALL_SETTLE,
                                    COVER_ALL_PROOF_STEPS,
                                    COVER_ALL_ROUNDS,
                                    COVER_ALL_SLICE_LP, COVER_CORE_SHARE, COVER_HIGHS_OPTIONS,
@@ -185,7 +186,7 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
        `COVER_ALL_PROOF_STEPS` (restarts cut the long tail of the proof times);
        a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
        more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) runs rounds of its
-       own until the best plan has outlived `COVER_ALL_IDLE` rounds begun after it, then makes proof attempts
+       own until the best plan has outlived `COVER_ALL_SETTLE` rounds begun after it, then makes proof attempts
        alongside the searcher's rounds, each MIP on half the threads; the searcher makes one after
        every `COVER_ALL_IDLE_PARALLEL` rounds in a row that did not improve the best plan, and only
        attempts once the rounds are over.
@@ -267,7 +268,7 @@ class _Best:
         self.error: str | None = None         # a HiGHS status that ends the search (not a limit)
         self.done = threading.Event()
         self.found = threading.Event()
-        self.settled = threading.Event()      # the best plan has outlived `COVER_ALL_IDLE` rounds begun after it
+        self.settled = threading.Event()      # the best plan has outlived `COVER_ALL_SETTLE` rounds begun after it
         self.outlived = 0                     # rounds begun after the best plan that ended without a better one
         if plan is not None:
             self.found.set()
@@ -293,7 +294,7 @@ class _Best:
         with self.lock:
             if version == self.version and self.plan is not None:
                 self.outlived += 1
-                if self.outlived >= COVER_ALL_IDLE:
+                if self.outlived >= COVER_ALL_SETTLE:
                     self.settled.set()
 
     def proved(self, run: Run) -> None:
@@ -415,8 +416,8 @@ def _round(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _
            found: list[np.ndarray], who: str) -> tuple[dict[str, Any], bool, list[np.ndarray]] | None:
     """One round of `cover_all_search`: `COVER_ALL_MERGES` small merges of random covers, then a big merge of
     their plans, the newest `found` before them and the best plan; offered to `best`, which is `settled`
-    when `COVER_ALL_IDLE` rounds (of either worker) begun at its plan have ended without a better one. (log entry, improved, the newest plans), or
-    None when no random cover was found."""
+    when `COVER_ALL_SETTLE` rounds (of either worker) begun at its plan have ended without a better one.
+    (Log entry, improved, the newest plans), or None when no random cover was found."""
     A, req = rows
     J, cost = m.J, m.cost
     usable = m.ar.hi[:J] > 0.5
