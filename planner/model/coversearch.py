@@ -187,9 +187,10 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
        a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
        more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) runs rounds of its
        own until the best plan has outlived `COVER_ALL_SETTLE` rounds begun after it, then makes proof attempts
-       alongside the searcher's rounds, each MIP on half the threads; the searcher makes one after
-       every `COVER_ALL_IDLE_PARALLEL` rounds in a row that did not improve the best plan, and only
-       attempts once the rounds are over.
+       alongside the searcher's rounds, each MIP on half the threads; the searcher makes one once
+       `COVER_ALL_IDLE` rounds begun after the best plan did not improve it, then after every
+       `COVER_ALL_IDLE_PARALLEL` rounds of its own that did not, and only attempts once the rounds are
+       over.
        Alone (one thread), an attempt follows every round. The first proof ends the search.
     Every plan is the whole model's; the bound is the best of the attempts' (at least the LP's).
     With two workers the plan returned (not its cost) may depend on which worker proved first.
@@ -330,9 +331,9 @@ def _attempt(m: _Merging, best: _Best, k: int, seed: int, log: list[dict[str, An
 def _prover(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best, log: list[dict[str, Any]],
             rounds: list[dict[str, Any]]) -> None:
     """The second worker of `cover_all_search`: rounds of its own (`_round`, its own random covers,
-    logged in `rounds`) until the best plan is `_Best.settled`, then proof attempts from the best plan until
-    the search ends; after an improvement the attempts start again from the first step and from the
-    search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the search made
+    logged in `rounds`; a round is left when the plan settles) until the best plan is `_Best.settled`,
+    then proof attempts from the best plan until the search ends; after an improvement the attempts start
+    again from the first step and from the search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the search made
     before the prover existed). An attempt needs a plan that is optimal (LSCP at 10,000 rooms: 91 sites
     when the rounds had not yet found 90, a proof attempt of 15 s stopped by the 90 the searcher found)."""
     rng = np.random.default_rng([int(m.o.seed), 1])
@@ -340,7 +341,7 @@ def _prover(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: 
     for _ in range(COVER_ALL_ROUNDS):
         if best.settled.is_set() or _rounds_over(m, best):
             break
-        r = _round(m, rows, lp, best, rng, found, "prover")
+        r = _round(m, rows, lp, best, rng, found, "prover", lambda: best.done.is_set() or best.settled.is_set())
         if r is None:
             break
         rounds.append(r[0])
@@ -413,29 +414,34 @@ class _Merging:
 
 
 def _round(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best, rng: np.random.Generator,
-           found: list[np.ndarray], who: str) -> tuple[dict[str, Any], bool, list[np.ndarray]] | None:
+           found: list[np.ndarray], who: str, stop: Callable[[], bool] | None = None
+           ) -> tuple[dict[str, Any], bool, list[np.ndarray]] | None:
     """One round of `cover_all_search`: `COVER_ALL_MERGES` small merges of random covers, then a big merge of
     their plans, the newest `found` before them and the best plan; offered to `best`, which is `settled`
     when `COVER_ALL_SETTLE` rounds (of either worker) begun at its plan have ended without a better one.
-    (Log entry, improved, the newest plans), or None when no random cover was found."""
+    (Log entry, improved, the newest plans), or None when no random cover was found or `stop` (asked
+    between the merges and inside them; default: the search ended) said so."""
     A, req = rows
     J, cost = m.J, m.cost
     usable = m.ar.hi[:J] > 0.5
     fixed = m.ar.lo[:J] > 0.5
     assert lp.values is not None and lp.row_dual is not None
     d = (m.ar.c - m.ar.A.T @ lp.row_dual)[:J]
+    stop = stop or best.done.is_set
     t = time.perf_counter()
     version = best.version
     plans = []
     for _m in range(COVER_ALL_MERGES):
+        if stop():
+            return None
         covers = random_covers(A, cost, req, usable, lp.values[:J], d, COVER_ALL_POOL, rng, fixed)
         if covers:
-            plans.append(m.merge(covers, best.done.is_set)[0])
-    if not plans:
+            plans.append(m.merge(covers, stop)[0])
+    if not plans or stop():
         return None
     found = (found + plans)[-COVER_ALL_KEEP:]
     plan_, _, _ = best.get()
-    plan, size = m.merge(found + ([plan_] if plan_ is not None else []), best.done.is_set)
+    plan, size = m.merge(found + ([plan_] if plan_ is not None else []), stop)
     improved = best.offer(plan)
     if not improved:
         best.outlive(version)
@@ -451,14 +457,17 @@ def _rounds_over(m: _Merging, best: _Best) -> bool:
 
 def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
                   attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> tuple[int, int]:
-    """The rounds of `cover_all_search` (`_round`; logged in `log`), with a proof attempt after every
-    `COVER_ALL_IDLE` rounds in a row that did not improve the best plan (`COVER_ALL_IDLE_PARALLEL` when not
-    `alone`: the prover makes attempts meanwhile) and, when `alone`, after a round that did. (The next
-    attempt's limit step, the searcher's attempts so far.)"""
+    """The rounds of `cover_all_search` (`_round`; logged in `log`) and the searcher's proof attempts
+    between them. When `alone`: after a round that improved the best plan and after every `COVER_ALL_IDLE`
+    rounds in a row that did not. Else (the prover makes attempts meanwhile): once `COVER_ALL_IDLE` rounds
+    begun after the best plan (of either worker: `_Best.outlived`) have not improved it, then after every
+    `COVER_ALL_IDLE_PARALLEL` rounds of its own in a row that did not. (The next attempt's limit step,
+    the searcher's attempts so far.)"""
     rng = np.random.default_rng(m.o.seed)
     found: list[np.ndarray] = []              # plans of the newest small merges
     k = n = 0                                 # this worker's proof attempts: limit step, count
     idle = 0                                  # rounds since the last improvement or attempt
+    tried = -1                                # the best plan's version at the searcher's first attempt on it
     for _ in range(COVER_ALL_ROUNDS):
         if _rounds_over(m, best):
             break
@@ -472,8 +481,13 @@ def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, 
             k = 0
             if not alone:
                 continue                      # the prover starts again from it
-        elif idle < (COVER_ALL_IDLE if alone else COVER_ALL_IDLE_PARALLEL):
+        elif alone and idle < COVER_ALL_IDLE:
             continue
+        elif not alone:                       # the prover proves meanwhile
+            if tried != best.version and best.outlived >= COVER_ALL_IDLE:
+                tried, k = best.version, 0
+            elif idle < COVER_ALL_IDLE_PARALLEL:
+                continue
         idle = 0
         if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n + (not alone)), attempts, "searcher"):
             break

@@ -284,12 +284,12 @@ COVER_ALL_SLICE_LP = 10.0
 LP solves (measured, LSCP 10,000 rooms: LP 0.36 s, proof from an optimal plan 2.3 to 2.5 s at the root
 for the lucky HiGHS seeds; from a plan one site worse, 30 s and more)."""
 
-COVER_ALL_PROOF_STEPS = (5, 10, 20)
+COVER_ALL_PROOF_STEPS = (6, 12, 24)
 """Time limits of one worker's successive proof attempts in `cover_all_search`, in slices
 (`COVER_ALL_SLICE_LP`; the last step repeats): a restart with a fresh HiGHS seed when an attempt runs
 long. Measured (LSCP 10,000 rooms, from the optimal 90-site cover, 1 HiGHS thread,
 `COVER_ALL_PROOF_OPTIONS`, CPU seconds at load 3-5): HiGHS seeds 0 to 12 proved it in 2.4 to 15.1 s
-(mean 7.8), so the first attempt (5 slices, 18 s on a quiet machine) is rarely cut short; before, with
+(mean 7.8), so the first attempt (6 slices, 22 s on a quiet machine) is rarely cut short; before, with
 steps of 1, 2, 4, ... slices and HiGHS's strong branching, most attempts were stopped short of their proof."""
 
 COVER_ALL_PROOF_OPTIONS: dict[str, Any] = {
