@@ -187,10 +187,9 @@ def cover_all_search(o: SolveOptions, c: Compiled, ar: Arrays, rows: tuple[sp.cs
        a better plan found meanwhile interrupts the attempt and the next starts from it. With two or
        more HiGHS threads a second worker (a Python thread: HiGHS releases the GIL) runs rounds of its
        own until the best plan has outlived `COVER_ALL_SETTLE` rounds begun after it, then makes proof attempts
-       alongside the searcher's rounds, each MIP on half the threads; the searcher makes one once
-       `COVER_ALL_IDLE` rounds begun after the best plan did not improve it, then after every
-       `COVER_ALL_IDLE_PARALLEL` rounds of its own that did not, and only attempts once the rounds are
-       over.
+       alongside the searcher's rounds, each MIP on half the threads; the searcher makes one after
+       every `COVER_ALL_IDLE_PARALLEL` rounds of its own in a row that did not improve the best plan, and
+       only attempts once the rounds are over.
        Alone (one thread), an attempt follows every round. The first proof ends the search.
     Every plan is the whole model's; the bound is the best of the attempts' (at least the LP's).
     With two workers the plan returned (not its cost) may depend on which worker proved first.
@@ -457,17 +456,14 @@ def _rounds_over(m: _Merging, best: _Best) -> bool:
 
 def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best,
                   attempts: list[dict[str, Any]], log: list[dict[str, Any]], alone: bool) -> tuple[int, int]:
-    """The rounds of `cover_all_search` (`_round`; logged in `log`) and the searcher's proof attempts
-    between them. When `alone`: after a round that improved the best plan and after every `COVER_ALL_IDLE`
-    rounds in a row that did not. Else (the prover makes attempts meanwhile): once `COVER_ALL_IDLE` rounds
-    begun after the best plan (of either worker: `_Best.outlived`) have not improved it, then after every
-    `COVER_ALL_IDLE_PARALLEL` rounds of its own in a row that did not. (The next attempt's limit step,
-    the searcher's attempts so far.)"""
+    """The rounds of `cover_all_search` (`_round`; logged in `log`), with a proof attempt after every
+    `COVER_ALL_IDLE` rounds in a row that did not improve the best plan (`COVER_ALL_IDLE_PARALLEL` when not
+    `alone`: the prover makes attempts meanwhile) and, when `alone`, after a round that did. (The next
+    attempt's limit step, the searcher's attempts so far.)"""
     rng = np.random.default_rng(m.o.seed)
     found: list[np.ndarray] = []              # plans of the newest small merges
     k = n = 0                                 # this worker's proof attempts: limit step, count
     idle = 0                                  # rounds since the last improvement or attempt
-    tried = -1                                # the best plan's version at the searcher's first attempt on it
     for _ in range(COVER_ALL_ROUNDS):
         if _rounds_over(m, best):
             break
@@ -481,13 +477,8 @@ def _merge_rounds(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, 
             k = 0
             if not alone:
                 continue                      # the prover starts again from it
-        elif alone and idle < COVER_ALL_IDLE:
+        elif idle < (COVER_ALL_IDLE if alone else COVER_ALL_IDLE_PARALLEL):
             continue
-        elif not alone:                       # the prover proves meanwhile
-            if tried != best.version and best.outlived >= COVER_ALL_IDLE:
-                tried, k = best.version, 0
-            elif idle < COVER_ALL_IDLE_PARALLEL:
-                continue
         idle = 0
         if _attempt(m, best, k, _proof_seed(m.o.seed, 2 * n + (not alone)), attempts, "searcher"):
             break
