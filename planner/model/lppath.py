@@ -474,8 +474,8 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     small = st.ar.ny < o.max_cover_small_below
     if small and st.lp_run is None and st.stats.get("lp_status") == "time limit":
         # the first stage's LP did not finish: this stage's root (the same LP and a coverage row) cannot
-        # either (measured: 1,000 rooms 3.9 s of a 10 s limit spent, the plan unchanged; the same at 3,000
-        # rooms, 9.4 s of 20 s, but large models, Station Unity's what-ifs among them, are left as they were)
+        # either (measured: 1,000 rooms 3.9 s of a 10 s limit spent, the plan unchanged; 3,000 rooms 9.4 s of
+        # 20 s: large models, Station Unity's what-ifs among them, go by the cold-LP rule below)
         st.stats["stage2"] = dict(status="skipped: the LP relaxation did not finish", cost=float(c.cost @ x))
         return x
     remaining = time_left(o, st.t_all, 1.0, INF)

@@ -45,7 +45,7 @@ class SolveOptions:
         and 75 % of the full-cover cost, 10 s): bound 2.3 % instead of 4.3 % above the plan (seed 2,
         25 %), proven optimal instead of 1.1 % (seed 2, 75 %), plan 890 instead of 867 persons (seed 3,
         25 %). Station Unity's what-ifs (about 390,000 columns) are above it. Lowered from 100,000 to
-        40,000 (issue 21): on the generated 1,000-room stations (56,000 to 65,000 columns) the rows made the
+        40,000 (issue 21): on the generated 1,000-room stations (56,000 to 62,000 columns) the rows made the
         LP 5 times slower (14.5 s against 2.9 s, load 4) for the same bound, and it did not finish within
         the time limit: the solves reported no bound (docs/performance.md).
     max_cover_small_below
