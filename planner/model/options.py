@@ -51,7 +51,8 @@ class SolveOptions:
     max_cover_small_below
         max-cover models with fewer assignment columns than this are small: their LP relaxation may
         take `MAX_COVER_LP_SHARE` of the time limit, their least-cost second stage `STAGE2_SMALL_SHARE` of
-        the first stage's time, none when the LP did not finish. Station Unity's what-ifs are above it.
+        the first stage's time (none under 1 s), none when the LP did not finish. Station Unity's what-ifs
+        are above it.
     mip_start
         Hand the start plan to HiGHS (else it is kept only as a fallback and for the gap test).
     queue_prune
@@ -239,7 +240,8 @@ stations at 75 % of the full-cover cost, load 4 to 6: the LP took 5 to 6 s, more
 
 STAGE2_SMALL_SHARE = 0.25
 """max-cover's least-cost second stage on small models (below `SolveOptions.max_cover_small_below`
-columns) may take this share of the first stage's time (at least 0.5 s)."""
+columns) may take this share of the first stage's time when that took 1 s or more; it is skipped when the
+share is under 1 s (HiGHS's presolve and root take about that)."""
 
 
 CUT_MASTER_GAP = 0.5
