@@ -468,6 +468,13 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
     return run, pulp_build
 
 
+def _skip_stage2(st: _Path, x: np.ndarray, why: str) -> np.ndarray:
+    """The least-cost stage not run (`why`): the first stage's sites `x` stand; `stats["stage2"]` says so."""
+    st.stats["stage2"] = dict(status="skipped", why=why, cost=float(st.c.cost @ x))
+    st.timings["stage2_s"] = 0.0
+    return x
+
+
 def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     """max-cover second stage: least cost at the coverage found; returns the sites (0/1)."""
     c, o = st.c, st.o
@@ -476,8 +483,7 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         # the first stage's LP did not finish: this stage's root (the same LP and a coverage row) cannot
         # either (measured: 1,000 rooms 3.9 s of a 10 s limit spent, the plan unchanged; 3,000 rooms 9.4 s of
         # 20 s: large models, Station Unity's what-ifs among them, go by the cold-LP rule below)
-        st.stats["stage2"] = dict(status="skipped: the LP relaxation did not finish", cost=float(c.cost @ x))
-        return x
+        return _skip_stage2(st, x, "the LP relaxation did not finish")
     remaining = time_left(o, st.t_all, 1.0, INF)
     # at most as long as the first stage took (at least 1 s): on small models the least-cost stage alone
     # took 1 to 3 s of a 3 s target; large ones (first stage over 5 s) keep their max(5 s, 10 % of the limit).
@@ -490,17 +496,14 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         min(remaining, max(5.0, 0.1 * o.limit_s), max(1.0, first))
     if slow and limit < 1.0:
         # HiGHS's presolve and root alone take about that (measured: 1 s limits overrun by 0.5 to 1.6 s)
-        st.stats["stage2"] = dict(status="skipped: no time", cost=float(c.cost @ x))
-        return x
+        return _skip_stage2(st, x, "no time")
     cold_lp = st.warm.cold_s if st.warm is not None else st.timings.get("lp_s", 0.0)
     if cold_lp > limit:
         # the whole model's MIP cannot finish its root LP when the first stage's LP, by column generation over
         # a part of the columns, took longer cold (Station Unity: LP 12 to 24 s, the stage's limit 6 s, which
         # it spent in presolve and the root: "time limit", no bound, the first stage's plan back every time)
-        st.stats["stage2"] = dict(status="skipped", why=f"the first stage's LP took {cold_lp:.1f} s cold, "
-                                                        f"more than this stage's {limit:.1f} s")
-        st.timings["stage2_s"] = 0.0
-        return x
+        return _skip_stage2(st, x, f"the first stage's LP took {cold_lp:.1f} s cold, more than this stage's "
+                                   f"{limit:.1f} s")
     cover = coverage(c, st.ar, values)
     t = time.perf_counter()
     swaps = None
