@@ -121,7 +121,7 @@ def race(o: SolveOptions, ar: Arrays, limit: float, start: np.ndarray | None, op
     def one(k: int) -> None:
         try:
             run = solve_highspy(ar, limit, o.gap, max(1, o.n_threads // 2), start, o.msg, True,
-                                {**(second or {} if k else {}), **options, "random_seed": _proof_seed(seed, k)},
+                                {**((second or {}) if k else {}), **options, "random_seed": _proof_seed(seed, k)},
                                 done.is_set)
             runs[k] = run
             if run.status not in ("time limit", "interrupted", "unproven"):
