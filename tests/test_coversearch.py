@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner.model.arrays import Arrays
+from planner.model import coversearch
 from planner.model.coversearch import _Best, _proof_seed, cover_all_arrays, cover_all_search
 from planner.model.highs import highs_threads_reset, solve_highspy
 from planner.model.options import COVER_HIGHS_OPTIONS, SolveOptions
@@ -51,9 +52,14 @@ def _instance(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return A, cost, req, fixed
 
 
+@pytest.mark.parametrize("core", [True, False])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("seed", range(8))
-def test_cover_all_search_finds_and_proves_the_brute_force_optimum(seed: int, threads: int) -> None:
+def test_cover_all_search_finds_and_proves_the_brute_force_optimum(seed: int, threads: int, core: bool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the core bound, and without it (no core rows: the proof attempts alone)."""
+    if not core:
+        monkeypatch.setattr(coversearch, "COVER_ALL_CORE_DUAL", np.inf)
     A, cost, req, fixed = _instance(seed)
     ar = _set_cover(A, cost, req, fixed)
     rows = cover_all_arrays(ar, A.shape[1])
@@ -73,8 +79,50 @@ def test_cover_all_search_finds_and_proves_the_brute_force_optimum(seed: int, th
     log = stats["cover_all_search"]
     assert log["workers"] == (2 if threads >= 2 else 1)
     assert all(r["merged"] >= best - 1e-6 and min(r["plans"]) >= best - 1e-6 for r in log["rounds"])
-    assert any(a["status"] == "optimal" for a in log["attempts"])
+    assert log["proven_by"] in ("attempt", "core bound")
+    if log["proven_by"] == "attempt":
+        assert any(a["status"] == "optimal" for a in log["attempts"])
+    assert log["core"].get("skipped") or log["core"]["bound"] <= best + 1e-6
+    if not core:
+        assert log["core"]["skipped"] and log["proven_by"] == "attempt"
     assert seconds > 0
+
+
+def _instance_big(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Random set covers with more rows than sites (most rows then get no LP dual), backups, integer costs
+    and fixed sites on some."""
+    rng = np.random.default_rng(1000 + seed)
+    m, n = int(rng.integers(20, 60)), int(rng.integers(8, 13))
+    A = (rng.random((m, n)) < rng.uniform(0.15, 0.4)).astype(float)
+    A[np.arange(m), rng.integers(0, n, m)] = 1.0
+    req = np.minimum(np.where(rng.random(m) < 0.3, 2.0, 1.0) if seed % 3 == 1 else np.ones(m), A.sum(axis=1))
+    cost = np.ones(n) if seed % 2 == 0 else rng.integers(1, 9, n).astype(float)
+    fixed = rng.random(n) < 0.1 if seed % 4 == 3 else np.zeros(n, bool)
+    return A, cost, req, fixed
+
+
+def test_core_bound_is_a_valid_bound_and_proves_when_it_can() -> None:
+    """The core bound (the MIP over the rows with a positive LP dual) never exceeds the brute-force optimum,
+    is at least the LP bound, and ends the search as the proof where it reaches the plan."""
+    proven = 0
+    for seed in range(24):
+        A, cost, req, fixed = _instance_big(seed)
+        ar = _set_cover(A, cost, req, fixed)
+        rows = cover_all_arrays(ar, A.shape[1])
+        assert rows is not None
+        stats: dict[str, Any] = {}
+        with highs_threads_reset():
+            run, _ = cover_all_search(SolveOptions(seed=seed, threads=1, mip_gap=0.0, time_limit_s=20),
+                                      SimpleNamespace(J=A.shape[1]), ar, rows, None, time.perf_counter(),
+                                      dict(COVER_HIGHS_OPTIONS, random_seed=seed), stats)
+        best = _brute(A, cost, req, fixed)
+        log = stats["cover_all_search"]
+        assert run.status == "optimal" and float(cost @ (run.values > 0.5)) == pytest.approx(best)
+        if not log["core"].get("skipped"):
+            assert log["lp_bound"] - 1e-6 <= log["core"]["bound"] <= best + 1e-6
+            assert log["core"]["rows"] < A.shape[0]
+        proven += log["proven_by"] == "core bound"
+    assert proven >= 12
 
 
 def test_cover_all_search_returns_its_start_when_nothing_better_exists() -> None:
