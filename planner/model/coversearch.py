@@ -288,6 +288,7 @@ class _Best:
         self.done = threading.Event()
         self.found = threading.Event()
         self.settled = threading.Event()      # the best plan has outlived `COVER_ALL_SETTLE` rounds begun after it
+        self.stale = threading.Event()        # ... and `COVER_ALL_IDLE_PARALLEL` rounds
         self.outlived = 0                     # rounds begun after the best plan that ended without a better one
         if plan is not None:
             self.found.set()
@@ -311,9 +312,18 @@ class _Best:
 
     def _bound_proves(self) -> None:
         """(Under the lock.) End the search when the bound proves the best plan."""
-        if self.plan is not None and self.value - self.bound <= max(self.abs_gap, self.rel_gap * abs(self.value)):
+        if self.plan is not None and self.proves(self.bound, self.value):
             self.bound_proof = self.proof is None
             self.done.set()
+
+    def proves(self, bound: float, value: float | None = None) -> bool:
+        """Whether `bound` proves a plan of cost `value` (default: the best plan's) optimal."""
+        value = self.value if value is None else value
+        return bool(np.isfinite(value) and value - bound <= max(self.abs_gap, self.rel_gap * abs(value)))
+
+    def reaches(self, value: float) -> bool:
+        """Whether a plan of cost `value` would be proven by the bound so far."""
+        return self.proves(self.bound, value)
 
     def raise_bound(self, bound: float) -> None:
         """A lower bound on every plan's cost (the core bound)."""
@@ -328,6 +338,8 @@ class _Best:
                 self.outlived += 1
                 if self.outlived >= COVER_ALL_SETTLE:
                     self.settled.set()
+                if self.outlived >= COVER_ALL_IDLE_PARALLEL:
+                    self.stale.set()
 
     def proved(self, run: Run) -> None:
         with self.lock:
@@ -360,8 +372,7 @@ def _core_bound(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, be
     sub = dataclasses.replace(ar, A=sp.csc_matrix(ar.A[core]), row_lo=ar.row_lo[core], row_hi=ar.row_hi[core],
                               row_names=[nm for nm, k in zip(ar.row_names, core) if k],
                               rows_by_kind={"cover": int(core.sum())}, cover_row=None)
-    plan, _, _ = best.get()
-    run = m.mip(sub, m.slice_limit(), plan, stop=best.done.is_set)
+    run = m.mip(sub, m.slice_limit(), None, stop=best.done.is_set, stop_at=lambda _p, d: best.proves(d))
     if np.isfinite(run.bound):
         best.raise_bound(run.bound)
     entry = dict(rows=int(core.sum()), of=int(len(core)), status=run.status, bound=float(run.bound),
@@ -403,9 +414,11 @@ def _attempt(m: _Merging, best: _Best, k: int, seed: int, log: list[dict[str, An
 
 def _prover(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _Best, log: list[dict[str, Any]],
             rounds: list[dict[str, Any]], core: dict[str, Any]) -> None:
-    """The second worker of `cover_all_search`: the core bound (`_core_bound`, into `core`), rounds of its own (`_round`, its own random covers,
-    logged in `rounds`; a round is left when the plan settles) until the best plan is `_Best.settled`,
-    then proof attempts from the best plan until the search ends; after an improvement the attempts start
+    """The second worker of `cover_all_search`: the core bound (`_core_bound`, into `core`), rounds of its own
+    (`_round`, its own random covers, logged in `rounds`; a round is left when the plan settles) until the
+    best plan is `_Best.settled` (with a core bound: `_Best.stale`: a plan the core bound does not prove is
+    more likely above the optimum than proven by an attempt, LSCP at 10,000 rooms: 91 sites on a plateau
+    of the rounds while the searcher alone took five more rounds to find 90), then proof attempts from the best plan until the search ends; after an improvement the attempts start
     again from the first step and from the search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the search made
     before the prover existed). An attempt needs a plan that is optimal (LSCP at 10,000 rooms: 91 sites
     when the rounds had not yet found 90, a proof attempt of 15 s stopped by the 90 the searcher found)."""
@@ -414,12 +427,13 @@ def _prover(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: 
     except BaseException:
         best.done.set()
         raise
+    leave = best.stale if np.isfinite(core.get("bound", np.nan)) else best.settled
     rng = np.random.default_rng([int(m.o.seed), 1])
     found: list[np.ndarray] = []
     for _ in range(COVER_ALL_ROUNDS):
-        if best.settled.is_set() or _rounds_over(m, best):
+        if leave.is_set() or _rounds_over(m, best):
             break
-        r = _round(m, rows, lp, best, rng, found, "prover", lambda: best.done.is_set() or best.settled.is_set())
+        r = _round(m, rows, lp, best, rng, found, "prover", lambda: best.done.is_set() or leave.is_set())
         if r is None:
             break
         rounds.append(r[0])
@@ -468,25 +482,29 @@ class _Merging:
         return min(self.slice_s, time_left(self.o, self.t_all, 1.0, INF))
 
     def mip(self, ar: Arrays, limit: float, start: np.ndarray | None, seed: int | None = None,
-            stop: Callable[[], bool] | None = None, extra: dict[str, Any] | None = None) -> Run:
+            stop: Callable[[], bool] | None = None, extra: dict[str, Any] | None = None,
+            stop_at: Callable[[float, float], bool] | None = None) -> Run:
         """The MIP `ar` from the site choice `start` (or none) within `limit` seconds; `seed`: HiGHS's
-        random seed (else the options'); `stop`: see `solve_highspy`; `extra`: HiGHS options under the
-        search's own (the caller's `highs_options` stay on top)."""
+        random seed (else the options'); `stop`, `stop_at`: see `solve_highspy`; `extra`: HiGHS options
+        under the search's own (the caller's `highs_options` stay on top)."""
         options = {**(extra or {}), **self.options}
         if seed is not None:
             options["random_seed"] = int(seed)
         run = solve_highspy(ar, limit, self.o.gap, self.threads, self.vec(start) if start is not None else None,
-                            self.o.msg, True, options, stop)
+                            self.o.msg, True, options, stop, stop_at)
         with self.lock:
             self.seconds += run.seconds
         return run
 
-    def merge(self, plans: list[np.ndarray], stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, int]:
-        """The best plan over the union of `plans` (MIP from the cheapest of them), union size."""
+    def merge(self, plans: list[np.ndarray], stop: Callable[[], bool] | None = None,
+              enough: Callable[[float], bool] | None = None) -> tuple[np.ndarray, int]:
+        """The best plan over the union of `plans` (MIP from the cheapest of them), union size; `enough`:
+        whether a cost ends the MIP (a plan the search's bound proves)."""
         cost = self.cost
         union = np.any(plans, axis=0)
         first = min(plans, key=lambda x: float(cost @ x))
-        sub = self.mip(with_upper(self.ar, self.J, union), self.slice_limit(), first, stop=stop)
+        sub = self.mip(with_upper(self.ar, self.J, union), self.slice_limit(), first, stop=stop,
+                       stop_at=(lambda p, _d: enough(p)) if enough is not None else None)
         plan = sub.values[:self.J] > 0.5 if sub.values is not None else first
         return (plan if cost @ plan <= cost @ first else first), int(union.sum())
 
@@ -514,12 +532,14 @@ def _round(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: _
             return None
         covers = random_covers(A, cost, req, usable, lp.values[:J], d, COVER_ALL_POOL, rng, fixed)
         if covers:
-            plans.append(m.merge(covers, stop)[0])
+            plans.append(m.merge(covers, stop, best.reaches)[0])
+            if best.reaches(float(cost @ plans[-1])):
+                best.offer(plans[-1])             # proven by the bound: the search ends
     if not plans or stop():
         return None
     found = (found + plans)[-COVER_ALL_KEEP:]
     plan_, _, _ = best.get()
-    plan, size = m.merge(found + ([plan_] if plan_ is not None else []), stop)
+    plan, size = m.merge(found + ([plan_] if plan_ is not None else []), stop, best.reaches)
     improved = best.offer(plan)
     if not improved:
         best.outlive(version)

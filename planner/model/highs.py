@@ -192,12 +192,14 @@ completes a partial start by a sub-MIP over the other columns)."""
 
 def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start: Start | None,
                   msg: bool, mip: bool = True, options: dict[str, Any] | None = None,
-                  stop: Callable[[], bool] | None = None) -> Run:
+                  stop: Callable[[], bool] | None = None,
+                  stop_at: Callable[[float, float], bool] | None = None) -> Run:
     """Solve `ar` with HiGHS (arrays in bulk) within `time_limit` seconds to the relative `gap`, with
     `threads` HiGHS threads, from the MIP start `start`; `mip` False: the LP relaxation (simplex);
     `options`: further HiGHS options. `stop`: asked now and then during the solve (HiGHS's interrupt
     callbacks, about once a second or more often); True interrupts it (status "interrupted", the
-    plan and bound so far). HiGHS releases the GIL while it solves, so solves in other Python threads
+    plan and bound so far). `stop_at`: the same for a MIP, asked with its primal and dual bound (HiGHS's
+    MIP interrupt callback). HiGHS releases the GIL while it solves, so solves in other Python threads
     run alongside."""
     t0 = time.perf_counter()
     h = new_highs(msg)
@@ -211,11 +213,16 @@ def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start
         h.setOptionValue(k, v)
     n, mrows = ar.A.shape[1], ar.A.shape[0]
     h.passModel(highs_lp(ar.A, ar.c, ar.lo, ar.hi, ar.row_lo, ar.row_hi, ar.integer if mip else None))
-    if stop is not None:
+    if stop is not None or stop_at is not None:
         def _interrupt(e: Any) -> None:
-            if stop():
+            if stop is not None and stop():
                 e.interrupt()
-        h.cbMipInterrupt.subscribe(_interrupt)
+
+        def _mip_interrupt(e: Any) -> None:
+            if (stop is not None and stop()) or (stop_at is not None and stop_at(
+                    float(e.data_out.mip_primal_bound), float(e.data_out.mip_dual_bound))):
+                e.interrupt()
+        h.cbMipInterrupt.subscribe(_mip_interrupt)
         h.cbSimplexInterrupt.subscribe(_interrupt)
     if start is not None and mip and isinstance(start, tuple):
         idx, val = start
@@ -249,7 +256,7 @@ def solve_highspy(ar: Arrays, time_limit: float, gap: float, threads: int, start
     run = Run(values, status, obj, bound, g, time.perf_counter() - t0, "HiGHS", highs_version(), nodes,
                row_dual)
     if mip and values is not None and ar.integer.any() and not objective_agrees(ar, values, obj):
-        run = _misvalued(ar, run, time_limit, gap, threads, start, msg, options, stop)
+        run = _misvalued(ar, run, time_limit, gap, threads, start, msg, options, stop, stop_at)
     return run
 
 
@@ -260,7 +267,8 @@ def objective_agrees(ar: Arrays, values: np.ndarray, reported: float) -> bool:
 
 
 def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int, start: Start | None,
-               msg: bool, options: dict[str, Any] | None, stop: Callable[[], bool] | None = None) -> Run:
+               msg: bool, options: dict[str, Any] | None, stop: Callable[[], bool] | None = None,
+               stop_at: Callable[[float, float], bool] | None = None) -> Run:
     """HiGHS reported an objective that is not that of the values it returned. Seen with HiGHS 1.16 and
     a MIP start it values in its presolved space ("MIP start solution is feasible in the reduced space"):
     a 91-site set cover start came back as the plan, reported as 89 and "optimal", while 90 sites
@@ -271,7 +279,7 @@ def _misvalued(ar: Arrays, run: Run, time_limit: float, gap: float, threads: int
     left = time_limit - run.seconds
     bound, seconds, nodes = -INF, run.seconds, run.nodes
     if start is not None and left > 0.5:
-        again = solve_highspy(ar, left, gap, threads, None, msg, True, options, stop)
+        again = solve_highspy(ar, left, gap, threads, None, msg, True, options, stop, stop_at)
         again.seconds += run.seconds
         if again.values is not None and again.objective <= true + 1e-9:
             return again
