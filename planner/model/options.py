@@ -275,7 +275,8 @@ attempts (a round is 2 to 3 s at 10,000 rooms on a quiet machine)."""
 
 COVER_ALL_IDLE_PARALLEL = 8
 """With two workers (`cover_all_search`), the searcher makes a proof attempt after this many rounds in a
-row that did not improve the best plan (the prover proves it meanwhile; the rounds go on after it).
+row that did not improve the best plan (the prover proves it meanwhile; the rounds go on after it); with a
+core bound the prover too makes rounds until the best plan has outlived this many (of either worker).
 Measured (LSCP 10,000 rooms, seed 1, load 4-6): after 2 (`COVER_ALL_IDLE`), its attempt spent 25 s on
 a 91-site plan that its next round improved to 90; an attempt as soon as the plan settled (both workers
 proving a 91-site plan, no rounds for 40 s) 108 s against 73-77 s; an attempt once 2 rounds begun after
