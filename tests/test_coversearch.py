@@ -173,3 +173,24 @@ def test_solve_highspy_stops_when_asked() -> None:
     assert asked and run.status == "interrupted"
     assert full.status == "optimal"
     assert not np.isfinite(run.bound) or run.bound <= full.objective + 1e-6
+
+
+def test_solve_highspy_stop_at_sees_the_bounds() -> None:
+    """`stop_at` is asked with the MIP's primal and dual bound (the dual never above the optimum); True
+    interrupts the solve."""
+    rng = np.random.default_rng(3)
+    m, n = 50, 40
+    A = (rng.random((m, n)) < 0.08).astype(float)
+    A[np.arange(m), rng.integers(0, n, m)] = 1.0
+    ar = _set_cover(A, np.ones(n), np.ones(m))
+    seen: list[tuple[float, float]] = []
+
+    def stop_at(primal: float, dual: float) -> bool:
+        seen.append((primal, dual))
+        return True
+
+    with highs_threads_reset():
+        full = solve_highspy(ar, 30.0, 0.0, 1, None, False, True, dict(COVER_HIGHS_OPTIONS))
+        run = solve_highspy(ar, 30.0, 0.0, 1, None, False, True, dict(COVER_HIGHS_OPTIONS), stop_at=stop_at)
+    assert full.status == "optimal" and seen and run.status == "interrupted"
+    assert all(d <= full.objective + 1e-6 for _, d in seen)
