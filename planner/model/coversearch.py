@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from planner.model.arrays import Arrays
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version, solve_highspy, with_upper
-from planner.model.options import (COVER_ALL_CORE_DUAL, COVER_ALL_IDLE, COVER_ALL_IDLE_PARALLEL, COVER_ALL_KEEP, COVER_ALL_MERGES,
+from planner.model.options import (COVER_ALL_CORE_DUAL, COVER_ALL_CORE_STALE, COVER_ALL_IDLE, COVER_ALL_IDLE_PARALLEL, COVER_ALL_KEEP, COVER_ALL_MERGES,
                                    COVER_ALL_POOL, COVER_ALL_PROOF_OPTIONS, COVER_ALL_SETTLE,
                                    COVER_ALL_PROOF_STEPS,
                                    COVER_ALL_ROUNDS,
@@ -288,7 +288,7 @@ class _Best:
         self.done = threading.Event()
         self.found = threading.Event()
         self.settled = threading.Event()      # the best plan has outlived `COVER_ALL_SETTLE` rounds begun after it
-        self.stale = threading.Event()        # ... and `COVER_ALL_IDLE_PARALLEL` rounds
+        self.stale = threading.Event()        # ... and `COVER_ALL_CORE_STALE` rounds
         self.outlived = 0                     # rounds begun after the best plan that ended without a better one
         if plan is not None:
             self.found.set()
@@ -338,7 +338,7 @@ class _Best:
                 self.outlived += 1
                 if self.outlived >= COVER_ALL_SETTLE:
                     self.settled.set()
-                if self.outlived >= COVER_ALL_IDLE_PARALLEL:
+                if self.outlived >= COVER_ALL_CORE_STALE:
                     self.stale.set()
 
     def proved(self, run: Run) -> None:
@@ -416,12 +416,14 @@ def _prover(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, best: 
             rounds: list[dict[str, Any]], core: dict[str, Any]) -> None:
     """The second worker of `cover_all_search`: the core bound (`_core_bound`, into `core`), rounds of its own
     (`_round`, its own random covers, logged in `rounds`; a round is left when the plan settles) until the
-    best plan is `_Best.settled` (with a core bound: `_Best.stale`: a plan the core bound does not prove is
-    more likely above the optimum than proven by an attempt, LSCP at 10,000 rooms: 91 sites on a plateau
-    of the rounds while the searcher alone took five more rounds to find 90), then proof attempts from the best plan until the search ends; after an improvement the attempts start
-    again from the first step and from the search's own seed (`SolveOptions.seed`: its first attempt on every plan is the one the search made
-    before the prover existed). An attempt needs a plan that is optimal (LSCP at 10,000 rooms: 91 sites
-    when the rounds had not yet found 90, a proof attempt of 15 s stopped by the 90 the searcher found)."""
+    best plan is `_Best.settled` (with a core bound: `_Best.stale`, `COVER_ALL_CORE_STALE`: a plan the core
+    bound does not prove is more likely above the optimum than proven by an attempt; LSCP at 10,000 rooms:
+    91 sites on a plateau of the rounds while the searcher alone took five more rounds to find 90), then
+    proof attempts from the best plan until the search ends; after an improvement the attempts start again
+    from the first step and from the search's own seed (`SolveOptions.seed`: its first attempt on every plan
+    is the one the search made before the prover existed). An attempt needs a plan that is optimal (LSCP at
+    10,000 rooms: 91 sites when the rounds had not yet found 90, a proof attempt of 15 s stopped by the 90
+    the searcher found)."""
     try:
         core.update(_core_bound(m, rows, lp, best))
     except BaseException:

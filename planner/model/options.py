@@ -275,13 +275,19 @@ attempts (a round is 2 to 3 s at 10,000 rooms on a quiet machine)."""
 
 COVER_ALL_IDLE_PARALLEL = 8
 """With two workers (`cover_all_search`), the searcher makes a proof attempt after this many rounds in a
-row that did not improve the best plan (the prover proves it meanwhile; the rounds go on after it); with a
-core bound the prover too makes rounds until the best plan has outlived this many (of either worker).
+row that did not improve the best plan (the prover proves it meanwhile; the rounds go on after it).
 Measured (LSCP 10,000 rooms, seed 1, load 4-6): after 2 (`COVER_ALL_IDLE`), its attempt spent 25 s on
 a 91-site plan that its next round improved to 90; an attempt as soon as the plan settled (both workers
 proving a 91-site plan, no rounds for 40 s) 108 s against 73-77 s; an attempt once 2 rounds begun after
 the plan did not improve it, or after 4 idle rounds of its own: seed 11 at load 2 spent 26 s on a 91-site
 plan its fifth round improved, 48.6 to 50.6 s in all."""
+
+COVER_ALL_CORE_STALE = 16
+"""With two workers and a core bound (`cover_all_search`), the prover makes rounds until the best plan has
+outlived this many rounds (of either worker), then proof attempts: a plan the core bound does not prove is
+more likely above the optimum than proven by an attempt (the core bound was the optimum on the 10,000-room
+LSCP and on 23 of 24 small random covers), and an attempt on it holds a worker for 6 slices. Measured (LSCP
+10,000 rooms, load 4-5): 90 after 2 to 8 rounds of either worker, the best plan 91 for up to 6 of them."""
 
 COVER_ALL_SLICE_LP = 10.0
 """Time limit of each merge MIP of `cover_all_search`, and the unit of its proof attempts' limits
