@@ -24,7 +24,8 @@ from planner.errors import InfeasibleError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions
 from planner.model.warm import LpWarm
 from planner.progress import log, stage
-from planner.reuse import (RunState, known_full_cover, nearest_sheet_plan, remember_full_cover, save_state)
+from planner.reuse import (RunState, known_full_cover, nearest_sheet_basis, nearest_sheet_plan, remember_full_cover,
+                           save_state)
 from planner.share import share_errors
 from planner.station import Station
 
@@ -64,6 +65,7 @@ def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], o
                 "budget instead" + (f", from the what-if sheet's plan at {skip.start_budget:,.0f}" if skip.start_budget
                                     is not None else ""))
             problem = dataclasses.replace(problem, objective="max-cover")
+            warm = warm if warm is not None else skip.warm   # (the sheet's basis: its LP in seconds, not 20 s)
             return FirstSolve(problem, solve(problem, start=skip.start, warm=warm), list(skip.notes), True,
                           skip.full_cover_cost, None, list(skip.notes))
         rowless = problem.corridor_cuts is None and not share_on and problem.objective == "cover-all"
@@ -111,6 +113,8 @@ class Skip:
     """plan.json of the full-cover plan, when known."""
     start: list[str] | None
     start_budget: float | None
+    warm: LpWarm | None = None
+    """The what-if sheet's LP basis at the budget nearest this one (`planner.reuse.nearest_sheet_basis`), or None."""
 
 
 def known_rows(given: Mapping[tuple[str, str], float] | None, state: RunState | None,
@@ -143,7 +147,8 @@ def skip_cover_all(station: Station, problem: Problem, state: RunState | None, r
     """How to go straight to max-cover (issue 21): the last run on the same inputs fell back at this budget
     (`state`), or full cover is known (`planner.reuse.known_full_cover`, e.g. from a proposal) to cost more
     than the budget by its proven bound; then the max-cover solve starts from the state's plan, or from the
-    what-if sheet's plan at this very budget (`nearest_sheet_plan`), or from its own LP relaxation and greedy.
+    what-if sheet's plan at this very budget (`nearest_sheet_plan`), or from its own LP relaxation and greedy;
+    its LP starts from the sheet's basis at the nearest budget when there is one (`nearest_sheet_basis`).
     None: solve cover-all first.
 
     (A sheet plan at a lower budget is not a start: on Station Unity at 47.5 M CR the 37.3 M plan as the
@@ -166,7 +171,7 @@ def skip_cover_all(station: Station, problem: Problem, state: RunState | None, r
     near = nearest_sheet_plan(reuse_at, station, margins, float(problem.budget))
     near = near if near is not None and near["budget"] >= float(problem.budget) - 1.0 else None
     return Skip([words], float(free["cost"]), fc.get("plan"), near["chosen"] if near else None,
-                 near["budget"] if near else None)
+                 near["budget"] if near else None, nearest_sheet_basis(reuse_at, station, margins, float(problem.budget)))
 
 
 def reused_words(state: RunState) -> dict[str, Any]:

@@ -56,8 +56,9 @@ from planner.margins import margin_rows, margin_table
 from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, prepare
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log, stage
-from planner.reuse import checked_full_cover, remember_sheet, reuse_dir
+from planner.reuse import checked_full_cover, remember_sheet, remember_sheet_bases, reuse_dir
 from planner.station import Station
+from planner.model.warm import LpWarm
 from planner.sweeprun import _Cache, _Runner, solve_budget, whatif_cache_dir
 from planner.workbook import budget_whatif
 
@@ -109,6 +110,9 @@ class SweepResult:
     full_cover: dict | None
     full_cover_cost: float | None
     seconds: float
+    bases: dict[float, LpWarm] = dataclasses.field(default_factory=dict)
+    """The LP basis of each budget's first solve in round 1, by budget (currency), where a warm chain solved
+    it (`chain=True`; not for budgets read from the cache)."""
 
 
 def full_cover_plan(station: Station, reach: ReachTable, time_limit_s: float | None = None,
@@ -247,6 +251,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
                     {"chain": True, "chain_first_s": max(tl, station.params.time_limit_s)} if chain and rnd == 1 else {})
 
     first: dict[int, dict] = {}
+    bases: dict[float, LpWarm] = {}
     todo = []
     for i, b in enumerate(bs):
         if full_cover is not None and fc_cost is not None and b >= fc_cost - 1e-6:
@@ -262,6 +267,9 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
         with stage(f"sweep round 1: {len(todo)} budget(s) " + ("as warm chains (each from the LP basis of the one below)"
                                                               if chain else "solved independently")):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
+                if res.get("warm") is not None:
+                    bases[bs[i]] = res["warm"]
+                res = {k: v for k, v in res.items() if k != "warm"}
                 if res["plan"] is None:
                     log(f"[planner]   budget {_fmt_budget(bs[i])}: no plan in round 1 ({res['error']})")
                 else:
@@ -281,6 +289,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
             with stage(f"sweep round 2: {len(redo)} budget(s) warm-started from the plan below"):
                 specs = [dict(spec(bs[i], start, frm, 2), time_limit_s=lim) for i, start, frm, lim in redo]
                 for (i, _, frm, _), res in zip(redo, runner.run(specs, "warm starts")):
+                    res = {k: v for k, v in res.items() if k != "warm"}
                     if res["plan"] is not None:
                         second[i] = finish(res, f"warm start from {_fmt_budget(frm)}" if frm is not None
                                            else "solved (second try)")
@@ -293,7 +302,7 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     table.attrs["full_cover_cost"] = fc_cost
     table.attrs["currency"] = station.params.currency
     return SweepResult(table=table, plans=[r["plan"] for r in kept], full_cover=full_cover,
-                       full_cover_cost=fc_cost, seconds=time.perf_counter() - t_start)
+                       full_cover_cost=fc_cost, seconds=time.perf_counter() - t_start, bases=bases)
 
 
 def enforce_monotone(budgets: Sequence[float], candidates: dict[int, list[dict]], scenarios: Sequence[str],
@@ -443,9 +452,13 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
     # `planner.reuse`: then its sheet is the proposal's, read from the what-if cache), else the run's own
     limits = (((fc or {}).get("plan") or {}).get("solver") or {}).get("corridor", {}).get("limits") \
         or ((run.plan.get("solver") or {}).get("corridor") or {}).get("limits")
-    table = sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
-                  full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
-                  cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False, chain=True)
+    res = run_sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
+                    full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
+                    cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False, chain=True)
+    table = res.table
+    table.attrs["plans"] = res.plans
+    # the sheet's LP bases, to start a what-if's first solve from (`planner.reuse.nearest_sheet_basis`)
+    remember_sheet_bases(reuse_dir(cache_dir, run.station), run.station, run.margins, res.bases)
     if "chosen" in table.columns:   # the sheet's plans, to start a what-if from (`planner.reuse`)
         remember_sheet(reuse_dir(cache_dir, run.station), run.station, run.margins,
                        [{"budget": float(b), "cost": float(c), "chosen": [str(x) for x in ch]}

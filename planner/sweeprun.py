@@ -78,7 +78,8 @@ def solve_chain(station: Station, reach: ReachTable, specs: list[dict], inputs: 
     """Solve a run of budgets one after the other (`specs` in increasing budget), each from the LP basis of the
     budget before it (a budget changes one row's bound, so the basis fits and the LP takes about a second
     where it takes 10-20 s cold on Station Unity); the first, cold, within `spec["chain_first_s"]` seconds (its
-    LP must finish for the others to start from it). Returns `solve_budget`'s results in `specs` order."""
+    LP must finish for the others to start from it). Returns `solve_budget`'s results in `specs` order, each
+    with its first solve's basis (`warm`, or None; `_Cache` does not keep it)."""
     warm: LpWarm | None = None
     out = []
     for n, spec in enumerate(specs):
@@ -86,7 +87,7 @@ def solve_chain(station: Station, reach: ReachTable, specs: list[dict], inputs: 
         run_spec = dict(spec, time_limit_s=max(float(spec["time_limit_s"]), float(spec.get("chain_first_s") or 0.0))) \
             if first else spec
         res = solve_budget(station, reach, run_spec, inputs, warm=warm, keep_warm=True)
-        warm = res.pop("warm", None) or warm
+        warm = res.get("warm") or warm
         out.append(res)
     return out
 
@@ -152,7 +153,7 @@ class _Cache:
         inputs then warm-starts it from its neighbour as the first did (issue 21)."""
         if self.store.folder is None or (res.get("plan") is None and not isinstance(res.get("error"), str)):
             return
-        self.store.put(self.key(spec), res)
+        self.store.put(self.key(spec), {k: v for k, v in res.items() if k != "warm"})   # (JSON: no LP basis)
 
 
 class _Runner:

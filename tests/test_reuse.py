@@ -182,6 +182,10 @@ def test_whatif_cache_keeps_a_budget_without_a_plan(tmp_path):
     assert got is not None and got["plan"] is None and got["error"] == "no plan (time limit)" and got["cached"]
     cache.put(dict(spec, budget=2.0), {"budget": 2.0, "plan": None, "chosen": None, "error": None})
     assert cache.get(dict(spec, budget=2.0)) is None
+    # a warm chain's result carries its LP basis (`solve_chain`): not kept in the JSON cache
+    cache.put(dict(spec, budget=3.0), {"budget": 3.0, "plan": {}, "chosen": [], "error": None, "warm": object()})
+    got = cache.get(dict(spec, budget=3.0))
+    assert got is not None and "warm" not in got
 
 
 def test_start_lp_bounds_a_start_plan_without_branching(tmp_path):
@@ -197,3 +201,68 @@ def test_start_lp_bounds_a_start_plan_without_branching(tmp_path):
     kept = solve(run.problem, start=start, options=dataclasses.replace(COLGEN, start_lp=True))
     assert "lp_status" not in plain.stats and kept.stats["lp_status"] == "optimal"
     assert kept.stats["lp_bound"] <= kept.cost + 1e-6 and kept.cost <= run.solution.cost + 1e-6
+
+
+def test_sheet_bases_round_trip_and_nearest_budget(tmp_path):
+    """The what-if sheet's LP bases are read back by the nearest budget (`nearest_sheet_basis`), whole; none
+    stored, another layout or a damaged file: None (logged), never an error."""
+    from planner.reuse import nearest_sheet_basis, remember_sheet_bases
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    run = plan_station(station, cache_dir=cache, check=False, options=COLGEN)
+    w = run.solution.warm if run.solution.warm is not None else run.first_warm
+    assert w is not None
+    folder = reuse_dir(cache, station)
+    assert nearest_sheet_basis(folder, station, None, 1e6) is None
+    other = dataclasses.replace(w, cold_s=w.cold_s + 7.0)
+    remember_sheet_bases(folder, station, None, {1e6: w, 3e6: other})
+    near = nearest_sheet_basis(folder, station, None, 2.6e6)
+    assert near is not None and near.cold_s == other.cold_s
+    assert np.array_equal(near.row_status, other.row_status) and np.array_equal(near.yq, other.yq)
+    assert near.row_blocks == other.row_blocks and near.shape == other.shape
+    assert nearest_sheet_basis(folder, station, None, 1.1e6).cold_s == w.cold_s
+    remember_sheet_bases(folder, station, None, {})                    # a sheet read from the cache: kept
+    assert nearest_sheet_basis(folder, station, None, 1e6) is not None
+    path = next(folder.glob("sheet-bases-*.npz"))
+    path.write_bytes(b"not an npz")
+    assert nearest_sheet_basis(folder, station, None, 1e6) is None
+
+
+def test_whatif_starts_its_lp_from_the_sheets_basis(tmp_path, monkeypatch):
+    """A what-if below full cover's bound starts its max-cover LP from the what-if sheet's basis at the nearest
+    budget (made with the proposal's corridor rows, which the what-if's first solve does not have: the basis
+    is rebalanced, `planner.model.warm`) and ends at the plan a cold what-if gives; the proposal's sheet keeps
+    its bases (`quick_sweep`)."""
+    import planner.pipeline
+    import planner.sweeprun
+    from planner.reuse import nearest_sheet_basis
+    from planner.sweep import quick_sweep, whatif_cache_dir
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    proposal = plan_station(station, cache_dir=cache, check=False, options=COLGEN)
+    assert proposal.plan["solver"]["corridor"]["limits"]           # the sheet solves with these rows
+    real_plan = planner.sweeprun.plan_station
+    monkeypatch.setattr(planner.sweeprun, "plan_station", lambda *a, **k: real_plan(*a, **k, options=COLGEN))
+    quick_sweep(proposal, n=4, time_limit_s=10.0, workers=1, cache_dir=whatif_cache_dir(cache))
+    folder = reuse_dir(cache, station)
+    fc = known_full_cover(folder, station)
+    budget = 0.9 * float(fc["first"]["bound"])
+    assert nearest_sheet_basis(folder, station, None, budget) is not None
+    below = dataclasses.replace(station, params=station.params.replace(budget=budget))
+    seen = []
+    real = planner.pipeline.solve
+
+    def spy(problem, **kw):
+        sol = real(problem, **kw)
+        seen.append((problem.objective, kw.get("warm") is not None, sol))
+        return sol
+
+    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    fast = plan_station(below, cache_dir=cache, check=True, options=COLGEN)
+    objective, warmed, first = seen[0]
+    assert objective == "max-cover" and warmed and first.stats["lp_colgen"]["warm"] == 1
+    cold = plan_station(below, check=True, options=COLGEN)
+    assert fast.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"] and not fast.breaches
+    assert fast.plan["totals"]["cost"] <= budget + 1e-6

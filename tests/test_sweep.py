@@ -275,7 +275,8 @@ def test_budgets_from_shared_model_inputs_equal_their_own(station, prepared, bud
 
 def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
     """`solve_chain`: budgets one after the other, the first cold within `chain_first_s`, each later one from the
-    LP basis of the one before (the last basis kept when a budget gave none); no basis in the results."""
+    LP basis of the one before (the last basis kept when a budget gave none); each result carries its own
+    first solve's basis (the what-if sheet keeps them, `planner.reuse.remember_sheet_bases`)."""
     import planner.sweeprun as sr
 
     seen = []
@@ -289,7 +290,8 @@ def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
     specs = [{"budget": b, "time_limit_s": 10.0, "chain": True, "chain_first_s": 60.0} for b in (1.0, 2.0, 3.0)]
     out = sr.solve_chain(None, None, specs)
     assert seen == [(1.0, 60.0, None), (2.0, 10.0, "basis 1.0"), (3.0, 10.0, "basis 1.0")]
-    assert [r["budget"] for r in out] == [1.0, 2.0, 3.0] and not any("warm" in r for r in out)
+    assert [r["budget"] for r in out] == [1.0, 2.0, 3.0]
+    assert [r["warm"] for r in out] == ["basis 1.0", None, "basis 3.0"]
 
 
 def test_a_budget_hands_on_its_first_solves_basis_not_its_rounds(monkeypatch):

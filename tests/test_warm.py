@@ -161,3 +161,41 @@ def test_a_round_keeps_its_safe_rooms_only_within_the_gap_of_a_valid_bound(objec
                 plain = M.solve(p, progress=False, options=o)
                 assert sol.solver["objective"] == pytest.approx(plain.solver["objective"], rel=1e-9, abs=1e-6)
     assert "kept" in outcomes and "solved" in outcomes, outcomes
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
+def test_warm_lp_with_fewer_corridor_rows_reaches_the_cold_optimum(seed: int, objective: str) -> None:
+    """A basis of the model with more corridor rows (and, for max-cover, another budget: the what-if sheet's
+    basis for a what-if's first solve, which has no rows) starts the LP with fewer rows or none: taken,
+    rebalanced where a dropped row leaves a basic variable too many or too few (`warm._rebalance`), and the
+    LP ends at the optimum of the model it solves."""
+    b0, b1 = (None, None) if objective == "cover-all" else (60_000.0, 45_000.0)
+    try:
+        _, first = lp(problem(seed, MORE, objective, b0))
+    except InfeasibleError:
+        pytest.skip("no model")
+    if first.status != "optimal":
+        pytest.skip(f"LP {first.status}")
+    for fewer in (FIRST, []):
+        ar, warm = lp(problem(seed, fewer, objective, b1), warm=first.warm)
+        direct = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+        assert warm.colgen["warm"] == 1                                 # the basis was taken
+        assert warm.status == direct.status == "optimal"
+        assert warm.objective == pytest.approx(direct.objective, rel=1e-7, abs=1e-6)
+
+
+def test_rebalance_keeps_one_basic_variable_per_row() -> None:
+    """The dropped rows' balance: demoted rows go to a finite bound, promoted ones become basic."""
+    from planner.model.warm import BASIC, LOWER, UPPER, _rebalance
+    ar = M.build_arrays(M.compile_problem(problem(1, MORE)))
+    m = ar.A.shape[0]
+    rows = np.full(m, BASIC, np.int8)
+    rows[:3] = LOWER
+    out = _rebalance(rows, ar, 2)
+    assert int((out == BASIC).sum()) == m - 5
+    changed = np.flatnonzero(out != rows)
+    assert len(changed) == 2
+    assert all(out[i] == (UPPER if np.isfinite(ar.row_hi[i]) else LOWER) for i in changed)
+    back = _rebalance(out, ar, -4)
+    assert int((back == BASIC).sum()) == m - 1
