@@ -117,6 +117,20 @@ class Skip:
     """The what-if sheet's LP basis at the budget nearest this one (`planner.reuse.nearest_sheet_basis`), or None."""
 
 
+def first_options(options: SolveOptions | None, state: RunState | None, skip: Skip | None,
+                  warm_branch: bool) -> SolveOptions | None:
+    """The first solve's options (`options` itself when nothing changes): a start plan from the last run or the
+    what-if sheet comes with its LP (`start_lp`: the bound, and the basis for the rounds); after an LP started
+    from another budget's basis (`warm_branch`, or the what-if sheet's basis, `Skip.warm`), not from this
+    model's last run, HiGHS branches when the start is outside the gap (`SolveOptions.warm_branch`)."""
+    out = options
+    if state is not None or (skip is not None and skip.start is not None):
+        out = dataclasses.replace(out or SolveOptions(), start_lp=True)
+    if state is None and (warm_branch or (skip is not None and skip.warm is not None)):
+        out = dataclasses.replace(out or SolveOptions(), warm_branch=True)
+    return out
+
+
 def known_rows(given: Mapping[tuple[str, str], float] | None, state: RunState | None,
                 cached: Any) -> Mapping[tuple[str, str], float]:
     """The corridor rows of the first solve: the caller's (`given`), the last run's final state's (in its

@@ -26,7 +26,8 @@ from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
 from planner.estimate import estimated_arrivals
-from planner.firstsolve import first_solve, known_rows, remember_run, reused_words, skip_cover_all, usable_state
+from planner.firstsolve import (first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
+                                usable_state)
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network import WalkGraph, reach_table
@@ -268,7 +269,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                  cache_dir: str | Path | None = None, options: SolveOptions | None = None,
                  margins: pd.DataFrame | None = None, inputs: ModelInputs | None = None,
                  corridor_limits: Mapping[tuple[str, str], float] | None = None, estimate: bool = True,
-                 warm: LpWarm | None = None) -> PlanRun:
+                 warm: LpWarm | None = None, warm_branch: bool = False) -> PlanRun:
     """Plan a station with its parameters: candidate sites, reach table, costs, solve, plan, check.
 
     Parameters
@@ -313,6 +314,12 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         or corridor rows (`Solution.warm`, e.g. the sweep's budget below): the first solve's LP starts
         from it (the last run's final state, when there is one, comes first). The plan's `run.solution.warm`
         is its own.
+    warm_branch : bool
+        After an LP started from `warm`, the first solve branches (HiGHS's MIP, its root LP cold) when its
+        start plan is not within the gap of the LP bound, as after a cold LP (e.g. a sweep's first budget,
+        started from the what-if sheet's basis); False: it keeps that plan with the LP bound (the sweep's next
+        budget, whose time limit is shorter than a cold root). A what-if started from the what-if sheet's basis
+        (`planner.reuse.nearest_sheet_basis`) always may.
 
     Returns
     -------
@@ -349,11 +356,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     corridor_limits = known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
-    # a start plan from the last run or the what-if sheet comes with its LP (the bound, and the basis for the rounds)
-    started = state is not None or (skip is not None and skip.start is not None)
-    first = first_solve(station, problem, solve if not started else _solver_for(rel, dataclasses.replace(
-        options or SolveOptions(), start_lp=True)), options, start, state, skip, fallback_max_cover and not share_on,
-        share_on, warm)
+    # (a start plan with its LP; branching after an LP started from another budget's basis: `first_options`)
+    first_opts = first_options(options, state, skip, warm_branch)
+    first = first_solve(station, problem, solve if first_opts is options else _solver_for(rel, first_opts), options,
+                        start, state, skip, fallback_max_cover and not share_on, share_on, warm)
     problem, solution, notes = first.problem, first.solution, notes + first.notes
     fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     kept: dict[tuple[str, str], float] = {}

@@ -56,7 +56,7 @@ from planner.margins import margin_rows, margin_table
 from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, prepare
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log, stage
-from planner.reuse import checked_full_cover, remember_sheet, remember_sheet_bases, reuse_dir
+from planner.reuse import checked_full_cover, nearest_sheet_basis, remember_sheet, remember_sheet_bases, reuse_dir
 from planner.station import Station
 from planner.model.warm import LpWarm
 from planner.sweeprun import _Cache, _Runner, solve_budget, whatif_cache_dir
@@ -263,7 +263,16 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
     def inputs() -> ModelInputs:
         return model_inputs_for(station, reach, margin_table(margins, "sweep margins") if margins else None)
 
-    with _Runner(station, reach, workers, scheduler, _Cache(station, cache_dir), inputs) as runner:
+    # a chain's first budget starts from the proposal's what-if sheet's basis nearest it, when there is one (the
+    # sheet's corridor rows are the full-cover plan's, as this sweep's first solves': the basis fits as it is)
+    folder = reuse_dir(cache_dir, station) if chain else None
+    sheet_margins = margin_table(margins, "sweep margins") if margins else None
+
+    def head(b: float) -> LpWarm | None:
+        return nearest_sheet_basis(folder, station, sheet_margins, b)
+
+    with _Runner(station, reach, workers, scheduler, _Cache(station, cache_dir), inputs,
+                 heads=head if folder is not None else None) as runner:
         with stage(f"sweep round 1: {len(todo)} budget(s) " + ("as warm chains (each from the LP basis of the one below)"
                                                               if chain else "solved independently")):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):

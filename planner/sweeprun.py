@@ -45,7 +45,7 @@ def _station_for(station: Station, spec: dict) -> Station:
 
 
 def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelInputs | None = None,
-                 warm: LpWarm | None = None, keep_warm: bool = False) -> dict:
+                 warm: LpWarm | None = None, keep_warm: bool = False, warm_branch: bool = False) -> dict:
     """Solve one sweep task; `spec`: budget (currency or None), objective, start (site ids or None),
     time_limit_s (s), check (bool), corridor_limits (plan.json `solver.corridor.limits` rows: corridor rows
     known before the first solve, or None), corridor_rounds (the station's `corridor_rounds` when None),
@@ -53,7 +53,8 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
     the spec's margins, made once for every budget (None: built here); `warm`: an LP basis to start from
     (`solve_chain`). Returns a dict: spec fields, plan (plan.json dict), chosen, seconds (wall time), error
     (text or None); with `keep_warm` also warm (the LP basis of the plan's first solve, before its corridor
-    rounds, or None), for the next budget."""
+    rounds, or None), for the next budget. `warm_branch`: `plan_station`'s (branch after the warm LP when the start
+    plan is outside the gap: a chain's first budget)."""
     t0 = time.perf_counter()
     st = _station_for(station, spec)
     out = {k: spec[k] for k in ("budget", "objective", "start_from", "round")}
@@ -63,7 +64,7 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
             run = plan_station(st, fallback_max_cover=True, reach=reach, start=spec.get("start"),
                                check=bool(spec.get("check", False)), phases=False, margins=margins, inputs=inputs,
                                corridor_limits=limits_of(spec.get("corridor_limits")),
-                               estimate=bool(spec.get("estimate", True)), warm=warm)
+                               estimate=bool(spec.get("estimate", True)), warm=warm, warm_branch=warm_branch)
     except (InfeasibleError, SolverError) as exc:  # no plan: the caller decides (retry, carry, report)
         out.update(plan=None, chosen=None, seconds=time.perf_counter() - t0, error=str(exc))
         return out
@@ -74,28 +75,30 @@ def solve_budget(station: Station, reach: ReachTable, spec: dict, inputs: ModelI
     return out
 
 
-def solve_chain(station: Station, reach: ReachTable, specs: list[dict], inputs: ModelInputs | None = None) -> list[dict]:
+def solve_chain(station: Station, reach: ReachTable, specs: list[dict], inputs: ModelInputs | None = None,
+                head: LpWarm | None = None) -> list[dict]:
     """Solve a run of budgets one after the other (`specs` in increasing budget), each from the LP basis of the
     budget before it (a budget changes one row's bound, so the basis fits and the LP takes about a second
     where it takes 10-20 s cold on Station Unity); the first, cold, within `spec["chain_first_s"]` seconds (its
     LP must finish for the others to start from it). Returns `solve_budget`'s results in `specs` order, each
-    with its first solve's basis (`warm`, or None; `_Cache` does not keep it)."""
-    warm: LpWarm | None = None
+    with its first solve's basis (`warm`, or None; `_Cache` does not keep it). `head`: a basis for the first
+    budget (the what-if sheet's nearest, `planner.reuse.nearest_sheet_basis`; it still has `chain_first_s`)."""
+    warm: LpWarm | None = head
     out = []
     for n, spec in enumerate(specs):
         first = n == 0 or warm is None
         run_spec = dict(spec, time_limit_s=max(float(spec["time_limit_s"]), float(spec.get("chain_first_s") or 0.0))) \
             if first else spec
-        res = solve_budget(station, reach, run_spec, inputs, warm=warm, keep_warm=True)
+        res = solve_budget(station, reach, run_spec, inputs, warm=warm, keep_warm=True, warm_branch=first)
         warm = res.get("warm") or warm
         out.append(res)
     return out
 
 
-def _chain_task(payload: bytes, specs: list[dict]) -> list[dict]:
+def _chain_task(payload: bytes, specs: list[dict], head: LpWarm | None = None) -> list[dict]:
     """A local pool worker's warm chain (`solve_chain`), the inputs pickled once as for `_pool_task`."""
     station, reach, inputs = pickle.loads(payload)
-    return solve_chain(station, reach, specs, inputs)
+    return solve_chain(station, reach, specs, inputs, head)
 
 
 def _pool_task(payload: bytes, spec: dict) -> dict:
@@ -161,8 +164,10 @@ class _Runner:
     solved before on the same inputs comes from `cache`, without a solve)."""
 
     def __init__(self, station: Station, reach: ReachTable, workers: int | None, scheduler: str | None,
-                 cache: _Cache | None = None, inputs: ModelInputs | Callable[[], ModelInputs] | None = None) -> None:
+                 cache: _Cache | None = None, inputs: ModelInputs | Callable[[], ModelInputs] | None = None,
+                 heads: Callable[[float], LpWarm | None] | None = None) -> None:
         self.station, self.reach = station, reach
+        self.heads = heads   # a warm chain's first basis by its first budget (currency), or None
         self._inputs = inputs      # (a function: made on the first solve; budgets all cached need none)
         self.workers, self.scheduler = workers, scheduler
         self.cache = cache
@@ -231,13 +236,14 @@ class _Runner:
         """`specs` (increasing budgets) as one warm chain per worker, each a contiguous run of budgets."""
         k = self._n_workers(len(specs))
         chains = [[specs[i] for i in part] for part in np.array_split(np.arange(len(specs)), k) if len(part)]
+        heads = [self.heads(float(ch[0]["budget"])) if self.heads is not None else None for ch in chains]
         if len(chains) == 1 and self._pool is None:
-            return solve_chain(self.station, self.reach, chains[0], self.inputs)
+            return solve_chain(self.station, self.reach, chains[0], self.inputs, heads[0])
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=len(chains), mp_context=mp.get_context("spawn"))
         if self._payload is None:
             self._payload = pickle.dumps((self.station, self.reach, self.inputs), protocol=pickle.HIGHEST_PROTOCOL)
-        futs = {self._pool.submit(_chain_task, self._payload, ch): n for n, ch in enumerate(chains)}
+        futs = {self._pool.submit(_chain_task, self._payload, ch, hd): n for n, (ch, hd) in enumerate(zip(chains, heads))}
         done: list[list[dict]] = [[] for _ in chains]
         for f in bar(as_completed(futs), desc, len(futs)):
             done[futs[f]] = f.result()

@@ -263,6 +263,22 @@ def test_whatif_starts_its_lp_from_the_sheets_basis(tmp_path, monkeypatch):
     fast = plan_station(below, cache_dir=cache, check=True, options=COLGEN)
     objective, warmed, first = seen[0]
     assert objective == "max-cover" and warmed and first.stats["lp_colgen"]["warm"] == 1
+    assert first.stats.get("mip_skipped") != "warm"           # another budget's basis: it may branch
     cold = plan_station(below, check=True, options=COLGEN)
     assert fast.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"] and not fast.breaches
     assert fast.plan["totals"]["cost"] <= budget + 1e-6
+
+
+def test_first_options_branch_only_after_another_budgets_basis():
+    """`first_options`: a start plan comes with its LP; after a basis of another budget (a chain's first budget,
+    the what-if sheet's) the first solve may branch, never after the last run's own (a re-solve)."""
+    from planner.firstsolve import Skip, first_options
+
+    state = RunState(limits={}, chosen=["S1"], objective="cover-all")
+    sheet = Skip(["words"], 1.0, None, None, None, warm=object())
+    assert first_options(None, None, None, False) is None
+    assert first_options(None, state, None, True) == SolveOptions(start_lp=True)
+    assert first_options(None, None, None, True) == SolveOptions(warm_branch=True)
+    assert first_options(None, None, sheet, False) == SolveOptions(warm_branch=True)
+    assert first_options(COLGEN, None, dataclasses.replace(sheet, start=["S1"]), False) == \
+        dataclasses.replace(COLGEN, start_lp=True, warm_branch=True)

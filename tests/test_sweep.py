@@ -281,8 +281,8 @@ def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
 
     seen = []
 
-    def fake(station, reach, spec, inputs=None, warm=None, keep_warm=False):
-        assert keep_warm
+    def fake(station, reach, spec, inputs=None, warm=None, keep_warm=False, warm_branch=False):
+        assert keep_warm and warm_branch == (spec["budget"] == 1.0)        # only the first may branch
         seen.append((spec["budget"], spec["time_limit_s"], warm))
         return {"budget": spec["budget"], "plan": {}, "warm": None if spec["budget"] == 2.0 else f"basis {spec['budget']}"}
 
@@ -292,6 +292,12 @@ def test_warm_chain_passes_each_budgets_basis_to_the_next(monkeypatch):
     assert seen == [(1.0, 60.0, None), (2.0, 10.0, "basis 1.0"), (3.0, 10.0, "basis 1.0")]
     assert [r["budget"] for r in out] == [1.0, 2.0, 3.0]
     assert [r["warm"] for r in out] == ["basis 1.0", None, "basis 3.0"]
+    seen.clear()          # a head basis (the what-if sheet's nearest) starts the first, still within chain_first_s
+    sr.solve_chain(None, None, specs, head="sheet basis")
+    assert seen[0] == (1.0, 60.0, "sheet basis") and seen[1] == (2.0, 10.0, "basis 1.0")
+    runner = sr._Runner(None, None, 1, None, heads=lambda b: f"head {b}")
+    monkeypatch.setattr(sr, "solve_chain", lambda st, rc, ch, inputs=None, head=None: [dict(s, head=head) for s in ch])
+    assert [r["head"] for r in runner._run_chains(specs, "budgets")] == ["head 1.0"] * 3
 
 
 def test_a_budget_hands_on_its_first_solves_basis_not_its_rounds(monkeypatch):
