@@ -275,3 +275,54 @@ def test_station_penalty_zero_switches_the_rows_off(make_station):
     ar_off = build_arrays(compile_problem(off))
     assert "swap" not in ar_off.rows_by_kind and ar_off.nv == 0
     assert ar_off.A.shape[1] == build_arrays(compile_problem(on)).A.shape[1] - 1   # the one slack column
+
+
+def _rounding_with(values: dict[int, float], guide: np.ndarray):
+    """`lppath._swap_rounding` on a stand-in path whose assignment of a plan with n sites has the model
+    objective values[n] (inf: no assignment); returns (sites of the plan kept, thresholds tried)."""
+    import time
+    import types
+
+    import planner.model.lppath as lp
+
+    calls: list[int] = []
+
+    def assign(c, o, x, time_limit=None):
+        n = int(x.sum())
+        calls.append(n)
+        ok = np.isfinite(values[n])
+        return (np.array([values[n]]) if ok else None), None, types.SimpleNamespace(seconds=0.0)
+
+    st = types.SimpleNamespace(c=types.SimpleNamespace(fixed1=np.zeros(len(guide))),
+                               o=types.SimpleNamespace(limit_s=1e6), t_all=time.perf_counter(),
+                               ar=types.SimpleNamespace(c=np.array([1.0])), highs_s=0.0, stats={},
+                               assign_limit=lambda: 1.0)
+    real = (lp.assign_fixed, lp.full_vector)
+    lp.assign_fixed, lp.full_vector = assign, lambda c, ar, ar0, v: v
+    try:
+        x, _ = lp._swap_rounding(st, guide, (guide > 1e-6).astype(float))
+    finally:
+        lp.assign_fixed, lp.full_vector = real
+    return int(x.sum()), calls
+
+
+def test_swap_rounding_walks_to_the_best_threshold_when_there_is_one_minimum():
+    """The thresholds are searched as a line from 0.3 and 0.2 (`lppath._swap_rounding`): over every objective
+    with one minimum along the thresholds (and any value for the LP's support), the plan kept is the one
+    trying every threshold keeps, with fewer assignments; a rounding without an assignment (and every higher
+    threshold's, a subset of its sites) counts as worst."""
+    guide = np.array([0.05, 0.15, 0.25, 0.35, 0.45, 0.55])   # threshold 0.1 opens 5 sites, ..., 0.5 one
+    counts = {0.1: 5, 0.2: 4, 0.3: 3, 0.4: 2, 0.5: 1}
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        low = int(rng.integers(0, 5))                         # where the minimum along the thresholds is
+        inc = rng.uniform(0.1, 5.0, 5)
+        values = {counts[t]: 100.0 + float(inc[min(i, low):max(i, low)].sum()) for i, t in enumerate(sorted(counts))}
+        values[6] = float(rng.uniform(95.0, 110.0))           # the support
+        if rng.random() < 0.2:                                # fewer sites than some threshold opens: no plan
+            for t in sorted(counts)[int(rng.integers(3, 5)):]:
+                values[counts[t]] = np.inf
+        kept, calls = _rounding_with(values, guide)
+        finite = {n: v for n, v in values.items() if np.isfinite(v)}
+        assert kept == min(finite, key=lambda n: (finite[n], n != 6)), (values, calls)
+        assert len(calls) <= 5 and len(calls) == len(set(calls))
