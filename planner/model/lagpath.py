@@ -11,9 +11,10 @@ import numpy as np
 from planner.model.bounds import capacity_knapsack
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version
-from planner.model.lagrange import (close_sites, cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan,
-                                    residual_demand, shelter_flow, site_problems, start_prices)
-from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
+                                    shelter_flow, site_problems, start_prices)
+from planner.model.lagsearch import augment_flow, close_warm
+from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
                                    LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
                                    SolveOptions)
 from planner.model.problem import Problem, Solution
@@ -65,21 +66,25 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     u1 = lag.u.copy()
     price = max(float(lag.u.max(initial=0.0)), 1.0)
     rounds = 0
+    bump = LAGRANGE_BUMP
     while (res.sum() > LAGRANGE_REPAIR_PERSONS and LAGRANGE_BUMP > 0 and rounds < LAGRANGE_BUMP_ROUNDS
            and time.perf_counter() - t_all + flow_s / max(rounds + 1, 1) < LAGRANGE_BUMP_SHARE * T):
         rounds += 1
-        u1[res[sp_.row_g, sp_.row_s] > 0] += LAGRANGE_BUMP * price
+        u1[res[sp_.row_g, sp_.row_s] > 0] += bump * price
         x1 = np.maximum(lagrangian(sp_, u1).open.astype(float), c.fixed1)
         if np.array_equal(x1 > 0.5, x > 0.5):
+            bump *= LAGRANGE_BUMP_GROW
             continue
         t = time.perf_counter()
-        Y1 = shelter_flow(c, x1, cuts)
+        Y1 = augment_flow(c, x1, Y, cuts)     # prices only rise: x1 keeps x's sites, Y fits them
         res1 = residual_demand(c, x1, Y1)
         flow_s += time.perf_counter() - t
         say(f"[planner] {int(res.sum())} persons left without a place by {int(x.sum())} sites; with their price "
             f"raised {int(x1.sum())} sites leave {int(res1.sum())}")
         if res1.sum() >= res.sum():
             break
+        if res.sum() - res1.sum() < 0.2 * res.sum():
+            bump *= LAGRANGE_BUMP_GROW       # slow progress: larger steps
         x, Y, res = x1, Y1, res1
     stats["lagrange_bump_rounds"] = rounds
     stats["lagrange_bump_sites"] = int(x.sum())
@@ -93,7 +98,7 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
             return None
         x = x2
         t = time.perf_counter()
-        Y = shelter_flow(c, x)
+        Y = augment_flow(c, x, Y)            # the repair only adds sites
         res = residual_demand(c, x, Y)
         flow_s += time.perf_counter() - t
         if res.sum() > 0:
@@ -112,16 +117,16 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
         bound = max(bound, cbd)
     timings["cut_bound_s"] = time.perf_counter() - t
     highs_s += timings["cut_bound_s"]          # the cut LP (HiGHS) with its rows: counted once, as HiGHS time
-    # ---- local search by flows (only while the gap is not met): close the least used sites while everyone fits
+    # ---- local search by flows (only while the gap is not met): close the sites that cost the most per
+    # person they shelter while everyone fits (each test a maximum flow started from the plan's flow)
     t = time.perf_counter()
     deadline = min(t_all + (1.0 - o.wall_margin) * T - 0.05 * T, time.perf_counter() + LAGRANGE_LOCAL_SEARCH_SHARE * T)
     used = np.zeros(c.J)
     np.add.at(used, c.qj, Y.sum(axis=1))
-    util = used / np.maximum(c.cap, 1) / max(len(c.scen), 1)
     cand = np.flatnonzero((x > 0.5) & ~c.fixed1 & (c.cost > 0))
-    cand = cand[np.lexsort((-c.cost[cand], util[cand]))]
+    cand = cand[np.argsort(-(c.cost[cand] / np.maximum(used[cand], 1.0)), kind="stable")]
     if float(c.cost @ x) - bound > o.gap * float(c.cost @ x):
-        x, Y, ls = close_sites(c, x, Y, cand, deadline)
+        x, Y, ls = close_warm(c, x, Y, cand, deadline)
         stats["local_search"] = ls
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t
