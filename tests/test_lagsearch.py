@@ -39,7 +39,8 @@ def test_augment_flow_reaches_the_maximum_from_any_start(seed: int) -> None:
     starts = [np.zeros_like(Y), Y // 2, shelter_flow(c, x0), Y]
     for Y0 in starts:
         cuts2: list = []
-        Y2 = augment_flow(c, x, Y0, cuts2)
+        Y2, short = augment_flow(c, x, Y0, cuts2)
+        assert short == -1
         assert Y2.sum() == Y.sum()
         assert (Y2 >= 0).all() and (Y2[x[c.qj] < 0.5] == 0).all()
         assert _keeps_rows(c, x, Y2)
@@ -47,9 +48,13 @@ def test_augment_flow_reaches_the_maximum_from_any_start(seed: int) -> None:
     # a start with flow at sites closed since: their pairs are left out
     x1 = x.copy()
     x1[np.flatnonzero(x > 0.5)[:1]] = 0.0
-    Y3 = augment_flow(c, x1, Y)
+    Y3, _ = augment_flow(c, x1, Y)
     assert Y3.sum() == shelter_flow(c, x1).sum()
     assert (Y3[x1[c.qj] < 0.5] == 0).all() and _keeps_rows(c, x1, Y3)
+    # scenarios in a given order, stopping at the first that leaves someone without a place
+    res = residual_demand(c, x1, Y3).sum(axis=0)
+    _, short = augment_flow(c, x1, Y, scen_order=[1, 0])
+    assert short == (1 if res[1] > 0 else 0 if res[0] > 0 else -1)
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -76,7 +76,7 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
             bump *= LAGRANGE_BUMP_GROW
             continue
         t = time.perf_counter()
-        Y1 = augment_flow(c, x1, Y, cuts)     # prices only rise: x1 keeps x's sites, Y fits them
+        Y1, _ = augment_flow(c, x1, Y, cuts)     # prices only rise: x1 keeps x's sites, Y fits them
         res1 = residual_demand(c, x1, Y1)
         flow_s += time.perf_counter() - t
         say(f"[planner] {int(res.sum())} persons left without a place by {int(x.sum())} sites; with their price "
@@ -98,7 +98,7 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
             return None
         x = x2
         t = time.perf_counter()
-        Y = augment_flow(c, x, Y)            # the repair only adds sites
+        Y, _ = augment_flow(c, x, Y)         # the repair only adds sites
         res = residual_demand(c, x, Y)
         flow_s += time.perf_counter() - t
         if res.sum() > 0:

@@ -25,13 +25,17 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 from planner.model.compile import Compiled
 
 
-def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None = None) -> np.ndarray:
+def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None = None,
+                 scen_order: list[int] | None = None) -> tuple[np.ndarray, int]:
     """`lagrange.shelter_flow` started from a whole-person flow `Y0` that fits the sites `x` (pairs, S):
     the maximum flow of the residual network of `Y0` (forward edges: what is left of each
     capacity; backward edges: `Y0`'s flow, which may be moved) is added to it. Same network, same
     maximum (and the same minimum cuts appended to `cuts`); the search starts near the end: when
     `Y0` is nearly maximal (the sites of the previous price round, all still open) few augmenting
-    phases are left. Pairs of `Y0` at sites closed in `x` are left out (the rest is still a flow)."""
+    phases are left. Pairs of `Y0` at sites closed in `x` are left out (the rest is still a flow).
+
+    Returns (the flow, -1); with `scen_order` (scenario indices) the scenarios are taken in that order
+    and the first that leaves someone without a place ends it: (the flow so far, that scenario)."""
     S = len(c.scen)
     G, nb = c.G, c.nb
     open_ = np.asarray(x, float) > 0.5
@@ -39,7 +43,8 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
     Y = np.zeros((len(c.qg), S), np.int64)
     use = np.flatnonzero(open_[c.qj])
     if not len(sites) or not len(use):
-        return Y
+        short = [s for s in (scen_order or []) if c.D[:, s].sum() > 0]
+        return Y, (short[0] if short else -1)
     loc = np.full(c.J, -1, np.int64)
     loc[sites] = np.arange(len(sites))
     Jo = len(sites)
@@ -60,7 +65,7 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
     big = int(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
     chain_cap = np.minimum(np.minimum(c.qcap[bj, bb], c.cap[bj]), big)
     site_cap = np.minimum(c.cap[sites], big)
-    for s in range(S):
+    for s in (range(S) if scen_order is None else scen_order):
         d = c.D[:, s].astype(np.int64)
         if d.sum() <= 0:
             continue
@@ -99,7 +104,9 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
         if flow.flow_value > 0:
             extra[pg] = np.asarray(F[2 + qg[pg], to[pg]]).ravel()
         Y[use, s] = f + extra
-    return Y
+        if scen_order is not None and int(gflow.sum()) + flow.flow_value < d.sum():
+            return Y, s
+    return Y, -1
 
 
 def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
@@ -111,18 +118,22 @@ def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, dea
     x = np.asarray(x, float).copy()
     queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
     tests = closed = 0
-    D = int(c.D.sum())
+    scen = [s for s in range(len(c.scen)) if c.D[:, s].sum() > 0]
     while queue and time.perf_counter() < deadline:
         grp = queue.popleft()
         x2 = x.copy()
         x2[grp] = 0.0
-        Y2 = augment_flow(c, x2, Y)
+        Y2, short = augment_flow(c, x2, Y, scen_order=scen)
         tests += 1
-        if int(Y2.sum()) >= D:
+        if short < 0:
             x, Y = x2, Y2
             closed += len(grp)
-        elif len(grp) > 1:
+            continue
+        scen.remove(short)          # the scenario that failed goes first next time (most tests fail)
+        scen.insert(0, short)
+        if len(grp) > 1:
             half = len(grp) // 2
             queue.appendleft(grp[half:])
             queue.appendleft(grp[:half])
     return x, Y, dict(tests=tests, closed=closed)
+
