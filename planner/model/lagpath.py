@@ -15,7 +15,7 @@ from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangia
                                     shelter_flow, site_problems, start_prices)
 from planner.model.lagsearch import augment_flow, close_warm
 from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
-                                   LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
+                                   LAGRANGE_LOCAL_SEARCH_PATIENCE, LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
                                    SolveOptions)
 from planner.model.problem import Problem, Solution
 from planner.model.result import finish
@@ -28,10 +28,13 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     1. multipliers: the capacity knapsack's price per place; the sites whose Lagrangian problem
        pays (the knapsack's sites, adjusted for reach and door queues) are the first plan;
     2. a maximum flow finds whom they cannot shelter; their price rises by `LAGRANGE_BUMP` of the
-       knapsack's price and the paying sites are taken again, while that helps; a small MIP over
-       the last few and the closed sites in their reach adds sites for them (union: feasible);
+       knapsack's price (growing by `LAGRANGE_BUMP_GROW` while progress is slow) and the paying sites
+       are taken again, while that helps; a small MIP over the last few and the closed sites in their
+       reach adds sites for them (union: feasible); every flow after the first starts from the last
+       one (`lagsearch.augment_flow`: the sites only grow);
     3. the bound: the capacity knapsack and the site LP with the Hall rows of the flows' minimum cuts;
-    4. while the gap is not met, a local search by flows closes the least used sites.
+    4. while the gap is not met, a local search by flows (`lagsearch.close_warm`, each test a flow
+       started from the plan's) closes the sites that cost the most per person sheltered.
     Measured at 30,000 rooms (was: LP relaxation by column generation, unfinished after 239 s, plan
     6.7 % above its bound): see docs/performance.md. Returns None when no plan came out (the caller
     falls back to the LP path).
@@ -126,7 +129,7 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     cand = np.flatnonzero((x > 0.5) & ~c.fixed1 & (c.cost > 0))
     cand = cand[np.argsort(-(c.cost[cand] / np.maximum(used[cand], 1.0)), kind="stable")]
     if float(c.cost @ x) - bound > o.gap * float(c.cost @ x):
-        x, Y, ls = close_warm(c, x, Y, cand, deadline)
+        x, Y, ls = close_warm(c, x, Y, cand, deadline, patience=LAGRANGE_LOCAL_SEARCH_PATIENCE)
         stats["local_search"] = ls
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t

@@ -110,16 +110,17 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
 
 
 def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
-               batch: int = 8) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+               batch: int = 8, patience: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """`lagrange.close_sites` with each test a maximum flow started from the plan's flow
     (`augment_flow`): close the open sites `order` (most promising first) `batch` at a time while
     everyone still has a place, halving a batch that does not fit; exact tests (people may move
-    anywhere). Stops at `deadline` (`time.perf_counter()`). Returns (plan, its flow, counts)."""
+    anywhere). Stops at `deadline` (`time.perf_counter()`), or after `patience` tests in a row that
+    closed nothing. Returns (plan, its flow, counts)."""
     x = np.asarray(x, float).copy()
     queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
-    tests = closed = 0
+    tests = closed = idle = 0
     scen = [s for s in range(len(c.scen)) if c.D[:, s].sum() > 0]
-    while queue and time.perf_counter() < deadline:
+    while queue and time.perf_counter() < deadline and (patience is None or idle < patience):
         grp = queue.popleft()
         x2 = x.copy()
         x2[grp] = 0.0
@@ -128,12 +129,14 @@ def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, dea
         if short < 0:
             x, Y = x2, Y2
             closed += len(grp)
+            idle = 0
             continue
+        idle += 1
         scen.remove(short)          # the scenario that failed goes first next time (most tests fail)
         scen.insert(0, short)
         if len(grp) > 1:
             half = len(grp) // 2
             queue.appendleft(grp[half:])
             queue.appendleft(grp[:half])
-    return x, Y, dict(tests=tests, closed=closed)
+    return x, Y, dict(tests=tests, closed=closed, stalled=bool(patience is not None and idle >= patience))
 

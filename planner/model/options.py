@@ -336,15 +336,21 @@ the bound, 0.1 -> 1.2 %, 1.0 -> 3.6 % (too many sites open that the local search
 LAGRANGE_BUMP_ROUNDS = 20
 LAGRANGE_BUMP_GROW = 1.5
 """The price raise grows by this factor after a round that left at least 80 % of the persons without a
-place (or opened no site): measured at 30,000 rooms (2026-12-07) 9 rounds of 0.5 % went from 2,086 to
-381 persons; growing by 1.5, 14 rounds to 15 persons and 4,128 sites (627.6 M; 2.0 by doubling: 4,136
-sites, 628.5 M)."""
+place (or opened no site). Measured at 30,000 rooms (2026-12-07, from 2,086 persons without a place):
+by 1.5, 14 rounds to 15 persons, repair 2 sites, 4,128 sites, 627.6 M; by 2, 9 rounds to 0 persons,
+4,136 sites, 628.5 M; from 1 % by 1.2, 16 rounds, 4,130 sites, 627.7 M; by 1.5 down to 343 persons and
+the repair MIP for them (41 s): 4,132 sites, 627.9 M. Without growth (before) the rounds ran out of
+time with about 1,900 persons left and the repair MIP took 63 s (load 5)."""
 LAGRANGE_LOCAL_SEARCH_SHARE = 1.0
 """Share of the time limit for the local search by flows on the Lagrangian path (`lagsearch.close_warm`;
 it stops anyway when the time limit, less the margin for the rest, is reached). The one-site-at-a-time
 local search of the LP path closed 0 to 1 site in 130 s at 30,000 rooms; by flows from nothing (3 s
 then, 23 to 36 s per test on 2026-12-07's station), 42 s took the plan from 1,059.1 M to 1,056.1 M;
 by flows started from the plan's (0.4 to 0.8 s per test, 2026-12-07), 100 s took 628.5 M to 621.0 M."""
+LAGRANGE_LOCAL_SEARCH_PATIENCE = 200
+"""The local search by flows stops after this many tests in a row that closed nothing. Measured at
+30,000 rooms (2026-12-07, load 4-5, from 628.5 M): 53 sites closed in the first 229 tests (none in tests
+8 to 119: the least used sites come first and cannot close), none in the 380 tests after (609 in 200 s)."""
 LAGRANGE_REPAIR_PERSONS = 20
 """At most this many persons left without a place go straight to the repair MIP (a handful of
 sites; a price raise would open more: measured at 10,000 rooms 2 persons -> 2 sites, the MIP 1)."""
