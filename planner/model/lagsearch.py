@@ -115,7 +115,8 @@ def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, dea
     (`augment_flow`): close the open sites `order` (most promising first) `batch` at a time while
     everyone still has a place, halving a batch that does not fit; exact tests (people may move
     anywhere). Stops at `deadline` (`time.perf_counter()`), or after `patience` tests in a row that
-    closed nothing. Returns (plan, its flow, counts)."""
+    closed nothing once something was closed (the least used sites come first and mostly cannot close:
+    a long first streak says little). Returns (plan, its flow, counts)."""
     x = np.asarray(x, float).copy()
     queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
     tests = closed = idle = 0
@@ -131,7 +132,7 @@ def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, dea
             closed += len(grp)
             idle = 0
             continue
-        idle += 1
+        idle += 1 if closed else 0
         scen.remove(short)          # the scenario that failed goes first next time (most tests fail)
         scen.insert(0, short)
         if len(grp) > 1:
