@@ -118,16 +118,20 @@ class Skip:
 
 
 def first_options(options: SolveOptions | None, state: RunState | None, skip: Skip | None,
-                  warm_branch: bool) -> SolveOptions | None:
+                  warm_branch: bool, rounds_follow: bool = False) -> SolveOptions | None:
     """The first solve's options (`options` itself when nothing changes): a start plan from the last run or the
     what-if sheet comes with its LP (`start_lp`: the bound, and the basis for the rounds); after an LP started
     from another budget's basis (`warm_branch`, or the what-if sheet's basis, `Skip.warm`), not from this
-    model's last run, HiGHS branches when the start is outside the gap (`SolveOptions.warm_branch`)."""
+    model's last run, HiGHS branches when the start is outside the gap (`SolveOptions.warm_branch`); a
+    cover-all first solve that corridor rounds follow (`rounds_follow`: each round re-plans it) does not branch
+    after a cold LP by column generation (`SolveOptions.cold_branch`; small models still do)."""
     out = options
     if state is not None or (skip is not None and skip.start is not None):
         out = dataclasses.replace(out or SolveOptions(), start_lp=True)
     if state is None and (warm_branch or (skip is not None and skip.warm is not None)):
         out = dataclasses.replace(out or SolveOptions(), warm_branch=True)
+    if rounds_follow and state is None and skip is None:
+        out = dataclasses.replace(out or SolveOptions(), cold_branch=False)
     return out
 
 

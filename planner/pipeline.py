@@ -357,7 +357,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
     # (a start plan with its LP; branching after an LP started from another budget's basis: `first_options`)
-    first_opts = first_options(options, state, skip, warm_branch)
+    first_opts = first_options(options, state, skip, warm_branch, rounds_follow=corridor_on and
+                               station.params.corridor_rounds > 0 and problem.objective == "cover-all")
     first = first_solve(station, problem, solve if first_opts is options else _solver_for(rel, first_opts), options,
                         start, state, skip, fallback_max_cover and not share_on, share_on, warm)
     problem, solution, notes = first.problem, first.solution, notes + first.notes

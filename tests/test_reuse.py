@@ -282,3 +282,24 @@ def test_first_options_branch_only_after_another_budgets_basis():
     assert first_options(None, None, sheet, False) == SolveOptions(warm_branch=True)
     assert first_options(COLGEN, None, dataclasses.replace(sheet, start=["S1"]), False) == \
         dataclasses.replace(COLGEN, start_lp=True, warm_branch=True)
+
+    assert first_options(None, None, None, False, rounds_follow=True) == SolveOptions(cold_branch=False)
+    assert first_options(None, state, None, False, rounds_follow=True) == SolveOptions(start_lp=True)
+    assert first_options(None, None, sheet, False, rounds_follow=True) == SolveOptions(warm_branch=True)
+
+
+def test_round_zero_of_the_corridor_rounds_does_not_branch_after_a_cold_lp(tmp_path, monkeypatch):
+    """`plan_station` solves the first cover-all of corridor rounds with `cold_branch` off, the rounds as asked."""
+    import planner.pipeline
+
+    station = choice_station(tmp_path)
+    seen = []
+    real = planner.pipeline.solve
+
+    def spy(problem, **kw):
+        seen.append(kw.get("options"))
+        return real(problem, **kw)
+
+    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    plan_station(station, check=False, options=COLGEN)
+    assert len(seen) >= 2 and seen[0].cold_branch is False and all(o is COLGEN for o in seen[1:])

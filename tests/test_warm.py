@@ -199,3 +199,23 @@ def test_rebalance_keeps_one_basic_variable_per_row() -> None:
     assert all(out[i] == (UPPER if np.isfinite(ar.row_hi[i]) else LOWER) for i in changed)
     back = _rebalance(out, ar, -4)
     assert int((back == BASIC).sum()) == m - 1
+
+
+def test_cold_branch_off_keeps_a_cover_all_start_plan_with_the_lp_bound() -> None:
+    """`SolveOptions(cold_branch=False)` (round 0 of the corridor rounds): after a cold LP by column generation a
+    cover-all solve keeps its start plan with the LP bound instead of branching (the bound still below every
+    plan: the gap-0 optimum); max-cover still branches."""
+    o = SolveOptions(colgen_min_columns=0, mip_gap=0.0, time_limit_s=20.0, capacity_cuts=False)
+    kept = 0
+    for seed in range(6):
+        try:
+            exact = M.solve(problem(seed, []), progress=False, options=o)
+            off = M.solve(problem(seed, []), progress=False, options=o.replace(cold_branch=False))
+        except InfeasibleError:
+            continue
+        assert off.stats.get("mip_skipped") in ("cold_branch", True)
+        kept += off.stats.get("mip_skipped") == "cold_branch"
+        assert off.solver["bound"] <= exact.solver["objective"] + 1e-6 and off.cost >= exact.cost - 1e-6
+        mc = M.solve(problem(seed, [], "max-cover", 60_000.0), progress=False, options=o.replace(cold_branch=False))
+        assert mc.stats.get("mip_skipped") != "cold_branch"
+    assert kept >= 1

@@ -439,15 +439,18 @@ def _mip(st: _Path) -> Run:
                   0.0, "HiGHS", highs_version())
         stats["mip_skipped"] = True
         st.say("[planner] the start plan is within the gap of the LP bound: no branching needed")
-    elif start_vec is not None and not o.warm_branch and (stats.get("lp_colgen") or {}).get("warm"):
-        # a corridor round's re-solve, its LP started from the last round's basis: HiGHS's MIP on the whole
-        # model (presolve and root LP from scratch) did not improve on the start plan in any measured round
+    elif start_vec is not None and "lp_colgen" in stats and (
+            (not o.warm_branch and stats["lp_colgen"].get("warm")) or (not o.cold_branch and st.p.objective == "cover-all")):
+        # a corridor round's re-solve, its LP started from the last round's basis, or the first solve of the
+        # rounds (`cold_branch`): HiGHS's MIP on the whole model (presolve and root LP from scratch) did not
+        # improve on the start plan in any measured round
         run = Run(start_vec, "no branching", start_obj,
                   st.lp_bound if st.lp_bound is not None else -INF,
                   (start_obj - st.lp_bound) / max(abs(start_obj), 1e-9) if st.lp_bound is not None else INF,
                   0.0, "HiGHS", highs_version())
-        stats["mip_skipped"] = "warm"
-        st.say("[planner] warm re-solve: the start plan is kept with the LP bound, no branching (warm_branch)")
+        stats["mip_skipped"] = "warm" if stats["lp_colgen"].get("warm") else "cold_branch"
+        st.say("[planner] the start plan is kept with the LP bound, no branching (a large model whose plan the "
+               "corridor rounds re-plan: warm_branch, cold_branch)")
     elif start_vec is not None and st.lp_run is None and stats.get("lp_status") == "time limit":
         # the LP relaxation did not finish within its share of the time: the MIP's root (the same
         # LP, with cuts) cannot finish in the rest either, and HiGHS overruns its limit there

@@ -78,6 +78,13 @@ class SolveOptions:
         improve on the start plan within the 9 to 34 s it had (its presolve and root LP on all columns
         alone take about that), so a round ends when its LP and start plan are done
         (docs/performance.md).
+    cold_branch
+        Let HiGHS branch after a cold LP relaxation by column generation (large models). Off: a cover-all
+        solve keeps its start plan with the LP bound, as after a warm LP (`warm_branch`); a max-cover solve
+        (a budget's fallback) still branches. `planner.pipeline.plan_station` turns it
+        off for the first solve of cover-all corridor rounds, whose plan each round re-plans (round 0).
+        Measured on Station Unity: that solve branched for 34 s, 0 nodes, the start plan and the LP bound
+        unchanged (and in the three sessions before: 25 to 40 s, no better plan).
     start_lp
         With a start plan (`solve(start=)`), solve the LP relaxation first, for the bound, as with a warm
         start (`solve(start=, warm=)`): the plan of the last run on the same inputs (`planner.reuse`), whose
@@ -137,6 +144,7 @@ class SolveOptions:
     lagrangian: bool = True
     lp_guide: bool = True
     warm_branch: bool = False
+    cold_branch: bool = True
     start_lp: bool = False
     lexicographic: bool = True
     pure_cover: bool = True
