@@ -44,6 +44,18 @@ def lp(p: M.Problem, warm=None):
     return ar, lp_colgen(c, ar, 30, 2, False, k0=1, k_add=1, warm=warm)   # many column-generation rounds
 
 
+def optimal_lp(make, seed: int, cuts: list[tuple[list[int], float]], objective: str, budget: float | None):
+    """The LP (`lp`) of `make(seed, cuts, objective, budget)`; the test is skipped when that instance has no model
+    or its LP no optimum."""
+    try:
+        _, run = lp(make(seed, cuts, objective, budget))
+    except InfeasibleError:
+        pytest.skip("no model")
+    if run.status != "optimal":
+        pytest.skip(f"LP {run.status}")
+    return run
+
+
 FIRST = [([0, 1, 2, 3], 6.0)]
 MORE = [([0, 1, 2, 3], 4.0), ([4, 5, 6, 7, 8], 5.0), ([9, 10, 11], 3.0)]   # a tighter limit and two new rows
 
@@ -52,12 +64,7 @@ MORE = [([0, 1, 2, 3], 4.0), ([4, 5, 6, 7, 8], 5.0), ([9, 10, 11], 3.0)]   # a t
 @pytest.mark.parametrize("objective", ["cover-all", "max-cover"])
 def test_warm_lp_with_more_corridor_rows_reaches_the_cold_optimum(seed: int, objective: str) -> None:
     budget = None if objective == "cover-all" else 60_000.0
-    try:
-        _, first = lp(problem(seed, FIRST, objective, budget))
-    except InfeasibleError:
-        pytest.skip("no model")
-    if first.status != "optimal":
-        pytest.skip(f"LP {first.status}")
+    first = optimal_lp(problem, seed, FIRST, objective, budget)
     assert first.warm is not None and first.colgen["warm"] == 0
     ar, cold = lp(problem(seed, MORE, objective, budget))
     _, warm = lp(problem(seed, MORE, objective, budget), warm=first.warm)
@@ -171,12 +178,7 @@ def test_warm_lp_with_fewer_corridor_rows_reaches_the_cold_optimum(seed: int, ob
     rebalanced where a dropped row leaves a basic variable too many or too few (`warm._rebalance`), and the
     LP ends at the optimum of the model it solves."""
     b0, b1 = (None, None) if objective == "cover-all" else (60_000.0, 45_000.0)
-    try:
-        _, first = lp(problem(seed, MORE, objective, b0))
-    except InfeasibleError:
-        pytest.skip("no model")
-    if first.status != "optimal":
-        pytest.skip(f"LP {first.status}")
+    first = optimal_lp(problem, seed, MORE, objective, b0)
     for fewer in (FIRST, []):
         ar, warm = lp(problem(seed, fewer, objective, b1), warm=first.warm)
         direct = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
