@@ -42,6 +42,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, maxi
 from planner.model.arrays import build_arrays, fill_penalty_slacks
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import highs_lp, new_highs, solve_highspy
+from planner.model.lagsearch import door_bins, open_pairs
 
 
 @dataclass
@@ -240,32 +241,23 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None, left: np.
 
     S = len(c.scen)
     G, nb = c.G, c.nb
-    open_ = np.asarray(x, float) > 0.5
-    sites = np.flatnonzero(open_)
+    sites, use, loc = open_pairs(c, x)
     Y = np.zeros((len(c.qg), S), np.int64)
-    use = np.flatnonzero(open_[c.qj])
     if not len(sites) or not len(use):
         return Y
-    loc = np.full(c.J, -1, np.int64)
-    loc[sites] = np.arange(len(sites))
     Jo = len(sites)
     qg, qj, qb, sip = c.qg[use], c.qj[use], c.qbin[use].astype(np.int64), np.asarray(c.qsip[use], bool)
     # only bins whose door limit is below the capacity need a node (they are the latest bins: limits
     # never grow with the arrival time); earlier arrivals meet the capacity alone
-    chain = ~sip & (c.qcap[qj, np.minimum(qb, nb - 1)] < c.cap[qj])
-    bkey = np.unique(qj[chain] * nb + qb[chain])
-    bj, bb = bkey // nb, bkey % nb
+    chain, bkey, bj, bb, first, big, chain_cap = door_bins(c, qj, qb, sip)
     n_site0 = 2 + G
     n_oth0 = n_site0 + Jo if left is not None else n_site0   # others' node of each site (no-swap rule)
     n_bin0 = n_oth0 + Jo if left is not None else n_site0 + Jo
     n = n_bin0 + len(bkey)
     to = np.where(sip, n_site0, n_oth0) + loc[qj]
     to[chain] = n_bin0 + np.searchsorted(bkey, qj[chain] * nb + qb[chain])
-    first = np.r_[True, bj[1:] != bj[:-1]]
     chain_from = n_bin0 + np.arange(len(bkey))
     chain_to = np.where(first, n_oth0 + loc[bj], chain_from - 1)
-    big = int(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
-    chain_cap = np.minimum(np.minimum(c.qcap[bj, bb], c.cap[bj]), big)
     site_cap = np.minimum(c.cap[sites], big)
     pkey = qg.astype(np.int64) * n + to                       # one edge per usable pair (unique)
     porder = np.argsort(pkey)

@@ -25,6 +25,35 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 from planner.model.compile import Compiled
 
 
+def open_pairs(c: Compiled, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the open sites of `x` (0/1 per site), the usable pairs at them, each site's position among the open
+    ones or -1): the shelter flow network's site nodes and pair edges (`lagrange.shelter_flow`, `augment_flow`)."""
+    open_ = np.asarray(x, float) > 0.5
+    sites = np.flatnonzero(open_)
+    loc = np.full(c.J, -1, np.int64)
+    loc[sites] = np.arange(len(sites))
+    return sites, np.flatnonzero(open_[c.qj]), loc
+
+
+def door_bins(c: Compiled, qj: np.ndarray, qb: np.ndarray, sip: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """The arrival-bin nodes of the shelter flow network (`lagrange.shelter_flow`, `augment_flow`) for the usable
+    pairs at sites `qj` arriving in bins `qb` (`sip`: shelter in place, no door): only bins whose door limit is
+    below the site's capacity need one (the latest bins: limits never grow with the arrival time).
+
+    Returns (per pair, whether it goes through a bin node; the bin keys `site * nb + bin`, sorted; their sites;
+    their bins; whether each is its site's first; the largest capacity an edge needs (persons, int32); each bin
+    node's edge capacity, persons)."""
+    nb = c.nb
+    chain = ~sip & (c.qcap[qj, np.minimum(qb, nb - 1)] < c.cap[qj])
+    bkey = np.unique(qj[chain] * nb + qb[chain])
+    bj, bb = bkey // nb, bkey % nb
+    first = np.r_[True, bj[1:] != bj[:-1]]
+    big = int(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
+    chain_cap = np.minimum(np.minimum(c.qcap[bj, bb], c.cap[bj]), big)
+    return chain, bkey, bj, bb, first, big, chain_cap
+
+
 def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None = None,
                  scen_order: list[int] | None = None) -> tuple[np.ndarray, int]:
     """`lagrange.shelter_flow` started from a whole-person flow `Y0` that fits the sites `x` (pairs, S):
@@ -38,32 +67,23 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
     and the first that leaves someone without a place ends it: (the flow so far, that scenario)."""
     S = len(c.scen)
     G, nb = c.G, c.nb
-    open_ = np.asarray(x, float) > 0.5
-    sites = np.flatnonzero(open_)
+    sites, use, loc = open_pairs(c, x)
     Y = np.zeros((len(c.qg), S), np.int64)
-    use = np.flatnonzero(open_[c.qj])
     if not len(sites) or not len(use):
         short = [s for s in (scen_order or []) if c.D[:, s].sum() > 0]
         return Y, (short[0] if short else -1)
-    loc = np.full(c.J, -1, np.int64)
-    loc[sites] = np.arange(len(sites))
     Jo = len(sites)
     qg, qj, qb, sip = c.qg[use], c.qj[use], c.qbin[use].astype(np.int64), np.asarray(c.qsip[use], bool)
-    chain = ~sip & (c.qcap[qj, np.minimum(qb, nb - 1)] < c.cap[qj])
-    bkey = np.unique(qj[chain] * nb + qb[chain])
-    bj, bb = bkey // nb, bkey % nb
+    chain, bkey, bj, bb, first, big, chain_cap = door_bins(c, qj, qb, sip)
     n_site0 = 2 + G
     n_bin0 = n_site0 + Jo
     n = n_bin0 + len(bkey)
     to = n_site0 + loc[qj]
     bidx = np.searchsorted(bkey, qj[chain] * nb + qb[chain])
     to[chain] = n_bin0 + bidx
-    first = np.r_[True, bj[1:] != bj[:-1]]
     seg_start = np.flatnonzero(first)
     chain_from = n_bin0 + np.arange(len(bkey))
     chain_to = np.where(first, n_site0 + loc[bj], chain_from - 1)
-    big = int(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
-    chain_cap = np.minimum(np.minimum(c.qcap[bj, bb], c.cap[bj]), big)
     site_cap = np.minimum(c.cap[sites], big)
     for s in (range(S) if scen_order is None else scen_order):
         d = c.D[:, s].astype(np.int64)
