@@ -24,7 +24,7 @@ from planner.model.options import (COVER_ALL_CORE_DUAL, COVER_ALL_CORE_STALE, CO
                                    COVER_LP_OPTIONS, COVER_SEARCH_OPTIONS, SolveOptions, time_left)
 from planner.model.constants import INF
 from planner.model.coverswap import swap_search
-from planner.model.setcover import complete, drop_redundant, random_covers
+from planner.model.setcover import cover_price, finish_cover, random_covers
 
 
 def _cover_lp(o: SolveOptions, ar: Arrays, t_all: float, start_vec: np.ndarray | None, options: dict[str, Any],
@@ -382,14 +382,9 @@ def _core_bound(m: _Merging, rows: tuple[sp.csr_matrix, np.ndarray], lp: Run, be
         J = m.J
         x = run.values[:J] > 0.5
         covers = bool((np.asarray(A @ x.astype(np.float64)).ravel() >= req).all())
-        if not covers:
-            usable = ar.hi[:J] > 0.5
-            d = (ar.c - ar.A.T @ lp.row_dual)[:J]
-            price = m.cost * (1.0 + np.maximum(d, 0.0) / max(float(np.median(m.cost[usable])), 1e-12))
-            At = sp.csr_matrix(A.T)
-            complete(A, At, price, req, usable, x)
-            drop_redundant(A, At, m.cost, req, x, np.random.default_rng(int(m.o.seed)), keep=ar.lo[:J] > 0.5)
-        if (np.asarray(A @ x.astype(np.float64)).ravel() >= req).all():
+        usable = ar.hi[:J] > 0.5
+        if covers or finish_cover(A, sp.csr_matrix(A.T), cover_price(m.cost, (ar.c - ar.A.T @ lp.row_dual)[:J], usable),
+                                  m.cost, req, usable, x, np.random.default_rng(int(m.o.seed)), ar.lo[:J] > 0.5):
             entry.update(covers_all=covers, plan=float(m.cost @ x), improved=best.offer(x))
     return entry
 

@@ -68,6 +68,22 @@ def drop_redundant(A: sp.csr_matrix, At: sp.csr_matrix, cost: np.ndarray, req: n
     return x
 
 
+def cover_price(cost: np.ndarray, reduced_cost: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Each site's price for the greedy completion: cost x (1 + reduced cost / the median usable site's cost)
+    (currency; reduced costs >= 0 at an LP optimum, negative ones count as 0)."""
+    return cost * (1.0 + np.maximum(reduced_cost, 0.0) / max(float(np.median(cost[usable])) if usable.any() else 1.0,
+                                                              1e-12))
+
+
+def finish_cover(A: sp.csr_matrix, At: sp.csr_matrix, price: np.ndarray, cost: np.ndarray, req: np.ndarray,
+                 usable: np.ndarray, x: np.ndarray, rng: np.random.Generator, keep: np.ndarray | None) -> bool:
+    """Complete the site choice `x` (in place) greedily by `price`, close the sites it no longer needs (most
+    expensive by `cost` first, `keep` never), and say whether it covers every row."""
+    complete(A, At, price, req, usable, x)
+    drop_redundant(A, At, cost, req, x, rng, keep=keep)
+    return bool((np.asarray(A @ x.astype(np.float64)).ravel() >= req).all())
+
+
 def random_covers(A: sp.csr_matrix, cost: np.ndarray, req: np.ndarray, usable: np.ndarray, x_lp: np.ndarray,
                   reduced_cost: np.ndarray, count: int, rng: np.random.Generator,
                   fixed: np.ndarray | None = None) -> list[np.ndarray]:
@@ -77,14 +93,11 @@ def random_covers(A: sp.csr_matrix, cost: np.ndarray, req: np.ndarray, usable: n
     A = sp.csr_matrix(A)
     At = sp.csr_matrix(A.T)
     fixed = np.zeros(A.shape[1], bool) if fixed is None else np.asarray(fixed, bool)
-    base = cost * (1.0 + np.maximum(reduced_cost, 0.0) / max(float(np.median(cost[usable])) if usable.any() else 1.0,
-                                                             1e-12))
+    base = cover_price(cost, reduced_cost, usable)
     p = np.clip(x_lp, 0.0, 1.0)
     out = []
     for _ in range(count):
         x = fixed | (usable & (rng.random(A.shape[1]) < p))
-        complete(A, At, base * (1.0 + NOISE * rng.random(A.shape[1])), req, usable, x)
-        drop_redundant(A, At, cost, req, x, rng, keep=fixed)
-        if (np.asarray(A @ x.astype(np.float64)).ravel() >= req).all():
+        if finish_cover(A, At, base * (1.0 + NOISE * rng.random(A.shape[1])), cost, req, usable, x, rng, fixed):
             out.append(x)
     return out
