@@ -29,8 +29,6 @@ Units: costs in currency, persons, seconds.
 from __future__ import annotations
 
 import math
-import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -359,32 +357,6 @@ def repair_plan(c: Compiled, x: np.ndarray, residual: np.ndarray, threads: int =
     out = x.copy()
     out[sites[run.values[:sub.J] > 0.5]] = 1.0
     return out
-
-
-def close_sites(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
-                batch: int = 8) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Local search by maximum flows: close the open sites `order` (indices, most promising first)
-    while everyone still has a place, `batch` at a time, halving a batch that does not fit
-    (every test is exact: people may move anywhere, not only out of the closed site).
-    Stops at `deadline` (a `time.perf_counter()` value). Returns (plan, its flow, counts)."""
-
-    x = np.asarray(x, float).copy()
-    queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
-    tests = closed = 0
-    while queue and time.perf_counter() < deadline:
-        grp = queue.popleft()
-        x2 = x.copy()
-        x2[grp] = 0.0
-        Y2 = shelter_flow(c, x2)
-        tests += 1
-        if residual_demand(c, x2, Y2).sum() == 0:
-            x, Y = x2, Y2
-            closed += len(grp)
-        elif len(grp) > 1:
-            half = len(grp) // 2
-            queue.appendleft(grp[half:])
-            queue.appendleft(grp[:half])
-    return x, Y, dict(tests=tests, closed=closed)
 
 
 # ============================================================== capacity cuts

@@ -131,12 +131,11 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
 
 def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, deadline: float,
                batch: int = 8, patience: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """`lagrange.close_sites` with each test a maximum flow started from the plan's flow
-    (`augment_flow`): close the open sites `order` (most promising first) `batch` at a time while
-    everyone still has a place, halving a batch that does not fit; exact tests (people may move
-    anywhere). Stops at `deadline` (`time.perf_counter()`), or after `patience` tests in a row that
-    closed nothing once something was closed (the least used sites come first and mostly cannot close:
-    a long first streak says little). Returns (plan, its flow, counts)."""
+    """Local search by maximum flows, each test started from the plan's flow (`augment_flow`): close the
+    open sites `order` (most promising first) `batch` at a time while everyone still has a place, halving a
+    batch that does not fit; exact tests (people may move anywhere). Stops at `deadline`
+    (`time.perf_counter()`), or after `patience` tests in a row that closed nothing once something was
+    closed (a long first streak of failed tests says little). Returns (plan, its flow, counts)."""
     x = np.asarray(x, float).copy()
     queue = deque(np.asarray(order[i:i + batch]) for i in range(0, len(order), batch))
     tests = closed = idle = 0
