@@ -57,8 +57,8 @@ from planner.pipeline import ModelInputs, PlanRun, model_inputs_for, prepare
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log, stage
 from planner.reuse import checked_full_cover, nearest_sheet_basis, remember_sheet, remember_sheet_bases, reuse_dir
-from planner.station import Station
 from planner.model.warm import LpWarm
+from planner.station import Station
 from planner.sweeprun import _Cache, _Runner, solve_budget, whatif_cache_dir
 from planner.workbook import budget_whatif
 
@@ -276,9 +276,9 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
         with stage(f"sweep round 1: {len(todo)} budget(s) " + ("as warm chains (each from the LP basis of the one below)"
                                                               if chain else "solved independently")):
             for i, res in zip(todo, runner.run([spec(bs[i], None, None, 1) for i in todo], "budgets")):
-                if res.get("warm") is not None:
-                    bases[bs[i]] = res["warm"]
-                res = {k: v for k, v in res.items() if k != "warm"}
+                warm = res.pop("warm", None)       # (a warm chain's: the JSON cache kept none)
+                if warm is not None:
+                    bases[bs[i]] = warm
                 if res["plan"] is None:
                     log(f"[planner]   budget {_fmt_budget(bs[i])}: no plan in round 1 ({res['error']})")
                 else:
@@ -298,7 +298,6 @@ def run_sweep(station: Station, budgets: Sequence[float], workers: int | None = 
             with stage(f"sweep round 2: {len(redo)} budget(s) warm-started from the plan below"):
                 specs = [dict(spec(bs[i], start, frm, 2), time_limit_s=lim) for i, start, frm, lim in redo]
                 for (i, _, frm, _), res in zip(redo, runner.run(specs, "warm starts")):
-                    res = {k: v for k, v in res.items() if k != "warm"}
                     if res["plan"] is not None:
                         second[i] = finish(res, f"warm start from {_fmt_budget(frm)}" if frm is not None
                                            else "solved (second try)")
