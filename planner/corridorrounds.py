@@ -220,6 +220,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     best: tuple[tuple[float, float], Problem, Solution, dict[tuple[str, str], float], Replay] | None = None
     chosen = 0
     n_rounds = int(p.corridor_rounds) if max_rounds is None else int(max_rounds)
+    patience, idle = int(p.corridor_patience), 0
     for k in range(n_rounds + 1):
         rows = plan_rows(solution, reach, margins, problem.exit_rows)
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
@@ -229,10 +230,10 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                        "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
                        "rooms": len(solution.chosen), "gap": solution.solver.get("gap")})
         score = (float(rows["residents"].to_numpy()[late].sum()), cost)
-        improved = best is None or score[0] < best[0][0]
+        idle = 0 if best is None or score[0] < best[0][0] else idle + 1
         if best is None or score < best[0]:
             best, chosen = (score, problem, solution, dict(limits), (rows, cq)), k
-        if not late.any() or k == n_rounds or not improved:
+        if not late.any() or k == n_rounds or idle > patience:
             break
         left = t_end - time.perf_counter()
         if left < round_limit / 2:

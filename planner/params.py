@@ -201,6 +201,10 @@ class Parameters:
                               "before; docs/model.md section 7)", "model",
                               "issue 17: JuPedSim replay of Station Unity: 99.9 / 98.5 / 97.2 % in by 60 s with 3 rounds, "
                               "99.2 / 96.0 / 96.0 % without")
+    corridor_patience: int = _p(0, "rounds", "Corridor rounds: how many rounds in a row may leave no fewer "
+                                "residents late than the best round before them before the rounds stop (each such "
+                                "round's rows stay, and the best plan so far stands); 0 = stop at the first one",
+                                "model", "issue 21 measurement (docs/performance.md)")
     corridor_round_time_limit_s: float = _p(60.0, "s", "Solver time limit of each corridor round's re-solve (never "
                                             "more than the solve's own time limit). Each round re-solves from the LP "
                                             "relaxation, which alone takes about 35 s on Station Unity under load: a "
@@ -448,6 +452,7 @@ RANGES: dict[str, Range] = {
     "swap_penalty_rooms": _r(0, 100),
     "swap_penalty_persons": _r(0, 10),
     "corridor_rounds": _r(0, 20),
+    "corridor_patience": _r(0, 20),
     "corridor_penalty_rooms": _r(0, 100),
     "corridor_round_time_limit_s": _r(0, 1e6, lo_open=True),
     "expected_share_target": _r(0, 1, hi_open=True),

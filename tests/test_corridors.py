@@ -426,6 +426,30 @@ def test_rounds_stop_when_a_round_does_not_help_and_use_their_own_time_limit(tmp
     assert solution is off.solution and replay is not None and len(replay[0]) == len(replay[1].delay_s)
 
 
+def test_rounds_go_on_for_corridor_patience_rounds_that_do_not_help(tmp_path):
+    """`corridor_patience` (issue 21): that many rounds in a row may leave no fewer residents late than the best
+    before the rounds stop; each such round's rows stay, and the best plan (the first) is returned."""
+    import dataclasses
+
+    from planner.pipeline import corridor_rounds, plan_station
+
+    station = choice_station(tmp_path)
+    off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
+    calls = []
+
+    def same_plan(problem, start=None, progress=True, warm=None, keep=None):
+        calls.append(len(problem.corridor_rhs))
+        return off.solution
+
+    for patience, solves in ((0, 1), (1, 2), (2, 3), (9, 5)):      # 5: corridor_rounds ends them
+        calls.clear()
+        st = dataclasses.replace(station, params=station.params.replace(corridor_rounds=5, corridor_patience=patience))
+        _, solution, record, _ = corridor_rounds(st, off.problem, off.solution, same_plan, off.reach)
+        rounds = record["corridor"]["rounds"]
+        assert len(calls) == solves and [r["late_residents"] for r in rounds] == [120] * (solves + 1)
+        assert record["corridor"]["chosen_round"] == 0 and solution is off.solution and calls[0] == 2
+
+
 def test_rounds_stop_when_their_total_time_is_used_up(tmp_path):
     """`corridor_total_time_limit_s` bounds all rounds together (issue 21): with less than half a round's
     limit left no round starts, and the record says why; the plan is the one the rounds began with."""
