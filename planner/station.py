@@ -22,6 +22,7 @@ Lengths are metres in a local planar coordinate system.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,21 @@ T = TypeVar("T")
 ROOM_COLUMNS = ["room_id", "kind", "sector", "deck", "name", "protected", "existing", "candidate", "beds", "mode"]
 DOOR_COLUMNS = ["door_id", "width_m", "deck", "from_room", "to_room", "traverse_s"]
 NON_SCENARIO_COLUMNS = {"room_id", "priority", "name", "kind", "sector", "deck", "notes", "note"}
+
+
+_SHARED: dict[tuple[int, int], dict[tuple[str, tuple[str, ...]], Any]] = {}
+"""`Station.derived` values with their `depends`, per (rooms, doors) table pair (by identity); an entry goes
+when either table is freed (`weakref.finalize`, before its id can be taken again)."""
+
+
+def _shared_derived(rooms: object, doors: object) -> dict[tuple[str, tuple[str, ...]], Any]:
+    key = (id(rooms), id(doors))
+    got = _SHARED.get(key)
+    if got is None:
+        got = _SHARED[key] = {}
+        weakref.finalize(rooms, _SHARED.pop, key, None)
+        weakref.finalize(doors, _SHARED.pop, key, None)
+    return got
 
 
 @dataclass
@@ -122,14 +138,23 @@ class Station:
         state["_derived"], state["_derived_stamp"] = {}, ()
         return state
 
-    def derived(self, key: str, make: Callable[[], T]) -> T:
+    def derived(self, key: str, make: Callable[[], T], depends: tuple[str, ...] | None = None) -> T:
         """A value derived from this station's rooms, doors and parameters alone (e.g. its walking graph,
         `planner.network.walk_graph`): `make()` on the first call with `key`, the same object after.
 
         Made once per station object: a new station (`load_station`, `dataclasses.replace`) starts empty,
-        and so does this one once its rooms, doors or parameters are replaced (assigned anew). Its tables
-        changed in place are not noticed: derive again from a new station then. Callers must not change
-        the value they get."""
+        and so does this one once its rooms, doors or parameters are replaced (assigned anew). With
+        `depends`, the names of the only parameters the value depends on, it is made once for all station
+        objects with the same rooms and doors tables (the same objects, e.g. `dataclasses.replace` with
+        other parameters: a run's what-if, check and relocation bound) and equal values of those
+        parameters. Tables changed in place are not noticed: derive again from a new station then. Callers
+        must not change the value they get."""
+        if depends is not None:
+            shared = _shared_derived(self.rooms, self.doors)
+            skey = (key, tuple(repr(getattr(self.params, name)) for name in depends))
+            if skey not in shared:
+                shared[skey] = make()
+            return shared[skey]
         stamp = (id(self.rooms), id(self.doors), repr(self.params))
         if self._derived_stamp != stamp:
             self._derived, self._derived_stamp = {}, stamp

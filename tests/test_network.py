@@ -441,3 +441,39 @@ def test_first_min_is_the_head_of_lexsort(keys, data):
     order = np.lexsort((val, key))
     heads = order[np.r_[True, key[order][1:] != key[order][:-1]]]
     assert np.array_equal(_first_min(key, val), heads)
+
+
+def test_walk_graph_reads_only_its_parameters_and_is_shared_across_other_parameters(tmp_path):
+    """`walk_graph` is built once for a station's rooms and doors and `GRAPH_PARAMETERS` (issue 21: a what-if
+    built it four times, on station objects that differ in other parameters): `build_graph` reads no other
+    parameter, a station differing in another one gets the same graph, one differing in the walking speed
+    or the stairs' time its own."""
+    import dataclasses
+
+    from planner.network.paths import GRAPH_PARAMETERS, walk_cutoff_s, walk_graph
+
+    rooms, doors = two_decks(None)
+    station, _ = reach(tmp_path, rooms, doors, {"Q": 2})
+    seen: set[str] = set()
+
+    class Spy:
+        def __init__(self, params):
+            self._params = params
+
+        def __getattr__(self, name):
+            seen.add(name)
+            return getattr(self._params, name)
+
+    spy = dataclasses.replace(station, params=Spy(station.params))
+    build_graph(spy, cutoff_m=walk_cutoff_s(spy.params) * spy.params.walk_speed_m_s)
+    assert seen and seen <= set(GRAPH_PARAMETERS)
+    wg = walk_graph(station)
+    budget = dataclasses.replace(station, params=station.params.replace(budget=1.0, objective="max-cover"))
+    assert walk_graph(budget) is wg and walk_graph(station) is wg
+    for change in (dict(walk_speed_m_s=0.8), dict(stairs_traverse_s=30.0), dict(reach_s=30.0)):
+        other = walk_graph(dataclasses.replace(station, params=station.params.replace(**change)))
+        assert other is not wg
+    slow = dataclasses.replace(station, params=station.params.replace(stairs_traverse_s=30.0))
+    assert walk_graph(slow).graph.sum() > wg.graph.sum()          # the stairs' edge is longer: not a stale graph
+    fresh = load_station(station.folder)                          # other tables (by identity): built anew
+    assert walk_graph(fresh) is not wg

@@ -63,6 +63,11 @@ class Paths:
     entry_door: np.ndarray
 
 
+GRAPH_PARAMETERS = ("walk_speed_m_s", "reach_s", "reaction_s", "boundary_sample_m", "stairs_traverse_s")
+"""The parameters `build_graph` and `walk_cutoff_s` read (tests/test_network.py checks that no other one
+changes the graph)."""
+
+
 def walk_cutoff_s(params: Parameters) -> float:
     """The walking graph's cut-off, as the reach table's: seconds of walking (reaction excluded) up to
     twice the reach time, ``max(0, 2 x reach_s - reaction_s)``."""
@@ -71,10 +76,12 @@ def walk_cutoff_s(params: Parameters) -> float:
 
 def walk_graph(station: Station) -> WalkGraph:
     """The walking graph with the reach table's cut-off (`walk_cutoff_s`, in metres at the walking speed),
-    built once per station object (`Station.derived`: a planning run asked for it four times, 2 s each on
-    Station Unity). Read-only for its callers."""
+    built once for a station's rooms and doors and the parameters it depends on (`GRAPH_PARAMETERS`;
+    `Station.derived`: a what-if asked for it four times, on four station objects that differ in other
+    parameters, about 1 s each on Station Unity). Read-only for its callers."""
     p = station.params
-    return station.derived("walk graph", lambda: build_graph(station, cutoff_m=walk_cutoff_s(p) * p.walk_speed_m_s))
+    return station.derived("walk graph", lambda: build_graph(station, cutoff_m=walk_cutoff_s(p) * p.walk_speed_m_s),
+                           depends=GRAPH_PARAMETERS)
 
 
 def assignment_paths(station: Station, rows: pd.DataFrame, graph: WalkGraph | None = None) -> Paths:
