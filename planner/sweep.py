@@ -463,8 +463,7 @@ def _quick_sweep(run: PlanRun, known: Callable[[dict, list[str]], dict], n: int,
     res = run_sweep(run.station, budgets, workers=workers, reach=run.reach, time_limit_s=time_limit_s,
                     full_cover=fc, margins=margins,   # the proposal's measured margins (planner propose --verify)
                     cache_dir=cache_dir, corridor_limits=limits or None, corridor_rounds=0, estimate=False, chain=True)
-    table = res.table
-    table.attrs["plans"] = res.plans
+    table = res.table   # (without the plans in its attrs: pandas deep-copies attrs at every column read)
     # the sheet's LP bases, to start a what-if's first solve from (`planner.reuse.nearest_sheet_basis`)
     remember_sheet_bases(reuse_dir(cache_dir, run.station), run.station, run.margins, res.bases)
     if "chosen" in table.columns:   # the sheet's plans, to start a what-if from (`planner.reuse`)
@@ -525,11 +524,16 @@ def plot_sweep(table: pd.DataFrame, path: Path, title: str = "", currency: str =
 
 
 def whatif_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The sweep table ready for a spreadsheet: `chosen` as comma-separated text, no list cells."""
-    out = table.copy()
+    """The sweep table ready for a spreadsheet: `chosen` as comma-separated text, no list cells, no plans in
+    its attrs (`sweep`'s ``attrs["plans"]``; the table's own are not changed)."""
+    plans = table.attrs.pop("plans", None)   # pandas deep-copies attrs at every copy and column read
+    try:
+        out = table.copy()
+    finally:
+        if plans is not None:
+            table.attrs["plans"] = plans
     if "chosen" in out:
         out["chosen"] = out["chosen"].map(lambda c: ", ".join(c) if isinstance(c, (list, tuple)) else c)
-    out.attrs = {k: v for k, v in table.attrs.items() if k != "plans"}
     return out
 
 

@@ -215,9 +215,23 @@ def test_quick_sweep_for_a_proposal(station, prepared):
     run = plan_station(station, reach=prepared[1], check=False)
     t = quick_sweep(run, n=3, time_limit_s=10.0, workers=1)
     assert len(t) == 3 and t["chosen"].map(lambda c: isinstance(c, str)).all()  # spreadsheet-ready
-    assert t["share_night"].iloc[-1] == pytest.approx(1.0)
+    assert t["share_night"].iloc[-1] == pytest.approx(1.0) and "plans" not in t.attrs
     for s in station.scenarios:
         assert (np.diff(t[f"sheltered_{s}"]) >= 0).all()
+
+
+def test_whatif_table_drops_the_plans_and_leaves_the_sweeps_table_as_it_was():
+    """`whatif_table` (issue 21: pandas deep-copies a frame's attrs at every copy and column read, so the
+    sheet no longer carries its plans there): the spreadsheet table has no plans and list-free cells; the
+    sweep's own table keeps its plans and its other attrs, and so does the copy's other attrs."""
+    from planner.sweep import whatif_table
+
+    plans = [{"totals": {"cost": 1.0}}, None]
+    table = pd.DataFrame({"budget": [1.0, 2.0], "chosen": [["A", "B"], []]})
+    table.attrs.update(plans=plans, note="n")
+    out = whatif_table(table)
+    assert list(out["chosen"]) == ["A, B", ""] and out.attrs == {"note": "n"}
+    assert table.attrs["plans"] is plans and table.attrs["note"] == "n" and table["chosen"][0] == ["A", "B"]
 
 
 def test_whatif_cache_gives_the_plans_of_an_uncached_sweep(station, prepared, budgets, local_table, tmp_path,
