@@ -113,6 +113,11 @@ class SolveOptions:
         300-room stations have 16,000 to 23,000): on the 1,000-room ones (56,000 to 62,000) the rounds do
         not fit everyone in 20 s and their time was lost to the LP path (gap 8.7 % instead of 8.1 % at
         seed 3, 10 s).
+    flow_start
+        Cover-all models the capacity cuts describe (`capcuts.applies`: no budget, corridor, exit-door or
+        expected-share rows) start from the LP's support with its sites closed one at a time while a maximum
+        flow still shelters everyone with no swap (`planner.model.flowsearch`), instead of the rounding at
+        thresholds and the greedy local search. Measured (generated 1,000-room stations): docs/performance.md.
     lp_share
         Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
@@ -158,6 +163,7 @@ class SolveOptions:
     capacity_cuts: bool = True
     capacity_cuts_below: int = 40_000
     cut_share: float = 0.2
+    flow_start: bool = True
     lp_share: float = 0.6
     wall_margin: float = 0.03
     seed: int = 0

@@ -1,0 +1,136 @@
+"""A cover-all start plan by maximum flows: the LP relaxation's support, its sites closed one by one while
+everyone still has a place with the no-swap rule held hard (issue 21, generated 1,000-room stations).
+
+On the LP path a cover-all start plan is the LP's support (every site the LP opens at all: it fits, the
+LP's assignment shows it) made cheaper; with the no-swap rows (`Compiled.swap_rule`) the support is
+rounded at thresholds (`lppath._swap_rounding`, one whole-person assignment of about 0.7 s each) and the
+local search (`heuristic.improve_plan`) closes sites by a greedy re-homing of their people. On the
+generated 1,000-room stations the rounding took most of the time and its plan paid a swap penalty
+(seed 3: 149 sites, 20.84 M plus 4 persons' swaps at 158,260 each, 8.7 % above the reported bound),
+while the support itself fits with no swap at all: closing its sites one at a time while a maximum flow
+still shelters everyone (exact tests: people may move anywhere) gave 143 sites for 20.05 M with no swap.
+
+`FlowCheck` builds the maximum-flow network of `lagrange.shelter_flow` (with the no-swap rule held hard:
+`lagrange.swap_left`) once over all sites, per scenario; a plan closes a site by setting its edge to the
+sink to 0, so a test is one maximum flow per scenario on a fixed matrix, the scenario that failed last
+first (most tests fail; one flow then says so). The model's rows the flow knows are capacity, door
+queues and the no-swap rule (`capcuts.applies`: no budget, corridor, exit-door or expected-share rows);
+backup rows (`m_g >= 2` sites in reach) are kept by counting.
+
+Units: persons, currency, seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import maximum_flow
+
+from planner.model.compile import Compiled
+from planner.model.lagrange import swap_left
+from planner.model.lagsearch import door_bins, open_pairs
+
+
+class FlowCheck:
+    """Whether a plan (0/1 per site) shelters everyone: `lagrange.shelter_flow`'s network over all sites
+    (no-swap rule held hard when the model has it), built once; closed sites lose their edge to the sink."""
+
+    def __init__(self, c: Compiled) -> None:
+        self.c = c
+        left = swap_left(c)
+        S, G, J = len(c.scen), c.G, c.J
+        sites, use, loc = open_pairs(c, np.ones(J))
+        qg, qj, qb, sip = c.qg[use], c.qj[use], c.qbin[use].astype(np.int64), np.asarray(c.qsip[use], bool)
+        chain, bkey, bj, _, first, big, chain_cap = door_bins(c, qj, qb, sip)
+        n_site0 = 2 + G
+        n_oth0 = n_site0 + J if left is not None else n_site0
+        n_bin0 = n_oth0 + J if left is not None else n_site0 + J
+        n = n_bin0 + len(bkey)
+        to = np.where(sip, n_site0, n_oth0) + loc[qj]
+        to[chain] = n_bin0 + np.searchsorted(bkey, qj[chain] * c.nb + qb[chain])
+        chain_from = n_bin0 + np.arange(len(bkey))
+        chain_to = np.where(first, n_oth0 + loc[bj], chain_from - 1)
+        site_cap = np.minimum(c.cap[sites], big)
+        self.nets: list[tuple[int, int, sp.csr_matrix, np.ndarray]] = []
+        """Per scenario with residents: (scenario, its residents, the network, the site each entry of the
+        matrix's data leads to (a pair's edge or a site's edge to the sink) or -1)."""
+        for s in range(S):
+            d = c.D[:, s].astype(np.int64)
+            if d.sum() <= 0:
+                continue
+            pg = d[qg] > 0
+            rows = np.r_[np.zeros(G, np.int64), 2 + qg[pg], chain_from, n_site0 + np.arange(J)]
+            cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(J, np.int64)]
+            caps = np.r_[d, d[qg[pg]], chain_cap, site_cap]
+            tag = np.r_[np.full(G, -1), qj[pg], np.full(len(bkey), -1), np.arange(J)]
+            if left is not None:
+                rows = np.r_[rows, n_oth0 + np.arange(J)]
+                cols = np.r_[cols, n_site0 + np.arange(J)]
+                caps = np.r_[caps, np.minimum(left[sites, s], big)]
+                tag = np.r_[tag, np.full(J, -1)]
+            caps = caps.astype(np.int32)
+            keep = caps > 0
+            # (every edge is unique: one per group, pair, bin and site; the tags follow the entries)
+            A = sp.coo_matrix((caps[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
+            T = sp.coo_matrix((tag[keep] + 2, (rows[keep], cols[keep])), shape=(n, n)).tocsr()
+            assert A.nnz == int(keep.sum()) and np.array_equal(A.indices, T.indices)
+            self.nets.append((s, int(d.sum()), A, T.data.astype(np.int64) - 2))
+        self.order = list(range(len(self.nets)))
+        self.flows = 0
+
+    def short(self, x: np.ndarray) -> int:
+        """The first scenario (model index) in which the sites `x` leave someone without a place, or -1."""
+        closed = np.asarray(x, float) < 0.5
+        for k in list(self.order):
+            s, demand, A, tag = self.nets[k]
+            data = A.data.copy()
+            # closed sites lose their pairs' edges and their edge to the sink (a network with dead ends at
+            # closed sites took scipy's Dinic 20 times as long)
+            data[(tag >= 0) & closed[np.maximum(tag, 0)]] = 0
+            self.flows += 1
+            M = sp.csr_matrix((data, A.indices.copy(), A.indptr.copy()), shape=A.shape)
+            M.eliminate_zeros()                  # (zero edges left in: 1.5 times as long)
+            flow = maximum_flow(M, 0, 1, method="dinic")
+            if flow.flow_value < demand:
+                self.order.remove(k)
+                self.order.insert(0, k)    # the scenario that failed goes first next time
+                return s
+        return -1
+
+
+def flow_drop(c: Compiled, x0: np.ndarray, order: np.ndarray, deadline: float,
+              check: FlowCheck | None = None) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """Close the sites of `order` (open in `x0`, not fixed, with a cost) one at a time while everyone still
+    has a place by the flows (`FlowCheck`) and every group keeps its `m_g` sites in reach; stops at
+    `deadline` (`time.perf_counter()`). Returns (the plan, or None when `x0` itself leaves someone without a
+    place under the hard no-swap rule; counts)."""
+    t = time.perf_counter()
+    fc = check or FlowCheck(c)
+    x = np.maximum(np.asarray(x0, float), c.fixed1)
+    info: dict[str, Any] = dict(start_sites=int(x.sum()), start_cost=float(c.cost @ x))
+    if fc.short(x) >= 0:
+        info.update(fits=False, flows=fc.flows, seconds=round(time.perf_counter() - t, 3))
+        return None, info
+    cnt = np.bincount(c.rg, weights=(x[c.rj] > 0.5).astype(float), minlength=c.G)
+    closed = tests = 0
+    for j in order:
+        if time.perf_counter() > deadline:
+            break
+        if x[j] < 0.5 or c.fixed1[j] or c.cost[j] <= 0:
+            continue
+        gs = c.rg[c.rj == j]
+        if len(gs) and (cnt[gs] - 1 < c.m[gs] - 1e-9).any():
+            continue
+        x[j] = 0.0
+        tests += 1
+        if fc.short(x) >= 0:
+            x[j] = 1.0
+            continue
+        closed += 1
+        np.subtract.at(cnt, gs, 1.0)
+    info.update(fits=True, tests=tests, closed=closed, flows=fc.flows, sites=int(x.sum()), cost=float(c.cost @ x),
+                seconds=round(time.perf_counter() - t, 3))
+    return x, info
