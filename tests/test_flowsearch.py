@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 from test_capcuts import in_model_order, instance, problem, sheltered_no_swap
-from test_model_bruteforce import brute_force
+from test_model_bruteforce import assignment_value, brute_force
 
 import planner.model as M
 from planner.model.flowsearch import FlowCheck, applies, flow_drop
@@ -28,21 +28,57 @@ from planner.progress import set_quiet
 set_quiet(True)
 
 
+def _fits(inst, c: M.Compiled, chosen: np.ndarray, most: float) -> bool:
+    """From the definitions: the sites `chosen` (model order) shelter, with the no-swap rule, as many as
+    every site does (`most`), and everyone without it (an assignment exists)."""
+    mine = in_model_order(inst, c, chosen)
+    return (sheltered_no_swap(inst, mine) >= most - 1e-6
+            and assignment_value(inst, mine, np.zeros(len(inst["room_ids"]), int), True) is not None)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_flow_check_agrees_with_the_no_swap_lp(seed: int) -> None:
     inst = instance(seed)
     c = M.compile_problem(problem(inst, no_swap=True))
     assert applies(c) and c.swap_rule
     fc = FlowCheck(c)
-    total = float(inst["demand"].sum())
+    most = sheltered_no_swap(inst, np.ones(len(inst["site_ids"]), bool))
     rng = np.random.default_rng(seed)
     fits = 0
     for _ in range(24):
         chosen = np.maximum(rng.uniform(size=c.J) < rng.uniform(0.4, 0.9), np.asarray(c.fixed1, bool))
-        want = sheltered_no_swap(inst, in_model_order(inst, c, chosen)) >= total - 1e-6
+        want = _fits(inst, c, chosen, most)
         assert (fc.short(chosen.astype(float)) < 0) == want
         fits += want
     assert 0 < fits < 24     # both answers occur
+
+
+def test_flow_check_with_forced_swaps() -> None:
+    """Instances where even every site open leaves someone without a place under the no-swap rule (a room
+    that is a site is full with its own residents and another room reaches only it): a plan fits when it
+    shelters as many under the rule as every site does and everyone without it."""
+    seen = 0
+    for seed in range(40):
+        inst = instance(seed)
+        inst["capacity"][0] = max(int(inst["demand"][0].max()), 1)
+        inst["times"][2, :] = np.inf
+        inst["times"][2, 0] = 5.0
+        inst["demand"][2] = np.maximum(inst["demand"][2], 1)
+        c = M.compile_problem(problem(inst, no_swap=True))
+        if c.J < 3:
+            continue
+        fc = FlowCheck(c)
+        if not fc.forced.any() or assignment_value(inst, np.ones(len(inst["site_ids"]), bool),
+                                                   np.zeros(len(inst["room_ids"]), int), True) is None:
+            continue
+        seen += 1
+        most = sheltered_no_swap(inst, np.ones(len(inst["site_ids"]), bool))
+        for x in itertools.product((False, True), repeat=c.J):
+            chosen = np.maximum(np.array(x), np.asarray(c.fixed1, bool))
+            assert (fc.short(chosen.astype(float)) < 0) == _fits(inst, c, chosen, most), (seed, x)
+        if seen >= 3:
+            break
+    assert seen >= 3
 
 
 def _exit_instance(seed: int):
