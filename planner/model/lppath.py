@@ -18,6 +18,7 @@ Steps (see `planner.model.orchestrate` for the model):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -492,10 +493,12 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
     """HiGHS branches (after the lazy tightening rows) from the start; (run, PuLP build seconds)."""
     o, stats, start_vec = st.o, st.stats, st.start_vec
     mid = st.p.objective == "max-cover" and o.tighten_max_cover_below <= st.ar.ny < o.max_cover_small_below
+    lp = st.lp_run                               # the LP relaxation of `st.ar` (for the reduced costs)
     if st.lp_run is not None and o.lazy_tighten and not o.tighten and not mid:
         # (max-cover between the two thresholds, the generated 1,000-room stations: the rows moved the LP
         # bound by 0 to 0.02 % in 3 cases, and the lazy rounds took 2.8 s of a 10 s limit)
         st.ar, lp2 = _lazy_tighten(st.c, o, st.ar, st.lp_run, st.t_all, st.timings)
+        lp = lp2
         st.highs_s += st.timings.get("lazy_tighten_highs_s", 0.0)
         if lp2 is not st.lp_run:
             st.lp_bound = max(st.lp_bound, lp2.objective) if st.lp_bound is not None else lp2.objective
@@ -503,7 +506,7 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
         stats.update(rows=int(st.ar.A.shape[0]), nonzeros=int(st.ar.A.nnz),
                      tighten_rows=int(st.ar.rows_by_kind.get("tighten", 0)))
         remaining = time_left(o, st.t_all, 1.0, INF)
-    ar = st.ar
+    ar = _fix_by_reduced_cost(st, st.ar, lp) if o.reduced_cost_fixing else st.ar
     st.say(f"[planner] solving {st.p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
            f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {o.gap:.1%}")
     cut = _cut_bound(st, start_vec)
@@ -515,6 +518,37 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
     if run.values is not None and start_vec is not None and float(ar.c @ start_vec) < run.objective - 1e-9:
         run.values, run.objective = start_vec, float(ar.c @ start_vec)  # ours was better
     return run, pulp_build
+
+
+def _fix_by_reduced_cost(st: _Path, ar: Arrays, lp: Run | None) -> Arrays:
+    """`ar` with the sites fixed that no plan better than the start can change: by the LP relaxation's reduced
+    costs d = c - A'y (y its row duals), every plan with site j open costs at least the LP bound + d_j when j is
+    closed in the LP (d_j >= 0), at least the LP bound - d_j with j closed when the LP opens it whole (d_j <= 0);
+    where that exceeds the start plan's objective, j is fixed as in the start plan (HiGHS's own reduced-cost
+    fixing, done once before its presolve: it solves the root LP again, then restarts on the smaller model).
+    Only after the whole LP solved to optimality (not by column generation: its duals price only its columns).
+    The MIP's bound then holds for every plan (the start plan is among those left, and no other plan that was
+    cut off is better). Measured (generated 300-room station, seed 2, max-cover at 75 %): 103 of 166 sites
+    fixed, HiGHS's root LP 2.8 s before its restart."""
+    c, start = st.c, st.start_vec
+    if lp is None or lp.row_dual is None or lp.values is None or start is None or "lp_colgen" in st.stats \
+            or lp.status != "optimal" or len(lp.row_dual) != ar.A.shape[0]:
+        return ar
+    J = c.J
+    d = (ar.c - ar.A.T @ lp.row_dual)[:J]
+    slack = float(ar.c @ start) - lp.objective
+    margin = 1e-6 * max(1.0, abs(lp.objective)) + 1e-7 * np.abs(d)
+    free = ar.lo[:J] < ar.hi[:J]
+    xl, xs = lp.values[:J], start[:J]
+    fix0 = free & (xl <= 1e-9) & (d > slack + margin) & (xs < 0.5)
+    fix1 = free & (xl >= 1.0 - 1e-9) & (-d > slack + margin) & (xs > 0.5)
+    st.stats["reduced_cost_fixed"] = dict(closed=int(fix0.sum()), opened=int(fix1.sum()), of=int(free.sum()))
+    if not (fix0.any() or fix1.any()):
+        return ar
+    lo, hi = ar.lo.copy(), ar.hi.copy()
+    hi[:J][fix0] = 0.0
+    lo[:J][fix1] = 1.0
+    return dataclasses.replace(ar, lo=lo, hi=hi)
 
 
 def _skip_stage2(st: _Path, x: np.ndarray, why: str) -> np.ndarray:

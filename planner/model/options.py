@@ -118,6 +118,9 @@ class SolveOptions:
         expected-share rows) start from the LP's support with its sites closed one at a time while a maximum
         flow still shelters everyone with no swap (`planner.model.flowsearch`), instead of the rounding at
         thresholds and the greedy local search. Measured (generated 1,000-room stations): docs/performance.md.
+    reduced_cost_fixing
+        Before HiGHS branches (LP path, the whole LP relaxation solved to optimality), fix the sites that the LP's
+        reduced costs say no plan better than the start can change (`lppath._fix_by_reduced_cost`).
     lp_share
         Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
@@ -164,6 +167,7 @@ class SolveOptions:
     capacity_cuts_below: int = 40_000
     cut_share: float = 0.2
     flow_start: bool = True
+    reduced_cost_fixing: bool = True
     lp_share: float = 0.6
     wall_margin: float = 0.03
     seed: int = 0
