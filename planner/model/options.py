@@ -117,7 +117,9 @@ class SolveOptions:
         Cover-all models the capacity cuts describe (`capcuts.applies`: no budget, corridor, exit-door or
         expected-share rows) start from the LP's support with its sites closed one at a time while a maximum
         flow still shelters everyone with no swap (`planner.model.flowsearch`), instead of the rounding at
-        thresholds and the greedy local search. Measured (generated 1,000-room stations): docs/performance.md.
+        thresholds and the greedy local search, below `flow_start_below` assignment columns (the generated
+        1,000-room stations have 56,000 to 62,000; Station Unity's first solve, 276,927, keeps its path: there
+        the flows were not measured against the rounding). Measured: docs/performance.md.
     reduced_cost_fixing
         Before HiGHS branches (LP path, the whole LP relaxation solved to optimality), fix the sites that the LP's
         reduced costs say no plan better than the start can change (`lppath._fix_by_reduced_cost`).
@@ -167,6 +169,7 @@ class SolveOptions:
     capacity_cuts_below: int = 40_000
     cut_share: float = 0.2
     flow_start: bool = True
+    flow_start_below: int = 100_000
     reduced_cost_fixing: bool = True
     lp_share: float = 0.6
     wall_margin: float = 0.03
