@@ -2,6 +2,7 @@
 the full-cover cost, proven within a gap; worst seed next to the median.
 
     .venv/bin/python -m bench.bench_seeds --sizes 300,1000 --seeds 1-5 [--gap 0.005] [--json out.json]
+        [--budgets-from other.json]   (max-cover budgets from another run's cover-all costs)
 
 Per station (generated with `planner.generate.generate_station(n, seed)`, cached in
 ``.cache/bench/stations``): the reach table and model as `planner solve` builds them
@@ -38,8 +39,9 @@ def _seeds(text: str) -> list[int]:
 
 
 def run_station(n: int, seed: int, cache_dir: Path, gap: float, time_limit_s: float,
-                check: bool = True) -> list[dict[str, Any]]:
-    """One generated station: cover-all, then max-cover at each of FRACTIONS of its cost."""
+                check: bool = True, base_cost: float | None = None) -> list[dict[str, Any]]:
+    """One generated station: cover-all, then max-cover at each of FRACTIONS of its cost (of `base_cost`
+    when given: another run's cover-all cost, so that two runs solve the same max-cover budgets)."""
     import dataclasses
 
     from planner.check import check_plan
@@ -75,7 +77,7 @@ def run_station(n: int, seed: int, cache_dir: Path, gap: float, time_limit_s: fl
         sol = solve(p, progress=False)
         wall = time.perf_counter() - t
         if frac is None:
-            full_cost = float(sol.cost)
+            full_cost = float(sol.cost) if base_cost is None else base_cost
         row = dict(size=n, seed=seed, case=case, seconds=round(wall, 3), gap=sol.solver.get("gap"),
                    status=sol.solver.get("status"), objective=sol.solver.get("objective"),
                    bound=sol.solver.get("bound"), sites=len(sol.chosen), cost=float(sol.cost),
@@ -118,11 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-check", action="store_true")
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--budgets-from", type=Path,
+                    help="a --json file of another run: max-cover budgets from its cover-all costs (same budgets)")
     args = ap.parse_args(argv)
+    base: dict[tuple[int, int], float] = {}
+    if args.budgets_from:
+        base = {(r["size"], r["seed"]): float(r["cost"]) for r in json.loads(args.budgets_from.read_text())["rows"]
+                if r["case"] == "cover-all"}
     rows: list[dict[str, Any]] = []
     for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
         for seed in _seeds(args.seeds):
-            rows += run_station(n, seed, args.cache, args.gap, args.time_limit, check=not args.no_check)
+            rows += run_station(n, seed, args.cache, args.gap, args.time_limit, check=not args.no_check,
+                                base_cost=base.get((n, seed)))
     print(f"load average {os.getloadavg()}")
     print(table(rows, args.gap, {300: 3.0, 1000: 3.0, 3000: 10.0}))
     if args.json:
