@@ -282,7 +282,9 @@ def _lp_relaxation(st: _Path) -> np.ndarray | None:
         share = max(share, MAX_COVER_LP_SHARE)   # small max-cover: without its LP the rest is of little use
     lp_limit = max(5.0, share * o.limit_s - (time.perf_counter() - st.t_all))
     lp = None
-    if o.lp_colgen and ar.ny >= o.colgen_min_columns and o.solver_name == "highs":
+    many = ar.ny >= o.colgen_min_columns or (st.p.objective == "max-cover" and not c.tighten
+                                             and ar.ny >= o.colgen_max_cover_min_columns)
+    if o.lp_colgen and many and o.solver_name == "highs":
         lp = lp_colgen(c, ar, lp_limit, o.n_threads, o.msg, warm=st.warm)
         stats["lp_colgen"] = lp.colgen
         st.highs_s += lp.seconds
