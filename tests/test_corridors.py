@@ -412,7 +412,8 @@ def test_rounds_stop_when_a_round_does_not_help_and_use_their_own_time_limit(tmp
 
     station = choice_station(tmp_path)
     off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
-    st3 = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3, corridor_round_time_limit_s=7.0))
+    st3 = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3, corridor_round_time_limit_s=7.0,
+                                                                     corridor_patience=0))
     limits_seen = []
 
     def same_plan(problem, start=None, progress=True, warm=None, keep=None):   # a re-solve that finds the same plan again
