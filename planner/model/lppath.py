@@ -256,12 +256,12 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
 
 
 def _flow_start(st: _Path, guide: np.ndarray, support: np.ndarray) -> np.ndarray | None:
-    """Cover-all models the flows describe (`flowsearch.applies`) below `flow_start_below` columns: the LP's support with its sites closed one
-    at a time while everyone still has a place with no swap (`flowsearch.flow_drop`; the LP's least liked
-    first, then the most expensive), or None (option off, another model, or the support leaves someone
-    without a place under the hard no-swap rule: then the rounding as before). Measured (generated
-    1,000-room station, seed 3): 157 -> 143 sites, 20.05 M with no swap in 1.4 s (load 4), where the
-    swap rounding's plan cost 20.84 M plus 4 persons' swap penalty after 2.7 s."""
+    """Cover-all models the flows describe (`flowsearch.applies`) below `flow_start_below` columns: the LP's
+    support (repaired first when it leaves someone without a place) with its sites closed one at a time while
+    everyone still has a place with no swap (`flowsearch.flow_drop`; the LP's least liked first, then the most
+    expensive); None when the option is off, for other models, or when no repair fits in time (then the
+    rounding as before). Measured (generated 1,000-room station, seed 3): 157 -> 143 sites, 20.05 M with no
+    swap in 1.4 s (load 4), where the swap rounding's plan cost 20.84 M plus 4 persons' swap penalty after 2.7 s."""
     c, o = st.c, st.o
     if not (o.flow_start and flows_apply(c) and st.ar.ny < o.flow_start_below):
         return None
