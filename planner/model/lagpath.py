@@ -13,7 +13,7 @@ from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version
 from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
                                     shelter_flow, site_problems, start_prices)
-from planner.model.lagsearch import augment_flow, close_warm
+from planner.model.lagsearch import augment_flow, close_warm, open_for
 from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
                                    LAGRANGE_LOCAL_SEARCH_PATIENCE, LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
                                    SolveOptions)
@@ -94,18 +94,20 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     stats["lagrange_bump_residual_persons"] = int(res.sum())
     if res.sum() > 0:
         t = time.perf_counter()
-        x2 = repair_plan(c, x, res, o.n_threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * T))
+        x2 = repair_plan(c, x, res, o.n_threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * T), Y=Y)
         timings["repair_s"] = time.perf_counter() - t
         highs_s += timings["repair_s"]
-        if x2 is None:
-            return None
-        x = x2
         t = time.perf_counter()
-        Y, _ = augment_flow(c, x, Y)         # the repair only adds sites
-        res = residual_demand(c, x, Y)
+        if x2 is not None:
+            x = x2
+            Y, _ = augment_flow(c, x, Y)         # the repair only adds sites
+        if residual_demand(c, x, Y).sum() > 0:   # others must move (exit-door rows, full sites): by flows
+            x, Y, left = open_for(c, x, Y, t_all + LAGRANGE_BUMP_SHARE * T)
+            stats["lagrange_open_for"] = int(x.sum()) - stats["lagrange_bump_sites"]
+            if left > 0:
+                flow_s += time.perf_counter() - t
+                return None
         flow_s += time.perf_counter() - t
-        if res.sum() > 0:
-            return None
     say(f"[planner] start plan: {int(x.sum())} sites, cost {c.cost @ x:,.0f} ({time.perf_counter() - t_all:.1f} s so far)")
     stats["heuristic_cost"] = float(c.cost @ x)
     stats["heuristic_sites"] = int(x.sum())

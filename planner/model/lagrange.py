@@ -40,7 +40,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, maxi
 from planner.model.arrays import build_arrays, fill_penalty_slacks
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import highs_lp, new_highs, solve_highspy
-from planner.model.lagsearch import door_bins, open_pairs
+from planner.model.lagsearch import door_bins, exit_nodes, open_pairs, pair_exit
 
 
 @dataclass
@@ -95,7 +95,7 @@ def site_problems(c: Compiled, yq: np.ndarray, ys: np.ndarray, yub: np.ndarray) 
     yj = c.qj[yq].astype(np.int64)
     yg = c.qg[yq].astype(np.int64)
     sip = np.asarray(c.qsip[yq], bool)
-    yub = np.asarray(yub, float)
+    yub = np.minimum(np.asarray(yub, float), exit_limit(c, yq, ys))
     key = yg * S + ys
     ukey, row = np.unique(key, return_inverse=True)
     row = np.asarray(row).ravel()
@@ -123,6 +123,20 @@ def site_problems(c: Compiled, yq: np.ndarray, ys: np.ndarray, yub: np.ndarray) 
                         door=door, D=D, row_g=ukey // S, row_s=ukey % S, d_seg=seg[di], d_row=row[di],
                         d_ub=yub[di], d_col=di, sip_row=sip_row, sip_ub=sip_ub, sip_col=sip_col,
                         stats=dict(columns=int(ny), rows=int(len(D)), segments=int(nseg)))
+
+
+def exit_limit(c: Compiled, q: np.ndarray, s: np.ndarray | int) -> np.ndarray:
+    """Per usable pair `q` in scenario `s`: its exit-door row's limit (persons; inf where it has none). Each
+    column of a row is at most the row's limit, so tightening a column's bound by it keeps every bound valid
+    (the rows themselves are left out of the Lagrangian and the cut LP: a relaxation)."""
+    out = np.full(len(q), np.inf)
+    if not len(c.exit_id):
+        return out
+    S = len(c.scen)
+    rb = pair_exit(c)[q]
+    has = rb >= 0
+    out[has] = np.asarray(c.exit_rhs, float)[rb[has] * S + (s if np.isscalar(s) else np.asarray(s)[has])]
+    return out
 
 
 def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
@@ -173,9 +187,32 @@ def start_prices(c: Compiled, sp_: SiteProblems, knapsack: tuple[float, int, flo
 
 
 # ================================================================ sub-models
+def keep_pairs(c: Compiled, keep: np.ndarray, **changes: Any) -> Compiled:
+    """`c` with only the usable pairs `keep` (bool per pair; `changes`: other fields replaced too): the
+    exit-door rows' members follow their pairs (row ids and limits unchanged); the corridor rows are left
+    out (penalties, which the Lagrangian path does not price)."""
+    qmap = np.full(len(c.qg), -1, np.int64)
+    qmap[keep] = np.arange(int(np.count_nonzero(keep)))
+    mk = qmap[c.exit_q] >= 0 if len(c.exit_q) else np.zeros(0, bool)
+    none = np.zeros(0, np.int64)
+    return replace(c, qg=c.qg[keep], qj=c.qj[keep], qbin=c.qbin[keep], qsip=c.qsip[keep],
+                   exit_id=c.exit_id[mk], exit_q=qmap[c.exit_q[mk]], exit_s=c.exit_s[mk],
+                   cut_id=none, cut_q=none, cut_s=none, cut_rhs=np.zeros(0), **changes)
+
+
+def exit_used(c: Compiled, Y: np.ndarray) -> np.ndarray:
+    """Persons the whole-person assignment `Y` (pairs, S) sends through each exit-door row (by row id,
+    `Compiled.exit_rhs`'s index)."""
+    used = np.zeros(len(c.exit_rhs))
+    if len(c.exit_id):
+        np.add.at(used, c.exit_id, Y[c.exit_q, c.exit_s])
+    return used
+
+
 def restrict(c: Compiled, groups: np.ndarray) -> tuple[Any, np.ndarray]:
     """The sub-model of `c` for `groups` (indices) and every site they reach: (Compiled, its sites
-    as indices into `c`). No budget (a relaxation); group and site order are kept."""
+    as indices into `c`). No budget (a relaxation); group and site order are kept; the exit-door rows
+    of the groups kept, the corridor rows left out (`keep_pairs`)."""
     gmask = np.zeros(c.G, bool)
     gmask[groups] = True
     keep = gmask[c.qg]
@@ -185,10 +222,10 @@ def restrict(c: Compiled, groups: np.ndarray) -> tuple[Any, np.ndarray]:
     gmap = np.full(c.G, -1, np.int64)
     gmap[groups] = np.arange(len(groups))
     rk = gmask[c.rg] & (jmap[c.rj] >= 0)
-    sub = replace(c, site_ids=c.site_ids[sites], cap=c.cap[sites], rate=c.rate[sites], cost=c.cost[sites],
+    sub = keep_pairs(c, keep)
+    sub = replace(sub, site_ids=c.site_ids[sites], cap=c.cap[sites], rate=c.rate[sites], cost=c.cost[sites],
                   disp=c.disp[sites], fixed1=c.fixed1[sites], D=c.D[groups], w=c.w[groups], m=c.m[groups],
-                  qg=gmap[c.qg[keep]], qj=jmap[c.qj[keep]], qbin=c.qbin[keep], qsip=c.qsip[keep],
-                  rg=gmap[c.rg[rk]], rj=jmap[c.rj[rk]], qcap=c.qcap[sites], room_group=pd.Series(dtype=np.int64),
+                  qg=gmap[sub.qg], qj=jmap[sub.qj], rg=gmap[c.rg[rk]], rj=jmap[c.rj[rk]], qcap=c.qcap[sites], room_group=pd.Series(dtype=np.int64),
                   unreachable=[], pairs=c.pairs.iloc[:0], budget=None, uncapacitated=False, stats={})
     return sub, sites
 
@@ -235,6 +272,10 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None, left: np.
     `left`: (J, S) places each site leaves for residents of other rooms (`swap_left`: the no-swap rule
     held hard, no resident leaving a converted room while others come in; inf where no limit): the door
     and the other rooms' shelter-in-place pairs reach the site through one more edge of that capacity.
+
+    Exit-door rows (`Compiled.exit_id`, issue 17): the pairs of a (room, exit door) row leave their group
+    through one node more, group -> row node (capacity: the row's limit) -> the pairs' sites or bins; the
+    rows of a room are disjoint (`lagsearch.exit_laminar`), so the flow keeps them exactly.
     """
 
     S = len(c.scen)
@@ -251,20 +292,23 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None, left: np.
     n_site0 = 2 + G
     n_oth0 = n_site0 + Jo if left is not None else n_site0   # others' node of each site (no-swap rule)
     n_bin0 = n_oth0 + Jo if left is not None else n_site0 + Jo
-    n = n_bin0 + len(bkey)
+    n_exit0 = n_bin0 + len(bkey)
+    xnode, xgrp, xcap = exit_nodes(c, use)      # exit-door rows: group -> (room, door) node -> its pairs
+    n = n_exit0 + len(xgrp)
     to = np.where(sip, n_site0, n_oth0) + loc[qj]
     to[chain] = n_bin0 + np.searchsorted(bkey, qj[chain] * nb + qb[chain])
+    frm = np.where(xnode >= 0, n_exit0 + xnode, 2 + qg)
     chain_from = n_bin0 + np.arange(len(bkey))
     chain_to = np.where(first, n_oth0 + loc[bj], chain_from - 1)
     site_cap = np.minimum(c.cap[sites], big)
-    pkey = qg.astype(np.int64) * n + to                       # one edge per usable pair (unique)
+    pkey = frm.astype(np.int64) * n + to                      # one edge per usable pair (unique)
     porder = np.argsort(pkey)
     def one(s: int) -> tuple[int, Any, Any]:
         d = c.D[:, s].astype(np.int64)
         pg = d[qg] > 0
-        rows = np.r_[np.zeros(G, np.int64), 2 + qg[pg], chain_from, n_site0 + np.arange(Jo)]
-        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64)]
-        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap]
+        rows = np.r_[np.zeros(G, np.int64), frm[pg], chain_from, n_site0 + np.arange(Jo), 2 + xgrp]
+        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64), n_exit0 + np.arange(len(xgrp))]
+        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap, xcap[:, s]]
         if left is not None:
             rows = np.r_[rows, n_oth0 + np.arange(Jo)]
             cols = np.r_[cols, n_site0 + np.arange(Jo)]
@@ -281,7 +325,8 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None, left: np.
             R.eliminate_zeros()
             side = breadth_first_order(R, 0, directed=True, return_predecessors=False)
             cut = np.sort(side[(side >= 2) & (side < 2 + G)] - 2)
-        return s, flow.flow[2:2 + G].tocoo(), cut
+        F = flow.flow.tocoo()
+        return s, F, cut
 
     for s, F, cut in (one(s) for s in range(S) if c.D[:, s].sum() > 0):
         if cut is not None and cuts is not None:
@@ -329,10 +374,11 @@ def flow_vector(c: Compiled, x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
 
 
 def repair_plan(c: Compiled, x: np.ndarray, residual: np.ndarray, threads: int = 2, time_limit: float = 60.0,
-                gap: float = 0.005) -> np.ndarray | None:
+                gap: float = 0.005, Y: np.ndarray | None = None) -> np.ndarray | None:
     """Sites to add to `x` so that the `residual` persons (per group and scenario) are sheltered too:
     the cover-all model on the residual groups and the sites not yet open (their full capacity and
-    door), solved as a small MIP. With the assignment that gave `residual`, the union is feasible.
+    door), solved as a small MIP. With the assignment `Y` that gave `residual`, the union is feasible:
+    the exit-door rows' limits are what `Y` leaves of them (`Y` needed when `c` has such rows).
     Returns the new 0/1 vector, or None when the residual cannot be sheltered that way."""
 
     groups = np.flatnonzero(residual.sum(axis=1) > 0)
@@ -342,7 +388,12 @@ def repair_plan(c: Compiled, x: np.ndarray, residual: np.ndarray, threads: int =
     gmask = np.zeros(c.G, bool)
     gmask[groups] = True
     ok = closed[c.qj]
-    sub = replace(c, qg=c.qg[ok], qj=c.qj[ok], qbin=c.qbin[ok], qsip=c.qsip[ok])
+    rhs = c.exit_rhs
+    if len(c.exit_id):
+        if Y is None:
+            raise ValueError("repair_plan needs the assignment Y of a model with exit-door rows")
+        rhs = np.maximum(np.asarray(c.exit_rhs, float) - exit_used(c, Y), 0.0)
+    sub = keep_pairs(c, ok, exit_rhs=rhs)
     sub, sites = restrict(sub, groups)
     sub = replace(sub, D=residual[groups].astype(np.int64), scen_mult=np.ones(len(c.scen)),
                   m=np.zeros(len(groups), np.int64), objective="cover-all")
@@ -398,7 +449,7 @@ def site_limits(c: Compiled, parts: list[np.ndarray], s: int, left: np.ndarray |
     k = np.repeat(kk, n)
     q = np.repeat(ptr[gg] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
     j = c.qj[q].astype(np.int64)
-    d = c.D[c.qg[q], s].astype(float)
+    d = np.minimum(c.D[c.qg[q], s].astype(float), exit_limit(c, q, s))
     sip = np.asarray(c.qsip[q], bool)
     key = k * c.J + j
     ukey, inv = np.unique(key, return_inverse=True)

@@ -54,6 +54,53 @@ def door_bins(c: Compiled, qj: np.ndarray, qb: np.ndarray, sip: np.ndarray
     return chain, bkey, bj, bb, first, big, chain_cap
 
 
+def pair_exit(c: Compiled) -> np.ndarray:
+    """Per usable pair of `c`: its exit-door row's (room, door) index `exit_id // S` (the same in every
+    scenario), -1 if it is in none (`Compiled.exit_id`)."""
+    S = max(len(c.scen), 1)
+    out = np.full(len(c.qg), -1, np.int64)
+    if len(c.exit_id):
+        out[c.exit_q] = c.exit_id // S
+    return out
+
+
+def exit_laminar(c: Compiled) -> bool:
+    """Whether every usable pair is in at most one (room, door) exit-door row and every row's pairs are one
+    group's (rooms with exit rows are groups of their own): then one flow node per row, between the group
+    and the row's pairs, with the row's limit as capacity, is the row exactly."""
+    if not len(c.exit_id):
+        return True
+    S = max(len(c.scen), 1)
+    rb = c.exit_id // S
+    qr = np.unique(np.c_[c.exit_q, rb], axis=0)
+    if len(np.unique(qr[:, 0])) != len(qr):
+        return False
+    g = c.qg[qr[:, 0]]
+    order = np.argsort(qr[:, 1], kind="stable")
+    rs, gs = qr[order, 1], g[order]
+    same = rs[1:] == rs[:-1]
+    return bool((gs[1:][same] == gs[:-1][same]).all())
+
+
+def exit_nodes(c: Compiled, use: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exit-door nodes of the shelter flow network for the usable pairs `use` (indices): per pair its
+    node (0 .. nodes - 1) or -1 (no exit-door row), each node's group, and its capacity per scenario
+    (nodes, S; whole persons, the row's `exit_rhs`). Needs `exit_laminar(c)`."""
+    S = len(c.scen)
+    xr = pair_exit(c)[use]
+    has = xr >= 0
+    if not has.any():
+        return np.full(len(use), -1, np.int64), np.zeros(0, np.int64), np.zeros((0, S), np.int64)
+    rb, loc = np.unique(xr[has], return_inverse=True)
+    node = np.full(len(use), -1, np.int64)
+    node[has] = loc
+    grp = np.zeros(len(rb), np.int64)
+    grp[loc] = c.qg[use[has]]
+    rhs = np.floor(np.asarray(c.exit_rhs, float).reshape(-1, S)[rb] + 1e-6)
+    big = float(min(np.iinfo(np.int32).max, max(int(c.D.sum()), 1)))
+    return node, grp, np.clip(rhs, 0, big).astype(np.int64)
+
+
 def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None = None,
                  scen_order: list[int] | None = None) -> tuple[np.ndarray, int]:
     """`lagrange.shelter_flow` started from a whole-person flow `Y0` that fits the sites `x` (pairs, S):
@@ -85,6 +132,12 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
     chain_from = n_bin0 + np.arange(len(bkey))
     chain_to = np.where(first, n_site0 + loc[bj], chain_from - 1)
     site_cap = np.minimum(c.cap[sites], big)
+    # exit-door rows: group -> (room, door) node -> the row's pairs
+    xnode, xgrp, xcap = exit_nodes(c, use)
+    n_exit0 = n
+    n = n_exit0 + len(xgrp)
+    frm = np.where(xnode >= 0, n_exit0 + xnode, 2 + qg)
+    xin = xnode >= 0
     for s in (range(S) if scen_order is None else scen_order):
         d = c.D[:, s].astype(np.int64)
         if d.sum() <= 0:
@@ -102,10 +155,11 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
             after = np.repeat(nxt, seg_end - seg_start)
         cflow = np.rint(rc - after).astype(np.int64)
         pg = d[qg] > 0
-        rows = np.r_[np.zeros(G, np.int64), 2 + qg[pg], chain_from, n_site0 + np.arange(Jo)]
-        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64)]
-        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap]
-        flows = np.r_[gflow, f[pg], cflow, sflow]
+        xflow = np.bincount(xnode[xin], weights=f[xin], minlength=len(xgrp)).astype(np.int64)
+        rows = np.r_[np.zeros(G, np.int64), frm[pg], chain_from, n_site0 + np.arange(Jo), 2 + xgrp]
+        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(Jo, np.int64), n_exit0 + np.arange(len(xgrp))]
+        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap, xcap[:, s]]
+        flows = np.r_[gflow, f[pg], cflow, sflow, xflow]
         rr = np.r_[rows, cols]
         cc = np.r_[cols, rows]
         kk = np.r_[caps - flows, flows].astype(np.int32)
@@ -122,7 +176,7 @@ def augment_flow(c: Compiled, x: np.ndarray, Y0: np.ndarray, cuts: list | None =
         F = flow.flow.tocsr()
         extra = np.zeros(len(use), np.int64)
         if flow.flow_value > 0:
-            extra[pg] = np.asarray(F[2 + qg[pg], to[pg]]).ravel()
+            extra[pg] = np.asarray(F[frm[pg], to[pg]]).ravel()
         Y[use, s] = f + extra
         if scen_order is not None and int(gflow.sum()) + flow.flow_value < d.sum():
             return Y, s
@@ -160,3 +214,34 @@ def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, dea
             queue.appendleft(grp[:half])
     return x, Y, dict(tests=tests, closed=closed, stalled=bool(patience is not None and idle >= patience))
 
+
+
+def open_for(c: Compiled, x: np.ndarray, Y: np.ndarray, deadline: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sites added to `x` until its flow shelters everyone: while someone is without a place, the closed site
+    in reach of them with the least cost per place it could give them (its capacity, at most their number)
+    is opened and the flow taken again from `Y` (`augment_flow`: the others may move). The fallback when the
+    repair MIP (`lagrange.repair_plan`, the others' flow fixed) finds no sites: an exit-door row's limit or
+    a full site may need others moved. Stops at `deadline` (`time.perf_counter()`). Returns (plan, flow,
+    persons still without a place)."""
+    x = np.asarray(x, float).copy()
+    S = len(c.scen)
+    while True:
+        served = np.zeros((c.G, S))
+        for s in range(S):
+            served[:, s] = np.bincount(c.qg, weights=Y[:, s], minlength=c.G)
+        res = np.maximum(c.D - served, 0.0)
+        left = int(res.sum())
+        if left == 0 or time.perf_counter() > deadline:
+            return x, Y, left
+        need = res.max(axis=1)
+        cand = (need[c.qg] > 0) & (x[c.qj] <= 0.5)
+        if not cand.any():
+            return x, Y, left
+        gain = np.bincount(c.qj[cand], weights=need[c.qg[cand]], minlength=c.J)
+        gain = np.minimum(gain, c.cap)
+        ok = gain > 0
+        if not ok.any():
+            return x, Y, left
+        j = int(np.flatnonzero(ok)[np.argmin(c.cost[ok] / gain[ok])])
+        x[j] = 1.0
+        Y, _ = augment_flow(c, x, Y)

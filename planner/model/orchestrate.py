@@ -85,6 +85,7 @@ from planner.model.compile import Compiled, compile_problem
 from planner.model.cover import assign_nearest
 from planner.model.highs import Run, highs_version, solve_highspy
 from planner.model.lagpath import solve_lagrangian
+from planner.model.lagsearch import exit_laminar
 from planner.model.lppath import solve_lp_path
 from planner.model.options import SolveOptions
 from planner.model.problem import BudgetInfeasibleError, FullCover, ModelInfeasible, Problem, Solution
@@ -212,8 +213,8 @@ def _lagrangian(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | Non
     """The Lagrangian path when it applies (cover-all, no start, no backup rows, HiGHS, at least
     `o.lagrange_min_columns` assignment columns) and gives a plan; else None."""
     if not (o.lagrangian and start is None and p.objective == "cover-all" and o.solver_name == "highs"
-            and (c.m < 2).all() and c.G > 0 and not len(c.exit_id)   # it knows no exit-door rows
-            and not c.share):                                        # nor expected-share rows
+            and (c.m < 2).all() and c.G > 0 and exit_laminar(c)   # exit-door rows: one flow node per row
+            and not c.share):                                     # no expected-share rows
         return None
     t = time.perf_counter()
     cols = assignment_columns(c)

@@ -1,0 +1,146 @@
+"""The Lagrangian path with exit-door rows (issue 17's per-door caps; issue 21 at 30,000 rooms) against
+HiGHS on the full model.
+
+Small instances (test_model_bruteforce's random stations) where some rooms leave by two doors, each
+with a cap below the room's residents (binding rows):
+
+- the maximum flow, from nothing (`shelter_flow`) or from any flow that fits (`augment_flow`),
+  shelters exactly as many persons as the exact assignment LP of the full model with the same sites
+  (HiGHS, every row: capacity, door queue, exit door), and its assignment keeps every row;
+- the repair MIP's sites, with the flow that left the residual, shelter everyone within the rows;
+- every bound of the path is at most the exact optimum (HiGHS MIP of the full model, gap 0), and the
+  whole path, forced, gives a verified plan no cheaper than that optimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import planner.model as M
+from planner.errors import InfeasibleError
+from planner.model.highs import solve_highspy
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
+                                    shelter_flow, site_problems, start_prices)
+from planner.model.lagsearch import augment_flow, close_warm, exit_laminar
+from planner.progress import set_quiet
+from test_lagrange import _rows_hold
+from test_model_bruteforce import random_instance
+
+set_quiet(True)
+
+
+def exit_problem(seed: int, n_rooms: int = 12, n_sites: int = 9) -> M.Problem:
+    """A random station whose rooms 2 .. 6 leave by doors 'a' and 'b' (per pair at random), each door
+    capped below the room's busiest scenario; demand then at most the sum of its doors' caps."""
+    inst = random_instance(seed, n_rooms=n_rooms, n_sites=n_sites, n_scen=2)
+    rng = np.random.default_rng(1000 + seed)
+    dem = inst["demand"].copy()
+    rid, sid, t = inst["room_ids"], inst["site_ids"], inst["times"]
+    rows = []
+    for i in range(2, min(7, n_rooms)):
+        top = int(dem[i].max())
+        if top < 2:
+            dem[i] = np.maximum(dem[i], 4)
+            top = 4
+        caps = {d: int(rng.integers(1, top)) for d in "ab"}
+        used = set()
+        for j in range(n_sites):
+            if np.isfinite(t[i, j]) and not (rid[i] == sid[j] and t[i, j] == 0):
+                d = "a" if rng.uniform() < 0.5 else "b"
+                used.add(d)
+                rows.append((rid[i], sid[j], d, float(caps[d])))
+        dem[i] = np.minimum(dem[i], sum(caps[d] for d in used) + (1 if rid[i] in sid else 0))
+    p = M.Problem.from_cost_matrix(dem, t, inst["capacity"], inst["cost"], door_flow_pps=inst["door_flow_pps"],
+                                   room_ids=rid, site_ids=sid, door_queue=True, mip_gap=0.0, time_limit_s=30)
+    return p.replace(exit_rows=pd.DataFrame(rows, columns=["room_id", "site_id", "exit_door_id", "exit_cap"]))
+
+
+def _keeps_rows(c: M.Compiled, x: np.ndarray, Y: np.ndarray) -> bool:
+    c2 = replace(c, objective="max-cover", w=np.ones(c.G), m=np.zeros_like(c.m), budget=None)
+    v, ar = flow_vector(c2, x, Y)
+    assert "exit-door" in ar.rows_by_kind or not len(c.exit_id)
+    return _rows_hold(ar, v)
+
+
+def _exact_persons(c: M.Compiled, x: np.ndarray) -> float:
+    """The most persons the sites `x` shelter in the full model (every scenario): HiGHS LP of the
+    max-cover assignment with the sites fixed (its polytope is integral)."""
+    c2 = replace(c, objective="max-cover", w=np.ones(c.G), m=np.zeros_like(c.m), budget=None,
+                 scen_mult=np.ones(len(c.scen)))
+    ar = M.build_arrays(c2, x_fixed=x.astype(float), only_sites=x > 0.5, all_scen=True)
+    lp = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+    assert lp.status == "optimal"
+    return float(lp.values[ar.ycol0:ar.ycol0 + ar.ny].sum())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_flows_with_exit_rows_shelter_as_many_as_the_exact_assignment(seed: int) -> None:
+    c = M.compile_problem(exit_problem(seed))
+    assert len(c.exit_id) and exit_laminar(c)
+    rng = np.random.default_rng(seed)
+    for share in (0.4, 0.7, 1.0):
+        x = (rng.uniform(size=c.J) < share).astype(float)
+        cuts: list = []
+        Y = shelter_flow(c, x, cuts)
+        assert Y.sum() == pytest.approx(_exact_persons(c, x), abs=1e-6)
+        assert (Y[x[c.qj] < 0.5] == 0).all() and _keeps_rows(c, x, Y)
+        x0 = x * (rng.uniform(size=c.J) < 0.6)
+        for Y0 in (np.zeros_like(Y), Y // 2, shelter_flow(c, x0), Y):
+            cuts2: list = []
+            Y2, short = augment_flow(c, x, Y0, cuts2)
+            assert short == -1 and Y2.sum() == Y.sum() and _keeps_rows(c, x, Y2)
+            assert [(s, list(g)) for s, g in cuts2] == [(s, list(g)) for s, g in cuts]
+
+
+def test_repair_and_local_search_keep_the_exit_rows() -> None:
+    repaired = 0
+    for seed in range(12):
+        c = M.compile_problem(exit_problem(seed))
+        if residual_demand(c, np.ones(c.J)).sum() > 0:
+            continue                                  # no full cover exists
+        rng = np.random.default_rng(seed)
+        x = (rng.uniform(size=c.J) < 0.5).astype(float)
+        Y = shelter_flow(c, x)
+        res = residual_demand(c, x, Y)
+        x2 = repair_plan(c, x, res, threads=2, time_limit=10.0, gap=0.0, Y=Y)
+        if x2 is None:                                # the residual needs others moved: the path falls back
+            continue
+        repaired += res.sum() > 0
+        assert (x2 >= x).all()
+        Y2, _ = augment_flow(c, x2, Y)
+        assert residual_demand(c, x2, Y2).sum() == 0 and _keeps_rows(c, x2, Y2)
+        x3, Y3, _ = close_warm(c, x2, Y2, np.argsort(-c.cost), float("inf"), batch=2)
+        assert residual_demand(c, x3, Y3).sum() == 0 and _keeps_rows(c, x3, Y3) and c.cost @ x3 <= c.cost @ x2
+    assert repaired >= 3
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lagrangian_path_with_exit_rows_against_the_exact_optimum(seed: int) -> None:
+    p = exit_problem(seed, n_rooms=10, n_sites=8 + seed % 4)
+    try:
+        exact = M.solve(p, progress=False, options=M.SolveOptions(lagrangian=False))
+    except InfeasibleError:
+        pytest.skip("no full cover exists")
+    assert exact.solver["status"] == "optimal"
+    opt = float(exact.stats["cost"])
+    tol = 1e-6 * max(1.0, opt)
+    c = M.compile_problem(p)
+    ar = M.build_arrays(c)
+    sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
+    assert lagrangian(sp_, start_prices(c, sp_, M.capacity_knapsack(c))).bound <= opt + tol
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        u = rng.uniform(0, 3, sp_.R) * float(c.cost.max()) / max(float(c.cap.min()), 1.0)
+        assert lagrangian(sp_, u).bound <= opt + tol
+    cuts: list = []
+    for _ in range(4):
+        shelter_flow(c, (rng.uniform(size=c.J) < 0.5).astype(float), cuts)
+    assert cut_bound(c, hall_cuts(c, cuts)) <= opt + tol
+    sol = M.solve(p, progress=False, options=M.SolveOptions(lagrange_min_columns=0))
+    assert sol.stats.get("lp_status") == "lagrangian"        # the path was taken (no fallback)
+    assert M.verify(p, sol) == []
+    assert sol.solver["objective"] >= opt - tol and sol.solver["bound"] <= opt + tol
