@@ -220,10 +220,14 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     try:
         sol = solve(problem, progress=False)
     except InfeasibleError as exc:
-        if not (problem.objective == "cover-all" and problem.budget is not None):
+        if problem.objective != "cover-all":
             raise
         notes.append(str(exc))
-        problem = dataclasses.replace(problem, objective="max-cover")
+        # as `planner propose` (`firstsolve`): max-cover at the budget, or without one up to every candidate
+        every = float(problem.sites["cost"].astype(float)[~problem.sites["existing"].astype(bool)].sum()) + 1.0
+        problem = dataclasses.replace(problem, objective="max-cover",
+                                      budget=problem.budget if problem.budget is not None else every)
+        res["fallback"] = "max-cover"
         sol = solve(problem, progress=False)
     solve_wall = time.perf_counter() - t
     mark("solve", t)
@@ -275,6 +279,9 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     res["solver"] = {k: _finite(v) for k, v in sol.solver.items()}
     res["sites_chosen"] = len(sol.chosen)
     res["cost"] = _finite(s.get("cost"))
+    for k in ("cost_bound", "cost_gap", "max_shelter_short", "local_search", "lagrange_open_for"):
+        if k in s:     # max-cover on the Lagrangian path: the cost's bound and gap for the persons sheltered
+            res[k] = _finite(s[k]) if not isinstance(s[k], dict) else s[k]
     res["heuristic_objective"] = _finite(s.get("heuristic_objective"))
     res["unsheltered"] = int(sol.unsheltered["residents"].sum()) if len(sol.unsheltered) else 0
     res["breaches"] = len(breaches)

@@ -144,3 +144,31 @@ def test_lagrangian_path_with_exit_rows_against_the_exact_optimum(seed: int) -> 
     assert sol.stats.get("lp_status") == "lagrangian"        # the path was taken (no fallback)
     assert M.verify(p, sol) == []
     assert sol.solver["objective"] >= opt - tol and sol.solver["bound"] <= opt + tol
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_max_cover_without_a_binding_budget_on_the_lagrangian_path(seed: int) -> None:
+    """`planner propose`'s fallback when cover-all is impossible (max-cover up to every candidate): the path's
+    coverage is the exact optimum's (maximum flows by priority), its cost at least the exact least cost for
+    that coverage and at least its own cost bound; cover-all on the same model is infeasible on both paths
+    or on neither."""
+    p = exit_problem(seed, n_rooms=10, n_sites=8 + seed % 4)
+    if seed % 2:                                      # priorities: the greedy by weight
+        p = p.replace(weight=pd.Series(np.where(np.arange(10) % 3 == 0, 2.0, 1.0), index=p.demand.index))
+    every = float(p.sites["cost"].sum()) + 1.0
+    q = p.replace(objective="max-cover", budget=every)
+    exact = M.solve(q, progress=False, options=M.SolveOptions(lagrangian=False))
+    sol = M.solve(q, progress=False, options=M.SolveOptions(lagrange_min_columns=0))
+    assert sol.stats.get("lp_status") == "lagrangian" and M.verify(q, sol) == []
+    assert sol.solver["objective"] == pytest.approx(exact.solver["objective"], abs=1e-6)
+    assert sol.solver["bound"] == pytest.approx(sol.solver["objective"], abs=1e-6)
+    assert sol.stats["cost"] >= exact.stats["cost"] - 1e-6 and sol.stats["cost_bound"] <= sol.stats["cost"] + 1e-6
+    infeasible = []
+    for opts in (M.SolveOptions(lagrangian=False), M.SolveOptions(lagrange_min_columns=0)):
+        try:
+            M.solve(p, progress=False, options=opts)
+            infeasible.append(False)
+        except InfeasibleError as exc:
+            infeasible.append(True)
+            assert "cannot reach a safe room with space" in str(exc)
+    assert infeasible[0] == infeasible[1] == (sol.stats["max_shelter_short"] > 0)

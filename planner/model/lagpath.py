@@ -3,26 +3,73 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from planner.model.arrays import assignment_columns
 from planner.model.bounds import capacity_knapsack
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version
-from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
-                                    shelter_flow, site_problems, start_prices)
-from planner.model.lagsearch import augment_flow, close_warm, open_for
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, max_shelter, open_for, repair_plan,
+                                    residual_demand, shelter_flow, site_problems, start_prices)
+from planner.model.lagsearch import augment_flow, close_warm
 from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
+                                   LAGRANGE_OPEN_FOR_SHARE,
                                    LAGRANGE_LOCAL_SEARCH_PATIENCE, LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
                                    SolveOptions)
-from planner.model.problem import Problem, Solution
-from planner.model.result import finish
+from planner.model.problem import ModelInfeasible, Problem, Solution
+from planner.model.result import coverage, finish
 
 
 def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray], t_all: float,
-                      timings: dict[str, float], stats: dict[str, Any], say: Callable[[str], None]) -> Solution | None:
+                     timings: dict[str, float], stats: dict[str, Any], say: Callable[[str], None]) -> Solution | None:
+    """`cover_lagrangian` for cover-all; max-cover whose budget cannot bind (`orchestrate._lagrangian`: the
+    fallback of `planner propose` when cover-all is impossible and no budget is given) in two stages: the
+    most persons every site together can shelter, by priority (`lagrange.max_shelter`: maximum flows, highest
+    priority first; proven the most by their minimum cuts), then the least cost that shelters those same
+    persons (cover-all on them, `cover_lagrangian`). The reported bound is the coverage's (primary scale,
+    proven); the cost's own bound (for sheltering those persons) is `stats["cost_bound"]`."""
+    if c.objective == "cover-all":
+        return cover_lagrangian(p, o, c, cols, t_all, timings, stats, say)
+    t = time.perf_counter()
+    Y = max_shelter(c, np.ones(c.J))
+    served = np.zeros_like(c.D)
+    for s in range(len(c.scen)):
+        served[:, s] = np.bincount(c.qg, weights=Y[:, s], minlength=c.G).astype(np.int64)
+    timings["max_shelter_s"] = time.perf_counter() - t
+    stats["max_shelter_short"] = int((c.D - served).sum())
+    say(f"[planner] every site together shelters all but {int((c.D - served).sum())} persons: least cost for the rest "
+        f"({time.perf_counter() - t_all:.1f} s so far)")
+    cc = replace(c, D=served, objective="cover-all", budget=None, m=np.zeros_like(c.m))
+    return cover_lagrangian(p, o, cc, assignment_columns(cc), t_all, timings, stats, say, report=c,
+                            flow_s0=timings["max_shelter_s"])
+
+
+def _repair(c: Compiled, o: SolveOptions, x: np.ndarray, Y: np.ndarray, res: np.ndarray, t_all: float,
+            timings: dict[str, float], stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Sites added to `x` (flow `Y`, `res` persons without a place) until everyone has one: the repair MIP
+    (`lagrange.repair_plan`), then, if someone is still without a place (others must move: exit-door rows,
+    full sites), by minimum cuts (`lagrange.open_for`). Returns (plan, its flow); the MIP's seconds in
+    `timings["repair_s"]`."""
+    t = time.perf_counter()
+    x2 = repair_plan(c, x, res, o.n_threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * o.limit_s), Y=Y)
+    timings["repair_s"] = time.perf_counter() - t
+    if x2 is not None:
+        x = x2
+        Y, _ = augment_flow(c, x, Y)         # the repair only adds sites
+    if residual_demand(c, x, Y).sum() > 0:
+        n0 = int(x.sum())
+        x, Y, _ = open_for(c, x, Y, t_all + LAGRANGE_OPEN_FOR_SHARE * o.limit_s)
+        stats["lagrange_open_for"] = int(x.sum()) - n0
+    return x, Y
+
+
+def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     t_all: float, timings: dict[str, float], stats: dict[str, Any], say: Callable[[str], None],
+                     report: Compiled | None = None, flow_s0: float = 0.0) -> Solution | None:
     """Cover-all on a model too large for one LP relaxation (see `planner.model.lagrange`).
 
     1. multipliers: the capacity knapsack's price per place; the sites whose Lagrangian problem
@@ -37,7 +84,9 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
        started from the plan's) closes the sites that cost the most per person sheltered.
     Measured at 30,000 rooms (was: LP relaxation by column generation, unfinished after 239 s, plan
     6.7 % above its bound): see docs/performance.md. Returns None when no plan came out (the caller
-    falls back to the LP path).
+    falls back to the LP path); raises `ModelInfeasible` (with the persons left without a place) when
+    every site together cannot shelter everyone. `report`: the max-cover model whose second stage this
+    is (`solve_lagrangian`): the plan is reported on it.
     """
 
     T = o.limit_s
@@ -54,12 +103,17 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     timings["lagrange_s"] = time.perf_counter() - t
     say(f"[planner] Lagrangian relaxation: bound {max(lag.bound, cb):,.0f}, {int(lag.open.sum())} sites pay "
         f"({time.perf_counter() - t_all:.1f} s so far)")
-    highs_s, flow_s = 0.0, 0.0
+    highs_s, flow_s = 0.0, flow_s0
     x = np.maximum(lag.open.astype(float), c.fixed1)
     t = time.perf_counter()
     cuts: list = []                    # minimum cuts of the flows: rows for the bound
     Y = shelter_flow(c, x, cuts)
     res = residual_demand(c, x, Y)
+    if report is None:                 # can every site together shelter everyone? (from this flow: seconds)
+        Yall, _ = augment_flow(c, np.ones(c.J), Y)
+        lack = residual_demand(c, np.ones(c.J), Yall)
+        if lack.sum() > 0:
+            raise ModelInfeasible("every site together", lack=lack)
     flow_s += time.perf_counter() - t
     stats["lagrange_first_sites"] = int(x.sum())
     stats["lagrange_residual_persons"] = int(res.sum())
@@ -94,20 +148,11 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     stats["lagrange_bump_residual_persons"] = int(res.sum())
     if res.sum() > 0:
         t = time.perf_counter()
-        x2 = repair_plan(c, x, res, o.n_threads, time_limit=max(5.0, LAGRANGE_REPAIR_SHARE * T), Y=Y)
-        timings["repair_s"] = time.perf_counter() - t
+        x, Y = _repair(c, o, x, Y, res, t_all, timings, stats)
         highs_s += timings["repair_s"]
-        t = time.perf_counter()
-        if x2 is not None:
-            x = x2
-            Y, _ = augment_flow(c, x, Y)         # the repair only adds sites
-        if residual_demand(c, x, Y).sum() > 0:   # others must move (exit-door rows, full sites): by flows
-            x, Y, left = open_for(c, x, Y, t_all + LAGRANGE_BUMP_SHARE * T)
-            stats["lagrange_open_for"] = int(x.sum()) - stats["lagrange_bump_sites"]
-            if left > 0:
-                flow_s += time.perf_counter() - t
-                return None
-        flow_s += time.perf_counter() - t
+        flow_s += time.perf_counter() - t - timings["repair_s"]
+        if residual_demand(c, x, Y).sum() > 0:
+            return None
     say(f"[planner] start plan: {int(x.sum())} sites, cost {c.cost @ x:,.0f} ({time.perf_counter() - t_all:.1f} s so far)")
     stats["heuristic_cost"] = float(c.cost @ x)
     stats["heuristic_sites"] = int(x.sum())
@@ -135,18 +180,24 @@ def solve_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
         stats["local_search"] = ls
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t
-    vf, arf = flow_vector(c, x, Y)
+    vf, arf = flow_vector(report or c, x, Y)
     cost = float(c.cost @ x)
     timings["flow_s"] = flow_s
     gap = (cost - bound) / max(abs(cost), 1e-9)
     status = "optimal" if gap <= o.gap + 1e-12 else "time limit"
+    if report is not None:             # max-cover: the coverage is proven (minimum cuts); the cost's bound aside
+        stats.update(cost_bound=bound, cost_gap=gap)
+        c = report
+        bound = cost = -coverage(c, arf, vf)
+        gap = 0.0
+        status = "optimal"
     stats["lp_status"] = "lagrangian"
     stats["lp_bound"] = bound
     stats["mip_skipped"] = True
     stats["highs_s"] = round(highs_s, 3)
     stats["solver_s"] = round(highs_s + flow_s + timings["lagrange_s"], 3)
     run = Run(vf, status, cost, bound, gap, highs_s, "HiGHS", highs_version())
-    primary = dict(objective=cost, bound=bound, gap=gap, status=status)
+    primary = dict(objective=abs(cost), bound=abs(bound), gap=gap, status=status)
     # the bound is on cost alone: the site choice here does not see the no-swap rows (docs/model.md)
     return finish(c, p, o, x, vf, arf, run, primary, stats, timings, t_all, say, knapsack=cb, swaps_in_bound=False)
 

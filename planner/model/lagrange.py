@@ -29,6 +29,7 @@ Units: costs in currency, persons, seconds.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,7 +41,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, maxi
 from planner.model.arrays import build_arrays, fill_penalty_slacks
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import highs_lp, new_highs, solve_highspy
-from planner.model.lagsearch import door_bins, exit_nodes, open_pairs, pair_exit
+from planner.model.lagsearch import augment_flow, door_bins, exit_nodes, open_pairs, pair_exit
 
 
 @dataclass
@@ -339,6 +340,19 @@ def shelter_flow(c: Compiled, x: np.ndarray, cuts: list | None = None, left: np.
     return Y
 
 
+def max_shelter(c: Compiled, x: np.ndarray) -> np.ndarray:
+    """The most persons the sites `x` can shelter, highest priority first (`Compiled.w`), as whole persons per
+    usable pair and scenario: maximum flows for the groups of the highest priority, then started from that
+    flow with the next priority's groups added (`augment_flow`: an augmenting path never takes a place from a
+    group already sheltered, only moves it), and so on. What each priority adds is the most it can (the
+    sheltered sets of a flow network are a polymatroid: the greedy by weight is optimal), so the weighted
+    total is the most any assignment to `x` reaches."""
+    Y = np.zeros((len(c.qg), len(c.scen)), np.int64)
+    for wk in np.unique(c.w)[::-1]:
+        Y, _ = augment_flow(replace(c, D=c.D * (c.w >= wk)[:, None]), x, Y)
+    return Y
+
+
 def residual_demand(c: Compiled, x: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
     """Persons per (group, scenario) that the sites `x` cannot shelter even in the best
     assignment (`shelter_flow`; pass `Y` if already computed)."""
@@ -465,6 +479,37 @@ def site_limits(c: Compiled, parts: list[np.ndarray], s: int, left: np.ndarray |
         others = np.minimum(others, left[uj, s])
     h = np.minimum(np.minimum(c.cap[uj].astype(float), reach), own + others)
     return sp.csr_matrix((h, (ukey // c.J, uj)), shape=(len(parts), c.J))
+
+
+def open_for(c: Compiled, x: np.ndarray, Y: np.ndarray, deadline: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sites added to `x` until its flow shelters everyone, by the flows' minimum cuts: per part of each cut
+    (`hall_cuts`: residents left without a place and everyone they could displace) the closed site that
+    costs least per place it can give the part (`site_limits`, at most the part's shortfall) is opened, and
+    the flow taken again from `Y` (`augment_flow`). The repair when the repair MIP (`repair_plan`: the
+    others' flow fixed) finds no sites: rooms whose every site in reach is open and full, or whose exit-door
+    rows are used up, need others moved. Stops at `deadline` (`time.perf_counter()`). Returns (plan, flow,
+    persons still without a place)."""
+    x = np.asarray(x, float).copy()
+    while True:
+        cuts: list = []
+        Y, _ = augment_flow(c, x, Y, cuts)
+        res = residual_demand(c, x, Y)
+        left = int(res.sum())
+        if left == 0 or time.perf_counter() > deadline:
+            return x, Y, left
+        add: set[int] = set()
+        for s, part in hall_cuts(c, cuts):
+            short = float(res[part, s].sum())
+            if short <= 0:
+                continue
+            h = site_limits(c, [part], s).toarray().ravel()
+            gain = np.where(x <= 0.5, np.minimum(h, short), 0.0)
+            ok = np.flatnonzero(gain > 0)
+            if len(ok):
+                add.add(int(ok[np.argmin(c.cost[ok] / gain[ok])]))
+        if not add:
+            return x, Y, left
+        x[sorted(add)] = 1.0
 
 
 def cut_bound(c: Compiled, parts: list[tuple[int, np.ndarray]], threads: int = 2,

@@ -215,33 +215,3 @@ def close_warm(c: Compiled, x: np.ndarray, Y: np.ndarray, order: np.ndarray, dea
     return x, Y, dict(tests=tests, closed=closed, stalled=bool(patience is not None and idle >= patience))
 
 
-
-def open_for(c: Compiled, x: np.ndarray, Y: np.ndarray, deadline: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sites added to `x` until its flow shelters everyone: while someone is without a place, the closed site
-    in reach of them with the least cost per place it could give them (its capacity, at most their number)
-    is opened and the flow taken again from `Y` (`augment_flow`: the others may move). The fallback when the
-    repair MIP (`lagrange.repair_plan`, the others' flow fixed) finds no sites: an exit-door row's limit or
-    a full site may need others moved. Stops at `deadline` (`time.perf_counter()`). Returns (plan, flow,
-    persons still without a place)."""
-    x = np.asarray(x, float).copy()
-    S = len(c.scen)
-    while True:
-        served = np.zeros((c.G, S))
-        for s in range(S):
-            served[:, s] = np.bincount(c.qg, weights=Y[:, s], minlength=c.G)
-        res = np.maximum(c.D - served, 0.0)
-        left = int(res.sum())
-        if left == 0 or time.perf_counter() > deadline:
-            return x, Y, left
-        need = res.max(axis=1)
-        cand = (need[c.qg] > 0) & (x[c.qj] <= 0.5)
-        if not cand.any():
-            return x, Y, left
-        gain = np.bincount(c.qj[cand], weights=need[c.qg[cand]], minlength=c.J)
-        gain = np.minimum(gain, c.cap)
-        ok = gain > 0
-        if not ok.any():
-            return x, Y, left
-        j = int(np.flatnonzero(ok)[np.argmin(c.cost[ok] / gain[ok])])
-        x[j] = 1.0
-        Y, _ = augment_flow(c, x, Y)

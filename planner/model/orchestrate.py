@@ -153,8 +153,10 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     return _solve(p, o, start, progress, warm=warm, keep=keep)
 
 
-def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None) -> InfeasibleError:
-    """The error for an infeasible model: the budget's (with the full-cover plan `free`) or explained."""
+def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None,
+                lack: np.ndarray | None = None) -> InfeasibleError:
+    """The error for an infeasible model: the budget's (with the full-cover plan `free`) or explained (`lack`:
+    `ModelInfeasible.lack`)."""
     if free is not None and p.budget is not None:
         cost = float(free.stats["cost"])
         bound = free.solver.get("bound")
@@ -163,7 +165,7 @@ def _infeasible(p: Problem, o: SolveOptions, c: Compiled, free: Solution | None)
             f"reachable costs {cost:,.0f} ({len(free.chosen)} rooms). Use --objective max-cover to shelter as "
             "many people as possible within the budget.",
             FullCover(cost=cost, solution=free, bound=float(bound) if bound is not None else None))
-    return InfeasibleError(explain_infeasible(p, _compiled=c, options=o))
+    return InfeasibleError(explain_infeasible(p, _compiled=c, options=o, _lack=lack))
 
 
 def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
@@ -186,8 +188,8 @@ def _solve(p: Problem, o: SolveOptions, start: list[str] | None, progress: bool,
         else:
             sol = (_lagrangian(p, o, c, start, t_all, timings, say)
                    or solve_lp_path(p, o, c, start, t_all, timings, say, warm, keep))
-    except ModelInfeasible:
-        raise _infeasible(p, o, c, budget_checked) from None
+    except ModelInfeasible as exc:
+        raise _infeasible(p, o, c, budget_checked, exc.lack) from None
     if p.backup_goal >= 2:
         sol = maximise_backup(p, o, c, sol, t_all, timings, say)
     return sol
@@ -210,9 +212,11 @@ def _nothing_to_place(p: Problem, o: SolveOptions, c: Compiled, t_all: float, ti
 
 def _lagrangian(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | None, t_all: float,
                 timings: dict[str, float], say: Callable[[str], None]) -> Solution | None:
-    """The Lagrangian path when it applies (cover-all, no start, no backup rows, HiGHS, at least
-    `o.lagrange_min_columns` assignment columns) and gives a plan; else None."""
-    if not (o.lagrangian and start is None and p.objective == "cover-all" and o.solver_name == "highs"
+    """The Lagrangian path when it applies (cover-all, or max-cover whose budget cannot bind: every site costs
+    no more; no start, no backup rows, HiGHS, at least `o.lagrange_min_columns` assignment columns) and gives
+    a plan; else None."""
+    free = c.budget is None or c.budget >= float(c.cost.sum())        # converting every site fits
+    if not (o.lagrangian and start is None and (p.objective == "cover-all" or free) and o.solver_name == "highs"
             and (c.m < 2).all() and c.G > 0 and exit_laminar(c)   # exit-door rows: one flow node per row
             and not c.share):                                     # no expected-share rows
         return None
@@ -228,9 +232,11 @@ def _lagrangian(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | Non
 
 
 # ============================================================ infeasibility
-def explain_infeasible(problem: Problem, _compiled: Compiled | None = None, options: SolveOptions | None = None) -> str:
+def explain_infeasible(problem: Problem, _compiled: Compiled | None = None, options: SolveOptions | None = None,
+                       _lack: np.ndarray | None = None) -> str:
     """Why cover-all is impossible, in words a director understands (`options`: time limit and threads
-    of the checks; default the problem's)."""
+    of the checks; default the problem's). `_lack`: (groups of `_compiled`, scenarios) persons left without
+    a place with every candidate converted, when known (the Lagrangian path's flow): no LP then."""
     p = problem
     o = p.solve_options(options)
     c = _compiled or compile_problem(p, o)
@@ -244,16 +250,21 @@ def explain_infeasible(problem: Problem, _compiled: Compiled | None = None, opti
     short: list[str] = []
     S = len(c.scen)
     try:
-        cm = compile_problem(p.replace(objective="max-cover", budget=None, backup_k=1, weight=None, swap_penalty=0.0,
-                                       swap_penalty_persons=0.0), o)
-        arm = build_arrays(cm, all_scen=True)
-        lp = solve_highspy(arm, max(10.0, o.limit_s / 2), 0.0, o.n_threads, None, False, mip=False)
-        if lp.values is not None:
-            y = lp.values[arm.ycol0:arm.ycol0 + arm.ny]
-            got = np.zeros((cm.G, S))
-            np.add.at(got, (cm.qg[arm.yq], arm.ys), y)
-            lack = np.maximum(cm.D - got, 0.0)
-            lack[lack < 1e-6] = 0.0
+        if _lack is not None:
+            cm, lack = c, np.asarray(_lack, float)
+        else:
+            cm = compile_problem(p.replace(objective="max-cover", budget=None, backup_k=1, weight=None,
+                                           swap_penalty=0.0, swap_penalty_persons=0.0), o)
+            arm = build_arrays(cm, all_scen=True)
+            lp = solve_highspy(arm, max(10.0, o.limit_s / 2), 0.0, o.n_threads, None, False, mip=False)
+            lack = None
+            if lp.values is not None:
+                y = lp.values[arm.ycol0:arm.ycol0 + arm.ny]
+                got = np.zeros((cm.G, S))
+                np.add.at(got, (cm.qg[arm.yq], arm.ys), y)
+                lack = np.maximum(cm.D - got, 0.0)
+                lack[lack < 1e-6] = 0.0
+        if lack is not None:
             rooms_of = pd.Series(cm.room_group.index.to_numpy(), index=cm.room_group.to_numpy())
             sector = p.room_sector
             for s in range(S):

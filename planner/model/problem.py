@@ -377,7 +377,13 @@ def exit_rows_of(timed: pd.DataFrame) -> pd.DataFrame | None:
 
 class ModelInfeasible(Exception):
     """The model has no solution (a signal inside the optimiser: `solve` turns it into an
-    `InfeasibleError` that says why)."""
+    `InfeasibleError` that says why). `lack`: (groups, scenarios) persons the most any plan can do leaves
+    without a place, when the raiser knows it (the Lagrangian path's maximum flow with every site open):
+    the explanation then needs no LP of its own."""
+
+    def __init__(self, *args: Any, lack: Any = None) -> None:
+        super().__init__(*args)
+        self.lack = lack
 
 
 @dataclass
