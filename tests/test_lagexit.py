@@ -23,7 +23,7 @@ import pytest
 import planner.model as M
 from planner.errors import InfeasibleError
 from planner.model.highs import solve_highspy
-from planner.model.lagrange import (ascend, cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
                                     shelter_flow, site_problems, start_prices)
 from planner.model.lagsearch import augment_flow, close_warm, exit_laminar
 from planner.progress import set_quiet
@@ -172,22 +172,3 @@ def test_max_cover_without_a_binding_budget_on_the_lagrangian_path(seed: int) ->
             infeasible.append(True)
             assert "cannot reach a safe room with space" in str(exc)
     assert infeasible[0] == infeasible[1] == (sol.stats["max_shelter_short"] > 0)
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_subgradient_ascent_gives_valid_bounds(seed: int) -> None:
-    """L(u) = cost of the open sites + u (D - served) (the served persons are a subgradient's part), and the
-    ascent's best L is at least its start and at most the exact optimum."""
-    p = exit_problem(seed, n_rooms=10, n_sites=8 + seed % 4)
-    try:
-        opt = float(M.solve(p, progress=False, options=M.SolveOptions(lagrangian=False)).stats["cost"])
-    except InfeasibleError:
-        pytest.skip("no full cover exists")
-    c = M.compile_problem(p)
-    ar = M.build_arrays(c)
-    sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
-    u0 = start_prices(c, sp_, M.capacity_knapsack(c))
-    L0 = lagrangian(sp_, u0, served=True)
-    assert L0.bound == pytest.approx(float(sp_.cost @ L0.open) + float(L0.u @ (sp_.D - L0.served)), rel=1e-9, abs=1e-6)
-    best, n = ascend(sp_, u0, 1.2 * opt, float("inf"), steps=40)
-    assert n > 1 and L0.bound - 1e-6 <= best.bound <= opt * (1 + 1e-9) + 1e-6

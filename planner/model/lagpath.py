@@ -13,11 +13,11 @@ from planner.model.arrays import assignment_columns
 from planner.model.bounds import capacity_knapsack
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version
-from planner.model.lagrange import (ascend, cut_bound, flow_vector, hall_cuts, lagrangian, max_shelter, open_for, repair_plan,
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, max_shelter, open_for, repair_plan,
                                     residual_demand, shelter_flow, site_problems, start_prices)
 from planner.model.lagsearch import augment_flow, close_warm
 from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
-                                   LAGRANGE_ASCENT_SHARE, LAGRANGE_OPEN_FOR_SHARE,
+                                   LAGRANGE_OPEN_FOR_SHARE,
                                    LAGRANGE_LOCAL_SEARCH_PATIENCE, LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
                                    SolveOptions)
 from planner.model.problem import ModelInfeasible, Problem, Solution
@@ -168,14 +168,6 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
         bound = max(bound, cbd)
     timings["cut_bound_s"] = time.perf_counter() - t
     highs_s += timings["cut_bound_s"]          # the cut LP (HiGHS) with its rows: counted once, as HiGHS time
-    # ---- subgradient ascent on L from the knapsack's prices towards the plan's cost (while the gap is not met)
-    t = time.perf_counter()
-    if float(c.cost @ x) - bound > o.gap * float(c.cost @ x) and LAGRANGE_ASCENT_SHARE > 0:
-        best, n = ascend(sp_, lag.u, float(c.cost @ x), t + LAGRANGE_ASCENT_SHARE * T)
-        stats.update(ascent_bound=best.bound, ascent_steps=n)
-        say(f"[planner] subgradient ascent: L {lag.bound:,.0f} -> {best.bound:,.0f} in {n} steps")
-        bound = max(bound, best.bound)
-    timings["lagrange_s"] += time.perf_counter() - t
     # ---- local search by flows (only while the gap is not met): close the sites that cost the most per
     # person they shelter while everyone fits (each test a maximum flow started from the plan's flow)
     t = time.perf_counter()

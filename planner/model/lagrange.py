@@ -85,9 +85,6 @@ class LagrangeResult:
     bound: float
     open: np.ndarray
     u: np.ndarray
-    served: np.ndarray | None = None
-    """Persons per demand row the open sites' problems take (`lagrangian(..., served=True)`): D - served is
-    a subgradient of L at `u`."""
 
 
 def site_problems(c: Compiled, yq: np.ndarray, ys: np.ndarray, yub: np.ndarray) -> SiteProblems:
@@ -143,9 +140,8 @@ def exit_limit(c: Compiled, q: np.ndarray, s: np.ndarray | int) -> np.ndarray:
     return out
 
 
-def lagrangian(sp_: SiteProblems, u: np.ndarray, served: bool = False) -> LagrangeResult:
-    """L(u) for demand multipliers `u` (currency per person, one per demand row; clipped at 0); with
-    `served` also the persons per row the open sites take (a subgradient: `LagrangeResult.served`).
+def lagrangian(sp_: SiteProblems, u: np.ndarray) -> LagrangeResult:
+    """L(u) for demand multipliers `u` (currency per person, one per demand row; clipped at 0).
 
     O(columns log columns): one sort of the door columns by (segment, -u) and prefix sums.
     """
@@ -175,37 +171,7 @@ def lagrangian(sp_: SiteProblems, u: np.ndarray, served: bool = False) -> Lagran
     red = sp_.cost - earn
     opened = sp_.fixed | (red < 0)
     bound = float(u @ sp_.D) + float(np.where(sp_.fixed, red, np.minimum(red, 0.0)).sum())
-    got = None
-    if served:
-        on = opened[np.arange(nseg) // sp_.S]
-        got = np.bincount(sp_.d_row[order], weights=take * on[seg], minlength=sp_.R)
-        got += np.bincount(np.maximum(sp_.sip_row, 0), weights=sip_take * on * has_sip, minlength=sp_.R)
-    return LagrangeResult(bound=bound, open=opened, u=u, served=got)
-
-
-def ascend(sp_: SiteProblems, u: np.ndarray, target: float, deadline: float, steps: int = 30
-           ) -> tuple[LagrangeResult, int]:
-    """Subgradient ascent on L from `u` (Polyak steps towards `target`, a plan's cost, halved after 3 steps
-    without a better bound) until `deadline` (`time.perf_counter()`) or `steps` evaluations. Returns (the best
-    L found, evaluations). Every L(u) with u >= 0 bounds every cover-all plan, so the best is a bound."""
-    best = lagrangian(sp_, u, served=True)
-    cur, lam, stale, n = best, 1.0, 0, 1
-    while n < steps and time.perf_counter() < deadline:
-        assert cur.served is not None
-        g = sp_.D - cur.served
-        g[(cur.u <= 0) & (g < 0)] = 0.0          # projected: a price at 0 cannot fall
-        gg = float(g @ g)
-        if gg <= 1e-9 or target <= cur.bound:
-            break
-        cur = lagrangian(sp_, np.maximum(cur.u + lam * (target - cur.bound) / gg * g, 0.0), served=True)
-        n += 1
-        if cur.bound > best.bound + 1e-9:
-            best, stale = cur, 0
-        else:
-            stale += 1
-            if stale >= 3:
-                lam, stale = lam / 2, 0
-    return best, n
+    return LagrangeResult(bound=bound, open=opened, u=u)
 
 
 def start_prices(c: Compiled, sp_: SiteProblems, knapsack: tuple[float, int, float]) -> np.ndarray:

@@ -384,9 +384,6 @@ LAGRANGE_REPAIR_PERSONS = 20
 sites; a price raise would open more: measured at 10,000 rooms 2 persons -> 2 sites, the MIP 1)."""
 LAGRANGE_BUMP_SHARE = 0.4
 """The price raising stops starting new rounds after this share of the time limit."""
-LAGRANGE_ASCENT_SHARE = 0.15
-"""Share of the time limit for the subgradient ascent on the Lagrangian bound (`lagrange.ascend`, after the start
-plan, while the gap is not met)."""
 LAGRANGE_OPEN_FOR_SHARE = 0.6
 """The repair by minimum cuts (`lagrange.open_for`, when the repair MIP finds no sites) stops opening sites
 after this share of the time limit (the path then falls back to the LP path)."""
