@@ -24,7 +24,7 @@ import planner.model as M
 from planner.errors import InfeasibleError
 from planner.model.highs import solve_highspy
 from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
-                                    shelter_flow, site_problems, start_prices)
+                                    own_first, shelter_flow, site_problems, start_prices)
 from planner.model.lagsearch import augment_flow, close_warm, exit_laminar
 from planner.progress import set_quiet
 from test_lagrange import _rows_hold
@@ -172,3 +172,12 @@ def test_max_cover_without_a_binding_budget_on_the_lagrangian_path(seed: int) ->
             infeasible.append(True)
             assert "cannot reach a safe room with space" in str(exc)
     assert infeasible[0] == infeasible[1] == (sol.stats["max_shelter_short"] > 0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_own_first_is_a_maximum_flow_that_keeps_the_rows(seed: int) -> None:
+    c = M.compile_problem(exit_problem(seed))
+    rng = np.random.default_rng(seed)
+    x = (rng.uniform(size=c.J) < 0.7).astype(float)
+    Y = own_first(c, x)
+    assert Y.sum() == shelter_flow(c, x).sum() and (Y[x[c.qj] < 0.5] == 0).all() and _keeps_rows(c, x, Y)

@@ -13,7 +13,7 @@ from planner.model.arrays import assignment_columns
 from planner.model.bounds import capacity_knapsack
 from planner.model.compile import Compiled
 from planner.model.highs import Run, highs_version
-from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, max_shelter, open_for, repair_plan,
+from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, max_shelter, open_for, own_first, repair_plan,
                                     residual_demand, shelter_flow, site_problems, start_prices)
 from planner.model.lagsearch import augment_flow, close_warm
 from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
@@ -65,6 +65,15 @@ def _repair(c: Compiled, o: SolveOptions, x: np.ndarray, Y: np.ndarray, res: np.
         x, Y, _ = open_for(c, x, Y, t_all + LAGRANGE_OPEN_FOR_SHARE * o.limit_s)
         stats["lagrange_open_for"] = int(x.sum()) - n0
     return x, Y
+
+
+def _own_first(c: Compiled, x: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The plan's assignment with the no-swap rows (`Compiled.swap_rule`): `lagrange.own_first` (own residents
+    stay in their converted rooms first) when it shelters as many as `Y`; else `Y`."""
+    if not c.swap_rule:
+        return Y
+    Y2 = own_first(c, x)
+    return Y2 if int(Y2.sum()) == int(Y.sum()) else Y
 
 
 def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -181,6 +190,9 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
         stats["local_search"] = ls
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    Y = _own_first(c, x, Y)
+    flow_s += time.perf_counter() - t
     vf, arf = flow_vector(report or c, x, Y)
     cost = float(c.cost @ x)
     timings["flow_s"] = flow_s = flow_s + flow_s0

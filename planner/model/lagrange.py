@@ -353,6 +353,20 @@ def max_shelter(c: Compiled, x: np.ndarray) -> np.ndarray:
     return Y
 
 
+def own_first(c: Compiled, x: np.ndarray) -> np.ndarray:
+    """A maximum flow of the sites `x` (as `shelter_flow`) that first shelters every converted room's own
+    residents in it (the shelter-in-place pairs alone), then adds everyone else from that flow
+    (`augment_flow`): the same number sheltered, and far fewer own residents moved out of their room for
+    others (the no-swap rows' penalty, which the Lagrangian path's site choice does not see)."""
+    sip = np.asarray(c.qsip, bool)
+    Y = np.zeros((len(c.qg), len(c.scen)), np.int64)
+    if sip.any():
+        Ysip, _ = augment_flow(keep_pairs(c, sip), x, np.zeros((int(sip.sum()), len(c.scen)), np.int64))
+        Y[sip] = Ysip
+    Y, _ = augment_flow(c, x, Y)
+    return Y
+
+
 def residual_demand(c: Compiled, x: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
     """Persons per (group, scenario) that the sites `x` cannot shelter even in the best
     assignment (`shelter_flow`; pass `Y` if already computed)."""
