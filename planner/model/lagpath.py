@@ -76,6 +76,28 @@ def _own_first(c: Compiled, x: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return Y2 if int(Y2.sum()) == int(Y.sum()) else Y
 
 
+def _local_search(c: Compiled, x: np.ndarray, Y: np.ndarray, deadline: float
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """`lagsearch.close_warm` in passes until `deadline`: each pass takes the plan's flow from nothing again
+    (`augment_flow` from no flow: people spread differently than after the closings) and its sites by cost per
+    person sheltered, most first; a pass ends after `LAGRANGE_LOCAL_SEARCH_PATIENCE` tests in a row without a
+    closing (once it has closed one), and the search after a pass that closed nothing. Returns (plan, its flow,
+    counts)."""
+    out: dict[str, Any] = dict(tests=0, closed=0, passes=0)
+    while time.perf_counter() < deadline:
+        if out["passes"]:
+            Y, _ = augment_flow(c, x, np.zeros_like(Y))
+        used = np.zeros(c.J)
+        np.add.at(used, c.qj, Y.sum(axis=1))
+        cand = np.flatnonzero((x > 0.5) & ~c.fixed1 & (c.cost > 0))
+        cand = cand[np.argsort(-(c.cost[cand] / np.maximum(used[cand], 1.0)), kind="stable")]
+        x, Y, ls = close_warm(c, x, Y, cand, deadline, patience=LAGRANGE_LOCAL_SEARCH_PATIENCE)
+        out.update(tests=out["tests"] + ls["tests"], closed=out["closed"] + ls["closed"], passes=out["passes"] + 1)
+        if not ls["closed"]:
+            break
+    return x, Y, out
+
+
 def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.ndarray, np.ndarray, np.ndarray],
                      t_all: float, timings: dict[str, float], stats: dict[str, Any], say: Callable[[str], None],
                      report: Compiled | None = None, flow_s0: float = 0.0) -> Solution | None:
@@ -181,13 +203,8 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     # person they shelter while everyone fits (each test a maximum flow started from the plan's flow)
     t = time.perf_counter()
     deadline = min(t_all + (1.0 - o.wall_margin) * T - 0.05 * T, time.perf_counter() + LAGRANGE_LOCAL_SEARCH_SHARE * T)
-    used = np.zeros(c.J)
-    np.add.at(used, c.qj, Y.sum(axis=1))
-    cand = np.flatnonzero((x > 0.5) & ~c.fixed1 & (c.cost > 0))
-    cand = cand[np.argsort(-(c.cost[cand] / np.maximum(used[cand], 1.0)), kind="stable")]
     if float(c.cost @ x) - bound > o.gap * float(c.cost @ x):
-        x, Y, ls = close_warm(c, x, Y, cand, deadline, patience=LAGRANGE_LOCAL_SEARCH_PATIENCE)
-        stats["local_search"] = ls
+        x, Y, stats["local_search"] = _local_search(c, x, Y, deadline)
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t
     t = time.perf_counter()
