@@ -176,8 +176,10 @@ def _brute_force(dem, walk_ok, door, cap, cost, K):
     return best
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_optimiser_with_exit_door_rows_matches_brute_force(seed):
+def exit_instance(seed: int) -> tuple[Problem, dict]:
+    """A random instance of 4 rooms and 5 sites in which two rooms leave by two doors, each door capped (demand
+    within the total of the caps, as the pipeline's bound makes it): (problem, its data: dem, walk_ok, door,
+    cap, cost, K, sid, exit_rows)."""
     rng = np.random.default_rng(seed)
     n, m = 4, 5
     dem = rng.integers(3, 12, (n, 2))
@@ -186,11 +188,7 @@ def test_optimiser_with_exit_door_rows_matches_brute_force(seed):
     door = np.where(rng.uniform(size=(n, m)) < 0.5, "a", "b").astype(object)
     cap = rng.integers(5, 16, m)
     cost = np.round(rng.uniform(10, 40, m)) * 1000
-    K = {}
-    for i in (0, 1):                      # two rooms leave by two doors, each door capped
-        for d in ("a", "b"):
-            K[(i, d)] = int(rng.integers(2, 9))
-    # demand within the total of the caps (as the pipeline's bound makes it)
+    K = {(i, d): int(rng.integers(2, 9)) for i in (0, 1) for d in ("a", "b")}
     for i in (0, 1):
         used = {door[i, j] for j in range(m) if walk_ok[i, j]}
         dem[i] = np.minimum(dem[i], sum(K[(i, d)] for d in used))
@@ -203,6 +201,14 @@ def test_optimiser_with_exit_door_rows_matches_brute_force(seed):
     sites = pd.DataFrame({"capacity": cap, "cost": cost}, index=pd.Index(sid, name="site_id"))
     demand = pd.DataFrame(dem, index=pd.Index(rid, name="room_id"), columns=["night", "day"])
     problem = Problem(demand=demand, pairs=pairs, sites=sites, door_queue=False, exit_rows=exit_rows, mip_gap=0.0)
+    return problem, dict(dem=dem, walk_ok=walk_ok, door=door, cap=cap, cost=cost, K=K, sid=sid, exit_rows=exit_rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_optimiser_with_exit_door_rows_matches_brute_force(seed):
+    problem, data = exit_instance(seed)
+    dem, walk_ok, door, cap, cost, K, exit_rows = (data[k] for k in ("dem", "walk_ok", "door", "cap", "cost", "K",
+                                                                     "exit_rows"))
     best = _brute_force(dem, walk_ok, door, cap, cost, K)
     if not np.isfinite(best):
         from planner.errors import InfeasibleError
@@ -218,7 +224,7 @@ def test_optimiser_with_exit_door_rows_matches_brute_force(seed):
     for (r, d, _), v in per.items():
         assert v <= caps[(r, d)] + 1e-9
     # without the rows the optimum is never dearer
-    free = solve(Problem(demand=demand, pairs=pairs, sites=sites, door_queue=False, mip_gap=0.0), progress=False)
+    free = solve(problem.replace(exit_rows=None), progress=False)
     assert free.stats["cost"] <= best + 1e-6
 
 

@@ -15,10 +15,10 @@ import itertools
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.optimize import linprog
 from test_capcuts import in_model_order, instance, problem, sheltered_no_swap
+from test_exitdoor import exit_instance
 from test_model_bruteforce import assignment_value, brute_force
 
 import planner.model as M
@@ -81,32 +81,6 @@ def test_flow_check_with_forced_swaps() -> None:
     assert seen >= 3
 
 
-def _exit_instance(seed: int):
-    """test_exitdoor's random instance (two rooms leave by two capped doors), with its data."""
-    rng = np.random.default_rng(seed)
-    n, m = 4, 5
-    dem = rng.integers(3, 12, (n, 2))
-    walk_ok = rng.uniform(size=(n, m)) < 0.7
-    walk_ok[np.arange(n), rng.integers(0, m, n)] = True
-    door = np.where(rng.uniform(size=(n, m)) < 0.5, "a", "b").astype(object)
-    cap = rng.integers(5, 16, m)
-    cost = np.round(rng.uniform(10, 40, m)) * 1000
-    K = {(i, d): int(rng.integers(2, 9)) for i in (0, 1) for d in ("a", "b")}
-    for i in (0, 1):
-        used = {door[i, j] for j in range(m) if walk_ok[i, j]}
-        dem[i] = np.minimum(dem[i], sum(K[(i, d)] for d in used))
-    rid = [f"r{i}" for i in range(n)]
-    sid = [f"s{j}" for j in range(m)]
-    pairs = pd.DataFrame([(rid[i], sid[j], 10.0 + j) for i in range(n) for j in range(m) if walk_ok[i, j]],
-                         columns=["room_id", "site_id", "walk_s"])
-    exit_rows = pd.DataFrame([(rid[i], sid[j], door[i, j], K[(i, door[i, j])]) for i in (0, 1) for j in range(m)
-                              if walk_ok[i, j]], columns=["room_id", "site_id", "exit_door_id", "exit_cap"])
-    sites = pd.DataFrame({"capacity": cap, "cost": cost}, index=pd.Index(sid, name="site_id"))
-    demand = pd.DataFrame(dem, index=pd.Index(rid, name="room_id"), columns=["night", "day"])
-    p = M.Problem(demand=demand, pairs=pairs, sites=sites, door_queue=False, exit_rows=exit_rows, mip_gap=0.0)
-    return p, dict(dem=dem, walk_ok=walk_ok, door=door, cap=cap, K=K, sid=sid)
-
-
 def _fits_exit_lp(d, open_: np.ndarray) -> bool:
     """Everyone placed within capacity and the per-(room, door) caps (an LP from the definitions)."""
     dem, walk_ok, door, cap, K = d["dem"], d["walk_ok"], d["door"], d["cap"], d["K"]
@@ -131,7 +105,7 @@ def _fits_exit_lp(d, open_: np.ndarray) -> bool:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_flow_check_knows_exit_door_rows(seed: int) -> None:
-    p, d = _exit_instance(seed)
+    p, d = exit_instance(seed)
     c = M.compile_problem(p)
     assert applies(c) and len(c.exit_id)
     fc = FlowCheck(c)

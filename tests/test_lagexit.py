@@ -23,11 +23,11 @@ import pytest
 import planner.model as M
 from planner.errors import InfeasibleError
 from planner.model.highs import solve_highspy
-from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, repair_plan, residual_demand,
-                                    own_first, shelter_flow, site_problems, start_prices)
+from planner.model.lagrange import (flow_vector, repair_plan, residual_demand,
+                                    own_first, shelter_flow)
 from planner.model.lagsearch import augment_flow, close_warm, exit_laminar
 from planner.progress import set_quiet
-from test_lagrange import _rows_hold
+from test_lagrange import _rows_hold, assert_lagrange_bounds
 from test_model_bruteforce import random_instance
 
 set_quiet(True)
@@ -128,18 +128,7 @@ def test_lagrangian_path_with_exit_rows_against_the_exact_optimum(seed: int) -> 
     assert exact.solver["status"] == "optimal"
     opt = float(exact.stats["cost"])
     tol = 1e-6 * max(1.0, opt)
-    c = M.compile_problem(p)
-    ar = M.build_arrays(c)
-    sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
-    assert lagrangian(sp_, start_prices(c, sp_, M.capacity_knapsack(c))).bound <= opt + tol
-    rng = np.random.default_rng(seed)
-    for _ in range(20):
-        u = rng.uniform(0, 3, sp_.R) * float(c.cost.max()) / max(float(c.cap.min()), 1.0)
-        assert lagrangian(sp_, u).bound <= opt + tol
-    cuts: list = []
-    for _ in range(4):
-        shelter_flow(c, (rng.uniform(size=c.J) < 0.5).astype(float), cuts)
-    assert cut_bound(c, hall_cuts(c, cuts)) <= opt + tol
+    assert_lagrange_bounds(M.compile_problem(p), opt, seed)
     sol = M.solve(p, progress=False, options=M.SolveOptions(lagrange_min_columns=0))
     assert sol.stats.get("lp_status") == "lagrangian"        # the path was taken (no fallback)
     assert M.verify(p, sol) == []

@@ -77,10 +77,16 @@ def test_every_bound_is_at_most_the_brute_force_optimum(seed: int) -> None:
         pytest.skip("no full cover exists")
     opt = bf[0][0]
     c = compiled(inst)
+    assert M.capacity_bound(c) <= opt + 1e-6 * max(1.0, opt)
+    assert_lagrange_bounds(c, opt, seed)
+
+
+def assert_lagrange_bounds(c: M.Compiled, opt: float, seed: int) -> None:
+    """The Lagrangian at the knapsack's prices and at 20 random multipliers >= 0, and the Hall rows from the
+    minimum cuts of flows of 4 random plans, are each at most the optimum `opt` (currency)."""
     ar = M.build_arrays(c)
     sp_ = site_problems(c, ar.yq, ar.ys, ar.hi[ar.ycol0:ar.ycol0 + ar.ny])
     tol = 1e-6 * max(1.0, opt)
-    assert M.capacity_bound(c) <= opt + tol
     assert lagrangian(sp_, start_prices(c, sp_, M.capacity_knapsack(c))).bound <= opt + tol
     rng = np.random.default_rng(seed)
     for _ in range(20):                       # any multipliers >= 0 give a bound
