@@ -14,7 +14,7 @@ still shelters everyone (exact tests: people may move anywhere) gave 143 sites f
 `lagrange.swap_left`) once over all sites, per scenario; a plan closes a site by setting its edge to the
 sink to 0, so a test is one maximum flow per scenario on a fixed matrix, the scenario that failed last
 first (most tests fail; one flow then says so). The model's rows the flow knows are capacity, door
-queues, the no-swap rule and the exit-door rows (a node per room, door and scenario between the room and
+queues, the no-swap rule and the exit-door rows (a node per room and exit door, `lagsearch.exit_nodes`, between the room and
 its pairs that leave by that door; `applies`: no budget, corridor or expected-share rows); backup rows
 (`m_g >= 2` sites in reach) are kept by counting.
 
@@ -32,14 +32,15 @@ from scipy.sparse.csgraph import maximum_flow
 
 from planner.model.compile import Compiled
 from planner.model.lagrange import swap_left
-from planner.model.lagsearch import door_bins, open_pairs
+from planner.model.lagsearch import door_bins, exit_laminar, exit_nodes, open_pairs
 
 
 def applies(c: Compiled) -> bool:
     """Whether `FlowCheck` describes the model `c`: cover-all, no budget, no corridor or expected-share rows
-    (the flows know capacity, door queues, the no-swap rule and exit-door rows)."""
+    (the flows know capacity, door queues, the no-swap rule and exit-door rows, one node per row:
+    `lagsearch.exit_laminar`)."""
     return (c.objective == "cover-all" and c.budget is None and c.G > 0 and c.J > 0 and not len(c.cut_id)
-            and not c.share)
+            and not c.share and exit_laminar(c))
 
 
 def _networks(c: Compiled, left: np.ndarray | None) -> list[tuple[int, int, sp.csr_matrix, np.ndarray]]:
@@ -53,7 +54,10 @@ def _networks(c: Compiled, left: np.ndarray | None) -> list[tuple[int, int, sp.c
     n_site0 = 2 + G
     n_oth0 = n_site0 + J if left is not None else n_site0
     n_bin0 = n_oth0 + J if left is not None else n_site0 + J
-    n = n_bin0 + len(bkey)
+    n_exit0 = n_bin0 + len(bkey)
+    xnode, xgrp, xcap = exit_nodes(c, use)      # exit-door rows: group -> (room, door) node -> its pairs
+    n = n_exit0 + len(xgrp)
+    frm = np.where(xnode >= 0, n_exit0 + xnode, 2 + qg)
     to = np.where(sip, n_site0, n_oth0) + loc[qj]
     to[chain] = n_bin0 + np.searchsorted(bkey, qj[chain] * c.nb + qb[chain])
     chain_from = n_bin0 + np.arange(len(bkey))
@@ -65,11 +69,10 @@ def _networks(c: Compiled, left: np.ndarray | None) -> list[tuple[int, int, sp.c
         if d.sum() <= 0:
             continue
         pg = d[qg] > 0
-        frm, ex_rows, ex_cols, ex_caps, n_s = _exit_nodes(c, s, 2 + qg, n, big)
-        rows = np.r_[np.zeros(G, np.int64), frm[pg], chain_from, n_site0 + np.arange(J), ex_rows]
-        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(J, np.int64), ex_cols]
-        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap, ex_caps]
-        tag = np.r_[np.full(G, -1), qj[pg], np.full(len(bkey), -1), np.arange(J), np.full(len(ex_rows), -1)]
+        rows = np.r_[np.zeros(G, np.int64), frm[pg], chain_from, n_site0 + np.arange(J), 2 + xgrp]
+        cols = np.r_[2 + np.arange(G), to[pg], chain_to, np.ones(J, np.int64), n_exit0 + np.arange(len(xgrp))]
+        caps = np.r_[d, d[qg[pg]], chain_cap, site_cap, xcap[:, s]]
+        tag = np.r_[np.full(G, -1), qj[pg], np.full(len(bkey), -1), np.arange(J), np.full(len(xgrp), -1)]
         if left is not None:
             rows = np.r_[rows, n_oth0 + np.arange(J)]
             cols = np.r_[cols, n_site0 + np.arange(J)]
@@ -78,8 +81,8 @@ def _networks(c: Compiled, left: np.ndarray | None) -> list[tuple[int, int, sp.c
         caps = caps.astype(np.int32)
         keep = caps > 0
         # (every edge is unique: one per group, pair, bin and site; the tags follow the entries)
-        A = sp.coo_matrix((caps[keep], (rows[keep], cols[keep])), shape=(n_s, n_s)).tocsr()
-        T = sp.coo_matrix((tag[keep] + 2, (rows[keep], cols[keep])), shape=(n_s, n_s)).tocsr()
+        A = sp.coo_matrix((caps[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
+        T = sp.coo_matrix((tag[keep] + 2, (rows[keep], cols[keep])), shape=(n, n)).tocsr()
         assert A.nnz == int(keep.sum()) and np.array_equal(A.indices, T.indices)
         nets.append((s, int(d.sum()), A, T.data.astype(np.int64) - 2))
     return nets
@@ -187,23 +190,6 @@ def repair(c: Compiled, x0: np.ndarray, fc: FlowCheck, deadline: float, rounds: 
         pick = q[score >= best[c.qg[q]] - 1e-12]
         x[np.unique(c.qj[pick])] = 1.0
     return x if not fc.shortfall(x).any() else None
-
-
-def _exit_nodes(c: Compiled, s: int, frm: np.ndarray, n: int, big: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """The exit-door rows of scenario `s` (`Compiled.exit_id`: per room, door and scenario, the room's pairs
-    leaving by that door carry at most `exit_rhs` persons) as nodes after node `n - 1`: the group's node ->
-    the row's node (that capacity) -> the member pairs. Returns (each pair's tail node, `frm` with the members'
-    changed; the new edges' tails, heads and capacities; the node count)."""
-    m = c.exit_s == s
-    if not m.any():
-        return frm, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), n
-    rid, q = c.exit_id[m], c.exit_q[m]
-    urid, at, local = np.unique(rid, return_index=True, return_inverse=True)
-    frm = frm.copy()
-    frm[q] = n + local                    # (the rows of a room are disjoint: a pair is in at most one)
-    caps = np.minimum(np.floor(c.exit_rhs[urid] + 1e-9), big).astype(np.int64)
-    return frm, 2 + c.qg[q[at]].astype(np.int64), n + np.arange(len(urid)), caps, n + len(urid)
 
 
 def flow_drop(c: Compiled, x0: np.ndarray, order: np.ndarray, deadline: float,
