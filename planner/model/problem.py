@@ -381,7 +381,7 @@ class ModelInfeasible(Exception):
     without a place, when the raiser knows it (the Lagrangian path's maximum flow with every site open):
     the explanation then needs no LP of its own."""
 
-    def __init__(self, *args: Any, lack: Any = None) -> None:
+    def __init__(self, *args: object, lack: np.ndarray | None = None) -> None:
         super().__init__(*args)
         self.lack = lack
 
