@@ -102,25 +102,31 @@ and 8, 12, 21, 28 and 51 s at 55, 64, 73, 82 and 91 % of it (its corridor rounds
 3.5 s x (1 + 17 f^4) at the share f of the sweep's largest budget."""
 
 
-def budget_work(budgets: list[float] | np.ndarray) -> np.ndarray:
-    """Expected relative work of solving each budget (currency) of a sweep: 1 + `CHAIN_STEEPNESS` x f^4, f the
-    budget's share of the largest (a unitless weight; only ratios matter)."""
+def budget_work(budgets: list[float] | np.ndarray, rounds: bool = True) -> np.ndarray:
+    """Expected relative work of solving each budget (currency) of a sweep: with corridor rounds (`rounds`)
+    1 + `CHAIN_STEEPNESS` x f^4, f the budget's share of the largest; without them 1 each (the what-if sheet's
+    budgets, `corridor_rounds=0`: equal counts gave Station Unity's 5 two chains of 31 and 33 s). A unitless
+    weight; only ratios matter."""
     b = np.maximum(np.asarray(budgets, dtype=float), 0.0)
     top = b.max(initial=0.0)
-    f = b / top if top > 0 else np.zeros_like(b)
+    f = b / top if top > 0 and rounds else np.zeros_like(b)
     return 1.0 + CHAIN_STEEPNESS * f ** 4
 
 
-def chain_parts(budgets: list[float], k: int) -> list[np.ndarray]:
+def chain_parts(budgets: list[float], k: int, rounds: bool = True) -> list[np.ndarray]:
     """The indices of `budgets` (increasing) split into at most `k` contiguous, non-empty runs whose largest total
-    `budget_work` is least (the chains of `_Runner._run_chains`, one per worker; the wall time of a sweep is its
-    slowest chain's). Equal counts, as before, gave Station Unity's 11 budgets two chains of 44 and 120 s.
-    Exact: the linear-partition recurrence over the prefix sums (k and the budgets are a few dozen at most)."""
+    `budget_work` (`rounds`: whether the budgets run corridor rounds) is least (the chains of
+    `_Runner._run_chains`, one per worker; the wall time of a sweep is its slowest chain's). Equal counts, as
+    before, gave Station Unity's 11 budgets two chains of 44 and 120 s. Exact: the linear-partition recurrence
+    over the prefix sums (k and the budgets are a few dozen at most), with the fewest runs that reach the least.
+    Without rounds: equal counts (`numpy.array_split`, the earlier runs one longer), as before."""
     n = len(budgets)
     k = max(1, min(int(k), n))
     if n == 0:
         return []
-    cum = np.r_[0.0, np.cumsum(budget_work(budgets))]
+    if not rounds:
+        return [p for p in np.array_split(np.arange(n), k) if len(p)]
+    cum = np.r_[0.0, np.cumsum(budget_work(budgets, rounds))]
     # best[j, i]: least largest part of budgets[:i] in j + 1 runs; cut[j, i]: where its last run starts
     best = np.full((k, n + 1), np.inf)
     cut = np.zeros((k, n + 1), dtype=np.int64)
@@ -283,7 +289,9 @@ class _Runner:
         """`specs` (increasing budgets) as one warm chain per worker, each a contiguous run of budgets of
         about the same expected work (`chain_parts`)."""
         k = self._n_workers(len(specs))
-        chains = [[specs[i] for i in part] for part in chain_parts([float(s["budget"] or 0.0) for s in specs], k)]
+        rounds = any(s.get("corridor_rounds") is None or int(s["corridor_rounds"]) > 0 for s in specs)
+        chains = [[specs[i] for i in part]
+                  for part in chain_parts([float(s["budget"] or 0.0) for s in specs], k, rounds=rounds)]
         heads = [self.heads(float(ch[0]["budget"])) if self.heads is not None else None for ch in chains]
         if len(chains) == 1 and self._pool is None:
             return solve_chain(self.station, self.reach, chains[0], self.inputs, heads[0])

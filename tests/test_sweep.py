@@ -346,8 +346,8 @@ def test_warm_chains_give_the_independent_sweeps_plans(station, prepared, budget
 
 
 @settings(max_examples=150, deadline=None)
-@given(hs.lists(hs.floats(0, 1e8, allow_nan=False), min_size=0, max_size=9), hs.integers(1, 5))
-def test_chain_parts_are_the_most_even_contiguous_split(budgets, k):
+@given(hs.lists(hs.floats(0, 1e8, allow_nan=False), min_size=0, max_size=9), hs.integers(1, 5), hs.booleans())
+def test_chain_parts_are_the_most_even_contiguous_split(budgets, k, rounds):
     """`chain_parts`: at most k contiguous, non-empty runs covering every budget in order, and no contiguous
     split into at most k runs has a smaller largest `budget_work` (brute force over every set of cuts)."""
     import itertools
@@ -355,13 +355,13 @@ def test_chain_parts_are_the_most_even_contiguous_split(budgets, k):
     from planner.sweeprun import budget_work, chain_parts
 
     budgets = sorted(budgets)
-    parts = chain_parts(budgets, k)
+    parts = chain_parts(budgets, k, rounds)
     n = len(budgets)
     assert [int(i) for p in parts for i in p] == list(range(n))
     assert all(len(p) for p in parts) and len(parts) <= max(1, k) and (n == 0) == (not parts)
     if not n:
         return
-    w = budget_work(budgets)
+    w = budget_work(budgets, rounds)
     got = max(w[p].sum() for p in parts)
     best = min(max(w[a:b].sum() for a, b in zip((0, *cuts), (*cuts, n)))
                for m in range(min(k, n)) for cuts in itertools.combinations(range(1, n), m))
@@ -377,5 +377,10 @@ def test_chain_parts_balance_station_unitys_sweep():
     budgets = [91_100, 5.58e6, 11.1e6, 16.6e6, 22.1e6, 27.6e6, 33.1e6, 38.5e6, 44e6, 49.5e6, 55e6]
     assert [list(map(int, p)) for p in chain_parts(budgets, 2)] == [list(range(9)), [9, 10]]
     assert budget_work([0.0, 1.0]).tolist() == [1.0, 18.0] and budget_work([0.0, 0.0]).tolist() == [1.0, 1.0]
+    assert budget_work([0.0, 1.0], rounds=False).tolist() == [1.0, 1.0]
+    # without corridor rounds (the what-if sheet's budgets) equal counts, as numpy.array_split: the earlier longer
+    for n in range(1, 9):
+        assert [p.tolist() for p in chain_parts(list(range(n)), 2, rounds=False)] == \
+            [p.tolist() for p in np.array_split(np.arange(n), 2) if len(p)]
     measured = np.array([24.6, 3.9, 3.2, 3.7, 4.1, 4.4, 8.0, 11.7, 20.8, 28.2, 51.2])   # seconds, that sweep
     assert max(measured[p].sum() for p in chain_parts(budgets, 2)) < 0.75 * measured[6:].sum()
