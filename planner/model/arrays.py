@@ -383,6 +383,17 @@ def swap_penalty_per_person(c: Compiled, cost_scale: bool) -> float:
     return float(c.swap_persons) * (float(c.w[c.w > 0].min()) if (c.w > 0).any() else 1.0)
 
 
+def site_upper(c: Compiled) -> np.ndarray:
+    """Upper bounds of the site columns x (0/1): 0 for a site whose cost alone exceeds the budget (never open in a
+    plan within it: costs are never negative), unless it is fixed open; 1 otherwise. The layout stays, so a basis
+    carries over to another budget. Station Unity's sweep at 91,100 CR (a few sites affordable): HiGHS's MIP took
+    21.4 s to prove the start plan optimal, 1.0 s with these bounds (the LP bound is the start's)."""
+    hi = np.ones(c.J)
+    if c.budget is not None:
+        hi[(c.cost > float(c.budget) * (1 + 1e-9) + 1e-6) & ~c.fixed1.astype(bool)] = 0.0
+    return hi
+
+
 def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least: float | None = None,
                  stage2: bool = False, walk_obj: np.ndarray | None = None,
                  only_sites: np.ndarray | None = None, all_scen: bool = False,
@@ -497,7 +508,7 @@ def build_arrays(c: Compiled, x_fixed: np.ndarray | None = None, cover_at_least:
     A, rlo, rhi = R.matrix(ncol)
     lo = np.zeros(ncol)
     lo[:nx] = c.fixed1.astype(float)
-    hi = np.r_[np.ones(nx), np.ones(nz_), yub, S_hi, v_own, u_hi]
+    hi = np.r_[site_upper(c), np.ones(nz_), yub, S_hi, v_own, u_hi]
     integer = np.zeros(ncol, bool)
     integer[:ycol0] = True
     if x_fixed is not None:
