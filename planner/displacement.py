@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from planner import __version__
+from planner.corridorrounds import limits_of
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
 from planner.jsoncache import JsonCache
@@ -138,13 +139,17 @@ AHEAD_MIN_PAIRS = 20_000
 Unity (127,346 pairs): its two LP bounds took 17 and 35 s and its MIP 68 s one after the other."""
 
 
-def _replan(variant: Station, reach: Any, start: list[str], margins: Any) -> dict[str, Any]:
+def _replan(variant: Station, reach: Any, start: list[str], margins: Any,
+            limits: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
     """One cap re-planned (`plan_station` from the proposal's plan, no check or phases): {"point": `_point`} or
-    {"error": the solver's first line} when it finds no plan. It may run in a worker process (`Spawned`,
-    quiet there: the worker's log has no handler)."""
+    {"error": the solver's first line} when it finds no plan. `limits`: the proposal's corridor rows (persons
+    per (door_id, scenario), `corridorrounds.limits_of`), which the re-plan respects as the proposal does:
+    without them a re-plan could be cheaper only by sending people through the openings whose queues made
+    the proposal dearer (a hand-made station: 201,878 against 304,558, moving nobody). It may run in a worker
+    process (`Spawned`, quiet there: the worker's log has no handler)."""
     try:
-        r = plan_station(variant, fallback_max_cover=False, reach=reach, check=False,
-                         phases=False, start=start, margins=margins)   # the proposal's measured margins
+        r = plan_station(variant, fallback_max_cover=False, reach=reach, check=False, phases=False, start=start,
+                         margins=margins, corridor_limits=limits or None)   # the proposal's margins and rows
     except (InfeasibleError, SolverError) as exc:
         return {"error": str(exc).splitlines()[0][:200]}
     return {"point": _point(r)}
@@ -178,12 +183,14 @@ def _replanned_point(pt: dict[str, Any], proposal: dict[str, Any], lb: tuple[flo
     return pt, note
 
 
-def _point_key(st: Station, inputs: str, start: list[str], margins: Any) -> str:
-    """Cache key of one re-planned point: the station's input files (SHA-256), the variant's
-    parameters (the cap among them), the start plan, the measured margins and the planner's version."""
+def _point_key(st: Station, inputs: str, start: list[str], margins: Any,
+               limits: dict[tuple[str, str], float] | None = None) -> str:
+    """Cache key of one re-planned point: the station's input files (SHA-256), the variant's parameters (the
+    cap among them), the start plan, the measured margins, the corridor rows and the planner's version."""
     return JsonCache.key({"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
                           "start": sorted(start), "version": __version__,
-                          "margins": None if margins is None else margins.to_dict(orient="records")})
+                          "margins": None if margins is None else margins.to_dict(orient="records"),
+                          "corridor_rows": sorted([d, s, float(v)] for (d, s), v in (limits or {}).items())})
 
 
 def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str,
@@ -280,6 +287,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
     base_moved = int(plan["totals"].get("displaced_residents", 0) or 0)
     stated = room_modes(st0)
     start = [str(r["room_id"]) for r in plan.get("safe_rooms", [])]
+    limits = limits_of((plan.get("solver") or {}).get("corridor", {}).get("limits"))   # the proposal's corridor rows
     proposal = {"cost": float(plan["totals"]["cost"]), "displaced": base_moved, "rooms": len(plan.get("safe_rooms", [])),
                 "repurposed_rooms": sum(1 for r in plan.get("safe_rooms", []) if r.get("mode") == "repurpose"
                                         and not r.get("existing")),
@@ -308,7 +316,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                                         f"also the best known here (not proven: {best[1].get('status')})"))
         else:
             variant = _variant(st, cap)
-            key = _point_key(variant, inputs, start, run.margins) if cache.folder is not None else ""
+            key = _point_key(variant, inputs, start, run.margins, limits) if cache.folder is not None else ""
             known = cache.get(key) if key else None
             if isinstance(known, dict) and "cost" in known and "displaced" in known:
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: read from the cache")
@@ -318,7 +326,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 continue
             if lb is None:   # the loosest cap solved: its bound holds at every tighter cap
                 if full_plan:  # its MIP, in a worker while the bounds are computed here (issue 21)
-                    ahead = Spawned(_replan, (variant, run.reach, start, run.margins), "displacement re-plan")
+                    ahead = Spawned(_replan, (variant, run.reach, start, run.margins, limits), "displacement re-plan")
                 lb = _full_cost_bound(run, variant, cache, inputs)
             judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
             if judged is None and (run.plan.get("solver") or {}).get("swap_penalty") is not None:
@@ -338,7 +346,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 rows[share] = row
                 continue
             log(f"[planner] displacement trade-off: at most {cap:,} residents moved ({100 * share:.0f} %)")
-            got = ahead.result() if ahead is not None else _replan(variant, run.reach, start, run.margins)
+            got = ahead.result() if ahead is not None else _replan(variant, run.reach, start, run.margins, limits)
             ahead = None
             if "error" in got:
                 row.update(cost=np.nan, displaced=np.nan, rooms=np.nan, repurposed_rooms=np.nan, status="no plan",

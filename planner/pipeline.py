@@ -305,7 +305,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     corridor_limits : mapping, optional
         Corridor rows known before the first solve (persons per (door_id, scenario), e.g. another
         plan's `solver.corridor.limits` through `limits_of`): the first solve has them, and the
-        `corridor_rounds` rounds (if any) add to them. Ignored by the relocation model.
+        `corridor_rounds` rounds (if any) add to them. The relocation model (rooms whose residents
+        move out) has them too, without rounds: the displacement trade-off's re-plans carry the
+        proposal's rows, so that no re-plan is cheaper than the proposal only by ignoring the
+        corridor queues the proposal had to respect.
     estimate : bool
         Each assignment's estimated arrival (`predicted_s`, `finish_plan`); False for plans that are
         only rows of a table.
@@ -355,7 +358,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
                        corridor_limits is None and problem.objective == "cover-all" else (cached, None))  # after an edit
     corridor_limits = known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
-    problem, graph, openings = first_corridor_rows(station, problem, corridor_limits if corridor_on else None)
+    rows_in = corridor_limits if corridor_on or rel.active else None   # (the relocation model: rows, no rounds)
+    problem, graph, openings = first_corridor_rows(station, problem, rows_in)
     # (a start plan with its LP; branching after an LP started from another budget's basis: `first_options`)
     first_opts = first_options(options, state, skip, warm_branch, rounds_follow=corridor_on and
                                station.params.corridor_rounds > 0 and problem.objective == "cover-all")

@@ -217,11 +217,12 @@ def test_checker_finds_the_opening_that_makes_both_rooms_late(tmp_path):
     assert corridor_findings(station, {"assignments": few}) == []
 
 
-def choice_station(tmp_path, r2: int = 30, o_width: float = 1.0):
+def choice_station(tmp_path, r2: int = 30, o_width: float = 1.0, quarters: int = 0, toml: str = ""):
     """The merge layout with offices R1, R2 (30 people each, not candidates), C1 stretched to x = -10, and
     three store rooms: S1 (63 places) and S2 (44) beyond the opening O, S3 (35) before it. Without the
     opening, S1 alone shelters both rooms (predicted 55.3 s); through O both are late (66.8 s). `r2`,
-    `o_width`: an edit of the folder (R2's residents, the width of O in m)."""
+    `o_width`: an edit of the folder (R2's residents, the width of O in m). `quarters`: residents of crew
+    quarters Q1 off C1 (none: no Q1); `toml`: more scenario.toml text."""
     rooms = [
         {"room_id": "C1", "kind": "corridor", "geometry": box(-10, 0, 10, 2)},
         {"room_id": "C2", "kind": "corridor", "geometry": box(10, 0, 30, 2)},
@@ -230,7 +231,7 @@ def choice_station(tmp_path, r2: int = 30, o_width: float = 1.0):
         {"room_id": "S1", "kind": "storage", "geometry": box(20, 2, 30, 16)},
         {"room_id": "S2", "kind": "storage", "geometry": box(20, -10, 30, 0)},
         {"room_id": "S3", "kind": "storage", "geometry": box(-10, 2, -2, 12)},
-    ]
+    ] + ([{"room_id": "Q1", "kind": "quarters", "geometry": box(-10, -8, -2, 0)}] if quarters else [])
     for r in rooms:
         r.update(sector="A", deck=0, name=r["room_id"])
     doors = [
@@ -240,11 +241,11 @@ def choice_station(tmp_path, r2: int = 30, o_width: float = 1.0):
         {"door_id": "E1", "width_m": 2.0, "geometry": door_leaf(22, 2, 2.0)},
         {"door_id": "E2", "width_m": 2.0, "geometry": door_leaf(22, 0, 2.0)},
         {"door_id": "E3", "width_m": 2.0, "geometry": door_leaf(-7, 2, 2.0)},
-    ]
-    people = {"R1": 30, "R2": r2}
+    ] + ([{"door_id": "E4", "width_m": 0.9, "geometry": door_leaf(-7, 0, 0.9)}] if quarters else [])
+    people = {"R1": 30, "R2": r2, "Q1": quarters}
     res = [{"room_id": r["room_id"], "night": people.get(r["room_id"], 0), "day": people.get(r["room_id"], 0)}
            for r in rooms]
-    return load_station(write_station(tmp_path / "choice", rooms, doors, res, NO_LAYER))
+    return load_station(write_station(tmp_path / "choice", rooms, doors, res, NO_LAYER + toml))
 
 
 def test_optimiser_with_corridor_rows_avoids_the_opening_as_brute_force_does(tmp_path):
@@ -517,3 +518,27 @@ def test_first_solve_drops_the_known_rows_when_it_finds_no_plan(tmp_path, monkey
     run = plan_station(station, corridor_limits=limits)              # checked
     rounds = run.plan["solver"]["corridor"]["rounds"]
     assert calls[:2] == [True, False] and rounds[-1]["late_residents"] == 0
+
+
+def test_displacement_tradeoff_replans_keep_the_proposals_corridor_rows(tmp_path):
+    """The trade-off re-plans the station with rooms that may be repurposed (Q1's quarters): with the proposal's
+    corridor rows, as the proposal, no point is cheaper than the proposal while moving nobody. Without them the
+    re-plan converted S1 alone (both offices late behind O) and the sheet showed a plan moving nobody at
+    201,878 against the proposal's 304,558."""
+    from planner import displacement as d
+    from planner.corridorrounds import limits_of
+    from planner.pipeline import plan_station
+
+    station = choice_station(tmp_path, quarters=2, toml="[model]\ncorridor_rounds = 3\n")
+    run = plan_station(station)
+    cost = run.plan["totals"]["cost"]
+    limits = limits_of(run.plan["solver"]["corridor"]["limits"])
+    assert limits and "S1" not in run.solution.chosen
+    table = d.displacement_tradeoff(run)
+    assert (table.loc[table["displaced"] == 0, "cost"] >= cost - 1e-6).all(), table
+    variant = d._variant(d.tradeoff_station(station)[0], 2)
+    start = sorted(map(str, run.solution.chosen))
+    free = d._replan(variant, run.reach, start, run.margins)["point"]            # the rows left out: cheaper
+    kept = d._replan(variant, run.reach, start, run.margins, limits)["point"]
+    assert free["cost"] < cost - 1e-6 and free["displaced"] == 0
+    assert kept["cost"] >= cost - 1e-6
