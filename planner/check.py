@@ -343,7 +343,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
     walks = start_independent_walks(st, a, p)
     if reach is None:
         reach = reach_table(st, cache=False, graph=graph)  # never the planner's cache
-    doors = exit_doors(st, graph)   # the walks' exit doors, on one walking graph
+    doors = exit_doors(st, graph, memo=False)   # the walks' exit doors, on one walking graph, its own
     _check_walks(st, reach, out)
     pairs = reach.pairs[["room_id", "site_id", "walk_s"]].copy()
     pairs["door_id"] = reach.pairs["door_id"].fillna("").astype(str) if "door_id" in reach.pairs.columns else ""

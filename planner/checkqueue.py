@@ -72,7 +72,7 @@ def timed_pairs(station: Station, pairs: pd.DataFrame, p: Parameters,
     of pairs (`planner.network.paths.exit_doors`) when the caller holds them (their walking graph is built
     once)."""
     return model_pairs(pairs, station.demand(), door_flows(station), p, margins=margins, capacity=_capacities(station, p),
-                       exit_doors=multi_door_exits(station, doors if doors is not None else exit_doors(station)))
+                       exit_doors=multi_door_exits(station, doors if doors is not None else exit_doors(station, memo=False)))
 
 
 def _capacities(station: Station, p: Parameters) -> pd.Series:
@@ -155,7 +155,7 @@ def _exit_doors_of(station: Station, rows: pd.DataFrame, doors: ExitDoors | None
     walking = ~((room == rows["safe_room_id"].astype(str)) & (rows["walk_s"].to_numpy(dtype=float) <= _EPS))
     sel = np.flatnonzero(walking.to_numpy() & (rows["residents"].to_numpy(dtype=float) > 0))
     if len(sel):
-        exits = multi_door_exits(station, doors if doors is not None else exit_doors(station))
+        exits = multi_door_exits(station, doors if doors is not None else exit_doors(station, memo=False))
         out[sel] = exits(pd.DataFrame({"room_id": room.to_numpy()[sel],
                                        "site_id": rows["safe_room_id"].astype(str).to_numpy()[sel]}))
     return out

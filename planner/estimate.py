@@ -51,19 +51,25 @@ Sheltering in place: 0 s.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
 import numpy as np
 import pandas as pd
 import shapely
 from scipy.special import betainc
 
 from planner.corridors import corridor_queues
+from planner.errors import OutputError
 from planner.network.paths import Paths, assignment_paths
 from planner.network.geometry import polygon_distances
 from planner.params import Parameters
 from planner.queues import assignment_queues, door_flows, fluid_queue_departures, predicted_arrivals, room_exit_flow
 from planner.station import Station
 
-__all__ = ["PLACE_MARGIN_M", "QUANTILES", "room_distance_quantiles", "order_statistic_means", "exit_departures",
+__all__ = ["PLACE_MARGIN_M", "QUANTILES", "DISTANCE_PARAMETERS", "room_distance_quantiles", "known_distance_quantiles",
+           "distance_cache", "order_statistic_means", "exit_departures",
            "door_departures", "estimated_arrivals", "INGREDIENTS"]
 
 PLACE_MARGIN_M = 0.05
@@ -182,6 +188,90 @@ def room_distance_quantiles(station: Station, room_idx: np.ndarray, params: Para
         q[has, 0] = dist_p[start[has]]
         q[has, -1] = dist_p[start[has] + cnt[has] - 1]
     return q, far
+
+
+DISTANCE_PARAMETERS = ("sim_wall_m", "sim_radius_m", "boundary_sample_m")
+"""The parameters `room_distance_quantiles` reads (tests/test_estimate.py checks that it reads no other)."""
+_DISTANCE_CACHE = "distance-cache-1"
+"""Version of the distance cache's layout and of `room_distance_quantiles`' method (another: computed anew)."""
+
+
+def _distance_memo(station: Station) -> dict[tuple[int, str], tuple[np.ndarray, float]]:
+    """(room position, door) -> (quantiles, farthest leg) of `room_distance_quantiles` at the station's
+    parameters and defaults: shared by the station objects with the same rooms and doors tables and
+    `DISTANCE_PARAMETERS` (`Station.derived`)."""
+    return station.derived("distance quantiles", dict, depends=DISTANCE_PARAMETERS)
+
+
+def known_distance_quantiles(station: Station, room_idx: np.ndarray, door_ids: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """`room_distance_quantiles(station, room_idx, station.params, door_ids=door_ids)`, each (room, door)
+    computed once (`_distance_memo`, which `distance_cache` fills from and writes to the cache folder):
+    a room's quantiles do not depend on the other rooms asked with it."""
+    memo = _distance_memo(station)
+    keys = list(zip(np.asarray(room_idx, dtype=np.int64).tolist(), [str(d) for d in door_ids]))
+    missing = list(dict.fromkeys(k for k in keys if k not in memo))
+    if missing:
+        q, far = room_distance_quantiles(station, np.array([r for r, _ in missing], dtype=np.int64), station.params,
+                                         door_ids=np.array([d for _, d in missing], dtype=object))
+        memo.update({k: (q[i], float(far[i])) for i, k in enumerate(missing)})
+    if not keys:
+        return np.full((0, QUANTILES), np.nan), np.full(0, np.nan)
+    return np.vstack([memo[k][0] for k in keys]), np.array([memo[k][1] for k in keys], dtype=float)
+
+
+def distance_cache(station: Station, cache_dir: str | Path | None) -> Callable[[], None]:
+    """Fill the station's distance quantiles (`known_distance_quantiles`) from the cache folder `cache_dir`
+    (the reach cache's: `.cache/reach` -> `.cache/distance`; None: no cache) and return the function that
+    writes them back once a plan's estimate added some (1.6 s of Station Unity's what-if, which depends on
+    the rooms, the doors and `DISTANCE_PARAMETERS` only). One file per rooms, doors and parameters,
+    data only (no pickle); one that cannot be read or does not fit is ignored, one that cannot be written
+    only costs time."""
+    if cache_dir is None:
+        return lambda: None
+    from planner.files import write_atomic
+    from planner.network.cache import reach_key
+
+    p = station.params
+    key = hashlib.sha256(repr((_DISTANCE_CACHE, reach_key(station, [], full=True), QUANTILES, _LATTICE,
+                               PLACE_MARGIN_M, [repr(getattr(p, k)) for k in DISTANCE_PARAMETERS])).encode()).hexdigest()
+    path = Path(cache_dir).parent / "distance" / f"{key[:24]}.npz"
+    memo = _distance_memo(station)
+    ids = station.rooms["room_id"].astype(str).to_numpy()
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    pos = pos[~pos.index.duplicated()]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fmt, k, rid, door, q, far = (str(z["format"]), str(z["key"]), z["room_id"], z["door_id"], z["q"], z["far"])
+        n = len(rid)
+        if (fmt == _DISTANCE_CACHE and k == key and q.shape == (n, QUANTILES) and door.shape == far.shape == (n,)
+                and rid.dtype.kind == door.dtype.kind == "U" and q.dtype == far.dtype == np.float64):
+            at = pos.reindex(rid).to_numpy(dtype=float)
+            for i in np.flatnonzero(np.isfinite(at)):
+                memo.setdefault((int(at[i]), str(door[i])), (q[i], float(far[i])))
+    except Exception:  # noqa: BLE001 - absent, unreadable, not ours: computed anew
+        pass
+    had = len(memo)
+
+    def save() -> None:
+        if len(memo) == had:
+            return
+        items = sorted(memo.items())
+        arrays: dict[str, Any] = {"format": np.asarray(_DISTANCE_CACHE), "key": np.asarray(key),
+                  "room_id": np.asarray([ids[r] for (r, _), _ in items], dtype=str),
+                  "door_id": np.asarray([d for (_, d), _ in items], dtype=str),
+                  "q": np.vstack([v[0] for _, v in items]).astype(np.float64),
+                  "far": np.asarray([v[1] for _, v in items], dtype=np.float64)}
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, write, overwrite=True, what="cache entry")
+        except (OSError, OutputError):
+            pass
+    return save
 
 
 def _nearest_door(idx: np.ndarray, x: np.ndarray, y: np.ndarray, doors: pd.DataFrame, convex: np.ndarray,
@@ -367,7 +457,7 @@ def estimated_arrivals(station: Station, assignments: pd.DataFrame, extra_s: np.
     ent_codes, ent_uniq = pd.factorize(ent["room"].astype(str) + "\x1f" + ent["door"].astype(str))
     first_of = np.unique(ent_codes, return_index=True)[1]
     uniq = ent["room"].to_numpy()[first_of]
-    qt, far = room_distance_quantiles(station, np.maximum(uniq, 0), p, door_ids=ent["door"].to_numpy()[first_of])
+    qt, far = known_distance_quantiles(station, np.maximum(uniq, 0), ent["door"].to_numpy()[first_of])
     qt[uniq < 0] = np.nan
     far[uniq < 0] = np.nan
     v = float(p.walk_speed_m_s)

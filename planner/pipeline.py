@@ -25,7 +25,7 @@ from planner.model import Problem, SolveOptions, solve
 from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
-from planner.estimate import estimated_arrivals
+from planner.estimate import distance_cache, estimated_arrivals
 from planner.firstsolve import (first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
                                 usable_state)
 from planner.latecomers import late_destinations
@@ -397,6 +397,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         plan["phases"] = phase_rows
     if phase_of is not None and phase_of.attrs.get("solver"):
         plan["phasing"] = jsonable(dict(phase_of.attrs["solver"]))
+    distances_kept = distance_cache(station, cache_dir if estimate else None)   # the estimate's room distances
     finish_plan(plan, station, short, margins, reach, estimate=estimate, replay=replay)
     if fell_back:
         who = unsheltered_summary(plan.get("unsheltered") or [], station)
@@ -418,6 +419,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         finish_plan(run.full_cover_plan, station, short, margins, reach, estimate=estimate)
     elif skip is not None:
         run.full_cover_plan = skip.plan
+    distances_kept()
     if check:
         # the rules are the station's; only the objective may have fallen back to max-cover, after
         # the solver showed that full coverage does not fit the budget

@@ -186,3 +186,57 @@ def test_monotone_in_walkers_and_in_walk(tmp_path_factory, n, extra_n, walk, mor
 
 
 _MONO: dict = {}
+
+
+def test_distance_quantiles_once_per_room_and_door_and_kept_in_the_cache(tmp_path, monkeypatch):
+    """`known_distance_quantiles` (issue 21: 1.6 s of a Station Unity what-if, the same every run) equals
+    `room_distance_quantiles` of all the rows at once, computes each (room, door) once for the station
+    objects with the same rooms, doors and `DISTANCE_PARAMETERS` (which are all it reads), and
+    `distance_cache` writes them for the next run, which computes nothing."""
+    import planner.estimate as est
+
+    rooms, doors, res = corridor_layout(["quarters", "storage", "quarters", "storage", "quarters"],
+                                        residents={"R1": 2, "R3": 2, "R5": 2})
+    folder = write_station(tmp_path / "s", rooms, doors, res)
+    station = load_station(folder)
+    idx = np.array([0, 2, 4, 0, 2, 1], dtype=np.int64)
+    door = np.array(["", "", "", "nope", "", ""], dtype=object)
+    seen: set[str] = set()
+
+    class Spy:
+        def __getattr__(self, name):
+            seen.add(name)
+            return getattr(station.params, name)
+
+    want_q, want_far = room_distance_quantiles(dataclasses.replace(station, params=Spy()), idx, Spy(), door_ids=door)
+    assert seen and seen <= set(est.DISTANCE_PARAMETERS)
+    asked: list[int] = []
+    real = est.room_distance_quantiles
+    monkeypatch.setattr(est, "room_distance_quantiles", lambda st, i, p, **kw: asked.append(len(i)) or real(st, i, p, **kw))
+    cache = tmp_path / "cache" / "reach"
+    save = est.distance_cache(station, cache)
+    q, far = est.known_distance_quantiles(station, idx[:3], door[:3])
+    other = dataclasses.replace(station, params=station.params.replace(budget=5.0, walk_speed_m_s=0.9))
+    q2, far2 = est.known_distance_quantiles(other, idx, door)
+    assert asked == [3, 2]                                        # (1, "") and (0, "nope") the second time
+    np.testing.assert_array_equal(q2, want_q)
+    np.testing.assert_array_equal(far2, want_far)
+    np.testing.assert_array_equal(q, want_q[:3])
+    save()
+    fresh = load_station(folder)                                  # the next run: read, nothing computed
+    est.distance_cache(fresh, cache)
+    q3, far3 = est.known_distance_quantiles(fresh, idx, door)
+    assert asked == [3, 2]
+    np.testing.assert_array_equal(q3, want_q)
+    np.testing.assert_array_equal(far3, want_far)
+    wider = load_station(folder)                                  # other parameters: another entry
+    wider = dataclasses.replace(wider, params=wider.params.replace(sim_radius_m=0.3))
+    est.distance_cache(wider, cache)
+    est.known_distance_quantiles(wider, idx[:1], door[:1])
+    assert asked == [3, 2, 1]
+    for f in (cache.parent / "distance").iterdir():               # a damaged entry: computed anew
+        f.write_bytes(b"not an npz")
+    broken = load_station(folder)
+    est.distance_cache(broken, cache)
+    est.known_distance_quantiles(broken, idx[:1], door[:1])
+    assert asked == [3, 2, 1, 1]

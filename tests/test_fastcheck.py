@@ -170,3 +170,49 @@ def test_exit_doors_of_multi_door_rooms_only_time_the_pairs_alike(generated):
                        exit_doors=every)
     pd.testing.assert_frame_equal(full, timed_pairs(generated, pairs, p, doors=some), check_exact=True)
     assert asked and 0 < asked[0] < len(pairs)
+
+
+class _Spy:
+    """Parameters that record the names read from them."""
+
+    def __init__(self, params, seen: set[str]) -> None:
+        self._params, self._seen = params, seen
+
+    def __getattr__(self, name):
+        self._seen.add(name)
+        return getattr(self._params, name)
+
+
+def test_exit_doors_are_found_once_per_pair_and_read_only_their_parameters(generated, monkeypatch):
+    """`exit_doors` (issue 21: a what-if asked for the same pairs' doors five times) keeps each pair's door
+    for the station objects with the same rooms and doors and `EXIT_DOOR_PARAMETERS`: the same doors as
+    `assignment_paths` of all the rows at once, whatever rows are asked with them; `assignment_paths` reads
+    no other parameter (a new one would have to join the key); the checker's own (`memo=False`) is not shared."""
+    import dataclasses
+
+    import planner.network.paths as paths
+
+    generated = load_station(generated.folder)      # its own tables: nothing kept from the other tests
+    pairs = _pairs(generated, 3)
+    pairs = pd.concat([pairs, pairs.iloc[:5], pd.DataFrame({"room_id": ["nowhere", pairs["room_id"].iat[0]],
+                                                            "site_id": [pairs["site_id"].iat[0]] * 2})])
+    pairs = pairs.reset_index(drop=True)
+    seen: set[str] = set()
+    spy = dataclasses.replace(generated, params=_Spy(generated.params, seen))
+    want = paths.assignment_paths(spy, pairs).exit_door
+    assert seen and seen <= set(paths.EXIT_DOOR_PARAMETERS)
+    asked: list[int] = []
+    real = paths.assignment_paths
+    monkeypatch.setattr(paths, "assignment_paths", lambda st, rows, graph=None: asked.append(len(rows)) or
+                        real(st, rows, graph=graph))
+    other = dataclasses.replace(generated, params=generated.params.replace(budget=1.0, slow_walker_speed_m_s=0.5))
+    half = pairs.iloc[::2]
+    assert list(paths.exit_doors(generated)(half)) == list(want[::2])
+    assert list(paths.exit_doors(other)(pairs)) == list(want)      # only the other half computed
+    assert list(paths.exit_doors(generated)(pairs.iloc[::-1])) == list(want[::-1])
+    assert asked == [len(half.drop_duplicates()), len(pairs.drop_duplicates()) - len(half.drop_duplicates())]
+    own = paths.exit_doors(generated, memo=False)
+    assert list(own(pairs)) == list(want) and len(asked) == 3
+    slow = dataclasses.replace(generated, params=generated.params.replace(walk_speed_m_s=0.9))
+    paths.exit_doors(slow)(half)
+    assert len(asked) == 4                                        # another walking speed: its own doors

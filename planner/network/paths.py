@@ -37,7 +37,7 @@ from planner.network.reach import _first_min, _ragged
 from planner.params import Parameters
 from planner.station import Station
 
-__all__ = ["Paths", "assignment_paths", "exit_doors", "walk_graph", "walk_cutoff_s"]
+__all__ = ["Paths", "assignment_paths", "exit_doors", "walk_graph", "walk_cutoff_s", "EXIT_DOOR_PARAMETERS"]
 
 _BATCH_SOURCES = 512
 """Dijkstra sources (safe-room door nodes) per batch: bounds the dense (sources x nodes) arrays."""
@@ -174,10 +174,21 @@ def assignment_paths(station: Station, rows: pd.DataFrame, graph: WalkGraph | No
     return Paths(steps, walk, exit_door, entry_door)
 
 
-def exit_doors(station: Station, graph: WalkGraph | None = None) -> Callable[[pd.DataFrame], np.ndarray]:
+EXIT_DOOR_PARAMETERS = GRAPH_PARAMETERS + ("shelter_in_place",)
+"""The parameters a pair's exit door depends on (`assignment_paths` reads these and no other: tests/test_network.py)."""
+
+
+def exit_doors(station: Station, graph: WalkGraph | None = None, memo: bool = True
+               ) -> Callable[[pd.DataFrame], np.ndarray]:
     """A function of rows (room_id, site_id) giving the room door each row's critical walk leaves by
     ("" sheltering in place or without a path; `assignment_paths`' `exit_door`), for
-    `planner.queues.model_pairs`' per-door exit caps. The walking graph is built on first use."""
+    `planner.queues.model_pairs`' per-door exit caps. The walking graph is built on first use.
+
+    With `memo` (and the station's own walking graph, `walk_graph`) each (room, site) pair's door is
+    found once and shared by every station object with the same rooms and doors tables and the same
+    `EXIT_DOOR_PARAMETERS` (`Station.derived`; a what-if asked for the same pairs' doors five times: its
+    model, the relocation bound, the slower walkers, ...); a pair's door does not depend on the other
+    rows asked with it. `memo` False: computed for every call (the independent check)."""
     held: list[WalkGraph] = [graph] if graph is not None else []
 
     def doors(rows: pd.DataFrame) -> np.ndarray:
@@ -185,7 +196,17 @@ def exit_doors(station: Station, graph: WalkGraph | None = None) -> Callable[[pd
             return np.zeros(0, dtype=object)
         if not held:
             held.append(walk_graph(station))
-        return assignment_paths(station, rows, graph=held[0]).exit_door
+        if not memo or held[0] is not walk_graph(station):
+            return assignment_paths(station, rows, graph=held[0]).exit_door
+        known: dict[tuple[str, str], str] = station.derived("exit doors", dict, depends=EXIT_DOOR_PARAMETERS)
+        site_col = "site_id" if "site_id" in rows.columns else "safe_room_id"
+        keys = list(zip(rows["room_id"].astype(str).tolist(), rows[site_col].astype(str).tolist()))
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        if missing:
+            got = assignment_paths(station, pd.DataFrame(missing, columns=["room_id", "site_id"]),
+                                   graph=held[0]).exit_door
+            known.update(zip(missing, got.tolist()))
+        return np.asarray([known[k] for k in keys], dtype=object)
     return doors
 
 
