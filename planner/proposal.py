@@ -50,7 +50,8 @@ def proposal_name(station: Station, scenario_name: str | None, when: datetime | 
 
 
 def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | None = None,
-                  tradeoff: pd.DataFrame | None = None, simulation: SimulationResult | None = None) -> dict[str, Path]:
+                  tradeoff: pd.DataFrame | None = None, simulation: SimulationResult | None = None,
+                  early: EarlyOutputs | None = None) -> dict[str, Path]:
     """Write plan.json, maps, GeoPackage, workbook and briefing of a run into `folder` (which exists);
     with a `simulation` of the plan also simulation.json, the arrival curve and agents.csv
     (`planner.simulate.write_simulation`), and the workbook gets its Verification sheets.
@@ -59,11 +60,11 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
     workbook are independent of each other, except that the workbook embeds the deck maps: up to
     `output_workers()` forked processes draw them at once (the workbook right after the deck maps, in
     the same process; each output exactly as drawn in this process; where forking is not possible, here
-    one after the other). The plan per room (`room_roles`) is worked out once, before the fork."""
-    from planner.maps import plot_maps, plot_sector_maps, room_roles, sector_keys, write_plan_gpkg
+    one after the other). The plan per room (`room_roles`) is worked out once, before the fork.
+    `early`: those of them already being drawn (`EarlyOutputs`, started by `propose` as soon as the plan
+    was made): collected here, while this process draws the others."""
     from planner.network.parallel import _fork_map
     from planner.plan import write_json_atomic
-    from planner.workbook import write_workbook
 
     out: dict[str, Path] = {}
     with stage("plan.json"):
@@ -74,34 +75,22 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
         with stage("simulation results (simulation.json, arrival curve)"):
             out.update({f"simulation_{k}": v for k, v in write_simulation(simulation, folder).items()})
     decks = sorted(int(d) for d in pd.unique(run.station.rooms["deck"]))
-    roles = room_roles(run.station, run.plan)
-
-    def draw(task: str) -> dict[str, Any]:
-        if task == "briefing":   # its warning is logged here, in the calling process
-            paths, error = _briefing(run, folder)
-            return {f"briefing:{k}": v for k, v in paths.items()} | ({"briefing-error": error} if error else {})
-        if task == "decks":   # then the workbook, which embeds them
-            with stage("maps (one PNG per deck)"):
-                maps = plot_maps(run.station, run.plan, folder, roles=roles)
-            with stage("workbook"):
-                book = write_workbook(folder / f"proposal-{name}.xlsx", run.station, run.plan, run.costs, run.sites,
-                                      run.reach, sweep=sweep, map_png=maps, tradeoff=tradeoff,
-                                      simulation=simulation.to_dict() if simulation is not None else None)
-            return {f"map{i}": m for i, m in enumerate(maps)} | {"workbook": book}
-        if task == "gpkg":
-            with stage("GeoPackage of the plan"):
-                return {"gpkg": write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg", roles=roles)}
-        _, deck, sector = task.split(":", 2)   # one zoomed PNG (no stage line each: there are many)
-        return {f"sector_map:{m.name}": m for m in plot_sector_maps(run.station, run.plan, folder, roles=roles,
-                                                                    only=[(int(deck), sector)])}
-
-    # longest first; a task per sector map (a third of a second each) keeps the processes evenly busy
-    tasks = ["briefing", "decks", *[f"sector:{d}:{s}" for d, s in sector_keys(run.station)], "gpkg"]
+    roles = early.roles if early is not None else _roles(run)
+    draw = _Drawing(run, folder, name, roles, sweep, tradeoff, simulation)
+    tasks = output_tasks(run)
     workers = output_workers()
+    parts: dict[str, dict[str, Any]] = {}
+    if early is not None:
+        with stage(f"maps, GeoPackage, briefing and workbook ({len(early.tasks)} of them begun before, "
+                   f"in {early.workers} processes)"):
+            parts.update({t: draw(t) for t in tasks if t not in early.tasks})   # here, beside the workers
+            parts.update(early.results())
+    else:
+        with stage(f"maps, GeoPackage, briefing and workbook ({workers} process{'es' if workers > 1 else ''})"):
+            parts.update(zip(tasks, _fork_map(draw, tasks, workers, what="maps, briefing and workbook")))
     drawn: dict[str, Any] = {}
-    with stage(f"maps, GeoPackage, briefing and workbook ({workers} process{'es' if workers > 1 else ''})"):
-        for part in _fork_map(draw, tasks, workers, what="maps, briefing and workbook"):
-            drawn.update(part)
+    for t in tasks:   # in the tasks' order, wherever they were drawn
+        drawn.update(parts[t])
     if drawn.get("briefing-error"):
         _briefing_warning(str(drawn.pop("briefing-error")))
     maps = [drawn[f"map{i}"] for i in range(len(decks)) if f"map{i}" in drawn]
@@ -113,6 +102,121 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
         out[f"map{i}"] = m
     out.update({k[len("briefing:"):]: v for k, v in drawn.items() if k.startswith("briefing:")})
     return out
+
+
+def output_tasks(run: PlanRun) -> list[str]:
+    """`write_outputs`' drawing tasks, longest first: the briefing, the deck maps then the workbook, one
+    task per sector map (a third of a second each, which keeps the processes evenly busy), the GeoPackage."""
+    from planner.maps import sector_keys
+
+    return ["briefing", "decks", *[f"sector:{d}:{s}" for d, s in sector_keys(run.station)], "gpkg"]
+
+
+def _roles(run: PlanRun) -> pd.DataFrame:
+    from planner.maps import room_roles
+
+    return room_roles(run.station, run.plan)
+
+
+class _Drawing:
+    """One of `write_outputs`' tasks (`output_tasks`) drawn into the folder: {key: path} (the briefing's warning
+    as "briefing-error", logged by the caller)."""
+
+    def __init__(self, run: PlanRun, folder: Path, name: str, roles: pd.DataFrame, sweep: pd.DataFrame | None,
+                 tradeoff: pd.DataFrame | None, simulation: SimulationResult | None) -> None:
+        self.run, self.folder, self.name, self.roles = run, folder, name, roles
+        self.sweep, self.tradeoff, self.simulation = sweep, tradeoff, simulation
+
+    def __call__(self, task: str) -> dict[str, Any]:
+        from planner.maps import plot_maps, plot_sector_maps, write_plan_gpkg
+        from planner.workbook import write_workbook
+
+        run, folder, roles = self.run, self.folder, self.roles
+        if task == "briefing":   # its warning is logged by the caller, in the calling process
+            paths, error = _briefing(run, folder)
+            return {f"briefing:{k}": v for k, v in paths.items()} | ({"briefing-error": error} if error else {})
+        if task == "decks":   # then the workbook, which embeds them
+            with stage("maps (one PNG per deck)"):
+                maps = plot_maps(run.station, run.plan, folder, roles=roles)
+            with stage("workbook"):
+                sim = self.simulation
+                book = write_workbook(folder / f"proposal-{self.name}.xlsx", run.station, run.plan, run.costs,
+                                      run.sites, run.reach, sweep=self.sweep, map_png=maps, tradeoff=self.tradeoff,
+                                      simulation=sim.to_dict() if sim is not None else None)
+            return {f"map{i}": m for i, m in enumerate(maps)} | {"workbook": book}
+        if task == "gpkg":
+            with stage("GeoPackage of the plan"):
+                return {"gpkg": write_plan_gpkg(run.station, run.plan, folder / "plan.gpkg", roles=roles)}
+        _, deck, sector = task.split(":", 2)   # one zoomed PNG (no stage line each: there are many)
+        return {f"sector_map:{m.name}": m for m in plot_sector_maps(run.station, run.plan, folder, roles=roles,
+                                                                    only=[(int(deck), sector)])}
+
+
+class EarlyOutputs:
+    """The outputs of a proposal that depend on its plan's rooms, safe rooms and assignments alone -- the
+    briefing material and the zoomed sector maps, about 11 of the 16 CPU seconds of Station Unity's
+    outputs -- drawn in `output_workers()` forked processes from the moment the plan is made, while this
+    process works out what 99.5 % of slower walkers would take, the expected share's cost and the
+    displacement trade-off (which only add to plan.json's totals and the workbook) and then draws the deck
+    maps, the workbook and the GeoPackage itself (`write_outputs(early=)`). Each output exactly as drawn
+    in `write_outputs` alone. Not started (`start` returns None) with one process or without "fork", and
+    without the briefing when a simulation is to be written first (its sheet reads simulation.json).
+    `cancel` (or dropping the object) kills the workers."""
+
+    def __init__(self, run: PlanRun, folder: Path, name: str, tasks: list[str], workers: int) -> None:
+        import multiprocessing as mp
+        import os
+        import weakref
+        from concurrent.futures import ProcessPoolExecutor
+
+        from planner.network.parallel import _forked_call, _kill_workers, _worker_init
+
+        self.roles = _roles(run)
+        self.tasks, self.workers = tasks, workers
+        self._draw = _Drawing(run, folder, name, self.roles, None, None, None)
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                         initializer=_worker_init, initargs=(self._draw, os.getpid()))
+        self._stop = weakref.finalize(self, _kill_workers, self._pool)
+        self._futures = [self._pool.submit(_forked_call, t) for t in tasks]
+
+    @classmethod
+    def start(cls, run: PlanRun, folder: Path, name: str, simulation: SimulationResult | None = None
+              ) -> EarlyOutputs | None:
+        """The early outputs of `run` begun in `folder`, or None (see the class)."""
+        import multiprocessing as mp
+
+        workers = output_workers()
+        if workers < 2 or "fork" not in mp.get_all_start_methods():
+            return None
+        tasks = [t for t in output_tasks(run) if t.startswith("sector:") or (t == "briefing" and simulation is None)]
+        try:
+            return cls(run, folder, name, tasks, workers)
+        except Exception as exc:  # noqa: BLE001 - no processes, no memory: write_outputs draws them all
+            log(f"[planner] maps and briefing: worker processes failed to start ({exc!r}); they are drawn later")
+            return None
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        """{task: what it drew}: the workers', or drawn here where they failed."""
+        out: dict[str, dict[str, Any]] = {}
+        failed = False
+        for t, f in zip(self.tasks, self._futures):
+            if not failed:
+                try:
+                    out[t] = f.result()
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: draw here
+                    log(f"[planner] maps and briefing: worker processes failed ({exc!r}); continuing in this process")
+                    failed = True
+                    self.cancel()
+            out[t] = self._draw(t)
+        if not failed:
+            self._stop.detach()
+            self._pool.shutdown(wait=True)
+        return out
+
+    def cancel(self) -> None:
+        """Kill the workers (their files are in the folder being written, which the caller removes)."""
+        self._stop()
 
 
 def output_workers() -> int:
@@ -191,19 +295,25 @@ def propose(station: Station, out_root: Path = Path("reports"), scenario_name: s
     name = proposal_name(station, scenario_name)
     if run is None:
         run = plan_station(station, cache_dir=cache_dir)
-    with stage("what 99.5 % of slower walkers would take"):
-        add_target_speed(run.plan, station, run.reach)
-    with stage(f"what an expected {100 * station.params.verify_target_share:.1f} % of walkers with spread speeds "
-               "would cost"):
-        add_expected_share_cost(run, cache_dir)
-    log(run.describe())
-    if tradeoff is None:
-        from planner.displacement import displacement_tradeoff
-
-        with stage("displacement trade-off (0, 25, 50, 100 % of today's displacement)"):
-            tradeoff = displacement_tradeoff(run, cache_dir=None if cache_dir is None else
-                                             Path(cache_dir).parent / "displacement")   # beside .cache/reach
     with staged_folder(out_root, name) as folder:
-        write_outputs(run, folder.path, name, sweep=sweep, tradeoff=tradeoff, simulation=simulation)
+        early = EarlyOutputs.start(run, folder.path, name, simulation)   # the briefing and sector maps, begun now
+        try:
+            with stage("what 99.5 % of slower walkers would take"):
+                add_target_speed(run.plan, station, run.reach)
+            with stage(f"what an expected {100 * station.params.verify_target_share:.1f} % of walkers with spread "
+                       "speeds would cost"):
+                add_expected_share_cost(run, cache_dir)
+            log(run.describe())
+            if tradeoff is None:
+                from planner.displacement import displacement_tradeoff
+
+                with stage("displacement trade-off (0, 25, 50, 100 % of today's displacement)"):
+                    tradeoff = displacement_tradeoff(run, cache_dir=None if cache_dir is None else
+                                                     Path(cache_dir).parent / "displacement")   # beside .cache/reach
+            write_outputs(run, folder.path, name, sweep=sweep, tradeoff=tradeoff, simulation=simulation, early=early)
+        except BaseException:
+            if early is not None:   # before the folder is removed: no worker writes into it any more
+                early.cancel()
+            raise
     assert folder.final is not None
     return folder.final
