@@ -293,3 +293,49 @@ def test_a_budget_without_a_plan_is_a_row_not_a_failure():
     assert [k["plan"]["totals"]["cost"] for k in kept[1:]] == [480.0, 880.0]
     row = _row(kept[0], ["night"])
     assert "no plan was found at the budget 100" in row["status"]
+
+
+@pytest.mark.slow
+def test_outputs_begun_early_are_the_outputs_drawn_after(tiny, tmp_path, monkeypatch):
+    """Issue 21: `propose` begins the briefing and the sector maps in forked workers as soon as the plan is
+    made (`EarlyOutputs`); every file is the one `write_outputs` draws in one process afterwards, and a
+    failure before the outputs kills the workers and leaves no folder behind."""
+    import re
+    import zipfile
+
+    import planner.proposal as prop
+    from planner.pipeline import plan_station
+    from planner.station import load_station
+
+    station = load_station(tiny)
+    run = plan_station(station)
+    began: list[list[str]] = []
+    real = prop.EarlyOutputs.__init__
+
+    def spy(self, run, folder, name, tasks, workers):
+        began.append(list(tasks))
+        real(self, run, folder, name, tasks, workers)
+    monkeypatch.setattr(prop.EarlyOutputs, "__init__", spy)
+    monkeypatch.setattr(prop, "proposal_name", lambda *a: "tiny")     # the workbook's name: no time in it
+    monkeypatch.setattr(prop, "output_workers", lambda: 2)
+    early = prop.propose(station, out_root=tmp_path / "early", run=run)
+    assert early.name == "tiny"
+    assert began and began[0][0] == "briefing" and all(t.startswith("sector:") for t in began[0][1:])
+    monkeypatch.setattr(prop, "output_workers", lambda: 1)
+    late = prop.propose(station, out_root=tmp_path / "late", run=run)
+    assert len(began) == 1
+    files = _tree(early)
+    assert files == _tree(late) and any(f.startswith("placards-") for f in files) and "map.html" in files
+    for f in files:
+        a, b = early / f, late / f
+        if f.endswith(".xlsx"):      # the workbook's creation time aside
+            za, zb = zipfile.ZipFile(a), zipfile.ZipFile(b)
+            assert [n for n in za.namelist() if za.read(n) != zb.read(n)] in ([], ["docProps/core.xml"]), f
+        elif not f.endswith(".gpkg"):           # the briefing sheet's creation time (matplotlib's) aside
+            assert re.sub(rb"/CreationDate \(D:\d+Z\)", b"", a.read_bytes()) == \
+                re.sub(rb"/CreationDate \(D:\d+Z\)", b"", b.read_bytes()), f
+    monkeypatch.setattr(prop, "output_workers", lambda: 2)
+    monkeypatch.setattr(prop, "add_target_speed", lambda *a: (_ for _ in ()).throw(RuntimeError("fails")))
+    with pytest.raises(RuntimeError):
+        prop.propose(station, out_root=tmp_path / "failed", run=run)
+    assert len(began) == 2 and not (tmp_path / "failed").exists()
