@@ -40,16 +40,19 @@ path (the exit and door queues model those).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from planner.network.graph import WalkGraph
-from planner.network.paths import Paths, assignment_paths
+from planner.errors import OutputError
+from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, assignment_paths, walk_graph
 from planner.params import CIRCULATION_KINDS
 from planner.queues import batch_offset_s, design_walk_s, door_flows, exit_streams
 from planner.station import Station
@@ -242,9 +245,62 @@ def _replay(rows: np.ndarray, step: np.ndarray, key: np.ndarray, t0: np.ndarray,
 
 def pair_openings(station: Station, pairs: pd.DataFrame, graph: WalkGraph | None = None) -> pd.DataFrame:
     """The openings each (room_id, site_id) pair's walk passes (as `corridor_queues` counts them): one row
-    per (pair, opening) with room_id, site_id, door_id. For the optimiser's corridor rows."""
+    per (pair, opening) with room_id, site_id, door_id. For the optimiser's corridor rows.
+
+    Kept for the station objects with the same rooms and doors tables and `EXIT_DOOR_PARAMETERS` (the only
+    ones `assignment_paths` reads), per set of pairs, and, once `openings_cache` named a folder, in that
+    folder for the next run: a what-if's model has the proposal's pairs (0.8 s of Station Unity's what-if).
+    Not kept with a `graph` other than the station's `walk_graph`."""
     pr = pairs[["room_id", "site_id"]].astype(str).drop_duplicates().reset_index(drop=True)
     pr = pr[pr["room_id"] != pr["site_id"]].reset_index(drop=True)
+    if graph is not None and graph is not walk_graph(station):
+        return _pair_openings(station, pr, graph)
+    memo = _openings_memo(station)
+    key = _openings_key(station, pr)
+    got = memo.get(key)
+    if got is None and memo.folder is not None:
+        got = _read_openings(memo.folder / f"{key[:32]}.npz", key)
+    if got is None:
+        got = _pair_openings(station, pr, graph)
+        if memo.folder is not None:
+            _write_openings(memo.folder / f"{key[:32]}.npz", key, got)
+    memo[key] = got
+    return got.copy()
+
+
+class _OpeningsMemo(dict):
+    """`pair_openings` per key of its pairs (`_openings_key`), and the folder it reads and writes (None: none)."""
+
+    folder: Path | None = None
+
+
+_OPENINGS_CACHE = "openings-cache-1"
+"""Version of the openings cache's layout and of `pair_openings`' method (another: computed anew)."""
+
+
+def _openings_memo(station: Station) -> _OpeningsMemo:
+    return station.derived("pair openings", _OpeningsMemo, depends=EXIT_DOOR_PARAMETERS)
+
+
+def openings_cache(station: Station, cache_dir: str | Path | None) -> None:
+    """Keep `pair_openings` of the station in the cache folder `cache_dir` (the reach cache's: `.cache/reach`
+    -> `.cache/openings`; None: in memory only): one data-only file per rooms, doors, parameters and pairs;
+    one that cannot be read or does not fit is ignored, one that cannot be written only costs time."""
+    _openings_memo(station).folder = None if cache_dir is None else Path(cache_dir).parent / "openings"
+
+
+def _openings_key(station: Station, pr: pd.DataFrame) -> str:
+    """SHA-256 (hex) of the rooms and doors, `EXIT_DOOR_PARAMETERS` and the pairs (in their order)."""
+    from planner.network.cache import reach_key
+
+    p = station.params
+    h = hashlib.sha256(repr((_OPENINGS_CACHE, reach_key(station, [], full=True),
+                             [repr(getattr(p, k)) for k in EXIT_DOOR_PARAMETERS], len(pr))).encode())
+    h.update(pd.util.hash_pandas_object(pr, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _pair_openings(station: Station, pr: pd.DataFrame, graph: WalkGraph | None) -> pd.DataFrame:
     paths = assignment_paths(station, pr, graph=graph)
     st = paths.steps
     last = st.groupby("row")["step"].transform("max").to_numpy()
@@ -253,6 +309,42 @@ def pair_openings(station: Station, pairs: pd.DataFrame, graph: WalkGraph | None
     r = mid["row"].to_numpy()
     return pd.DataFrame({"room_id": pr["room_id"].to_numpy()[r], "site_id": pr["site_id"].to_numpy()[r],
                          "door_id": mid["door_id"].astype(str).to_numpy()})
+
+
+def _read_openings(path: Path, key: str) -> pd.DataFrame | None:
+    """The openings stored at `path` under `key`, or None (absent, unreadable, another key, not ours)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["format"]) != _OPENINGS_CACHE or str(z["key"]) != key:
+                return None
+            words, codes = z["words"], z["codes"]
+    except Exception:  # noqa: BLE001 - absent, truncated, not an npz, an object array: computed anew
+        return None
+    if (words.dtype.kind != "U" or codes.dtype != np.int32 or codes.ndim != 2 or codes.shape[1] != 3
+            or (codes.size and (codes.min() < 0 or codes.max() >= len(words)))):
+        return None
+    w = words.astype(object)
+    return pd.DataFrame({"room_id": w[codes[:, 0]], "site_id": w[codes[:, 1]], "door_id": w[codes[:, 2]]})
+
+
+def _write_openings(path: Path, key: str, openings: pd.DataFrame) -> None:
+    """Store `openings` at `path` under `key` (ids as codes into one word list); a failure is not an error."""
+    from planner.files import write_atomic
+
+    codes, words = pd.factorize(pd.concat([openings[c].astype(str) for c in ("room_id", "site_id", "door_id")],
+                                          ignore_index=True))
+    arrays: dict[str, Any] = {"format": np.asarray(_OPENINGS_CACHE), "key": np.asarray(key),
+                              "words": np.asarray(words.astype(str), dtype=str),
+                              "codes": codes.astype(np.int32).reshape(3, -1).T.copy()}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, write, overwrite=True, what="cache entry")
+    except (OSError, OutputError):
+        pass
 
 
 def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray],

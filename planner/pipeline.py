@@ -19,6 +19,7 @@ from scipy.special import ndtri
 from planner.check import check_plan, format_breaches
 from planner.corridorrounds import (Replay, carried_rows, corridor_cache, corridor_rounds, first_corridor_rows, plan_rows,
                                     remember_rows)
+from planner.corridors import openings_cache
 from planner.costs import site_costs
 from planner.errors import SolverError
 from planner.model import Problem, SolveOptions, solve
@@ -359,6 +360,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     corridor_limits = known_rows(corridor_limits, state, cached)
     corridor_on = not rel.active and (station.params.corridor_rounds > 0 or bool(corridor_limits))
     rows_in = corridor_limits if corridor_on or rel.active else None   # (the relocation model: rows, no rounds)
+    openings_cache(station, cache_dir if corridor_on or rows_in else None)   # the model pairs' openings, kept
     problem, graph, openings = first_corridor_rows(station, problem, rows_in)
     # (a start plan with its LP; branching after an LP started from another budget's basis: `first_options`)
     first_opts = first_options(options, state, skip, warm_branch, rounds_follow=corridor_on and

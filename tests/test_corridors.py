@@ -542,3 +542,45 @@ def test_displacement_tradeoff_replans_keep_the_proposals_corridor_rows(tmp_path
     kept = d._replan(variant, run.reach, start, run.margins, limits)["point"]
     assert free["cost"] < cost - 1e-6 and free["displaced"] == 0
     assert kept["cost"] >= cost - 1e-6
+
+
+def test_pair_openings_kept_per_pairs_and_in_the_cache(tmp_path, monkeypatch):
+    """Issue 21: `pair_openings` (0.8 s of a Station Unity what-if, whose model has the proposal's pairs) is
+    worked out once per set of pairs for the station objects with the same rooms, doors and
+    `EXIT_DOOR_PARAMETERS`, and read back from the cache folder by the next run; the same rows each time."""
+    import dataclasses
+
+    import planner.corridors as cor
+    from planner.generate import generate_station
+
+    folder = generate_station(120, 2, tmp_path / "g")
+    station = load_station(folder)
+    pairs = reach_table(station, cache=False).pairs
+    made: list[int] = []
+    real = cor._pair_openings
+    monkeypatch.setattr(cor, "_pair_openings", lambda st, pr, g: made.append(len(pr)) or real(st, pr, g))
+    want = real(station, pairs[["room_id", "site_id"]].astype(str).drop_duplicates().query("room_id != site_id")
+                .reset_index(drop=True), None)
+    assert len(want) > 10
+    cache = tmp_path / "cache" / "reach"
+    cor.openings_cache(station, cache)
+    got = cor.pair_openings(station, pairs)
+    pd.testing.assert_frame_equal(got, want)
+    other = dataclasses.replace(station, params=station.params.replace(budget=1.0, slow_walker_speed_m_s=0.5))
+    pd.testing.assert_frame_equal(cor.pair_openings(other, pairs), want)     # parameters the paths do not read
+    assert len(made) == 1
+    fresh = load_station(folder)                                   # the next run: from the cache folder
+    cor.openings_cache(fresh, cache)
+    pd.testing.assert_frame_equal(cor.pair_openings(fresh, pairs), want)
+    assert len(made) == 1 and len(list((cache.parent / "openings").iterdir())) == 1
+    cor.pair_openings(fresh, pairs.iloc[::2])                      # other pairs: worked out, kept beside
+    slow = dataclasses.replace(fresh, params=fresh.params.replace(walk_speed_m_s=1.0))
+    cor.openings_cache(slow, cache)
+    cor.pair_openings(slow, pairs)                                 # another walking speed: its own
+    assert len(made) == 3 and len(list((cache.parent / "openings").iterdir())) == 3
+    for f in (cache.parent / "openings").iterdir():                # damaged: worked out again
+        f.write_bytes(b"not an npz")
+    broken = load_station(folder)
+    cor.openings_cache(broken, cache)
+    pd.testing.assert_frame_equal(cor.pair_openings(broken, pairs), want)
+    assert len(made) == 4
