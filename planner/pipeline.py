@@ -34,7 +34,7 @@ from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network import WalkGraph, reach_table
 from planner.network.parallel import _Forked, _reach_workers
-from planner.network.paths import Paths, exit_doors, walk_graph
+from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
 from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
 from planner.progress import log, stage
@@ -144,15 +144,36 @@ def model_inputs(station: Station, reach: Any, sites: pd.DataFrame,
     is out of the room and at the door after the reach time dropped), and each site's
     `door_flow_pps` the flow of the slowest door its pairs enter by (never the sum). `margins`
     (`planner.margins.margin_table`): measured seconds added to the arrival of the pairs they name."""
-    sides = door_flows(station)
     pairs = reach.pairs if hasattr(reach, "pairs") else reach
-    if "door_id" not in pairs.columns:
-        pairs = pairs.assign(door_id="")
-    timed = model_pairs(pairs, station.demand(), sides, station.params, margins=margins, capacity=sites["capacity"],
-                        exit_doors=multi_door_exits(station, exit_doors(station)))
+    demand = station.demand()
+    memo: dict[tuple, tuple[Any, pd.DataFrame, np.ndarray]] = station.derived("model inputs", dict,
+                                                                          depends=MODEL_INPUT_PARAMETERS)
+    key = (id(pairs), _frame_key(demand), _frame_key(sites["capacity"].to_frame()),
+           None if margins is None else _frame_key(margins))
+    got = memo.get(key)
+    if got is None or got[0] is not pairs:
+        sides = door_flows(station)
+        timed_pairs = pairs if "door_id" in pairs.columns else pairs.assign(door_id="")
+        timed = model_pairs(timed_pairs, demand, sides, station.params, margins=margins, capacity=sites["capacity"],
+                            exit_doors=multi_door_exits(station, exit_doors(station)))
+        got = memo[key] = (pairs, timed, site_queue_flow(timed, sides, sites.index).to_numpy())
     model_sites = sites.copy()
-    model_sites["door_flow_pps"] = site_queue_flow(timed, sides, sites.index).to_numpy()
-    return timed, model_sites
+    model_sites["door_flow_pps"] = got[2]
+    return got[1].copy(), model_sites
+
+
+MODEL_INPUT_PARAMETERS = EXIT_DOOR_PARAMETERS + (
+    "design_speed_m_s", "door_boundary_layer_m", "door_specific_flow_pps_m", "exit_queue", "stairs_flow_up_pps_m")
+"""The parameters `model_inputs` reads besides the scenarios (tests/test_pipeline.py): its result is kept for
+the station objects with the same rooms and doors tables, reach pairs (the same object), demand, site
+capacities and margins and equal values of these (`Station.derived`; a what-if made it for the plan and
+again for the displacement trade-off's relocation bound)."""
+
+
+def _frame_key(frame: pd.DataFrame) -> tuple:
+    """A frame's content as a key: its columns and the hash of its index and values."""
+    return (tuple(map(str, frame.columns)),
+            pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
 
 
 def model_problem(station: Station, reach: Any, sites: pd.DataFrame, costs: pd.DataFrame,

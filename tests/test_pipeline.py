@@ -129,3 +129,45 @@ def test_failure_while_writing_leaves_reports_untouched(small_station, tmp_path,
     assert main(["--quiet", "propose", str(small_station), "--out", str(reports), "--time-limit", "20",
                  "--whatif-budgets", "0"]) == 5
     assert _snapshot(reports) == before
+
+
+def test_model_inputs_read_only_their_parameters_and_are_kept(small_station, monkeypatch):
+    """`model_inputs` (issue 21: a what-if made the same timed pairs for its plan and again for the displacement
+    trade-off's relocation bound) reads no parameter outside `MODEL_INPUT_PARAMETERS` but the scenarios (which
+    its key holds through the demand), and gives the same tables from its memo as worked out anew."""
+    import dataclasses
+
+    import pandas as pd
+
+    import planner.pipeline as pl
+    from planner.network import reach_table
+    from planner.sites import candidate_sites
+    from planner.station import load_station
+
+    station = load_station(small_station)
+    sites = candidate_sites(station)
+    reach = reach_table(station, sites, cache=False)
+    seen: set[str] = set()
+
+    class Spy:
+        def __getattr__(self, name):
+            seen.add(name)
+            return getattr(station.params, name)
+
+    pl.model_inputs(dataclasses.replace(load_station(small_station), params=Spy()), reach, sites)
+    assert seen and seen - {"scenarios"} <= set(pl.MODEL_INPUT_PARAMETERS)
+    fresh = pl.model_inputs(load_station(small_station), reach, sites)    # other tables: worked out anew
+    calls: list[int] = []
+    real = pl.model_pairs
+    monkeypatch.setattr(pl, "model_pairs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    other = dataclasses.replace(station, params=station.params.replace(budget=1.0, max_displaced=0))
+    for st in (station, other, station):
+        timed, model_sites = pl.model_inputs(st, reach, sites)
+        pd.testing.assert_frame_equal(timed, fresh[0])
+        pd.testing.assert_frame_equal(model_sites, fresh[1])
+    assert len(calls) == 1
+    timed["walk_s"] = -1.0                                          # the caller's copy: the memo keeps its own
+    pd.testing.assert_frame_equal(pl.model_inputs(other, reach, sites)[0], fresh[0])
+    pl.model_inputs(dataclasses.replace(station, params=station.params.replace(reach_s=50.0)), reach, sites)
+    pl.model_inputs(station, reach, sites.assign(capacity=sites["capacity"] + 1))
+    assert len(calls) == 3                                          # another reach time, other capacities
