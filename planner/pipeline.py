@@ -33,7 +33,7 @@ from planner.firstsolve import (first_options, first_solve, known_rows, remember
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network import WalkGraph, reach_table
-from planner.network.parallel import _Forked, _reach_workers
+from planner.network.parallel import _Forked, _reach_workers, be_nice
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
 from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
@@ -510,13 +510,14 @@ process costs more than it saves)."""
 def _check_walks_ahead(station: Station) -> _Forked | None:
     """The independent check's reach table (`check_plan`'s own: `reach_table` of the station without any
     cache, on its walking graph) begun in a forked worker process (one process: the solve runs beside it,
-    on the other core; it depends on the rooms, doors and walking parameters alone), or None for small
+    on the other core, at nice 10; it depends on the rooms, doors and walking parameters alone), or None for small
     stations or one process. About 1 s of Station Unity's what-if, in the time of the solve."""
     if len(station.rooms) < _AHEAD_MIN_ROOMS or _reach_workers() < 2:
         return None
 
     def walks() -> ReachTable:
         os.environ["PLANNER_REACH_WORKERS"] = "1"   # in the worker only: the other core is the solve's
+        be_nice(10)                                 # only the CPU the solve leaves idle
         return reach_table(station, cache=False, graph=walk_graph(station))
     return _Forked(walks, "the check's walking times")
 
