@@ -451,8 +451,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         # the solver showed that full coverage does not fit the budget
         judged = dataclasses.replace(station, params=station.params.replace(objective=problem.objective))
         with stage("independent check of the plan"):
-            run.breaches = check_plan(judged, plan, margins=margins,
-                                      reach=check_walks.result() if check_walks is not None else None)
+            run.breaches = check_plan(judged, plan, margins=margins, reach=_walks_ready(check_walks))
         if run.breaches:
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
@@ -511,7 +510,8 @@ def _check_walks_ahead(station: Station) -> _Forked | None:
     """The independent check's reach table (`check_plan`'s own: `reach_table` of the station without any
     cache, on its walking graph) begun in a forked worker process (one process: the solve runs beside it,
     on the other core, at nice 10; it depends on the rooms, doors and walking parameters alone), or None for small
-    stations or one process. About 1 s of Station Unity's what-if, in the time of the solve."""
+    stations or one process. About 1 s of Station Unity's what-if, in the time of the solve; not waited for
+    (`_walks_ready`)."""
     if len(station.rooms) < _AHEAD_MIN_ROOMS or _reach_workers() < 2:
         return None
 
@@ -520,6 +520,18 @@ def _check_walks_ahead(station: Station) -> _Forked | None:
         be_nice(10)                                 # only the CPU the solve leaves idle
         return reach_table(station, cache=False, graph=walk_graph(station))
     return _Forked(walks, "the check's walking times")
+
+
+def _walks_ready(ahead: _Forked | None) -> ReachTable | None:
+    """The check's walking times begun beside the solve (`_check_walks_ahead`) if the worker has finished them;
+    else it is stopped and None returned (the check works them out itself, as without the worker: a busy
+    machine left the niced worker no time)."""
+    if ahead is None:
+        return None
+    if ahead.ready():
+        return ahead.result()
+    ahead.cancel()
+    return None
 
 
 def _prepared(station: Station, reach: ReachTable | None, cache_dir: str | Path | None, inputs: ModelInputs | None

@@ -152,19 +152,6 @@ class _Drawing:
                                                                     only=[(int(deck), sector)])}
 
 
-EARLY_NICE = 10
-"""The niceness of the workers that draw outputs early and of the check's walking times begun beside the solve:
-they take the core the main process leaves idle, not the time of its time-limited solves."""
-
-
-def _early_init(fn: Any, parent: int) -> None:
-    """`EarlyOutputs`' worker initializer: `_worker_init`, at `EARLY_NICE`."""
-    from planner.network.parallel import _worker_init, be_nice
-
-    _worker_init(fn, parent)
-    be_nice(EARLY_NICE)
-
-
 class EarlyOutputs:
     """The outputs of a proposal that depend on its plan's rooms, safe rooms and assignments alone -- the
     briefing material and the zoomed sector maps, about 11 of the 16 CPU seconds of Station Unity's
@@ -182,13 +169,13 @@ class EarlyOutputs:
         import weakref
         from concurrent.futures import ProcessPoolExecutor
 
-        from planner.network.parallel import _forked_call, _kill_workers
+        from planner.network.parallel import _forked_call, _kill_workers, _worker_init
 
         self.roles = _roles(run)
         self.tasks, self.workers = tasks, workers
         self._draw = _Drawing(run, folder, name, self.roles, None, None, None)
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                                         initializer=_early_init, initargs=(self._draw, os.getpid()))
+                                         initializer=_worker_init, initargs=(self._draw, os.getpid()))
         self._stop = weakref.finalize(self, _kill_workers, self._pool)
         self._futures = [self._pool.submit(_forked_call, t) for t in tasks]
 

@@ -318,13 +318,8 @@ def test_outputs_begun_early_are_the_outputs_drawn_after(tiny, tmp_path, monkeyp
     monkeypatch.setattr(prop.EarlyOutputs, "__init__", spy)
     monkeypatch.setattr(prop, "proposal_name", lambda *a: "tiny")     # the workbook's name: no time in it
     monkeypatch.setattr(prop, "output_workers", lambda: 2)
-    import planner.network.parallel as par
-    nice = tmp_path / "nice"
-    nice.mkdir()
-    monkeypatch.setattr(par, "be_nice", lambda inc: (nice / str(os.getpid())).write_text(str(inc)))
     early = prop.propose(station, out_root=tmp_path / "early", run=run)
     assert early.name == "tiny"
-    assert {f.read_text() for f in nice.iterdir()} == {"10"}          # the workers, at nice 10
     assert began and began[0][0] == "briefing" and all(t.startswith("sector:") for t in began[0][1:])
     monkeypatch.setattr(prop, "output_workers", lambda: 1)
     late = prop.propose(station, out_root=tmp_path / "late", run=run)
