@@ -52,6 +52,8 @@ import shapely
 
 from planner.network.graph import WalkGraph
 from planner.errors import OutputError
+from planner.files import write_atomic
+from planner.network.cache import reach_key
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, assignment_paths, walk_graph
 from planner.params import CIRCULATION_KINDS
 from planner.queues import batch_offset_s, design_walk_s, door_flows, exit_streams
@@ -291,8 +293,6 @@ def openings_cache(station: Station, cache_dir: str | Path | None) -> None:
 
 def _openings_key(station: Station, pr: pd.DataFrame) -> str:
     """SHA-256 (hex) of the rooms and doors, `EXIT_DOOR_PARAMETERS` and the pairs (in their order)."""
-    from planner.network.cache import reach_key
-
     p = station.params
     h = hashlib.sha256(repr((_OPENINGS_CACHE, reach_key(station, [], full=True),
                              [repr(getattr(p, k)) for k in EXIT_DOOR_PARAMETERS], len(pr))).encode())
@@ -329,8 +329,6 @@ def _read_openings(path: Path, key: str) -> pd.DataFrame | None:
 
 def _write_openings(path: Path, key: str, openings: pd.DataFrame) -> None:
     """Store `openings` at `path` under `key` (ids as codes into one word list); a failure is not an error."""
-    from planner.files import write_atomic
-
     codes, words = pd.factorize(pd.concat([openings[c].astype(str) for c in ("room_id", "site_id", "door_id")],
                                           ignore_index=True))
     arrays: dict[str, Any] = {"format": np.asarray(_OPENINGS_CACHE), "key": np.asarray(key),

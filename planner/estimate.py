@@ -62,6 +62,8 @@ from scipy.special import betainc
 
 from planner.corridors import corridor_queues
 from planner.errors import OutputError
+from planner.files import write_atomic
+from planner.network.cache import reach_key
 from planner.network.paths import Paths, assignment_paths
 from planner.network.geometry import polygon_distances
 from planner.params import Parameters
@@ -229,9 +231,6 @@ def distance_cache(station: Station, cache_dir: str | Path | None) -> Callable[[
     only costs time."""
     if cache_dir is None:
         return lambda: None
-    from planner.files import write_atomic
-    from planner.network.cache import reach_key
-
     p = station.params
     key = hashlib.sha256(repr((_DISTANCE_CACHE, reach_key(station, [], full=True), QUANTILES, _LATTICE,
                                PLACE_MARGIN_M, [repr(getattr(p, k)) for k in DISTANCE_PARAMETERS])).encode()).hexdigest()
