@@ -19,7 +19,11 @@ earlier proposal is never overwritten.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import re
+import weakref
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +31,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from planner.files import staged_folder
+from planner.network.parallel import _fork_map, _forked_call, _kill_workers, _reach_workers, _worker_init
 from planner.pipeline import PlanRun, add_target_speed, plan_station
+from planner.plan import write_json_atomic
 from planner.sharecost import add_expected_share_cost
 from planner.progress import log, stage
 from planner.station import Station
@@ -63,9 +69,6 @@ def write_outputs(run: PlanRun, folder: Path, name: str, sweep: pd.DataFrame | N
     one after the other). The plan per room (`room_roles`) is worked out once, before the fork.
     `early`: those of them already being drawn (`EarlyOutputs`, started by `propose` as soon as the plan
     was made): collected here, while this process draws the others."""
-    from planner.network.parallel import _fork_map
-    from planner.plan import write_json_atomic
-
     out: dict[str, Path] = {}
     with stage("plan.json"):
         out["plan"] = write_json_atomic(folder / "plan.json", run.plan)
@@ -164,13 +167,6 @@ class EarlyOutputs:
     `cancel` (or dropping the object) kills the workers."""
 
     def __init__(self, run: PlanRun, folder: Path, name: str, tasks: list[str], workers: int) -> None:
-        import multiprocessing as mp
-        import os
-        import weakref
-        from concurrent.futures import ProcessPoolExecutor
-
-        from planner.network.parallel import _forked_call, _kill_workers, _worker_init
-
         self.roles = _roles(run)
         self.tasks, self.workers = tasks, workers
         self._draw = _Drawing(run, folder, name, self.roles, None, None, None)
@@ -183,8 +179,6 @@ class EarlyOutputs:
     def start(cls, run: PlanRun, folder: Path, name: str, simulation: SimulationResult | None = None
               ) -> EarlyOutputs | None:
         """The early outputs of `run` begun in `folder`, or None (see the class)."""
-        import multiprocessing as mp
-
         workers = output_workers()
         if workers < 2 or "fork" not in mp.get_all_start_methods():
             return None
@@ -222,8 +216,6 @@ class EarlyOutputs:
 def output_workers() -> int:
     """Processes that draw a proposal's maps and briefing at once: as many as the reach table uses
     (`PLANNER_REACH_WORKERS`, else up to 2, at most the CPUs this process may use)."""
-    from planner.network.parallel import _reach_workers
-
     return _reach_workers()
 
 
