@@ -7,7 +7,6 @@ proposal, the sweep and the tests can use them without recomputing.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,6 @@ from planner.firstsolve import (first_options, first_solve, known_rows, remember
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network import WalkGraph, reach_table
-from planner.network.parallel import _Forked, _reach_workers, be_nice
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
 from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
@@ -363,7 +361,6 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         The solver failed, or the plan failed the independent check.
     """
     sites, reach, costs, timing = _prepared(station, reach, cache_dir, inputs)
-    check_walks = _check_walks_ahead(station) if check else None   # the check's walking times, beside the solve
     margins = margin_table(margins) if margins is not None else None
     problem, timed, short = model_problem(station, reach, sites, costs, margins=margins, timing=timing)
     rel = _relocation_inputs(station, sites)
@@ -451,7 +448,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
         # the solver showed that full coverage does not fit the budget
         judged = dataclasses.replace(station, params=station.params.replace(objective=problem.objective))
         with stage("independent check of the plan"):
-            run.breaches = check_plan(judged, plan, margins=margins, reach=_walks_ready(check_walks))
+            run.breaches = check_plan(judged, plan, margins=margins)
         if run.breaches:
             raise SolverError("the plan failed the independent check (a planner bug; nothing was written):\n"
                               + format_breaches(run.breaches))
@@ -499,39 +496,6 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
     with stage("lower bound of the relocation model (LP relaxation)"):
         bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads)
     return bound, problem
-
-
-_AHEAD_MIN_ROOMS = 1000
-"""Stations with fewer rooms than this compute the check's walking times in the check itself (a worker
-process costs more than it saves)."""
-
-
-def _check_walks_ahead(station: Station) -> _Forked | None:
-    """The independent check's reach table (`check_plan`'s own: `reach_table` of the station without any
-    cache, on its walking graph) begun in a forked worker process (one process: the solve runs beside it,
-    on the other core, at nice 10; it depends on the rooms, doors and walking parameters alone), or None for small
-    stations or one process. About 1 s of Station Unity's what-if, in the time of the solve; not waited for
-    (`_walks_ready`)."""
-    if len(station.rooms) < _AHEAD_MIN_ROOMS or _reach_workers() < 2:
-        return None
-
-    def walks() -> ReachTable:
-        os.environ["PLANNER_REACH_WORKERS"] = "1"   # in the worker only: the other core is the solve's
-        be_nice(10)                                 # only the CPU the solve leaves idle
-        return reach_table(station, cache=False, graph=walk_graph(station))
-    return _Forked(walks, "the check's walking times")
-
-
-def _walks_ready(ahead: _Forked | None) -> ReachTable | None:
-    """The check's walking times begun beside the solve (`_check_walks_ahead`) if the worker has finished them;
-    else it is stopped and None returned (the check works them out itself, as without the worker: a busy
-    machine left the niced worker no time)."""
-    if ahead is None:
-        return None
-    if ahead.ready():
-        return ahead.result()
-    ahead.cancel()
-    return None
 
 
 def _prepared(station: Station, reach: ReachTable | None, cache_dir: str | Path | None, inputs: ModelInputs | None

@@ -172,26 +172,3 @@ def test_model_inputs_read_only_their_parameters_and_are_kept(small_station, mon
     pl.model_inputs(station, reach, sites.assign(capacity=sites["capacity"] + 1))
     assert len(calls) == 3                                          # another reach time, other capacities
 
-
-def test_the_checks_walking_times_beside_the_solve_or_in_the_check(small_station, monkeypatch):
-    """Issue 21: a large station's independent check takes its own reach table from a worker begun when the plan
-    starts (`_check_walks_ahead`, at nice 10); a worker not finished by then is stopped and the check works
-    them out itself. The same breaches (none) either way."""
-    import planner.check as chk
-    import planner.network.parallel as par
-    import planner.pipeline as pl
-    from planner.station import load_station
-
-    station = load_station(small_station)
-    given: list[bool] = []
-    real = chk.check_plan
-    monkeypatch.setattr(pl, "check_plan", lambda *a, **k: given.append(k.get("reach") is not None) or real(*a, **k))
-    monkeypatch.setattr(pl, "_AHEAD_MIN_ROOMS", 0)
-    monkeypatch.setattr(pl, "_reach_workers", lambda: 2)
-    monkeypatch.setattr(par._OneCall, "ready", lambda self: True)     # (a small station's solve is too quick)
-    assert pl.plan_station(station).breaches == []
-    monkeypatch.setattr(par._OneCall, "ready", lambda self: False)    # not finished: stopped, done in the check
-    assert pl.plan_station(station).breaches == []
-    monkeypatch.setattr(pl, "_AHEAD_MIN_ROOMS", 10**9)
-    assert pl.plan_station(station).breaches == []
-    assert given == [True, False, False]

@@ -91,15 +91,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def be_nice(increment: int) -> None:
-    """Lower this process's scheduling priority by `increment` (a worker that should take only idle CPU);
-    nothing where that is not possible."""
-    try:
-        os.nice(increment)
-    except (OSError, AttributeError):
-        pass
-
-
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
     """Kill a pool's worker processes and drop the pool without waiting for its queued work."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
