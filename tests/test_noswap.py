@@ -287,7 +287,7 @@ def _rounding_with(values: dict[int, float], guide: np.ndarray):
 
     calls: list[int] = []
 
-    def assign(c, o, x, time_limit=None):
+    def assign(c, o, x, time_limit=None, warm=None):
         n = int(x.sum())
         calls.append(n)
         ok = np.isfinite(values[n])

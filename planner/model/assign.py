@@ -8,17 +8,23 @@ import dataclasses
 import time
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from planner.model.arrays import Arrays, build_arrays
+from planner.model.assignwarm import AssignBlocks, WarmAssign, restrict
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import Run, highs_version, solve_highspy
 from planner.model.options import SolveOptions
 from planner.model.constants import INF
 
 # ==================================================================== assignment
-def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float = 60.0) -> tuple[np.ndarray | None, Arrays, Run]:
+def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float = 60.0,
+                 warm: WarmAssign | None = None) -> tuple[np.ndarray | None, Arrays, Run]:
     """Whole-person assignment for a fixed set of sites (y integer; a TU system, solved at the root).
 
+    The LP in independent blocks (`AssignBlocks`); `warm`: the blocks of an earlier call of the same solve,
+    used when `x` is among their sites (the LP from their last bases), else replaced by this call's.
     Returns (full column vector or None if infeasible, arrays, run).
     """
     walk = group_walk(c)
@@ -33,7 +39,9 @@ def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float 
         v = np.r_[ar.lo[:ar.ycol0], np.zeros(ar.A.shape[1] - ar.ycol0)]
         return v, ar, Run(v, "optimal", 0.0, 0.0, 0.0, 0.0, "HiGHS", highs_version())
     # LP first: a simplex vertex of this TU system is integral; integer y only as a fallback
-    run = solve_highspy(ar, time_limit, 0.0, o.n_threads, None, o.msg, mip=False)
+    run = _block_lp(c, o, x, ar, time_limit, warm)
+    if run is None:                                    # a block stopped (time limit, ...): the whole LP, cold
+        run = solve_highspy(ar, time_limit, 0.0, o.n_threads, None, o.msg, mip=False)
     v = run.values
     if v is not None:
         y = v[ar.ycol0:ar.ycol0 + ar.ny]
@@ -53,6 +61,32 @@ def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float 
     return run.values, ar, run
 
 
+def _block_lp(c: Compiled, o: SolveOptions, x: np.ndarray, ar: Arrays, time_limit: float,
+              warm: WarmAssign | None) -> Run | None:
+    """The assignment LP of `ar` (the sites `x`) by blocks (`AssignBlocks`): warm from `warm`'s blocks when
+    they take `x`, else on new blocks of `x` (kept in `warm`). None when a block did not end optimal or
+    infeasible (the caller solves the whole LP)."""
+    t = time.perf_counter()
+    blocks = warm.blocks if warm is not None and warm.blocks is not None and warm.blocks.covers(c, x) else None
+    if blocks is None:
+        blocks = AssignBlocks(c, o, x, ar)
+        if warm is not None:
+            warm.blocks = blocks
+    res = blocks.solve(x, time_limit)
+    if warm is not None:
+        warm.stats["warm" if res.warm else "cold"] += 1
+        warm.stats["seconds"] += time.perf_counter() - t
+    if res.status == "infeasible":
+        return Run(None, "infeasible", INF, INF, INF, time.perf_counter() - t, "HiGHS", highs_version())
+    if res.values is None:
+        if warm is not None:
+            warm.stats["fallback"] += 1
+        return None
+    v = res.values if blocks.ar is ar else restrict(c, blocks.ar, res.values, ar)
+    obj = float(ar.c @ v)
+    return Run(v, "optimal", obj, obj, 0.0, time.perf_counter() - t, "HiGHS", highs_version())
+
+
 def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_limit: float) -> Run:
     """The whole-person assignment when the LP's (`v`) is fractional: the groups whose every assignment is
     whole in the LP keep it (their y columns fixed), the groups it splits are solved as a MIP with the rest
@@ -60,7 +94,14 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
     45 M CR with corridor rows: 16 fractional of 49,892 y columns), so it ends in well under a second where
     the whole MIP ran to its time limit (22 s) 5 weighted persons from its bound. Not proven optimal for
     the whole assignment: its bound is the LP's, reported as such. Returns the run (values None: no plan,
-    then the whole MIP decides)."""
+    then the whole MIP decides).
+
+    Only the part of the model the split groups reach is handed to HiGHS (`_reached`): the rows and free
+    columns (the split groups' y, queue suffixes, penalty slacks) joined to a split group's y through rows
+    with a free column, the fixed columns in the rows' bounds; every other free column keeps the LP's value
+    (its rows hold only whole assignments, which the LP met). The same MIP as with every column fixed in
+    bounds (HiGHS's presolve removed them), without its presolve of the whole model (Station Unity: about
+    1.5 s a call, 18 calls in one proposal's solve when the LP is warm, `AssignBlocks`)."""
     y = v[ar.ycol0:ar.ycol0 + ar.ny]
     split = np.abs(y - np.rint(y)) > 1e-6
     ycols = ar.A.tocsc()[:, ar.ycol0:ar.ycol0 + ar.ny]
@@ -72,11 +113,38 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
     lo, hi = ar.lo.copy(), ar.hi.copy()
     cols = ar.ycol0 + np.flatnonzero(keep)
     lo[cols] = hi[cols] = np.rint(y[keep])
-    run = solve_highspy(dataclasses.replace(ar, lo=lo, hi=hi), time_limit, 0.0, o.n_threads, None, o.msg, mip=True)
+    base = np.where(lo == hi, lo, v)
+    sub_rows, sub_cols = _reached(ar, lo < hi)
+    A = ar.A.tocsc()[sub_rows]
+    fixed = base.copy()
+    fixed[sub_cols] = 0.0
+    act = A @ fixed
+    sub = dataclasses.replace(ar, c=ar.c[sub_cols], lo=lo[sub_cols], hi=hi[sub_cols], integer=ar.integer[sub_cols],
+                              A=A[:, sub_cols].tocsc(), row_lo=ar.row_lo[sub_rows] - act,
+                              row_hi=ar.row_hi[sub_rows] - act)
+    run = solve_highspy(sub, time_limit, 0.0, o.n_threads, None, o.msg, mip=True)
     if run.values is None:
         return run
+    full = base.copy()
+    full[sub_cols] = run.values
     lp_obj = float(ar.c @ v)
-    obj = float(ar.c @ run.values)
-    return dataclasses.replace(run, status="optimal" if obj - lp_obj <= 1e-9 * max(1.0, abs(lp_obj)) else "feasible",
+    obj = float(ar.c @ full)
+    return dataclasses.replace(run, values=full,
+                               status="optimal" if obj - lp_obj <= 1e-9 * max(1.0, abs(lp_obj)) else "feasible",
                                objective=obj, bound=lp_obj,
                                gap=(obj - lp_obj) / max(abs(obj), 1e-9))
+
+
+def _reached(ar: Arrays, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and free columns (`free`: a mask over `ar`'s columns) connected, through rows and free
+    columns, to a free assignment column: (rows, columns), sorted."""
+    cols = np.flatnonzero(free)
+    m, n = ar.A.shape[0], len(cols)
+    part = ar.A.tocsc()[:, cols].tocoo()
+    graph = sp.coo_matrix((np.ones(part.nnz), (part.row, m + part.col)), shape=(m + n, m + n))
+    _, lab = connected_components(graph, directed=False)
+    is_y = (cols >= ar.ycol0) & (cols < ar.ycol0 + ar.ny)
+    hit = np.zeros(lab.max() + 1 if len(lab) else 0, bool)
+    hit[lab[m:][is_y]] = True
+    rows = np.flatnonzero(hit[lab[:m]] & (np.diff(ar.A.tocsr().indptr) > 0))
+    return rows, cols[hit[lab[m:]]]

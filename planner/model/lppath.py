@@ -29,6 +29,7 @@ import numpy as np
 from planner.errors import SolverError
 from planner.model.arrays import Arrays, build_arrays, fill_penalty_slacks, full_vector
 from planner.model.assign import assign_fixed
+from planner.model.assignwarm import WarmAssign
 from planner.model.bounds import capacity_bound
 from planner.model.capcuts import CutResult, applies, capacity_cuts
 from planner.model.colgen import lp_colgen
@@ -70,6 +71,8 @@ class _Path:
     """The capacity cuts' result (step 0), when they ran; its bound holds for plans without penalty."""
     cut_fixed: Fixed | None = None
     """The capacity cuts' plan with its whole-person assignment, when it pays no penalty."""
+    assigning: WarmAssign = field(default_factory=WarmAssign)
+    """The whole-person assignments' LP blocks, kept warm from one assignment of this solve to the next."""
 
     def assign_limit(self) -> float:
         """Time limit of a start plan's assignment (seconds)."""
@@ -149,7 +152,7 @@ def _keep_sites(st: _Path, keep: Solution) -> Solution | None:
     x = np.maximum(np.isin(c.site_ids, [str(s) for s in keep.chosen]).astype(float), c.fixed1)
     if c.budget is not None and float(c.cost @ x) > c.budget + 1e-6:
         return None
-    v, ar0, run0 = assign_fixed(c, o, x, time_limit=st.assign_limit())
+    v, ar0, run0 = assign_fixed(c, o, x, time_limit=st.assign_limit(), warm=st.assigning)
     st.highs_s += run0.seconds
     st.timings["keep_assign_s"] = time.perf_counter() - t
     if v is None:
@@ -182,7 +185,7 @@ def _capacity_cuts(st: _Path) -> Solution | None:
                                      bound=res.bound if np.isfinite(res.bound) else None,
                                      cost=res.cost if res.x is not None else None)
     if res.x is not None:
-        v, ar0, run0 = assign_fixed(c, o, res.x, time_limit=st.assign_limit())
+        v, ar0, run0 = assign_fixed(c, o, res.x, time_limit=st.assign_limit(), warm=st.assigning)
         st.highs_s += run0.seconds
         if v is not None and swap_penalty_paid(c, ar0, v) + corridor_penalty_paid(c, ar0, v) <= 1e-9:
             st.cut_fixed = (res.x.copy(), v, ar0, run0)
@@ -382,7 +385,7 @@ def _swap_rounding(st: _Path, guide: np.ndarray, support: np.ndarray) -> tuple[n
         n = int(x.sum())
         if n in by_count:
             return by_count[n]
-        v, ar0, run0 = assign_fixed(c, o, x, time_limit=st.assign_limit())
+        v, ar0, run0 = assign_fixed(c, o, x, time_limit=st.assign_limit(), warm=st.assigning)
         st.highs_s += run0.seconds
         val = INF if v is None else float(st.ar.c @ full_vector(c, st.ar, ar0, v))
         by_count[n] = val
@@ -418,7 +421,7 @@ def _local_search(st: _Path, x0: np.ndarray, guide: np.ndarray | None, pre: Fixe
         _, v0, ar0, run0 = pre
         t_assign = max(run0.seconds, 1.0)
     else:
-        v0, ar0, run0 = assign_fixed(c, o, x0, time_limit=st.assign_limit())
+        v0, ar0, run0 = assign_fixed(c, o, x0, time_limit=st.assign_limit(), warm=st.assigning)
         t_assign = time.perf_counter() - t2
         st.highs_s += run0.seconds
     if v0 is not None:
@@ -444,7 +447,7 @@ def _start_assignment(st: _Path, x0: np.ndarray) -> None:
     if st.start_fixed is not None:
         _, v0, ar0, run0 = st.start_fixed
     else:
-        v0, ar0, run0 = assign_fixed(c, st.o, x0, time_limit=st.assign_limit())
+        v0, ar0, run0 = assign_fixed(c, st.o, x0, time_limit=st.assign_limit(), warm=st.assigning)
         st.highs_s += run0.seconds
         if v0 is None and st.rounded is not None:           # the improved plan's assignment failed in time:
             x0, v0, ar0, run0 = st.rounded                   # keep the rounded plan and its assignment
@@ -638,10 +641,11 @@ def _whole_persons(st: _Path, x: np.ndarray, run: Run, primary: dict[str, Any]) 
         _, vf, arf, runf = st.start_fixed                  # the start's assignment, reused
         vf_: np.ndarray | None = vf
     else:
-        vf_, arf, runf = assign_fixed(c, o, x, time_limit=max(10.0, o.limit_s / 2))
+        vf_, arf, runf = assign_fixed(c, o, x, time_limit=max(10.0, o.limit_s / 2), warm=st.assigning)
         st.highs_s += runf.seconds
     st.timings["assign_s"] = time.perf_counter() - t
     st.stats["highs_s"] = round(st.highs_s, 3)
+    st.stats["assign_lp"] = {k: round(v, 3) for k, v in st.assigning.stats.items()}
     if vf_ is None:
         raise SolverError(f"the final whole-person assignment failed (status {runf.status}); this is a bug, "
                           "please report it with the station files")
