@@ -296,7 +296,7 @@ def _rounding_with(values: dict[int, float], guide: np.ndarray):
     st = types.SimpleNamespace(c=types.SimpleNamespace(fixed1=np.zeros(len(guide))),
                                o=types.SimpleNamespace(limit_s=1e6), t_all=time.perf_counter(),
                                ar=types.SimpleNamespace(c=np.array([1.0])), highs_s=0.0, stats={},
-                               assign_limit=lambda: 1.0)
+                               assign_limit=lambda: 1.0, assigning=None)
     real = (lp.assign_fixed, lp.full_vector)
     lp.assign_fixed, lp.full_vector = assign, lambda c, ar, ar0, v: v
     try:

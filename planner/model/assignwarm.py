@@ -22,6 +22,7 @@ where the whole LP took 1.1 to 2.2 s.
 from __future__ import annotations
 
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +36,19 @@ from planner.model.arrays import Arrays, build_arrays, fill_penalty_slacks
 from planner.model.compile import Compiled, group_walk
 from planner.model.highs import HIGHS_STATUS, highs_lp, new_highs
 from planner.model.options import SolveOptions
+from planner.model.warm import BASIC, LOWER, UPPER, AssignBasis, row_blocks
 
 BLOCKS_MAX = 6
 """At most so many blocks (HiGHS objects) per model: smaller components are packed together."""
+
+
+REFRESH_FRACTIONAL = False
+
+
+def _fractional(vb: np.ndarray, cols: np.ndarray, ar: Arrays) -> bool:
+    """Whether a block's values `vb` (on the columns `cols` of `ar`) split an assignment column."""
+    y = (cols >= ar.ycol0) & (cols < ar.ycol0 + ar.ny)
+    return bool(np.abs(vb[y] - np.rint(vb[y])).max(initial=0.0) > 1e-6)
 
 
 @dataclass
@@ -51,6 +62,8 @@ class _Block:
     h: Any = None
     seconds: float = 0.0
     iterations: int = 0
+    start: tuple[np.ndarray, np.ndarray] | None = None
+    """A basis (column and row status codes) for the first solve, from an earlier model (`take`)."""
 
 
 @dataclass
@@ -116,6 +129,8 @@ class AssignBlocks:
         self.col_site = np.full(A.shape[1], -1, np.int64)      # site of each assignment column
         self.col_site[ar.ycol0:ar.ycol0 + ar.ny] = c.qj[ar.yq]
         self.solves = 0
+        self.refreshed = 0
+        self.taken = 0
 
     def covers(self, c: Compiled, x: np.ndarray) -> bool:
         """Whether these blocks take the sites `x` (0/1) of the model `c`: the same model, `x` within `base`."""
@@ -159,9 +174,17 @@ class AssignBlocks:
             return BlockRun(None, st, time.perf_counter() - t0, warm, its)
         v = np.zeros(ar.A.shape[1])
         v[:ar.ycol0] = xv
-        for b in self.blocks:
-            v[b.cols] = np.asarray(b.h.getSolution().col_value)
-        v = np.clip(v, ar.lo, hi)
+        for b in order:
+            vb = np.asarray(b.h.getSolution().col_value)
+            if warm and REFRESH_FRACTIONAL and _fractional(vb, b.cols, ar):
+                # a warm basis ended at a fractional vertex (corridor rows): that block once more, cold
+                b.h.clearSolver()
+                if self._run(b, hi, row_lo, row_hi, max(deadline - time.perf_counter(), 0.5)) == "optimal":
+                    vb = np.asarray(b.h.getSolution().col_value)
+                    self.refreshed += 1
+            v[b.cols] = vb
+        f = ar.ycol0
+        v[f:] = np.clip(v[f:], ar.lo[f:], hi[f:])
         return BlockRun(v, "optimal", time.perf_counter() - t0, warm, its)
 
     def _run(self, b: _Block, hi: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray, limit: float) -> str:
@@ -175,6 +198,9 @@ class AssignBlocks:
             h.setOptionValue("solver", "simplex")         # a vertex: whole persons on a TU system
             h.setOptionValue("threads", int(self.o.n_threads))
             h.passModel(highs_lp(b.A, ar.c[b.cols], lo_b, hi_b, rlo, rhi))
+            if b.start is not None and _set_basis(h, b.start):
+                self.taken += 1
+            b.start = None
             b.h = h
         else:
             h = b.h
@@ -190,6 +216,108 @@ class AssignBlocks:
         b.seconds += time.perf_counter() - t
         b.iterations = int(h.getInfo().simplex_iteration_count)
         return HIGHS_STATUS.get(key, key)
+
+
+    def basis(self) -> AssignBasis | None:
+        """The blocks' last bases by column and row key (None before any block was solved)."""
+        solved = [b for b in self.blocks if b.h is not None]
+        if not solved:
+            return None
+        ck, rk = column_keys(self.c, self.ar), row_keys(self.ar, column_keys(self.c, self.ar))
+        cols, cst, rows, rst = [], [], [], []
+        for b in solved:
+            hb = b.h.getBasis()
+            if not hb.valid:
+                continue
+            cols.append(b.cols)
+            cst.append(np.array([int(v) for v in hb.col_status], np.int8))
+            rows.append(b.rows)
+            rst.append(np.array([int(v) for v in hb.row_status], np.int8))
+        if not cols:
+            return None
+        c_all, r_all = np.concatenate(cols), np.concatenate(rows)
+        oc, orr = np.argsort(ck[c_all], kind="stable"), np.argsort(rk[r_all], kind="stable")
+        return AssignBasis(tuple(map(str, self.c.site_ids)), self.base.copy(), ck[c_all][oc],
+                           np.concatenate(cst)[oc], rk[r_all][orr], np.concatenate(rst)[orr])
+
+    def take(self, w: AssignBasis) -> None:
+        """Start every block from `w` (the bases of the same sites under other corridor rows): a column or row
+        `w` has keeps its status, a new column (a corridor row's slack) is nonbasic at 0, a new row basic; a
+        block whose count of basic variables then differs from its rows is rebalanced as `warm._rebalance`
+        does, and starts cold when HiGHS refuses the basis."""
+        ck = column_keys(self.c, self.ar)
+        rk = row_keys(self.ar, ck)
+        for b in self.blocks:
+            col = _lookup(w.col_key, w.col_status, ck[b.cols], LOWER)
+            row = _lookup(w.row_key, w.row_status, rk[b.rows], BASIC)
+            extra = int((col == BASIC).sum() + (row == BASIC).sum()) - len(row)
+            if extra > 0:
+                hi_f = np.isfinite(self.ar.row_hi[b.rows])
+                can = np.flatnonzero((row == BASIC) & (hi_f | np.isfinite(self.ar.row_lo[b.rows])))[-extra:]
+                row[can] = np.where(hi_f[can], UPPER, LOWER)
+            elif extra < 0:
+                row[np.flatnonzero(row != BASIC)[extra:]] = BASIC
+            if int((col == BASIC).sum() + (row == BASIC).sum()) == len(row):
+                b.start = (col, row)
+
+
+_STATUS = sorted(highspy.HighsBasisStatus.__members__.values(), key=int)
+
+
+def _set_basis(h: Any, basis: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Hand HiGHS the basis (column and row status codes); whether it took it."""
+    hb = highspy.HighsBasis()
+    hb.col_status = [_STATUS[v] for v in basis[0].tolist()]
+    hb.row_status = [_STATUS[v] for v in basis[1].tolist()]
+    hb.valid = True
+    return bool(h.setBasis(hb) == highspy.HighsStatus.kOk)
+
+
+def _lookup(keys: np.ndarray, status: np.ndarray, wanted: np.ndarray, missing: int) -> np.ndarray:
+    """The status of each of `wanted` among `keys` (sorted), `missing` where it is not there."""
+    if not len(keys):
+        return np.full(len(wanted), missing, np.int8)
+    pos = np.searchsorted(keys, wanted).clip(max=len(keys) - 1)
+    return np.where(keys[pos] == wanted, status[pos], missing).astype(np.int8)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hash(v: np.ndarray) -> np.ndarray:
+    """splitmix64 of each value (uint64, wrapping)."""
+    z = v.astype(np.uint64) + _MIX
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def column_keys(c: Compiled, ar: Arrays) -> np.ndarray:
+    """A key per column of `ar` that is the same for the same column of another model of the station (other
+    corridor rows, other sites): x and z by index, y by (usable pair, scenario), queue suffixes by chain and
+    bin, no-swap slacks by (site, scenario), corridor slacks by cut id; the kind in the low 3 bits."""
+    S = len(c.scen)
+    key = np.zeros(ar.A.shape[1], np.int64)
+    key[:ar.ycol0] = np.arange(ar.ycol0) * 8
+    key[ar.ycol0:ar.ycol0 + ar.ny] = (ar.yq.astype(np.int64) * S + ar.ys) * 8 + 1
+    ns = ar.vcol0 - ar.scol0
+    key[ar.scol0:ar.vcol0] = ar.S_key[:ns].astype(np.int64) * 8 + 2
+    key[ar.vcol0:ar.vcol0 + ar.nv] = ar.v_key.astype(np.int64) * 8 + 3
+    key[ar.ucol0:ar.ucol0 + ar.nu] = ar.u_cut.astype(np.int64) * 8 + 4
+    return key
+
+
+def row_keys(ar: Arrays, col_key: np.ndarray) -> np.ndarray:
+    """A key per row of `ar`: its kind and the keys of its columns other than x and z (a wrapping sum of
+    their hashes), so the same row of another model of the station has the same key."""
+    blocks = row_blocks(ar)
+    kinds = np.repeat(np.array([zlib.crc32(k.encode()) for k, _ in blocks], np.uint64),
+                      [n for _, n in blocks]) if blocks else np.zeros(ar.A.shape[0], np.uint64)
+    A = ar.A.tocsr()
+    h = np.where(A.indices >= ar.ycol0, _hash(col_key[A.indices]), np.uint64(0)).astype(np.uint64)
+    cum = np.concatenate([[np.uint64(0)], np.cumsum(h, dtype=np.uint64)])
+    sums = cum[A.indptr[1:]] - cum[A.indptr[:-1]]
+    return _hash(kinds) + sums
 
 
 def restrict(c: Compiled, big: Arrays, v_big: np.ndarray, small: Arrays) -> np.ndarray:
@@ -223,4 +351,23 @@ class WarmAssign:
     was not within the one before (`AssignBlocks`), and what they did."""
 
     blocks: AssignBlocks | None = None
-    stats: dict[str, float] = field(default_factory=lambda: dict(cold=0, warm=0, fallback=0, seconds=0.0))
+    start: AssignBasis | None = None
+    """The bases of an earlier solve (the last corridor round's, `Solution.assign_basis`), for the first
+    blocks of this one when its sites are among those the bases were built for (`AssignBlocks.take`)."""
+    stats: dict[str, float] = field(default_factory=lambda: dict(cold=0, warm=0, fallback=0, taken=0, seconds=0.0))
+
+    def blocks_for(self, c: Compiled, o: SolveOptions, x: np.ndarray, ar: Arrays) -> AssignBlocks:
+        """The blocks that take the sites `x` of `c` (`ar`: their arrays): the current ones when they do, else
+        new ones (kept): on the sites of `start` and from its bases when `x` is among them (used once), else
+        on `x`."""
+        if self.blocks is not None and self.blocks.covers(c, x):
+            return self.blocks
+        w, self.start = self.start, None
+        open_ = np.asarray(x) > 0.5
+        if w is not None and w.sites == tuple(map(str, c.site_ids)) and bool(np.all(w.base[open_])):
+            blocks = AssignBlocks(c, o, w.base, ar if np.array_equal(w.base, open_) else None)
+            blocks.take(w)
+        else:
+            blocks = AssignBlocks(c, o, x, ar)
+        self.blocks = blocks
+        return blocks

@@ -97,12 +97,14 @@ def solve_lp_path(p: Problem, o: SolveOptions, c: Compiled, start: list[str] | N
         ar = build_arrays(c)
     timings["build_s"] = time.perf_counter() - t
     st = _Path(p=p, o=o, c=c, ar=ar, t_all=t_all, timings=timings, say=say, stats=dict(c.stats), warm=warm)
+    st.assigning.start = keep.assign_basis if keep is not None else None
     st.stats.update(variables=int(ar.A.shape[1]), rows=int(ar.A.shape[0]), nonzeros=int(ar.A.nnz),
                     binaries=int(ar.integer.sum()))
     if keep is not None:
         kept = _keep_sites(st, keep)
         if kept is not None:
             return kept
+        st.assigning = WarmAssign()       # the rest of the solve as without `keep` (its assignments from scratch)
     if (start is None and o.capacity_cuts and applies(c) and ar.ny < o.capacity_cuts_below
             and o.solver_name == "highs" and not o.uses_pulp):      # (HiGHS's own MIP: not for CBC or PuLP)
         proven = _capacity_cuts(st)
@@ -656,7 +658,9 @@ def _whole_persons(st: _Path, x: np.ndarray, run: Run, primary: dict[str, Any]) 
         if knapsack > float(c.cost @ x) + 1.0 + 1e-6 * abs(float(c.cost @ x)):   # (+ the tie-break < 1): cannot be
             st.stats["capacity_cuts_bound_discarded"] = knapsack
             knapsack = None
-    return finish(c, st.p, o, x, vf_, arf, run, primary, st.stats, st.timings, st.t_all, st.say, knapsack=knapsack)
+    sol = finish(c, st.p, o, x, vf_, arf, run, primary, st.stats, st.timings, st.t_all, st.say, knapsack=knapsack)
+    sol.assign_basis = st.assigning.blocks.basis() if st.assigning.blocks is not None else None
+    return sol
 
 
 def _lazy_tighten(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run, t_all: float,

@@ -18,7 +18,7 @@ from planner.model.compile import compile_problem
 from planner.model.constants import EPS, INF
 from planner.model.highs import pulp_model
 from planner.model.options import SolveOptions
-from planner.model.warm import LpWarm
+from planner.model.warm import AssignBasis, LpWarm
 
 __all__ = ["EPS", "INF", "BudgetInfeasibleError", "FullCover", "ModelInfeasible", "Problem", "Solution",
            "exit_rows_of"]
@@ -398,6 +398,9 @@ class Solution:
     warm: LpWarm | None = field(default=None, repr=False, compare=False)
     """The LP relaxation's column set and basis (column generation only), to start a re-solve of the same
     model with more corridor rows (`solve(warm=)`; issue 21)."""
+    assign_basis: AssignBasis | None = field(default=None, repr=False, compare=False)
+    """The whole-person assignment's last bases (LP path), to start the next corridor round's assignment of
+    the same safe rooms (`solve(keep=)`; issue 21)."""
 
     @property
     def cost(self) -> float:

@@ -195,3 +195,29 @@ def _rebalance(rows: np.ndarray, ar: Arrays, extra: int) -> np.ndarray:
     else:
         rows[np.flatnonzero(rows != BASIC)[extra:]] = BASIC
     return rows
+
+
+@dataclass(frozen=True)
+class AssignBasis:
+    """The last simplex bases of a solve's whole-person assignment blocks (`assignwarm.AssignBlocks.basis`),
+    keyed by what each column and row is, to start the next solve's assignment of the same sites under other
+    corridor rows (a corridor round that keeps its safe rooms; issue 21).
+
+    Attributes
+    ----------
+    sites
+        The model's site ids (the next model must have the same).
+    base
+        The sites (0/1 per site) the blocks were built for.
+    col_key, col_status
+        Every solved column's key (`assignwarm.column_keys`, sorted) and HiGHS basis status code.
+    row_key, row_status
+        Every solved row's key (`assignwarm.row_keys`, sorted) and status code.
+    """
+
+    sites: tuple[str, ...]
+    base: np.ndarray
+    col_key: np.ndarray
+    col_status: np.ndarray
+    row_key: np.ndarray
+    row_status: np.ndarray
