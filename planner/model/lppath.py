@@ -373,8 +373,10 @@ def _swap_rounding(st: _Path, guide: np.ndarray, support: np.ndarray) -> tuple[n
     Unity without corridor rows) and 0.2, on in the direction that improved until a threshold does not: the
     objective over the thresholds has had one minimum in every case measured (Station Unity with corridor
     rows: best at 0.1, then 0.2, 0.3, 0.4, 0.5 each worse; the generated 1,000-room station: best at 0.3), so
-    the walk finds the plan trying all of them finds, with 3 or 4 assignments instead of 6 (about 2 s each on
-    Station Unity). Returns (sites 0/1, their assignment or None when only the support was tried)."""
+    the walk finds the plan trying all of them finds, with 3 or 4 assignments instead of 6 (on Station Unity
+    1 to 2 s each as one cold LP; by blocks from the support's bases, `assignwarm.AssignBlocks`, 0.2 to 0.5 s,
+    both cores working inside each). Returns (sites 0/1, their assignment or None when only the support was
+    tried)."""
     c, o = st.c, st.o
     best: tuple[float, np.ndarray, Fixed | None] = (INF, support, None)
     deadline = st.t_all + 0.7 * o.limit_s             # the rest for the local search, the MIP and the assignment
