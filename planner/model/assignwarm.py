@@ -25,9 +25,9 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any
 
 import highspy
@@ -44,8 +44,6 @@ from planner.model.warm import BASIC, LOWER, UPPER, AssignBasis, row_blocks
 BLOCKS_MAX = 6
 """At most so many blocks (HiGHS objects) per model: smaller components are packed together."""
 
-
-REFRESH_FRACTIONAL = False
 
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
@@ -87,12 +85,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
                 _POOL[2].shutdown(wait=False)
             _POOL = (os.getpid(), workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assign"))
         return _POOL[2]
-
-
-def _fractional(vb: np.ndarray, cols: np.ndarray, ar: Arrays) -> bool:
-    """Whether a block's values `vb` (on the columns `cols` of `ar`) split an assignment column."""
-    y = (cols >= ar.ycol0) & (cols < ar.ycol0 + ar.ny)
-    return bool(np.abs(vb[y] - np.rint(vb[y])).max(initial=0.0) > 1e-6)
 
 
 @dataclass
@@ -173,7 +165,6 @@ class AssignBlocks:
         self.col_site = np.full(A.shape[1], -1, np.int64)      # site of each assignment column
         self.col_site[ar.ycol0:ar.ycol0 + ar.ny] = c.qj[ar.yq]
         self.solves = 0
-        self.refreshed = 0
         self.taken = 0
 
     def covers(self, c: Compiled, x: np.ndarray) -> bool:
@@ -215,14 +206,7 @@ class AssignBlocks:
         v = np.zeros(ar.A.shape[1])
         v[:ar.ycol0] = xv
         for b in order:
-            vb = np.asarray(b.h.getSolution().col_value)
-            if warm and REFRESH_FRACTIONAL and _fractional(vb, b.cols, ar):
-                # a warm basis ended at a fractional vertex (corridor rows): that block once more, cold
-                b.h.clearSolver()
-                if self._run(b, hi, row_lo, row_hi, max(deadline - time.perf_counter(), 0.5)) == "optimal":
-                    vb = np.asarray(b.h.getSolution().col_value)
-                    self.refreshed += 1
-            v[b.cols] = vb
+            v[b.cols] = np.asarray(b.h.getSolution().col_value)
         f = ar.ycol0
         v[f:] = np.clip(v[f:], ar.lo[f:], hi[f:])
         return BlockRun(v, "optimal", time.perf_counter() - t0, warm, its)
