@@ -51,8 +51,7 @@ import pandas as pd
 import shapely
 
 from planner.network.graph import WalkGraph
-from planner.errors import OutputError
-from planner.files import write_atomic
+from planner.files import write_npz
 from planner.network.cache import reach_key
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, assignment_paths, walk_graph
 from planner.params import CIRCULATION_KINDS
@@ -334,15 +333,7 @@ def _write_openings(path: Path, key: str, openings: pd.DataFrame) -> None:
     arrays: dict[str, Any] = {"format": np.asarray(_OPENINGS_CACHE), "key": np.asarray(key),
                               "words": np.asarray(words.astype(str), dtype=str),
                               "codes": codes.astype(np.int32).reshape(3, -1).T.copy()}
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, write, overwrite=True, what="cache entry")
-    except (OSError, OutputError):
-        pass
+    write_npz(path, arrays)   # a cache that cannot be written is not an error
 
 
 def late_by_corridors(station: Station, assignments: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray],

@@ -61,8 +61,7 @@ import shapely
 from scipy.special import betainc
 
 from planner.corridors import corridor_queues
-from planner.errors import OutputError
-from planner.files import write_atomic
+from planner.files import write_npz
 from planner.network.cache import reach_key
 from planner.network.paths import Paths, assignment_paths
 from planner.network.geometry import polygon_distances
@@ -261,15 +260,7 @@ def distance_cache(station: Station, cache_dir: str | Path | None) -> Callable[[
                   "door_id": np.asarray([d for (_, d), _ in items], dtype=str),
                   "q": np.vstack([v[0] for _, v in items]).astype(np.float64),
                   "far": np.asarray([v[1] for _, v in items], dtype=np.float64)}
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, write, overwrite=True, what="cache entry")
-        except (OSError, OutputError):
-            pass
+        write_npz(path, arrays)   # a cache that cannot be written is not an error
     return save
 
 

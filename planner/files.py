@@ -27,6 +27,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from planner.errors import OutputError
 
@@ -231,6 +234,21 @@ def staged_folder(out_root: str | Path, name: str) -> Iterator[StagedFolder]:
         raise
     finally:
         os.close(lock_fd)
+
+
+def write_npz(path: str | Path, arrays: dict[str, Any]) -> OutputError | None:
+    """Write `arrays` as a compressed, data-only ``.npz`` at `path` (numpy arrays only: read back with
+    ``allow_pickle=False``), atomically, replacing an earlier entry (`write_atomic`; missing folders are
+    made). For caches: returns the `OutputError` when it could not be written (a cache that cannot be written
+    is not an error: the value is worked out again next time), else None."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    try:
+        write_atomic(path, write, overwrite=True, what="cache entry")
+    except OutputError as exc:
+        return exc
+    return None
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object], *, overwrite: bool = False,

@@ -39,8 +39,7 @@ import numpy as np
 
 from planner import __version__
 from planner.check import check_plan
-from planner.errors import OutputError
-from planner.files import write_atomic
+from planner.files import write_npz
 from planner.jsoncache import JsonCache
 from planner.margins import margin_rows
 from planner.model.warm import LpWarm
@@ -129,13 +128,8 @@ def save_state(folder: Path | None, key: str, state: RunState) -> None:
 
 def _write_npz(path: Path, arrays: dict[str, Any], what: str) -> None:
     """Write `arrays` as a compressed ``.npz`` at `path` (atomically); a failure is logged, not raised."""
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    try:
-        write_atomic(path, write, overwrite=True, what="cache entry")
-    except OutputError as exc:
+    exc = write_npz(path, arrays)
+    if exc is not None:
         log(f"[planner] {what} was not cached ({exc})")
 
 

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.errors import OutputError
-from planner.files import write_atomic
+from planner.files import write_npz
 from planner.station import Station
 from planner.network.geometry import ALGO_VERSION
 from planner.network.table import ReachTable
@@ -78,15 +77,7 @@ def _save_cache(path: Path, table: ReachTable, full_key: str) -> None:
         "rooms_room_id": _text_array(r.index), "rooms_leg_s": r["leg_s"].to_numpy(dtype=np.float64),
         "rooms_best_site_id": _text_array(best), "rooms_has_best": best.notna().to_numpy(dtype=bool),
         "rooms_best_walk_s": r["best_walk_s"].to_numpy(dtype=np.float64)}
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    try:
-        write_atomic(path, write, overwrite=True, what="cache entry")
-    except OutputError:  # a read-only or full cache is not an error
-        pass
+    write_npz(path, arrays)   # a read-only or full cache is not an error
 
 
 def _load_cache(path: Path, full_key: str, station: Station, site_ids: list[str], key: str) -> ReachTable | None:
