@@ -172,10 +172,6 @@ class _OneCall:
                 return out
         return self._here()
 
-    def ready(self) -> bool:
-        """Whether the worker has finished (its result, or its failure, is there to collect)."""
-        return self.future is not None and self.future.done()
-
     def cancel(self) -> None:
         """Stop the worker (killed if it is still working)."""
         if self._stop is not None:
