@@ -368,6 +368,67 @@ def test_chain_parts_are_the_most_even_contiguous_split(budgets, k, rounds):
     assert got <= best + 1e-9 * max(1.0, best)
 
 
+@settings(max_examples=150, deadline=None)
+@given(hs.lists(hs.floats(0, 1e8, allow_nan=False), min_size=0, max_size=9), hs.integers(1, 4), hs.booleans(),
+       hs.floats(0, 5))
+def test_chain_queue_is_a_contiguous_split_no_slower_than_one_chain_per_worker(budgets, k, rounds, head):
+    """`chain_queue`: contiguous, non-empty chains covering every budget in order; its expected wall time on k
+    workers (longest first, each chain `head` more) is no more than that of `chain_parts`' split into m chains
+    for any m from k up (one chain per worker among them), and no less than its heaviest chain or the work
+    shared evenly; without rounds exactly `chain_parts`' equal counts."""
+    from planner.sweeprun import budget_work, chain_parts, chain_queue, lpt_span
+
+    budgets = sorted(budgets)
+    parts = chain_queue(budgets, k, rounds, head)
+    n = len(budgets)
+    assert [int(i) for p in parts for i in p] == list(range(n)) and all(len(p) for p in parts)
+    if not n:
+        assert parts == []
+        return
+    if not rounds:
+        assert [p.tolist() for p in parts] == [p.tolist() for p in chain_parts(budgets, k, False)]
+        return
+    w = budget_work(budgets, rounds)
+
+    def span(ps):
+        return lpt_span(sorted((float(w[p].sum()) + head for p in ps), reverse=True), k)
+    got = span(parts)
+    assert got <= span(chain_parts(budgets, k, rounds)) * (1 + 1e-9) + 1e-9
+    for m in range(min(k, n), n + 1):                      # every m it weighs: none better
+        assert got <= span(chain_parts(budgets, m, rounds)) * (1 + 1e-9) + 1e-9
+    # and the LPT wall time is never below the obvious bounds of any split into those chains
+    assert got >= max(float(w[p].sum()) + head for p in parts) - 1e-9
+    assert got >= (float(w.sum()) + head * len(parts)) / min(k, len(parts)) - 1e-6
+
+
+def test_lpt_span_by_hand():
+    """Loads 5, 4, 3, 3 on 2 workers, each taking the next when free: 5 | 4, then 3 on the second (7), then 3 on
+    the first (8): 8; on 1 worker the sum; on 4 the largest."""
+    from planner.sweeprun import lpt_span
+
+    assert lpt_span([5, 4, 3, 3], 2) == 8 and lpt_span([5, 4, 3, 3], 1) == 15 and lpt_span([5, 4, 3, 3], 4) == 5
+    assert lpt_span([], 2) == 0
+
+
+def test_chain_queue_gives_station_unitys_heavy_budgets_a_worker_each():
+    """Station Unity's 11 solved budgets of a 12-budget sweep (quiet, 2026-12-07, 22:25 UTC), on 2 workers: the
+    two below full cover took 68 and 88 s in one chain (157 s) while the other chain's nine took 46 s. As a queue
+    the top two budgets each head a chain of their own and start first; by those measured seconds the sweep's
+    wall time goes from 157 s to at most 114 s (each chain's head 3.5 s more)."""
+    from planner.sweeprun import chain_parts, chain_queue, lpt_span
+
+    budgets = [91_100, 5.74e6, 11.4e6, 17.1e6, 22.7e6, 28.4e6, 34e6, 39.7e6, 45.3e6, 50.9e6, 56.6e6]
+    measured = np.array([3.9, 3.55, 2.27, 2.49, 3.84, 3.77, 6.48, 8.22, 10.09, 68.04, 87.74])   # seconds
+    parts = chain_queue(budgets, 2)
+    assert [10] in [p.tolist() for p in parts] and [9] in [p.tolist() for p in parts]
+    old = chain_parts(budgets, 2)
+    assert max(measured[p].sum() for p in old) == pytest.approx(155.78)
+
+    def wall(ps):
+        return lpt_span(sorted((float(measured[p].sum()) + 3.5 for p in ps), reverse=True), 2)
+    assert wall(parts) <= 114.0 < wall(old)
+
+
 def test_chain_parts_balance_station_unitys_sweep():
     """Station Unity's 12-budget sweep (11 solved) on 2 workers: equal counts gave chains of 6 and 5 budgets
     whose solves took 44 and 120 s (quiet, 2026-12-07: the budgets near full cover run corridor rounds); by
