@@ -24,6 +24,7 @@ from planner.corridors import CorridorQueues, corridor_cuts, late_by_corridors, 
 from planner.errors import InfeasibleError, SolverError
 from planner.jsoncache import JsonCache
 from planner.margins import margin_rows, pair_margin_s
+from planner.model.problem import BudgetInfeasibleError
 from planner.network.graph import WalkGraph
 from planner.network.paths import walk_graph
 from planner.progress import log, stage
@@ -181,7 +182,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                     reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True, *,
                     graph: WalkGraph | None = None, openings: pd.DataFrame | None = None,
                     limits: Mapping[tuple[str, str], float] | None = None, max_rounds: int | None = None,
-                    kept: dict[tuple[str, str], float] | None = None
+                    kept: dict[tuple[str, str], float] | None = None, fallback: bool = False
                     ) -> tuple[Problem, Solution, dict, Replay | None]:
     """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
@@ -221,6 +222,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     chosen = 0
     n_rounds = int(p.corridor_rounds) if max_rounds is None else int(max_rounds)
     patience, idle = int(p.corridor_patience), 0
+    carry: dict[str, Any] = {}
     for k in range(n_rounds + 1):
         rows = plan_rows(solution, reach, margins, problem.exit_rows)
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
@@ -228,7 +230,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         cost = float(solution.stats.get("cost", 0.0))
         rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),
                        "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
-                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap")})
+                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap"), **carry})
+        carry = {}
         score = (float(rows["residents"].to_numpy()[late].sum()), cost)
         idle = 0 if best is None or score[0] < best[0][0] else idle + 1
         if best is None or score < best[0]:
@@ -249,7 +252,19 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             # not from the plan: it breaks the new rows, and Station Unity's MIP did not recover from it
             # within its time limit (147 M CR after 60 s); the LP relaxation's rounding respects them
             try:
-                solution = solve(problem, warm=solution.warm, keep=solution)
+                try:
+                    solution = solve(problem, warm=solution.warm, keep=solution)
+                except BudgetInfeasibleError as exc:
+                    if not (fallback and problem.objective == "cover-all" and problem.budget is not None):
+                        raise
+                    # the rows make full cover dearer than the budget: max-cover at the budget under them
+                    cover_all = {"fell_back": "max-cover", "cover_all": str(exc).splitlines()[0][:300],
+                                 "full_cover_cost": round(float(exc.full_cover.cost), 2)}
+                    log(f"[planner] with the corridor rows, full coverage is not possible: {cover_all['cover_all']}\n"
+                        "[planner] planning max-cover at the budget with them instead")
+                    problem = problem.replace(objective="max-cover")
+                    solution = solve(problem, warm=solution.warm)
+                    carry = cover_all                     # (the next round's record: its plan's replay)
             except (InfeasibleError, SolverError) as exc:   # e.g. the budget, or no plan in the round's
                 # time (seen at load 5, the process at a third of a core): keep the best plan so far, say why
                 rounds.append({"round": k + 1, "rows": len(limits), "stopped": str(exc).splitlines()[0][:300]})
@@ -259,6 +274,19 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         kept.update(best[3])
     return (best[1].replace(time_limit_s=time_limit), best[2],
             {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}}, best[4])
+
+
+def rounds_fallback(corridor: dict) -> tuple[list[str], float | None]:
+    """(notes, full-cover cost in currency or None) of the round that fell back to max-cover (`corridor_rounds`'
+    `fallback`; `corridor`: its {"corridor": ...} record): the solver's words, and what sheltering everyone
+    under that round's corridor rows costs (the cheapest plan found; later rounds' rows may add to it)."""
+    got = [r for r in corridor.get("corridor", {}).get("rounds", []) if r.get("fell_back")]
+    if not got:
+        return [], None
+    words = (f"{got[0]['cover_all']} (The plan without corridor queues fitted the budget; with the queues at "
+             "the corridor openings that made it late, it does not: this is max-cover at the budget with them.)")
+    cost = got[0].get("full_cover_cost")
+    return [words], None if cost is None else float(cost)
 
 
 def corridor_rows(problem: Problem, openings: pd.DataFrame, limits: Mapping[tuple[str, str], float]) -> Problem:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from planner.corridorrounds import limits_of, rows_optional
+from planner.corridorrounds import limits_of, rounds_fallback, rows_optional
 from planner.errors import InfeasibleError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions
 from planner.model.warm import LpWarm
@@ -49,6 +49,20 @@ class FirstSolve:
     free: dict | None = None
     """{"cost", "rooms", "bound"} (currency) of a cover-all solve without corridor rows, when this was one
     (kept for the what-ifs on the same inputs: `planner.reuse.known_full_cover`)."""
+    round_notes: list[str] = field(default_factory=list)
+    """The words of a fallback to max-cover in the corridor rounds (`after_rounds`), for the plan's notes."""
+
+
+def after_rounds(first: FirstSolve, objective: str, corridor: dict) -> FirstSolve:
+    """`first` as the corridor rounds leave it: when a round fell back to max-cover (`corridor_rounds`'
+    `fallback`; the problem they return has `objective` max-cover where `first`'s had cover-all), it fell back
+    with that round's words and full-cover cost (currency), kept with the run's final state like a first
+    solve's fallback."""
+    if objective == first.problem.objective:
+        return first
+    words, cost = rounds_fallback(corridor)
+    return dataclasses.replace(first, fell_back=True, full_cover_cost=cost, full_cover_solution=None,
+                               fallback_notes=first.fallback_notes + words, round_notes=words)
 
 
 def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], options: SolveOptions | None,

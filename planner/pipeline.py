@@ -27,7 +27,7 @@ from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
                                       swap_penalty_paid)
 from planner.estimate import distance_cache, estimated_arrivals
-from planner.firstsolve import (first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
+from planner.firstsolve import (after_rounds, first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
                                 usable_state)
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
@@ -389,13 +389,15 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     first = first_solve(station, problem, solve if first_opts is options else _solver_for(rel, first_opts), options,
                         start, state, skip, fallback_max_cover and not share_on, share_on, warm)
     problem, solution, notes = first.problem, first.solution, notes + first.notes
-    fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     kept: dict[tuple[str, str], float] = {}
     graph = walk_graph(station) if corridor_on and graph is None else graph   # kept for the briefing's routes
     problem, solution, corridor, replay = corridor_rounds(station, problem, solution, solve, reach, margins,
                                                           on=corridor_on, graph=graph, openings=openings,
                                                           limits=corridor_limits, max_rounds=0 if state else None,
-                                                          kept=kept)
+                                                          kept=kept, fallback=fallback_max_cover and not share_on)
+    first = after_rounds(first, problem.objective, corridor)   # (a round's rows made full cover dearer than the budget)
+    notes = notes + first.round_notes
+    fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     if state is not None and corridor.get("corridor"):
         corridor["corridor"]["reused"] = reused_words(state)
     if carried is not None and corridor.get("corridor"):

@@ -584,3 +584,49 @@ def test_pair_openings_kept_per_pairs_and_in_the_cache(tmp_path, monkeypatch):
     cor.openings_cache(broken, cache)
     pd.testing.assert_frame_equal(cor.pair_openings(broken, pairs), want)
     assert len(made) == 4
+
+
+def test_a_whatif_whose_corridor_rows_make_full_cover_dearer_than_its_budget_falls_back_to_max_cover(tmp_path):
+    """At a budget of S1's cost + 1,000 the plan without corridor queues (S1 alone) fits, but it leaves all 120
+    residents late behind O (round 0); under round 1's rows full cover costs 331,092 (S2 and S3), over the
+    budget. The rounds then re-plan max-cover at the budget with the rows, as the first solve falls back when
+    the budget cannot pay for cover-all: nobody is late, and it shelters between S3's 35 and the 52 that brute
+    force brings in time through O to S1 (whole persons, one site within the budget). Before, the round stopped
+    and the plan reported as cover-all was round 0's. A second run on the same inputs starts from the first's
+    final state and gives the same plan and words."""
+    import dataclasses
+
+    from planner.checkqueue import corridor_late
+    from planner.costs import site_costs
+    from planner.pipeline import corridor_rounds, plan_station
+    from planner.sites import candidate_sites
+
+    station = choice_station(tmp_path)
+    cost = site_costs(candidate_sites(station), station)["total_cost"]
+    budget = float(cost["S1"]) + 1000.0
+    st = dataclasses.replace(station, params=station.params.replace(budget=budget, corridor_rounds=3))
+    cache = tmp_path / "cache" / "reach"
+    runs = [plan_station(st, cache_dir=cache) for _ in range(2)]                 # checked
+    for run in runs:
+        plan = run.plan
+        assert plan["objective"] == "max-cover" and plan["totals"]["cost"] <= budget
+        assert plan["totals"]["full_cover_cost"] == pytest.approx(float(cost["S2"] + cost["S3"]))
+        assert len(corridor_late(station, plan)) == 0
+        assert all(35 <= s["sheltered"] <= 52 for s in plan["totals"]["scenarios"].values())
+        assert any("with the queues at the corridor openings" in n for n in plan["notes"])
+    rounds = runs[0].plan["solver"]["corridor"]["rounds"]
+    assert rounds[0]["late_residents"] == 120 and rounds[1]["fell_back"] == "max-cover"
+    assert rounds[1]["late_residents"] == 0 and runs[0].plan["solver"]["corridor"]["chosen_round"] == 1
+    assert runs[1].plan["solver"]["corridor"].get("reused") and runs[1].solution.chosen == runs[0].solution.chosen
+    # without the fallback the rounds stop at the budget and round 0's plan stands, everyone in it late
+    off = plan_station(dataclasses.replace(st, params=st.params.replace(corridor_rounds=0)), check=False)
+    problem, solution, record, _ = corridor_rounds(st, off.problem, off.solution, off_solver(), off.reach)
+    assert problem.objective == "cover-all" and solution.chosen == ["S1"] and "stopped" in record["corridor"]["rounds"][-1]
+
+
+def off_solver():
+    """The optimiser's `solve` as `plan_station` hands it to the rounds."""
+    from planner.model import solve
+
+    return lambda problem, start=None, progress=True, warm=None, keep=None: solve(problem, start=start, warm=warm,
+                                                                                  keep=keep, progress=progress)

@@ -14,6 +14,7 @@ from planner.errors import InfeasibleError
 from planner.model.colgen import lp_colgen
 from planner.model.highs import solve_highspy
 from planner.model.options import SolveOptions
+from planner.model.problem import BudgetInfeasibleError
 from planner.progress import set_quiet
 from test_model_bruteforce import random_instance
 
@@ -221,3 +222,31 @@ def test_cold_branch_off_keeps_a_cover_all_start_plan_with_the_lp_bound() -> Non
         mc = M.solve(problem(seed, [], "max-cover", 60_000.0), progress=False, options=o.replace(cold_branch=False))
         assert mc.stats.get("mip_skipped") != "cold_branch"
     assert kept >= 1
+
+
+def test_cover_budget_skips_branching_once_the_lp_bound_exceeds_the_budget() -> None:
+    """A cover-all within a budget is solved without the budget first (`orchestrate.solve`); when that solve's LP
+    (by column generation: a large model) bounds every plan above the budget, the answer is known and the
+    start plan is kept with the LP bound (`SolveOptions.cover_budget`), no branching: the same
+    `BudgetInfeasibleError`, its full-cover cost no cheaper than the branched one and its bound no higher than
+    the gap-0 optimum. A budget the bound does not exceed still branches; small models (whole LP) always do."""
+    o = SolveOptions(colgen_min_columns=0, mip_gap=0.0, time_limit_s=20.0, capacity_cuts=False)
+    skipped = 0
+    for seed in range(6):
+        try:
+            exact = M.solve(problem(seed, []), progress=False, options=o)
+        except InfeasibleError:
+            continue
+        lp_bound = M.solve(problem(seed, []), progress=False, options=o.replace(cold_branch=False)).solver["bound"]
+        budget = 0.5 * lp_bound
+        with pytest.raises(BudgetInfeasibleError) as exc:
+            M.solve(problem(seed, [], budget=budget), progress=False, options=o)
+        fc = exc.value.full_cover
+        assert fc.cost >= exact.cost - 1e-6 and fc.bound is not None and budget < fc.bound <= exact.cost + 1e-6
+        skipped += fc.solution.stats.get("mip_skipped") == "over the budget"
+        free = M.solve(problem(seed, []), progress=False, options=o.replace(cover_budget=exact.cost + 10.0))
+        assert free.stats.get("mip_skipped") != "over the budget"
+        whole = M.solve(problem(seed, []), progress=False,
+                        options=SolveOptions(mip_gap=0.0, time_limit_s=20.0, cover_budget=budget))
+        assert whole.stats.get("mip_skipped") != "over the budget" and whole.cost == pytest.approx(exact.cost)
+    assert skipped >= 1

@@ -503,6 +503,15 @@ def _mip(st: _Path) -> Run:
         stats["mip_skipped"] = "warm" if stats["lp_colgen"].get("warm") else "cold_branch"
         st.say("[planner] the start plan is kept with the LP bound, no branching (a large model whose plan the "
                "corridor rounds re-plan: warm_branch, cold_branch)")
+    elif (start_vec is not None and o.cover_budget is not None and st.lp_bound is not None
+          and st.lp_bound > o.cover_budget + 1.0 and "lp_colgen" in stats):
+        # a large cover-all solve only compared with a budget its LP bound already exceeds (`cover_budget`); small
+        # ones branch on: in a second or less HiGHS finds what full cover costs
+        run = Run(start_vec, "no branching", start_obj, st.lp_bound,
+                  (start_obj - st.lp_bound) / max(abs(start_obj), 1e-9), 0.0, "HiGHS", highs_version())
+        stats["mip_skipped"] = "over the budget"
+        st.say(f"[planner] the LP bound {st.lp_bound:,.0f} exceeds the budget of {o.cover_budget:,.0f}: no plan within "
+               "it shelters everyone; the start plan is kept, no branching")
     elif start_vec is not None and st.lp_run is None and stats.get("lp_status") == "time limit":
         # the LP relaxation did not finish within its share of the time: the MIP's root (the same
         # LP, with cuts) cannot finish in the rest either, and HiGHS overruns its limit there

@@ -133,6 +133,13 @@ class SolveOptions:
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
     wall_margin
         Share of the time limit kept free after the MIP for the whole-person assignment and the checks.
+    cover_budget
+        A budget (currency) that a cover-all solve without one is only compared with (`orchestrate.solve` of a
+        cover-all within a budget solves it without the budget first): when the LP bound already exceeds it, the
+        answer is known (no plan within the budget shelters everyone) and, when its LP relaxation was solved by
+        column generation (a large model), the start plan is kept with the LP bound, no branching: it only says
+        what full cover would cost. A Station Unity what-if at 56.6 M CR spent 39 s branching there in a
+        corridor round (its LP bounded every plan at 56.9 M).
     seed
         Seed of the randomised parts of the pure cover searches: the random covers of the set-cover
         search, and HiGHS's own `random_seed` in the pure cover models (the same seed gives the same
@@ -179,6 +186,7 @@ class SolveOptions:
     reduced_cost_fixing: bool = True
     lp_share: float = 0.6
     wall_margin: float = 0.03
+    cover_budget: float | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -137,7 +137,8 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
     p = problem
     o = p.solve_options(options)
     if p.objective == "cover-all" and p.budget is not None:
-        free = solve(p.replace(budget=None), start=start, progress=progress, options=o, warm=warm, keep=keep)
+        free = solve(p.replace(budget=None), start=start, progress=progress,
+                     options=o.replace(cover_budget=float(p.budget)), warm=warm, keep=keep)
         cost = float(free.stats["cost"])
         if cost <= p.budget + 1e-6:
             free.stats["budget_slack"] = float(p.budget - cost)
