@@ -27,9 +27,10 @@ from planner.corridorrounds import limits_of
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
 from planner.jsoncache import JsonCache
-from planner.model import verify
+from planner.model import SolveOptions, verify
+from planner.model.relocround import rounded_relocation
 from planner.network.parallel import Spawned
-from planner.pipeline import PlanRun, plan_station, relocation_bound
+from planner.pipeline import PlanRun, plan_station, relocation_bound, relocation_guide, relocation_guide_values
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log
 from planner.relocation import displaced_by_sector, home_residents, relocations_frame, room_beds, room_modes
@@ -183,6 +184,117 @@ def _replanned_point(pt: dict[str, Any], proposal: dict[str, Any], lb: tuple[flo
     return pt, note
 
 
+def _large(run: PlanRun, o: SolveOptions) -> bool:
+    """Whether the trade-off re-plans by rounding the relocation LP (`_rounded_point`) instead of the MIP: the
+    proposal's model pairs times its scenarios (at least the relocation model's assignment columns) reach
+    `SolveOptions.relocation_round_min_columns`."""
+    p = run.problem
+    return len(p.pairs) * max(len(p.scenarios), 1) >= o.relocation_round_min_columns
+
+
+def _rounded_point(run: PlanRun, variant: Station, guide: Any, lb: tuple[float, Any], proposal: dict[str, Any],
+                   base_moved: int, start: list[str]) -> tuple[dict[str, Any], str]:
+    """(point, note) of a cap of a large relocation model, re-planned by rounding its LP (`guide`:
+    `pipeline.relocation_guide` of the loosest cap; the cap is `variant`'s), with the proposal's plan assigned
+    the same way (`relocround.rounded_relocation`).
+
+    - The LP bounds cost + swap and corridor penalties: less the proposal's penalties, it bounds the cost of
+      every plan with no more penalty than the proposal's; the proposal within the point's `mip_gap` of it
+      is the answer (status optimal among those plans, as `_judged_by_bound` with the swap bound).
+    - Else the rounding's plan when it costs less than the proposal and its cost plus penalties is less than
+      the proposal's (it is better by the model's own objective): status feasible, the cost-only bound `lb`
+      (or the LP's less the plan's penalties, when stronger).
+    - Else the proposal's plan (moves nobody, a full plan at every cap), best known, not proven."""
+    lp, problem, rel = guide
+    cap = int(variant.params.max_displaced) if variant.params.max_displaced is not None else None
+    cost0 = float(proposal["cost"])
+    got = rounded_relocation(problem, dataclasses.replace(rel, max_displaced=cap), lp, start=start,
+                             max_cost=cost0 - 1e-6, deadline_s=float(variant.params.tradeoff_time_limit_s) / 2)
+    own = (got.start_objective - got.start_cost) if got.start_objective is not None and got.start_cost is not None \
+        else None
+    if own is not None and not base_moved:
+        judged = _judged_by_bound(run, variant, (float(lp.bound) - own, lb[1]), proposal, base_moved, swaps=True)
+        if judged is not None:
+            judged["note"] = judged["note"].replace("among plans with no more swaps",
+                                                    "among plans with no more swap and corridor penalty")
+            return {k: v for k, v in judged.items() if k != "note"}, judged["note"]
+    tried = "; ".join(f"{t['threshold']:g}: {t['cost']:,.0f}" if t["cost"] is not None else f"{t['threshold']:g}: none"
+                      for t in got.tried)
+    if got.solution is not None and (own is None or got.objective < cost0 + own - 1e-6):
+        sol = got.solution
+        modes = room_modes(variant)
+        existing = set(run.sites.index[run.sites["existing"].to_numpy(dtype=bool)].astype(str))
+        rep = set(sol.stats["repurposed"])
+        new = [str(j) for j in sol.chosen if str(j) not in existing]
+        pt = {"cost": got.cost, "displaced": int(sol.stats["displaced_residents"]), "rooms": len(sol.chosen),
+              "repurposed_rooms": sum(1 for j in new if j in rep or modes.get(j) == "repurpose"),
+              "status": "feasible", "gap": sol.solver.get("gap"), "bound": sol.solver.get("bound")}
+        pt, _ = _replanned_point(pt, proposal, lb)
+        pen = got.objective - got.cost
+        note = (f"re-planned by rounding the LP relaxation (quarters either, this cap; sites the LP opens more than "
+                f"{sol.solver['rounded_at']:g}): swap and corridor penalties {pen:,.0f} against the proposal's "
+                + (f"{own:,.0f}" if own is not None else "(not assigned)")
+                + "; a plan of the model, not proven least")
+        return pt, note
+    best = (f"its cheapest rounding within the proposal's cost: {got.cost:,.0f} with penalties "
+            f"{got.objective - got.cost:,.0f} against the proposal's {own:,.0f}" if got.solution is not None
+            and own is not None else f"roundings by threshold {tried}" if tried else "no rounding")
+    cost = cost0
+    pt = dict(proposal, status="feasible", bound=np.nan, gap=np.nan)
+    if np.isfinite(lb[0]) and cost > 0:
+        pt.update(bound=float(lb[0]), gap=max(0.0, (cost - float(lb[0])) / cost))
+    return pt, (f"rounding the LP relaxation found no plan better than the proposal's ({best}); the proposal's plan "
+                "(moves nobody) is the best known here, not proven")
+
+
+def _settled(run: PlanRun, variant: Station, lb: tuple[float, Any], proposal: dict[str, Any], base_moved: int,
+             start: list[str], limits: dict[tuple[str, str], float], held: dict[str, Any],
+             cached: tuple[JsonCache, str]) -> tuple[dict[str, Any] | None, bool]:
+    """(point with its note, or None when the MIP must re-plan it; whether it is a rounded re-plan) of a cap
+    whose cost-only bound is `lb`: settled by that bound (`_judged_by_bound`); for large models
+    (`held["large"]`) re-planned by rounding the LP of `pipeline.relocation_guide` (computed once, kept in
+    `held["guide"]`; `_rounded_point`); else, with the no-swap rule, settled by the bound with the swap
+    penalty (`held["swap_lb"]`, computed once; `cached`: the bounds' cache and the inputs' key)."""
+    judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
+    if judged is None and held["large"] and held["guide"] is None:
+        ahead = held.pop("ahead", None)                  # the LP started in a worker beside the bound
+        held["guide"] = relocation_guide(variant, run.reach, _guide_limit(variant), margins=run.margins,
+                                         limits=limits, problem=lb[1],
+                                         solved=ahead.result() if ahead is not None else None)
+    if judged is None and held["large"]:
+        if held["guide"] is not None:
+            pt, note = _rounded_point(run, variant, held["guide"], lb, proposal, base_moved, start)
+            return dict(pt, note=note), True
+    if judged is None and (run.plan.get("solver") or {}).get("swap_penalty") is not None:
+        # the no-swap rule's price is not in the cost bound: judge by the bound with the penalty
+        held["swap_lb"] = held["swap_lb"] or _full_cost_bound(run, variant, cached[0], cached[1], swaps=True,
+                                                              problem=lb[1])
+        judged = _judged_by_bound(run, variant, held["swap_lb"], proposal, base_moved, swaps=True)
+    return judged, False
+
+
+def _guide_limit(variant: Station) -> float:
+    """Seconds the LP of `pipeline.relocation_guide` may take (as the bound's)."""
+    return min(float(variant.params.tradeoff_time_limit_s), BOUND_TIME_LIMIT_S)
+
+
+def _monotone(rows: dict[float, dict[str, Any]]) -> None:
+    """A looser cap is never dearer: a tighter cap's plan (moving no more than it allows) replaces a dearer
+    point at every looser cap (the rounded re-plans of different caps are not nested as exact optima are)."""
+    best: dict[str, Any] | None = None
+    for share in sorted(rows):
+        r = rows[share]
+        if best is not None and r.get("cost") == r.get("cost") and float(best["cost"]) < float(r["cost"]) - 1e-6:
+            bound = r.get("bound")
+            r.update({k: best[k] for k in ("cost", "displaced", "rooms", "repurposed_rooms")}, status="feasible",
+                     note=f"the plan found at a cap of {best['max_displaced']:,} (moves {int(best['displaced']):,}): "
+                          "cheaper than this cap's own re-plan")
+            if bound == bound and bound is not None:
+                r["gap"] = max(0.0, (float(r["cost"]) - float(bound)) / float(r["cost"])) if r["cost"] else np.nan
+        if r.get("cost") == r.get("cost") and (best is None or float(r["cost"]) < float(best["cost"]) - 1e-6):
+            best = r
+
+
 def _point_key(st: Station, inputs: str, start: list[str], margins: Any,
                limits: dict[tuple[str, str], float] | None = None) -> str:
     """Cache key of one re-planned point: the station's input files (SHA-256), the variant's parameters (the
@@ -256,7 +368,7 @@ def _judged_by_bound(run: PlanRun, variant: Station, lb: tuple[float, Any], prop
 
 
 def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
-                          cache_dir: str | Path | None = None) -> pd.DataFrame:
+                          cache_dir: str | Path | None = None, options: SolveOptions | None = None) -> pd.DataFrame:
     """Least cost at each share of today's displacement (columns `TRADEOFF_COLUMNS`; money in the
     station's currency, people in persons; `bound`: no plan at that cap costs less, as proven by the
     solver). `note` says how each point was found.
@@ -273,10 +385,16 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
     proposal's plan (moving nobody) is within the point's `mip_gap` of it, that plan is the answer,
     proven like a MIP's (Station Unity at 100 %: 25 s instead of 123 s, the same plan and cost).
 
+    Large relocation models (`_large`: `SolveOptions.relocation_round_min_columns`, Station Unity) are not
+    given to the MIP: after the cost-only bound, the LP relaxation with the swap and corridor penalties
+    (`pipeline.relocation_guide`, once, at the loosest cap) is rounded at each cap to solve (`_rounded_point`),
+    as the main path keeps a large model's rounded plan with its LP bound; the points are then made monotone
+    (`_monotone`).
+
     `cache_dir`: folder of re-planned points (JSON), keyed by the station's input files, the
     variant's parameters, the start, the margins and the planner's version: a point solved before
     on the same inputs is read back instead of re-planned (None: no cache, nothing written; only
-    stations read from files are cached)."""
+    stations read from files are cached). `options`: `relocation_round_min_columns` (default `SolveOptions`'s)."""
     st0 = run.station
     cache = JsonCache(cache_dir if st0.files else None, "displacement")
     inputs = st0.inputs_sha256() if cache.folder is not None else ""
@@ -293,14 +411,18 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                                         and not r.get("existing")),
                 "status": plan["solver"].get("status"), "gap": plan["solver"].get("gap"),
                 "bound": plan["solver"].get("bound")}
-    same_model_at_zero = base_moved == 0 and not (stated == "repurpose").any()
+    # at a cap of 0 the variant is the proposal's model when no room stated `repurpose` has residents (an `either`
+    # room that may move nobody is a dual_use room; a `repurpose` room without residents moves nobody either)
+    residents = home_residents(st0).reindex(stated.index).fillna(0).to_numpy()
+    same_model_at_zero = base_moved == 0 and not ((stated == "repurpose").to_numpy() & (residents > 0)).any()
     rows: dict[float, dict[str, Any]] = {}
     best: tuple[int, dict[str, Any]] | None = None      # (cap, point) of the loosest solved cap
     lb: tuple[float, Any] | None = None                 # (bound on a full plan's cost, problem) at the loosest solved cap
-    swap_lb: tuple[float, Any] | None = None            # the same among plans with no more swap penalty
+    # the same among plans with no more swap penalty ("swap_lb"); the LP large models' re-plans round ("guide")
+    held: dict[str, Any] = {"swap_lb": None, "guide": None, "large": _large(run, options or SolveOptions())}
     # a full plan (cover-all within the budget): its loosest cap's MIP is likely needed, so it starts at once
     full_plan = (plan.get("objective") == "cover-all" and plan["totals"].get("full_cover_cost") is None
-                 and len(run.reach.pairs) >= AHEAD_MIN_PAIRS)
+                 and len(run.reach.pairs) >= AHEAD_MIN_PAIRS and not held["large"])   # (large: rounded, no MIP)
     ahead: Spawned | None = None
     for share in sorted(set(shares), reverse=True):
         cap = round(share * today)
@@ -327,18 +449,19 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
             if lb is None:   # the loosest cap solved: its bound holds at every tighter cap
                 if full_plan:  # its MIP, in a worker while the bounds are computed here (issue 21)
                     ahead = Spawned(_replan, (variant, run.reach, start, run.margins, limits), "displacement re-plan")
+                elif held["large"] and len(run.reach.pairs) >= AHEAD_MIN_PAIRS:   # the LP its rounding needs
+                    held["ahead"] = Spawned(relocation_guide_values, (variant, run.reach, _guide_limit(variant),
+                                                                       run.margins, limits), "displacement re-plan's LP")
                 lb = _full_cost_bound(run, variant, cache, inputs)
-            judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
-            if judged is None and (run.plan.get("solver") or {}).get("swap_penalty") is not None:
-                # the no-swap rule's price is not in the cost bound: judge by the bound with the penalty
-                swap_lb = swap_lb or _full_cost_bound(run, variant, cache, inputs, swaps=True, problem=lb[1])
-                judged = _judged_by_bound(run, variant, swap_lb, proposal, base_moved, swaps=True)
+            judged, rounded = _settled(run, variant, lb, proposal, base_moved, start, limits, held,
+                                       (cache, inputs))
             if judged is not None:
                 _cancel(ahead)
+                _cancel(held.pop("ahead", None))
                 ahead = None
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: {judged['note']}")
                 row.update(judged)
-                if str(judged.get("status")) == "optimal":
+                if rounded or str(judged.get("status")) == "optimal":
                     pt = {k: v for k, v in judged.items() if k != "note"}
                     best = (cap, pt)
                     if key:
@@ -359,6 +482,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
             if key:
                 cache.put(key, pt)
         rows[share] = row
+    _monotone(rows)
     return pd.DataFrame([rows[s] for s in sorted(rows)], columns=TRADEOFF_COLUMNS)
 
 

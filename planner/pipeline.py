@@ -24,8 +24,8 @@ from planner.costs import site_costs
 from planner.errors import SolverError
 from planner.model import Problem, SolveOptions, solve
 from planner.model.warm import LpWarm
-from planner.model.relocation import (RelocationInputs, demand_after, relocation_cost_bound, solve_relocating,
-                                      swap_penalty_paid)
+from planner.model.relocation import (RelocationInputs, RelocationLP, demand_after, relocation_cost_bound, relocation_lp,
+                                      solve_relocating, swap_penalty_paid)
 from planner.estimate import distance_cache, estimated_arrivals
 from planner.firstsolve import (after_rounds, first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
                                 usable_state)
@@ -498,6 +498,45 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
     with stage("lower bound of the relocation model (LP relaxation)"):
         bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads)
     return bound, problem
+
+
+def relocation_guide(station: Station, reach: ReachTable, time_limit_s: float, margins: pd.DataFrame | None = None,
+                     limits: Mapping[tuple[str, str], float] | None = None, problem: Problem | None = None,
+                     solved: dict[str, Any] | None = None) -> tuple[RelocationLP, Problem, RelocationInputs] | None:
+    """(LP, problem, relocation inputs) for the displacement trade-off's re-plan of a large relocation model
+    (`planner.model.relocround.rounded_relocation`): the LP relaxation of the relocation model with the corridor
+    rows `limits` (persons per (door_id, scenario), the proposal's) and the objective cost + swap penalty +
+    corridor penalty (the model's own, less its tie-breaks; at most `time_limit_s` seconds), its solution
+    kept; the problem with those rows; the relocation inputs with `extra_cost`. None when the station moves
+    nobody or is not cover-all. `problem`: `relocation_bound`'s problem for the same station (not built again);
+    `solved`: `relocation_guide_values` of the same arguments (a worker's): the LP is not solved again."""
+    sites, reach, costs = prepare(station, reach)
+    if problem is None:
+        problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
+                                                if margins is not None else None)
+    rel = _relocation_inputs(station, sites)
+    if not rel.active or problem.objective != "cover-all":
+        return None
+    rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
+    rows, _graph, _openings = first_corridor_rows(station, problem, limits)
+    if solved is not None:
+        return relocation_lp(rows, rel, time_limit_s, swaps=True, corridor=True, solved=solved), rows, rel
+    with stage("LP relaxation of the relocation model with its swap and corridor penalties (the re-plan's guide)"):
+        lp = relocation_lp(rows, rel, time_limit_s, station.params.threads, swaps=True, corridor=True)
+    return lp, rows, rel
+
+
+def relocation_guide_values(station: Station, reach: ReachTable, time_limit_s: float,
+                            margins: pd.DataFrame | None = None, limits: Mapping[tuple[str, str], float] | None = None
+                            ) -> dict[str, Any] | None:
+    """`relocation_guide`'s LP as plain data (values, bound, status, seconds; None as there), for a worker
+    process (`planner.network.parallel.Spawned`): the caller builds the model again around it
+    (`relocation_guide(solved=)`)."""
+    got = relocation_guide(station, reach, time_limit_s, margins, limits)
+    if got is None:
+        return None
+    lp = got[0]
+    return {"values": lp.values, "bound": lp.bound, "status": lp.status, "seconds": lp.seconds}
 
 
 def _prepared(station: Station, reach: ReachTable | None, cache_dir: str | Path | None, inputs: ModelInputs | None

@@ -414,6 +414,41 @@ def solve_relocating(p: Problem, rel: RelocationInputs, progress: bool = True,
     return sol
 
 
+@dataclasses.dataclass
+class RelocationLP:
+    """The LP relaxation of a relocation model (`bound_arrays`), kept for the re-plan that rounds it
+    (`planner.model.relocround`): `bound` (currency; -inf when none is proven), the model `rm`, the LP's
+    `values` on the columns of `bound_arrays(rm)` (None when no restricted LP was solved), its `status`
+    and `seconds`; `swaps`: the objective charged the no-swap slacks too."""
+
+    bound: float
+    rm: RelocationModel
+    values: np.ndarray | None
+    status: str
+    seconds: float
+    swaps: bool = False
+    corridor: bool = False
+
+
+def relocation_lp(p: Problem, rel: RelocationInputs, time_limit_s: float, threads: int = 1,
+                  swaps: bool = False, corridor: bool = False, solved: dict[str, Any] | None = None) -> RelocationLP:
+    """The LP of `relocation_cost_bound`, with its solution and model (`RelocationLP`); `corridor`: the
+    objective also charges the corridor rows' slacks (`bound_arrays`): with `swaps`, the relocation model's
+    own objective less its walk tie-break and cross-sector preference (the re-plan's guide). `solved`: the
+    same LP solved elsewhere (a worker process: values, bound, status, seconds): the model is built, the LP
+    not solved again."""
+    if p.objective != "cover-all":
+        raise ValueError("relocation_cost_bound: only for cover-all (max-cover has no cost to bound)")
+    rm = build_relocation_model(p.replace(budget=None), rel)
+    if solved is not None:
+        return RelocationLP(bound=float(solved["bound"]), rm=rm, values=solved["values"], status=str(solved["status"]),
+                            seconds=float(solved["seconds"]), swaps=swaps, corridor=corridor)
+    with highs_threads_reset():   # its own thread count, whatever the process's HiGHS solved with before
+        run = lp_colgen(rm.compiled, bound_arrays(rm, swaps, corridor), float(time_limit_s), int(threads), False)
+    return RelocationLP(bound=float(run.bound) if np.isfinite(run.bound) else -INF, rm=rm, values=run.values,
+                        status=run.status, seconds=run.seconds, swaps=swaps, corridor=corridor)
+
+
 def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float, threads: int = 1,
                           swaps: bool = False) -> float:
     """A proven lower bound on the cost (currency) of every cover-all plan of the relocation model.
@@ -426,13 +461,9 @@ def relocation_cost_bound(p: Problem, rel: RelocationInputs, time_limit_s: float
     against 123 s for the MIP, whose plan costs 55,436,518 (0.66 % above).
     `swaps`: the objective also charges the no-swap slacks (`swap_penalty` per person): a bound on cost
     plus swap penalty (`swap_penalty_paid` measures a plan's penalty the same way).
+    `relocation_lp`: the same LP with its solution, for the re-plan that rounds it.
     """
-    if p.objective != "cover-all":
-        raise ValueError("relocation_cost_bound: only for cover-all (max-cover has no cost to bound)")
-    rm = build_relocation_model(p.replace(budget=None), rel)
-    with highs_threads_reset():   # its own thread count, whatever the process's HiGHS solved with before
-        run = lp_colgen(rm.compiled, bound_arrays(rm, swaps), float(time_limit_s), int(threads), False)
-    return float(run.bound) if np.isfinite(run.bound) else -INF
+    return relocation_lp(p, rel, time_limit_s, threads, swaps).bound
 
 
 def swap_penalty_paid(p: Problem, rel: RelocationInputs, assignments: pd.DataFrame) -> float:
@@ -455,7 +486,7 @@ def swap_penalty_paid(p: Problem, rel: RelocationInputs, assignments: pd.DataFra
     return float(p.swap_penalty * v.sum())
 
 
-def bound_arrays(rm: RelocationModel, swaps: bool = False) -> Arrays:
+def bound_arrays(rm: RelocationModel, swaps: bool = False, corridor: bool = False) -> Arrays:
     """A relaxation of the relocation model `rm` whose LP bounds its plans' cost (currency).
 
     The objective is the cost alone: site costs plus what repurposing an `either` room adds (no walk
@@ -465,7 +496,8 @@ def bound_arrays(rm: RelocationModel, swaps: bool = False) -> Arrays:
     of the relaxation with the same cost (drop its m). What stays: a repurposed room's occupants
     leave its demand rows and arrive in the demand rows of hosts it may send them to (p_iks, at most
     the host's spare beds each). The LP is about half the size of the model's (Unity: 65,000 fewer
-    rows) and, on Unity, gives the same bound. `swaps`: the objective also charges the no-swap slacks."""
+    rows) and, on Unity, gives the same bound. `swaps`: the objective also charges the no-swap slacks;
+    `corridor`: the corridor rows' slacks (without, those soft rows cost nothing and bound nothing)."""
     ar, c = rm.ar, rm.compiled
     cost = np.zeros(ar.A.shape[1])
     cost[:ar.nx] = c.cost
@@ -473,6 +505,8 @@ def bound_arrays(rm: RelocationModel, swaps: bool = False) -> Arrays:
     cost[rm.src_x[opt]] = rm.extra[opt]
     if swaps:   # and the no-swap slacks' penalty (a bound on cost plus penalty)
         cost[ar.vcol0:ar.vcol0 + ar.nv] = ar.c[ar.vcol0:ar.vcol0 + ar.nv]
+    if corridor:   # and the corridor rows' slacks
+        cost[ar.ucol0:ar.ucol0 + ar.nu] = ar.c[ar.ucol0:ar.ucol0 + ar.nu]
     A = ar.A.tocsc()
     m_cols = np.arange(rm.m_col0, rm.p_col0)
     base_rows = sum(ar.rows_by_kind.values())      # the base model's rows come first, untouched
