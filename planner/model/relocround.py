@@ -9,7 +9,9 @@ solves already (`relocation.RelocationLP`, on the columns of `relocation.bound_a
 1. rooms repurposed: the sources the LP repurposes at least half (`q_i >= 0.5`; a `repurpose`-mode source
    whenever its site is open), fewest first dropped while the residents they move exceed the cap;
 2. sites: those the LP opens more than a threshold (`THRESHOLDS`, from the LP's whole sites down to its
-   support), with the repurposed rooms;
+   support), with the repurposed rooms; when their assignment fails (someone without a place), repaired by
+   adding the start plan's sites (the proposal's, which shelter everyone where they live; the local search
+   then closes what is not needed);
 3. the moves: a transportation problem (residents of the repurposed rooms to spare beds of hosts that are
    not repurposed and reach an open site; the LP's own moves preferred, then moves within the sector), a
    simplex vertex being whole persons; in each scenario a source's occupants are spread over its moves;
@@ -107,8 +109,8 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
     site_of = pd.Series(np.arange(c.J), index=c.site_ids.astype(str))
     src_site = site_of.reindex(rm.src).to_numpy(dtype=np.int64)
     out = none
+    xs = np.isin(c.site_ids.astype(str), [str(k) for k in start or []]) | c.fixed1.astype(bool)
     if start is not None:
-        xs = np.isin(c.site_ids.astype(str), [str(k) for k in start]) | c.fixed1.astype(bool)
         got = _one_rounding(p, rel, lp, o, xs, np.zeros(len(rm.src), bool), xl, on_move, -1.0, search=False)
         if got is not None:
             out.start_objective, out.start_cost = got.objective, got.cost
@@ -128,7 +130,11 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
             continue
         seen.add(key)
         got = _one_rounding(p, rel, lp, o, x, rep, xl, on_move, th)
-        out.tried.append({"threshold": th, "sites": int(x.sum()), "repurposed": int(rep.sum()),
+        repaired = got is None and start is not None and not x[xs].all()
+        if repaired:
+            # repaired: with the start plan's sites too (it shelters everyone where they live), then the local search
+            got = _one_rounding(p, rel, lp, o, x | xs, rep, xl, on_move, th)
+        out.tried.append({"threshold": th, "sites": int(x.sum()), "repurposed": int(rep.sum()), "repaired": repaired,
                           "objective": None if got is None else round(got.objective, 2),
                           "cost": None if got is None else round(got.cost, 2)})
         if got is not None and (max_cost is None or got.cost <= max_cost + 1e-6) and (

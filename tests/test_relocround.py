@@ -1,0 +1,151 @@
+"""The displacement trade-off's re-plan of large relocation models by rounding the LP relaxation
+(`planner.model.relocround`; docs/model.md, "The displacement trade-off"): the rounded plans are plans of the
+relocation model, never below the brute-force optimum nor dearer than the proposal in the table, the LP
+bounds hold, and on hand-made stations the rounding reaches the exact MIP's answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_corridors import choice_station
+from test_relocation import _instance, _spare_bed_station, brute_force
+
+from planner.model import SolveOptions
+from planner.model.relocation import relocation_cost_bound, relocation_lp
+from planner.model.relocround import relocation_breaches, rounded_relocation
+from planner.pipeline import plan_station
+
+ROUND_ALL = SolveOptions(relocation_round_min_columns=0)
+"""Every model counts as large: the trade-off rounds its LP instead of solving the MIP."""
+
+
+def test_rounded_plans_are_plans_of_the_model_and_the_bound_holds() -> None:
+    """On the 40 brute-force instances of tests/test_relocation.py: the LP bound (cost + penalties, here cost
+    alone) is at most the least cost; a rounded plan, when there is one, passes `verify` (inside) and the
+    relocation rows, costs at least the least cost, and reaches it on most instances (17 of the 27 with a plan
+    when written; 3 have no rounding: every site open forces every `repurpose` room out, beyond the beds)."""
+    feasible = hits = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        p, rel, D, reach, room_ids = _instance(rng)
+        rel = dataclasses.replace(rel, cross_sector_penalty=0.0)
+        want = brute_force(D, reach, p.sites["capacity"].to_numpy(), p.sites["cost"].to_numpy(), rel, room_ids)
+        if not np.isfinite(want):
+            continue
+        feasible += 1
+        lp = relocation_lp(p, rel, 30.0, swaps=True, corridor=True)
+        assert lp.bound <= want + 1e-6, seed
+        got = rounded_relocation(p, rel, lp, start=list(p.sites.index))
+        if got.solution is None:
+            continue
+        sol = got.solution
+        assert got.cost >= want - 1e-6 and got.objective >= lp.bound - 1e-6, seed
+        moves = sol.stats["relocations"]
+        assert relocation_breaches(rel, moves, sol.chosen, p.demand) == [], seed
+        assert int(moves["residents"].sum()) == sol.stats["displaced_residents"]
+        assert sol.solver["status"] == "feasible" and sol.solver["bound"] <= got.cost + 1e-6
+        hits += abs(got.cost - want) <= 1e-6
+    assert feasible == 27 and hits >= 15, (feasible, hits)
+
+
+def test_rounding_reaches_the_exact_optimum_on_the_hand_made_station(tmp_path) -> None:
+    """`_spare_bed_station`: moving R3's 4 residents into R5's beds frees R3 for R2's people, one conversion
+    less 4 x 6,000 CR. The trade-off with every model rounded (no MIP) finds that plan at the loosest cap, as
+    the MIP does, never costs more than the proposal, and its points never rise with the cap."""
+    import planner.displacement as disp
+
+    run = plan_station(_spare_bed_station(tmp_path), phases=False)
+    exact = disp.displacement_tradeoff(run)
+    real = disp.plan_station
+
+    def no_mip(*a, **k):
+        raise AssertionError("a point was re-planned by the MIP although the model counts as large")
+
+    disp.plan_station = no_mip
+    try:
+        rounded = disp.displacement_tradeoff(run, options=ROUND_ALL)
+    finally:
+        disp.plan_station = real
+    cost = float(run.plan["totals"]["cost"])
+    assert (rounded["cost"] <= cost + 1e-6).all()
+    assert rounded["cost"].iloc[-1] == pytest.approx(exact["cost"].iloc[-1])
+    assert int(rounded["displaced"].iloc[-1]) == int(exact["displaced"].iloc[-1]) == 4
+    assert "rounding the LP relaxation" in rounded["note"].iloc[-1]
+    assert (np.diff(rounded["cost"].to_numpy()) <= 1e-6).all()
+    assert (rounded["displaced"] <= rounded["max_displaced"]).all()
+    assert (rounded["bound"] <= rounded["cost"] + 1e-6).all()
+
+
+def test_rounded_plan_at_a_tight_cap_keeps_the_cap(tmp_path) -> None:
+    """The loosest cap's LP rounded at a cap below what it moves: the repurposed rooms are dropped until the
+    residents moved fit the cap (here 0: nobody moves, the plan is a dual_use plan)."""
+    from planner.displacement import _variant
+    from planner.pipeline import relocation_guide
+
+    st = _spare_bed_station(tmp_path)
+    run = plan_station(st, phases=False)
+    guide = relocation_guide(_variant(st, 4), run.reach, 30.0)
+    assert guide is not None
+    lp, problem, rel = guide
+    for cap in (0, 3, 4):
+        got = rounded_relocation(problem, dataclasses.replace(rel, max_displaced=cap), lp,
+                                 start=list(run.solution.chosen))
+        assert got.solution is not None and got.solution.stats["displaced_residents"] <= cap
+        assert got.start_cost == pytest.approx(float(run.plan["totals"]["cost"]))
+
+
+def test_corridor_rows_in_the_relocation_lp(tmp_path) -> None:
+    """The proposal's corridor rows are soft (a slack at a penalty): the cost-only bound does not charge the
+    slack, so the rows leave it unchanged (Station Unity: 55,039,272 CR either way); the LP that charges the
+    penalties is at least as high with the rows as without, and below the cost plus penalties of the
+    rounded plans and of the proposal assigned with the rows."""
+    from planner import displacement as d
+    from planner.corridorrounds import first_corridor_rows, limits_of
+    from planner.pipeline import relocation_guide
+
+    station = choice_station(tmp_path, quarters=2, toml="[model]\ncorridor_rounds = 3\n")
+    run = plan_station(station)
+    limits = limits_of(run.plan["solver"]["corridor"]["limits"])
+    assert limits
+    variant = d._variant(d.tradeoff_station(station)[0], 2)
+    with_rows = relocation_guide(variant, run.reach, 30.0, limits=limits)
+    without = relocation_guide(variant, run.reach, 30.0)
+    assert with_rows is not None and without is not None
+    (lp_r, prob_r, rel), (lp_0, prob_0, _) = with_rows, without
+    assert prob_r.corridor_cuts is not None and prob_0.corridor_cuts is None
+    assert lp_r.bound >= lp_0.bound - 1e-6
+    cost_r = relocation_cost_bound(prob_r, rel, 30.0)
+    cost_0 = relocation_cost_bound(first_corridor_rows(variant, prob_0, None)[0], rel, 30.0)
+    assert cost_r == pytest.approx(cost_0)
+    got = rounded_relocation(prob_r, rel, lp_r, start=list(run.solution.chosen))
+    assert got.start_objective is not None and got.start_objective >= lp_r.bound - 1e-6
+    assert got.start_cost == pytest.approx(float(run.plan["totals"]["cost"]))
+    if got.solution is not None:
+        assert got.objective >= lp_r.bound - 1e-6
+    # the trade-off by rounding: no point cheaper than the proposal moving nobody (the rows kept)
+    table = d.displacement_tradeoff(run, options=ROUND_ALL)
+    cost = float(run.plan["totals"]["cost"])
+    assert (table.loc[table["displaced"] == 0, "cost"] >= cost - 1e-6).all(), table
+    assert (table["cost"] <= cost + 1e-6).all()
+
+
+def test_points_are_made_monotone() -> None:
+    """A tighter cap's plan that costs less than a looser cap's (roundings are not nested as optima are)
+    replaces it there: it moves no more than the tighter cap allows."""
+    from planner.displacement import _monotone
+
+    rows = {0.0: dict(share=0.0, max_displaced=0, cost=100.0, displaced=0, rooms=3, repurposed_rooms=0,
+                      status="optimal", gap=0.0, bound=90.0, note="a"),
+            0.5: dict(share=0.5, max_displaced=5, cost=80.0, displaced=4, rooms=2, repurposed_rooms=1,
+                      status="feasible", gap=0.1, bound=70.0, note="b"),
+            1.0: dict(share=1.0, max_displaced=10, cost=85.0, displaced=8, rooms=2, repurposed_rooms=2,
+                      status="feasible", gap=0.2, bound=68.0, note="c")}
+    _monotone(rows)
+    table = pd.DataFrame([rows[s] for s in sorted(rows)])
+    assert list(table["cost"]) == [100.0, 80.0, 80.0]
+    assert list(table["displaced"]) == [0, 4, 4]
+    assert table["status"].iloc[-1] == "feasible" and table["bound"].iloc[-1] == 68.0
+    assert "cap of 5" in table["note"].iloc[-1]
