@@ -149,3 +149,14 @@ def test_points_are_made_monotone() -> None:
     assert list(table["displaced"]) == [0, 4, 4]
     assert table["status"].iloc[-1] == "feasible" and table["bound"].iloc[-1] == 68.0
     assert "cap of 5" in table["note"].iloc[-1]
+
+
+def test_tradeoff_words_say_a_rounded_saving_is_not_proven() -> None:
+    from planner.displacement import TRADEOFF_COLUMNS
+    from planner.workbook.displacement_sheet import tradeoff_words
+
+    rows = [dict(share=s, max_displaced=int(100 * s), cost=c, displaced=m, rooms=3, repurposed_rooms=0,
+                 status=st, gap=0.1, note="", bound=800.0)
+            for s, c, m, st in ((0, 1000.0, 0, "optimal"), (1, 900.0, 40, "feasible"))]
+    text = tradeoff_words(pd.DataFrame(rows, columns=TRADEOFF_COLUMNS), "CR")
+    assert "saves 100 CR (10.00 %)" in text and "not proven least" in text and "save at most 200 CR" in text

@@ -89,9 +89,15 @@ def tradeoff_words(tradeoff: pd.DataFrame, cur: str) -> str:
                      "displaced their homes. Hardening quarters in place (dual use) is the cheaper choice.")
         return text
     saved = float(first["cost"]) - float(last["cost"])
-    return (f"Allowing up to {int(last['max_displaced']):,} residents to move saves {saved:,.0f} {cur} "
+    text = (f"Allowing up to {int(last['max_displaced']):,} residents to move saves {saved:,.0f} {cur} "
             f"({100 * saved / float(first['cost']):.2f} %) against moving nobody; the plan then moves "
             f"{int(last['displaced']):,}.")
+    if str(last["status"]) != "optimal":
+        b = pd.to_numeric(pd.Series([last.get("bound")]), errors="coerce").iloc[0]
+        text += (" That plan is the best found (see how it was found), not proven least"
+                 + (f": no plan at that cap costs less than {float(b):,.0f} {cur}, so moving could save at most "
+                    f"{float(first['cost']) - float(b):,.0f} {cur} against moving nobody." if b == b and b > 0 else "."))
+    return text
 
 
 def _displacement(wb: Workbook, station: Station, plan: dict, tradeoff: pd.DataFrame | None) -> None:
