@@ -45,11 +45,13 @@ from planner.model.relocation import RelocationInputs, RelocationLP, _optional, 
 from planner.model.result import corridor_penalty_paid, make_solution, swap_penalty_paid, verify
 
 THRESHOLDS: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1, 1e-6)
-"""LP values above which a site is rounded open, tried in this order (fewer sites first: the assignment decides
-whether they hold everyone; the support last: every site the LP uses at all). Station Unity's 100 % point
+"""LP values above which a site is rounded open, in decreasing order (fewer sites first: the assignment decides
+whether they hold everyone; the support last: every site the LP uses at all), searched as a line from `FIRST`. Station Unity's 100 % point
 (cost 62,182,639 CR and penalties 26.6 M for the proposal): at 0.999 no assignment; 0.5: 58.1 M but 63.6 M of
 penalties; 0.3: 60.6 M with 23.0 M (the plan kept); 0.2, 0.1: 61.0, 62.1 M; 0.05 and the support: dearer than
 the proposal, 80.9 and 81.3 M with penalties."""
+FIRST = 0.3
+"""The threshold the line search over `THRESHOLDS` starts from (with the next lower one)."""
 Q_OPEN = 0.5
 """An `either` source is repurposed when the LP repurposes it at least this much."""
 
@@ -115,31 +117,33 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
         if got is not None:
             out.start_objective, out.start_cost = got.objective, got.cost
     best: _Round | None = None
-    seen: set[tuple[bytes, bytes]] = set()
-    for th in THRESHOLDS:
-        if time.perf_counter() - t0 > deadline_s:
-            break
+    seen: dict[tuple[bytes, bytes], float] = {}
+
+    def value(th: float) -> float:
+        """The rounding at `th`: its cost + penalties, inf when it has no plan or costs more than `max_cost`."""
+        nonlocal best
         x = (xl > th) | c.fixed1.astype(bool)
-        rep = np.where(opt, ql >= Q_OPEN, x[src_site])
-        rep = _within_cap(rep, opt, ql, rm.residents, cap)
+        rep = _within_cap(np.where(opt, ql >= Q_OPEN, x[src_site]), opt, ql, rm.residents, cap)
         if rep is None:
-            continue
+            return np.inf
         x[src_site[rep]] = True
         key = (np.packbits(x).tobytes(), np.packbits(rep).tobytes())
-        if key in seen:
-            continue
-        seen.add(key)
+        if key in seen:                                 # (a threshold opening the same sites: the same plan)
+            return seen[key]
         got = _one_rounding(p, rel, lp, o, x, rep, xl, on_move, th)
         repaired = got is None and start is not None and not x[xs].all()
-        if repaired:
-            # repaired: with the start plan's sites too (it shelters everyone where they live), then the local search
+        if repaired:   # with the start plan's sites too (it shelters everyone where they live), then the local search
             got = _one_rounding(p, rel, lp, o, x | xs, rep, xl, on_move, th)
         out.tried.append({"threshold": th, "sites": int(x.sum()), "repurposed": int(rep.sum()), "repaired": repaired,
                           "objective": None if got is None else round(got.objective, 2),
                           "cost": None if got is None else round(got.cost, 2)})
-        if got is not None and (max_cost is None or got.cost <= max_cost + 1e-6) and (
-                best is None or got.objective < best.objective - 1e-6):
+        ok = got is not None and (max_cost is None or got.cost <= max_cost + 1e-6)
+        seen[key] = got.objective if ok and got is not None else np.inf
+        if ok and got is not None and (best is None or got.objective < best.objective - 1e-6):
             best = got
+        return seen[key]
+
+    _line_search(value, t0 + deadline_s)
     if best is None:
         return out
     sol = best.solution
@@ -150,6 +154,25 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
                       seconds=round(time.perf_counter() - t0, 3), rounded_at=best.threshold)
     out.solution, out.objective, out.cost = sol, best.objective, best.cost
     return out
+
+
+def _line_search(value: Any, deadline: float) -> None:
+    """`value(threshold)` over `THRESHOLDS` as a line from `FIRST` and the one below, on in the direction that
+    improved while it improves (as the main path's swap rounding); when none of those has a plan (inf), the
+    rest in order until one has. No threshold starts after `deadline` (a `time.perf_counter()` value)."""
+    at = THRESHOLDS.index(FIRST)
+    here, lower = value(THRESHOLDS[at]), value(THRESHOLDS[at + 1])
+    step = 1 if lower < here else -1
+    at, here = (at + 1, lower) if lower < here else (at, here)
+    while 0 <= at + step < len(THRESHOLDS) and time.perf_counter() <= deadline:
+        nxt = value(THRESHOLDS[at + step])
+        if not nxt < here and np.isfinite(here):
+            break
+        at, here = at + step, min(here, nxt)
+    for th in THRESHOLDS:
+        if np.isfinite(here) or time.perf_counter() > deadline:
+            break
+        here = min(here, value(th))
 
 
 def _within_cap(rep: np.ndarray, opt: np.ndarray, ql: np.ndarray, residents: np.ndarray,
