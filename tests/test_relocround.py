@@ -160,3 +160,26 @@ def test_tradeoff_words_say_a_rounded_saving_is_not_proven() -> None:
             for s, c, m, st in ((0, 1000.0, 0, "optimal"), (1, 900.0, 40, "feasible"))]
     text = tradeoff_words(pd.DataFrame(rows, columns=TRADEOFF_COLUMNS), "CR")
     assert "saves 100 CR (10.00 %)" in text and "not proven least" in text and "save at most 200 CR" in text
+
+
+def test_the_rounded_tradeoff_with_its_lp_in_a_worker_is_the_same_table(tmp_path, monkeypatch) -> None:
+    """On large stations the LP the rounding needs starts in a worker process beside the cost-only bound
+    (`relocation_guide_values`); the table is the one the LP solved in this process gives."""
+    import planner.displacement as disp
+    import planner.network.parallel as par
+
+    run = plan_station(_spare_bed_station(tmp_path), phases=False)
+    here = disp.displacement_tradeoff(run, options=ROUND_ALL)
+    started = []
+    real = par.Spawned
+
+    def spy(fn, args, what):
+        started.append(what)
+        return real(fn, args, what)
+
+    monkeypatch.setattr(disp, "AHEAD_MIN_PAIRS", 0)
+    monkeypatch.setattr(disp, "Spawned", spy)
+    ahead = disp.displacement_tradeoff(run, options=ROUND_ALL)
+    cols = ["max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status", "note"]
+    pd.testing.assert_frame_equal(here[cols], ahead[cols])
+    assert started == ["displacement re-plan's LP"]
