@@ -82,13 +82,46 @@ def test_warm_lp_with_more_corridor_rows_reaches_the_cold_optimum(seed: int, obj
 
 
 def test_basis_of_another_model_is_not_taken() -> None:
-    """Another budget row (or none) is more than corridor rows: the next LP starts cold, same optimum."""
+    """Another station's model (other groups and pairs) is more than other corridor or budget rows: the next LP
+    starts cold, at its own optimum."""
     _, first = lp(problem(1, FIRST))
     assert first.status == "optimal"
-    ar, other = lp(problem(1, MORE, "cover-all", budget=1e9), warm=first.warm)
+    ar, other = lp(problem(2, MORE), warm=first.warm)
     assert other.colgen["warm"] == 0
     assert other.objective == pytest.approx(solve_highspy(ar, 30, 0.0, 2, None, False, mip=False).objective,
                                             rel=1e-7, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_basis_with_or_without_the_budget_row_is_taken(seed: int, monkeypatch) -> None:
+    """The budget row may come or go like a corridor row (`warm.LOOSE_BLOCKS`): a cover-all within a budget is
+    solved without it first (`orchestrate.solve`) from the last corridor round's basis, which had it (a Station
+    Unity what-if's round 1: a 25 s LP, cold). Added to a basis without it (the row basic: an ample budget and
+    one just under the cover-all LP's optimum, infeasible there), dropped from a cover-all basis where it did
+    not bind (its slack basic) and from a max-cover basis where it did (nonbasic: one basic variable short,
+    `_rebalance`d): taken every time, and the LP ends as the cold one on the model it solves."""
+    import planner.model.warm as W
+
+    rebalanced: list[int] = []
+    real = W._rebalance
+    monkeypatch.setattr(W, "_rebalance", lambda rows, ar, extra: rebalanced.append(extra) or real(rows, ar, extra))
+
+    def same(ar, run) -> None:
+        direct = solve_highspy(ar, 30, 0.0, 2, None, False, mip=False)
+        assert run.colgen["warm"] == 1 and run.status == direct.status      # the basis was taken
+        if direct.status == "optimal":
+            assert run.objective == pytest.approx(direct.objective, rel=1e-7, abs=1e-6)
+
+    base = optimal_lp(problem, seed, FIRST, "cover-all", None)
+    for b in (1e9, 0.999 * base.objective):                             # added
+        same(*lp(problem(seed, MORE, "cover-all", b), warm=base.warm))
+    _, ample = lp(problem(seed, FIRST, "cover-all", 1e9))               # dropped, not binding
+    assert ample.status == "optimal"
+    same(*lp(problem(seed, MORE), warm=ample.warm))
+    assert rebalanced == []
+    tight = optimal_lp(problem, seed, FIRST, "max-cover", 45_000.0)     # dropped, binding
+    same(*lp(problem(seed, MORE, "max-cover", None), warm=tight.warm))
+    assert rebalanced == [1]
 
 
 @pytest.mark.parametrize("seed", [0, 2, 3])

@@ -10,8 +10,9 @@ starts from it and only repairs the rows the old optimum breaks. A model with fe
 what-if's first solve has none; the what-if sheet's bases were solved with the proposal's rows) takes the
 basis too, rebalanced (`_rebalance`). Another budget only moves one row's bound, so a basis of the same
 model at another budget fits as well (the dual simplex starts from a dual feasible basis). Anything else
-that differs (a budget row added or removed, scenarios, groups, tightening rows) and the basis is not
-used: the next solve starts cold.
+that differs (scenarios, groups, tightening rows) and the basis is not used: the next solve starts cold.
+The budget row may come or go like a corridor row (new: basic; dropped: rebalanced): a cover-all within a
+budget is solved without it first (`orchestrate.solve`) from the last corridor round's basis, which had it.
 """
 
 from __future__ import annotations
@@ -106,12 +107,17 @@ def _find(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return hit, o[pos[hit]]
 
 
+LOOSE_BLOCKS = ("corridor", "budget")
+"""Row blocks a basis may gain or lose (`_row_map`): corridor rows, and the budget row (a cover-all within a
+budget is solved without it first, `orchestrate.solve`, from the last corridor round's basis, which had it)."""
+
+
 def _row_map(w: LpWarm, ar: Arrays) -> np.ndarray | None:
-    """For every row of `ar`, its row in `w`'s model (-1: a new corridor row); None when the models differ in
-    more than their corridor rows."""
+    """For every row of `ar`, its row in `w`'s model (-1: a new corridor or budget row); None when the models
+    differ in more than their corridor rows and their budget row."""
     new_blocks = row_blocks(ar)
-    old_other = [(k, n) for k, n in w.row_blocks if k != "corridor"]
-    if [(k, n) for k, n in new_blocks if k != "corridor"] != old_other or not new_blocks:
+    old_other = [(k, n) for k, n in w.row_blocks if k not in LOOSE_BLOCKS]
+    if [(k, n) for k, n in new_blocks if k not in LOOSE_BLOCKS] != old_other or not new_blocks:
         return None
     old_start: dict[str, int] = {}
     at = 0
@@ -125,7 +131,7 @@ def _row_map(w: LpWarm, ar: Arrays) -> np.ndarray | None:
             if len(w.u_cut):
                 hit, idx = _find(w.u_cut, ar.u_cut)
                 out[at + np.flatnonzero(hit)] = old_start["corridor"] + idx
-        else:
+        elif k in old_start:
             out[at:at + n] = old_start[k] + np.arange(n)
         at += n
     return out
@@ -168,7 +174,9 @@ def warm_basis(w: LpWarm | None, ar: Arrays, n_art: int, hcol: np.ndarray
 
 
 def _dropped_rows(w: LpWarm, ar: Arrays) -> bool:
-    """Whether some corridor row of `w`'s model is not in `ar`."""
+    """Whether some corridor row of `w`'s model, or its budget row, is not in `ar`."""
+    if any(k == "budget" for k, _ in w.row_blocks) and not any(k == "budget" for k, _ in row_blocks(ar)):
+        return True
     if not len(w.u_cut):
         return False
     if not len(ar.u_cut):
