@@ -20,18 +20,16 @@ earlier proposal is never overwritten.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import re
-import weakref
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from planner.files import staged_folder
-from planner.network.parallel import _fork_map, _forked_call, _kill_workers, _reach_workers, _worker_init
+from planner.network.parallel import _fork_map, _Forked, _reach_workers
 from planner.pipeline import PlanRun, add_target_speed, plan_station
 from planner.plan import write_json_atomic
 from planner.sharecost import add_expected_share_cost
@@ -164,16 +162,18 @@ class EarlyOutputs:
     maps, the workbook and the GeoPackage itself (`write_outputs(early=)`). Each output exactly as drawn
     in `write_outputs` alone. Not started (`start` returns None) with one process or without "fork", and
     without the briefing when a simulation is to be written first (its sheet reads simulation.json).
+
+    One `network.parallel._Forked` call per process (`_parts`: the briefing in one, the sector maps in the
+    others): a worker that fails or cannot start leaves its part to this process (drawn at `results`).
     `cancel` (or dropping the object) kills the workers."""
 
     def __init__(self, run: PlanRun, folder: Path, name: str, tasks: list[str], workers: int) -> None:
         self.roles = _roles(run)
-        self.tasks, self.workers = tasks, workers
-        self._draw = _Drawing(run, folder, name, self.roles, None, None, None)
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                                         initializer=_worker_init, initargs=(self._draw, os.getpid()))
-        self._stop = weakref.finalize(self, _kill_workers, self._pool)
-        self._futures = [self._pool.submit(_forked_call, t) for t in tasks]
+        self.tasks = tasks
+        draw = _Drawing(run, folder, name, self.roles, None, None, None)
+        parts = _parts(tasks, workers)
+        self.workers = len(parts)
+        self._calls = [_Forked(partial(_draw_all, draw, part), what="maps and briefing") for part in parts]
 
     @classmethod
     def start(cls, run: PlanRun, folder: Path, name: str, simulation: SimulationResult | None = None
@@ -183,34 +183,33 @@ class EarlyOutputs:
         if workers < 2 or "fork" not in mp.get_all_start_methods():
             return None
         tasks = [t for t in output_tasks(run) if t.startswith("sector:") or (t == "briefing" and simulation is None)]
-        try:
-            return cls(run, folder, name, tasks, workers)
-        except Exception as exc:  # noqa: BLE001 - no processes, no memory: write_outputs draws them all
-            log(f"[planner] maps and briefing: worker processes failed to start ({exc!r}); they are drawn later")
-            return None
+        return cls(run, folder, name, tasks, workers)
 
     def results(self) -> dict[str, dict[str, Any]]:
         """{task: what it drew}: the workers', or drawn here where they failed."""
         out: dict[str, dict[str, Any]] = {}
-        failed = False
-        for t, f in zip(self.tasks, self._futures):
-            if not failed:
-                try:
-                    out[t] = f.result()
-                    continue
-                except Exception as exc:  # noqa: BLE001 - a worker killed, out of memory: draw here
-                    log(f"[planner] maps and briefing: worker processes failed ({exc!r}); continuing in this process")
-                    failed = True
-                    self.cancel()
-            out[t] = self._draw(t)
-        if not failed:
-            self._stop.detach()
-            self._pool.shutdown(wait=True)
+        for call in self._calls:
+            out.update(call.result())
         return out
 
     def cancel(self) -> None:
         """Kill the workers (their files are in the folder being written, which the caller removes)."""
-        self._stop()
+        for call in self._calls:
+            call.cancel()
+
+
+def _draw_all(draw: _Drawing, tasks: list[str]) -> dict[str, dict[str, Any]]:
+    return {t: draw(t) for t in tasks}
+
+
+def _parts(tasks: list[str], workers: int) -> list[list[str]]:
+    """`EarlyOutputs`' tasks for `workers` processes: the briefing alone (about 5 s of Station Unity's), the
+    sector maps (a third of a second each, 6 s in all) cut into consecutive runs for the other processes
+    (all of them without the briefing)."""
+    head = [[t] for t in tasks if t == "briefing"]
+    rest = [t for t in tasks if t != "briefing"]
+    k = max(1, min(workers - len(head), len(rest)))
+    return head + [rest[i * len(rest) // k:(i + 1) * len(rest) // k] for i in range(k) if rest]
 
 
 def output_workers() -> int:

@@ -300,9 +300,6 @@ def test_outputs_begun_early_are_the_outputs_drawn_after(tiny, tmp_path, monkeyp
     """Issue 21: `propose` begins the briefing and the sector maps in forked workers as soon as the plan is
     made (`EarlyOutputs`); every file is the one `write_outputs` draws in one process afterwards, and a
     failure before the outputs kills the workers and leaves no folder behind."""
-    import re
-    import zipfile
-
     import planner.proposal as prop
     from planner.pipeline import plan_station
     from planner.station import load_station
@@ -324,6 +321,20 @@ def test_outputs_begun_early_are_the_outputs_drawn_after(tiny, tmp_path, monkeyp
     monkeypatch.setattr(prop, "output_workers", lambda: 1)
     late = prop.propose(station, out_root=tmp_path / "late", run=run)
     assert len(began) == 1
+    _same_outputs(early, late)
+    monkeypatch.setattr(prop, "output_workers", lambda: 2)
+    monkeypatch.setattr(prop, "add_target_speed", lambda *a: (_ for _ in ()).throw(RuntimeError("fails")))
+    with pytest.raises(RuntimeError):
+        prop.propose(station, out_root=tmp_path / "failed", run=run)
+    assert len(began) == 2 and not (tmp_path / "failed").exists()
+
+
+def _same_outputs(early: Path, late: Path) -> None:
+    """The proposal folders `early` and `late` hold the same files, byte for byte but for the workbook's and
+    the briefing sheet's creation times (the GeoPackage not compared)."""
+    import re
+    import zipfile
+
     files = _tree(early)
     assert files == _tree(late) and any(f.startswith("placards-") for f in files) and "map.html" in files
     for f in files:
@@ -334,8 +345,58 @@ def test_outputs_begun_early_are_the_outputs_drawn_after(tiny, tmp_path, monkeyp
         elif not f.endswith(".gpkg"):           # the briefing sheet's creation time (matplotlib's) aside
             assert re.sub(rb"/CreationDate \(D:\d+Z\)", b"", a.read_bytes()) == \
                 re.sub(rb"/CreationDate \(D:\d+Z\)", b"", b.read_bytes()), f
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_early_outputs_of_a_failed_worker_are_drawn_here_and_a_failure_kills_them_first(tiny, tmp_path, monkeypatch):
+    """`EarlyOutputs` (one `network.parallel._Forked` call for the briefing, one for the sector maps): workers
+    that die leave their parts to this process, which draws the same files; a failure before the outputs
+    kills the workers before the staged folder is removed."""
+    import planner.files
+    import planner.proposal as prop
+    from planner.pipeline import plan_station
+    from planner.station import load_station
+
+    station = load_station(tiny)
+    run = plan_station(station)
+    monkeypatch.setattr(prop, "proposal_name", lambda *a: "tiny")     # the workbook's name: no time in it
+    monkeypatch.setattr(prop, "output_workers", lambda: 1)
+    late = prop.propose(station, out_root=tmp_path / "late", run=run)
+    parent, real = os.getpid(), prop._draw_all
+    here: list[list[str]] = []
+
+    def dies(draw, tasks):
+        if os.getpid() != parent:
+            os._exit(3)
+        here.append(list(tasks))
+        return real(draw, tasks)
+    monkeypatch.setattr(prop, "_draw_all", dies)
     monkeypatch.setattr(prop, "output_workers", lambda: 2)
+    early = prop.propose(station, out_root=tmp_path / "early", run=run)
+    assert here[0] == ["briefing"] and len(here) == 2 and all(t.startswith("sector:") for t in here[1])
+    _same_outputs(early, late)
+
+    pids: list[int] = []
+    real_init = prop.EarlyOutputs.__init__
+
+    def spy(self, *args):
+        real_init(self, *args)
+        pids.extend(p.pid for c in self._calls for p in c.pool._processes.values())
+        assert pids and all(_alive(p) for p in pids)
+    monkeypatch.setattr(prop.EarlyOutputs, "__init__", spy)
+    monkeypatch.setattr(prop, "_draw_all", lambda draw, tasks: time.sleep(60) if os.getpid() != parent else 1 / 0)
     monkeypatch.setattr(prop, "add_target_speed", lambda *a: (_ for _ in ()).throw(RuntimeError("fails")))
+    alive: list[list[bool]] = []
+    rmtree = planner.files.shutil.rmtree
+
+    def removing(path, *args, **kw):
+        if pids:
+            alive.append([_alive(p) for p in pids])
+        return rmtree(path, *args, **kw)
+    monkeypatch.setattr(planner.files.shutil, "rmtree", removing)
+    t0 = time.time()
     with pytest.raises(RuntimeError):
         prop.propose(station, out_root=tmp_path / "failed", run=run)
-    assert len(began) == 2 and not (tmp_path / "failed").exists()
+    assert len(pids) == 2 and alive == [[False, False]] and not (tmp_path / "failed").exists()
+    assert time.time() - t0 < 30          # the sleeping workers were not waited for
