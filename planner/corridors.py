@@ -51,7 +51,7 @@ import pandas as pd
 import shapely
 
 from planner.network.graph import WalkGraph
-from planner.files import write_npz
+from planner.files import read_npz, write_npz
 from planner.network.cache import reach_key
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, assignment_paths, walk_graph
 from planner.params import CIRCULATION_KINDS
@@ -312,13 +312,10 @@ def _pair_openings(station: Station, pr: pd.DataFrame, graph: WalkGraph | None) 
 
 def _read_openings(path: Path, key: str) -> pd.DataFrame | None:
     """The openings stored at `path` under `key`, or None (absent, unreadable, another key, not ours)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != _OPENINGS_CACHE or str(z["key"]) != key:
-                return None
-            words, codes = z["words"], z["codes"]
-    except Exception:  # noqa: BLE001 - absent, truncated, not an npz, an object array: computed anew
+    z = read_npz(path, _OPENINGS_CACHE, key, need=("words", "codes"))
+    if z is None:   # absent, truncated, not an npz, an object array: computed anew
         return None
+    words, codes = z["words"], z["codes"]
     if (words.dtype.kind != "U" or codes.dtype != np.int32 or codes.ndim != 2 or codes.shape[1] != 3
             or (codes.size and (codes.min() < 0 or codes.max() >= len(words)))):
         return None

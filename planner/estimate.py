@@ -61,7 +61,7 @@ import shapely
 from scipy.special import betainc
 
 from planner.corridors import corridor_queues
-from planner.files import write_npz
+from planner.files import read_npz, write_npz
 from planner.network.cache import reach_key
 from planner.network.paths import Paths, assignment_paths
 from planner.network.geometry import polygon_distances
@@ -238,17 +238,15 @@ def distance_cache(station: Station, cache_dir: str | Path | None) -> Callable[[
     ids = station.rooms["room_id"].astype(str).to_numpy()
     pos = pd.Series(np.arange(len(ids)), index=ids)
     pos = pos[~pos.index.duplicated()]
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            fmt, k, rid, door, q, far = (str(z["format"]), str(z["key"]), z["room_id"], z["door_id"], z["q"], z["far"])
-        n = len(rid)
-        if (fmt == _DISTANCE_CACHE and k == key and q.shape == (n, QUANTILES) and door.shape == far.shape == (n,)
+    z = read_npz(path, _DISTANCE_CACHE, key, need=("room_id", "door_id", "q", "far"))   # None: computed anew
+    if z is not None:
+        rid, door, q, far = z["room_id"], z["door_id"], z["q"], z["far"]
+        n = len(rid) if rid.ndim else -1
+        if (q.shape == (n, QUANTILES) and rid.shape == door.shape == far.shape == (n,)
                 and rid.dtype.kind == door.dtype.kind == "U" and q.dtype == far.dtype == np.float64):
             at = pos.reindex(rid).to_numpy(dtype=float)
             for i in np.flatnonzero(np.isfinite(at)):
                 memo.setdefault((int(at[i]), str(door[i])), (q[i], float(far[i])))
-    except Exception:  # noqa: BLE001 - absent, unreadable, not ours: computed anew
-        pass
     had = len(memo)
 
     def save() -> None:

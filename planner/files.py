@@ -9,6 +9,9 @@ Every output of the planner goes through this module:
 - `write_atomic`: a single file (plan.json, reach tables, the cache) written to a
   temporary file beside it and moved into place; an existing file, folder or
   (dangling) symlink at the name is never replaced unless the caller asks for it.
+- `write_npz` and `read_npz`: the one writer and the one reader of the caches' data-only
+  ``.npz`` entries (reach table, run state, corridor openings, distance quantiles), each entry
+  with its layout's format and its key.
 
 `tempfile.mkstemp` creates files with mode 0600 and `mkdtemp` folders with 0700, which
 would make every report and station file private to its writer once moved into place.
@@ -18,6 +21,7 @@ would make every report and station file private to its writer once moved into p
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -249,6 +253,48 @@ def write_npz(path: str | Path, arrays: dict[str, Any]) -> OutputError | None:
     except OutputError as exc:
         return exc
     return None
+
+
+def read_npz(path: str | Path, format: str, key: str | None = None, *, need: tuple[str, ...] = (),
+             ignored: Callable[[str], object] | None = None) -> dict[str, np.ndarray] | None:
+    """The arrays of a data-only ``.npz`` cache entry (`write_npz`), all read, or None: the file is missing,
+    unreadable (truncated, not an npz, an object array: read with ``allow_pickle=False``, no code can run),
+    of another `format` or `key`, or without one of the arrays named in `need`. Never raises for a bad file.
+
+    The entry's format and key are its ``format`` and ``key`` arrays, or else the ``"format"`` and ``"key"``
+    of the JSON object in its ``meta`` array (the run state's and the what-if sheet's layout); `key` None:
+    not checked. `ignored(reason)` is called for a file that is there but not returned (not for a missing
+    one), e.g. to log it."""
+    def no(reason: str) -> None:
+        if ignored is not None:
+            ignored(reason)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - truncated, not an npz, an object array, a folder: not an entry
+        no(str(exc))
+        return None
+    try:
+        if "format" in arrays:
+            fmt, got = str(arrays["format"]), str(arrays["key"]) if "key" in arrays else None
+        else:
+            meta = json.loads(str(arrays["meta"]))
+            fmt, got = str(meta["format"]), meta.get("key")
+    except Exception:  # noqa: BLE001 - no format, a meta that is not a JSON object: not an entry
+        no("not a cache entry (no format)")
+        return None
+    if fmt != format:
+        no(f"another layout ({fmt!r}, not {format!r})")
+        return None
+    if key is not None and got != key:
+        no("another key")
+        return None
+    if any(name not in arrays for name in need):
+        no(f"no {', '.join(name for name in need if name not in arrays)}")
+        return None
+    return arrays
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object], *, overwrite: bool = False,

@@ -39,7 +39,7 @@ import numpy as np
 
 from planner import __version__
 from planner.check import check_plan
-from planner.files import write_npz
+from planner.files import read_npz, write_npz
 from planner.jsoncache import JsonCache
 from planner.margins import margin_rows
 from planner.model.warm import LpWarm
@@ -150,14 +150,13 @@ def load_state(folder: Path | None, key: str) -> RunState | None:
     if folder is None or not key:
         return None
     path = _path(folder, key)
-    if not path.exists():
+    said = f"[planner] the cached final state of the last run ({path.name}) was ignored"
+    z = read_npz(path, STATE_FORMAT, key, ignored=lambda why: log(f"{said}: {why}"))
+    if z is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            warm = _warm(z) if "shape" in z.files else None
-        if meta.get("format") != STATE_FORMAT or meta.get("key") != key:
-            raise ValueError("another layout or key")
+        meta = json.loads(str(z["meta"]))
+        warm = _warm(z) if "shape" in z else None
         limits = {(str(d), str(s)): float(v) for d, s, v in meta["limits"]}
         if any(not np.isfinite(v) or v < 0 for v in limits.values()) or len(limits) != len(meta["limits"]):
             raise ValueError("a corridor limit that is not a number of persons")
@@ -171,7 +170,7 @@ def load_state(folder: Path | None, key: str) -> RunState | None:
                                          and isinstance(fallback.get("full_cover_cost"), (int, float, type(None)))):
             raise ValueError("the fallback's notes")
     except Exception as exc:  # noqa: BLE001 - damaged, truncated, crafted: the run goes on without it
-        log(f"[planner] the cached final state of the last run ({path.name}) was ignored: {exc}")
+        log(f"{said}: {exc}")
         return None
     return RunState(limits=limits, chosen=chosen, objective=objective, record=record, fallback=fallback, warm=warm)
 
@@ -309,16 +308,16 @@ def nearest_sheet_basis(folder: Path | None, station: Station, margins: Any, bud
     if folder is None:
         return None
     path = _bases_path(folder, station, margins)
-    if not path.exists():
+    said = f"[planner] the what-if sheet's LP bases ({path.name}) were ignored"
+    z = read_npz(path, BASES_FORMAT, ignored=lambda why: log(f"{said}: {why}"))
+    if z is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            budgets = [float(b) for b in meta["budgets"]]
-            if meta.get("format") != BASES_FORMAT or not budgets:
-                raise ValueError("another layout")
-            i = int(np.argmin(np.abs(np.asarray(budgets) - float(budget))))
-            return _warm(z, f"b{i}_")
+        budgets = [float(b) for b in json.loads(str(z["meta"]))["budgets"]]
+        if not budgets:
+            raise ValueError("no budgets")
+        i = int(np.argmin(np.abs(np.asarray(budgets) - float(budget))))
+        return _warm(z, f"b{i}_")
     except Exception as exc:  # noqa: BLE001 - damaged, truncated, crafted: the what-if starts cold
-        log(f"[planner] the what-if sheet's LP bases ({path.name}) were ignored: {exc}")
+        log(f"{said}: {exc}")
         return None

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.files import write_npz
+from planner.files import read_npz, write_npz
 from planner.station import Station
 from planner.network.geometry import ALGO_VERSION
 from planner.network.table import ReachTable
@@ -80,6 +80,11 @@ def _save_cache(path: Path, table: ReachTable, full_key: str) -> None:
     write_npz(path, arrays)   # a read-only or full cache is not an error
 
 
+_CACHE_ARRAYS = ("pairs_room_id", "pairs_site_id", "pairs_walk_s", "pairs_door_id", "rooms_room_id", "rooms_leg_s",
+                 "rooms_best_site_id", "rooms_has_best", "rooms_best_walk_s")
+"""The arrays of a reach-table cache entry (`_save_cache`), in `_load_cache`'s order."""
+
+
 def _load_cache(path: Path, full_key: str, station: Station, site_ids: list[str], key: str) -> ReachTable | None:
     """The cached table at `path` if it is a valid entry for exactly these inputs, else None.
 
@@ -87,14 +92,11 @@ def _load_cache(path: Path, full_key: str, station: Station, site_ids: list[str]
     hash `full_key`, and its contents must fit the station: the same rooms, sites among the
     candidate sites, doors of the station, walks finite, non-negative and within the reach
     time. Anything else (stale, damaged, crafted) is ignored and the table recomputed."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != CACHE_FORMAT or str(z["key"]) != full_key:
-                return None
-            pr, ps, pw, pd_ = z["pairs_room_id"], z["pairs_site_id"], z["pairs_walk_s"], z["pairs_door_id"]
-            rr, rl, rb, rh, rw = (z["rooms_room_id"], z["rooms_leg_s"], z["rooms_best_site_id"],
-                                  z["rooms_has_best"], z["rooms_best_walk_s"])
-    except Exception:  # noqa: BLE001 - unreadable, truncated, not an npz, an object array: recompute
+    z = read_npz(path, CACHE_FORMAT, full_key, need=_CACHE_ARRAYS)
+    if z is None:   # unreadable, truncated, not an npz, an object array, another key: recompute
+        return None
+    pr, ps, pw, pd_, rr, rl, rb, rh, rw = (z[name] for name in _CACHE_ARRAYS)
+    if pr.ndim != 1 or rr.ndim != 1:
         return None
     n, m = len(pr), len(rr)
     if not (ps.shape == pw.shape == pd_.shape == (n,) and rl.shape == rb.shape == rh.shape == rw.shape == (m,)):
@@ -121,7 +123,8 @@ def _load_cache(path: Path, full_key: str, station: Station, site_ids: list[str]
                           "walk_s": pw, "door_id": pd_.astype(object)})
     rooms = pd.DataFrame(index=pd.Index(rr.astype(object), name="room_id"))
     rooms["leg_s"] = rl
-    rooms["best_site_id"] = pd.Series(np.where(rh, rb.astype(object), None), index=rooms.index, dtype=object)
+    rooms["best_site_id"] = pd.Series(np.where(rh, rb.astype(object), np.asarray(None, dtype=object)), index=rooms.index,
+                                     dtype=object)
     rooms["best_walk_s"] = rw
     return ReachTable(pairs=pairs, rooms=rooms, key=key)
 
