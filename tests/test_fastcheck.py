@@ -216,3 +216,26 @@ def test_exit_doors_are_found_once_per_pair_and_read_only_their_parameters(gener
     slow = dataclasses.replace(generated, params=generated.params.replace(walk_speed_m_s=0.9))
     paths.exit_doors(slow)(half)
     assert len(asked) == 4                                        # another walking speed: its own doors
+
+
+def test_the_exit_door_memo_asks_each_new_pair_once_in_the_order_first_asked():
+    """`network.paths._DoorMemo` (the memo as arrays, issue 21): the doors of any rows equal a dict's of the
+    pairs asked; `find` gets each pair not known yet once, in the order first asked."""
+    import numpy as np
+
+    from planner.network.paths import _DoorMemo
+
+    rng = np.random.default_rng(3)
+    memo, ref, calls = _DoorMemo(), {}, []
+
+    def find(room, site):
+        calls.append(list(zip(room, site)))
+        return np.asarray([f"D{r}-{s}" for r, s in zip(room, site)], dtype=object)
+    for n in (0, 7, 40, 40, 300):
+        room = np.asarray([f"R{i}" for i in rng.integers(0, 12, n)], dtype=object)
+        site = np.asarray([f"R{i}" for i in rng.integers(0, 9, n)], dtype=object)
+        new = list(dict.fromkeys(k for k in zip(room, site) if k not in ref))
+        got = memo.doors(room, site, find)
+        ref.update({k: f"D{k[0]}-{k[1]}" for k in new})
+        assert got.dtype == object and got.tolist() == [ref[k] for k in zip(room, site)]
+        assert (calls.pop() if new else []) == new and not calls

@@ -198,16 +198,52 @@ def exit_doors(station: Station, graph: WalkGraph | None = None, memo: bool = Tr
             held.append(walk_graph(station))
         if not memo or held[0] is not walk_graph(station):
             return assignment_paths(station, rows, graph=held[0]).exit_door
-        known: dict[tuple[str, str], str] = station.derived("exit doors", dict, depends=EXIT_DOOR_PARAMETERS)
+        known = station.derived("exit doors", _DoorMemo, depends=EXIT_DOOR_PARAMETERS)
         site_col = "site_id" if "site_id" in rows.columns else "safe_room_id"
-        keys = list(zip(rows["room_id"].astype(str).tolist(), rows[site_col].astype(str).tolist()))
-        missing = [k for k in dict.fromkeys(keys) if k not in known]
-        if missing:
-            got = assignment_paths(station, pd.DataFrame(missing, columns=["room_id", "site_id"]),
-                                   graph=held[0]).exit_door
-            known.update(zip(missing, got.tolist()))
-        return np.asarray([known[k] for k in keys], dtype=object)
+        return known.doors(rows["room_id"].astype(str).to_numpy(dtype=object),
+                           rows[site_col].astype(str).to_numpy(dtype=object),
+                           lambda room, site: assignment_paths(station, pd.DataFrame({"room_id": room, "site_id": site}),
+                                                               graph=held[0]).exit_door)
     return doors
+
+
+class _DoorMemo:
+    """`exit_doors`' memo: the exit door of each (room, site) pair asked before, as arrays. Every id is coded
+    by its place in `ids` (the ids seen, in the order first seen), a pair by ``room code << 32 | site code``;
+    `keys` are the known pairs' codes, sorted, `known` their doors (objects, as `assignment_paths` gives
+    them) in the same order."""
+
+    def __init__(self) -> None:
+        self.ids = pd.Index(np.zeros(0, dtype=object), dtype=object)
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.known = np.zeros(0, dtype=object)
+
+    def _codes(self, values: np.ndarray) -> np.ndarray:
+        at = self.ids.get_indexer(values)
+        new = at < 0
+        if new.any():
+            self.ids = self.ids.append(pd.Index(pd.unique(values[new]), dtype=object))
+            at[new] = self.ids.get_indexer(values[new])
+        return at.astype(np.int64)
+
+    def doors(self, room: np.ndarray, site: np.ndarray,
+              find: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+        """The doors of the pairs (`room`, `site`) (object arrays of ids), `find(room, site)` asked for the
+        pairs not known yet (each once, in the order first asked)."""
+        key = (self._codes(room) << 32) | self._codes(site)
+        at = np.searchsorted(self.keys, key)
+        hit = at < len(self.keys)
+        hit[hit] = self.keys[at[hit]] == key[hit]
+        if not hit.all():
+            miss = np.flatnonzero(~hit)
+            _, first = np.unique(key[miss], return_index=True)
+            new = miss[np.sort(first)]                 # each missing pair once, in the order first asked
+            got = np.asarray(find(room[new], site[new]), dtype=object)
+            keys = np.concatenate([self.keys, key[new]])
+            order = np.argsort(keys, kind="stable")
+            self.keys, self.known = keys[order], np.concatenate([self.known, got])[order]
+            at = np.searchsorted(self.keys, key)
+        return self.known[at]
 
 
 def _solve_batch(wg: WalkGraph, uniq: pd.DataFrame, inc_ptr: np.ndarray, src_site: np.ndarray,
