@@ -256,21 +256,24 @@ def write_npz(path: str | Path, arrays: dict[str, Any]) -> OutputError | None:
 
 
 def read_npz(path: str | Path, format: str, key: str | None = None, *, need: tuple[str, ...] = (),
-             ignored: Callable[[str], object] | None = None) -> dict[str, np.ndarray] | None:
-    """The arrays of a data-only ``.npz`` cache entry (`write_npz`), all read, or None: the file is missing,
+             only: Callable[[str], bool] | None = None, ignored: Callable[[str], object] | None = None
+             ) -> dict[str, np.ndarray] | None:
+    """The arrays of a data-only ``.npz`` cache entry (`write_npz`), read, or None: the file is missing,
     unreadable (truncated, not an npz, an object array: read with ``allow_pickle=False``, no code can run),
     of another `format` or `key`, or without one of the arrays named in `need`. Never raises for a bad file.
 
     The entry's format and key are its ``format`` and ``key`` arrays, or else the ``"format"`` and ``"key"``
     of the JSON object in its ``meta`` array (the run state's and the what-if sheet's layout); `key` None:
-    not checked. `ignored(reason)` is called for a file that is there but not returned (not for a missing
-    one), e.g. to log it."""
+    not checked. `only`: read just the arrays whose names it accepts (and those three); else all.
+    `ignored(reason)` is called for a file that is there but not returned (not for a missing one), e.g. to
+    log it."""
     def no(reason: str) -> None:
         if ignored is not None:
             ignored(reason)
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {name: z[name] for name in z.files}
+            arrays = {name: z[name] for name in z.files
+                      if only is None or name in ("format", "key", "meta") or only(name)}
     except FileNotFoundError:
         return None
     except Exception as exc:  # noqa: BLE001 - truncated, not an npz, an object array, a folder: not an entry

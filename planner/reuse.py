@@ -309,7 +309,7 @@ def nearest_sheet_basis(folder: Path | None, station: Station, margins: Any, bud
         return None
     path = _bases_path(folder, station, margins)
     said = f"[planner] the what-if sheet's LP bases ({path.name}) were ignored"
-    z = read_npz(path, BASES_FORMAT, ignored=lambda why: log(f"{said}: {why}"))
+    z = read_npz(path, BASES_FORMAT, only=lambda name: False, ignored=lambda why: log(f"{said}: {why}"))
     if z is None:
         return None
     try:
@@ -317,7 +317,9 @@ def nearest_sheet_basis(folder: Path | None, station: Station, margins: Any, bud
         if not budgets:
             raise ValueError("no budgets")
         i = int(np.argmin(np.abs(np.asarray(budgets) - float(budget))))
-        return _warm(z, f"b{i}_")
+        z = read_npz(path, BASES_FORMAT, only=lambda name: name.startswith(f"b{i}_"),   # that budget's alone
+                     ignored=lambda why: log(f"{said}: {why}"))
+        return None if z is None else _warm(z, f"b{i}_")
     except Exception as exc:  # noqa: BLE001 - damaged, truncated, crafted: the what-if starts cold
         log(f"{said}: {exc}")
         return None

@@ -32,6 +32,8 @@ def test_an_entry_of_the_format_and_key_is_read_whole(tmp_path):
     assert got is not None and not said and sorted(got) == sorted(arrays)
     assert all(np.array_equal(got[k], v) and got[k].dtype == v.dtype for k, v in arrays.items())
     assert _read(tmp_path / "e.npz", key=None)[0] is not None           # the key not checked
+    some, _ = _read(tmp_path / "e.npz", only=lambda name: name == "a")    # only some arrays read
+    assert some is not None and sorted(some) == ["a", "format", "key"] and np.array_equal(some["a"], arrays["a"])
 
 
 def test_another_format_key_or_layout_is_none_and_said(tmp_path):
