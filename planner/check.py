@@ -48,7 +48,7 @@ from planner.network.paths import exit_doors, walk_graph
 from planner.params import Parameters, Phase
 from planner.relocation import home_residents, room_beds, room_modes
 from planner.station import Station
-from planner.checkqueue import (check_arrivals, check_independent_walks, short_residents, start_independent_walks,
+from planner.checkqueue import (check_arrivals, check_late_totals, check_independent_walks, short_residents, start_independent_walks,
                                 timed_pairs)
 from planner.checkcover import (MONEY_TOLERANCE, check_backup, check_cover_all, check_coverage, check_totals, frame,
                                 num)
@@ -397,6 +397,7 @@ def check_plan(station: Station, plan: dict,  # noqa: C901  debt: issue 16 (comp
     check_totals(plan, a, demand, scen, pairs, chosen, total_cost, safe, found)
     out.extend(Breach(*b) for b in found)
     out.extend(Breach(*b) for b in check_swaps(plan, a, demand, cap, scen, set(chosen)))
+    out.extend(Breach(*b) for b in check_late_totals(st, plan, graph))
     return out
 
 

@@ -50,7 +50,7 @@ from planner.walkgrid import LATTICE_STRETCH, grid_walks
 log = logging.getLogger(__name__)
 
 __all__ = ["timed_pairs", "short_residents", "check_arrivals", "check_independent_walks", "start_independent_walks",
-           "corridor_late", "corridor_findings", "GRID_CELL_M", "GRID_TOLERANCE_S"]
+           "corridor_late", "corridor_findings", "check_late_totals", "GRID_CELL_M", "GRID_TOLERANCE_S"]
 
 GRID_CELL_M = 0.5
 """Cell size of the checker's raster walking model (metres)."""
@@ -242,6 +242,27 @@ def corridor_late(station: Station, plan: dict, graph: WalkGraph | None = None) 
                          "door_id": s["door_id"].to_numpy(), "kind": s["kind"].to_numpy(),
                          "flow_pps": s["flow_pps"].to_numpy(), "opening_delay_s": s["delay_s"].to_numpy(),
                          "streams": ok["streams"].to_numpy(), "persons": ok["persons"].to_numpy()}, columns=cols)
+
+
+def check_late_totals(station: Station, plan: dict, graph: WalkGraph | None = None) -> list[tuple[str, str, str]]:
+    """Breaches (kind, where, what) of plan.json `totals.late_by_corridors` (the residents the planner's replay of
+    the corridor queues found late, in all and per scenario) against this module's own replay (`corridor_late`,
+    each late assignment counted once): none when the plan has no such figure."""
+    late = (plan.get("totals") or {}).get("late_by_corridors")
+    if late is None:
+        return []
+    per = late.get("by_scenario") if isinstance(late, dict) else None
+    if not isinstance(per, dict) or not isinstance(late.get("residents"), int):
+        return [("totals", "totals.late_by_corridors", f"is {late!r}, not {{residents, by_scenario}}")]
+    found = corridor_late(station, plan, graph).drop_duplicates(["room_id", "safe_room_id", "scenario"])
+    want = found.groupby("scenario")["residents"].sum()
+    out = [("totals", f"totals.late_by_corridors.by_scenario.{s}",
+            f"is {per.get(s)!r}, the replay of the corridor queues finds {int(want.get(s, 0))} residents late")
+           for s in map(str, station.scenarios) if per.get(s) != int(want.get(s, 0))]
+    if late["residents"] != int(want.sum()):
+        out.append(("totals", "totals.late_by_corridors.residents",
+                    f"is {late['residents']}, the replay of the corridor queues finds {int(want.sum())} residents late"))
+    return out
 
 
 def corridor_findings(station: Station, plan: dict, graph: WalkGraph | None = None) -> list[str]:

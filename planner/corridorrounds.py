@@ -228,9 +228,11 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
         cost = float(solution.stats.get("cost", 0.0))
+        per = pd.Series(rows["residents"].to_numpy()[late], dtype=float).groupby(rows["scenario"].to_numpy()[late]).sum()
         rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),
                        "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
-                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap"), **carry})
+                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap"),
+                       "late_by_scenario": {str(s): int(n) for s, n in per.items()}, **carry})
         carry = {}
         score = (float(rows["residents"].to_numpy()[late].sum()), cost)
         idle = 0 if best is None or score[0] < best[0][0] else idle + 1
@@ -274,6 +276,19 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         kept.update(best[3])
     return (best[1].replace(time_limit_s=time_limit), best[2],
             {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}}, best[4])
+
+
+def late_totals(corridor: dict, scenarios: Sequence[str]) -> dict[str, Any] | None:
+    """plan.json `totals.late_by_corridors` from the rounds' record (`corridor`: {"corridor": ...}): the residents
+    the replay of the corridor queues finds late in the plan returned (its round), in all and per scenario (0
+    where none), or None when no round replayed it (the rounds off, or the relocation model). The independent
+    check finds the same (`planner.checkqueue.corridor_late`)."""
+    rec = corridor.get("corridor") or {}
+    got = [r for r in rec.get("rounds") or [] if r.get("round") == rec.get("chosen_round") and "late_residents" in r]
+    if not got:
+        return None
+    per = got[0].get("late_by_scenario") or {}
+    return {"residents": int(got[0]["late_residents"]), "by_scenario": {str(s): int(per.get(str(s), 0)) for s in scenarios}}
 
 
 def rounds_fallback(corridor: dict) -> tuple[list[str], float | None]:

@@ -18,7 +18,7 @@ from scipy.special import ndtri
 
 from planner.check import check_plan, format_breaches
 from planner.corridorrounds import (Replay, carried_rows, corridor_cache, corridor_rounds, first_corridor_rows, plan_rows,
-                                    remember_rows)
+                                    late_totals, remember_rows)
 from planner.corridors import openings_cache
 from planner.costs import site_costs
 from planner.errors import SolverError
@@ -34,7 +34,7 @@ from planner.margins import margin_rows, margin_table, pair_margin_s
 from planner.network import WalkGraph, reach_table
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, exit_doors, walk_graph
 from planner.phases import phase_table, plan_phases
-from planner.plan import build_plan, expected_share_words, jsonable, population_words, short_reason, swap_words
+from planner.plan import build_plan, expected_share_words, jsonable, late_words, population_words, short_reason, swap_words
 from planner.progress import log, stage
 from planner.queues import (door_flows, exit_door_caps, model_pairs, multi_door_exits, predicted_arrivals, promise_of_plan,
                             room_bound, room_exit_flow, short_of_time, site_queue_flow)
@@ -85,6 +85,7 @@ class PlanRun:
         for name, sc in t["scenarios"].items():
             lines.append(f"  {name:>10}: {sc['sheltered']:,} of {sc['residents']:,} sheltered ({100 * sc['share']:.1f} %)")
         lines.append(f"  worst walk {t['max_walk_s']:.1f} s; at least {t['min_options_in_reach']} safe room(s) in reach of every occupied room")
+        lines += [f"  {w}"] if (w := late_words(self.plan)) else []
         for name, per in (t.get("options_in_reach") or {}).items():
             lines.append(f"  {name:>10}: residents with 1 / 2 / 3+ safe rooms in reach {per['1']:,} / {per['2']:,} / "
                          f"{per['3+']:,}")
@@ -433,6 +434,8 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     plan["objective"] = problem.objective
     plan["parameters"]["objective"] = problem.objective  # max-cover when the budget could not cover all
     plan["solver"].update(corridor)
+    late = late_totals(corridor, list(station.scenarios)) if share_sol is rounds_solution else None
+    plan["totals"].update({"late_by_corridors": late} if late is not None else {})
     note_share(plan)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,

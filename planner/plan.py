@@ -211,6 +211,20 @@ def swap_totals(swaps: list[dict], scenarios: list[str]) -> dict[str, dict[str, 
     return out
 
 
+def late_words(plan: dict) -> str | None:
+    """The plan's residents late by the replay of the corridor queues (`totals.late_by_corridors`) in words, or
+    None when the plan has no such figure (its corridor rounds off)."""
+    late = (plan.get("totals") or {}).get("late_by_corridors")
+    if not isinstance(late, dict) or not isinstance(late.get("residents"), int):
+        return None
+    per = late.get("by_scenario") or {}
+    if late["residents"] == 0:
+        return "corridor queues replayed on the plan: nobody arrives late"
+    return (f"corridor queues replayed on the plan: {late['residents']:,} resident(s) arrive late ("
+            + " / ".join(f"{n:,}" for n in per.values()) + f", {' / '.join(per)}); the optimiser adds corridor "
+            "limits round by round and stops after `corridor_rounds`; `planner check` names the openings")
+
+
 def swap_words(plan: dict) -> tuple[str, str] | None:
     """(per scenario: safe rooms with a swap and residents leaving, why they remain) in words from
     plan.json's `totals.swaps` and `swaps[]`; None for a plan without them (made before issue 17)."""

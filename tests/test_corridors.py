@@ -630,3 +630,48 @@ def off_solver():
 
     return lambda problem, start=None, progress=True, warm=None, keep=None: solve(problem, start=start, warm=warm,
                                                                                   keep=keep, progress=progress)
+
+
+def test_plan_states_the_residents_its_corridor_queues_make_late(tmp_path):
+    """plan.json `totals.late_by_corridors` is the corridor replay of the plan returned, in all and per scenario:
+    with the rounds' time used up after round 0 (S1 alone, every one of the 120 residents late behind O) it says
+    120 (60 night, 60 day), as the independent check counts them; the terminal's lines, the Summary's
+    recommendation and its key figure say so too. With the rounds done, 0 and "nobody arrives late"; with the
+    rounds off, no figure (nothing was replayed)."""
+    import dataclasses
+
+    from openpyxl import load_workbook
+
+    from planner.checkqueue import corridor_late
+    from planner.pipeline import plan_station
+    from planner.workbook import write_workbook
+
+    def summary(run, name):
+        path = write_workbook(tmp_path / f"{name}.xlsx", run.station, run.plan, run.costs, run.sites, reach=run.reach)
+        return [str(c.value) for row in load_workbook(path)["Summary"].iter_rows() for c in row if c.value is not None]
+
+    station = choice_station(tmp_path)
+    cut = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3, corridor_total_time_limit_s=0.01))
+    run = plan_station(cut)
+    late = run.plan["totals"]["late_by_corridors"]
+    found = corridor_late(station, run.plan).drop_duplicates(["room_id", "safe_room_id", "scenario"])
+    assert late == {"residents": 120, "by_scenario": {"night": 60, "day": 60}}
+    assert int(found["residents"].sum()) == 120
+    assert "120 resident(s) arrive late (60 / 60, night / day)" in run.describe()
+    # the independent check replays the queues itself: plan_station's check passed; a figure changed is a breach
+    from planner.check import check_plan
+    cases = [({"residents": 119, "by_scenario": {"night": 60, "day": 60}}, ["totals.late_by_corridors.residents"]),
+             ({"residents": 120, "by_scenario": {"night": 120, "day": 0}},
+              ["totals.late_by_corridors.by_scenario.night", "totals.late_by_corridors.by_scenario.day"]),
+             ("120", ["totals.late_by_corridors"])]
+    for wrong, where in cases:
+        bad = dict(run.plan, totals=dict(run.plan["totals"], late_by_corridors=wrong))
+        assert [b.feature for b in check_plan(cut, bad)] == where
+    cells = summary(run, "cut")
+    assert any("120 residents arrive late (60 night, 60 day)" in c for c in cells)
+    assert cells[cells.index("Residents late by the corridor queues") + 1] == "120"
+    done = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=3)))
+    assert done.plan["totals"]["late_by_corridors"] == {"residents": 0, "by_scenario": {"night": 0, "day": 0}}
+    assert "nobody arrives late" in done.describe() and not any("arrive late (" in c for c in summary(done, "done"))
+    off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
+    assert "late_by_corridors" not in off.plan["totals"] and "corridor queues replayed" not in off.describe()

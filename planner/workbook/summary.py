@@ -13,7 +13,7 @@ from openpyxl.utils import quote_sheetname
 
 from planner.cells import put
 from planner.displacement import displacement_summary
-from planner.plan import expected_share_words, population_words, swap_words
+from planner.plan import expected_share_words, late_words, population_words, swap_words
 from planner.station import Station
 from planner.workbook.displacement_sheet import _displacement_section
 from planner.workbook.style import (
@@ -78,6 +78,7 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:  # no
             if reasons:
                 parts.append("Why: " + "; ".join(f"{r} ({n} room-scenario{'s' if n != 1 else ''})"
                                                  for r, n in reasons.most_common(3)) + ".")
+        parts += _late_sentence(tot)
         full = tot.get("full_cover_cost", tot.get("full_coverage_cost"))
         if isinstance(full, (int, float)) and full > cost:
             more = (f", {full - budget:,.0f} {cur} more than the budget"
@@ -128,6 +129,27 @@ def recommendation(station: Station, plan: dict, sr: pd.DataFrame) -> str:  # no
     elif sol:
         parts.append(f"Solver status: {sol.get('status', '?')} (no optimality gap proved).")
     return " ".join(parts)
+
+
+def _late_sentence(tot: dict) -> list[str]:
+    """The recommendation's sentence on the residents the replay of the corridor queues finds late (plan.json
+    `totals.late_by_corridors`), when there are any."""
+    late = tot.get("late_by_corridors") or {}
+    if int(late.get("residents", 0) or 0) <= 0:
+        return []
+    per = late.get("by_scenario") or {}
+    return [f"Replaying the queues at the corridor openings on this plan, {int(late['residents']):,} residents arrive "
+            "late (" + ", ".join(f"{int(n):,} {s}" for s, n in per.items() if int(n)) + "): the optimiser limits the "
+            "people through an opening round by round and stops after its last round; planner check names the openings."]
+
+
+def _late_figure(plan: dict) -> list[tuple[str, Any, Any, str | None, str]]:
+    """The key figure "Residents late by the corridor queues" (persons, all scenarios), when the plan has it."""
+    words = late_words(plan)
+    if not words:
+        return []
+    return [("Residents late by the corridor queues", int(plan["totals"]["late_by_corridors"]["residents"]), None,
+             "#,##0", words)]
 
 
 def _modes_sentence(station: Station, plan: dict) -> str:
@@ -215,7 +237,7 @@ def _swaps_section(ws: Any, r: int, plan: dict) -> int:
     return r + 1
 
 
-def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],  # noqa: C901  debt: issue 16 (complexity 15)
+def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], prefs: dict[str, str],  # noqa: C901  debt: issue 16 (complexity 21)
              phase_info: dict[str, Any]) -> None:
     ws = wb.active
     ws.title = "Summary"
@@ -270,6 +292,7 @@ def _summary(wb: Workbook, station: Station, plan: dict, safe: dict[str, Any], p
         ("Fewest safe rooms within reach of an occupied room", _py(tot.get("min_options_in_reach", 0)), None, "0",
          f"required {p.backup_k}"),
     ]
+    figures += _late_figure(plan)
     promise = promise_text(plan, p.reach_s)
     if promise:
         figures.append((f"The {p.reach_s:.0f}-second promise holds for", promise[0], None, None, promise[1]))
