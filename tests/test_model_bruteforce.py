@@ -244,3 +244,33 @@ def test_least_cost_stage_skipped_only_when_the_lp_took_longer_than_its_limit(mo
     assert skipped.stats["stage2"]["status"] == "skipped" and "1000.0 s cold" in skipped.stats["stage2"]["why"]
     assert skipped.solver["objective"] == pytest.approx(ran.solver["objective"], abs=1e-6)
     assert skipped.stats["cost"] >= ran.stats["cost"] - 1e-6      # the least cost is only ever lower
+
+
+def test_least_cost_stage_of_a_tiny_model_does_not_depend_on_the_clock(monkeypatch) -> None:
+    """max-cover's least-cost stage on a model below `SolveOptions.stage2_timed_from` assignment columns runs
+    whatever the clock says: with every time the solve reads 1.5 s later (as at load 8, where a 40-room
+    station's first stage took over a second) it still runs and gives the quiet solve's plan; before, it was
+    skipped there and the plan was the first stage's, dearer (a sweep's local and Dask runs then differed).
+    With the rule on for this model (`stage2_timed_from=0`) the late clock skips it, as on the 300-room
+    stations the rule was measured on."""
+    import time as real_time
+
+    import planner.model.lppath as lp
+    from planner.model.options import SolveOptions
+
+    inst = random_instance(3, n_rooms=10, n_sites=10, n_scen=2)
+    budget = round(float(inst["cost"].sum()) * 0.35)
+    quiet = solve_inst(inst, objective="max-cover", budget=budget)
+    assert quiet.stats["stage2"]["status"] != "skipped"
+
+    class LateClock:
+        @staticmethod
+        def perf_counter() -> float:
+            return real_time.perf_counter() + 1.5
+
+    monkeypatch.setattr(lp, "time", LateClock)
+    late = solve_inst(inst, objective="max-cover", budget=budget)
+    assert late.stats["stage2"]["status"] != "skipped"
+    assert sorted(late.chosen) == sorted(quiet.chosen) and late.stats["cost"] == pytest.approx(quiet.stats["cost"])
+    timed = solve_inst(inst, objective="max-cover", budget=budget, options=SolveOptions(stage2_timed_from=0))
+    assert timed.stats["stage2"]["status"] == "skipped"

@@ -613,7 +613,7 @@ def _stage2(st: _Path, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     # it, none under 1 s (measured on generated 300- and 1,000-room stations: 1.1 to 4.8 s spent, no plan
     # cheaper in 9 solves); quick ones (tests, tiny stations) as before
     first = time.perf_counter() - st.t_all
-    slow = small and first >= 1.0
+    slow = small and first >= 1.0 and st.ar.ny >= o.stage2_timed_from   # (tiny models: never by the clock)
     limit = min(o.limit_s - first, STAGE2_SMALL_SHARE * first) if slow else \
         min(remaining, max(5.0, 0.1 * o.limit_s), max(1.0, first))
     if slow and limit < 1.0:

@@ -140,6 +140,13 @@ class SolveOptions:
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
     wall_margin
         Share of the time limit kept free after the MIP for the whole-person assignment and the checks.
+    stage2_timed_from
+        max-cover's least-cost second stage is shortened or skipped by the first stage's time
+        (`STAGE2_SMALL_SHARE`, small models) only from this many assignment columns (the generated 300-room
+        stations have 16,000 to 23,000). Below it the stage runs as on quick models: it takes milliseconds
+        there, and the rule by the clock made the same inputs give other plans at other loads (a 40-room
+        station of 1,060 columns at load 8: its first stage over 1 s, the stage skipped, a dearer plan than
+        at a quiet moment; the sweep's local and Dask runs then differed).
     cover_budget
         A budget (currency) that a cover-all solve without one is only compared with (`orchestrate.solve` of a
         cover-all within a budget solves it without the budget first): when the LP bound already exceeds it, the
@@ -194,6 +201,7 @@ class SolveOptions:
     reduced_cost_fixing: bool = True
     lp_share: float = 0.6
     wall_margin: float = 0.03
+    stage2_timed_from: int = 10_000
     cover_budget: float | None = None
     seed: int = 0
 
