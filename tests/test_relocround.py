@@ -183,3 +183,23 @@ def test_the_rounded_tradeoff_with_its_lp_in_a_worker_is_the_same_table(tmp_path
     cols = ["max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status", "note"]
     pd.testing.assert_frame_equal(here[cols], ahead[cols])
     assert started == ["displacement re-plan's LP"]
+
+
+def test_exit_headroom_limits_hosts_whose_every_open_pair_has_an_exit_row() -> None:
+    """A host whose residents all leave by doors with exit-door rows (hard: at most `exit_cap` persons each)
+    takes at most the doors' caps less its most occupants; a room with a pair to an open site without such a
+    row, or whose rows are all to closed sites, is not limited."""
+    from planner.model import Problem
+    from planner.model.relocround import _exit_headroom
+
+    D = pd.DataFrame({"s0": [3, 1, 2], "s1": [4, 0, 2]}, index=["r0", "r1", "r2"])
+    times = np.array([[0.0, 10.0], [10.0, 20.0], [np.inf, 15.0]])
+    p = Problem.from_cost_matrix(D, times, np.array([10, 10]), np.array([1.0, 1.0]), site_ids=["r0", "r1"])
+    rows = pd.DataFrame({"room_id": ["r1", "r1", "r2", "r0"], "site_id": ["r0", "r1", "r1", "r1"],
+                         "exit_door_id": ["d1", "d2", "d3", "d4"], "exit_cap": [3.0, 2.0, 5.0, 9.0]})
+    p = p.replace(exit_rows=rows)
+    both = _exit_headroom(p, np.array(["r0", "r1"]))
+    assert both is not None
+    assert both["r1"] == 3 + 2 - 1 and both["r2"] == 5 - 2 and "r0" not in both.index   # r0's pair to r0: no row
+    one = _exit_headroom(p, np.array(["r0"]))
+    assert one is not None and one["r1"] == 3 - 1 and "r2" not in one.index
