@@ -203,3 +203,14 @@ def test_exit_headroom_limits_hosts_whose_every_open_pair_has_an_exit_row() -> N
     assert both["r1"] == 3 + 2 - 1 and both["r2"] == 5 - 2 and "r0" not in both.index   # r0's pair to r0: no row
     one = _exit_headroom(p, np.array(["r0"]))
     assert one is not None and one["r1"] == 3 - 1 and "r2" not in one.index
+
+
+def test_relocation_breaches_name_a_repurposed_room_that_keeps_its_residents() -> None:
+    """The checks of a rounded plan's moves: a converted `repurpose` room must send all its residents out."""
+    _, rel, D, _, room_ids = _instance(np.random.default_rng(1))       # one `repurpose` room with residents
+    rep = rel.sources.index[~rel.sources["optional"].to_numpy(bool)]
+    assert len(rep)
+    demand = pd.DataFrame(D, index=room_ids, columns=["s0", "s1"])
+    none = pd.DataFrame(columns=["from_room", "to_room", "residents", "present_s0", "present_s1"])
+    assert any("keeps its" in b for b in relocation_breaches(rel, none, [rep[0]], demand))
+    assert relocation_breaches(rel, none, [], demand) == []

@@ -113,7 +113,8 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
     out = none
     xs = np.isin(c.site_ids.astype(str), [str(k) for k in start or []]) | c.fixed1.astype(bool)
     if start is not None:
-        got = _one_rounding(p, rel, lp, o, xs, np.zeros(len(rm.src), bool), xl, on_move, -1.0, search=False)
+        forced = np.where(opt, False, xs[src_site])     # its converted `repurpose` rooms move their residents out
+        got = _one_rounding(p, rel, lp, o, xs, forced, xl, on_move, -1.0, search=False)
         if got is not None:
             out.start_objective, out.start_cost = got.objective, got.cost
     best: _Round | None = None
@@ -352,13 +353,16 @@ def _exit_headroom(p: Problem, open_ids: np.ndarray) -> pd.Series | None:
 def relocation_breaches(rel: RelocationInputs, moves: pd.DataFrame, chosen: list[str],
                         demand: pd.DataFrame) -> list[str]:
     """The relocation rows a plan's moves break (docs/model.md): a source sends out all its residents or none,
-    only converted sources send, hosts within their spare beds and never repurposed, presence within the
+    a converted `repurpose`-mode source all of them, only converted sources send, hosts within their spare beds and never repurposed, presence within the
     residents moved and adding up to the source's occupants, the cap. Plain-language breaches (empty = fine)."""
     out: list[str] = []
+    sent = moves.groupby("from_room")["residents"].sum() if len(moves) else pd.Series(dtype=np.int64)
+    res = rel.sources["residents"]
+    must = rel.sources.index[~_optional(rel.sources) & rel.sources.index.isin([str(j) for j in chosen])]
+    out += [f"room {r} is converted in repurpose mode and keeps its {int(res[r])} residents" for r in must
+            if r not in sent.index and int(res[r]) > 0]
     if not len(moves):
         return out
-    sent = moves.groupby("from_room")["residents"].sum()
-    res = rel.sources["residents"]
     for r, n in sent.items():
         if r not in res.index or int(n) != int(res[r]) or r not in set(map(str, chosen)):
             out.append(f"room {r} sends {int(n)} residents (it has {int(res.get(r, 0))}; converted: {r in chosen})")
