@@ -230,10 +230,12 @@ def _rounded_point(run: PlanRun, variant: Station, guide: Any, lb: tuple[float, 
               "repurposed_rooms": sum(1 for j in new if j in rep or modes.get(j) == "repurpose"),
               "status": "feasible", "gap": sol.solver.get("gap"), "bound": sol.solver.get("bound")}
         pt, _ = _replanned_point(pt, proposal, lb)
-        pen = got.objective - got.cost
+        sp = got.start_penalties
         note = (f"re-planned by rounding the LP relaxation (quarters either, this cap; sites the LP opens more than "
-                f"{sol.solver['rounded_at']:g}): swap and corridor penalties {pen:,.0f} against the proposal's "
-                + (f"{own:,.0f}" if own is not None else "(not assigned)")
+                f"{sol.solver['rounded_at']:g}): swap penalty {float(sol.solver['swap_penalty']):,.0f} and corridor "
+                f"penalty {float(sol.solver['corridor_penalty']):,.0f} against the proposal's "
+                + (f"{sp[0]:,.0f} and {sp[1]:,.0f} (the proposal's sites assigned in this model)" if sp is not None
+                   else "(not assigned)")
                 + "; a plan of the model, not proven least"
                 + (f" (its LP stopped: {lp.status})" if lp.status != "optimal" else ""))
         return pt, note

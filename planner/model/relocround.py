@@ -79,6 +79,8 @@ class Rounded:
     start_objective: float | None
     start_cost: float | None
     tried: list[dict[str, Any]]
+    start_penalties: tuple[float, float] | None = None
+    """The start plan's swap and corridor penalties (currency), when assigned."""
 
 
 def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, options: SolveOptions | None = None,
@@ -117,6 +119,7 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
         got = _one_rounding(p, rel, lp, o, xs, forced, xl, on_move, -1.0, search=False)
         if got is not None:
             out.start_objective, out.start_cost = got.objective, got.cost
+            out.start_penalties = (float(got.solution.solver["swap_penalty"]), float(got.solution.solver["corridor_penalty"]))
     best: _Round | None = None
     seen: dict[tuple[bytes, bytes], float] = {}
 
