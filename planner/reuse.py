@@ -50,8 +50,11 @@ __all__ = ["RunState", "state_key", "load_state", "save_state", "reuse_dir", "kn
            "checked_full_cover", "remember_full_cover", "remember_sheet", "nearest_sheet_plan",
            "remember_sheet_bases", "nearest_sheet_basis"]
 
-STATE_FORMAT = "run-state-1"
-"""Version of the state file's layout (an entry of another layout is ignored)."""
+STATE_FORMAT = "run-state-2"
+"""Version of the state file's layout (an entry of another layout is ignored). 2 (2026-12-08): a state may
+come from corridor rounds that fell back to max-cover (`corridorrounds.corridor_rounds(fallback=)`); a
+state of layout 1 may hold a what-if's cover-all plan kept after its rounds stopped at the budget, with
+the residents its corridor queues make late, so it is solved again once."""
 
 BASES_FORMAT = "sheet-bases-1"
 """Version of the what-if sheet's bases file (`remember_sheet_bases`)."""
