@@ -30,7 +30,8 @@ from planner.jsoncache import JsonCache
 from planner.model import SolveOptions, verify
 from planner.model.relocround import rounded_relocation
 from planner.network.parallel import Spawned
-from planner.pipeline import PlanRun, plan_station, relocation_bound, relocation_guide, relocation_guide_values
+from planner.pipeline import (PlanRun, plan_station, relocation_bound, relocation_guide, relocation_guide_values,
+                              relocation_problem)
 from planner.plan import write_json_atomic, write_table
 from planner.progress import log
 from planner.relocation import displaced_by_sector, home_residents, relocations_frame, room_beds, room_modes
@@ -428,6 +429,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
     full_plan = (plan.get("objective") == "cover-all" and plan["totals"].get("full_cover_cost") is None
                  and len(run.reach.pairs) >= AHEAD_MIN_PAIRS and not held["large"])   # (large: rounded, no MIP)
     ahead: Spawned | None = None
+    problem0: Any = None                                # the relocation bound's problem, when built ahead
     for share in sorted(set(shares), reverse=True):
         cap = round(share * today)
         row: dict[str, Any] = {"share": share, "max_displaced": cap}
@@ -454,9 +456,11 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                 if full_plan:  # its MIP, in a worker while the bounds are computed here (issue 21)
                     ahead = Spawned(_replan, (variant, run.reach, start, run.margins, limits), "displacement re-plan")
                 elif held["large"] and len(run.reach.pairs) >= AHEAD_MIN_PAIRS:   # the LP its rounding needs
+                    problem0 = relocation_problem(variant, run.reach, run.margins)   # (built once, for both)
                     held["ahead"] = Spawned(relocation_guide_values, (variant, run.reach, _guide_limit(variant),
-                                                                       run.margins, limits), "displacement re-plan's LP")
-                lb = _full_cost_bound(run, variant, cache, inputs)
+                                                                       run.margins, limits, problem0),
+                                            "displacement re-plan's LP")
+                lb = _full_cost_bound(run, variant, cache, inputs, problem=problem0)
             judged, rounded = _settled(run, variant, lb, proposal, base_moved, start, limits, held,
                                        (cache, inputs))
             if judged is not None:

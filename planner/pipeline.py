@@ -468,6 +468,14 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     return run
 
 
+def relocation_problem(station: Station, reach: ReachTable, margins: pd.DataFrame | None = None) -> Problem:
+    """The optimiser's problem `relocation_bound` and `relocation_guide` build for the station (without the
+    relocation terms and corridor rows), to hand to both (and to a worker process) instead of building it twice."""
+    sites, reach, costs = prepare(station, reach)
+    return model_problem(station, reach, sites, costs, margins=margin_table(margins) if margins is not None
+                         else None)[0]
+
+
 def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
                      margins: pd.DataFrame | None = None, known: float | None = None,
                      swaps_of: pd.DataFrame | None = None, problem: Problem | None = None
@@ -530,12 +538,12 @@ def relocation_guide(station: Station, reach: ReachTable, time_limit_s: float, m
 
 
 def relocation_guide_values(station: Station, reach: ReachTable, time_limit_s: float,
-                            margins: pd.DataFrame | None = None, limits: Mapping[tuple[str, str], float] | None = None
-                            ) -> dict[str, Any] | None:
+                            margins: pd.DataFrame | None = None, limits: Mapping[tuple[str, str], float] | None = None,
+                            problem: Problem | None = None) -> dict[str, Any] | None:
     """`relocation_guide`'s LP as plain data (values, bound, status, seconds; None as there), for a worker
     process (`planner.network.parallel.Spawned`): the caller builds the model again around it
-    (`relocation_guide(solved=)`)."""
-    got = relocation_guide(station, reach, time_limit_s, margins, limits)
+    (`relocation_guide(solved=)`). `problem`: `relocation_problem` of the same station (not built again)."""
+    got = relocation_guide(station, reach, time_limit_s, margins, limits, problem=problem)
     if got is None:
         return None
     lp = got[0]
