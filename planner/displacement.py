@@ -264,7 +264,7 @@ def _settled(run: PlanRun, variant: Station, lb: tuple[float, Any], proposal: di
         ahead = held.pop("ahead", None)                  # the LP started in a worker beside the bound
         held["guide"] = relocation_guide(variant, run.reach, _guide_limit(variant), margins=run.margins,
                                          limits=limits, problem=lb[1],
-                                         solved=ahead.result() if ahead is not None else None)
+                                         solved=ahead.result if ahead is not None else None)
     if judged is None and held["large"]:
         if held["guide"] is not None:
             pt, note = _rounded_point(run, variant, held["guide"], lb, proposal, base_moved, start)

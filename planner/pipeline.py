@@ -513,14 +513,16 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
 
 def relocation_guide(station: Station, reach: ReachTable, time_limit_s: float, margins: pd.DataFrame | None = None,
                      limits: Mapping[tuple[str, str], float] | None = None, problem: Problem | None = None,
-                     solved: dict[str, Any] | None = None) -> tuple[RelocationLP, Problem, RelocationInputs] | None:
+                     solved: Callable[[], dict[str, Any] | None] | None = None
+                     ) -> tuple[RelocationLP, Problem, RelocationInputs] | None:
     """(LP, problem, relocation inputs) for the displacement trade-off's re-plan of a large relocation model
     (`planner.model.relocround.rounded_relocation`): the LP relaxation of the relocation model with the corridor
     rows `limits` (persons per (door_id, scenario), the proposal's) and the objective cost + swap penalty +
     corridor penalty (the model's own, less its tie-breaks; at most `time_limit_s` seconds), its solution
     kept; the problem with those rows; the relocation inputs with `extra_cost`. None when the station moves
     nobody or is not cover-all. `problem`: `relocation_bound`'s problem for the same station (not built again);
-    `solved`: `relocation_guide_values` of the same arguments (a worker's): the LP is not solved again."""
+    `solved`: gives `relocation_guide_values` of the same arguments (a worker's result, asked for once the model
+    is built here): the LP is not solved again (when it gives None, it is solved here)."""
     sites, reach, costs = prepare(station, reach)
     if problem is None:
         problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
@@ -531,7 +533,8 @@ def relocation_guide(station: Station, reach: ReachTable, time_limit_s: float, m
     rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     rows, _graph, _openings = first_corridor_rows(station, problem, limits)
     if solved is not None:
-        return relocation_lp(rows, rel, time_limit_s, swaps=True, corridor=True, solved=solved), rows, rel
+        lp = relocation_lp(rows, rel, time_limit_s, station.params.threads, swaps=True, corridor=True, solved=solved)
+        return lp, rows, rel
     with stage("LP relaxation of the relocation model with its swap and corridor penalties (the re-plan's guide)"):
         lp = relocation_lp(rows, rel, time_limit_s, station.params.threads, swaps=True, corridor=True)
     return lp, rows, rel

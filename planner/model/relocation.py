@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -431,18 +432,20 @@ class RelocationLP:
 
 
 def relocation_lp(p: Problem, rel: RelocationInputs, time_limit_s: float, threads: int = 1,
-                  swaps: bool = False, corridor: bool = False, solved: dict[str, Any] | None = None) -> RelocationLP:
+                  swaps: bool = False, corridor: bool = False,
+                  solved: Callable[[], dict[str, Any] | None] | None = None) -> RelocationLP:
     """The LP of `relocation_cost_bound`, with its solution and model (`RelocationLP`); `corridor`: the
     objective also charges the corridor rows' slacks (`bound_arrays`): with `swaps`, the relocation model's
     own objective less its walk tie-break and cross-sector preference (the re-plan's guide). `solved`: the
-    same LP solved elsewhere (a worker process: values, bound, status, seconds): the model is built, the LP
-    not solved again."""
+    same LP solved elsewhere (a worker process), called once the model is built: its values, bound, status
+    and seconds, and the LP is not solved again (None: it is solved here)."""
     if p.objective != "cover-all":
         raise ValueError("relocation_cost_bound: only for cover-all (max-cover has no cost to bound)")
     rm = build_relocation_model(p.replace(budget=None), rel)
-    if solved is not None:
-        return RelocationLP(bound=float(solved["bound"]), rm=rm, values=solved["values"], status=str(solved["status"]),
-                            seconds=float(solved["seconds"]), swaps=swaps, corridor=corridor)
+    got = solved() if solved is not None else None
+    if got is not None:
+        return RelocationLP(bound=float(got["bound"]), rm=rm, values=got["values"], status=str(got["status"]),
+                            seconds=float(got["seconds"]), swaps=swaps, corridor=corridor)
     with highs_threads_reset():   # its own thread count, whatever the process's HiGHS solved with before
         run = lp_colgen(rm.compiled, bound_arrays(rm, swaps, corridor), float(time_limit_s), int(threads), False)
     return RelocationLP(bound=float(run.bound) if np.isfinite(run.bound) else -INF, rm=rm, values=run.values,
