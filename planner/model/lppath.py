@@ -37,6 +37,7 @@ from planner.model.compile import Compiled
 from planner.model.flowsearch import applies as flows_apply
 from planner.model.flowsearch import FlowCheck, flow_drop
 from planner.model.heuristic import greedy_compiled, improve_plan
+from planner.model.mcswap import swap_search
 from planner.model.highs import Run, dual_bound, highs_version, run_model, solve_highspy
 from planner.model.options import CUT_MASTER_GAP, MAX_COVER_LP_SHARE, STAGE2_SMALL_SHARE, SolveOptions, time_left
 from planner.model.problem import INF, ModelInfeasible, Problem, Solution
@@ -253,6 +254,9 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
                 x0, pre = _swap_rounding(st, guide, x0)
         else:
             x0 = greedy_compiled(c, guide=guide)
+            if st.p.objective == "max-cover" and o.mc_swap and guide is not None and st.ar.ny < o.mc_swap_below:
+                x0, st.stats["mc_swap"] = swap_search(c, o, st.ar, st.lp_run, x0, guide,
+                                                      time.perf_counter() + o.mc_swap_share * o.limit_s)
         st.timings["heuristic_s"] = time.perf_counter() - t
         if x0 is not None:
             x0 = _local_search(st, x0, guide, pre)

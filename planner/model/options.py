@@ -135,6 +135,12 @@ class SolveOptions:
     reduced_cost_fixing
         Before HiGHS branches (LP path, the whole LP relaxation solved to optimality), fix the sites that the LP's
         reduced costs say no plan better than the start can change (`lppath._fix_by_reduced_cost`).
+    mc_swap
+        max-cover start plans (LP path, below `mc_swap_below` assignment columns): from the greedy's plan, a
+        swap search with exact (warm) assignments opens one site, or closes one and opens one or two of the
+        `mc_swap_candidates` closed sites the LP likes best, while the weighted coverage rises, until
+        `mc_swap_share` of the time limit (`planner.model.mcswap`). Station Unity's solves (270,000 columns
+        and more) are above `mc_swap_below`. Measured: docs/performance.md.
     lp_share
         Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
@@ -199,6 +205,10 @@ class SolveOptions:
     flow_start: bool = True
     flow_start_below: int = 100_000
     reduced_cost_fixing: bool = True
+    mc_swap: bool = True
+    mc_swap_below: int = 100_000
+    mc_swap_candidates: int = 12
+    mc_swap_share: float = 0.1
     lp_share: float = 0.6
     wall_margin: float = 0.03
     stage2_timed_from: int = 10_000
