@@ -256,7 +256,7 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
             x0 = greedy_compiled(c, guide=guide)
             if st.p.objective == "max-cover" and o.mc_swap and guide is not None and st.ar.ny < o.mc_swap_below:
                 x0, st.stats["mc_swap"] = swap_search(c, o, st.ar, st.lp_run, x0, guide,
-                                                      time.perf_counter() + o.mc_swap_share * o.limit_s)
+                                                      time.perf_counter() + o.mc_swap_share * o.limit_s, st.lp_bound)
         st.timings["heuristic_s"] = time.perf_counter() - t
         if x0 is not None:
             x0 = _local_search(st, x0, guide, pre)

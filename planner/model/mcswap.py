@@ -29,11 +29,12 @@ from planner.model.options import SolveOptions
 
 
 def swap_search(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run | None, x0: np.ndarray, guide: np.ndarray,
-                deadline: float) -> tuple[np.ndarray, dict[str, Any]]:
+                deadline: float, bound: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """The best plan found from the max-cover start `x0` (0/1 per site of `c`) by the moves above, and what the
     search did. `ar`, `lp`: the model's arrays and its LP relaxation (for the reduced costs, when its duals
     price every column of `ar`; else the candidates by `guide`, the sites' LP values); `deadline`: a
-    `time.perf_counter()` value."""
+    `time.perf_counter()` value; `bound`: the LP bound (the model's objective), the search stops once a plan is
+    within `o.gap` of it (HiGHS then need not branch)."""
     t0 = time.perf_counter()
     budget = INF if c.budget is None else float(c.budget)
     x = (np.asarray(x0) > 0.5)
@@ -69,7 +70,11 @@ def swap_search(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run | None, x0: np
         return x.astype(float), info
     pool = np.flatnonzero(base & ~fixed)
     stopped = "no better move"
-    marg = _marginals(x, pool, best, value, deadline)
+
+    def close_enough() -> bool:
+        return bound is not None and best - bound <= o.gap * max(abs(best), 1e-9)
+
+    marg = None if close_enough() else _marginals(x, pool, best, value, deadline)
     stale = False     # after a kept move the marginals are estimates (a site moved keeps its value: its gain
     while marg is not None:                              # is now its loss, or back)
         move = _search(c, x, pool, marg, budget, best, value, deadline)
@@ -83,7 +88,11 @@ def swap_search(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run | None, x0: np
         x, best = move
         info["kept"] += 1
         stale = True
-    if time.perf_counter() > deadline:
+        if close_enough():
+            break
+    if close_enough():
+        stopped = "within the gap of the LP bound"
+    elif time.perf_counter() > deadline:
         stopped = "deadline"
     info.update(objective=best, seconds=round(time.perf_counter() - t0, 3), stopped=stopped,
                 sites=int(x.sum()), cost=float(c.cost @ x))
