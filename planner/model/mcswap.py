@@ -1,14 +1,16 @@
 """max-cover start plans by a swap search with exact assignments (issue 21).
 
 With the sites fixed, the weighted coverage (the max-cover objective, cost as its tie-break) is the
-whole-person assignment LP. From the greedy's plan the search tries, within the budget: opening one more
-site; closing one open site and opening one closed one; closing one and opening two. The closed sites it
-may open are the few the LP relaxation likes best (by reduced cost when the whole LP solved, else by LP
-value), so every plan tried is a subset of the start plan's sites plus those candidates, and every
-assignment is one solve of the search's own `assignwarm.AssignBlocks`, warm from the one before (a site opened or
-closed is a column-bound change). A move is kept when the objective falls; the search stops at its deadline
-or when no move improves. The start plan is never worse than the greedy's: the greedy's plan is the first
-one valued, and only a better one replaces it.
+whole-person assignment LP. The search starts from the greedy's plan; the closed sites it may open are the
+few the LP relaxation likes best (least reduced cost when the whole LP solved, else most LP value), so every
+plan tried is a subset of the start plan's sites plus those candidates, and every valuation is one solve of
+the search's own `assignwarm.AssignBlocks`, warm from the one before (a site opened or closed is a
+column-bound change; the budget row is relaxed there, the moves keep the budget). Each candidate's gain (the
+objective with it opened) and each open site's loss (with it closed) are valued; the move of up to
+`MOVE_SITES` sites closed and as many opened, within the budget, of the largest estimated gain is a small
+knapsack, valued exactly; a move is kept when the objective falls. The search stops at its deadline, when no
+move improves, or once the plan is within the gap of the LP bound. The start plan is never worse than the
+greedy's: the greedy's plan is the first one valued, and only a better one replaces it.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def swap_search(c: Compiled, o: SolveOptions, ar: Arrays, lp: Run | None, x0: np
     def close_enough() -> bool:
         return bound is not None and best - bound <= o.gap * max(abs(best), 1e-9)
 
-    marg = None if close_enough() else _marginals(x, pool, best, value, deadline)
+    marg = None if close_enough() or not len(pool) else _marginals(x, pool, best, value, deadline)
     stale = False     # after a kept move the marginals are estimates (a site moved keeps its value: its gain
     while marg is not None:                              # is now its loss, or back)
         move = _search(c, x, pool, marg, budget, best, value, deadline)
