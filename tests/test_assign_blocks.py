@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 import planner.model as M
-from planner.model.assign import assign_fixed
+from planner.model.assign import assign_fixed, assign_tolerance
 from planner.model.assignwarm import AssignBlocks, WarmAssign, column_keys, row_keys
 from planner.model.arrays import build_arrays
 from planner.model.compile import group_walk
@@ -64,8 +64,8 @@ def test_warm_block_assignments_have_the_cold_optimum_whole_and_feasible() -> No
                 assert float(ar.c @ v) >= lp_obj - tol
                 if run.status == "optimal":
                     assert float(ar.c @ v) <= lp_obj + tol
-                compared += 1
-                at_lp += float(ar.c @ v) <= lp_obj + tol
+                compared += 1                 # (max-cover's residual MIPs stop within `assign_tolerance`)
+                at_lp += float(ar.c @ v) <= lp_obj + max(tol, assign_tolerance(c, o, lp_obj))
             warm_solves += int(w.stats["warm"])
     assert compared >= 35 and warm_solves >= 20
     assert at_lp >= 0.95 * compared, f"{at_lp} of {compared} at the LP's optimum"

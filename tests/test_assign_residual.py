@@ -7,9 +7,10 @@ every row, never better than the optimum (that would be a bug) and equal to it i
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import planner.model as M
-from planner.model.assign import _residual_mip, assign_fixed
+from planner.model.assign import _residual_mip, assign_fixed, assign_tolerance
 from planner.model.arrays import build_arrays
 from planner.model.compile import group_walk
 from planner.model.highs import solve_highspy
@@ -42,8 +43,12 @@ def _fractional_cases(n_seeds: int):
                     yield c, x, ar, lp
 
 
-def test_residual_assignment_is_whole_feasible_and_nearly_always_optimal() -> None:
-    o = SolveOptions()
+@pytest.mark.parametrize("gap", [0.0, 0.01])
+def test_residual_assignment_is_whole_feasible_and_nearly_always_optimal(gap: float) -> None:
+    """At the solve's gap 0 the residual MIPs are exact (the optimum in nearly every case); at the default 1 %
+    (max-cover) they may stop within `assign_tolerance` (at most half a priority weight, here 0.002 to 0.007):
+    within it of the optimum in nearly every case, never below it, never a person's weight from it."""
+    o = SolveOptions(mip_gap=gap)
     cases = equal = 0
     for c, _x, ar, lp in _fractional_cases(16):
         cases += 1
@@ -57,7 +62,9 @@ def test_residual_assignment_is_whole_feasible_and_nearly_always_optimal() -> No
         assert (act >= ar.row_lo - 1e-6).all() and (act <= ar.row_hi + 1e-6).all()           # every row kept
         assert res.objective >= full.objective - 1e-6 * max(1.0, abs(full.objective))         # not below the optimum
         assert res.bound == float(ar.c @ lp.values) <= full.objective + 1e-6                  # the LP's bound, valid
-        equal += res.objective <= full.objective + 1e-6 * max(1.0, abs(full.objective))
+        near = assign_tolerance(c, o, float(ar.c @ lp.values))
+        assert near <= (0.5 * float(c.w.min()) if gap else 1e-6 * max(1.0, abs(full.objective)))
+        equal += res.objective <= full.objective + max(near, 1e-6 * max(1.0, abs(full.objective)))
     assert cases >= 40, "the instances must exercise fractional assignments"
     assert equal >= 0.95 * cases, f"the residual MIP reached the optimum in {equal} of {cases} cases only"
 

@@ -18,6 +18,27 @@ from planner.model.highs import Run, highs_version, solve_highspy
 from planner.model.options import SolveOptions
 from planner.model.constants import INF
 
+ASSIGN_GAP_SHARE = 0.01
+"""Share of the solve's relative gap (`SolveOptions.gap`) within which a max-cover residual assignment MIP may stop
+(`assign_tolerance`)."""
+
+
+def assign_tolerance(c: Compiled, o: SolveOptions, lp_obj: float) -> float:
+    """How far (in the model's objective) the whole-person assignment's residual MIPs (`_residual_mip`) may end
+    from the best whole assignment: for max-cover (objective in weighted persons) the smaller of half the
+    smallest priority weight and `ASSIGN_GAP_SHARE` x the solve's gap x |the LP's objective| (0.5 on Station
+    Unity; 0.002 to 0.007 on the tests' instances); exact (1e-9 relative) for cover-all and for a solve at gap 0.
+
+    With corridor rows the LP's value is out of reach and the MIPs ran until proven at gap 0: 9 to 18 s a call
+    in a Station Unity sweep's budget at 50.9 M CR, its rounds 27, 24, 12 and 11 s; with this tolerance 1.5,
+    1.4, 8.4, 0.9 and 0.9 s, the same safe rooms and persons sheltered per scenario (load 5 to 6). Only the
+    tie-breaks (cost, walk) can be given up, never half a person's weight of coverage."""
+    exact = 1e-9 * max(1.0, abs(lp_obj))
+    if c.objective != "max-cover" or o.gap <= 0:
+        return exact
+    return max(exact, min(0.5 * float(np.min(c.w, initial=1.0)), ASSIGN_GAP_SHARE * o.gap * abs(lp_obj)))
+
+
 # ==================================================================== assignment
 def assign_fixed(c: Compiled, o: SolveOptions, x: np.ndarray, time_limit: float = 60.0,
                  warm: WarmAssign | None = None) -> tuple[np.ndarray | None, Arrays, Run]:
@@ -90,7 +111,8 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
     whole in the LP keep it (their y columns fixed), the groups it splits are solved as a MIP with the rest
     of the model (capacities, door queues, corridor rows). First only the split groups (Station Unity's
     corridor rounds: 9 to 14 groups, a MIP of about 1,500 columns, 0.04 to 0.09 s), which reached the LP's
-    objective in every case measured; when that MIP does not reach it, the split groups with those sharing a
+    objective in every case measured (max-cover: within `assign_tolerance`, to which both MIPs are solved);
+    when that MIP does not reach it, the split groups with those sharing a
     row with them (every group assigned to a site a split group uses: 6,600 to 12,000 integer columns,
     0.3 to 7 s), the better of the two kept. Not proven optimal for the whole assignment unless it meets the
     LP's objective: its bound is the LP's, reported as such. Returns the run (values None: no plan, then the
@@ -106,8 +128,9 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
     split = np.abs(y - np.rint(y)) > 1e-6
     lp_obj = float(ar.c @ v)
     tol = 1e-9 * max(1.0, abs(lp_obj))
-    narrow = _fix_and_solve(c, o, ar, v, np.unique(c.qg[ar.yq[split]]), time_limit)
-    if narrow.values is not None and narrow.objective - lp_obj <= tol:
+    near_enough = assign_tolerance(c, o, lp_obj)
+    narrow = _fix_and_solve(c, o, ar, v, np.unique(c.qg[ar.yq[split]]), time_limit, near_enough)
+    if narrow.values is not None and narrow.objective - lp_obj <= near_enough:
         best = narrow
     else:
         ycols = ar.A.tocsc()[:, ar.ycol0:ar.ycol0 + ar.ny]
@@ -115,7 +138,7 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
         near = np.zeros(ar.ny, bool)
         near[np.unique(ycols.tocsr()[rows].indices)] = True                 # the columns in those rows
         wide = _fix_and_solve(c, o, ar, v, np.unique(c.qg[ar.yq[split | near]]),
-                              max(time_limit - (time.perf_counter() - t), 1.0))
+                              max(time_limit - (time.perf_counter() - t), 1.0), near_enough)
         best = min((r for r in (narrow, wide) if r.values is not None), key=lambda r: r.objective, default=wide)
     if best.values is None:
         return best
@@ -125,10 +148,10 @@ def _residual_mip(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, time_
 
 
 def _fix_and_solve(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, groups: np.ndarray,
-                   time_limit: float) -> Run:
+                   time_limit: float, abs_gap: float = 1e-6) -> Run:
     """The MIP of `ar` with every y column outside `groups` fixed at its (whole) value in `v`, over the part
-    those groups reach (`_reached`): a run whose values (None: no plan) are on `ar`'s columns, objective
-    `ar`'s."""
+    those groups reach (`_reached`), to the absolute gap `abs_gap` (`assign_tolerance`): a run whose values
+    (None: no plan) are on `ar`'s columns, objective `ar`'s."""
     y = v[ar.ycol0:ar.ycol0 + ar.ny]
     keep = ~np.isin(c.qg[ar.yq], groups)
     lo, hi = ar.lo.copy(), ar.hi.copy()
@@ -143,7 +166,8 @@ def _fix_and_solve(c: Compiled, o: SolveOptions, ar: Arrays, v: np.ndarray, grou
     sub = dataclasses.replace(ar, c=ar.c[sub_cols], lo=lo[sub_cols], hi=hi[sub_cols], integer=ar.integer[sub_cols],
                               A=A[:, sub_cols].tocsc(), row_lo=ar.row_lo[sub_rows] - act,
                               row_hi=ar.row_hi[sub_rows] - act)
-    run = solve_highspy(sub, time_limit, 0.0, o.n_threads, None, o.msg, mip=True)
+    run = solve_highspy(sub, time_limit, 0.0, o.n_threads, None, o.msg, mip=True,
+                        options={"mip_abs_gap": max(float(abs_gap), 1e-6)})
     if run.values is None:
         return run
     full = base.copy()
