@@ -34,15 +34,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from planner.corridors import late_by_corridors
-from planner.errors import InputError
-from planner.margins import margin_table, pair_margin_s
+from planner.corridors import late_of_plan, plan_replay
 from planner.network.paths import exit_doors
 from planner.params import Parameters
 from planner.network.graph import WalkGraph
 from planner.network.parallel import _Forked, _reach_workers
 from planner.queues import (ExitDoors, arrival_s, assignment_queues, door_flows, fluid_queue_finish, model_pairs,
-                            multi_door_exits, predicted_arrivals, room_bound, short_of_time, site_queue_flow)
+                            multi_door_exits, room_bound, short_of_time, site_queue_flow)
 from planner.sites import capacity
 from planner.station import Station
 from planner.walkgrid import LATTICE_STRETCH, grid_walks
@@ -214,23 +212,11 @@ def corridor_late(station: Station, plan: dict, graph: WalkGraph | None = None) 
     margins), late_s (with them), delay_s (the row's total corridor delay), door_id, kind, flow_pps,
     opening_delay_s (this opening's share), streams and persons (through the opening in the scenario).
     `graph`: the walking graph (`planner.network.paths.walk_graph`) when the caller has it."""
-    rows = [r for r in plan.get("assignments") or [] if isinstance(r, dict)]
     cols = ["room_id", "safe_room_id", "scenario", "residents", "arrive_s", "late_s", "delay_s", "door_id", "kind",
             "flow_pps", "opening_delay_s", "streams", "persons"]
-    if not rows:
+    if not any(isinstance(r, dict) for r in plan.get("assignments") or []):
         return pd.DataFrame(columns=cols)
-    a = pd.DataFrame(rows)
-    for c in ("room_id", "safe_room_id", "scenario"):
-        a[c] = a[c].astype(str)
-    a["residents"] = pd.to_numeric(a["residents"], errors="coerce").fillna(0.0)
-    a["walk_s"] = pd.to_numeric(a.get("walk_s"), errors="coerce").fillna(0.0)
-    a = a[a["residents"] > 0].reset_index(drop=True)
-    try:
-        margins = margin_table(plan.get("margins") or [], "plan.json margins")
-    except InputError:         # an invalid margin table is the main check's breach; judged without it here
-        margins = margin_table(None)
-    a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
-    cq, before, after, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r), graph=graph)
+    a, cq, before, after, over = plan_replay(station, plan, graph)
     late = np.flatnonzero(over > 0)
     s = cq.streams[cq.streams["row"].isin(late) & (cq.streams["delay_s"] > _EPS)]
     o = cq.openings.set_index(["door_id", "scenario"])
@@ -245,17 +231,16 @@ def corridor_late(station: Station, plan: dict, graph: WalkGraph | None = None) 
 
 
 def check_late_totals(station: Station, plan: dict, graph: WalkGraph | None = None) -> list[tuple[str, str, str]]:
-    """Breaches (kind, where, what) of plan.json `totals.late_by_corridors` (the residents the planner's replay of
-    the corridor queues found late, in all and per scenario) against this module's own replay (`corridor_late`,
-    each late assignment counted once): none when the plan has no such figure."""
+    """Breaches (kind, where, what) of plan.json `totals.late_by_corridors` (the residents the corridor replay finds
+    late, in all and per scenario) against the replay of the plan's own rows (`planner.corridors.late_of_plan`,
+    the checker's graph and the station's parameters): none when the plan has no such figure."""
     late = (plan.get("totals") or {}).get("late_by_corridors")
     if late is None:
         return []
     per = late.get("by_scenario") if isinstance(late, dict) else None
     if not isinstance(per, dict) or not isinstance(late.get("residents"), int):
         return [("totals", "totals.late_by_corridors", f"is {late!r}, not {{residents, by_scenario}}")]
-    found = corridor_late(station, plan, graph).drop_duplicates(["room_id", "safe_room_id", "scenario"])
-    want = found.groupby("scenario")["residents"].sum()
+    want = pd.Series(late_of_plan(station, plan, graph)["by_scenario"], dtype=float)
     out = [("totals", f"totals.late_by_corridors.by_scenario.{s}",
             f"is {per.get(s)!r}, the replay of the corridor queues finds {int(want.get(s, 0))} residents late")
            for s in map(str, station.scenarios) if per.get(s) != int(want.get(s, 0))]

@@ -278,19 +278,6 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
             {"corridor": {"rounds": rounds, "chosen_round": chosen, "limits": limit_rows(best[3])}}, best[4])
 
 
-def late_totals(corridor: dict, scenarios: Sequence[str]) -> dict[str, Any] | None:
-    """plan.json `totals.late_by_corridors` from the rounds' record (`corridor`: {"corridor": ...}): the residents
-    the replay of the corridor queues finds late in the plan returned (its round), in all and per scenario (0
-    where none), or None when no round replayed it (the rounds off, or the relocation model). The independent
-    check finds the same (`planner.checkqueue.corridor_late`)."""
-    rec = corridor.get("corridor") or {}
-    got = [r for r in rec.get("rounds") or [] if r.get("round") == rec.get("chosen_round") and "late_residents" in r]
-    if not got:
-        return None
-    per = got[0].get("late_by_scenario") or {}
-    return {"residents": int(got[0]["late_residents"]), "by_scenario": {str(s): int(per.get(str(s), 0)) for s in scenarios}}
-
-
 def rounds_fallback(corridor: dict) -> tuple[list[str], float | None]:
     """(notes, full-cover cost in currency or None) of the round that fell back to max-cover (`corridor_rounds`'
     `fallback`; `corridor`: its {"corridor": ...} record): the solver's words, and what sheltering everyone

@@ -51,11 +51,13 @@ import pandas as pd
 import shapely
 
 from planner.network.graph import WalkGraph
+from planner.errors import InputError
 from planner.files import read_npz, write_npz
+from planner.margins import margin_table, pair_margin_s
 from planner.network.cache import reach_key
 from planner.network.paths import EXIT_DOOR_PARAMETERS, Paths, assignment_paths, walk_graph
 from planner.params import CIRCULATION_KINDS
-from planner.queues import batch_offset_s, design_walk_s, door_flows, exit_streams
+from planner.queues import batch_offset_s, design_walk_s, door_flows, exit_streams, predicted_arrivals
 from planner.station import Station
 
 __all__ = ["CorridorQueues", "opening_flows", "corridor_queues", "corridor_delays", "corridor_width_m",
@@ -380,3 +382,36 @@ def corridor_cuts(cq: CorridorQueues, over_s: np.ndarray, reach_s: float,
         lim = max(lim, 0.0)
         out[key] = min(lim, out.get(key, np.inf))
     return out
+
+
+def plan_replay(station: Station, plan: dict, graph: WalkGraph | None = None
+                ) -> tuple[pd.DataFrame, CorridorQueues, np.ndarray, np.ndarray, np.ndarray]:
+    """The corridor queues replayed on plan.json's own assignment rows, as written (walks to the hundredth of a
+    second, the plan's margins, its exit doors): (rows with residents, `late_by_corridors`' queues, arrivals
+    without and with the openings, lateness; s). The checker's replay (`planner.checkqueue.corridor_late`) and
+    the plan's `totals.late_by_corridors` (`late_of_plan`) both count on it. An invalid margin table counts
+    as none (the main check reports it)."""
+    rows = [r for r in plan.get("assignments") or [] if isinstance(r, dict)]
+    a = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["room_id", "safe_room_id", "scenario", "residents",
+                                                              "walk_s"])
+    for c in ("room_id", "safe_room_id", "scenario"):
+        a[c] = a[c].astype(str)
+    a["residents"] = pd.to_numeric(a["residents"], errors="coerce").fillna(0.0)
+    a["walk_s"] = pd.to_numeric(a.get("walk_s"), errors="coerce").fillna(0.0)
+    a = a[a["residents"] > 0].reset_index(drop=True)
+    try:
+        margins = margin_table(plan.get("margins") or [], "plan.json margins")
+    except InputError:
+        margins = margin_table(None)
+    a["margin_s"] = pair_margin_s(margins, a["room_id"].to_numpy(), a["safe_room_id"].to_numpy())
+    cq, before, after, over = late_by_corridors(station, a, lambda r: predicted_arrivals(station, r), graph=graph)
+    return a, cq, before, after, over
+
+
+def late_of_plan(station: Station, plan: dict, graph: WalkGraph | None = None) -> dict[str, Any]:
+    """plan.json `totals.late_by_corridors`: the residents `plan_replay` finds late, in all and per scenario of
+    the station (0 where none; persons)."""
+    a, _cq, _before, _after, over = plan_replay(station, plan, graph)
+    late = a.loc[over > 0].groupby("scenario")["residents"].sum() if len(a) else pd.Series(dtype=float)
+    per = {str(s): int(late.get(str(s), 0)) for s in station.scenarios}
+    return {"residents": int(sum(per.values())), "by_scenario": per}

@@ -18,8 +18,8 @@ from scipy.special import ndtri
 
 from planner.check import check_plan, format_breaches
 from planner.corridorrounds import (Replay, carried_rows, corridor_cache, corridor_rounds, first_corridor_rows, plan_rows,
-                                    late_totals, remember_rows)
-from planner.corridors import openings_cache
+                                    remember_rows)
+from planner.corridors import late_of_plan, openings_cache
 from planner.costs import site_costs
 from planner.errors import SolverError
 from planner.model import Problem, SolveOptions, solve
@@ -434,8 +434,9 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     plan["objective"] = problem.objective
     plan["parameters"]["objective"] = problem.objective  # max-cover when the budget could not cover all
     plan["solver"].update(corridor)
-    late = late_totals(corridor, list(station.scenarios)) if share_sol is rounds_solution else None
-    plan["totals"].update({"late_by_corridors": late} if late is not None else {})
+    # the residents late by the corridor replay of the plan's rows as written (walks to the hundredth), as the
+    # checker counts them; the rounds' record counts on unrounded walks and may differ by a row at the edge
+    plan["totals"].update({"late_by_corridors": late_of_plan(station, plan, graph)} if corridor.get("corridor") else {})
     note_share(plan)
     run = PlanRun(station=station, sites=sites, reach=reach, costs=costs, problem=problem,
                   solution=solution, plan=plan, notes=notes, full_cover_cost=full_cover_cost,
@@ -476,6 +477,24 @@ def relocation_problem(station: Station, reach: ReachTable, margins: pd.DataFram
                          else None)[0]
 
 
+def _relocation_model(station: Station, reach: ReachTable, margins: pd.DataFrame | None, problem: Problem | None,
+                      priced: bool = True) -> tuple[Problem, RelocationInputs | None]:
+    """(problem, relocation inputs) that `relocation_bound` and `relocation_guide` start from: the optimiser's
+    problem without the relocation terms (`problem` when given, else built) and the relocation inputs with their
+    `extra_cost` (currency; not worked out when not `priced`), None when the station moves nobody (no room that
+    may be repurposed has residents) or its objective is not cover-all."""
+    sites, reach, costs = prepare(station, reach)
+    if problem is None:
+        problem = model_problem(station, reach, sites, costs,
+                                margins=margin_table(margins) if margins is not None else None)[0]
+    rel = _relocation_inputs(station, sites)
+    if not rel.active or problem.objective != "cover-all":
+        return problem, None
+    if priced:
+        rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
+    return problem, rel
+
+
 def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
                      margins: pd.DataFrame | None = None, known: float | None = None,
                      swaps_of: pd.DataFrame | None = None, problem: Problem | None = None
@@ -492,16 +511,12 @@ def relocation_bound(station: Station, reach: ReachTable, time_limit_s: float,
     penalty, a lower bound on the cost of every plan with no more swap penalty (docs/model.md).
     `problem`: the problem this function returned before for the same station (up to `max_displaced`,
     which only the relocation terms use), reach table and margins: not built again."""
-    sites, reach, costs = prepare(station, reach)
-    if problem is None:
-        problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
-                                                if margins is not None else None)
-    rel = _relocation_inputs(station, sites)
-    if not rel.active or problem.objective != "cover-all":
+    if known is not None:    # (the cached bound: nothing solved, the relocation terms not priced)
+        problem, rel = _relocation_model(station, reach, margins, problem, priced=False)
+        return (float(known) if rel is not None else None), problem
+    problem, rel = _relocation_model(station, reach, margins, problem)
+    if rel is None:
         return None, problem
-    if known is not None:
-        return float(known), problem
-    rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     if swaps_of is not None and problem.swap_penalty > 0:
         with stage("lower bound of the relocation model with the swap penalty (LP relaxation)"):
             bound = relocation_cost_bound(problem, rel, time_limit_s, station.params.threads, swaps=True)
@@ -523,14 +538,9 @@ def relocation_guide(station: Station, reach: ReachTable, time_limit_s: float, m
     nobody or is not cover-all. `problem`: `relocation_bound`'s problem for the same station (not built again);
     `solved`: gives `relocation_guide_values` of the same arguments (a worker's result, asked for once the model
     is built here): the LP is not solved again (when it gives None, it is solved here)."""
-    sites, reach, costs = prepare(station, reach)
-    if problem is None:
-        problem, _timed, _short = model_problem(station, reach, sites, costs, margins=margin_table(margins)
-                                                if margins is not None else None)
-    rel = _relocation_inputs(station, sites)
-    if not rel.active or problem.objective != "cover-all":
+    problem, rel = _relocation_model(station, reach, margins, problem)
+    if rel is None:
         return None
-    rel.sources["extra_cost"] = _repurpose_extra(station, sites, costs, rel)
     rows, _graph, _openings = first_corridor_rows(station, problem, limits)
     if solved is not None:
         lp = relocation_lp(rows, rel, time_limit_s, station.params.threads, swaps=True, corridor=True, solved=solved)
