@@ -228,11 +228,9 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
         cost = float(solution.stats.get("cost", 0.0))
-        per = pd.Series(rows["residents"].to_numpy()[late], dtype=float).groupby(rows["scenario"].to_numpy()[late]).sum()
         rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),
                        "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
-                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap"),
-                       "late_by_scenario": {str(s): int(n) for s, n in per.items()}, **carry})
+                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap"), **carry})
         carry = {}
         score = (float(rows["residents"].to_numpy()[late].sum()), cost)
         idle = 0 if best is None or score[0] < best[0][0] else idle + 1
