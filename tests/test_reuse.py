@@ -303,3 +303,34 @@ def test_round_zero_of_the_corridor_rounds_does_not_branch_after_a_cold_lp(tmp_p
     monkeypatch.setattr(planner.pipeline, "solve", spy)
     plan_station(station, check=False, options=COLGEN)
     assert len(seen) >= 2 and seen[0].cold_branch is False and all(o is COLGEN for o in seen[1:])
+
+
+def test_whatif_sheet_solves_an_unknown_full_cover_plan_once(tmp_path, monkeypatch):
+    """A what-if whose full-cover plan is not known (max-cover, no proposal on these inputs) solves it for its
+    what-if sheet once: the next what-if's sheet reads it from the what-if cache (Station Unity: 38 to 44 s in
+    every what-if before)."""
+    import planner.sweep
+    from planner.sweep import quick_sweep, whatif_cache_dir
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    free = plan_station(station, check=False)
+    budget = 0.5 * float(free.plan["totals"]["cost"])
+    seen: list[dict] = []
+    real = planner.sweep.solve_budget
+
+    def spy(st, reach, spec):
+        seen.append(spec)
+        return real(st, reach, spec)
+
+    monkeypatch.setattr(planner.sweep, "solve_budget", spy)
+    tables, known = [], []
+    for b in (budget, 0.9 * budget, 0.8 * budget):   # the first falls back (and knows full cover's plan),
+        below = dataclasses.replace(station, params=station.params.replace(budget=b))  # the others skip cover-all
+        run = plan_station(below, cache_dir=cache, check=False)
+        assert run.plan["objective"] == "max-cover"
+        known.append(run.full_cover_plan is not None)
+        tables.append(quick_sweep(run, n=3, time_limit_s=5.0, workers=1, cache_dir=whatif_cache_dir(cache)))
+    assert known == [True, False, False]
+    assert [s["budget"] for s in seen if s["budget"] is None] == [None]     # the full-cover plan, solved once
+    assert list(tables[1]["budget"]) == list(tables[2]["budget"]) and list(tables[1]["cost"]) == list(tables[2]["cost"])
