@@ -33,6 +33,7 @@ from planner.station import Station
 
 if TYPE_CHECKING:
     from planner.model import Problem, Solution
+    from planner.model.warm import LpWarm
     from planner.network import ReachTable
 
 
@@ -182,8 +183,8 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                     reach: ReachTable, margins: pd.DataFrame | None = None, on: bool = True, *,
                     graph: WalkGraph | None = None, openings: pd.DataFrame | None = None,
                     limits: Mapping[tuple[str, str], float] | None = None, max_rounds: int | None = None,
-                    kept: dict[tuple[str, str], float] | None = None, fallback: bool = False
-                    ) -> tuple[Problem, Solution, dict, Replay | None]:
+                    kept: dict[tuple[str, str], float] | None = None, fallback: bool = False,
+                    fallback_warm: LpWarm | None = None) -> tuple[Problem, Solution, dict, Replay | None]:
     """Corridor openings as lazy rows (issue 17; docs/model.md): replay the corridor queues on the plan
     (`planner.corridors`); while some assignment is late because of them, limit the persons through each
     opening that delays it (`corridor_cuts`: soft rows over every model pair whose walk passes it, in that
@@ -208,7 +209,9 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     `pair_openings` of the problem's pairs and `graph` the walking graph, when the caller has them.
     `max_rounds`: at most this many re-solves instead of `corridor_rounds` (0: the plan is replayed only,
     e.g. one started from the last run's final state, `planner.reuse`). `kept`: filled with the returned
-    plan's rows in the order of their cut ids (which its LP basis, `Solution.warm`, refers to)."""
+    plan's rows in the order of their cut ids (which its LP basis, `Solution.warm`, refers to). `fallback`: a
+    round whose rows make cover-all dearer than the budget re-plans max-cover at the budget with them, its LP
+    from `fallback_warm` (a max-cover basis near the budget, `planner.firstsolve.fallback_basis`) when given."""
     p = station.params
     if not on:
         return problem, solution, {}, None
@@ -263,7 +266,7 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
                     log(f"[planner] with the corridor rows, full coverage is not possible: {cover_all['cover_all']}\n"
                         "[planner] planning max-cover at the budget with them instead")
                     problem = problem.replace(objective="max-cover")
-                    solution = solve(problem, warm=solution.warm)
+                    solution = solve(problem, warm=fallback_warm if fallback_warm is not None else solution.warm)
                     carry = cover_all                     # (the next round's record: its plan's replay)
             except (InfeasibleError, SolverError) as exc:   # e.g. the budget, or no plan in the round's
                 # time (seen at load 5, the process at a third of a core): keep the best plan so far, say why

@@ -67,11 +67,13 @@ def after_rounds(first: FirstSolve, objective: str, corridor: dict) -> FirstSolv
 
 def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], options: SolveOptions | None,
                  start: list[str] | None, state: RunState | None, skip: Skip | None, fallback: bool,
-                 share_on: bool, warm: LpWarm | None = None) -> FirstSolve:
+                 share_on: bool, warm: LpWarm | None = None, fallback_warm: LpWarm | None = None) -> FirstSolve:
     """`planner.pipeline.plan_station`'s first solve: the objective asked, from the last run's final state when there is one
     (its plan as the start, its LP basis), falling back to max-cover at the budget when cover-all does not
     fit it (`fallback`), or straight to max-cover when that is known already (`skip`). `warm`: an LP basis to
-    start from when there is no state (`plan_station(warm=)`)."""
+    start from when there is no state (`plan_station(warm=)`); `fallback_warm`: a max-cover LP basis at a budget
+    near this one (the what-if sheet's, `fallback_basis`) for the fallback's LP (a cover-all basis does not fit
+    a max-cover model: it started cold)."""
     warm = state.warm if state is not None else warm
     with stage(f"optimisation ({'max-cover' if skip is not None else problem.objective})"):
         if skip is not None:   # full cover known to cost more than the budget (issue 21): max-cover at once
@@ -105,7 +107,7 @@ def first_solve(station: Station, problem: Problem, solve: Callable[..., Any], o
                              f"every candidate room converted ({every:,.0f} {station.params.currency}).")
                 log(f"[planner] cover-all is not possible: {exc}\n[planner] planning max-cover instead")
                 problem = dataclasses.replace(problem, objective="max-cover", budget=every)
-            return FirstSolve(problem, solve(problem, start=start), words, True, fc_cost, fc_solution,
+            return FirstSolve(problem, solve(problem, start=start, warm=fallback_warm), words, True, fc_cost, fc_solution,
                           [str(exc)] if budgeted else [],
                           _free(fc_cost, fc_solution) if rowless and fc_cost is not None and fc_solution else None)
 
@@ -204,6 +206,18 @@ def skip_cover_all(station: Station, problem: Problem, state: RunState | None, r
     near = near if near is not None and near["budget"] >= float(problem.budget) - 1.0 else None
     return Skip([words], float(free["cost"]), fc.get("plan"), near["chosen"] if near else None,
                  near["budget"] if near else None, nearest_sheet_basis(reuse_at, station, margins, float(problem.budget)))
+
+
+def fallback_basis(problem: Problem, skip: Skip | None, reuse_at: Path | None, station: Station,
+                   margins: pd.DataFrame | None, fallback: bool) -> LpWarm | None:
+    """The LP basis a max-cover fallback at `problem`'s budget starts from: the what-if sheet's at the nearest
+    budget (`nearest_sheet_basis`: max-cover bases; the one a cover-all solve leaves has its artificial columns
+    and does not fit), when a cover-all within a budget may fall back (`first_solve`, the corridor rounds);
+    None otherwise. (Station Unity at 56.6 M CR: the rounds' fallback LP took 30 s cold; a what-if started from
+    the sheet's basis at 47.5 M took 3.7 s.)"""
+    if not fallback or skip is not None or problem.objective != "cover-all" or problem.budget is None:
+        return None
+    return nearest_sheet_basis(reuse_at, station, margins, float(problem.budget))
 
 
 def reused_words(state: RunState) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, RelocationLP, demand_after, relocation_cost_bound, relocation_lp,
                                       solve_relocating, swap_penalty_paid)
 from planner.estimate import distance_cache, estimated_arrivals
-from planner.firstsolve import (after_rounds, first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
+from planner.firstsolve import (after_rounds, fallback_basis, first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
                                 usable_state)
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
@@ -387,15 +387,17 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     # (a start plan with its LP; branching after an LP started from another budget's basis: `first_options`)
     first_opts = first_options(options, state, skip, warm_branch, rounds_follow=corridor_on and
                                station.params.corridor_rounds > 0 and problem.objective == "cover-all")
+    back_warm = fallback_basis(problem, skip, reuse_at, station, margins, fallback_max_cover and not share_on)
     first = first_solve(station, problem, solve if first_opts is options else _solver_for(rel, first_opts), options,
-                        start, state, skip, fallback_max_cover and not share_on, share_on, warm)
+                        start, state, skip, fallback_max_cover and not share_on, share_on, warm, back_warm)
     problem, solution, notes = first.problem, first.solution, notes + first.notes
     kept: dict[tuple[str, str], float] = {}
     graph = walk_graph(station) if corridor_on and graph is None else graph   # kept for the briefing's routes
     problem, solution, corridor, replay = corridor_rounds(station, problem, solution, solve, reach, margins,
                                                           on=corridor_on, graph=graph, openings=openings,
                                                           limits=corridor_limits, max_rounds=0 if state else None,
-                                                          kept=kept, fallback=fallback_max_cover and not share_on)
+                                                          kept=kept, fallback=fallback_max_cover and not share_on,
+                                                          fallback_warm=back_warm)
     first = after_rounds(first, problem.objective, corridor)   # (a round's rows made full cover dearer than the budget)
     notes = notes + first.round_notes
     fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution

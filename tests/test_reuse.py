@@ -334,3 +334,45 @@ def test_whatif_sheet_solves_an_unknown_full_cover_plan_once(tmp_path, monkeypat
     assert known == [True, False, False]
     assert [s["budget"] for s in seen if s["budget"] is None] == [None]     # the full-cover plan, solved once
     assert list(tables[1]["budget"]) == list(tables[2]["budget"]) and list(tables[1]["cost"]) == list(tables[2]["cost"])
+
+
+def test_a_fallback_to_max_cover_starts_its_lp_from_the_sheets_basis(tmp_path, monkeypatch):
+    """A what-if whose corridor rows make full cover dearer than its budget (S1's cost + 1,000: S1 alone fits
+    without the rows, round 1's rows need S2 and S3) re-plans max-cover in that round from the what-if sheet's
+    LP basis at the nearest budget (a max-cover basis; the cover-all round's own does not fit a max-cover model
+    and its LP started cold: 30 s on Station Unity at 56.6 M CR), to the plan a cold what-if makes."""
+    import planner.pipeline
+    import planner.sweeprun
+    from planner.costs import site_costs
+    from planner.reuse import nearest_sheet_basis
+    from planner.sites import candidate_sites
+    from planner.sweep import quick_sweep, whatif_cache_dir
+
+    station = choice_station(tmp_path)
+    station = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3))
+    cache = tmp_path / "cache" / "reach"
+    proposal = plan_station(station, cache_dir=cache, check=False, options=COLGEN)
+    real_plan = planner.sweeprun.plan_station
+    monkeypatch.setattr(planner.sweeprun, "plan_station", lambda *a, **k: real_plan(*a, **k, options=COLGEN))
+    quick_sweep(proposal, n=4, time_limit_s=10.0, workers=1, cache_dir=whatif_cache_dir(cache))
+    budget = float(site_costs(candidate_sites(station), station)["total_cost"]["S1"]) + 1000.0
+    sheet = nearest_sheet_basis(reuse_dir(cache, station), station, None, budget)
+    assert sheet is not None
+    st = dataclasses.replace(station, params=station.params.replace(budget=budget))
+    seen = []
+    real = planner.pipeline.solve
+
+    def spy(problem, **kw):
+        seen.append((problem.objective, kw.get("warm")))
+        return real(problem, **kw)
+
+    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    run = plan_station(st, cache_dir=cache, check=True, options=COLGEN)
+    monkeypatch.setattr(planner.pipeline, "solve", real)
+    rounds = run.plan["solver"]["corridor"]["rounds"]
+    assert rounds[1].get("fell_back") == "max-cover" and run.plan["objective"] == "max-cover"
+    backs = [w for obj, w in seen if obj == "max-cover"]
+    assert backs and backs[0] is not None and backs[0].cold_s == sheet.cold_s
+    assert np.array_equal(backs[0].row_status, sheet.row_status)
+    cold = plan_station(st, check=True, options=COLGEN)
+    assert run.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"] and not run.breaches

@@ -283,3 +283,39 @@ def test_cover_budget_skips_branching_once_the_lp_bound_exceeds_the_budget() -> 
                         options=SolveOptions(mip_gap=0.0, time_limit_s=20.0, cover_budget=budget))
         assert whole.stats.get("mip_skipped") != "over the budget" and whole.cost == pytest.approx(exact.cost)
     assert skipped >= 1
+
+
+def test_cover_all_within_a_budget_solves_the_budgeted_model_from_the_free_solves_basis(monkeypatch) -> None:
+    """A cover-all within a budget is solved without the budget first (`orchestrate.solve`); when that plan costs
+    more than the budget and its bound does not exclude it, the model with the budget row starts its LP from
+    the first solve's basis (the budget row comes in basic): it started cold again (Station Unity at 56.6 M CR,
+    15 s a round). The plan fits the budget and costs what a cold budgeted solve's does."""
+    import planner.model.orchestrate as O
+
+    o = SolveOptions(colgen_min_columns=0, mip_gap=0.0, time_limit_s=20.0, capacity_cuts=False, cold_branch=False)
+    seen: list[object] = []
+    real = O.solve_lp_path
+
+    def spy(p, o_, c, start, t_all, timings, say, warm=None, keep=None):
+        seen.append((p.budget, warm))
+        return real(p, o_, c, start, t_all, timings, say, warm, keep)
+
+    tried = 0
+    for seed in range(8):
+        try:
+            exact = M.solve(problem(seed, []), progress=False, options=o.replace(cold_branch=True))
+            free = M.solve(problem(seed, []), progress=False, options=o)
+        except InfeasibleError:
+            continue
+        if free.cost <= exact.cost + 1e-6:     # the free plan fits a budget at the optimum: nothing to re-solve
+            continue
+        tried += 1
+        monkeypatch.setattr(O, "solve_lp_path", spy)
+        seen.clear()
+        got = M.solve(problem(seed, [], budget=exact.cost), progress=False, options=o)
+        monkeypatch.setattr(O, "solve_lp_path", real)
+        assert [b for b, _ in seen] == [None, exact.cost] and seen[0][1] is None and seen[1][1] is not None
+        assert got.stats["lp_colgen"]["warm"] == 1 and got.cost <= exact.cost + 1e-6
+        cold = O._solve(problem(seed, [], budget=exact.cost), o, None, False)
+        assert got.cost == pytest.approx(cold.cost)
+    assert tried >= 1

@@ -150,7 +150,10 @@ def solve(problem: Problem, start: list[str] | None = None, progress: bool = Tru
                 f"everyone reachable costs {cost:,.0f} ({len(free.chosen)} rooms; no plan costs less than "
                 f"{bound:,.0f}). Use --objective max-cover to shelter as many people as "
                 "possible within the budget.", FullCover(cost=cost, solution=free, bound=float(bound)))
-        return _solve(p, o, start, progress, budget_checked=free, warm=warm, keep=keep)
+        # from the LP basis of the solve without the budget (the budget row comes in basic, `planner.model.warm`):
+        # the same model but that row (Station Unity at 56.6 M CR: its LP started cold again, 15 s)
+        return _solve(p, o, start, progress, budget_checked=free, warm=free.warm if free.warm is not None else warm,
+                      keep=keep)
     return _solve(p, o, start, progress, warm=warm, keep=keep)
 
 
