@@ -24,8 +24,8 @@ from planner.errors import InfeasibleError
 from planner.model import BudgetInfeasibleError, Problem, SolveOptions
 from planner.model.warm import LpWarm
 from planner.progress import log, stage
-from planner.reuse import (RunState, known_full_cover, nearest_sheet_basis, nearest_sheet_plan, remember_full_cover,
-                           save_state)
+from planner.reuse import (RunState, known_full_cover, load_state, nearest_sheet_basis, nearest_sheet_plan,
+                           remember_full_cover, save_state, state_key)
 from planner.share import share_errors
 from planner.station import Station
 
@@ -220,9 +220,53 @@ def fallback_basis(problem: Problem, skip: Skip | None, reuse_at: Path | None, s
     return nearest_sheet_basis(reuse_at, station, margins, float(problem.budget))
 
 
-def reused_words(state: RunState) -> dict[str, Any]:
-    """plan.json `solver.corridor.reused`: the plan and rows came from the last run's final state."""
-    return {"note": "solved once from the final state of the last run on the same inputs and parameters (its "
+def proposal_state(station: Station, problem: Problem, reuse_at: Path | None, margins: pd.DataFrame | None,
+                   options: SolveOptions | None) -> tuple[RunState, float] | None:
+    """The final state of the proposal on the same inputs and parameters but the budget (`known_full_cover`'s
+    plan, the full-cover plan: its safe rooms, corridor rows and LP basis) and that plan's cost (currency), for
+    a cover-all within another budget (a what-if); None when there is none, or it is this run's own key.
+
+    A what-if at a budget the proposal's plan fits is that plan (`plan_station` starts from its state: one
+    solve, no rounds); below it, the what-if's first cover-all LP starts from its basis (the same model without
+    the proposal's corridor rows: rebalanced, `planner.model.warm`), which started cold (Station Unity: 16 s)."""
+    if reuse_at is None or problem.objective != "cover-all" or problem.budget is None:
+        return None
+    plan = (known_full_cover(reuse_at, station, margins) or {}).get("plan")
+    budget = ((plan or {}).get("parameters") or {}).get("budget", "none")
+    if plan is None or not isinstance(budget, (int, float, type(None))):
+        return None
+    params = station.params.replace(budget=None if budget is None else float(budget), objective="cover-all")
+    if params == station.params:
+        return None
+    state = load_state(reuse_at, state_key(dataclasses.replace(station, params=params), margins, options))
+    rooms = sorted(str(r.get("room_id")) for r in plan.get("safe_rooms", []) if isinstance(r, dict))
+    if state is None or state.objective != "cover-all" or state.fallback is not None or sorted(state.chosen) != rooms:
+        return None   # (not the state that made the stored plan)
+    return state, float(plan["totals"]["cost"])
+
+
+def from_proposal(station: Station, problem: Problem, state: RunState | None, reuse_at: Path | None,
+                  margins: pd.DataFrame | None, options: SolveOptions | None) -> tuple[RunState | None, LpWarm | None, bool]:
+    """(state, basis, from the proposal) for `plan_station`'s first solve: without a state of its own, a
+    cover-all within a budget the proposal's plan fits starts from the proposal's final state (`proposal_state`);
+    below that cost the proposal's LP basis is returned for its first cover-all LP (not for a max-cover one:
+    `skip_cover_all`; a cover-all basis does not fit it)."""
+    got = proposal_state(station, problem, reuse_at, margins, options) if state is None else None
+    if got is None:
+        return state, None, False
+    if got[1] <= float(problem.budget or 0.0) + 1e-6:
+        log(f"[planner] the proposal's plan on the same inputs costs {got[1]:,.0f}, within the budget: "
+            "starting from its final state")
+        return got[0], None, True
+    return None, got[0].warm, False
+
+
+def reused_words(state: RunState, proposal: bool = False) -> dict[str, Any]:
+    """plan.json `solver.corridor.reused`: the plan and rows came from the last run's final state (`proposal`:
+    from the final state of the proposal on the same inputs at another budget, `proposal_state`)."""
+    whose = ("the proposal on the same inputs and parameters but the budget, whose plan fits this one" if proposal
+             else "the last run on the same inputs and parameters")
+    return {"note": f"solved once from the final state of {whose} (its "
                     "safe rooms as the start, its corridor rows" + (", its LP basis" if state.warm is not None else "")
                     + "); the rounds that found the rows are below",
             "rounds": state.record.get("rounds", []), "chosen_round": state.record.get("chosen_round")}

@@ -27,7 +27,8 @@ from planner.model.warm import LpWarm
 from planner.model.relocation import (RelocationInputs, RelocationLP, demand_after, relocation_cost_bound, relocation_lp,
                                       solve_relocating, swap_penalty_paid)
 from planner.estimate import distance_cache, estimated_arrivals
-from planner.firstsolve import (after_rounds, fallback_basis, first_options, first_solve, known_rows, remember_run, reused_words, skip_cover_all,
+from planner.firstsolve import (after_rounds, fallback_basis, first_options, first_solve, from_proposal, known_rows,
+                                remember_run, reused_words, skip_cover_all,
                                 usable_state)
 from planner.latecomers import late_destinations
 from planner.margins import margin_rows, margin_table, pair_margin_s
@@ -373,8 +374,10 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     notes: list[str] = list(rel.notes) + _relocation_goal_note(problem) if rel.active else []
     reuse_at = reuse_dir(cache_dir, station) if start is None and corridor_limits is None and not rel.active else None
     key = state_key(station, margins, options) if reuse_at is not None else ""
-    state = usable_state(load_state(reuse_at, key), problem)
+    state, basis, proposal_s = from_proposal(station, problem, usable_state(load_state(reuse_at, key), problem),
+                                             reuse_at, margins, options)
     skip = skip_cover_all(station, problem, state, reuse_at, margins, fallback_max_cover and not share_on)
+    warm = basis if warm is None and start is None and skip is None else warm   # (the proposal's, below its cost)
     rows_cache, rows_key = corridor_cache(station, cache_dir, margins)
     cached = rows_cache.get(rows_key) if rows_key else None
     cached, carried = (carried_rows(rows_cache, station, margins) if cached is None and state is None and
@@ -402,7 +405,7 @@ def plan_station(station: Station, *, fallback_max_cover: bool = True, reach: Re
     notes = notes + first.round_notes
     fell_back, full_cover_cost, full_cover_solution = first.fell_back, first.full_cover_cost, first.full_cover_solution
     if state is not None and corridor.get("corridor"):
-        corridor["corridor"]["reused"] = reused_words(state)
+        corridor["corridor"]["reused"] = reused_words(state, proposal=proposal_s)
     if carried is not None and corridor.get("corridor"):
         corridor["corridor"]["carried_over"] = carried
     rounds_solution = solution

@@ -376,3 +376,46 @@ def test_a_fallback_to_max_cover_starts_its_lp_from_the_sheets_basis(tmp_path, m
     assert np.array_equal(backs[0].row_status, sheet.row_status)
     cold = plan_station(st, check=True, options=COLGEN)
     assert run.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"] and not run.breaches
+
+
+def test_a_whatif_starts_from_the_proposals_final_state(tmp_path, monkeypatch):
+    """A cover-all what-if on the proposal's inputs: at a budget its plan fits, it is that plan, solved once from
+    the proposal's final state (its rooms as the start, its rows, its basis; no rounds), checked, and plan.json
+    says so; below the plan's cost the first cover-all LP starts from the proposal's basis (it started cold:
+    16 s on Station Unity), and the plan is the one a cold what-if makes."""
+    import planner.pipeline
+
+    station = choice_station(tmp_path)
+    station = dataclasses.replace(station, params=station.params.replace(corridor_rounds=3))
+    cache = tmp_path / "cache" / "reach"
+    proposal = plan_station(station, cache_dir=cache, check=False, options=COLGEN)
+    assert proposal.plan["objective"] == "cover-all" and len(proposal.plan["solver"]["corridor"]["rounds"]) > 1
+    cost = float(proposal.plan["totals"]["cost"])
+    state = load_state(reuse_dir(cache, station), state_key(station, None, COLGEN))
+    assert state is not None and state.warm is not None
+    seen = []
+    real = planner.pipeline.solve
+
+    def spy(problem, **kw):
+        seen.append((problem.objective, problem.budget, kw.get("start"), kw.get("warm")))
+        return real(problem, **kw)
+
+    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    above = dataclasses.replace(station, params=station.params.replace(budget=cost + 5000.0))
+    run = plan_station(above, cache_dir=cache, check=True, options=COLGEN)
+    assert len(seen) == 1 and sorted(seen[0][2]) == sorted(proposal.solution.chosen) and seen[0][3] is not None
+    assert np.array_equal(seen[0][3].row_status, state.warm.row_status)
+    assert sorted(run.solution.chosen) == sorted(proposal.solution.chosen) and not run.breaches
+    cor = run.plan["solver"]["corridor"]
+    assert "the proposal on the same inputs" in cor["reused"]["note"] and len(cor["rounds"]) == 1
+    assert cor["limits"] == proposal.plan["solver"]["corridor"]["limits"]
+    seen.clear()
+    below_budget = 0.5 * (cost + float(proposal.plan["solver"]["corridor"]["rounds"][0]["cost"]))
+    below = dataclasses.replace(station, params=station.params.replace(budget=below_budget))
+    warm_run = plan_station(below, cache_dir=cache, check=True, options=COLGEN)
+    assert seen[0][0] == "cover-all" and seen[0][2] is None and seen[0][3] is not None
+    assert np.array_equal(seen[0][3].row_status, state.warm.row_status)
+    monkeypatch.setattr(planner.pipeline, "solve", real)
+    cold = plan_station(below, check=True, options=COLGEN)
+    assert warm_run.plan["objective"] == cold.plan["objective"] and not warm_run.breaches
+    assert warm_run.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"]
