@@ -419,3 +419,30 @@ def test_a_whatif_starts_from_the_proposals_final_state(tmp_path, monkeypatch):
     cold = plan_station(below, check=True, options=COLGEN)
     assert warm_run.plan["objective"] == cold.plan["objective"] and not warm_run.breaches
     assert warm_run.plan["totals"]["scenarios"] == cold.plan["totals"]["scenarios"]
+
+
+def test_the_full_cover_plans_verdict_is_kept_for_that_plan_only(tmp_path, monkeypatch):
+    """`checked_full_cover` checks the proposal's full-cover plan once: the next what-if on the same inputs
+    reads the verdict (kept for that plan's content, inputs, parameters and version); a changed plan in the
+    cache is checked again, and one with a breach is not taken."""
+    import json
+
+    import planner.reuse
+    from planner.reuse import checked_full_cover
+
+    station = choice_station(tmp_path)
+    cache = tmp_path / "cache" / "reach"
+    proposal = plan_station(station, cache_dir=cache, check=False)
+    folder = reuse_dir(cache, station)
+    calls = []
+    real = planner.reuse.check_plan
+    monkeypatch.setattr(planner.reuse, "check_plan", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = checked_full_cover(folder, station)
+    again = checked_full_cover(folder, station)
+    assert first is not None and again == first and len(calls) == 1
+    assert first["totals"]["cost"] == pytest.approx(proposal.plan["totals"]["cost"])
+    entry = next(p for p in folder.glob("*.json") if '"plan"' in p.read_text() and '"first"' in p.read_text())
+    stored = json.loads(entry.read_text())
+    stored["plan"]["assignments"][0]["residents"] += 50                    # a tampered plan: over capacity
+    entry.write_text(json.dumps(stored))
+    assert checked_full_cover(folder, station) is None and len(calls) == 2
