@@ -19,6 +19,20 @@ COLGEN = SolveOptions(colgen_min_columns=0)
 """Column generation (and so an LP basis to keep) also on the small station."""
 
 
+def spy_solve(monkeypatch, record):
+    """Replace `planner.pipeline.solve` by one that calls `record(problem, kwargs)` first; returns the real one."""
+    import planner.pipeline
+
+    real = planner.pipeline.solve
+
+    def spy(problem, **kw):
+        record(problem, kw)
+        return real(problem, **kw)
+
+    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    return real
+
+
 def _states(tmp_path):
     return sorted((tmp_path / "cache" / "reuse").glob("state-*.npz"))
 
@@ -90,7 +104,6 @@ def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, 
     made solves no cover-all: max-cover (from the what-if sheet's plan when the sheet has one at that budget,
     else from its own LP and greedy), the same notes and plan.json fields as when it learns the full cover's
     cost itself, and the proposal's plan as the run's full-cover plan."""
-    import planner.pipeline
 
     station = choice_station(tmp_path)
     cache = tmp_path / "cache" / "reach"
@@ -108,13 +121,7 @@ def test_whatif_below_the_known_full_cover_goes_straight_to_max_cover(tmp_path, 
                                            {"budget": budget * 2, "cost": cost, "chosen": ["S1"]}])
     assert nearest_sheet_plan(folder, station, None, budget) == {"budget": 0.5 * budget, "cost": 0.0, "chosen": []}
     seen = []
-    real = planner.pipeline.solve
-
-    def spy(problem, **kw):
-        seen.append((problem.objective, kw.get("start")))
-        return real(problem, **kw)
-
-    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    spy_solve(monkeypatch, lambda problem, kw: seen.append((problem.objective, kw.get("start"))))
     fast = plan_station(below, cache_dir=cache, check=True)
     assert seen and all(obj == "max-cover" for obj, _ in seen) and seen[0][1] is None   # a lower budget's: no start
     assert fast.plan["objective"] == cold.plan["objective"] == "max-cover"
@@ -290,17 +297,10 @@ def test_first_options_branch_only_after_another_budgets_basis():
 
 def test_round_zero_of_the_corridor_rounds_does_not_branch_after_a_cold_lp(tmp_path, monkeypatch):
     """`plan_station` solves the first cover-all of corridor rounds with `cold_branch` off, the rounds as asked."""
-    import planner.pipeline
 
     station = choice_station(tmp_path)
     seen = []
-    real = planner.pipeline.solve
-
-    def spy(problem, **kw):
-        seen.append(kw.get("options"))
-        return real(problem, **kw)
-
-    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    spy_solve(monkeypatch, lambda problem, kw: seen.append(kw.get("options")))
     plan_station(station, check=False, options=COLGEN)
     assert len(seen) >= 2 and seen[0].cold_branch is False and all(o is COLGEN for o in seen[1:])
 
@@ -360,13 +360,7 @@ def test_a_fallback_to_max_cover_starts_its_lp_from_the_sheets_basis(tmp_path, m
     assert sheet is not None
     st = dataclasses.replace(station, params=station.params.replace(budget=budget))
     seen = []
-    real = planner.pipeline.solve
-
-    def spy(problem, **kw):
-        seen.append((problem.objective, kw.get("warm")))
-        return real(problem, **kw)
-
-    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    real = spy_solve(monkeypatch, lambda problem, kw: seen.append((problem.objective, kw.get("warm"))))
     run = plan_station(st, cache_dir=cache, check=True, options=COLGEN)
     monkeypatch.setattr(planner.pipeline, "solve", real)
     rounds = run.plan["solver"]["corridor"]["rounds"]
@@ -394,13 +388,8 @@ def test_a_whatif_starts_from_the_proposals_final_state(tmp_path, monkeypatch):
     state = load_state(reuse_dir(cache, station), state_key(station, None, COLGEN))
     assert state is not None and state.warm is not None
     seen = []
-    real = planner.pipeline.solve
-
-    def spy(problem, **kw):
-        seen.append((problem.objective, problem.budget, kw.get("start"), kw.get("warm")))
-        return real(problem, **kw)
-
-    monkeypatch.setattr(planner.pipeline, "solve", spy)
+    real = spy_solve(monkeypatch, lambda problem, kw: seen.append((problem.objective, problem.budget, kw.get("start"),
+                                                                   kw.get("warm"))))
     above = dataclasses.replace(station, params=station.params.replace(budget=cost + 5000.0))
     run = plan_station(above, cache_dir=cache, check=True, options=COLGEN)
     assert len(seen) == 1 and sorted(seen[0][2]) == sorted(proposal.solution.chosen) and seen[0][3] is not None
