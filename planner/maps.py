@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,11 +38,13 @@ import pandas as pd
 import shapely
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.path import Path as MplPath
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
@@ -171,6 +174,29 @@ def polygon_paths(geoms: np.ndarray) -> list[MplPath]:
     return [MplPath(v, c) for v, c in zip(np.split(coords, cuts), np.split(codes, cuts))]
 
 
+_DECK_PATHS: dict[str, Any] = {"rooms": None, "paths": {}}
+
+
+def deck_paths(station: Station, deck: int) -> list[MplPath]:
+    """`polygon_paths` of the rooms of one deck (in `station.rooms`' order), made once per station and
+    shared by its deck map and sector maps (kept for the last station drawn only)."""
+    cache = _DECK_PATHS
+    if cache["rooms"] is not station.rooms:
+        cache["rooms"], cache["paths"] = station.rooms, {}
+    deck = int(deck)
+    if deck not in cache["paths"]:
+        rooms = station.rooms
+        cache["paths"][deck] = polygon_paths(rooms.geometry.to_numpy()[(rooms["deck"] == deck).to_numpy()])
+    return cache["paths"][deck]
+
+
+def prepare_drawing(station: Station) -> None:
+    """Every deck's `deck_paths` made now (before forking the processes that draw the maps, which then
+    share them)."""
+    for deck in pd.unique(station.rooms["deck"]):
+        deck_paths(station, int(deck))
+
+
 def _draw(ax: Axes, paths: list[MplPath], mask: np.ndarray | None = None, **kw: Any) -> PathCollection | None:
     """Add one PathCollection of the selected paths (all when `mask` is None)."""
     sel = paths if mask is None else [pt for pt, m in zip(paths, mask) if m]
@@ -185,7 +211,7 @@ def _plot_deck(station: Station, plan: dict, roles: pd.DataFrame, deck: int, pat
     p = station.params
     rooms = station.rooms[station.rooms["deck"] == deck]
     geom = rooms.geometry.to_numpy()
-    paths = polygon_paths(geom)
+    paths = deck_paths(station, deck)
     r = roles.reindex(rooms["room_id"].astype(str).to_numpy())
     role = r["role"].to_numpy()
     walk = r["worst_walk_s"].to_numpy(dtype=float)
@@ -333,38 +359,50 @@ def map_furniture(ax: Axes, fs: float = 1.0) -> None:
 
 
 def _save(fig: Figure, path: Path, dpi: int, tight: bool = True) -> None:
-    """Write the figure as PNG: `tight`, cropped to what is drawn (matplotlib lays it out once more for
-    that); else the fixed layout, drawn once, as `_png_rgb` writes it."""
+    """Write the figure as an RGB PNG (`_RgbPngCanvas`): `tight`, cropped to what is drawn (matplotlib lays
+    it out once more for that); else the fixed layout, drawn once."""
     try:
+        canvas = _RgbPngCanvas(fig)
         if tight:
-            write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.25),
-                         overwrite=True, what="map")
+            write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.25,
+                                                       format="png"), overwrite=True, what="map")
         else:
-            write_atomic(path, lambda tmp: _png_rgb(fig, tmp, dpi), overwrite=True, what="map")
+            write_atomic(path, lambda tmp: _png_rgb(canvas, tmp, dpi), overwrite=True, what="map")
     finally:
         plt.close(fig)
 
 
 PNG_COMPRESS_LEVEL = 1
-"""zlib level of the maps written by `_png_rgb` (1: about twice as fast as matplotlib's 6; as RGB the file
-is still smaller than matplotlib's RGBA at 6)."""
+"""zlib level of the maps' PNGs, with the run-length strategy (`zlib.Z_RLE`: the maps are mostly flat
+colour): as RGB, faster than matplotlib's RGBA at level 6 and the files about as small."""
 
 
-def _png_rgb(fig: Figure, path: Path, dpi: int) -> None:
-    """The figure drawn by Agg at `dpi` and written as an RGB PNG (Pillow; the metadata and resolution
-    matplotlib writes). The figure is opaque (its face colour has no transparency), so these are the
-    pixels of matplotlib's own RGBA PNG without the alpha channel, which is 255 everywhere."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image, PngImagePlugin
+class _RgbPngCanvas(FigureCanvasAgg):
+    """Agg, writing PNGs as RGB at zlib level `PNG_COMPRESS_LEVEL` (Pillow, with the metadata and resolution
+    matplotlib writes). The maps are opaque (their face colour has no transparency), so these are the pixels
+    of matplotlib's own RGBA PNG without the alpha channel, which is 255 everywhere; `savefig` (also with
+    `bbox_inches="tight"`) writes through `print_png`."""
 
-    fig.set_dpi(dpi)
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(path, format="png", pnginfo=info, dpi=(dpi, dpi),
-                                                               compress_level=PNG_COMPRESS_LEVEL)
+    def print_png(self, filename_or_obj: Any, *, metadata: dict | None = None,
+                  pil_kwargs: dict | None = None, **print_figure_kw: Any) -> None:
+        # print_figure hands a canvas outside matplotlib its facecolor, dpi, ... too: they are the figure's
+        # already (savefig sets them on the figure while it prints)
+        from PIL import Image, PngImagePlugin
+
+        FigureCanvasAgg.draw(self)
+        rgba = np.asarray(self.buffer_rgba())
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+        dpi = self.figure.dpi
+        Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(
+            filename_or_obj, format="png", pnginfo=info, dpi=(dpi, dpi), compress_level=PNG_COMPRESS_LEVEL,
+            compress_type=zlib.Z_RLE)
+
+
+def _png_rgb(canvas: _RgbPngCanvas, path: Path, dpi: int) -> None:
+    """The figure drawn once by Agg at `dpi` (its fixed layout) and written by `_RgbPngCanvas.print_png`."""
+    canvas.figure.set_dpi(dpi)
+    canvas.print_png(path)
 
 
 def _angles(geom: np.ndarray) -> np.ndarray:
@@ -387,6 +425,29 @@ def _angles(geom: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Labels(Artist):
+    """Texts in data coordinates drawn as one artist, in their order, as `Axes.text` would draw them (not
+    clipped: `Axes.text` makes them with clip_on=False); adding each to the axes as `Axes.text` does costs
+    more than the Text itself (a sector map has hundreds of room ids)."""
+
+    def __init__(self, ax: Axes, texts: list[Text], zorder: float) -> None:
+        super().__init__()
+        self.set_zorder(zorder)
+        fig = ax.get_figure(root=False)
+        assert fig is not None
+        for t in texts:
+            t.set_clip_on(False)
+            t.set_figure(fig)
+            t.set_transform(ax.transData)
+            t.axes = ax
+        self._texts = texts
+
+    def draw(self, renderer: Any) -> None:
+        for t in self._texts:
+            t.draw(renderer)
+        self.stale = False
+
+
 def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, path: Path) -> None:
     """One sector of one deck, zoomed so that every room id is readable on A4 landscape: rooms
     coloured by the longest walk to the assigned safe room, safe rooms outlined (by phase) with
@@ -405,7 +466,7 @@ def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, 
     walk = r["worst_walk_s"].to_numpy(dtype=float)
     role = r["role"].to_numpy()
     phase = r["phase"].to_numpy(dtype=float)
-    paths = polygon_paths(geom_all)
+    paths = deck_paths(station, deck)
     w, h = x1 - x0 + 2 * pad, y1 - y0 + 2 * pad
     # A3, landscape or portrait, whichever shows the sector larger; the axes keep the sector's shape
     (aw, ah) = max(((14.0, 9.4), (9.6, 13.8)), key=lambda a: min(a[0] / w, a[1] / h))
@@ -441,10 +502,11 @@ def _plot_sector(station: Station, roles: pd.DataFrame, deck: int, sector: str, 
     prefix = prefix[:max(prefix.rfind("-"), prefix.rfind("_"), prefix.rfind("."), -1) + 1] if len(prefix) < min(
         (len(t) for t in ids_all[lab]), default=0) else ""
     short = [t[len(prefix):] for t in ids_all[lab]]
-    for (x, y), a, t, sf in zip(pts, ang, short, safe[lab]):
-        ax.text(x, y, t, rotation=a, rotation_mode="anchor", ha="center", va="center", zorder=8,
-                fontsize=6.5 if sf else 5.0, fontweight="bold" if sf else "normal",
-                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7) if sf else None)
+    ax.add_artist(_Labels(ax, [Text(x, y, t, rotation=a, rotation_mode="anchor", ha="center", va="center",
+                                     fontsize=6.5 if sf else 5.0, fontweight="bold" if sf else "normal",
+                                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7)
+                                     if sf else None)
+                                for (x, y), a, t, sf in zip(pts, ang, short, safe[lab])], zorder=8))
     ax.set_aspect("equal")
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)

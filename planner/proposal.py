@@ -114,8 +114,11 @@ def output_tasks(run: PlanRun) -> list[str]:
 
 
 def _roles(run: PlanRun) -> pd.DataFrame:
-    from planner.maps import room_roles
+    """The plan per room (`maps.room_roles`), and the rooms' outlines as matplotlib paths made
+    (`maps.prepare_drawing`): both once, before the processes that draw the outputs are forked."""
+    from planner.maps import prepare_drawing, room_roles
 
+    prepare_drawing(run.station)
     return room_roles(run.station, run.plan)
 
 

@@ -197,3 +197,51 @@ def test_deck_maps_draw_relocations(station, tmp_path):
         # the arrow colour appears only where something moves
         purple = (np.abs(ia.astype(int) - [0x6a, 0x3d, 0x9a]).sum(axis=2) < 40).sum()
         assert purple > 30, a.name
+
+
+def test_map_drawing_shortcuts_draw_the_same_pixels(station, tmp_path):
+    """The sector maps' room ids as one `_Labels` artist draw what `Axes.text` draws; `_RgbPngCanvas` writes
+    matplotlib's own (tight) PNG's pixels as RGB; `deck_paths` are one deck's `polygon_paths`, made once."""
+    import io
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.text import Text
+    from PIL import Image
+
+    import planner.maps as maps
+
+    labels = [(0.05, 0.5, "R-12", 30.0, True), (0.5, 0.5, "Q7", -60.0, False), (0.98, 0.1, "edge-label", 0.0, False)]
+
+    def draw(batch: bool) -> tuple[np.ndarray, np.ndarray]:
+        fig, ax = plt.subplots(figsize=(3, 2))
+        kw = [dict(rotation=a, rotation_mode="anchor", ha="center", va="center", fontsize=6.5 if sf else 5.0,
+                   fontweight="bold" if sf else "normal",
+                   bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7) if sf else None)
+              for *_, a, sf in labels]
+        if batch:
+            ax.add_artist(maps._Labels(ax, [Text(x, y, t, **k) for (x, y, t, *_), k in zip(labels, kw)], zorder=8))
+        else:
+            for (x, y, t, *_), k in zip(labels, kw):
+                ax.text(x, y, t, zorder=8, **k)
+        out = []
+        for canvas in (None, maps._RgbPngCanvas):   # matplotlib's writer, then ours
+            if canvas is not None:
+                canvas(fig)
+            for tight in ("tight", None):   # the sector maps are not cropped: ids at the edge stay out of it
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=90, bbox_inches=tight)
+                out.append(Image.open(buf))
+        plt.close(fig)
+        for a, b in zip(out[:2], out[2:]):
+            assert a.mode == "RGBA" and b.mode == "RGB" and a.info == b.info
+            assert (np.asarray(a)[..., 3] == 255).all() and (np.asarray(a)[..., :3] == np.asarray(b)).all()
+        return np.asarray(out[3]), np.asarray(out[2])
+
+    texts, _ = draw(False)
+    batch, _ = draw(True)
+    assert texts.shape == batch.shape and (texts == batch).all()
+    assert maps.deck_paths(station, 1) is maps.deck_paths(station, 1)
+    on = station.rooms["deck"].to_numpy() == 1
+    assert [(p.vertices.tolist(), p.codes.tolist()) for p in maps.deck_paths(station, 1)] == [
+        (p.vertices.tolist(), p.codes.tolist()) for p in maps.polygon_paths(station.rooms.geometry.to_numpy()[on])]
