@@ -42,6 +42,7 @@ from planner.model.highs import Run, dual_bound, highs_version, run_model, solve
 from planner.model.options import CUT_MASTER_GAP, MAX_COVER_LP_SHARE, STAGE2_SMALL_SHARE, SolveOptions, time_left
 from planner.model.problem import INF, ModelInfeasible, Problem, Solution
 from planner.model.result import corridor_penalty_paid, coverage, finish, objective_value, swap_penalty_paid
+from planner.model.roundline import line_search
 from planner.model.warm import LpWarm
 
 Fixed = tuple[np.ndarray, np.ndarray, Arrays, Run]
@@ -374,7 +375,8 @@ def _swap_rounding(st: _Path, guide: np.ndarray, support: np.ndarray) -> tuple[n
     the plan with the least cost plus swap penalty (the model's objective; every rounding is feasible:
     the swap rows are soft, and a plan that leaves someone without an open site fails its assignment).
     After the support (threshold 0), `SWAP_THRESHOLDS` are searched as a line from 0.3 (the best on Station
-    Unity without corridor rows) and 0.2, on in the direction that improved until a threshold does not: the
+    Unity without corridor rows) and 0.2, on in the direction that improved until a threshold does not
+    (`roundline.line_search`, shared with the trade-off's rounding; when neither 0.3 nor 0.2 has a plan, 0.1): the
     objective over the thresholds has had one minimum in every case measured (Station Unity with corridor
     rows: best at 0.1, then 0.2, 0.3, 0.4, 0.5 each worse; the generated 1,000-room station: best at 0.3), so
     the walk finds the plan trying all of them finds, with 3 or 4 assignments instead of 6 (on Station Unity
@@ -404,17 +406,7 @@ def _swap_rounding(st: _Path, guide: np.ndarray, support: np.ndarray) -> tuple[n
         return val
 
     value(1e-6)
-    at, step = SWAP_THRESHOLDS.index(0.3), 1
-    here = value(SWAP_THRESHOLDS[at]) if time.perf_counter() <= deadline else INF
-    if time.perf_counter() <= deadline:
-        lower = value(SWAP_THRESHOLDS[at - 1])
-        if lower < here:
-            at, here, step = at - 1, lower, -1
-    while 0 <= at + step < len(SWAP_THRESHOLDS) and time.perf_counter() <= deadline:
-        nxt = value(SWAP_THRESHOLDS[at + step])
-        if not nxt < here:
-            break
-        at, here = at + step, nxt
+    line_search(value, sorted(SWAP_THRESHOLDS, reverse=True), 0.3, deadline)
     st.stats["swap_rounding"] = [dict(threshold=th, sites=n, objective=round(val, 2)) for th, n, val in tried]
     return best[1], best[2]
 

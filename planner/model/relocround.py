@@ -43,6 +43,7 @@ from planner.model.options import SolveOptions
 from planner.model.problem import Problem, Solution
 from planner.model.relocation import RelocationInputs, RelocationLP, _optional, demand_after
 from planner.model.result import corridor_penalty_paid, make_solution, swap_penalty_paid, verify
+from planner.model.roundline import line_search
 
 THRESHOLDS: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1, 1e-6)
 """LP values above which a site is rounded open, in decreasing order (fewer sites first: the assignment decides
@@ -147,7 +148,7 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
             best = got
         return seen[key]
 
-    _line_search(value, t0 + deadline_s)
+    line_search(value, THRESHOLDS, FIRST, t0 + deadline_s)
     if best is None:
         return out
     sol = best.solution
@@ -158,25 +159,6 @@ def rounded_relocation(p: Problem, rel: RelocationInputs, lp: RelocationLP, opti
                       seconds=round(time.perf_counter() - t0, 3), rounded_at=best.threshold)
     out.solution, out.objective, out.cost = sol, best.objective, best.cost
     return out
-
-
-def _line_search(value: Any, deadline: float) -> None:
-    """`value(threshold)` over `THRESHOLDS` as a line from `FIRST` and the one below, on in the direction that
-    improved while it improves (as the main path's swap rounding); when none of those has a plan (inf), the
-    rest in order until one has. No threshold starts after `deadline` (a `time.perf_counter()` value)."""
-    at = THRESHOLDS.index(FIRST)
-    here, lower = value(THRESHOLDS[at]), value(THRESHOLDS[at + 1])
-    step = 1 if lower < here else -1
-    at, here = (at + 1, lower) if lower < here else (at, here)
-    while 0 <= at + step < len(THRESHOLDS) and time.perf_counter() <= deadline:
-        nxt = value(THRESHOLDS[at + step])
-        if not nxt < here and np.isfinite(here):
-            break
-        at, here = at + step, min(here, nxt)
-    for th in THRESHOLDS:
-        if np.isfinite(here) or time.perf_counter() > deadline:
-            break
-        here = min(here, value(th))
 
 
 def _within_cap(rep: np.ndarray, opt: np.ndarray, ql: np.ndarray, residents: np.ndarray,
