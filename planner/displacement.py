@@ -28,7 +28,7 @@ from planner.errors import InfeasibleError, InputError, SolverError
 from planner.files import staged_folder
 from planner.jsoncache import JsonCache
 from planner.model import SolveOptions, verify
-from planner.model.relocround import rounded_relocation
+from planner.model.relocround import FIRST, Q_OPEN, THRESHOLDS, rounded_relocation
 from planner.network.parallel import Spawned
 from planner.pipeline import (PlanRun, plan_station, relocation_bound, relocation_guide, relocation_guide_values,
                               relocation_problem)
@@ -262,6 +262,7 @@ def _settled(run: PlanRun, variant: Station, lb: tuple[float, Any], proposal: di
     judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
     if judged is None and held["large"] and held["guide"] is None:
         ahead = held.pop("ahead", None)                  # the LP started in a worker beside the bound
+        held["guide_cap"] = variant.params.max_displaced
         held["guide"] = relocation_guide(variant, run.reach, _guide_limit(variant), margins=run.margins,
                                          limits=limits, problem=lb[1],
                                          solved=ahead.result if ahead is not None else None)
@@ -301,13 +302,29 @@ def _monotone(rows: dict[float, dict[str, Any]]) -> None:
 
 
 def _point_key(st: Station, inputs: str, start: list[str], margins: Any,
-               limits: dict[tuple[str, str], float] | None = None) -> str:
+               limits: dict[tuple[str, str], float] | None = None, method: dict[str, Any] | None = None) -> str:
     """Cache key of one re-planned point: the station's input files (SHA-256), the variant's parameters (the
-    cap among them), the start plan, the measured margins, the corridor rows and the planner's version."""
-    return JsonCache.key({"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
-                          "start": sorted(start), "version": __version__,
-                          "margins": None if margins is None else margins.to_dict(orient="records"),
-                          "corridor_rows": sorted([d, s, float(v)] for (d, s), v in (limits or {}).items())})
+    cap among them), the start plan, the measured margins, the corridor rows, the planner's version and, for a
+    point, how it is re-planned (`method`, `_method`: the MIP, or the LP rounded, with what decides that plan;
+    a point rounded from the LP is never read back as the MIP's, nor the other way round)."""
+    what = {"kind": "displacement point", "inputs": inputs, "parameters": dataclasses.asdict(st.params),
+            "start": sorted(start), "version": __version__,
+            "margins": None if margins is None else margins.to_dict(orient="records"),
+            "corridor_rows": sorted([d, s, float(v)] for (d, s), v in (limits or {}).items())}
+    if method is not None:
+        what["method"] = method
+    return JsonCache.key(what)
+
+
+def _method(held: dict[str, Any], cap: int) -> dict[str, Any]:
+    """How the trade-off re-plans a point (part of its cache key): the MIP, or (large models, `_large`) the LP
+    relaxation rounded, with the rounding's thresholds, its first one, the share at which a source counts as
+    repurposed, and the cap of the LP it rounds (the loosest cap re-planned in that run: `held["guide_cap"]`
+    once known, else this one's)."""
+    if not held["large"]:
+        return {"by": "MIP"}
+    return {"by": "LP rounded", "thresholds": list(THRESHOLDS), "first": FIRST, "q_open": Q_OPEN,
+            "lp_cap": held.get("guide_cap", cap)}
 
 
 def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str,
@@ -444,7 +461,8 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                                         f"also the best known here (not proven: {best[1].get('status')})"))
         else:
             variant = _variant(st, cap)
-            key = _point_key(variant, inputs, start, run.margins, limits) if cache.folder is not None else ""
+            key = _point_key(variant, inputs, start, run.margins, limits, _method(held, cap)) \
+                if cache.folder is not None else ""
             known = cache.get(key) if key else None
             if isinstance(known, dict) and "cost" in known and "displaced" in known:
                 log(f"[planner] displacement trade-off: at most {cap:,} residents moved: read from the cache")

@@ -214,3 +214,67 @@ def test_relocation_breaches_name_a_repurposed_room_that_keeps_its_residents() -
     none = pd.DataFrame(columns=["from_room", "to_room", "residents", "present_s0", "present_s1"])
     assert any("keeps its" in b for b in relocation_breaches(rel, none, [rep[0]], demand))
     assert relocation_breaches(rel, none, [], demand) == []
+
+
+def test_line_search_edges() -> None:
+    """`roundline.line_search`, shared by the main path's swap rounding and this module: from `first` and the
+    next (more sites), on while improving; when neither has a plan, towards more sites (where plans are), then
+    the rest in order; no threshold starts after the deadline, not even the first."""
+    import time
+
+    from planner.model.roundline import line_search
+
+    ths = (0.5, 0.3, 0.2, 0.1, 1e-6)
+
+    def run(values: dict[float, float], deadline: float = np.inf) -> tuple[float, list[float]]:
+        calls: list[float] = []
+
+        def value(th: float) -> float:
+            calls.append(th)
+            return values[th]
+
+        return line_search(value, ths, 0.3, deadline), calls
+
+    inf = np.inf
+    # one minimum at 0.1: 0.3, 0.2, 0.1, then 1e-6 (worse) ends the walk
+    assert run({0.5: 9, 0.3: 7, 0.2: 5, 0.1: 4, 1e-6: 6}) == (4, [0.3, 0.2, 0.1, 1e-6])
+    # 0.2 worse than 0.3: upwards, 0.5 worse again
+    assert run({0.5: 8, 0.3: 7, 0.2: 9, 0.1: 1, 1e-6: 1}) == (7, [0.3, 0.2, 0.5])
+    # 0.3 and 0.2 without a plan: towards more sites until one has, then on while improving
+    assert run({0.5: inf, 0.3: inf, 0.2: inf, 0.1: 6, 1e-6: 5}) == (5, [0.3, 0.2, 0.1, 1e-6])
+    # no plan below 0.3 (more sites) either: the rest in order (0.5; the walk's own calls repeat, callers cache)
+    got, calls = run({0.5: 3, 0.3: inf, 0.2: inf, 0.1: inf, 1e-6: inf})
+    assert got == 3 and calls[:4] == [0.3, 0.2, 0.1, 1e-6] and calls[-1] == 0.5
+    # 0.2 without a plan, 0.3 with one: upwards (fewer sites)
+    assert run({0.5: 6, 0.3: 7, 0.2: inf, 0.1: 1, 1e-6: 1}) == (6, [0.3, 0.2, 0.5])
+    # past the deadline nothing starts
+    assert run({t: 1.0 for t in ths}, deadline=time.perf_counter() - 1.0) == (inf, [])
+
+
+def test_a_cached_point_is_not_reused_by_another_method(tmp_path, monkeypatch) -> None:
+    """The points' cache key says how a point was re-planned (`displacement._method`): a trade-off whose models
+    count as large (`relocation_round_min_columns`: the LP rounded) does not read the MIP's points back, nor the
+    other way round; the same method on the same inputs does."""
+    import planner.displacement as disp
+
+    run = plan_station(_spare_bed_station(tmp_path), phases=False)
+    cache = tmp_path / "cache"
+    mip = disp.displacement_tradeoff(run, cache_dir=cache)
+    assert not mip["note"].str.contains("read from the cache").any()
+    rounded = disp.displacement_tradeoff(run, cache_dir=cache, options=ROUND_ALL)
+    assert not rounded["note"].str.contains("read from the cache").any(), rounded["note"].tolist()
+    assert rounded["note"].str.contains("rounding the LP relaxation").any()
+    real = disp.plan_station
+
+    def no_solve(*a, **k):
+        raise AssertionError("re-planned although the point is in the cache")
+
+    monkeypatch.setattr(disp, "plan_station", no_solve)
+    again = disp.displacement_tradeoff(run, cache_dir=cache)
+    assert again["note"].str.contains("read from the cache").any()
+    cols = ["max_displaced", "cost", "displaced", "rooms", "repurposed_rooms", "status"]
+    pd.testing.assert_frame_equal(mip[cols], again[cols])
+    monkeypatch.setattr(disp, "plan_station", real)
+    again_rounded = disp.displacement_tradeoff(run, cache_dir=cache, options=ROUND_ALL)
+    assert again_rounded["note"].str.contains("read from the cache").any()
+    pd.testing.assert_frame_equal(rounded[cols], again_rounded[cols])
