@@ -238,16 +238,21 @@ def check_late_totals(station: Station, plan: dict, graph: WalkGraph | None = No
     if late is None:
         return []
     per = late.get("by_scenario") if isinstance(late, dict) else None
-    if not isinstance(per, dict) or not isinstance(late.get("residents"), int):
+    if not isinstance(per, dict) or not _count(late.get("residents")):
         return [("totals", "totals.late_by_corridors", f"is {late!r}, not {{residents, by_scenario}}")]
     want = pd.Series(late_of_plan(station, plan, graph)["by_scenario"], dtype=float)
     out = [("totals", f"totals.late_by_corridors.by_scenario.{s}",
             f"is {per.get(s)!r}, the replay of the corridor queues finds {int(want.get(s, 0))} residents late")
-           for s in map(str, station.scenarios) if per.get(s) != int(want.get(s, 0))]
+           for s in map(str, station.scenarios) if not _count(per.get(s)) or per.get(s) != int(want.get(s, 0))]
     if late["residents"] != int(want.sum()):
         out.append(("totals", "totals.late_by_corridors.residents",
                     f"is {late['residents']}, the replay of the corridor queues finds {int(want.sum())} residents late"))
     return out
+
+
+def _count(v: object) -> bool:
+    """Whether plan.json's `v` is a count of persons: an integer, not true/false (which Python counts as 1/0)."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def corridor_findings(station: Station, plan: dict, graph: WalkGraph | None = None) -> list[str]:
