@@ -262,7 +262,6 @@ def _settled(run: PlanRun, variant: Station, lb: tuple[float, Any], proposal: di
     judged = _judged_by_bound(run, variant, lb, proposal, base_moved)
     if judged is None and held["large"] and held["guide"] is None:
         ahead = held.pop("ahead", None)                  # the LP started in a worker beside the bound
-        held["guide_cap"] = variant.params.max_displaced
         held["guide"] = relocation_guide(variant, run.reach, _guide_limit(variant), margins=run.margins,
                                          limits=limits, problem=lb[1],
                                          solved=ahead.result if ahead is not None else None)
@@ -316,15 +315,15 @@ def _point_key(st: Station, inputs: str, start: list[str], margins: Any,
     return JsonCache.key(what)
 
 
-def _method(held: dict[str, Any], cap: int) -> dict[str, Any]:
+def _method(held: dict[str, Any]) -> dict[str, Any]:
     """How the trade-off re-plans a point (part of its cache key): the MIP, or (large models, `_large`) the LP
-    relaxation rounded, with the rounding's thresholds, its first one, the share at which a source counts as
-    repurposed, and the cap of the LP it rounds (the loosest cap re-planned in that run: `held["guide_cap"]`
-    once known, else this one's)."""
+    relaxation rounded, with the rounding's thresholds, its first one and the share at which a source counts
+    as repurposed. Not the cap of the LP it rounds (the loosest cap re-planned in that run, known only once
+    built): with it, a second trade-off whose loosest points come from the cache would miss every tighter
+    one; a point read back may so have been rounded from another cap's LP (a plan of its own cap all the same)."""
     if not held["large"]:
         return {"by": "MIP"}
-    return {"by": "LP rounded", "thresholds": list(THRESHOLDS), "first": FIRST, "q_open": Q_OPEN,
-            "lp_cap": held.get("guide_cap", cap)}
+    return {"by": "LP rounded", "thresholds": list(THRESHOLDS), "first": FIRST, "q_open": Q_OPEN}
 
 
 def _full_cost_bound(run: PlanRun, variant: Station, cache: JsonCache, inputs: str,
@@ -461,7 +460,7 @@ def displacement_tradeoff(run: PlanRun, shares: tuple[float, ...] = SHARES,
                                         f"also the best known here (not proven: {best[1].get('status')})"))
         else:
             variant = _variant(st, cap)
-            key = _point_key(variant, inputs, start, run.margins, limits, _method(held, cap)) \
+            key = _point_key(variant, inputs, start, run.margins, limits, _method(held)) \
                 if cache.folder is not None else ""
             known = cache.get(key) if key else None
             if isinstance(known, dict) and "cost" in known and "displaced" in known:
