@@ -31,6 +31,7 @@ from planner.model.arrays import Arrays, build_arrays, fill_penalty_slacks, full
 from planner.model.assign import assign_fixed
 from planner.model.assignwarm import WarmAssign
 from planner.model.bounds import capacity_bound
+from planner.model.budgetlag import BudgetBound, budget_bound
 from planner.model.capcuts import CutResult, applies, capacity_cuts
 from planner.model.colgen import lp_colgen
 from planner.model.compile import Compiled
@@ -75,6 +76,8 @@ class _Path:
     """The capacity cuts' plan with its whole-person assignment, when it pays no penalty."""
     assigning: WarmAssign = field(default_factory=WarmAssign)
     """The whole-person assignments' LP blocks, kept warm from one assignment of this solve to the next."""
+    lag: BudgetBound | None = None
+    """max-cover with a budget: the Lagrangian that keeps the budget whole (`budgetlag`), when it ran."""
 
     def assign_limit(self) -> float:
         """Time limit of a start plan's assignment (seconds)."""
@@ -244,6 +247,7 @@ def _start_plan(st: _Path, start: list[str] | None) -> np.ndarray | None:
             _lp_relaxation(st)
     elif o.use_heuristic and c.G > 0:
         guide = _lp_relaxation(st) if o.lp_guide else None
+        _budget_lagrangian(st)
         pre: Fixed | None = None
         if guide is not None and st.p.objective == "cover-all":
             x0 = np.maximum((guide > 1e-6).astype(float), c.fixed1)  # LP support: feasible by construction
@@ -524,6 +528,20 @@ def _mip(st: _Path) -> Run:
     return run
 
 
+def _budget_lagrangian(st: _Path) -> None:
+    """max-cover with a budget (below `budget_lagrangian_below` columns): the bound of the Lagrangian that keeps
+    the budget whole (`budgetlag`) at the LP relaxation's duals raises `st.lp_bound` (`st.lag`)."""
+    o, lp = st.o, st.lp_run
+    if not (o.budget_lagrangian and st.p.objective == "max-cover" and st.c.budget is not None
+            and st.ar.ny < o.budget_lagrangian_below and lp is not None and lp.row_dual is not None
+            and st.lp_bound is not None):
+        return
+    st.lag = budget_bound(st.c, st.ar, lp.row_dual)
+    if st.lag is not None:
+        st.stats["budget_lagrangian"] = st.lag.stats()
+        st.lp_bound = max(st.lp_bound, st.lag.bound)
+
+
 def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
     """HiGHS branches (after the lazy tightening rows) from the start; (run, PuLP build seconds)."""
     o, stats, start_vec = st.o, st.stats, st.start_vec
@@ -542,6 +560,12 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
                      tighten_rows=int(st.ar.rows_by_kind.get("tighten", 0)))
         remaining = time_left(o, st.t_all, 1.0, INF)
     ar = _fix_by_reduced_cost(st, st.ar, lp) if o.reduced_cost_fixing else st.ar
+    if st.lag is not None and start_vec is not None:
+        closed = st.lag.closed_sites(start_vec)        # (budgetlag: no plan as good as the start opens them)
+        st.stats["budget_lagrangian"] = st.lag.stats(closed)
+        hi = ar.hi.copy()
+        hi[:st.c.J][closed] = 0.0
+        ar = dataclasses.replace(ar, hi=hi)
     st.say(f"[planner] solving {st.p.objective}: {ar.A.shape[1]} variables, {ar.A.shape[0]} rows, "
            f"{ar.A.nnz} non-zeros, time limit {remaining:.0f} s, gap {o.gap:.1%}")
     cut = _cut_bound(st, start_vec)

@@ -209,6 +209,8 @@ class SolveOptions:
     mc_swap_below: int = 100_000
     mc_swap_candidates: int = 12
     mc_swap_share: float = 0.1
+    budget_lagrangian: bool = True
+    budget_lagrangian_below: int = 100_000
     lp_share: float = 0.6
     wall_margin: float = 0.03
     stage2_timed_from: int = 10_000
