@@ -84,7 +84,8 @@ def run_station(n: int, seed: int, cache_dir: Path, gap: float, time_limit_s: fl
                    rooms=int(len(st.rooms)))
         # the start plan against the final plan and the bound, and where the time went (the solve's stats)
         row.update({k: sol.stats[k] for k in ("heuristic_objective", "lp_s", "heuristic_s", "mip_s", "stage2_s",
-                                               "reduced_cost_fixed", "mc_swap") if k in sol.stats})
+                                               "reduced_cost_fixed", "mc_swap", "budget_lagrangian", "mip_skipped")
+                    if k in sol.stats})
         if check:
             plan = build_plan(station=st_p, sites=sites, costs=costs, reach=reach, solution=sol, timed_pairs=timed)
             plan = finish_plan(plan, st_p, short)

@@ -456,6 +456,13 @@ def _start_assignment(st: _Path, x0: np.ndarray) -> None:
         if v0 is None and st.rounded is not None:           # the improved plan's assignment failed in time:
             x0, v0, ar0, run0 = st.rounded                   # keep the rounded plan and its assignment
             st.stats["local_search_reverted"] = True
+        elif v0 is None and c.objective == "cover-all" and c.budget is None and st.stats.get("lp_status") != "optimal":
+            # an LP stopped by its time limit: its support need not shelter everyone (generated 3,000 rooms at 10 s,
+            # load 7: no start plan, and HiGHS found none in the 2 s left: no plan at all); the greedy's sites added
+            x0 = np.maximum(x0, greedy_compiled(c))
+            v0, ar0, run0 = assign_fixed(c, st.o, x0, time_limit=st.assign_limit(), warm=st.assigning)
+            st.highs_s += run0.seconds
+            st.stats["start_greedy_added"] = v0 is not None
     st.timings["start_assign_s"] = time.perf_counter() - t
     if v0 is None:
         return
