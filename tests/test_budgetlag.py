@@ -66,6 +66,25 @@ def test_bound_never_above_the_optimum(seed: int) -> None:
             assert val is not None and val.bound <= exact.objective + tol, (seed, tighten)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_bound_never_above_the_optimum_with_backup_rows(seed: int) -> None:
+    inst = random_instance(seed, n_rooms=10, n_sites=9)
+    budget = _budget(inst, seed) * 1.5
+    best = brute_force(inst, "max-cover", budget, 2)
+    c, ar = _model(_problem(inst, budget, backup_k=2), True)
+    assert ar.nz > 0                                    # the backup flags z and their rows
+    exact = solve_highspy(ar, 20, 0.0, 2, None, False)
+    assert exact.status == "optimal" and exact.objective == pytest.approx(best[0][0], abs=0.5)
+    lp = solve_highspy(ar, 20, 0.0, 2, None, False, mip=False)
+    bb = budget_bound(c, ar, lp.row_dual)
+    assert bb is not None
+    assert bb.bound <= exact.objective + 1e-6 * max(1.0, abs(exact.objective))
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        val = bb.lag.evaluate(bb.lag.project(lp.row_dual[bb.lag.relax] + rng.normal(0, 0.5, len(bb.lag.relax))))
+        assert val is not None and val.bound <= exact.objective + 1e-6 * max(1.0, abs(exact.objective))
+
+
 def test_bound_is_stronger_than_the_lp_somewhere() -> None:
     gains = 0
     for seed in range(16):
