@@ -194,11 +194,12 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     most `corridor_rounds` times, each re-solve within
     `corridor_round_time_limit_s` (seconds; never more than the problem's own time limit) and all of them
     within `corridor_total_time_limit_s` (a round starts only while half its limit is left, and gets at
-    most what is left). The rounds stop early when a round leaves no fewer residents late than the best
-    round before it (a further row rarely helps then, measured on Station Unity; docs/performance.md),
+    most what is left). The rounds stop early when a round leaves no fewer residents out (late, or with no
+    safe room) than the best round before it (a further row rarely helps then, measured on Station Unity; docs/performance.md),
     when the time is used up, or when a re-solve finds no plan in its time or none within the budget
     (the record says why: "stopped"; the best plan so far stands). Returns the
-    (problem, solution) of the round with the fewest residents late (then the cheapest) and {"corridor":
+    (problem, solution) of the round with the fewest residents not in a safe room in time (late by the replay,
+    or with no safe room in the plan: max-cover), then the cheapest, and {"corridor":
     what each round found, and the rows of the plan returned} (plan.json `solver.corridor`; {} when not
     `on`: the relocation model has no corridor rows) and the returned plan's replay (its assignment rows,
     `plan_rows`, and their `CorridorQueues` with the paths; None when not `on`), which `finish_plan`
@@ -226,16 +227,21 @@ def corridor_rounds(station: Station, problem: Problem, solution: Solution, solv
     n_rounds = int(p.corridor_rounds) if max_rounds is None else int(max_rounds)
     patience, idle = int(p.corridor_patience), 0
     carry: dict[str, Any] = {}
+    residents = float(np.nansum(problem.demand.to_numpy(dtype=float)))   # (persons, every scenario)
     for k in range(n_rounds + 1):
         rows = plan_rows(solution, reach, margins, problem.exit_rows)
         cq, _, _, over = late_by_corridors(station, rows, lambda r: predicted_arrivals(station, r), graph=graph)
         late = over > 0
         cost = float(solution.stats.get("cost", 0.0))
+        n_late = float(rows["residents"].to_numpy()[late].sum())
+        # residents with no safe room in the plan (max-cover; cover-all: those no plan can place, the same in every
+        # round): a round that brings fewer residents late by leaving more without a safe room is no better
+        outside = max(residents - float(rows["residents"].sum()), 0.0)
         rounds.append({"round": k, "rows": len(limits), "late_assignments": int(late.sum()),
-                       "late_residents": int(rows["residents"].to_numpy()[late].sum()), "cost": round(cost, 2),
-                       "rooms": len(solution.chosen), "gap": solution.solver.get("gap"), **carry})
+                       "late_residents": int(n_late), "unsheltered_residents": int(round(outside)),
+                       "cost": round(cost, 2), "rooms": len(solution.chosen), "gap": solution.solver.get("gap"), **carry})
         carry = {}
-        score = (float(rows["residents"].to_numpy()[late].sum()), cost)
+        score = (n_late + outside, cost)
         idle = 0 if best is None or score[0] < best[0][0] else idle + 1
         if best is None or score < best[0]:
             best, chosen = (score, problem, solution, dict(limits), (rows, cq)), k

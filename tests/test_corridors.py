@@ -675,3 +675,29 @@ def test_plan_states_the_residents_its_corridor_queues_make_late(tmp_path):
     assert "nobody arrives late" in done.describe() and not any("arrive late (" in c for c in summary(done, "done"))
     off = plan_station(dataclasses.replace(station, params=station.params.replace(corridor_rounds=0)), check=False)
     assert "late_by_corridors" not in off.plan["totals"] and "corridor queues replayed" not in off.describe()
+
+
+def test_the_rounds_count_residents_left_without_a_safe_room_as_out(tmp_path):
+    """The corridor rounds keep the round with the fewest residents out: late by the replay, or with no safe room
+    in the plan. A round whose plan brings nobody late by leaving everyone without a safe room (a stand-in
+    re-solve) does not beat round 0, whose plan shelters everyone with fewer of them late; before, only the
+    late counted and it did. Each round's record says how many had no safe room. (With 25 residents in R2,
+    S1 alone shelters all 110 and 60 of them are late through O.)"""
+    import dataclasses
+
+    from planner.pipeline import corridor_rounds, plan_station
+
+    station = choice_station(tmp_path, r2=25)
+    st = dataclasses.replace(station, params=station.params.replace(corridor_rounds=1))
+    off = plan_station(dataclasses.replace(st, params=st.params.replace(corridor_rounds=0)), check=False)
+    empty = dataclasses.replace(off.solution, assignments=off.solution.assignments.iloc[0:0])
+
+    def nobody(problem, **kw):   # a re-solve that shelters nobody: no one late
+        return empty
+
+    problem, solution, record, _ = corridor_rounds(st, off.problem, off.solution, nobody, off.reach)
+    rounds = record["corridor"]["rounds"]
+    everyone = int(off.problem.demand.to_numpy().sum())
+    assert rounds[0]["late_residents"] == 60 and everyone == 110 and rounds[0]["unsheltered_residents"] == 0
+    assert rounds[1]["late_residents"] == 0 and rounds[1]["unsheltered_residents"] == everyone
+    assert record["corridor"]["chosen_round"] == 0 and solution is off.solution
