@@ -277,3 +277,37 @@ def test_a_cached_point_is_not_reused_by_another_method(tmp_path, monkeypatch) -
     again_rounded = disp.displacement_tradeoff(run, cache_dir=cache, options=ROUND_ALL)
     assert again_rounded["note"].str.contains("read from the cache").any()
     pd.testing.assert_frame_equal(rounded[cols], again_rounded[cols])
+
+
+def test_a_budget_the_plan_fits_reads_the_same_points(tmp_path, monkeypatch) -> None:
+    """A trade-off at a budget the plan fits (a what-if above the proposal's cost, the same plan) reads the points
+    the trade-off at another such budget re-planned (`displacement._keyed`: such a budget is no budget in the
+    key); a budget below a cached point's cost does not take it (`_within`)."""
+    import planner.displacement as disp
+
+    run = plan_station(_spare_bed_station(tmp_path), phases=False)
+    cost = float(run.plan["totals"]["cost"])
+    cache = tmp_path / "cache"
+    first = disp.displacement_tradeoff(run, cache_dir=cache)
+    assert not first["note"].str.contains("read from the cache").any()
+    solved = first[first["note"].str.startswith("re-planned")]
+    assert len(solved), first["note"].tolist()
+
+    def at(budget):
+        st = dataclasses.replace(run.station, params=run.station.params.replace(budget=budget))
+        return dataclasses.replace(run, station=st)
+
+    def no_solve(*a, **k):
+        raise AssertionError("re-planned although the point is in the cache")
+
+    with monkeypatch.context() as m:
+        m.setattr(disp, "plan_station", no_solve)
+        for budget in (cost, 2 * cost + 1000.0):
+            again = disp.displacement_tradeoff(at(budget), cache_dir=cache)
+            cols = ["max_displaced", "cost", "displaced", "rooms", "status"]
+            pd.testing.assert_frame_equal(first[cols], again[cols])
+    v = disp._variant(run.station, 5)
+    cheap = dataclasses.replace(v, params=v.params.replace(budget=cost - 1.0))
+    assert disp._keyed(cheap, cost) is cheap and not disp._within({"cost": cost}, cheap)
+    rich = dataclasses.replace(v, params=v.params.replace(budget=cost))
+    assert disp._keyed(rich, cost).params.budget is None and disp._within({"cost": cost}, rich)
