@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from planner.model.highs import Run, highs_version
 from planner.model.lagrange import (cut_bound, flow_vector, hall_cuts, lagrangian, max_shelter, open_for, own_first, repair_plan,
                                     residual_demand, shelter_flow, site_problems, start_prices)
 from planner.model.lagsearch import augment_flow, close_warm
-from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS, LAGRANGE_BUMP_SHARE,
+from planner.model.lagwindow import window_search
+from planner.model.options import (LAGRANGE_BUMP, LAGRANGE_BUMP_GROW, LAGRANGE_BUMP_ROUNDS,
                                    LAGRANGE_OPEN_FOR_SHARE,
                                    LAGRANGE_LOCAL_SEARCH_PATIENCE, LAGRANGE_LOCAL_SEARCH_SHARE, LAGRANGE_REPAIR_PERSONS, LAGRANGE_REPAIR_SHARE,
+                                   LAGRANGE_WINDOW_CLOSED, LAGRANGE_WINDOW_GROUPS, LAGRANGE_WINDOW_S, LAGRANGE_WINDOW_SHARE,
                                    SolveOptions)
 from planner.model.problem import ModelInfeasible, Problem, Solution
 from planner.model.result import coverage, finish
@@ -62,7 +65,9 @@ def _repair(c: Compiled, o: SolveOptions, x: np.ndarray, Y: np.ndarray, res: np.
         Y, _ = augment_flow(c, x, Y)         # the repair only adds sites
     if residual_demand(c, x, Y).sum() > 0:
         n0 = int(x.sum())
-        x, Y, _ = open_for(c, x, Y, t_all + LAGRANGE_OPEN_FOR_SHARE * o.limit_s)
+        x, Y, left = open_for(c, x, Y, t_all + LAGRANGE_OPEN_FOR_SHARE * o.limit_s)
+        if left:            # past its share (a loaded machine): on to a plan, late, rather than the LP path
+            x, Y, _ = open_for(c, x, Y, math.inf)
         stats["lagrange_open_for"] = int(x.sum()) - n0
     return x, Y
 
@@ -112,7 +117,9 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
        one (`lagsearch.augment_flow`: the sites only grow);
     3. the bound: the capacity knapsack and the site LP with the Hall rows of the flows' minimum cuts;
     4. while the gap is not met, a local search by flows (`lagsearch.close_warm`, each test a flow
-       started from the plan's) closes the sites that cost the most per person sheltered.
+       started from the plan's) closes the sites that cost the most per person sheltered; the last
+       `LAGRANGE_WINDOW_SHARE` of its time, sub-MIPs on windows around the places left over
+       (`lagwindow.window_search`).
     Measured at 30,000 rooms (was: LP relaxation by column generation, unfinished after 239 s, plan
     6.7 % above its bound): see docs/performance.md. Returns None when no plan came out (the caller
     falls back to the LP path); raises `ModelInfeasible` (with the persons left without a place) when
@@ -156,8 +163,9 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     price = max(float(lag.u.max(initial=0.0)), 1.0)
     rounds = 0
     bump = LAGRANGE_BUMP
-    while (res.sum() > LAGRANGE_REPAIR_PERSONS and LAGRANGE_BUMP > 0 and rounds < LAGRANGE_BUMP_ROUNDS
-           and time.perf_counter() - t_all + flow_s / max(rounds + 1, 1) < LAGRANGE_BUMP_SHARE * T):
+    # (no clock in this loop: at load 5 to 13 a share of the limit stopped it with 1,600 persons left, the
+    # repair MIP failed for them and the path fell back to the LP path, which has no plan at this size)
+    while res.sum() > LAGRANGE_REPAIR_PERSONS and LAGRANGE_BUMP > 0 and rounds < LAGRANGE_BUMP_ROUNDS:
         rounds += 1
         u1[res[sp_.row_g, sp_.row_s] > 0] += bump * price
         x1 = np.maximum(lagrangian(sp_, u1).open.astype(float), c.fixed1)
@@ -204,9 +212,15 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     t = time.perf_counter()
     deadline = min(t_all + (1.0 - o.wall_margin) * T - 0.05 * T, time.perf_counter() + LAGRANGE_LOCAL_SEARCH_SHARE * T)
     if float(c.cost @ x) - bound > o.gap * float(c.cost @ x):
-        x, Y, stats["local_search"] = _local_search(c, x, Y, deadline)
+        x, Y, stats["local_search"] = _local_search(c, x, Y, t + (1.0 - LAGRANGE_WINDOW_SHARE) * (deadline - t))
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if float(c.cost @ x) - bound > o.gap * float(c.cost @ x) and LAGRANGE_WINDOW_SHARE > 0:
+        x, Y, stats["windows"] = window_search(c, x, Y, deadline, LAGRANGE_WINDOW_GROUPS, LAGRANGE_WINDOW_CLOSED,
+                                               LAGRANGE_WINDOW_S, o.n_threads)
+    timings["windows_s"] = time.perf_counter() - t
+    highs_s += timings["windows_s"]       # sub-MIPs (HiGHS) and their flow checks
     t = time.perf_counter()
     Y = _own_first(c, x, Y)
     flow_s += time.perf_counter() - t

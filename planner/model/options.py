@@ -421,11 +421,20 @@ after (609 in 200 s); from 627.6 M the first closing came after more than 200 te
 LAGRANGE_REPAIR_PERSONS = 20
 """At most this many persons left without a place go straight to the repair MIP (a handful of
 sites; a price raise would open more: measured at 10,000 rooms 2 persons -> 2 sites, the MIP 1)."""
-LAGRANGE_BUMP_SHARE = 0.4
-"""The price raising stops starting new rounds after this share of the time limit."""
 LAGRANGE_OPEN_FOR_SHARE = 0.6
-"""The repair by minimum cuts (`lagrange.open_for`, when the repair MIP finds no sites) stops opening sites
-after this share of the time limit (the path then falls back to the LP path)."""
+"""The repair by minimum cuts (`lagrange.open_for`, when the repair MIP finds no sites) opens a site for each
+part of the cuts while within this share of the time limit, and then on past it until everyone has a place
+(a late plan rather than the LP path, which has none at 30,000 rooms). The
+price rounds have no clock (`LAGRANGE_BUMP_ROUNDS`): a share of the limit stopped them at load 5 to 13."""
+LAGRANGE_WINDOW_SHARE = 0.3
+"""Share of the local search's time (`lagpath._local_search`) left at its end to the sub-MIPs on windows
+around the places left over (`lagwindow.window_search`)."""
+LAGRANGE_WINDOW_GROUPS = 150
+"""A window's groups (`lagwindow.window`): open sites are taken until their users are at least this many."""
+LAGRANGE_WINDOW_CLOSED = 40
+"""Closed sites a window may open (those its groups reach most)."""
+LAGRANGE_WINDOW_S = 6.0
+"""Time limit of one window's sub-MIP (seconds)."""
 
 
 def time_left(o: SolveOptions, t_all: float, floor: float, cap: float) -> float:
