@@ -268,7 +268,7 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     res["solve_detail_s"] = {k: s.get(k) for k in ("compile_s", "build_s", "lp_s", "heuristic_s", "local_search_s",
                                                     "start_assign_s", "mip_s", "stage2_s", "assign_s", "solution_s",
                                                     "verify_s", "highs_s", "total_s", "flow_s", "lagrange_s",
-                                                    "repair_s", "solver_s") if k in s}
+                                                    "repair_s", "windows_s", "solver_s") if k in s}
     demand = st.demand()
     res["station"] = dict(rooms=int(len(st.rooms)), doors=int(len(st.doors)),
                           occupied_rooms=int((demand.sum(axis=1) > 0).sum()),
@@ -283,7 +283,7 @@ def pipeline_child(folder: Path, size: int, out_json: Path, cache_dir: Path, ove
     res["solver"] = {k: _finite(v) for k, v in sol.solver.items()}
     res["sites_chosen"] = len(sol.chosen)
     res["cost"] = _finite(s.get("cost"))
-    for k in ("cost_bound", "cost_gap", "max_shelter_short", "local_search", "lagrange_open_for"):
+    for k in ("cost_bound", "cost_gap", "max_shelter_short", "local_search", "windows", "lagrange_open_for"):
         if k in s:     # max-cover on the Lagrangian path: the cost's bound and gap for the persons sheltered
             res[k] = _finite(s[k]) if not isinstance(s[k], dict) else s[k]
     res["heuristic_objective"] = _finite(s.get("heuristic_objective"))
