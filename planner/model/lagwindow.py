@@ -134,8 +134,8 @@ def solve_window(c: Compiled, x: np.ndarray, Y: np.ndarray, sites: np.ndarray, g
     return x2, Y2, info
 
 
-def window_search(c: Compiled, x: np.ndarray, Y: np.ndarray, deadline: float, max_groups: int = 150,
-                  max_closed: int = 40, window_s: float = 6.0, threads: int = 2
+def window_search(c: Compiled, x: np.ndarray, Y: np.ndarray, deadline: float, max_groups: int = 300,
+                  max_closed: int = 60, window_s: float = 10.0, threads: int = 2
                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Sub-MIPs on windows around the sites with places left over (most left over first) until `deadline`
     (`time.perf_counter()`). Returns (plan, its flow, counts)."""
