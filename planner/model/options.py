@@ -141,6 +141,12 @@ class SolveOptions:
         `mc_swap_candidates` closed sites the LP likes best, while the weighted coverage rises, until
         `mc_swap_share` of the time limit (`planner.model.mcswap`). Station Unity's solves (270,000 columns
         and more) are above `mc_swap_below`. Measured: docs/performance.md.
+    budget_lagrangian
+        max-cover models with a budget below `budget_lagrangian_below` assignment columns (LP path): the LP bound
+        raised by a Lagrangian that keeps the budget whole (the rows joining sites priced at the LP's duals, a 0/1
+        knapsack over the budget; `planner.model.budgetlag`), before the swap search and the MIP; the sites it rules
+        out for any plan as good as the start are kept closed when HiGHS branches. Station Unity's models (276,927
+        columns and more) are above `budget_lagrangian_below`. Measured: docs/performance.md.
     lp_share
         Share of the time limit the heuristic's LP relaxation may take (it gives the bound and the
         guide; measured at 10,000 rooms: dual simplex needs about 120 s, at a third of 180 s it stopped).
