@@ -117,9 +117,9 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
        one (`lagsearch.augment_flow`: the sites only grow);
     3. the bound: the capacity knapsack and the site LP with the Hall rows of the flows' minimum cuts;
     4. while the gap is not met, a local search by flows (`lagsearch.close_warm`, each test a flow
-       started from the plan's) closes the sites that cost the most per person sheltered; the last
-       `LAGRANGE_WINDOW_SHARE` of its time, sub-MIPs on windows around the places left over
-       (`lagwindow.window_search`).
+       started from the plan's) closes the sites that cost the most per person sheltered; the time it
+       leaves (it stalls, or `LAGRANGE_WINDOW_SHARE`) goes to sub-MIPs on windows around the places left
+       over (`lagwindow.window_search`).
     Measured at 30,000 rooms (was: LP relaxation by column generation, unfinished after 239 s, plan
     6.7 % above its bound): see docs/performance.md. Returns None when no plan came out (the caller
     falls back to the LP path); raises `ModelInfeasible` (with the persons left without a place) when
@@ -216,7 +216,7 @@ def cover_lagrangian(p: Problem, o: SolveOptions, c: Compiled, cols: tuple[np.nd
     flow_s += time.perf_counter() - t
     timings["local_search_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    if float(c.cost @ x) - bound > o.gap * float(c.cost @ x) and LAGRANGE_WINDOW_SHARE > 0:
+    if float(c.cost @ x) - bound > o.gap * float(c.cost @ x):      # what the search left of its time
         x, Y, stats["windows"] = window_search(c, x, Y, deadline, LAGRANGE_WINDOW_GROUPS, LAGRANGE_WINDOW_CLOSED,
                                                LAGRANGE_WINDOW_S, o.n_threads)
     timings["windows_s"] = time.perf_counter() - t
