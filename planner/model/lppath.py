@@ -567,7 +567,7 @@ def _branch(st: _Path, remaining: float) -> tuple[Run, float]:
                      tighten_rows=int(st.ar.rows_by_kind.get("tighten", 0)))
         remaining = time_left(o, st.t_all, 1.0, INF)
     ar = _fix_by_reduced_cost(st, st.ar, lp) if o.reduced_cost_fixing else st.ar
-    if st.lag is not None and start_vec is not None:
+    if st.lag is not None and start_vec is not None and o.budget_lagrangian_fixing:
         closed = st.lag.closed_sites(start_vec)        # (budgetlag: no plan as good as the start opens them)
         st.stats["budget_lagrangian"] = st.lag.stats(closed)
         hi = ar.hi.copy()
