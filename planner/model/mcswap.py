@@ -160,13 +160,17 @@ def _best_move(gain: np.ndarray, loss: np.ndarray, c_in: np.ndarray, c_out: np.n
         rows.append(np.where(t, 1.0, -1.0))
         lo.append(-np.inf)
         hi.append(float(t.sum()) - 1)
+    # a node limit, not a time limit: the move picked (and so the plan) must not depend on the machine's load
+    # (helper tidy2's review); these knapsacks of at most 2 x `mc_swap_candidates` columns take a few nodes
     res = milp(-w, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=np.ones(n),
-               bounds=Bounds(0, 1), options=dict(time_limit=1.0))
+               bounds=Bounds(0, 1), options=dict(node_limit=MOVE_NODE_LIMIT))
     if res.x is None or -res.fun <= tol:
         return None
     return res.x > 0.5
 
 
+MOVE_NODE_LIMIT = 10_000
+"""Branch-and-bound nodes the move's knapsack (`_best_move`) may take (it was 1 s of wall time)."""
 MOVE_SITES = 4
 """At most this many sites closed and as many opened in one move (the gains and losses add up nearly exactly
 that far: 300 rooms seed 1 at 50 %, 4 for 4, estimated 18, exactly 18 persons)."""
