@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from test_model_bruteforce import brute_force, random_instance
+from test_model_bruteforce import brute_force, max_cover_problem, random_instance, solves_like_brute_force
 
 import planner.model as M
 from planner.model import lppath
@@ -21,13 +21,6 @@ from planner.model.highs import solve_highspy
 from planner.progress import set_quiet
 
 set_quiet(True)
-
-
-def _problem(inst, budget: float, **kw) -> M.Problem:
-    return M.Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
-                                      door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
-                                      site_ids=inst["site_ids"], door_queue=True, objective="max-cover",
-                                      budget=budget, mip_gap=0.0, time_limit_s=30, **kw)
 
 
 def _budget(inst, seed: int) -> float:
@@ -47,7 +40,7 @@ def test_bound_never_above_the_optimum(seed: int) -> None:
     best = brute_force(inst, "max-cover", budget, 1) if seed < 6 else None
     rng = np.random.default_rng(seed)
     for tighten in (True, False):
-        c, ar = _model(_problem(inst, budget), tighten)
+        c, ar = _model(max_cover_problem(inst, budget), tighten)
         exact = solve_highspy(ar, 20, 0.0, 2, None, False)
         assert exact.status == "optimal"
         if best is not None:        # the exact MIP's persons are brute force's (the tie-breaks are under 1)
@@ -71,7 +64,7 @@ def test_bound_never_above_the_optimum_with_backup_rows(seed: int) -> None:
     inst = random_instance(seed, n_rooms=10, n_sites=9)
     budget = _budget(inst, seed) * 1.5
     best = brute_force(inst, "max-cover", budget, 2)
-    c, ar = _model(_problem(inst, budget, backup_k=2), True)
+    c, ar = _model(max_cover_problem(inst, budget, backup_k=2), True)
     assert ar.nz > 0                                    # the backup flags z and their rows
     exact = solve_highspy(ar, 20, 0.0, 2, None, False)
     assert exact.status == "optimal" and exact.objective == pytest.approx(best[0][0], abs=0.5)
@@ -89,7 +82,7 @@ def test_bound_is_stronger_than_the_lp_somewhere() -> None:
     gains = 0
     for seed in range(16):
         inst = random_instance(seed, n_rooms=10 + seed % 4, n_sites=8 + seed % 4, n_scen=2 + seed % 2)
-        c, ar = _model(_problem(inst, _budget(inst, seed)), True)
+        c, ar = _model(max_cover_problem(inst, _budget(inst, seed)), True)
         lp = solve_highspy(ar, 20, 0.0, 2, None, False, mip=False)
         bb = budget_bound(c, ar, lp.row_dual)
         assert bb is not None
@@ -100,7 +93,7 @@ def test_bound_is_stronger_than_the_lp_somewhere() -> None:
 def test_knapsack_is_a_relaxation_of_the_budget() -> None:
     rng = np.random.default_rng(3)
     inst = random_instance(1, n_rooms=10, n_sites=10)
-    c, ar = _model(_problem(inst, _budget(inst, 1)), True)
+    c, ar = _model(max_cover_problem(inst, _budget(inst, 1)), True)
     lag = SiteLagrangian.make(c, ar)
     assert lag is not None
     J = c.J
@@ -122,7 +115,7 @@ def test_knapsack_reaches_a_budget_spent_exactly() -> None:
     inst["cost"] = inst["cost"] + np.arange(10) * 0.37          # costs not in whole units
     for k in range(2, 7):
         budget = float(inst["cost"][:k].sum())                   # the first k sites spend it to the cent
-        c, ar = _model(_problem(inst, budget), True)
+        c, ar = _model(max_cover_problem(inst, budget), True)
         lag = SiteLagrangian.make(c, ar)
         assert lag is not None
         profit = np.where(np.isin(c.site_ids, inst["site_ids"][:k]), 10.0, 0.1)
@@ -144,7 +137,7 @@ def test_closed_sites_cannot_lead_to_a_better_plan(monkeypatch) -> None:
     for seed in range(14):
         inst = random_instance(seed, n_rooms=12, n_sites=9 + seed % 3)
         seen.clear()
-        M.solve(_problem(inst, _budget(inst, seed)), progress=False,
+        M.solve(max_cover_problem(inst, _budget(inst, seed)), progress=False,
                 options=M.SolveOptions(reduced_cost_fixing=False, mc_swap=False))
         for ar, start, closed in seen:
             start_obj = float(ar.c @ start)
@@ -163,20 +156,14 @@ def test_closed_sites_cannot_lead_to_a_better_plan(monkeypatch) -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_solve_agrees_with_brute_force_with_and_without_it(seed: int) -> None:
     inst = random_instance(seed, n_rooms=10, n_sites=8 + seed % 3)
-    budget = _budget(inst, seed)
-    best = brute_force(inst, "max-cover", budget, 1)
-    p = _problem(inst, budget)
-    for on in (True, False):
-        sol = M.solve(p, progress=False, options=M.SolveOptions(budget_lagrangian=on))
-        assert ("budget_lagrangian" in sol.stats) == on
-        assert sol.solver["objective"] == pytest.approx(-best[0][0], abs=1e-6)
-        assert sol.stats["cost"] == pytest.approx(best[0][1], abs=1e-6)
+    best, sols = solves_like_brute_force(inst, _budget(inst, seed), "budget_lagrangian")
+    for sol in sols.values():
         assert sol.solver["bound"] >= -best[0][0] - 1e-6           # persons: never below the optimum
 
 
 def test_only_max_cover_with_a_budget_below_its_size_threshold() -> None:
     inst = random_instance(2, n_rooms=10, n_sites=9)
-    p = _problem(inst, _budget(inst, 2))
+    p = max_cover_problem(inst, _budget(inst, 2))
     assert "budget_lagrangian" not in M.solve(p, progress=False, options=M.SolveOptions(
         budget_lagrangian_below=1)).stats
     cover = dataclasses.replace(p, objective="cover-all", budget=None)

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from test_model_bruteforce import brute_force, random_instance
+from test_model_bruteforce import brute_force, max_cover_problem, random_instance, solves_like_brute_force
 
 import planner.model as M
 from planner.errors import InfeasibleError
@@ -20,13 +20,6 @@ from planner.progress import set_quiet
 set_quiet(True)
 
 
-def _problem(inst, budget: float) -> M.Problem:
-    return M.Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
-                                      door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
-                                      site_ids=inst["site_ids"], door_queue=True, objective="max-cover",
-                                      budget=budget, mip_gap=0.0, time_limit_s=30)
-
-
 def _budget(inst, seed: int) -> float:
     return float(inst["cost"].sum()) * (0.25 + 0.05 * (seed % 4))
 
@@ -34,14 +27,7 @@ def _budget(inst, seed: int) -> float:
 @pytest.mark.parametrize("seed", range(8))
 def test_solve_agrees_with_brute_force_with_and_without_the_search(seed: int) -> None:
     inst = random_instance(seed, n_rooms=10, n_sites=8 + seed % 3)
-    budget = _budget(inst, seed)
-    best = brute_force(inst, "max-cover", budget, 1)
-    p = _problem(inst, budget)
-    for on in (True, False):
-        sol = M.solve(p, progress=False, options=M.SolveOptions(mc_swap=on))
-        assert ("mc_swap" in sol.stats) == on
-        assert sol.solver["objective"] == pytest.approx(-best[0][0], abs=1e-6)
-        assert sol.stats["cost"] == pytest.approx(best[0][1], abs=1e-6)
+    for sol in solves_like_brute_force(inst, _budget(inst, seed), "mc_swap")[1].values():
         res = sol.assignments["residents"].to_numpy(dtype=float)
         assert np.array_equal(res, np.rint(res))                           # whole persons
 
@@ -61,7 +47,7 @@ def test_search_never_worse_than_the_greedy_and_within_the_budget(monkeypatch) -
         inst = random_instance(seed, n_rooms=12, n_sites=10)
         seen.clear()
         # no MIP start and a greedy without the LP's guide: starts the search can improve on
-        M.solve(_problem(inst, _budget(inst, seed)), progress=False,
+        M.solve(max_cover_problem(inst, _budget(inst, seed)), progress=False,
                 options=M.SolveOptions(mc_swap_share=5.0, mip_start=False))
         assert len(seen) == 1
         for c, o, x0, x, info in seen:
@@ -98,7 +84,7 @@ def test_search_improves_a_poor_start(monkeypatch) -> None:
         inst = random_instance(seed, n_rooms=10, n_sites=8)
         budget = _budget(inst, seed)
         seen.clear()
-        M.solve(_problem(inst, budget), progress=False, options=M.SolveOptions(mc_swap_candidates=100))
+        M.solve(max_cover_problem(inst, budget), progress=False, options=M.SolveOptions(mc_swap_candidates=100))
         assert len(seen) == 1
         c, o, x0, x = seen[0]
         v0, ar0, _ = assign_fixed(c, o, x0)
@@ -116,7 +102,7 @@ def test_search_only_below_its_size_threshold() -> None:
     """Models with `mc_swap_below` assignment columns or more (Station Unity's solves: 270,000 and more, above
     the default 100,000) keep the greedy's start; cover-all never runs the search."""
     inst = random_instance(3, n_rooms=10, n_sites=9)
-    p = _problem(inst, _budget(inst, 3))
+    p = max_cover_problem(inst, _budget(inst, 3))
     assert "mc_swap" in M.solve(p, progress=False).stats
     assert "mc_swap" not in M.solve(p, progress=False, options=M.SolveOptions(mc_swap_below=1)).stats
     cover = M.Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],

@@ -152,6 +152,32 @@ def brute_force(inst, objective: str, budget: float | None, backup_k: int, fixed
     raise AssertionError("unreachable")
 
 
+def max_cover_problem(inst, budget: float, **kw) -> Problem:
+    """`inst` (`random_instance`) as a max-cover problem within `budget`, with door queues, solved to gap 0."""
+    return Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
+                                    door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
+                                    site_ids=inst["site_ids"], door_queue=True, objective="max-cover",
+                                    budget=budget, mip_gap=0.0, time_limit_s=30, **kw)
+
+
+def solves_like_brute_force(inst, budget: float, option: str) -> tuple[tuple, dict[bool, object]]:
+    """`solve` of `max_cover_problem(inst, budget)` with the `SolveOptions` switch `option` on and off: each time
+    its stats say whether it ran, and the plan has brute force's persons and cost. Returns (`brute_force`'s
+    answer, {on: solution})."""
+    from planner.model import SolveOptions
+
+    best = brute_force(inst, "max-cover", budget, 1)
+    p = max_cover_problem(inst, budget)
+    out = {}
+    for on in (True, False):
+        sol = solve(p, progress=False, options=SolveOptions(**{option: on}))
+        assert (option in sol.stats) == on
+        assert sol.solver["objective"] == pytest.approx(-best[0][0], abs=1e-6)
+        assert sol.stats["cost"] == pytest.approx(best[0][1], abs=1e-6)
+        out[on] = sol
+    return best, out
+
+
 def solve_inst(inst, options=None, **opts):
     p = Problem.from_cost_matrix(inst["demand"], inst["times"], inst["capacity"], inst["cost"],
                                  door_flow_pps=inst["door_flow_pps"], room_ids=inst["room_ids"],
