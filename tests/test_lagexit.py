@@ -118,15 +118,21 @@ def test_repair_and_local_search_keep_the_exit_rows() -> None:
     assert repaired >= 3
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_lagrangian_path_with_exit_rows_against_the_exact_optimum(seed: int) -> None:
-    p = exit_problem(seed, n_rooms=10, n_sites=8 + seed % 4)
+
+def exact_optimum(p: M.Problem) -> float:
+    """The cost of `p`'s optimum by the exact MIP (not the Lagrangian path); the test is skipped when no full
+    cover exists."""
     try:
         exact = M.solve(p, progress=False, options=M.SolveOptions(lagrangian=False))
     except InfeasibleError:
         pytest.skip("no full cover exists")
     assert exact.solver["status"] == "optimal"
-    opt = float(exact.stats["cost"])
+    return float(exact.stats["cost"])
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lagrangian_path_with_exit_rows_against_the_exact_optimum(seed: int) -> None:
+    p = exit_problem(seed, n_rooms=10, n_sites=8 + seed % 4)
+    opt = exact_optimum(p)
     tol = 1e-6 * max(1.0, opt)
     assert_lagrange_bounds(M.compile_problem(p), opt, seed)
     sol = M.solve(p, progress=False, options=M.SolveOptions(lagrange_min_columns=0))

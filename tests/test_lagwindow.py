@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 import planner.model as M
-from planner.errors import InfeasibleError
 from planner.model.lagrange import residual_demand, shelter_flow
 from planner.model.lagwindow import solve_window, window, window_search
-from test_lagexit import _keeps_rows, exit_problem
+from test_lagexit import _keeps_rows, exact_optimum, exit_problem
 
 
 def _start(seed: int) -> tuple[M.Problem, M.Compiled, np.ndarray, np.ndarray] | None:
@@ -36,12 +35,7 @@ def test_a_window_of_everything_is_the_exact_optimum(seed: int) -> None:
     if got is None:
         pytest.skip("no full cover exists")
     p, c, x, Y = got
-    try:
-        exact = M.solve(p, progress=False, options=M.SolveOptions(lagrangian=False))
-    except InfeasibleError:
-        pytest.skip("no full cover exists")
-    assert exact.solver["status"] == "optimal"
-    opt = float(exact.stats["cost"])
+    opt = exact_optimum(p)
     x2, Y2, info = solve_window(c, x, Y, np.arange(c.J), np.arange(c.G), 30.0)
     if x2 is None:
         x2, Y2 = x, Y
